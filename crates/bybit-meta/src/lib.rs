@@ -1,0 +1,1 @@
+//! Bybit instrument rules and rounding.

@@ -1,0 +1,29 @@
+//! Bybit V5 wire models, shared by the REST client, the WebSocket streams and the emulator.
+//!
+//! What it is: serde types for Bybit's REST envelope and payloads and its WebSocket messages,
+//! plus the newtypes that carry an invariant ([`Symbol`], [`OrderLinkId`], [`Side`],
+//! [`Price`], [`Qty`]). Prices and quantities are [`rust_decimal::Decimal`] parsed from the
+//! strings Bybit sends; `""` where Bybit means "none" is `None`; an unknown enum value is kept
+//! as `Unknown(text)`; unknown fields are ignored and most fields are optional, because Bybit
+//! adds and drops fields over time (REFERENCE.md §13–14).
+//!
+//! What it is not: it does no I/O, reads no clock and knows nothing of retries, sockets or
+//! trading rules (those are `bybit-rest`, `bybit-ws` and `bybit-meta`). Types serialize back
+//! to Bybit's own shape, so the emulator can speak the exchange's wire format with them.
+
+mod error;
+mod primitives;
+
+pub mod enums;
+pub mod envelope;
+pub mod rest;
+pub mod wire;
+pub mod ws;
+
+pub use enums::*;
+pub use envelope::{Empty, Envelope, ItemResult, RawEnvelope, RetExtInfo};
+pub use error::Error;
+pub use primitives::{
+    OrderId, OrderLinkId, Price, Qty, Side, Symbol, TimestampMs, ORDER_LINK_ID_MAX_LEN,
+    SYMBOL_MAX_LEN,
+};

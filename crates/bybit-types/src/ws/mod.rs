@@ -1,0 +1,1 @@
+//! WebSocket messages: public topics, private topics and operation replies.

@@ -1,0 +1,1 @@
+//! Cross-crate tests: behaviour that only exists when several crates work together.

@@ -1,0 +1,1 @@
+//! Cross-crate tests live in `cross/`; this library is empty.
