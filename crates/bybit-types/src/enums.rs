@@ -141,6 +141,8 @@ wire_enum! {
         IndexPrice = "IndexPrice",
         /// Mark price.
         MarkPrice = "MarkPrice",
+        /// No trigger price set, as REST spells it.
+        Unspecified = "UNKNOWN",
     }
 }
 
@@ -261,5 +263,86 @@ wire_enum! {
         Fund = "FUND",
         /// Classic spot account.
         Spot = "SPOT",
+    }
+}
+
+wire_enum! {
+    /// Direction of the last price change (tickers `tickDirection`, public trade `L`).
+    pub enum TickDirection {
+        /// Up from the previous trade.
+        PlusTick = "PlusTick",
+        /// Same price as the previous trade, which was up.
+        ZeroPlusTick = "ZeroPlusTick",
+        /// Down from the previous trade.
+        MinusTick = "MinusTick",
+        /// Same price as the previous trade, which was down.
+        ZeroMinusTick = "ZeroMinusTick",
+    }
+}
+
+wire_enum! {
+    /// Self-match prevention mode.
+    pub enum SmpType {
+        /// No self-match prevention (Bybit's default). Named as Bybit spells it, like every
+        /// variant here; always written `SmpType::None`, so it is not mistaken for `Option`'s.
+        None = "None",
+        /// Cancel the resting (maker) order.
+        CancelMaker = "CancelMaker",
+        /// Cancel the incoming (taker) order.
+        CancelTaker = "CancelTaker",
+        /// Cancel both.
+        CancelBoth = "CancelBoth",
+    }
+}
+
+wire_enum! {
+    /// How `slippageTolerance` is expressed on a market order.
+    pub enum SlippageToleranceType {
+        /// A number of ticks.
+        TickSize = "TickSize",
+        /// A percentage.
+        Percent = "Percent",
+        /// No tolerance set, as REST spells it.
+        Unspecified = "UNKNOWN",
+    }
+}
+
+wire_enum! {
+    /// Account-wide margin mode (unified accounts).
+    pub enum MarginMode {
+        /// Isolated margin.
+        IsolatedMargin = "ISOLATED_MARGIN",
+        /// Cross margin.
+        RegularMargin = "REGULAR_MARGIN",
+        /// Portfolio margin.
+        PortfolioMargin = "PORTFOLIO_MARGIN",
+    }
+}
+
+wire_enum! {
+    /// Which kinds of order a query or cancel-all covers.
+    pub enum OrderFilter {
+        /// Active plain orders.
+        Order = "Order",
+        /// Conditional orders.
+        StopOrder = "StopOrder",
+        /// TP/SL orders (spot).
+        TpslOrder = "tpslOrder",
+        /// One-cancels-other orders (spot).
+        OcoOrder = "OcoOrder",
+        /// Bidirectional TP/SL orders (spot).
+        BidirectionalTpslOrder = "BidirectionalTpslOrder",
+        /// Every open order (cancel-all on derivatives).
+        OpenOrder = "OpenOrder",
+    }
+}
+
+wire_enum! {
+    /// Whether a public topic message replaces the local state or patches it.
+    pub enum UpdateType {
+        /// The full state: reset whatever was held.
+        Snapshot = "snapshot",
+        /// Only what changed since the last message.
+        Delta = "delta",
     }
 }

@@ -10,6 +10,12 @@
 //! What it is not: it does no I/O, reads no clock and knows nothing of retries, sockets or
 //! trading rules (those are `bybit-rest`, `bybit-ws` and `bybit-meta`). Types serialize back
 //! to Bybit's own shape, so the emulator can speak the exchange's wire format with them.
+//!
+//! Where things are: [`envelope`] reads a REST reply in two steps (envelope, then `result`);
+//! [`rest`] has one module per area (`order`, `execution`, `position`, `account`, `market`)
+//! holding the `result` types and request bodies; [`ws`] has the `public`, `private` and `op`
+//! messages, and [`ws::WsMessage`] classifies an incoming frame. Records that REST and the
+//! streams share (an order, a fill, a position, a wallet) are one type, used by both.
 
 mod error;
 mod primitives;

@@ -322,3 +322,43 @@ where
     let value: Option<T> = serde::Deserialize::deserialize(d)?;
     Ok(value.unwrap_or_default())
 }
+
+/// A map of coin to decimal amount, such as an order's `cumFeeDetail` (`{"USDT": "0.12"}`).
+///
+/// Lenient because the field is young and loosely specified: `null` reads as an empty map, a
+/// value may be a string or a number, and an entry whose value is `""` is dropped rather than
+/// failing the whole order. Written back as a map of strings.
+pub mod decimal_map {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// One map value: a decimal, or `None` for `""`.
+    struct Amount(Option<Decimal>);
+
+    impl<'de> serde::Deserialize<'de> for Amount {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(DecimalVisitor).map(Amount)
+        }
+    }
+
+    /// Deserializes the map, dropping entries without a value.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Decimal>, D::Error> {
+        let raw: Option<BTreeMap<String, Amount>> = serde::Deserialize::deserialize(d)?;
+        Ok(raw
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(coin, amount)| amount.0.map(|amount| (coin, amount)))
+            .collect())
+    }
+
+    /// Serializes as a map of strings.
+    pub fn serialize<S: Serializer>(
+        v: &BTreeMap<String, Decimal>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(v.iter().map(|(coin, amount)| (coin, amount.to_string())))
+    }
+}

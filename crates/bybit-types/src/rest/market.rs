@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::enums::{Category, ContractType, InstrumentStatus};
+use crate::enums::{Category, ContractType, InstrumentStatus, TickDirection};
 use crate::wire;
 
 /// `GET /v5/market/time` result.
@@ -182,4 +182,290 @@ pub struct RiskParameters {
     /// Price-limit ratio Y.
     #[serde(default, with = "wire::opt_decimal")]
     pub price_limit_ratio_y: Option<Decimal>,
+}
+
+/// `GET /v5/market/tickers` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TickerList {
+    /// The category asked for.
+    #[serde(default, with = "wire::opt_enum")]
+    pub category: Option<Category>,
+    /// One ticker per symbol.
+    #[serde(default)]
+    pub list: Vec<Ticker>,
+}
+
+/// A ticker: one item of the REST tickers list, or the `data` of a `tickers.{symbol}`
+/// stream message, snapshot or delta.
+///
+/// Every field but `symbol` is optional because a stream delta carries only what changed (an
+/// absent field means "unchanged"); apply deltas with [`Ticker::merge`]. `None` fields are
+/// left out when written, so a delta written back is still a delta. Because `""` also reads as
+/// `None`, a delta cannot clear a field; Bybit has not been seen to do that.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticker {
+    /// Symbol name.
+    pub symbol: String,
+    /// Direction of the last price change.
+    #[serde(
+        default,
+        with = "wire::opt_enum",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tick_direction: Option<TickDirection>,
+    /// Change over 24 h, as a fraction.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub price24h_pcnt: Option<Decimal>,
+    /// Last traded price.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_price: Option<Decimal>,
+    /// Price 24 h ago.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub prev_price24h: Option<Decimal>,
+    /// 24 h high.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub high_price24h: Option<Decimal>,
+    /// 24 h low.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub low_price24h: Option<Decimal>,
+    /// Price 1 h ago.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub prev_price1h: Option<Decimal>,
+    /// Mark price.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mark_price: Option<Decimal>,
+    /// Index price.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub index_price: Option<Decimal>,
+    /// Open interest, in contracts.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub open_interest: Option<Decimal>,
+    /// Open interest value.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub open_interest_value: Option<Decimal>,
+    /// 24 h turnover.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub turnover24h: Option<Decimal>,
+    /// 24 h volume.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub volume24h: Option<Decimal>,
+    /// Next funding time, ms; `""` for dated futures.
+    #[serde(
+        default,
+        with = "wire::opt_int_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_funding_time: Option<i64>,
+    /// Current funding rate; `""` for dated futures.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub funding_rate: Option<Decimal>,
+    /// Funding interval in hours.
+    #[serde(
+        default,
+        with = "wire::opt_int_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub funding_interval_hour: Option<i64>,
+    /// Funding rate cap.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub funding_cap: Option<Decimal>,
+    /// Best bid price.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bid1_price: Option<Decimal>,
+    /// Best bid size.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bid1_size: Option<Decimal>,
+    /// Best ask price.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ask1_price: Option<Decimal>,
+    /// Best ask size.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ask1_size: Option<Decimal>,
+    /// Delivery time: `"0"` for perpetuals in REST, an ISO-8601 time for futures on the stream, so kept as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_time: Option<String>,
+    /// Basis rate (futures).
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub basis_rate: Option<Decimal>,
+    /// Basis (futures).
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub basis: Option<Decimal>,
+    /// Annualised basis rate (futures).
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub basis_rate_year: Option<Decimal>,
+    /// Delivery fee rate (futures).
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delivery_fee_rate: Option<Decimal>,
+    /// Predicted delivery price (futures).
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub predicted_delivery_price: Option<Decimal>,
+    /// Estimated pre-market opening price.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pre_open_price: Option<Decimal>,
+    /// Estimated pre-market opening quantity.
+    #[serde(
+        default,
+        with = "wire::opt_decimal",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pre_qty: Option<Decimal>,
+    /// Pre-market phase; `""` when not pre-market.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cur_pre_listing_phase: Option<String>,
+}
+
+impl Ticker {
+    /// Applies a stream delta: every field the delta carries replaces ours; the others stay.
+    /// The caller checks that both are for the same symbol.
+    ///
+    /// ```
+    /// use bybit_types::rest::market::Ticker;
+    /// use rust_decimal::Decimal;
+    ///
+    /// let mut ticker: Ticker =
+    ///     serde_json::from_str(r#"{"symbol":"BTCUSDT","lastPrice":"100.5","bid1Price":"100.4"}"#).unwrap();
+    /// let delta: Ticker = serde_json::from_str(r#"{"symbol":"BTCUSDT","bid1Price":"100.3"}"#).unwrap();
+    /// ticker.merge(&delta);
+    /// assert_eq!(ticker.bid1_price, Some(Decimal::new(1003, 1)));
+    /// assert_eq!(ticker.last_price, Some(Decimal::new(1005, 1)));
+    /// ```
+    pub fn merge(&mut self, delta: &Ticker) {
+        // Every optional field must be listed here; a field left out would never update.
+        macro_rules! take {
+            ($($field:ident),+ $(,)?) => {$(
+                if delta.$field.is_some() {
+                    self.$field.clone_from(&delta.$field);
+                }
+            )+};
+        }
+        take!(
+            tick_direction,
+            price24h_pcnt,
+            last_price,
+            prev_price24h,
+            high_price24h,
+            low_price24h,
+            prev_price1h,
+            mark_price,
+            index_price,
+            open_interest,
+            open_interest_value,
+            turnover24h,
+            volume24h,
+            next_funding_time,
+            funding_rate,
+            funding_interval_hour,
+            funding_cap,
+            bid1_price,
+            bid1_size,
+            ask1_price,
+            ask1_size,
+            delivery_time,
+            basis_rate,
+            basis,
+            basis_rate_year,
+            delivery_fee_rate,
+            predicted_delivery_price,
+            pre_open_price,
+            pre_qty,
+            cur_pre_listing_phase,
+        );
+    }
 }
