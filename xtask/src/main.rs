@@ -1,1 +1,177 @@
-fn main() {}
+//! Workspace tasks, run as `cargo xtask <task>` (the alias is in `.cargo/config.toml`).
+//!
+//! - `deps`: the dependency invariants of ARCHITECTURE.md. The pure crates (`bybit-sign`,
+//!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
+//!   dependency tree.
+//! - `ci`: everything `.ci/run` checks, in the same order (fmt, clippy, tests, deps).
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+
+/// Crates that must stay pure: no I/O runtime, no network client.
+const PURE_CRATES: &[&str] = &["bybit-sign", "bybit-types", "bybit-meta"];
+
+/// Packages none of the pure crates may depend on, directly or transitively.
+const FORBIDDEN: &[&str] = &[
+    "tokio",
+    "reqwest",
+    "tungstenite",
+    "tokio-tungstenite",
+    "hyper",
+    "mio",
+];
+
+fn main() -> ExitCode {
+    match dispatch() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch() -> Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    match task.as_str() {
+        "deps" => check_deps(),
+        "ci" => ci(),
+        _ => {
+            eprintln!("usage: cargo xtask <deps|ci>");
+            eprintln!("  deps  check that bybit-sign, bybit-types and bybit-meta stay pure");
+            eprintln!("  ci    fmt check, clippy -D warnings, tests, deps (what .ci/run does)");
+            bail!("unknown task {task:?}")
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(clippy)?;
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    run(test)?;
+    check_deps()
+}
+
+fn check_deps() -> Result<()> {
+    let mut failures = Vec::new();
+    for krate in PURE_CRATES {
+        let output = cargo()
+            .args([
+                "tree",
+                "--edges",
+                "normal",
+                "--target",
+                "all",
+                "--prefix",
+                "none",
+                "--format",
+                "{p}",
+                "--package",
+                krate,
+            ])
+            .output()
+            .with_context(|| format!("cannot run cargo tree for {krate}"))?;
+        if !output.status.success() {
+            bail!(
+                "cargo tree -p {krate} failed (does the crate exist?): {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let tree = String::from_utf8_lossy(&output.stdout);
+        match forbidden_in(krate, &tree) {
+            Ok(found) if found.is_empty() => eprintln!("deps: {krate} is pure"),
+            Ok(found) => failures.push(format!("{krate} depends on {}", found.join(", "))),
+            Err(err) => failures.push(err),
+        }
+    }
+    if failures.is_empty() {
+        eprintln!("deps: all pure crates free of {}", FORBIDDEN.join(", "));
+        Ok(())
+    } else {
+        bail!("dependency invariant broken:\n  {}", failures.join("\n  "))
+    }
+}
+
+/// The forbidden packages in one crate's `cargo tree --prefix none --format {p}` output.
+///
+/// The positive control: the output must start with the crate itself. A misspelt or renamed
+/// crate then fails loudly instead of passing because its (empty) tree has no tokio in it.
+fn forbidden_in(krate: &str, tree: &str) -> Result<Vec<String>, String> {
+    let mut names = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next());
+    if names.next() != Some(krate) {
+        return Err(format!(
+            "cargo tree for {krate} did not list {krate} first; is the name right?"
+        ));
+    }
+    let mut found: Vec<String> = names
+        .filter(|name| FORBIDDEN.contains(name))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forbidden_in;
+
+    #[test]
+    fn a_clean_tree_passes() {
+        let tree = "bybit-sign v0.1.0 (/w/crates/bybit-sign)\nhmac v0.12.1\nsha2 v0.10.9\n";
+        assert_eq!(forbidden_in("bybit-sign", tree), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_forbidden_package_anywhere_in_the_tree_is_reported_once() {
+        let tree =
+            "bybit-sign v0.1.0 (/w)\nhmac v0.12.1\ntokio v1.48.0\nmio v1.0.0\ntokio v1.48.0 (*)\n";
+        assert_eq!(
+            forbidden_in("bybit-sign", tree),
+            Ok(vec!["mio".to_owned(), "tokio".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_tree_that_is_not_the_crates_own_is_an_error_not_a_pass() {
+        assert!(forbidden_in("bybit-sgin", "").is_err());
+        assert!(forbidden_in("bybit-sign", "hmac v0.12.1\n").is_err());
+    }
+
+    #[test]
+    fn similar_names_are_not_mistaken_for_forbidden_ones() {
+        let tree = "bybit-meta v0.1.0 (/w)\ntokio-macros-lookalike v1\nmy-reqwest-free v1\n";
+        assert_eq!(forbidden_in("bybit-meta", tree), Ok(vec![]));
+    }
+}
