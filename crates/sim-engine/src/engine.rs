@@ -59,6 +59,9 @@ pub struct Engine {
     pub(crate) by_id: HashMap<String, u64>,
     pub(crate) by_link: HashMap<String, u64>,
     pub(crate) closed: VecDeque<u64>,
+    /// Orders that can still trade or trigger, in creation order: what the matching loops
+    /// scan, so their cost follows the open orders rather than the retained history.
+    pub(crate) open: BTreeSet<u64>,
     pub(crate) positions: BTreeMap<String, PositionState>,
     pub(crate) executions: VecDeque<ExecRecord>,
     pub(crate) wallet: Decimal,
@@ -157,6 +160,7 @@ impl Engine {
             by_id: HashMap::new(),
             by_link: HashMap::new(),
             closed: VecDeque::new(),
+            open: BTreeSet::new(),
             positions: BTreeMap::new(),
             executions: VecDeque::new(),
             wallet: config.usdt,
@@ -273,6 +277,11 @@ impl Engine {
         Ok(BookSnapshot { bids, asks })
     }
 
+    /// The open orders, oldest first.
+    fn open_iter(&self) -> impl Iterator<Item = &OrderState> + '_ {
+        self.open.iter().filter_map(|seq| self.orders.get(seq))
+    }
+
     fn next_order_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -310,7 +319,7 @@ impl Engine {
         let leverage = pos.leverage.max(Decimal::ONE);
         let mut buy = (Decimal::ZERO, Decimal::ZERO); // (qty, value)
         let mut sell = (Decimal::ZERO, Decimal::ZERO);
-        for o in self.orders.values() {
+        for o in self.open_iter() {
             if o.symbol != symbol
                 || !matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled)
                 || o.reduce_only
@@ -511,8 +520,7 @@ impl Engine {
         let open_here = |o: &&OrderState| o.symbol == req.symbol;
         if trigger.is_some() {
             let waiting = self
-                .orders
-                .values()
+                .open_iter()
                 .filter(open_here)
                 .filter(|o| o.is_conditional_waiting())
                 .count();
@@ -521,8 +529,7 @@ impl Engine {
             }
         } else {
             let active = self
-                .orders
-                .values()
+                .open_iter()
                 .filter(open_here)
                 .filter(|o| matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled))
                 .count();
@@ -588,6 +595,7 @@ impl Engine {
             self.by_link.insert(link_id.clone(), seq);
         }
         self.orders.insert(seq, order);
+        self.open.insert(seq);
         self.mark_order(seq);
         // Bybit pushes a position message on every order create, amend and cancel.
         self.mark_position(&req.symbol);
@@ -760,8 +768,7 @@ impl Engine {
                 ));
             }
             let matching: Vec<u64> = self
-                .orders
-                .values()
+                .open_iter()
                 .filter(|o| o.is_open())
                 .filter(|o| {
                     self.order_matches(
@@ -1095,8 +1102,7 @@ impl Engine {
     fn fire_conditionals(&mut self, symbol: &str) {
         let last = self.last_price(symbol);
         let due: Vec<u64> = self
-            .orders
-            .values()
+            .open_iter()
             .filter(|o| o.symbol == symbol && o.is_conditional_waiting())
             .filter(|o| match (o.trigger_price, o.trigger_direction) {
                 (Some(tp), Some(TriggerDirection::Rise)) => last >= tp,
@@ -1229,6 +1235,7 @@ impl Engine {
             },
         );
         self.by_id.insert(order_id, seq);
+        self.open.insert(seq);
         self.mark_order(seq);
         self.activate(seq);
     }
@@ -1241,8 +1248,7 @@ impl Engine {
         let last = self.last_price(symbol);
         let taker = self.markets.get(symbol).map_or(Side::Buy, |m| m.last_taker);
         let resting: Vec<(u64, Side, Decimal)> = self
-            .orders
-            .values()
+            .open_iter()
             .filter(|o| {
                 o.symbol == symbol
                     && o.order_type == OrderType::Limit
@@ -1560,8 +1566,7 @@ impl Engine {
     fn cancel_stale_reduce_only(&mut self, symbol: &str) {
         let pos = self.position_view(symbol);
         let stale: Vec<u64> = self
-            .orders
-            .values()
+            .open_iter()
             .filter(|o| {
                 o.symbol == symbol
                     && o.reduce_only
@@ -1602,7 +1607,7 @@ impl Engine {
     /// Keeps a closed order for lookups (and duplicate-orderLinkId checks) until the window of
     /// recent closed orders moves past it.
     fn retire(&mut self, seq: u64) {
-        if self.closed.contains(&seq) {
+        if !self.open.remove(&seq) {
             return;
         }
         self.closed.push_back(seq);
