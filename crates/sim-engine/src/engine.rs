@@ -421,7 +421,12 @@ impl Engine {
             }
         };
         let tif = if is_market {
-            TimeInForce::Ioc
+            // Market orders are IOC unless the caller asks for all-or-nothing.
+            if req.time_in_force == Some(TimeInForce::Fok) {
+                TimeInForce::Fok
+            } else {
+                TimeInForce::Ioc
+            }
         } else {
             match req.time_in_force.clone().unwrap_or(TimeInForce::Gtc) {
                 tif @ (TimeInForce::Gtc

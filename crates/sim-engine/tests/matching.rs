@@ -341,3 +341,47 @@ fn a_market_order_pushes_order_execution_position_and_wallet() {
     );
     assert!(e.take_events().is_empty());
 }
+
+#[test]
+fn a_fok_market_order_fills_entirely_or_not_at_all() {
+    let mut e = engine_with(dec!(100000));
+    e.set_book_shape(
+        "ETHUSDT",
+        BookShape {
+            levels: 3,
+            spacing_ticks: 1,
+            level_notional: dec!(3500.05),
+        },
+    )
+    .unwrap();
+    e.create_order(
+        T0,
+        &NewOrder::market("ETHUSDT", Side::Buy, dec!(4))
+            .tif(bybit_types::TimeInForce::Fok)
+            .link_id("fok1"),
+    )
+    .unwrap();
+    let o = e.order_history(&OrderQuery {
+        key: Some(OrderKey::LinkId("fok1".into())),
+        ..Default::default()
+    });
+    assert_eq!(
+        (o[0].order_status.clone(), o[0].cum_exec_qty),
+        (OrderStatus::Cancelled, Some(dec!(0)))
+    );
+    e.create_order(
+        T0,
+        &NewOrder::market("ETHUSDT", Side::Buy, dec!(3))
+            .tif(bybit_types::TimeInForce::Fok)
+            .link_id("fok2"),
+    )
+    .unwrap();
+    let o = e.order_history(&OrderQuery {
+        key: Some(OrderKey::LinkId("fok2".into())),
+        ..Default::default()
+    });
+    assert_eq!(
+        (o[0].order_status.clone(), o[0].cum_exec_qty),
+        (OrderStatus::Filled, Some(dec!(3)))
+    );
+}
