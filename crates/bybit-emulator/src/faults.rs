@@ -1,0 +1,483 @@
+//! Fault injection and the control API under `/emulator/`.
+//!
+//! Faults apply to Bybit's REST paths (`/v5/...`, not the WebSocket upgrades), one request at
+//! a time, in this order of precedence:
+//!
+//! | control | effect on the next `count` requests |
+//! |---|---|
+//! | `POST /emulator/hold {"count","ms"}` | held for `ms` (default 30 s), then HTTP 504; **not executed** (a client times out first) |
+//! | `POST /emulator/fail {"count","status"}` | HTTP `status` (5xx) with a plain body; **not executed** |
+//! | `POST /emulator/fail {"count","retCode"}` | HTTP 200 with that retCode (e.g. 10016 "System error"); **not executed** |
+//! | `POST /emulator/lose-response {"count"}` | **executed**, then the connection drops before the body: the client cannot know the outcome |
+//!
+//! Other controls: `POST /emulator/ws/drop` (close every WebSocket now),
+//! `POST /emulator/ws/refuse {"seconds"}` (refuse upgrades with 503), `POST /emulator/clock
+//! {"skewMs"}` (server clock skew), `POST /emulator/balance {"usdt"}`, `POST /emulator/price
+//! {"symbol","price"}`, `POST /emulator/price-path {"symbol","intervalMs","prices"}`,
+//! `POST /emulator/replay {"symbol","trades":[[ms,price,qty],…]}`, `POST /emulator/random-walk
+//! {"symbol","intervalMs","maxStepTicks"}`, `POST /emulator/book {"symbol","levels",
+//! "spacingTicks","levelNotional"}`, `POST /emulator/rate-limit {"cap","seconds"}` (pressure) or
+//! `{"enabled"}`, `POST /emulator/reset` (clear every fault), and `GET /emulator/state` (the whole
+//! engine: wallet, positions, orders, executions, prices). Numbers may be JSON numbers or strings.
+
+use std::io;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use sim_engine::{BookShape, PriceSource};
+
+use crate::AppState;
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Hold(u64),
+    FailHttp(u16),
+    FailRetCode(i64),
+    Lose,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Plan {
+    hold: u32,
+    hold_ms: u64,
+    fail: u32,
+    fail_with: Option<Action>,
+    lose: u32,
+}
+
+/// The faults in force.
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    /// WebSocket upgrades are refused (HTTP 503) until this time (ms, emulator clock).
+    ws_refused_until: AtomicI64,
+    plan: Mutex<Plan>,
+}
+
+impl Faults {
+    /// Whether WebSocket connections are being refused at `now`.
+    pub(crate) fn ws_refused(&self, now: i64) -> bool {
+        now < self.ws_refused_until.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn refuse_ws_until(&self, until_ms: i64) {
+        self.ws_refused_until.store(until_ms, Ordering::Relaxed);
+    }
+
+    fn plan(&self) -> std::sync::MutexGuard<'_, Plan> {
+        self.plan.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the fault for the next request, if any.
+    fn take(&self) -> Option<Action> {
+        let mut plan = self.plan();
+        if plan.hold > 0 {
+            plan.hold -= 1;
+            return Some(Action::Hold(plan.hold_ms));
+        }
+        if plan.fail > 0 {
+            plan.fail -= 1;
+            return plan.fail_with;
+        }
+        if plan.lose > 0 {
+            plan.lose -= 1;
+            return Some(Action::Lose);
+        }
+        None
+    }
+
+    fn reset(&self) {
+        *self.plan() = Plan::default();
+        self.ws_refused_until.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The middleware that applies faults to Bybit's REST paths.
+pub(crate) async fn inject(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let is_rest = path.starts_with("/v5/") && path != "/v5/public/linear" && path != "/v5/private";
+    if !is_rest {
+        return next.run(request).await;
+    }
+    match state.faults.take() {
+        None => next.run(request).await,
+        Some(Action::Hold(ms)) => {
+            let mut stop = state.stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+                _ = stop.wait_for(|stopped| *stopped) => {}
+            }
+            (StatusCode::GATEWAY_TIMEOUT, "held by the emulator").into_response()
+        }
+        Some(Action::FailHttp(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, "injected failure").into_response()
+        }
+        Some(Action::FailRetCode(code)) => {
+            let body = json!({
+                "retCode": code,
+                "retMsg": "System error. Please try again later.",
+                "result": {},
+                "retExtInfo": {},
+                "time": state.clock.now_ms(),
+            });
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Some(Action::Lose) => {
+            // The request is executed; then the reply is cut off after its head, so the
+            // client sees the connection fail and cannot know what happened.
+            let _executed = next.run(request).await;
+            let broken = futures_util::stream::once(async {
+                Err::<Bytes, io::Error>(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "response lost",
+                ))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .header("content-length", "1024")
+                .body(Body::from_stream(broken))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/state", get(state_snapshot))
+        .route("/ws/drop", post(ws_drop))
+        .route("/ws/refuse", post(ws_refuse))
+        .route("/fail", post(fail))
+        .route("/hold", post(hold))
+        .route("/lose-response", post(lose))
+        .route("/clock", post(clock))
+        .route("/balance", post(balance))
+        .route("/price", post(price))
+        .route("/price-path", post(price_path))
+        .route("/replay", post(replay))
+        .route("/random-walk", post(random_walk))
+        .route("/book", post(book))
+        .route("/rate-limit", post(rate_limit))
+        .route("/reset", post(reset))
+}
+
+type ControlResult = Result<Value, String>;
+
+fn respond(result: ControlResult) -> Response {
+    match result {
+        Ok(value) => (StatusCode::OK, Json(value)).into_response(),
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"ok": false, "error": error})),
+        )
+            .into_response(),
+    }
+}
+
+fn ok() -> ControlResult {
+    Ok(json!({"ok": true}))
+}
+
+/// Reads the control body as a JSON object; anything else is a 400 with the reason.
+fn body(bytes: &Bytes) -> Result<Value, String> {
+    if bytes.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice::<Value>(bytes)
+        .map_err(|e| format!("invalid JSON: {e}"))
+        .and_then(|v| {
+            if v.is_object() {
+                Ok(v)
+            } else {
+                Err("expected a JSON object".to_owned())
+            }
+        })
+}
+
+fn field_text(v: &Value, name: &str) -> Option<String> {
+    match v.get(name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int(v: &Value, name: &str) -> Result<Option<i64>, String> {
+    field_text(v, name)
+        .map(|t| {
+            t.parse::<i64>()
+                .map_err(|_| format!("{name} must be an integer"))
+        })
+        .transpose()
+}
+
+fn count(v: &Value) -> Result<u32, String> {
+    let n = int(v, "count")?.unwrap_or(1);
+    u32::try_from(n).map_err(|_| "count must be between 0 and 4294967295".to_owned())
+}
+
+fn decimal(v: &Value, name: &str) -> Result<Decimal, String> {
+    let text = field_text(v, name).ok_or_else(|| format!("{name} is required"))?;
+    Decimal::from_str(&text).map_err(|_| format!("{name} must be a decimal"))
+}
+
+fn symbol(v: &Value) -> Result<String, String> {
+    field_text(v, "symbol").ok_or_else(|| "symbol is required".to_owned())
+}
+
+async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
+    let snapshot = state.read(|e| e.snapshot());
+    let faults = {
+        let plan = *state.faults.plan();
+        json!({
+            "hold": plan.hold, "fail": plan.fail, "loseResponse": plan.lose,
+            "clockSkewMs": state.clock.skew(),
+            "wsRefused": state.faults.ws_refused(state.clock.now_ms()),
+        })
+    };
+    let mut value = serde_json::to_value(snapshot).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("faults".to_owned(), faults);
+    }
+    (StatusCode::OK, Json(value)).into_response()
+}
+
+async fn ws_drop(State(state): State<Arc<AppState>>) -> Response {
+    state.ws_epoch.send_modify(|epoch| *epoch += 1);
+    respond(ok())
+}
+
+async fn ws_refuse(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let seconds = int(&v, "seconds")?.unwrap_or(10).max(0);
+        state.faults.refuse_ws_until(
+            state
+                .clock
+                .now_ms()
+                .saturating_add(seconds.saturating_mul(1000)),
+        );
+        // Refusing new connections would be pointless with the old ones still open.
+        state.ws_epoch.send_modify(|epoch| *epoch += 1);
+        ok()
+    })())
+}
+
+async fn fail(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let n = count(&v)?;
+        let action = match (int(&v, "status")?, int(&v, "retCode")?) {
+            (Some(status), None) if (500..=599).contains(&status) => {
+                Action::FailHttp(u16::try_from(status).map_err(|_| "status out of range")?)
+            }
+            (Some(_), None) => return Err("status must be a 5xx code".to_owned()),
+            (None, Some(code)) => Action::FailRetCode(code),
+            (None, None) => Action::FailHttp(503),
+            (Some(_), Some(_)) => return Err("give status or retCode, not both".to_owned()),
+        };
+        let mut plan = state.faults.plan();
+        plan.fail = n;
+        plan.fail_with = Some(action);
+        ok()
+    })())
+}
+
+async fn hold(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let n = count(&v)?;
+        let ms = int(&v, "ms")?.unwrap_or(30_000);
+        let mut plan = state.faults.plan();
+        plan.hold = n;
+        plan.hold_ms = u64::try_from(ms).map_err(|_| "ms must not be negative")?;
+        ok()
+    })())
+}
+
+async fn lose(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        state.faults.plan().lose = count(&v)?;
+        ok()
+    })())
+}
+
+async fn clock(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        state
+            .clock
+            .set_skew(int(&v, "skewMs")?.ok_or("skewMs is required")?);
+        ok()
+    })())
+}
+
+async fn balance(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let usdt = decimal(&v, "usdt")?;
+        if usdt < Decimal::ZERO {
+            return Err("usdt must not be negative".to_owned());
+        }
+        state.execute(|e, now| e.set_balance(now, usdt));
+        ok()
+    })())
+}
+
+async fn price(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let symbol = symbol(&v)?;
+        let price = decimal(&v, "price")?;
+        state
+            .execute(|e, now| e.set_price(now, &symbol, price))
+            .map_err(|r| r.to_string())?;
+        ok()
+    })())
+}
+
+fn set_source(state: &AppState, symbol: &str, source: PriceSource) -> ControlResult {
+    state
+        .execute(|e, _| e.set_price_source(symbol, source))
+        .map_err(|r| r.to_string())?;
+    ok()
+}
+
+async fn price_path(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let symbol = symbol(&v)?;
+        let interval = int(&v, "intervalMs")?.unwrap_or(1000).max(1);
+        let prices = v
+            .get("prices")
+            .and_then(Value::as_array)
+            .ok_or("prices must be an array")?
+            .iter()
+            .map(|p| match p {
+                Value::String(s) => Decimal::from_str(s).map_err(|_| format!("bad price {s}")),
+                Value::Number(n) => {
+                    Decimal::from_str(&n.to_string()).map_err(|_| format!("bad price {n}"))
+                }
+                other => Err(format!("bad price {other}")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let start = state.clock.now_ms().saturating_add(interval);
+        set_source(&state, &symbol, PriceSource::path(start, interval, &prices))
+    })())
+}
+
+async fn replay(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let symbol = symbol(&v)?;
+        let trades = v
+            .get("trades")
+            .and_then(Value::as_array)
+            .ok_or("trades must be an array of [ms, price, qty]")?
+            .iter()
+            .map(|t| {
+                let row = t
+                    .as_array()
+                    .filter(|r| r.len() == 3)
+                    .ok_or("each trade is [ms, price, qty]")?;
+                let text = |x: &Value| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let at = text(&row[0]).parse::<i64>().map_err(|_| "bad trade time")?;
+                let price = Decimal::from_str(&text(&row[1])).map_err(|_| "bad trade price")?;
+                let qty = Decimal::from_str(&text(&row[2])).map_err(|_| "bad trade qty")?;
+                Ok((at, price, qty))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        set_source(
+            &state,
+            &symbol,
+            PriceSource::replay(state.clock.now_ms(), &trades),
+        )
+    })())
+}
+
+async fn random_walk(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let symbol = symbol(&v)?;
+        let interval_ms = int(&v, "intervalMs")?.unwrap_or(500).max(1);
+        let max_step_ticks = u32::try_from(int(&v, "maxStepTicks")?.unwrap_or(3))
+            .map_err(|_| "maxStepTicks out of range")?;
+        set_source(
+            &state,
+            &symbol,
+            PriceSource::RandomWalk {
+                interval_ms,
+                max_step_ticks,
+            },
+        )
+    })())
+}
+
+async fn book(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let symbol = symbol(&v)?;
+        let shape = BookShape {
+            levels: u32::try_from(int(&v, "levels")?.unwrap_or(200))
+                .map_err(|_| "levels out of range")?,
+            spacing_ticks: u32::try_from(int(&v, "spacingTicks")?.unwrap_or(1))
+                .map_err(|_| "spacingTicks out of range")?,
+            level_notional: decimal(&v, "levelNotional")?,
+        };
+        if shape.levels == 0 || shape.spacing_ticks == 0 || shape.level_notional <= Decimal::ZERO {
+            return Err("levels, spacingTicks and levelNotional must be positive".to_owned());
+        }
+        state
+            .execute(|e, _| e.set_book_shape(&symbol, shape))
+            .map_err(|r| r.to_string())?;
+        ok()
+    })())
+}
+
+async fn rate_limit(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        if let Some(enabled) = v.get("enabled").and_then(Value::as_bool) {
+            state.limits.set_enabled(enabled);
+        }
+        if let Some(cap) = int(&v, "cap")? {
+            let cap = u32::try_from(cap).map_err(|_| "cap out of range")?;
+            let seconds = int(&v, "seconds")?.unwrap_or(10).max(0);
+            state.limits.set_pressure(
+                cap,
+                state
+                    .clock
+                    .now_ms()
+                    .saturating_add(seconds.saturating_mul(1000)),
+            );
+        }
+        ok()
+    })())
+}
+
+async fn reset(State(state): State<Arc<AppState>>) -> Response {
+    state.faults.reset();
+    state.clock.set_skew(0);
+    state.limits.set_pressure(u32::MAX, 0);
+    respond(ok())
+}

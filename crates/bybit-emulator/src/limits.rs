@@ -1,0 +1,190 @@
+//! Bybit's per-key, per-endpoint rate limits (REFERENCE.md §4): a one-second window per
+//! `(key, endpoint)`, the `X-Bapi-Limit*` headers on every private reply, and 10006 when the
+//! window is spent. The control API can add pressure (a lower cap for a while).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+const WINDOW_MS: i64 = 1000;
+
+/// Default per-second limit of a private endpoint (UTA, linear column), or `None` where only
+/// the IP limit applies.
+pub(crate) fn limit_for(path: &str) -> Option<u32> {
+    Some(match path {
+        "/v5/order/create" | "/v5/order/amend" | "/v5/order/cancel" | "/v5/order/cancel-all" => 10,
+        "/v5/order/create-batch" | "/v5/order/amend-batch" | "/v5/order/cancel-batch" => 10,
+        "/v5/order/realtime" | "/v5/order/history" | "/v5/execution/list" => 50,
+        "/v5/position/list" => 50,
+        "/v5/position/set-leverage"
+        | "/v5/position/switch-mode"
+        | "/v5/position/trading-stop"
+        | "/v5/position/switch-isolated" => 10,
+        "/v5/account/wallet-balance" | "/v5/account/info" => 50,
+        "/v5/account/set-margin-mode" => 5,
+        _ => return None,
+    })
+}
+
+/// The outcome of charging a request against its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    pub(crate) limit: u32,
+    pub(crate) remaining: u32,
+    pub(crate) reset_ms: i64,
+    pub(crate) exceeded: bool,
+}
+
+#[derive(Debug)]
+struct Window {
+    start_ms: i64,
+    used: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pressure {
+    cap: u32,
+    until_ms: i64,
+}
+
+#[derive(Debug)]
+pub(crate) struct RateLimits {
+    enabled: AtomicBool,
+    windows: Mutex<HashMap<(String, String), Window>>,
+    pressure: Mutex<Option<Pressure>>,
+}
+
+impl RateLimits {
+    pub(crate) fn new(enabled: bool) -> Self {
+        RateLimits {
+            enabled: AtomicBool::new(enabled),
+            windows: Mutex::new(HashMap::new()),
+            pressure: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Until `until_ms`, every endpoint allows at most `cap` requests per window.
+    pub(crate) fn set_pressure(&self, cap: u32, until_ms: i64) {
+        *self.pressure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pressure { cap, until_ms });
+    }
+
+    /// Charges `cost` units (orders, for batch endpoints) to `(key, path)` at `now`.
+    pub(crate) fn charge(&self, key: &str, path: &str, cost: u32, now: i64) -> Option<Verdict> {
+        let base = limit_for(path)?;
+        let pressure = *self.pressure.lock().unwrap_or_else(|p| p.into_inner());
+        let pressured = pressure.filter(|p| now < p.until_ms).map(|p| p.cap);
+        let enabled = self.enabled.load(Ordering::Relaxed);
+        if !enabled && pressured.is_none() {
+            return Some(Verdict {
+                limit: base,
+                remaining: base,
+                reset_ms: now,
+                exceeded: false,
+            });
+        }
+        let limit = pressured.map_or(base, |cap| cap.min(base));
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let window = windows
+            .entry((key.to_owned(), path.to_owned()))
+            .or_insert(Window {
+                start_ms: now,
+                used: 0,
+            });
+        if now - window.start_ms >= WINDOW_MS {
+            window.start_ms = now;
+            window.used = 0;
+        }
+        let exceeded = window.used.saturating_add(cost) > limit;
+        if !exceeded {
+            window.used += cost;
+        }
+        Some(Verdict {
+            limit,
+            remaining: limit.saturating_sub(window.used),
+            reset_ms: if exceeded {
+                window.start_ms + WINDOW_MS
+            } else {
+                now
+            },
+            exceeded,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eleventh_create_in_a_second_is_refused_and_the_next_second_is_fresh() {
+        let limits = RateLimits::new(true);
+        for i in 0..10 {
+            let v = limits
+                .charge("k", "/v5/order/create", 1, 1_000 + i)
+                .unwrap();
+            assert!(!v.exceeded);
+            assert_eq!(v.remaining, 9 - u32::try_from(i).unwrap());
+        }
+        let v = limits.charge("k", "/v5/order/create", 1, 1_500).unwrap();
+        assert!(v.exceeded);
+        assert_eq!((v.remaining, v.reset_ms), (0, 2_000));
+        // Another endpoint and another key have their own windows.
+        assert!(
+            !limits
+                .charge("k", "/v5/order/cancel", 1, 1_500)
+                .unwrap()
+                .exceeded
+        );
+        assert!(
+            !limits
+                .charge("k2", "/v5/order/create", 1, 1_500)
+                .unwrap()
+                .exceeded
+        );
+        assert!(
+            !limits
+                .charge("k", "/v5/order/create", 1, 2_000)
+                .unwrap()
+                .exceeded
+        );
+        assert!(limits.charge("k", "/v5/market/time", 1, 2_000).is_none());
+    }
+
+    #[test]
+    fn a_batch_costs_one_unit_per_order_and_pressure_caps_every_endpoint() {
+        let limits = RateLimits::new(true);
+        assert!(
+            !limits
+                .charge("k", "/v5/order/create-batch", 8, 0)
+                .unwrap()
+                .exceeded
+        );
+        assert!(
+            limits
+                .charge("k", "/v5/order/create-batch", 3, 1)
+                .unwrap()
+                .exceeded
+        );
+        limits.set_pressure(0, 5_000);
+        assert!(
+            limits
+                .charge("k", "/v5/position/list", 1, 10)
+                .unwrap()
+                .exceeded
+        );
+        assert!(
+            !limits
+                .charge("k", "/v5/position/list", 1, 5_000)
+                .unwrap()
+                .exceeded
+        );
+        let off = RateLimits::new(false);
+        for _ in 0..100 {
+            assert!(!off.charge("k", "/v5/order/create", 1, 0).unwrap().exceeded);
+        }
+    }
+}

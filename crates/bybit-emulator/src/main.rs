@@ -1,0 +1,75 @@
+//! `bybit-emulator`: runs the local Bybit V5 exchange until killed.
+//!
+//! Prints exactly one line, `listening on http://127.0.0.1:<port>`, once it accepts
+//! connections, so scripts can wait for it and read the port.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use bybit_emulator::{Emulator, EmulatorConfig};
+use bybit_types::rest::market::InstrumentsInfo;
+use bybit_types::RawEnvelope;
+use clap::Parser;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bybit-emulator",
+    about = "A local Bybit V5 exchange (REST + WebSocket) for tests and paper trading"
+)]
+struct Args {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// The API key the emulator accepts.
+    #[arg(long, env = "BYBIT_EMULATOR_API_KEY", default_value = "emulator-key")]
+    api_key: String,
+    /// Its secret.
+    #[arg(
+        long,
+        env = "BYBIT_EMULATOR_API_SECRET",
+        default_value = "emulator-secret",
+        hide_env_values = true
+    )]
+    api_secret: String,
+    /// Opening USDT wallet balance.
+    #[arg(long, default_value = "10000")]
+    usdt: Decimal,
+    /// An instruments-info reply in Bybit's own format, instead of the built-in table.
+    #[arg(long)]
+    instruments: Option<PathBuf>,
+    /// Seed for price walks and ids.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Turn Bybit's per-key rate limits off (benchmarks).
+    #[arg(long)]
+    no_rate_limits: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut config =
+        EmulatorConfig::with_defaults(&args.api_key, &args.api_secret, args.usdt, args.seed);
+    config.rate_limits = !args.no_rate_limits;
+    if let Some(path) = &args.instruments {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let envelope = RawEnvelope::parse(&bytes)?;
+        let info: InstrumentsInfo = envelope.decode("instruments-info result")?;
+        let defaults = sim_engine::defaults::start_prices();
+        config.engine.initial_prices = info
+            .list
+            .iter()
+            .filter_map(|i| defaults.get(&i.symbol).map(|p| (i.symbol.clone(), *p)))
+            .collect();
+        config.engine.instruments = info.list;
+    }
+    let emulator = Emulator::start(&args.listen, config).await?;
+    println!("listening on {}", emulator.http_url());
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    emulator.stop().await;
+    Ok(())
+}

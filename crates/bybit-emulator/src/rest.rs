@@ -1,0 +1,704 @@
+//! Bybit's REST paths over the engine: the envelope, authentication, rate-limit headers and
+//! one function per endpoint (SPEC R-REST-5, plus what pybit calls).
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bybit_types::{OrderType, Side, TimeInForce};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sim_engine::{
+    Amend, CancelAll, Engine, ExecutionQuery, NewOrder, OrderFilter, OrderKey, OrderQuery, Reject,
+    TradingStop, TriggerDirection,
+};
+
+use crate::auth::authenticate;
+use crate::limits::Verdict;
+use crate::params::{page, Params};
+use crate::AppState;
+
+/// Bodies above this size are refused before they are parsed.
+pub(crate) const MAX_BODY: usize = 1 << 20;
+
+type Run = fn(&AppState, &Params, i64) -> Result<Reply, Reject>;
+
+/// What an endpoint answers on success: `result` and `retExtInfo`.
+pub(crate) struct Reply {
+    result: Value,
+    ext: Value,
+}
+
+impl Reply {
+    fn ok(result: impl Serialize) -> Result<Reply, Reject> {
+        Ok(Reply {
+            result: to_value(result)?,
+            ext: json!({}),
+        })
+    }
+}
+
+fn to_value(v: impl Serialize) -> Result<Value, Reject> {
+    serde_json::to_value(v).map_err(|e| Reject::new(10016, format!("System error: {e}")))
+}
+
+/// One REST endpoint.
+struct Endpoint {
+    path: &'static str,
+    private: bool,
+    run: Run,
+    /// Rate-limit units the request costs (orders, for batch endpoints).
+    cost: fn(&Params) -> u32,
+}
+
+fn one(_: &Params) -> u32 {
+    1
+}
+
+fn batch_cost(p: &Params) -> u32 {
+    p.array("request").map_or(1, |items| {
+        u32::try_from(items.len()).unwrap_or(u32::MAX).max(1)
+    })
+}
+
+macro_rules! endpoint {
+    ($path:literal, $private:literal, $run:expr) => {
+        endpoint!($path, $private, $run, one)
+    };
+    ($path:literal, $private:literal, $run:expr, $cost:expr) => {
+        &Endpoint {
+            path: $path,
+            private: $private,
+            run: $run,
+            cost: $cost,
+        }
+    };
+}
+
+fn route(method: Method, ep: &'static Endpoint) -> axum::routing::MethodRouter<Arc<AppState>> {
+    let handler =
+        move |State(state): State<Arc<AppState>>, request: Request| serve(state, request, ep);
+    if method == Method::GET {
+        get(handler)
+    } else {
+        post(handler)
+    }
+}
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let gets: [&'static Endpoint; 10] = [
+        endpoint!("/v5/market/time", false, server_time),
+        endpoint!("/v5/market/instruments-info", false, instruments_info),
+        endpoint!("/v5/market/tickers", false, tickers),
+        endpoint!("/v5/market/orderbook", false, orderbook),
+        endpoint!("/v5/order/realtime", true, open_orders),
+        endpoint!("/v5/order/history", true, order_history),
+        endpoint!("/v5/execution/list", true, executions),
+        endpoint!("/v5/position/list", true, positions),
+        endpoint!("/v5/account/wallet-balance", true, wallet_balance),
+        endpoint!("/v5/account/info", true, account_info),
+    ];
+    let posts: [&'static Endpoint; 11] = [
+        endpoint!("/v5/order/create", true, create_order),
+        endpoint!("/v5/order/amend", true, amend_order),
+        endpoint!("/v5/order/cancel", true, cancel_order),
+        endpoint!("/v5/order/cancel-all", true, cancel_all),
+        endpoint!("/v5/order/create-batch", true, create_batch, batch_cost),
+        endpoint!("/v5/position/set-leverage", true, set_leverage),
+        endpoint!("/v5/position/switch-isolated", true, switch_isolated),
+        endpoint!("/v5/position/switch-mode", true, switch_mode),
+        endpoint!("/v5/position/trading-stop", true, trading_stop),
+        endpoint!("/v5/account/set-margin-mode", true, set_margin_mode),
+        endpoint!("/v5/account/fee-rate", true, fee_rate),
+    ];
+    let mut router = Router::new();
+    for ep in gets {
+        router = router.route(ep.path, route(Method::GET, ep));
+    }
+    for ep in posts {
+        // Bybit documents fee-rate as a GET; accept both rather than guess.
+        if ep.path == "/v5/account/fee-rate" {
+            router = router.route(
+                ep.path,
+                route(Method::GET, ep).merge(route(Method::POST, ep)),
+            );
+        } else {
+            router = router.route(ep.path, route(Method::POST, ep));
+        }
+    }
+    router.method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(State(state): State<Arc<AppState>>) -> Response {
+    let now = state.clock.now_ms();
+    envelope(
+        StatusCode::OK,
+        &Err(Reject::new(
+            10017,
+            "route not found: wrong method for this path",
+        )),
+        now,
+        None,
+    )
+}
+
+/// Any path Bybit does not have: HTTP 404 with an envelope, as Bybit answers unknown routes.
+pub(crate) async fn not_found(State(state): State<Arc<AppState>>) -> Response {
+    envelope(
+        StatusCode::NOT_FOUND,
+        &Err(Reject::new(10017, "route not found")),
+        state.clock.now_ms(),
+        None,
+    )
+}
+
+async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) -> Response {
+    let now = state.clock.now_ms();
+    let (parts, body) = request.into_parts();
+    let raw_query = parts.uri.query().unwrap_or("").to_owned();
+    let body: Bytes = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return envelope(
+                StatusCode::OK,
+                &Err(Reject::params("params error: request body too large")),
+                now,
+                None,
+            )
+        }
+    };
+    let is_get = parts.method == Method::GET;
+    let payload: &[u8] = if is_get { raw_query.as_bytes() } else { &body };
+    let key = if ep.private {
+        match authenticate(&state, &parts.headers, payload, now) {
+            Ok(key) => Some(key),
+            Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
+        }
+    } else {
+        None
+    };
+    let params = if is_get {
+        Params::from_query(&raw_query)
+    } else {
+        Params::from_json(&body)
+    };
+    let params = match params {
+        Ok(p) => p,
+        Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
+    };
+    let verdict = key
+        .as_deref()
+        .and_then(|k| state.limits.charge(k, ep.path, (ep.cost)(&params), now));
+    if verdict.is_some_and(|v| v.exceeded) {
+        return envelope(
+            StatusCode::OK,
+            &Err(Reject::new(10006, "Too many visits!")),
+            now,
+            verdict,
+        );
+    }
+    let outcome = (ep.run)(&state, &params, now);
+    envelope(StatusCode::OK, &outcome, now, verdict)
+}
+
+/// Bybit's envelope, fields in Bybit's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    ret_code: i64,
+    ret_msg: &'a str,
+    result: &'a Value,
+    ret_ext_info: &'a Value,
+    time: i64,
+}
+
+/// Writes Bybit's envelope with the rate-limit headers.
+fn envelope(
+    status: StatusCode,
+    outcome: &Result<Reply, Reject>,
+    now: i64,
+    verdict: Option<Verdict>,
+) -> Response {
+    let empty = json!({});
+    let body = match outcome {
+        Ok(reply) => Envelope {
+            ret_code: 0,
+            ret_msg: "OK",
+            result: &reply.result,
+            ret_ext_info: &reply.ext,
+            time: now,
+        },
+        Err(reject) => Envelope {
+            ret_code: reject.ret_code,
+            ret_msg: &reject.ret_msg,
+            result: &empty,
+            ret_ext_info: &empty,
+            time: now,
+        },
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("Timenow", HeaderValue::from(now));
+    if let Some(v) = verdict {
+        headers.insert("X-Bapi-Limit", HeaderValue::from(v.limit));
+        headers.insert("X-Bapi-Limit-Status", HeaderValue::from(v.remaining));
+        headers.insert(
+            "X-Bapi-Limit-Reset-Timestamp",
+            HeaderValue::from(v.reset_ms),
+        );
+    }
+    (status, headers, Body::from(body)).into_response()
+}
+
+// ---------------------------------------------------------------- market (public)
+
+fn server_time(_: &AppState, _: &Params, now: i64) -> Result<Reply, Reject> {
+    Reply::ok(json!({
+        "timeSecond": (now / 1000).to_string(),
+        "timeNano": format!("{}000000", now),
+    }))
+}
+
+fn instruments_info(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let symbol = p.text("symbol")?;
+    let status = p.text("status")?;
+    let limit = p.limit(500, 1000)?;
+    let offset = p.cursor()?;
+    let list: Vec<_> = state
+        .read(Engine::instruments)
+        .into_iter()
+        .filter(|i| symbol.as_deref().is_none_or(|s| i.symbol == s))
+        .filter(|i| status.as_deref().is_none_or(|s| i.status.as_str() == s))
+        .collect();
+    let (list, next) = page(list, offset, limit);
+    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+}
+
+fn tickers(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let symbol = p.text("symbol")?;
+    let list = state.read(|e| {
+        let symbols: Vec<String> = match &symbol {
+            Some(s) => vec![s.clone()],
+            None => e.instruments().into_iter().map(|i| i.symbol).collect(),
+        };
+        symbols
+            .iter()
+            .map(|s| e.ticker(s))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    Reply::ok(json!({"category": "linear", "list": list}))
+}
+
+fn orderbook(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let symbol = p.required("symbol")?;
+    let depth = p.limit(25, 500)?;
+    let book = state.read(|e| e.book(&symbol, depth))?;
+    let side = |levels: &[sim_engine::Level]| -> Vec<[String; 2]> {
+        levels
+            .iter()
+            .map(|l| [l.price.to_string(), l.qty.to_string()])
+            .collect()
+    };
+    Reply::ok(json!({
+        "s": symbol, "b": side(&book.bids), "a": side(&book.asks),
+        "ts": now, "u": 1, "seq": 1, "cts": now,
+    }))
+}
+
+// ---------------------------------------------------------------- orders
+
+fn side(p: &Params) -> Result<Side, Reject> {
+    p.required("side")?
+        .parse()
+        .map_err(|_| Reject::params("params error: side invalid"))
+}
+
+fn key(p: &Params) -> Result<Option<OrderKey>, Reject> {
+    // Bybit: orderId wins when both are given.
+    Ok(match (p.text("orderId")?, p.text("orderLinkId")?) {
+        (Some(id), _) => Some(OrderKey::Id(id)),
+        (None, Some(link)) => Some(OrderKey::LinkId(link)),
+        (None, None) => None,
+    })
+}
+
+fn one_way(p: &Params) -> Result<(), Reject> {
+    match p.int("positionIdx")? {
+        None | Some(0) => Ok(()),
+        Some(_) => Err(Reject::params("position idx not match position mode")),
+    }
+}
+
+/// A create-order request's parameters, checked for shape; the engine checks the rules.
+fn new_order(p: &Params) -> Result<NewOrder, Reject> {
+    let symbol = p.required("symbol")?;
+    let side = side(p)?;
+    let order_type = match p.required("orderType")?.as_str() {
+        "Market" => OrderType::Market,
+        "Limit" => OrderType::Limit,
+        _ => return Err(Reject::params("params error: orderType invalid")),
+    };
+    let qty = p.required_decimal("qty")?;
+    let time_in_force = match p.text("timeInForce")?.as_deref() {
+        None => None,
+        Some("GTC") => Some(TimeInForce::Gtc),
+        Some("IOC") => Some(TimeInForce::Ioc),
+        Some("FOK") => Some(TimeInForce::Fok),
+        Some("PostOnly") => Some(TimeInForce::PostOnly),
+        Some(_) => return Err(Reject::params("params error: timeInForce invalid")),
+    };
+    one_way(p)?;
+    let trigger_direction = match p.int("triggerDirection")? {
+        None => None,
+        Some(1) => Some(TriggerDirection::Rise),
+        Some(2) => Some(TriggerDirection::Fall),
+        Some(_) => return Err(Reject::params("params error: triggerDirection invalid")),
+    };
+    match p.text("triggerBy")?.as_deref() {
+        None | Some("LastPrice") => {}
+        Some("MarkPrice") | Some("IndexPrice") => {
+            // Mark and index follow the last price in the emulator, so they trigger alike.
+        }
+        Some(_) => return Err(Reject::params("params error: triggerBy invalid")),
+    }
+    Ok(NewOrder {
+        symbol,
+        side,
+        order_type,
+        qty,
+        price: p.decimal("price")?,
+        time_in_force,
+        order_link_id: p.text("orderLinkId")?,
+        reduce_only: p.bool("reduceOnly")?,
+        close_on_trigger: p.bool("closeOnTrigger")?,
+        trigger_price: p.decimal("triggerPrice")?.filter(|t| !t.is_zero()),
+        trigger_direction,
+        take_profit: p.decimal("takeProfit")?.filter(|t| !t.is_zero()),
+        stop_loss: p.decimal("stopLoss")?.filter(|t| !t.is_zero()),
+    })
+}
+
+fn create_order(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let order = new_order(p)?;
+    let ack = state.execute(|e, now| e.create_order(now, &order))?;
+    Reply::ok(ack)
+}
+
+fn create_batch(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let items = p.array("request")?;
+    if items.is_empty() || items.len() > 20 {
+        return Err(Reject::params(
+            "params error: request must hold 1 to 20 orders",
+        ));
+    }
+    let parsed: Vec<Result<NewOrder, Reject>> = items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(map) => new_order(&Params::from_map(map)),
+            _ => Err(Reject::params("params error: request item invalid")),
+        })
+        .collect();
+    let results: Vec<Result<sim_engine::OrderAck, Reject>> = state.execute(|e, now| {
+        parsed
+            .iter()
+            .map(|item| match item {
+                Ok(order) => e.create_order(now, order),
+                Err(reject) => Err(reject.clone()),
+            })
+            .collect()
+    });
+    let mut list = Vec::with_capacity(results.len());
+    let mut ext = Vec::with_capacity(results.len());
+    for (item, result) in parsed.iter().zip(results) {
+        let symbol = item.as_ref().map(|o| o.symbol.clone()).unwrap_or_default();
+        let link = item
+            .as_ref()
+            .ok()
+            .and_then(|o| o.order_link_id.clone())
+            .unwrap_or_default();
+        match result {
+            Ok(ack) => {
+                list.push(json!({"category": "linear", "symbol": symbol, "orderId": ack.order_id, "orderLinkId": ack.order_link_id, "createAt": now.to_string()}));
+                ext.push(json!({"code": 0, "msg": "OK"}));
+            }
+            Err(reject) => {
+                list.push(json!({"category": "linear", "symbol": symbol, "orderId": "", "orderLinkId": link, "createAt": ""}));
+                ext.push(json!({"code": reject.ret_code, "msg": reject.ret_msg}));
+            }
+        }
+    }
+    Ok(Reply {
+        result: json!({ "list": list }),
+        ext: json!({ "list": ext }),
+    })
+}
+
+fn amend_order(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let amend = Amend {
+        symbol: p.required("symbol")?,
+        key: key(p)?
+            .ok_or_else(|| Reject::params("params error: OrderId or orderLinkId is required"))?,
+        qty: p.decimal("qty")?,
+        price: p.decimal("price")?,
+        trigger_price: p.decimal("triggerPrice")?,
+    };
+    Reply::ok(state.execute(|e, now| e.amend_order(now, &amend))?)
+}
+
+fn cancel_order(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let symbol = p.required("symbol")?;
+    let key = key(p)?
+        .ok_or_else(|| Reject::params("params error: OrderId or orderLinkId is required"))?;
+    Reply::ok(state.execute(|e, now| e.cancel_order(now, &symbol, &key))?)
+}
+
+fn order_filter(p: &Params) -> Result<Option<OrderFilter>, Reject> {
+    match p.text("orderFilter")?.as_deref() {
+        None => Ok(None),
+        Some("Order") => Ok(Some(OrderFilter::Order)),
+        Some("StopOrder") | Some("tpslOrder") => Ok(Some(OrderFilter::StopOrder)),
+        Some(_) => Err(Reject::params("params error: orderFilter invalid")),
+    }
+}
+
+fn cancel_all(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let req = CancelAll {
+        symbol: p.text("symbol")?,
+        settle_coin: p
+            .text("settleCoin")?
+            .or(p.text("baseCoin")?.map(|_| "USDT".to_owned())),
+        filter: order_filter(p)?,
+    };
+    let acks = state.execute(|e, now| e.cancel_all(now, &req))?;
+    Reply::ok(json!({"list": acks, "success": "1"}))
+}
+
+fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
+    let query = OrderQuery {
+        symbol: p.text("symbol")?,
+        settle_coin: p.text("settleCoin")?,
+        key: key(p)?,
+        filter: order_filter(p)?,
+    };
+    if query.symbol.is_none()
+        && query.settle_coin.is_none()
+        && query.key.is_none()
+        && p.text("baseCoin")?.is_none()
+    {
+        return Err(Reject::params(
+            "params error: symbol, baseCoin or settleCoin is required",
+        ));
+    }
+    Ok(query)
+}
+
+fn open_orders(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let query = order_query(p)?;
+    let limit = p.limit(20, 50)?;
+    let offset = p.cursor()?;
+    let with_closed = p.int("openOnly")? == Some(1);
+    let list = state.read(|e| {
+        let mut list = e.open_orders(&query);
+        if with_closed && query.key.is_none() {
+            list.extend(e.order_history(&query));
+            list.sort_by_key(|o| std::cmp::Reverse(o.created_time));
+        }
+        list
+    });
+    let (list, next) = page(list, offset, limit);
+    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+}
+
+fn order_history(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let query = OrderQuery {
+        symbol: p.text("symbol")?,
+        settle_coin: p.text("settleCoin")?,
+        key: key(p)?,
+        filter: order_filter(p)?,
+    };
+    let status = p.text("orderStatus")?;
+    let limit = p.limit(20, 50)?;
+    let offset = p.cursor()?;
+    let list: Vec<_> = state
+        .read(|e| e.order_history(&query))
+        .into_iter()
+        .filter(|o| {
+            status
+                .as_deref()
+                .is_none_or(|s| o.order_status.as_str() == s)
+        })
+        .collect();
+    let (list, next) = page(list, offset, limit);
+    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+}
+
+fn executions(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let query = ExecutionQuery {
+        symbol: p.text("symbol")?,
+        key: key(p)?,
+        start_ms: p.int("startTime")?,
+        end_ms: p.int("endTime")?,
+    };
+    let exec_type = p.text("execType")?;
+    let limit = p.limit(50, 100)?;
+    let offset = p.cursor()?;
+    let list: Vec<_> = state
+        .read(|e| e.executions(&query))
+        .into_iter()
+        .filter(|x| {
+            exec_type
+                .as_deref()
+                .is_none_or(|t| x.exec_type.as_ref().is_some_and(|k| k.as_str() == t))
+        })
+        .collect();
+    let (list, next) = page(list, offset, limit);
+    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+}
+
+// ---------------------------------------------------------------- positions and account
+
+fn positions(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let limit = p.limit(20, 200)?;
+    let offset = p.cursor()?;
+    let list = match (p.text("symbol")?, p.text("settleCoin")?) {
+        (Some(symbol), _) => vec![state.read(|e| e.position_of(&symbol))?],
+        (None, Some(coin)) if coin == "USDT" => state.read(Engine::open_positions),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => {
+            return Err(Reject::params(
+                "params error: symbol or settleCoin is required",
+            ))
+        }
+    };
+    let (list, next) = page(list, offset, limit);
+    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+}
+
+fn set_leverage(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    let symbol = p.required("symbol")?;
+    let buy = p.required_decimal("buyLeverage")?;
+    let sell = p.required_decimal("sellLeverage")?;
+    state.execute(|e, now| e.set_leverage(now, &symbol, buy, sell))?;
+    Reply::ok(json!({}))
+}
+
+fn switch_isolated(_: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    // The emulator is a UTA 2.0 account, where margin mode is account-wide.
+    Err(Reject::new(
+        100028,
+        "The API cannot be accessed by unified account users.",
+    ))
+}
+
+fn switch_mode(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    if let Some(symbol) = p.text("symbol")? {
+        state.read(|e| e.price(&symbol))?;
+    }
+    match p.int("mode")? {
+        Some(0) => Err(Reject::new(110025, "Position mode has not been modified.")),
+        Some(3) => Err(Reject::params(
+            "params error: the emulator supports one-way mode only",
+        )),
+        _ => Err(Reject::params("params error: mode invalid")),
+    }
+}
+
+fn trading_stop(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    p.linear()?;
+    one_way(p)?;
+    match p.text("tpslMode")?.as_deref() {
+        None | Some("Full") => {}
+        Some("Partial") => {
+            return Err(Reject::params(
+                "params error: the emulator supports tpslMode Full only",
+            ))
+        }
+        Some(_) => return Err(Reject::params("params error: tpslMode invalid")),
+    }
+    let req = TradingStop {
+        symbol: p.required("symbol")?,
+        take_profit: p.decimal("takeProfit")?,
+        stop_loss: p.decimal("stopLoss")?,
+    };
+    state.execute(|e, now| e.set_trading_stop(now, &req))?;
+    Reply::ok(json!({}))
+}
+
+fn wallet_balance(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    match p.required("accountType")?.as_str() {
+        "UNIFIED" => {}
+        other => {
+            return Err(Reject::params(format!(
+                "params error: accountType {other} is not supported (UNIFIED only)"
+            )))
+        }
+    }
+    let mut account = state.read(Engine::wallet);
+    if let Some(coins) = p.text("coin")? {
+        account
+            .coin
+            .retain(|c| coins.split(',').any(|want| want == c.coin));
+    }
+    Reply::ok(json!({ "list": [account] }))
+}
+
+fn account_info(_: &AppState, _: &Params, now: i64) -> Result<Reply, Reject> {
+    Reply::ok(json!({
+        "marginMode": "REGULAR_MARGIN",
+        "updatedTime": now.to_string(),
+        "unifiedMarginStatus": 5,
+        "dcpStatus": "OFF",
+        "timeWindow": 10,
+        "smpGroup": 0,
+        "isMasterTrader": false,
+        "spotHedgingStatus": "OFF",
+    }))
+}
+
+fn set_margin_mode(_: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    match p.required("setMarginMode")?.as_str() {
+        "REGULAR_MARGIN" => Err(Reject::new(
+            110026,
+            "Cross/isolated margin mode has not been modified.",
+        )),
+        "ISOLATED_MARGIN" | "PORTFOLIO_MARGIN" => Err(Reject::new(
+            3400045,
+            "Set margin mode failed: the emulator supports cross margin (REGULAR_MARGIN) only",
+        )),
+        _ => Err(Reject::params("params error: setMarginMode invalid")),
+    }
+}
+
+fn fee_rate(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+    let symbol = p.text("symbol")?;
+    let list: Vec<Value> = state
+        .read(Engine::instruments)
+        .into_iter()
+        .filter(|i| symbol.as_deref().is_none_or(|s| i.symbol == s))
+        .map(|i| json!({"symbol": i.symbol, "takerFeeRate": "0.00055", "makerFeeRate": "0.0002"}))
+        .collect();
+    Reply::ok(json!({ "category": "linear", "list": list }))
+}

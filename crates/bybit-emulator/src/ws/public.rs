@@ -1,0 +1,587 @@
+//! The public stream: `tickers.{symbol}`, `orderbook.{depth}.{symbol}` and
+//! `publicTrade.{symbol}` (REFERENCE.md §6).
+//!
+//! Tickers and books are state, not events: on a `Market` event the session re-reads the
+//! symbol's ticker and book from the engine and sends what differs from what it last sent on
+//! this connection. That makes every delta exact by construction (applying it to the last
+//! message gives the engine's current state), however events were batched or coalesced.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use bybit_types::rest::market::Ticker;
+use bybit_types::ws::op::StreamReply;
+use bybit_types::ws::public::{Level, OrderbookData, PublicTrade, TopicMessage};
+use bybit_types::{TickDirection, UpdateType};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use sim_engine::{BookSnapshot, Engine, EngineEvent};
+
+use super::{topic_args, Outbox, Request, Session};
+use crate::AppState;
+
+/// Order-book depths the linear stream serves. 500 is absent on purpose: Bybit retired it for
+/// futures in 2025 (REFERENCE.md §6.2), and a client still asking for it should find out here.
+const DEPTHS: [usize; 4] = [1, 50, 200, 1000];
+
+/// One public topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Topic {
+    Ticker { symbol: String },
+    Book { depth: usize, symbol: String },
+    Trade { symbol: String },
+}
+
+impl Topic {
+    /// Reads a topic name; `None` when no handler exists for it.
+    fn parse(name: &str) -> Option<Topic> {
+        let parts: Vec<&str> = name.split('.').collect();
+        let topic = match parts.as_slice() {
+            ["tickers", symbol] => Topic::Ticker {
+                symbol: (*symbol).to_owned(),
+            },
+            ["orderbook", depth, symbol] => {
+                let depth = depth.parse::<usize>().ok().filter(|d| DEPTHS.contains(d))?;
+                Topic::Book {
+                    depth,
+                    symbol: (*symbol).to_owned(),
+                }
+            }
+            ["publicTrade", symbol] => Topic::Trade {
+                symbol: (*symbol).to_owned(),
+            },
+            _ => return None,
+        };
+        (!topic.symbol().is_empty()).then_some(topic)
+    }
+
+    fn symbol(&self) -> &str {
+        match self {
+            Topic::Ticker { symbol } | Topic::Book { symbol, .. } | Topic::Trade { symbol } => {
+                symbol
+            }
+        }
+    }
+}
+
+/// What a new subscription starts from, read from the engine.
+enum Start {
+    /// Boxed: a ticker is some thirty optional decimals, the other variants a few words.
+    Ticker(Box<Ticker>),
+    Book(BookSnapshot),
+    Trade(Decimal),
+}
+
+/// A `tickers.{symbol}` subscription.
+#[derive(Debug)]
+struct TickerFeed {
+    topic: String,
+    /// The ticker as the client holds it: the snapshot with every delta merged in, as JSON so
+    /// that any field is compared without listing them all.
+    sent: Map<String, Value>,
+}
+
+/// An `orderbook.{depth}.{symbol}` subscription.
+#[derive(Debug)]
+struct BookFeed {
+    symbol: String,
+    depth: usize,
+    /// The book as the client holds it after the last message.
+    bids: BTreeMap<Decimal, Decimal>,
+    asks: BTreeMap<Decimal, Decimal>,
+    /// `u` of the last message; rises by exactly one per message.
+    update_id: i64,
+}
+
+/// When a book message was made: `ts` on the emulator's clock, `cts` on the engine's.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    ts: i64,
+    cts: i64,
+}
+
+/// Per-symbol counters shared by this connection's topics.
+#[derive(Debug)]
+struct SymbolState {
+    /// Cross sequence (`seq` of books, `cs` of tickers). The engine does not expose its own, so
+    /// this follows the one trades carry and steps once per market change in between: books of
+    /// different depths built from the same change share a value, a book built after a trade is
+    /// not older than it, and the value never goes back.
+    seq: i64,
+    /// The engine's cross sequence on the latest trade seen.
+    trade_seq: i64,
+    /// The last trade sent and its tick direction, for the next trade's `L`.
+    last_trade: Option<(Decimal, TickDirection)>,
+}
+
+/// One `/v5/public/linear` connection.
+#[derive(Debug)]
+pub(super) struct PublicSession {
+    conn_id: String,
+    tickers: BTreeMap<String, TickerFeed>,
+    books: BTreeMap<String, BookFeed>,
+    trades: BTreeSet<String>,
+    symbols: HashMap<String, SymbolState>,
+}
+
+impl Default for SymbolState {
+    fn default() -> Self {
+        // The engine's cross sequences start at 1.
+        SymbolState {
+            seq: 1,
+            trade_seq: 1,
+            last_trade: None,
+        }
+    }
+}
+
+impl PublicSession {
+    pub(super) fn new(conn_id: String) -> Self {
+        PublicSession {
+            conn_id,
+            tickers: BTreeMap::new(),
+            books: BTreeMap::new(),
+            trades: BTreeSet::new(),
+            symbols: HashMap::new(),
+        }
+    }
+
+    fn ack(&self, request: &Request, out: &mut Outbox) {
+        out.push(&self.reply(Some(&request.op), request.req_id.as_deref(), true, ""));
+    }
+
+    fn fail(&self, request: &Request, reason: &str, out: &mut Outbox) {
+        out.push(&self.reply(Some(&request.op), request.req_id.as_deref(), false, reason));
+    }
+
+    /// The topics of a subscribe or unsubscribe request, or the reason to refuse it whole.
+    fn topics(request: &Request) -> Result<Vec<(String, Topic)>, String> {
+        let Some(names) = topic_args(&request.args) else {
+            return Err("error:args must be topic names".to_owned());
+        };
+        if names.is_empty() {
+            return Err("error:args must name at least one topic".to_owned());
+        }
+        let mut topics = Vec::with_capacity(names.len());
+        let mut unknown = Vec::new();
+        for name in names {
+            match Topic::parse(name) {
+                Some(topic) => topics.push((name.to_owned(), topic)),
+                None => unknown.push(name),
+            }
+        }
+        if unknown.is_empty() {
+            Ok(topics)
+        } else {
+            Err(format!(
+                "error:handler not found,topic:{}",
+                unknown.join(",")
+            ))
+        }
+    }
+
+    /// Subscribes all the request's topics or none: an unknown topic or symbol refuses the
+    /// whole request, so the client never holds a half-applied subscription.
+    fn subscribe(&mut self, state: &AppState, request: &Request, out: &mut Outbox) {
+        let topics = match Self::topics(request) {
+            Ok(topics) => topics,
+            Err(reason) => return self.fail(request, &reason, out),
+        };
+        // One short engine read for every topic's starting point.
+        let (starts, cts) = state.read(|engine| {
+            let starts: Vec<Option<Start>> = topics.iter().map(|(_, t)| start(engine, t)).collect();
+            (starts, engine.now())
+        });
+        let invalid: Vec<&str> = topics
+            .iter()
+            .zip(&starts)
+            .filter(|(_, s)| s.is_none())
+            .map(|((name, _), _)| name.as_str())
+            .collect();
+        if !invalid.is_empty() {
+            return self.fail(
+                request,
+                &format!("Invalid symbol :[{}]", invalid.join(",")),
+                out,
+            );
+        }
+        self.ack(request, out);
+        let ts = state.clock.now_ms();
+        for ((name, topic), start) in topics.into_iter().zip(starts) {
+            match (topic, start) {
+                (Topic::Ticker { symbol }, Some(Start::Ticker(ticker))) => {
+                    self.start_ticker(name, symbol, &ticker, ts, out);
+                }
+                (Topic::Book { depth, symbol }, Some(Start::Book(book))) => {
+                    self.start_book(name, symbol, depth, &book, Stamp { ts, cts }, out);
+                }
+                (Topic::Trade { symbol }, Some(Start::Trade(price))) => {
+                    let entry = self.symbols.entry(symbol.clone()).or_default();
+                    if entry.last_trade.is_none() {
+                        entry.last_trade = Some((price, TickDirection::ZeroPlusTick));
+                    }
+                    self.trades.insert(symbol);
+                }
+                // `start` answers each topic with its own kind.
+                _ => {}
+            }
+        }
+    }
+
+    fn unsubscribe(&mut self, request: &Request, out: &mut Outbox) {
+        let topics = match Self::topics(request) {
+            Ok(topics) => topics,
+            Err(reason) => return self.fail(request, &reason, out),
+        };
+        for (name, topic) in topics {
+            match topic {
+                Topic::Ticker { symbol } => {
+                    self.tickers.remove(&symbol);
+                }
+                Topic::Book { .. } => {
+                    self.books.remove(&name);
+                }
+                Topic::Trade { symbol } => {
+                    self.trades.remove(&symbol);
+                }
+            }
+        }
+        self.ack(request, out);
+    }
+
+    /// The cross sequence a snapshot carries: the current state's, caught up with trades
+    /// seen since the last market change.
+    fn seq(&mut self, symbol: &str) -> i64 {
+        let entry = self.symbols.entry(symbol.to_owned()).or_default();
+        entry.seq = entry.seq.max(entry.trade_seq);
+        entry.seq
+    }
+
+    /// Sends a ticker snapshot and starts diffing from it. Subscribing again sends a fresh
+    /// snapshot, which is always safe for a client to receive.
+    fn start_ticker(
+        &mut self,
+        topic: String,
+        symbol: String,
+        ticker: &Ticker,
+        ts: i64,
+        out: &mut Outbox,
+    ) {
+        let cs = self.seq(&symbol);
+        out.push(&TopicMessage {
+            topic: topic.clone(),
+            kind: UpdateType::Snapshot,
+            ts,
+            data: ticker,
+            cs: Some(cs),
+            cts: None,
+        });
+        let sent = match serde_json::to_value(ticker) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        self.tickers.insert(symbol, TickerFeed { topic, sent });
+    }
+
+    /// Sends a book snapshot and starts diffing from it. Subscribing again while subscribed
+    /// carries `u` on, so that it never goes backwards within one subscription; after an
+    /// unsubscribe the topic starts afresh at 1, as a new subscription would.
+    fn start_book(
+        &mut self,
+        topic: String,
+        symbol: String,
+        depth: usize,
+        book: &BookSnapshot,
+        stamp: Stamp,
+        out: &mut Outbox,
+    ) {
+        let update_id = self.books.get(&topic).map_or(0, |f| f.update_id) + 1;
+        let seq = self.seq(&symbol);
+        let feed = BookFeed {
+            bids: levels(&book.bids, depth),
+            asks: levels(&book.asks, depth),
+            symbol,
+            depth,
+            update_id,
+        };
+        let data = snapshot_data(&feed);
+        out.push(&book_message(
+            &topic,
+            &feed,
+            UpdateType::Snapshot,
+            data,
+            seq,
+            stamp,
+        ));
+        self.books.insert(topic, feed);
+    }
+
+    /// Re-reads a symbol whose market changed and sends each of its feeds what differs.
+    fn on_market(&mut self, state: &AppState, symbol: &str, ts: i64, out: &mut Outbox) {
+        let wants_ticker = self.tickers.contains_key(symbol);
+        let depth = self
+            .books
+            .values()
+            .filter(|f| f.symbol == symbol)
+            .map(|f| f.depth)
+            .max();
+        if !wants_ticker && depth.is_none() {
+            return;
+        }
+        let (ticker, book, cts) = state.read(|engine| {
+            let ticker = if wants_ticker {
+                engine.ticker(symbol).ok()
+            } else {
+                None
+            };
+            // The deepest book serves every depth: a shallower one is its prefix.
+            let book = depth.and_then(|d| engine.book(symbol, d).ok());
+            (ticker, book, engine.now())
+        });
+        let entry = self.symbols.entry(symbol.to_owned()).or_default();
+        entry.seq = entry.seq.saturating_add(1).max(entry.trade_seq);
+        let seq = entry.seq;
+        let stamp = Stamp { ts, cts };
+        if let (Some(ticker), Some(feed)) = (ticker, self.tickers.get_mut(symbol)) {
+            if let Some(delta) = ticker_delta(feed, &ticker) {
+                out.push(&TopicMessage {
+                    topic: feed.topic.clone(),
+                    kind: UpdateType::Delta,
+                    ts,
+                    data: Value::Object(delta),
+                    cs: Some(seq),
+                    cts: None,
+                });
+            }
+        }
+        let Some(book) = book else { return };
+        for (topic, feed) in self.books.iter_mut().filter(|(_, f)| f.symbol == symbol) {
+            let bids = levels(&book.bids, feed.depth);
+            let asks = levels(&book.asks, feed.depth);
+            let bid_changes = diff(&feed.bids, &bids);
+            let ask_changes = diff(&feed.asks, &asks);
+            if bid_changes.is_empty() && ask_changes.is_empty() {
+                continue;
+            }
+            feed.bids = bids;
+            feed.asks = asks;
+            feed.update_id += 1;
+            // Level 1 is snapshot-only on Bybit: each change is a whole new top of book.
+            let message = if feed.depth == 1 {
+                book_message(
+                    topic,
+                    feed,
+                    UpdateType::Snapshot,
+                    snapshot_data(feed),
+                    seq,
+                    stamp,
+                )
+            } else {
+                let mut bids = bid_changes;
+                bids.reverse();
+                book_message(
+                    topic,
+                    feed,
+                    UpdateType::Delta,
+                    (bids, ask_changes),
+                    seq,
+                    stamp,
+                )
+            };
+            out.push(&message);
+        }
+    }
+
+    /// Sends the batch's trades of subscribed symbols, one message per symbol, oldest first.
+    fn on_trades(&mut self, trades: &[&sim_engine::PublicTrade], ts: i64, out: &mut Outbox) {
+        let mut by_symbol: BTreeMap<&str, Vec<PublicTrade>> = BTreeMap::new();
+        for trade in trades {
+            if !self.trades.contains(&trade.symbol) {
+                continue;
+            }
+            let entry = self.symbols.entry(trade.symbol.clone()).or_default();
+            let direction = tick_direction(entry.last_trade.as_ref(), trade.price);
+            entry.last_trade = Some((trade.price, direction.clone()));
+            by_symbol
+                .entry(&trade.symbol)
+                .or_default()
+                .push(PublicTrade {
+                    time: trade.time_ms,
+                    symbol: trade.symbol.clone(),
+                    side: trade.taker_side,
+                    size: trade.qty,
+                    price: trade.price,
+                    tick_direction: Some(direction),
+                    trade_id: trade.trade_id.clone(),
+                    block_trade: false,
+                    rpi: None,
+                    seq: i64::try_from(trade.seq).ok(),
+                });
+        }
+        for (symbol, data) in by_symbol {
+            out.push(&TopicMessage {
+                topic: format!("publicTrade.{symbol}"),
+                kind: UpdateType::Snapshot,
+                ts,
+                data,
+                cs: None,
+                cts: None,
+            });
+        }
+    }
+}
+
+impl Session for PublicSession {
+    fn reply(
+        &self,
+        op: Option<&str>,
+        req_id: Option<&str>,
+        success: bool,
+        ret_msg: &str,
+    ) -> StreamReply {
+        StreamReply {
+            success: Some(success),
+            ret_msg: Some(ret_msg.to_owned()),
+            conn_id: Some(self.conn_id.clone()),
+            req_id: Some(req_id.unwrap_or_default().to_owned()),
+            op: op.map(str::to_owned),
+            ..StreamReply::default()
+        }
+    }
+
+    fn on_request(&mut self, state: &AppState, request: Request, out: &mut Outbox) {
+        match request.op.as_str() {
+            // The linear stream answers a ping with `op: "ping"` and `ret_msg: "pong"`.
+            "ping" => out.push(&self.reply(Some("ping"), request.req_id.as_deref(), true, "pong")),
+            "subscribe" => self.subscribe(state, &request, out),
+            "unsubscribe" => self.unsubscribe(&request, out),
+            other => {
+                let reason = format!("error:handler not found,op:{other}");
+                self.fail(&request, &reason, out);
+            }
+        }
+    }
+
+    fn on_events(&mut self, state: &AppState, events: &[Arc<EngineEvent>], out: &mut Outbox) {
+        let mut trades = Vec::new();
+        let mut changed: Vec<&str> = Vec::new();
+        for event in events {
+            match event.as_ref() {
+                EngineEvent::Trade(trade) => {
+                    // Every symbol's, subscribed or not, so a later subscription starts in step.
+                    let entry = self.symbols.entry(trade.symbol.clone()).or_default();
+                    let trade_seq = i64::try_from(trade.seq).unwrap_or(i64::MAX);
+                    entry.trade_seq = entry.trade_seq.max(trade_seq);
+                    trades.push(trade);
+                }
+                EngineEvent::Market { symbol } if !changed.contains(&symbol.as_str()) => {
+                    changed.push(symbol);
+                }
+                _ => {}
+            }
+        }
+        let ts = state.clock.now_ms();
+        if !trades.is_empty() {
+            self.on_trades(&trades, ts, out);
+        }
+        for symbol in changed {
+            self.on_market(state, symbol, ts, out);
+        }
+    }
+}
+
+/// What a new subscription to `topic` starts from; `None` for an unknown symbol.
+fn start(engine: &Engine, topic: &Topic) -> Option<Start> {
+    match topic {
+        Topic::Ticker { symbol } => engine
+            .ticker(symbol)
+            .ok()
+            .map(|t| Start::Ticker(Box::new(t))),
+        Topic::Book { depth, symbol } => engine.book(symbol, *depth).ok().map(Start::Book),
+        Topic::Trade { symbol } => engine.price(symbol).ok().map(Start::Trade),
+    }
+}
+
+/// The first `depth` levels of one side as a price → size map.
+fn levels(side: &[sim_engine::Level], depth: usize) -> BTreeMap<Decimal, Decimal> {
+    side.iter().take(depth).map(|l| (l.price, l.qty)).collect()
+}
+
+/// The levels that turn `old` into `new`, by ascending price: new or resized levels with
+/// their absolute size, vanished levels with size zero.
+fn diff(old: &BTreeMap<Decimal, Decimal>, new: &BTreeMap<Decimal, Decimal>) -> Vec<Level> {
+    let mut changes: BTreeMap<Decimal, Decimal> = new
+        .iter()
+        .filter(|(price, size)| old.get(*price) != Some(*size))
+        .map(|(price, size)| (*price, *size))
+        .collect();
+    for price in old.keys() {
+        if !new.contains_key(price) {
+            changes.insert(*price, Decimal::ZERO);
+        }
+    }
+    changes.into_iter().collect()
+}
+
+/// A feed's whole book: bids best (highest) first, asks best (lowest) first.
+fn snapshot_data(feed: &BookFeed) -> (Vec<Level>, Vec<Level>) {
+    let bids = feed.bids.iter().rev().map(|(p, s)| (*p, *s)).collect();
+    let asks = feed.asks.iter().map(|(p, s)| (*p, *s)).collect();
+    (bids, asks)
+}
+
+fn book_message(
+    topic: &str,
+    feed: &BookFeed,
+    kind: UpdateType,
+    (bids, asks): (Vec<Level>, Vec<Level>),
+    seq: i64,
+    stamp: Stamp,
+) -> TopicMessage<OrderbookData> {
+    TopicMessage {
+        topic: topic.to_owned(),
+        kind,
+        ts: stamp.ts,
+        data: OrderbookData {
+            symbol: feed.symbol.clone(),
+            bids,
+            asks,
+            update_id: feed.update_id,
+            seq: Some(seq),
+        },
+        cs: None,
+        cts: Some(stamp.cts),
+    }
+}
+
+/// The fields of `ticker` that differ from what the client holds, with `symbol`; `None` when
+/// nothing changed. The client's view is updated as if the delta had been applied.
+fn ticker_delta(feed: &mut TickerFeed, ticker: &Ticker) -> Option<Map<String, Value>> {
+    let Ok(Value::Object(fresh)) = serde_json::to_value(ticker) else {
+        return None;
+    };
+    let mut delta: Map<String, Value> = fresh
+        .into_iter()
+        .filter(|(key, value)| feed.sent.get(key) != Some(value))
+        .collect();
+    if delta.is_empty() {
+        return None;
+    }
+    for (key, value) in &delta {
+        feed.sent.insert(key.clone(), value.clone());
+    }
+    delta.insert("symbol".to_owned(), Value::String(ticker.symbol.clone()));
+    Some(delta)
+}
+
+/// Bybit's tick direction of a trade at `price` after `last`.
+fn tick_direction(last: Option<&(Decimal, TickDirection)>, price: Decimal) -> TickDirection {
+    match last {
+        Some((last, _)) if price > *last => TickDirection::PlusTick,
+        Some((last, _)) if price < *last => TickDirection::MinusTick,
+        Some((_, TickDirection::MinusTick | TickDirection::ZeroMinusTick)) => {
+            TickDirection::ZeroMinusTick
+        }
+        _ => TickDirection::ZeroPlusTick,
+    }
+}

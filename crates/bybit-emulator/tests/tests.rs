@@ -1,0 +1,10 @@
+//! bybit-emulator's tests: REST over real sockets, WebSocket streams, fault injection.
+//! Everything talks to an in-process emulator on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod binary;
+mod faults;
+mod rest;
+mod support;
+mod ws;
