@@ -4,6 +4,7 @@
 //!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
 //!   dependency tree.
 //! - `ci`: everything `.ci/run` checks, in the same order (fmt, clippy, tests, deps).
+//! - `bench`: the benchmarks with targets (today: emulator order creates per second).
 
 use std::process::{Command, ExitCode};
 
@@ -37,10 +38,12 @@ fn dispatch() -> Result<()> {
     match task.as_str() {
         "deps" => check_deps(),
         "ci" => ci(),
+        "bench" => bench(),
         _ => {
-            eprintln!("usage: cargo xtask <deps|ci>");
+            eprintln!("usage: cargo xtask <deps|ci|bench>");
             eprintln!("  deps  check that bybit-sign, bybit-types and bybit-meta stay pure");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, deps (what .ci/run does)");
+            eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
             bail!("unknown task {task:?}")
         }
     }
@@ -79,6 +82,21 @@ fn ci() -> Result<()> {
     test.args(["test", "--workspace"]);
     run(test)?;
     check_deps()
+}
+
+fn bench() -> Result<()> {
+    let mut order_rate = cargo();
+    order_rate.args([
+        "bench",
+        "-p",
+        "bybit-emulator",
+        "--bench",
+        "order_rate",
+        "--",
+        "5",
+        "32",
+    ]);
+    run(order_rate)
 }
 
 fn check_deps() -> Result<()> {
