@@ -303,7 +303,8 @@ fn orderbook(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.required("symbol")?;
     let depth = p.limit(25, 500)?;
-    let book = state.read(|e| e.book(&symbol, depth))?;
+    let (book, (update_id, seq)) =
+        state.read(|e| Ok::<_, Reject>((e.book(&symbol, depth)?, e.sequence(&symbol)?)))?;
     let side = |levels: &[sim_engine::Level]| -> Vec<[String; 2]> {
         levels
             .iter()
@@ -312,7 +313,7 @@ fn orderbook(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject> {
     };
     Reply::ok(json!({
         "s": symbol, "b": side(&book.bids), "a": side(&book.asks),
-        "ts": now, "u": 1, "seq": 1, "cts": now,
+        "ts": now, "u": update_id, "seq": seq, "cts": now,
     }))
 }
 

@@ -1058,3 +1058,22 @@ async fn a_session_that_falls_behind_is_closed() {
     let frame = close.expect("a close frame with a code");
     assert_eq!(u16::from(frame.code), 1013);
 }
+
+#[tokio::test]
+async fn a_book_snapshot_carries_the_exchanges_running_update_id_and_sequence() {
+    let emu = start().await;
+    for price in ["95000.5", "95001.0", "95001.5"] {
+        emu.state()
+            .execute(|e, now| e.set_price(now, "BTCUSDT", price.parse().unwrap()))
+            .unwrap();
+    }
+    let (engine_u, engine_seq) = emu.state().read(|e| e.sequence("BTCUSDT")).unwrap();
+    assert!(engine_u > 1, "three prints moved the book");
+    let mut ws = ws_connect(&emu.public_ws_url()).await;
+    subscribe(&mut ws, &["orderbook.50.BTCUSDT"]).await;
+    let (snapshot, _) = recv_json_until(&mut ws, is_topic("orderbook.50.BTCUSDT"), WAIT).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    // Not 1: on Bybit a u of 1 means the service restarted.
+    assert_eq!(snapshot["data"]["u"].as_u64(), Some(engine_u));
+    assert_eq!(snapshot["data"]["seq"].as_u64(), Some(engine_seq));
+}

@@ -1741,6 +1741,16 @@ impl Engine {
         Ok(self.last_price(symbol))
     }
 
+    /// The symbol's running book update id and cross sequence: the `u` and `seq` a Bybit
+    /// order-book message would carry now. Both rise with every print.
+    pub fn sequence(&self, symbol: &str) -> Result<(u64, u64), Reject> {
+        self.instrument(symbol)?;
+        Ok(self
+            .markets
+            .get(symbol)
+            .map_or((1, 1), |m| (m.book_update_id, m.cross_seq)))
+    }
+
     /// Engine time: the latest `now` any command has passed.
     pub fn now(&self) -> i64 {
         self.now

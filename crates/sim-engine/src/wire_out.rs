@@ -74,13 +74,18 @@ impl Engine {
         Execution {
             category: Some(Category::Linear),
             symbol: e.symbol.clone(),
-            is_leverage: Some(String::new()),
+            // Bybit's linear executions say "0" (not a spot margin trade).
+            is_leverage: Some("0".to_owned()),
             order_id: e.order_id.clone(),
             order_link_id: e.link_id.clone(),
             side: e.side,
             order_price: Some(e.order_price),
             order_qty: Some(e.order_qty),
-            leaves_qty: Some(e.leaves_after),
+            leaves_qty: Some(if e.leaves_after.is_zero() {
+                Decimal::ZERO
+            } else {
+                e.leaves_after
+            }),
             create_type: Some(e.create_type.clone()),
             order_type: Some(e.order_type.clone()),
             stop_order_type: Some(

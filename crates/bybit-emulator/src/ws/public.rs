@@ -33,6 +33,15 @@ enum Topic {
 }
 
 impl Topic {
+    /// The symbol the topic is about.
+    fn symbol(&self) -> &str {
+        match self {
+            Topic::Ticker { symbol } | Topic::Book { symbol, .. } | Topic::Trade { symbol } => {
+                symbol
+            }
+        }
+    }
+
     /// Reads a topic name; `None` when no handler exists for it.
     fn parse(name: &str) -> Option<Topic> {
         let parts: Vec<&str> = name.split('.').collect();
@@ -53,14 +62,6 @@ impl Topic {
             _ => return None,
         };
         (!topic.symbol().is_empty()).then_some(topic)
-    }
-
-    fn symbol(&self) -> &str {
-        match self {
-            Topic::Ticker { symbol } | Topic::Book { symbol, .. } | Topic::Trade { symbol } => {
-                symbol
-            }
-        }
     }
 }
 
@@ -103,15 +104,18 @@ struct Stamp {
 /// Per-symbol counters shared by this connection's topics.
 #[derive(Debug)]
 struct SymbolState {
-    /// Cross sequence (`seq` of books, `cs` of tickers). The engine does not expose its own, so
-    /// this follows the one trades carry and steps once per market change in between: books of
-    /// different depths built from the same change share a value, a book built after a trade is
-    /// not older than it, and the value never goes back.
+    /// Cross sequence (`seq` of books, `cs` of tickers): starts from the engine's at subscribe
+    /// time, follows the one trades carry and steps once per market change in between, so
+    /// books of different depths built from the same change share a value, a book built after
+    /// a trade is not older than it, and the value never goes back.
     seq: i64,
     /// The engine's cross sequence on the latest trade seen.
     trade_seq: i64,
     /// The last trade sent and its tick direction, for the next trade's `L`.
     last_trade: Option<(Decimal, TickDirection)>,
+    /// The engine's book update id when the last subscription started: a new book
+    /// subscription's first `u`.
+    base_update_id: i64,
 }
 
 /// One `/v5/public/linear` connection.
@@ -126,11 +130,12 @@ pub(super) struct PublicSession {
 
 impl Default for SymbolState {
     fn default() -> Self {
-        // The engine's cross sequences start at 1.
+        // The engine's sequences start at 1.
         SymbolState {
             seq: 1,
             trade_seq: 1,
             last_trade: None,
+            base_update_id: 1,
         }
     }
 }
@@ -188,10 +193,24 @@ impl PublicSession {
             Err(reason) => return self.fail(request, &reason, out),
         };
         // One short engine read for every topic's starting point.
-        let (starts, cts) = state.read(|engine| {
+        let (starts, sequences, cts) = state.read(|engine| {
             let starts: Vec<Option<Start>> = topics.iter().map(|(_, t)| start(engine, t)).collect();
-            (starts, engine.now())
+            let sequences: Vec<(String, (u64, u64))> = topics
+                .iter()
+                .filter_map(|(_, t)| {
+                    let symbol = t.symbol();
+                    engine.sequence(symbol).ok().map(|s| (symbol.to_owned(), s))
+                })
+                .collect();
+            (starts, sequences, engine.now())
         });
+        // Start from the engine's running numbers, as Bybit's snapshots carry the exchange's
+        // own `u` and `seq` (a `u` of 1 means "service restarted").
+        for (symbol, (update_id, cross_seq)) in sequences {
+            let entry = self.symbols.entry(symbol).or_default();
+            entry.seq = entry.seq.max(i64::try_from(cross_seq).unwrap_or(i64::MAX));
+            entry.base_update_id = i64::try_from(update_id).unwrap_or(i64::MAX);
+        }
         let invalid: Vec<&str> = topics
             .iter()
             .zip(&starts)
@@ -295,7 +314,8 @@ impl PublicSession {
         stamp: Stamp,
         out: &mut Outbox,
     ) {
-        let update_id = self.books.get(&topic).map_or(0, |f| f.update_id) + 1;
+        let base = self.symbols.get(&symbol).map_or(1, |e| e.base_update_id);
+        let update_id = (self.books.get(&topic).map_or(0, |f| f.update_id) + 1).max(base);
         let seq = self.seq(&symbol);
         let feed = BookFeed {
             bids: levels(&book.bids, depth),
