@@ -70,13 +70,11 @@ impl AppState {
     /// caused to the WebSocket sessions.
     pub fn execute<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> T {
         let now = self.clock.now_ms();
-        let (result, events) = {
-            let mut engine = self.lock();
-            let result = f(&mut engine, now);
-            (result, engine.take_events())
-        };
-        for event in events {
-            // No subscriber is fine: nobody is listening.
+        let mut engine = self.lock();
+        let result = f(&mut engine, now);
+        // Published under the lock, so concurrent commands' events reach every session in the
+        // order the engine applied them (`send` never blocks). No subscriber is fine.
+        for event in engine.take_events() {
             let _ = self.events.send(Arc::new(event));
         }
         result

@@ -73,18 +73,36 @@ impl RateLimits {
     }
 
     /// Charges `cost` units (orders, for batch endpoints) to `(key, path)` at `now`.
+    #[cfg(test)]
     pub(crate) fn charge(&self, key: &str, path: &str, cost: u32, now: i64) -> Option<Verdict> {
+        self.charge_upto(key, path, cost, false, now)
+            .map(|(verdict, _)| verdict)
+    }
+
+    /// Charges up to `cost` units. With `partial` (batch endpoints) what is left in the
+    /// window is spent and its size returned: Bybit lets the first orders of a batch through
+    /// and fails the rest. Otherwise it is all or nothing. Returns the verdict and the units
+    /// granted.
+    pub(crate) fn charge_upto(
+        &self,
+        key: &str,
+        path: &str,
+        cost: u32,
+        partial: bool,
+        now: i64,
+    ) -> Option<(Verdict, u32)> {
         let base = limit_for(path)?;
         let pressure = *self.pressure.lock().unwrap_or_else(|p| p.into_inner());
         let pressured = pressure.filter(|p| now < p.until_ms).map(|p| p.cap);
         let enabled = self.enabled.load(Ordering::Relaxed);
         if !enabled && pressured.is_none() {
-            return Some(Verdict {
+            let verdict = Verdict {
                 limit: base,
                 remaining: base,
                 reset_ms: now,
                 exceeded: false,
-            });
+            };
+            return Some((verdict, cost));
         }
         let limit = pressured.map_or(base, |cap| cap.min(base));
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,24 +112,32 @@ impl RateLimits {
                 start_ms: now,
                 used: 0,
             });
-        if now - window.start_ms >= WINDOW_MS {
+        // A window from the future (the clock was skewed, then set back) is over too.
+        if now.saturating_sub(window.start_ms) >= WINDOW_MS || now < window.start_ms {
             window.start_ms = now;
             window.used = 0;
         }
-        let exceeded = window.used.saturating_add(cost) > limit;
-        if !exceeded {
-            window.used += cost;
-        }
-        Some(Verdict {
+        let left = limit.saturating_sub(window.used);
+        let granted = if cost <= left {
+            cost
+        } else if partial {
+            left
+        } else {
+            0
+        };
+        window.used = window.used.saturating_add(granted);
+        let exceeded = granted < cost;
+        let verdict = Verdict {
             limit,
             remaining: limit.saturating_sub(window.used),
             reset_ms: if exceeded {
-                window.start_ms + WINDOW_MS
+                window.start_ms.saturating_add(WINDOW_MS)
             } else {
                 now
             },
             exceeded,
-        })
+        };
+        Some((verdict, granted))
     }
 }
 

@@ -25,7 +25,15 @@ use crate::AppState;
 /// Bodies above this size are refused before they are parsed.
 pub(crate) const MAX_BODY: usize = 1 << 20;
 
-type Run = fn(&AppState, &Params, i64) -> Result<Reply, Reject>;
+type Run = fn(&AppState, &Params, &Ctx) -> Result<Reply, Reject>;
+
+/// What the pipeline hands an endpoint besides its parameters.
+pub(crate) struct Ctx {
+    /// The emulator's time, ms.
+    now: i64,
+    /// Rate-limit units granted: the items of a batch that may go through.
+    granted: u32,
+}
 
 /// What an endpoint answers on success: `result` and `retExtInfo`.
 pub(crate) struct Reply {
@@ -51,23 +59,40 @@ struct Endpoint {
     path: &'static str,
     private: bool,
     run: Run,
-    /// Rate-limit units the request costs (orders, for batch endpoints).
-    cost: fn(&Params) -> u32,
+    /// Rate-limit units the request costs (orders, for batch endpoints); refuses a request
+    /// whose size is out of bounds before anything is charged.
+    cost: fn(&Params) -> Result<u32, Reject>,
+    /// Whether part of the request may go through when the window is nearly spent.
+    partial: bool,
 }
 
-fn one(_: &Params) -> u32 {
-    1
+fn one(_: &Params) -> Result<u32, Reject> {
+    Ok(1)
 }
 
-fn batch_cost(p: &Params) -> u32 {
-    p.array("request").map_or(1, |items| {
-        u32::try_from(items.len()).unwrap_or(u32::MAX).max(1)
-    })
+/// A batch costs one unit per order and holds 1 to 20 of them.
+fn batch_cost(p: &Params) -> Result<u32, Reject> {
+    let items = p.array("request")?;
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(Reject::params(
+            "params error: request must hold 1 to 20 orders",
+        ));
+    }
+    Ok(u32::try_from(items.len()).unwrap_or(u32::MAX))
 }
+
+/// The most orders one batch may carry (linear).
+const MAX_BATCH: usize = 20;
 
 macro_rules! endpoint {
     ($path:literal, $private:literal, $run:expr) => {
-        endpoint!($path, $private, $run, one)
+        &Endpoint {
+            path: $path,
+            private: $private,
+            run: $run,
+            cost: one,
+            partial: false,
+        }
     };
     ($path:literal, $private:literal, $run:expr, $cost:expr) => {
         &Endpoint {
@@ -75,6 +100,7 @@ macro_rules! endpoint {
             private: $private,
             run: $run,
             cost: $cost,
+            partial: true,
         }
     };
 }
@@ -190,10 +216,16 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
         Ok(p) => p,
         Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
     };
-    let verdict = key
+    let cost = match (ep.cost)(&params) {
+        Ok(cost) => cost,
+        Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
+    };
+    let charged = key
         .as_deref()
-        .and_then(|k| state.limits.charge(k, ep.path, (ep.cost)(&params), now));
-    if verdict.is_some_and(|v| v.exceeded) {
+        .and_then(|k| state.limits.charge_upto(k, ep.path, cost, ep.partial, now));
+    let verdict = charged.map(|(verdict, _)| verdict);
+    let granted = charged.map_or(cost, |(_, granted)| granted);
+    if granted == 0 || (!ep.partial && granted < cost) {
         return envelope(
             StatusCode::OK,
             &Err(Reject::new(10006, "Too many visits!")),
@@ -201,7 +233,7 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
             verdict,
         );
     }
-    let outcome = (ep.run)(&state, &params, now);
+    let outcome = (ep.run)(&state, &params, &Ctx { now, granted });
     envelope(StatusCode::OK, &outcome, now, verdict)
 }
 
@@ -260,14 +292,14 @@ fn envelope(
 
 // ---------------------------------------------------------------- market (public)
 
-fn server_time(_: &AppState, _: &Params, now: i64) -> Result<Reply, Reject> {
+fn server_time(_: &AppState, _: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     Reply::ok(json!({
-        "timeSecond": (now / 1000).to_string(),
-        "timeNano": format!("{}000000", now),
+        "timeSecond": (ctx.now / 1000).to_string(),
+        "timeNano": format!("{}000000", ctx.now),
     }))
 }
 
-fn instruments_info(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn instruments_info(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.text("symbol")?;
     let status = p.text("status")?;
@@ -283,7 +315,7 @@ fn instruments_info(state: &AppState, p: &Params, _: i64) -> Result<Reply, Rejec
     Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
 }
 
-fn tickers(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn tickers(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.text("symbol")?;
     let list = state.read(|e| {
@@ -299,7 +331,7 @@ fn tickers(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     Reply::ok(json!({"category": "linear", "list": list}))
 }
 
-fn orderbook(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject> {
+fn orderbook(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.required("symbol")?;
     let depth = p.limit(25, 500)?;
@@ -313,7 +345,7 @@ fn orderbook(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject> {
     };
     Reply::ok(json!({
         "s": symbol, "b": side(&book.bids), "a": side(&book.asks),
-        "ts": now, "u": update_id, "seq": seq, "cts": now,
+        "ts": ctx.now, "u": update_id, "seq": seq, "cts": ctx.now,
     }))
 }
 
@@ -390,24 +422,36 @@ fn new_order(p: &Params) -> Result<NewOrder, Reject> {
     })
 }
 
-fn create_order(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn create_order(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let order = new_order(p)?;
     let ack = state.execute(|e, now| e.create_order(now, &order))?;
     Reply::ok(ack)
 }
 
-fn create_batch(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject> {
+fn create_batch(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let items = p.array("request")?;
-    if items.is_empty() || items.len() > 20 {
-        return Err(Reject::params(
-            "params error: request must hold 1 to 20 orders",
-        ));
-    }
+    let granted = usize::try_from(ctx.granted).unwrap_or(usize::MAX);
+    // The symbol and link id each item asked for, echoed even when the item is refused.
+    let asked: Vec<(String, String)> = items
+        .iter()
+        .map(|item| {
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (text("symbol"), text("orderLinkId"))
+        })
+        .collect();
     let parsed: Vec<Result<NewOrder, Reject>> = items
         .into_iter()
-        .map(|item| match item {
+        .enumerate()
+        .map(|(i, item)| match item {
+            // Items past the rate-limit budget fail; the first ones go through.
+            _ if i >= granted => Err(Reject::new(10006, "Too many visits!")),
             Value::Object(map) => new_order(&Params::from_map(map)),
             _ => Err(Reject::params("params error: request item invalid")),
         })
@@ -423,16 +467,10 @@ fn create_batch(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject>
     });
     let mut list = Vec::with_capacity(results.len());
     let mut ext = Vec::with_capacity(results.len());
-    for (item, result) in parsed.iter().zip(results) {
-        let symbol = item.as_ref().map(|o| o.symbol.clone()).unwrap_or_default();
-        let link = item
-            .as_ref()
-            .ok()
-            .and_then(|o| o.order_link_id.clone())
-            .unwrap_or_default();
+    for ((symbol, link), result) in asked.into_iter().zip(results) {
         match result {
             Ok(ack) => {
-                list.push(json!({"category": "linear", "symbol": symbol, "orderId": ack.order_id, "orderLinkId": ack.order_link_id, "createAt": now.to_string()}));
+                list.push(json!({"category": "linear", "symbol": symbol, "orderId": ack.order_id, "orderLinkId": ack.order_link_id, "createAt": ctx.now.to_string()}));
                 ext.push(json!({"code": 0, "msg": "OK"}));
             }
             Err(reject) => {
@@ -447,7 +485,7 @@ fn create_batch(state: &AppState, p: &Params, now: i64) -> Result<Reply, Reject>
     })
 }
 
-fn amend_order(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn amend_order(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let amend = Amend {
         symbol: p.required("symbol")?,
@@ -460,7 +498,7 @@ fn amend_order(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     Reply::ok(state.execute(|e, now| e.amend_order(now, &amend))?)
 }
 
-fn cancel_order(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn cancel_order(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.required("symbol")?;
     let key = key(p)?
@@ -477,13 +515,12 @@ fn order_filter(p: &Params) -> Result<Option<OrderFilter>, Reject> {
     }
 }
 
-fn cancel_all(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn cancel_all(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let req = CancelAll {
         symbol: p.text("symbol")?,
-        settle_coin: p
-            .text("settleCoin")?
-            .or(p.text("baseCoin")?.map(|_| "USDT".to_owned())),
+        base_coin: p.text("baseCoin")?,
+        settle_coin: p.text("settleCoin")?,
         filter: order_filter(p)?,
     };
     let acks = state.execute(|e, now| e.cancel_all(now, &req))?;
@@ -493,6 +530,7 @@ fn cancel_all(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
 fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
     let query = OrderQuery {
         symbol: p.text("symbol")?,
+        base_coin: p.text("baseCoin")?,
         settle_coin: p.text("settleCoin")?,
         key: key(p)?,
         filter: order_filter(p)?,
@@ -500,7 +538,7 @@ fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
     if query.symbol.is_none()
         && query.settle_coin.is_none()
         && query.key.is_none()
-        && p.text("baseCoin")?.is_none()
+        && query.base_coin.is_none()
     {
         return Err(Reject::params(
             "params error: symbol, baseCoin or settleCoin is required",
@@ -509,7 +547,7 @@ fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
     Ok(query)
 }
 
-fn open_orders(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = order_query(p)?;
     let limit = p.limit(20, 50)?;
@@ -527,10 +565,11 @@ fn open_orders(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
 }
 
-fn order_history(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn order_history(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = OrderQuery {
         symbol: p.text("symbol")?,
+        base_coin: p.text("baseCoin")?,
         settle_coin: p.text("settleCoin")?,
         key: key(p)?,
         filter: order_filter(p)?,
@@ -551,7 +590,7 @@ fn order_history(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> 
     Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
 }
 
-fn executions(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn executions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = ExecutionQuery {
         symbol: p.text("symbol")?,
@@ -577,7 +616,7 @@ fn executions(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
 
 // ---------------------------------------------------------------- positions and account
 
-fn positions(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn positions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let limit = p.limit(20, 200)?;
     let offset = p.cursor()?;
@@ -595,7 +634,7 @@ fn positions(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
 }
 
-fn set_leverage(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn set_leverage(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.required("symbol")?;
     let buy = p.required_decimal("buyLeverage")?;
@@ -604,7 +643,7 @@ fn set_leverage(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     Reply::ok(json!({}))
 }
 
-fn switch_isolated(_: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn switch_isolated(_: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     // The emulator is a UTA 2.0 account, where margin mode is account-wide.
     Err(Reject::new(
@@ -613,7 +652,7 @@ fn switch_isolated(_: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     ))
 }
 
-fn switch_mode(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn switch_mode(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     if let Some(symbol) = p.text("symbol")? {
         state.read(|e| e.price(&symbol))?;
@@ -627,7 +666,7 @@ fn switch_mode(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     }
 }
 
-fn trading_stop(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn trading_stop(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     one_way(p)?;
     match p.text("tpslMode")?.as_deref() {
@@ -648,7 +687,7 @@ fn trading_stop(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     Reply::ok(json!({}))
 }
 
-fn wallet_balance(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn wallet_balance(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     match p.required("accountType")?.as_str() {
         "UNIFIED" => {}
         other => {
@@ -666,10 +705,10 @@ fn wallet_balance(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject>
     Reply::ok(json!({ "list": [account] }))
 }
 
-fn account_info(_: &AppState, _: &Params, now: i64) -> Result<Reply, Reject> {
+fn account_info(_: &AppState, _: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     Reply::ok(json!({
         "marginMode": "REGULAR_MARGIN",
-        "updatedTime": now.to_string(),
+        "updatedTime": ctx.now.to_string(),
         "unifiedMarginStatus": 5,
         "dcpStatus": "OFF",
         "timeWindow": 10,
@@ -679,7 +718,7 @@ fn account_info(_: &AppState, _: &Params, now: i64) -> Result<Reply, Reject> {
     }))
 }
 
-fn set_margin_mode(_: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn set_margin_mode(_: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     match p.required("setMarginMode")?.as_str() {
         "REGULAR_MARGIN" => Err(Reject::new(
             110026,
@@ -693,13 +732,13 @@ fn set_margin_mode(_: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
     }
 }
 
-fn fee_rate(state: &AppState, p: &Params, _: i64) -> Result<Reply, Reject> {
+fn fee_rate(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     let symbol = p.text("symbol")?;
-    let list: Vec<Value> = state
-        .read(Engine::instruments)
+    let (instruments, fees) = state.read(|e| (e.instruments(), e.fees()));
+    let list: Vec<Value> = instruments
         .into_iter()
         .filter(|i| symbol.as_deref().is_none_or(|s| i.symbol == s))
-        .map(|i| json!({"symbol": i.symbol, "takerFeeRate": "0.00055", "makerFeeRate": "0.0002"}))
+        .map(|i| json!({"symbol": i.symbol, "takerFeeRate": fees.taker.to_string(), "makerFeeRate": fees.maker.to_string()}))
         .collect();
     Reply::ok(json!({ "category": "linear", "list": list }))
 }

@@ -6,5 +6,6 @@
 mod binary;
 mod faults;
 mod rest;
+mod review;
 mod support;
 mod ws;

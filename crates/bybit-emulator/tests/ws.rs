@@ -1077,3 +1077,25 @@ async fn a_book_snapshot_carries_the_exchanges_running_update_id_and_sequence() 
     assert_eq!(snapshot["data"]["u"].as_u64(), Some(engine_u));
     assert_eq!(snapshot["data"]["seq"].as_u64(), Some(engine_seq));
 }
+
+#[tokio::test]
+async fn oversized_subscriptions_are_refused_and_duplicates_collapse() {
+    let emu = start().await;
+    let mut ws = ws_connect(&emu.public_ws_url()).await;
+    let many: Vec<&str> = std::iter::repeat_n("orderbook.1000.BTCUSDT", 2_000).collect();
+    let reply = subscribe(&mut ws, &many).await;
+    assert_eq!(reply["success"], false, "{reply}");
+    // The same topic twice in one request gives one snapshot.
+    let reply = subscribe(&mut ws, &["orderbook.50.BTCUSDT", "orderbook.50.BTCUSDT"]).await;
+    assert_eq!(reply["success"], true);
+    let (first, _) = recv_json_until(&mut ws, is_topic("orderbook.50.BTCUSDT"), WAIT).await;
+    assert_eq!(first["type"], "snapshot");
+    send(&mut ws, json!({"op": "ping", "req_id": "after"})).await;
+    let (next, _) = recv_json_until(
+        &mut ws,
+        |v| v.get("topic").is_some() || v["req_id"] == "after",
+        WAIT,
+    )
+    .await;
+    assert_eq!(next["req_id"], "after", "a second snapshot arrived: {next}");
+}

@@ -146,7 +146,9 @@ pub struct Amend {
 pub struct CancelAll {
     /// Only this symbol.
     pub symbol: Option<String>,
-    /// Every symbol settled in this coin (when no symbol is given).
+    /// Every symbol of this base coin (when no symbol is given).
+    pub base_coin: Option<String>,
+    /// Every symbol settled in this coin (when neither symbol nor base coin is given).
     pub settle_coin: Option<String>,
     /// Only plain orders (`Order`), only conditional ones (`StopOrder`), or all (`None`).
     pub filter: Option<OrderFilter>,
@@ -178,6 +180,8 @@ pub struct TradingStop {
 pub struct OrderQuery {
     /// Only this symbol.
     pub symbol: Option<String>,
+    /// Only symbols of this base coin.
+    pub base_coin: Option<String>,
     /// Only symbols settled in this coin.
     pub settle_coin: Option<String>,
     /// Only this order (open or recently closed, whatever `open_only` says).

@@ -33,6 +33,12 @@ const DEFAULT_PROTECTION: Decimal = dec!(0.05);
 const MAX_CASCADE: usize = 1000;
 /// A random walk catches up at most this many steps per advance.
 const MAX_WALK_STEPS: i64 = 10_000;
+/// The largest wallet balance or book level value the engine accepts (10^15 USDT): far
+/// beyond any account, and far enough below `Decimal`'s range that no sum or product of
+/// validated values can overflow.
+pub const MAX_BALANCE: Decimal = dec!(1_000_000_000_000_000);
+/// The most levels (and the widest spacing) a synthetic book may have.
+const MAX_BOOK_LEVELS: u32 = 10_000;
 
 /// Rounds onto the tick. Rounding fails only on overflow, for prices far beyond any
 /// instrument's `maxPrice`; those keep their value and are refused by the range check.
@@ -86,6 +92,13 @@ impl std::fmt::Debug for Engine {
             .field("now", &self.now)
             .finish_non_exhaustive()
     }
+}
+
+/// Which symbols a query or cancel covers.
+struct Scope<'a> {
+    symbol: Option<&'a str>,
+    base_coin: Option<&'a str>,
+    settle_coin: Option<&'a str>,
 }
 
 /// What changed during one command, turned into events when the command ends.
@@ -179,8 +192,10 @@ impl Engine {
 
     // ------------------------------------------------------------------ helpers
 
+    /// Takes the caller's time. It may step back (the emulator's clock-skew fault is undone,
+    /// say); nothing here depends on time only moving forward.
     fn touch(&mut self, now: i64) {
-        self.now = self.now.max(now);
+        self.now = now;
     }
 
     pub(crate) fn instrument(&self, symbol: &str) -> Result<&Instrument, Reject> {
@@ -255,10 +270,14 @@ impl Engine {
         let levels = usize::try_from(shape.levels)
             .unwrap_or(usize::MAX)
             .min(depth);
-        let mut bids = Vec::with_capacity(levels);
-        let mut asks = Vec::with_capacity(levels);
+        let mut bids = Vec::with_capacity(levels.min(1024));
+        let mut asks = Vec::with_capacity(levels.min(1024));
         for i in 1..=levels {
             let offset = step * Decimal::from(i);
+            // Past both ends of the price filter nothing more can be quoted.
+            if last - offset < inst.rules.min_price() && last + offset > inst.rules.max_price() {
+                break;
+            }
             let bid = last - offset;
             if bid >= inst.rules.min_price() && bid > Decimal::ZERO {
                 bids.push(Level {
@@ -315,24 +334,38 @@ impl Engine {
     /// and the part of opposite orders beyond the position they would close. Conditional
     /// orders hold nothing until they trigger; reduce-only orders hold nothing.
     pub(crate) fn order_im(&self, symbol: &str) -> Decimal {
+        self.order_im_with(symbol, None, None)
+    }
+
+    /// [`Engine::order_im`] as it would be with `extra` (side, qty, price) added and the order
+    /// `without` left out: the margin a new or amended order adds is the difference.
+    fn order_im_with(
+        &self,
+        symbol: &str,
+        extra: Option<(Side, Decimal, Decimal)>,
+        without: Option<u64>,
+    ) -> Decimal {
         let pos = self.position_view(symbol);
         let leverage = pos.leverage.max(Decimal::ONE);
         let mut buy = (Decimal::ZERO, Decimal::ZERO); // (qty, value)
         let mut sell = (Decimal::ZERO, Decimal::ZERO);
-        for o in self.open_iter() {
-            if o.symbol != symbol
-                || !matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled)
-                || o.reduce_only
-            {
-                continue;
-            }
-            let side = if o.side == Side::Buy {
+        let resting = self
+            .open_iter()
+            .filter(|o| {
+                o.symbol == symbol
+                    && matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled)
+                    && !o.reduce_only
+                    && Some(o.seq) != without
+            })
+            .map(|o| (o.side, o.leaves, o.price));
+        for (side, qty, price) in resting.chain(extra) {
+            let book = if side == Side::Buy {
                 &mut buy
             } else {
                 &mut sell
             };
-            side.0 += o.leaves;
-            side.1 += o.leaves * o.price;
+            book.0 += qty;
+            book.1 += qty * price;
         }
         let excess = |(qty, value): (Decimal, Decimal), covered: Decimal| -> Decimal {
             if qty.is_zero() || qty <= covered {
@@ -376,15 +409,26 @@ impl Engine {
         self.wallet + self.unrealised() - self.total_position_im() - self.total_order_im()
     }
 
-    /// Margin and opening fee a new order needs, given the position it would trade against.
+    /// Margin and opening fee a new order needs: the initial margin it adds to the symbol's
+    /// open orders (an order that only closes the position adds none, one that goes beyond it
+    /// or joins other orders on that side adds its share) plus the taker fee on that share.
     fn order_cost(&self, symbol: &str, side: Side, qty: Decimal, price: Decimal) -> Decimal {
-        let pos = self.position_view(symbol);
-        let opening = match pos.side {
-            Some(held) if held != side => (qty - pos.size).max(Decimal::ZERO),
-            _ => qty,
-        };
-        let leverage = pos.leverage.max(Decimal::ONE);
-        opening * price / leverage + opening * price * self.fees.taker
+        self.order_cost_replacing(symbol, side, qty, price, None)
+    }
+
+    fn order_cost_replacing(
+        &self,
+        symbol: &str,
+        side: Side,
+        qty: Decimal,
+        price: Decimal,
+        replacing: Option<u64>,
+    ) -> Decimal {
+        let before = self.order_im_with(symbol, None, None);
+        let after = self.order_im_with(symbol, Some((side, qty, price)), replacing);
+        let added = (after - before).max(Decimal::ZERO);
+        let leverage = self.position_view(symbol).leverage.max(Decimal::ONE);
+        added + added * leverage * self.fees.taker
     }
 
     // ------------------------------------------------------------------ commands
@@ -466,7 +510,9 @@ impl Engine {
             } else {
                 rules.max_order_qty()
             };
-            if req.qty > max && !req.reduce_only {
+            // A reduce-only order is cut to the position it closes (Bybit splits a large one);
+            // one that waits for a trigger has no position to be cut to yet.
+            if req.qty > max && !(req.reduce_only && req.trigger_price.is_none()) {
                 return Err(Reject::qty_above_max());
             }
         }
@@ -498,6 +544,15 @@ impl Engine {
                 Some((tp, direction))
             }
         };
+        // TP/SL given with the order must sit on the profitable / protective side of the price
+        // the order opens at, as set_trading_stop requires of a position's.
+        let entry = price.or(trigger.map(|t| t.0)).unwrap_or(last);
+        for (value, is_tp) in [(req.take_profit, true), (req.stop_loss, false)] {
+            if let Some(v) = value {
+                let v = Self::check_price(&rules, v)?;
+                Self::check_stop_side(req.side, v, entry, is_tp)?;
+            }
+        }
         let pos = self.position_view(&req.symbol);
         let mut qty = req.qty;
         if req.reduce_only {
@@ -614,6 +669,28 @@ impl Engine {
         })
     }
 
+    /// A long's take-profit above `base` and stop-loss below it; a short's the other way.
+    fn check_stop_side(
+        side: Side,
+        value: Decimal,
+        base: Decimal,
+        is_tp: bool,
+    ) -> Result<(), Reject> {
+        let above = (side == Side::Buy) == is_tp;
+        let name = if is_tp { "TakeProfit" } else { "StopLoss" };
+        if above && value <= base {
+            return Err(Reject::params(format!(
+                "{name}:{value} set for {side} position should be higher than base_price:{base}??LastPrice"
+            )));
+        }
+        if !above && value >= base {
+            return Err(Reject::params(format!(
+                "{name}:{value} set for {side} position should be lower than base_price:{base}??LastPrice"
+            )));
+        }
+        Ok(())
+    }
+
     fn check_price(rules: &InstrumentRules, price: Decimal) -> Result<Decimal, Reject> {
         if price <= Decimal::ZERO {
             return Err(Reject::params(format!(
@@ -699,6 +776,19 @@ impl Engine {
         if !changed {
             return Err(Reject::params("order not modified"));
         }
+        // A larger or dearer resting order needs the margin for the difference.
+        if !order.reduce_only && !order.is_conditional_waiting() {
+            let cost = self.order_cost_replacing(
+                &order.symbol,
+                order.side,
+                new_qty - order.cum_qty,
+                new_price,
+                Some(seq),
+            );
+            if cost > Decimal::ZERO && cost > self.available() {
+                return Err(Reject::insufficient_available());
+            }
+        }
         let ack = OrderAck {
             order_id: order.order_id.clone(),
             order_link_id: order.link_id.clone(),
@@ -767,7 +857,7 @@ impl Engine {
         let result = (|| {
             if let Some(symbol) = &req.symbol {
                 self.instrument(symbol)?;
-            } else if req.settle_coin.is_none() {
+            } else if req.settle_coin.is_none() && req.base_coin.is_none() {
                 return Err(Reject::params(
                     "params error: symbol, baseCoin or settleCoin is required",
                 ));
@@ -778,8 +868,11 @@ impl Engine {
                 .filter(|o| {
                     self.order_matches(
                         o,
-                        req.symbol.as_deref(),
-                        req.settle_coin.as_deref(),
+                        &Scope {
+                            symbol: req.symbol.as_deref(),
+                            base_coin: req.base_coin.as_deref(),
+                            settle_coin: req.settle_coin.as_deref(),
+                        },
                         req.filter,
                     )
                 })
@@ -811,22 +904,22 @@ impl Engine {
     fn order_matches(
         &self,
         o: &OrderState,
-        symbol: Option<&str>,
-        settle_coin: Option<&str>,
+        scope: &Scope<'_>,
         filter: Option<OrderFilter>,
     ) -> bool {
-        if let Some(symbol) = symbol {
-            if o.symbol != symbol {
-                return false;
-            }
-        } else if let Some(coin) = settle_coin {
-            let settles = self
-                .instruments
-                .get(&o.symbol)
-                .is_some_and(|i| i.info.settle_coin == coin);
-            if !settles {
-                return false;
-            }
+        // Bybit's priority: symbol, then base coin, then settle coin.
+        let info = self.instruments.get(&o.symbol).map(|i| &i.info);
+        let in_scope = if let Some(symbol) = scope.symbol {
+            o.symbol == symbol
+        } else if let Some(coin) = scope.base_coin {
+            info.is_some_and(|i| i.base_coin == coin)
+        } else if let Some(coin) = scope.settle_coin {
+            info.is_some_and(|i| i.settle_coin == coin)
+        } else {
+            true
+        };
+        if !in_scope {
+            return false;
         }
         match filter {
             None => true,
@@ -900,20 +993,7 @@ impl Engine {
                         return Ok(Some(None));
                     }
                     let v = Self::check_price(&rules, v)?;
-                    // Long: TP above the price, SL below. Short: the reverse.
-                    let above = (side == Side::Buy) == is_tp;
-                    if above && v <= last {
-                        return Err(Reject::params(format!(
-                            "{} {v} for {side} position should be higher than base_price {last}",
-                            if is_tp { "TakeProfit" } else { "StopLoss" }
-                        )));
-                    }
-                    if !above && v >= last {
-                        return Err(Reject::params(format!(
-                            "{} {v} for {side} position should be lower than base_price {last}",
-                            if is_tp { "TakeProfit" } else { "StopLoss" }
-                        )));
-                    }
+                    Self::check_stop_side(side, v, last, is_tp)?;
                     Ok(Some(Some(v)))
                 };
             let tp = check(req.take_profit, true)?;
@@ -969,6 +1049,15 @@ impl Engine {
     /// Replaces a symbol's book shape (e.g. a thin book for partial-fill tests).
     pub fn set_book_shape(&mut self, symbol: &str, shape: BookShape) -> Result<(), Reject> {
         self.instrument(symbol)?;
+        let sane = (1..=MAX_BOOK_LEVELS).contains(&shape.levels)
+            && (1..=MAX_BOOK_LEVELS).contains(&shape.spacing_ticks)
+            && shape.level_notional > Decimal::ZERO
+            && shape.level_notional <= MAX_BALANCE;
+        if !sane {
+            return Err(Reject::params(
+                "book shape out of range: levels and spacingTicks 1..=10000, levelNotional > 0",
+            ));
+        }
         if let Some(m) = self.markets.get_mut(symbol) {
             m.book = shape;
             m.book_update_id += 1;
@@ -978,12 +1067,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets the USDT wallet balance (a deposit or withdrawal outside trading).
-    pub fn set_balance(&mut self, now: i64, usdt: Decimal) {
+    /// Sets the USDT wallet balance (a deposit or withdrawal outside trading), between 0 and
+    /// [`MAX_BALANCE`].
+    pub fn set_balance(&mut self, now: i64, usdt: Decimal) -> Result<(), Reject> {
+        if usdt < Decimal::ZERO || usdt > MAX_BALANCE {
+            return Err(Reject::params(format!(
+                "balance must be between 0 and {MAX_BALANCE}"
+            )));
+        }
         self.touch(now);
         self.wallet = usdt;
         self.outbox.wallet = true;
         self.flush();
+        Ok(())
     }
 
     /// Moves time to `now`: every symbol's price source prints what is due, and the book
@@ -1007,6 +1103,10 @@ impl Engine {
                         if m.next_walk_at == i64::MIN {
                             m.next_walk_at = now.saturating_add(interval_ms);
                             break;
+                        }
+                        if m.next_walk_at > now.saturating_add(interval_ms) {
+                            // Time stepped back (a clock fault undone): restart the cadence.
+                            m.next_walk_at = now.saturating_add(interval_ms);
                         }
                         if m.next_walk_at > now {
                             break;
@@ -1245,10 +1345,9 @@ impl Engine {
         self.activate(seq);
     }
 
-    /// Resting limit orders against the last print: a print through the price fills the
-    /// whole order; a print exactly at it, by a taker on the other side, fills at most one
-    /// book level (partial fills). A buyer's print at a bid's price does not fill the bid: it
-    /// traded against the asks.
+    /// Resting limit orders against the last print by a taker on their other side: a print
+    /// through the price fills the whole order; a print exactly at it fills at most one book
+    /// level (partial fills).
     fn fill_resting(&mut self, symbol: &str) {
         let last = self.last_price(symbol);
         let taker = self.markets.get(symbol).map_or(Side::Buy, |m| m.last_taker);
@@ -1262,11 +1361,16 @@ impl Engine {
             .map(|o| (o.seq, o.side, o.price))
             .collect();
         for (seq, side, price) in resting {
+            // Only a taker on the other side trades with a resting order: a buyer's print never
+            // fills a bid, including the remainder of the order that printed it.
+            if taker != side.opposite() {
+                continue;
+            }
             let through = match side {
                 Side::Buy => last < price,
                 Side::Sell => last > price,
             };
-            let touch = last == price && taker == side.opposite();
+            let touch = last == price;
             if !through && !touch {
                 continue;
             }
@@ -1463,13 +1567,19 @@ impl Engine {
         };
         let value = price * qty;
         let fee = (value * rate).round_dp_with_strategy(8, RoundingStrategy::MidpointAwayFromZero);
+        let held_before = self.position_view(&symbol).side;
         let (closed, pnl) = self.position(&symbol).apply_fill(side, qty, price, now);
         self.wallet += pnl - fee;
         self.cum_realised += pnl - fee;
         {
             let p = self.position(&symbol);
             p.cum_realised += pnl - fee;
-            p.cur_realised += pnl - fee;
+            if held_before.is_some() && p.side == Some(side) && held_before != p.side {
+                // Flipped: the new position's own realised PnL is only its opening fee share.
+                p.cur_realised = -(fee * (qty - closed) / qty);
+            } else {
+                p.cur_realised += pnl - fee;
+            }
             p.seq += 1;
         }
         let (
@@ -1672,8 +1782,11 @@ impl Engine {
             .filter(|o| {
                 self.order_matches(
                     o,
-                    query.symbol.as_deref(),
-                    query.settle_coin.as_deref(),
+                    &Scope {
+                        symbol: query.symbol.as_deref(),
+                        base_coin: query.base_coin.as_deref(),
+                        settle_coin: query.settle_coin.as_deref(),
+                    },
                     query.filter,
                 )
             })
@@ -1739,6 +1852,11 @@ impl Engine {
     pub fn price(&self, symbol: &str) -> Result<Decimal, Reject> {
         self.instrument(symbol)?;
         Ok(self.last_price(symbol))
+    }
+
+    /// The fee rates the account pays.
+    pub fn fees(&self) -> FeeRates {
+        self.fees
     }
 
     /// The symbol's running book update id and cross sequence: the `u` and `seq` a Bybit

@@ -168,8 +168,9 @@ impl Market {
         self.last = price;
         self.high_24h = self.high_24h.max(price);
         self.low_24h = self.low_24h.min(price);
-        self.volume_24h += qty;
-        self.turnover_24h += qty * price;
+        // Statistics only: saturate rather than fail on absurd replayed sizes.
+        self.volume_24h = self.volume_24h.saturating_add(qty);
+        self.turnover_24h = self.turnover_24h.saturating_add(qty.saturating_mul(price));
         self.book_update_id += 1;
         self.cross_seq += 1;
     }

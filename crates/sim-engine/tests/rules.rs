@@ -130,7 +130,7 @@ fn insufficient_balance_is_110007_and_an_empty_wallet_110004() {
     );
     assert_eq!(r.ret_msg, "ab not enough for new order");
     assert!(e.snapshot().open_orders.is_empty());
-    e.set_balance(T0, dec!(0));
+    e.set_balance(T0, dec!(0)).unwrap();
     assert_rejected(
         e.create_order(T0, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.001))),
         codes::WALLET_INSUFFICIENT,

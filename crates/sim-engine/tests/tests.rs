@@ -8,4 +8,5 @@ mod support;
 mod accounting;
 mod matching;
 mod prices;
+mod review;
 mod rules;

@@ -118,6 +118,9 @@ struct SymbolState {
     base_update_id: i64,
 }
 
+/// The most characters of topic names one subscribe request may carry.
+const MAX_ARGS_CHARS: usize = 21_000;
+
 /// One `/v5/public/linear` connection.
 #[derive(Debug)]
 pub(super) struct PublicSession {
@@ -167,6 +170,15 @@ impl PublicSession {
         if names.is_empty() {
             return Err("error:args must name at least one topic".to_owned());
         }
+        // Bybit caps a connection's args at 21,000 characters (REFERENCE.md §5); the cap also
+        // keeps one frame from holding the engine for long while its snapshots are built.
+        let chars: usize = names.iter().map(|n| n.len()).sum();
+        if chars > MAX_ARGS_CHARS {
+            return Err(format!("error:args exceed {MAX_ARGS_CHARS} characters"));
+        }
+        let mut names: Vec<&str> = names;
+        let mut seen = BTreeSet::new();
+        names.retain(|name| seen.insert(*name));
         let mut topics = Vec::with_capacity(names.len());
         let mut unknown = Vec::new();
         for name in names {
