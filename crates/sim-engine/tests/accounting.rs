@@ -2,23 +2,15 @@
 
 use bybit_types::Side;
 use rust_decimal_macros::dec;
-use sim_engine::{BookShape, NewOrder};
+use sim_engine::NewOrder;
 
-use crate::support::{engine_with, T0};
+use crate::support::{engine_with, set_book, T0};
 
 #[test]
 fn a_round_trip_realises_pnl_minus_fees_into_the_wallet() {
     let mut e = engine_with(dec!(10000));
     // One deep level a tick away, so the fills are exactly one tick from the last price.
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 5,
-            spacing_ticks: 1,
-            level_notional: dec!(1000000),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
     e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
         .unwrap();
     // Bought 1 at 3500.01; fee 3500.01 × 0.00055 = 1.9250055 → 1.92500550.
@@ -52,15 +44,7 @@ fn a_round_trip_realises_pnl_minus_fees_into_the_wallet() {
 #[test]
 fn a_short_profits_when_the_price_falls_and_a_flip_opens_the_other_side() {
     let mut e = engine_with(dec!(10000));
-    e.set_book_shape(
-        "XRPUSDT",
-        BookShape {
-            levels: 5,
-            spacing_ticks: 1,
-            level_notional: dec!(1000000),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "XRPUSDT", 5, dec!(1000000));
     e.create_order(T0, &NewOrder::market("XRPUSDT", Side::Sell, dec!(100)))
         .unwrap();
     // Sold at 2.0999.
@@ -82,15 +66,7 @@ fn a_short_profits_when_the_price_falls_and_a_flip_opens_the_other_side() {
 #[test]
 fn averaging_in_moves_the_entry_price() {
     let mut e = engine_with(dec!(100000));
-    e.set_book_shape(
-        "SOLUSDT",
-        BookShape {
-            levels: 5,
-            spacing_ticks: 1,
-            level_notional: dec!(10000000),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "SOLUSDT", 5, dec!(10000000));
     e.create_order(T0, &NewOrder::market("SOLUSDT", Side::Buy, dec!(10)))
         .unwrap();
     e.set_price(T0 + 1, "SOLUSDT", dec!(170)).unwrap();
@@ -105,15 +81,7 @@ fn averaging_in_moves_the_entry_price() {
 fn leverage_changes_the_margin_a_position_holds() {
     let mut e = engine_with(dec!(10000));
     e.set_leverage(T0, "ETHUSDT", dec!(25), dec!(25)).unwrap();
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 5,
-            spacing_ticks: 1,
-            level_notional: dec!(1000000),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
     e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
         .unwrap();
     assert_eq!(

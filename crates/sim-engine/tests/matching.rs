@@ -5,11 +5,11 @@ use bybit_types::{CancelType, CreateType, OrderStatus, Side, StopOrderType};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sim_engine::{
-    BookShape, CancelAll, EngineEvent, ExecutionQuery, NewOrder, OrderKey, OrderQuery, TradingStop,
+    CancelAll, EngineEvent, ExecutionQuery, NewOrder, OrderKey, OrderQuery, TradingStop,
     TriggerDirection,
 };
 
-use crate::support::{engine, engine_with, T0};
+use crate::support::{engine, engine_with, set_book, T0};
 
 fn by_link(e: &sim_engine::Engine, link: &str) -> bybit_types::rest::order::Order {
     e.open_orders(&OrderQuery {
@@ -25,15 +25,7 @@ fn by_link(e: &sim_engine::Engine, link: &str) -> bybit_types::rest::order::Orde
 fn a_market_order_walks_a_thin_book_and_pays_slippage() {
     let mut e = engine();
     // Each ETH level holds 3500.05 USDT: exactly 1 ETH after flooring, one tick apart.
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 50,
-            spacing_ticks: 1,
-            level_notional: dec!(3500.05),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 50, dec!(3500.05));
     e.create_order(
         T0,
         &NewOrder::market("ETHUSDT", Side::Buy, dec!(2.5)).link_id("m1"),
@@ -72,15 +64,7 @@ fn a_market_order_walks_a_thin_book_and_pays_slippage() {
 #[test]
 fn a_market_order_beyond_the_depth_fills_in_part_and_the_rest_is_cancelled() {
     let mut e = engine_with(dec!(100000));
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 3,
-            spacing_ticks: 1,
-            level_notional: dec!(3500),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 3, dec!(3500));
     e.create_order(
         T0,
         &NewOrder::market("ETHUSDT", Side::Sell, dec!(5)).link_id("m2"),
@@ -97,15 +81,7 @@ fn a_market_order_beyond_the_depth_fills_in_part_and_the_rest_is_cancelled() {
 #[test]
 fn a_resting_limit_fills_when_the_price_trades_through_and_in_part_at_the_touch() {
     let mut e = engine_with(dec!(100000));
-    e.set_book_shape(
-        "XRPUSDT",
-        BookShape {
-            levels: 50,
-            spacing_ticks: 1,
-            level_notional: dec!(20),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "XRPUSDT", 50, dec!(20));
     e.create_order(
         T0,
         &NewOrder::limit("XRPUSDT", Side::Buy, dec!(30), dec!(2.0)).link_id("l1"),
@@ -142,15 +118,7 @@ fn a_resting_limit_fills_when_the_price_trades_through_and_in_part_at_the_touch(
 #[test]
 fn a_marketable_limit_takes_then_rests() {
     let mut e = engine_with(dec!(100000));
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 50,
-            spacing_ticks: 1,
-            level_notional: dec!(3500.05),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 50, dec!(3500.05));
     e.create_order(
         T0,
         &NewOrder::limit("ETHUSDT", Side::Buy, dec!(5), dec!(3500.02)).link_id("l2"),
@@ -345,15 +313,7 @@ fn a_market_order_pushes_order_execution_position_and_wallet() {
 #[test]
 fn a_fok_market_order_fills_entirely_or_not_at_all() {
     let mut e = engine_with(dec!(100000));
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 3,
-            spacing_ticks: 1,
-            level_notional: dec!(3500.05),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 3, dec!(3500.05));
     e.create_order(
         T0,
         &NewOrder::market("ETHUSDT", Side::Buy, dec!(4))

@@ -9,7 +9,7 @@ use sim_engine::{
     MAX_BALANCE,
 };
 
-use crate::support::{assert_rejected, engine, engine_with, T0};
+use crate::support::{assert_rejected, engine, engine_with, set_book, T0};
 
 #[test]
 fn an_absurd_conditional_reduce_only_qty_is_refused_and_nothing_breaks() {
@@ -77,15 +77,7 @@ fn control_inputs_out_of_range_are_refused() {
 #[test]
 fn the_rest_of_a_limit_that_walked_the_book_rests_instead_of_filling_on_its_own_print() {
     let mut e = engine_with(dec!(1000000));
-    e.set_book_shape(
-        "BTCUSDT",
-        BookShape {
-            levels: 3,
-            spacing_ticks: 1,
-            level_notional: dec!(5000),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "BTCUSDT", 3, dec!(5000));
     e.create_order(
         T0,
         &NewOrder::limit("BTCUSDT", Side::Buy, dec!(1), dec!(95001.0)).link_id("walker"),
@@ -123,15 +115,7 @@ fn amending_up_needs_margin_for_the_difference() {
 #[test]
 fn opposite_orders_beyond_the_position_hold_margin() {
     let mut e = engine_with(dec!(2000));
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 5,
-            spacing_ticks: 1,
-            level_notional: dec!(1000000),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
     e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.5)))
         .unwrap();
     // The first sell closes the long and costs nothing; the next ones open a short.
@@ -180,15 +164,7 @@ fn take_profit_and_stop_loss_on_create_are_checked() {
 #[test]
 fn after_a_flip_the_new_position_realised_pnl_is_only_its_own() {
     let mut e = engine_with(dec!(100000));
-    e.set_book_shape(
-        "ETHUSDT",
-        BookShape {
-            levels: 5,
-            spacing_ticks: 1,
-            level_notional: dec!(1000000),
-        },
-    )
-    .unwrap();
+    set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
     e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
         .unwrap();
     e.set_price(T0, "ETHUSDT", dec!(3600)).unwrap();

@@ -30,3 +30,17 @@ pub(crate) fn assert_rejected<T: std::fmt::Debug>(result: Result<T, Reject>, cod
         Ok(value) => panic!("expected retCode {code}, got success {value:?}"),
     }
 }
+
+/// Gives `symbol` a book of `levels` levels one tick apart, each worth `notional` USDT: a
+/// thin book for partial fills, a deep one for fills exactly one tick from the price.
+pub(crate) fn set_book(e: &mut Engine, symbol: &str, levels: u32, notional: Decimal) {
+    e.set_book_shape(
+        symbol,
+        sim_engine::BookShape {
+            levels,
+            spacing_ticks: 1,
+            level_notional: notional,
+        },
+    )
+    .unwrap();
+}
