@@ -6,6 +6,7 @@
 mod support;
 
 mod accounting;
+mod invariants;
 mod matching;
 mod prices;
 mod review;
