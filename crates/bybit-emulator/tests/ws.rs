@@ -1099,3 +1099,166 @@ async fn oversized_subscriptions_are_refused_and_duplicates_collapse() {
     .await;
     assert_eq!(next["req_id"], "after", "a second snapshot arrived: {next}");
 }
+
+/// What a private-stream client knows after a session: the latest record per order, every
+/// fill, the latest position per symbol.
+#[derive(Default)]
+struct ClientView {
+    orders: BTreeMap<String, Value>,
+    fills: BTreeSet<String>,
+    positions: BTreeMap<String, Value>,
+}
+
+impl ClientView {
+    fn absorb(&mut self, frame: &Value) {
+        let Some(data) = frame["data"].as_array() else {
+            return;
+        };
+        for record in data {
+            match frame["topic"].as_str() {
+                Some("order") => {
+                    self.orders.insert(
+                        record["orderId"].as_str().unwrap().to_owned(),
+                        record.clone(),
+                    );
+                }
+                Some("execution") => {
+                    self.fills
+                        .insert(record["execId"].as_str().unwrap().to_owned());
+                }
+                Some("position") => {
+                    self.positions.insert(
+                        record["symbol"].as_str().unwrap().to_owned(),
+                        record.clone(),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether this view equals the exchange's truth (`/emulator/state`).
+    fn agrees_with(&self, truth: &Value) -> Result<(), String> {
+        let all = truth["openOrders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(truth["closedOrders"].as_array().unwrap());
+        for order in all {
+            let id = order["orderId"].as_str().unwrap();
+            let seen = self
+                .orders
+                .get(id)
+                .ok_or(format!("order {id} never pushed"))?;
+            for field in ["orderStatus", "cumExecQty", "leavesQty", "qty", "price"] {
+                if seen[field] != order[field] {
+                    return Err(format!(
+                        "order {id} {field}: pushed {} vs truth {}",
+                        seen[field], order[field]
+                    ));
+                }
+            }
+        }
+        let truth_fills: BTreeSet<String> = truth["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["execId"].as_str().unwrap().to_owned())
+            .collect();
+        if truth_fills != self.fills {
+            return Err(format!(
+                "fills differ: {} pushed vs {} true",
+                self.fills.len(),
+                truth_fills.len()
+            ));
+        }
+        for position in truth["positions"].as_array().unwrap() {
+            let symbol = position["symbol"].as_str().unwrap();
+            let seen = self
+                .positions
+                .get(symbol)
+                .ok_or(format!("position {symbol} never pushed"))?;
+            if seen["size"] != position["size"] || seen["side"] != position["side"] {
+                return Err(format!(
+                    "position {symbol}: pushed {} {} vs truth {} {}",
+                    seen["side"], seen["size"], position["side"], position["size"]
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_private_stream_client_ends_up_with_the_exchanges_truth() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let mut ws = private_authed(&emu).await;
+    let ack = subscribe(&mut ws, &["order", "execution", "position"]).await;
+    assert_eq!(ack["success"], true);
+    // A busy session over REST: entries, resting orders, a partial fill, cancels, price
+    // moves through resting orders and a conditional that triggers, while a random walk runs.
+    c.control(
+        "/random-walk",
+        json!({"symbol": "SOLUSDT", "intervalMs": 5, "maxStepTicks": 3}),
+    )
+    .await;
+    c.control(
+        "/book",
+        json!({"symbol": "XRPUSDT", "levels": 50, "levelNotional": "21"}),
+    )
+    .await;
+    let orders = [
+        json!({"symbol": "ETHUSDT", "side": "Buy", "orderType": "Market", "qty": "0.3"}),
+        json!({"symbol": "XRPUSDT", "side": "Buy", "orderType": "Limit", "qty": "40", "price": "2.0"}),
+        json!({"symbol": "XRPUSDT", "side": "Buy", "orderType": "Market", "qty": "25"}),
+        json!({"symbol": "ETHUSDT", "side": "Sell", "orderType": "Limit", "qty": "0.1", "price": "3550.00", "reduceOnly": true}),
+        json!({"symbol": "SOLUSDT", "side": "Buy", "orderType": "Limit", "qty": "1", "price": "150.000"}),
+        json!({"symbol": "ETHUSDT", "side": "Buy", "orderType": "Market", "qty": "0.2", "triggerPrice": "3540.00", "triggerDirection": 1}),
+        json!({"symbol": "SOLUSDT", "side": "Sell", "orderType": "Market", "qty": "2"}),
+    ];
+    for (i, mut order) in orders.into_iter().enumerate() {
+        order["category"] = json!("linear");
+        order["orderLinkId"] = json!(format!("truth-{i}"));
+        assert_eq!(
+            c.post("/v5/order/create", &order).await.ret_code(),
+            0,
+            "{order}"
+        );
+    }
+    c.control("/price", json!({"symbol": "XRPUSDT", "price": "2.0"}))
+        .await;
+    c.control("/price", json!({"symbol": "ETHUSDT", "price": "3560.00"}))
+        .await;
+    c.post(
+        "/v5/order/cancel",
+        &json!({"category": "linear", "symbol": "SOLUSDT", "orderLinkId": "truth-4"}),
+    )
+    .await;
+    c.control("/price", json!({"symbol": "XRPUSDT", "price": "1.95"}))
+        .await;
+
+    let mut view = ClientView::default();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let truth = c.state().await;
+        match view.agrees_with(&truth) {
+            Ok(()) => break,
+            Err(why) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the stream never caught up: {why}"
+            ),
+        }
+        // Drain what has arrived, waiting briefly for more.
+        while let Ok(frame) =
+            tokio::time::timeout(Duration::from_millis(50), recv_json(&mut ws)).await
+        {
+            view.absorb(&frame);
+        }
+    }
+    assert!(
+        view.fills.len() >= 5,
+        "the session should have traded: {} fills",
+        view.fills.len()
+    );
+}
