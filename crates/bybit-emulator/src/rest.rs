@@ -20,6 +20,7 @@ use sim_engine::{
 use crate::auth::authenticate;
 use crate::limits::Verdict;
 use crate::params::{page, Params};
+
 use crate::AppState;
 
 /// Bodies above this size are refused before they are parsed.
@@ -290,6 +291,18 @@ fn envelope(
     (status, headers, Body::from(body)).into_response()
 }
 
+/// One page of a list reply, `{category, list, nextPageCursor}`, with the request's `limit`
+/// (default and maximum as the endpoint documents them) and `cursor`.
+fn paged<T: Serialize>(
+    list: Vec<T>,
+    p: &Params,
+    default: usize,
+    max: usize,
+) -> Result<Reply, Reject> {
+    let (list, next) = page(list, p.cursor()?, p.limit(default, max)?);
+    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+}
+
 // ---------------------------------------------------------------- market (public)
 
 fn server_time(_: &AppState, _: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
@@ -303,16 +316,13 @@ fn instruments_info(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reje
     p.linear()?;
     let symbol = p.text("symbol")?;
     let status = p.text("status")?;
-    let limit = p.limit(500, 1000)?;
-    let offset = p.cursor()?;
     let list: Vec<_> = state
         .read(Engine::instruments)
         .into_iter()
         .filter(|i| symbol.as_deref().is_none_or(|s| i.symbol == s))
         .filter(|i| status.as_deref().is_none_or(|s| i.status.as_str() == s))
         .collect();
-    let (list, next) = page(list, offset, limit);
-    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+    paged(list, p, 500, 1000)
 }
 
 fn tickers(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
@@ -527,14 +537,21 @@ fn cancel_all(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     Reply::ok(json!({"list": acks, "success": "1"}))
 }
 
-fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
-    let query = OrderQuery {
+/// The orders a query names: symbol, base coin, settle coin, one order, kind.
+fn order_scope(p: &Params) -> Result<OrderQuery, Reject> {
+    Ok(OrderQuery {
         symbol: p.text("symbol")?,
         base_coin: p.text("baseCoin")?,
         settle_coin: p.text("settleCoin")?,
         key: key(p)?,
         filter: order_filter(p)?,
-    };
+    })
+}
+
+/// [`order_scope`] for open orders, where linear needs one of symbol, baseCoin, settleCoin
+/// (or a single order).
+fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
+    let query = order_scope(p)?;
     if query.symbol.is_none()
         && query.settle_coin.is_none()
         && query.key.is_none()
@@ -550,8 +567,6 @@ fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
 fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = order_query(p)?;
-    let limit = p.limit(20, 50)?;
-    let offset = p.cursor()?;
     let with_closed = p.int("openOnly")? == Some(1);
     let list = state.read(|e| {
         let mut list = e.open_orders(&query);
@@ -561,22 +576,13 @@ fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
         }
         list
     });
-    let (list, next) = page(list, offset, limit);
-    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+    paged(list, p, 20, 50)
 }
 
 fn order_history(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
-    let query = OrderQuery {
-        symbol: p.text("symbol")?,
-        base_coin: p.text("baseCoin")?,
-        settle_coin: p.text("settleCoin")?,
-        key: key(p)?,
-        filter: order_filter(p)?,
-    };
+    let query = order_scope(p)?;
     let status = p.text("orderStatus")?;
-    let limit = p.limit(20, 50)?;
-    let offset = p.cursor()?;
     let list: Vec<_> = state
         .read(|e| e.order_history(&query))
         .into_iter()
@@ -586,8 +592,7 @@ fn order_history(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject>
                 .is_none_or(|s| o.order_status.as_str() == s)
         })
         .collect();
-    let (list, next) = page(list, offset, limit);
-    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+    paged(list, p, 20, 50)
 }
 
 fn executions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
@@ -599,8 +604,6 @@ fn executions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
         end_ms: p.int("endTime")?,
     };
     let exec_type = p.text("execType")?;
-    let limit = p.limit(50, 100)?;
-    let offset = p.cursor()?;
     let list: Vec<_> = state
         .read(|e| e.executions(&query))
         .into_iter()
@@ -610,16 +613,13 @@ fn executions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
                 .is_none_or(|t| x.exec_type.as_ref().is_some_and(|k| k.as_str() == t))
         })
         .collect();
-    let (list, next) = page(list, offset, limit);
-    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+    paged(list, p, 50, 100)
 }
 
 // ---------------------------------------------------------------- positions and account
 
 fn positions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
-    let limit = p.limit(20, 200)?;
-    let offset = p.cursor()?;
     let list = match (p.text("symbol")?, p.text("settleCoin")?) {
         (Some(symbol), _) => vec![state.read(|e| e.position_of(&symbol))?],
         (None, Some(coin)) if coin == "USDT" => state.read(Engine::open_positions),
@@ -630,8 +630,7 @@ fn positions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
             ))
         }
     };
-    let (list, next) = page(list, offset, limit);
-    Reply::ok(json!({"category": "linear", "list": list, "nextPageCursor": next}))
+    paged(list, p, 20, 200)
 }
 
 fn set_leverage(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
