@@ -1,8 +1,13 @@
-//! Bybit's per-key, per-endpoint rate limits (REFERENCE.md §4): a one-second window per
-//! `(key, endpoint)`, the `X-Bapi-Limit*` headers on every private reply, and 10006 when the
-//! window is spent. The control API can add pressure (a lower cap for a while).
+//! Bybit's per-UID, per-endpoint rate limits (REFERENCE.md §4, docs v5/rate-limit): a
+//! rolling one-second window per `(UID, endpoint)`, the `X-Bapi-Limit*` headers on every
+//! private reply, and 10006 when the window is spent. The control API can add pressure (a
+//! lower cap for a while). The emulator has one account, so its one API key is its one UID.
+//!
+//! Rolling, not fixed: a request is counted against every request of the 1000 ms before it,
+//! so ten creates at 999 ms leave none for 1500 ms, where a fixed window restarting at 1000
+//! would have allowed ten more.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -21,7 +26,7 @@ pub(crate) fn limit_for(path: &str) -> Option<u32> {
         | "/v5/position/trading-stop"
         | "/v5/position/switch-isolated" => 10,
         "/v5/account/wallet-balance" | "/v5/account/info" => 50,
-        "/v5/account/set-margin-mode" => 5,
+        "/v5/account/fee-rate" | "/v5/account/set-margin-mode" => 5,
         _ => return None,
     })
 }
@@ -35,11 +40,8 @@ pub(crate) struct Verdict {
     pub(crate) exceeded: bool,
 }
 
-#[derive(Debug)]
-struct Window {
-    start_ms: i64,
-    used: u32,
-}
+/// The charges of the last second on one `(UID, endpoint)`, oldest first: `(ms, units)`.
+type Window = VecDeque<(i64, u32)>;
 
 #[derive(Debug, Clone, Copy)]
 struct Pressure {
@@ -72,10 +74,10 @@ impl RateLimits {
         *self.pressure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Pressure { cap, until_ms });
     }
 
-    /// Charges `cost` units (orders, for batch endpoints) to `(key, path)` at `now`.
+    /// Charges `cost` units (orders, for batch endpoints) to `(uid, path)` at `now`.
     #[cfg(test)]
-    pub(crate) fn charge(&self, key: &str, path: &str, cost: u32, now: i64) -> Option<Verdict> {
-        self.charge_upto(key, path, cost, false, now)
+    pub(crate) fn charge(&self, uid: &str, path: &str, cost: u32, now: i64) -> Option<Verdict> {
+        self.charge_upto(uid, path, cost, false, now)
             .map(|(verdict, _)| verdict)
     }
 
@@ -85,7 +87,7 @@ impl RateLimits {
     /// granted.
     pub(crate) fn charge_upto(
         &self,
-        key: &str,
+        uid: &str,
         path: &str,
         cost: u32,
         partial: bool,
@@ -107,17 +109,13 @@ impl RateLimits {
         let limit = pressured.map_or(base, |cap| cap.min(base));
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let window = windows
-            .entry((key.to_owned(), path.to_owned()))
-            .or_insert(Window {
-                start_ms: now,
-                used: 0,
-            });
-        // A window from the future (the clock was skewed, then set back) is over too.
-        if now.saturating_sub(window.start_ms) >= WINDOW_MS || now < window.start_ms {
-            window.start_ms = now;
-            window.used = 0;
-        }
-        let left = limit.saturating_sub(window.used);
+            .entry((uid.to_owned(), path.to_owned()))
+            .or_default();
+        // Charges a second old or more have left the window; so have charges from the future
+        // (the clock was skewed, then set back).
+        window.retain(|(at, _)| *at <= now && now - *at < WINDOW_MS);
+        let used: u32 = window.iter().map(|(_, units)| *units).sum();
+        let left = limit.saturating_sub(used);
         let granted = if cost <= left {
             cost
         } else if partial {
@@ -125,13 +123,17 @@ impl RateLimits {
         } else {
             0
         };
-        window.used = window.used.saturating_add(granted);
+        if granted > 0 {
+            window.push_back((now, granted));
+        }
         let exceeded = granted < cost;
+        // When refused, the window frees its first unit when its oldest charge leaves it.
+        let oldest = window.front().map_or(now, |(at, _)| *at);
         let verdict = Verdict {
             limit,
-            remaining: limit.saturating_sub(window.used),
+            remaining: left.saturating_sub(granted),
             reset_ms: if exceeded {
-                window.start_ms.saturating_add(WINDOW_MS)
+                oldest.saturating_add(WINDOW_MS)
             } else {
                 now
             },
@@ -178,6 +180,62 @@ mod tests {
                 .exceeded
         );
         assert!(limits.charge("k", "/v5/market/time", 1, 2_000).is_none());
+    }
+
+    // docs v5/rate-limit: "rolling time window per second and UID".
+    #[test]
+    fn the_window_rolls_with_each_request_rather_than_restarting_each_second() {
+        let limits = RateLimits::new(true);
+        for _ in 0..5 {
+            assert!(
+                !limits
+                    .charge("k", "/v5/order/create", 1, 0)
+                    .unwrap()
+                    .exceeded
+            );
+        }
+        for _ in 0..5 {
+            assert!(
+                !limits
+                    .charge("k", "/v5/order/create", 1, 999)
+                    .unwrap()
+                    .exceeded
+            );
+        }
+        // At 1000 the five charges of 0 have left the window; the five of 999 have not.
+        let v = limits.charge("k", "/v5/order/create", 1, 1_000).unwrap();
+        assert!(!v.exceeded);
+        assert_eq!(v.remaining, 4);
+        for _ in 0..4 {
+            limits.charge("k", "/v5/order/create", 1, 1_500).unwrap();
+        }
+        let v = limits.charge("k", "/v5/order/create", 1, 1_500).unwrap();
+        assert!(v.exceeded);
+        // A fixed window restarted at 1000 would have let this through. The first unit comes
+        // back when the charges of 999 leave, at 1999.
+        assert_eq!((v.remaining, v.reset_ms), (0, 1_999));
+        assert!(
+            !limits
+                .charge("k", "/v5/order/create", 1, 1_999)
+                .unwrap()
+                .exceeded
+        );
+    }
+
+    #[test]
+    fn fee_rate_has_its_documented_five_per_second() {
+        let limits = RateLimits::new(true);
+        for _ in 0..5 {
+            assert!(
+                !limits
+                    .charge("k", "/v5/account/fee-rate", 1, 0)
+                    .unwrap()
+                    .exceeded
+            );
+        }
+        let v = limits.charge("k", "/v5/account/fee-rate", 1, 10).unwrap();
+        assert!(v.exceeded);
+        assert_eq!(v.limit, 5);
     }
 
     #[test]
