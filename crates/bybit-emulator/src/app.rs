@@ -1,22 +1,33 @@
 //! Shared state and the router: which path goes where.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use bybit_sign::Credentials;
+use futures_util::StreamExt;
 use sim_engine::{Engine, EngineEvent};
 use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
 use crate::faults::Faults;
 use crate::limits::RateLimits;
-use crate::{faults, rest, ws, EmulatorConfig, StartError};
+use crate::{faults, rest, ws, EmulatorConfig, StartError, TransportConfig};
 
-/// Capacity of the event fan-out to WebSocket sessions. A session that falls this far behind
-/// is disconnected (as Bybit drops slow consumers) rather than slowing the engine.
-const EVENT_BUFFER: usize = 65_536;
+/// Capacity of each event fan-out to WebSocket sessions, in engine steps (one `execute`'s
+/// events travel as one batch, however many there are, so a burst never overflows it). A
+/// session that falls this many steps behind is disconnected (as Bybit drops slow consumers)
+/// rather than slowing the engine.
+const EVENT_BUFFER: usize = 4_096;
+
+/// The events of one engine step, oldest first.
+pub(crate) type Batch = Arc<[EngineEvent]>;
 
 /// Everything the handlers share. The engine sits behind a plain mutex that is never held
 /// across an `.await`: every engine call is short and synchronous.
@@ -27,12 +38,21 @@ pub struct AppState {
     pub(crate) clock: Clock,
     pub(crate) limits: RateLimits,
     pub(crate) faults: Faults,
-    pub(crate) events: broadcast::Sender<Arc<EngineEvent>>,
+    /// Market events (trades, book and ticker changes), for the public streams.
+    pub(crate) public_events: broadcast::Sender<Batch>,
+    /// Account events (orders, executions, positions, wallet), for the private streams: kept
+    /// apart so that no volume of market data can make a private session fall behind.
+    pub(crate) private_events: broadcast::Sender<Batch>,
     /// Bumped to drop every WebSocket connection at once.
     pub(crate) ws_epoch: watch::Sender<u64>,
+    /// While true, every WebSocket session neither reads nor sends (a fault).
+    pub(crate) ws_mute: watch::Sender<bool>,
+    /// WebSocket sessions running now.
+    pub(crate) ws_sessions: AtomicUsize,
     pub(crate) stop: watch::Receiver<bool>,
     conn_ids: AtomicU64,
     pub(crate) tick_ms: u64,
+    pub(crate) transport: TransportConfig,
 }
 
 impl AppState {
@@ -42,19 +62,25 @@ impl AppState {
     ) -> Result<Self, StartError> {
         let engine = Engine::new(config.engine)?;
         let creds = Credentials::new(config.api_key, config.api_secret)?;
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (public_events, _) = broadcast::channel(EVENT_BUFFER);
+        let (private_events, _) = broadcast::channel(EVENT_BUFFER);
         let (ws_epoch, _) = watch::channel(0);
+        let (ws_mute, _) = watch::channel(false);
         Ok(AppState {
             engine: Mutex::new(engine),
             creds,
             clock: Clock::default(),
             limits: RateLimits::new(config.rate_limits),
             faults: Faults::default(),
-            events,
+            public_events,
+            private_events,
             ws_epoch,
+            ws_mute,
+            ws_sessions: AtomicUsize::new(0),
             stop,
             conn_ids: AtomicU64::new(1),
             tick_ms: config.tick_ms,
+            transport: config.transport,
         })
     }
 
@@ -74,8 +100,15 @@ impl AppState {
         let result = f(&mut engine, now);
         // Published under the lock, so concurrent commands' events reach every session in the
         // order the engine applied them (`send` never blocks). No subscriber is fine.
-        for event in engine.take_events() {
-            let _ = self.events.send(Arc::new(event));
+        let (public, private): (Vec<EngineEvent>, Vec<EngineEvent>) = engine
+            .take_events()
+            .into_iter()
+            .partition(|e| matches!(e, EngineEvent::Trade(_) | EngineEvent::Market { .. }));
+        if !public.is_empty() {
+            let _ = self.public_events.send(public.into());
+        }
+        if !private.is_empty() {
+            let _ = self.private_events.send(private.into());
         }
         result
     }
@@ -83,6 +116,11 @@ impl AppState {
     /// Reads the engine without changing it.
     pub fn read<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
         f(&self.lock())
+    }
+
+    /// WebSocket sessions running now.
+    pub fn websocket_sessions(&self) -> usize {
+        self.ws_sessions.load(Ordering::Relaxed)
     }
 
     /// A fresh connection id for WebSocket replies.
@@ -103,5 +141,63 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             faults::inject,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_deadline,
+        ))
         .with_state(state)
+}
+
+/// A request body must arrive within `transport.http_body` of the headers: a client that
+/// sends half a body and stalls gets HTTP 408 and its connection closed, instead of holding a
+/// task and a socket for ever. Requests without a body pass untouched.
+async fn body_deadline(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let has_body = request.headers().contains_key(header::CONTENT_LENGTH)
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
+    if !has_body {
+        return next.run(request).await;
+    }
+    let deadline = tokio::time::Instant::now() + state.transport.http_body;
+    let expired = Arc::new(AtomicBool::new(false));
+    let (parts, body) = request.into_parts();
+    let flag = expired.clone();
+    let frames = futures_util::stream::unfold(
+        (body.into_data_stream(), false),
+        move |(mut frames, done)| {
+            let flag = flag.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                match tokio::time::timeout_at(deadline, frames.next()).await {
+                    Ok(Some(frame)) => Some((frame, (frames, false))),
+                    Ok(None) => None,
+                    Err(_) => {
+                        flag.store(true, Ordering::Relaxed);
+                        let error = axum::Error::new("request body timed out");
+                        Some((Err(error), (frames, true)))
+                    }
+                }
+            }
+        },
+    );
+    let response = next
+        .run(Request::from_parts(parts, Body::from_stream(frames)))
+        .await;
+    if expired.load(Ordering::Relaxed) {
+        let mut response = (
+            StatusCode::REQUEST_TIMEOUT,
+            "request body not received in time",
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    response
 }

@@ -5,22 +5,35 @@
 //!
 //! | control | effect on the next `count` requests |
 //! |---|---|
+//! | `POST /emulator/ip-ban {"seconds"}` | every request for `seconds` (default 600): HTTP 403 `access too frequent`, Bybit's answer to an IP over its HTTP limit (docs v5/rate-limit: wait 10 minutes); **not executed** |
 //! | `POST /emulator/hold {"count","ms"}` | held for `ms` (default 30 s), then HTTP 504; **not executed** (a client times out first) |
 //! | `POST /emulator/fail {"count","status"}` | HTTP `status` (5xx) with a plain body; **not executed** |
 //! | `POST /emulator/fail {"count","retCode"}` | HTTP 200 with that retCode (e.g. 10016 "System error"); **not executed** |
 //! | `POST /emulator/lose-response {"count"}` | **executed**, then the connection drops before the body: the client cannot know the outcome |
 //!
-//! Other controls: `POST /emulator/ws/drop` (close every WebSocket now),
-//! `POST /emulator/ws/refuse {"seconds"}` (refuse upgrades with 503), `POST /emulator/clock
+//! WebSocket faults:
+//!
+//! | control | effect |
+//! |---|---|
+//! | `POST /emulator/ws/drop` | every WebSocket is closed now, without a close frame |
+//! | `POST /emulator/ws/refuse {"seconds"}` | open WebSockets are dropped and upgrades answer HTTP 503 for `seconds` (default 10) |
+//! | `POST /emulator/ws/mute` | every WebSocket, open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute` or `/emulator/reset`; events wait and are sent after |
+//! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
+//!
+//! Other controls: `POST /emulator/clock
 //! {"skewMs"}` (server clock skew), `POST /emulator/balance {"usdt"}`, `POST /emulator/price
 //! {"symbol","price"}`, `POST /emulator/price-path {"symbol","intervalMs","prices"}`,
 //! `POST /emulator/replay {"symbol","trades":[[ms,price,qty],…]}`, `POST /emulator/random-walk
 //! {"symbol","intervalMs","maxStepTicks"}`, `POST /emulator/book {"symbol","levels",
 //! "spacingTicks","levelNotional"}`, `POST /emulator/rate-limit {"cap","seconds"}` (pressure) or
 //! `{"enabled"}`, `POST /emulator/reset` (clear every fault), and `GET /emulator/state` (the whole
-//! engine: wallet, positions, orders, executions, prices). Numbers may be JSON numbers or strings.
+//! engine: wallet, positions, orders, executions, prices, with the faults in force and the
+//! number of open WebSockets). Numbers may be JSON numbers or strings; every value is
+//! range-checked and a bad one is refused with HTTP 400 and the reason.
 
+use std::collections::HashMap;
 use std::io;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,6 +54,21 @@ use crate::AppState;
 
 /// The largest clock skew the control API sets, ms (one day).
 const MAX_SKEW_MS: i64 = 86_400_000;
+
+/// The longest a timed fault (hold, refusal, ban, pressure) may last, s (one day).
+const MAX_FAULT_SECONDS: i64 = 86_400;
+
+/// The longest price-source interval, ms (one day).
+const MAX_INTERVAL_MS: i64 = 86_400_000;
+
+/// Most prices in a path or trades in a replay.
+const MAX_POINTS: usize = 1_000_000;
+
+/// Latest trade time a replay may give, ms (year 2286): far from overflow when shifted.
+const MAX_TRADE_MS: i64 = 10_000_000_000_000;
+
+/// Deepest book shape (Bybit's deepest linear book has 1000 levels).
+const MAX_BOOK_LEVELS: i64 = 1000;
 
 /// What happens to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +93,11 @@ struct Plan {
 pub(crate) struct Faults {
     /// WebSocket upgrades are refused (HTTP 503) until this time (ms, emulator clock).
     ws_refused_until: AtomicI64,
+    /// REST requests answer HTTP 403 until this time (ms, emulator clock).
+    ip_banned_until: AtomicI64,
+    /// Per symbol, how many order-book gaps were asked for; sessions compare with what they
+    /// have applied.
+    book_gaps: Mutex<HashMap<String, u64>>,
     plan: Mutex<Plan>,
 }
 
@@ -76,6 +109,20 @@ impl Faults {
 
     pub(crate) fn refuse_ws_until(&self, until_ms: i64) {
         self.ws_refused_until.store(until_ms, Ordering::Relaxed);
+    }
+
+    /// Whether REST requests are answered with the IP ban at `now`.
+    fn ip_banned(&self, now: i64) -> bool {
+        now < self.ip_banned_until.load(Ordering::Relaxed)
+    }
+
+    /// How many order-book gaps were asked for `symbol`.
+    pub(crate) fn book_gaps(&self, symbol: &str) -> u64 {
+        self.gaps().get(symbol).copied().unwrap_or(0)
+    }
+
+    fn gaps(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.book_gaps.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn plan(&self) -> std::sync::MutexGuard<'_, Plan> {
@@ -103,6 +150,9 @@ impl Faults {
     fn reset(&self) {
         *self.plan() = Plan::default();
         self.ws_refused_until.store(0, Ordering::Relaxed);
+        self.ip_banned_until.store(0, Ordering::Relaxed);
+        // Gaps already asked for stay counted: a session compares against the count, and
+        // lowering it would not undo a gap nor should it cause one.
     }
 }
 
@@ -116,6 +166,9 @@ pub(crate) async fn inject(
     let is_rest = path.starts_with("/v5/") && path != "/v5/public/linear" && path != "/v5/private";
     if !is_rest {
         return next.run(request).await;
+    }
+    if state.faults.ip_banned(state.clock.now_ms()) {
+        return (StatusCode::FORBIDDEN, "access too frequent").into_response();
     }
     match state.faults.take() {
         None => next.run(request).await,
@@ -166,6 +219,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/state", get(state_snapshot))
         .route("/ws/drop", post(ws_drop))
         .route("/ws/refuse", post(ws_refuse))
+        .route("/ws/mute", post(ws_mute))
+        .route("/ws/unmute", post(ws_unmute))
+        .route("/ip-ban", post(ip_ban))
+        .route("/book-gap", post(book_gap))
         .route("/fail", post(fail))
         .route("/hold", post(hold))
         .route("/lose-response", post(lose))
@@ -230,14 +287,44 @@ fn int(v: &Value, name: &str) -> Result<Option<i64>, String> {
         .transpose()
 }
 
+/// An integer field within `range`, or `default` when absent.
+fn int_in(v: &Value, name: &str, default: i64, range: RangeInclusive<i64>) -> Result<i64, String> {
+    let n = int(v, name)?.unwrap_or(default);
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{name} must be between {} and {}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
 fn count(v: &Value) -> Result<u32, String> {
-    let n = int(v, "count")?.unwrap_or(1);
-    u32::try_from(n).map_err(|_| "count must be between 0 and 4294967295".to_owned())
+    let n = int_in(v, "count", 1, 0..=i64::from(u32::MAX))?;
+    u32::try_from(n).map_err(|_| "count out of range".to_owned())
+}
+
+/// A duration in seconds, 0 to a day, from `now` on the emulator clock: the end time, ms.
+fn until(state: &AppState, v: &Value, default_s: i64) -> Result<i64, String> {
+    let seconds = int_in(v, "seconds", default_s, 0..=MAX_FAULT_SECONDS)?;
+    Ok(state.clock.now_ms().saturating_add(seconds * 1000))
 }
 
 fn decimal(v: &Value, name: &str) -> Result<Decimal, String> {
     let text = field_text(v, name).ok_or_else(|| format!("{name} is required"))?;
     Decimal::from_str(&text).map_err(|_| format!("{name} must be a decimal"))
+}
+
+/// A decimal field that must be above zero (a price, a size, a notional).
+fn positive(v: &Value, name: &str) -> Result<Decimal, String> {
+    let value = decimal(v, name)?;
+    if value > Decimal::ZERO {
+        Ok(value)
+    } else {
+        Err(format!("{name} must be above zero"))
+    }
 }
 
 fn symbol(v: &Value) -> Result<String, String> {
@@ -252,6 +339,9 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
             "hold": plan.hold, "fail": plan.fail, "loseResponse": plan.lose,
             "clockSkewMs": state.clock.skew(),
             "wsRefused": state.faults.ws_refused(state.clock.now_ms()),
+            "wsMuted": *state.ws_mute.borrow(),
+            "ipBanned": state.faults.ip_banned(state.clock.now_ms()),
+            "wsConnections": state.ws_sessions.load(Ordering::Relaxed),
         })
     };
     let mut value = serde_json::to_value(snapshot).unwrap_or(Value::Null);
@@ -269,15 +359,41 @@ async fn ws_drop(State(state): State<Arc<AppState>>) -> Response {
 async fn ws_refuse(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
         let v = body(&bytes)?;
-        let seconds = int(&v, "seconds")?.unwrap_or(10).max(0);
-        state.faults.refuse_ws_until(
-            state
-                .clock
-                .now_ms()
-                .saturating_add(seconds.saturating_mul(1000)),
-        );
+        state.faults.refuse_ws_until(until(&state, &v, 10)?);
         // Refusing new connections would be pointless with the old ones still open.
         state.ws_epoch.send_modify(|epoch| *epoch += 1);
+        ok()
+    })())
+}
+
+async fn ws_mute(State(state): State<Arc<AppState>>) -> Response {
+    state.ws_mute.send_replace(true);
+    respond(ok())
+}
+
+async fn ws_unmute(State(state): State<Arc<AppState>>) -> Response {
+    state.ws_mute.send_replace(false);
+    respond(ok())
+}
+
+async fn ip_ban(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        // Bybit's ban lasts at least 10 minutes (docs v5/rate-limit); tests ask for less.
+        let until = until(&state, &v, 600)?;
+        state.faults.ip_banned_until.store(until, Ordering::Relaxed);
+        ok()
+    })())
+}
+
+async fn book_gap(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let symbol = symbol(&v)?;
+        state
+            .read(|e| e.price(&symbol))
+            .map_err(|r| r.to_string())?;
+        *state.faults.gaps().entry(symbol).or_insert(0) += 1;
         ok()
     })())
 }
@@ -291,6 +407,7 @@ async fn fail(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
                 Action::FailHttp(u16::try_from(status).map_err(|_| "status out of range")?)
             }
             (Some(_), None) => return Err("status must be a 5xx code".to_owned()),
+            (None, Some(0)) => return Err("retCode 0 is success, not a failure".to_owned()),
             (None, Some(code)) => Action::FailRetCode(code),
             (None, None) => Action::FailHttp(503),
             (Some(_), Some(_)) => return Err("give status or retCode, not both".to_owned()),
@@ -306,10 +423,10 @@ async fn hold(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
         let v = body(&bytes)?;
         let n = count(&v)?;
-        let ms = int(&v, "ms")?.unwrap_or(30_000);
+        let ms = int_in(&v, "ms", 30_000, 0..=MAX_FAULT_SECONDS * 1000)?;
         let mut plan = state.faults.plan();
         plan.hold = n;
-        plan.hold_ms = u64::try_from(ms).map_err(|_| "ms must not be negative")?;
+        plan.hold_ms = u64::try_from(ms).map_err(|_| "ms out of range")?;
         ok()
     })())
 }
@@ -326,8 +443,9 @@ async fn clock(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
         let v = body(&bytes)?;
         let skew = int(&v, "skewMs")?.ok_or("skewMs is required")?;
-        // A day either way is plenty to provoke 10002 and keeps time arithmetic far from overflow.
-        if skew.abs() > MAX_SKEW_MS {
+        // A day either way is plenty to provoke 10002 and keeps time arithmetic far from
+        // overflow. (`abs` of i64::MIN would overflow: compare against the range instead.)
+        if !(-MAX_SKEW_MS..=MAX_SKEW_MS).contains(&skew) {
             return Err(format!("skewMs must be within ±{MAX_SKEW_MS}"));
         }
         state.clock.set_skew(skew);
@@ -339,6 +457,9 @@ async fn balance(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
         let v = body(&bytes)?;
         let usdt = decimal(&v, "usdt")?;
+        if usdt < Decimal::ZERO {
+            return Err("usdt must not be negative".to_owned());
+        }
         state
             .execute(|e, now| e.set_balance(now, usdt))
             .map_err(|r| r.to_string())?;
@@ -350,7 +471,7 @@ async fn price(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
         let v = body(&bytes)?;
         let symbol = symbol(&v)?;
-        let price = decimal(&v, "price")?;
+        let price = positive(&v, "price")?;
         state
             .execute(|e, now| e.set_price(now, &symbol, price))
             .map_err(|r| r.to_string())?;
@@ -369,7 +490,7 @@ async fn price_path(State(state): State<Arc<AppState>>, bytes: Bytes) -> Respons
     respond((|| {
         let v = body(&bytes)?;
         let symbol = symbol(&v)?;
-        let interval = int(&v, "intervalMs")?.unwrap_or(1000).max(1);
+        let interval = int_in(&v, "intervalMs", 1000, 1..=MAX_INTERVAL_MS)?;
         let prices = v
             .get("prices")
             .and_then(Value::as_array)
@@ -383,6 +504,12 @@ async fn price_path(State(state): State<Arc<AppState>>, bytes: Bytes) -> Respons
                 other => Err(format!("bad price {other}")),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if prices.is_empty() || prices.len() > MAX_POINTS {
+            return Err(format!("prices must hold 1 to {MAX_POINTS} prices"));
+        }
+        if prices.iter().any(|p| *p <= Decimal::ZERO) {
+            return Err("every price must be above zero".to_owned());
+        }
         let start = state.clock.now_ms().saturating_add(interval);
         set_source(&state, &symbol, PriceSource::path(start, interval, &prices))
     })())
@@ -412,6 +539,7 @@ async fn replay(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
                 Ok((at, price, qty))
             })
             .collect::<Result<Vec<_>, String>>()?;
+        check_trades(&trades)?;
         set_source(
             &state,
             &symbol,
@@ -420,12 +548,36 @@ async fn replay(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     })())
 }
 
+/// A replay's trades: 1 to [`MAX_POINTS`] of them, times from 0 to [`MAX_TRADE_MS`] in
+/// order, prices and sizes above zero.
+fn check_trades(trades: &[(i64, Decimal, Decimal)]) -> Result<(), String> {
+    if trades.is_empty() || trades.len() > MAX_POINTS {
+        return Err(format!("trades must hold 1 to {MAX_POINTS} trades"));
+    }
+    let mut last = 0;
+    for (i, (at, price, qty)) in trades.iter().enumerate() {
+        if !(0..=MAX_TRADE_MS).contains(at) {
+            return Err(format!(
+                "trade {i}: time must be between 0 and {MAX_TRADE_MS}"
+            ));
+        }
+        if *at < last {
+            return Err(format!("trade {i}: times must not go backwards"));
+        }
+        last = *at;
+        if *price <= Decimal::ZERO || *qty <= Decimal::ZERO {
+            return Err(format!("trade {i}: price and qty must be above zero"));
+        }
+    }
+    Ok(())
+}
+
 async fn random_walk(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
         let v = body(&bytes)?;
         let symbol = symbol(&v)?;
-        let interval_ms = int(&v, "intervalMs")?.unwrap_or(500).max(1);
-        let max_step_ticks = u32::try_from(int(&v, "maxStepTicks")?.unwrap_or(3))
+        let interval_ms = int_in(&v, "intervalMs", 500, 1..=MAX_INTERVAL_MS)?;
+        let max_step_ticks = u32::try_from(int_in(&v, "maxStepTicks", 3, 1..=10_000)?)
             .map_err(|_| "maxStepTicks out of range")?;
         set_source(
             &state,
@@ -443,15 +595,12 @@ async fn book(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
         let v = body(&bytes)?;
         let symbol = symbol(&v)?;
         let shape = BookShape {
-            levels: u32::try_from(int(&v, "levels")?.unwrap_or(200))
+            levels: u32::try_from(int_in(&v, "levels", 200, 1..=MAX_BOOK_LEVELS)?)
                 .map_err(|_| "levels out of range")?,
-            spacing_ticks: u32::try_from(int(&v, "spacingTicks")?.unwrap_or(1))
+            spacing_ticks: u32::try_from(int_in(&v, "spacingTicks", 1, 1..=10_000)?)
                 .map_err(|_| "spacingTicks out of range")?,
-            level_notional: decimal(&v, "levelNotional")?,
+            level_notional: positive(&v, "levelNotional")?,
         };
-        if shape.levels == 0 || shape.spacing_ticks == 0 || shape.level_notional <= Decimal::ZERO {
-            return Err("levels, spacingTicks and levelNotional must be positive".to_owned());
-        }
         state
             .execute(|e, _| e.set_book_shape(&symbol, shape))
             .map_err(|r| r.to_string())?;
@@ -465,16 +614,10 @@ async fn rate_limit(State(state): State<Arc<AppState>>, bytes: Bytes) -> Respons
         if let Some(enabled) = v.get("enabled").and_then(Value::as_bool) {
             state.limits.set_enabled(enabled);
         }
-        if let Some(cap) = int(&v, "cap")? {
-            let cap = u32::try_from(cap).map_err(|_| "cap out of range")?;
-            let seconds = int(&v, "seconds")?.unwrap_or(10).max(0);
-            state.limits.set_pressure(
-                cap,
-                state
-                    .clock
-                    .now_ms()
-                    .saturating_add(seconds.saturating_mul(1000)),
-            );
+        if v.get("cap").is_some() {
+            let cap = u32::try_from(int_in(&v, "cap", 0, 0..=100_000)?)
+                .map_err(|_| "cap out of range")?;
+            state.limits.set_pressure(cap, until(&state, &v, 10)?);
         }
         ok()
     })())
@@ -482,6 +625,7 @@ async fn rate_limit(State(state): State<Arc<AppState>>, bytes: Bytes) -> Respons
 
 async fn reset(State(state): State<Arc<AppState>>) -> Response {
     state.faults.reset();
+    state.ws_mute.send_replace(false);
     state.clock.set_skew(0);
     state.limits.set_pressure(u32::MAX, 0);
     respond(ok())

@@ -21,10 +21,12 @@ mod faults;
 mod limits;
 mod params;
 mod rest;
+mod server;
 mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rust_decimal::Decimal;
 use sim_engine::{ConfigError, EngineConfig};
@@ -47,6 +49,40 @@ pub struct EmulatorConfig {
     pub rate_limits: bool,
     /// How often the price sources advance, in ms.
     pub tick_ms: u64,
+    /// Connection timeouts (idle WebSockets, stalled writes, slow requests, shutdown).
+    pub transport: TransportConfig,
+}
+
+/// How long the emulator waits on its connections. The defaults follow Bybit where it
+/// documents a figure (the 10-minute WebSocket idle cut, docs v5/ws/connect); tests shorten
+/// them.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// A WebSocket that sends no ping and is sent no data for this long is closed. A private
+    /// connection's `?max_active_time=` replaces it for that connection.
+    pub ws_idle: Duration,
+    /// A WebSocket write that cannot finish in this time (the client stopped reading) ends
+    /// the connection.
+    pub ws_write: Duration,
+    /// An HTTP connection must deliver a request's headers within this time, and an idle
+    /// keep-alive connection its next request; otherwise it is closed.
+    pub http_header: Duration,
+    /// A request body must have arrived within this time of its headers (HTTP 408 otherwise).
+    pub http_body: Duration,
+    /// How long [`Emulator::stop`] lets requests in flight finish before cutting them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            ws_idle: Duration::from_secs(600),
+            ws_write: Duration::from_secs(10),
+            http_header: Duration::from_secs(30),
+            http_body: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
 }
 
 impl EmulatorConfig {
@@ -60,6 +96,7 @@ impl EmulatorConfig {
             api_secret: api_secret.to_owned(),
             rate_limits: true,
             tick_ms: 100,
+            transport: TransportConfig::default(),
         }
     }
 }
@@ -107,19 +144,12 @@ impl Emulator {
             source,
         })?;
         let (shutdown, stop) = watch::channel(false);
+        let transport = config.transport.clone();
         let state = Arc::new(AppState::new(config, stop.clone())?);
         let router = app::router(state.clone());
         let ticker = clock::spawn_ticker(state.clone(), stop.clone());
-        let mut stop_server = stop;
         let server = tokio::spawn(async move {
-            let serve = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop_server.wait_for(|stopped| *stopped).await;
-            });
-            let _ = serve.await;
+            server::serve(listener, router, &transport, stop).await;
             ticker.abort();
         });
         Ok(Emulator {
@@ -155,7 +185,8 @@ impl Emulator {
         &self.state
     }
 
-    /// Stops the server and waits for it.
+    /// Stops the server and waits for it: new connections are refused at once, WebSockets are
+    /// closed, and requests still in flight after the shutdown grace are cut.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(server) = self.server.take() {

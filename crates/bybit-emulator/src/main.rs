@@ -67,9 +67,27 @@ async fn main() -> Result<()> {
     }
     let emulator = Emulator::start(&args.listen, config).await?;
     println!("listening on {}", emulator.http_url());
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    wait_for_signal().await?;
+    // Bounded: open requests get the shutdown grace, WebSockets are closed at once.
     emulator.stop().await;
     Ok(())
+}
+
+/// Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `kill`, containers and service managers send).
+async fn wait_for_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted.context("waiting for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+    }
 }

@@ -8,4 +8,5 @@ mod faults;
 mod rest;
 mod review;
 mod support;
+mod transport;
 mod ws;

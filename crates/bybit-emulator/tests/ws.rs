@@ -20,12 +20,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::support::{now_ms, start, Client, KEY, SECRET};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long any one expected frame may take.
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
-async fn ws_connect(url: &str) -> Ws {
+pub(crate) async fn ws_connect(url: &str) -> Ws {
     let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
         .await
         .expect("connect timed out")
@@ -33,12 +33,12 @@ async fn ws_connect(url: &str) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, request: Value) {
+pub(crate) async fn send(ws: &mut Ws, request: Value) {
     ws.send(Message::text(request.to_string())).await.unwrap();
 }
 
 /// The next text frame, as JSON; every frame must also parse as the shared wire types.
-async fn recv_json(ws: &mut Ws) -> Value {
+pub(crate) async fn recv_json(ws: &mut Ws) -> Value {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
@@ -54,7 +54,7 @@ async fn recv_json(ws: &mut Ws) -> Value {
 
 /// Frames are read until one satisfies `predicate`, which is returned; those before it are
 /// returned too, so a test can check what it skipped.
-async fn recv_json_until(
+pub(crate) async fn recv_json_until(
     ws: &mut Ws,
     mut predicate: impl FnMut(&Value) -> bool,
     timeout: Duration,
@@ -73,7 +73,7 @@ async fn recv_json_until(
     .expect("timed out waiting for a frame")
 }
 
-fn is_topic(topic: &'static str) -> impl FnMut(&Value) -> bool {
+pub(crate) fn is_topic(topic: &'static str) -> impl FnMut(&Value) -> bool {
     move |v| v["topic"] == topic
 }
 
@@ -90,7 +90,7 @@ fn dec_of(v: &Value) -> Decimal {
 }
 
 /// Sends a request and returns the reply to its op.
-async fn request(ws: &mut Ws, body: Value) -> Value {
+pub(crate) async fn request(ws: &mut Ws, body: Value) -> Value {
     let op = body["op"].as_str().unwrap().to_owned();
     send(ws, body).await;
     let expected = if op == "ping" { "ping|pong" } else { &op };
@@ -109,7 +109,7 @@ fn auth_args(key: &str, secret: &str, expires: u64) -> Value {
     json!([key, expires, auth.signature()])
 }
 
-async fn private_authed(emu: &Emulator) -> Ws {
+pub(crate) async fn private_authed(emu: &Emulator) -> Ws {
     let mut ws = ws_connect(&emu.private_ws_url()).await;
     let args = auth_args(KEY, SECRET, now_ms() + 10_000);
     let reply = request(
@@ -121,7 +121,7 @@ async fn private_authed(emu: &Emulator) -> Ws {
     ws
 }
 
-async fn subscribe(ws: &mut Ws, topics: &[&str]) -> Value {
+pub(crate) async fn subscribe(ws: &mut Ws, topics: &[&str]) -> Value {
     request(
         ws,
         json!({"req_id": "sub-1", "op": "subscribe", "args": topics}),
@@ -131,7 +131,7 @@ async fn subscribe(ws: &mut Ws, topics: &[&str]) -> Value {
 
 /// Whether the server ended the connection (a close frame, an error or the end of the
 /// stream) before `WAIT`.
-async fn connection_ends(ws: &mut Ws) -> bool {
+pub(crate) async fn connection_ends(ws: &mut Ws) -> bool {
     tokio::time::timeout(WAIT, async {
         loop {
             match ws.next().await {
@@ -706,7 +706,7 @@ async fn categorised_private_topics_carry_their_own_name() {
 
 /// A local book kept from the stream, as a client would.
 #[derive(Debug, Default)]
-struct LocalBook {
+pub(crate) struct LocalBook {
     bids: BTreeMap<Decimal, Decimal>,
     asks: BTreeMap<Decimal, Decimal>,
     update_id: Option<i64>,
@@ -714,7 +714,7 @@ struct LocalBook {
 }
 
 impl LocalBook {
-    fn apply(&mut self, message: &Value) {
+    pub(crate) fn apply(&mut self, message: &Value) {
         let WsMessage::Orderbook(parsed) = WsMessage::parse(&message.to_string()).unwrap() else {
             panic!("not an orderbook message: {message}");
         };

@@ -1,38 +1,49 @@
 //! Public (`/v5/public/linear`) and private (`/v5/private`) WebSocket streams in Bybit's shapes:
 //! heartbeat, auth, subscribe and unsubscribe, and topic pushes built from the engine's events.
 //!
-//! One task owns each socket. It selects over the client's frames, the engine's event
-//! broadcast, the drop-every-connection epoch and the shutdown signal; nothing else touches the
-//! socket. What a stream does with a request or a batch of events is plain synchronous code in
-//! [`public`] and [`private`] that fills an [`Outbox`]; this module only moves frames. A session
-//! that falls behind the broadcast is closed, as Bybit drops slow consumers: the client must
-//! reconnect and resubscribe, which gives it fresh snapshots.
+//! One task owns each socket. It selects over the client's frames, its event fan-out (market
+//! events for public sessions, account events for private ones), the session's own timer (a
+//! public book's push cadence), the mute and drop-every-connection faults, the idle deadline
+//! and the shutdown signal; nothing else touches the socket. What a stream does with a request
+//! or a batch of events is plain synchronous code in [`public`] and [`private`] that fills an
+//! [`Outbox`]; this module only moves frames.
+//!
+//! Transport rules (issue 6 points 9, 14, 15): a session that falls a whole fan-out buffer of
+//! engine steps behind is closed (1013), as Bybit drops slow consumers; the client must
+//! reconnect and resubscribe, which gives it fresh snapshots. Writes have a deadline, and a
+//! drop, a refusal or a shutdown ends a session at once even while a write is stuck. A
+//! connection that sends no ping and is sent nothing for the idle time is closed (docs
+//! v5/ws/connect: 10 minutes, or a private URL's `max_active_time`).
 
 mod private;
 mod public;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bybit_types::ws::op::StreamReply;
 use futures_util::SinkExt;
 use serde::Serialize;
 use serde_json::Value;
-use sim_engine::EngineEvent;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
+use crate::app::Batch;
+use crate::server::stopped;
 use crate::AppState;
 
-/// Most events handled in one go. Events that arrive together (one order's order, execution,
-/// position and wallet updates, or a burst of prints) are batched so that a symbol's book is
-/// diffed once per burst and same-kind private records share one message, as on Bybit; the cap
-/// keeps one burst from starving the client's own frames.
-const MAX_BATCH: usize = 512;
+/// Most engine steps handled in one go. Steps that arrive together (one order's order,
+/// execution, position and wallet updates, or a run of prints) are handled together so that a
+/// symbol's book is diffed once per burst and same-kind private records share one message, as
+/// on Bybit; the cap keeps a run of steps from starving the client's own frames.
+const MAX_STEPS: usize = 64;
 
 /// Close code sent to a session that fell behind the event stream (RFC 6455 "try again later").
 const CLOSE_LAGGED: u16 = 1013;
@@ -40,20 +51,73 @@ const CLOSE_LAGGED: u16 = 1013;
 /// Close code sent when the emulator shuts down ("going away").
 const CLOSE_SHUTDOWN: u16 = 1001;
 
+/// Close code sent to an idle connection (a normal closure: the server is done with it).
+const CLOSE_IDLE: u16 = 1000;
+
+/// Bounds of a private URL's `max_active_time` (docs v5/ws/connect: 30 s to 600 s).
+const MIN_ACTIVE_TIME: Duration = Duration::from_secs(30);
+const MAX_ACTIVE_TIME: Duration = Duration::from_secs(600);
+
 /// `GET /v5/public/linear` upgrade.
 pub(crate) async fn public(
     State(state): State<Arc<AppState>>,
     upgrade_request: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    upgrade(state, upgrade_request, public::PublicSession::new)
+    let events = state.public_events.subscribe();
+    let idle = state.transport.ws_idle;
+    upgrade(
+        state,
+        upgrade_request,
+        public::PublicSession::new,
+        events,
+        idle,
+    )
 }
 
-/// `GET /v5/private` upgrade.
+/// `GET /v5/private` upgrade; `?max_active_time=45s` (or `2m`) sets the connection's idle
+/// time (docs v5/ws/connect).
 pub(crate) async fn private(
     State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
     upgrade_request: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    upgrade(state, upgrade_request, private::PrivateSession::new)
+    let idle = match max_active_time(query.as_deref()) {
+        Ok(time) => time.unwrap_or(state.transport.ws_idle),
+        Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
+    };
+    let events = state.private_events.subscribe();
+    upgrade(
+        state,
+        upgrade_request,
+        private::PrivateSession::new,
+        events,
+        idle,
+    )
+}
+
+/// The `max_active_time` of a private URL's query: `30s`..`600s` or whole minutes (`1m`..
+/// `10m`); a value outside the documented range is brought into it. `None` when absent.
+fn max_active_time(query: Option<&str>) -> Result<Option<Duration>, String> {
+    let Some(query) = query else { return Ok(None) };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+        .map_err(|_| "the query string cannot be read".to_owned())?;
+    let Some((_, value)) = pairs.iter().find(|(name, _)| name == "max_active_time") else {
+        return Ok(None);
+    };
+    let bad = || format!("max_active_time must look like 30s or 2m, not {value:?}");
+    let (number, unit) = value.split_at(value.len().saturating_sub(1));
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        _ => return Err(bad()),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    // Many digits only mean "a long time": saturate, then clamp.
+    let number: u64 = number.parse().unwrap_or(u64::MAX);
+    let time = Duration::from_secs(number.saturating_mul(seconds_per_unit));
+    Ok(Some(time.clamp(MIN_ACTIVE_TIME, MAX_ACTIVE_TIME)))
 }
 
 /// What one stream does; the socket loop in [`run`] drives it.
@@ -71,8 +135,17 @@ trait Session: Send + 'static {
     /// Handles one well-formed request.
     fn on_request(&mut self, state: &AppState, request: Request, out: &mut Outbox);
 
-    /// Handles engine events that arrived together, oldest first.
-    fn on_events(&mut self, state: &AppState, events: &[Arc<EngineEvent>], out: &mut Outbox);
+    /// Handles the events of engine steps that arrived together, oldest first.
+    fn on_events(&mut self, state: &AppState, steps: &[Batch], out: &mut Outbox);
+
+    /// When the session next has something to send of its own accord (a throttled book
+    /// update, a periodic re-send), if ever.
+    fn due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Sends what is due at `now`.
+    fn on_due(&mut self, _state: &AppState, _now: Instant, _out: &mut Outbox) {}
 }
 
 /// A client request: `{req_id?, op, args?}`.
@@ -138,15 +211,20 @@ impl Outbox {
 /// completes so that nothing published or bumped in between is missed.
 #[derive(Debug)]
 struct Links {
-    events: broadcast::Receiver<Arc<EngineEvent>>,
+    events: broadcast::Receiver<Batch>,
     epoch: watch::Receiver<u64>,
+    mute: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
+    /// How long the connection may go without a ping or a message sent.
+    idle: Duration,
 }
 
 fn upgrade<S: Session>(
     state: Arc<AppState>,
     upgrade_request: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     make: fn(String) -> S,
+    events: broadcast::Receiver<Batch>,
+    idle: Duration,
 ) -> Response {
     // Checked before the upgrade headers, so that a refusal looks the same to every client.
     if state.faults.ws_refused(state.clock.now_ms()) {
@@ -161,17 +239,23 @@ fn upgrade<S: Session>(
         Err(rejection) => return rejection.into_response(),
     };
     let links = Links {
-        events: state.events.subscribe(),
+        events,
         epoch: state.ws_epoch.subscribe(),
+        mute: state.ws_mute.subscribe(),
         stop: state.stop.clone(),
+        idle,
     };
     let session = make(state.next_conn_id());
-    upgrade.on_upgrade(move |socket| run(socket, state, session, links))
+    upgrade.on_upgrade(move |socket| async move {
+        state.ws_sessions.fetch_add(1, Ordering::Relaxed);
+        run(socket, &state, session, links).await;
+        state.ws_sessions.fetch_sub(1, Ordering::Relaxed);
+    })
 }
 
 /// How a session ends.
 enum End {
-    /// The client left or the socket failed: nothing more to send.
+    /// The client left, the socket failed or a write stalled: nothing more can be sent.
     Gone,
     /// Dropped by fault injection: the socket is closed without a close frame, as a network
     /// failure would.
@@ -180,44 +264,98 @@ enum End {
     Close(u16, &'static str),
 }
 
+/// What woke the session up.
+enum Wake {
+    Frame(Option<Result<Message, axum::Error>>),
+    Steps(Result<Vec<Batch>, ()>),
+    Due,
+    Again,
+    End(End),
+}
+
 /// The one task that owns a socket.
-async fn run<S: Session>(
-    mut socket: WebSocket,
-    state: Arc<AppState>,
-    mut session: S,
-    links: Links,
-) {
+async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S, links: Links) {
     let Links {
         mut events,
         mut epoch,
+        mut mute,
         mut stop,
+        idle,
     } = links;
+    let write_deadline = state.transport.ws_write;
+    let mut last_active = Instant::now();
     let end = loop {
         let mut out = Outbox::default();
-        tokio::select! {
-            frame = socket.recv() => match frame {
-                Some(Ok(Message::Text(text))) => handle_text(&mut session, &state, text.as_str(), &mut out),
+        let idle_at = last_active + idle;
+        let wake = if *mute.borrow_and_update() {
+            // Muted: nothing is read (so not even a protocol ping is answered) and nothing is
+            // sent; events wait in the fan-out until the fault is lifted.
+            tokio::select! {
+                _ = mute.changed() => Wake::Again,
+                _ = epoch.changed() => Wake::End(End::Dropped),
+                () = stopped(&mut stop) => Wake::End(End::Close(CLOSE_SHUTDOWN, "server stopping")),
+                () = tokio::time::sleep_until(idle_at) => Wake::End(End::Close(CLOSE_IDLE, "idle: no ping and no data")),
+            }
+        } else {
+            let due = session.due();
+            tokio::select! {
+                frame = socket.recv() => Wake::Frame(frame),
+                steps = next_steps(&mut events) => Wake::Steps(steps),
+                () = sleep_until_due(due) => Wake::Due,
+                _ = mute.changed() => Wake::Again,
+                _ = epoch.changed() => Wake::End(End::Dropped),
+                () = stopped(&mut stop) => Wake::End(End::Close(CLOSE_SHUTDOWN, "server stopping")),
+                () = tokio::time::sleep_until(idle_at) => Wake::End(End::Close(CLOSE_IDLE, "idle: no ping and no data")),
+            }
+        };
+        match wake {
+            Wake::Frame(frame) => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if handle_text(&mut session, state, text.as_str(), &mut out) {
+                        last_active = Instant::now();
+                    }
+                }
                 Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                    Ok(text) => handle_text(&mut session, &state, text, &mut out),
-                    Err(_) => out.push(&session.reply(None, None, false, "error:request must be UTF-8 JSON")),
+                    Ok(text) => {
+                        if handle_text(&mut session, state, text, &mut out) {
+                            last_active = Instant::now();
+                        }
+                    }
+                    Err(_) => out.push(&session.reply(
+                        None,
+                        None,
+                        false,
+                        "error:request must be UTF-8 JSON",
+                    )),
                 },
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
-                // Protocol pings are answered by the WebSocket layer itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                // Protocol pings are answered by the WebSocket layer itself; they count as
+                // the client's heartbeat.
+                Some(Ok(Message::Ping(_))) => last_active = Instant::now(),
+                Some(Ok(Message::Pong(_))) => {}
             },
-            event = events.recv() => match event {
-                Ok(first) => match drain(first, &mut events) {
-                    Some(batch) => session.on_events(&state, &batch, &mut out),
-                    None => break End::Close(CLOSE_LAGGED, "too slow: reconnect and resubscribe"),
-                },
-                Err(RecvError::Lagged(_)) => break End::Close(CLOSE_LAGGED, "too slow: reconnect and resubscribe"),
-                Err(RecvError::Closed) => break End::Close(CLOSE_SHUTDOWN, "server stopping"),
-            },
-            _ = epoch.changed() => break End::Dropped,
-            _ = stop.wait_for(|stopped| *stopped) => break End::Close(CLOSE_SHUTDOWN, "server stopping"),
+            Wake::Steps(Ok(steps)) => session.on_events(state, &steps, &mut out),
+            Wake::Steps(Err(())) => {
+                break End::Close(CLOSE_LAGGED, "too slow: reconnect and resubscribe")
+            }
+            Wake::Due => session.on_due(state, Instant::now(), &mut out),
+            Wake::Again => continue,
+            Wake::End(end) => break end,
         }
-        if send_all(&mut socket, out).await.is_err() {
-            break End::Gone;
+        if out.0.is_empty() {
+            continue;
+        }
+        last_active = Instant::now();
+        // A client that stopped reading blocks this write once the socket buffers are full:
+        // give up after the deadline, and never let it delay a drop or a shutdown.
+        let written = tokio::select! {
+            written = tokio::time::timeout(write_deadline, send_all(&mut socket, out)) => written,
+            _ = epoch.changed() => break End::Dropped,
+            () = stopped(&mut stop) => break End::Gone,
+        };
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => break End::Gone,
         }
     };
     match end {
@@ -227,43 +365,63 @@ async fn run<S: Session>(
                 code,
                 reason: reason.into(),
             };
-            // The client may already be gone; there is nobody left to tell.
-            let _ = socket.send(Message::Close(Some(frame))).await;
+            // The client may already be gone, or not reading; there is nobody left to tell.
+            let close = socket.send(Message::Close(Some(frame)));
+            let _ = tokio::time::timeout(write_deadline, close).await;
         }
     }
 }
 
-fn handle_text<S: Session>(session: &mut S, state: &AppState, text: &str, out: &mut Outbox) {
-    match Request::parse(text) {
-        Ok(request) => session.on_request(state, request, out),
-        Err(bad) => {
-            let reply = session.reply(bad.op.as_deref(), bad.req_id.as_deref(), false, &bad.reason);
-            out.push(&reply);
-        }
+/// Sleeps until `due`, or for ever when nothing is due.
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
-/// `first` and whatever else is already queued, up to [`MAX_BATCH`]; `None` if the session
-/// has lagged behind the broadcast.
-fn drain(
-    first: Arc<EngineEvent>,
-    events: &mut broadcast::Receiver<Arc<EngineEvent>>,
-) -> Option<Vec<Arc<EngineEvent>>> {
-    let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
+/// The next engine step and whatever others are already queued, up to [`MAX_STEPS`]; `Err`
+/// if the session has fallen behind the fan-out, or the emulator is stopping.
+async fn next_steps(events: &mut broadcast::Receiver<Batch>) -> Result<Vec<Batch>, ()> {
+    let first = match events.recv().await {
+        Ok(step) => step,
+        Err(RecvError::Lagged(_)) => return Err(()),
+        // The sender lives as long as the state; a closed channel means nothing more comes.
+        Err(RecvError::Closed) => return std::future::pending().await,
+    };
+    let mut steps = vec![first];
+    while steps.len() < MAX_STEPS {
         match events.try_recv() {
-            Ok(event) => batch.push(event),
-            Err(TryRecvError::Lagged(_)) => return None,
+            Ok(step) => steps.push(step),
+            Err(TryRecvError::Lagged(_)) => return Err(()),
             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         }
     }
-    Some(batch)
+    Ok(steps)
+}
+
+/// Handles one text frame; returns whether it was a heartbeat (`op: "ping"`).
+fn handle_text<S: Session>(
+    session: &mut S,
+    state: &AppState,
+    text: &str,
+    out: &mut Outbox,
+) -> bool {
+    match Request::parse(text) {
+        Ok(request) => {
+            let ping = request.op == "ping";
+            session.on_request(state, request, out);
+            ping
+        }
+        Err(bad) => {
+            let reply = session.reply(bad.op.as_deref(), bad.req_id.as_deref(), false, &bad.reason);
+            out.push(&reply);
+            false
+        }
+    }
 }
 
 async fn send_all(socket: &mut WebSocket, out: Outbox) -> Result<(), axum::Error> {
-    if out.0.is_empty() {
-        return Ok(());
-    }
     for text in out.0 {
         socket.feed(Message::text(text)).await?;
     }
@@ -273,4 +431,42 @@ async fn send_all(socket: &mut WebSocket, out: Outbox) -> Result<(), axum::Error
 /// Whether a request argument list holds only strings; topics are always text.
 fn topic_args(args: &[Value]) -> Option<Vec<&str>> {
     args.iter().map(Value::as_str).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // docs v5/ws/connect: "the lowest value is 30s, the highest value is 600s ... You can also
+    // pass 1m, 2m etc".
+    #[test]
+    fn max_active_time_reads_seconds_and_minutes_within_bybits_range() {
+        let read = |q: &str| max_active_time(Some(q));
+        assert_eq!(
+            read("max_active_time=45s"),
+            Ok(Some(Duration::from_secs(45)))
+        );
+        assert_eq!(
+            read("a=1&max_active_time=2m"),
+            Ok(Some(Duration::from_secs(120)))
+        );
+        assert_eq!(read("max_active_time=5s"), Ok(Some(MIN_ACTIVE_TIME)));
+        assert_eq!(read("max_active_time=20m"), Ok(Some(MAX_ACTIVE_TIME)));
+        assert_eq!(
+            read("max_active_time=99999999999999999999999m"),
+            Ok(Some(MAX_ACTIVE_TIME))
+        );
+        assert_eq!(read("other=1"), Ok(None));
+        assert_eq!(max_active_time(None), Ok(None));
+        for bad in [
+            "max_active_time=",
+            "max_active_time=s",
+            "max_active_time=10",
+            "max_active_time=1h",
+            "max_active_time=-5s",
+            "max_active_time=1.5m",
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
 }

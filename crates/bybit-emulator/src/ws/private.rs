@@ -7,8 +7,6 @@
 //! entry price `entryPrice`), which are filled in here so that a push has the field set Bybit's
 //! pushes have.
 
-use std::sync::Arc;
-
 use bybit_types::rest::account::WalletAccount;
 use bybit_types::rest::execution::{Execution, ExtraFees, FastExecution};
 use bybit_types::rest::order::Order;
@@ -22,6 +20,7 @@ use serde_json::Value;
 use sim_engine::EngineEvent;
 
 use super::{topic_args, Outbox, Request, Session};
+use crate::app::Batch;
 use crate::AppState;
 
 /// The reply to an auth with unusable arguments or an expiry in the past, as Bybit words it.
@@ -268,7 +267,7 @@ impl Session for PrivateSession {
         }
     }
 
-    fn on_events(&mut self, state: &AppState, events: &[Arc<EngineEvent>], out: &mut Outbox) {
+    fn on_events(&mut self, state: &AppState, steps: &[Batch], out: &mut Outbox) {
         if !self.authed || self.topics.is_empty() {
             return;
         }
@@ -277,8 +276,8 @@ impl Session for PrivateSession {
         let mut fast = Vec::new();
         let mut positions = Vec::new();
         let mut wallets = Vec::new();
-        for event in events {
-            match event.as_ref() {
+        for event in steps.iter().flat_map(|step| step.iter()) {
+            match event {
                 EngineEvent::Order(order) if self.wants(Kind::Order) => {
                     orders.extend(record(&order_record(order)));
                 }

@@ -5,9 +5,16 @@
 //! symbol's ticker and book from the engine and sends what differs from what it last sent on
 //! this connection. That makes every delta exact by construction (applying it to the last
 //! message gives the engine's current state), however events were batched or coalesced.
+//!
+//! Cadence (docs v5/websocket/public/orderbook and ticker; REFERENCE.md §6): a changed book is
+//! pushed at most every 10 ms (depth 1), 20 ms (50), 100 ms (200) or 200 ms (1000), a changed
+//! ticker every 100 ms; a change inside the interval is marked and sent, merged with any later
+//! ones, when the interval ends. An unchanged level-1 book is re-sent every 3 s with the same
+//! `u`. Trades go out as they happen, at most 1024 to a message.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::time::Duration;
 
 use bybit_types::rest::market::Ticker;
 use bybit_types::ws::op::StreamReply;
@@ -16,9 +23,31 @@ use bybit_types::{TickDirection, UpdateType};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use sim_engine::{BookSnapshot, Engine, EngineEvent};
+use tokio::time::Instant;
 
 use super::{topic_args, Outbox, Request, Session};
+use crate::app::Batch;
 use crate::AppState;
+
+/// A changed ticker is pushed at most this often (docs v5/websocket/public/ticker: 100 ms).
+const TICKER_INTERVAL: Duration = Duration::from_millis(100);
+
+/// An unchanged level-1 book is re-sent this often (docs v5/websocket/public/orderbook).
+const LEVEL1_RESEND: Duration = Duration::from_secs(3);
+
+/// Most trades in one `publicTrade` message (docs v5/websocket/public/trade).
+const TRADES_PER_MESSAGE: usize = 1024;
+
+/// How often a changed book of `depth` is pushed at most (docs v5/websocket/public/orderbook,
+/// linear: 1 → 10 ms, 50 → 20 ms, 200 → 100 ms, 1000 → 200 ms).
+fn book_interval(depth: usize) -> Duration {
+    Duration::from_millis(match depth {
+        1 => 10,
+        50 => 20,
+        200 => 100,
+        _ => 200,
+    })
+}
 
 /// Order-book depths the linear stream serves. 500 is absent on purpose: Bybit retired it for
 /// futures in 2025 (REFERENCE.md §6.2), and a client still asking for it should find out here.
@@ -80,6 +109,10 @@ struct TickerFeed {
     /// The ticker as the client holds it: the snapshot with every delta merged in, as JSON so
     /// that any field is compared without listing them all.
     sent: Map<String, Value>,
+    /// The ticker changed since the last message.
+    dirty: bool,
+    /// The earliest time the next delta may go.
+    next_at: Instant,
 }
 
 /// An `orderbook.{depth}.{symbol}` subscription.
@@ -90,8 +123,20 @@ struct BookFeed {
     /// The book as the client holds it after the last message.
     bids: BTreeMap<Decimal, Decimal>,
     asks: BTreeMap<Decimal, Decimal>,
-    /// `u` of the last message; rises by exactly one per message.
+    /// `u` of the last message; rises by exactly one per message (by two after an
+    /// order-book-gap fault).
     update_id: i64,
+    /// The book changed since the last message.
+    dirty: bool,
+    /// The earliest time the next update may go.
+    next_at: Instant,
+    /// When an unchanged level-1 book is re-sent.
+    resend_at: Instant,
+    /// `seq` and `cts` of the last message, which a level-1 re-send repeats.
+    last_seq: i64,
+    last_cts: i64,
+    /// The order-book-gap faults of this symbol already applied.
+    gaps_seen: u64,
 }
 
 /// When a book message was made: `ts` on the emulator's clock, `cts` on the engine's.
@@ -244,7 +289,10 @@ impl PublicSession {
                     self.start_ticker(name, symbol, &ticker, ts, out);
                 }
                 (Topic::Book { depth, symbol }, Some(Start::Book(book))) => {
-                    self.start_book(name, symbol, depth, &book, Stamp { ts, cts }, out);
+                    // Gaps asked for before this subscription are not this feed's to show.
+                    let gaps_seen = state.faults.book_gaps(&symbol);
+                    let feed = self.start_book(name, symbol, depth, &book, Stamp { ts, cts }, out);
+                    feed.gaps_seen = gaps_seen;
                 }
                 (Topic::Trade { symbol }, Some(Start::Trade(price))) => {
                     let entry = self.symbols.entry(symbol.clone()).or_default();
@@ -311,7 +359,13 @@ impl PublicSession {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        self.tickers.insert(symbol, TickerFeed { topic, sent });
+        let feed = TickerFeed {
+            topic,
+            sent,
+            dirty: false,
+            next_at: Instant::now() + TICKER_INTERVAL,
+        };
+        self.tickers.insert(symbol, feed);
     }
 
     /// Sends a book snapshot and starts diffing from it. Subscribing again while subscribed
@@ -325,16 +379,23 @@ impl PublicSession {
         book: &BookSnapshot,
         stamp: Stamp,
         out: &mut Outbox,
-    ) {
+    ) -> &mut BookFeed {
         let base = self.symbols.get(&symbol).map_or(1, |e| e.base_update_id);
         let update_id = (self.books.get(&topic).map_or(0, |f| f.update_id) + 1).max(base);
         let seq = self.seq(&symbol);
+        let now = Instant::now();
         let feed = BookFeed {
             bids: levels(&book.bids, depth),
             asks: levels(&book.asks, depth),
             symbol,
             depth,
             update_id,
+            dirty: false,
+            next_at: now + book_interval(depth),
+            resend_at: now + LEVEL1_RESEND,
+            last_seq: seq,
+            last_cts: stamp.cts,
+            gaps_seen: 0,
         };
         let data = snapshot_data(&feed);
         out.push(&book_message(
@@ -345,16 +406,82 @@ impl PublicSession {
             seq,
             stamp,
         ));
-        self.books.insert(topic, feed);
+        match self.books.entry(topic) {
+            Entry::Occupied(mut slot) => {
+                slot.insert(feed);
+                slot.into_mut()
+            }
+            Entry::Vacant(slot) => slot.insert(feed),
+        }
     }
 
-    /// Re-reads a symbol whose market changed and sends each of its feeds what differs.
-    fn on_market(&mut self, state: &AppState, symbol: &str, ts: i64, out: &mut Outbox) {
-        let wants_ticker = self.tickers.contains_key(symbol);
+    /// Marks a symbol's feeds as changed; they are sent when their interval allows.
+    fn mark(&mut self, symbol: &str) {
+        if let Some(feed) = self.tickers.get_mut(symbol) {
+            feed.dirty = true;
+        }
+        for feed in self.books.values_mut().filter(|f| f.symbol == symbol) {
+            feed.dirty = true;
+        }
+    }
+
+    /// Sends every changed feed whose interval has passed, and the level-1 re-sends due.
+    fn flush(&mut self, state: &AppState, now: Instant, out: &mut Outbox) {
+        let mut symbols: BTreeSet<String> = BTreeSet::new();
+        for (symbol, feed) in &self.tickers {
+            if feed.dirty && feed.next_at <= now {
+                symbols.insert(symbol.clone());
+            }
+        }
+        for feed in self.books.values() {
+            if feed.dirty && feed.next_at <= now {
+                symbols.insert(feed.symbol.clone());
+            }
+        }
+        let ts = state.clock.now_ms();
+        for symbol in symbols {
+            self.on_market(state, &symbol, now, ts, out);
+        }
+        for (topic, feed) in &mut self.books {
+            if feed.depth == 1 && feed.resend_at <= now {
+                // Unchanged for 3 s: the same book, `u` and `seq` again (docs
+                // v5/websocket/public/orderbook).
+                let stamp = Stamp {
+                    ts,
+                    cts: feed.last_cts,
+                };
+                let data = snapshot_data(feed);
+                out.push(&book_message(
+                    topic,
+                    feed,
+                    UpdateType::Snapshot,
+                    data,
+                    feed.last_seq,
+                    stamp,
+                ));
+                feed.resend_at = now + LEVEL1_RESEND;
+            }
+        }
+    }
+
+    /// Re-reads a symbol whose market changed and sends each of its due feeds what differs.
+    fn on_market(
+        &mut self,
+        state: &AppState,
+        symbol: &str,
+        now: Instant,
+        ts: i64,
+        out: &mut Outbox,
+    ) {
+        let wants_ticker = self
+            .tickers
+            .get(symbol)
+            .is_some_and(|f| f.dirty && f.next_at <= now);
+        let due = |f: &BookFeed| f.symbol == symbol && f.dirty && f.next_at <= now;
         let depth = self
             .books
             .values()
-            .filter(|f| f.symbol == symbol)
+            .filter(|f| due(f))
             .map(|f| f.depth)
             .max();
         if !wants_ticker && depth.is_none() {
@@ -370,12 +497,15 @@ impl PublicSession {
             let book = depth.and_then(|d| engine.book(symbol, d).ok());
             (ticker, book, engine.now())
         });
+        let gaps = state.faults.book_gaps(symbol);
         let entry = self.symbols.entry(symbol.to_owned()).or_default();
         entry.seq = entry.seq.saturating_add(1).max(entry.trade_seq);
         let seq = entry.seq;
         let stamp = Stamp { ts, cts };
         if let (Some(ticker), Some(feed)) = (ticker, self.tickers.get_mut(symbol)) {
+            feed.dirty = false;
             if let Some(delta) = ticker_delta(feed, &ticker) {
+                feed.next_at = now + TICKER_INTERVAL;
                 out.push(&TopicMessage {
                     topic: feed.topic.clone(),
                     kind: UpdateType::Delta,
@@ -387,7 +517,8 @@ impl PublicSession {
             }
         }
         let Some(book) = book else { return };
-        for (topic, feed) in self.books.iter_mut().filter(|(_, f)| f.symbol == symbol) {
+        for (topic, feed) in self.books.iter_mut().filter(|(_, f)| due(f)) {
+            feed.dirty = false;
             let bids = levels(&book.bids, feed.depth);
             let asks = levels(&book.asks, feed.depth);
             let bid_changes = diff(&feed.bids, &bids);
@@ -398,8 +529,13 @@ impl PublicSession {
             feed.bids = bids;
             feed.asks = asks;
             feed.update_id += 1;
+            feed.next_at = now + book_interval(feed.depth);
+            feed.resend_at = now + LEVEL1_RESEND;
+            feed.last_seq = seq;
+            feed.last_cts = cts;
             // Level 1 is snapshot-only on Bybit: each change is a whole new top of book.
             let message = if feed.depth == 1 {
+                feed.gaps_seen = gaps;
                 book_message(
                     topic,
                     feed,
@@ -409,6 +545,11 @@ impl PublicSession {
                     stamp,
                 )
             } else {
+                if gaps > feed.gaps_seen {
+                    // An order-book-gap fault: this delta skips an update id.
+                    feed.gaps_seen = gaps;
+                    feed.update_id += 1;
+                }
                 let mut bids = bid_changes;
                 bids.reverse();
                 book_message(
@@ -451,14 +592,16 @@ impl PublicSession {
                 });
         }
         for (symbol, data) in by_symbol {
-            out.push(&TopicMessage {
-                topic: format!("publicTrade.{symbol}"),
-                kind: UpdateType::Snapshot,
-                ts,
-                data,
-                cs: None,
-                cts: None,
-            });
+            for chunk in data.chunks(TRADES_PER_MESSAGE) {
+                out.push(&TopicMessage {
+                    topic: format!("publicTrade.{symbol}"),
+                    kind: UpdateType::Snapshot,
+                    ts,
+                    data: chunk,
+                    cs: None,
+                    cts: None,
+                });
+            }
         }
     }
 }
@@ -494,11 +637,11 @@ impl Session for PublicSession {
         }
     }
 
-    fn on_events(&mut self, state: &AppState, events: &[Arc<EngineEvent>], out: &mut Outbox) {
+    fn on_events(&mut self, state: &AppState, steps: &[Batch], out: &mut Outbox) {
         let mut trades = Vec::new();
         let mut changed: Vec<&str> = Vec::new();
-        for event in events {
-            match event.as_ref() {
+        for event in steps.iter().flat_map(|step| step.iter()) {
+            match event {
                 EngineEvent::Trade(trade) => {
                     // Every symbol's, subscribed or not, so a later subscription starts in step.
                     let entry = self.symbols.entry(trade.symbol.clone()).or_default();
@@ -517,8 +660,24 @@ impl Session for PublicSession {
             self.on_trades(&trades, ts, out);
         }
         for symbol in changed {
-            self.on_market(state, symbol, ts, out);
+            self.mark(symbol);
         }
+        self.flush(state, Instant::now(), out);
+    }
+
+    fn due(&self) -> Option<Instant> {
+        let tickers = self.tickers.values().filter(|f| f.dirty).map(|f| f.next_at);
+        let changes = self.books.values().filter(|f| f.dirty).map(|f| f.next_at);
+        let resends = self
+            .books
+            .values()
+            .filter(|f| f.depth == 1)
+            .map(|f| f.resend_at);
+        tickers.chain(changes).chain(resends).min()
+    }
+
+    fn on_due(&mut self, state: &AppState, now: Instant, out: &mut Outbox) {
+        self.flush(state, now, out);
     }
 }
 
