@@ -100,8 +100,15 @@ impl AppState {
         let result = f(&mut engine, now);
         // Published under the lock, so concurrent commands' events reach every session in the
         // order the engine applied them (`send` never blocks). No subscriber is fine.
-        let (public, private): (Vec<EngineEvent>, Vec<EngineEvent>) = engine
-            .take_events()
+        let events = engine.take_events();
+        // With no session listening (a benchmark, a REST-only client) there is nothing to
+        // build: a session that subscribes later starts from snapshots anyway.
+        if events.is_empty()
+            || self.public_events.receiver_count() + self.private_events.receiver_count() == 0
+        {
+            return result;
+        }
+        let (public, private): (Vec<EngineEvent>, Vec<EngineEvent>) = events
             .into_iter()
             .partition(|e| matches!(e, EngineEvent::Trade(_) | EngineEvent::Market { .. }));
         if !public.is_empty() {

@@ -1,6 +1,6 @@
 //! A local Bybit V5 exchange for tests, demos and paper trading: Bybit's REST paths and
-//! envelope, the public and private WebSocket streams, signature and timestamp checks, per-key
-//! rate limits, and a control API that injects faults.
+//! envelope, the public and private WebSocket streams, signature and timestamp checks, per-UID
+//! rate limits on a rolling one-second window, and a control API that injects faults.
 //!
 //! What it is: an axum server in front of [`sim_engine::Engine`]. Requests are verified with
 //! the same `bybit-sign` the client signs with, over the raw bytes received; replies use
@@ -11,7 +11,7 @@
 //! It knows nothing of the client crates; tests compare a client's view with
 //! `GET /emulator/state`, the engine's truth.
 //!
-//! Main types: [`Emulator`], [`EmulatorConfig`]. The control API is documented in
+//! Main types: [`Emulator`], [`EmulatorConfig`], [`TransportConfig`]. The control API is documented in
 //! `faults.rs` and in the crate README section of ARCHITECTURE.md.
 
 mod app;
