@@ -460,6 +460,8 @@ impl PublicSession {
                     stamp,
                 ));
                 feed.resend_at = now + LEVEL1_RESEND;
+                // A re-send is a message like any other: the next change keeps the cadence.
+                feed.next_at = now + book_interval(feed.depth);
             }
         }
     }
