@@ -70,6 +70,10 @@ const MAX_TRADE_MS: i64 = 10_000_000_000_000;
 /// Deepest book shape (Bybit's deepest linear book has 1000 levels).
 const MAX_BOOK_LEVELS: i64 = 1000;
 
+/// The largest price, size, notional or balance the control API takes: far above any market,
+/// far below where the engine's decimal arithmetic (about 7.9e28) could overflow.
+const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x38D7E, 0, false, 0);
+
 /// What happens to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -317,13 +321,19 @@ fn decimal(v: &Value, name: &str) -> Result<Decimal, String> {
     Decimal::from_str(&text).map_err(|_| format!("{name} must be a decimal"))
 }
 
-/// A decimal field that must be above zero (a price, a size, a notional).
+/// A decimal field that must be above zero and at most [`MAX_AMOUNT`] (a price, a size, a
+/// notional).
 fn positive(v: &Value, name: &str) -> Result<Decimal, String> {
-    let value = decimal(v, name)?;
-    if value > Decimal::ZERO {
+    in_amount_range(name, decimal(v, name)?)
+}
+
+fn in_amount_range(name: &str, value: Decimal) -> Result<Decimal, String> {
+    if value > Decimal::ZERO && value <= MAX_AMOUNT {
         Ok(value)
     } else {
-        Err(format!("{name} must be above zero"))
+        Err(format!(
+            "{name} must be above zero and at most {MAX_AMOUNT}"
+        ))
     }
 }
 
@@ -457,8 +467,8 @@ async fn balance(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
         let v = body(&bytes)?;
         let usdt = decimal(&v, "usdt")?;
-        if usdt < Decimal::ZERO {
-            return Err("usdt must not be negative".to_owned());
+        if usdt < Decimal::ZERO || usdt > MAX_AMOUNT {
+            return Err(format!("usdt must be between 0 and {MAX_AMOUNT}"));
         }
         state
             .execute(|e, now| e.set_balance(now, usdt))
@@ -507,8 +517,8 @@ async fn price_path(State(state): State<Arc<AppState>>, bytes: Bytes) -> Respons
         if prices.is_empty() || prices.len() > MAX_POINTS {
             return Err(format!("prices must hold 1 to {MAX_POINTS} prices"));
         }
-        if prices.iter().any(|p| *p <= Decimal::ZERO) {
-            return Err("every price must be above zero".to_owned());
+        for price in &prices {
+            in_amount_range("every price", *price)?;
         }
         let start = state.clock.now_ms().saturating_add(interval);
         set_source(&state, &symbol, PriceSource::path(start, interval, &prices))
@@ -549,7 +559,7 @@ async fn replay(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
 }
 
 /// A replay's trades: 1 to [`MAX_POINTS`] of them, times from 0 to [`MAX_TRADE_MS`] in
-/// order, prices and sizes above zero.
+/// order, prices and sizes above zero and at most [`MAX_AMOUNT`].
 fn check_trades(trades: &[(i64, Decimal, Decimal)]) -> Result<(), String> {
     if trades.is_empty() || trades.len() > MAX_POINTS {
         return Err(format!("trades must hold 1 to {MAX_POINTS} trades"));
@@ -565,9 +575,8 @@ fn check_trades(trades: &[(i64, Decimal, Decimal)]) -> Result<(), String> {
             return Err(format!("trade {i}: times must not go backwards"));
         }
         last = *at;
-        if *price <= Decimal::ZERO || *qty <= Decimal::ZERO {
-            return Err(format!("trade {i}: price and qty must be above zero"));
-        }
+        in_amount_range(&format!("trade {i}: price"), *price)?;
+        in_amount_range(&format!("trade {i}: qty"), *qty)?;
     }
     Ok(())
 }
@@ -629,4 +638,14 @@ async fn reset(State(state): State<Arc<AppState>>) -> Response {
     state.clock.set_skew(0);
     state.limits.set_pressure(u32::MAX, 0);
     respond(ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_amount_cap_is_a_quadrillion() {
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000_i64));
+    }
 }

@@ -118,6 +118,15 @@ async fn fee_rate_is_rate_limited_at_five_per_second_with_headers() {
 
 // ---------------------------------------------------------------- point 9: idle sockets
 
+// docs v5/ws/connect: without ping-pong or data, a connection is cut after 10 minutes.
+#[test]
+fn the_default_idle_time_is_bybits_ten_minutes() {
+    assert_eq!(
+        bybit_emulator::TransportConfig::default().ws_idle,
+        Duration::from_secs(600)
+    );
+}
+
 // docs v5/ws/connect: "if there is no ping-pong and no stream data sent from server end, the
 // connection will be cut off" (10 minutes by default; shortened here).
 #[tokio::test]
@@ -602,6 +611,15 @@ async fn control_values_out_of_range_are_refused() {
         ),
         ("/price", json!({"symbol": "BTCUSDT", "price": "-1"})),
         ("/balance", json!({"usdt": "-1"})),
+        ("/balance", json!({"usdt": "1000000000000000000000000000"})),
+        (
+            "/price",
+            json!({"symbol": "BTCUSDT", "price": "70000000000000000000000000000"}),
+        ),
+        (
+            "/replay",
+            json!({"symbol": "BTCUSDT", "trades": [[0, "95000", "1000000000000000000000"]]}),
+        ),
         (
             "/book",
             json!({"symbol": "BTCUSDT", "levels": 1_000_000_000, "levelNotional": "1"}),
