@@ -26,6 +26,13 @@ use crate::{faults, rest, ws, EmulatorConfig, StartError, TransportConfig};
 /// rather than slowing the engine.
 const EVENT_BUFFER: usize = 4_096;
 
+/// Which WebSocket streams the mute fault silences.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Mute {
+    pub(crate) public: bool,
+    pub(crate) private: bool,
+}
+
 /// The events of one engine step, oldest first.
 pub(crate) type Batch = Arc<[EngineEvent]>;
 
@@ -45,8 +52,8 @@ pub struct AppState {
     pub(crate) private_events: broadcast::Sender<Batch>,
     /// Bumped to drop every WebSocket connection at once.
     pub(crate) ws_epoch: watch::Sender<u64>,
-    /// While true, every WebSocket session neither reads nor sends (a fault).
-    pub(crate) ws_mute: watch::Sender<bool>,
+    /// While set for its stream, a WebSocket session neither reads nor sends (a fault).
+    pub(crate) ws_mute: watch::Sender<Mute>,
     /// WebSocket sessions running now.
     pub(crate) ws_sessions: AtomicUsize,
     pub(crate) stop: watch::Receiver<bool>,
@@ -65,7 +72,7 @@ impl AppState {
         let (public_events, _) = broadcast::channel(EVENT_BUFFER);
         let (private_events, _) = broadcast::channel(EVENT_BUFFER);
         let (ws_epoch, _) = watch::channel(0);
-        let (ws_mute, _) = watch::channel(false);
+        let (ws_mute, _) = watch::channel(Mute::default());
         Ok(AppState {
             engine: Mutex::new(engine),
             creds,

@@ -17,7 +17,7 @@
 //! |---|---|
 //! | `POST /emulator/ws/drop` | every WebSocket is closed now, without a close frame |
 //! | `POST /emulator/ws/refuse {"seconds"}` | open WebSockets are dropped and upgrades answer HTTP 503 for `seconds` (default 10) |
-//! | `POST /emulator/ws/mute` | every WebSocket, open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute` or `/emulator/reset`; events wait and are sent after |
+//! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after |
 //! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
 //!
 //! Other controls: `POST /emulator/clock
@@ -50,6 +50,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use sim_engine::{BookShape, PriceSource};
 
+use crate::app::Mute;
 use crate::AppState;
 
 /// The largest clock skew the control API sets, ms (one day).
@@ -349,7 +350,10 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
             "hold": plan.hold, "fail": plan.fail, "loseResponse": plan.lose,
             "clockSkewMs": state.clock.skew(),
             "wsRefused": state.faults.ws_refused(state.clock.now_ms()),
-            "wsMuted": *state.ws_mute.borrow(),
+            "wsMuted": {
+                "public": state.ws_mute.borrow().public,
+                "private": state.ws_mute.borrow().private,
+            },
             "ipBanned": state.faults.ip_banned(state.clock.now_ms()),
             "wsConnections": state.ws_sessions.load(Ordering::Relaxed),
         })
@@ -376,14 +380,48 @@ async fn ws_refuse(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response
     })())
 }
 
-async fn ws_mute(State(state): State<Arc<AppState>>) -> Response {
-    state.ws_mute.send_replace(true);
-    respond(ok())
+/// The streams a mute or unmute request names: `"public"`, `"private"` or `"all"` (the
+/// default), as a [`Mute`] with those switches on.
+fn streams(v: &Value) -> Result<Mute, String> {
+    match field_text(v, "stream").as_deref() {
+        None | Some("all") => Ok(Mute {
+            public: true,
+            private: true,
+        }),
+        Some("public") => Ok(Mute {
+            public: true,
+            private: false,
+        }),
+        Some("private") => Ok(Mute {
+            public: false,
+            private: true,
+        }),
+        Some(other) => Err(format!(
+            "stream must be public, private or all, not {other:?}"
+        )),
+    }
 }
 
-async fn ws_unmute(State(state): State<Arc<AppState>>) -> Response {
-    state.ws_mute.send_replace(false);
-    respond(ok())
+async fn ws_mute(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let named = streams(&body(&bytes)?)?;
+        state.ws_mute.send_modify(|mute| {
+            mute.public |= named.public;
+            mute.private |= named.private;
+        });
+        ok()
+    })())
+}
+
+async fn ws_unmute(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let named = streams(&body(&bytes)?)?;
+        state.ws_mute.send_modify(|mute| {
+            mute.public &= !named.public;
+            mute.private &= !named.private;
+        });
+        ok()
+    })())
 }
 
 async fn ip_ban(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
@@ -634,7 +672,7 @@ async fn rate_limit(State(state): State<Arc<AppState>>, bytes: Bytes) -> Respons
 
 async fn reset(State(state): State<Arc<AppState>>) -> Response {
     state.faults.reset();
-    state.ws_mute.send_replace(false);
+    state.ws_mute.send_replace(Mute::default());
     state.clock.set_skew(0);
     state.limits.set_pressure(u32::MAX, 0);
     respond(ok())

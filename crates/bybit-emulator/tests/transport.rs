@@ -317,7 +317,8 @@ async fn a_book_gap_fault_makes_the_next_delta_skip_an_update_id() {
     );
 }
 
-// A mute WebSocket: open, but nothing comes back (no pong of either kind) until released.
+// A mute WebSocket: open, but nothing comes back (no pong of either kind) until released;
+// only the stream named is muted.
 #[tokio::test]
 async fn a_muted_websocket_stays_open_and_silent_until_released() {
     let emu = start().await;
@@ -325,21 +326,27 @@ async fn a_muted_websocket_stays_open_and_silent_until_released() {
     let mut ws = ws_connect(&emu.public_ws_url()).await;
     request(&mut ws, json!({"op": "ping"})).await;
 
-    assert!(client
-        .control("/ws/mute", json!({}))
-        .await
-        .status
-        .is_success());
-    assert_eq!(client.state().await["faults"]["wsMuted"], true);
+    let mut private = private_authed(&emu).await;
+
+    let reply = client
+        .control("/ws/mute", json!({"stream": "public"}))
+        .await;
+    assert!(reply.status.is_success(), "{:?}", reply.body);
+    let muted = client.state().await["faults"]["wsMuted"].clone();
+    assert_eq!(muted, json!({"public": true, "private": false}));
+    let bad = client.control("/ws/mute", json!({"stream": "spot"})).await;
+    assert_eq!(bad.status, 400);
+    // The private stream was not named: it still answers.
+    let pong = request(&mut private, json!({"op": "ping", "req_id": "p"})).await;
+    assert_eq!(pong["op"], "pong");
     send(&mut ws, json!({"op": "ping", "req_id": "muted"})).await;
     ws.send(Message::Ping(b"hb".to_vec().into())).await.unwrap();
     assert!(silent_for(&mut ws, Duration::from_millis(600)).await);
 
-    assert!(client
-        .control("/ws/unmute", json!({}))
-        .await
-        .status
-        .is_success());
+    let reply = client
+        .control("/ws/unmute", json!({"stream": "public"}))
+        .await;
+    assert!(reply.status.is_success(), "{:?}", reply.body);
     // The pings sent while muted are answered now.
     let (pong, _) = recv_json_until(&mut ws, |v| v["req_id"] == "muted", WAIT).await;
     assert_eq!(pong["ret_msg"], "pong");

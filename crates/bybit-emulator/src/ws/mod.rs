@@ -35,7 +35,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use crate::app::Batch;
+use crate::app::{Batch, Mute};
 use crate::server::stopped;
 use crate::AppState;
 
@@ -71,6 +71,7 @@ pub(crate) async fn public(
         public::PublicSession::new,
         events,
         idle,
+        false,
     )
 }
 
@@ -92,6 +93,7 @@ pub(crate) async fn private(
         private::PrivateSession::new,
         events,
         idle,
+        true,
     )
 }
 
@@ -213,7 +215,9 @@ impl Outbox {
 struct Links {
     events: broadcast::Receiver<Batch>,
     epoch: watch::Receiver<u64>,
-    mute: watch::Receiver<bool>,
+    mute: watch::Receiver<Mute>,
+    /// Whether this is a private session (which of the mute fault's switches applies).
+    private: bool,
     stop: watch::Receiver<bool>,
     /// How long the connection may go without a ping or a message sent.
     idle: Duration,
@@ -225,6 +229,7 @@ fn upgrade<S: Session>(
     make: fn(String) -> S,
     events: broadcast::Receiver<Batch>,
     idle: Duration,
+    private: bool,
 ) -> Response {
     // Checked before the upgrade headers, so that a refusal looks the same to every client.
     if state.faults.ws_refused(state.clock.now_ms()) {
@@ -242,6 +247,7 @@ fn upgrade<S: Session>(
         events,
         epoch: state.ws_epoch.subscribe(),
         mute: state.ws_mute.subscribe(),
+        private,
         stop: state.stop.clone(),
         idle,
     };
@@ -279,6 +285,7 @@ async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S
         mut events,
         mut epoch,
         mut mute,
+        private,
         mut stop,
         idle,
     } = links;
@@ -287,7 +294,15 @@ async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S
     let end = loop {
         let mut out = Outbox::default();
         let idle_at = last_active + idle;
-        let wake = if *mute.borrow_and_update() {
+        let muted = {
+            let mute = *mute.borrow_and_update();
+            if private {
+                mute.private
+            } else {
+                mute.public
+            }
+        };
+        let wake = if muted {
             // Muted: nothing is read (so not even a protocol ping is answered) and nothing is
             // sent; events wait in the fan-out until the fault is lifted.
             tokio::select! {
