@@ -15,6 +15,7 @@ use crate::config::{EngineConfig, FeeRates, Limits};
 use crate::market::{Market, PublicTrade};
 use crate::reject::Reject;
 use crate::state::{ExecRecord, OrderState, PositionState};
+use crate::wire_out::Wire;
 use crate::{ConfigError, EngineEvent};
 
 mod book;
@@ -77,7 +78,9 @@ pub struct Engine {
     pub(crate) default_leverage: Decimal,
     pub(crate) ids: XorShiftRng,
     pub(crate) next_seq: u64,
-    pub(crate) exec_seq: u64,
+    /// The last match event's number: the `seq` its fills and the position update it
+    /// causes share (v5/websocket/private/execution).
+    pub(crate) match_seq: i64,
     pub(crate) now: i64,
     pub(crate) outbox: Outbox,
     pub(crate) events: Vec<EngineEvent>,
@@ -101,10 +104,28 @@ struct Scope<'a> {
     settle_coin: Option<&'a str>,
 }
 
+/// An order the outbox will push: its state when the command ends, or a state it passed
+/// through on the way (a conditional's instantaneous `Triggered`), rendered when it happened.
+#[derive(Debug)]
+pub(crate) enum OrderMark {
+    /// Pushed as it is when the command ends.
+    Live(u64),
+    /// Pushed as it was.
+    Passed(u64, Box<bybit_types::rest::order::Order>),
+}
+
+impl OrderMark {
+    fn seq(&self) -> u64 {
+        match self {
+            OrderMark::Live(seq) | OrderMark::Passed(seq, _) => *seq,
+        }
+    }
+}
+
 /// What changed during one command, turned into events when the command ends.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    pub(crate) orders: Vec<u64>,
+    pub(crate) orders: Vec<OrderMark>,
     pub(crate) executions: Vec<usize>,
     pub(crate) positions: BTreeSet<String>,
     pub(crate) wallet: bool,
@@ -183,7 +204,7 @@ impl Engine {
             default_leverage: config.default_leverage,
             ids: XorShiftRng::seed_from_u64(seed_rng.next_u64()),
             next_seq: 1,
-            exec_seq: 1,
+            match_seq: 0,
             now: 0,
             outbox: Outbox::default(),
             events: Vec::new(),
@@ -239,15 +260,41 @@ impl Engine {
         self.open.iter().filter_map(|seq| self.orders.get(seq))
     }
 
+    /// Opens a match event: one order taking liquidity, or one print filling resting orders.
+    fn next_match_event(&mut self) -> i64 {
+        self.match_seq += 1;
+        self.match_seq
+    }
+
     fn next_order_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         seq
     }
 
+    /// Queues order `seq`'s end-of-command state, unless it is already queued after the last
+    /// state it passed through.
     fn mark_order(&mut self, seq: u64) {
-        if !self.outbox.orders.contains(&seq) {
-            self.outbox.orders.push(seq);
+        let queued = self
+            .outbox
+            .orders
+            .iter()
+            .rev()
+            .find(|m| m.seq() == seq)
+            .is_some_and(|m| matches!(m, OrderMark::Live(_)));
+        if !queued {
+            self.outbox.orders.push(OrderMark::Live(seq));
+        }
+    }
+
+    /// Queues order `seq` as it is now: a state it passes through within this command.
+    fn mark_order_passing(&mut self, seq: u64) {
+        if let Some(o) = self.orders.get(&seq) {
+            let wire = Box::new(self.order_wire(o, Wire::Stream));
+            self.outbox
+                .orders
+                .retain(|m| !(m.seq() == seq && matches!(m, OrderMark::Live(_))));
+            self.outbox.orders.push(OrderMark::Passed(seq, wire));
         }
     }
 
@@ -263,10 +310,16 @@ impl Engine {
     /// Turns what the last command changed into events.
     fn flush(&mut self) {
         let outbox = std::mem::take(&mut self.outbox);
-        for seq in outbox.orders {
-            if let Some(o) = self.orders.get(&seq) {
-                self.events
-                    .push(EngineEvent::Order(Box::new(self.order_wire(o))));
+        for mark in outbox.orders {
+            match mark {
+                OrderMark::Live(seq) => {
+                    if let Some(o) = self.orders.get(&seq) {
+                        self.events.push(EngineEvent::Order(Box::new(
+                            self.order_wire(o, Wire::Stream),
+                        )));
+                    }
+                }
+                OrderMark::Passed(_, wire) => self.events.push(EngineEvent::Order(wire)),
             }
         }
         for index in outbox.executions {

@@ -75,7 +75,9 @@ pub(crate) struct PositionState {
     pub(crate) stop_loss: Option<Decimal>,
     pub(crate) created: i64,
     pub(crate) updated: i64,
-    pub(crate) seq: u64,
+    /// The match event that last changed the position; -1 for a symbol never traded
+    /// (v5/websocket/private/position).
+    pub(crate) seq: i64,
 }
 
 impl PositionState {
@@ -91,7 +93,7 @@ impl PositionState {
             stop_loss: None,
             created: now,
             updated: now,
-            seq: 0,
+            seq: -1,
         }
     }
 
@@ -184,5 +186,5 @@ pub(crate) struct ExecRecord {
     pub(crate) pnl: Decimal,
     pub(crate) mark_price: Decimal,
     pub(crate) time: i64,
-    pub(crate) seq: u64,
+    pub(crate) seq: i64,
 }

@@ -6,6 +6,7 @@
 mod support;
 
 mod accounting;
+mod fidelity;
 mod invariants;
 mod matching;
 mod prices;

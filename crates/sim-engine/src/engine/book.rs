@@ -239,11 +239,10 @@ impl Engine {
             trade_id,
             seq,
         });
+        // No position push here: Bybit pushes positions on fills, order operations and setting
+        // changes (v5/websocket/private/position), not on every print; REST reads show the
+        // moving mark price and unrealised PnL.
         self.outbox.markets.insert(symbol.to_owned());
-        if self.positions.get(symbol).is_some_and(|p| p.side.is_some()) {
-            // Mark price follows the last price here, so unrealised PnL moves with it.
-            self.mark_position(symbol);
-        }
     }
 
     pub(super) fn best_opposite(&self, symbol: &str, side: Side) -> Decimal {

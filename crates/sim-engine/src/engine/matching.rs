@@ -11,8 +11,8 @@ use crate::command::TriggerDirection;
 use crate::state::{ExecRecord, OrderState};
 
 impl Engine {
-    /// Reacts to the current last price until nothing more happens: conditional orders,
-    /// position TP/SL, resting limit orders.
+    /// Reacts to the current last price until nothing more happens: conditional orders
+    /// (position TP/SL among them), resting limit orders.
     pub(super) fn settle_market(&mut self, symbol: &str) {
         for _ in 0..MAX_CASCADE {
             let Some(m) = self.markets.get_mut(symbol) else {
@@ -23,7 +23,6 @@ impl Engine {
             }
             m.settled_seq = m.cross_seq;
             self.fire_conditionals(symbol);
-            self.fire_position_stops(symbol);
             self.fill_resting(symbol);
         }
     }
@@ -47,11 +46,20 @@ impl Engine {
 
     /// A conditional order's trigger was reached: it becomes a live order, or is deactivated
     /// when it can no longer be placed (no margin, nothing left to reduce).
+    ///
+    /// On the way it passes through `Triggered`, "the instantaneous state for conditional
+    /// orders from Untriggered to New" (v5/enum), which the `order` stream sees before `New`
+    /// or `Filled`.
     pub(super) fn trigger(&mut self, seq: u64) {
         let Some(o) = self.orders.get(&seq) else {
             return;
         };
+        // An earlier trigger in the same print may have closed it (a TP that cleared the SL).
+        if !o.is_conditional_waiting() {
+            return;
+        }
         let symbol = o.symbol.clone();
+        let stop_kind = o.stop_order_type.clone();
         let (side, is_reduce) = (o.side, o.reduce_only || o.close_on_trigger);
         let price = if o.order_type == OrderType::Limit {
             o.price
@@ -79,56 +87,115 @@ impl Engine {
                 }
             }
         } else if self.order_cost(&symbol, side, qty, price) > self.available() {
-            self.close_order(
-                seq,
-                OrderStatus::Deactivated,
-                Some(CancelType::CancelByUser),
-                "EC_Others",
-            );
+            self.close_order(seq, OrderStatus::Deactivated, None, "EC_Others");
             return;
         }
+        // A position TP/SL that fires is no longer the position's: it now is a closing order.
+        match stop_kind {
+            Some(StopOrderType::TakeProfit) => self.position(&symbol).take_profit = None,
+            Some(StopOrderType::StopLoss) => self.position(&symbol).stop_loss = None,
+            _ => {}
+        }
         if let Some(o) = self.orders.get_mut(&seq) {
-            o.status = OrderStatus::New;
+            o.status = OrderStatus::Triggered;
             o.updated = now;
         }
+        self.mark_order_passing(seq);
+        if let Some(o) = self.orders.get_mut(&seq) {
+            o.status = OrderStatus::New;
+        }
         self.mark_order(seq);
+        self.mark_position(&symbol);
         self.activate(seq);
     }
 
-    pub(super) fn fire_position_stops(&mut self, symbol: &str) {
+    /// Keeps a position's take-profit and stop-loss as Bybit keeps them: as Untriggered
+    /// conditional orders (`stopOrderType` `TakeProfit` / `StopLoss`, `createType`
+    /// `CreateByTakeProfit` / `CreateByStopLoss`, qty 0 = the whole position, reduce-only,
+    /// close-on-trigger) that `/v5/order/realtime` lists and the `order` stream pushes
+    /// (v5/position/trading-stop). A level set, moved or removed creates, moves or deactivates
+    /// its order; when the position is cleared they end `Deactivated` with `cancelType`
+    /// `CancelByTpSlTsClear` (v5/enum).
+    pub(super) fn sync_position_stops(&mut self, symbol: &str) {
         let pos = self.position_view(symbol);
-        let Some(held) = pos.side else { return };
-        let last = self.last_price(symbol);
-        let long = held == Side::Buy;
-        let tp_hit = pos
-            .take_profit
-            .is_some_and(|tp| if long { last >= tp } else { last <= tp });
-        let sl_hit = pos
-            .stop_loss
-            .is_some_and(|sl| if long { last <= sl } else { last >= sl });
-        let (stop_type, create_type, trigger) = if tp_hit {
-            (
-                StopOrderType::TakeProfit,
-                CreateType::CreateByTakeProfit,
-                pos.take_profit,
-            )
-        } else if sl_hit {
-            (
-                StopOrderType::StopLoss,
-                CreateType::CreateByStopLoss,
-                pos.stop_loss,
-            )
-        } else {
-            return;
-        };
-        {
-            let p = self.position(symbol);
-            p.take_profit = None;
-            p.stop_loss = None;
+        for kind in [StopOrderType::TakeProfit, StopOrderType::StopLoss] {
+            let is_tp = kind == StopOrderType::TakeProfit;
+            let wanted = match pos.side {
+                Some(held) => {
+                    let level = if is_tp {
+                        pos.take_profit
+                    } else {
+                        pos.stop_loss
+                    };
+                    level.map(|price| (held.opposite(), price))
+                }
+                None => None,
+            };
+            let existing = self
+                .open_iter()
+                .find(|o| {
+                    o.symbol == symbol
+                        && o.is_conditional_waiting()
+                        && o.stop_order_type.as_ref() == Some(&kind)
+                })
+                .map(|o| (o.seq, o.side, o.trigger_price));
+            match (existing, wanted) {
+                (None, None) => {}
+                (Some((seq, _, _)), None) => {
+                    let cancel = if pos.side.is_none() {
+                        CancelType::CancelByTpSlTsClear
+                    } else {
+                        CancelType::CancelByUser
+                    };
+                    self.close_order(seq, OrderStatus::Deactivated, Some(cancel), "EC_NoError");
+                }
+                (Some((seq, side, trigger)), Some((want_side, price)))
+                    if side == want_side && trigger == Some(price) =>
+                {
+                    let _ = seq;
+                }
+                (Some((seq, side, _)), Some((want_side, price))) if side == want_side => {
+                    let now = self.now;
+                    if let Some(o) = self.orders.get_mut(&seq) {
+                        o.trigger_price = Some(price);
+                        o.updated = now;
+                    }
+                    self.mark_order(seq);
+                }
+                (existing, Some((side, price))) => {
+                    if let Some((seq, _, _)) = existing {
+                        self.close_order(
+                            seq,
+                            OrderStatus::Deactivated,
+                            Some(CancelType::CancelByTpSlTsClear),
+                            "EC_NoError",
+                        );
+                    }
+                    self.place_position_stop(symbol, kind.clone(), side, price);
+                }
+            }
         }
+    }
+
+    /// A new Untriggered TP or SL order closing the whole position of `symbol`.
+    fn place_position_stop(
+        &mut self,
+        symbol: &str,
+        kind: StopOrderType,
+        side: Side,
+        price: Decimal,
+    ) {
+        let is_tp = kind == StopOrderType::TakeProfit;
+        // A long's take-profit waits for a rise, its stop-loss for a fall; a short's the reverse.
+        let direction = if (side == Side::Sell) == is_tp {
+            TriggerDirection::Rise
+        } else {
+            TriggerDirection::Fall
+        };
         let seq = self.next_order_seq();
         let order_id = self.uuid();
         let now = self.now;
+        let last = self.last_price(symbol);
         self.orders.insert(
             seq,
             OrderState {
@@ -136,24 +203,28 @@ impl Engine {
                 order_id: order_id.clone(),
                 link_id: String::new(),
                 symbol: symbol.to_owned(),
-                side: held.opposite(),
+                side,
                 order_type: OrderType::Market,
                 price: Decimal::ZERO,
-                qty: pos.size,
-                leaves: pos.size,
+                qty: Decimal::ZERO,
+                leaves: Decimal::ZERO,
                 cum_qty: Decimal::ZERO,
                 cum_value: Decimal::ZERO,
                 cum_fee: Decimal::ZERO,
                 closed_pnl: Decimal::ZERO,
-                status: OrderStatus::New,
+                status: OrderStatus::Untriggered,
                 tif: TimeInForce::Ioc,
                 reduce_only: true,
                 close_on_trigger: true,
                 close_all: true,
-                trigger_price: trigger,
-                trigger_direction: None,
-                stop_order_type: Some(stop_type),
-                create_type,
+                trigger_price: Some(price),
+                trigger_direction: Some(direction),
+                stop_order_type: Some(kind),
+                create_type: if is_tp {
+                    CreateType::CreateByTakeProfit
+                } else {
+                    CreateType::CreateByStopLoss
+                },
                 cancel_type: None,
                 reject_reason: "EC_NoError",
                 take_profit: None,
@@ -166,7 +237,6 @@ impl Engine {
         self.by_id.insert(order_id, seq);
         self.open.insert(seq);
         self.mark_order(seq);
-        self.activate(seq);
     }
 
     /// Resting limit orders against the last print by a taker on their other side: a print
@@ -184,6 +254,7 @@ impl Engine {
             })
             .map(|o| (o.seq, o.side, o.price))
             .collect();
+        let mut event = None;
         for (seq, side, price) in resting {
             // Only a taker on the other side trades with a resting order: a buyer's print never
             // fills a bid, including the remainder of the order that printed it.
@@ -205,7 +276,11 @@ impl Engine {
                 leaves.min(self.level_qty(symbol, price))
             };
             if qty > Decimal::ZERO {
-                self.fill(seq, price, qty, true);
+                let event = match event {
+                    Some(event) => event,
+                    None => *event.insert(self.next_match_event()),
+                };
+                self.fill(seq, price, qty, true, event);
             }
         }
     }
@@ -246,10 +321,11 @@ impl Engine {
         };
         let marketable = self.is_marketable(&symbol, side, limit);
         if !is_market && tif == TimeInForce::PostOnly && marketable {
+            // A system cancel: Bybit says why in rejectReason and leaves cancelType UNKNOWN.
             self.close_order(
                 seq,
                 OrderStatus::Cancelled,
-                Some(CancelType::CancelByUser),
+                None,
                 "EC_PostOnlyWillTakeLiquidity",
             );
             return;
@@ -263,24 +339,20 @@ impl Engine {
             let available: Decimal = levels.iter().map(|l| l.qty).sum();
             let leaves = self.orders.get(&seq).map_or(Decimal::ZERO, |o| o.leaves);
             if available < leaves {
-                self.close_order(
-                    seq,
-                    OrderStatus::Cancelled,
-                    Some(CancelType::CancelByUser),
-                    "EC_CancelForNoFullFill",
-                );
+                self.close_order(seq, OrderStatus::Cancelled, None, "EC_CancelForNoFullFill");
                 return;
             }
         }
         let mut last_fill = None;
         let mut traded = Decimal::ZERO;
+        let event = self.next_match_event();
         for level in levels {
             let leaves = self.orders.get(&seq).map_or(Decimal::ZERO, |o| o.leaves);
             if leaves.is_zero() {
                 break;
             }
             let take = leaves.min(level.qty);
-            let filled = self.fill(seq, level.price, take, false);
+            let filled = self.fill(seq, level.price, take, false, event);
             if filled.is_zero() {
                 break;
             }
@@ -305,12 +377,7 @@ impl Engine {
             } else {
                 "EC_CancelForNoFullFill"
             };
-            self.close_order(
-                seq,
-                OrderStatus::Cancelled,
-                Some(CancelType::CancelByUser),
-                reason,
-            );
+            self.close_order(seq, OrderStatus::Cancelled, None, reason);
         }
     }
 
@@ -322,6 +389,7 @@ impl Engine {
         price: Decimal,
         qty: Decimal,
         is_maker: bool,
+        event: i64,
     ) -> Decimal {
         let Some(o) = self.orders.get(&seq) else {
             return Decimal::ZERO;
@@ -359,6 +427,9 @@ impl Engine {
         let fee = (value * rate).round_dp_with_strategy(8, RoundingStrategy::MidpointAwayFromZero);
         let held_before = self.position_view(&symbol).side;
         let (closed, pnl) = self.position(&symbol).apply_fill(side, qty, price, now);
+        // The wallet moves by exactly what the execution reports (execPnl and execFee carry 8
+        // decimals), so start + Σ execPnl − Σ execFee is the wallet to the last digit.
+        let pnl = pnl.round_dp_with_strategy(8, RoundingStrategy::MidpointAwayFromZero);
         self.wallet += pnl - fee;
         self.cum_realised += pnl - fee;
         {
@@ -370,7 +441,7 @@ impl Engine {
             } else {
                 p.cur_realised += pnl - fee;
             }
-            p.seq += 1;
+            p.seq = event;
         }
         let (
             order_id,
@@ -391,7 +462,10 @@ impl Engine {
             o.cum_qty += qty;
             o.cum_value += value;
             o.cum_fee += fee;
-            o.closed_pnl += pnl - fee;
+            // Closed PnL belongs to the part that closed a position; an opening fill has none.
+            if closed > Decimal::ZERO {
+                o.closed_pnl += pnl - fee * closed / qty;
+            }
             o.leaves -= qty;
             o.updated = now;
             o.status = if o.leaves.is_zero() {
@@ -414,8 +488,6 @@ impl Engine {
             self.retire(seq);
         }
         let exec_id = self.uuid();
-        let exec_seq = self.exec_seq;
-        self.exec_seq += 1;
         self.executions.push_back(ExecRecord {
             exec_id,
             order_id,
@@ -437,7 +509,7 @@ impl Engine {
             pnl,
             mark_price: self.last_price(&symbol),
             time: now,
-            seq: exec_seq,
+            seq: event,
         });
         self.outbox.executions.push(self.executions.len() - 1);
         while self.executions.len() > self.limits.executions_kept {
@@ -463,6 +535,7 @@ impl Engine {
         self.mark_position(&symbol);
         self.outbox.wallet = true;
         self.cancel_stale_reduce_only(&symbol);
+        self.sync_position_stops(&symbol);
         qty
     }
 

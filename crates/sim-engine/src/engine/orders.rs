@@ -165,7 +165,9 @@ impl Engine {
             let waiting = self
                 .open_iter()
                 .filter(open_here)
-                .filter(|o| o.is_conditional_waiting())
+                .filter(|o| {
+                    o.is_conditional_waiting() && o.stop_order_type == Some(StopOrderType::Stop)
+                })
                 .count();
             if waiting >= self.limits.max_conditional_orders_per_symbol {
                 return Err(Reject::too_many_stop_orders());
@@ -224,7 +226,12 @@ impl Engine {
             trigger_price: trigger.map(|t| t.0),
             trigger_direction: trigger.map(|t| t.1),
             stop_order_type: trigger.map(|_| StopOrderType::Stop),
-            create_type: CreateType::CreateByUser,
+            // A conditional is created "by stop order" (v5/enum createType).
+            create_type: if trigger.is_some() {
+                CreateType::CreateByStopOrder
+            } else {
+                CreateType::CreateByUser
+            },
             cancel_type: None,
             reject_reason: "EC_NoError",
             take_profit: req.take_profit,
@@ -421,17 +428,37 @@ impl Engine {
                 order_id: order.order_id.clone(),
                 order_link_id: order.link_id.clone(),
             };
-            self.close_order(
-                seq,
-                OrderStatus::Cancelled,
-                Some(CancelType::CancelByUser),
-                "EC_NoError",
-            );
-            self.mark_position(symbol);
+            self.cancel_by_user(seq);
             Ok(ack)
         })();
         self.flush();
         result
+    }
+
+    /// A user's cancel: a live order ends `Cancelled`; a conditional one that has not
+    /// triggered ends `Deactivated` (v5/enum orderStatus). Cancelling a position's TP or SL
+    /// order removes that level from the position, as trading-stop with `0` would.
+    fn cancel_by_user(&mut self, seq: u64) {
+        let Some(o) = self.orders.get(&seq) else {
+            return;
+        };
+        let symbol = o.symbol.clone();
+        let waiting = o.is_conditional_waiting();
+        let kind = o.stop_order_type.clone();
+        let status = if waiting {
+            OrderStatus::Deactivated
+        } else {
+            OrderStatus::Cancelled
+        };
+        self.close_order(seq, status, Some(CancelType::CancelByUser), "EC_NoError");
+        if waiting {
+            match kind {
+                Some(StopOrderType::TakeProfit) => self.position(&symbol).take_profit = None,
+                Some(StopOrderType::StopLoss) => self.position(&symbol).stop_loss = None,
+                _ => {}
+            }
+        }
+        self.mark_position(&symbol);
     }
 
     /// `POST /v5/order/cancel-all`: cancels every open order that matches, in creation order.
@@ -468,14 +495,7 @@ impl Engine {
                         order_id: o.order_id.clone(),
                         order_link_id: o.link_id.clone(),
                     });
-                    let symbol = o.symbol.clone();
-                    self.close_order(
-                        seq,
-                        OrderStatus::Cancelled,
-                        Some(CancelType::CancelByUser),
-                        "EC_NoError",
-                    );
-                    self.mark_position(&symbol);
+                    self.cancel_by_user(seq);
                 }
             }
             Ok(acks)
@@ -592,6 +612,7 @@ impl Engine {
             p.stop_loss = new_sl;
             p.updated = now;
             self.mark_position(&req.symbol);
+            self.sync_position_stops(&req.symbol);
             Ok(())
         })();
         self.flush();

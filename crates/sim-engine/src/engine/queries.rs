@@ -9,6 +9,7 @@ use crate::command::{ExecutionQuery, OrderKey, OrderQuery};
 use crate::config::FeeRates;
 use crate::reject::Reject;
 use crate::state::OrderState;
+use crate::wire_out::Wire;
 
 impl Engine {
     pub(crate) fn find(&self, key: &OrderKey, symbol: &str) -> Option<u64> {
@@ -61,7 +62,7 @@ impl Engine {
                 )
             })
             .filter(|o| keep(o))
-            .map(|o| self.order_wire(o))
+            .map(|o| self.order_wire(o, Wire::Rest))
             .collect()
     }
 
