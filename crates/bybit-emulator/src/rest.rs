@@ -521,6 +521,9 @@ fn order_filter(p: &Params) -> Result<Option<OrderFilter>, Reject> {
         None => Ok(None),
         Some("Order") => Ok(Some(OrderFilter::Order)),
         Some("StopOrder") | Some("tpslOrder") => Ok(Some(OrderFilter::StopOrder)),
+        // Older docs of cancel-all and open orders list `OpenOrder`: every kind of open order,
+        // which is also what no filter means for linear.
+        Some("OpenOrder") => Ok(None),
         Some(_) => Err(Reject::params("params error: orderFilter invalid")),
     }
 }
@@ -567,14 +570,24 @@ fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
 fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = order_query(p)?;
-    let with_closed = p.int("openOnly")? == Some(1);
-    let list = state.read(|e| {
-        let mut list = e.open_orders(&query);
-        if with_closed && query.key.is_none() {
-            list.extend(e.order_history(&query));
-            list.sort_by_key(|o| std::cmp::Reverse(o.created_time));
+    // v5/order/open-order: openOnly 0 (default) lists open orders only; 1 (2 on classic and
+    // inverse accounts) lists only the recent closed ones (the engine keeps the last 500); by
+    // orderId or orderLinkId the order is returned whatever its state and openOnly is ignored.
+    let closed_only = match p.int("openOnly")? {
+        None | Some(0) => false,
+        Some(1 | 2) => true,
+        Some(other) => {
+            return Err(Reject::params(format!(
+                "params error: openOnly invalid: {other}"
+            )))
         }
-        list
+    };
+    let list = state.read(|e| {
+        if closed_only && query.key.is_none() {
+            e.order_history(&query)
+        } else {
+            e.open_orders(&query)
+        }
     });
     paged(list, p, 20, 50)
 }

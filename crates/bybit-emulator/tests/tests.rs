@@ -5,6 +5,7 @@
 
 mod binary;
 mod faults;
+mod fidelity;
 mod rest;
 mod review;
 mod support;

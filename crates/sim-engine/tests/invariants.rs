@@ -317,7 +317,10 @@ fn check_invariants(e: &Engine, start: Decimal) {
                 .collect();
             let level = level.unwrap_or_default();
             if level.is_zero() {
-                assert!(triggers.is_empty(), "{symbol} {kind}: orders without a level");
+                assert!(
+                    triggers.is_empty(),
+                    "{symbol} {kind}: orders without a level"
+                );
             } else {
                 assert_eq!(triggers, [level], "{symbol} {kind}");
             }

@@ -1,0 +1,91 @@
+//! Issue 6: what a Bybit client sees over the wire, each test naming the doc page it follows.
+
+use serde_json::{json, Value};
+
+use crate::support::{start, Client};
+
+fn links(reply: &Value) -> Vec<String> {
+    reply["result"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["orderLinkId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// v5/order/open-order: openOnly 0 (default) = open orders only; 1 = recent closed orders only;
+// by orderId / orderLinkId the order whatever its state (openOnly ignored); orderFilter
+// `OpenOrder` (older docs, cancel-all) is accepted.
+#[tokio::test]
+async fn open_only_splits_open_from_recent_closed_orders() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let place = |link: &str, price: &str| {
+        json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy", "orderType": "Limit",
+               "qty": "0.1", "price": price, "orderLinkId": link})
+    };
+    for (link, price) in [("rest-a", "3000"), ("rest-b", "3001")] {
+        let reply = c.post("/v5/order/create", &place(link, price)).await;
+        assert_eq!(reply.ret_code(), 0, "{}", reply.body);
+    }
+    let filled = json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                        "orderType": "Market", "qty": "0.1", "orderLinkId": "gone-fill"});
+    assert_eq!(c.post("/v5/order/create", &filled).await.ret_code(), 0);
+    let cancel = json!({"category": "linear", "symbol": "ETHUSDT", "orderLinkId": "rest-b"});
+    assert_eq!(c.post("/v5/order/cancel", &cancel).await.ret_code(), 0);
+
+    let open = c
+        .get("/v5/order/realtime", "category=linear&symbol=ETHUSDT")
+        .await;
+    assert_eq!(links(&open.body), ["rest-a"]);
+    let open0 = c
+        .get(
+            "/v5/order/realtime",
+            "category=linear&symbol=ETHUSDT&openOnly=0",
+        )
+        .await;
+    assert_eq!(links(&open0.body), ["rest-a"]);
+    let closed = c
+        .get(
+            "/v5/order/realtime",
+            "category=linear&symbol=ETHUSDT&openOnly=1",
+        )
+        .await;
+    // Newest first by createdTime.
+    assert_eq!(links(&closed.body), ["gone-fill", "rest-b"]);
+    // By link id: any state, openOnly ignored.
+    for open_only in ["0", "1"] {
+        let one = c
+            .get(
+                "/v5/order/realtime",
+                &format!("category=linear&orderLinkId=rest-b&openOnly={open_only}"),
+            )
+            .await;
+        assert_eq!(one.body["result"]["list"][0]["orderStatus"], "Cancelled");
+        let one = c
+            .get(
+                "/v5/order/realtime",
+                &format!("category=linear&orderLinkId=rest-a&openOnly={open_only}"),
+            )
+            .await;
+        assert_eq!(one.body["result"]["list"][0]["orderStatus"], "New");
+    }
+    let filtered = c
+        .get(
+            "/v5/order/realtime",
+            "category=linear&settleCoin=USDT&orderFilter=OpenOrder",
+        )
+        .await;
+    assert_eq!(links(&filtered.body), ["rest-a"]);
+    let all = json!({"category": "linear", "settleCoin": "USDT", "orderFilter": "OpenOrder"});
+    let reply = c.post("/v5/order/cancel-all", &all).await;
+    assert_eq!(reply.ret_code(), 0, "{}", reply.body);
+    assert_eq!(links(&reply.body), ["rest-a"]);
+    let bad = c
+        .get(
+            "/v5/order/realtime",
+            "category=linear&symbol=ETHUSDT&openOnly=7",
+        )
+        .await;
+    assert_eq!(bad.ret_code(), 10001);
+}
