@@ -98,6 +98,10 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Seed for everything random (price walks, ids). Same seed, same commands: same run.
     pub seed: u64,
+    /// How far from the last price a market order may fill (a fraction: `0.05` is 5 %). Bybit
+    /// turns a market order into an IOC limit at a protection price; real BTCUSDT captures
+    /// put it about 5 % from the price.
+    pub market_protection: Decimal,
 }
 
 impl EngineConfig {
@@ -114,6 +118,7 @@ impl EngineConfig {
             book_overrides: BTreeMap::new(),
             limits: Limits::default(),
             seed,
+            market_protection: dec!(0.05),
         }
     }
 

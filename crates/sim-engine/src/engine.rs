@@ -26,9 +26,6 @@ mod queries;
 
 /// Maintenance margin rate used for reporting (Bybit's first risk tier is around 0.5 %).
 const MAINTENANCE_RATE: Decimal = dec!(0.005);
-/// Market orders fill no further than this fraction from the last price when the instrument
-/// does not say (instruments-info `riskParameters.priceLimitRatioX` does).
-const DEFAULT_PROTECTION: Decimal = dec!(0.05);
 /// Cascades (a trigger whose fill moves the price into another trigger) stop after this many
 /// rounds, so a pathological setup cannot hang the engine.
 const MAX_CASCADE: usize = 1000;
@@ -50,7 +47,12 @@ fn round_price(rules: &InstrumentRules, price: Decimal, mode: RoundingMode) -> D
 pub(crate) struct Instrument {
     pub(crate) info: InstrumentInfo,
     pub(crate) rules: InstrumentRules,
+    /// How far from the last price a market order may fill.
     pub(crate) protection: Decimal,
+    /// The limit-price band: a buy may not be priced more than this fraction above the
+    /// reference price, a sell not this fraction below (instruments-info
+    /// `riskParameters.priceLimitRatioY`; none when the instrument does not say).
+    pub(crate) band: Option<Decimal>,
 }
 
 /// A deterministic Bybit-rules matching engine with one USDT account (one-way mode).
@@ -146,12 +148,11 @@ impl Engine {
                     symbol: info.symbol.clone(),
                     reason: err.to_string(),
                 })?;
-            let protection = info
+            let band = info
                 .risk_parameters
                 .as_ref()
-                .and_then(|r| r.price_limit_ratio_x)
-                .filter(|x| *x > Decimal::ZERO && *x < Decimal::ONE)
-                .unwrap_or(DEFAULT_PROTECTION);
+                .and_then(|r| r.price_limit_ratio_y)
+                .filter(|y| *y > Decimal::ZERO && *y < Decimal::ONE);
             let price = match config.initial_prices.get(&info.symbol) {
                 Some(p) if *p > Decimal::ZERO => round_price(&rules, *p, RoundingMode::Nearest),
                 Some(p) => {
@@ -180,12 +181,16 @@ impl Engine {
                 Instrument {
                     info,
                     rules,
-                    protection,
+                    protection: config.market_protection,
+                    band,
                 },
             );
         }
         if config.usdt < Decimal::ZERO {
             return Err(ConfigError::Balance(config.usdt));
+        }
+        if config.market_protection <= Decimal::ZERO || config.market_protection >= Decimal::ONE {
+            return Err(ConfigError::Protection(config.market_protection));
         }
         Ok(Engine {
             instruments,

@@ -100,4 +100,7 @@ pub enum ConfigError {
     /// A negative starting balance.
     #[error("starting balance {0} must not be negative")]
     Balance(Decimal),
+    /// A market protection that is not a fraction between 0 and 1.
+    #[error("market protection {0} must be between 0 and 1 (exclusive)")]
+    Protection(Decimal),
 }

@@ -392,3 +392,67 @@ fn the_wallet_is_the_start_plus_reported_pnl_minus_fees_exactly() {
         .sum();
     assert_eq!(e.wallet().total_wallet_balance.unwrap(), start + moved);
 }
+
+// v5/error (30208 "The order price is higher than the maximum buying price", 30209 "... lower
+// than the minimum selling price"; 110003 links the contract price limits) and
+// v5/market/instrument (riskParameters.priceLimitRatioY, 0.02 for BTCUSDT).
+#[test]
+fn limit_prices_outside_the_band_are_refused() {
+    let mut e = engine();
+    let last = e.price("BTCUSDT").unwrap();
+    let buy = |price| NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), price);
+    let sell = |price| NewOrder::limit("BTCUSDT", Side::Sell, dec!(0.001), price);
+    crate::support::assert_rejected(e.create_order(T0, &buy(last * dec!(1.03))), 30208);
+    crate::support::assert_rejected(e.create_order(T0, &sell(last * dec!(0.97))), 30209);
+    // Inside the band, or passive however far: accepted.
+    e.create_order(T0, &buy(last * dec!(1.01))).unwrap();
+    e.create_order(T0, &buy(last * dec!(0.5))).unwrap();
+    e.create_order(T0, &sell(last * dec!(1.5))).unwrap();
+    // A conditional limit is banded around its trigger price.
+    let far = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(1.2))
+        .trigger(last * dec!(1.19), TriggerDirection::Rise);
+    e.create_order(T0, &far).unwrap();
+    // Amending a resting buy through the band is refused too.
+    e.create_order(
+        T0,
+        &NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(0.9)).link_id("am"),
+    )
+    .unwrap();
+    let amend = sim_engine::Amend {
+        symbol: "BTCUSDT".into(),
+        key: OrderKey::LinkId("am".into()),
+        qty: None,
+        price: Some(last * dec!(1.1)),
+        trigger_price: None,
+    };
+    crate::support::assert_rejected(e.amend_order(T0, &amend), 30208);
+}
+
+// v5/order/create-order (a market order becomes an IOC limit at a protection price); real
+// BTCUSDT captures put it about 5 % from the price, and it is configurable.
+#[test]
+fn the_market_protection_price_is_five_percent_and_configurable() {
+    let protection_price = |protection: Option<Decimal>| {
+        let mut config =
+            sim_engine::EngineConfig::new(sim_engine::defaults::instruments(), dec!(100000), 42);
+        config.initial_prices = sim_engine::defaults::start_prices();
+        if let Some(p) = protection {
+            config.market_protection = p;
+        }
+        let mut e = Engine::new(config).unwrap();
+        e.create_order(
+            T0,
+            &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01)).link_id("m"),
+        )
+        .unwrap();
+        let pushed = order_pushes(&e.take_events(), "m").pop().unwrap();
+        (pushed.price.unwrap(), e.price("BTCUSDT").unwrap())
+    };
+    let (price, _) = protection_price(None);
+    assert_eq!(price, dec!(99750.00), "95000 × 1.05");
+    let (price, _) = protection_price(Some(dec!(0.01)));
+    assert_eq!(price, dec!(95950.00), "95000 × 1.01");
+    let mut config = sim_engine::EngineConfig::new(sim_engine::defaults::instruments(), dec!(1), 1);
+    config.market_protection = dec!(1.5);
+    assert!(Engine::new(config).is_err());
+}
