@@ -47,6 +47,10 @@ pub struct EmulatorConfig {
     pub rate_limits: bool,
     /// How often the price sources advance, in ms.
     pub tick_ms: u64,
+    /// A still market (`--static-prices`): prices move only when set, replayed or traded
+    /// through. Off by default: every symbol walks at random with trade prints (see
+    /// `sim_engine::EngineConfig::static_prices`, which this turns on).
+    pub static_prices: bool,
 }
 
 impl EmulatorConfig {
@@ -60,6 +64,7 @@ impl EmulatorConfig {
             api_secret: api_secret.to_owned(),
             rate_limits: true,
             tick_ms: 100,
+            static_prices: false,
         }
     }
 }
@@ -95,7 +100,8 @@ pub struct Emulator {
 
 impl Emulator {
     /// Binds `listen` (use `127.0.0.1:0` for a free port) and serves until stopped.
-    pub async fn start(listen: &str, config: EmulatorConfig) -> Result<Emulator, StartError> {
+    pub async fn start(listen: &str, mut config: EmulatorConfig) -> Result<Emulator, StartError> {
+        config.engine.static_prices |= config.static_prices;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| StartError::Bind {

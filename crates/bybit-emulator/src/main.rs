@@ -44,6 +44,9 @@ struct Args {
     /// Turn Bybit's per-key rate limits off (benchmarks).
     #[arg(long)]
     no_rate_limits: bool,
+    /// Keep a still market: no random walk, flat book (by default every symbol moves).
+    #[arg(long)]
+    static_prices: bool,
 }
 
 #[tokio::main]
@@ -52,6 +55,7 @@ async fn main() -> Result<()> {
     let mut config =
         EmulatorConfig::with_defaults(&args.api_key, &args.api_secret, args.usdt, args.seed);
     config.rate_limits = !args.no_rate_limits;
+    config.static_prices = args.static_prices;
     if let Some(path) = &args.instruments {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;

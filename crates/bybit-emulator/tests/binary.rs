@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Running(Child);
+pub(crate) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -15,7 +15,7 @@ impl Drop for Running {
 }
 
 /// Starts the binary and returns it with the URL from its one line of output.
-fn spawn(extra: &[&str]) -> (Running, String) {
+pub(crate) fn spawn(extra: &[&str]) -> (Running, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bybit-emulator"))
         .args([
             "--listen",

@@ -89,3 +89,54 @@ async fn open_only_splits_open_from_recent_closed_orders() {
         .await;
     assert_eq!(bad.ret_code(), 10001);
 }
+
+async fn ticker(url: &str, symbol: &str) -> Value {
+    let body: Value = reqwest::get(format!(
+        "{url}/v5/market/tickers?category=linear&symbol={symbol}"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    body["result"]["list"][0].clone()
+}
+
+// Issue 6.11: a default emulator's market moves on its own; `--static-prices` keeps it still.
+#[tokio::test]
+async fn the_default_market_moves_and_static_prices_keep_it_still() {
+    let (_living, living) = crate::binary::spawn(&[]);
+    let (_still, still) = crate::binary::spawn(&["--static-prices"]);
+    let living_start = ticker(&living, "BTCUSDT").await["lastPrice"].clone();
+    let still_start = ticker(&still, "BTCUSDT").await["lastPrice"].clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if ticker(&living, "BTCUSDT").await["lastPrice"] != living_start {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the default market never moved"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // By the time the living market has moved, the still one has not.
+    assert_eq!(ticker(&still, "BTCUSDT").await["lastPrice"], still_start);
+}
+
+// v5/market/tickers (bid1Price, bid1Size): the account's resting order is in the book.
+#[tokio::test]
+async fn a_resting_order_shows_in_bid1() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let before = ticker(&emu.http_url(), "ETHUSDT").await;
+    let bid: rust_decimal::Decimal = before["bid1Price"].as_str().unwrap().parse().unwrap();
+    let size: rust_decimal::Decimal = before["bid1Size"].as_str().unwrap().parse().unwrap();
+    let place = json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                       "orderType": "Limit", "qty": "0.5", "price": bid.to_string()});
+    assert_eq!(c.post("/v5/order/create", &place).await.ret_code(), 0);
+    let after = ticker(&emu.http_url(), "ETHUSDT").await;
+    assert_eq!(after["bid1Price"], before["bid1Price"]);
+    let grown: rust_decimal::Decimal = after["bid1Size"].as_str().unwrap().parse().unwrap();
+    assert_eq!(grown, size + rust_decimal_macros::dec!(0.5));
+}

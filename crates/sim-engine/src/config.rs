@@ -102,6 +102,11 @@ pub struct EngineConfig {
     /// turns a market order into an IOC limit at a protection price; real BTCUSDT captures
     /// put it about 5 % from the price.
     pub market_protection: Decimal,
+    /// A still market: prices move only when set, replayed or traded through, and the book
+    /// keeps its flat shape. Off by default: every symbol then walks at random (seeded) with
+    /// trade prints, and book sizes vary like a real book's. Tests that assert exact fills
+    /// against a known book turn this on.
+    pub static_prices: bool,
 }
 
 impl EngineConfig {
@@ -119,6 +124,7 @@ impl EngineConfig {
             limits: Limits::default(),
             seed,
             market_protection: dec!(0.05),
+            static_prices: false,
         }
     }
 

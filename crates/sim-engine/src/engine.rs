@@ -8,11 +8,12 @@ use bybit_meta::{InstrumentRules, RoundingMode};
 use bybit_types::rest::market::InstrumentInfo;
 use rand::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use crate::config::{EngineConfig, FeeRates, Limits};
-use crate::market::{Market, PublicTrade};
+use crate::market::{Market, PriceSource, PublicTrade};
 use crate::reject::Reject;
 use crate::state::{ExecRecord, OrderState, PositionState};
 use crate::wire_out::Wire;
@@ -23,6 +24,8 @@ mod margin;
 mod matching;
 mod orders;
 mod queries;
+
+pub use queries::Retained;
 
 /// Maintenance margin rate used for reporting (Bybit's first risk tier is around 0.5 %).
 const MAINTENANCE_RATE: Decimal = dec!(0.005);
@@ -37,6 +40,25 @@ const MAX_WALK_STEPS: i64 = 10_000;
 pub const MAX_BALANCE: Decimal = dec!(1_000_000_000_000_000);
 /// The most levels (and the widest spacing) a synthetic book may have.
 const MAX_BOOK_LEVELS: u32 = 10_000;
+
+/// Time between the steps of a living market's random walk.
+const LIVING_STEP_MS: i64 = 200;
+
+/// The default price source of a living market: a seeded random walk every
+/// [`LIVING_STEP_MS`] whose largest step is about 0.7 basis points of the price (at least one
+/// tick). Uniform steps of that size give about 0.4 bp per step, 0.9 bp per second: roughly
+/// the 50 % annual volatility of a major perpetual.
+fn living_walk(rules: &InstrumentRules, price: Decimal) -> PriceSource {
+    let ticks = (price * dec!(0.00007) / rules.tick_size())
+        .round()
+        .to_u32()
+        .unwrap_or(1)
+        .max(1);
+    PriceSource::RandomWalk {
+        interval_ms: LIVING_STEP_MS,
+        max_step_ticks: ticks,
+    }
+}
 
 /// Rounds onto the tick. Rounding fails only on overflow, for prices far beyond any
 /// instrument's `maxPrice`; those keep their value and are refused by the range check.
@@ -172,10 +194,12 @@ impl Engine {
                 .get(&info.symbol)
                 .copied()
                 .unwrap_or(config.book);
-            markets.insert(
-                info.symbol.clone(),
-                Market::new(price, book, seed_rng.next_u64()),
-            );
+            let mut market = Market::new(price, book, seed_rng.next_u64());
+            if !config.static_prices {
+                market.living = true;
+                market.source = living_walk(&rules, price);
+            }
+            markets.insert(info.symbol.clone(), market);
             instruments.insert(
                 info.symbol.clone(),
                 Instrument {
@@ -289,6 +313,12 @@ impl Engine {
             .is_some_and(|m| matches!(m, OrderMark::Live(_)));
         if !queued {
             self.outbox.orders.push(OrderMark::Live(seq));
+        }
+        // A limit order resting, changing or leaving changes the public book.
+        if let Some(o) = self.orders.get(&seq) {
+            if o.order_type == bybit_types::OrderType::Limit && !o.is_conditional_waiting() {
+                self.outbox.markets.insert(o.symbol.clone());
+            }
         }
     }
 

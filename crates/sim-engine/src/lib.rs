@@ -34,7 +34,7 @@ pub use command::{
     TriggerDirection,
 };
 pub use config::{BookShape, EngineConfig, FeeRates, Limits};
-pub use engine::{Engine, MAX_BALANCE};
+pub use engine::{Engine, Retained, MAX_BALANCE};
 pub use market::{BookSnapshot, Level, PricePoint, PriceSource, PublicTrade};
 pub use reject::{codes, Reject};
 pub use snapshot::EngineSnapshot;

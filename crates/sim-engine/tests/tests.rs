@@ -8,6 +8,7 @@ mod support;
 mod accounting;
 mod fidelity;
 mod invariants;
+mod living;
 mod matching;
 mod prices;
 mod review;

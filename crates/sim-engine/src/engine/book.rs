@@ -1,7 +1,10 @@
 //! The market: the synthetic book, prices set or walked, prints on the tape.
 
+use std::collections::BTreeMap;
+
 use bybit_meta::RoundingMode;
-use bybit_types::Side;
+use bybit_types::{OrderStatus, OrderType, Side};
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::{round_price, Engine, MAX_BALANCE, MAX_BOOK_LEVELS, MAX_WALK_STEPS};
@@ -14,28 +17,87 @@ impl Engine {
         self.markets.get(symbol).map(|m| m.book).unwrap_or_default()
     }
 
-    /// Size of one synthetic level at `price`: `level_notional / price`, floored to the step,
-    /// never below the minimum order quantity.
-    pub(super) fn level_qty(&self, symbol: &str, price: Decimal) -> Decimal {
+    /// Size of one synthetic level at `price`, `index` levels (from 0) away from the last
+    /// price: `level_notional / price`, floored to the step, never below the minimum order
+    /// quantity. In a living market the size is also shaped and varied like a real book (see
+    /// [`living_factor`]).
+    pub(super) fn level_qty(&self, symbol: &str, price: Decimal, index: usize) -> Decimal {
         let Ok(inst) = self.instrument(symbol) else {
+            return Decimal::ZERO;
+        };
+        let Some(market) = self.markets.get(symbol) else {
             return Decimal::ZERO;
         };
         if price <= Decimal::ZERO {
             return Decimal::ZERO;
         }
-        let shape = self.book_shape(symbol);
-        let raw = shape
+        let mut raw = market
+            .book
             .level_notional
             .checked_div(price)
             .unwrap_or(Decimal::ZERO);
+        if market.living {
+            let ticks = (price / inst.rules.tick_size())
+                .trunc()
+                .to_u64()
+                .unwrap_or_default();
+            raw *= living_factor(market.book_seed, ticks, index, market.book_update_id);
+        }
         inst.rules
             .round_qty(raw)
             .unwrap_or(Decimal::ZERO)
             .max(inst.rules.min_order_qty())
     }
 
-    /// The synthetic book around the last price, `depth` levels per side.
+    /// The public book, `depth` levels per side: the synthetic book around the last price with
+    /// the account's own resting limit orders added at their prices, as they would show on
+    /// Bybit (and so in the ticker's `bid1Price` / `ask1Price`).
     pub fn book(&self, symbol: &str, depth: usize) -> Result<BookSnapshot, Reject> {
+        let synthetic = self.synthetic_book(symbol, depth)?;
+        let mut bids: BTreeMap<Decimal, Decimal> = BTreeMap::new();
+        let mut asks: BTreeMap<Decimal, Decimal> = BTreeMap::new();
+        for l in &synthetic.bids {
+            bids.insert(l.price, l.qty);
+        }
+        for l in &synthetic.asks {
+            asks.insert(l.price, l.qty);
+        }
+        let best_bid = synthetic.bids.first().map(|l| l.price);
+        let best_ask = synthetic.asks.first().map(|l| l.price);
+        for o in self.open_iter().filter(|o| {
+            o.symbol == symbol
+                && o.order_type == OrderType::Limit
+                && matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled)
+        }) {
+            // An order that would cross the synthetic book is not shown (it cannot rest there
+            // for long); everything else joins or makes its level.
+            match o.side {
+                Side::Buy if best_ask.is_none_or(|a| o.price < a) => {
+                    *bids.entry(o.price).or_default() += o.leaves;
+                }
+                Side::Sell if best_bid.is_none_or(|b| o.price > b) => {
+                    *asks.entry(o.price).or_default() += o.leaves;
+                }
+                _ => {}
+            }
+        }
+        let level = |(price, qty): (&Decimal, &Decimal)| Level {
+            price: *price,
+            qty: *qty,
+        };
+        Ok(BookSnapshot {
+            bids: bids.iter().rev().take(depth).map(level).collect(),
+            asks: asks.iter().take(depth).map(level).collect(),
+        })
+    }
+
+    /// The synthetic book around the last price, `depth` levels per side: what orders of the
+    /// account trade against.
+    pub(super) fn synthetic_book(
+        &self,
+        symbol: &str,
+        depth: usize,
+    ) -> Result<BookSnapshot, Reject> {
         let inst = self.instrument(symbol)?;
         let last = self.last_price(symbol);
         let shape = self.book_shape(symbol);
@@ -56,14 +118,14 @@ impl Engine {
             if bid >= inst.rules.min_price() && bid > Decimal::ZERO {
                 bids.push(Level {
                     price: bid,
-                    qty: self.level_qty(symbol, bid),
+                    qty: self.level_qty(symbol, bid, i - 1),
                 });
             }
             let ask = last + offset;
             if ask <= inst.rules.max_price() {
                 asks.push(Level {
                     price: ask,
-                    qty: self.level_qty(symbol, ask),
+                    qty: self.level_qty(symbol, ask, i - 1),
                 });
             }
         }
@@ -178,7 +240,10 @@ impl Engine {
                             && price <= rules.max_price()
                             && price > Decimal::ZERO
                         {
-                            self.print(&symbol, price, rules.min_order_qty(), None);
+                            // A living market prints varied sizes: 1 to 20 minimum lots.
+                            let lots = if m.living { m.draw_lots(20) } else { 1 };
+                            let qty = rules.min_order_qty() * Decimal::from(lots);
+                            self.print(&symbol, price, qty, None);
                             self.settle_market(&symbol);
                         }
                     }
@@ -268,7 +333,7 @@ impl Engine {
 
     /// Levels a taker on `side` can reach up to `limit`, best first.
     pub(super) fn reachable(&self, symbol: &str, side: Side, limit: Decimal) -> Vec<Level> {
-        let Ok(book) = self.book(symbol, usize::MAX) else {
+        let Ok(book) = self.synthetic_book(symbol, usize::MAX) else {
             return Vec::new();
         };
         let levels = if side == Side::Buy {
@@ -284,4 +349,41 @@ impl Engine {
             })
             .collect()
     }
+}
+
+/// How a living book's level at `ticks` (its price in ticks), `index` levels from the last
+/// price, differs from the flat `level_notional`: a depth profile times a heavy-tailed noise.
+///
+/// The profile follows the captured XRPUSDT 500-level book (fixture
+/// `ws_public_orderbook_ob500_XRPUSDT_2024-12-01.jsonl`): median sizes are about 0.7× at the
+/// top five levels, 1.3× from 5 to 50, 0.6× to 100, 0.45× to 200 and 0.1× beyond; single
+/// levels range from a twentieth to several times their neighbours. The noise is drawn from a
+/// hash of the level's price and a slowly moving epoch, so a level keeps its size while the
+/// price moves around it and re-draws it every few prints (staggered by price), as resting
+/// liquidity comes and goes.
+fn living_factor(seed: u64, ticks: u64, index: usize, update_id: u64) -> Decimal {
+    let profile = match index {
+        0..5 => Decimal::new(7, 1),
+        5..50 => Decimal::new(13, 1),
+        50..100 => Decimal::new(6, 1),
+        100..200 => Decimal::new(45, 2),
+        _ => Decimal::new(1, 1),
+    };
+    let epoch = update_id.wrapping_add(ticks % 5) / 5;
+    let h = splitmix(seed ^ splitmix(ticks ^ splitmix(epoch)));
+    // 0.05 .. 2.05, skewed low (a square), with one level in 25 four times larger.
+    let r = h % 1000;
+    let mut permille = 50 + r * r / 500;
+    if (h >> 20) % 25 == 0 {
+        permille *= 4;
+    }
+    profile * Decimal::new(i64::try_from(permille).unwrap_or(1000), 3)
+}
+
+/// SplitMix64's finaliser: a cheap, well-mixed hash of one word.
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -273,7 +273,7 @@ impl Engine {
             let qty = if through {
                 leaves
             } else {
-                leaves.min(self.level_qty(symbol, price))
+                leaves.min(self.level_qty(symbol, price, 0))
             };
             if qty > Decimal::ZERO {
                 let event = match event {

@@ -144,4 +144,39 @@ impl Engine {
     pub fn now(&self) -> i64 {
         self.now
     }
+
+    /// How many records the engine holds in each of its growing collections: what a
+    /// long-running emulator's memory follows. Every one is bounded (open orders by Bybit's
+    /// order limits, closed orders and executions by [`crate::Limits`], queued events by the
+    /// caller draining them).
+    pub fn retained(&self) -> Retained {
+        Retained {
+            orders: self.orders.len(),
+            open_orders: self.open.len(),
+            closed_orders: self.closed.len(),
+            order_ids: self.by_id.len() + self.by_link.len(),
+            executions: self.executions.len(),
+            positions: self.positions.len(),
+            queued_events: self.events.len(),
+        }
+    }
+}
+
+/// The sizes [`Engine::retained`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retained {
+    /// Orders kept (open and recently closed).
+    pub orders: usize,
+    /// Orders that can still trade or trigger.
+    pub open_orders: usize,
+    /// Closed orders kept for lookups.
+    pub closed_orders: usize,
+    /// Entries of the order-id and link-id indexes.
+    pub order_ids: usize,
+    /// Executions kept.
+    pub executions: usize,
+    /// Position records (one per symbol ever touched).
+    pub positions: usize,
+    /// Events not yet taken.
+    pub queued_events: usize,
 }
