@@ -17,36 +17,26 @@ impl Engine {
         self.markets.get(symbol).map(|m| m.book).unwrap_or_default()
     }
 
-    /// Size of one synthetic level at `price`, `index` levels (from 0) away from the last
-    /// price: `level_notional / price`, floored to the step, never below the minimum order
-    /// quantity. In a living market the size is also shaped and varied like a real book (see
-    /// [`living_factor`]).
-    pub(super) fn level_qty(&self, symbol: &str, price: Decimal, index: usize) -> Decimal {
-        let Ok(inst) = self.instrument(symbol) else {
+    /// Size of the synthetic level at `price` (the touch of a resting order).
+    pub(super) fn level_qty(&self, symbol: &str, price: Decimal) -> Decimal {
+        let Some(sizer) = self.sizer(symbol) else {
             return Decimal::ZERO;
         };
-        let Some(market) = self.markets.get(symbol) else {
-            return Decimal::ZERO;
-        };
-        if price <= Decimal::ZERO {
-            return Decimal::ZERO;
-        }
-        let mut raw = market
-            .book
-            .level_notional
-            .checked_div(price)
-            .unwrap_or(Decimal::ZERO);
-        if market.living {
-            let ticks = (price / inst.rules.tick_size())
-                .trunc()
-                .to_u64()
-                .unwrap_or_default();
-            raw *= living_factor(market.book_seed, ticks, index, market.book_update_id);
-        }
-        inst.rules
-            .round_qty(raw)
-            .unwrap_or(Decimal::ZERO)
-            .max(inst.rules.min_order_qty())
+        let ticks = (price / sizer.tick).trunc().to_u64().unwrap_or_default();
+        sizer.qty(price, 0, ticks)
+    }
+
+    fn sizer(&self, symbol: &str) -> Option<LevelSizer<'_>> {
+        let inst = self.instruments.get(symbol)?;
+        let market = self.markets.get(symbol)?;
+        Some(LevelSizer {
+            rules: &inst.rules,
+            tick: inst.rules.tick_size(),
+            notional: market.book.level_notional,
+            living: market
+                .living
+                .then_some((market.book_seed, market.book_update_id)),
+        })
     }
 
     /// The public book, `depth` levels per side: the synthetic book around the last price with
@@ -98,38 +88,55 @@ impl Engine {
         symbol: &str,
         depth: usize,
     ) -> Result<BookSnapshot, Reject> {
-        let inst = self.instrument(symbol)?;
+        self.instrument(symbol)?;
+        Ok(BookSnapshot {
+            bids: self.synthetic_side(symbol, Side::Buy, depth, |_| true),
+            asks: self.synthetic_side(symbol, Side::Sell, depth, |_| true),
+        })
+    }
+
+    /// One side of the synthetic book (`Buy`: bids), best first: at most `depth` levels, and
+    /// only while `keep` accepts them, so a taker computes no more levels than it reaches.
+    fn synthetic_side(
+        &self,
+        symbol: &str,
+        side: Side,
+        depth: usize,
+        mut keep: impl FnMut(&Level) -> bool,
+    ) -> Vec<Level> {
+        let Some(sizer) = self.sizer(symbol) else {
+            return Vec::new();
+        };
+        let rules = sizer.rules;
         let last = self.last_price(symbol);
-        let shape = self.book_shape(symbol);
-        let tick = inst.rules.tick_size();
-        let step = tick * Decimal::from(shape.spacing_ticks.max(1));
-        let levels = usize::try_from(shape.levels)
+        let spacing = self.book_shape(symbol).spacing_ticks.max(1);
+        let step = sizer.tick * Decimal::from(spacing);
+        let levels = usize::try_from(self.book_shape(symbol).levels)
             .unwrap_or(usize::MAX)
             .min(depth);
-        let mut bids = Vec::with_capacity(levels.min(1024));
-        let mut asks = Vec::with_capacity(levels.min(1024));
+        let last_ticks = (last / sizer.tick).trunc().to_u64().unwrap_or_default();
+        let mut out = Vec::with_capacity(levels.min(256));
         for i in 1..=levels {
             let offset = step * Decimal::from(i);
-            // Past both ends of the price filter nothing more can be quoted.
-            if last - offset < inst.rules.min_price() && last + offset > inst.rules.max_price() {
+            let offset_ticks = u64::from(spacing) * u64::try_from(i).unwrap_or(u64::MAX);
+            let (price, ticks) = match side {
+                Side::Buy => (last - offset, last_ticks.saturating_sub(offset_ticks)),
+                Side::Sell => (last + offset, last_ticks.saturating_add(offset_ticks)),
+            };
+            // Past the end of the price filter nothing more can be quoted.
+            if price <= Decimal::ZERO || price < rules.min_price() || price > rules.max_price() {
                 break;
             }
-            let bid = last - offset;
-            if bid >= inst.rules.min_price() && bid > Decimal::ZERO {
-                bids.push(Level {
-                    price: bid,
-                    qty: self.level_qty(symbol, bid, i - 1),
-                });
+            let level = Level {
+                price,
+                qty: sizer.qty(price, i - 1, ticks),
+            };
+            if !keep(&level) {
+                break;
             }
-            let ask = last + offset;
-            if ask <= inst.rules.max_price() {
-                asks.push(Level {
-                    price: ask,
-                    qty: self.level_qty(symbol, ask, i - 1),
-                });
-            }
+            out.push(level);
         }
-        Ok(BookSnapshot { bids, asks })
+        out
     }
 
     /// Prints a trade at `price` (rounded to the tick) and lets everything that reacts to the
@@ -331,23 +338,54 @@ impl Engine {
         }
     }
 
-    /// Levels a taker on `side` can reach up to `limit`, best first.
-    pub(super) fn reachable(&self, symbol: &str, side: Side, limit: Decimal) -> Vec<Level> {
-        let Ok(book) = self.synthetic_book(symbol, usize::MAX) else {
-            return Vec::new();
-        };
-        let levels = if side == Side::Buy {
-            book.asks
-        } else {
-            book.bids
-        };
-        levels
-            .into_iter()
-            .take_while(|l| match side {
+    /// Levels a taker on `side` can reach up to `limit`, best first, as far as it takes to
+    /// cover `needed`.
+    pub(super) fn reachable(
+        &self,
+        symbol: &str,
+        side: Side,
+        limit: Decimal,
+        needed: Decimal,
+    ) -> Vec<Level> {
+        let mut covered = Decimal::ZERO;
+        self.synthetic_side(symbol, side.opposite(), usize::MAX, |l| {
+            let within = match side {
                 Side::Buy => l.price <= limit,
                 Side::Sell => l.price >= limit,
-            })
-            .collect()
+            };
+            let take = within && covered < needed;
+            covered += l.qty;
+            take
+        })
+    }
+}
+
+/// What sizes the levels of one symbol's synthetic book.
+struct LevelSizer<'a> {
+    rules: &'a bybit_meta::InstrumentRules,
+    tick: Decimal,
+    notional: Decimal,
+    /// Book seed and update id of a living market.
+    living: Option<(u64, u64)>,
+}
+
+impl LevelSizer<'_> {
+    /// Size of the level at `price` (`ticks` in ticks), `index` levels (from 0) away from the
+    /// last price: `level_notional / price`, floored to the step, never below the minimum
+    /// order quantity; in a living market shaped and varied like a real book
+    /// ([`living_factor`]).
+    fn qty(&self, price: Decimal, index: usize, ticks: u64) -> Decimal {
+        if price <= Decimal::ZERO {
+            return Decimal::ZERO;
+        }
+        let mut raw = self.notional.checked_div(price).unwrap_or(Decimal::ZERO);
+        if let Some((seed, update_id)) = self.living {
+            raw *= living_factor(seed, ticks, index, update_id);
+        }
+        self.rules
+            .round_qty(raw)
+            .unwrap_or(Decimal::ZERO)
+            .max(self.rules.min_order_qty())
     }
 }
 

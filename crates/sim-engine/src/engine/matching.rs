@@ -273,7 +273,7 @@ impl Engine {
             let qty = if through {
                 leaves
             } else {
-                leaves.min(self.level_qty(symbol, price, 0))
+                leaves.min(self.level_qty(symbol, price))
             };
             if qty > Decimal::ZERO {
                 let event = match event {
@@ -331,7 +331,8 @@ impl Engine {
             return;
         }
         let levels = if marketable {
-            self.reachable(&symbol, side, limit)
+            let leaves = self.orders.get(&seq).map_or(Decimal::ZERO, |o| o.leaves);
+            self.reachable(&symbol, side, limit, leaves)
         } else {
             Vec::new()
         };
