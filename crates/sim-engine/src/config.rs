@@ -107,6 +107,9 @@ pub struct EngineConfig {
     /// trade prints, and book sizes vary like a real book's. Tests that assert exact fills
     /// against a known book turn this on.
     pub static_prices: bool,
+    /// The funding rate every linear position pays (long, when positive) or receives each
+    /// funding interval, and the ticker's `fundingRate`. Bybit's usual 0.01 % by default.
+    pub funding_rate: Decimal,
 }
 
 impl EngineConfig {
@@ -125,6 +128,7 @@ impl EngineConfig {
             seed,
             market_protection: dec!(0.05),
             static_prices: false,
+            funding_rate: dec!(0.0001),
         }
     }
 

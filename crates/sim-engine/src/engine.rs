@@ -20,6 +20,7 @@ use crate::wire_out::Wire;
 use crate::{ConfigError, EngineEvent};
 
 mod book;
+mod funding;
 mod margin;
 mod matching;
 mod orders;
@@ -98,6 +99,7 @@ pub struct Engine {
     pub(crate) wallet: Decimal,
     pub(crate) cum_realised: Decimal,
     pub(crate) fees: FeeRates,
+    pub(crate) funding_rate: Decimal,
     pub(crate) limits: Limits,
     pub(crate) default_leverage: Decimal,
     pub(crate) ids: XorShiftRng,
@@ -229,6 +231,7 @@ impl Engine {
             wallet: config.usdt,
             cum_realised: Decimal::ZERO,
             fees: config.fees,
+            funding_rate: config.funding_rate,
             limits: config.limits,
             default_leverage: config.default_leverage,
             ids: XorShiftRng::seed_from_u64(seed_rng.next_u64()),

@@ -143,6 +143,8 @@ pub(crate) struct Market {
     pub(crate) living: bool,
     /// Seed of the living book's size noise.
     pub(crate) book_seed: u64,
+    /// The next funding time (ms); `i64::MIN` until time is first known.
+    pub(crate) next_funding: i64,
 }
 
 impl Market {
@@ -165,6 +167,7 @@ impl Market {
             last_taker: bybit_types::Side::Buy,
             living: false,
             book_seed: seed.rotate_left(17),
+            next_funding: i64::MIN,
         }
     }
 

@@ -2,7 +2,7 @@
 //! only at the edge (`wire_out`), so the matching code works with plain decimals.
 
 use bybit_types::{
-    CancelType, CreateType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
+    CancelType, CreateType, ExecType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
 };
 use rust_decimal::Decimal;
 
@@ -166,6 +166,8 @@ impl PositionState {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ExecRecord {
+    /// `Trade` for fills, `Funding` for funding settlements.
+    pub(crate) exec_type: ExecType,
     pub(crate) exec_id: String,
     pub(crate) order_id: String,
     pub(crate) link_id: String,

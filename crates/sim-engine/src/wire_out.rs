@@ -6,7 +6,7 @@ use bybit_types::rest::execution::Execution;
 use bybit_types::rest::order::Order;
 use bybit_types::rest::position::Position;
 use bybit_types::{
-    AccountType, CancelType, Category, ExecType, PositionStatus, StopOrderType, TpslMode, TriggerBy,
+    AccountType, CancelType, Category, PositionStatus, StopOrderType, TpslMode, TriggerBy,
 };
 use rust_decimal::Decimal;
 
@@ -118,7 +118,7 @@ impl Engine {
             exec_price: e.price,
             exec_qty: e.qty,
             exec_pnl: Some(money(e.pnl)),
-            exec_type: Some(ExecType::Trade),
+            exec_type: Some(e.exec_type.clone()),
             exec_value: Some(money(e.price * e.qty)),
             exec_time: Some(e.time),
             is_maker: e.is_maker,
@@ -225,7 +225,8 @@ impl Engine {
 
 impl Engine {
     /// The ticker of one symbol as `GET /v5/market/tickers` and `tickers.{symbol}` report it.
-    /// Mark and index follow the last price; funding is a flat 0.01 % every 8 hours.
+    /// Mark and index follow the last price; the funding rate is the configured one
+    /// ([`crate::EngineConfig::funding_rate`]), settled every instrument funding interval.
     pub fn ticker(&self, symbol: &str) -> Result<bybit_types::rest::market::Ticker, crate::Reject> {
         let book = self.book(symbol, 1)?;
         let Some(m) = self.markets.get(symbol) else {
@@ -264,7 +265,7 @@ impl Engine {
             turnover24h: Some(money(m.turnover_24h)),
             volume24h: Some(m.volume_24h),
             next_funding_time: Some(next_funding),
-            funding_rate: Some(Decimal::new(1, 4)),
+            funding_rate: Some(self.funding_rate),
             funding_interval_hour: Some(interval / 60),
             bid1_price: book.bids.first().map(|l| l.price),
             bid1_size: book.bids.first().map(|l| l.qty),

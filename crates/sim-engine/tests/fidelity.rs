@@ -456,3 +456,74 @@ fn the_market_protection_price_is_five_percent_and_configurable() {
     config.market_protection = dec!(1.5);
     assert!(Engine::new(config).is_err());
 }
+
+// v5/enum (execType Funding; orderType UNKNOWN "used when execType is Funding"),
+// v5/websocket/private/execution: every funding interval a position pays or receives
+// size × mark × rate, as a Funding execution the wallet moves by exactly.
+#[test]
+fn positions_pay_and_receive_funding_every_interval() {
+    let mut config =
+        sim_engine::EngineConfig::new(sim_engine::defaults::instruments(), dec!(100000), 42);
+    config.initial_prices = sim_engine::defaults::start_prices();
+    config.static_prices = true;
+    config.funding_rate = dec!(0.0003);
+    let mut e = Engine::new(config).unwrap();
+    let period = 8 * 3_600_000;
+    let start = (T0 / period + 1) * period - 1_000; // a second before a funding time
+    e.create_order(start, &NewOrder::market("ETHUSDT", Side::Buy, dec!(2)))
+        .unwrap();
+    e.create_order(start, &NewOrder::market("BTCUSDT", Side::Sell, dec!(0.01)))
+        .unwrap();
+    assert_eq!(
+        e.ticker("ETHUSDT").unwrap().funding_rate,
+        Some(dec!(0.0003))
+    );
+    e.advance(start);
+    e.take_events();
+    let wallet = e.wallet().total_wallet_balance.unwrap();
+    e.advance(start + 999);
+    assert!(e.take_events().is_empty(), "not yet");
+    e.advance(start + 1_000);
+    let events = e.take_events();
+    let funding: Vec<_> = events
+        .iter()
+        .filter_map(|ev| match ev {
+            EngineEvent::Execution(x) => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(funding.len(), 2);
+    let eth_mark = e.price("ETHUSDT").unwrap();
+    let btc_mark = e.price("BTCUSDT").unwrap();
+    let eth = funding.iter().find(|x| x.symbol == "ETHUSDT").unwrap();
+    let btc = funding.iter().find(|x| x.symbol == "BTCUSDT").unwrap();
+    assert_eq!(eth.exec_type, Some(bybit_types::ExecType::Funding));
+    assert_eq!(
+        eth.exec_fee,
+        Some((dec!(2) * eth_mark * dec!(0.0003)).normalize())
+    );
+    // A short receives a positive rate: a negative fee.
+    assert_eq!(
+        btc.exec_fee,
+        Some((-dec!(0.01) * btc_mark * dec!(0.0003)).normalize())
+    );
+    let json = serde_json::to_value(eth).unwrap();
+    assert_eq!(json["orderType"], "UNKNOWN");
+    assert_eq!(json["execType"], "Funding");
+    let moved = eth.exec_fee.unwrap() + btc.exec_fee.unwrap();
+    assert_eq!(e.wallet().total_wallet_balance.unwrap(), wallet - moved);
+    assert!(events
+        .iter()
+        .any(|ev| matches!(ev, EngineEvent::Position(p) if p.symbol == "ETHUSDT")));
+    // Once per interval.
+    e.advance(start + 1_000 + period - 1);
+    assert!(e.take_events().is_empty());
+    e.advance(start + 1_000 + period);
+    assert_eq!(
+        e.executions(&ExecutionQuery::default())
+            .iter()
+            .filter(|x| x.exec_type == Some(bybit_types::ExecType::Funding))
+            .count(),
+        4
+    );
+}

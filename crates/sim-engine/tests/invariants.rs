@@ -258,7 +258,11 @@ fn check_invariants(e: &Engine, start: Decimal) {
     let fills = e.executions(&ExecutionQuery::default());
     // Positions are the sum of their fills.
     let mut net: BTreeMap<String, Decimal> = BTreeMap::new();
-    for f in &fills {
+    // Funding settlements are executions too, but not trades.
+    let trades = fills
+        .iter()
+        .filter(|f| f.exec_type == Some(bybit_types::ExecType::Trade));
+    for f in trades {
         let signed = if f.side == Side::Buy {
             f.exec_qty
         } else {

@@ -204,8 +204,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Moves time to `now`: every symbol's price source prints what is due, and the book
-    /// reacts to each print.
+    /// Moves time to `now`: every symbol's price source prints what is due, the book reacts
+    /// to each print, and positions pay or receive funding at each funding time passed.
     pub fn advance(&mut self, now: i64) {
         self.touch(now);
         let symbols: Vec<String> = self.markets.keys().cloned().collect();
@@ -276,6 +276,7 @@ impl Engine {
                 },
                 _ => {}
             }
+            self.settle_funding(&symbol);
         }
         self.flush();
     }

@@ -2,7 +2,7 @@
 
 use bybit_meta::RoundingMode;
 use bybit_types::{
-    CancelType, CreateType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
+    CancelType, CreateType, ExecType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -489,7 +489,8 @@ impl Engine {
             self.retire(seq);
         }
         let exec_id = self.uuid();
-        self.executions.push_back(ExecRecord {
+        self.push_execution(ExecRecord {
+            exec_type: ExecType::Trade,
             exec_id,
             order_id,
             link_id,
@@ -512,14 +513,6 @@ impl Engine {
             time: now,
             seq: event,
         });
-        self.outbox.executions.push(self.executions.len() - 1);
-        while self.executions.len() > self.limits.executions_kept {
-            self.executions.pop_front();
-            self.outbox.executions.retain(|i| *i > 0);
-            for i in &mut self.outbox.executions {
-                *i -= 1;
-            }
-        }
         // TP/SL given with the order attach to the position it opened.
         if tp.is_some() || sl.is_some() {
             let p = self.position(&symbol);
@@ -538,6 +531,20 @@ impl Engine {
         self.cancel_stale_reduce_only(&symbol);
         self.sync_position_stops(&symbol);
         qty
+    }
+
+    /// Keeps an execution (the oldest go beyond [`crate::Limits::executions_kept`]) and queues
+    /// its push.
+    pub(super) fn push_execution(&mut self, record: ExecRecord) {
+        self.executions.push_back(record);
+        self.outbox.executions.push(self.executions.len() - 1);
+        while self.executions.len() > self.limits.executions_kept {
+            self.executions.pop_front();
+            self.outbox.executions.retain(|i| *i > 0);
+            for i in &mut self.outbox.executions {
+                *i -= 1;
+            }
+        }
     }
 
     /// Reduce-only orders that can no longer reduce (the position closed or flipped) are
