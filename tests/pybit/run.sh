@@ -2,7 +2,8 @@
 # pybit conformance: the official Bybit Python SDK (pinned in requirements.txt) against a fresh
 # bybit-emulator. Builds the emulator, keeps a venv in target/pybit-venv (rebuilt only when
 # requirements.txt or the Python version changes), starts the emulator on a free port, runs
-# conformance.py and always stops the emulator. Exits with conformance.py's status.
+# conformance.py then conditional.py and always stops the emulator. Exits non-zero when either
+# fails.
 #
 # Network: PyPI only, and only when the venv has to be (re)built.
 # Environment: CARGO_TARGET_DIR is honoured (cargo tells where the binary went);
@@ -177,6 +178,12 @@ BYBIT_EMULATOR_URL="$base_url" \
     BYBIT_EMULATOR_API_KEY="$api_key" \
     BYBIT_EMULATOR_API_SECRET="$api_secret" \
     "${venv_python[@]}" "$here/conformance.py" || status=$?
+# Conditional orders' statuses on the private stream (issue 6); runs after conformance.py,
+# which needs a fresh emulator, on the same one.
+BYBIT_EMULATOR_URL="$base_url" \
+    BYBIT_EMULATOR_API_KEY="$api_key" \
+    BYBIT_EMULATOR_API_SECRET="$api_secret" \
+    "${venv_python[@]}" "$here/conditional.py" || status=$?
 
 if ((status != 0)) && [[ -s "$workdir/stderr" ]]; then
     say "emulator stderr (last 40 lines):"
