@@ -535,6 +535,7 @@ fn cancel_all(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
         base_coin: p.text("baseCoin")?,
         settle_coin: p.text("settleCoin")?,
         filter: order_filter(p)?,
+        stop_only: p.text("stopOrderType")?.as_deref() == Some("Stop"),
     };
     let acks = state.execute(|e, now| e.cancel_all(now, &req))?;
     Reply::ok(json!({"list": acks, "success": "1"}))

@@ -527,3 +527,72 @@ fn positions_pay_and_receive_funding_every_interval() {
         4
     );
 }
+
+// v5/order/amend-order, v5/position/trading-stop: amending the trigger of the position's TP
+// order moves the position's take-profit with it.
+#[test]
+fn amending_the_take_profit_order_moves_the_positions_level() {
+    let mut e = engine();
+    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+        .unwrap();
+    e.set_trading_stop(T0, &stop("ETHUSDT", Some(dec!(3700)), None))
+        .unwrap();
+    let tp = open_of(&e, "ETHUSDT").pop().unwrap();
+    let amend = |qty, trigger| sim_engine::Amend {
+        symbol: "ETHUSDT".into(),
+        key: OrderKey::Id(tp.order_id.clone()),
+        qty,
+        price: None,
+        trigger_price: trigger,
+    };
+    crate::support::assert_rejected(e.amend_order(T0, &amend(Some(dec!(2)), None)), 10001);
+    e.amend_order(T0, &amend(None, Some(dec!(3800)))).unwrap();
+    assert_eq!(
+        e.position_of("ETHUSDT").unwrap().take_profit,
+        Some(dec!(3800))
+    );
+    // A later fill keeps the amended level (no re-sync back to the old one).
+    e.create_order(T0 + 1, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+        .unwrap();
+    let open = open_of(&e, "ETHUSDT");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].trigger_price, Some(dec!(3800)));
+    e.set_price(T0 + 2, "ETHUSDT", dec!(3800)).unwrap();
+    assert_eq!(e.position_of("ETHUSDT").unwrap().size, dec!(0));
+}
+
+// v5/order/cancel-all: with orderFilter StopOrder and stopOrderType Stop, "cancel conditional
+// orders except TP/SL order and Trailing stop orders"; with no filter, every kind.
+#[test]
+fn cancel_all_of_plain_stops_leaves_the_positions_tp() {
+    let mut e = engine();
+    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+        .unwrap();
+    e.set_trading_stop(T0, &stop("ETHUSDT", Some(dec!(3700)), None))
+        .unwrap();
+    e.create_order(
+        T0,
+        &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.5))
+            .trigger(dec!(3650), TriggerDirection::Rise)
+            .link_id("stop"),
+    )
+    .unwrap();
+    let only_stops = CancelAll {
+        symbol: Some("ETHUSDT".into()),
+        filter: Some(sim_engine::OrderFilter::StopOrder),
+        stop_only: true,
+        ..Default::default()
+    };
+    let cancelled = e.cancel_all(T0 + 1, &only_stops).unwrap();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].order_link_id, "stop");
+    let left = open_of(&e, "ETHUSDT");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].stop_order_type, Some(StopOrderType::TakeProfit));
+    let everything = CancelAll {
+        symbol: Some("ETHUSDT".into()),
+        ..Default::default()
+    };
+    assert_eq!(e.cancel_all(T0 + 2, &everything).unwrap().len(), 1);
+    assert_eq!(e.position_of("ETHUSDT").unwrap().take_profit, Some(dec!(0)));
+}

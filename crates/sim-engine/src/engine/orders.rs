@@ -420,6 +420,19 @@ impl Engine {
             order_link_id: order.link_id.clone(),
         };
         let symbol = order.symbol.clone();
+        // A position's TP or SL order is the position's level: moving its trigger moves the
+        // level (as trading-stop would); its size is always the whole position.
+        let position_level = match order.stop_order_type {
+            Some(StopOrderType::TakeProfit | StopOrderType::StopLoss) => {
+                order.stop_order_type.clone()
+            }
+            _ => None,
+        };
+        if position_level.is_some() && (req.qty.is_some() || req.price.is_some()) {
+            return Err(Reject::params(
+                "params error: a position's TP/SL order can only have its triggerPrice amended",
+            ));
+        }
         let now = self.now;
         if let Some(order) = self.orders.get_mut(&seq) {
             order.leaves = new_qty - order.cum_qty;
@@ -427,6 +440,11 @@ impl Engine {
             order.price = new_price;
             order.trigger_price = new_trigger;
             order.updated = now;
+        }
+        match position_level {
+            Some(StopOrderType::TakeProfit) => self.position(&symbol).take_profit = new_trigger,
+            Some(StopOrderType::StopLoss) => self.position(&symbol).stop_loss = new_trigger,
+            _ => {}
         }
         self.mark_order(seq);
         self.mark_position(&symbol);
@@ -522,6 +540,7 @@ impl Engine {
                         req.filter,
                     )
                 })
+                .filter(|o| !req.stop_only || o.stop_order_type == Some(StopOrderType::Stop))
                 .map(|o| o.seq)
                 .collect();
             let mut acks = Vec::with_capacity(matching.len());
