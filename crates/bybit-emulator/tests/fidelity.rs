@@ -140,3 +140,51 @@ async fn a_resting_order_shows_in_bid1() {
     let grown: rust_decimal::Decimal = after["bid1Size"].as_str().unwrap().parse().unwrap();
     assert_eq!(grown, size + rust_decimal_macros::dec!(0.5));
 }
+
+// v5/position/trading-stop, v5/order/open-order, v5/enum: the position's TP is an Untriggered
+// TakeProfit order over REST, Deactivated (CancelByTpSlTsClear) once the position closes.
+#[tokio::test]
+async fn a_positions_take_profit_is_an_order_over_rest() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let market = |side: &str| {
+        json!({"category": "linear", "symbol": "ETHUSDT", "side": side, "orderType": "Market",
+               "qty": "0.5"})
+    };
+    assert_eq!(
+        c.post("/v5/order/create", &market("Buy")).await.ret_code(),
+        0
+    );
+    let last: rust_decimal::Decimal = ticker(&emu.http_url(), "ETHUSDT").await["lastPrice"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tp = (last * rust_decimal_macros::dec!(1.05)).round_dp(2);
+    let set = json!({"category": "linear", "symbol": "ETHUSDT", "positionIdx": 0,
+                     "takeProfit": tp.to_string(), "tpslMode": "Full"});
+    let reply = c.post("/v5/position/trading-stop", &set).await;
+    assert_eq!(reply.ret_code(), 0, "{}", reply.body);
+    let open = c
+        .get("/v5/order/realtime", "category=linear&symbol=ETHUSDT")
+        .await;
+    let order = &open.body["result"]["list"][0];
+    assert_eq!(order["orderStatus"], "Untriggered");
+    assert_eq!(order["stopOrderType"], "TakeProfit");
+    assert_eq!(order["createType"], "CreateByTakeProfit");
+    assert_eq!(order["triggerPrice"], tp.to_string());
+    let id = order["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c.post("/v5/order/create", &market("Sell")).await.ret_code(),
+        0
+    );
+    let after = c
+        .get(
+            "/v5/order/realtime",
+            &format!("category=linear&symbol=ETHUSDT&orderId={id}"),
+        )
+        .await;
+    let order = &after.body["result"]["list"][0];
+    assert_eq!(order["orderStatus"], "Deactivated");
+    assert_eq!(order["cancelType"], "CancelByTpSlTsClear");
+}
