@@ -149,11 +149,9 @@ impl Engine {
                     };
                     self.close_order(seq, OrderStatus::Deactivated, Some(cancel), "EC_NoError");
                 }
-                (Some((seq, side, trigger)), Some((want_side, price)))
-                    if side == want_side && trigger == Some(price) =>
-                {
-                    let _ = seq;
-                }
+                // Already as wanted.
+                (Some((_, side, trigger)), Some((want_side, price)))
+                    if side == want_side && trigger == Some(price) => {}
                 (Some((seq, side, _)), Some((want_side, price))) if side == want_side => {
                     let now = self.now;
                     if let Some(o) = self.orders.get_mut(&seq) {
