@@ -188,3 +188,121 @@ async fn a_positions_take_profit_is_an_order_over_rest() {
     assert_eq!(order["orderStatus"], "Deactivated");
     assert_eq!(order["cancelType"], "CancelByTpSlTsClear");
 }
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A private WebSocket, authenticated and subscribed to `topics`.
+async fn private_stream(emu: &bybit_emulator::Emulator, topics: &[&str]) -> Ws {
+    use futures_util::SinkExt;
+    let (mut ws, _) =
+        tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(emu.private_ws_url()))
+            .await
+            .unwrap()
+            .unwrap();
+    let expires = crate::support::now_ms() + 10_000;
+    let creds = bybit_sign::Credentials::new(crate::support::KEY, crate::support::SECRET).unwrap();
+    let signature = creds.ws_auth(expires).unwrap().signature().to_owned();
+    for request in [
+        json!({"op": "auth", "args": [crate::support::KEY, expires, signature]}),
+        json!({"op": "subscribe", "args": topics}),
+    ] {
+        let op = request["op"].clone();
+        ws.send(tokio_tungstenite::tungstenite::Message::text(
+            request.to_string(),
+        ))
+        .await
+        .unwrap();
+        let reply = next_frame(&mut ws, |f| f["op"] == op).await;
+        assert_eq!(reply["success"], true, "{reply}");
+    }
+    ws
+}
+
+/// The next text frame for which `matches` holds.
+async fn next_frame(ws: &mut Ws, mut matches: impl FnMut(&Value) -> bool) -> Value {
+    use futures_util::StreamExt;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                    if matches(&frame) {
+                        return frame;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for a frame")
+}
+
+/// The `order` pushes for `link` until one has `status`, in order.
+async fn order_statuses_until(ws: &mut Ws, link: &str, status: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let frame = next_frame(ws, |f| f["topic"] == "order").await;
+        for o in frame["data"].as_array().unwrap() {
+            if o["orderLinkId"] == link {
+                seen.push(o.clone());
+            }
+        }
+        if seen.last().is_some_and(|o| o["orderStatus"] == status) {
+            return seen;
+        }
+    }
+}
+
+// v5/websocket/private/order (capture: "" for an unfilled order's avgPrice and an ordinary
+// order's triggerPrice, takeProfit, stopLoss, stopOrderType), v5/enum (Untriggered →
+// Triggered → Filled), v5/websocket/private/execution and position (one shared seq).
+#[tokio::test]
+async fn the_private_stream_speaks_like_bybit() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let mut ws = private_stream(&emu, &["order", "execution", "position"]).await;
+    let resting = json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                         "orderType": "Limit", "qty": "0.1", "price": "3000",
+                         "orderLinkId": "quiet"});
+    assert_eq!(c.post("/v5/order/create", &resting).await.ret_code(), 0);
+    let pushed = order_statuses_until(&mut ws, "quiet", "New").await;
+    for field in [
+        "avgPrice",
+        "triggerPrice",
+        "takeProfit",
+        "stopLoss",
+        "stopOrderType",
+    ] {
+        assert_eq!(pushed[0][field], "", "{field}");
+    }
+
+    let conditional = json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                             "orderType": "Market", "qty": "0.1", "triggerPrice": "3600",
+                             "triggerDirection": 1, "orderLinkId": "cond"});
+    assert_eq!(c.post("/v5/order/create", &conditional).await.ret_code(), 0);
+    order_statuses_until(&mut ws, "cond", "Untriggered").await;
+    let moved = c
+        .control("/price", json!({"symbol": "ETHUSDT", "price": "3600"}))
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let pushed = order_statuses_until(&mut ws, "cond", "Filled").await;
+    let statuses: Vec<&str> = pushed
+        .iter()
+        .map(|o| o["orderStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["Triggered", "Filled"]);
+    assert!(pushed
+        .iter()
+        .all(|o| o["createType"] == "CreateByStopOrder"));
+    let fill = next_frame(&mut ws, |f| f["topic"] == "execution").await;
+    let position = next_frame(&mut ws, |f| {
+        f["topic"] == "position" && f["data"][0]["size"] == "0.1"
+    })
+    .await;
+    assert_eq!(fill["data"][0]["seq"], position["data"][0]["seq"]);
+}
