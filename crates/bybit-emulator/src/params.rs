@@ -3,8 +3,8 @@
 //! here panics on any input.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
+use bybit_types::parse_decimal;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use sim_engine::Reject;
@@ -67,10 +67,25 @@ impl Params {
             .ok_or_else(|| Reject::params(format!("params error: {name} is required")))
     }
 
+    /// A decimal parameter in `bybit_types::parse_decimal`'s strict grammar, never negative:
+    /// every decimal the emulator reads is a price, a quantity or a leverage. `"1_0"`, `"1e3"`,
+    /// `"+1"`, `".5"`, `"5."`, padded text, `"-0"` and more than 28 fractional digits are all
+    /// 10001 — `rust_decimal`'s own reading would turn some of them into a different order.
+    /// Whether zero is allowed is the endpoint's rule (a zero `takeProfit` clears it).
     pub(crate) fn decimal(&self, name: &str) -> Result<Option<Decimal>, Reject> {
-        self.text(name)?
-            .map(|t| Decimal::from_str(&t).map_err(|_| invalid(name)))
-            .transpose()
+        let Some(text) = self.text(name)? else {
+            return Ok(None);
+        };
+        match parse_decimal(&text) {
+            Ok(value) if !value.is_sign_negative() => Ok(Some(value)),
+            Ok(_) => Err(Reject::params(format!(
+                "params error: {name} invalid: must not be negative"
+            ))),
+            Err(e) => Err(Reject::params(format!(
+                "params error: {name} invalid: {}",
+                e.reason()
+            ))),
+        }
     }
 
     pub(crate) fn required_decimal(&self, name: &str) -> Result<Decimal, Reject> {

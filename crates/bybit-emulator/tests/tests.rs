@@ -5,6 +5,7 @@
 
 mod binary;
 mod faults;
+mod hardening;
 mod rest;
 mod review;
 mod support;

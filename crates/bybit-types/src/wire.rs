@@ -6,13 +6,16 @@
 //! none), so the emulator produces what the exchange produces.
 
 use std::fmt;
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
-/// A decimal written as a string (`"0.10"`) or, leniently, as a JSON number.
+use crate::number::parse_exchange_decimal;
+
+/// A decimal written as a string (`"0.10"`) or, leniently, as a JSON number. Text goes through
+/// [`parse_exchange_decimal`]: the plain grammar or an exponent form, never `rust_decimal`'s
+/// looser reading (`"1_0"`, `"+1"`, `".5"`, whitespace).
 struct DecimalVisitor;
 
 impl<'de> Visitor<'de> for DecimalVisitor {
@@ -26,8 +29,7 @@ impl<'de> Visitor<'de> for DecimalVisitor {
         if v.is_empty() {
             return Ok(None);
         }
-        Decimal::from_str(v)
-            .or_else(|_| Decimal::from_scientific(v))
+        parse_exchange_decimal(v)
             .map(Some)
             .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
     }
@@ -43,9 +45,8 @@ impl<'de> Visitor<'de> for DecimalVisitor {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         // Only reached when Bybit sends a bare JSON float where it documents a string. The
         // shortest representation that round-trips is exactly what was written on the wire.
-        let text = v.to_string();
-        Decimal::from_str(&text)
-            .or_else(|_| Decimal::from_scientific(&text))
+        // (Rust writes an f64 without an exponent, so the strict grammar applies.)
+        parse_exchange_decimal(&v.to_string())
             .map(Some)
             .map_err(|_| E::invalid_value(de::Unexpected::Float(v), &self))
     }

@@ -1,0 +1,83 @@
+//! Hardening found by hostile clients (issue 6): strict decimals, HTTP 401 for a bad key,
+//! empty reads for categories the emulator does not trade, and the exposure checks.
+
+use serde_json::{json, Value};
+
+use crate::support::{start_with, Client};
+
+/// A market order for `qty` ETHUSDT; rate limits are off in these tests, so many fit a second.
+fn market(qty: &str) -> Value {
+    json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy", "orderType": "Market", "qty": qty})
+}
+
+/// The orders and fills the engine holds, from the control API.
+async fn orders_and_fills(c: &Client) -> (usize, usize) {
+    let state = c.state().await;
+    let count = |name: &str| state[name].as_array().map_or(0, Vec::len);
+    (
+        count("openOrders") + count("closedOrders"),
+        count("executions"),
+    )
+}
+
+// Bybit docs v5/order/create-order: `qty` and `price` are strings holding a plain decimal.
+#[tokio::test]
+async fn a_quantity_or_price_not_in_plain_decimal_form_is_10001_and_places_nothing() {
+    let emu = start_with(|c| c.rate_limits = false).await;
+    let c = Client::new(&emu);
+    let before = orders_and_fills(&c).await;
+    let too_precise = format!("0.{}1", "0".repeat(28));
+    let bad_qty = [
+        "1_000", "1_0", "1e3", "+0.001", ".5", "5.", " 1", "1 ", "-0", "-1", "0x1",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([too_precise.clone(), "9".repeat(40)]);
+    for qty in bad_qty {
+        let reply = c.post("/v5/order/create", &market(&qty)).await;
+        assert_eq!(reply.ret_code(), 10001, "qty {qty:?}: {}", reply.body);
+        let msg = reply.body["retMsg"].as_str().unwrap();
+        assert!(msg.contains("qty invalid"), "qty {qty:?}: {msg}");
+    }
+    for price in ["1_800", "1.8e3", "+1800", "1800.", " 1800", &too_precise] {
+        let order = json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+            "orderType": "Limit", "qty": "0.1", "price": price, "timeInForce": "GTC"});
+        let reply = c.post("/v5/order/create", &order).await;
+        assert_eq!(reply.ret_code(), 10001, "price {price:?}: {}", reply.body);
+    }
+    // The same grammar on amend, trading-stop and leverage.
+    let amend =
+        json!({"category": "linear", "symbol": "ETHUSDT", "orderLinkId": "x", "qty": "1_0"});
+    assert_eq!(c.post("/v5/order/amend", &amend).await.ret_code(), 10001);
+    let stop = json!({"category": "linear", "symbol": "ETHUSDT", "takeProfit": "2_000"});
+    assert_eq!(
+        c.post("/v5/position/trading-stop", &stop).await.ret_code(),
+        10001
+    );
+    let leverage = json!({"category": "linear", "symbol": "ETHUSDT", "buyLeverage": "1_0", "sellLeverage": "10"});
+    assert_eq!(
+        c.post("/v5/position/set-leverage", &leverage)
+            .await
+            .ret_code(),
+        10001
+    );
+    assert_eq!(
+        orders_and_fills(&c).await,
+        before,
+        "nothing was placed or filled"
+    );
+
+    // Plain text still works, leading zeros and trailing fractional zeros included.
+    for qty in ["0.10", "00.1", "1"] {
+        let reply = c.post("/v5/order/create", &market(qty)).await;
+        assert_eq!(reply.ret_code(), 0, "qty {qty:?}: {}", reply.body);
+    }
+    let state = c.state().await;
+    let position = state["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["symbol"] == "ETHUSDT")
+        .unwrap();
+    assert_eq!(position["size"], "1.20", "{position}");
+}
