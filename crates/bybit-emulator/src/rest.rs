@@ -17,7 +17,7 @@ use sim_engine::{
     TradingStop, TriggerDirection,
 };
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, status_of};
 use crate::limits::Verdict;
 use crate::params::{page, Params};
 
@@ -203,7 +203,7 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
     let key = if ep.private {
         match authenticate(&state, &parts.headers, payload, now) {
             Ok(key) => Some(key),
-            Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
+            Err(reject) => return envelope(status_of(&reject), &Err(reject), now, None),
         }
     } else {
         None

@@ -1,9 +1,11 @@
 //! Hardening found by hostile clients (issue 6): strict decimals, HTTP 401 for a bad key,
 //! empty reads for categories the emulator does not trade, and the exposure checks.
 
+use bybit_sign::Credentials;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{start_with, Client};
+use crate::support::{start_with, Client, Reply, SECRET};
 
 /// A market order for `qty` ETHUSDT; rate limits are off in these tests, so many fit a second.
 fn market(qty: &str) -> Value {
@@ -80,4 +82,84 @@ async fn a_quantity_or_price_not_in_plain_decimal_form_is_10001_and_places_nothi
         .find(|p| p["symbol"] == "ETHUSDT")
         .unwrap();
     assert_eq!(position["size"], "1.20", "{position}");
+}
+
+/// Checks `reply` is Bybit's envelope for a bad key: HTTP 401, retCode 10003, `result` `{}`.
+fn check_invalid_key(reply: &Reply, what: &str) {
+    assert_eq!(
+        reply.status,
+        StatusCode::UNAUTHORIZED,
+        "{what}: {}",
+        reply.body
+    );
+    assert_eq!(reply.body["retCode"], 10003, "{what}");
+    assert_eq!(reply.body["retMsg"], "API key is invalid.", "{what}");
+    assert_eq!(reply.body["result"], json!({}), "{what}");
+    assert_eq!(reply.body["retExtInfo"], json!({}), "{what}");
+    assert!(reply.body["time"].as_i64().is_some(), "{what}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "{what}"
+    );
+}
+
+// Bybit docs v5/error, "HTTP Code": 401 = "Need to use the correct key to access; Need to put
+// authentication params in the request header". 10004 and 10006 stay business errors (200).
+#[tokio::test]
+async fn a_missing_or_unknown_key_is_http_401_and_bad_signatures_and_limits_stay_200() {
+    let emu = start_with(|_| {}).await;
+    let c = Client::new(&emu);
+    let url = format!("{}/v5/position/list?category=linear&symbol=ETHUSDT", c.base);
+    let bare = c.http.get(&url).send().await.unwrap();
+    check_invalid_key(&Client::read(bare).await, "GET without any auth header");
+    let post = c
+        .http
+        .post(format!("{}/v5/order/create", c.base))
+        .body(market("0.1").to_string())
+        .send()
+        .await
+        .unwrap();
+    check_invalid_key(&Client::read(post).await, "POST without any auth header");
+
+    // Correctly signed, but with a key the exchange does not know.
+    let stranger = Client {
+        creds: Credentials::new("someone-else", SECRET).unwrap(),
+        ..Client::new(&emu)
+    };
+    check_invalid_key(
+        &stranger
+            .get("/v5/account/wallet-balance", "accountType=UNIFIED")
+            .await,
+        "unknown key, GET",
+    );
+    check_invalid_key(
+        &stranger.post("/v5/order/create", &market("0.1")).await,
+        "unknown key, POST",
+    );
+
+    let forger = Client::with_secret(&emu, "not-the-secret");
+    let forged = forger.post("/v5/order/create", &market("0.1")).await;
+    assert_eq!((forged.status, forged.ret_code()), (StatusCode::OK, 10004));
+
+    // set-margin-mode allows 5 a second (docs v5/rate-limit): the refusal is a 200 with 10006.
+    let mut limited = None;
+    let unchanged = json!({"setMarginMode": "REGULAR_MARGIN"});
+    for _ in 0..30 {
+        let reply = c.post("/v5/account/set-margin-mode", &unchanged).await;
+        if reply.ret_code() == 10006 {
+            limited = Some(reply);
+            break;
+        }
+    }
+    let limited = limited.expect("set-margin-mode was never rate limited");
+    assert_eq!(
+        (limited.status, limited.ret_code()),
+        (StatusCode::OK, 10006)
+    );
+    assert_eq!(
+        c.state().await["openOrders"],
+        json!([]),
+        "nothing was placed"
+    );
 }
