@@ -16,6 +16,7 @@
 
 mod app;
 mod auth;
+mod categories;
 mod clock;
 mod faults;
 mod limits;

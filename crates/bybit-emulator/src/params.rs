@@ -118,12 +118,17 @@ impl Params {
         }
     }
 
-    /// `category` must be `linear`: the emulator trades USDT perpetuals only.
+    /// `category` must be `linear`: the emulator trades USDT perpetuals only. Reads in the
+    /// other categories never get here (`categories::empty_read` answers them); writes there
+    /// are refused with a message that says so.
     pub(crate) fn linear(&self) -> Result<(), Reject> {
         match self.required("category")?.as_str() {
             "linear" => Ok(()),
+            other if crate::categories::UNTRADED.contains(&other) => Err(Reject::params(format!(
+                "params error: category {other} is not traded here; the emulator trades linear USDT perpetuals only"
+            ))),
             other => Err(Reject::params(format!(
-                "params error: category {other} is not supported (linear only)"
+                "params error: category {other} invalid (spot, linear, inverse or option)"
             ))),
         }
     }

@@ -163,3 +163,127 @@ async fn a_missing_or_unknown_key_is_http_401_and_bad_signatures_and_limits_stay
         "nothing was placed"
     );
 }
+
+// Bybit docs v5/order/open-order, order-list, execution, position/position, market/tickers,
+// market/instrument, account/fee-rate: each reply's shape with nothing in it. Clients such as
+// ccxt read every category at start; an empty account there is not an error.
+#[tokio::test]
+async fn reads_in_untraded_categories_are_empty_and_writes_there_are_refused() {
+    let emu = start_with(|c| c.rate_limits = false).await;
+    let c = Client::new(&emu);
+    // Something in linear, so an empty answer elsewhere is not just an empty account.
+    assert_eq!(
+        c.post("/v5/order/create", &market("0.1")).await.ret_code(),
+        0
+    );
+    for category in ["inverse", "spot", "option"] {
+        let paged = json!({"category": category, "list": [], "nextPageCursor": ""});
+        for (path, query) in [
+            ("/v5/order/realtime", format!("category={category}")),
+            (
+                "/v5/order/realtime",
+                format!("category={category}&openOnly=1"),
+            ),
+            ("/v5/order/history", format!("category={category}")),
+            (
+                "/v5/execution/list",
+                format!("category={category}&limit=10"),
+            ),
+        ] {
+            let reply = c.get(path, &query).await;
+            assert_eq!(reply.ret_code(), 0, "{path}?{query}: {}", reply.body);
+            assert_eq!(reply.body["result"], paged, "{path}?{query}");
+        }
+        let info = c
+            .public(
+                "/v5/market/instruments-info",
+                &format!("category={category}"),
+            )
+            .await;
+        assert_eq!(info.body["result"], paged, "instruments-info {category}");
+        let tickers = c
+            .public("/v5/market/tickers", &format!("category={category}"))
+            .await;
+        assert_eq!(
+            tickers.body["result"],
+            json!({"category": category, "list": []}),
+            "tickers {category}"
+        );
+        let one = c
+            .public(
+                "/v5/market/tickers",
+                &format!("category={category}&symbol=BTCUSD"),
+            )
+            .await;
+        assert_eq!(one.ret_code(), 10001, "a symbol no one lists there");
+        let fees = c
+            .get("/v5/account/fee-rate", &format!("category={category}"))
+            .await;
+        assert_eq!(fees.ret_code(), 0, "{}", fees.body);
+        assert_eq!(fees.body["result"]["list"], json!([]));
+        // Only spot and option replies carry `category` (docs v5/account/fee-rate).
+        assert_eq!(
+            fees.body["result"].get("category").is_some(),
+            category != "inverse"
+        );
+
+        // Writes stay refused, saying why.
+        let mut order = market("0.1");
+        order["category"] = json!(category);
+        let create = c.post("/v5/order/create", &order).await;
+        assert_eq!(create.ret_code(), 10001);
+        let msg = create.body["retMsg"].as_str().unwrap();
+        assert!(msg.contains(category) && msg.contains("linear"), "{msg}");
+        let leverage = json!({"category": category, "symbol": "BTCUSD", "buyLeverage": "5", "sellLeverage": "5"});
+        assert_eq!(
+            c.post("/v5/position/set-leverage", &leverage)
+                .await
+                .ret_code(),
+            10001
+        );
+        let cancel_all = json!({"category": category});
+        assert_eq!(
+            c.post("/v5/order/cancel-all", &cancel_all).await.ret_code(),
+            10001
+        );
+    }
+    // Positions: linear, inverse and option exist there; spot has no positions at all.
+    for category in ["inverse", "option"] {
+        let reply = c
+            .get("/v5/position/list", &format!("category={category}"))
+            .await;
+        assert_eq!(
+            reply.body["result"],
+            json!({"category": category, "list": [], "nextPageCursor": ""}),
+            "position/list {category}"
+        );
+    }
+    assert_eq!(
+        c.get("/v5/position/list", "category=spot").await.ret_code(),
+        10001
+    );
+    // A category Bybit does not have is still 10001, and linear is untouched.
+    assert_eq!(
+        c.get("/v5/order/realtime", "category=futures")
+            .await
+            .ret_code(),
+        10001
+    );
+    let linear = c
+        .get("/v5/position/list", "category=linear&symbol=ETHUSDT")
+        .await;
+    assert_eq!(linear.body["result"]["list"][0]["size"], "0.1");
+    let fees = c
+        .get("/v5/account/fee-rate", "category=linear&symbol=ETHUSDT")
+        .await;
+    assert_eq!(fees.body["result"]["list"][0]["symbol"], "ETHUSDT");
+    assert!(
+        fees.body["result"].get("category").is_none(),
+        "derivatives have no category"
+    );
+    assert_eq!(
+        c.state().await["openOrders"],
+        json!([]),
+        "the market order filled, nothing else placed"
+    );
+}
