@@ -18,6 +18,8 @@ mod app;
 mod auth;
 mod categories;
 mod clock;
+mod edge;
+mod exposure;
 mod faults;
 mod limits;
 mod params;
@@ -34,6 +36,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use app::AppState;
+pub use exposure::{check_exposure, ExposureError, DEFAULT_API_KEY, DEFAULT_API_SECRET};
 
 /// How the emulator starts.
 #[derive(Debug, Clone)]
@@ -112,9 +115,10 @@ impl Emulator {
         let router = app::router(state.clone());
         let ticker = clock::spawn_ticker(state.clone(), stop.clone());
         let mut stop_server = stop;
+        let state_for_edge = state.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(
-                listener,
+                edge::listener(listener, state_for_edge),
                 router.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(async move {

@@ -1,12 +1,15 @@
 //! `bybit-emulator`: runs the local Bybit V5 exchange until killed.
 //!
 //! Prints exactly one line, `listening on http://127.0.0.1:<port>`, once it accepts
-//! connections, so scripts can wait for it and read the port.
+//! connections, so scripts can wait for it and read the port. Refuses to start on a
+//! non-loopback address with the default (published) API secret.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use bybit_emulator::{Emulator, EmulatorConfig};
+use bybit_emulator::{
+    check_exposure, Emulator, EmulatorConfig, DEFAULT_API_KEY, DEFAULT_API_SECRET,
+};
 use bybit_types::rest::market::InstrumentsInfo;
 use bybit_types::RawEnvelope;
 use clap::Parser;
@@ -22,13 +25,14 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
     /// The API key the emulator accepts.
-    #[arg(long, env = "BYBIT_EMULATOR_API_KEY", default_value = "emulator-key")]
+    #[arg(long, env = "BYBIT_EMULATOR_API_KEY", default_value = DEFAULT_API_KEY)]
     api_key: String,
-    /// Its secret.
+    /// Its secret. The default is fine on loopback only: with it, a non-loopback --listen is
+    /// refused at start.
     #[arg(
         long,
         env = "BYBIT_EMULATOR_API_SECRET",
-        default_value = "emulator-secret",
+        default_value = DEFAULT_API_SECRET,
         hide_env_values = true
     )]
     api_secret: String,
@@ -49,6 +53,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    // Before anything binds: the default secret is published, so it stays on loopback.
+    check_exposure(&args.listen, &args.api_secret)?;
     let mut config =
         EmulatorConfig::with_defaults(&args.api_key, &args.api_secret, args.usdt, args.seed);
     config.rate_limits = !args.no_rate_limits;

@@ -1,9 +1,14 @@
 //! Hardening found by hostile clients (issue 6): strict decimals, HTTP 401 for a bad key,
 //! empty reads for categories the emulator does not trade, and the exposure checks.
 
+use std::time::Duration;
+
+use bybit_emulator::Emulator;
 use bybit_sign::Credentials;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::support::{start_with, Client, Reply, SECRET};
 
@@ -285,5 +290,124 @@ async fn reads_in_untraded_categories_are_empty_and_writes_there_are_refused() {
         c.state().await["openOrders"],
         json!([]),
         "the market order filled, nothing else placed"
+    );
+}
+
+/// Sends `head` (a request head, no body) on a fresh connection and returns the status and
+/// the JSON body of the answer.
+async fn raw_request(emu: &Emulator, head: &[u8]) -> (u16, Value) {
+    let mut stream = TcpStream::connect(emu.addr()).await.unwrap();
+    // The server may answer and close before reading all of an oversized head; the answer is
+    // still there to read, so a failed write is not the test's business.
+    let _ = stream.write_all(head).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("no answer within 10 s")
+        .unwrap();
+    let text = String::from_utf8(answer).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let (_, body) = text.split_once("\r\n\r\n").unwrap();
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    (status, body)
+}
+
+fn check_envelope_10001(body: &Value, what: &str) {
+    assert_eq!(body["retCode"], 10001, "{what}: {body}");
+    assert!(
+        body["retMsg"].as_str().unwrap().starts_with("params error"),
+        "{what}"
+    );
+    assert_eq!(body["result"], json!({}), "{what}");
+    assert!(body["time"].as_i64().is_some(), "{what}");
+}
+
+// Requests hyper refuses before any handler runs still get Bybit's envelope (docs v5/guide,
+// "Common response parameters"), with the HTTP status that says what was wrong.
+#[tokio::test]
+async fn oversized_uris_and_headers_get_the_envelope_not_a_bare_status() {
+    let emu = start_with(|_| {}).await;
+    let long_query = "a".repeat(70_000);
+    let head = format!("GET /v5/market/time?x={long_query} HTTP/1.1\r\nhost: x\r\n\r\n");
+    let (status, body) = raw_request(&emu, head.as_bytes()).await;
+    assert_eq!(status, 414);
+    check_envelope_10001(&body, "URI of 70 kB");
+
+    let many: String = (0..150).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let head = format!("GET /v5/market/time HTTP/1.1\r\nhost: x\r\n{many}\r\n");
+    let (status, body) = raw_request(&emu, head.as_bytes()).await;
+    assert_eq!(status, 431);
+    check_envelope_10001(&body, "150 headers");
+
+    let big = "v".repeat(500_000);
+    let head = format!("GET /v5/market/time HTTP/1.1\r\nhost: x\r\nx-big: {big}\r\n\r\n");
+    let (status, body) = raw_request(&emu, head.as_bytes()).await;
+    assert_eq!(status, 431);
+    check_envelope_10001(&body, "a 500 kB header");
+
+    let head = "GET /v5/market/time HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n";
+    let (status, body) = raw_request(&emu, head.as_bytes()).await;
+    assert_eq!(status, 400);
+    check_envelope_10001(&body, "a header without a colon");
+
+    // An ordinary request is untouched, on the same server.
+    let head = "GET /v5/market/time HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let (status, body) = raw_request(&emu, head.as_bytes()).await;
+    assert_eq!((status, body["retCode"].as_i64()), (200, Some(0)));
+}
+
+#[test]
+fn the_default_secret_stays_on_loopback() {
+    use bybit_emulator::{check_exposure, ExposureError, DEFAULT_API_SECRET};
+    for listen in ["127.0.0.1:0", "127.0.0.2:8080", "[::1]:0", "localhost:0"] {
+        assert_eq!(
+            check_exposure(listen, DEFAULT_API_SECRET),
+            Ok(()),
+            "{listen}"
+        );
+    }
+    for listen in ["0.0.0.0:0", "[::]:0", "192.168.1.10:80", "10.0.0.1:0"] {
+        let err = check_exposure(listen, DEFAULT_API_SECRET).unwrap_err();
+        assert!(
+            matches!(err, ExposureError::DefaultSecretOffLoopback { .. }),
+            "{listen}"
+        );
+        // A secret of one's own is the user's decision to expose it.
+        assert_eq!(check_exposure(listen, "my-own-secret"), Ok(()), "{listen}");
+    }
+}
+
+#[test]
+fn the_binary_refuses_a_non_loopback_listen_with_the_default_secret_and_says_why() {
+    // 192.0.2.1 (TEST-NET-1) is not this machine's, so even a broken check could not expose
+    // anything: the bind would fail instead, with a different message.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bybit-emulator"))
+        .args(["--listen", "192.0.2.1:0"])
+        .env_remove("BYBIT_EMULATOR_API_KEY")
+        .env_remove("BYBIT_EMULATOR_API_SECRET")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the emulator did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("refusing to listen on 192.0.2.1:0")
+            && stderr.contains("default API secret")
+            && stderr.contains("--api-secret")
+            && !stderr.contains(bybit_emulator::DEFAULT_API_SECRET),
+        "{stderr}"
     );
 }
