@@ -5,8 +5,10 @@
 
 mod binary;
 mod faults;
-mod hardening;
 mod rest;
 mod review;
 mod support;
 mod ws;
+
+// Issue 6 hardening, kept apart so parallel additions above merge cleanly.
+mod hardening;
