@@ -93,9 +93,13 @@ impl Params {
             .ok_or_else(|| Reject::params(format!("params error: {name} is required")))
     }
 
+    /// An integer parameter, `-?[0-9]+` (std's parser would also take a leading `+`).
     pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, Reject> {
         self.text(name)?
-            .map(|t| t.parse::<i64>().map_err(|_| invalid(name)))
+            .map(|t| match t.strip_prefix('+') {
+                Some(_) => Err(invalid(name)),
+                None => t.parse::<i64>().map_err(|_| invalid(name)),
+            })
             .transpose()
     }
 

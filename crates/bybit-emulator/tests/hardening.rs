@@ -68,6 +68,16 @@ async fn a_quantity_or_price_not_in_plain_decimal_form_is_10001_and_places_nothi
             .ret_code(),
         10001
     );
+    // Integers alike: std's parser takes "+5", Bybit documents plain integers.
+    for query in ["limit=%2B5", "limit=+5", "limit=5_0", "limit=5.0"] {
+        let reply = c
+            .get("/v5/order/history", &format!("category=linear&{query}"))
+            .await;
+        assert_eq!(reply.ret_code(), 10001, "{query}: {}", reply.body);
+    }
+    let mut idx = market("0.1");
+    idx["positionIdx"] = json!("+0");
+    assert_eq!(c.post("/v5/order/create", &idx).await.ret_code(), 10001);
     assert_eq!(
         orders_and_fills(&c).await,
         before,
