@@ -8,8 +8,8 @@
 //! adds and drops fields over time (REFERENCE.md §13–14).
 //!
 //! Decimals have one grammar, [`parse_decimal`]: `-?[0-9]+(\.[0-9]+)?`, held exactly or
-//! refused. A caller's text (`Price`/`Qty` `FromStr`, the emulator's request parameters) is
-//! read with it and nothing else. Exchange payloads are read with the same grammar plus an
+//! refused. A caller's text (`Price`/`Qty` `FromStr`, the decimals of request bodies such as
+//! `CreateOrderRequest`, the emulator's request parameters) is read with it and nothing else. Exchange payloads are read with the same grammar plus an
 //! exponent form ([`parse_exchange_decimal`]): strict, because a payload with `"1_0"` or
 //! `" 1"` is malformed and reading it as *something* would hide that; the exponent, because it
 //! is a legitimate way to write a number and refusing it would fail a whole reply over it.

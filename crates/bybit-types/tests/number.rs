@@ -188,3 +188,40 @@ proptest! {
         prop_assert_eq!(back.to_string(), text);
     }
 }
+
+// A request body is what a caller wrote: the strict grammar, no exponent, no JSON float
+// (docs v5/order/create-order, v5/position/trading-stop: decimals are strings).
+#[test]
+fn request_bodies_read_their_decimals_strictly() {
+    use bybit_types::rest::order::CreateOrderRequest;
+    use bybit_types::rest::position::TradingStopRequest;
+
+    let order = |qty: &str, price: &str| {
+        format!(
+            r#"{{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":{qty},"price":{price}}}"#
+        )
+    };
+    let ok: CreateOrderRequest =
+        serde_json::from_str(&order(r#""0.010""#, r#""27000.5""#)).unwrap();
+    assert_eq!((ok.qty, ok.price), (dec!(0.010), Some(dec!(27000.5))));
+    let integer: CreateOrderRequest = serde_json::from_str(&order("2", r#""""#)).unwrap();
+    assert_eq!((integer.qty, integer.price), (dec!(2), None));
+    for (qty, price) in [
+        (r#""1_0""#, r#""1""#),
+        (r#""1e3""#, r#""1""#),
+        (r#""+1""#, r#""1""#),
+        (r#"" 1""#, r#""1""#),
+        ("0.5", r#""1""#),
+        (r#""1""#, r#""2.7e4""#),
+        (r#""1""#, r#""27000.""#),
+    ] {
+        assert!(
+            serde_json::from_str::<CreateOrderRequest>(&order(qty, price)).is_err(),
+            "qty {qty} price {price}"
+        );
+    }
+    let stop = r#"{"category":"linear","symbol":"BTCUSDT","takeProfit":"3_0000","positionIdx":0}"#;
+    assert!(serde_json::from_str::<TradingStopRequest>(stop).is_err());
+    // What the client writes reads back unchanged.
+    crate::round_trip(&ok);
+}
