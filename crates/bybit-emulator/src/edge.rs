@@ -6,11 +6,12 @@
 //! over its read buffer (about 400 KiB), 400 for a malformed request line or header. A Bybit
 //! client then finds no JSON to read. Nothing in hyper's or axum's API changes that answer,
 //! so each connection's writes pass through [`EnvelopeIo`], which recognises such a bodiless
-//! 400/414/431 head and writes the same status with Bybit's envelope instead (retCode 10001,
+//! 400/414/431 head (a write, or a vectored write, holding that head alone) and writes the same
+//! status with Bybit's envelope instead (retCode 10001,
 //! `connection: close`, since hyper closes the connection after it). Every other byte passes
 //! through untouched.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -137,6 +138,25 @@ impl AsyncRead for EnvelopeIo {
     }
 }
 
+impl EnvelopeIo {
+    /// Writes the replacement under way, then reports the caller's bytes it stands for.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some(r) = self.replacing.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        while r.written < r.bytes.len() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &r.bytes[r.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            r.written += n;
+        }
+        let stands_for = r.stands_for;
+        self.replacing = None;
+        Poll::Ready(Ok(stands_for))
+    }
+}
+
 impl AsyncWrite for EnvelopeIo {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -151,19 +171,32 @@ impl AsyncWrite for EnvelopeIo {
             }
         }
         // After Pending the caller retries with the same bytes; carry on with ours.
-        let Some(r) = this.replacing.as_mut() else {
-            return Poll::Ready(Ok(0));
-        };
-        while r.written < r.bytes.len() {
-            let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &r.bytes[r.written..]))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        this.poll_replacement(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.replacing.is_none() {
+            // hyper queues a head and its body as separate slices; a refusal is a head alone.
+            let mut filled = bufs.iter().filter(|b| !b.is_empty());
+            let alone = match (filled.next(), filled.next()) {
+                (Some(head), None) => replacement_for(head, this.state.clock.now_ms()),
+                _ => None,
+            };
+            match alone {
+                Some(replacement) => this.replacing = Some(replacement),
+                None => return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
             }
-            r.written += n;
         }
-        let stands_for = r.stands_for;
-        this.replacing = None;
-        Poll::Ready(Ok(stands_for))
+        this.poll_replacement(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -173,7 +206,4 @@ impl AsyncWrite for EnvelopeIo {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
-
-    // Not vectored, so hyper flattens each response into one buffer and a refusal's head
-    // arrives whole in one `poll_write`.
 }
