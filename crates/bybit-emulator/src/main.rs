@@ -5,6 +5,7 @@
 //! non-loopback address with the default (published) API secret.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bybit_emulator::{
@@ -73,9 +74,44 @@ async fn main() -> Result<()> {
     }
     let emulator = Emulator::start(&args.listen, config).await?;
     println!("listening on {}", emulator.http_url());
-    tokio::signal::ctrl_c()
+    let signal = stop_signal().await?;
+    // A graceful stop waits for clients; one that never finishes its request must not keep
+    // the process alive (issue 6.16), so the wait is bounded and the process exits after it.
+    if tokio::time::timeout(STOP_GRACE, emulator.stop())
         .await
-        .context("waiting for Ctrl-C")?;
-    emulator.stop().await;
+        .is_err()
+    {
+        eprintln!(
+            "{signal}: clients still connected after {} s; exiting anyway",
+            STOP_GRACE.as_secs()
+        );
+    }
     Ok(())
+}
+
+/// How long a stop waits for connections to finish before the process exits regardless.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (what `docker stop`, systemd and CI runners send)
+/// and names it.
+async fn stop_signal() -> Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM")?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => {
+                interrupted.context("waiting for SIGINT")?;
+                Ok("SIGINT")
+            }
+            _ = terminate.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
 }

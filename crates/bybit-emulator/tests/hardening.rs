@@ -306,7 +306,12 @@ async fn reads_in_untraded_categories_are_empty_and_writes_there_are_refused() {
 /// Sends `head` (a request head, no body) on a fresh connection and returns the status and
 /// the JSON body of the answer.
 async fn raw_request(emu: &Emulator, head: &[u8]) -> (u16, Value) {
-    let mut stream = TcpStream::connect(emu.addr()).await.unwrap();
+    raw_request_to(&emu.addr().to_string(), head).await
+}
+
+/// [`raw_request`] to an address.
+async fn raw_request_to(addr: &str, head: &[u8]) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     // The server may answer and close before reading all of an oversized head; the answer is
     // still there to read, so a failed write is not the test's business.
     let _ = stream.write_all(head).await;
@@ -399,17 +404,7 @@ fn the_binary_refuses_a_non_loopback_listen_with_the_default_secret_and_says_why
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the emulator did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut child, Duration::from_secs(30));
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(!status.success());
@@ -420,4 +415,68 @@ fn the_binary_refuses_a_non_loopback_listen_with_the_default_secret_and_says_why
             && !stderr.contains(bybit_emulator::DEFAULT_API_SECRET),
         "{stderr}"
     );
+}
+
+/// Waits for `child` to exit, polling under a deadline; kills it and fails past the deadline.
+fn wait_for_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the emulator did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A client that sends half a request and then nothing must not keep the binary alive after
+/// SIGINT or SIGTERM: the stop is bounded (issue 6.16).
+#[tokio::test]
+async fn the_binary_stops_on_sigint_and_sigterm_even_with_a_half_sent_request() {
+    for signal in ["-INT", "-TERM"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bybit-emulator"))
+            .args(["--listen", "127.0.0.1:0", "--api-secret", "s"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+            line
+        });
+        let line = tokio::time::timeout(Duration::from_secs(30), line)
+            .await
+            .expect("no 'listening on' line")
+            .unwrap();
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on http://")
+            .unwrap()
+            .to_owned();
+        let mut stuck = TcpStream::connect(&addr).await.unwrap();
+        stuck
+            .write_all(b"GET /v5/market/time HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        // Connections are accepted in order, so the stuck one is held once this is answered.
+        let (status, _) = raw_request_to(
+            &addr,
+            b"GET /v5/market/time HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(status, 200);
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = wait_for_exit(&mut child, Duration::from_secs(15));
+        assert!(status.success(), "{signal}: {status:?}");
+        drop(stuck);
+    }
 }
