@@ -72,9 +72,10 @@ async fn main() -> Result<()> {
             .collect();
         config.engine.instruments = info.list;
     }
+    let signals = StopSignals::install()?;
     let emulator = Emulator::start(&args.listen, config).await?;
     println!("listening on {}", emulator.http_url());
-    let signal = stop_signal().await?;
+    let signal = signals.wait().await?;
     // A graceful stop waits for clients; one that never finishes its request must not keep
     // the process alive (issue 6.16), so the wait is bounded and the process exits after it.
     if tokio::time::timeout(STOP_GRACE, emulator.stop())
@@ -92,26 +93,45 @@ async fn main() -> Result<()> {
 /// How long a stop waits for connections to finish before the process exits regardless.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
-/// Waits for SIGINT (Ctrl-C) or SIGTERM (what `docker stop`, systemd and CI runners send)
-/// and names it.
-async fn stop_signal() -> Result<&'static str> {
+/// SIGINT (Ctrl-C) and SIGTERM (what `docker stop`, systemd and CI runners send), handled
+/// from the moment this exists: installed before the `listening on` line, so a script that
+/// signals as soon as it reads the line never meets the default handler.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM")?;
-        tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => {
-                interrupted.context("waiting for SIGINT")?;
-                Ok("SIGINT")
-            }
-            _ = terminate.recv() => Ok("SIGTERM"),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).context("installing SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("installing SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
-        Ok("Ctrl-C")
+
+    /// Waits for either signal and names it.
+    async fn wait(mut self) -> Result<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Ok("SIGINT"),
+                _ = self.terminate.recv() => Ok("SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            Ok("Ctrl-C")
+        }
     }
 }
