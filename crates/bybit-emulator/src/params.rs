@@ -72,7 +72,16 @@ impl Params {
     /// `"+1"`, `".5"`, `"5."`, padded text, `"-0"` and more than 28 fractional digits are all
     /// 10001 — `rust_decimal`'s own reading would turn some of them into a different order.
     /// Whether zero is allowed is the endpoint's rule (a zero `takeProfit` clears it).
+    ///
+    /// In a JSON body the value must be a string, as Bybit documents it: Bybit refuses a JSON
+    /// number there with 10001 (its servers read these fields as strings), and a float has
+    /// lost its text (`1e3`, `0.30000000000000004`) before anyone could check it.
     pub(crate) fn decimal(&self, name: &str) -> Result<Option<Decimal>, Reject> {
+        if let Some(Value::Number(_)) = self.values.get(name) {
+            return Err(Reject::params(format!(
+                "params error: {name} invalid: must be a string"
+            )));
+        }
         let Some(text) = self.text(name)? else {
             return Ok(None);
         };

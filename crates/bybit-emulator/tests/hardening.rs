@@ -75,6 +75,13 @@ async fn a_quantity_or_price_not_in_plain_decimal_form_is_10001_and_places_nothi
             .await;
         assert_eq!(reply.ret_code(), 10001, "{query}: {}", reply.body);
     }
+    // A JSON number where Bybit documents a string is refused, as Bybit refuses it.
+    for qty in [json!(1), json!(0.1), json!(1e3)] {
+        let mut order = market("0");
+        order["qty"] = qty.clone();
+        let reply = c.post("/v5/order/create", &order).await;
+        assert_eq!(reply.ret_code(), 10001, "qty {qty}: {}", reply.body);
+    }
     let mut idx = market("0.1");
     idx["positionIdx"] = json!("+0");
     assert_eq!(c.post("/v5/order/create", &idx).await.ret_code(), 10001);
