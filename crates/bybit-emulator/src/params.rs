@@ -73,9 +73,10 @@ impl Params {
     /// 10001 — `rust_decimal`'s own reading would turn some of them into a different order.
     /// Whether zero is allowed is the endpoint's rule (a zero `takeProfit` clears it).
     ///
-    /// In a JSON body the value must be a string, as Bybit documents it: Bybit refuses a JSON
-    /// number there with 10001 (its servers read these fields as strings), and a float has
-    /// lost its text (`1e3`, `0.30000000000000004`) before anyone could check it.
+    /// In a JSON body the value must be a string, the type Bybit documents for it
+    /// (v5/order/create-order); SDK users report Bybit's 10001 "Request parameter error." for a
+    /// number there. A float has also lost its text (`1e3`, `0.30000000000000004`) before
+    /// anyone could check it.
     pub(crate) fn decimal(&self, name: &str) -> Result<Option<Decimal>, Reject> {
         if let Some(Value::Number(_)) = self.values.get(name) {
             return Err(Reject::params(format!(
