@@ -24,18 +24,23 @@ pub(crate) fn empty_read(path: &str, p: &Params) -> Option<Result<Value, Reject>
     let category = p.text("category").ok().flatten()?;
     let category = UNTRADED.into_iter().find(|c| *c == category)?;
     let symbol = p.text("symbol").ok().flatten();
-    let paged = json!({"category": category, "list": [], "nextPageCursor": ""});
+    // A page of nothing, after the same checks of `limit` and `cursor` a linear read makes
+    // (maxima as each page documents them).
+    let paged = |max: usize| {
+        p.limit(1, max)?;
+        p.cursor()?;
+        Ok(json!({"category": category, "list": [], "nextPageCursor": ""}))
+    };
     Some(match path {
         // docs v5/order/open-order, order-list, execution; v5/market/instrument.
-        "/v5/order/realtime"
-        | "/v5/order/history"
-        | "/v5/execution/list"
-        | "/v5/market/instruments-info" => Ok(paged),
+        "/v5/order/realtime" | "/v5/order/history" => paged(50),
+        "/v5/execution/list" => paged(100),
+        "/v5/market/instruments-info" => paged(1000),
         // docs v5/position/position: linear, inverse, option only.
         "/v5/position/list" if category == "spot" => Err(Reject::params(
             "params error: category spot is not supported by /v5/position/list (linear, inverse, option)",
         )),
-        "/v5/position/list" => Ok(paged),
+        "/v5/position/list" => paged(200),
         // docs v5/market/tickers and orderbook: nothing is listed in this category.
         "/v5/market/tickers" => match symbol {
             Some(symbol) => Err(Reject::unknown_symbol(&symbol)),

@@ -216,6 +216,17 @@ async fn reads_in_untraded_categories_are_empty_and_writes_there_are_refused() {
             assert_eq!(reply.ret_code(), 0, "{path}?{query}: {}", reply.body);
             assert_eq!(reply.body["result"], paged, "{path}?{query}");
         }
+        let bad_limit = c
+            .get(
+                "/v5/order/history",
+                &format!("category={category}&limit=51"),
+            )
+            .await;
+        assert_eq!(
+            bad_limit.ret_code(),
+            10001,
+            "limit is checked as for linear"
+        );
         let info = c
             .public(
                 "/v5/market/instruments-info",
