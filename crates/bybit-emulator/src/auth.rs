@@ -4,7 +4,7 @@
 //! HTTP status (docs v5/error, "HTTP Code"): 401 "Invalid request. 1. Need to use the correct
 //! key to access; 2. Need to put authentication params in the request header". So a missing
 //! or unknown key is HTTP 401 carrying Bybit's envelope with retCode 10003 "API key is
-//! invalid." (the body real replies show); a bad timestamp (10002) or signature (10004) is
+//! invalid." (the body SDK users quote from Bybit); a bad timestamp (10002) or signature (10004) is
 //! a business error in an HTTP 200, as pybit and the SDKs expect.
 
 use axum::http::{HeaderMap, StatusCode};
