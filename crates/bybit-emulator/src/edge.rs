@@ -9,20 +9,23 @@
 //! 400/414/431 head (a write, or a vectored write, holding that head alone) and writes the same
 //! status with Bybit's envelope instead (retCode 10001,
 //! `connection: close`, since hyper closes the connection after it). Every other byte passes
-//! through untouched.
+//! through untouched. The envelope's `time` is wall-clock: these answers come before any
+//! handler, so the clock-skew fault does not reach them.
+//!
+//! [`EnvelopeIo::new`] wraps any accepted stream, so whatever accept loop serves the router
+//! wraps each connection in it before handing it to hyper; [`listener`] does that for
+//! `axum::serve`.
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::serve::{Listener, ListenerExt, TapIo};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-
-use crate::AppState;
 
 /// The statuses hyper sends by itself, with the retMsg each gets.
 const AUTOMATIC: [(&[u8], u16, &str, &str); 3] = [
@@ -50,21 +53,16 @@ const AUTOMATIC: [(&[u8], u16, &str, &str); 3] = [
 /// axum's `TapIo` (a no-op tap), which is what gives it `ConnectInfo<SocketAddr>`.
 pub(crate) type EdgeListener = TapIo<EnvelopeListener, fn(&mut EnvelopeIo)>;
 
-/// Wraps `listener`; `state` supplies the envelope's `time`.
-pub(crate) fn listener(listener: TcpListener, state: Arc<AppState>) -> EdgeListener {
+/// Wraps `listener` for `axum::serve`.
+pub(crate) fn listener(listener: TcpListener) -> EdgeListener {
     let tap: fn(&mut EnvelopeIo) = |_| {};
-    EnvelopeListener {
-        inner: listener,
-        state,
-    }
-    .tap_io(tap)
+    EnvelopeListener { inner: listener }.tap_io(tap)
 }
 
 /// See [`listener`].
 #[derive(Debug)]
 pub(crate) struct EnvelopeListener {
     inner: TcpListener,
-    state: Arc<AppState>,
 }
 
 impl Listener for EnvelopeListener {
@@ -74,12 +72,7 @@ impl Listener for EnvelopeListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         // axum's own accept loop for TcpListener, which backs off on errors such as EMFILE.
         let (stream, addr) = Listener::accept(&mut self.inner).await;
-        let io = EnvelopeIo {
-            inner: stream,
-            state: self.state.clone(),
-            replacing: None,
-        };
-        (io, addr)
+        (EnvelopeIo::new(stream), addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -89,10 +82,26 @@ impl Listener for EnvelopeListener {
 
 /// One connection; see the module doc.
 #[derive(Debug)]
-pub(crate) struct EnvelopeIo {
-    inner: TcpStream,
-    state: Arc<AppState>,
+pub(crate) struct EnvelopeIo<T = TcpStream> {
+    inner: T,
     replacing: Option<Replacement>,
+}
+
+impl<T> EnvelopeIo<T> {
+    /// Wraps an accepted connection.
+    pub(crate) fn new(inner: T) -> Self {
+        EnvelopeIo {
+            inner,
+            replacing: None,
+        }
+    }
+}
+
+/// Wall-clock milliseconds, for the envelope's `time`.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// An envelope response being written in place of hyper's head.
@@ -128,7 +137,7 @@ fn replacement_for(head: &[u8], now: i64) -> Option<Replacement> {
     })
 }
 
-impl AsyncRead for EnvelopeIo {
+impl<T: AsyncRead + Unpin> AsyncRead for EnvelopeIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -138,7 +147,7 @@ impl AsyncRead for EnvelopeIo {
     }
 }
 
-impl EnvelopeIo {
+impl<T: AsyncWrite + Unpin> EnvelopeIo<T> {
     /// Writes the replacement under way, then reports the caller's bytes it stands for.
     fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let Some(r) = self.replacing.as_mut() else {
@@ -157,7 +166,7 @@ impl EnvelopeIo {
     }
 }
 
-impl AsyncWrite for EnvelopeIo {
+impl<T: AsyncWrite + Unpin> AsyncWrite for EnvelopeIo<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -165,7 +174,7 @@ impl AsyncWrite for EnvelopeIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.replacing.is_none() {
-            match replacement_for(buf, this.state.clock.now_ms()) {
+            match replacement_for(buf, now_ms()) {
                 Some(replacement) => this.replacing = Some(replacement),
                 None => return Pin::new(&mut this.inner).poll_write(cx, buf),
             }
@@ -184,7 +193,7 @@ impl AsyncWrite for EnvelopeIo {
             // hyper queues a head and its body as separate slices; a refusal is a head alone.
             let mut filled = bufs.iter().filter(|b| !b.is_empty());
             let alone = match (filled.next(), filled.next()) {
-                (Some(head), None) => replacement_for(head, this.state.clock.now_ms()),
+                (Some(head), None) => replacement_for(head, now_ms()),
                 _ => None,
             };
             match alone {

@@ -115,10 +115,9 @@ impl Emulator {
         let router = app::router(state.clone());
         let ticker = clock::spawn_ticker(state.clone(), stop.clone());
         let mut stop_server = stop;
-        let state_for_edge = state.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(
-                edge::listener(listener, state_for_edge),
+                edge::listener(listener),
                 router.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(async move {
