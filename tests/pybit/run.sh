@@ -125,7 +125,7 @@ cleanup() {
     local status=$?
     if [[ -n "$emulator_pid" ]] && kill -0 "$emulator_pid" 2>/dev/null; then
         kill "$emulator_pid" 2>/dev/null || true
-        # SIGTERM ends it at once; give it a moment, then make sure.
+        # SIGTERM stops it gracefully within 3 s; give it up to 5, then make sure.
         for _ in $(seq 50); do
             kill -0 "$emulator_pid" 2>/dev/null || break
             sleep 0.1

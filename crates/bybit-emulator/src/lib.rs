@@ -16,7 +16,10 @@
 
 mod app;
 mod auth;
+mod categories;
 mod clock;
+mod edge;
+mod exposure;
 mod faults;
 mod limits;
 mod params;
@@ -33,6 +36,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use app::AppState;
+pub use exposure::{check_exposure, ExposureError, DEFAULT_API_KEY, DEFAULT_API_SECRET};
 
 /// How the emulator starts.
 #[derive(Debug, Clone)]
@@ -119,7 +123,7 @@ impl Emulator {
         let mut stop_server = stop;
         let server = tokio::spawn(async move {
             let serve = axum::serve(
-                listener,
+                edge::listener(listener),
                 router.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(async move {

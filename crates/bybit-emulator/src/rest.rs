@@ -17,7 +17,8 @@ use sim_engine::{
     TradingStop, TriggerDirection,
 };
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, status_of};
+use crate::categories;
 use crate::limits::Verdict;
 use crate::params::{page, Params};
 
@@ -203,7 +204,7 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
     let key = if ep.private {
         match authenticate(&state, &parts.headers, payload, now) {
             Ok(key) => Some(key),
-            Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
+            Err(reject) => return envelope(status_of(&reject), &Err(reject), now, None),
         }
     } else {
         None
@@ -234,7 +235,10 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
             verdict,
         );
     }
-    let outcome = (ep.run)(&state, &params, &Ctx { now, granted });
+    let outcome = match categories::empty_read(ep.path, &params) {
+        Some(read) => read.and_then(Reply::ok),
+        None => (ep.run)(&state, &params, &Ctx { now, granted }),
+    };
     envelope(StatusCode::OK, &outcome, now, verdict)
 }
 
@@ -746,6 +750,10 @@ fn set_margin_mode(_: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 }
 
 fn fee_rate(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+    // The docs' own example sends no category; when one is sent it must be ours.
+    if p.text("category")?.is_some() {
+        p.linear()?;
+    }
     let symbol = p.text("symbol")?;
     let (instruments, fees) = state.read(|e| (e.instruments(), e.fees()));
     let list: Vec<Value> = instruments
@@ -753,5 +761,6 @@ fn fee_rate(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
         .filter(|i| symbol.as_deref().is_none_or(|s| i.symbol == s))
         .map(|i| json!({"symbol": i.symbol, "takerFeeRate": fees.taker.to_string(), "makerFeeRate": fees.maker.to_string()}))
         .collect();
-    Reply::ok(json!({ "category": "linear", "list": list }))
+    // docs v5/account/fee-rate: derivatives replies have no `category` field.
+    Reply::ok(json!({ "list": list }))
 }

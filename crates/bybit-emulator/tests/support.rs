@@ -80,7 +80,7 @@ impl Client {
         }
     }
 
-    async fn read(response: reqwest::Response) -> Reply {
+    pub(crate) async fn read(response: reqwest::Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();

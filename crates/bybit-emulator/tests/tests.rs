@@ -10,3 +10,6 @@ mod rest;
 mod review;
 mod support;
 mod ws;
+
+// Issue 6 hardening, kept apart so parallel additions above merge cleanly.
+mod hardening;
