@@ -21,13 +21,14 @@ import sys
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
 import uuid
 from decimal import Decimal
 from importlib.metadata import version
 
 import pybit.unified_trading as ut
-from pybit.exceptions import InvalidRequestError
+from pybit.exceptions import FailedRequestError, InvalidRequestError
 
 BASE = os.environ.get("BYBIT_EMULATOR_URL", "").rstrip("/")
 KEY = os.environ.get("BYBIT_EMULATOR_API_KEY", "")
@@ -473,8 +474,25 @@ def check_wrong_secret(ctx):
         10004,
         lambda: bad.place_order(category=CATEGORY, symbol=ETH, side="Buy", orderType="Market", qty="0.01"),
     )
-    # And an unknown key is 10003, before the signature is looked at.
-    expect_error(10003, lambda: session(key=KEY + "-unknown").get_wallet_balance(accountType="UNIFIED"))
+    # And an unknown key is HTTP 401 (docs v5/error, "HTTP Code"), before the signature is
+    # looked at: pybit raises FailedRequestError for any status but 200.
+    try:
+        reply = session(key=KEY + "-unknown").get_wallet_balance(accountType="UNIFIED")
+    except FailedRequestError as e:
+        assert e.status_code == 401, f"expected HTTP 401, got {e.status_code}: {e.message}"
+    else:
+        raise AssertionError(f"an unknown key was accepted: {short(reply)}")
+    # The body is still Bybit's envelope, retCode 10003.
+    request = urllib.request.Request(
+        f"{BASE}/v5/account/wallet-balance?accountType=UNIFIED", headers={"X-BAPI-API-KEY": "nobody"}
+    )
+    try:
+        urllib.request.urlopen(request, timeout=WAIT_S)
+    except urllib.error.HTTPError as e:
+        body = json.loads(e.read())
+        assert (e.code, body["retCode"], body["retMsg"]) == (401, 10003, "API key is invalid."), (e.code, body)
+    else:
+        raise AssertionError("an unknown key was accepted")
 
 
 # ------------------------------------------------------------------------------------ WebSocket
@@ -864,7 +882,7 @@ CHECKS = [
     ("http: duplicate orderLinkId -> 110072", check_duplicate_link_id),
     ("http: cancel removes it from open orders", check_cancel),
     ("http: executions list the market fill", check_executions),
-    ("http: wrong secret -> 10004 (unknown key -> 10003)", check_wrong_secret),
+    ("http: wrong secret -> 10004 (unknown key -> HTTP 401, 10003)", check_wrong_secret),
     ("ws private: pybit authenticates", check_private_ws_auth),
     ("ws private: order/execution/position/wallet subscribed", check_private_ws_subscribe),
     ("ws private: pushes after a market order", check_private_ws_pushes),

@@ -2,8 +2,8 @@
 # pybit conformance: the official Bybit Python SDK (pinned in requirements.txt) against a fresh
 # bybit-emulator. Builds the emulator, keeps a venv in target/pybit-venv (rebuilt only when
 # requirements.txt or the Python version changes), starts the emulator on a free port, runs
-# conformance.py, then orderbook.py (a minute of pybit's orderbook_stream on a moving market),
-# and always stops the emulator. Exits non-zero if either failed.
+# conformance.py, then conditional.py, then orderbook.py (a minute of pybit's orderbook_stream
+# on a moving market), and always stops the emulator. Exits non-zero when any fails.
 #
 # Network: PyPI only, and only when the venv has to be (re)built.
 # Environment: CARGO_TARGET_DIR is honoured (cargo tells where the binary went);
@@ -125,7 +125,7 @@ cleanup() {
     local status=$?
     if [[ -n "$emulator_pid" ]] && kill -0 "$emulator_pid" 2>/dev/null; then
         kill "$emulator_pid" 2>/dev/null || true
-        # SIGTERM ends it at once; give it a moment, then make sure.
+        # SIGTERM stops it gracefully within 3 s; give it up to 5, then make sure.
         for _ in $(seq 50); do
             kill -0 "$emulator_pid" 2>/dev/null || break
             sleep 0.1
@@ -178,6 +178,12 @@ BYBIT_EMULATOR_URL="$base_url" \
     BYBIT_EMULATOR_API_KEY="$api_key" \
     BYBIT_EMULATOR_API_SECRET="$api_secret" \
     "${venv_python[@]}" "$here/conformance.py" || status=$?
+# Conditional orders' statuses on the private stream (issue 6); runs after conformance.py,
+# which needs a fresh emulator, on the same one.
+BYBIT_EMULATOR_URL="$base_url" \
+    BYBIT_EMULATOR_API_KEY="$api_key" \
+    BYBIT_EMULATOR_API_SECRET="$api_secret" \
+    "${venv_python[@]}" "$here/conditional.py" || status=$?
 # pybit's orderbook_stream on the same emulator for a minute (ORDERBOOK_SECONDS to change).
 BYBIT_EMULATOR_URL="$base_url" \
     BYBIT_EMULATOR_API_KEY="$api_key" \

@@ -1,11 +1,29 @@
 //! Authentication of private REST requests, as Bybit checks it: the key (10003), the
 //! timestamp window (10002) and the signature over the raw bytes received (10004).
+//!
+//! HTTP status (docs v5/error, "HTTP Code"): 401 "Invalid request. 1. Need to use the correct
+//! key to access; 2. Need to put authentication params in the request header". So a missing
+//! or unknown key is HTTP 401 carrying Bybit's envelope with retCode 10003 "API key is
+//! invalid." (the body SDK users quote from Bybit); a bad timestamp (10002) or signature (10004) is
+//! a business error in an HTTP 200, as pybit and the SDKs expect.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use bybit_sign::{check_timestamp, DEFAULT_RECV_WINDOW_MS};
 use sim_engine::Reject;
 
 use crate::AppState;
+
+/// Bybit's retCode for a missing or unknown API key.
+pub(crate) const INVALID_KEY: i64 = 10003;
+
+/// The HTTP status Bybit answers an authentication failure with: 401 for the key, 200 else.
+pub(crate) fn status_of(reject: &Reject) -> StatusCode {
+    if reject.ret_code == INVALID_KEY {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    }
+}
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -21,7 +39,7 @@ pub(crate) fn authenticate(
 ) -> Result<String, Reject> {
     let key = header(headers, "x-bapi-api-key").unwrap_or_default();
     if key.is_empty() || key != state.creds.api_key() {
-        return Err(Reject::new(10003, "API key is invalid."));
+        return Err(Reject::new(INVALID_KEY, "API key is invalid."));
     }
     let recv_window_text = header(headers, "x-bapi-recv-window");
     let recv_window = match recv_window_text {

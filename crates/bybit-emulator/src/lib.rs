@@ -16,7 +16,10 @@
 
 mod app;
 mod auth;
+mod categories;
 mod clock;
+mod edge;
+mod exposure;
 mod faults;
 mod limits;
 mod params;
@@ -35,6 +38,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use app::AppState;
+pub use exposure::{check_exposure, ExposureError, DEFAULT_API_KEY, DEFAULT_API_SECRET};
 
 /// How the emulator starts.
 #[derive(Debug, Clone)]
@@ -45,10 +49,14 @@ pub struct EmulatorConfig {
     pub api_key: String,
     /// Its secret.
     pub api_secret: String,
-    /// Bybit's per-key, per-endpoint rate limits apply (off for benchmarks).
+    /// Bybit's per-UID, per-endpoint rate limits apply (off for benchmarks).
     pub rate_limits: bool,
     /// How often the price sources advance, in ms.
     pub tick_ms: u64,
+    /// A still market (`--static-prices`): prices move only when set, replayed or traded
+    /// through. Off by default: every symbol walks at random with trade prints (see
+    /// `sim_engine::EngineConfig::static_prices`, which this turns on).
+    pub static_prices: bool,
     /// Connection timeouts (idle WebSockets, stalled writes, slow requests, shutdown).
     pub transport: TransportConfig,
 }
@@ -96,6 +104,7 @@ impl EmulatorConfig {
             api_secret: api_secret.to_owned(),
             rate_limits: true,
             tick_ms: 100,
+            static_prices: false,
             transport: TransportConfig::default(),
         }
     }
@@ -132,7 +141,8 @@ pub struct Emulator {
 
 impl Emulator {
     /// Binds `listen` (use `127.0.0.1:0` for a free port) and serves until stopped.
-    pub async fn start(listen: &str, config: EmulatorConfig) -> Result<Emulator, StartError> {
+    pub async fn start(listen: &str, mut config: EmulatorConfig) -> Result<Emulator, StartError> {
+        config.engine.static_prices |= config.static_prices;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| StartError::Bind {

@@ -3,8 +3,8 @@
 //! here panics on any input.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
+use bybit_types::parse_decimal;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use sim_engine::Reject;
@@ -67,10 +67,35 @@ impl Params {
             .ok_or_else(|| Reject::params(format!("params error: {name} is required")))
     }
 
+    /// A decimal parameter in `bybit_types::parse_decimal`'s strict grammar, never negative:
+    /// every decimal the emulator reads is a price, a quantity or a leverage. `"1_0"`, `"1e3"`,
+    /// `"+1"`, `".5"`, `"5."`, padded text, `"-0"` and more than 28 fractional digits are all
+    /// 10001 — `rust_decimal`'s own reading would turn some of them into a different order.
+    /// Whether zero is allowed is the endpoint's rule (a zero `takeProfit` clears it).
+    ///
+    /// In a JSON body the value must be a string, the type Bybit documents for it
+    /// (v5/order/create-order); SDK users report Bybit's 10001 "Request parameter error." for a
+    /// number there. A float has also lost its text (`1e3`, `0.30000000000000004`) before
+    /// anyone could check it.
     pub(crate) fn decimal(&self, name: &str) -> Result<Option<Decimal>, Reject> {
-        self.text(name)?
-            .map(|t| Decimal::from_str(&t).map_err(|_| invalid(name)))
-            .transpose()
+        if let Some(Value::Number(_)) = self.values.get(name) {
+            return Err(Reject::params(format!(
+                "params error: {name} invalid: must be a string"
+            )));
+        }
+        let Some(text) = self.text(name)? else {
+            return Ok(None);
+        };
+        match parse_decimal(&text) {
+            Ok(value) if !value.is_sign_negative() => Ok(Some(value)),
+            Ok(_) => Err(Reject::params(format!(
+                "params error: {name} invalid: must not be negative"
+            ))),
+            Err(e) => Err(Reject::params(format!(
+                "params error: {name} invalid: {}",
+                e.reason()
+            ))),
+        }
     }
 
     pub(crate) fn required_decimal(&self, name: &str) -> Result<Decimal, Reject> {
@@ -78,9 +103,13 @@ impl Params {
             .ok_or_else(|| Reject::params(format!("params error: {name} is required")))
     }
 
+    /// An integer parameter, `-?[0-9]+` (std's parser would also take a leading `+`).
     pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, Reject> {
         self.text(name)?
-            .map(|t| t.parse::<i64>().map_err(|_| invalid(name)))
+            .map(|t| match t.strip_prefix('+') {
+                Some(_) => Err(invalid(name)),
+                None => t.parse::<i64>().map_err(|_| invalid(name)),
+            })
             .transpose()
     }
 
@@ -103,12 +132,17 @@ impl Params {
         }
     }
 
-    /// `category` must be `linear`: the emulator trades USDT perpetuals only.
+    /// `category` must be `linear`: the emulator trades USDT perpetuals only. Reads in the
+    /// other categories never get here (`categories::empty_read` answers them); writes there
+    /// are refused with a message that says so.
     pub(crate) fn linear(&self) -> Result<(), Reject> {
         match self.required("category")?.as_str() {
             "linear" => Ok(()),
+            other if crate::categories::UNTRADED.contains(&other) => Err(Reject::params(format!(
+                "params error: category {other} is not traded here; the emulator trades linear USDT perpetuals only"
+            ))),
             other => Err(Reject::params(format!(
-                "params error: category {other} is not supported (linear only)"
+                "params error: category {other} invalid (spot, linear, inverse or option)"
             ))),
         }
     }

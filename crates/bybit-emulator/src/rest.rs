@@ -17,7 +17,8 @@ use sim_engine::{
     TradingStop, TriggerDirection,
 };
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, status_of};
+use crate::categories;
 use crate::limits::Verdict;
 use crate::params::{page, Params};
 
@@ -203,7 +204,7 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
     let key = if ep.private {
         match authenticate(&state, &parts.headers, payload, now) {
             Ok(key) => Some(key),
-            Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
+            Err(reject) => return envelope(status_of(&reject), &Err(reject), now, None),
         }
     } else {
         None
@@ -234,7 +235,10 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
             verdict,
         );
     }
-    let outcome = (ep.run)(&state, &params, &Ctx { now, granted });
+    let outcome = match categories::empty_read(ep.path, &params) {
+        Some(read) => read.and_then(Reply::ok),
+        None => (ep.run)(&state, &params, &Ctx { now, granted }),
+    };
     envelope(StatusCode::OK, &outcome, now, verdict)
 }
 
@@ -521,6 +525,9 @@ fn order_filter(p: &Params) -> Result<Option<OrderFilter>, Reject> {
         None => Ok(None),
         Some("Order") => Ok(Some(OrderFilter::Order)),
         Some("StopOrder") | Some("tpslOrder") => Ok(Some(OrderFilter::StopOrder)),
+        // Older docs of cancel-all and open orders list `OpenOrder`: every kind of open order,
+        // which is also what no filter means for linear.
+        Some("OpenOrder") => Ok(None),
         Some(_) => Err(Reject::params("params error: orderFilter invalid")),
     }
 }
@@ -532,6 +539,7 @@ fn cancel_all(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
         base_coin: p.text("baseCoin")?,
         settle_coin: p.text("settleCoin")?,
         filter: order_filter(p)?,
+        stop_only: p.text("stopOrderType")?.as_deref() == Some("Stop"),
     };
     let acks = state.execute(|e, now| e.cancel_all(now, &req))?;
     Reply::ok(json!({"list": acks, "success": "1"}))
@@ -567,14 +575,24 @@ fn order_query(p: &Params) -> Result<OrderQuery, Reject> {
 fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = order_query(p)?;
-    let with_closed = p.int("openOnly")? == Some(1);
-    let list = state.read(|e| {
-        let mut list = e.open_orders(&query);
-        if with_closed && query.key.is_none() {
-            list.extend(e.order_history(&query));
-            list.sort_by_key(|o| std::cmp::Reverse(o.created_time));
+    // v5/order/open-order: openOnly 0 (default) lists open orders only; 1 (2 on classic and
+    // inverse accounts) lists only the recent closed ones (the engine keeps the last 500); by
+    // orderId or orderLinkId the order is returned whatever its state and openOnly is ignored.
+    let closed_only = match p.int("openOnly")? {
+        None | Some(0) => false,
+        Some(1 | 2) => true,
+        Some(other) => {
+            return Err(Reject::params(format!(
+                "params error: openOnly invalid: {other}"
+            )))
         }
-        list
+    };
+    let list = state.read(|e| {
+        if closed_only && query.key.is_none() {
+            e.order_history(&query)
+        } else {
+            e.open_orders(&query)
+        }
     });
     paged(list, p, 20, 50)
 }
@@ -732,6 +750,10 @@ fn set_margin_mode(_: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 }
 
 fn fee_rate(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+    // The docs' own example sends no category; when one is sent it must be ours.
+    if p.text("category")?.is_some() {
+        p.linear()?;
+    }
     let symbol = p.text("symbol")?;
     let (instruments, fees) = state.read(|e| (e.instruments(), e.fees()));
     let list: Vec<Value> = instruments
@@ -739,5 +761,6 @@ fn fee_rate(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
         .filter(|i| symbol.as_deref().is_none_or(|s| i.symbol == s))
         .map(|i| json!({"symbol": i.symbol, "takerFeeRate": fees.taker.to_string(), "makerFeeRate": fees.maker.to_string()}))
         .collect();
-    Reply::ok(json!({ "category": "linear", "list": list }))
+    // docs v5/account/fee-rate: derivatives replies have no `category` field.
+    Reply::ok(json!({ "list": list }))
 }

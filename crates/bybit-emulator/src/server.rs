@@ -3,10 +3,10 @@
 //! wait on clients for longer than its grace.
 //!
 //! `axum::serve` has neither: it sets no timer, so a half-sent request or an idle socket is kept
-//! for ever, and its graceful shutdown waits for every connection to finish.
+//! for ever, and its graceful shutdown waits for every connection to finish. Connections come
+//! from [`edge::listener`], so hyper's own refusals still get Bybit's envelope.
 
-use std::time::Duration;
-
+use axum::serve::Listener;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -15,10 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::TransportConfig;
-
-/// Pause after a failed accept (out of file descriptors, say) so the loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+use crate::{edge, TransportConfig};
 
 /// Serves `router` on `listener` until `stop` turns true, then closes idle connections, lets
 /// requests in flight finish for `transport.shutdown_grace` and cuts what is left. Upgraded
@@ -35,15 +32,11 @@ pub(crate) async fn serve(
         .header_read_timeout(transport.http_header)
         .keep_alive(true);
     let mut connections = JoinSet::new();
+    // axum's accept backs off on errors such as running out of file descriptors.
+    let mut listener = edge::listener(listener);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                };
-                // Small replies go out at once; the client waits on each one.
-                let _ = stream.set_nodelay(true);
+            (stream, _) = listener.accept() => {
                 let service = TowerToHyperService::new(router.clone());
                 let connection = builder
                     .serve_connection(TokioIo::new(stream), service)

@@ -22,6 +22,8 @@ pub(crate) async fn start() -> Emulator {
 /// Starts an emulator after `adjust` has changed the default configuration.
 pub(crate) async fn start_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
     let mut config = EmulatorConfig::with_defaults(KEY, SECRET, dec!(10000), 7);
+    // A still market: these tests assert prices, books and fills that must not move.
+    config.static_prices = true;
     adjust(&mut config);
     Emulator::start("127.0.0.1:0", config).await.unwrap()
 }
@@ -78,7 +80,7 @@ impl Client {
         }
     }
 
-    async fn read(response: reqwest::Response) -> Reply {
+    pub(crate) async fn read(response: reqwest::Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();

@@ -5,8 +5,12 @@
 
 mod binary;
 mod faults;
+mod fidelity;
 mod rest;
 mod review;
 mod support;
 mod transport;
 mod ws;
+
+// Issue 6 hardening, kept apart so parallel additions above merge cleanly.
+mod hardening;

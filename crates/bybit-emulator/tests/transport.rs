@@ -555,27 +555,7 @@ async fn stop_finishes_quickly_whatever_the_clients_do() {
     let _ = held.await;
 }
 
-// The binary stops on SIGTERM as on Ctrl-C, within a few seconds.
-#[cfg(unix)]
-#[tokio::test]
-async fn the_binary_exits_on_sigterm() {
-    let (mut running, url) = crate::binary::spawn(&[]);
-    assert_eq!(
-        reqwest::get(format!("{url}/v5/market/time"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let pid = running.0.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exited = eventually(WAIT, async || running.0.try_wait().unwrap().is_some()).await;
-    assert!(exited, "still running 5 s after SIGTERM");
-}
+// SIGINT and SIGTERM on the binary: hardening.rs pins them.
 
 // ---------------------------------------------------------------- point 17: control input
 

@@ -37,13 +37,15 @@ pub enum Error {
         /// The refused value.
         value: Decimal,
     },
-    /// A decimal that could not be parsed from its text.
-    #[error("invalid decimal {value:?} for {field}")]
+    /// A decimal that could not be parsed from its text (see [`crate::parse_decimal`]).
+    #[error("invalid decimal {value:?} for {field}: {reason}")]
     InvalidDecimal {
         /// What it was meant to be.
         field: &'static str,
         /// The refused text.
         value: String,
+        /// Why, from [`crate::DecimalError::reason`].
+        reason: &'static str,
     },
     /// A payload that is not the JSON we expect. `what` names the payload.
     #[error("cannot decode {what}: {message}")]

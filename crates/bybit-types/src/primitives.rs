@@ -189,9 +189,11 @@ macro_rules! positive_decimal {
             type Err = Error;
 
             fn from_str(s: &str) -> Result<Self, Error> {
-                let value = Decimal::from_str(s).map_err(|_| Error::InvalidDecimal {
+                // The strict grammar: "1_0", "+1", ".5", "1e3" and the like are refused.
+                let value = crate::parse_decimal(s).map_err(|e| Error::InvalidDecimal {
                     field: $field,
                     value: s.to_owned(),
+                    reason: e.reason(),
                 })?;
                 $name::new(value)
             }

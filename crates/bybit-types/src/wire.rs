@@ -6,28 +6,43 @@
 //! none), so the emulator produces what the exchange produces.
 
 use std::fmt;
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
-/// A decimal written as a string (`"0.10"`) or, leniently, as a JSON number.
-struct DecimalVisitor;
+use crate::number::{parse_decimal, parse_exchange_decimal};
+
+/// A decimal written as a string (`"0.10"`) or, leniently, as a JSON number. Text goes through
+/// [`parse_exchange_decimal`] (the plain grammar or an exponent form) or, for what a caller
+/// wrote (`caller`), [`parse_decimal`] alone; never `rust_decimal`'s looser reading (`"1_0"`,
+/// `"+1"`, `".5"`, whitespace).
+struct DecimalVisitor {
+    /// Caller input: the strict grammar only, and no JSON float (its text is already lost).
+    caller: bool,
+}
 
 impl<'de> Visitor<'de> for DecimalVisitor {
     type Value = Option<Decimal>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a decimal as a string or number, or \"\" for none")
+        if self.caller {
+            f.write_str("a plain decimal string (-?[0-9]+(.[0-9]+)?), or \"\" for none")
+        } else {
+            f.write_str("a decimal as a string or number, or \"\" for none")
+        }
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         if v.is_empty() {
             return Ok(None);
         }
-        Decimal::from_str(v)
-            .or_else(|_| Decimal::from_scientific(v))
+        let parsed = if self.caller {
+            parse_decimal(v)
+        } else {
+            parse_exchange_decimal(v)
+        };
+        parsed
             .map(Some)
             .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
     }
@@ -41,11 +56,13 @@ impl<'de> Visitor<'de> for DecimalVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        if self.caller {
+            return Err(E::invalid_type(de::Unexpected::Float(v), &self));
+        }
         // Only reached when Bybit sends a bare JSON float where it documents a string. The
         // shortest representation that round-trips is exactly what was written on the wire.
-        let text = v.to_string();
-        Decimal::from_str(&text)
-            .or_else(|_| Decimal::from_scientific(&text))
+        // (Rust writes an f64 without an exponent, so the strict grammar applies.)
+        parse_exchange_decimal(&v.to_string())
             .map(Some)
             .map_err(|_| E::invalid_value(de::Unexpected::Float(v), &self))
     }
@@ -62,9 +79,14 @@ impl<'de> Visitor<'de> for DecimalVisitor {
     where
         D: Deserializer<'de>,
     {
-        d.deserialize_any(DecimalVisitor)
+        d.deserialize_any(self)
     }
 }
+
+/// The visitor for exchange payloads.
+const EXCHANGE: DecimalVisitor = DecimalVisitor { caller: false };
+/// The visitor for request bodies, which a caller wrote.
+const CALLER: DecimalVisitor = DecimalVisitor { caller: true };
 
 /// A required decimal: `"0.10"` (or a number). `""` is an error here; use [`opt_decimal`]
 /// where Bybit may send it.
@@ -73,7 +95,7 @@ pub mod decimal {
 
     /// Deserializes a required decimal.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        d.deserialize_any(DecimalVisitor)?
+        d.deserialize_any(EXCHANGE)?
             .ok_or_else(|| de::Error::custom("expected a decimal, got an empty value"))
     }
 
@@ -90,7 +112,7 @@ pub mod opt_decimal {
 
     /// Deserializes an optional decimal.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        d.deserialize_any(DecimalVisitor)
+        d.deserialize_any(EXCHANGE)
     }
 
     /// Serializes `None` as `""` and a value as a string.
@@ -99,6 +121,40 @@ pub mod opt_decimal {
             Some(v) => s.collect_str(v),
             None => s.serialize_str(""),
         }
+    }
+}
+
+/// [`decimal`] for request bodies (`CreateOrderRequest` and the like): what a caller wrote, read
+/// with [`parse_decimal`]'s strict grammar only, a JSON integer, or nothing else. A server
+/// reading a client's order (the emulator, a test double) refuses `"1_0"` or `"1e3"` here.
+pub mod caller_decimal {
+    use super::*;
+
+    /// Deserializes a required decimal strictly.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        d.deserialize_any(CALLER)?
+            .ok_or_else(|| de::Error::custom("expected a decimal, got an empty value"))
+    }
+
+    /// Serializes as Bybit does: a string.
+    pub fn serialize<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+}
+
+/// [`opt_decimal`] for request bodies: strict like [`caller_decimal`]; `""`, `null` or missing
+/// are `None`.
+pub mod opt_caller_decimal {
+    use super::*;
+
+    /// Deserializes an optional decimal strictly.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        d.deserialize_any(CALLER)
+    }
+
+    /// Serializes `None` as `""` and a value as a string.
+    pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        opt_decimal::serialize(v, s)
     }
 }
 
@@ -338,7 +394,7 @@ pub mod decimal_map {
 
     impl<'de> serde::Deserialize<'de> for Amount {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(DecimalVisitor).map(Amount)
+            d.deserialize_any(EXCHANGE).map(Amount)
         }
     }
 

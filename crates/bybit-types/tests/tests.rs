@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod fixtures;
+mod number;
 mod primitives;
 mod values;
 mod wire_props;

@@ -152,6 +152,9 @@ pub struct CancelAll {
     pub settle_coin: Option<String>,
     /// Only plain orders (`Order`), only conditional ones (`StopOrder`), or all (`None`).
     pub filter: Option<OrderFilter>,
+    /// `stopOrderType=Stop` with `StopOrder`: only conditional orders, not a position's TP/SL
+    /// (v5/order/cancel-all).
+    pub stop_only: bool,
 }
 
 /// Which kinds of orders an operation covers.

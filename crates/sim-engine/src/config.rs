@@ -98,6 +98,18 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Seed for everything random (price walks, ids). Same seed, same commands: same run.
     pub seed: u64,
+    /// How far from the last price a market order may fill (a fraction: `0.05` is 5 %). Bybit
+    /// turns a market order into an IOC limit at a protection price; real BTCUSDT captures
+    /// put it about 5 % from the price.
+    pub market_protection: Decimal,
+    /// A still market: prices move only when set, replayed or traded through, and the book
+    /// keeps its flat shape. Off by default: every symbol then walks at random (seeded) with
+    /// trade prints, and book sizes vary like a real book's. Tests that assert exact fills
+    /// against a known book turn this on.
+    pub static_prices: bool,
+    /// The funding rate every linear position pays (long, when positive) or receives each
+    /// funding interval, and the ticker's `fundingRate`. Bybit's usual 0.01 % by default.
+    pub funding_rate: Decimal,
 }
 
 impl EngineConfig {
@@ -114,6 +126,9 @@ impl EngineConfig {
             book_overrides: BTreeMap::new(),
             limits: Limits::default(),
             seed,
+            market_protection: dec!(0.05),
+            static_prices: false,
+            funding_rate: dec!(0.0001),
         }
     }
 

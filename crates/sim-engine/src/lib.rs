@@ -6,9 +6,37 @@
 //! synthetic book around the last price (real slippage, partial fills on a thin book); limit
 //! orders rest and fill when the traded price crosses them; conditional orders trigger on the
 //! last price; positions carry average price, leverage, unrealised and realised PnL, and
-//! take-profit / stop-loss; the account tracks wallet balance, margin and fees. Orders are
-//! refused with the retCode Bybit uses (REFERENCE.md §12). Prices come from a seeded random
-//! walk, a replay of recorded trades, or an explicit path.
+//! take-profit / stop-loss; the account tracks wallet balance, margin, fees and funding.
+//! Orders are refused with the retCode Bybit uses (REFERENCE.md §12). By default every symbol
+//! lives: a seeded random walk with trade prints and a book whose sizes vary like a real one;
+//! [`EngineConfig::static_prices`] keeps a still market, and prices can also come from a replay
+//! of recorded trades or an explicit path.
+//!
+//! Bybit behaviour it follows, from the V5 docs (`bybit-exchange/docs`):
+//! - v5/enum `orderStatus`: a conditional order is `Untriggered`, passes through the
+//!   instantaneous `Triggered` (pushed on the `order` stream) and goes on as `New` / `Filled`;
+//!   one cancelled before it triggers ends `Deactivated`. `createType` is `CreateByStopOrder`
+//!   for conditionals, `CreateByTakeProfit` / `CreateByStopLoss` for a position's TP / SL.
+//! - v5/position/trading-stop: a position's TP and SL are Untriggered conditional orders
+//!   (`stopOrderType` `TakeProfit` / `StopLoss`, qty 0 = the whole position, reduce-only,
+//!   close-on-trigger) listed by `/v5/order/realtime`; when the position is cleared they end
+//!   `Deactivated` with `cancelType` `CancelByTpSlTsClear` (v5/enum cancelType). Cancelling
+//!   one removes that level from the position.
+//! - v5/order/open-order and v5/websocket/private/order captures: REST prints "nothing" as
+//!   `avgPrice "0"`, `triggerPrice "0"`, `stopOrderType "UNKNOWN"`; the stream as `""`. System
+//!   cancels (PostOnly that would take, IOC / FOK remainders) say why in `rejectReason` and
+//!   leave `cancelType` `UNKNOWN`; an order's `closedPnl` counts only fills that closed.
+//! - v5/websocket/private/execution and position: one `seq` per match event (one order
+//!   taking liquidity, or one print filling resting orders) shared by its fills and the
+//!   position update; `-1` for a symbol never traded. Positions are pushed on fills, order
+//!   operations and setting changes, not on prints.
+//! - v5/error and v5/market/instrument: limit prices beyond `riskParameters.priceLimitRatioY`
+//!   of the reference price are refused with 30208 (buy) / 30209 (sell); market orders fill no
+//!   further than [`EngineConfig::market_protection`] (5 %, as real BTCUSDT captures show).
+//! - v5/enum `execType` `Funding`: every funding interval a position pays (long, positive
+//!   rate) or receives `size × mark × rate` as a `Funding` execution (`orderType` `UNKNOWN`).
+//! - Exact money: each execution's `execPnl` and `execFee` (8 decimals) are exactly what the
+//!   wallet moves by.
 //!
 //! What it is not: it does no I/O and reads no clock (every command takes `now` in ms);
 //! randomness comes only from the configured seed. It knows nothing of HTTP, WebSockets or
@@ -34,7 +62,7 @@ pub use command::{
     TriggerDirection,
 };
 pub use config::{BookShape, EngineConfig, FeeRates, Limits};
-pub use engine::{Engine, MAX_BALANCE};
+pub use engine::{Engine, Retained, MAX_BALANCE};
 pub use market::{BookSnapshot, Level, PricePoint, PriceSource, PublicTrade};
 pub use reject::{codes, Reject};
 pub use snapshot::EngineSnapshot;
@@ -100,4 +128,7 @@ pub enum ConfigError {
     /// A negative starting balance.
     #[error("starting balance {0} must not be negative")]
     Balance(Decimal),
+    /// A market protection that is not a fraction between 0 and 1.
+    #[error("market protection {0} must be between 0 and 1 (exclusive)")]
+    Protection(Decimal),
 }

@@ -139,6 +139,12 @@ pub(crate) struct Market {
     pub(crate) settled_seq: u64,
     /// Which side took liquidity in the last print.
     pub(crate) last_taker: bybit_types::Side,
+    /// A living market: book sizes shaped and varied like a real book, random print sizes.
+    pub(crate) living: bool,
+    /// Seed of the living book's size noise.
+    pub(crate) book_seed: u64,
+    /// The next funding time (ms); `i64::MIN` until time is first known.
+    pub(crate) next_funding: i64,
 }
 
 impl Market {
@@ -159,6 +165,9 @@ impl Market {
             cross_seq: 1,
             settled_seq: 1,
             last_taker: bybit_types::Side::Buy,
+            living: false,
+            book_seed: seed.rotate_left(17),
+            next_funding: i64::MIN,
         }
     }
 
@@ -173,6 +182,11 @@ impl Market {
         self.turnover_24h = self.turnover_24h.saturating_add(qty.saturating_mul(price));
         self.book_update_id += 1;
         self.cross_seq += 1;
+    }
+
+    /// A print size in lots, 1 to `max`, from the symbol's own seeded generator.
+    pub(crate) fn draw_lots(&mut self, max: u32) -> u32 {
+        self.rng.random_range(1..=max.max(1))
     }
 
     /// The next random-walk step in ticks, drawn from the symbol's own seeded generator.

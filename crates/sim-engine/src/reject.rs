@@ -75,6 +75,22 @@ impl Reject {
         )
     }
 
+    /// 30208: a buy priced above the limit-price band (v5/error, UTA).
+    pub fn above_max_buy_price() -> Self {
+        Reject::new(
+            codes::ABOVE_MAX_BUY_PRICE,
+            "Failed to submit order(s). The order price is higher than the maximum buying price",
+        )
+    }
+
+    /// 30209: a sell priced below the limit-price band (v5/error, UTA).
+    pub fn below_min_sell_price() -> Self {
+        Reject::new(
+            codes::BELOW_MIN_SELL_PRICE,
+            "Failed to submit order(s). The order price is lower than the minimum selling price.",
+        )
+    }
+
     /// 110094: order value below minNotionalValue.
     pub fn below_min_notional(min: Decimal) -> Self {
         Reject::new(
@@ -185,6 +201,10 @@ pub mod codes {
     pub const PARAMS: i64 = 10001;
     /// Order price outside the allowed range.
     pub const PRICE_OUT_OF_RANGE: i64 = 110003;
+    /// Buy above the limit-price band.
+    pub const ABOVE_MAX_BUY_PRICE: i64 = 30208;
+    /// Sell below the limit-price band.
+    pub const BELOW_MIN_SELL_PRICE: i64 = 30209;
     /// Order does not exist.
     pub const ORDER_NOT_EXISTS: i64 = 110001;
     /// Wallet balance insufficient.

@@ -2,7 +2,7 @@
 //! only at the edge (`wire_out`), so the matching code works with plain decimals.
 
 use bybit_types::{
-    CancelType, CreateType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
+    CancelType, CreateType, ExecType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
 };
 use rust_decimal::Decimal;
 
@@ -75,7 +75,9 @@ pub(crate) struct PositionState {
     pub(crate) stop_loss: Option<Decimal>,
     pub(crate) created: i64,
     pub(crate) updated: i64,
-    pub(crate) seq: u64,
+    /// The match event that last changed the position; -1 for a symbol never traded
+    /// (v5/websocket/private/position).
+    pub(crate) seq: i64,
 }
 
 impl PositionState {
@@ -91,7 +93,7 @@ impl PositionState {
             stop_loss: None,
             created: now,
             updated: now,
-            seq: 0,
+            seq: -1,
         }
     }
 
@@ -164,6 +166,8 @@ impl PositionState {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ExecRecord {
+    /// `Trade` for fills, `Funding` for funding settlements.
+    pub(crate) exec_type: ExecType,
     pub(crate) exec_id: String,
     pub(crate) order_id: String,
     pub(crate) link_id: String,
@@ -184,5 +188,5 @@ pub(crate) struct ExecRecord {
     pub(crate) pnl: Decimal,
     pub(crate) mark_price: Decimal,
     pub(crate) time: i64,
-    pub(crate) seq: u64,
+    pub(crate) seq: i64,
 }

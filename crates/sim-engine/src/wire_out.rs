@@ -6,7 +6,7 @@ use bybit_types::rest::execution::Execution;
 use bybit_types::rest::order::Order;
 use bybit_types::rest::position::Position;
 use bybit_types::{
-    AccountType, CancelType, Category, ExecType, PositionStatus, StopOrderType, TpslMode, TriggerBy,
+    AccountType, CancelType, Category, PositionStatus, StopOrderType, TpslMode, TriggerBy,
 };
 use rust_decimal::Decimal;
 
@@ -18,8 +18,24 @@ fn money(v: Decimal) -> Decimal {
     v.round_dp(8).normalize()
 }
 
+/// Where an order record goes. REST and the private stream print "nothing" differently: the
+/// open-order REST capture (v5/order/open-order) has `avgPrice "0"`, `triggerPrice "0.00"`,
+/// `stopOrderType "UNKNOWN"`; the `order` stream capture (v5/websocket/private/order) has `""`
+/// for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// `GET /v5/order/realtime`, `/v5/order/history`.
+    Rest,
+    /// The `order` topic.
+    Stream,
+}
+
 impl Engine {
-    pub(crate) fn order_wire(&self, o: &OrderState) -> Order {
+    pub(crate) fn order_wire(&self, o: &OrderState, wire: Wire) -> Order {
+        let none = match wire {
+            Wire::Rest => Some(Decimal::ZERO),
+            Wire::Stream => None,
+        };
         let mut w = Order::new(&o.order_id, &o.symbol, o.side, o.qty, o.status.clone());
         w.category = Some(Category::Linear);
         w.order_link_id = o.link_id.clone();
@@ -28,7 +44,7 @@ impl Engine {
         w.create_type = Some(o.create_type.clone());
         w.cancel_type = Some(o.cancel_type.clone().unwrap_or(CancelType::Unspecified));
         w.reject_reason = o.reject_reason.to_owned();
-        w.avg_price = Some(o.avg_price().unwrap_or(Decimal::ZERO));
+        w.avg_price = o.avg_price().or(none);
         w.leaves_qty = Some(if o.is_open() { o.leaves } else { Decimal::ZERO });
         w.leaves_value = Some(money(if o.is_open() {
             o.leaves * o.price
@@ -41,16 +57,19 @@ impl Engine {
         w.closed_pnl = Some(money(o.closed_pnl));
         w.time_in_force = Some(o.tif.clone());
         w.order_type = Some(o.order_type.clone());
-        w.stop_order_type = Some(
-            o.stop_order_type
-                .clone()
-                .unwrap_or(StopOrderType::Unspecified),
-        );
-        w.trigger_price = Some(o.trigger_price.unwrap_or(Decimal::ZERO));
+        w.stop_order_type = match wire {
+            Wire::Rest => Some(
+                o.stop_order_type
+                    .clone()
+                    .unwrap_or(StopOrderType::Unspecified),
+            ),
+            Wire::Stream => o.stop_order_type.clone(),
+        };
+        w.trigger_price = o.trigger_price.or(none);
         w.trigger_direction = o.trigger_direction.map_or(0, |d| d.as_int());
         w.trigger_by = o.trigger_price.map(|_| TriggerBy::LastPrice);
-        w.take_profit = Some(o.take_profit.unwrap_or(Decimal::ZERO));
-        w.stop_loss = Some(o.stop_loss.unwrap_or(Decimal::ZERO));
+        w.take_profit = o.take_profit.or(none);
+        w.stop_loss = o.stop_loss.or(none);
         w.tp_trigger_by = o.take_profit.map(|_| TriggerBy::LastPrice);
         w.sl_trigger_by = o.stop_loss.map(|_| TriggerBy::LastPrice);
         w.tpsl_mode = (o.take_profit.is_some() || o.stop_loss.is_some()).then_some(TpslMode::Full);
@@ -99,7 +118,7 @@ impl Engine {
             exec_price: e.price,
             exec_qty: e.qty,
             exec_pnl: Some(money(e.pnl)),
-            exec_type: Some(ExecType::Trade),
+            exec_type: Some(e.exec_type.clone()),
             exec_value: Some(money(e.price * e.qty)),
             exec_time: Some(e.time),
             is_maker: e.is_maker,
@@ -112,7 +131,7 @@ impl Engine {
             block_trade_id: String::new(),
             closed_size: Some(e.closed_size),
             extra_fees: None,
-            seq: i64::try_from(e.seq).ok(),
+            seq: Some(e.seq),
             fee_currency: "USDT".to_owned(),
             market_unit: None,
         }
@@ -143,7 +162,7 @@ impl Engine {
         w.is_reduce_only = Some(false);
         w.created_time = Some(p.created);
         w.updated_time = Some(p.updated);
-        w.seq = i64::try_from(p.seq).ok();
+        w.seq = Some(p.seq);
         w
     }
 
@@ -206,7 +225,8 @@ impl Engine {
 
 impl Engine {
     /// The ticker of one symbol as `GET /v5/market/tickers` and `tickers.{symbol}` report it.
-    /// Mark and index follow the last price; funding is a flat 0.01 % every 8 hours.
+    /// Mark and index follow the last price; the funding rate is the configured one
+    /// ([`crate::EngineConfig::funding_rate`]), settled every instrument funding interval.
     pub fn ticker(&self, symbol: &str) -> Result<bybit_types::rest::market::Ticker, crate::Reject> {
         let book = self.book(symbol, 1)?;
         let Some(m) = self.markets.get(symbol) else {
@@ -245,7 +265,7 @@ impl Engine {
             turnover24h: Some(money(m.turnover_24h)),
             volume24h: Some(m.volume_24h),
             next_funding_time: Some(next_funding),
-            funding_rate: Some(Decimal::new(1, 4)),
+            funding_rate: Some(self.funding_rate),
             funding_interval_hour: Some(interval / 60),
             bid1_price: book.bids.first().map(|l| l.price),
             bid1_size: book.bids.first().map(|l| l.qty),

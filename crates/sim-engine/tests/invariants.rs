@@ -59,6 +59,11 @@ enum Cmd {
         sym: usize,
         lev: u32,
     },
+    TradingStop {
+        sym: usize,
+        tp_ticks: i32,
+        sl_ticks: i32,
+    },
 }
 
 fn cmd() -> impl Strategy<Value = Cmd> {
@@ -101,7 +106,12 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         sym.clone().prop_map(|sym| Cmd::CancelAll { sym }),
         (sym.clone(), -80..80i32).prop_map(|(sym, ticks)| Cmd::Price { sym, ticks }),
         (1..5_000i64).prop_map(|ms| Cmd::Advance { ms }),
-        (sym, 1..30u32).prop_map(|(sym, lev)| Cmd::Leverage { sym, lev }),
+        (sym.clone(), 1..30u32).prop_map(|(sym, lev)| Cmd::Leverage { sym, lev }),
+        (sym, -40..40i32, -40..40i32).prop_map(|(sym, tp_ticks, sl_ticks)| Cmd::TradingStop {
+            sym,
+            tp_ticks,
+            sl_ticks
+        }),
     ]
 }
 
@@ -219,6 +229,28 @@ fn apply(e: &mut Engine, now: i64, cmd: &Cmd, ids: &[String]) {
             let l = Decimal::from(lev);
             let _ = e.set_leverage(now, SYMBOLS[sym], l, l);
         }
+        Cmd::TradingStop {
+            sym,
+            tp_ticks,
+            sl_ticks,
+        } => {
+            // Either side of the price, so some are refused; 0 ticks removes the level.
+            let level = |ticks: i32| {
+                if ticks == 0 {
+                    Decimal::ZERO
+                } else {
+                    price_at(e, SYMBOLS[sym], ticks)
+                }
+            };
+            let _ = e.set_trading_stop(
+                now,
+                &sim_engine::TradingStop {
+                    symbol: SYMBOLS[sym].into(),
+                    take_profit: Some(level(tp_ticks)),
+                    stop_loss: Some(level(sl_ticks)),
+                },
+            );
+        }
     }
 }
 
@@ -226,7 +258,11 @@ fn check_invariants(e: &Engine, start: Decimal) {
     let fills = e.executions(&ExecutionQuery::default());
     // Positions are the sum of their fills.
     let mut net: BTreeMap<String, Decimal> = BTreeMap::new();
-    for f in &fills {
+    // Funding settlements are executions too, but not trades.
+    let trades = fills
+        .iter()
+        .filter(|f| f.exec_type == Some(bybit_types::ExecType::Trade));
+    for f in trades {
         let signed = if f.side == Side::Buy {
             f.exec_qty
         } else {
@@ -253,17 +289,47 @@ fn check_invariants(e: &Engine, start: Decimal) {
             "{symbol}: side and size disagree"
         );
     }
-    // The wallet is the start plus realised PnL minus fees (each reported to 8 decimals).
+    // The wallet is the start plus realised PnL minus fees, as the executions report them.
     let realised: Decimal = fills
         .iter()
         .map(|f| f.exec_pnl.unwrap_or_default() - f.exec_fee.unwrap_or_default())
         .sum();
+    // Exactly (issue 6.18): each execution's execPnl and execFee are what the wallet moved by.
     let wallet = e.wallet().total_wallet_balance.unwrap();
-    let drift = (wallet - (start + realised)).abs();
-    assert!(
-        drift <= dec!(0.000001) * Decimal::from(fills.len().max(1)),
-        "wallet {wallet} vs {start} + {realised}"
+    assert_eq!(
+        wallet,
+        start + realised,
+        "wallet vs start + Σ execPnl − Σ execFee"
     );
+    // A position's TP and SL are its Untriggered TakeProfit / StopLoss orders, and a flat
+    // position has none (v5/position/trading-stop).
+    for symbol in SYMBOLS {
+        let p = e.position_of(symbol).unwrap();
+        let open = e.open_orders(&OrderQuery {
+            symbol: Some(symbol.into()),
+            ..Default::default()
+        });
+        for (kind, level) in [
+            (bybit_types::StopOrderType::TakeProfit, p.take_profit),
+            (bybit_types::StopOrderType::StopLoss, p.stop_loss),
+        ] {
+            let triggers: Vec<_> = open
+                .iter()
+                .filter(|o| o.stop_order_type == Some(kind.clone()))
+                .filter(|o| o.order_status == OrderStatus::Untriggered)
+                .map(|o| o.trigger_price.unwrap_or_default())
+                .collect();
+            let level = level.unwrap_or_default();
+            if level.is_zero() {
+                assert!(
+                    triggers.is_empty(),
+                    "{symbol} {kind}: orders without a level"
+                );
+            } else {
+                assert_eq!(triggers, [level], "{symbol} {kind}");
+            }
+        }
+    }
     // Every order's filled quantity is the sum of its fills, and never more than its size.
     let mut by_order: BTreeMap<String, Decimal> = BTreeMap::new();
     for f in &fills {

@@ -10,6 +10,8 @@ pub(crate) const T0: i64 = 1_700_000_000_000;
 /// An engine with the default instruments and prices and `usdt` in the wallet.
 pub(crate) fn engine_with(usdt: Decimal) -> Engine {
     let mut config = EngineConfig::new(defaults::instruments(), usdt, 42);
+    // A still market: these tests assert exact fills against a known book.
+    config.static_prices = true;
     config.initial_prices = defaults::start_prices();
     Engine::new(config).unwrap()
 }

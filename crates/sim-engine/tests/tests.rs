@@ -6,7 +6,9 @@
 mod support;
 
 mod accounting;
+mod fidelity;
 mod invariants;
+mod living;
 mod matching;
 mod prices;
 mod review;

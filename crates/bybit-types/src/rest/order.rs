@@ -408,12 +408,12 @@ pub struct CreateOrderRequest {
     /// Order type.
     pub order_type: OrderType,
     /// Quantity.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "wire::caller_decimal")]
     pub qty: Decimal,
     /// Limit price (ignored for market orders).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub price: Option<Decimal>,
@@ -439,7 +439,7 @@ pub struct CreateOrderRequest {
     /// Trigger price, which makes the order conditional.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub trigger_price: Option<Decimal>,
@@ -456,14 +456,14 @@ pub struct CreateOrderRequest {
     /// Take-profit price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub take_profit: Option<Decimal>,
     /// Stop-loss price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_loss: Option<Decimal>,
@@ -491,14 +491,14 @@ pub struct CreateOrderRequest {
     /// Limit price of a partial take-profit.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_limit_price: Option<Decimal>,
     /// Limit price of a partial stop-loss.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_limit_price: Option<Decimal>,
@@ -533,7 +533,7 @@ pub struct CreateOrderRequest {
     /// Slippage tolerance value.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub slippage_tolerance: Option<Decimal>,
@@ -596,35 +596,35 @@ pub struct AmendOrderRequest {
     /// New quantity.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub qty: Option<Decimal>,
     /// New price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub price: Option<Decimal>,
     /// New trigger price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub trigger_price: Option<Decimal>,
     /// New take-profit; `0` removes it.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub take_profit: Option<Decimal>,
     /// New stop-loss; `0` removes it.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_loss: Option<Decimal>,
@@ -659,14 +659,14 @@ pub struct AmendOrderRequest {
     /// Limit price of a partial take-profit.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_limit_price: Option<Decimal>,
     /// Limit price of a partial stop-loss.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_limit_price: Option<Decimal>,

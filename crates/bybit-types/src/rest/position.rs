@@ -298,10 +298,10 @@ pub struct SetLeverageRequest {
     /// Symbol.
     pub symbol: String,
     /// Leverage of the buy side.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "wire::caller_decimal")]
     pub buy_leverage: Decimal,
     /// Leverage of the sell side; must equal `buy_leverage` in one-way or cross mode.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "wire::caller_decimal")]
     pub sell_leverage: Decimal,
 }
 
@@ -336,21 +336,21 @@ pub struct TradingStopRequest {
     /// Take-profit price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub take_profit: Option<Decimal>,
     /// Stop-loss price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_loss: Option<Decimal>,
     /// Trailing-stop distance.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub trailing_stop: Option<Decimal>,
@@ -371,35 +371,35 @@ pub struct TradingStopRequest {
     /// Price at which the trailing stop activates.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub active_price: Option<Decimal>,
     /// Take-profit size (`Partial` mode).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_size: Option<Decimal>,
     /// Stop-loss size (`Partial` mode).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_size: Option<Decimal>,
     /// Limit price of the take-profit.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_limit_price: Option<Decimal>,
     /// Limit price of the stop-loss.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "wire::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_limit_price: Option<Decimal>,
