@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::Retryable;
-use bybit_sign::Credentials;
+use bybit_sign::{Credentials, SignedPost};
 use bybit_types::rest::market::ServerTime;
 use bybit_types::{RawEnvelope, RetExtInfo};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
@@ -75,9 +75,16 @@ impl Call {
         ep: &'static Endpoint,
         body: &T,
     ) -> Result<Self, RestError> {
-        let text = serde_json::to_string(body).map_err(|e| RestError::Sign {
+        let error = |e| RestError::Sign {
             ctx: ErrorContext::new(ep.label, true),
             source: bybit_sign::SignError::Body(e),
+        };
+        // One allocation for a typical order body (about 130 bytes), instead of growing.
+        let mut bytes = Vec::with_capacity(256);
+        serde_json::to_writer(&mut bytes, body).map_err(error)?;
+        let text = String::from_utf8(bytes).map_err(|e| RestError::InvalidRequest {
+            ctx: ErrorContext::new(ep.label, true),
+            reason: format!("request body is not UTF-8: {e}"),
         })?;
         Ok(Call::new(ep, text))
     }
@@ -248,13 +255,15 @@ impl RestClient {
     pub async fn sync_clock(&self) -> Result<ClockStatus, RestError> {
         let call = Call::get(&crate::endpoints::SERVER_TIME, &[]);
         let sent = local_ms();
-        let reply = self.send_once::<ServerTime>(&call, 1).await?;
+        let span = tracing::info_span!("bybit_clock_sync", offset_ms = Empty);
+        let reply = self.send_once::<ServerTime>(&call, 1, &span).await?;
         let received = local_ms();
         let offset = self
             .inner
             .clock
             .record(sent, received, reply.result.millis());
-        tracing::info!(offset_ms = offset, "bybit clock offset measured");
+        span.record("offset_ms", offset);
+        tracing::info!(parent: &span, offset_ms = offset, "bybit clock offset measured");
         Ok(self.inner.clock.status())
     }
 
@@ -271,14 +280,14 @@ impl RestClient {
             ret_code = Empty,
         );
         let sends = AtomicU32::new(0);
-        let result = (|| self.attempt::<T>(call, &sends))
+        let result = (|| self.attempt::<T>(call, &sends, &span))
             .retry(Schedule::new(&self.inner.retry))
             .sleep(tokio::time::sleep)
             .when(|e: &RestError| call.policy.allows(e))
             .notify(|e: &RestError, after: Duration| {
                 tracing::warn!(error = %e, retry_in_ms = after.as_millis(), "bybit request failed; retrying");
             })
-            .instrument(span)
+            .instrument(span.clone())
             .await;
         Outcome {
             result,
@@ -293,13 +302,14 @@ impl RestClient {
         &self,
         call: &Call,
         sends: &AtomicU32,
+        span: &tracing::Span,
     ) -> Result<Reply<T>, RestError> {
         let mut resynced = false;
         let mut rate_waits = 0;
         let may_resend = call.policy != RetryPolicy::Create { has_link_id: false };
         loop {
             let n = sends.fetch_add(1, Ordering::SeqCst) + 1;
-            let error = match self.send_once::<T>(call, n).await {
+            let error = match self.send_once::<T>(call, n, span).await {
                 Ok(reply) => return Ok(reply),
                 Err(error) => error,
             };
@@ -338,6 +348,7 @@ impl RestClient {
         &self,
         call: &Call,
         attempt: u32,
+        span: &tracing::Span,
     ) -> Result<Reply<T>, RestError> {
         let inner = &*self.inner;
         let ctx = || call.ctx.clone();
@@ -358,7 +369,6 @@ impl RestClient {
             });
         }
         let request = self.build(call)?;
-        let span = tracing::Span::current();
         span.record("attempt", attempt);
         let started = Instant::now();
         let response = request
@@ -469,9 +479,7 @@ impl RestClient {
                     .header(CONTENT_TYPE, "application/json");
                 let body = match creds {
                     Some(creds) => {
-                        let signed = creds
-                            .sign_post_raw(timestamp, inner.recv_window_ms, call.payload.clone())
-                            .map_err(sign_error)?;
+                        let signed = self.sign_post(creds, call, timestamp)?;
                         let (body, headers) = signed.into_parts();
                         for (name, value) in headers.iter() {
                             request = request.header(name, value);
@@ -483,6 +491,36 @@ impl RestClient {
                 request.body(body)
             }
         })
+    }
+
+    /// Signs a POST's body as it is about to be sent.
+    fn sign_post(
+        &self,
+        creds: &Credentials,
+        call: &Call,
+        timestamp: u64,
+    ) -> Result<SignedPost, RestError> {
+        creds
+            .sign_post_raw(timestamp, self.inner.recv_window_ms, call.payload.clone())
+            .map_err(|source| RestError::Sign {
+                ctx: call.ctx.clone(),
+                source,
+            })
+    }
+
+    /// The signed request a call would send now (body and `X-BAPI-*` headers), without
+    /// sending it: for logs, dry runs and benchmarks.
+    pub(crate) fn preview(&self, call: Call) -> Result<SignedPost, RestError> {
+        let Some(creds) = self.inner.credentials.as_ref() else {
+            return Err(RestError::MissingCredentials { ctx: call.ctx });
+        };
+        let timestamp = self.inner.clock.timestamp_ms();
+        creds
+            .sign_post_raw(timestamp, self.inner.recv_window_ms, call.payload)
+            .map_err(|source| RestError::Sign {
+                ctx: call.ctx,
+                source,
+            })
     }
 
     fn transport_error(&self, call: &Call, error: &reqwest::Error) -> RestError {

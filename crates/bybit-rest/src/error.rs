@@ -252,14 +252,18 @@ impl RestError {
     }
 
     /// A transient failure worth trying again (SPEC R-REST-2): network errors, timeouts,
-    /// a body that is not Bybit's JSON (5xx pages included), retCodes 10000, 10016 and 429,
+    /// a body that is not Bybit's JSON (a 5xx page, a cut-off or empty 200; not a 4xx page),
+    /// retCodes 10000, 10016 and 429,
     /// and rate limits other than the IP ban. Whether a *write* may be retried also depends on
     /// [`is_outcome_unknown`](Self::is_outcome_unknown); the client only re-sends an order
     /// create that carries an orderLinkId.
     pub fn is_retryable(&self) -> bool {
         match self {
             RestError::Network { .. } | RestError::Timeout { .. } => true,
-            RestError::Decode { stage, .. } => *stage == DecodeStage::Envelope,
+            // A 5xx page, or a cut-off / empty 200: transient. A 4xx that is not JSON is not.
+            RestError::Decode { stage, status, .. } => {
+                *stage == DecodeStage::Envelope && (*status >= 500 || *status < 400)
+            }
             RestError::Exchange { code, .. } => matches!(
                 *code,
                 codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD

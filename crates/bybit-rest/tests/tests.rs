@@ -12,3 +12,4 @@ mod endpoints;
 mod errors;
 mod malformed;
 mod outcomes;
+mod spans;

@@ -716,14 +716,7 @@ impl RestClient {
     /// and a duplicate answer resolves to the order that exists; without one the request is
     /// sent once and an unknown outcome is reported ([`RestError::is_outcome_unknown`]).
     pub async fn create_order(&self, order: NewOrder) -> Result<OrderAck, RestError> {
-        let link = order.link_id().map(OrderLinkId::as_str);
-        let call = Call::post(&ORDER_CREATE, order.as_wire())?
-            .symbol(Some(order.symbol().as_str()))
-            .link(link)
-            .policy(RetryPolicy::Create {
-                has_link_id: link.is_some(),
-            })
-            .priority(order.priority());
+        let call = create_call(&order)?;
         let outcome = self.execute::<OrderAck>(&call).await;
         match outcome.result {
             Ok(reply) => Ok(reply.result),
@@ -748,6 +741,12 @@ impl RestClient {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// The exact signed request [`create_order`](Self::create_order) would send now: the JSON
+    /// body and its `X-BAPI-*` headers. Nothing is sent. For logs, dry runs and benchmarks.
+    pub fn preview_create(&self, order: &NewOrder) -> Result<bybit_sign::SignedPost, RestError> {
+        self.preview(create_call(order)?)
     }
 
     /// The order with this client id, open or closed: `/v5/order/realtime` first (it keeps
@@ -950,6 +949,18 @@ impl RestClient {
             .link(query.order_link_id.as_ref().map(OrderLinkId::as_str));
         self.execute(&call).await.result.map(|r| r.result)
     }
+}
+
+/// The one place a create request is made: body, context, retry policy and priority.
+fn create_call(order: &NewOrder) -> Result<Call, RestError> {
+    let link = order.link_id().map(OrderLinkId::as_str);
+    Ok(Call::post(&ORDER_CREATE, order.as_wire())?
+        .symbol(Some(order.symbol().as_str()))
+        .link(link)
+        .policy(RetryPolicy::Create {
+            has_link_id: link.is_some(),
+        })
+        .priority(order.priority()))
 }
 
 fn batch_cost(len: usize) -> u32 {
