@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backon::Retryable;
 use bybit_sign::{Credentials, SignedPost};
 use bybit_types::rest::market::ServerTime;
 use bybit_types::{RawEnvelope, RetExtInfo};
@@ -21,7 +20,7 @@ use crate::clock::{local_ms, ClockStatus, ClockSync};
 use crate::config::RestConfig;
 use crate::error::{codes, first_bytes, DecodeStage, ErrorContext, RateLimitSignal, RestError};
 use crate::limiter::{Limiter, Priority, TooLong};
-use crate::retry::{RetryConfig, RetryPolicy, Schedule};
+use crate::retry::{retry, RetryConfig, RetryPolicy};
 
 /// HTTP method of an endpoint. V5 uses GET for reads and POST for writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,15 +279,11 @@ impl RestClient {
             ret_code = Empty,
         );
         let sends = AtomicU32::new(0);
-        let result = (|| self.attempt::<T>(call, &sends, &span))
-            .retry(Schedule::new(&self.inner.retry))
-            .sleep(tokio::time::sleep)
-            .when(|e: &RestError| call.policy.allows(e))
-            .notify(|e: &RestError, after: Duration| {
-                tracing::warn!(error = %e, retry_in_ms = after.as_millis(), "bybit request failed; retrying");
-            })
-            .instrument(span.clone())
-            .await;
+        let result = retry(&self.inner.retry, call.policy, || {
+            self.attempt::<T>(call, &sends, &span)
+        })
+        .instrument(span.clone())
+        .await;
         Outcome {
             result,
             sends: sends.load(Ordering::SeqCst),

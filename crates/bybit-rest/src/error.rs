@@ -290,7 +290,8 @@ impl RestError {
                     | codes::DUPLICATE_ORDER_LINK_ID
             ),
             RestError::RateLimited { signal, .. } => *signal == RateLimitSignal::Local,
-            RestError::Decode { status, .. } => *status == 401,
+            // An HTTP 4xx page: refused at the door, nothing executed.
+            RestError::Decode { status, .. } => (400..500).contains(status),
             RestError::Timeout { .. } => false,
         }
     }
@@ -306,7 +307,7 @@ impl RestError {
         match self {
             RestError::Network { sent, .. } => *sent,
             RestError::Timeout { .. } => true,
-            RestError::Decode { status, .. } => *status != 401,
+            RestError::Decode { status, .. } => !(400..500).contains(status),
             RestError::Exchange { code, .. } => matches!(
                 *code,
                 codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD
@@ -365,5 +366,132 @@ impl RestError {
     /// The request timestamp was outside the window (10002): the clock needs a resync.
     pub fn is_timestamp(&self) -> bool {
         self.ret_code() == Some(codes::TIMESTAMP)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(write: bool) -> ErrorContext {
+        ErrorContext::new(
+            if write {
+                "POST /v5/order/create"
+            } else {
+                "GET /v5/order/realtime"
+            },
+            write,
+        )
+    }
+
+    fn exchange(code: i64) -> RestError {
+        RestError::Exchange {
+            ctx: ctx(true),
+            code,
+            message: String::new(),
+        }
+    }
+
+    fn decode(status: u16) -> RestError {
+        RestError::Decode {
+            ctx: ctx(true),
+            stage: DecodeStage::Envelope,
+            status,
+            len: 0,
+            first_bytes: String::new(),
+            reason: String::new(),
+        }
+    }
+
+    /// The predicates of one error: retryable, definitive reject, outcome unknown, auth fatal.
+    fn check(error: RestError, expected: [bool; 4]) {
+        let got = [
+            error.is_retryable(),
+            error.is_definitive_reject(),
+            error.is_outcome_unknown(),
+            error.is_auth_fatal(),
+        ];
+        assert_eq!(got, expected, "{error}");
+    }
+
+    // docs/v5/error.mdx and REFERENCE.md §12: what each class means for the caller.
+    #[test]
+    fn each_error_class_answers_the_callers_questions() {
+        const T: bool = true;
+        const F: bool = false;
+        check(exchange(codes::SERVER_TIMEOUT), [T, F, T, F]);
+        check(exchange(codes::SERVER_ERROR), [T, F, T, F]);
+        check(exchange(codes::HIGH_LOAD), [T, F, T, F]);
+        check(exchange(codes::TIMESTAMP), [F, T, F, F]);
+        check(exchange(codes::PARAMS), [F, T, F, F]);
+        for code in [10003, 10004, 10005, 10010, 33004] {
+            check(exchange(code), [F, T, F, T]);
+        }
+        check(exchange(codes::ORDER_NOT_FOUND), [F, T, F, F]);
+        check(exchange(codes::DUPLICATE_ORDER_LINK_ID), [F, F, F, F]);
+        for code in [110004, 110007, 110012, 110044, 110045] {
+            assert!(exchange(code).is_insufficient_balance());
+            check(exchange(code), [F, T, F, F]);
+        }
+        assert!(exchange(codes::TIMESTAMP).is_timestamp());
+        check(decode(502), [T, F, T, F]);
+        check(decode(200), [T, F, T, F]);
+        check(decode(404), [F, T, F, F]);
+        check(decode(401), [F, T, F, T]);
+        let network = |sent| RestError::Network {
+            ctx: ctx(true),
+            sent,
+            message: String::new(),
+        };
+        check(network(true), [T, F, T, F]);
+        check(network(false), [T, T, F, F]);
+        check(
+            RestError::Timeout {
+                ctx: ctx(true),
+                timeout: Duration::from_secs(5),
+            },
+            [T, F, T, F],
+        );
+        // A read has no outcome to be unsure of.
+        check(
+            RestError::Timeout {
+                ctx: ctx(false),
+                timeout: Duration::from_secs(5),
+            },
+            [T, F, F, F],
+        );
+        let limited = |signal| RestError::RateLimited {
+            ctx: ctx(true),
+            signal,
+            retry_after: Duration::from_millis(400),
+        };
+        check(limited(RateLimitSignal::RetCode10006), [T, F, T, F]);
+        check(limited(RateLimitSignal::Http429), [T, F, T, F]);
+        check(limited(RateLimitSignal::Http403), [F, F, T, F]);
+        check(limited(RateLimitSignal::Local), [T, T, F, F]);
+        assert_eq!(
+            limited(RateLimitSignal::Local).rate_limit_reset(),
+            Some(Duration::from_millis(400))
+        );
+        assert_eq!(
+            limited(RateLimitSignal::RetCode10006).ret_code(),
+            Some(10006)
+        );
+    }
+
+    #[test]
+    fn errors_name_what_was_being_done() {
+        let mut context = ctx(true);
+        context.symbol = Some("BTCUSDT".into());
+        context.order_link_id = Some("abc-1".into());
+        let error = RestError::Exchange {
+            ctx: context,
+            code: 110007,
+            message: "ab not enough for new order".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "POST /v5/order/create [BTCUSDT, orderLinkId abc-1]: retCode 110007: ab not enough for new order"
+        );
     }
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use backon::Retryable;
+
 use crate::error::RestError;
 
 /// How failed requests are retried.
@@ -63,6 +65,27 @@ impl Iterator for Schedule {
     }
 }
 
+/// Runs `attempt` until it succeeds, fails in a way `policy` does not retry, or the schedule
+/// is spent. The one retry loop of the client: `attempt` stamps, signs and sends afresh.
+pub(crate) async fn retry<T, F, Fut>(
+    config: &RetryConfig,
+    policy: RetryPolicy,
+    attempt: F,
+) -> Result<T, RestError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RestError>>,
+{
+    attempt
+        .retry(Schedule::new(config))
+        .sleep(tokio::time::sleep)
+        .when(|e: &RestError| policy.allows(e))
+        .notify(|e: &RestError, after: Duration| {
+            tracing::warn!(error = %e, retry_in_ms = after.as_millis(), "bybit request failed; retrying");
+        })
+        .await
+}
+
 /// Which failures a request may be re-sent after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RetryPolicy {
@@ -80,6 +103,16 @@ pub(crate) enum RetryPolicy {
 impl RetryPolicy {
     /// Whether a request that failed with `error` may be sent again.
     pub(crate) fn allows(self, error: &RestError) -> bool {
+        // A local refusal means the wait is longer than allowed; the schedule is shorter.
+        if matches!(
+            error,
+            RestError::RateLimited {
+                signal: crate::error::RateLimitSignal::Local,
+                ..
+            }
+        ) {
+            return false;
+        }
         match self {
             RetryPolicy::Retryable => error.is_retryable(),
             RetryPolicy::Create { has_link_id } => has_link_id && error.is_retryable(),
@@ -92,7 +125,6 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Mutex;
 
-    use backon::Retryable;
     use tokio::time::Instant;
 
     use super::*;
@@ -111,7 +143,7 @@ mod tests {
     async fn run(failures: u32, policy: RetryPolicy) -> (Vec<Duration>, Result<u32, RestError>) {
         let calls = AtomicU32::new(0);
         let times = Mutex::new(Vec::new());
-        let result = (|| async {
+        let result = retry(&RetryConfig::default(), policy, || async {
             times.lock().unwrap().push(Instant::now());
             let n = calls.fetch_add(1, Ordering::SeqCst);
             if n < failures {
@@ -120,9 +152,6 @@ mod tests {
                 Ok(n)
             }
         })
-        .retry(Schedule::new(&RetryConfig::default()))
-        .sleep(tokio::time::sleep)
-        .when(|e| policy.allows(e))
         .await;
         let times = times.into_inner().unwrap();
         let gaps = times.windows(2).map(|w| w[1] - w[0]).collect();
