@@ -104,13 +104,13 @@ async fn a_5xx_is_retried_three_times_then_surfaces_as_a_decode_error_with_the_s
 #[tokio::test]
 async fn a_timeout_is_an_unknown_outcome_for_a_write() {
     let emu = emulator().await;
-    let client = client_with(&emu, |c| c.timeout = Duration::from_millis(300));
-    control(&emu, "/hold", json!({"count": 1, "ms": 2000})).await;
+    let client = client_with(&emu, |c| c.timeout = Duration::from_millis(1000));
+    control(&emu, "/hold", json!({"count": 1, "ms": 10_000})).await;
     let err = client.create_order(resting_buy(None)).await.unwrap_err();
     assert!(matches!(err, RestError::Timeout { .. }), "{err}");
     assert!(err.is_outcome_unknown() && err.is_retryable());
     // A read under the same fault is retried and succeeds.
-    control(&emu, "/hold", json!({"count": 1, "ms": 2000})).await;
+    control(&emu, "/hold", json!({"count": 1, "ms": 10_000})).await;
     client.account_info().await.unwrap();
 }
 
