@@ -51,3 +51,22 @@ async fn an_empty_or_oversized_batch_is_refused_before_sending() {
         .collect();
     assert!(client.create_batch(many).await.is_err());
 }
+
+// A batch whose reply is lost is re-sent (every order has an orderLinkId); each item then
+// answers 110072 and resolves to the order the first attempt made.
+#[tokio::test]
+async fn a_batch_whose_reply_is_lost_resolves_each_item_to_its_single_order() {
+    let emu = emulator().await;
+    let client = client(&emu);
+    crate::support::control(&emu, "/lose-response", serde_json::json!({"count": 1})).await;
+    let items = client
+        .create_batch(vec![resting_buy(Some("lb-1")), resting_buy(Some("lb-2"))])
+        .await
+        .unwrap();
+    for (item, id) in items.iter().zip(["lb-1", "lb-2"]) {
+        let ack = item.as_ref().unwrap();
+        let orders = orders_with_link(&emu, id).await;
+        assert_eq!(orders.len(), 1, "{id}: {orders:?}");
+        assert_eq!(orders[0]["orderId"], ack.order_id.as_str());
+    }
+}

@@ -3,10 +3,11 @@
 //! order-outcome policy; docs/v5/order/create-order.mdx orderLinkId, docs/v5/error.mdx 110072
 //! and 110001).
 
-use bybit_rest::{CancelOrder, CancelOutcome, OrderTarget};
+use bybit_rest::{AmendOrder, CancelOrder, CancelOutcome, OrderTarget};
+use rust_decimal_macros::dec;
 use serde_json::json;
 
-use crate::support::{btc, client, control, emulator, link, orders_with_link, resting_buy};
+use crate::support::{btc, client, control, emulator, link, orders_with_link, price, resting_buy};
 
 #[tokio::test]
 async fn a_create_whose_reply_is_lost_resolves_to_the_single_existing_order() {
@@ -81,4 +82,26 @@ async fn cancelling_an_unknown_order_on_the_first_send_is_a_definitive_110001() 
         .unwrap_err();
     assert_eq!(err.ret_code(), Some(110001));
     assert!(err.is_definitive_reject());
+}
+
+// docs/v5/order/amend-order.mdx: an amend that changes nothing is refused (10001), which is
+// what a re-sent amend meets when its first attempt got through.
+#[tokio::test]
+async fn an_amend_whose_reply_is_lost_is_confirmed_by_lookup() {
+    let emu = emulator().await;
+    let client = client(&emu);
+    let ack = client
+        .create_order(resting_buy(Some("amd-1")))
+        .await
+        .unwrap();
+    control(&emu, "/lose-response", json!({"count": 1})).await;
+    let amended = client
+        .amend_order(
+            AmendOrder::new(btc(), OrderTarget::LinkId(link("amd-1"))).price(price(dec!(88000))),
+        )
+        .await
+        .expect("the lost amend is found applied");
+    assert_eq!(amended.order_id, ack.order_id);
+    let orders = orders_with_link(&emu, "amd-1").await;
+    assert_eq!(orders[0]["price"], "88000");
 }

@@ -793,11 +793,50 @@ impl RestClient {
 
     /// Amends an open order (`POST /v5/order/amend`). Retried on transient failures: an amend
     /// sets absolute values, so a repeat changes nothing more.
+    ///
+    /// A re-sent amend answered 10001 (Bybit refuses an amend that changes nothing) may mean
+    /// the first attempt got through: the order is looked up, and if it already holds every
+    /// value asked for, the amend is reported done.
     pub async fn amend_order(&self, amend: AmendOrder) -> Result<OrderAck, RestError> {
         let call = Call::post(&ORDER_AMEND, amend.as_wire())?
             .symbol(Some(amend.symbol.as_str()))
             .link(amend.target.link());
-        self.execute(&call).await.result.map(|r| r.result)
+        let outcome = self.execute::<OrderAck>(&call).await;
+        match outcome.result {
+            Ok(reply) => Ok(reply.result),
+            Err(error) if outcome.sends > 1 && error.ret_code() == Some(codes::PARAMS) => {
+                let found = self
+                    .find_order(&amend.wire.category, &amend.symbol, &amend.target)
+                    .await;
+                match found {
+                    Ok(Some(order)) if amend_applied(&amend.wire, &order) => Ok(OrderAck {
+                        order_id: order.order_id,
+                        order_link_id: order.order_link_id,
+                    }),
+                    _ => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The open (or recently closed) order `target` addresses, from `/v5/order/realtime`.
+    async fn find_order(
+        &self,
+        category: &Category,
+        symbol: &Symbol,
+        target: &OrderTarget,
+    ) -> Result<Option<Order>, RestError> {
+        let query = OpenOrders::symbol(symbol.clone()).category(category.clone());
+        let query = match target {
+            OrderTarget::Id(id) => query.order_id(id.clone()),
+            OrderTarget::LinkId(id) => query.order_link_id(id.clone()),
+        };
+        let list = self.open_orders(query).await?.list;
+        Ok(list.into_iter().find(|o| match target {
+            OrderTarget::Id(id) => o.order_id == id.as_str(),
+            OrderTarget::LinkId(id) => o.order_link_id == id.as_str(),
+        }))
     }
 
     /// Cancels an order (`POST /v5/order/cancel`). Retried on transient failures; a re-sent
@@ -949,6 +988,20 @@ impl RestClient {
             .link(query.order_link_id.as_ref().map(OrderLinkId::as_str));
         self.execute(&call).await.result.map(|r| r.result)
     }
+}
+
+/// Whether `order` already holds every value the amend asks for (`0` for TP/SL means none).
+fn amend_applied(amend: &AmendOrderRequest, order: &Order) -> bool {
+    let same = |asked: Option<Decimal>, has: Option<Decimal>| match asked {
+        None => true,
+        Some(v) if v.is_zero() => has.is_none_or(|h| h.is_zero()),
+        Some(v) => has == Some(v),
+    };
+    same(amend.qty, Some(order.qty))
+        && same(amend.price, order.price)
+        && same(amend.trigger_price, order.trigger_price)
+        && same(amend.take_profit, order.take_profit)
+        && same(amend.stop_loss, order.stop_loss)
 }
 
 /// The one place a create request is made: body, context, retry policy and priority.
