@@ -724,12 +724,12 @@ impl RestClient {
                 if outcome.sends > 1
                     && error.ret_code() == Some(codes::DUPLICATE_ORDER_LINK_ID) =>
             {
-                match (
-                    &order.link,
-                    self.resolve(&order.wire.category, &order.symbol, order.link.as_ref())
-                        .await,
-                ) {
-                    (Some(_), Ok(Some(found))) => {
+                // Our own earlier attempt got through: the order that exists is the answer.
+                let found = self
+                    .resolve(&order.wire.category, &order.symbol, order.link.as_ref())
+                    .await;
+                match found {
+                    Ok(Some(found)) => {
                         tracing::info!(order_id = %found.order_id, "re-sent create resolved to the existing order");
                         Ok(OrderAck {
                             order_id: found.order_id,
