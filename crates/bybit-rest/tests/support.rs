@@ -1,8 +1,6 @@
 //! Test support: an in-process emulator on a free loopback port, a client configured for it,
 //! and the control API.
 
-use std::time::Duration;
-
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_rest::{RestClient, RestConfig};
 use bybit_sign::Credentials;
@@ -101,21 +99,4 @@ pub(crate) fn resting_buy(link_id: Option<&str>) -> bybit_rest::NewOrder {
         Some(l) => order.order_link_id(link(l)),
         None => order,
     }
-}
-
-/// Polls `check` every 20 ms until it holds or `timeout` passes.
-#[allow(dead_code)]
-pub(crate) async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
 }
