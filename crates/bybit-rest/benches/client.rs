@@ -1,0 +1,271 @@
+//! Benchmarks of the client against their floors, measured side by side in one run.
+//!
+//! 1. Preparing an order create: build the typed request, round price and quantity onto the
+//!    instrument's tick and step (`bybit-meta`), serialize the body and sign it (exactly what
+//!    `RestClient::create_order` does before sending) versus a bare HMAC-SHA256 of the same
+//!    pre-sign bytes. Target: at most 2x.
+//! 2. A create round trip against the emulator on loopback, p50 and p99, versus a bare
+//!    `reqwest` POST of the same bytes (signed, same server, same connection pool settings),
+//!    interleaved so both see the same machine load. Target: at most 1.3x.
+//!
+//! Run: `cargo bench -p bybit-rest` (optionally `-- <round trips>`). Not a test: it asserts
+//! nothing, it prints figures.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bybit_emulator::{Emulator, EmulatorConfig};
+use bybit_meta::{InstrumentRules, RoundingMode};
+use bybit_rest::{LimitConfig, NewOrder, RestClient, RestConfig};
+use bybit_sign::Credentials;
+use bybit_types::{Category, OrderType, Price, Qty, Side, Symbol, TimeInForce};
+use hmac::{Hmac, Mac};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sha2::Sha256;
+
+const KEY: &str = "bench-key";
+const SECRET: &str = "bench-secret";
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// Times `a` and `b` in alternating rounds of `n` calls and returns each one's fastest round,
+/// in ns per call. Alternating and taking the minimum keeps other processes' load (this
+/// machine is shared) from landing on one side only.
+fn race(n: u32, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(n)
+    };
+    let (mut best_a, mut best_b) = (f64::MAX, f64::MAX);
+    for _ in 0..15 {
+        best_a = best_a.min(time(&mut a));
+        best_b = best_b.min(time(&mut b));
+    }
+    (best_a, best_b)
+}
+
+/// What `create_order` does before sending: round onto tick and step, build the typed
+/// order, serialize and sign (through the client's own `preview_create`).
+/// What `create_order` does before sending: round onto tick and step, build the typed
+/// order, serialize and sign (through the client's own `preview_create`).
+fn prepare(
+    rules: &InstrumentRules,
+    client: &RestClient,
+    symbol: &Symbol,
+    raw_price: Decimal,
+    raw_qty: Decimal,
+) -> String {
+    let price = rules
+        .round_price(raw_price, RoundingMode::Down)
+        .expect("price");
+    let qty = rules.round_qty(raw_qty).expect("qty");
+    let order = NewOrder::limit(
+        symbol.clone(),
+        Side::Buy,
+        Qty::new(qty).expect("qty"),
+        Price::new(price).expect("price"),
+    )
+    .time_in_force(TimeInForce::Gtc);
+    client.preview_create(&order).expect("sign").into_parts().0
+}
+
+fn bench_prepare(rules: &InstrumentRules) {
+    let client = RestClient::new(
+        RestConfig::with_base_url("http://127.0.0.1:9")
+            .credentials(Credentials::new(KEY, SECRET).expect("credentials")),
+    )
+    .expect("client");
+    let symbol = Symbol::new("BTCUSDT").expect("symbol");
+    let body = prepare(rules, &client, &symbol, dec!(90000.123), dec!(0.0017));
+    let presign = format!("{}{KEY}5000{body}", now_ms());
+    let (ours, floor) = race(
+        50_000,
+        || {
+            black_box(prepare(
+                rules,
+                &client,
+                &symbol,
+                black_box(dec!(90000.123)),
+                black_box(dec!(0.0017)),
+            ));
+        },
+        || {
+            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("key");
+            mac.update(black_box(presign.as_bytes()));
+            black_box(hex::encode(mac.finalize().into_bytes()));
+        },
+    );
+    // Where the time goes, each stage alone (fastest of the same alternating rounds).
+    let order = NewOrder::limit(
+        symbol.clone(),
+        Side::Buy,
+        Qty::new(dec!(0.001)).expect("qty"),
+        Price::new(dec!(90000.1)).expect("price"),
+    );
+    let creds = Credentials::new(KEY, SECRET).expect("credentials");
+    let (round, build) = race(
+        50_000,
+        || {
+            black_box(rules.round_price(black_box(dec!(90000.123)), RoundingMode::Down)).ok();
+            black_box(rules.round_qty(black_box(dec!(0.0017)))).ok();
+        },
+        || {
+            black_box(
+                NewOrder::limit(
+                    symbol.clone(),
+                    Side::Buy,
+                    Qty::new(black_box(dec!(0.001))).expect("qty"),
+                    Price::new(black_box(dec!(90000.1))).expect("price"),
+                )
+                .time_in_force(TimeInForce::Gtc),
+            );
+        },
+    );
+    let (serialize, sign) = race(
+        50_000,
+        || {
+            black_box(serde_json::to_string(black_box(order.as_wire())).ok());
+        },
+        || {
+            black_box(
+                creds
+                    .sign_post_raw(1_700_000_000_000, 5000, black_box(body.clone()))
+                    .ok(),
+            );
+        },
+    );
+    println!(
+        "stages: round (bybit-meta) {round:.0}, build {build:.0}, serialize (bybit-types serde) \
+         {serialize:.0}, sign (bybit-sign, HMAC + header texts) {sign:.0} ns"
+    );
+    println!("prepare create (round+build+serialize+sign): {ours:6.0} ns/op");
+    println!(
+        "bare HMAC-SHA256 of the same {} bytes:       {floor:6.0} ns/op",
+        presign.len()
+    );
+    println!("ratio {:.2}x (target <= 2x)\n", ours / floor);
+}
+
+/// The `per_mille`-th value of a sorted sample (500 = median).
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    sorted[(sorted.len() - 1) * per_mille / 1000]
+}
+
+async fn bench_round_trip(emulator: &Emulator, count: usize) {
+    let mut config = RestConfig::with_base_url(emulator.http_url())
+        .credentials(Credentials::new(KEY, SECRET).expect("credentials"));
+    config.limits = LimitConfig {
+        enabled: false,
+        ..LimitConfig::default()
+    };
+    let client = RestClient::new(config).expect("client");
+    let creds = Credentials::new(KEY, SECRET).expect("credentials");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .build()
+        .expect("http");
+    let url = format!("{}/v5/order/create", emulator.http_url());
+    // An IOC buy far below the market: accepted, never fills, never rests, so the engine's
+    // state does not grow during the run.
+    let order = || {
+        NewOrder::limit(
+            Symbol::new("BTCUSDT").expect("symbol"),
+            Side::Buy,
+            Qty::new(dec!(0.001)).expect("qty"),
+            Price::new(dec!(50000)).expect("price"),
+        )
+        .time_in_force(TimeInForce::Ioc)
+    };
+    let body = serde_json::to_string(order().as_wire()).expect("body");
+    assert_eq!(order().as_wire().order_type, OrderType::Limit);
+    let bare = || async {
+        let signed = creds
+            .sign_post_raw(now_ms(), 5000, body.clone())
+            .expect("sign");
+        let (body, headers) = signed.into_parts();
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers.iter() {
+            request = request.header(name, value);
+        }
+        let reply = request.send().await.expect("send");
+        let bytes = reply.bytes().await.expect("body");
+        assert!(
+            bytes.starts_with(br#"{"retCode":0"#),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    };
+    for _ in 0..200 {
+        client.create_order(order()).await.expect("warm-up");
+        bare().await;
+    }
+    let mut ours = Vec::with_capacity(count);
+    let mut floor = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = Instant::now();
+        client.create_order(order()).await.expect("create");
+        ours.push(start.elapsed());
+        let start = Instant::now();
+        bare().await;
+        floor.push(start.elapsed());
+    }
+    ours.sort();
+    floor.sort();
+    for (name, p) in [("p50", 500), ("p99", 990)] {
+        let (a, b) = (percentile(&ours, p), percentile(&floor, p));
+        println!(
+            "create round trip {name}: client {:7.1} us, bare reqwest {:7.1} us, ratio {:.2}x (target <= 1.3x)",
+            a.as_secs_f64() * 1e6,
+            b.as_secs_f64() * 1e6,
+            a.as_secs_f64() / b.as_secs_f64()
+        );
+    }
+    println!("({count} round trips each, interleaved)");
+}
+
+fn main() {
+    let count: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut config =
+            EmulatorConfig::with_defaults(KEY, SECRET, Decimal::from(1_000_000_000_i64), 1);
+        config.rate_limits = false;
+        let emulator = Emulator::start("127.0.0.1:0", config)
+            .await
+            .expect("emulator");
+        let public =
+            RestClient::new(RestConfig::with_base_url(emulator.http_url())).expect("client");
+        let instruments = public
+            .instruments(Category::Linear)
+            .await
+            .expect("instruments");
+        let btc = instruments
+            .iter()
+            .find(|i| i.symbol == "BTCUSDT")
+            .expect("BTCUSDT");
+        let rules = InstrumentRules::try_from(btc).expect("rules");
+        bench_prepare(&rules);
+        bench_round_trip(&emulator, count).await;
+        emulator.stop().await;
+    });
+}

@@ -1,0 +1,79 @@
+//! The client's configuration: a plain struct passed explicitly. There is no `Default`: the
+//! caller must choose testnet, mainnet or demo (SPEC R-CFG-2, R-CFG-5).
+
+use std::time::Duration;
+
+use bybit_sign::Credentials;
+
+use crate::limiter::LimitConfig;
+use crate::retry::RetryConfig;
+
+/// Which Bybit environment (REFERENCE.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// `https://api-testnet.bybit.com`.
+    Testnet,
+    /// `https://api.bybit.com`. Real money.
+    Mainnet,
+    /// `https://api-demo.bybit.com` (mainnet demo trading; keys made in Demo Trading mode).
+    Demo,
+}
+
+impl Environment {
+    /// Bybit's REST base URL for this environment.
+    pub fn rest_url(self) -> &'static str {
+        match self {
+            Environment::Testnet => "https://api-testnet.bybit.com",
+            Environment::Mainnet => "https://api.bybit.com",
+            Environment::Demo => "https://api-demo.bybit.com",
+        }
+    }
+}
+
+/// Everything the client needs. Build it with [`RestConfig::new`] (an environment) or
+/// [`RestConfig::with_base_url`] (an emulator, a regional host), then adjust fields.
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    /// Scheme and host, no trailing slash, e.g. `https://api-testnet.bybit.com`.
+    pub base_url: String,
+    /// `X-BAPI-RECV-WINDOW`. Bybit's default, 5000 ms. A 10002 is fixed by resyncing the
+    /// clock, never by widening this.
+    pub recv_window: Duration,
+    /// HTTP timeout for one attempt, 5000 ms by default.
+    pub timeout: Duration,
+    /// The API key pair; `None` for a public-data-only client.
+    pub credentials: Option<Credentials>,
+    /// Retry schedule.
+    pub retry: RetryConfig,
+    /// Local rate limits (Bybit's documented defaults).
+    pub limits: LimitConfig,
+}
+
+impl RestConfig {
+    /// A configuration for one of Bybit's environments, without credentials.
+    pub fn new(environment: Environment) -> Self {
+        Self::with_base_url(environment.rest_url())
+    }
+
+    /// A configuration for any base URL (a local emulator in tests, a regional host).
+    pub fn with_base_url(base_url: impl Into<String>) -> Self {
+        let mut base_url = base_url.into();
+        while base_url.ends_with('/') {
+            base_url.pop();
+        }
+        RestConfig {
+            base_url,
+            recv_window: Duration::from_millis(bybit_sign::DEFAULT_RECV_WINDOW_MS),
+            timeout: Duration::from_millis(5000),
+            credentials: None,
+            retry: RetryConfig::default(),
+            limits: LimitConfig::default(),
+        }
+    }
+
+    /// Sets the API key pair.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+}

@@ -1,0 +1,497 @@
+//! The crate's one error type, shaped by what the caller must decide (SPEC R-REST-6,
+//! REFERENCE.md §12): was the request refused for good, might it have executed, is the key
+//! unusable, must the caller slow down. Callers use the predicates, not the variants.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Bybit retCodes this crate acts on (docs/v5/error.mdx, REFERENCE.md §12).
+pub mod codes {
+    /// Server timeout: a write's outcome is unknown.
+    pub const SERVER_TIMEOUT: i64 = 10000;
+    /// Request parameter error.
+    pub const PARAMS: i64 = 10001;
+    /// Request timestamp outside `recv_window`.
+    pub const TIMESTAMP: i64 = 10002;
+    /// API key invalid (or used on the wrong environment).
+    pub const INVALID_API_KEY: i64 = 10003;
+    /// Signature error.
+    pub const SIGNATURE: i64 = 10004;
+    /// Permission denied for this key.
+    pub const PERMISSION_DENIED: i64 = 10005;
+    /// Too many visits: the per-UID rate limit.
+    pub const RATE_LIMIT: i64 = 10006;
+    /// The key's IP whitelist does not match.
+    pub const UNMATCHED_IP: i64 = 10010;
+    /// Server error: a write's outcome is unknown.
+    pub const SERVER_ERROR: i64 = 10016;
+    /// Trading service under high load (retCode 429).
+    pub const HIGH_LOAD: i64 = 429;
+    /// API key expired (derivatives).
+    pub const KEY_EXPIRED: i64 = 33004;
+    /// Order does not exist, or too late to cancel.
+    pub const ORDER_NOT_FOUND: i64 = 110001;
+    /// Wallet balance insufficient.
+    pub const WALLET_INSUFFICIENT: i64 = 110004;
+    /// Available balance insufficient.
+    pub const AVAILABLE_INSUFFICIENT: i64 = 110007;
+    /// Insufficient available balance.
+    pub const INSUFFICIENT_AVAILABLE: i64 = 110012;
+    /// Leverage not modified (benign).
+    pub const LEVERAGE_NOT_MODIFIED: i64 = 110043;
+    /// Available margin insufficient.
+    pub const MARGIN_INSUFFICIENT: i64 = 110044;
+    /// Wallet balance insufficient (margin).
+    pub const WALLET_MARGIN_INSUFFICIENT: i64 = 110045;
+    /// The orderLinkId is already used by an order.
+    pub const DUPLICATE_ORDER_LINK_ID: i64 = 110072;
+    /// TP/SL not modified (benign for trading-stop).
+    pub const NOT_MODIFIED: i64 = 34040;
+}
+
+/// What was being done when an error happened: the endpoint and, when known, the symbol and
+/// orderLinkId. It never holds credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorContext {
+    /// `GET /v5/...` or `POST /v5/...`.
+    pub endpoint: &'static str,
+    /// The symbol the request was about.
+    pub symbol: Option<Box<str>>,
+    /// The client order id the request carried.
+    pub order_link_id: Option<Box<str>>,
+    /// Whether the request changes state on the exchange (a POST).
+    pub write: bool,
+}
+
+impl ErrorContext {
+    pub(crate) fn new(endpoint: &'static str, write: bool) -> Self {
+        ErrorContext {
+            endpoint,
+            symbol: None,
+            order_link_id: None,
+            write,
+        }
+    }
+}
+
+impl fmt::Display for ErrorContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.endpoint)?;
+        match (&self.symbol, &self.order_link_id) {
+            (Some(s), Some(l)) => write!(f, " [{s}, orderLinkId {l}]"),
+            (Some(s), None) => write!(f, " [{s}]"),
+            (None, Some(l)) => write!(f, " [orderLinkId {l}]"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// Which signal said "slow down".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitSignal {
+    /// retCode 10006: the per-UID, per-endpoint limit.
+    RetCode10006,
+    /// HTTP 403: the IP limit (600 requests per 5 s); Bybit asks for a 10-minute pause.
+    Http403,
+    /// HTTP 429: system-level frequency protection.
+    Http429,
+    /// Not sent: the local limiter knows the exchange would refuse it until the reset.
+    Local,
+}
+
+/// Where a reply stopped making sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeStage {
+    /// The body is not Bybit's envelope (an HTML error page, truncated JSON, nothing).
+    Envelope,
+    /// The envelope said success but `result` (or a batch's item list) is not what was expected.
+    Result,
+}
+
+/// Why a REST call failed. Every variant carries an [`ErrorContext`]; none carries a secret or
+/// a signature.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestError {
+    /// The caller's request cannot be sent as asked (refused before anything left).
+    #[error("{ctx}: invalid request: {reason}")]
+    InvalidRequest {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A private endpoint was called on a client built without credentials.
+    #[error("{ctx}: this endpoint needs API credentials and the client has none")]
+    MissingCredentials {
+        /// What was being done.
+        ctx: ErrorContext,
+    },
+    /// The request could not be signed or serialized.
+    #[error("{ctx}: cannot sign the request: {source}")]
+    Sign {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// Why.
+        source: bybit_sign::SignError,
+    },
+    /// The connection failed. `sent` says whether the request may have reached the exchange.
+    #[error("{ctx}: network error {}: {message}", if *sent { "after the request may have left" } else { "before sending" })]
+    Network {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// Whether bytes may have left (false only for connect failures).
+        sent: bool,
+        /// The transport's description.
+        message: String,
+    },
+    /// No reply within the HTTP timeout.
+    #[error("{ctx}: no reply within {timeout:?}")]
+    Timeout {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// Bybit answered with a non-zero retCode.
+    #[error("{ctx}: retCode {code}: {message}")]
+    Exchange {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// Bybit's retCode (REFERENCE.md §12; see [`codes`]).
+        code: i64,
+        /// Bybit's retMsg.
+        message: String,
+    },
+    /// Bybit said to slow down, or the local limiter knows it would.
+    #[error("{ctx}: rate limited ({signal:?}); the limit resets in {retry_after:?}")]
+    RateLimited {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// Which signal.
+        signal: RateLimitSignal,
+        /// Time until the limit resets.
+        retry_after: Duration,
+    },
+    /// The reply was not what Bybit sends. Says what arrived: the HTTP status and the first bytes.
+    #[error("{ctx}: cannot decode the reply ({stage:?}, HTTP {status}, {len} bytes): {reason}; it starts {first_bytes:?}")]
+    Decode {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// Envelope or result.
+        stage: DecodeStage,
+        /// HTTP status of the reply.
+        status: u16,
+        /// Body length in bytes.
+        len: usize,
+        /// The first bytes of the body (lossy UTF-8, at most 200 bytes).
+        first_bytes: String,
+        /// The parser's description.
+        reason: String,
+    },
+    /// A blocking adapter was called where it cannot block (a current-thread runtime).
+    #[error("{ctx}: {reason}")]
+    Runtime {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// How many bytes of an unexpected body an error keeps.
+const FIRST_BYTES: usize = 200;
+
+pub(crate) fn first_bytes(body: &[u8]) -> String {
+    let cut = body.get(..FIRST_BYTES).unwrap_or(body);
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+impl RestError {
+    /// What was being done.
+    pub fn context(&self) -> &ErrorContext {
+        match self {
+            RestError::InvalidRequest { ctx, .. }
+            | RestError::MissingCredentials { ctx }
+            | RestError::Sign { ctx, .. }
+            | RestError::Network { ctx, .. }
+            | RestError::Timeout { ctx, .. }
+            | RestError::Exchange { ctx, .. }
+            | RestError::RateLimited { ctx, .. }
+            | RestError::Decode { ctx, .. }
+            | RestError::Runtime { ctx, .. } => ctx,
+        }
+    }
+
+    /// Bybit's retCode, when the exchange answered with one (10006 included).
+    pub fn ret_code(&self) -> Option<i64> {
+        match self {
+            RestError::Exchange { code, .. } => Some(*code),
+            RestError::RateLimited {
+                signal: RateLimitSignal::RetCode10006,
+                ..
+            } => Some(codes::RATE_LIMIT),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a reply that was not Bybit's JSON.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            RestError::Decode { status, .. } => Some(*status),
+            RestError::RateLimited {
+                signal: RateLimitSignal::Http403,
+                ..
+            } => Some(403),
+            RestError::RateLimited {
+                signal: RateLimitSignal::Http429,
+                ..
+            } => Some(429),
+            _ => None,
+        }
+    }
+
+    /// A transient failure worth trying again (SPEC R-REST-2): network errors, timeouts,
+    /// a body that is not Bybit's JSON (a 5xx page, a cut-off or empty 200; not a 4xx page),
+    /// retCodes 10000, 10016 and 429,
+    /// and rate limits other than the IP ban. Whether a *write* may be retried also depends on
+    /// [`is_outcome_unknown`](Self::is_outcome_unknown); the client only re-sends an order
+    /// create that carries an orderLinkId.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RestError::Network { .. } | RestError::Timeout { .. } => true,
+            // A 5xx page, or a cut-off / empty 200: transient. A 4xx that is not JSON is not.
+            RestError::Decode { stage, status, .. } => {
+                *stage == DecodeStage::Envelope && (*status >= 500 || *status < 400)
+            }
+            RestError::Exchange { code, .. } => matches!(
+                *code,
+                codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD
+            ),
+            RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Http403,
+            _ => false,
+        }
+    }
+
+    /// The exchange (or the client, before sending) refused the request, so the order it
+    /// would have created or changed does not exist / did not change. Safe to treat as final.
+    pub fn is_definitive_reject(&self) -> bool {
+        match self {
+            RestError::InvalidRequest { .. }
+            | RestError::MissingCredentials { .. }
+            | RestError::Sign { .. }
+            | RestError::Runtime { .. } => true,
+            RestError::Network { sent, .. } => !sent,
+            RestError::Exchange { code, .. } => !matches!(
+                *code,
+                codes::SERVER_TIMEOUT
+                    | codes::SERVER_ERROR
+                    | codes::HIGH_LOAD
+                    | codes::DUPLICATE_ORDER_LINK_ID
+            ),
+            RestError::RateLimited { signal, .. } => *signal == RateLimitSignal::Local,
+            // An HTTP 4xx page: refused at the door, nothing executed.
+            RestError::Decode { status, .. } => (400..500).contains(status),
+            RestError::Timeout { .. } => false,
+        }
+    }
+
+    /// A write whose bytes may have left and whose outcome is not known: a timeout, a
+    /// connection lost after sending, a 5xx or other non-JSON body, retCode 10000/10016/429,
+    /// or an exchange-side rate-limit answer (house policy, STYLE.md). Look the order up by
+    /// its orderLinkId before sending anything else for it. Always `false` for reads.
+    pub fn is_outcome_unknown(&self) -> bool {
+        if !self.context().write {
+            return false;
+        }
+        match self {
+            RestError::Network { sent, .. } => *sent,
+            RestError::Timeout { .. } => true,
+            RestError::Decode { status, .. } => !(400..500).contains(status),
+            RestError::Exchange { code, .. } => matches!(
+                *code,
+                codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD
+            ),
+            RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Local,
+            _ => false,
+        }
+    }
+
+    /// The key cannot work as configured (10003, 10004, 10005, 10010, 33004, HTTP 401): stop
+    /// and alert, do not retry (SPEC R-ERR-2).
+    pub fn is_auth_fatal(&self) -> bool {
+        match self {
+            RestError::Exchange { code, .. } => matches!(
+                *code,
+                codes::INVALID_API_KEY
+                    | codes::SIGNATURE
+                    | codes::PERMISSION_DENIED
+                    | codes::UNMATCHED_IP
+                    | codes::KEY_EXPIRED
+            ),
+            RestError::Decode { status, .. } => *status == 401,
+            RestError::MissingCredentials { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Bybit (or the local limiter) said to slow down.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, RestError::RateLimited { .. })
+    }
+
+    /// Time until the rate limit resets, for a rate-limit error.
+    pub fn rate_limit_reset(&self) -> Option<Duration> {
+        match self {
+            RestError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// Insufficient balance or margin (110004, 110007, 110012, 110044, 110045): abort the
+    /// trade, do not retry (SPEC R-ERR-3).
+    pub fn is_insufficient_balance(&self) -> bool {
+        matches!(
+            self.ret_code(),
+            Some(
+                codes::WALLET_INSUFFICIENT
+                    | codes::AVAILABLE_INSUFFICIENT
+                    | codes::INSUFFICIENT_AVAILABLE
+                    | codes::MARGIN_INSUFFICIENT
+                    | codes::WALLET_MARGIN_INSUFFICIENT
+            )
+        )
+    }
+
+    /// The request timestamp was outside the window (10002): the clock needs a resync.
+    pub fn is_timestamp(&self) -> bool {
+        self.ret_code() == Some(codes::TIMESTAMP)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(write: bool) -> ErrorContext {
+        ErrorContext::new(
+            if write {
+                "POST /v5/order/create"
+            } else {
+                "GET /v5/order/realtime"
+            },
+            write,
+        )
+    }
+
+    fn exchange(code: i64) -> RestError {
+        RestError::Exchange {
+            ctx: ctx(true),
+            code,
+            message: String::new(),
+        }
+    }
+
+    fn decode(status: u16) -> RestError {
+        RestError::Decode {
+            ctx: ctx(true),
+            stage: DecodeStage::Envelope,
+            status,
+            len: 0,
+            first_bytes: String::new(),
+            reason: String::new(),
+        }
+    }
+
+    /// The predicates of one error: retryable, definitive reject, outcome unknown, auth fatal.
+    fn check(error: RestError, expected: [bool; 4]) {
+        let got = [
+            error.is_retryable(),
+            error.is_definitive_reject(),
+            error.is_outcome_unknown(),
+            error.is_auth_fatal(),
+        ];
+        assert_eq!(got, expected, "{error}");
+    }
+
+    // docs/v5/error.mdx and REFERENCE.md §12: what each class means for the caller.
+    #[test]
+    fn each_error_class_answers_the_callers_questions() {
+        const T: bool = true;
+        const F: bool = false;
+        check(exchange(codes::SERVER_TIMEOUT), [T, F, T, F]);
+        check(exchange(codes::SERVER_ERROR), [T, F, T, F]);
+        check(exchange(codes::HIGH_LOAD), [T, F, T, F]);
+        check(exchange(codes::TIMESTAMP), [F, T, F, F]);
+        check(exchange(codes::PARAMS), [F, T, F, F]);
+        for code in [10003, 10004, 10005, 10010, 33004] {
+            check(exchange(code), [F, T, F, T]);
+        }
+        check(exchange(codes::ORDER_NOT_FOUND), [F, T, F, F]);
+        check(exchange(codes::DUPLICATE_ORDER_LINK_ID), [F, F, F, F]);
+        for code in [110004, 110007, 110012, 110044, 110045] {
+            assert!(exchange(code).is_insufficient_balance());
+            check(exchange(code), [F, T, F, F]);
+        }
+        assert!(exchange(codes::TIMESTAMP).is_timestamp());
+        check(decode(502), [T, F, T, F]);
+        check(decode(200), [T, F, T, F]);
+        check(decode(404), [F, T, F, F]);
+        check(decode(401), [F, T, F, T]);
+        let network = |sent| RestError::Network {
+            ctx: ctx(true),
+            sent,
+            message: String::new(),
+        };
+        check(network(true), [T, F, T, F]);
+        check(network(false), [T, T, F, F]);
+        check(
+            RestError::Timeout {
+                ctx: ctx(true),
+                timeout: Duration::from_secs(5),
+            },
+            [T, F, T, F],
+        );
+        // A read has no outcome to be unsure of.
+        check(
+            RestError::Timeout {
+                ctx: ctx(false),
+                timeout: Duration::from_secs(5),
+            },
+            [T, F, F, F],
+        );
+        let limited = |signal| RestError::RateLimited {
+            ctx: ctx(true),
+            signal,
+            retry_after: Duration::from_millis(400),
+        };
+        check(limited(RateLimitSignal::RetCode10006), [T, F, T, F]);
+        check(limited(RateLimitSignal::Http429), [T, F, T, F]);
+        check(limited(RateLimitSignal::Http403), [F, F, T, F]);
+        check(limited(RateLimitSignal::Local), [T, T, F, F]);
+        assert_eq!(
+            limited(RateLimitSignal::Local).rate_limit_reset(),
+            Some(Duration::from_millis(400))
+        );
+        assert_eq!(
+            limited(RateLimitSignal::RetCode10006).ret_code(),
+            Some(10006)
+        );
+    }
+
+    #[test]
+    fn errors_name_what_was_being_done() {
+        let mut context = ctx(true);
+        context.symbol = Some("BTCUSDT".into());
+        context.order_link_id = Some("abc-1".into());
+        let error = RestError::Exchange {
+            ctx: context,
+            code: 110007,
+            message: "ab not enough for new order".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "POST /v5/order/create [BTCUSDT, orderLinkId abc-1]: retCode 110007: ab not enough for new order"
+        );
+    }
+}

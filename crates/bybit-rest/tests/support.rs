@@ -1,0 +1,102 @@
+//! Test support: an in-process emulator on a free loopback port, a client configured for it,
+//! and the control API.
+
+use bybit_emulator::{Emulator, EmulatorConfig};
+use bybit_rest::{RestClient, RestConfig};
+use bybit_sign::Credentials;
+use bybit_types::{OrderLinkId, Price, Qty, Symbol};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::Value;
+
+/// The API key the test emulators accept.
+pub(crate) const KEY: &str = "rest-key";
+/// Its secret.
+pub(crate) const SECRET: &str = "rest-secret-do-not-print";
+
+/// An emulator with the default instruments and 10,000 USDT.
+pub(crate) async fn emulator() -> Emulator {
+    emulator_with(|_| {}).await
+}
+
+pub(crate) async fn emulator_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
+    let mut config = EmulatorConfig::with_defaults(KEY, SECRET, dec!(10000), 7);
+    adjust(&mut config);
+    Emulator::start("127.0.0.1:0", config).await.unwrap()
+}
+
+/// A configuration pointing at `url` with the test key.
+pub(crate) fn config(url: &str) -> RestConfig {
+    RestConfig::with_base_url(url).credentials(Credentials::new(KEY, SECRET).unwrap())
+}
+
+pub(crate) fn client(emu: &Emulator) -> RestClient {
+    RestClient::new(config(&emu.http_url())).unwrap()
+}
+
+pub(crate) fn client_with(emu: &Emulator, adjust: impl FnOnce(&mut RestConfig)) -> RestClient {
+    let mut config = config(&emu.http_url());
+    adjust(&mut config);
+    RestClient::new(config).unwrap()
+}
+
+/// A control-API call; panics unless the emulator accepted it.
+pub(crate) async fn control(emu: &Emulator, path: &str, body: Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/emulator{path}", emu.http_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "control {path} refused");
+}
+
+/// The engine's truth.
+pub(crate) async fn state(emu: &Emulator) -> Value {
+    reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Every order (open and closed) in the emulator's truth with this orderLinkId.
+pub(crate) async fn orders_with_link(emu: &Emulator, link: &str) -> Vec<Value> {
+    let state = state(emu).await;
+    ["openOrders", "closedOrders"]
+        .iter()
+        .flat_map(|k| state[*k].as_array().cloned().unwrap_or_default())
+        .filter(|o| o["orderLinkId"] == link)
+        .collect()
+}
+
+pub(crate) fn btc() -> Symbol {
+    Symbol::new("BTCUSDT").unwrap()
+}
+
+pub(crate) fn link(text: &str) -> OrderLinkId {
+    OrderLinkId::new(text).unwrap()
+}
+
+pub(crate) fn qty(v: Decimal) -> Qty {
+    Qty::new(v).unwrap()
+}
+
+pub(crate) fn price(v: Decimal) -> Price {
+    Price::new(v).unwrap()
+}
+
+/// A resting limit buy far below BTC's start price (95,000).
+pub(crate) fn resting_buy(link_id: Option<&str>) -> bybit_rest::NewOrder {
+    let order = bybit_rest::NewOrder::limit(
+        btc(),
+        bybit_types::Side::Buy,
+        qty(dec!(0.001)),
+        price(dec!(90000)),
+    );
+    match link_id {
+        Some(l) => order.order_link_id(link(l)),
+        None => order,
+    }
+}
