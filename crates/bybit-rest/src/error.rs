@@ -363,6 +363,14 @@ impl RestError {
         )
     }
 
+    /// An order with this orderLinkId already exists (110072). Neither a reject of that order
+    /// nor an unknown outcome: the order is there; look it up by its orderLinkId.
+    /// [`RestClient::create_order`](crate::RestClient::create_order) does so itself and only
+    /// returns this error when the existing order is a different one or could not be read.
+    pub fn is_duplicate_order_link_id(&self) -> bool {
+        self.ret_code() == Some(codes::DUPLICATE_ORDER_LINK_ID)
+    }
+
     /// The request timestamp was outside the window (10002): the clock needs a resync.
     pub fn is_timestamp(&self) -> bool {
         self.ret_code() == Some(codes::TIMESTAMP)

@@ -39,19 +39,43 @@ async fn a_create_whose_reply_is_lost_twice_still_makes_one_order() {
 }
 
 #[tokio::test]
-async fn a_duplicate_link_id_on_the_first_send_is_an_error_not_a_lookup() {
+async fn a_double_click_create_returns_the_existing_order_and_places_one() {
+    // SPEC R-ORD-5 / R-TEST-2: "the exchange's duplicate orderLinkId reply counts as success
+    // and returns the existing order".
     let emu = emulator().await;
     let client = client(&emu);
-    client
+    let first = client
         .create_order(resting_buy(Some("dup-1")))
         .await
         .unwrap();
-    let err = client
+    let second = client
         .create_order(resting_buy(Some("dup-1")))
         .await
-        .unwrap_err();
+        .expect("the duplicate answer resolves to the existing order");
+    assert_eq!(second.order_id, first.order_id);
+    assert_eq!(orders_with_link(&emu, "dup-1").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_link_id_reused_for_a_different_order_stays_a_duplicate_error() {
+    let emu = emulator().await;
+    let client = client(&emu);
+    client
+        .create_order(resting_buy(Some("dup-2")))
+        .await
+        .unwrap();
+    let other = bybit_rest::NewOrder::limit(
+        crate::support::btc(),
+        bybit_types::Side::Sell,
+        crate::support::qty(dec!(0.002)),
+        price(dec!(150000)),
+    )
+    .order_link_id(link("dup-2"));
+    let err = client.create_order(other).await.unwrap_err();
     assert_eq!(err.ret_code(), Some(110072));
+    assert!(err.is_duplicate_order_link_id());
     assert!(!err.is_definitive_reject(), "an order with that id exists");
+    assert_eq!(orders_with_link(&emu, "dup-2").await.len(), 1);
 }
 
 #[tokio::test]

@@ -73,6 +73,19 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
+    /// Whether an order on the exchange is this one (for a duplicate orderLinkId): same
+    /// symbol, side, order type and quantity. The price is not compared: a market order's
+    /// recorded price is Bybit's protection price, not what was asked.
+    fn is_same_as(&self, found: &Order) -> bool {
+        found.symbol == self.wire.symbol
+            && found.side == self.wire.side
+            && found.qty == self.wire.qty
+            && found
+                .order_type
+                .as_ref()
+                .is_none_or(|t| *t == self.wire.order_type)
+    }
+
     fn new(symbol: Symbol, side: Side, order_type: OrderType, qty: Qty) -> Self {
         NewOrder {
             wire: CreateOrderRequest::new(
@@ -715,22 +728,27 @@ impl RestClient {
     /// Places an order (`POST /v5/order/create`). With an orderLinkId a lost reply is retried
     /// and a duplicate answer resolves to the order that exists; without one the request is
     /// sent once and an unknown outcome is reported ([`RestError::is_outcome_unknown`]).
+    ///
+    /// A 110072 ("orderLinkId is duplicate") counts as success and returns the existing order
+    /// (SPEC R-ORD-5), whether it answers our own re-send or a caller's second call, but only
+    /// when the order found is the same order (symbol, side, type and quantity): an id reused
+    /// for a different order stays an error ([`RestError::is_duplicate_order_link_id`]).
     pub async fn create_order(&self, order: NewOrder) -> Result<OrderAck, RestError> {
         let call = create_call(&order)?;
         let outcome = self.execute::<OrderAck>(&call).await;
         match outcome.result {
             Ok(reply) => Ok(reply.result),
-            Err(error)
-                if outcome.sends > 1
-                    && error.ret_code() == Some(codes::DUPLICATE_ORDER_LINK_ID) =>
-            {
-                // Our own earlier attempt got through: the order that exists is the answer.
+            Err(error) if error.is_duplicate_order_link_id() => {
                 let found = self
                     .resolve(&order.wire.category, &order.symbol, order.link.as_ref())
                     .await;
                 match found {
-                    Ok(Some(found)) => {
-                        tracing::info!(order_id = %found.order_id, "re-sent create resolved to the existing order");
+                    Ok(Some(found)) if order.is_same_as(&found) => {
+                        tracing::info!(
+                            order_id = %found.order_id,
+                            resent = outcome.sends > 1,
+                            "duplicate orderLinkId resolved to the existing order"
+                        );
                         Ok(OrderAck {
                             order_id: found.order_id,
                             order_link_id: found.order_link_id,
