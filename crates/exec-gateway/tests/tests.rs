@@ -1,0 +1,1 @@
+//! exec-gateway integration tests.
