@@ -1,5 +1,7 @@
 //! exec-events integration tests: the bus's slow-subscriber policy and the error log.
 
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
 mod bus;
 mod error_log;
 

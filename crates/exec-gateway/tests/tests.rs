@@ -1,1 +1,12 @@
-//! exec-gateway integration tests.
+//! exec-gateway integration tests: the operations and the outcome policy over mockall mocks
+//! of the ports, the journals, orderLinkIds and error classification.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod support;
+
+mod classify;
+mod journal;
+mod link_ids;
+mod operations;
+mod policy;
