@@ -46,7 +46,8 @@ async fn the_whole_lifecycle_on_a_price_path() {
     let journal: Arc<dyn Journal> =
         Arc::new(SqliteJournal::open(dir.path().join("data/journal.sqlite")).unwrap());
     let p = paper(dec!(10000), journal.clone(), None);
-    let recorder = spawn_fill_recorder(&p.bus, journal.clone());
+    let recorder =
+        spawn_fill_recorder(&p.bus, journal.clone(), Arc::new(exec_gateway::SystemClock));
     let mut sub = p.bus.subscribe();
     let mut all_fills = Vec::new();
     let plan = plan("T1");
@@ -111,6 +112,21 @@ async fn the_whole_lifecycle_on_a_price_path() {
             ("andre_TP3_T1", dec!(0.008)),
             ("andre_DCA2_T1", dec!(0.020)),
         ])
+    );
+
+    let names = |link: &str| -> Vec<&'static str> {
+        journal
+            .intent(link)
+            .unwrap()
+            .unwrap()
+            .outcomes
+            .iter()
+            .map(Outcome::name)
+            .collect()
+    };
+    assert_eq!(
+        names("andre_TP1_T1"),
+        ["acked", "amend_requested", "amended"]
     );
 
     // Up through TP1.

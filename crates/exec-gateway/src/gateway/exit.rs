@@ -6,7 +6,6 @@ use super::Gateway;
 use crate::error::{GatewayError, PortError};
 use crate::link_id::{Leg, LegFilter};
 use crate::policy::Route;
-use crate::ports::cancel_matching;
 use crate::types::{OrderRequest, Phase, TradeState};
 
 impl Gateway {
@@ -19,10 +18,7 @@ impl Gateway {
         let _guard = self.lock_trade(tag).await;
         self.ensure_trade_state(state);
         self.ensure_trading(tag)?;
-        let scope = self.links.scope(tag, LegFilter::Dca);
-        cancel_matching(self.ports.router.as_ref(), &state.symbol, &scope)
-            .await
-            .map_err(|e| self.port_failed("cancel DCAs", e))?;
+        self.cancel_legs(tag, &state.symbol, LegFilter::Dca).await?;
         if self.config.breakeven_stop {
             let position = self.position(&state.symbol).await?;
             if let Some(entry) = position.entry_price.filter(|_| !position.is_flat()) {
@@ -72,10 +68,8 @@ impl Gateway {
         if !aborted {
             self.set_phase(tag, Phase::Closing, reason)?;
         }
-        let scope = self.links.scope(tag, LegFilter::TpAndDca);
-        cancel_matching(self.ports.router.as_ref(), &state.symbol, &scope)
-            .await
-            .map_err(|e| self.port_failed("cancel TPs and DCAs", e))?;
+        self.cancel_legs(tag, &state.symbol, LegFilter::TpAndDca)
+            .await?;
         let position = self.position(&state.symbol).await?;
         if let (false, Some(side)) = (position.is_flat(), position.side) {
             let rules = self.rules(tag, &state.symbol).await?;

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::error::{GatewayError, PortError};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{Journal, JournalError, Outcome};
 use crate::link_id::{Leg, LinkIds};
 use crate::ports::{AccountService, OrderRouter, PositionService, PriceService, SymbolMetaService};
 use crate::types::{Phase, PositionState, TradePlan, TradeState};
@@ -368,6 +368,62 @@ impl Gateway {
             .get_position(symbol)
             .await
             .map_err(|e| self.port_failed("get_position", e))
+    }
+
+    /// Changes an open order's quantity, journaled before and after.
+    pub(crate) async fn amend(
+        &self,
+        tag: &str,
+        symbol: &Symbol,
+        link: &bybit_types::OrderLinkId,
+        qty: Decimal,
+    ) -> Result<(), GatewayError> {
+        self.record_outcome(tag, link.as_str(), &Outcome::AmendRequested { qty })?;
+        self.ports
+            .router
+            .amend_order_qty(symbol, link, qty)
+            .await
+            .map_err(|e| self.port_failed(&format!("amend {}", link.as_str()), e))?;
+        self.record_outcome(tag, link.as_str(), &Outcome::Amended { qty })
+    }
+
+    /// Cancels the trade's open orders of some legs (only ours: [`cancel_matching`]) and
+    /// journals each cancel.
+    pub(crate) async fn cancel_legs(
+        &self,
+        tag: &str,
+        symbol: &Symbol,
+        legs: crate::link_id::LegFilter,
+    ) -> Result<Vec<String>, GatewayError> {
+        let scope = self.links.scope(tag, legs);
+        let cancelled = crate::ports::cancel_matching(self.ports.router.as_ref(), symbol, &scope)
+            .await
+            .map_err(|e| self.port_failed("cancel", e))?;
+        for link in &cancelled {
+            self.record_outcome(tag, link, &Outcome::Cancelled)?;
+        }
+        Ok(cancelled)
+    }
+
+    /// Records an outcome for one of our orders; an order the journal has no intent for
+    /// (placed before the journal existed) is skipped rather than failing the operation.
+    pub(crate) fn record_outcome(
+        &self,
+        tag: &str,
+        link: &str,
+        outcome: &Outcome,
+    ) -> Result<(), GatewayError> {
+        let journal = &self.ports.journal;
+        let known = journal
+            .intent(link)
+            .map_err(|e| self.journal_failed(tag, e))?
+            .is_some();
+        if known {
+            journal
+                .record_outcome(link, outcome, self.now())
+                .map_err(|e| self.journal_failed(tag, e))?;
+        }
+        Ok(())
     }
 
     /// Checks what can be checked before anything is sent: the tag gives valid ids for every

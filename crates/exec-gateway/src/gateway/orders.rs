@@ -125,11 +125,8 @@ impl Gateway {
             match state {
                 TpLeg::Open(o) if o.qty == checked.qty().get() => {}
                 TpLeg::Open(_) => {
-                    self.ports
-                        .router
-                        .amend_order_qty(&plan.symbol, link, checked.qty().get())
-                        .await
-                        .map_err(|e| self.port_failed(&format!("amend {}", link.as_str()), e))?;
+                    self.amend(tag, &plan.symbol, link, checked.qty().get())
+                        .await?
                 }
                 TpLeg::Missing => {
                     let req = OrderRequest {

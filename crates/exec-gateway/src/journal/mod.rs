@@ -84,6 +84,19 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// A change of quantity about to be sent (written before the amend goes out).
+    AmendRequested {
+        /// The new total quantity.
+        qty: Decimal,
+    },
+    /// The amend was accepted.
+    Amended {
+        /// The new total quantity.
+        qty: Decimal,
+    },
+    /// Cancelled by this layer (recorded once the cancel is done: repeating a cancel is
+    /// harmless, unlike repeating a placement).
+    Cancelled,
     /// A lookup by orderLinkId settled it.
     Resolved {
         /// Whether the exchange had the order.
@@ -100,6 +113,9 @@ impl Outcome {
             Outcome::Acked { .. } => "acked",
             Outcome::Rejected { .. } => "rejected",
             Outcome::Unknown { .. } => "unknown",
+            Outcome::AmendRequested { .. } => "amend_requested",
+            Outcome::Amended { .. } => "amended",
+            Outcome::Cancelled => "cancelled",
             Outcome::Resolved { .. } => "resolved",
         }
     }
@@ -169,6 +185,7 @@ pub trait Journal: Send + Sync {
 pub fn spawn_fill_recorder(
     bus: &EventBus,
     journal: std::sync::Arc<dyn Journal>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
 ) -> tokio::task::JoinHandle<()> {
     let mut sub = bus.subscribe();
     let bus = bus.clone();
@@ -195,7 +212,7 @@ pub fn spawn_fill_recorder(
                             order_link_id: None,
                             ret_code: None,
                             message: format!("fill recorder missed {missed} events; re-read fills"),
-                            time_ms: 0,
+                            time_ms: clock.now_ms(),
                         },
                     ));
                 }
