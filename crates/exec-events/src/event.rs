@@ -229,6 +229,21 @@ pub struct WouldSend {
     pub order_link_id: Option<String>,
 }
 
+impl WouldSend {
+    /// An operation on a symbol, with no order details yet.
+    pub fn new(operation: impl Into<String>, symbol: impl Into<String>) -> Self {
+        WouldSend {
+            operation: operation.into(),
+            symbol: symbol.into(),
+            side: None,
+            qty: None,
+            price: None,
+            trigger_price: None,
+            order_link_id: None,
+        }
+    }
+}
+
 /// Everything the bus carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]

@@ -70,16 +70,8 @@ impl DryRunRouter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn would_send(&self, operation: &str, symbol: &Symbol, req: Option<&OrderRequest>) {
-        self.bus.publish(Event::WouldSend(WouldSend {
-            operation: operation.to_owned(),
-            symbol: symbol.as_str().to_owned(),
-            side: req.map(|r| r.side),
-            qty: req.map(|r| r.qty),
-            price: req.and_then(|r| r.price),
-            trigger_price: req.and_then(|r| r.trigger_price),
-            order_link_id: req.map(|r| r.order_link_id.as_str().to_owned()),
-        }));
+    fn would_send(&self, would: WouldSend) {
+        self.bus.publish(Event::WouldSend(would));
     }
 
     fn publish_order(&self, o: &OrderSnapshot, kind: OrderEventKind) {
@@ -121,11 +113,14 @@ impl DryRunRouter {
                 message: "OrderLinkedID is duplicate (dry run)".to_owned(),
             });
         }
-        self.would_send(
-            operation,
-            &req.symbol,
-            Some(&OrderRequest { qty, ..req.clone() }),
-        );
+        self.would_send(WouldSend {
+            side: Some(req.side),
+            qty: Some(qty),
+            price: req.price,
+            trigger_price: req.trigger_price,
+            order_link_id: Some(req.order_link_id.as_str().to_owned()),
+            ..WouldSend::new(operation, req.symbol.as_str())
+        });
         book.next_id += 1;
         let order_id = format!("dry-{}", book.next_id);
         let market = req.price.is_none() && req.trigger_price.is_none();
@@ -176,6 +171,17 @@ impl DryRunRouter {
             order_link_id: req.order_link_id.as_str().to_owned(),
         })
     }
+}
+
+/// An open order of this router's book, or Bybit's 110001 (v5/error) if there is none.
+fn open_order<'a>(book: &'a mut Book, link: &OrderLinkId) -> PortResult<&'a mut OrderSnapshot> {
+    book.orders
+        .iter_mut()
+        .find(|o| o.order_link_id == link.as_str() && o.status.is_open())
+        .ok_or_else(|| PortError::Rejected {
+            code: 110001,
+            message: "order not exists or too late to cancel".to_owned(),
+        })
 }
 
 /// Applies a simulated market fill to the position and returns the quantity filled (a
@@ -262,25 +268,13 @@ impl OrderRouter for DryRunRouter {
 
     async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()> {
         let mut book = self.book();
-        let order = book
-            .orders
-            .iter_mut()
-            .find(|o| o.order_link_id == order_link_id.as_str() && o.status.is_open())
-            .ok_or_else(|| PortError::Rejected {
-                code: 110001,
-                message: "order not exists or too late to cancel".to_owned(),
-            })?;
+        let order = open_order(&mut book, order_link_id)?;
         order.status = OrderStatus::Cancelled;
         let order = order.clone();
-        self.bus.publish(Event::WouldSend(WouldSend {
-            operation: "cancel_order".to_owned(),
-            symbol: symbol.as_str().to_owned(),
-            side: None,
-            qty: None,
-            price: None,
-            trigger_price: None,
-            order_link_id: Some(order_link_id.as_str().to_owned()),
-        }));
+        self.would_send(WouldSend {
+            order_link_id: Some(order.order_link_id.clone()),
+            ..WouldSend::new("cancel_order", symbol.as_str())
+        });
         self.publish_order(&order, OrderEventKind::Cancelled);
         Ok(())
     }
@@ -292,39 +286,26 @@ impl OrderRouter for DryRunRouter {
         qty: Decimal,
     ) -> PortResult<()> {
         let mut book = self.book();
-        let order = book
-            .orders
-            .iter_mut()
-            .find(|o| o.order_link_id == order_link_id.as_str() && o.status.is_open())
-            .ok_or_else(|| PortError::Rejected {
-                code: 110001,
-                message: "order not exists or too late to amend".to_owned(),
-            })?;
+        let order = open_order(&mut book, order_link_id)?;
         order.qty = qty;
         let order = order.clone();
-        self.bus.publish(Event::WouldSend(WouldSend {
-            operation: "amend_order".to_owned(),
-            symbol: symbol.as_str().to_owned(),
+        self.would_send(WouldSend {
             side: Some(order.side),
             qty: Some(qty),
             price: order.price,
             trigger_price: order.trigger_price,
             order_link_id: Some(order.order_link_id.clone()),
-        }));
+            ..WouldSend::new("amend_order", symbol.as_str())
+        });
         self.publish_order(&order, OrderEventKind::Updated);
         Ok(())
     }
 
     async fn set_stop_loss(&self, symbol: &Symbol, price: Decimal) -> PortResult<()> {
-        self.bus.publish(Event::WouldSend(WouldSend {
-            operation: "set_trading_stop".to_owned(),
-            symbol: symbol.as_str().to_owned(),
-            side: None,
-            qty: None,
-            price: None,
+        self.would_send(WouldSend {
             trigger_price: Some(price),
-            order_link_id: None,
-        }));
+            ..WouldSend::new("set_trading_stop", symbol.as_str())
+        });
         Ok(())
     }
 }
@@ -365,15 +346,10 @@ impl AccountService for DryRunRouter {
     }
 
     async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()> {
-        self.bus.publish(Event::WouldSend(WouldSend {
-            operation: format!("set_leverage {leverage}"),
-            symbol: symbol.as_str().to_owned(),
-            side: None,
-            qty: None,
-            price: None,
-            trigger_price: None,
-            order_link_id: None,
-        }));
+        self.would_send(WouldSend::new(
+            format!("set_leverage {leverage}"),
+            symbol.as_str(),
+        ));
         Ok(())
     }
 

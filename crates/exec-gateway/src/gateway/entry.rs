@@ -3,7 +3,7 @@
 use bybit_meta::{OrderDraft, RoundingMode};
 use rust_decimal::Decimal;
 
-use super::Gateway;
+use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
 use crate::link_id::Leg;
 use crate::policy::Route;
@@ -66,10 +66,7 @@ impl Gateway {
     async fn entry_inner(&self, plan: &TradePlan) -> Result<EntryResult, GatewayError> {
         let tag = plan.client_tag.as_str();
         let rules = self.rules(tag, &plan.symbol).await?;
-        let meta_err = |source| GatewayError::Meta {
-            tag: tag.to_owned(),
-            source,
-        };
+        let meta_err = meta_error(tag);
         rules.check_leverage(plan.leverage).map_err(meta_err)?;
         let price = self
             .ports

@@ -2,7 +2,7 @@
 
 use bybit_meta::RoundingMode;
 
-use super::Gateway;
+use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
 use crate::link_id::{Leg, LegFilter};
 use crate::policy::Route;
@@ -25,10 +25,7 @@ impl Gateway {
                 let rules = self.rules(tag, &state.symbol).await?;
                 let stop = rules
                     .round_price(entry, RoundingMode::Nearest)
-                    .map_err(|source| GatewayError::Meta {
-                        tag: tag.to_owned(),
-                        source,
-                    })?;
+                    .map_err(meta_error(tag))?;
                 match self.ports.router.set_stop_loss(&state.symbol, stop).await {
                     // 34040: not modified, the stop is already there.
                     Ok(()) | Err(PortError::Rejected { code: 34040, .. }) => {}
@@ -81,10 +78,7 @@ impl Gateway {
                 .map_err(|e| self.port_failed("last_price", e))?;
             let chunks = rules
                 .prepare_market_split(position.size, price)
-                .map_err(|source| GatewayError::Meta {
-                    tag: tag.to_owned(),
-                    source,
-                })?;
+                .map_err(meta_error(tag))?;
             let sent_before = self
                 .ports
                 .journal

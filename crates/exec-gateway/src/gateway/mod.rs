@@ -78,6 +78,14 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
+/// Turns a rule broken (`bybit-meta`) into the trade's error.
+pub(crate) fn meta_error(tag: &str) -> impl Fn(bybit_meta::MetaError) -> GatewayError + Copy + '_ {
+    move |source| GatewayError::Meta {
+        tag: tag.to_owned(),
+        source,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

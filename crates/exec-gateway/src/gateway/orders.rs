@@ -1,11 +1,12 @@
 //! `setup_tps` and `setup_dcas` (SPEC R-GW-2, R-GW-3).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use bybit_meta::{OrderDraft, RoundingMode};
+use bybit_meta::{InstrumentRules, OrderDraft, RoundingMode};
 use rust_decimal::Decimal;
 
-use super::Gateway;
+use super::{meta_error, Gateway};
 use crate::config::DcaMode;
 use crate::error::GatewayError;
 use crate::link_id::{Leg, LegFilter};
@@ -37,20 +38,8 @@ impl Gateway {
         position: &PositionState,
     ) -> Result<TradeState, GatewayError> {
         let tag = plan.client_tag.as_str();
-        let _guard = self.lock_trade(tag).await;
-        self.ensure_trade(plan);
-        self.ensure_trading(tag)?;
-        self.validate_plan(plan)?;
-        if position.is_flat() {
-            return Err(GatewayError::NoPosition {
-                symbol: plan.symbol.as_str().to_owned(),
-            });
-        }
-        let rules = self.rules(tag, &plan.symbol).await?;
-        let meta_err = |source| GatewayError::Meta {
-            tag: tag.to_owned(),
-            source,
-        };
+        let (_guard, rules) = self.begin_in_position(plan, position).await?;
+        let meta_err = meta_error(tag);
         let open = self.open_of(plan, LegFilter::Tp).await?;
         let mut legs = Vec::new();
         for (i, level) in plan.tp_levels.iter().enumerate() {
@@ -160,21 +149,9 @@ impl Gateway {
         position: &PositionState,
     ) -> Result<TradeState, GatewayError> {
         let tag = plan.client_tag.as_str();
-        let _guard = self.lock_trade(tag).await;
-        self.ensure_trade(plan);
-        self.ensure_trading(tag)?;
-        self.validate_plan(plan)?;
-        if position.is_flat() {
-            return Err(GatewayError::NoPosition {
-                symbol: plan.symbol.as_str().to_owned(),
-            });
-        }
+        let (_guard, rules) = self.begin_in_position(plan, position).await?;
         let entry = position.entry_price.unwrap_or(Decimal::ZERO);
-        let rules = self.rules(tag, &plan.symbol).await?;
-        let meta_err = |source| GatewayError::Meta {
-            tag: tag.to_owned(),
-            source,
-        };
+        let meta_err = meta_error(tag);
         let open = self.open_of(plan, LegFilter::Dca).await?;
         for (i, level) in plan.dca_levels.iter().enumerate() {
             let leg = Leg::Dca(u8::try_from(i + 1).unwrap_or(u8::MAX));
@@ -238,6 +215,26 @@ impl Gateway {
                 .await?;
         }
         Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan)))
+    }
+
+    /// What setup_tps and setup_dcas start with: the trade's lock, a trade that may trade, a
+    /// valid plan, a position, and the instrument's rules.
+    async fn begin_in_position(
+        &self,
+        plan: &TradePlan,
+        position: &PositionState,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Arc<InstrumentRules>), GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let guard = self.lock_trade(tag).await;
+        self.ensure_trade(plan);
+        self.ensure_trading(tag)?;
+        self.validate_plan(plan)?;
+        if position.is_flat() {
+            return Err(GatewayError::NoPosition {
+                symbol: plan.symbol.as_str().to_owned(),
+            });
+        }
+        Ok((guard, self.rules(tag, &plan.symbol).await?))
     }
 
     /// The trade's open orders of some legs, by orderLinkId.
