@@ -120,6 +120,11 @@ impl Subscription {
         }
     }
 
+    /// How many events are waiting to be read.
+    pub fn pending(&self) -> usize {
+        self.receiver.len()
+    }
+
     /// The next event if one is waiting, without waiting; `None` when there is none yet.
     pub fn try_recv(&mut self) -> Option<Received> {
         match self.receiver.try_recv() {

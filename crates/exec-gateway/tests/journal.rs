@@ -158,3 +158,63 @@ async fn a_journal_that_cannot_be_written_stops_new_orders() {
         .collect();
     assert_eq!(kinds, [ErrorKind::Journal]);
 }
+
+#[tokio::test]
+async fn the_fill_recorder_records_each_fill_once_and_reports_a_lag() {
+    use exec_events::{EventBus, Received};
+    let bus = EventBus::new(4);
+    let journal = Arc::new(exec_gateway::MemoryJournal::new());
+    let mut watcher = bus.subscribe();
+    let recorder = exec_gateway::journal::spawn_fill_recorder(
+        &bus,
+        journal.clone(),
+        Arc::new(exec_gateway::ManualClock::new(7)),
+    );
+    // Ten fills before the recorder runs (single-threaded test runtime): it lags by six.
+    for n in 0..10 {
+        bus.publish(Event::Fill(fill(n)));
+    }
+    crate::support_wait(|| journal.fills("").unwrap().len() == 4).await;
+    // The same fill again is not recorded twice.
+    bus.publish(Event::Fill(fill(9)));
+    bus.publish(Event::Fill(fill(10)));
+    crate::support_wait(|| journal.fills("").unwrap().len() == 5).await;
+    let ids: Vec<_> = journal
+        .fills("")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.exec_id)
+        .collect();
+    assert_eq!(ids, ["e6", "e7", "e8", "e9", "e10"]);
+    let mut lag = None;
+    while let Some(r) = watcher.try_recv() {
+        if let Received::Event(env) = r {
+            if let Some(e) = env.event.as_error() {
+                lag = Some(e.clone());
+            }
+        }
+    }
+    let lag = lag.expect("the recorder reported its lag");
+    assert_eq!(lag.kind, ErrorKind::EventsLagged);
+    assert_eq!(lag.time_ms, 7);
+    assert!(lag.message.contains("missed 6"), "{}", lag.message);
+    recorder.abort();
+}
+
+fn fill(n: u32) -> exec_events::Fill {
+    exec_events::Fill {
+        exec_id: format!("e{n}"),
+        symbol: "BTCUSDT".into(),
+        side: exec_gateway::Side::Buy,
+        order_id: "o1".into(),
+        order_link_id: "andre_ENTRY_T1".into(),
+        price: dec!(50000),
+        qty: dec!(0.001),
+        fee: dec!(0.01),
+        fee_currency: "USDT".into(),
+        is_maker: false,
+        exec_kind: exec_events::ExecKind::Trade,
+        time_ms: 1,
+        simulated: false,
+    }
+}

@@ -419,3 +419,42 @@ async fn a_second_close_after_a_partial_one_uses_fresh_ids() {
     assert_eq!(ids, ["andre_CLOSE1_T1", "andre_CLOSE2_T1"]);
     assert_eq!(journal.intents("T1").unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_short_plan_mirrors_sides_and_trigger_directions() {
+    let mut m = Mocks::new();
+    m.config.dca_mode = DcaMode::Conditional;
+    let log = recorder();
+    m.router
+        .expect_place_dca_order()
+        .times(1)
+        .returning(acked(&log));
+    m.router
+        .expect_place_tp_order()
+        .times(1)
+        .returning(acked(&log));
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let (gw, _) = m.build_mem();
+    let mut short = plan("S1");
+    short.side = Side::Sell;
+    short.dca_levels = vec![exec_gateway::DcaLevel {
+        price: dec!(51000),
+        margin_usdt: dec!(100),
+    }];
+    short.tp_levels = vec![exec_gateway::TpLevel {
+        price: dec!(49000),
+        share: dec!(1),
+    }];
+    let position = PositionState {
+        side: Some(Side::Sell),
+        ..long(dec!(0.02), dec!(50000))
+    };
+    gw.setup_dcas(&short, &position).await.unwrap();
+    gw.setup_tps(&short, &position).await.unwrap();
+    let sent = log.lock().unwrap().clone();
+    assert_eq!(sent[0].side, Side::Sell);
+    assert_eq!(sent[0].trigger_direction, Some(TriggerDirection::Rise));
+    assert_eq!(sent[1].side, Side::Buy);
+    assert!(sent[1].reduce_only);
+    assert_eq!(sent[1].qty, dec!(0.020));
+}

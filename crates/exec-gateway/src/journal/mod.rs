@@ -190,6 +190,9 @@ pub fn spawn_fill_recorder(
     let mut sub = bus.subscribe();
     let bus = bus.clone();
     tokio::spawn(async move {
+        // Missed events are reported once the backlog is read: publishing into a full bus
+        // would push out the very fills still to be recorded.
+        let mut missed_total = 0u64;
         loop {
             match sub.recv().await {
                 Received::Event(env) => {
@@ -203,20 +206,24 @@ pub fn spawn_fill_recorder(
                         }
                     }
                 }
-                Received::Lagged { missed } => {
-                    bus.publish(exec_events::Event::ExecutionError(
-                        exec_events::ExecutionError {
-                            kind: exec_events::ErrorKind::EventsLagged,
-                            trade_tag: None,
-                            leg: None,
-                            order_link_id: None,
-                            ret_code: None,
-                            message: format!("fill recorder missed {missed} events; re-read fills"),
-                            time_ms: clock.now_ms(),
-                        },
-                    ));
-                }
+                Received::Lagged { missed } => missed_total += missed,
                 Received::Closed => break,
+            }
+            if missed_total > 0 && sub.pending() == 0 {
+                bus.publish(exec_events::Event::ExecutionError(
+                    exec_events::ExecutionError {
+                        kind: exec_events::ErrorKind::EventsLagged,
+                        trade_tag: None,
+                        leg: None,
+                        order_link_id: None,
+                        ret_code: None,
+                        message: format!(
+                            "fill recorder missed {missed_total} events; re-read fills"
+                        ),
+                        time_ms: clock.now_ms(),
+                    },
+                ));
+                missed_total = 0;
             }
         }
     })
