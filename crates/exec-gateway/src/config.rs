@@ -36,15 +36,16 @@ pub struct GatewayConfig {
     /// How many times one leg is sent (the first send and resends after an unknown outcome
     /// that a lookup showed never arrived).
     pub max_send_attempts: u32,
-    /// How many times a lookup by orderLinkId is tried before the leg is reported unresolved.
-    pub max_lookup_attempts: u32,
-    /// How long to wait before looking again after a lookup failed for a transient reason.
-    pub lookup_backoff: Duration,
+    /// The waits between tries of a read (a lookup by orderLinkId, a position, the open
+    /// orders) that failed for a transient reason (R-ERR-1: 100, 300, 1000 ms): one more try
+    /// than waits. A rate limit waits its own `retry_after` instead.
+    pub retry_backoff: Vec<Duration>,
 }
 
 impl GatewayConfig {
     /// A configuration with the given notional guard and defaults for the rest: `andre_`,
-    /// limit DCAs, a breakeven stop, 10 s fill timeout, 3 sends, 5 lookups.
+    /// limit DCAs, a breakeven stop, 10 s fill timeout, 3 sends, reads retried after 100, 300,
+    /// 1000 ms.
     pub fn new(max_notional_usdt: Decimal) -> Self {
         GatewayConfig {
             link_prefix: DEFAULT_LINK_PREFIX.to_owned(),
@@ -54,8 +55,11 @@ impl GatewayConfig {
             fill_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(50),
             max_send_attempts: 3,
-            max_lookup_attempts: 5,
-            lookup_backoff: Duration::from_millis(300),
+            retry_backoff: vec![
+                Duration::from_millis(100),
+                Duration::from_millis(300),
+                Duration::from_millis(1000),
+            ],
         }
     }
 }

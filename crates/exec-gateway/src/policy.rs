@@ -20,8 +20,8 @@
 //! 8. A **duplicate orderLinkId** (110072) means the order exists: it is looked up and counts
 //!    as placed (R-ORD-5).
 //!
-//! A lookup that itself fails is retried (`max_lookup_attempts`, waiting after rate limits
-//! and transient errors); if it never succeeds the leg stays unknown, `execution.error` is
+//! A lookup that itself fails is retried like every read ([`Gateway::read`]: after 100, 300
+//! and 1000 ms, or a rate limit's `retry_after`); if it never succeeds the leg stays unknown, `execution.error` is
 //! published and nothing more is sent for it. Calling the operation again resumes at rule 2.
 
 use bybit_types::OrderLinkId;
@@ -230,7 +230,8 @@ impl Gateway {
         }
     }
 
-    /// Looks an order up by orderLinkId, retrying transient failures.
+    /// Looks an order up by orderLinkId, retrying transient failures; if it never answers,
+    /// the leg stays unknown.
     pub(crate) async fn lookup(
         &self,
         tag: &str,
@@ -238,35 +239,52 @@ impl Gateway {
         symbol: &bybit_types::Symbol,
         link: &OrderLinkId,
     ) -> Result<Option<OrderSnapshot>, GatewayError> {
-        let mut last = String::new();
-        for _ in 0..self.config.max_lookup_attempts.max(1) {
-            match self.ports.router.get_order(symbol, link).await {
-                Ok(found) => return Ok(found),
-                Err(PortError::Auth { code, message }) => {
-                    return Err(self.auth_failed(
-                        Some(tag),
-                        Some(leg),
-                        Some(link.as_str()),
-                        code,
-                        &message,
-                    ))
-                }
-                Err(PortError::RateLimited { retry_after }) => {
-                    last = format!("rate limited, retry after {retry_after:?}");
-                    tokio::time::sleep(retry_after).await;
-                }
-                Err(e) => {
-                    last = e.to_string();
-                    tokio::time::sleep(self.config.lookup_backoff).await;
-                }
+        match self
+            .retry(|| self.ports.router.get_order(symbol, link))
+            .await
+        {
+            Ok(found) => Ok(found),
+            Err(PortError::Auth { code, message }) => {
+                Err(self.auth_failed(Some(tag), Some(leg), Some(link.as_str()), code, &message))
             }
+            Err(e) => Err(self.unresolved(
+                tag,
+                leg,
+                link.as_str(),
+                format!("lookup by orderLinkId failed: {e}"),
+            )),
         }
-        Err(self.unresolved(
-            tag,
-            leg,
-            link.as_str(),
-            format!("lookup by orderLinkId failed: {last}"),
-        ))
+    }
+
+    /// A read through a port, retried (R-ERR-1, R-ERR-4): a rate limit waits its
+    /// `retry_after`, an unknown outcome (timeout, 5xx) waits the next `retry_backoff` step;
+    /// anything else, or the last failure, is returned.
+    pub(crate) async fn retry<'a, T, F, Fut>(&self, call: F) -> Result<T, PortError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, PortError>> + 'a,
+    {
+        let waits = &self.config.retry_backoff;
+        let mut attempt = 0;
+        loop {
+            let error = match call().await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            let wait = match &error {
+                PortError::RateLimited { retry_after } => *retry_after,
+                PortError::UnknownOutcome { .. } => match waits.get(attempt) {
+                    Some(wait) => *wait,
+                    None => return Err(error),
+                },
+                _ => return Err(error),
+            };
+            if attempt >= waits.len() {
+                return Err(error);
+            }
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        }
     }
 
     fn outcome(&self, tag: &str, link: &str, outcome: &Outcome) -> Result<(), GatewayError> {

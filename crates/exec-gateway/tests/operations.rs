@@ -92,8 +92,7 @@ async fn an_entry_after_a_restart_is_found_by_its_link_id_not_sent_again() {
             reason: "still down".into(),
         })
     });
-    m.config.max_lookup_attempts = 1;
-    m.config.lookup_backoff = std::time::Duration::ZERO;
+    m.config.retry_backoff = vec![];
     let first = m.build(journal.clone(), None);
     assert!(first.execute_entry(&plan("T1")).await.is_err());
     // Second process, same journal: looks up first and never sends.

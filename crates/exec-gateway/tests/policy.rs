@@ -316,7 +316,7 @@ async fn a_rate_limit_waits_then_looks_up_before_resending() {
 #[tokio::test(start_paused = true)]
 async fn a_lookup_that_keeps_failing_leaves_the_leg_unknown_and_sends_nothing_more() {
     let mut m = Mocks::new();
-    m.config.max_lookup_attempts = 3;
+    m.config.retry_backoff = vec![Duration::from_millis(100), Duration::from_millis(300)];
     m.router
         .expect_place_market_entry()
         .times(1)
@@ -333,4 +333,60 @@ async fn a_lookup_that_keeps_failing_leaves_the_leg_unknown_and_sends_nothing_mo
     let (gw, _) = m.build_mem();
     let err = gw.execute_entry(&plan("T1")).await.unwrap_err();
     assert!(matches!(err, GatewayError::OutcomeUnknown { .. }), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lookup_after_a_timeout_backs_off_100_300_1000_ms() {
+    // R-ERR-1: network / 5xx → retry with backoff 100, 300, 1000 ms.
+    let mut m = Mocks::new();
+    m.router
+        .expect_place_market_entry()
+        .times(1)
+        .returning(|_| Err(PortError::from_ret_code(10016, "System error")));
+    let calls = AtomicUsize::new(0);
+    m.router.expect_get_order().times(4).returning(move |_, _| {
+        if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+            Err(PortError::UnknownOutcome {
+                reason: "502".into(),
+            })
+        } else {
+            Ok(filled())
+        }
+    });
+    let (gw, _) = m.build_mem();
+    let start = tokio::time::Instant::now();
+    gw.execute_entry(&plan("T1")).await.unwrap();
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_millis(1500),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn reads_wait_out_a_rate_limit() {
+    let mut m = Mocks::new();
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let calls = AtomicUsize::new(0);
+    m.positions
+        .expect_get_position()
+        .times(2)
+        .returning(move |_| {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(PortError::RateLimited {
+                    retry_after: Duration::from_secs(3),
+                })
+            } else {
+                Ok(crate::support::long(dec!(0.02), dec!(50000)))
+            }
+        });
+    m.router
+        .expect_set_stop_loss()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let (gw, _) = m.build_mem();
+    let start = tokio::time::Instant::now();
+    let state = exec_gateway::TradeState::new(&plan("T1"));
+    gw.move_to_breakeven(&state).await.unwrap();
+    assert!(start.elapsed() >= Duration::from_secs(3));
 }

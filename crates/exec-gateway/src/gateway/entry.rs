@@ -68,12 +68,7 @@ impl Gateway {
         let rules = self.rules(tag, &plan.symbol).await?;
         let meta_err = meta_error(tag);
         rules.check_leverage(plan.leverage).map_err(meta_err)?;
-        let price = self
-            .ports
-            .prices
-            .last_price(&plan.symbol)
-            .await
-            .map_err(|e| self.port_failed("last_price", e))?;
+        let price = self.last_price(&plan.symbol).await?;
         let notional = plan.margin_usdt.checked_mul(plan.leverage).ok_or_else(|| {
             GatewayError::InvalidPlan {
                 tag: tag.to_owned(),

@@ -70,12 +70,7 @@ impl Gateway {
         let position = self.position(&state.symbol).await?;
         if let (false, Some(side)) = (position.is_flat(), position.side) {
             let rules = self.rules(tag, &state.symbol).await?;
-            let price = self
-                .ports
-                .prices
-                .last_price(&state.symbol)
-                .await
-                .map_err(|e| self.port_failed("last_price", e))?;
+            let price = self.last_price(&state.symbol).await?;
             let chunks = rules
                 .prepare_market_split(position.size, price)
                 .map_err(meta_error(tag))?;

@@ -164,9 +164,7 @@ impl Gateway {
     ) -> Result<Vec<crate::types::OrderSnapshot>, GatewayError> {
         let scope = self.links.scope(&plan.client_tag, legs);
         let open = self
-            .ports
-            .positions
-            .get_open_orders(&plan.symbol)
+            .retry(|| self.ports.positions.get_open_orders(&plan.symbol))
             .await
             .map_err(|e| self.port_failed("get_open_orders", e))?;
         Ok(open
@@ -358,22 +356,25 @@ impl Gateway {
         }
     }
 
+    /// The last price, read with retries.
+    pub(crate) async fn last_price(&self, symbol: &Symbol) -> Result<Decimal, GatewayError> {
+        self.retry(|| self.ports.prices.last_price(symbol))
+            .await
+            .map_err(|e| self.port_failed("last_price", e))
+    }
+
     pub(crate) async fn rules(
         &self,
         tag: &str,
         symbol: &Symbol,
     ) -> Result<Arc<InstrumentRules>, GatewayError> {
-        self.ports
-            .meta
-            .get_symbol_meta(symbol)
+        self.retry(|| self.ports.meta.get_symbol_meta(symbol))
             .await
             .map_err(|e| self.port_failed(&format!("trade {tag}: symbol meta"), e))
     }
 
     pub(crate) async fn position(&self, symbol: &Symbol) -> Result<PositionState, GatewayError> {
-        self.ports
-            .positions
-            .get_position(symbol)
+        self.retry(|| self.ports.positions.get_position(symbol))
             .await
             .map_err(|e| self.port_failed("get_position", e))
     }

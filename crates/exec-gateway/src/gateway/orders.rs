@@ -245,9 +245,7 @@ impl Gateway {
     ) -> Result<HashMap<String, OrderSnapshot>, GatewayError> {
         let scope = self.links.scope(&plan.client_tag, legs);
         let open = self
-            .ports
-            .router
-            .sync_open_orders(&plan.symbol)
+            .retry(|| self.ports.router.sync_open_orders(&plan.symbol))
             .await
             .map_err(|e| self.port_failed("sync_open_orders", e))?;
         Ok(open
