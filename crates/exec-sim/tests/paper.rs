@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use exec_events::{ErrorKind, ErrorLog, Event, Received};
 use exec_gateway::journal::spawn_fill_recorder;
+use exec_gateway::Clock;
 use exec_gateway::{
     GatewayError, Journal, MemoryJournal, Outcome, Phase, PositionService, SqliteJournal,
 };
 use exec_gateway::{OrderRouter, Symbol};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use sim_engine::OrderQuery;
+use sim_engine::{OrderQuery, PriceSource};
 
 use crate::support::{eventually, fills, paper, plan};
 
@@ -51,6 +52,23 @@ async fn the_whole_lifecycle_on_a_price_path() {
     let mut sub = p.bus.subscribe();
     let mut all_fills = Vec::new();
     let plan = plan("T1");
+    // The price path, one print a second from t0 + 1 s: a dip through DCA1, then up through
+    // TP1, TP2 and TP3. The engine prints each point when the clock reaches it.
+    let t0 = p.clock.now_ms();
+    p.router
+        .set_price_source(
+            "BTCUSDT",
+            PriceSource::path(
+                t0 + 1000,
+                1000,
+                &[dec!(48990), dec!(51010), dec!(52010), dec!(53010)],
+            ),
+        )
+        .unwrap();
+    let step = || {
+        p.clock.advance(1000);
+        p.router.advance();
+    };
 
     // Entry: 100 USDT margin × 10 at 50 000 → 0.020 BTC, filled on the first ask level.
     let entry = p.gateway.execute_entry(&plan).await.unwrap();
@@ -93,7 +111,7 @@ async fn the_whole_lifecycle_on_a_price_path() {
         .all(|r| r.outcomes.len() == 1 && matches!(r.outcomes[0], Outcome::Acked { .. })));
 
     // The price dips through DCA1: it fills; the TPs are resized to the grown position.
-    p.router.set_price("BTCUSDT", dec!(48990)).unwrap();
+    step();
     let f = fills(&mut sub);
     assert_eq!(f.len(), 1);
     assert_eq!(
@@ -130,7 +148,7 @@ async fn the_whole_lifecycle_on_a_price_path() {
     );
 
     // Up through TP1.
-    p.router.set_price("BTCUSDT", dec!(51010)).unwrap();
+    step();
     let f = fills(&mut sub);
     assert_eq!(f.len(), 1);
     assert_eq!(
@@ -155,8 +173,8 @@ async fn the_whole_lifecycle_on_a_price_path() {
     assert_eq!(wire.stop_loss, Some(dec!(49500.1)));
 
     // TP2 and TP3: flat.
-    p.router.set_price("BTCUSDT", dec!(52010)).unwrap();
-    p.router.set_price("BTCUSDT", dec!(53010)).unwrap();
+    step();
+    step();
     let f = fills(&mut sub);
     let links: Vec<_> = f.iter().map(|f| f.order_link_id.as_str()).collect();
     assert_eq!(links, ["andre_TP2_T1", "andre_TP3_T1"]);

@@ -50,6 +50,7 @@ pub(crate) struct Paper {
     pub(crate) router: Arc<PaperRouter>,
     pub(crate) gateway: Arc<Gateway>,
     pub(crate) bus: EventBus,
+    pub(crate) clock: Arc<ManualClock>,
 }
 
 /// A still market (static prices) so every fill is exact.
@@ -71,7 +72,7 @@ pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<Er
         meta: router.clone(),
         prices: router.clone(),
         journal,
-        clock,
+        clock: clock.clone(),
     };
     let mut config = GatewayConfig::new(dec!(5000));
     config.poll_interval = Duration::from_millis(1);
@@ -80,6 +81,7 @@ pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<Er
         router,
         gateway,
         bus,
+        clock,
     }
 }
 
