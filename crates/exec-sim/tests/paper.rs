@@ -292,3 +292,52 @@ async fn too_small_a_balance_ends_in_error_with_one_event_and_one_log_line() {
         Phase::Error
     );
 }
+
+#[tokio::test]
+async fn a_kill_between_intent_and_send_is_resolved_by_lookup_then_sent_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    // The first process wrote the entry intent and died before sending it.
+    let first = SqliteJournal::open(&path).unwrap();
+    first
+        .record_intent(&exec_gateway::Intent {
+            trade_tag: "T1".into(),
+            leg: "ENTRY".into(),
+            order_link_id: "andre_ENTRY_T1".into(),
+            symbol: "BTCUSDT".into(),
+            side: "Buy".into(),
+            qty: dec!(0.020),
+            price: None,
+            trigger_price: None,
+            kind: "market".into(),
+            reason: "execute_entry".into(),
+            at_ms: 1,
+        })
+        .unwrap();
+    std::mem::forget(first);
+    // The next process reopens the file: the intent is there, the exchange has no such
+    // order, so it is sent, once, with the same orderLinkId.
+    let journal = Arc::new(SqliteJournal::open(&path).unwrap());
+    let p = paper(dec!(10000), journal.clone(), None);
+    let entry = p.gateway.execute_entry(&plan("T1")).await.unwrap();
+    assert_eq!(entry.filled_qty, dec!(0.020));
+    let row = journal.intent("andre_ENTRY_T1").unwrap().unwrap();
+    assert_eq!(
+        row.outcomes,
+        [
+            Outcome::Resolved {
+                found: false,
+                order_id: None
+            },
+            Outcome::Acked {
+                order_id: p.router.with_engine(|e, _| {
+                    e.order_history(&OrderQuery::default())[0].order_id.clone()
+                })
+            }
+        ]
+    );
+    let orders = p
+        .router
+        .with_engine(|e, _| e.order_history(&OrderQuery::default()));
+    assert_eq!(orders.len(), 1);
+}
