@@ -2,7 +2,9 @@
 //!
 //! - `deps`: the dependency invariants of ARCHITECTURE.md. The pure crates (`bybit-sign`,
 //!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
-//!   dependency tree.
+//!   dependency tree; the gateway depends on no implementation of its ports (`exec-gateway`
+//!   has no `exec-sim`, `bybit-rest`, `bybit-ws` or `sim-engine`) and its events know no
+//!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
 //! - `ci`: everything `.ci/run` checks, in the same order (fmt, clippy, tests, deps).
 //! - `bench`: the benchmarks with targets (today: emulator order creates per second).
 
@@ -23,6 +25,32 @@ const FORBIDDEN: &[&str] = &[
     "mio",
 ];
 
+/// Layering rules beyond purity: (crate, packages it must not depend on, why).
+const LAYERS: &[(&str, &[&str], &str)] = &[
+    (
+        "exec-gateway",
+        &[
+            "exec-sim",
+            "sim-engine",
+            "bybit-rest",
+            "bybit-ws",
+            "bybit-emulator",
+        ],
+        "the gateway never depends on an implementation of its ports",
+    ),
+    (
+        "exec-events",
+        &[
+            "bybit-types",
+            "bybit-rest",
+            "bybit-ws",
+            "exec-gateway",
+            "exec-sim",
+        ],
+        "events are in the gateway's vocabulary, not Bybit's wire format",
+    ),
+];
+
 fn main() -> ExitCode {
     match dispatch() {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,7 +69,7 @@ fn dispatch() -> Result<()> {
         "bench" => bench(),
         _ => {
             eprintln!("usage: cargo xtask <deps|ci|bench>");
-            eprintln!("  deps  check that bybit-sign, bybit-types and bybit-meta stay pure");
+            eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md)");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, deps (what .ci/run does)");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
             bail!("unknown task {task:?}")
@@ -101,7 +129,9 @@ fn bench() -> Result<()> {
 
 fn check_deps() -> Result<()> {
     let mut failures = Vec::new();
-    for krate in PURE_CRATES {
+    let pure = PURE_CRATES.iter().map(|k| (*k, FORBIDDEN, "pure"));
+    let layers = LAYERS.iter().map(|(k, f, why)| (*k, *f, *why));
+    for (krate, forbidden, why) in pure.chain(layers) {
         let output = cargo()
             .args([
                 "tree",
@@ -125,14 +155,17 @@ fn check_deps() -> Result<()> {
             );
         }
         let tree = String::from_utf8_lossy(&output.stdout);
-        match forbidden_in(krate, &tree) {
-            Ok(found) if found.is_empty() => eprintln!("deps: {krate} is pure"),
-            Ok(found) => failures.push(format!("{krate} depends on {}", found.join(", "))),
+        match forbidden_in(krate, &tree, forbidden) {
+            Ok(found) if found.is_empty() => eprintln!("deps: {krate} ok ({why})"),
+            Ok(found) => failures.push(format!("{krate} depends on {} ({why})", found.join(", "))),
             Err(err) => failures.push(err),
         }
     }
     if failures.is_empty() {
-        eprintln!("deps: all pure crates free of {}", FORBIDDEN.join(", "));
+        eprintln!(
+            "deps: pure crates free of {}; gateway layering holds",
+            FORBIDDEN.join(", ")
+        );
         Ok(())
     } else {
         bail!("dependency invariant broken:\n  {}", failures.join("\n  "))
@@ -143,7 +176,7 @@ fn check_deps() -> Result<()> {
 ///
 /// The positive control: the output must start with the crate itself. A misspelt or renamed
 /// crate then fails loudly instead of passing because its (empty) tree has no tokio in it.
-fn forbidden_in(krate: &str, tree: &str) -> Result<Vec<String>, String> {
+fn forbidden_in(krate: &str, tree: &str, forbidden: &[&str]) -> Result<Vec<String>, String> {
     let mut names = tree
         .lines()
         .filter_map(|line| line.split_whitespace().next());
@@ -153,7 +186,7 @@ fn forbidden_in(krate: &str, tree: &str) -> Result<Vec<String>, String> {
         ));
     }
     let mut found: Vec<String> = names
-        .filter(|name| FORBIDDEN.contains(name))
+        .filter(|name| forbidden.contains(name))
         .map(str::to_owned)
         .collect();
     found.sort();
@@ -163,12 +196,12 @@ fn forbidden_in(krate: &str, tree: &str) -> Result<Vec<String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::forbidden_in;
+    use super::{forbidden_in, FORBIDDEN, LAYERS};
 
     #[test]
     fn a_clean_tree_passes() {
         let tree = "bybit-sign v0.1.0 (/w/crates/bybit-sign)\nhmac v0.12.1\nsha2 v0.10.9\n";
-        assert_eq!(forbidden_in("bybit-sign", tree), Ok(vec![]));
+        assert_eq!(forbidden_in("bybit-sign", tree, FORBIDDEN), Ok(vec![]));
     }
 
     #[test]
@@ -176,20 +209,37 @@ mod tests {
         let tree =
             "bybit-sign v0.1.0 (/w)\nhmac v0.12.1\ntokio v1.48.0\nmio v1.0.0\ntokio v1.48.0 (*)\n";
         assert_eq!(
-            forbidden_in("bybit-sign", tree),
+            forbidden_in("bybit-sign", tree, FORBIDDEN),
             Ok(vec!["mio".to_owned(), "tokio".to_owned()])
         );
     }
 
     #[test]
     fn a_tree_that_is_not_the_crates_own_is_an_error_not_a_pass() {
-        assert!(forbidden_in("bybit-sgin", "").is_err());
-        assert!(forbidden_in("bybit-sign", "hmac v0.12.1\n").is_err());
+        assert!(forbidden_in("bybit-sgin", "", FORBIDDEN).is_err());
+        assert!(forbidden_in("bybit-sign", "hmac v0.12.1\n", FORBIDDEN).is_err());
     }
 
     #[test]
     fn similar_names_are_not_mistaken_for_forbidden_ones() {
         let tree = "bybit-meta v0.1.0 (/w)\ntokio-macros-lookalike v1\nmy-reqwest-free v1\n";
-        assert_eq!(forbidden_in("bybit-meta", tree), Ok(vec![]));
+        assert_eq!(forbidden_in("bybit-meta", tree, FORBIDDEN), Ok(vec![]));
+    }
+
+    #[test]
+    fn the_gateway_layering_rules_catch_an_implementation() {
+        let (krate, forbidden, _) = LAYERS[0];
+        assert_eq!(krate, "exec-gateway");
+        let tree = "exec-gateway v0.1.0 (/w)\nbybit-meta v0.1.0\nexec-sim v0.1.0 (/w)\n";
+        assert_eq!(
+            forbidden_in(krate, tree, forbidden),
+            Ok(vec!["exec-sim".to_owned()])
+        );
+        let (krate, forbidden, _) = LAYERS[1];
+        let tree = "exec-events v0.1.0 (/w)\nbybit-types v0.1.0 (/w)\n";
+        assert_eq!(
+            forbidden_in(krate, tree, forbidden),
+            Ok(vec!["bybit-types".to_owned()])
+        );
     }
 }

@@ -1,6 +1,24 @@
-//! Dry-run and paper implementations: a deterministic matching engine with Bybit's rules and a
-//! simulated USDT account.
+//! Simulated implementations of the gateway's ports: a **paper** router over `sim-engine`
+//! in-process, and a **dry-run** router that sends nothing.
 //!
-//! Empty until Step 2 of the roadmap. The engine is pure: time and randomness are injected and
-//! it performs no I/O. It must not depend on the gateway's implementations or on any network
-//! crate; the emulator server puts a socket in front of it.
+//! - [`PaperRouter`] implements every port on one [`sim_engine::Engine`] behind a lock: the
+//!   engine applies Bybit's rules, fees and fills, and every change it reports is translated
+//!   into the gateway's events and published on the bus, as a live router would (fills,
+//!   order updates, positions, wallet). Prices come from the engine's source (a synthetic
+//!   path, a replay, or a still market) and move when the caller advances time.
+//! - [`DryRunRouter`] validates and rounds each order with `bybit-meta`, publishes a
+//!   `WouldSend` event, and answers as if a market order filled at the current price
+//!   (events marked `simulated`); limit and conditional orders rest in its own book and
+//!   never fill. Journaling is the gateway's, as for any router.
+//!
+//! What it is not: no strategy and no outcome policy (the gateway decides what an answer
+//! means); no I/O. Rules shared by both routers (orderLinkId scopes, cancel-only-ours) come
+//! from `exec-gateway`; trading rules from `bybit-meta` and `sim-engine`. Wire-to-event
+//! translation is in [`wire`].
+
+mod dry_run;
+mod paper;
+pub mod wire;
+
+pub use dry_run::DryRunRouter;
+pub use paper::PaperRouter;

@@ -1,0 +1,65 @@
+//! The gateway's configuration: a plain struct passed in.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+/// The orderLinkId prefix this layer uses unless configured otherwise (SPEC R-ORD-5).
+pub const DEFAULT_LINK_PREFIX: &str = "andre_";
+
+/// How DCA levels are placed (SPEC R-ORD-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DcaMode {
+    /// A resting limit order at the level.
+    Limit,
+    /// A conditional market order that triggers when the last price reaches the level.
+    Conditional,
+}
+
+/// Everything the gateway is configured with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    /// The orderLinkId prefix that marks this layer's orders (`andre_` by default). Only
+    /// orders carrying it and a trade's tag are ever cancelled.
+    pub link_prefix: String,
+    /// The largest position value (margin × leverage, in USDT) one entry or DCA may have: a
+    /// guard against a mistaken size (SPEC R-GW-1). No default: the caller must choose.
+    pub max_notional_usdt: Decimal,
+    /// Limit or conditional DCA orders.
+    pub dca_mode: DcaMode,
+    /// Whether `move_to_breakeven` also sets a stop-loss at the entry price.
+    pub breakeven_stop: bool,
+    /// How long to wait for a market order to fill, or a position to be flat after a close.
+    pub fill_timeout: Duration,
+    /// How often to look again while waiting.
+    pub poll_interval: Duration,
+    /// How many times one leg is sent (the first send and resends after an unknown outcome
+    /// that a lookup showed never arrived).
+    pub max_send_attempts: u32,
+    /// The waits between tries of a read (a lookup by orderLinkId, a position, the open
+    /// orders) that failed for a transient reason (R-ERR-1: 100, 300, 1000 ms): one more try
+    /// than waits. A rate limit waits its own `retry_after` instead.
+    pub retry_backoff: Vec<Duration>,
+}
+
+impl GatewayConfig {
+    /// A configuration with the given notional guard and defaults for the rest: `andre_`,
+    /// limit DCAs, a breakeven stop, 10 s fill timeout, 3 sends, reads retried after 100, 300,
+    /// 1000 ms.
+    pub fn new(max_notional_usdt: Decimal) -> Self {
+        GatewayConfig {
+            link_prefix: DEFAULT_LINK_PREFIX.to_owned(),
+            max_notional_usdt,
+            dca_mode: DcaMode::Limit,
+            breakeven_stop: true,
+            fill_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(50),
+            max_send_attempts: 3,
+            retry_backoff: vec![
+                Duration::from_millis(100),
+                Duration::from_millis(300),
+                Duration::from_millis(1000),
+            ],
+        }
+    }
+}

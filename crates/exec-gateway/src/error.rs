@@ -1,0 +1,295 @@
+//! Errors: what a port answered ([`PortError`], classified for the outcome policy) and what an
+//! operation reports to the state machine ([`GatewayError`]).
+
+use std::time::Duration;
+
+use bybit_meta::MetaError;
+use rust_decimal::Decimal;
+
+use crate::journal::JournalError;
+
+/// What a port call can fail with, classified by what the outcome policy must do.
+///
+/// Adapters map their transport's errors into this; Bybit's retCodes go through
+/// [`PortError::from_ret_code`] so the mapping lives in one place. Messages never carry a
+/// secret (adapters pass Bybit's `retMsg` or their own words, never a request's headers).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// The exchange definitively refused the request; nothing was done.
+    #[error("rejected: retCode {code}: {message}")]
+    Rejected {
+        /// The exchange's code.
+        code: i64,
+        /// The exchange's text.
+        message: String,
+    },
+    /// The request may or may not have been carried out: a timeout, a 5xx, retCode
+    /// 10000/10016, or a connection dropped after sending. Look the order up before anything
+    /// else is sent for it.
+    #[error("outcome unknown: {reason}")]
+    UnknownOutcome {
+        /// What happened.
+        reason: String,
+    },
+    /// The orderLinkId is already in use (110072): the order exists, so look it up and treat
+    /// it as placed (SPEC R-ORD-5).
+    #[error("duplicate orderLinkId: {message}")]
+    DuplicateLinkId {
+        /// The exchange's text.
+        message: String,
+    },
+    /// Not enough balance or margin (110004, 110007, 110012, 110044, 110045): the trade is
+    /// aborted, never retried (R-ERR-3).
+    #[error("insufficient balance: retCode {code}: {message}")]
+    InsufficientBalance {
+        /// The exchange's code.
+        code: i64,
+        /// The exchange's text.
+        message: String,
+    },
+    /// The key or signature was refused (10003, 10004, 10005, 10007, 10010, 33004): fatal
+    /// (R-ERR-2).
+    #[error("authentication failed: retCode {code}: {message}")]
+    Auth {
+        /// The exchange's code.
+        code: i64,
+        /// The exchange's text.
+        message: String,
+    },
+    /// Slow down (10006, HTTP 403/429): wait `retry_after`, then carry on; for a write, the
+    /// outcome is unknown (R-ERR-4).
+    #[error("rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// The request was invalid before it reached the exchange.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// A port call's result.
+pub type PortResult<T> = Result<T, PortError>;
+
+impl PortError {
+    /// Classifies a Bybit retCode and retMsg (REFERENCE.md §12, docs/v5/error.mdx).
+    pub fn from_ret_code(code: i64, message: impl Into<String>) -> PortError {
+        let message = message.into();
+        match code {
+            10000 | 10016 | 110079 => PortError::UnknownOutcome {
+                reason: format!("retCode {code}: {message}"),
+            },
+            110072 => PortError::DuplicateLinkId { message },
+            110004 | 110007 | 110012 | 110044 | 110045 => {
+                PortError::InsufficientBalance { code, message }
+            }
+            10003 | 10004 | 10005 | 10007 | 10010 | 33004 => PortError::Auth { code, message },
+            10006 | 10018 | 429 => PortError::RateLimited {
+                retry_after: Duration::from_secs(1),
+            },
+            _ => PortError::Rejected { code, message },
+        }
+    }
+
+    /// The exchange said no and nothing was done.
+    pub fn is_definitive_reject(&self) -> bool {
+        matches!(
+            self,
+            PortError::Rejected { .. }
+                | PortError::InsufficientBalance { .. }
+                | PortError::Auth { .. }
+                | PortError::InvalidInput(_)
+        )
+    }
+
+    /// A write may or may not have happened: look it up by orderLinkId.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            PortError::UnknownOutcome { .. } | PortError::RateLimited { .. }
+        )
+    }
+
+    /// Worth trying again (after waiting, for a rate limit).
+    pub fn is_retryable(&self) -> bool {
+        self.is_outcome_unknown()
+    }
+
+    /// Trading must stop.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, PortError::Auth { .. })
+    }
+
+    /// The exchange's retCode, when it gave one.
+    pub fn ret_code(&self) -> Option<i64> {
+        match self {
+            PortError::Rejected { code, .. }
+            | PortError::InsufficientBalance { code, .. }
+            | PortError::Auth { code, .. } => Some(*code),
+            PortError::DuplicateLinkId { .. } => Some(110072),
+            _ => None,
+        }
+    }
+}
+
+/// What an operation reports.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The plan cannot be traded as written.
+    #[error("trade {tag}: invalid plan: {reason}")]
+    InvalidPlan {
+        /// The trade's tag.
+        tag: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The orderLinkId for a leg would be longer than 36 characters or use characters Bybit
+    /// refuses.
+    #[error("orderLinkId {id:?}: {reason} (at most 36 of A-Z a-z 0-9 _ -)")]
+    LinkId {
+        /// The id that would have been sent.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The order's value is above the configured maximum (SPEC R-GW-1).
+    #[error("trade {tag}: notional {notional} USDT above the configured maximum {max}")]
+    MaxNotional {
+        /// The trade's tag.
+        tag: String,
+        /// The order's value.
+        notional: Decimal,
+        /// The configured maximum.
+        max: Decimal,
+    },
+    /// Rounding or validation against the instrument's rules failed.
+    #[error("trade {tag}: {source}")]
+    Meta {
+        /// The trade's tag.
+        tag: String,
+        /// The rule broken.
+        source: MetaError,
+    },
+    /// The exchange refused a leg.
+    #[error("{link_id}: rejected (retCode {code:?}): {message}")]
+    Rejected {
+        /// The orderLinkId.
+        link_id: String,
+        /// The exchange's code.
+        code: Option<i64>,
+        /// The exchange's text.
+        message: String,
+    },
+    /// Not enough balance: the trade was aborted and is in ERROR (R-ERR-3).
+    #[error("{link_id}: insufficient balance (retCode {code}): {message}; trade aborted")]
+    InsufficientBalance {
+        /// The orderLinkId.
+        link_id: String,
+        /// The exchange's code.
+        code: i64,
+        /// The exchange's text.
+        message: String,
+    },
+    /// Authentication failed: the gateway has stopped trading (R-ERR-2).
+    #[error("authentication failed (retCode {code}): {message}; trading stopped")]
+    Auth {
+        /// The exchange's code.
+        code: i64,
+        /// The exchange's text.
+        message: String,
+    },
+    /// A leg's outcome could not be resolved; nothing more is sent for it until it is.
+    #[error("{link_id}: outcome unknown: {reason}")]
+    OutcomeUnknown {
+        /// The orderLinkId.
+        link_id: String,
+        /// Why it stays unknown.
+        reason: String,
+    },
+    /// The journal could not be written: no order was sent.
+    #[error("journal: {0}; no order sent")]
+    Journal(#[from] JournalError),
+    /// Trading has stopped (after a fatal error).
+    #[error("trading stopped: {reason}")]
+    Halted {
+        /// The fatal error that stopped it.
+        reason: String,
+    },
+    /// The trade was aborted (ERROR); nothing more is sent for it but a close.
+    #[error("trade {tag} was aborted: {reason}")]
+    TradeAborted {
+        /// The trade's tag.
+        tag: String,
+        /// Why it was aborted.
+        reason: String,
+    },
+    /// The operation needs a position and there is none.
+    #[error("{symbol}: no open position")]
+    NoPosition {
+        /// Symbol.
+        symbol: String,
+    },
+    /// A market order did not fill in time.
+    #[error("{link_id}: not filled ({detail})")]
+    NotFilled {
+        /// The orderLinkId.
+        link_id: String,
+        /// Its last known state.
+        detail: String,
+    },
+    /// The position was not flat after closing.
+    #[error("{symbol}: position still {size} after closing")]
+    NotFlat {
+        /// Symbol.
+        symbol: String,
+        /// Size left.
+        size: Decimal,
+    },
+    /// A port failed outside an order leg (a query, leverage, a stop).
+    #[error("{context}: {source}")]
+    Port {
+        /// What was being done.
+        context: String,
+        /// The port's error.
+        source: PortError,
+    },
+}
+
+impl GatewayError {
+    /// The exchange refused definitively (including insufficient balance and auth).
+    pub fn is_definitive_reject(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::Rejected { .. }
+                | GatewayError::InsufficientBalance { .. }
+                | GatewayError::Auth { .. }
+        )
+    }
+
+    /// Something may have been done that is not known yet: calling the operation again is
+    /// the way to resolve it.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            GatewayError::OutcomeUnknown { .. } | GatewayError::NotFilled { .. } => true,
+            GatewayError::Port { source, .. } => source.is_outcome_unknown(),
+            _ => false,
+        }
+    }
+
+    /// Trading has stopped; a person must act.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::Auth { .. } | GatewayError::Halted { .. } | GatewayError::Journal(_)
+        )
+    }
+
+    /// The trade was aborted and is in ERROR.
+    pub fn aborts_trade(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::InsufficientBalance { .. } | GatewayError::Auth { .. }
+        )
+    }
+}

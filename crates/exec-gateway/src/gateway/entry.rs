@@ -1,0 +1,173 @@
+//! `execute_entry` (SPEC R-GW-1).
+
+use bybit_meta::{OrderDraft, RoundingMode};
+use rust_decimal::Decimal;
+
+use super::{meta_error, Gateway};
+use crate::error::{GatewayError, PortError};
+use crate::link_id::Leg;
+use crate::policy::Route;
+use crate::types::{OrderRequest, OrderSnapshot, OrderStatus, Phase, TradePlan};
+
+/// What an entry came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryResult {
+    /// Average fill price.
+    pub entry_price: Decimal,
+    /// Quantity filled.
+    pub filled_qty: Decimal,
+    /// The entry's orderLinkId.
+    pub order_link_id: String,
+}
+
+impl Gateway {
+    /// Opens the trade's position with a market order and waits for its fill.
+    ///
+    /// Quantity = `margin_usdt × leverage ÷ last price`, floored to the step and validated by
+    /// `bybit-meta`; refused above `max_notional_usdt`. The order's orderLinkId is
+    /// `{prefix}ENTRY_{tag}`, so ten concurrent calls, or a call after a restart, place one
+    /// order and return the same result.
+    pub async fn execute_entry(&self, plan: &TradePlan) -> Result<EntryResult, GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let _guard = self.lock_trade(tag).await;
+        if let Some(done) = self.entry_done(tag) {
+            return Ok(done);
+        }
+        self.ensure_trade(plan);
+        self.ensure_trading(tag)?;
+        self.validate_plan(plan)?;
+        self.ports
+            .journal
+            .record_plan(plan, self.now())
+            .map_err(|e| self.journal_failed(tag, e))?;
+        if self.trade(tag).is_some_and(|t| t.phase != Phase::Entering) {
+            self.set_phase(tag, Phase::Entering, "execute_entry")?;
+        }
+        let result = self.entry_inner(plan).await;
+        match &result {
+            Ok(done) => {
+                self.set_entry_done(tag, done);
+                self.set_phase(
+                    tag,
+                    Phase::InPosition,
+                    &format!("entry filled: {} at {}", done.filled_qty, done.entry_price),
+                )?;
+            }
+            Err(e) if !e.is_outcome_unknown() && !matches!(e, GatewayError::Journal(_)) => {
+                if self.trade(tag).is_some_and(|t| t.phase != Phase::Error) {
+                    self.abort_trade(tag, &e.to_string());
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn entry_inner(&self, plan: &TradePlan) -> Result<EntryResult, GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let rules = self.rules(tag, &plan.symbol).await?;
+        let meta_err = meta_error(tag);
+        rules.check_leverage(plan.leverage).map_err(meta_err)?;
+        let price = self.last_price(&plan.symbol).await?;
+        let notional = plan.margin_usdt.checked_mul(plan.leverage).ok_or_else(|| {
+            GatewayError::InvalidPlan {
+                tag: tag.to_owned(),
+                reason: "margin × leverage overflows".to_owned(),
+            }
+        })?;
+        let qty = rules.qty_for_notional(notional, price).map_err(meta_err)?;
+        let order = rules
+            .prepare_order(&OrderDraft::market(qty, price), RoundingMode::Down)
+            .map_err(meta_err)?;
+        if order.notional() > self.config.max_notional_usdt {
+            return Err(GatewayError::MaxNotional {
+                tag: tag.to_owned(),
+                notional: order.notional(),
+                max: self.config.max_notional_usdt,
+            });
+        }
+        match self
+            .ports
+            .account
+            .set_leverage(&plan.symbol, plan.leverage)
+            .await
+        {
+            // 110043: leverage not modified, i.e. already set.
+            Ok(()) | Err(PortError::Rejected { code: 110043, .. }) => {}
+            Err(e) => return Err(self.port_failed("set_leverage", e)),
+        }
+        let req = OrderRequest {
+            symbol: plan.symbol.clone(),
+            side: plan.side,
+            qty: order.qty().get(),
+            price: None,
+            trigger_price: None,
+            trigger_direction: None,
+            reduce_only: false,
+            order_link_id: self.links.id(tag, Leg::Entry)?,
+        };
+        let placed = self
+            .place_leg(tag, Leg::Entry, &req, Route::Entry, "execute_entry")
+            .await?;
+        let filled = match placed.snapshot.filter(|s| s.status == OrderStatus::Filled) {
+            Some(done) => done,
+            None => self.await_fill(&req).await?,
+        };
+        let entry_price = filled.avg_price.ok_or_else(|| GatewayError::NotFilled {
+            link_id: req.order_link_id.as_str().to_owned(),
+            detail: "filled without an average price".to_owned(),
+        })?;
+        self.update_trade(tag, |t| {
+            if let Some(o) = t.orders.get_mut("ENTRY") {
+                o.1 = Some(filled.status);
+            }
+        });
+        Ok(EntryResult {
+            entry_price,
+            filled_qty: filled.filled_qty,
+            order_link_id: req.order_link_id.as_str().to_owned(),
+        })
+    }
+
+    /// Waits for a market order to finish: filled, or (IOC) cancelled after a partial fill.
+    pub(crate) async fn await_fill(
+        &self,
+        req: &OrderRequest,
+    ) -> Result<OrderSnapshot, GatewayError> {
+        let link = req.order_link_id.as_str();
+        let deadline = tokio::time::Instant::now() + self.config.fill_timeout;
+        let mut last = "not seen".to_owned();
+        loop {
+            match self
+                .ports
+                .router
+                .get_order(&req.symbol, &req.order_link_id)
+                .await
+            {
+                Ok(Some(o)) if o.status == OrderStatus::Filled => return Ok(o),
+                Ok(Some(o)) if !o.status.is_open() => {
+                    if o.filled_qty > Decimal::ZERO {
+                        return Ok(o);
+                    }
+                    return Err(GatewayError::NotFilled {
+                        link_id: link.to_owned(),
+                        detail: format!("{:?} with nothing filled", o.status),
+                    });
+                }
+                Ok(Some(o)) => last = format!("{:?}, {} filled", o.status, o.filled_qty),
+                Ok(None) => {}
+                Err(PortError::Auth { code, message }) => {
+                    return Err(self.auth_failed(None, None, Some(link), code, &message))
+                }
+                Err(e) => last = e.to_string(),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(GatewayError::NotFilled {
+                    link_id: link.to_owned(),
+                    detail: last,
+                });
+            }
+            tokio::time::sleep(self.config.poll_interval).await;
+        }
+    }
+}

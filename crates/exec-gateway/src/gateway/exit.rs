@@ -1,0 +1,126 @@
+//! `move_to_breakeven` and `close_all` (SPEC R-GW-4, R-GW-5).
+
+use bybit_meta::RoundingMode;
+
+use super::{meta_error, Gateway};
+use crate::error::{GatewayError, PortError};
+use crate::link_id::{Leg, LegFilter};
+use crate::policy::Route;
+use crate::types::{OrderRequest, Phase, TradeState};
+
+impl Gateway {
+    /// Cancels the trade's remaining DCA orders, keeps its take-profits and (when
+    /// `breakeven_stop` is on) sets the position's stop-loss at its entry price. Only orders
+    /// carrying this layer's prefix and this trade's tag are cancelled. Called again, it finds
+    /// nothing left to cancel and the stop already set.
+    pub async fn move_to_breakeven(&self, state: &TradeState) -> Result<TradeState, GatewayError> {
+        let tag = state.tag.as_str();
+        let _guard = self.lock_trade(tag).await;
+        self.ensure_trade_state(state);
+        self.ensure_trading(tag)?;
+        self.cancel_legs(tag, &state.symbol, LegFilter::Dca).await?;
+        if self.config.breakeven_stop {
+            let position = self.position(&state.symbol).await?;
+            if let Some(entry) = position.entry_price.filter(|_| !position.is_flat()) {
+                let rules = self.rules(tag, &state.symbol).await?;
+                let stop = rules
+                    .round_price(entry, RoundingMode::Nearest)
+                    .map_err(meta_error(tag))?;
+                match self.ports.router.set_stop_loss(&state.symbol, stop).await {
+                    // 34040: not modified, the stop is already there.
+                    Ok(()) | Err(PortError::Rejected { code: 34040, .. }) => {}
+                    Err(e) => return Err(self.port_failed("set_stop_loss", e)),
+                }
+            }
+        }
+        if self.trade(tag).is_some_and(|t| t.phase != Phase::Breakeven) {
+            self.set_phase(
+                tag,
+                Phase::Breakeven,
+                "DCAs cancelled, TPs kept, stop at entry",
+            )?;
+        }
+        Ok(self.trade(tag).unwrap_or_else(|| state.clone()))
+    }
+
+    /// Cancels the trade's TP and DCA orders, closes the position at market (reduce-only,
+    /// split into chunks of at most `maxMktOrderQty`) and waits until the position is flat.
+    /// Works on an aborted trade too (it is how one is cleaned up). Called again, it reads
+    /// the position first and sends only what is still open, with fresh `CLOSE{n}` ids.
+    pub async fn close_all(
+        &self,
+        state: &TradeState,
+        reason: &str,
+    ) -> Result<TradeState, GatewayError> {
+        let tag = state.tag.as_str();
+        let _guard = self.lock_trade(tag).await;
+        self.ensure_trade_state(state);
+        if let Some(reason) = self.halted() {
+            return Err(GatewayError::Halted { reason });
+        }
+        if self.trade(tag).is_some_and(|t| t.phase == Phase::Closed) {
+            return Ok(self.trade(tag).unwrap_or_else(|| state.clone()));
+        }
+        let aborted = self.trade(tag).is_some_and(|t| t.phase == Phase::Error);
+        if !aborted {
+            self.set_phase(tag, Phase::Closing, reason)?;
+        }
+        self.cancel_legs(tag, &state.symbol, LegFilter::TpAndDca)
+            .await?;
+        let position = self.position(&state.symbol).await?;
+        if let (false, Some(side)) = (position.is_flat(), position.side) {
+            let rules = self.rules(tag, &state.symbol).await?;
+            let price = self.last_price(&state.symbol).await?;
+            let chunks = rules
+                .prepare_market_split(position.size, price)
+                .map_err(meta_error(tag))?;
+            let sent_before = self
+                .ports
+                .journal
+                .intents(tag)
+                .map_err(|e| self.journal_failed(tag, e))?
+                .iter()
+                .filter(|r| r.intent.leg.starts_with("CLOSE"))
+                .count();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let n = u16::try_from(sent_before + i + 1).unwrap_or(u16::MAX);
+                let leg = Leg::Close(n);
+                let req = OrderRequest {
+                    symbol: state.symbol.clone(),
+                    side: side.opposite(),
+                    qty: chunk.qty().get(),
+                    price: None,
+                    trigger_price: None,
+                    trigger_direction: None,
+                    reduce_only: true,
+                    order_link_id: self.links.id(tag, leg)?,
+                };
+                let why = format!("close_all: {reason}");
+                self.place_leg(tag, leg, &req, Route::Close(&why), &why)
+                    .await?;
+            }
+        }
+        self.await_flat(state).await?;
+        if !aborted {
+            self.set_phase(tag, Phase::Closed, reason)?;
+        }
+        Ok(self.trade(tag).unwrap_or_else(|| state.clone()))
+    }
+
+    async fn await_flat(&self, state: &TradeState) -> Result<(), GatewayError> {
+        let deadline = tokio::time::Instant::now() + self.config.fill_timeout;
+        loop {
+            let position = self.position(&state.symbol).await?;
+            if position.is_flat() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(GatewayError::NotFlat {
+                    symbol: state.symbol.as_str().to_owned(),
+                    size: position.size,
+                });
+            }
+            tokio::time::sleep(self.config.poll_interval).await;
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! The [`Gateway`]: its ports, configuration, per-trade state and the helpers every operation
+//! shares. The operations themselves are in `entry.rs` (execute_entry), `orders.rs`
+//! (setup_tps, setup_dcas) and `exit.rs` (move_to_breakeven, close_all); the outcome policy
+//! is in `crate::policy`.
+
+mod entry;
+mod exit;
+mod orders;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bybit_meta::InstrumentRules;
+use bybit_types::Symbol;
+use exec_events::{ErrorKind, ErrorLog, Event, EventBus, ExecutionError};
+use rust_decimal::Decimal;
+
+use crate::clock::Clock;
+use crate::config::GatewayConfig;
+use crate::error::{GatewayError, PortError};
+use crate::journal::{Journal, JournalError, Outcome};
+use crate::link_id::{Leg, LinkIds};
+use crate::ports::{AccountService, OrderRouter, PositionService, PriceService, SymbolMetaService};
+use crate::types::{Phase, PositionState, TradePlan, TradeState};
+
+pub use entry::EntryResult;
+
+/// One implementation of each port, chosen by the application.
+#[derive(Clone)]
+pub struct Ports {
+    /// Sends orders.
+    pub router: Arc<dyn OrderRouter>,
+    /// Positions and open orders.
+    pub positions: Arc<dyn PositionService>,
+    /// Balance and leverage.
+    pub account: Arc<dyn AccountService>,
+    /// Instrument rules.
+    pub meta: Arc<dyn SymbolMetaService>,
+    /// Current prices.
+    pub prices: Arc<dyn PriceService>,
+    /// The intent journal.
+    pub journal: Arc<dyn Journal>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The API the state machine calls (SPEC §7).
+///
+/// Every operation is idempotent: called again (after a timeout, a crash, or concurrently) it
+/// completes what is missing and never duplicates what exists. Calls for the same trade run
+/// one at a time; calls for different trades run side by side.
+pub struct Gateway {
+    pub(crate) ports: Ports,
+    pub(crate) config: GatewayConfig,
+    pub(crate) links: LinkIds,
+    pub(crate) bus: EventBus,
+    error_log: Option<Arc<ErrorLog>>,
+    trades: Mutex<HashMap<String, TradeState>>,
+    entries: Mutex<HashMap<String, EntryResult>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    halted: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("config", &self.config)
+            .field("halted", &self.halted())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a rule broken (`bybit-meta`) into the trade's error.
+pub(crate) fn meta_error(tag: &str) -> impl Fn(bybit_meta::MetaError) -> GatewayError + Copy + '_ {
+    move |source| GatewayError::Meta {
+        tag: tag.to_owned(),
+        source,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Gateway {
+    /// A gateway over `ports`, publishing on `bus` and appending fatal errors to `error_log`
+    /// (none: errors are only published). Fails if the configured prefix is not valid
+    /// orderLinkId text.
+    pub fn new(
+        ports: Ports,
+        config: GatewayConfig,
+        bus: EventBus,
+        error_log: Option<Arc<ErrorLog>>,
+    ) -> Result<Self, GatewayError> {
+        let links = LinkIds::new(&config.link_prefix)?;
+        Ok(Gateway {
+            ports,
+            config,
+            links,
+            bus,
+            error_log,
+            trades: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+            halted: Mutex::new(None),
+        })
+    }
+
+    /// The bus events are published on.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    /// How this gateway names orders.
+    pub fn links(&self) -> &LinkIds {
+        &self.links
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// A trade's current state, if this gateway has seen it.
+    pub fn trade(&self, tag: &str) -> Option<TradeState> {
+        lock(&self.trades).get(tag).cloned()
+    }
+
+    /// Why trading stopped, if it did (a fatal error).
+    pub fn halted(&self) -> Option<String> {
+        lock(&self.halted).clone()
+    }
+
+    /// The trade's open TP orders (SPEC R-POS-1 `get_active_tp_orders`), by orderLinkId.
+    pub async fn active_tp_orders(
+        &self,
+        plan: &TradePlan,
+    ) -> Result<Vec<crate::types::OrderSnapshot>, GatewayError> {
+        self.active_orders(plan, crate::link_id::LegFilter::Tp)
+            .await
+    }
+
+    /// The trade's open DCA orders (SPEC R-POS-1 `get_active_dca_orders`), by orderLinkId.
+    pub async fn active_dca_orders(
+        &self,
+        plan: &TradePlan,
+    ) -> Result<Vec<crate::types::OrderSnapshot>, GatewayError> {
+        self.active_orders(plan, crate::link_id::LegFilter::Dca)
+            .await
+    }
+
+    async fn active_orders(
+        &self,
+        plan: &TradePlan,
+        legs: crate::link_id::LegFilter,
+    ) -> Result<Vec<crate::types::OrderSnapshot>, GatewayError> {
+        let scope = self.links.scope(&plan.client_tag, legs);
+        let open = self
+            .retry(|| self.ports.positions.get_open_orders(&plan.symbol))
+            .await
+            .map_err(|e| self.port_failed("get_open_orders", e))?;
+        Ok(open
+            .into_iter()
+            .filter(|o| o.status.is_open() && scope.matches(&o.order_link_id))
+            .collect())
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.ports.clock.now_ms()
+    }
+
+    /// Serialises calls for one trade.
+    pub(crate) async fn lock_trade(&self, tag: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = Arc::clone(lock(&self.locks).entry(tag.to_owned()).or_default());
+        m.lock_owned().await
+    }
+
+    pub(crate) fn entry_done(&self, tag: &str) -> Option<EntryResult> {
+        lock(&self.entries).get(tag).cloned()
+    }
+
+    pub(crate) fn set_entry_done(&self, tag: &str, result: &EntryResult) {
+        lock(&self.entries).insert(tag.to_owned(), result.clone());
+        self.update_trade(tag, |t| {
+            t.entry_price = Some(result.entry_price);
+            t.filled_qty = result.filled_qty;
+        });
+    }
+
+    /// The trade's state, created from `plan` if this gateway has not seen it.
+    pub(crate) fn ensure_trade(&self, plan: &TradePlan) -> TradeState {
+        lock(&self.trades)
+            .entry(plan.client_tag.clone())
+            .or_insert_with(|| TradeState::new(plan))
+            .clone()
+    }
+
+    pub(crate) fn ensure_trade_state(&self, state: &TradeState) -> TradeState {
+        lock(&self.trades)
+            .entry(state.tag.clone())
+            .or_insert_with(|| state.clone())
+            .clone()
+    }
+
+    pub(crate) fn update_trade(&self, tag: &str, f: impl FnOnce(&mut TradeState)) {
+        if let Some(t) = lock(&self.trades).get_mut(tag) {
+            f(t);
+        }
+    }
+
+    pub(crate) fn note_leg(&self, tag: &str, leg: Leg, link: &str) {
+        self.update_trade(tag, |t| {
+            t.orders
+                .entry(leg.code())
+                .or_insert_with(|| (link.to_owned(), None));
+        });
+    }
+
+    /// Refuses to work on a trade that was aborted, or when trading has stopped.
+    pub(crate) fn ensure_trading(&self, tag: &str) -> Result<(), GatewayError> {
+        if let Some(reason) = self.halted() {
+            return Err(GatewayError::Halted { reason });
+        }
+        if let Some(t) = self.trade(tag).filter(|t| t.phase == Phase::Error) {
+            return Err(GatewayError::TradeAborted {
+                tag: tag.to_owned(),
+                reason: t.error.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves a trade to `phase` and journals it; a journal that cannot be written is an error
+    /// (and stops the operation before anything more is sent).
+    pub(crate) fn set_phase(
+        &self,
+        tag: &str,
+        phase: Phase,
+        detail: &str,
+    ) -> Result<(), GatewayError> {
+        let now = self.now();
+        self.ports
+            .journal
+            .record_state(tag, phase, detail, now)
+            .map_err(|e| self.journal_failed(tag, e))?;
+        self.update_trade(tag, |t| {
+            t.phase = phase;
+            if phase == Phase::Error {
+                t.error = Some(detail.to_owned());
+            }
+        });
+        Ok(())
+    }
+
+    /// Puts the trade in ERROR. The journal write is best effort: the trade is aborted in
+    /// memory even if the journal is what failed.
+    pub(crate) fn abort_trade(&self, tag: &str, detail: &str) {
+        let _ = self
+            .ports
+            .journal
+            .record_state(tag, Phase::Error, detail, self.now());
+        self.update_trade(tag, |t| {
+            t.phase = Phase::Error;
+            t.error = Some(detail.to_owned());
+        });
+    }
+
+    /// Stops all trading after a fatal error.
+    pub(crate) fn halt(&self, reason: &str) {
+        lock(&self.halted).get_or_insert_with(|| reason.to_owned());
+    }
+
+    /// Publishes `execution.error` and appends it to the error log (R-ERR-5).
+    pub(crate) fn report(
+        &self,
+        kind: ErrorKind,
+        tag: Option<&str>,
+        leg: Option<Leg>,
+        link: Option<&str>,
+        ret_code: Option<i64>,
+        message: String,
+    ) {
+        let error = ExecutionError {
+            kind,
+            trade_tag: tag.map(str::to_owned),
+            leg: leg.map(Leg::code),
+            order_link_id: link.map(str::to_owned),
+            ret_code,
+            message,
+            time_ms: self.now(),
+        };
+        if let Some(log) = &self.error_log {
+            if let Err(e) = log.append(&error) {
+                self.bus.publish(Event::Health(exec_events::HealthUpdate {
+                    component: "error_log".into(),
+                    ok: false,
+                    detail: Some(e.to_string()),
+                }));
+            }
+        }
+        self.bus.publish(Event::ExecutionError(error));
+    }
+
+    /// A journal failure: reported once, and turned into the error that stops the operation.
+    pub(crate) fn journal_failed(&self, tag: &str, e: JournalError) -> GatewayError {
+        self.report(
+            ErrorKind::Journal,
+            Some(tag),
+            None,
+            None,
+            None,
+            format!("{e}; no new orders"),
+        );
+        GatewayError::Journal(e)
+    }
+
+    /// A port failure outside an order leg. Auth is fatal here too.
+    pub(crate) fn port_failed(&self, context: &str, e: PortError) -> GatewayError {
+        if let PortError::Auth { code, message } = &e {
+            return self.auth_failed(None, None, None, *code, message);
+        }
+        GatewayError::Port {
+            context: context.to_owned(),
+            source: e,
+        }
+    }
+
+    pub(crate) fn auth_failed(
+        &self,
+        tag: Option<&str>,
+        leg: Option<Leg>,
+        link: Option<&str>,
+        code: i64,
+        message: &str,
+    ) -> GatewayError {
+        self.halt(&format!("authentication failed (retCode {code})"));
+        self.report(
+            ErrorKind::Auth,
+            tag,
+            leg,
+            link,
+            Some(code),
+            format!("authentication failed: {message}; trading stopped"),
+        );
+        GatewayError::Auth {
+            code,
+            message: message.to_owned(),
+        }
+    }
+
+    /// The last price, read with retries.
+    pub(crate) async fn last_price(&self, symbol: &Symbol) -> Result<Decimal, GatewayError> {
+        self.retry(|| self.ports.prices.last_price(symbol))
+            .await
+            .map_err(|e| self.port_failed("last_price", e))
+    }
+
+    pub(crate) async fn rules(
+        &self,
+        tag: &str,
+        symbol: &Symbol,
+    ) -> Result<Arc<InstrumentRules>, GatewayError> {
+        self.retry(|| self.ports.meta.get_symbol_meta(symbol))
+            .await
+            .map_err(|e| self.port_failed(&format!("trade {tag}: symbol meta"), e))
+    }
+
+    pub(crate) async fn position(&self, symbol: &Symbol) -> Result<PositionState, GatewayError> {
+        self.retry(|| self.ports.positions.get_position(symbol))
+            .await
+            .map_err(|e| self.port_failed("get_position", e))
+    }
+
+    /// Changes an open order's quantity, journaled before and after.
+    pub(crate) async fn amend(
+        &self,
+        tag: &str,
+        symbol: &Symbol,
+        link: &bybit_types::OrderLinkId,
+        qty: Decimal,
+    ) -> Result<(), GatewayError> {
+        self.record_outcome(tag, link.as_str(), &Outcome::AmendRequested { qty })?;
+        self.ports
+            .router
+            .amend_order_qty(symbol, link, qty)
+            .await
+            .map_err(|e| self.port_failed(&format!("amend {}", link.as_str()), e))?;
+        self.record_outcome(tag, link.as_str(), &Outcome::Amended { qty })
+    }
+
+    /// Cancels the trade's open orders of some legs (only ours: [`cancel_matching`]) and
+    /// journals each cancel.
+    pub(crate) async fn cancel_legs(
+        &self,
+        tag: &str,
+        symbol: &Symbol,
+        legs: crate::link_id::LegFilter,
+    ) -> Result<Vec<String>, GatewayError> {
+        let scope = self.links.scope(tag, legs);
+        let cancelled = crate::ports::cancel_matching(self.ports.router.as_ref(), symbol, &scope)
+            .await
+            .map_err(|e| self.port_failed("cancel", e))?;
+        for link in &cancelled {
+            self.record_outcome(tag, link, &Outcome::Cancelled)?;
+        }
+        Ok(cancelled)
+    }
+
+    /// Records an outcome for one of our orders; an order the journal has no intent for
+    /// (placed before the journal existed) is skipped rather than failing the operation.
+    pub(crate) fn record_outcome(
+        &self,
+        tag: &str,
+        link: &str,
+        outcome: &Outcome,
+    ) -> Result<(), GatewayError> {
+        let journal = &self.ports.journal;
+        let known = journal
+            .intent(link)
+            .map_err(|e| self.journal_failed(tag, e))?
+            .is_some();
+        if known {
+            journal
+                .record_outcome(link, outcome, self.now())
+                .map_err(|e| self.journal_failed(tag, e))?;
+        }
+        Ok(())
+    }
+
+    /// Checks what can be checked before anything is sent: the tag gives valid ids for every
+    /// leg the plan can use, sizes are positive, TP shares add up to 1.
+    pub(crate) fn validate_plan(&self, plan: &TradePlan) -> Result<(), GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let invalid = |reason: &str| GatewayError::InvalidPlan {
+            tag: tag.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if plan.margin_usdt <= Decimal::ZERO {
+            return Err(invalid("margin_usdt must be positive"));
+        }
+        if plan.leverage <= Decimal::ZERO {
+            return Err(invalid("leverage must be positive"));
+        }
+        if plan.tp_levels.len() > 9 || plan.dca_levels.len() > 9 {
+            return Err(invalid("at most 9 TP and 9 DCA levels"));
+        }
+        if !plan.tp_levels.is_empty() {
+            let total: Decimal = plan.tp_levels.iter().map(|t| t.share).sum();
+            if plan.tp_levels.iter().any(|t| t.share <= Decimal::ZERO) || total != Decimal::ONE {
+                return Err(invalid("TP shares must be positive and add up to 1"));
+            }
+        }
+        if plan
+            .dca_levels
+            .iter()
+            .any(|d| d.margin_usdt <= Decimal::ZERO || d.price <= Decimal::ZERO)
+        {
+            return Err(invalid("DCA levels need a positive price and margin"));
+        }
+        // The longest ids this plan can produce must be valid before the first is sent.
+        self.links.id(tag, Leg::Entry)?;
+        self.links.id(tag, Leg::Close(99))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,257 @@
+//! `setup_tps` and `setup_dcas` (SPEC R-GW-2, R-GW-3).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bybit_meta::{InstrumentRules, OrderDraft, RoundingMode};
+use rust_decimal::Decimal;
+
+use super::{meta_error, Gateway};
+use crate::config::DcaMode;
+use crate::error::GatewayError;
+use crate::link_id::{Leg, LegFilter};
+use crate::policy::Route;
+use crate::types::{
+    OrderRequest, OrderSnapshot, PositionState, TradePlan, TradeState, TriggerDirection,
+};
+
+/// Where one TP leg stands before `setup_tps` acts.
+enum TpLeg {
+    /// Resting with this snapshot.
+    Open(OrderSnapshot),
+    /// Filled or otherwise finished: left alone.
+    Done,
+    /// Not on the exchange: to be placed.
+    Missing,
+}
+
+impl Gateway {
+    /// Places (or completes) the plan's take-profits: reduce-only GTC limits on the opposite
+    /// side, one per level, splitting the position by the levels' shares. Quantities are
+    /// floored to the step and the last open level takes what remains, so together they never
+    /// exceed the position. Called again — after a crash, or after a DCA filled and the
+    /// position grew — it places what is missing and amends the open TPs to the new split;
+    /// filled TPs are left out.
+    pub async fn setup_tps(
+        &self,
+        plan: &TradePlan,
+        position: &PositionState,
+    ) -> Result<TradeState, GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let (_guard, rules) = self.begin_in_position(plan, position).await?;
+        let meta_err = meta_error(tag);
+        let open = self.open_of(plan, LegFilter::Tp).await?;
+        let mut legs = Vec::new();
+        for (i, level) in plan.tp_levels.iter().enumerate() {
+            let leg = Leg::Tp(u8::try_from(i + 1).unwrap_or(u8::MAX));
+            let link = self.links.id(tag, leg)?;
+            let state = match open.get(link.as_str()) {
+                Some(o) => TpLeg::Open(o.clone()),
+                None => match self.ports.journal.intent(link.as_str()) {
+                    Ok(Some(_)) => match self.lookup(tag, leg, &plan.symbol, &link).await? {
+                        Some(_) => TpLeg::Done,
+                        None => TpLeg::Missing,
+                    },
+                    Ok(None) => TpLeg::Missing,
+                    Err(e) => return Err(self.journal_failed(tag, e)),
+                },
+            };
+            legs.push((leg, link, *level, state));
+        }
+
+        // What the open and missing legs may share: the position, less what partly filled
+        // TPs still hold (those are left as they are).
+        let mut available = position.size;
+        let mut share_left = Decimal::ZERO;
+        for (_, _, level, state) in &legs {
+            match state {
+                TpLeg::Open(o) if o.filled_qty > Decimal::ZERO => {
+                    available -= o.qty - o.filled_qty;
+                }
+                TpLeg::Open(_) | TpLeg::Missing => share_left += level.share,
+                TpLeg::Done => {}
+            }
+        }
+        let sized: Vec<usize> = legs
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, _, s))| match s {
+                TpLeg::Open(o) => o.filled_qty.is_zero(),
+                TpLeg::Missing => true,
+                TpLeg::Done => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut targets: HashMap<usize, Decimal> = HashMap::new();
+        let mut used = Decimal::ZERO;
+        for (n, &i) in sized.iter().enumerate() {
+            let raw = if n + 1 == sized.len() {
+                available - used
+            } else {
+                available * legs[i].2.share / share_left
+            };
+            let qty = rules.round_qty(raw.max(Decimal::ZERO)).map_err(meta_err)?;
+            used += qty;
+            targets.insert(i, qty);
+        }
+
+        // Shrink first, then grow and place, so the TPs never add up to more than the
+        // position on the way.
+        let mut order: Vec<usize> = targets.keys().copied().collect();
+        order.sort_by_key(|i| match &legs[*i].3 {
+            TpLeg::Open(o) if targets[i] < o.qty => (0, *i),
+            _ => (1, *i),
+        });
+        for i in order {
+            let (leg, link, level, state) = &legs[i];
+            let qty = targets[&i];
+            let price = rules
+                .round_price(level.price, RoundingMode::Nearest)
+                .map_err(meta_err)?;
+            let checked = rules
+                .prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
+                .map_err(meta_err)?;
+            match state {
+                TpLeg::Open(o) if o.qty == checked.qty().get() => {}
+                TpLeg::Open(_) => {
+                    self.amend(tag, &plan.symbol, link, checked.qty().get())
+                        .await?
+                }
+                TpLeg::Missing => {
+                    let req = OrderRequest {
+                        symbol: plan.symbol.clone(),
+                        side: plan.side.opposite(),
+                        qty: checked.qty().get(),
+                        price: checked.price().map(|p| p.get()),
+                        trigger_price: None,
+                        trigger_direction: None,
+                        reduce_only: true,
+                        order_link_id: link.clone(),
+                    };
+                    self.place_leg(tag, *leg, &req, Route::Tp, "setup_tps")
+                        .await?;
+                }
+                TpLeg::Done => {}
+            }
+            self.note_leg(tag, *leg, link.as_str());
+        }
+        Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan)))
+    }
+
+    /// Places (or completes) one order per DCA level on the entry side, at a worse price
+    /// than the entry: a resting limit, or a conditional market order triggered at the level
+    /// ([`DcaMode`]). Each level's size is its margin × leverage ÷ its price, floored, and is
+    /// refused above `max_notional_usdt`. Called again, it places only the levels that are
+    /// neither open nor already sent.
+    pub async fn setup_dcas(
+        &self,
+        plan: &TradePlan,
+        position: &PositionState,
+    ) -> Result<TradeState, GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let (_guard, rules) = self.begin_in_position(plan, position).await?;
+        let entry = position.entry_price.unwrap_or(Decimal::ZERO);
+        let meta_err = meta_error(tag);
+        let open = self.open_of(plan, LegFilter::Dca).await?;
+        for (i, level) in plan.dca_levels.iter().enumerate() {
+            let leg = Leg::Dca(u8::try_from(i + 1).unwrap_or(u8::MAX));
+            let link = self.links.id(tag, leg)?;
+            self.note_leg(tag, leg, link.as_str());
+            if open.contains_key(link.as_str()) {
+                continue;
+            }
+            let worse = match plan.side {
+                exec_events::Side::Buy => level.price < entry,
+                exec_events::Side::Sell => level.price > entry,
+            };
+            if !worse {
+                return Err(GatewayError::InvalidPlan {
+                    tag: tag.to_owned(),
+                    reason: format!(
+                        "DCA{} at {} is not worse than the entry {entry}",
+                        i + 1,
+                        level.price
+                    ),
+                });
+            }
+            let price = rules
+                .round_price(level.price, RoundingMode::Nearest)
+                .map_err(meta_err)?;
+            let qty = rules
+                .qty_for_notional(level.margin_usdt * plan.leverage, price)
+                .map_err(meta_err)?;
+            let checked = rules
+                .prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
+                .map_err(meta_err)?;
+            if checked.notional() > self.config.max_notional_usdt {
+                return Err(GatewayError::MaxNotional {
+                    tag: tag.to_owned(),
+                    notional: checked.notional(),
+                    max: self.config.max_notional_usdt,
+                });
+            }
+            let (limit, trigger, direction) = match self.config.dca_mode {
+                DcaMode::Limit => (Some(price), None, None),
+                DcaMode::Conditional => (
+                    None,
+                    Some(price),
+                    Some(match plan.side {
+                        exec_events::Side::Buy => TriggerDirection::Fall,
+                        exec_events::Side::Sell => TriggerDirection::Rise,
+                    }),
+                ),
+            };
+            let req = OrderRequest {
+                symbol: plan.symbol.clone(),
+                side: plan.side,
+                qty: checked.qty().get(),
+                price: limit,
+                trigger_price: trigger,
+                trigger_direction: direction,
+                reduce_only: false,
+                order_link_id: link,
+            };
+            self.place_leg(tag, leg, &req, Route::Dca, "setup_dcas")
+                .await?;
+        }
+        Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan)))
+    }
+
+    /// What setup_tps and setup_dcas start with: the trade's lock, a trade that may trade, a
+    /// valid plan, a position, and the instrument's rules.
+    async fn begin_in_position(
+        &self,
+        plan: &TradePlan,
+        position: &PositionState,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Arc<InstrumentRules>), GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let guard = self.lock_trade(tag).await;
+        self.ensure_trade(plan);
+        self.ensure_trading(tag)?;
+        self.validate_plan(plan)?;
+        if position.is_flat() {
+            return Err(GatewayError::NoPosition {
+                symbol: plan.symbol.as_str().to_owned(),
+            });
+        }
+        Ok((guard, self.rules(tag, &plan.symbol).await?))
+    }
+
+    /// The trade's open orders of some legs, by orderLinkId.
+    async fn open_of(
+        &self,
+        plan: &TradePlan,
+        legs: LegFilter,
+    ) -> Result<HashMap<String, OrderSnapshot>, GatewayError> {
+        let scope = self.links.scope(&plan.client_tag, legs);
+        let open = self
+            .retry(|| self.ports.router.sync_open_orders(&plan.symbol))
+            .await
+            .map_err(|e| self.port_failed("sync_open_orders", e))?;
+        Ok(open
+            .into_iter()
+            .filter(|o| o.status.is_open() && scope.matches(&o.order_link_id))
+            .map(|o| (o.order_link_id.clone(), o))
+            .collect())
+    }
+}

@@ -1,0 +1,160 @@
+//! The journal in memory, for tests and dry runs that keep no file.
+
+use std::sync::Mutex;
+
+use exec_events::Fill;
+
+use super::{Intent, IntentRow, Journal, JournalError, Outcome, StateRow};
+use crate::types::{Phase, TradePlan};
+
+#[derive(Debug, Default)]
+struct Inner {
+    plans: Vec<TradePlan>,
+    intents: Vec<IntentRow>,
+    fills: Vec<Fill>,
+    states: Vec<(String, StateRow)>,
+}
+
+/// A [`Journal`] that keeps everything in memory.
+#[derive(Debug, Default)]
+pub struct MemoryJournal {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryJournal {
+    /// An empty journal.
+    pub fn new() -> Self {
+        MemoryJournal::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl Journal for MemoryJournal {
+    fn record_plan(&self, plan: &TradePlan, _at_ms: i64) -> Result<(), JournalError> {
+        self.with(|i| {
+            if !i.plans.iter().any(|p| p.client_tag == plan.client_tag) {
+                i.plans.push(plan.clone());
+            }
+        });
+        Ok(())
+    }
+
+    fn record_intent(&self, intent: &Intent) -> Result<(), JournalError> {
+        self.with(|i| {
+            if !i
+                .intents
+                .iter()
+                .any(|r| r.intent.order_link_id == intent.order_link_id)
+            {
+                i.intents.push(IntentRow {
+                    intent: intent.clone(),
+                    outcomes: Vec::new(),
+                });
+            }
+        });
+        Ok(())
+    }
+
+    fn record_outcome(
+        &self,
+        order_link_id: &str,
+        outcome: &Outcome,
+        _at_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.with(|i| {
+            match i
+                .intents
+                .iter_mut()
+                .find(|r| r.intent.order_link_id == order_link_id)
+            {
+                Some(row) => {
+                    row.outcomes.push(outcome.clone());
+                    Ok(())
+                }
+                None => Err(JournalError::Io(format!(
+                    "outcome for {order_link_id} without an intent"
+                ))),
+            }
+        })
+    }
+
+    fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
+        Ok(self.with(|i| {
+            if i.fills.iter().any(|f| f.exec_id == fill.exec_id) {
+                false
+            } else {
+                i.fills.push(fill.clone());
+                true
+            }
+        }))
+    }
+
+    fn record_state(
+        &self,
+        trade_tag: &str,
+        phase: Phase,
+        detail: &str,
+        at_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.with(|i| {
+            i.states.push((
+                trade_tag.to_owned(),
+                StateRow {
+                    phase,
+                    detail: detail.to_owned(),
+                    at_ms,
+                },
+            ));
+        });
+        Ok(())
+    }
+
+    fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError> {
+        Ok(self.with(|i| i.plans.iter().find(|p| p.client_tag == trade_tag).cloned()))
+    }
+
+    fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError> {
+        Ok(self.with(|i| {
+            i.intents
+                .iter()
+                .find(|r| r.intent.order_link_id == order_link_id)
+                .cloned()
+        }))
+    }
+
+    fn intents(&self, trade_tag: &str) -> Result<Vec<IntentRow>, JournalError> {
+        Ok(self.with(|i| {
+            i.intents
+                .iter()
+                .filter(|r| r.intent.trade_tag == trade_tag)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    fn fills(&self, link_prefix: &str) -> Result<Vec<Fill>, JournalError> {
+        Ok(self.with(|i| {
+            i.fills
+                .iter()
+                .filter(|f| f.order_link_id.starts_with(link_prefix))
+                .cloned()
+                .collect()
+        }))
+    }
+
+    fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError> {
+        Ok(self.with(|i| {
+            i.states
+                .iter()
+                .filter(|(t, _)| t == trade_tag)
+                .map(|(_, s)| s.clone())
+                .collect()
+        }))
+    }
+}

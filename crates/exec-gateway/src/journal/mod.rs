@@ -1,0 +1,230 @@
+//! The intent journal: the trade plan, every order intent written **before** it is sent, each
+//! outcome, fills by execId, and each state change of a trade. It is the audit trail ("what
+//! did we send for trade X and why?") and the other half of restart recovery. A journal that
+//! cannot be written stops new orders: the gateway sends nothing it could not journal.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryJournal;
+pub use sqlite::SqliteJournal;
+
+use std::path::PathBuf;
+
+use exec_events::{EventBus, Fill, Received};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Phase, TradePlan};
+
+/// Where the journal lives unless configured otherwise.
+pub const DEFAULT_JOURNAL_PATH: &str = "data/journal.sqlite";
+
+/// Why the journal could not be opened, written or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    /// The file could not be created or opened.
+    #[error("cannot open journal {path}: {reason}")]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        reason: String,
+    },
+    /// A write or read failed.
+    #[error("journal write/read failed: {0}")]
+    Io(String),
+}
+
+/// An order about to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The trade's client tag.
+    pub trade_tag: String,
+    /// `ENTRY`, `TP1`, …
+    pub leg: String,
+    /// The orderLinkId.
+    pub order_link_id: String,
+    /// Symbol.
+    pub symbol: String,
+    /// `Buy` / `Sell`.
+    pub side: String,
+    /// Quantity.
+    pub qty: Decimal,
+    /// Limit price.
+    pub price: Option<Decimal>,
+    /// Trigger price.
+    pub trigger_price: Option<Decimal>,
+    /// `market`, `limit`, `conditional`.
+    pub kind: String,
+    /// Why (the operation and, for a close, its reason).
+    pub reason: String,
+    /// When (ms).
+    pub at_ms: i64,
+}
+
+/// What became of a sent order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Accepted.
+    Acked {
+        /// The exchange's id.
+        order_id: String,
+    },
+    /// Definitively refused.
+    Rejected {
+        /// retCode, when there was one.
+        code: Option<i64>,
+        /// The text.
+        message: String,
+    },
+    /// Not known yet; a lookup follows.
+    Unknown {
+        /// Why.
+        reason: String,
+    },
+    /// A change of quantity about to be sent (written before the amend goes out).
+    AmendRequested {
+        /// The new total quantity.
+        qty: Decimal,
+    },
+    /// The amend was accepted.
+    Amended {
+        /// The new total quantity.
+        qty: Decimal,
+    },
+    /// Cancelled by this layer (recorded once the cancel is done: repeating a cancel is
+    /// harmless, unlike repeating a placement).
+    Cancelled,
+    /// A lookup by orderLinkId settled it.
+    Resolved {
+        /// Whether the exchange had the order.
+        found: bool,
+        /// Its id, if found.
+        order_id: Option<String>,
+    },
+}
+
+impl Outcome {
+    /// The journal's word for it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Acked { .. } => "acked",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Unknown { .. } => "unknown",
+            Outcome::AmendRequested { .. } => "amend_requested",
+            Outcome::Amended { .. } => "amended",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Resolved { .. } => "resolved",
+        }
+    }
+}
+
+/// An intent with every outcome recorded for it, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentRow {
+    /// The intent.
+    pub intent: Intent,
+    /// Its outcomes.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// One state change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRow {
+    /// The new phase.
+    pub phase: Phase,
+    /// Why.
+    pub detail: String,
+    /// When (ms).
+    pub at_ms: i64,
+}
+
+/// The journal's operations. Writes must be durable when they return `Ok`.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Journal: Send + Sync {
+    /// Records a trade's plan (again: ignored).
+    fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError>;
+    /// Records an intent before it is sent (again, for a resend: ignored).
+    fn record_intent(&self, intent: &Intent) -> Result<(), JournalError>;
+    /// Records an outcome of an intent.
+    fn record_outcome(
+        &self,
+        order_link_id: &str,
+        outcome: &Outcome,
+        at_ms: i64,
+    ) -> Result<(), JournalError>;
+    /// Records a fill; `false` if its execId was already recorded.
+    fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError>;
+    /// Records a state change.
+    fn record_state(
+        &self,
+        trade_tag: &str,
+        phase: Phase,
+        detail: &str,
+        at_ms: i64,
+    ) -> Result<(), JournalError>;
+    /// A trade's plan.
+    fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError>;
+    /// One intent by orderLinkId.
+    fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError>;
+    /// A trade's intents, in the order they were written.
+    fn intents(&self, trade_tag: &str) -> Result<Vec<IntentRow>, JournalError>;
+    /// Fills, in the order recorded, of orders whose orderLinkId starts with `link_prefix`
+    /// (`""`: every fill).
+    fn fills(&self, link_prefix: &str) -> Result<Vec<Fill>, JournalError>;
+    /// A trade's state changes, oldest first.
+    fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError>;
+}
+
+/// Records every fill published on `bus` in `journal` (by execId, so a fill seen twice is
+/// recorded once). Subscribes before returning, so fills published after this call are not
+/// missed. If the recorder lags behind the bus it publishes an `execution.error` of kind
+/// `events_lagged`: the owner must re-read fills from the exchange.
+pub fn spawn_fill_recorder(
+    bus: &EventBus,
+    journal: std::sync::Arc<dyn Journal>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+) -> tokio::task::JoinHandle<()> {
+    let mut sub = bus.subscribe();
+    let bus = bus.clone();
+    tokio::spawn(async move {
+        // Missed events are reported once the backlog is read: publishing into a full bus
+        // would push out the very fills still to be recorded.
+        let mut missed_total = 0u64;
+        loop {
+            match sub.recv().await {
+                Received::Event(env) => {
+                    if let Some(fill) = env.event.as_fill() {
+                        if let Err(e) = journal.record_fill(fill) {
+                            bus.publish(exec_events::Event::Health(exec_events::HealthUpdate {
+                                component: "journal".into(),
+                                ok: false,
+                                detail: Some(e.to_string()),
+                            }));
+                        }
+                    }
+                }
+                Received::Lagged { missed } => missed_total += missed,
+                Received::Closed => break,
+            }
+            if missed_total > 0 && sub.pending() == 0 {
+                bus.publish(exec_events::Event::ExecutionError(
+                    exec_events::ExecutionError {
+                        kind: exec_events::ErrorKind::EventsLagged,
+                        trade_tag: None,
+                        leg: None,
+                        order_link_id: None,
+                        ret_code: None,
+                        message: format!(
+                            "fill recorder missed {missed_total} events; re-read fills"
+                        ),
+                        time_ms: clock.now_ms(),
+                    },
+                ));
+                missed_total = 0;
+            }
+        }
+    })
+}

@@ -1,0 +1,335 @@
+//! The outcome policy: what an answer to an order means, in one place (ARCHITECTURE.md
+//! "Outcome policy"). Every order the gateway sends goes through [`Gateway::place_leg`].
+//!
+//! 1. The intent is written to the journal **before** the request is sent; a journal that
+//!    cannot be written stops the leg (nothing is sent that was not journaled).
+//! 2. If the journal already holds an intent for this orderLinkId (an earlier call, or a
+//!    process that died between writing and sending), the order is first **looked up** by its
+//!    orderLinkId: found, it counts as placed; not found, it is sent with the same id.
+//! 3. A **definitive** answer (a retCode that means "refused") rejects the leg: no retry.
+//! 4. **Insufficient balance** (110004/110007/110012/110044/110045) aborts the trade: it goes
+//!    to ERROR, `execution.error` is published and a line goes to the error log; no retry
+//!    (R-ERR-3).
+//! 5. **Auth** errors are fatal: the gateway stops trading, publishes and logs (R-ERR-2).
+//! 6. An **unknown outcome** (timeout, 5xx, 10000/10016, a dropped connection) is resolved by
+//!    looking the order up by orderLinkId before anything else is sent for that leg: found, it
+//!    counts as placed; not found, it is resent with the same orderLinkId, up to
+//!    `max_send_attempts` sends in all.
+//! 7. A **rate limit** waits `retry_after` (R-ERR-4); since it came after sending, the
+//!    outcome is unknown and rule 6 follows.
+//! 8. A **duplicate orderLinkId** (110072) means the order exists: it is looked up and counts
+//!    as placed (R-ORD-5).
+//!
+//! A lookup that itself fails is retried like every read ([`Gateway::read`]: after 100, 300
+//! and 1000 ms, or a rate limit's `retry_after`); if it never succeeds the leg stays unknown, `execution.error` is
+//! published and nothing more is sent for it. Calling the operation again resumes at rule 2.
+
+use bybit_types::OrderLinkId;
+use exec_events::ErrorKind;
+
+use crate::error::{GatewayError, PortError};
+use crate::gateway::Gateway;
+use crate::journal::{Intent, Outcome};
+use crate::link_id::Leg;
+use crate::types::{OrderRequest, OrderSnapshot};
+
+/// Which router operation sends a leg.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Route<'a> {
+    Entry,
+    Dca,
+    Tp,
+    Close(&'a str),
+}
+
+/// A leg that is on the exchange (accepted now, or found by a lookup).
+#[derive(Debug, Clone)]
+pub(crate) struct Placed {
+    /// Set when a lookup found it.
+    pub(crate) snapshot: Option<OrderSnapshot>,
+}
+
+impl Gateway {
+    /// Sends one leg under the outcome policy (module docs).
+    pub(crate) async fn place_leg(
+        &self,
+        tag: &str,
+        leg: Leg,
+        req: &OrderRequest,
+        route: Route<'_>,
+        reason: &str,
+    ) -> Result<Placed, GatewayError> {
+        match route {
+            // A close is how an aborted trade is cleaned up: only a halt stops it.
+            Route::Close(_) => {
+                if let Some(reason) = self.halted() {
+                    return Err(GatewayError::Halted { reason });
+                }
+            }
+            _ => self.ensure_trading(tag)?,
+        }
+        let link = req.order_link_id.as_str();
+        self.note_leg(tag, leg, link);
+        let journal = &self.ports.journal;
+        let seen = journal
+            .intent(link)
+            .map_err(|e| self.journal_failed(tag, e))?
+            .is_some();
+        if seen {
+            // Rule 2: an earlier attempt may have reached the exchange.
+            if let Some(found) = self
+                .lookup(tag, leg, &req.symbol, &req.order_link_id)
+                .await?
+            {
+                self.outcome(tag, link, &resolved(Some(&found)))?;
+                return Ok(Placed {
+                    snapshot: Some(found),
+                });
+            }
+            self.outcome(tag, link, &resolved(None))?;
+        } else {
+            let intent = Intent {
+                trade_tag: tag.to_owned(),
+                leg: leg.code(),
+                order_link_id: link.to_owned(),
+                symbol: req.symbol.as_str().to_owned(),
+                side: req.side.as_str().to_owned(),
+                qty: req.qty,
+                price: req.price,
+                trigger_price: req.trigger_price,
+                kind: req.kind().to_owned(),
+                reason: reason.to_owned(),
+                at_ms: self.now(),
+            };
+            // Rule 1.
+            journal
+                .record_intent(&intent)
+                .map_err(|e| self.journal_failed(tag, e))?;
+        }
+
+        let mut sends = 0;
+        loop {
+            sends += 1;
+            let answer = match route {
+                Route::Entry => self.ports.router.place_market_entry(req).await,
+                Route::Dca => self.ports.router.place_dca_order(req).await,
+                Route::Tp => self.ports.router.place_tp_order(req).await,
+                Route::Close(why) => self.ports.router.close_position_market(req, why).await,
+            };
+            let error = match answer {
+                Ok(ack) => {
+                    self.outcome(
+                        tag,
+                        link,
+                        &Outcome::Acked {
+                            order_id: ack.order_id,
+                        },
+                    )?;
+                    return Ok(Placed { snapshot: None });
+                }
+                Err(e) => e,
+            };
+            match error {
+                PortError::DuplicateLinkId { message } => {
+                    // Rule 8.
+                    match self
+                        .lookup(tag, leg, &req.symbol, &req.order_link_id)
+                        .await?
+                    {
+                        Some(found) => {
+                            self.outcome(tag, link, &resolved(Some(&found)))?;
+                            return Ok(Placed {
+                                snapshot: Some(found),
+                            });
+                        }
+                        None => {
+                            return Err(self.unresolved(
+                                tag,
+                                leg,
+                                link,
+                                format!("duplicate orderLinkId but no such order: {message}"),
+                            ))
+                        }
+                    }
+                }
+                PortError::Rejected { code, message } => {
+                    // Rule 3.
+                    self.rejected(tag, link, Some(code), &message)?;
+                    return Err(GatewayError::Rejected {
+                        link_id: link.to_owned(),
+                        code: Some(code),
+                        message,
+                    });
+                }
+                PortError::InvalidInput(message) => {
+                    self.rejected(tag, link, None, &message)?;
+                    return Err(GatewayError::Rejected {
+                        link_id: link.to_owned(),
+                        code: None,
+                        message,
+                    });
+                }
+                PortError::InsufficientBalance { code, message } => {
+                    // Rule 4.
+                    self.rejected(tag, link, Some(code), &message)?;
+                    let detail = format!("insufficient balance (retCode {code}): {message}");
+                    self.abort_trade(tag, &detail);
+                    self.report(
+                        ErrorKind::InsufficientBalance,
+                        Some(tag),
+                        Some(leg),
+                        Some(link),
+                        Some(code),
+                        format!("{detail}; trade aborted, no retry"),
+                    );
+                    return Err(GatewayError::InsufficientBalance {
+                        link_id: link.to_owned(),
+                        code,
+                        message,
+                    });
+                }
+                PortError::Auth { code, message } => {
+                    // Rule 5.
+                    self.rejected(tag, link, Some(code), &message)?;
+                    let err = self.auth_failed(Some(tag), Some(leg), Some(link), code, &message);
+                    self.abort_trade(tag, &err.to_string());
+                    return Err(err);
+                }
+                unknown @ (PortError::UnknownOutcome { .. } | PortError::RateLimited { .. }) => {
+                    // Rules 6 and 7.
+                    self.outcome(
+                        tag,
+                        link,
+                        &Outcome::Unknown {
+                            reason: unknown.to_string(),
+                        },
+                    )?;
+                    if let PortError::RateLimited { retry_after } = unknown {
+                        tokio::time::sleep(retry_after).await;
+                    }
+                    let found = self
+                        .lookup(tag, leg, &req.symbol, &req.order_link_id)
+                        .await?;
+                    self.outcome(tag, link, &resolved(found.as_ref()))?;
+                    if let Some(found) = found {
+                        return Ok(Placed {
+                            snapshot: Some(found),
+                        });
+                    }
+                    if sends >= self.config.max_send_attempts {
+                        return Err(self.unresolved(
+                            tag,
+                            leg,
+                            link,
+                            format!("not on the exchange after {sends} sends: {unknown}"),
+                        ));
+                    }
+                    // Not found: it never arrived; send again with the same orderLinkId.
+                }
+            }
+        }
+    }
+
+    /// Looks an order up by orderLinkId, retrying transient failures; if it never answers,
+    /// the leg stays unknown.
+    pub(crate) async fn lookup(
+        &self,
+        tag: &str,
+        leg: Leg,
+        symbol: &bybit_types::Symbol,
+        link: &OrderLinkId,
+    ) -> Result<Option<OrderSnapshot>, GatewayError> {
+        match self
+            .retry(|| self.ports.router.get_order(symbol, link))
+            .await
+        {
+            Ok(found) => Ok(found),
+            Err(PortError::Auth { code, message }) => {
+                Err(self.auth_failed(Some(tag), Some(leg), Some(link.as_str()), code, &message))
+            }
+            Err(e) => Err(self.unresolved(
+                tag,
+                leg,
+                link.as_str(),
+                format!("lookup by orderLinkId failed: {e}"),
+            )),
+        }
+    }
+
+    /// A read through a port, retried (R-ERR-1, R-ERR-4): a rate limit waits its
+    /// `retry_after`, an unknown outcome (timeout, 5xx) waits the next `retry_backoff` step;
+    /// anything else, or the last failure, is returned.
+    pub(crate) async fn retry<'a, T, F, Fut>(&self, call: F) -> Result<T, PortError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, PortError>> + 'a,
+    {
+        let waits = &self.config.retry_backoff;
+        let mut attempt = 0;
+        loop {
+            let error = match call().await {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            let wait = match &error {
+                PortError::RateLimited { retry_after } => *retry_after,
+                PortError::UnknownOutcome { .. } => match waits.get(attempt) {
+                    Some(wait) => *wait,
+                    None => return Err(error),
+                },
+                _ => return Err(error),
+            };
+            if attempt >= waits.len() {
+                return Err(error);
+            }
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn outcome(&self, tag: &str, link: &str, outcome: &Outcome) -> Result<(), GatewayError> {
+        self.ports
+            .journal
+            .record_outcome(link, outcome, self.now())
+            .map_err(|e| self.journal_failed(tag, e))
+    }
+
+    fn rejected(
+        &self,
+        tag: &str,
+        link: &str,
+        code: Option<i64>,
+        message: &str,
+    ) -> Result<(), GatewayError> {
+        self.outcome(
+            tag,
+            link,
+            &Outcome::Rejected {
+                code,
+                message: message.to_owned(),
+            },
+        )
+    }
+
+    fn unresolved(&self, tag: &str, leg: Leg, link: &str, reason: String) -> GatewayError {
+        self.report(
+            ErrorKind::UnknownOutcome,
+            Some(tag),
+            Some(leg),
+            Some(link),
+            None,
+            reason.clone(),
+        );
+        GatewayError::OutcomeUnknown {
+            link_id: link.to_owned(),
+            reason,
+        }
+    }
+}
+
+fn resolved(found: Option<&OrderSnapshot>) -> Outcome {
+    Outcome::Resolved {
+        found: found.is_some(),
+        order_id: found.map(|o| o.order_id.clone()),
+    }
+}

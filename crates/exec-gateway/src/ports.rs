@@ -1,0 +1,177 @@
+//! The ports: what the gateway needs from the world, as traits. The live Bybit adapters
+//! (Step 6) and `exec-sim`'s routers implement them; the gateway depends on none of those.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bybit_meta::InstrumentRules;
+use bybit_types::{OrderLinkId, Symbol};
+use rust_decimal::Decimal;
+
+use crate::error::{PortError, PortResult};
+use crate::link_id::CancelScope;
+use crate::types::{Balance, OrderAck, OrderRequest, OrderSnapshot, PositionState};
+
+/// The only code that sends orders (SPEC §5). It gets ready values (R-ORD-1): rounded,
+/// validated, named.
+///
+/// Every write answers `Ok` only when the exchange accepted it; a duplicate orderLinkId comes
+/// back as [`PortError::DuplicateLinkId`] and an ambiguous answer as
+/// [`PortError::UnknownOutcome`]: the gateway, not the router, decides what those mean.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrderRouter: Send + Sync {
+    /// R-ORD-2: `Market`, `IOC`, not reduce-only, `positionIdx 0`.
+    async fn place_market_entry(&self, order: &OrderRequest) -> PortResult<OrderAck>;
+    /// R-ORD-4: on the entry side, a resting limit or a conditional order at the level.
+    async fn place_dca_order(&self, order: &OrderRequest) -> PortResult<OrderAck>;
+    /// R-ORD-3: `Limit`, `GTC`, reduce-only, opposite side of the position.
+    async fn place_tp_order(&self, order: &OrderRequest) -> PortResult<OrderAck>;
+    /// A reduce-only market order closing (part of) the position; `reason` is for the record.
+    async fn close_position_market(
+        &self,
+        order: &OrderRequest,
+        reason: &str,
+    ) -> PortResult<OrderAck>;
+    /// Cancels the open orders in `scope` (one trade's TPs and/or DCAs, by orderLinkId) and
+    /// returns their orderLinkIds. Implementations call [`cancel_matching`], so only orders
+    /// in scope are ever touched.
+    async fn cancel_all_tp_dca(
+        &self,
+        symbol: &Symbol,
+        scope: &CancelScope,
+    ) -> PortResult<Vec<String>>;
+    /// Every open order of the symbol, as the exchange has them now.
+    async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>>;
+    /// One order by its orderLinkId, open or recently closed; `None` if the exchange has never
+    /// seen it. This is the lookup the outcome policy relies on.
+    async fn get_order(
+        &self,
+        symbol: &Symbol,
+        order_link_id: &OrderLinkId,
+    ) -> PortResult<Option<OrderSnapshot>>;
+    /// Cancels one order by orderLinkId.
+    async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()>;
+    /// Sets an open order's total quantity.
+    async fn amend_order_qty(
+        &self,
+        symbol: &Symbol,
+        order_link_id: &OrderLinkId,
+        qty: Decimal,
+    ) -> PortResult<()>;
+    /// Sets the position's stop-loss (trading-stop), e.g. at the entry price.
+    async fn set_stop_loss(&self, symbol: &Symbol, price: Decimal) -> PortResult<()>;
+}
+
+/// Cancels the open orders of `symbol` whose orderLinkId is in `scope`, one by one, and
+/// returns their ids. An order that is already gone (110001) counts as cancelled. This is the
+/// one place the "only this trade's orders" rule is applied; every router's
+/// [`OrderRouter::cancel_all_tp_dca`] and the gateway use it.
+pub async fn cancel_matching(
+    router: &(impl OrderRouter + ?Sized),
+    symbol: &Symbol,
+    scope: &CancelScope,
+) -> PortResult<Vec<String>> {
+    let mut cancelled = Vec::new();
+    for order in router.sync_open_orders(symbol).await? {
+        if !order.status.is_open() || !scope.matches(&order.order_link_id) {
+            continue;
+        }
+        let link = OrderLinkId::new(order.order_link_id.clone())
+            .map_err(|e| PortError::InvalidInput(e.to_string()))?;
+        match router.cancel_order(symbol, &link).await {
+            Ok(()) | Err(PortError::Rejected { code: 110001, .. }) => {
+                cancelled.push(order.order_link_id);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(cancelled)
+}
+
+/// Positions and open orders (SPEC R-POS-1).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PositionService: Send + Sync {
+    /// The symbol's position (flat when there is none).
+    async fn get_position(&self, symbol: &Symbol) -> PortResult<PositionState>;
+    /// Every open position.
+    async fn get_all_positions(&self) -> PortResult<Vec<PositionState>>;
+    /// The symbol's open orders.
+    async fn get_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>>;
+}
+
+/// The account (SPEC R-ACC-1).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AccountService: Send + Sync {
+    /// USDT wallet and available balance.
+    async fn get_balance(&self) -> PortResult<Balance>;
+    /// Sets the symbol's leverage (both sides; one-way mode). "Not modified" is success.
+    async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()>;
+    /// Isolated margin for the symbol.
+    async fn set_isolated(&self, symbol: &Symbol) -> PortResult<()>;
+    /// The wallet summary a monitoring page shows.
+    async fn get_wallet_summary(&self) -> PortResult<Balance>;
+}
+
+/// Instrument rules (SPEC R-META-1), backed by `bybit-meta`.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SymbolMetaService: Send + Sync {
+    /// Reloads every instrument's rules; returns how many are loaded.
+    async fn refresh_symbol_meta(&self) -> PortResult<usize>;
+    /// One instrument's rules.
+    async fn get_symbol_meta(&self, symbol: &Symbol) -> PortResult<Arc<InstrumentRules>>;
+}
+
+/// The current price the gateway sizes orders with.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PriceService: Send + Sync {
+    /// The last traded price.
+    async fn last_price(&self, symbol: &Symbol) -> PortResult<Decimal>;
+}
+
+/// REST health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestHealth {
+    /// Answering.
+    pub ok: bool,
+    /// Server-time round trip.
+    pub latency_ms: u64,
+}
+
+/// A WebSocket's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsHealth {
+    /// Connected (and authenticated, for the private stream).
+    pub ok: bool,
+    /// Seconds since the last message.
+    pub last_msg_ago_sec: u64,
+    /// What is wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// `{rest, wsPublic, wsPrivate}` for a monitoring page (SPEC R-HEALTH-1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BybitStatus {
+    /// REST.
+    pub rest: RestHealth,
+    /// Public stream.
+    pub ws_public: WsHealth,
+    /// Private stream.
+    pub ws_private: WsHealth,
+}
+
+/// Health checks (SPEC R-HEALTH-1).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// Latency of the server-time call.
+    async fn check_rest_health(&self) -> PortResult<RestHealth>;
+    /// Public and private stream health.
+    async fn check_ws_health(&self) -> PortResult<(WsHealth, WsHealth)>;
+    /// Everything at once.
+    async fn get_bybit_status(&self) -> PortResult<BybitStatus>;
+}

@@ -1,0 +1,36 @@
+//! Bybit's retCodes as the outcome policy sees them (REFERENCE.md §12, docs v5/error).
+
+use exec_gateway::PortError;
+
+fn check(code: i64, definitive: bool, unknown: bool, fatal: bool) {
+    let e = PortError::from_ret_code(code, "msg");
+    assert_eq!(e.is_definitive_reject(), definitive, "{code}: {e:?}");
+    assert_eq!(e.is_outcome_unknown(), unknown, "{code}: {e:?}");
+    assert_eq!(e.is_fatal(), fatal, "{code}: {e:?}");
+}
+
+#[test]
+fn ret_codes_are_classified_for_the_policy() {
+    // Server timeout / server error: the write may have happened.
+    check(10000, false, true, false);
+    check(10016, false, true, false);
+    // Rate limit: wait, then the outcome is unknown.
+    check(10006, false, true, false);
+    // Signature and key errors: fatal.
+    check(10003, true, false, true);
+    check(10004, true, false, true);
+    check(33004, true, false, true);
+    // Insufficient balance: definitive (and aborts the trade).
+    for code in [110004, 110007, 110012] {
+        check(code, true, false, false);
+        assert!(matches!(
+            PortError::from_ret_code(code, ""),
+            PortError::InsufficientBalance { .. }
+        ));
+    }
+    // Ordinary refusals.
+    check(10001, true, false, false);
+    check(110094, true, false, false);
+    // Duplicate orderLinkId: neither; it means "already there".
+    check(110072, false, false, false);
+}

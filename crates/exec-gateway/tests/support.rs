@@ -1,0 +1,168 @@
+//! Mocks of every port, a BTCUSDT-like instrument and a plan.
+
+use std::sync::Arc;
+
+use bybit_meta::InstrumentRules;
+use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
+use bybit_types::{InstrumentStatus, Symbol};
+use exec_events::{ErrorLog, Event, EventBus, Received, Subscription};
+use exec_gateway::{
+    DcaLevel, Gateway, GatewayConfig, Journal, ManualClock, MemoryJournal, MockAccountService,
+    MockOrderRouter, MockPositionService, MockPriceService, MockSymbolMetaService, OrderSnapshot,
+    OrderStatus, Ports, PositionState, Side, TpLevel, TradePlan,
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+pub(crate) fn symbol() -> Symbol {
+    Symbol::new("BTCUSDT").unwrap()
+}
+
+/// BTCUSDT's filters (docs v5/market/instrument): tick 0.10, step 0.001, market max 150.
+pub(crate) fn rules() -> InstrumentRules {
+    InstrumentRules::from_parts(
+        symbol(),
+        InstrumentStatus::Trading,
+        &PriceFilter {
+            min_price: dec!(0.10),
+            max_price: dec!(1999999.80),
+            tick_size: dec!(0.10),
+        },
+        &LotSizeFilter {
+            max_order_qty: dec!(1500.000),
+            min_order_qty: dec!(0.001),
+            qty_step: dec!(0.001),
+            post_only_max_order_qty: None,
+            max_mkt_order_qty: Some(dec!(150.000)),
+            min_notional_value: Some(dec!(5)),
+        },
+        &LeverageFilter {
+            min_leverage: dec!(1),
+            max_leverage: dec!(100),
+            leverage_step: dec!(0.01),
+        },
+        Some(2),
+    )
+    .unwrap()
+}
+
+/// Buy 100 USDT margin × 10 at 50 000: 0.02 BTC.
+pub(crate) fn plan(tag: &str) -> TradePlan {
+    TradePlan {
+        symbol: symbol(),
+        side: Side::Buy,
+        margin_usdt: dec!(100),
+        leverage: dec!(10),
+        dca_levels: vec![
+            DcaLevel {
+                price: dec!(49000),
+                margin_usdt: dec!(100),
+            },
+            DcaLevel {
+                price: dec!(48000),
+                margin_usdt: dec!(100),
+            },
+        ],
+        tp_levels: vec![
+            TpLevel {
+                price: dec!(51000),
+                share: dec!(0.5),
+            },
+            TpLevel {
+                price: dec!(52000),
+                share: dec!(0.3),
+            },
+            TpLevel {
+                price: dec!(53000),
+                share: dec!(0.2),
+            },
+        ],
+        client_tag: tag.to_owned(),
+    }
+}
+
+pub(crate) fn long(size: Decimal, entry: Decimal) -> PositionState {
+    PositionState {
+        side: Some(Side::Buy),
+        size,
+        entry_price: Some(entry),
+        leverage: Some(dec!(10)),
+        ..PositionState::flat(symbol())
+    }
+}
+
+pub(crate) fn snapshot(link: &str, side: Side, qty: Decimal, status: OrderStatus) -> OrderSnapshot {
+    let filled = status == OrderStatus::Filled;
+    OrderSnapshot {
+        symbol: "BTCUSDT".into(),
+        side,
+        order_id: format!("id-{link}"),
+        order_link_id: link.to_owned(),
+        qty,
+        price: None,
+        trigger_price: None,
+        filled_qty: if filled { qty } else { Decimal::ZERO },
+        avg_price: filled.then_some(dec!(50000)),
+        status,
+        reduce_only: false,
+    }
+}
+
+/// Every port mocked; meta, prices and leverage answer by default.
+pub(crate) struct Mocks {
+    pub(crate) router: MockOrderRouter,
+    pub(crate) positions: MockPositionService,
+    pub(crate) account: MockAccountService,
+    pub(crate) meta: MockSymbolMetaService,
+    pub(crate) prices: MockPriceService,
+    pub(crate) config: GatewayConfig,
+}
+
+impl Mocks {
+    pub(crate) fn new() -> Self {
+        let mut meta = MockSymbolMetaService::new();
+        meta.expect_get_symbol_meta()
+            .returning(|_| Ok(Arc::new(rules())));
+        let mut prices = MockPriceService::new();
+        prices.expect_last_price().returning(|_| Ok(dec!(50000)));
+        let mut account = MockAccountService::new();
+        account.expect_set_leverage().returning(|_, _| Ok(()));
+        let mut config = GatewayConfig::new(dec!(5000));
+        config.poll_interval = std::time::Duration::from_millis(1);
+        Mocks {
+            router: MockOrderRouter::new(),
+            positions: MockPositionService::new(),
+            account,
+            meta,
+            prices,
+            config,
+        }
+    }
+
+    pub(crate) fn build(self, journal: Arc<dyn Journal>, log: Option<Arc<ErrorLog>>) -> Gateway {
+        let ports = Ports {
+            router: Arc::new(self.router),
+            positions: Arc::new(self.positions),
+            account: Arc::new(self.account),
+            meta: Arc::new(self.meta),
+            prices: Arc::new(self.prices),
+            journal,
+            clock: Arc::new(ManualClock::new(1_700_000_000_000)),
+        };
+        Gateway::new(ports, self.config, EventBus::new(1024), log).unwrap()
+    }
+
+    pub(crate) fn build_mem(self) -> (Gateway, Arc<MemoryJournal>) {
+        let journal = Arc::new(MemoryJournal::new());
+        (self.build(journal.clone(), None), journal)
+    }
+}
+
+/// Everything published so far.
+pub(crate) fn drain(sub: &mut Subscription) -> Vec<Event> {
+    let mut events = Vec::new();
+    while let Some(Received::Event(env)) = sub.try_recv() {
+        events.push((*env.event).clone());
+    }
+    events
+}

@@ -1,0 +1,21 @@
+//! exec-gateway integration tests: the operations and the outcome policy over mockall mocks
+//! of the ports, the journals, orderLinkIds and error classification.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod support;
+
+mod classify;
+mod journal;
+mod link_ids;
+mod operations;
+mod policy;
+
+/// Waits (polling under a deadline) until `check` holds.
+pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
