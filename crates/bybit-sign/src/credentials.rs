@@ -261,15 +261,23 @@ impl fmt::Debug for Credentials {
 /// query. Letters, digits, `-`, `.`, `_`, `~` pass through, and so do `,` (Bybit's list
 /// separator, e.g. `coin=USDT,USDC`), `:` and `%`: Bybit's pagination cursors arrive already
 /// percent-encoded and must go back exactly as received, as the official SDKs send them.
-fn encode_query(params: &[(&str, &str)]) -> String {
+///
+/// [`Credentials::sign_get`] signs this text; a client that builds its query first (to sign it
+/// with [`Credentials::sign_get_query`]) uses this function, so both agree byte for byte.
+///
+/// ```
+/// let query = bybit_sign::encode_query(&[("category", "linear"), ("orderLinkId", "a b")]);
+/// assert_eq!(query, "category=linear&orderLinkId=a%20b");
+/// ```
+pub fn encode_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
     let mut out = String::new();
     for (i, (key, value)) in params.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        encode_component(&mut out, key);
+        encode_component(&mut out, key.as_ref());
         out.push('=');
-        encode_component(&mut out, value);
+        encode_component(&mut out, value.as_ref());
     }
     out
 }
@@ -308,6 +316,6 @@ mod tests {
             encode_query(&[("cursor", "0%3A1657711949945%2C0%3A1657711949945")]),
             "cursor=0%3A1657711949945%2C0%3A1657711949945"
         );
-        assert_eq!(encode_query(&[]), "");
+        assert_eq!(encode_query::<&str, &str>(&[]), "");
     }
 }
