@@ -447,6 +447,53 @@ def check_cancel(ctx):
     expect_error(110001, lambda: http.cancel_order(category=CATEGORY, symbol=ETH, orderLinkId=limit["link"]))
 
 
+def check_batches(ctx):
+    """pybit's place_batch_order, amend_batch_order and cancel_batch_order (docs v5/order/
+    batch-place, batch-amend, batch-cancel): the envelope says 0 and each item answers for
+    itself, by index, in retExtInfo.list."""
+    http = session()
+    last = D(ok_result(http.get_tickers(category=CATEGORY, symbol=BTC))["list"][0]["lastPrice"])
+    tick = Decimal("0.10")
+    low = ((last * Decimal("0.9")) / tick).to_integral_value() * tick
+    links = [link_id("batch") for _ in range(2)]
+
+    def codes(reply):
+        return [item["code"] for item in reply["retExtInfo"]["list"]]
+
+    placed = http.place_batch_order(
+        category=CATEGORY,
+        request=[
+            {"symbol": BTC, "side": "Buy", "orderType": "Limit", "qty": "0.001", "price": str(low), "orderLinkId": l}
+            for l in links
+        ],
+    )
+    ok_result(placed)
+    assert codes(placed) == [0, 0], short(placed)
+    missing = link_id("batch-missing")
+    lower = low - tick * 10
+    amended = http.amend_batch_order(
+        category=CATEGORY,
+        request=[
+            {"symbol": BTC, "orderLinkId": links[0], "price": str(lower)},
+            {"symbol": BTC, "orderLinkId": missing, "price": str(lower)},
+        ],
+    )
+    result = ok_result(amended)
+    assert codes(amended) == [0, 110001], short(amended)
+    assert [i["orderLinkId"] for i in result["list"]] == [links[0], missing], short(result)
+    order = ok_result(http.get_open_orders(category=CATEGORY, symbol=BTC, orderLinkId=links[0]))["list"][0]
+    assert D(order["price"]) == lower, f"amended price {order['price']} != {lower}"
+    cancelled = http.cancel_batch_order(
+        category=CATEGORY,
+        request=[{"symbol": BTC, "orderLinkId": l} for l in [links[0], missing, links[1]]],
+    )
+    result = ok_result(cancelled)
+    assert codes(cancelled) == [0, 110001, 0], short(cancelled)
+    assert result["list"][1]["orderId"] == "", short(result)
+    still = [o["orderLinkId"] for o in ok_result(http.get_open_orders(category=CATEGORY, symbol=BTC))["list"]]
+    assert not set(links) & set(still), f"batch-cancelled orders still open: {still}"
+
+
 def check_executions(ctx):
     market = need(ctx, "market", "the market order")
     http = session()
@@ -881,6 +928,7 @@ CHECKS = [
     ("http: open orders by orderLinkId show it New, reduceOnly", check_open_orders_by_link_id),
     ("http: duplicate orderLinkId -> 110072", check_duplicate_link_id),
     ("http: cancel removes it from open orders", check_cancel),
+    ("http: batch place, amend, cancel answer per item", check_batches),
     ("http: executions list the market fill", check_executions),
     ("http: wrong secret -> 10004 (unknown key -> HTTP 401, 10003)", check_wrong_secret),
     ("ws private: pybit authenticates", check_private_ws_auth),

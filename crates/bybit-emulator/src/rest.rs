@@ -13,8 +13,8 @@ use bybit_types::{OrderType, Side, TimeInForce};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sim_engine::{
-    Amend, CancelAll, Engine, ExecutionQuery, NewOrder, OrderFilter, OrderKey, OrderQuery, Reject,
-    TradingStop, TriggerDirection,
+    Amend, CancelAll, Engine, ExecutionQuery, NewOrder, OrderAck, OrderFilter, OrderKey,
+    OrderQuery, Reject, TradingStop, TriggerDirection,
 };
 
 use crate::auth::{authenticate, status_of};
@@ -72,7 +72,8 @@ fn one(_: &Params) -> Result<u32, Reject> {
     Ok(1)
 }
 
-/// A batch costs one unit per order and holds 1 to 20 of them.
+/// A batch costs one unit per order and holds 1 to 20 of them (linear: docs
+/// v5/order/batch-place, v5/order/batch-amend, v5/order/batch-cancel).
 fn batch_cost(p: &Params) -> Result<u32, Reject> {
     let items = p.array("request")?;
     if items.is_empty() || items.len() > MAX_BATCH {
@@ -130,12 +131,14 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         endpoint!("/v5/account/wallet-balance", true, wallet_balance),
         endpoint!("/v5/account/info", true, account_info),
     ];
-    let posts: [&'static Endpoint; 11] = [
+    let posts: [&'static Endpoint; 13] = [
         endpoint!("/v5/order/create", true, create_order),
         endpoint!("/v5/order/amend", true, amend_order),
         endpoint!("/v5/order/cancel", true, cancel_order),
         endpoint!("/v5/order/cancel-all", true, cancel_all),
         endpoint!("/v5/order/create-batch", true, create_batch, batch_cost),
+        endpoint!("/v5/order/amend-batch", true, amend_batch, batch_cost),
+        endpoint!("/v5/order/cancel-batch", true, cancel_batch, batch_cost),
         endpoint!("/v5/position/set-leverage", true, set_leverage),
         endpoint!("/v5/position/switch-isolated", true, switch_isolated),
         endpoint!("/v5/position/switch-mode", true, switch_mode),
@@ -444,54 +447,111 @@ fn create_order(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> 
 }
 
 fn create_batch(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
+    run_batch(
+        state,
+        p,
+        ctx,
+        Stamp::CreateAt,
+        new_order,
+        |e, now, order| e.create_order(now, order),
+    )
+}
+
+fn amend_batch(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
+    run_batch(state, p, ctx, Stamp::None, amend, |e, now, amend| {
+        e.amend_order(now, amend)
+    })
+}
+
+fn cancel_batch(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
+    run_batch(
+        state,
+        p,
+        ctx,
+        Stamp::None,
+        cancel,
+        |e, now, (symbol, key)| e.cancel_order(now, symbol, key),
+    )
+}
+
+/// Whether a batch's items carry `createAt` (create-batch's do, amend's and cancel's do not).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stamp {
+    CreateAt,
+    None,
+}
+
+/// Runs a batch endpoint (create, amend or cancel): each item of `request` is read by `parse`
+/// (items past the granted rate-limit budget fail with 10006, the first ones go through),
+/// applied by `apply` in one engine step, and answered per item, by index: `result.list` holds
+/// the acks and `retExtInfo.list` each item's `{code, msg}`, so the envelope says 0 while items
+/// fail (docs v5/order/batch-place, v5/order/batch-amend, v5/order/batch-cancel). A failed item
+/// echoes the symbol and ids it asked for; create items also carry `createAt`.
+fn run_batch<T>(
+    state: &AppState,
+    p: &Params,
+    ctx: &Ctx,
+    stamp: Stamp,
+    parse: fn(&Params) -> Result<T, Reject>,
+    apply: fn(&mut Engine, i64, &T) -> Result<OrderAck, Reject>,
+) -> Result<Reply, Reject> {
     p.linear()?;
     let items = p.array("request")?;
     let granted = usize::try_from(ctx.granted).unwrap_or(usize::MAX);
-    // The symbol and link id each item asked for, echoed even when the item is refused.
-    let asked: Vec<(String, String)> = items
+    // The symbol and ids each item asked for, echoed even when the item is refused.
+    let asked: Vec<[String; 3]> = items
         .iter()
         .map(|item| {
-            let text = |name: &str| {
+            ["symbol", "orderId", "orderLinkId"].map(|name| {
                 item.get(name)
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned()
-            };
-            (text("symbol"), text("orderLinkId"))
+            })
         })
         .collect();
-    let parsed: Vec<Result<NewOrder, Reject>> = items
+    let parsed: Vec<Result<T, Reject>> = items
         .into_iter()
         .enumerate()
         .map(|(i, item)| match item {
             // Items past the rate-limit budget fail; the first ones go through.
             _ if i >= granted => Err(Reject::new(10006, "Too many visits!")),
-            Value::Object(map) => new_order(&Params::from_map(map)),
+            Value::Object(map) => parse(&Params::from_map(map)),
             _ => Err(Reject::params("params error: request item invalid")),
         })
         .collect();
-    let results: Vec<Result<sim_engine::OrderAck, Reject>> = state.execute(|e, now| {
+    let results: Vec<Result<OrderAck, Reject>> = state.execute(|e, now| {
         parsed
             .iter()
             .map(|item| match item {
-                Ok(order) => e.create_order(now, order),
+                Ok(item) => apply(e, now, item),
                 Err(reject) => Err(reject.clone()),
             })
             .collect()
     });
     let mut list = Vec::with_capacity(results.len());
     let mut ext = Vec::with_capacity(results.len());
-    for ((symbol, link), result) in asked.into_iter().zip(results) {
-        match result {
-            Ok(ack) => {
-                list.push(json!({"category": "linear", "symbol": symbol, "orderId": ack.order_id, "orderLinkId": ack.order_link_id, "createAt": ctx.now.to_string()}));
-                ext.push(json!({"code": 0, "msg": "OK"}));
-            }
-            Err(reject) => {
-                list.push(json!({"category": "linear", "symbol": symbol, "orderId": "", "orderLinkId": link, "createAt": ""}));
-                ext.push(json!({"code": reject.ret_code, "msg": reject.ret_msg}));
-            }
+    for ([symbol, order_id, link], result) in asked.into_iter().zip(results) {
+        let (mut ack, code) = match result {
+            Ok(ack) => (
+                json!({"category": "linear", "symbol": symbol, "orderId": ack.order_id, "orderLinkId": ack.order_link_id}),
+                json!({"code": 0, "msg": "OK"}),
+            ),
+            Err(reject) => (
+                json!({"category": "linear", "symbol": symbol, "orderId": order_id, "orderLinkId": link}),
+                json!({"code": reject.ret_code, "msg": reject.ret_msg}),
+            ),
+        };
+        if stamp == Stamp::CreateAt {
+            let at = if code["code"] == 0 {
+                ctx.now.to_string()
+            } else {
+                String::new()
+            };
+            ack["createAt"] = Value::String(at);
         }
+        list.push(ack);
+        ext.push(code);
     }
     Ok(Reply {
         result: json!({ "list": list }),
@@ -499,24 +559,35 @@ fn create_batch(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject
     })
 }
 
-fn amend_order(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
-    p.linear()?;
-    let amend = Amend {
+/// An amend request's parameters (`/v5/order/amend` and each item of `amend-batch`).
+fn amend(p: &Params) -> Result<Amend, Reject> {
+    Ok(Amend {
         symbol: p.required("symbol")?,
         key: key(p)?
             .ok_or_else(|| Reject::params("params error: OrderId or orderLinkId is required"))?,
         qty: p.decimal("qty")?,
         price: p.decimal("price")?,
         trigger_price: p.decimal("triggerPrice")?,
-    };
+    })
+}
+
+fn amend_order(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+    p.linear()?;
+    let amend = amend(p)?;
     Reply::ok(state.execute(|e, now| e.amend_order(now, &amend))?)
+}
+
+/// A cancel request's symbol and order (`/v5/order/cancel` and each item of `cancel-batch`).
+fn cancel(p: &Params) -> Result<(String, OrderKey), Reject> {
+    let symbol = p.required("symbol")?;
+    let key = key(p)?
+        .ok_or_else(|| Reject::params("params error: OrderId or orderLinkId is required"))?;
+    Ok((symbol, key))
 }
 
 fn cancel_order(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
-    let symbol = p.required("symbol")?;
-    let key = key(p)?
-        .ok_or_else(|| Reject::params("params error: OrderId or orderLinkId is required"))?;
+    let (symbol, key) = cancel(p)?;
     Reply::ok(state.execute(|e, now| e.cancel_order(now, &symbol, &key))?)
 }
 

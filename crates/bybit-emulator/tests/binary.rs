@@ -7,6 +7,13 @@ use std::time::Duration;
 
 pub(crate) struct Running(Child);
 
+impl Running {
+    /// The emulator process's id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();

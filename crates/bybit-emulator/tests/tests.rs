@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod batch;
 mod binary;
 mod faults;
 mod fidelity;
@@ -14,3 +15,6 @@ mod ws;
 
 // Issue 6 hardening, kept apart so parallel additions above merge cleanly.
 mod hardening;
+
+// Issue 6 must-show: flat RSS over hours of living market (the binary, stepped clock).
+mod memory;

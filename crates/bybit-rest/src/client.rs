@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bybit_sign::{Credentials, SignedPost};
+use bybit_sign::{encode_query, Credentials, SignedPost};
 use bybit_types::rest::market::ServerTime;
 use bybit_types::{RawEnvelope, RetExtInfo};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
@@ -64,7 +64,7 @@ impl Call {
         }
     }
 
-    /// A GET with its parameters in the order given.
+    /// A GET with its parameters in the order given, encoded as `bybit-sign` signs them.
     pub(crate) fn get(ep: &'static Endpoint, params: &[(&str, String)]) -> Self {
         Call::new(ep, encode_query(params))
     }
@@ -126,36 +126,6 @@ pub(crate) struct Reply<T> {
 pub(crate) struct Outcome<T> {
     pub(crate) result: Result<Reply<T>, RestError>,
     pub(crate) sends: u32,
-}
-
-/// Joins `key=value` pairs in the given order with the same escaping rules `bybit-sign`
-/// signs with: letters, digits, `-._~`, `,` (Bybit's list separator), `:` and `%` (cursors
-/// arrive percent-encoded and go back as received) pass through.
-pub(crate) fn encode_query(params: &[(&str, String)]) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::new();
-    for (i, (key, value)) in params.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        for (j, text) in [*key, value.as_str()].into_iter().enumerate() {
-            if j == 1 {
-                out.push('=');
-            }
-            for byte in text.bytes() {
-                if byte.is_ascii_alphanumeric()
-                    || matches!(byte, b'-' | b'.' | b'_' | b'~' | b',' | b':' | b'%')
-                {
-                    out.push(char::from(byte));
-                } else {
-                    out.push('%');
-                    out.push(char::from(HEX[usize::from(byte >> 4)]));
-                    out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-                }
-            }
-        }
-    }
-    out
 }
 
 /// A signed Bybit V5 REST client. Cheap to clone: clones share the connection pool, the
@@ -600,6 +570,9 @@ mod tests {
         let creds = Credentials::new("k", "s").unwrap();
         let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let signed = creds.sign_get(1, 5000, &borrowed).unwrap();
-        assert_eq!(signed.query(), encode_query(&params));
+        assert_eq!(
+            signed.query(),
+            Call::get(&crate::endpoints::ORDER_HISTORY, &params).payload
+        );
     }
 }

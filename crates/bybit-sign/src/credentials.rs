@@ -1,7 +1,11 @@
-//! The API key pair. The secret is held in a [`SecretString`] (zeroed on drop) and is never
-//! formatted: `Debug` prints a marker, and no error message includes it.
+//! The API key pair. The secret arrives in a [`SecretString`] (zeroed on drop), keys
+//! HMAC-SHA256 once, and is not kept: what is kept is the keyed HMAC state, cloned for each
+//! signature (see `keyed` below and ARCHITECTURE.md, bybit-sign, on why that state is not
+//! wiped on drop). Nothing here is ever formatted: `Debug` prints a marker, and no error
+//! message includes the secret.
 
 use std::fmt;
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -16,8 +20,14 @@ type HmacSha256 = Hmac<Sha256>;
 /// A Bybit API key and its HMAC secret.
 #[derive(Clone)]
 pub struct Credentials {
-    api_key: String,
-    secret: SecretString,
+    /// Shared with every [`AuthHeaders`] made here, so a signature does not copy it.
+    api_key: Arc<str>,
+    /// HMAC-SHA256 keyed with the secret: the two SHA-256 states after the inner and outer
+    /// padded keys (not the secret itself, which they do not reveal). Keying costs two SHA-256
+    /// blocks, about a quarter of signing an order, so it is done once here and the state
+    /// cloned per signature. It signs like the secret, and hmac 0.12 / sha2 0.10 cannot wipe
+    /// it on drop (ARCHITECTURE.md, bybit-sign).
+    keyed: HmacSha256,
 }
 
 impl Credentials {
@@ -35,7 +45,13 @@ impl Credentials {
         if secret.expose_secret().is_empty() {
             return Err(SignError::EmptySecret);
         }
-        Ok(Credentials { api_key, secret })
+        let keyed = HmacSha256::new_from_slice(secret.expose_secret().as_bytes())
+            .map_err(|_| SignError::InvalidSecret)?;
+        // `secret` is wiped here, as it goes out of scope.
+        Ok(Credentials {
+            api_key: api_key.into(),
+            keyed,
+        })
     }
 
     /// The API key (not secret: it travels in every request's headers).
@@ -43,9 +59,9 @@ impl Credentials {
         &self.api_key
     }
 
+    /// A fresh HMAC, already keyed.
     fn mac(&self) -> Result<HmacSha256, SignError> {
-        HmacSha256::new_from_slice(self.secret.expose_secret().as_bytes())
-            .map_err(|_| SignError::InvalidSecret)
+        Ok(self.keyed.clone())
     }
 
     /// The REST pre-sign MAC: `timestamp + api_key + recv_window + payload`.
@@ -76,7 +92,7 @@ impl Credentials {
     pub fn sign_message(&self, message: &[u8]) -> Result<String, SignError> {
         let mut mac = self.mac()?;
         mac.update(message);
-        Ok(hex::encode(mac.finalize().into_bytes()))
+        Ok(hex_text(&mac.finalize().into_bytes()))
     }
 
     fn headers(
@@ -85,14 +101,16 @@ impl Credentials {
         recv_window_ms: u64,
         payload: &[u8],
     ) -> Result<AuthHeaders, SignError> {
-        let timestamp = timestamp_ms.to_string();
-        let recv_window = recv_window_ms.to_string();
-        let mac = self.rest_mac(&timestamp, &recv_window, payload)?;
+        let mut timestamp = itoa::Buffer::new();
+        let timestamp = timestamp.format(timestamp_ms);
+        let mut recv_window = itoa::Buffer::new();
+        let recv_window = recv_window.format(recv_window_ms);
+        let mac = self.rest_mac(timestamp, recv_window, payload)?;
         Ok(AuthHeaders::new(
-            self.api_key.clone(),
-            timestamp,
-            hex::encode(mac.finalize().into_bytes()),
-            recv_window,
+            Arc::clone(&self.api_key),
+            timestamp.to_owned(),
+            hex_text(&mac.finalize().into_bytes()),
+            recv_window.to_owned(),
         ))
     }
 
@@ -196,7 +214,7 @@ impl Credentials {
     /// ```
     pub fn ws_auth(&self, expires_ms: u64) -> Result<WsAuth, SignError> {
         let signature = self.sign_message(ws_auth_message(expires_ms).as_bytes())?;
-        Ok(WsAuth::new(self.api_key.clone(), expires_ms, signature))
+        Ok(WsAuth::new(self.api_key.to_string(), expires_ms, signature))
     }
 
     /// Checks a WebSocket auth signature for `expires_ms`, in constant time.
@@ -211,6 +229,21 @@ impl Credentials {
     }
 }
 
+/// Lowercase hex of an HMAC-SHA256 digest, encoded on the stack and copied once (the
+/// character-by-character `hex::encode` took about a third as long as the HMAC itself).
+fn hex_text(digest: &[u8]) -> String {
+    let mut text = [0u8; 64];
+    match hex::encode_to_slice(digest, &mut text) {
+        Ok(()) => match std::str::from_utf8(&text) {
+            Ok(text) => text.to_owned(),
+            // Hex digits are ASCII: not reached.
+            Err(_) => hex::encode(digest),
+        },
+        // Only a digest of another length lands here (never SHA-256's 32 bytes).
+        Err(_) => hex::encode(digest),
+    }
+}
+
 fn ws_auth_message(expires_ms: u64) -> String {
     format!("GET/realtime{expires_ms}")
 }
@@ -218,7 +251,7 @@ fn ws_auth_message(expires_ms: u64) -> String {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("api_key", &self.api_key)
+            .field("api_key", &&*self.api_key)
             .field("secret", &"[REDACTED]")
             .finish()
     }
@@ -228,15 +261,23 @@ impl fmt::Debug for Credentials {
 /// query. Letters, digits, `-`, `.`, `_`, `~` pass through, and so do `,` (Bybit's list
 /// separator, e.g. `coin=USDT,USDC`), `:` and `%`: Bybit's pagination cursors arrive already
 /// percent-encoded and must go back exactly as received, as the official SDKs send them.
-fn encode_query(params: &[(&str, &str)]) -> String {
+///
+/// [`Credentials::sign_get`] signs this text; a client that builds its query first (to sign it
+/// with [`Credentials::sign_get_query`]) uses this function, so both agree byte for byte.
+///
+/// ```
+/// let query = bybit_sign::encode_query(&[("category", "linear"), ("orderLinkId", "a b")]);
+/// assert_eq!(query, "category=linear&orderLinkId=a%20b");
+/// ```
+pub fn encode_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
     let mut out = String::new();
     for (i, (key, value)) in params.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        encode_component(&mut out, key);
+        encode_component(&mut out, key.as_ref());
         out.push('=');
-        encode_component(&mut out, value);
+        encode_component(&mut out, value.as_ref());
     }
     out
 }
@@ -275,6 +316,6 @@ mod tests {
             encode_query(&[("cursor", "0%3A1657711949945%2C0%3A1657711949945")]),
             "cursor=0%3A1657711949945%2C0%3A1657711949945"
         );
-        assert_eq!(encode_query(&[]), "");
+        assert_eq!(encode_query::<&str, &str>(&[]), "");
     }
 }

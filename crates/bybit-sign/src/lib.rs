@@ -19,7 +19,7 @@ mod error;
 mod signed;
 mod time_window;
 
-pub use credentials::Credentials;
+pub use credentials::{encode_query, Credentials};
 pub use error::SignError;
 pub use signed::{AuthHeaders, SignedGet, SignedPost, WsAuth};
 pub use time_window::{check_timestamp, TimestampRejection, FUTURE_TOLERANCE_MS};

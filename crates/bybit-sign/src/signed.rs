@@ -2,13 +2,15 @@
 //! private, so the payload cannot be changed after signing.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::{HEADER_API_KEY, HEADER_RECV_WINDOW, HEADER_SIGN, HEADER_TIMESTAMP};
 
 /// The four `X-BAPI-*` header values of a signed REST request.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthHeaders {
-    api_key: String,
+    /// Shared with the [`Credentials`](crate::Credentials) that signed.
+    api_key: Arc<str>,
     timestamp: String,
     sign: String,
     recv_window: String,
@@ -16,7 +18,7 @@ pub struct AuthHeaders {
 
 impl AuthHeaders {
     pub(crate) fn new(
-        api_key: String,
+        api_key: Arc<str>,
         timestamp: String,
         sign: String,
         recv_window: String,
@@ -52,7 +54,7 @@ impl AuthHeaders {
     /// The four headers as `(name, value)` pairs, ready to put on a request.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
         [
-            (HEADER_API_KEY, self.api_key.as_str()),
+            (HEADER_API_KEY, &*self.api_key),
             (HEADER_TIMESTAMP, self.timestamp.as_str()),
             (HEADER_SIGN, self.sign.as_str()),
             (HEADER_RECV_WINDOW, self.recv_window.as_str()),
@@ -66,7 +68,7 @@ impl fmt::Debug for AuthHeaders {
         // The signature is single-use and useless after recv_window, but there is no reason to
         // spread it through logs either.
         f.debug_struct("AuthHeaders")
-            .field("api_key", &self.api_key)
+            .field("api_key", &&*self.api_key)
             .field("timestamp", &self.timestamp)
             .field("recv_window", &self.recv_window)
             .finish_non_exhaustive()

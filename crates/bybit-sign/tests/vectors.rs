@@ -174,3 +174,25 @@ fn ws_auth_signs_get_realtime_with_expiry_and_frames_the_request() {
         })
     );
 }
+
+// The HMAC is keyed once per `Credentials` and cloned per signature: signing must never
+// change that state, for the original or a clone.
+#[test]
+fn repeated_signatures_and_clones_sign_alike() {
+    let original = creds("test_api_key");
+    for c in [original.clone(), original] {
+        for _ in 0..3 {
+            let get = c
+                .sign_get(
+                    1_700_000_000_000,
+                    5000,
+                    &[("category", "linear"), ("symbol", "BTCUSDT")],
+                )
+                .unwrap();
+            assert_eq!(
+                get.headers().sign(),
+                "fd4f31228a46109dc6673062328693696df9a96c7ff04e6491a45e7f63a0fdd7"
+            );
+        }
+    }
+}

@@ -480,29 +480,28 @@ impl OpenOrders {
     }
 }
 
-/// `GET /v5/order/history` (docs/v5/order/order-list.mdx).
+/// What order history and executions share: the category, one symbol or order, a time window
+/// and a page. Each query adds its own filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderHistory {
+struct HistoryScope {
     category: Category,
     symbol: Option<Symbol>,
     order_id: Option<OrderId>,
     order_link_id: Option<OrderLinkId>,
-    order_status: Option<OrderStatus>,
     start_time: Option<TimestampMs>,
     end_time: Option<TimestampMs>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-impl OrderHistory {
-    /// Closed orders of the last 7 days (Bybit's default window), every symbol.
-    pub fn new() -> Self {
-        OrderHistory {
+impl HistoryScope {
+    /// The last 7 days (Bybit's default window), every symbol, linear.
+    fn new() -> Self {
+        HistoryScope {
             category: Category::Linear,
             symbol: None,
             order_id: None,
             order_link_id: None,
-            order_status: None,
             start_time: None,
             end_time: None,
             limit: None,
@@ -510,50 +509,8 @@ impl OrderHistory {
         }
     }
 
-    /// One symbol.
-    pub fn symbol(mut self, symbol: Symbol) -> Self {
-        self.symbol = Some(symbol);
-        self
-    }
-
-    /// One order by client id.
-    pub fn order_link_id(mut self, id: OrderLinkId) -> Self {
-        self.order_link_id = Some(id);
-        self
-    }
-
-    /// One order by id.
-    pub fn order_id(mut self, id: OrderId) -> Self {
-        self.order_id = Some(id);
-        self
-    }
-
-    /// Only orders in this status.
-    pub fn order_status(mut self, status: OrderStatus) -> Self {
-        self.order_status = Some(status);
-        self
-    }
-
-    /// Time window (at most 7 days).
-    pub fn window(mut self, start: TimestampMs, end: TimestampMs) -> Self {
-        self.start_time = Some(start);
-        self.end_time = Some(end);
-        self
-    }
-
-    /// Page size, 1..=50.
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// The next page's cursor.
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.cursor = Some(cursor.into());
-        self
-    }
-
-    fn params(&self) -> Vec<(&'static str, String)> {
+    /// The query string's pairs, with the query's own `filter` after the order ids.
+    fn params(&self, filter: (&'static str, Option<&str>)) -> Vec<(&'static str, String)> {
         let mut p = vec![("category", self.category.as_str().to_owned())];
         push(&mut p, "symbol", self.symbol.as_ref().map(Symbol::as_str));
         push(
@@ -566,11 +523,7 @@ impl OrderHistory {
             "orderLinkId",
             self.order_link_id.as_ref().map(OrderLinkId::as_str),
         );
-        push(
-            &mut p,
-            "orderStatus",
-            self.order_status.as_ref().map(|s| s.as_str()),
-        );
+        push(&mut p, filter.0, filter.1);
         push(
             &mut p,
             "startTime",
@@ -588,6 +541,81 @@ impl OrderHistory {
         );
         push(&mut p, "cursor", self.cursor.as_deref());
         p
+    }
+}
+
+/// The builder methods of a query over a [`HistoryScope`] (its field `scope`); `$max` is the
+/// endpoint's largest page.
+macro_rules! history_scope_builders {
+    ($max:literal) => {
+        /// One symbol.
+        pub fn symbol(mut self, symbol: Symbol) -> Self {
+            self.scope.symbol = Some(symbol);
+            self
+        }
+
+        /// One order by client id.
+        pub fn order_link_id(mut self, id: OrderLinkId) -> Self {
+            self.scope.order_link_id = Some(id);
+            self
+        }
+
+        /// One order by id.
+        pub fn order_id(mut self, id: OrderId) -> Self {
+            self.scope.order_id = Some(id);
+            self
+        }
+
+        /// Time window (at most 7 days).
+        pub fn window(mut self, start: TimestampMs, end: TimestampMs) -> Self {
+            self.scope.start_time = Some(start);
+            self.scope.end_time = Some(end);
+            self
+        }
+
+        #[doc = concat!("Page size, 1..=", $max, ".")]
+        pub fn limit(mut self, limit: u32) -> Self {
+            self.scope.limit = Some(limit);
+            self
+        }
+
+        /// The next page's cursor.
+        pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+            self.scope.cursor = Some(cursor.into());
+            self
+        }
+    };
+}
+
+/// `GET /v5/order/history` (docs/v5/order/order-list.mdx).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderHistory {
+    scope: HistoryScope,
+    order_status: Option<OrderStatus>,
+}
+
+impl OrderHistory {
+    /// Closed orders of the last 7 days (Bybit's default window), every symbol.
+    pub fn new() -> Self {
+        OrderHistory {
+            scope: HistoryScope::new(),
+            order_status: None,
+        }
+    }
+
+    history_scope_builders!(50);
+
+    /// Only orders in this status.
+    pub fn order_status(mut self, status: OrderStatus) -> Self {
+        self.order_status = Some(status);
+        self
+    }
+
+    fn params(&self) -> Vec<(&'static str, String)> {
+        self.scope.params((
+            "orderStatus",
+            self.order_status.as_ref().map(|s| s.as_str()),
+        ))
     }
 }
 
@@ -600,50 +628,20 @@ impl Default for OrderHistory {
 /// `GET /v5/execution/list` (docs/v5/order/execution.mdx): fills with a time window and cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Executions {
-    category: Category,
-    symbol: Option<Symbol>,
-    order_id: Option<OrderId>,
-    order_link_id: Option<OrderLinkId>,
+    scope: HistoryScope,
     exec_type: Option<ExecType>,
-    start_time: Option<TimestampMs>,
-    end_time: Option<TimestampMs>,
-    limit: Option<u32>,
-    cursor: Option<String>,
 }
 
 impl Executions {
     /// Fills of the last 7 days (Bybit's default window), every symbol.
     pub fn new() -> Self {
         Executions {
-            category: Category::Linear,
-            symbol: None,
-            order_id: None,
-            order_link_id: None,
+            scope: HistoryScope::new(),
             exec_type: None,
-            start_time: None,
-            end_time: None,
-            limit: None,
-            cursor: None,
         }
     }
 
-    /// One symbol.
-    pub fn symbol(mut self, symbol: Symbol) -> Self {
-        self.symbol = Some(symbol);
-        self
-    }
-
-    /// One order's fills by client id.
-    pub fn order_link_id(mut self, id: OrderLinkId) -> Self {
-        self.order_link_id = Some(id);
-        self
-    }
-
-    /// One order's fills by id.
-    pub fn order_id(mut self, id: OrderId) -> Self {
-        self.order_id = Some(id);
-        self
-    }
+    history_scope_builders!(100);
 
     /// Only this kind of execution (e.g. `Trade`, `Funding`).
     pub fn exec_type(mut self, exec_type: ExecType) -> Self {
@@ -651,60 +649,9 @@ impl Executions {
         self
     }
 
-    /// Time window (at most 7 days).
-    pub fn window(mut self, start: TimestampMs, end: TimestampMs) -> Self {
-        self.start_time = Some(start);
-        self.end_time = Some(end);
-        self
-    }
-
-    /// Page size, 1..=100.
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// The next page's cursor.
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.cursor = Some(cursor.into());
-        self
-    }
-
     fn params(&self) -> Vec<(&'static str, String)> {
-        let mut p = vec![("category", self.category.as_str().to_owned())];
-        push(&mut p, "symbol", self.symbol.as_ref().map(Symbol::as_str));
-        push(
-            &mut p,
-            "orderId",
-            self.order_id.as_ref().map(OrderId::as_str),
-        );
-        push(
-            &mut p,
-            "orderLinkId",
-            self.order_link_id.as_ref().map(OrderLinkId::as_str),
-        );
-        push(
-            &mut p,
-            "execType",
-            self.exec_type.as_ref().map(|e| e.as_str()),
-        );
-        push(
-            &mut p,
-            "startTime",
-            self.start_time.map(|t| t.0.to_string()).as_deref(),
-        );
-        push(
-            &mut p,
-            "endTime",
-            self.end_time.map(|t| t.0.to_string()).as_deref(),
-        );
-        push(
-            &mut p,
-            "limit",
-            self.limit.map(|l| l.to_string()).as_deref(),
-        );
-        push(&mut p, "cursor", self.cursor.as_deref());
-        p
+        self.scope
+            .params(("execType", self.exec_type.as_ref().map(|e| e.as_str())))
     }
 }
 
@@ -801,7 +748,7 @@ impl RestClient {
         let mut history = OrderHistory::new()
             .symbol(symbol.clone())
             .order_link_id(link.clone());
-        history.category = category.clone();
+        history.scope.category = category.clone();
         let closed = self.order_history(history).await?;
         Ok(closed
             .list
@@ -994,16 +941,16 @@ impl RestClient {
     /// One page of order history (`GET /v5/order/history`).
     pub async fn order_history(&self, query: OrderHistory) -> Result<OrderList, RestError> {
         let call = Call::get(&ORDER_HISTORY, &query.params())
-            .symbol(query.symbol.as_ref().map(Symbol::as_str))
-            .link(query.order_link_id.as_ref().map(OrderLinkId::as_str));
+            .symbol(query.scope.symbol.as_ref().map(Symbol::as_str))
+            .link(query.scope.order_link_id.as_ref().map(OrderLinkId::as_str));
         self.execute(&call).await.result.map(|r| r.result)
     }
 
     /// One page of executions (`GET /v5/execution/list`).
     pub async fn executions(&self, query: Executions) -> Result<ExecutionList, RestError> {
         let call = Call::get(&EXECUTIONS, &query.params())
-            .symbol(query.symbol.as_ref().map(Symbol::as_str))
-            .link(query.order_link_id.as_ref().map(OrderLinkId::as_str));
+            .symbol(query.scope.symbol.as_ref().map(Symbol::as_str))
+            .link(query.scope.order_link_id.as_ref().map(OrderLinkId::as_str));
         self.execute(&call).await.result.map(|r| r.result)
     }
 }
