@@ -81,6 +81,19 @@ struct Conn {
     out: Vec<String>,
 }
 
+impl Conn {
+    fn new(authed: bool) -> Self {
+        Conn {
+            authed,
+            pending: HashMap::new(),
+            ping_sent: None,
+            last_frame: Instant::now(),
+            auth_deadline: None,
+            out: Vec::new(),
+        }
+    }
+}
+
 pub(crate) struct Task {
     config: WsConfig,
     auth: Option<PrivateAuth>,
@@ -304,14 +317,7 @@ impl Task {
             reconnects: self.connections - 1,
         });
         let now = Instant::now();
-        let mut conn = Conn {
-            authed: self.auth.is_none(),
-            pending: HashMap::new(),
-            ping_sent: None,
-            last_frame: now,
-            auth_deadline: None,
-            out: Vec::new(),
-        };
+        let mut conn = Conn::new(self.auth.is_none());
         match &self.auth {
             Some(auth) => {
                 let expires = auth.expires_ms(unix_ms());
@@ -635,4 +641,189 @@ impl Task {
 /// `{"req_id":…,"op":…,"args":[topics]}`.
 fn request(req_id: &str, op: &str, topics: &[String]) -> String {
     serde_json::json!({"req_id": req_id, "op": op, "args": topics}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn task() -> (Task, mpsc::Receiver<WsEvent>) {
+        let (_commands, command_rx) = mpsc::channel(1);
+        let (events, event_rx) = mpsc::channel(1024);
+        let task = Task::new(
+            WsConfig::new("ws://127.0.0.1:9"),
+            None,
+            None,
+            command_rx,
+            events,
+            Arc::new(Shared::new()),
+            CancellationToken::new(),
+        );
+        (task, event_rx)
+    }
+
+    fn bad_frames(task: &Task) -> u64 {
+        task.shared.health.bad_frames.load(Ordering::Relaxed)
+    }
+
+    /// Real frames: every WebSocket fixture, one frame per JSON value or JSONL line.
+    fn real_frames() -> Vec<String> {
+        let mut frames = Vec::new();
+        for name in testkit::fixture_names().unwrap_or_default() {
+            if !name.starts_with("ws_") {
+                continue;
+            }
+            let Some(text) = testkit::fixture(&name) else {
+                continue;
+            };
+            if name.ends_with(".jsonl") {
+                frames.extend(text.lines().take(3).map(str::to_owned));
+            } else if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+                frames.push(value.to_string());
+            }
+        }
+        if frames.is_empty() {
+            frames.push(
+                r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":1,"seq":1}}"#
+                    .to_owned(),
+            );
+        }
+        frames
+    }
+
+    /// Feeds one frame the way the socket loop does; counts whether it was a bad frame.
+    fn feed(text: &str) -> bool {
+        let (mut task, _events) = task();
+        task.desired.push("orderbook.50.BTCUSDT".to_owned());
+        task.desired.push("orderbook.500.XRPUSDT".to_owned());
+        let mut conn = Conn::new(true);
+        let before = bad_frames(&task);
+        let _ = task.on_text(&mut conn, text);
+        bad_frames(&task) > before
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        // Bad frames are counted and skipped, never a panic (issue 8.5).
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let bad = feed(&text);
+            if WsMessage::parse(&text).is_err() {
+                prop_assert!(bad);
+            }
+        }
+
+        #[test]
+        fn mutated_real_frames_never_panic(
+            pick in any::<prop::sample::Index>(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8),
+        ) {
+            let frames = real_frames();
+            let mut bytes = frames[pick.index(frames.len())].clone().into_bytes();
+            for (at, byte, how) in edits {
+                if bytes.is_empty() {
+                    break;
+                }
+                let i = at.index(bytes.len());
+                match how {
+                    0 => bytes[i] = byte,
+                    1 => { bytes.remove(i); }
+                    _ => bytes.insert(i, byte),
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let bad = feed(&text);
+            if WsMessage::parse(&text).is_err() {
+                prop_assert!(bad);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_topics_and_shapes_are_counted() {
+        assert!(feed(r#"{"topic":"liquidation.BTCUSDT","data":{}}"#));
+        assert!(feed(r#"{"hello":"world"}"#));
+        assert!(feed(
+            r#"{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":"x"}"#
+        ));
+        assert!(!feed(
+            r#"{"success":true,"ret_msg":"pong","conn_id":"c","req_id":"","op":"ping"}"#
+        ));
+    }
+
+    // REFERENCE.md §5 (JKorf/Bybit.Net #200): the first snapshot can come before the ack; it
+    // must be kept, not dropped.
+    #[test]
+    fn a_snapshot_before_the_subscribe_ack_is_kept() {
+        let (mut task, mut events) = task();
+        let topic = "orderbook.50.BTCUSDT".to_owned();
+        task.desired.push(topic.clone());
+        let mut conn = Conn::new(true);
+        task.queue_subscribe(&mut conn, std::slice::from_ref(&topic));
+        let snapshot = r#"{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":7,"seq":1}}"#;
+        assert!(task.on_text(&mut conn, snapshot).is_ok());
+        assert!(matches!(
+            events.try_recv(),
+            Ok(WsEvent::Book {
+                snapshot: true,
+                update_id: 7,
+                ..
+            })
+        ));
+        let ack = r#"{"success":true,"ret_msg":"","conn_id":"c","req_id":"1","op":"subscribe"}"#;
+        assert!(task.on_text(&mut conn, ack).is_ok());
+        assert!(matches!(events.try_recv(), Ok(WsEvent::Subscribed { .. })));
+        assert_eq!(
+            task.shared
+                .with_book("orderbook.50.BTCUSDT", |b| b.update_id()),
+            Some(7)
+        );
+    }
+
+    // Paused clock: against a port nobody listens on, attempts are spaced by the capped
+    // exponential schedule (measured on tokio's virtual clock).
+    #[tokio::test(start_paused = true)]
+    async fn reconnect_attempts_follow_the_backoff_schedule() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let mut config = WsConfig::new(format!("ws://127.0.0.1:{port}/v5/public/linear"));
+        config.backoff = crate::BackoffConfig {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+            stable_after: Duration::from_secs(60),
+        };
+        let (stream, mut events) = crate::WsStream::public(config).unwrap();
+        let mut last = Instant::now();
+        let mut attempts = Vec::new();
+        while attempts.len() < 6 {
+            match events.recv().await.unwrap() {
+                WsEvent::Reconnecting { attempt, delay } => attempts.push((attempt, delay)),
+                WsEvent::ConnectFailed { .. } => {
+                    if let Some((_, delay)) = attempts.last() {
+                        // The failure came no sooner than the delay announced before it.
+                        assert!(last.elapsed() >= *delay);
+                    }
+                    last = Instant::now();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        for (i, (attempt, delay)) in attempts.iter().enumerate() {
+            assert_eq!(*attempt as usize, i + 1);
+            let base = Duration::from_secs(1 << i.min(3));
+            assert!(
+                *delay >= base / 2 && *delay <= base,
+                "attempt {attempt}: {delay:?}"
+            );
+        }
+        assert!(stream.health().connect_failures >= 5);
+        stream.close().await;
+    }
 }
