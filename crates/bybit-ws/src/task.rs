@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use bybit_types::ws::op::OpReply;
 use bybit_types::ws::WsMessage;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, timeout, Instant};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsTransportError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -172,7 +172,8 @@ impl Task {
             match self.connect().await {
                 Ok(socket) => {
                     let opened = Instant::now();
-                    let end = self.session(socket).await;
+                    let (sink, stream) = socket.split();
+                    let end = self.session(sink, stream).await;
                     self.health().set_connected(false);
                     self.shared.invalidate_books();
                     self.backoff.connection_lasted(opened.elapsed());
@@ -246,6 +247,17 @@ impl Task {
 
     fn unwant(&mut self, topics: &[String]) {
         self.desired.retain(|t| !topics.contains(t));
+        // A caller waiting on a topic it then unsubscribed waits no longer for it.
+        let mut open = Vec::with_capacity(self.waiters.len());
+        for mut waiter in std::mem::take(&mut self.waiters) {
+            waiter.remaining.retain(|t| !topics.contains(t));
+            if waiter.remaining.is_empty() {
+                let _ = waiter.reply.send(Ok(()));
+            } else {
+                open.push(waiter);
+            }
+        }
+        self.waiters = open;
         self.shared.forget(topics);
         self.health().unsubscribed(topics);
     }
@@ -306,8 +318,13 @@ impl Task {
         }
     }
 
-    async fn session(&mut self, socket: Socket) -> End {
-        let (mut sink, mut stream) = socket.split();
+    /// Runs one connection until it ends. Generic over the socket's halves so that the
+    /// heartbeat can be tested on tokio's paused clock with an in-memory socket.
+    async fn session<Si, St>(&mut self, mut sink: Si, mut stream: St) -> End
+    where
+        Si: Sink<Message, Error = WsTransportError> + Unpin,
+        St: Stream<Item = Result<Message, WsTransportError>> + Unpin,
+    {
         if self.connections > 0 {
             Health::count(&self.shared.health.reconnects);
         }
@@ -401,11 +418,10 @@ impl Task {
         }
     }
 
-    async fn flush(
-        &self,
-        sink: &mut futures_util::stream::SplitSink<Socket, Message>,
-        out: &mut Vec<String>,
-    ) -> Result<(), String> {
+    async fn flush<Si>(&self, sink: &mut Si, out: &mut Vec<String>) -> Result<(), String>
+    where
+        Si: Sink<Message, Error = WsTransportError> + Unpin,
+    {
         let write = async {
             for frame in out.drain(..) {
                 sink.feed(Message::Text(frame.into())).await?;
@@ -825,5 +841,96 @@ mod tests {
         }
         assert!(stream.health().connect_failures >= 5);
         stream.close().await;
+    }
+
+    /// An in-memory socket: frames the task writes arrive on the returned receiver; frames sent
+    /// on the returned sender are what it reads. Nothing here touches the network, so tokio's
+    /// paused clock advances deterministically.
+    #[allow(clippy::type_complexity)]
+    fn memory_socket() -> (
+        std::pin::Pin<Box<dyn Sink<Message, Error = WsTransportError> + Send>>,
+        std::pin::Pin<Box<dyn Stream<Item = Result<Message, WsTransportError>> + Send>>,
+        mpsc::UnboundedReceiver<Message>,
+        mpsc::UnboundedSender<Message>,
+    ) {
+        let (written_tx, written) = mpsc::unbounded_channel();
+        let (incoming, incoming_rx) = mpsc::unbounded_channel::<Message>();
+        let sink = futures_util::sink::unfold(written_tx, |tx, message: Message| async move {
+            tx.send(message)
+                .map_err(|_| WsTransportError::ConnectionClosed)?;
+            Ok::<_, WsTransportError>(tx)
+        });
+        let stream = futures_util::stream::unfold(incoming_rx, |mut rx| async move {
+            rx.recv().await.map(|m| (Ok(m), rx))
+        });
+        (Box::pin(sink), Box::pin(stream), written, incoming)
+    }
+
+    /// A task with the given heartbeat (s) and the command sender that keeps it running
+    /// (a task whose every handle is gone stops).
+    fn heartbeat_task(ping: u64, pong: u64, idle: u64) -> (Task, mpsc::Sender<Command>) {
+        let (mut task, _events) = task();
+        let (commands, command_rx) = mpsc::channel(1);
+        task.commands = command_rx;
+        task.config.ping_interval = Duration::from_secs(ping);
+        task.config.pong_timeout = Duration::from_secs(pong);
+        task.config.idle_timeout = Duration::from_secs(idle);
+        (task, commands)
+    }
+
+    fn pings(written: &mut mpsc::UnboundedReceiver<Message>) -> usize {
+        std::iter::from_fn(|| written.try_recv().ok())
+            .filter(|m| matches!(m, Message::Text(t) if t.as_str() == r#"{"op":"ping"}"#))
+            .count()
+    }
+
+    // docs/v5/ws/connect: ping every 20 s; an unanswered ping means a dead socket.
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_ping_ends_the_session_after_the_pong_timeout() {
+        let (mut task, _commands) = heartbeat_task(20, 10, 600);
+        let (sink, stream, mut written, _incoming) = memory_socket();
+        let start = Instant::now();
+        let end = task.session(sink, stream).await;
+        assert!(matches!(&end, End::Lost(why) if why.contains("pong")));
+        // The ping at 20 s, unanswered until 30 s.
+        assert_eq!(start.elapsed().as_secs(), 30);
+        assert_eq!(pings(&mut written), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answered_pings_keep_the_session_until_they_stop() {
+        let (mut task, _commands) = heartbeat_task(20, 10, 600);
+        let (sink, stream, mut written, incoming) = memory_socket();
+        // A server that answers the first five pings as the linear stream does.
+        let server = tokio::spawn(async move {
+            let mut answered = 0;
+            while let Some(message) = written.recv().await {
+                if matches!(&message, Message::Text(t) if t.as_str() == r#"{"op":"ping"}"#) {
+                    answered += 1;
+                    if answered <= 5 {
+                        let pong = r#"{"success":true,"ret_msg":"pong","conn_id":"c","req_id":"","op":"ping"}"#;
+                        let _ = incoming.send(Message::Text(pong.into()));
+                    }
+                }
+            }
+            answered
+        });
+        let start = Instant::now();
+        let end = task.session(sink, stream).await;
+        assert!(matches!(&end, End::Lost(why) if why.contains("pong")));
+        // Six pings at 20 s intervals, the sixth unanswered for 10 s.
+        assert_eq!(start.elapsed().as_secs(), 6 * 20 + 10);
+        drop(task);
+        assert_eq!(server.await.unwrap(), 6);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_socket_ends_the_session_after_the_idle_timeout() {
+        let (mut task, _commands) = heartbeat_task(100, 10, 30);
+        let (sink, stream, _written, _incoming) = memory_socket();
+        let start = Instant::now();
+        let end = task.session(sink, stream).await;
+        assert!(matches!(&end, End::Lost(why) if why.contains("idle")));
+        assert_eq!(start.elapsed().as_secs(), 30);
     }
 }
