@@ -15,6 +15,23 @@
 //!
 //! Main types: [`WsStream`], [`WsConfig`], [`PrivateAuth`], [`WsEvent`], [`OrderBook`],
 //! [`HealthSnapshot`], [`WsError`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), bybit_ws::WsError> {
+//! use bybit_ws::{WsConfig, WsEvent, WsStream};
+//!
+//! let config = WsConfig::new("wss://stream.bybit.com/v5/public/linear");
+//! let (stream, mut events) = WsStream::public(config)?;
+//! stream.subscribe_orderbook(&["BTCUSDT"], 50).await?;
+//! while let Some(event) = events.recv().await {
+//!     if let WsEvent::Book { symbol, .. } = event {
+//!         let mid = stream.book(&symbol, 50, |book| book.mid());
+//!         println!("{symbol} mid {mid:?}");
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod backoff;
 mod book;

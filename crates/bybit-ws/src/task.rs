@@ -933,4 +933,27 @@ mod tests {
         assert!(matches!(&end, End::Lost(why) if why.contains("idle")));
         assert_eq!(start.elapsed().as_secs(), 30);
     }
+
+    // The slow-consumer policy of `WsEvent`: never wait, drop and count, then say `Lagged`.
+    #[test]
+    fn a_full_event_channel_drops_counts_and_reports_lag() {
+        let (mut task, _events) = task();
+        let (events, mut rx) = mpsc::channel(2);
+        task.events = events;
+        for reconnects in 0..4 {
+            task.emit(WsEvent::Connected { reconnects });
+        }
+        assert_eq!(task.shared.health.dropped_events.load(Ordering::Relaxed), 2);
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(WsEvent::Connected { reconnects: 0 })
+        ));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(WsEvent::Connected { reconnects: 1 })
+        ));
+        task.emit(WsEvent::Authenticated);
+        assert!(matches!(rx.try_recv(), Ok(WsEvent::Lagged { dropped: 2 })));
+        assert!(matches!(rx.try_recv(), Ok(WsEvent::Authenticated)));
+    }
 }
