@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
+use bybit_types::rest::market::InstrumentsInfo;
 use bybit_types::ws::public::Level;
+use bybit_types::RawEnvelope;
 use bybit_ws::{BookError, WsError, WsEvent, WsStream};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -277,19 +279,31 @@ async fn two_hundred_topics_all_come_back_after_a_reconnect() {
         .find(|i| i.symbol == "SOLUSDT")
         .unwrap();
     let price = sim_engine::defaults::start_prices()["SOLUSDT"];
+    // An instruments-info reply of 50 symbols (docs/v5/market/instrument.mdx), written from the
+    // documented fields of one default instrument and read back the way the emulator binary
+    // reads its `--instruments` file.
+    let list: Vec<Value> = symbols
+        .iter()
+        .map(|s| {
+            let mut info = serde_json::to_value(&template).unwrap();
+            info["symbol"] = json!(s);
+            info["baseCoin"] = json!(s.trim_end_matches("USDT"));
+            info
+        })
+        .collect();
+    let payload = json!({
+        "retCode": 0, "retMsg": "OK", "retExtInfo": {}, "time": 1,
+        "result": {"category": "linear", "list": list, "nextPageCursor": ""},
+    })
+    .to_string();
+    let info: InstrumentsInfo = RawEnvelope::parse(payload.as_bytes())
+        .unwrap()
+        .decode("instruments-info result")
+        .unwrap();
+    assert_eq!(info.list.len(), 50);
     let emu = start_with(|config| {
-        // The instruments-info list of 50 symbols, written from the documented fields of one
-        // default instrument (docs/v5/market/instrument.mdx).
-        config.engine.instruments = symbols
-            .iter()
-            .map(|s| {
-                let mut info = template.clone();
-                info.symbol = s.clone();
-                info.base_coin = s.trim_end_matches("USDT").to_owned();
-                info
-            })
-            .collect();
         config.engine.initial_prices = symbols.iter().map(|s| (s.clone(), price)).collect();
+        config.engine.instruments = info.list;
     })
     .await;
     let control = Control::new(&emu);
