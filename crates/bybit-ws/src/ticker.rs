@@ -1,0 +1,79 @@
+//! Linear tickers arrive as a snapshot, then deltas carrying only the fields that changed
+//! (docs/v5/websocket/public/ticker.mdx): an absent field means "unchanged", so a delta is
+//! merged into the last full ticker.
+
+use bybit_types::rest::market::Ticker;
+
+/// Copies every field `delta` carries into `merged`; fields it lacks keep their value.
+pub fn merge_ticker(merged: &mut Ticker, delta: &Ticker) {
+    macro_rules! merge {
+        ($($field:ident),* $(,)?) => {
+            $(if delta.$field.is_some() {
+                merged.$field.clone_from(&delta.$field);
+            })*
+        };
+    }
+    merge!(
+        tick_direction,
+        price24h_pcnt,
+        last_price,
+        prev_price24h,
+        high_price24h,
+        low_price24h,
+        prev_price1h,
+        mark_price,
+        index_price,
+        open_interest,
+        open_interest_value,
+        turnover24h,
+        volume24h,
+        next_funding_time,
+        funding_rate,
+        funding_interval_hour,
+        funding_cap,
+        bid1_price,
+        bid1_size,
+        ask1_price,
+        ask1_size,
+        delivery_time,
+        basis_rate,
+        basis,
+        basis_rate_year,
+        delivery_fee_rate,
+        predicted_delivery_price,
+        pre_open_price,
+        pre_qty,
+        cur_pre_listing_phase,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use bybit_types::ws::WsMessage;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn ticker(text: &str) -> Ticker {
+        match WsMessage::parse(text).unwrap() {
+            WsMessage::Ticker(m) => m.data,
+            other => panic!("not a ticker: {other:?}"),
+        }
+    }
+
+    // docs/v5/websocket/public/ticker.mdx; the delta is the real one quoted in REFERENCE.md §6.1.
+    #[test]
+    fn a_delta_changes_only_the_fields_it_carries() {
+        let mut merged = ticker(
+            r#"{"topic":"tickers.AAVEUSDT","type":"snapshot","data":{"symbol":"AAVEUSDT","lastPrice":"112.9","markPrice":"112.91","bid1Price":"112.8","bid1Size":"1","ask1Price":"113","ask1Size":"1"},"cs":1,"ts":1}"#,
+        );
+        let delta = ticker(
+            r#"{"topic":"tickers.AAVEUSDT","type":"delta","data":{"symbol":"AAVEUSDT","bid1Price":"112.89","bid1Size":"2.12","ask1Price":"112.90","ask1Size":"5.02"},"cs":78039939929,"ts":1709210212704}"#,
+        );
+        merge_ticker(&mut merged, &delta);
+        assert_eq!(merged.last_price, Some(dec!(112.9)));
+        assert_eq!(merged.mark_price, Some(dec!(112.91)));
+        assert_eq!(merged.bid1_price, Some(dec!(112.89)));
+        assert_eq!(merged.ask1_size, Some(dec!(5.02)));
+    }
+}
