@@ -17,7 +17,7 @@ use axum::response::Response;
 use bybit_rest::{Executions, OpenOrders, OrderHistory, Positions, RestClient};
 use bybit_types::AccountType;
 
-use crate::support::{btc, config, emulator};
+use crate::support::{btc, config, emulator_alone};
 
 struct Proxy {
     upstream: String,
@@ -90,7 +90,7 @@ fn max_per_window(arrivals: &[(Instant, String)], window: Duration) -> HashMap<S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_1000_request_burst_never_exceeds_the_limit_and_no_10006_reaches_the_caller() {
-    let emu = emulator().await;
+    let emu = emulator_alone().await;
     let proxy = Arc::new(Proxy {
         upstream: emu.http_url(),
         http: reqwest::Client::new(),

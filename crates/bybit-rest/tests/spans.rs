@@ -10,7 +10,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-use crate::support::{client, control, emulator, resting_buy, SECRET};
+use crate::support::{client, control, emulator_alone, resting_buy, SECRET};
 
 /// A subscriber that writes every span field and event field it sees into one text.
 #[derive(Default)]
@@ -54,8 +54,9 @@ impl Subscriber for Capture {
 async fn each_request_has_a_span_with_its_context_and_no_secret_or_signature() {
     let capture = Capture::default();
     let text = capture.text.clone();
+    // The turn first: the subscriber is installed while no other test registers callsites.
+    let emu = emulator_alone().await;
     let _guard = tracing::subscriber::set_default(capture);
-    let emu = emulator().await;
     let client = client(&emu);
     control(&emu, "/fail", json!({"count": 1, "retCode": 10016})).await;
     client

@@ -14,12 +14,58 @@ pub(crate) const KEY: &str = "rest-key";
 /// Its secret.
 pub(crate) const SECRET: &str = "rest-secret-do-not-print";
 
+/// Tests that measure timing or watch process-wide state (the burst counts arrivals per second
+/// at the server's door; the span test installs a tracing subscriber, whose callsite cache other
+/// threads' first hits can race) run alone: they take this lock for writing, every other
+/// emulator test holds it for reading. Each test starts at most one emulator, so no test waits
+/// on itself.
+static TURN: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// An emulator for one test, with the test's turn (see [`TURN`]). Derefs to the emulator.
+pub(crate) struct TestEmulator {
+    emulator: Emulator,
+    _turn: Turn,
+}
+
+enum Turn {
+    Shared(
+        #[allow(dead_code, reason = "held, never read")] tokio::sync::RwLockReadGuard<'static, ()>,
+    ),
+    Alone(
+        #[allow(dead_code, reason = "held, never read")] tokio::sync::RwLockWriteGuard<'static, ()>,
+    ),
+}
+
+impl std::ops::Deref for TestEmulator {
+    type Target = Emulator;
+    fn deref(&self) -> &Emulator {
+        &self.emulator
+    }
+}
+
 /// An emulator with the default instruments and 10,000 USDT.
-pub(crate) async fn emulator() -> Emulator {
+pub(crate) async fn emulator() -> TestEmulator {
     emulator_with(|_| {}).await
 }
 
-pub(crate) async fn emulator_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
+/// [`emulator`] for a test that must run alone (timing or tracing; see [`TURN`]).
+pub(crate) async fn emulator_alone() -> TestEmulator {
+    let turn = Turn::Alone(TURN.write().await);
+    TestEmulator {
+        emulator: start(|_| {}).await,
+        _turn: turn,
+    }
+}
+
+pub(crate) async fn emulator_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> TestEmulator {
+    let turn = Turn::Shared(TURN.read().await);
+    TestEmulator {
+        emulator: start(adjust).await,
+        _turn: turn,
+    }
+}
+
+async fn start(adjust: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
     let mut config = EmulatorConfig::with_defaults(KEY, SECRET, dec!(10000), 7);
     adjust(&mut config);
     Emulator::start("127.0.0.1:0", config).await.unwrap()
