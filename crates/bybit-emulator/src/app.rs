@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, watch};
 use crate::clock::Clock;
 use crate::faults::Faults;
 use crate::limits::RateLimits;
+use crate::ws::feeds::BookFeeds;
 use crate::{faults, rest, ws, EmulatorConfig, StartError, TransportConfig};
 
 /// Capacity of each event fan-out to WebSocket sessions, in engine steps (one `execute`'s
@@ -45,6 +46,8 @@ pub struct AppState {
     pub(crate) clock: Clock,
     pub(crate) limits: RateLimits,
     pub(crate) faults: Faults,
+    /// The order-book feeds every public connection shares (and REST's `u`).
+    pub(crate) books: BookFeeds,
     /// Market events (trades, book and ticker changes), for the public streams.
     pub(crate) public_events: broadcast::Sender<Batch>,
     /// Account events (orders, executions, positions, wallet), for the private streams: kept
@@ -79,6 +82,7 @@ impl AppState {
             clock: Clock::default(),
             limits: RateLimits::new(config.rate_limits),
             faults: Faults::default(),
+            books: BookFeeds::default(),
             public_events,
             private_events,
             ws_epoch,

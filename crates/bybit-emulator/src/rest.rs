@@ -352,17 +352,19 @@ fn orderbook(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.required("symbol")?;
     let depth = p.limit(25, 500)?;
-    let (book, (update_id, seq)) =
-        state.read(|e| Ok::<_, Reject>((e.book(&symbol, depth)?, e.sequence(&symbol)?)))?;
-    let side = |levels: &[sim_engine::Level]| -> Vec<[String; 2]> {
+    // The level-1000 stream's book at its latest `u` (docs v5/market/orderbook: `u` "is
+    // corresponding to `u`" of the deepest WebSocket book), so that a client keeping a book
+    // from that stream can compare it with this answer at the same `u`.
+    let book = state.books.rest(state, &symbol, depth)?;
+    let side = |levels: &[bybit_types::ws::public::Level]| -> Vec<[String; 2]> {
         levels
             .iter()
-            .map(|l| [l.price.to_string(), l.qty.to_string()])
+            .map(|(price, qty)| [price.to_string(), qty.to_string()])
             .collect()
     };
     Reply::ok(json!({
         "s": symbol, "b": side(&book.bids), "a": side(&book.asks),
-        "ts": ctx.now, "u": update_id, "seq": seq, "cts": ctx.now,
+        "ts": ctx.now, "u": book.u, "seq": book.seq, "cts": book.cts,
     }))
 }
 

@@ -16,5 +16,8 @@ mod ws;
 // Issue 6 hardening, kept apart so parallel additions above merge cleanly.
 mod hardening;
 
+// Issue 6 follow-up: one `u` sequence per book feed, shared by every connection and REST.
+mod book_u;
+
 // Issue 6 must-show: flat RSS over hours of living market (the binary, stepped clock).
 mod memory;

@@ -705,7 +705,7 @@ async fn categorised_private_topics_carry_their_own_name() {
 }
 
 /// A local book kept from the stream, as a client would.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct LocalBook {
     bids: BTreeMap<Decimal, Decimal>,
     asks: BTreeMap<Decimal, Decimal>,
@@ -756,6 +756,26 @@ impl LocalBook {
                 "crossed book: {best_bid} >= {best_ask}"
             );
         }
+    }
+
+    /// `u` of the last message applied.
+    pub(crate) fn update_id(&self) -> Option<i64> {
+        self.update_id
+    }
+
+    /// The best `n` bids, highest first.
+    pub(crate) fn bids_best_first(&self, n: usize) -> Vec<(Decimal, Decimal)> {
+        self.bids
+            .iter()
+            .rev()
+            .take(n)
+            .map(|(p, s)| (*p, *s))
+            .collect()
+    }
+
+    /// The best `n` asks, lowest first.
+    pub(crate) fn asks_best_first(&self, n: usize) -> Vec<(Decimal, Decimal)> {
+        self.asks.iter().take(n).map(|(p, s)| (*p, *s)).collect()
     }
 
     fn assert_matches_engine(&self, emu: &Emulator, depth: usize) {

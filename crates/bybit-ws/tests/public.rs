@@ -350,15 +350,61 @@ fn book_run() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// The local book's `u` and its best `n` levels a side, once it holds a snapshot.
+type Kept = (i64, Vec<Level>, Vec<Level>);
+
+fn kept(stream: &WsStream, symbol: &str, depth: u32, n: usize) -> Option<Kept> {
+    stream
+        .book(symbol, depth, |b| {
+            b.is_ready()
+                .then(|| (b.update_id(), b.bids(n).to_vec(), b.asks(n).to_vec()))
+        })
+        .flatten()
+}
+
+/// Deepest REST answer for linear (docs/v5/market/orderbook.mdx: `limit` 1 to 500).
+const REST_LIMIT: usize = 500;
+
+/// A REST snapshot's `u` and levels.
+async fn rest_book(control: &Control, symbol: &str) -> Kept {
+    let rest = control.orderbook(symbol, 500).await;
+    let u = rest["u"].as_i64().unwrap();
+    (u, levels(&rest["b"]), levels(&rest["a"]))
+}
+
+/// Waits (up to a second) for the local book to reach REST's `u`, then compares the two at
+/// that `u`; `None` if the book went past it between two looks (the comparison is retried).
+async fn compare_at_rest_u(stream: &WsStream, control: &Control) -> Option<()> {
+    let (rest_u, bids, asks) = rest_book(control, "BTCUSDT").await;
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        let (u, local_bids, local_asks) = kept(stream, "BTCUSDT", 1000, REST_LIMIT)?;
+        if u == rest_u {
+            assert_eq!(local_bids, bids, "bids differ at u {u}");
+            assert_eq!(local_asks, asks, "asks differ at u {u}");
+            return Some(());
+        }
+        if u > rest_u {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the local book never reached REST's u {rest_u}");
+}
+
 // A moving market for a minute: the local book never crosses and never needs a resync; at the
-// end it matches REST snapshots (docs/v5/market/orderbook.mdx) within 150 ms of each while the
-// market still moves, and exactly once the market is held.
+// end it equals REST snapshots (docs/v5/market/orderbook.mdx: REST's `u` corresponds to `u` of
+// the deepest WebSocket book, level 1000 for contracts) taken at the same `u`, while the
+// market still moves and once it is held.
 #[tokio::test]
 async fn a_book_kept_for_a_minute_on_a_moving_market_equals_rest() {
     let emu = start_with(|config| config.static_prices = false).await;
     let control = Control::new(&emu);
     let (stream, mut events) = WsStream::public(fast(emu.public_ws_url())).unwrap();
-    stream.subscribe_orderbook(&["BTCUSDT"], 50).await.unwrap();
+    stream
+        .subscribe_orderbook(&["BTCUSDT"], 1000)
+        .await
+        .unwrap();
     let end = Instant::now() + book_run();
     let mut deltas = 0u64;
     while Instant::now() < end {
@@ -374,35 +420,28 @@ async fn a_book_kept_for_a_minute_on_a_moving_market_equals_rest() {
             WsEvent::Disconnected { reason } => panic!("disconnected: {reason}"),
             _ => {}
         }
-        if let Some((bids, asks)) = local(&stream, "BTCUSDT", 50) {
-            assert!(bids.len() <= 50 && asks.len() <= 50);
+        if let Some((_, bids, asks)) = kept(&stream, "BTCUSDT", 1000, usize::MAX) {
+            assert!(bids.len() <= 1000 && asks.len() <= 1000);
             if let (Some(b), Some(a)) = (bids.first(), asks.first()) {
                 assert!(b.0 < a.0, "crossed: {b:?} {a:?}");
             }
         }
     }
     assert!(deltas > 10, "the market hardly moved: {deltas} deltas");
-    // While it still moves: a REST snapshot is matched by the local book within a moment
-    // (the stream pushes at most every 20 ms at depth 50), at least once in a few tries.
-    let mut live_matches = 0;
+    // While it still moves: every REST snapshot equals the local book when that book is at
+    // the same `u` (the stream pushes at most every 200 ms at depth 1000, so the book usually
+    // sits at REST's `u` for a while; when it has already moved past, that try is skipped).
+    let mut compared = 0;
     for _ in 0..20 {
-        let rest = control.orderbook("BTCUSDT", 50).await;
-        let want = (levels(&rest["b"]), levels(&rest["a"]));
-        let until = Instant::now() + Duration::from_millis(150);
-        while Instant::now() < until {
-            if local(&stream, "BTCUSDT", 50).as_ref() == Some(&want) {
-                live_matches += 1;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        if compare_at_rest_u(&stream, &control).await.is_some() {
+            compared += 1;
         }
     }
     assert!(
-        live_matches >= 5,
-        "the local book matched REST only {live_matches}/20 times"
+        compared >= 5,
+        "only {compared}/20 REST snapshots met the book at their u"
     );
-    // Hold the price so one REST snapshot and the stream can be compared (the emulator's REST
-    // `u` counts engine changes and the stream's counts pushes, so `u` cannot be matched).
+    // Hold the price: the stream and REST settle on one `u` and one book.
     let held = control.orderbook("BTCUSDT", 1).await;
     let price = held["b"][0][0].as_str().unwrap().to_owned();
     control
@@ -412,14 +451,11 @@ async fn a_book_kept_for_a_minute_on_a_moving_market_equals_rest() {
         )
         .await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let rest = control.orderbook("BTCUSDT", 50).await;
-        let want = (levels(&rest["b"]), levels(&rest["a"]));
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if local(&stream, "BTCUSDT", 50).as_ref() == Some(&want) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "local book never matched REST");
+    while compare_at_rest_u(&stream, &control).await.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "local book never met REST at one u"
+        );
     }
     assert_eq!(stream.health().book_resyncs, 0);
     stream.close().await;

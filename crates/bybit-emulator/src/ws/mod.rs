@@ -15,6 +15,7 @@
 //! connection that sends no ping and is sent nothing for the idle time is closed (docs
 //! v5/ws/connect: 10 minutes, or a private URL's `max_active_time`).
 
+pub(crate) mod feeds;
 mod private;
 mod public;
 
@@ -206,6 +207,11 @@ impl Outbox {
         if let Ok(text) = serde_json::to_string(message) {
             self.0.push(text);
         }
+    }
+
+    /// A message serialised once for every subscriber (a shared book feed's).
+    fn push_text(&mut self, text: &str) {
+        self.0.push(text.to_owned());
     }
 }
 

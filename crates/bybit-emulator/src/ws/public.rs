@@ -2,29 +2,31 @@
 //! `publicTrade.{symbol}` (REFERENCE.md §6).
 //!
 //! Tickers and books are state, not events: on a `Market` event the session re-reads the
-//! symbol's ticker and book from the engine and sends what differs from what it last sent on
-//! this connection. That makes every delta exact by construction (applying it to the last
-//! message gives the engine's current state), however events were batched or coalesced.
+//! symbol's ticker from the engine and sends what differs from what it last sent on this
+//! connection, and catches its books up with their shared feeds ([`super::feeds`]), which diff
+//! the engine's book against the feed's last message. Either way every delta is exact by
+//! construction (applying it to the last message gives the engine's state), however events
+//! were batched or coalesced; and a book's `u` is the feed's, the same on every connection.
 //!
 //! Cadence (docs v5/websocket/public/orderbook and ticker; REFERENCE.md §6): a changed book is
 //! pushed at most every 10 ms (depth 1), 20 ms (50), 100 ms (200) or 200 ms (1000), a changed
 //! ticker every 100 ms; a change inside the interval is marked and sent, merged with any later
-//! ones, when the interval ends. An unchanged level-1 book is re-sent every 3 s with the same
-//! `u`. Trades go out as they happen, at most 1024 to a message.
+//! ones, when the interval ends (a book's interval is its feed's). An unchanged level-1 book is
+//! re-sent every 3 s with the same `u`. Trades go out as they happen, at most 1024 to a message.
 
-use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use bybit_types::rest::market::Ticker;
 use bybit_types::ws::op::StreamReply;
-use bybit_types::ws::public::{Level, OrderbookData, PublicTrade, TopicMessage};
+use bybit_types::ws::public::{PublicTrade, TopicMessage};
 use bybit_types::{TickDirection, UpdateType};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
-use sim_engine::{BookSnapshot, Engine, EngineEvent};
+use sim_engine::{Engine, EngineEvent};
 use tokio::time::Instant;
 
+use super::feeds::{Poll, Snapshot};
 use super::{topic_args, Outbox, Request, Session};
 use crate::app::Batch;
 use crate::AppState;
@@ -37,17 +39,6 @@ const LEVEL1_RESEND: Duration = Duration::from_secs(3);
 
 /// Most trades in one `publicTrade` message (docs v5/websocket/public/trade).
 const TRADES_PER_MESSAGE: usize = 1024;
-
-/// How often a changed book of `depth` is pushed at most (docs v5/websocket/public/orderbook,
-/// linear: 1 → 10 ms, 50 → 20 ms, 200 → 100 ms, 1000 → 200 ms).
-fn book_interval(depth: usize) -> Duration {
-    Duration::from_millis(match depth {
-        1 => 10,
-        50 => 20,
-        200 => 100,
-        _ => 200,
-    })
-}
 
 /// Order-book depths the linear stream serves. 500 is absent on purpose: Bybit retired it for
 /// futures in 2025 (REFERENCE.md §6.2), and a client still asking for it should find out here.
@@ -78,8 +69,12 @@ impl Topic {
             ["tickers", symbol] => Topic::Ticker {
                 symbol: (*symbol).to_owned(),
             },
-            ["orderbook", depth, symbol] => {
-                let depth = depth.parse::<usize>().ok().filter(|d| DEPTHS.contains(d))?;
+            ["orderbook", name, symbol] => {
+                // Only the canonical spelling: messages carry the feed's own topic name.
+                let depth = name
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|d| DEPTHS.contains(d) && d.to_string() == *name)?;
                 Topic::Book {
                     depth,
                     symbol: (*symbol).to_owned(),
@@ -98,7 +93,7 @@ impl Topic {
 enum Start {
     /// Boxed: a ticker is some thirty optional decimals, the other variants a few words.
     Ticker(Box<Ticker>),
-    Book(BookSnapshot),
+    Book(Snapshot),
     Trade(Decimal),
 }
 
@@ -115,52 +110,33 @@ struct TickerFeed {
     next_at: Instant,
 }
 
-/// An `orderbook.{depth}.{symbol}` subscription.
+/// An `orderbook.{depth}.{symbol}` subscription: where this connection is on the shared feed.
 #[derive(Debug)]
-struct BookFeed {
+struct BookSub {
     symbol: String,
     depth: usize,
-    /// The book as the client holds it after the last message.
-    bids: BTreeMap<Decimal, Decimal>,
-    asks: BTreeMap<Decimal, Decimal>,
-    /// `u` of the last message; rises by exactly one per message (by two after an
-    /// order-book-gap fault).
+    /// `u` of the last message sent on this connection.
     update_id: i64,
-    /// The book changed since the last message.
+    /// The book may have changed since the feed was last compared with the engine.
     dirty: bool,
-    /// The earliest time the next update may go.
+    /// The earliest time the feed may send the next change.
     next_at: Instant,
     /// When an unchanged level-1 book is re-sent.
     resend_at: Instant,
-    /// `seq` and `cts` of the last message, which a level-1 re-send repeats.
-    last_seq: i64,
-    last_cts: i64,
-    /// The order-book-gap faults of this symbol already applied.
-    gaps_seen: u64,
-}
-
-/// When a book message was made: `ts` on the emulator's clock, `cts` on the engine's.
-#[derive(Debug, Clone, Copy)]
-struct Stamp {
-    ts: i64,
-    cts: i64,
 }
 
 /// Per-symbol counters shared by this connection's topics.
 #[derive(Debug)]
 struct SymbolState {
-    /// Cross sequence (`seq` of books, `cs` of tickers): starts from the engine's at subscribe
-    /// time, follows the one trades carry and steps once per market change in between, so
-    /// books of different depths built from the same change share a value, a book built after
-    /// a trade is not older than it, and the value never goes back.
+    /// Cross sequence (`cs` of tickers): starts from the engine's at subscribe time, follows
+    /// the one trades carry and steps once per market change in between, so a ticker built
+    /// after a trade is not older than it, and the value never goes back. (Books carry their
+    /// feed's.)
     seq: i64,
     /// The engine's cross sequence on the latest trade seen.
     trade_seq: i64,
     /// The last trade sent and its tick direction, for the next trade's `L`.
     last_trade: Option<(Decimal, TickDirection)>,
-    /// The engine's book update id when the last subscription started: a new book
-    /// subscription's first `u`.
-    base_update_id: i64,
 }
 
 /// The most characters of topic names one subscribe request may carry.
@@ -171,7 +147,7 @@ const MAX_ARGS_CHARS: usize = 21_000;
 pub(super) struct PublicSession {
     conn_id: String,
     tickers: BTreeMap<String, TickerFeed>,
-    books: BTreeMap<String, BookFeed>,
+    books: BTreeMap<String, BookSub>,
     trades: BTreeSet<String>,
     symbols: HashMap<String, SymbolState>,
 }
@@ -183,7 +159,6 @@ impl Default for SymbolState {
             seq: 1,
             trade_seq: 1,
             last_trade: None,
-            base_update_id: 1,
         }
     }
 }
@@ -249,24 +224,39 @@ impl PublicSession {
             Ok(topics) => topics,
             Err(reason) => return self.fail(request, &reason, out),
         };
-        // One short engine read for every topic's starting point.
-        let (starts, sequences, cts) = state.read(|engine| {
+        // One short engine read for the tickers' and trades' starting points; books start
+        // from their shared feeds, one feed (and engine) lock each.
+        let (mut starts, sequences) = state.read(|engine| {
             let starts: Vec<Option<Start>> = topics.iter().map(|(_, t)| start(engine, t)).collect();
-            let sequences: Vec<(String, (u64, u64))> = topics
+            let sequences: Vec<(String, u64)> = topics
                 .iter()
                 .filter_map(|(_, t)| {
                     let symbol = t.symbol();
-                    engine.sequence(symbol).ok().map(|s| (symbol.to_owned(), s))
+                    engine
+                        .sequence(symbol)
+                        .ok()
+                        .map(|(_, s)| (symbol.to_owned(), s))
                 })
                 .collect();
-            (starts, sequences, engine.now())
+            (starts, sequences)
         });
-        // Start from the engine's running numbers, as Bybit's snapshots carry the exchange's
-        // own `u` and `seq` (a `u` of 1 means "service restarted").
-        for (symbol, (update_id, cross_seq)) in sequences {
+        // Stamped before the feeds are read: a feed created here counts its cadence from now.
+        let ts = state.clock.now_ms();
+        let now = Instant::now();
+        for ((_, topic), start) in topics.iter().zip(starts.iter_mut()) {
+            if let Topic::Book { depth, symbol } = topic {
+                *start = state
+                    .books
+                    .open(state, symbol, *depth, now)
+                    .ok()
+                    .map(Start::Book);
+            }
+        }
+        // Start from the engine's running cross sequence, as Bybit's messages carry the
+        // exchange's own.
+        for (symbol, cross_seq) in sequences {
             let entry = self.symbols.entry(symbol).or_default();
             entry.seq = entry.seq.max(i64::try_from(cross_seq).unwrap_or(i64::MAX));
-            entry.base_update_id = i64::try_from(update_id).unwrap_or(i64::MAX);
         }
         let invalid: Vec<&str> = topics
             .iter()
@@ -282,17 +272,13 @@ impl PublicSession {
             );
         }
         self.ack(request, out);
-        let ts = state.clock.now_ms();
         for ((name, topic), start) in topics.into_iter().zip(starts) {
             match (topic, start) {
                 (Topic::Ticker { symbol }, Some(Start::Ticker(ticker))) => {
                     self.start_ticker(name, symbol, &ticker, ts, out);
                 }
-                (Topic::Book { depth, symbol }, Some(Start::Book(book))) => {
-                    // Gaps asked for before this subscription are not this feed's to show.
-                    let gaps_seen = state.faults.book_gaps(&symbol);
-                    let feed = self.start_book(name, symbol, depth, &book, Stamp { ts, cts }, out);
-                    feed.gaps_seen = gaps_seen;
+                (Topic::Book { depth, symbol }, Some(Start::Book(snapshot))) => {
+                    self.start_book(name, symbol, depth, snapshot, ts, out);
                 }
                 (Topic::Trade { symbol }, Some(Start::Trade(price))) => {
                     let entry = self.symbols.entry(symbol.clone()).or_default();
@@ -368,51 +354,28 @@ impl PublicSession {
         self.tickers.insert(symbol, feed);
     }
 
-    /// Sends a book snapshot and starts diffing from it. Subscribing again while subscribed
-    /// carries `u` on, so that it never goes backwards within one subscription; after an
-    /// unsubscribe the topic starts afresh at 1, as a new subscription would.
+    /// Sends the feed's book at its current `u` and follows the feed from there. Subscribing
+    /// again sends a fresh snapshot at the feed's `u`, which never goes backwards.
     fn start_book(
         &mut self,
         topic: String,
         symbol: String,
         depth: usize,
-        book: &BookSnapshot,
-        stamp: Stamp,
+        snapshot: Snapshot,
+        ts: i64,
         out: &mut Outbox,
-    ) -> &mut BookFeed {
-        let base = self.symbols.get(&symbol).map_or(1, |e| e.base_update_id);
-        let update_id = (self.books.get(&topic).map_or(0, |f| f.update_id) + 1).max(base);
-        let seq = self.seq(&symbol);
-        let now = Instant::now();
-        let feed = BookFeed {
-            bids: levels(&book.bids, depth),
-            asks: levels(&book.asks, depth),
-            symbol,
+    ) {
+        let sub = BookSub {
+            update_id: snapshot.u,
+            // The engine may have moved since the feed's last message: look at its cadence.
+            dirty: true,
+            next_at: snapshot.next_at,
+            resend_at: Instant::now() + LEVEL1_RESEND,
             depth,
-            update_id,
-            dirty: false,
-            next_at: now + book_interval(depth),
-            resend_at: now + LEVEL1_RESEND,
-            last_seq: seq,
-            last_cts: stamp.cts,
-            gaps_seen: 0,
+            symbol,
         };
-        let data = snapshot_data(&feed);
-        out.push(&book_message(
-            &topic,
-            &feed,
-            UpdateType::Snapshot,
-            data,
-            seq,
-            stamp,
-        ));
-        match self.books.entry(topic) {
-            Entry::Occupied(mut slot) => {
-                slot.insert(feed);
-                slot.into_mut()
-            }
-            Entry::Vacant(slot) => slot.insert(feed),
-        }
+        out.push(&snapshot.message(&sub.symbol, depth, ts));
+        self.books.insert(topic, sub);
     }
 
     /// Marks a symbol's feeds as changed; they are sent when their interval allows.
@@ -427,47 +390,54 @@ impl PublicSession {
 
     /// Sends every changed feed whose interval has passed, and the level-1 re-sends due.
     fn flush(&mut self, state: &AppState, now: Instant, out: &mut Outbox) {
-        let mut symbols: BTreeSet<String> = BTreeSet::new();
-        for (symbol, feed) in &self.tickers {
-            if feed.dirty && feed.next_at <= now {
-                symbols.insert(symbol.clone());
-            }
-        }
-        for feed in self.books.values() {
-            if feed.dirty && feed.next_at <= now {
-                symbols.insert(feed.symbol.clone());
-            }
-        }
+        let symbols: Vec<String> = self
+            .tickers
+            .iter()
+            .filter(|(_, f)| f.dirty && f.next_at <= now)
+            .map(|(symbol, _)| symbol.clone())
+            .collect();
         let ts = state.clock.now_ms();
         for symbol in symbols {
-            self.on_market(state, &symbol, now, ts, out);
+            self.on_ticker(state, &symbol, now, ts, out);
         }
-        for (topic, feed) in &mut self.books {
-            if feed.depth == 1 && feed.resend_at <= now {
+        for sub in self.books.values_mut() {
+            if sub.dirty && sub.next_at <= now {
+                match state
+                    .books
+                    .poll(state, &sub.symbol, sub.depth, sub.update_id, now, true)
+                {
+                    Some(poll) => {
+                        if poll.checked {
+                            sub.dirty = false;
+                        }
+                        sub.next_at = poll.next_at;
+                        sub.deliver(poll, ts, now, out);
+                    }
+                    None => sub.dirty = false,
+                }
+            }
+            if sub.depth == 1 && sub.resend_at <= now {
                 // Unchanged for 3 s: the same book, `u` and `seq` again (docs
-                // v5/websocket/public/orderbook).
-                let stamp = Stamp {
-                    ts,
-                    cts: feed.last_cts,
-                };
-                let data = snapshot_data(feed);
-                out.push(&book_message(
-                    topic,
-                    feed,
-                    UpdateType::Snapshot,
-                    data,
-                    feed.last_seq,
-                    stamp,
-                ));
-                feed.resend_at = now + LEVEL1_RESEND;
-                // A re-send is a message like any other: the next change keeps the cadence.
-                feed.next_at = now + book_interval(feed.depth);
+                // v5/websocket/public/orderbook); or, if the feed moved on, what it sent.
+                let poll = state
+                    .books
+                    .poll(state, &sub.symbol, 1, sub.update_id, now, false);
+                let behind = poll
+                    .as_ref()
+                    .is_some_and(|p| !p.updates.is_empty() || p.snapshot.is_some());
+                if let (true, Some(poll)) = (behind, poll) {
+                    sub.deliver(poll, ts, now, out);
+                } else if let Some(snapshot) = state.books.current(&sub.symbol, 1) {
+                    sub.update_id = snapshot.u;
+                    out.push(&snapshot.message(&sub.symbol, 1, ts));
+                }
+                sub.resend_at = now + LEVEL1_RESEND;
             }
         }
     }
 
-    /// Re-reads a symbol whose market changed and sends each of its due feeds what differs.
-    fn on_market(
+    /// Re-reads a symbol whose market changed and sends its ticker what differs.
+    fn on_ticker(
         &mut self,
         state: &AppState,
         symbol: &str,
@@ -475,36 +445,13 @@ impl PublicSession {
         ts: i64,
         out: &mut Outbox,
     ) {
-        let wants_ticker = self
-            .tickers
-            .get(symbol)
-            .is_some_and(|f| f.dirty && f.next_at <= now);
-        let due = |f: &BookFeed| f.symbol == symbol && f.dirty && f.next_at <= now;
-        let depth = self
-            .books
-            .values()
-            .filter(|f| due(f))
-            .map(|f| f.depth)
-            .max();
-        if !wants_ticker && depth.is_none() {
+        let Some(ticker) = state.read(|engine| engine.ticker(symbol).ok()) else {
             return;
-        }
-        let (ticker, book, cts) = state.read(|engine| {
-            let ticker = if wants_ticker {
-                engine.ticker(symbol).ok()
-            } else {
-                None
-            };
-            // The deepest book serves every depth: a shallower one is its prefix.
-            let book = depth.and_then(|d| engine.book(symbol, d).ok());
-            (ticker, book, engine.now())
-        });
-        let gaps = state.faults.book_gaps(symbol);
+        };
         let entry = self.symbols.entry(symbol.to_owned()).or_default();
         entry.seq = entry.seq.saturating_add(1).max(entry.trade_seq);
         let seq = entry.seq;
-        let stamp = Stamp { ts, cts };
-        if let (Some(ticker), Some(feed)) = (ticker, self.tickers.get_mut(symbol)) {
+        if let Some(feed) = self.tickers.get_mut(symbol) {
             feed.dirty = false;
             if let Some(delta) = ticker_delta(feed, &ticker) {
                 feed.next_at = now + TICKER_INTERVAL;
@@ -517,53 +464,6 @@ impl PublicSession {
                     cts: None,
                 });
             }
-        }
-        let Some(book) = book else { return };
-        for (topic, feed) in self.books.iter_mut().filter(|(_, f)| due(f)) {
-            feed.dirty = false;
-            let bids = levels(&book.bids, feed.depth);
-            let asks = levels(&book.asks, feed.depth);
-            let bid_changes = diff(&feed.bids, &bids);
-            let ask_changes = diff(&feed.asks, &asks);
-            if bid_changes.is_empty() && ask_changes.is_empty() {
-                continue;
-            }
-            feed.bids = bids;
-            feed.asks = asks;
-            feed.update_id += 1;
-            feed.next_at = now + book_interval(feed.depth);
-            feed.resend_at = now + LEVEL1_RESEND;
-            feed.last_seq = seq;
-            feed.last_cts = cts;
-            // Level 1 is snapshot-only on Bybit: each change is a whole new top of book.
-            let message = if feed.depth == 1 {
-                feed.gaps_seen = gaps;
-                book_message(
-                    topic,
-                    feed,
-                    UpdateType::Snapshot,
-                    snapshot_data(feed),
-                    seq,
-                    stamp,
-                )
-            } else {
-                if gaps > feed.gaps_seen {
-                    // An order-book-gap fault: this delta skips an update id.
-                    feed.gaps_seen = gaps;
-                    feed.update_id += 1;
-                }
-                let mut bids = bid_changes;
-                bids.reverse();
-                book_message(
-                    topic,
-                    feed,
-                    UpdateType::Delta,
-                    (bids, ask_changes),
-                    seq,
-                    stamp,
-                )
-            };
-            out.push(&message);
         }
     }
 
@@ -683,67 +583,16 @@ impl Session for PublicSession {
     }
 }
 
-/// What a new subscription to `topic` starts from; `None` for an unknown symbol.
+/// What a new ticker or trade subscription starts from; `None` for an unknown symbol.
 fn start(engine: &Engine, topic: &Topic) -> Option<Start> {
     match topic {
         Topic::Ticker { symbol } => engine
             .ticker(symbol)
             .ok()
             .map(|t| Start::Ticker(Box::new(t))),
-        Topic::Book { depth, symbol } => engine.book(symbol, *depth).ok().map(Start::Book),
+        // Read from its feed by the caller, which takes the feed lock before the engine's.
+        Topic::Book { .. } => None,
         Topic::Trade { symbol } => engine.price(symbol).ok().map(Start::Trade),
-    }
-}
-
-/// The first `depth` levels of one side as a price → size map.
-fn levels(side: &[sim_engine::Level], depth: usize) -> BTreeMap<Decimal, Decimal> {
-    side.iter().take(depth).map(|l| (l.price, l.qty)).collect()
-}
-
-/// The levels that turn `old` into `new`, by ascending price: new or resized levels with
-/// their absolute size, vanished levels with size zero.
-fn diff(old: &BTreeMap<Decimal, Decimal>, new: &BTreeMap<Decimal, Decimal>) -> Vec<Level> {
-    let mut changes: BTreeMap<Decimal, Decimal> = new
-        .iter()
-        .filter(|(price, size)| old.get(*price) != Some(*size))
-        .map(|(price, size)| (*price, *size))
-        .collect();
-    for price in old.keys() {
-        if !new.contains_key(price) {
-            changes.insert(*price, Decimal::ZERO);
-        }
-    }
-    changes.into_iter().collect()
-}
-
-/// A feed's whole book: bids best (highest) first, asks best (lowest) first.
-fn snapshot_data(feed: &BookFeed) -> (Vec<Level>, Vec<Level>) {
-    let bids = feed.bids.iter().rev().map(|(p, s)| (*p, *s)).collect();
-    let asks = feed.asks.iter().map(|(p, s)| (*p, *s)).collect();
-    (bids, asks)
-}
-
-fn book_message(
-    topic: &str,
-    feed: &BookFeed,
-    kind: UpdateType,
-    (bids, asks): (Vec<Level>, Vec<Level>),
-    seq: i64,
-    stamp: Stamp,
-) -> TopicMessage<OrderbookData> {
-    TopicMessage {
-        topic: topic.to_owned(),
-        kind,
-        ts: stamp.ts,
-        data: OrderbookData {
-            symbol: feed.symbol.clone(),
-            bids,
-            asks,
-            update_id: feed.update_id,
-            seq: Some(seq),
-        },
-        cs: None,
-        cts: Some(stamp.cts),
     }
 }
 
@@ -776,5 +625,22 @@ fn tick_direction(last: Option<&(Decimal, TickDirection)>, price: Decimal) -> Ti
             TickDirection::ZeroMinusTick
         }
         _ => TickDirection::ZeroPlusTick,
+    }
+}
+
+impl BookSub {
+    /// Sends what the feed logged since this connection's `u` (or a fresh snapshot).
+    fn deliver(&mut self, poll: Poll, ts: i64, now: Instant, out: &mut Outbox) {
+        let sent = !poll.updates.is_empty() || poll.snapshot.is_some();
+        for update in &poll.updates {
+            out.push_text(&update.text);
+        }
+        if let Some(snapshot) = poll.snapshot {
+            out.push(&snapshot.message(&self.symbol, self.depth, ts));
+        }
+        self.update_id = poll.u;
+        if sent {
+            self.resend_at = now + LEVEL1_RESEND;
+        }
     }
 }
