@@ -71,11 +71,22 @@ impl Gateway {
         let link = req.order_link_id.as_str();
         self.note_leg(tag, leg, link);
         let journal = &self.ports.journal;
-        let seen = journal
+        let earlier = journal
             .intent(link)
-            .map_err(|e| self.journal_failed(tag, e))?
-            .is_some();
-        if seen {
+            .map_err(|e| self.journal_failed(tag, e))?;
+        if let Some(other) = earlier
+            .as_ref()
+            .map(|row| row.intent.trade_tag.as_str())
+            .filter(|other| *other != tag)
+        {
+            // The id was journaled for another trade (tags `andre_T1` and `T1` share ids): its
+            // order is not this trade's, and sending would be refused as a duplicate.
+            return Err(GatewayError::LinkId {
+                id: link.to_owned(),
+                reason: format!("already used by trade {other}"),
+            });
+        }
+        if earlier.is_some() {
             // Rule 2: an earlier attempt may have reached the exchange.
             if let Some(found) = self
                 .lookup(tag, leg, &req.symbol, &req.order_link_id)

@@ -226,7 +226,7 @@ impl Gateway {
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Arc<InstrumentRules>), GatewayError> {
         let tag = plan.client_tag.as_str();
         let guard = self.lock_trade(tag).await;
-        self.ensure_trade(plan);
+        self.ensure_trade(plan)?;
         self.ensure_trading(tag)?;
         self.validate_plan(plan)?;
         if position.is_flat() {

@@ -1,0 +1,57 @@
+//! Review findings: each test failed before its fix.
+
+use exec_gateway::{GatewayError, OrderAck, OrderStatus, Side};
+use rust_decimal_macros::dec;
+
+use crate::support::{plan, snapshot, Mocks};
+
+/// Client tags `andre_T1` and `T1` give the same orderLinkIds (the prefix is stripped from the
+/// tag). A second trade must not adopt the first trade's entry as its own: it is refused and
+/// nothing is sent for it.
+#[tokio::test]
+async fn a_trade_whose_ids_collide_with_another_trades_is_refused() {
+    let mut m = Mocks::new();
+    m.router
+        .expect_place_market_entry()
+        .times(1)
+        .returning(|req| {
+            Ok(OrderAck {
+                order_id: "id-1".into(),
+                order_link_id: req.order_link_id.as_str().to_owned(),
+            })
+        });
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Filled,
+        )))
+    });
+    let journal = std::sync::Arc::new(exec_gateway::MemoryJournal::new());
+    let gw = m.build(journal.clone(), None);
+    gw.execute_entry(&plan("andre_T1")).await.unwrap();
+    let second = gw.execute_entry(&plan("T1")).await;
+    assert!(
+        matches!(second, Err(GatewayError::InvalidPlan { .. })),
+        "{second:?}"
+    );
+
+    // After a restart the in-memory trades are gone; the journal still knows whose id it is.
+    let mut m = Mocks::new();
+    m.router.expect_place_market_entry().never();
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Filled,
+        )))
+    });
+    let gw = m.build(journal, None);
+    let after_restart = gw.execute_entry(&plan("T1")).await;
+    assert!(
+        matches!(after_restart, Err(GatewayError::LinkId { .. })),
+        "{after_restart:?}"
+    );
+}
