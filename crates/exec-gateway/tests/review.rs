@@ -1,9 +1,12 @@
 //! Review findings: each test failed before its fix.
 
-use exec_gateway::{GatewayError, OrderAck, OrderStatus, Side};
+use exec_gateway::{
+    cancel_matching, GatewayError, LegFilter, LinkIds, MockOrderRouter, OrderAck, OrderStatus,
+    PortError, Side,
+};
 use rust_decimal_macros::dec;
 
-use crate::support::{plan, snapshot, Mocks};
+use crate::support::{plan, snapshot, symbol, Mocks};
 
 /// Client tags `andre_T1` and `T1` give the same orderLinkIds (the prefix is stripped from the
 /// tag). A second trade must not adopt the first trade's entry as its own: it is refused and
@@ -54,4 +57,40 @@ async fn a_trade_whose_ids_collide_with_another_trades_is_refused() {
         matches!(after_restart, Err(GatewayError::LinkId { .. })),
         "{after_restart:?}"
     );
+}
+
+/// A cancel that loses the race with a fill is answered 110001 (REFERENCE.md §14, docs
+/// v5/error "order not exists or too late to cancel"). The order filled: it must not be
+/// reported (and journaled) as cancelled.
+#[tokio::test]
+async fn a_cancel_that_lost_the_race_with_a_fill_is_not_reported_cancelled() {
+    let ids = LinkIds::new("andre_").unwrap();
+    let scope = ids.scope("T1", LegFilter::Dca);
+    let mut router = MockOrderRouter::new();
+    router.expect_sync_open_orders().returning(|_| {
+        Ok(vec![
+            snapshot("andre_DCA1_T1", Side::Buy, dec!(0.02), OrderStatus::Open),
+            snapshot("andre_DCA2_T1", Side::Buy, dec!(0.02), OrderStatus::Open),
+        ])
+    });
+    router.expect_cancel_order().returning(|_, l| {
+        if l.as_str() == "andre_DCA1_T1" {
+            Err(PortError::from_ret_code(
+                110001,
+                "order not exists or too late to cancel",
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    router.expect_get_order().returning(|_, l| {
+        let status = if l.as_str() == "andre_DCA1_T1" {
+            OrderStatus::Filled
+        } else {
+            OrderStatus::Cancelled
+        };
+        Ok(Some(snapshot(l.as_str(), Side::Buy, dec!(0.02), status)))
+    });
+    let cancelled = cancel_matching(&router, &symbol(), &scope).await.unwrap();
+    assert_eq!(cancelled, ["andre_DCA2_T1"]);
 }
