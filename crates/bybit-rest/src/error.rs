@@ -45,6 +45,10 @@ pub mod codes {
     pub const WALLET_MARGIN_INSUFFICIENT: i64 = 110045;
     /// The orderLinkId is already used by an order.
     pub const DUPLICATE_ORDER_LINK_ID: i64 = 110072;
+    /// Order is processing, retry later: not a refusal, the outcome is unknown.
+    pub const ORDER_PROCESSING: i64 = 110079;
+    /// User authentication failed.
+    pub const AUTH_FAILED: i64 = 10007;
     /// TP/SL not modified (benign for trading-stop).
     pub const NOT_MODIFIED: i64 = 34040;
 }
@@ -253,7 +257,7 @@ impl RestError {
 
     /// A transient failure worth trying again (SPEC R-REST-2): network errors, timeouts,
     /// a body that is not Bybit's JSON (a 5xx page, a cut-off or empty 200; not a 4xx page),
-    /// retCodes 10000, 10016 and 429,
+    /// retCodes 10000, 10016, 429 and 110079 ("order is processing"),
     /// and rate limits other than the IP ban. Whether a *write* may be retried also depends on
     /// [`is_outcome_unknown`](Self::is_outcome_unknown); the client only re-sends an order
     /// create that carries an orderLinkId.
@@ -266,7 +270,10 @@ impl RestError {
             }
             RestError::Exchange { code, .. } => matches!(
                 *code,
-                codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD
+                codes::SERVER_TIMEOUT
+                    | codes::SERVER_ERROR
+                    | codes::HIGH_LOAD
+                    | codes::ORDER_PROCESSING
             ),
             RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Http403,
             _ => false,
@@ -287,6 +294,7 @@ impl RestError {
                 codes::SERVER_TIMEOUT
                     | codes::SERVER_ERROR
                     | codes::HIGH_LOAD
+                    | codes::ORDER_PROCESSING
                     | codes::DUPLICATE_ORDER_LINK_ID
             ),
             RestError::RateLimited { signal, .. } => *signal == RateLimitSignal::Local,
@@ -297,7 +305,7 @@ impl RestError {
     }
 
     /// A write whose bytes may have left and whose outcome is not known: a timeout, a
-    /// connection lost after sending, a 5xx or other non-JSON body, retCode 10000/10016/429,
+    /// connection lost after sending, a 5xx or other non-JSON body, retCode 10000/10016/429/110079,
     /// or an exchange-side rate-limit answer (house policy, STYLE.md). Look the order up by
     /// its orderLinkId before sending anything else for it. Always `false` for reads.
     pub fn is_outcome_unknown(&self) -> bool {
@@ -310,20 +318,24 @@ impl RestError {
             RestError::Decode { status, .. } => !(400..500).contains(status),
             RestError::Exchange { code, .. } => matches!(
                 *code,
-                codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD
+                codes::SERVER_TIMEOUT
+                    | codes::SERVER_ERROR
+                    | codes::HIGH_LOAD
+                    | codes::ORDER_PROCESSING
             ),
             RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Local,
             _ => false,
         }
     }
 
-    /// The key cannot work as configured (10003, 10004, 10005, 10010, 33004, HTTP 401): stop
+    /// The key cannot work as configured (10003, 10004, 10005, 10007, 10010, 33004, HTTP 401): stop
     /// and alert, do not retry (SPEC R-ERR-2).
     pub fn is_auth_fatal(&self) -> bool {
         match self {
             RestError::Exchange { code, .. } => matches!(
                 *code,
                 codes::INVALID_API_KEY
+                    | codes::AUTH_FAILED
                     | codes::SIGNATURE
                     | codes::PERMISSION_DENIED
                     | codes::UNMATCHED_IP

@@ -45,3 +45,29 @@ async fn a_body_larger_than_the_bound_is_a_decode_error_not_an_allocation() {
         other => panic!("expected a decode error, got {other:?}"),
     }
 }
+
+fn exchange(code: i64) -> RestError {
+    RestError::Exchange {
+        ctx: bybit_rest::ErrorContext {
+            endpoint: "POST /v5/order/create",
+            symbol: None,
+            order_link_id: None,
+            write: true,
+        },
+        code,
+        message: String::new(),
+    }
+}
+
+/// docs/v5/error.mdx (REFERENCE.md §12): 110079 "order is processing, retry later" does not
+/// say the order was refused, so it is not a definitive reject: look it up, retry with the
+/// same orderLinkId (the gateway's own classification already says so). 10007 "user
+/// authentication failed" is an auth failure like 10003/10004.
+#[test]
+fn order_processing_is_an_unknown_outcome_and_10007_is_auth_fatal() {
+    let processing = exchange(110079);
+    assert!(!processing.is_definitive_reject());
+    assert!(processing.is_outcome_unknown());
+    assert!(processing.is_retryable());
+    assert!(exchange(10007).is_auth_fatal());
+}
