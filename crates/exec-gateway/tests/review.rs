@@ -94,3 +94,28 @@ async fn a_cancel_that_lost_the_race_with_a_fill_is_not_reported_cancelled() {
     let cancelled = cancel_matching(&router, &symbol(), &scope).await.unwrap();
     assert_eq!(cancelled, ["andre_DCA2_T1"]);
 }
+
+/// A caller's absurd DCA margin (Decimal's maximum) must be a typed error, not an overflow
+/// panic in `margin × leverage`.
+#[tokio::test]
+async fn an_absurd_dca_margin_is_an_error_not_a_panic() {
+    let mut m = Mocks::new();
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_place_dca_order().never();
+    let (gw, _) = m.build_mem();
+    let mut absurd = plan("T1");
+    absurd.dca_levels[0].margin_usdt = rust_decimal::Decimal::MAX;
+    let outcome = tokio::spawn(async move {
+        let position = crate::support::long(dec!(0.02), dec!(50000));
+        matches!(
+            gw.setup_dcas(&absurd, &position).await,
+            Err(GatewayError::InvalidPlan { .. })
+        )
+    })
+    .await;
+    assert!(
+        matches!(outcome, Ok(true)),
+        "{:?}",
+        outcome.map_err(|e| e.to_string())
+    );
+}

@@ -177,9 +177,14 @@ impl Gateway {
             let price = rules
                 .round_price(level.price, RoundingMode::Nearest)
                 .map_err(meta_err)?;
-            let qty = rules
-                .qty_for_notional(level.margin_usdt * plan.leverage, price)
-                .map_err(meta_err)?;
+            let notional = level
+                .margin_usdt
+                .checked_mul(plan.leverage)
+                .ok_or_else(|| GatewayError::InvalidPlan {
+                    tag: tag.to_owned(),
+                    reason: format!("DCA{} margin × leverage overflows", i + 1),
+                })?;
+            let qty = rules.qty_for_notional(notional, price).map_err(meta_err)?;
             let checked = rules
                 .prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
                 .map_err(meta_err)?;
