@@ -19,6 +19,10 @@
 //!    outcome is unknown and rule 6 follows.
 //! 8. A **duplicate orderLinkId** (110072) means the order exists: it is looked up and counts
 //!    as placed (R-ORD-5).
+//! 9. A refusal (rules 3 and 4) of a **re-send** — after rule 2 or rule 6 — is final only
+//!    once a lookup confirms the order is not there: the earlier send may have landed after
+//!    the lookup that preceded the re-send, and be the very reason for the refusal (110007:
+//!    its margin is in use). Found, it counts as placed.
 //!
 //! A lookup that itself fails is retried like every read ([`Gateway::read`]: after 100, 300
 //! and 1000 ms, or a rate limit's `retry_after`); if it never succeeds the leg stays unknown, `execution.error` is
@@ -86,6 +90,8 @@ impl Gateway {
                 reason: format!("already used by trade {other}"),
             });
         }
+        // Whether an earlier send of this id may have reached the exchange.
+        let mut maybe_sent = earlier.is_some();
         if earlier.is_some() {
             // Rule 2: an earlier attempt may have reached the exchange.
             if let Some(found) = self
@@ -140,6 +146,25 @@ impl Gateway {
                 }
                 Err(e) => e,
             };
+            if maybe_sent
+                && matches!(
+                    error,
+                    PortError::Rejected { .. } | PortError::InsufficientBalance { .. }
+                )
+            {
+                // Rule 9: a re-send can be refused because the earlier send landed after all
+                // (its margin is now in use), though the lookup before it came too early to
+                // see it. The refusal is final only once a lookup confirms nothing is there.
+                if let Some(found) = self
+                    .lookup(tag, leg, &req.symbol, &req.order_link_id)
+                    .await?
+                {
+                    self.outcome(tag, link, &resolved(Some(&found)))?;
+                    return Ok(Placed {
+                        snapshot: Some(found),
+                    });
+                }
+            }
             match error {
                 PortError::DuplicateLinkId { message } => {
                     // Rule 8.
@@ -236,6 +261,7 @@ impl Gateway {
                         ));
                     }
                     // Not found: it never arrived; send again with the same orderLinkId.
+                    maybe_sent = true;
                 }
             }
         }

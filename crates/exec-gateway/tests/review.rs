@@ -119,3 +119,49 @@ async fn an_absurd_dca_margin_is_an_error_not_a_panic() {
         outcome.map_err(|e| e.to_string())
     );
 }
+
+/// A re-send after an unknown outcome can be refused *because* the first send landed in the
+/// meantime (its margin is now used: 110007), while the lookup in between did not see it yet.
+/// A refusal of a re-send is only final once a lookup confirms the order is not there;
+/// otherwise the trade is aborted while its entry fills on the exchange.
+#[tokio::test]
+async fn a_resend_refused_because_the_first_send_landed_resolves_to_that_order() {
+    let mut m = Mocks::new();
+    let sends = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let s = sends.clone();
+    m.router.expect_place_market_entry().returning(move |_| {
+        if s.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Err(PortError::UnknownOutcome {
+                reason: "timeout".into(),
+            })
+        } else {
+            Err(PortError::from_ret_code(
+                110007,
+                "ab not enough for new order",
+            ))
+        }
+    });
+    let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let l = lookups.clone();
+    m.router.expect_get_order().returning(move |_, link| {
+        // The first lookup comes too early to see the first send.
+        if l.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Ok(None)
+        } else {
+            Ok(Some(snapshot(
+                link.as_str(),
+                Side::Buy,
+                dec!(0.02),
+                OrderStatus::Filled,
+            )))
+        }
+    });
+    let (gw, _) = m.build_mem();
+    let entry = gw.execute_entry(&plan("T1")).await;
+    assert!(entry.is_ok(), "{entry:?}");
+    assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(
+        gw.trade("T1").unwrap().phase,
+        exec_gateway::Phase::InPosition
+    );
+}
