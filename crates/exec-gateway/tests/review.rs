@@ -165,3 +165,36 @@ async fn a_resend_refused_because_the_first_send_landed_resolves_to_that_order()
         exec_gateway::Phase::InPosition
     );
 }
+
+/// A small position cannot be split three ways on the qty step: 0.002 BTC at shares 0.5 / 0.3
+/// / 0.2 floors to 0.001, 0.000 and (the rest) 0.001. The empty middle leg must not stop the
+/// others after the first was already placed: the position is still fully covered by TP1 and
+/// TP3 (docs/v5/order/create-order.mdx: qty must be a positive multiple of qtyStep).
+#[tokio::test]
+async fn a_tp_leg_that_rounds_to_nothing_is_skipped_not_fatal() {
+    let mut m = Mocks::new();
+    let placed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let p = placed.clone();
+    m.router.expect_place_tp_order().returning(move |req| {
+        p.lock()
+            .unwrap()
+            .push((req.order_link_id.as_str().to_owned(), req.qty));
+        Ok(OrderAck {
+            order_id: "id".into(),
+            order_link_id: req.order_link_id.as_str().to_owned(),
+        })
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let (gw, _) = m.build_mem();
+    let result = gw
+        .setup_tps(&plan("T1"), &crate::support::long(dec!(0.002), dec!(50000)))
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(
+        *placed.lock().unwrap(),
+        [
+            ("andre_TP1_T1".to_owned(), dec!(0.001)),
+            ("andre_TP3_T1".to_owned(), dec!(0.001))
+        ]
+    );
+}

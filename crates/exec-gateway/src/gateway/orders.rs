@@ -102,15 +102,27 @@ impl Gateway {
             TpLeg::Open(o) if targets[i] < o.qty => (0, *i),
             _ => (1, *i),
         });
+        // Every leg is checked before the first is sent, so a leg the instrument refuses
+        // cannot leave the TPs half placed. A missing leg that rounds to nothing (a position
+        // too small to split on the qty step) is left out: the last leg takes the rest, so the
+        // others still cover the position.
+        let mut actions = Vec::new();
         for i in order {
-            let (leg, link, level, state) = &legs[i];
+            let (_, _, level, state) = &legs[i];
             let qty = targets[&i];
+            if qty.is_zero() && matches!(state, TpLeg::Missing) {
+                continue;
+            }
             let price = rules
                 .round_price(level.price, RoundingMode::Nearest)
                 .map_err(meta_err)?;
             let checked = rules
                 .prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
                 .map_err(meta_err)?;
+            actions.push((i, checked));
+        }
+        for (i, checked) in actions {
+            let (leg, link, _, state) = &legs[i];
             match state {
                 TpLeg::Open(o) if o.qty == checked.qty().get() => {}
                 TpLeg::Open(_) => {
