@@ -198,3 +198,25 @@ async fn a_tp_leg_that_rounds_to_nothing_is_skipped_not_fatal() {
         ]
     );
 }
+
+/// A plan whose second DCA is refused (above the maximum notional) must be refused before
+/// anything is sent, not after DCA1 is already resting on the exchange.
+#[tokio::test]
+async fn a_dca_plan_refused_on_its_second_level_sends_nothing() {
+    let mut m = Mocks::new();
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_place_dca_order().never();
+    let (gw, journal) = m.build_mem();
+    let mut too_big = plan("T1");
+    too_big.dca_levels[1].margin_usdt = dec!(1000); // × 10 = 10 000 USDT > 5 000
+    let result = gw
+        .setup_dcas(&too_big, &crate::support::long(dec!(0.02), dec!(50000)))
+        .await;
+    assert!(
+        matches!(result, Err(GatewayError::MaxNotional { .. })),
+        "{result:?}"
+    );
+    assert!(exec_gateway::Journal::intents(journal.as_ref(), "T1")
+        .unwrap()
+        .is_empty());
+}

@@ -165,6 +165,7 @@ impl Gateway {
         let entry = position.entry_price.unwrap_or(Decimal::ZERO);
         let meta_err = meta_error(tag);
         let open = self.open_of(plan, LegFilter::Dca).await?;
+        let mut to_send = Vec::new();
         for (i, level) in plan.dca_levels.iter().enumerate() {
             let leg = Leg::Dca(u8::try_from(i + 1).unwrap_or(u8::MAX));
             let link = self.links.id(tag, leg)?;
@@ -228,6 +229,11 @@ impl Gateway {
                 reduce_only: false,
                 order_link_id: link,
             };
+            to_send.push((leg, req));
+        }
+        // Sent only once every level passed its checks: a plan refused on a later level
+        // never leaves the earlier ones resting.
+        for (leg, req) in to_send {
             self.place_leg(tag, leg, &req, Route::Dca, "setup_dcas")
                 .await?;
         }
