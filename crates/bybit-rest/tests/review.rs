@@ -71,3 +71,38 @@ fn order_processing_is_an_unknown_outcome_and_10007_is_auth_fatal() {
     assert!(processing.is_retryable());
     assert!(exchange(10007).is_auth_fatal());
 }
+
+/// docs/v5/order/batch-place.mdx: a re-sent batch whose items answer 110072 resolves each to
+/// the order that exists, but only when it is the same order, as `create_order` does: an
+/// orderLinkId that already belonged to a different order is the caller's mistake, not our
+/// earlier attempt, and must stay an error rather than ack someone else's order.
+#[tokio::test]
+async fn a_resent_batch_does_not_adopt_a_different_order_that_holds_the_link_id() {
+    use crate::support::{btc, client, control, emulator, link, orders_with_link, price, qty};
+    use rust_decimal_macros::dec;
+    let emu = emulator().await;
+    let client = client(&emu);
+    client
+        .create_order(crate::support::resting_buy(Some("rb-1")))
+        .await
+        .unwrap();
+    let different = bybit_rest::NewOrder::limit(
+        btc(),
+        bybit_types::Side::Sell,
+        qty(dec!(0.002)),
+        price(dec!(150000)),
+    )
+    .order_link_id(link("rb-1"));
+    control(&emu, "/lose-response", serde_json::json!({"count": 1})).await;
+    let items = client
+        .create_batch(vec![different, crate::support::resting_buy(Some("rb-2"))])
+        .await
+        .unwrap();
+    let first = items[0].as_ref().map(|a| a.order_id.clone());
+    assert!(
+        matches!(&items[0], Err(e) if e.is_duplicate_order_link_id()),
+        "{first:?}"
+    );
+    assert!(items[1].is_ok(), "{:?}", items[1]);
+    assert_eq!(orders_with_link(&emu, "rb-2").await.len(), 1);
+}
