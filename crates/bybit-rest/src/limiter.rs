@@ -202,6 +202,8 @@ struct Bucket {
     gcra: Gcra,
     gcra_clock: TokioClock,
     burst: u32,
+    /// The most units any window holds.
+    ceiling: u32,
     /// Nothing is sent before this instant (the exchange said the budget is spent).
     blocked_until: Mutex<Option<Instant>>,
     high_waiting: AtomicUsize,
@@ -258,11 +260,13 @@ impl Limiter {
         buckets
             .entry(key)
             .or_insert_with(|| {
-                let (quota, burst) = self.config.limit(class).quota();
+                let limit = self.config.limit(class);
+                let (quota, burst) = limit.quota();
                 std::sync::Arc::new(Bucket {
                     gcra: RateLimiter::direct_with_clock(quota, self.clock.clone()),
                     gcra_clock: self.clock.clone(),
                     burst,
+                    ceiling: limit.ceiling().max(1),
                     blocked_until: Mutex::new(None),
                     high_waiting: AtomicUsize::new(0),
                     high_done: Notify::new(),
@@ -306,9 +310,11 @@ impl Limiter {
             bucket.high_waiting.fetch_add(1, Ordering::SeqCst);
             HighGuard(bucket)
         });
-        // A batch larger than the burst waits for what the burst allows: Bybit lets the first
-        // orders through and refuses the rest, which the caller sees per item.
-        let cells = NonZeroU32::new(cost.clamp(1, bucket.burst)).unwrap_or(NonZeroU32::MIN);
+        // Each order of a batch is one unit of the window. Units are taken a burst at a time
+        // and the request leaves with the last; a batch larger than the whole window waits
+        // for the window only: Bybit lets its first orders through and refuses the rest,
+        // which the caller sees per item.
+        let mut left = cost.clamp(1, bucket.ceiling);
         loop {
             let now = Instant::now();
             let blocked = [*lock(ip_blocked_until), *lock(&bucket.blocked_until)]
@@ -332,8 +338,14 @@ impl Limiter {
                 }
                 continue;
             }
+            let cells = NonZeroU32::new(left.min(bucket.burst)).unwrap_or(NonZeroU32::MIN);
             match bucket.gcra.check_n(cells) {
-                Ok(Ok(())) | Err(_) => return Ok(()),
+                Ok(Ok(())) | Err(_) => {
+                    left = left.saturating_sub(cells.get());
+                    if left == 0 {
+                        return Ok(());
+                    }
+                }
                 Ok(Err(not_until)) => {
                     let wait = not_until.wait_time_from(bucket.gcra_clock.now());
                     tokio::time::sleep(wait).await;
@@ -454,6 +466,25 @@ mod tests {
         all.sort_unstable();
         let most = max_in_any_window(&all, 5000);
         assert!(most <= 600, "{most} requests in one 5 s window");
+    }
+
+    // docs/v5/rate-limit/rate-limit.mdx: each order in a batch consumes one unit of the batch
+    // endpoint's 10/s; a batch that overflows the budget has its last orders refused.
+    #[tokio::test(start_paused = true)]
+    async fn batches_consume_one_unit_per_order() {
+        let limiter = Arc::new(Limiter::new(LimitConfig::default()));
+        let start = Instant::now();
+        let mut units = Vec::new();
+        for _ in 0..8 {
+            limiter
+                .acquire("/v5/order/create-batch", 5, Priority::Normal, Duration::MAX)
+                .await
+                .unwrap();
+            let at = start.elapsed().as_millis();
+            units.extend(std::iter::repeat_n(at, 5));
+        }
+        let most = max_in_any_window(&units, 1000);
+        assert!(most <= 10, "{most} orders in one second: {units:?}");
     }
 
     #[tokio::test(start_paused = true)]
