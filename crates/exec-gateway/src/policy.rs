@@ -5,7 +5,9 @@
 //!    cannot be written stops the leg (nothing is sent that was not journaled).
 //! 2. If the journal already holds an intent for this orderLinkId (an earlier call, or a
 //!    process that died between writing and sending), the order is first **looked up** by its
-//!    orderLinkId: found, it counts as placed; not found, it is sent with the same id.
+//!    orderLinkId: found, it counts as placed; not found, it is sent with the same id — unless
+//!    the journal shows the exchange had it (acked, found, amended, cancelled): closed orders
+//!    age out of the exchange's lookups, and such an order is never sent again.
 //! 3. A **definitive** answer (a retCode that means "refused") rejects the leg: no retry.
 //! 4. **Insufficient balance** (110004/110007/110012/110044/110045) aborts the trade: it goes
 //!    to ERROR, `execution.error` is published and a line goes to the error log; no retry
@@ -104,6 +106,28 @@ impl Gateway {
                 });
             }
             self.outcome(tag, link, &resolved(None))?;
+            let was_there = earlier.as_ref().is_some_and(|row| {
+                row.outcomes.iter().any(|o| {
+                    matches!(
+                        o,
+                        Outcome::Acked { .. }
+                            | Outcome::Resolved { found: true, .. }
+                            | Outcome::Amended { .. }
+                            | Outcome::Cancelled
+                    )
+                })
+            });
+            if was_there {
+                // Rule 2b: the exchange had this order once (acked, found, amended or
+                // cancelled). A lookup that no longer finds it (closed orders age out of
+                // realtime and history) is no reason to send it again.
+                return Err(self.unresolved(
+                    tag,
+                    leg,
+                    link,
+                    "the journal shows the exchange had this order, but a lookup by orderLinkId no longer finds it; not sent again".to_owned(),
+                ));
+            }
         } else {
             let intent = Intent {
                 trade_tag: tag.to_owned(),

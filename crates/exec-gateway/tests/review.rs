@@ -220,3 +220,41 @@ async fn a_dca_plan_refused_on_its_second_level_sends_nothing() {
         .unwrap()
         .is_empty());
 }
+
+/// The journal says the exchange acknowledged the entry. A later call (after a restart) whose
+/// lookup by orderLinkId finds nothing — /v5/order/realtime forgets closed orders after a
+/// server restart and /v5/order/history covers 7 days by default (REFERENCE.md §10) — must
+/// not send it again: the order existed, and a second one would open a second position.
+#[tokio::test]
+async fn an_acknowledged_intent_is_never_resent_when_the_lookup_comes_back_empty() {
+    let journal = std::sync::Arc::new(exec_gateway::MemoryJournal::new());
+    let mut m = Mocks::new();
+    m.router
+        .expect_place_market_entry()
+        .times(1)
+        .returning(|req| {
+            Ok(OrderAck {
+                order_id: "id-1".into(),
+                order_link_id: req.order_link_id.as_str().to_owned(),
+            })
+        });
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Filled,
+        )))
+    });
+    m.build(journal.clone(), None)
+        .execute_entry(&plan("T1"))
+        .await
+        .unwrap();
+
+    // Days later, a new process: the exchange's lookup no longer returns the order.
+    let mut m = Mocks::new();
+    m.router.expect_place_market_entry().never();
+    m.router.expect_get_order().returning(|_, _| Ok(None));
+    let result = m.build(journal, None).execute_entry(&plan("T1")).await;
+    assert!(result.is_err(), "{result:?}");
+}
