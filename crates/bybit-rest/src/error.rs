@@ -289,14 +289,15 @@ impl RestError {
             | RestError::Sign { .. }
             | RestError::Runtime { .. } => true,
             RestError::Network { sent, .. } => !sent,
-            RestError::Exchange { code, .. } => !matches!(
-                *code,
-                codes::SERVER_TIMEOUT
-                    | codes::SERVER_ERROR
-                    | codes::HIGH_LOAD
-                    | codes::ORDER_PROCESSING
-                    | codes::DUPLICATE_ORDER_LINK_ID
-            ),
+            RestError::Exchange { code, .. } => {
+                !matches!(
+                    *code,
+                    codes::SERVER_TIMEOUT
+                        | codes::SERVER_ERROR
+                        | codes::HIGH_LOAD
+                        | codes::ORDER_PROCESSING
+                ) && !self.is_duplicate_order_link_id()
+            }
             RestError::RateLimited { signal, .. } => *signal == RateLimitSignal::Local,
             // An HTTP 4xx page: refused at the door, nothing executed.
             RestError::Decode { status, .. } => (400..500).contains(status),
@@ -379,8 +380,19 @@ impl RestError {
     /// nor an unknown outcome: the order is there; look it up by its orderLinkId.
     /// [`RestClient::create_order`](crate::RestClient::create_order) does so itself and only
     /// returns this error when the existing order is a different one or could not be read.
+    ///
+    /// Matched on the text as well as the code: a real capture shows the same text under
+    /// retCode 20094 (REFERENCE.md §9).
     pub fn is_duplicate_order_link_id(&self) -> bool {
-        self.ret_code() == Some(codes::DUPLICATE_ORDER_LINK_ID)
+        match self {
+            RestError::Exchange { code, message, .. } => {
+                *code == codes::DUPLICATE_ORDER_LINK_ID
+                    || message
+                        .to_ascii_lowercase()
+                        .contains("orderlinkedid is duplicate")
+            }
+            _ => false,
+        }
     }
 
     /// The request timestamp was outside the window (10002): the clock needs a resync.

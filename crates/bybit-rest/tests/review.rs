@@ -106,3 +106,22 @@ async fn a_resent_batch_does_not_adopt_a_different_order_that_holds_the_link_id(
     assert!(items[1].is_ok(), "{:?}", items[1]);
     assert_eq!(orders_with_link(&emu, "rb-2").await.len(), 1);
 }
+
+/// REFERENCE.md §9: a real capture shows the duplicate-orderLinkId text under retCode 20094;
+/// match on the message as well as the code. Read as a plain reject, it would tell a caller
+/// that an order which exists does not.
+#[test]
+fn the_duplicate_text_under_another_code_is_still_a_duplicate() {
+    let err = RestError::Exchange {
+        ctx: bybit_rest::ErrorContext {
+            endpoint: "POST /v5/order/create",
+            symbol: None,
+            order_link_id: Some("a-1".into()),
+            write: true,
+        },
+        code: 20094,
+        message: "OrderLinkedID is duplicate".to_owned(),
+    };
+    assert!(err.is_duplicate_order_link_id());
+    assert!(!err.is_definitive_reject());
+}

@@ -923,8 +923,7 @@ impl RestClient {
         let mut items = split_batch(&ORDER_CREATE_BATCH, &targets, reply);
         if resent {
             for (item, order) in items.iter_mut().zip(&orders) {
-                let duplicate =
-                    matches!(item, Err(e) if e.ret_code() == Some(codes::DUPLICATE_ORDER_LINK_ID));
+                let duplicate = matches!(item, Err(e) if e.is_duplicate_order_link_id());
                 if duplicate {
                     // Only our own earlier attempt counts: an id that belongs to a
                     // different order stays the caller's error, as in create_order.
