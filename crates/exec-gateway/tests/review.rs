@@ -258,3 +258,11 @@ async fn an_acknowledged_intent_is_never_resent_when_the_lookup_comes_back_empty
     let result = m.build(journal, None).execute_entry(&plan("T1")).await;
     assert!(result.is_err(), "{result:?}");
 }
+
+/// REFERENCE.md §9: the duplicate-orderLinkId text has been seen under retCode 20094; the
+/// gateway's classification matches the text as well as 110072.
+#[test]
+fn the_duplicate_text_under_another_code_is_classified_a_duplicate() {
+    let e = PortError::from_ret_code(20094, "OrderLinkedID is duplicate");
+    assert!(matches!(e, PortError::DuplicateLinkId { .. }), "{e:?}");
+}
