@@ -151,6 +151,7 @@ struct Inner {
     credentials: Option<Credentials>,
     recv_window_ms: u64,
     timeout: Duration,
+    max_body_bytes: usize,
     retry: RetryConfig,
     clock: ClockSync,
     limiter: Limiter,
@@ -207,6 +208,7 @@ impl RestClient {
                 credentials: config.credentials,
                 recv_window_ms,
                 timeout: config.timeout,
+                max_body_bytes: config.max_body_bytes,
                 retry: config.retry,
                 clock: ClockSync::new(),
                 limiter: Limiter::new(config.limits),
@@ -342,10 +344,29 @@ impl RestClient {
             .map_err(|e| self.transport_error(call, &e))?;
         let status = response.status().as_u16();
         let limits = LimitHeaders::read(response.headers());
-        let body = response
-            .bytes()
+        let mut response = response;
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| self.transport_error(call, &e))?;
+            .map_err(|e| self.transport_error(call, &e))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > inner.max_body_bytes {
+                // Stop reading: the body is not a Bybit reply we can use, whatever its size.
+                return Err(RestError::Decode {
+                    ctx: ctx(),
+                    stage: DecodeStage::Envelope,
+                    status,
+                    len: body.len(),
+                    first_bytes: first_bytes(&body),
+                    reason: format!(
+                        "the body is longer than the {} bytes allowed (max_body_bytes); reading stopped",
+                        inner.max_body_bytes
+                    ),
+                });
+            }
+        }
         span.record(
             "latency_ms",
             u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

@@ -8,6 +8,9 @@ use bybit_sign::Credentials;
 use crate::limiter::LimitConfig;
 use crate::retry::RetryConfig;
 
+/// The default bound on a reply body: 16 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Which Bybit environment (REFERENCE.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -47,6 +50,10 @@ pub struct RestConfig {
     pub retry: RetryConfig,
     /// Local rate limits (Bybit's documented defaults).
     pub limits: LimitConfig,
+    /// The largest reply body read, 16 MiB by default (a page of 1,000 instruments is about
+    /// 1.5 MB). A longer body is cut off there and reported as a decode error, so a broken or
+    /// hostile server cannot make the client hold an unbounded body in memory.
+    pub max_body_bytes: usize,
 }
 
 impl RestConfig {
@@ -68,6 +75,7 @@ impl RestConfig {
             credentials: None,
             retry: RetryConfig::default(),
             limits: LimitConfig::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 

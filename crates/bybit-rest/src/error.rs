@@ -45,6 +45,10 @@ pub mod codes {
     pub const WALLET_MARGIN_INSUFFICIENT: i64 = 110045;
     /// The orderLinkId is already used by an order.
     pub const DUPLICATE_ORDER_LINK_ID: i64 = 110072;
+    /// Order is processing, retry later: not a refusal, the outcome is unknown.
+    pub const ORDER_PROCESSING: i64 = 110079;
+    /// User authentication failed.
+    pub const AUTH_FAILED: i64 = 10007;
     /// TP/SL not modified (benign for trading-stop).
     pub const NOT_MODIFIED: i64 = 34040;
 }
@@ -253,7 +257,7 @@ impl RestError {
 
     /// A transient failure worth trying again (SPEC R-REST-2): network errors, timeouts,
     /// a body that is not Bybit's JSON (a 5xx page, a cut-off or empty 200; not a 4xx page),
-    /// retCodes 10000, 10016 and 429,
+    /// retCodes 10000, 10016, 429 and 110079 ("order is processing"),
     /// and rate limits other than the IP ban. Whether a *write* may be retried also depends on
     /// [`is_outcome_unknown`](Self::is_outcome_unknown); the client only re-sends an order
     /// create that carries an orderLinkId.
@@ -266,7 +270,10 @@ impl RestError {
             }
             RestError::Exchange { code, .. } => matches!(
                 *code,
-                codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD
+                codes::SERVER_TIMEOUT
+                    | codes::SERVER_ERROR
+                    | codes::HIGH_LOAD
+                    | codes::ORDER_PROCESSING
             ),
             RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Http403,
             _ => false,
@@ -282,13 +289,15 @@ impl RestError {
             | RestError::Sign { .. }
             | RestError::Runtime { .. } => true,
             RestError::Network { sent, .. } => !sent,
-            RestError::Exchange { code, .. } => !matches!(
-                *code,
-                codes::SERVER_TIMEOUT
-                    | codes::SERVER_ERROR
-                    | codes::HIGH_LOAD
-                    | codes::DUPLICATE_ORDER_LINK_ID
-            ),
+            RestError::Exchange { code, .. } => {
+                !matches!(
+                    *code,
+                    codes::SERVER_TIMEOUT
+                        | codes::SERVER_ERROR
+                        | codes::HIGH_LOAD
+                        | codes::ORDER_PROCESSING
+                ) && !self.is_duplicate_order_link_id()
+            }
             RestError::RateLimited { signal, .. } => *signal == RateLimitSignal::Local,
             // An HTTP 4xx page: refused at the door, nothing executed.
             RestError::Decode { status, .. } => (400..500).contains(status),
@@ -297,7 +306,7 @@ impl RestError {
     }
 
     /// A write whose bytes may have left and whose outcome is not known: a timeout, a
-    /// connection lost after sending, a 5xx or other non-JSON body, retCode 10000/10016/429,
+    /// connection lost after sending, a 5xx or other non-JSON body, retCode 10000/10016/429/110079,
     /// or an exchange-side rate-limit answer (house policy, STYLE.md). Look the order up by
     /// its orderLinkId before sending anything else for it. Always `false` for reads.
     pub fn is_outcome_unknown(&self) -> bool {
@@ -310,20 +319,24 @@ impl RestError {
             RestError::Decode { status, .. } => !(400..500).contains(status),
             RestError::Exchange { code, .. } => matches!(
                 *code,
-                codes::SERVER_TIMEOUT | codes::SERVER_ERROR | codes::HIGH_LOAD
+                codes::SERVER_TIMEOUT
+                    | codes::SERVER_ERROR
+                    | codes::HIGH_LOAD
+                    | codes::ORDER_PROCESSING
             ),
             RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Local,
             _ => false,
         }
     }
 
-    /// The key cannot work as configured (10003, 10004, 10005, 10010, 33004, HTTP 401): stop
+    /// The key cannot work as configured (10003, 10004, 10005, 10007, 10010, 33004, HTTP 401): stop
     /// and alert, do not retry (SPEC R-ERR-2).
     pub fn is_auth_fatal(&self) -> bool {
         match self {
             RestError::Exchange { code, .. } => matches!(
                 *code,
                 codes::INVALID_API_KEY
+                    | codes::AUTH_FAILED
                     | codes::SIGNATURE
                     | codes::PERMISSION_DENIED
                     | codes::UNMATCHED_IP
@@ -367,8 +380,19 @@ impl RestError {
     /// nor an unknown outcome: the order is there; look it up by its orderLinkId.
     /// [`RestClient::create_order`](crate::RestClient::create_order) does so itself and only
     /// returns this error when the existing order is a different one or could not be read.
+    ///
+    /// Matched on the text as well as the code: a real capture shows the same text under
+    /// retCode 20094 (REFERENCE.md §9).
     pub fn is_duplicate_order_link_id(&self) -> bool {
-        self.ret_code() == Some(codes::DUPLICATE_ORDER_LINK_ID)
+        match self {
+            RestError::Exchange { code, message, .. } => {
+                *code == codes::DUPLICATE_ORDER_LINK_ID
+                    || message
+                        .to_ascii_lowercase()
+                        .contains("orderlinkedid is duplicate")
+            }
+            _ => false,
+        }
     }
 
     /// The request timestamp was outside the window (10002): the clock needs a resync.

@@ -62,7 +62,7 @@ pub use api::BybitRest;
 pub use api::MockBybitRest;
 pub use client::RestClient;
 pub use clock::ClockStatus;
-pub use config::{Environment, RestConfig};
+pub use config::{Environment, RestConfig, DEFAULT_MAX_BODY_BYTES};
 pub use endpoints::account::{FeeRate, FeeRates};
 pub use endpoints::market::RestInstrumentSource;
 pub use endpoints::order::{

@@ -5,8 +5,9 @@
 //! before orders that add risk.
 //!
 //! Bybit counts the per-UID limit in a rolling one-second window per endpoint, so a bucket is
-//! an endpoint (not a symbol: two symbols share `/v5/order/create`'s budget). Public market
-//! data shares one bucket under the IP limit (600 requests per 5 s).
+//! an endpoint (not a symbol: two symbols share `/v5/order/create`'s budget). Every request,
+//! public or private, also takes a slot of one IP bucket (600 requests per 5 s per IP), the
+//! only bucket public market data has.
 //!
 //! The quota is set so that no window of `per` ever sees more than `requests - spare` sends:
 //! a burst of `burst` cells, then `steady = requests - spare - burst + 1` more per `per` (GCRA:
@@ -111,7 +112,8 @@ pub struct LimitConfig {
     pub account: ClassLimit,
     /// Fee rate.
     pub fee_rate: ClassLimit,
-    /// All public endpoints together (the IP limit).
+    /// The IP limit: every request, public or private, takes one slot; public endpoints have
+    /// no other.
     pub market: ClassLimit,
     /// How long to stop after HTTP 403 (IP limit): Bybit says at least 10 minutes.
     pub ip_ban_backoff: Duration,
@@ -198,7 +200,10 @@ type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Dura
 #[derive(Debug)]
 struct Bucket {
     gcra: Gcra,
+    gcra_clock: TokioClock,
     burst: u32,
+    /// The most units any window holds.
+    ceiling: u32,
     /// Nothing is sent before this instant (the exchange said the budget is spent).
     blocked_until: Mutex<Option<Instant>>,
     high_waiting: AtomicUsize,
@@ -255,10 +260,13 @@ impl Limiter {
         buckets
             .entry(key)
             .or_insert_with(|| {
-                let (quota, burst) = self.config.limit(class).quota();
+                let limit = self.config.limit(class);
+                let (quota, burst) = limit.quota();
                 std::sync::Arc::new(Bucket {
                     gcra: RateLimiter::direct_with_clock(quota, self.clock.clone()),
+                    gcra_clock: self.clock.clone(),
                     burst,
+                    ceiling: limit.ceiling().max(1),
                     blocked_until: Mutex::new(None),
                     high_waiting: AtomicUsize::new(0),
                     high_done: Notify::new(),
@@ -280,16 +288,36 @@ impl Limiter {
             return Ok(());
         }
         let bucket = self.bucket(path);
+        Self::acquire_in(&bucket, cost, priority, max_wait, &self.ip_blocked_until).await?;
+        // The IP limit counts every request, private ones included; public endpoints' own
+        // bucket is that one (a batch is one request).
+        if class_of(path) != EndpointClass::Market {
+            let ip = self.bucket("/v5/market/");
+            Self::acquire_in(&ip, 1, priority, max_wait, &self.ip_blocked_until).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until `cost` units of `bucket` may be sent (see [`acquire`](Self::acquire)).
+    async fn acquire_in(
+        bucket: &Bucket,
+        cost: u32,
+        priority: Priority,
+        max_wait: Duration,
+        ip_blocked_until: &Mutex<Option<Instant>>,
+    ) -> Result<(), TooLong> {
         let _guard = (priority == Priority::High).then(|| {
             bucket.high_waiting.fetch_add(1, Ordering::SeqCst);
-            HighGuard(&bucket)
+            HighGuard(bucket)
         });
-        // A batch larger than the burst waits for what the burst allows: Bybit lets the first
-        // orders through and refuses the rest, which the caller sees per item.
-        let cells = NonZeroU32::new(cost.clamp(1, bucket.burst)).unwrap_or(NonZeroU32::MIN);
+        // Each order of a batch is one unit of the window. Units are taken a burst at a time
+        // and the request leaves with the last; a batch larger than the whole window waits
+        // for the window only: Bybit lets its first orders through and refuses the rest,
+        // which the caller sees per item.
+        let mut left = cost.clamp(1, bucket.ceiling);
         loop {
             let now = Instant::now();
-            let blocked = [*lock(&self.ip_blocked_until), *lock(&bucket.blocked_until)]
+            let blocked = [*lock(ip_blocked_until), *lock(&bucket.blocked_until)]
                 .into_iter()
                 .flatten()
                 .max()
@@ -310,10 +338,16 @@ impl Limiter {
                 }
                 continue;
             }
+            let cells = NonZeroU32::new(left.min(bucket.burst)).unwrap_or(NonZeroU32::MIN);
             match bucket.gcra.check_n(cells) {
-                Ok(Ok(())) | Err(_) => return Ok(()),
+                Ok(Ok(())) | Err(_) => {
+                    left = left.saturating_sub(cells.get());
+                    if left == 0 {
+                        return Ok(());
+                    }
+                }
                 Ok(Err(not_until)) => {
-                    let wait = not_until.wait_time_from(self.clock.now());
+                    let wait = not_until.wait_time_from(bucket.gcra_clock.now());
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -413,6 +447,44 @@ mod tests {
             &lim.bucket("/v5/market/time"),
             &lim.bucket("/v5/market/tickers")
         ));
+    }
+
+    // docs/v5/rate-limit/rate-limit.mdx: the IP limit (600 requests per 5 s, HTTP 403 and a
+    // 10-minute ban beyond it) counts every request from the IP, private ones included. Five
+    // read endpoints at their own 50/s budgets would send about 950 per 5 s.
+    #[tokio::test(start_paused = true)]
+    async fn all_endpoints_together_stay_under_the_ip_limit() {
+        let limiter = Arc::new(Limiter::new(LimitConfig::default()));
+        let (a, b, c, d, e) = tokio::join!(
+            grant_times(&limiter, "/v5/order/realtime", 300),
+            grant_times(&limiter, "/v5/order/history", 300),
+            grant_times(&limiter, "/v5/execution/list", 300),
+            grant_times(&limiter, "/v5/position/list", 300),
+            grant_times(&limiter, "/v5/account/wallet-balance", 300),
+        );
+        let mut all: Vec<u128> = a.into_iter().chain(b).chain(c).chain(d).chain(e).collect();
+        all.sort_unstable();
+        let most = max_in_any_window(&all, 5000);
+        assert!(most <= 600, "{most} requests in one 5 s window");
+    }
+
+    // docs/v5/rate-limit/rate-limit.mdx: each order in a batch consumes one unit of the batch
+    // endpoint's 10/s; a batch that overflows the budget has its last orders refused.
+    #[tokio::test(start_paused = true)]
+    async fn batches_consume_one_unit_per_order() {
+        let limiter = Arc::new(Limiter::new(LimitConfig::default()));
+        let start = Instant::now();
+        let mut units = Vec::new();
+        for _ in 0..8 {
+            limiter
+                .acquire("/v5/order/create-batch", 5, Priority::Normal, Duration::MAX)
+                .await
+                .unwrap();
+            let at = start.elapsed().as_millis();
+            units.extend(std::iter::repeat_n(at, 5));
+        }
+        let most = max_in_any_window(&units, 1000);
+        assert!(most <= 10, "{most} orders in one second: {units:?}");
     }
 
     #[tokio::test(start_paused = true)]

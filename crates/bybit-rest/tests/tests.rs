@@ -12,4 +12,5 @@ mod endpoints;
 mod errors;
 mod malformed;
 mod outcomes;
+mod review;
 mod spans;

@@ -75,6 +75,13 @@ impl PortError {
     /// Classifies a Bybit retCode and retMsg (REFERENCE.md §12, docs/v5/error.mdx).
     pub fn from_ret_code(code: i64, message: impl Into<String>) -> PortError {
         let message = message.into();
+        // The duplicate text has been seen under retCode 20094 too (REFERENCE.md §9).
+        if message
+            .to_ascii_lowercase()
+            .contains("orderlinkedid is duplicate")
+        {
+            return PortError::DuplicateLinkId { message };
+        }
         match code {
             10000 | 10016 | 110079 => PortError::UnknownOutcome {
                 reason: format!("retCode {code}: {message}"),

@@ -5,7 +5,9 @@
 //!    cannot be written stops the leg (nothing is sent that was not journaled).
 //! 2. If the journal already holds an intent for this orderLinkId (an earlier call, or a
 //!    process that died between writing and sending), the order is first **looked up** by its
-//!    orderLinkId: found, it counts as placed; not found, it is sent with the same id.
+//!    orderLinkId: found, it counts as placed; not found, it is sent with the same id — unless
+//!    the journal shows the exchange had it (acked, found, amended, cancelled): closed orders
+//!    age out of the exchange's lookups, and such an order is never sent again.
 //! 3. A **definitive** answer (a retCode that means "refused") rejects the leg: no retry.
 //! 4. **Insufficient balance** (110004/110007/110012/110044/110045) aborts the trade: it goes
 //!    to ERROR, `execution.error` is published and a line goes to the error log; no retry
@@ -19,6 +21,10 @@
 //!    outcome is unknown and rule 6 follows.
 //! 8. A **duplicate orderLinkId** (110072) means the order exists: it is looked up and counts
 //!    as placed (R-ORD-5).
+//! 9. A refusal (rules 3 and 4) of a **re-send** — after rule 2 or rule 6 — is final only
+//!    once a lookup confirms the order is not there: the earlier send may have landed after
+//!    the lookup that preceded the re-send, and be the very reason for the refusal (110007:
+//!    its margin is in use). Found, it counts as placed.
 //!
 //! A lookup that itself fails is retried like every read ([`Gateway::read`]: after 100, 300
 //! and 1000 ms, or a rate limit's `retry_after`); if it never succeeds the leg stays unknown, `execution.error` is
@@ -71,11 +77,24 @@ impl Gateway {
         let link = req.order_link_id.as_str();
         self.note_leg(tag, leg, link);
         let journal = &self.ports.journal;
-        let seen = journal
+        let earlier = journal
             .intent(link)
-            .map_err(|e| self.journal_failed(tag, e))?
-            .is_some();
-        if seen {
+            .map_err(|e| self.journal_failed(tag, e))?;
+        if let Some(other) = earlier
+            .as_ref()
+            .map(|row| row.intent.trade_tag.as_str())
+            .filter(|other| *other != tag)
+        {
+            // The id was journaled for another trade (tags `andre_T1` and `T1` share ids): its
+            // order is not this trade's, and sending would be refused as a duplicate.
+            return Err(GatewayError::LinkId {
+                id: link.to_owned(),
+                reason: format!("already used by trade {other}"),
+            });
+        }
+        // Whether an earlier send of this id may have reached the exchange.
+        let mut maybe_sent = earlier.is_some();
+        if earlier.is_some() {
             // Rule 2: an earlier attempt may have reached the exchange.
             if let Some(found) = self
                 .lookup(tag, leg, &req.symbol, &req.order_link_id)
@@ -87,6 +106,28 @@ impl Gateway {
                 });
             }
             self.outcome(tag, link, &resolved(None))?;
+            let was_there = earlier.as_ref().is_some_and(|row| {
+                row.outcomes.iter().any(|o| {
+                    matches!(
+                        o,
+                        Outcome::Acked { .. }
+                            | Outcome::Resolved { found: true, .. }
+                            | Outcome::Amended { .. }
+                            | Outcome::Cancelled
+                    )
+                })
+            });
+            if was_there {
+                // Rule 2b: the exchange had this order once (acked, found, amended or
+                // cancelled). A lookup that no longer finds it (closed orders age out of
+                // realtime and history) is no reason to send it again.
+                return Err(self.unresolved(
+                    tag,
+                    leg,
+                    link,
+                    "the journal shows the exchange had this order, but a lookup by orderLinkId no longer finds it; not sent again".to_owned(),
+                ));
+            }
         } else {
             let intent = Intent {
                 trade_tag: tag.to_owned(),
@@ -129,6 +170,25 @@ impl Gateway {
                 }
                 Err(e) => e,
             };
+            if maybe_sent
+                && matches!(
+                    error,
+                    PortError::Rejected { .. } | PortError::InsufficientBalance { .. }
+                )
+            {
+                // Rule 9: a re-send can be refused because the earlier send landed after all
+                // (its margin is now in use), though the lookup before it came too early to
+                // see it. The refusal is final only once a lookup confirms nothing is there.
+                if let Some(found) = self
+                    .lookup(tag, leg, &req.symbol, &req.order_link_id)
+                    .await?
+                {
+                    self.outcome(tag, link, &resolved(Some(&found)))?;
+                    return Ok(Placed {
+                        snapshot: Some(found),
+                    });
+                }
+            }
             match error {
                 PortError::DuplicateLinkId { message } => {
                     // Rule 8.
@@ -225,6 +285,7 @@ impl Gateway {
                         ));
                     }
                     // Not found: it never arrived; send again with the same orderLinkId.
+                    maybe_sent = true;
                 }
             }
         }

@@ -64,7 +64,8 @@ pub trait OrderRouter: Send + Sync {
 }
 
 /// Cancels the open orders of `symbol` whose orderLinkId is in `scope`, one by one, and
-/// returns their ids. An order that is already gone (110001) counts as cancelled. This is the
+/// returns their ids. An order that is already gone (110001) counts as cancelled, unless a
+/// lookup shows it filled (the cancel lost the race with a fill). This is the
 /// one place the "only this trade's orders" rule is applied; every router's
 /// [`OrderRouter::cancel_all_tp_dca`] and the gateway use it.
 pub async fn cancel_matching(
@@ -80,8 +81,17 @@ pub async fn cancel_matching(
         let link = OrderLinkId::new(order.order_link_id.clone())
             .map_err(|e| PortError::InvalidInput(e.to_string()))?;
         match router.cancel_order(symbol, &link).await {
-            Ok(()) | Err(PortError::Rejected { code: 110001, .. }) => {
-                cancelled.push(order.order_link_id);
+            Ok(()) => cancelled.push(order.order_link_id),
+            Err(PortError::Rejected { code: 110001, .. }) => {
+                // "Too late to cancel": gone, but perhaps because it filled (a cancel racing
+                // a fill). A filled order was not cancelled and must not be reported so.
+                let filled = matches!(
+                    router.get_order(symbol, &link).await,
+                    Ok(Some(found)) if !found.status.is_open() && found.filled_qty > Decimal::ZERO
+                );
+                if !filled {
+                    cancelled.push(order.order_link_id);
+                }
             }
             Err(e) => return Err(e),
         }

@@ -10,6 +10,7 @@ mod journal;
 mod link_ids;
 mod operations;
 mod policy;
+mod review;
 
 /// Waits (polling under a deadline) until `check` holds.
 pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {

@@ -832,7 +832,8 @@ impl RestClient {
     /// Places up to 20 orders in one request (`POST /v5/order/create-batch`,
     /// docs/v5/order/batch-place.mdx). Returns one result per order, in request order: the
     /// envelope can say retCode 0 while items failed. Retried only when every order carries an
-    /// orderLinkId; items answered 110072 on a re-send resolve to the existing orders.
+    /// orderLinkId; items answered 110072 on a re-send resolve to the existing orders when they
+    /// are the same orders (symbol, side, type and quantity).
     pub async fn create_batch(&self, orders: Vec<NewOrder>) -> Result<Vec<BatchItem>, RestError> {
         let category =
             batch_category(&ORDER_CREATE_BATCH, orders.iter().map(|o| &o.wire.category))?;
@@ -869,12 +870,14 @@ impl RestClient {
         let mut items = split_batch(&ORDER_CREATE_BATCH, &targets, reply);
         if resent {
             for (item, order) in items.iter_mut().zip(&orders) {
-                let duplicate =
-                    matches!(item, Err(e) if e.ret_code() == Some(codes::DUPLICATE_ORDER_LINK_ID));
+                let duplicate = matches!(item, Err(e) if e.is_duplicate_order_link_id());
                 if duplicate {
+                    // Only our own earlier attempt counts: an id that belongs to a
+                    // different order stays the caller's error, as in create_order.
                     if let Ok(Some(found)) = self
                         .resolve(&category, &order.symbol, order.link.as_ref())
                         .await
+                        .map(|found| found.filter(|f| order.is_same_as(f)))
                     {
                         *item = Ok(BatchOrderAck {
                             category: Some(category.clone()),

@@ -33,7 +33,7 @@ impl Gateway {
         if let Some(done) = self.entry_done(tag) {
             return Ok(done);
         }
-        self.ensure_trade(plan);
+        self.ensure_trade(plan)?;
         self.ensure_trading(tag)?;
         self.validate_plan(plan)?;
         self.ports

@@ -16,7 +16,7 @@ impl Gateway {
     pub async fn move_to_breakeven(&self, state: &TradeState) -> Result<TradeState, GatewayError> {
         let tag = state.tag.as_str();
         let _guard = self.lock_trade(tag).await;
-        self.ensure_trade_state(state);
+        self.ensure_trade_state(state)?;
         self.ensure_trading(tag)?;
         self.cancel_legs(tag, &state.symbol, LegFilter::Dca).await?;
         if self.config.breakeven_stop {
@@ -54,7 +54,7 @@ impl Gateway {
     ) -> Result<TradeState, GatewayError> {
         let tag = state.tag.as_str();
         let _guard = self.lock_trade(tag).await;
-        self.ensure_trade_state(state);
+        self.ensure_trade_state(state)?;
         if let Some(reason) = self.halted() {
             return Err(GatewayError::Halted { reason });
         }

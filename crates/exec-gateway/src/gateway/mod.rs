@@ -196,18 +196,46 @@ impl Gateway {
     }
 
     /// The trade's state, created from `plan` if this gateway has not seen it.
-    pub(crate) fn ensure_trade(&self, plan: &TradePlan) -> TradeState {
-        lock(&self.trades)
+    pub(crate) fn ensure_trade(&self, plan: &TradePlan) -> Result<TradeState, GatewayError> {
+        let mut trades = lock(&self.trades);
+        self.check_ids_unclaimed(&trades, &plan.client_tag)?;
+        Ok(trades
             .entry(plan.client_tag.clone())
             .or_insert_with(|| TradeState::new(plan))
-            .clone()
+            .clone())
     }
 
-    pub(crate) fn ensure_trade_state(&self, state: &TradeState) -> TradeState {
-        lock(&self.trades)
+    /// Client tags `andre_T1` and `T1` give the same orderLinkIds (the prefix is stripped from
+    /// the tag), so two such trades would adopt, and cancel, each other's orders. The second
+    /// one to arrive is refused.
+    fn check_ids_unclaimed(
+        &self,
+        trades: &HashMap<String, TradeState>,
+        client_tag: &str,
+    ) -> Result<(), GatewayError> {
+        let ids = self.links.tag_of(client_tag);
+        match trades
+            .keys()
+            .find(|other| other.as_str() != client_tag && self.links.tag_of(other) == ids)
+        {
+            Some(other) => Err(GatewayError::InvalidPlan {
+                tag: client_tag.to_owned(),
+                reason: format!("its orderLinkIds would be those of trade {other}"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn ensure_trade_state(
+        &self,
+        state: &TradeState,
+    ) -> Result<TradeState, GatewayError> {
+        let mut trades = lock(&self.trades);
+        self.check_ids_unclaimed(&trades, &state.tag)?;
+        Ok(trades
             .entry(state.tag.clone())
             .or_insert_with(|| state.clone())
-            .clone()
+            .clone())
     }
 
     pub(crate) fn update_trade(&self, tag: &str, f: impl FnOnce(&mut TradeState)) {

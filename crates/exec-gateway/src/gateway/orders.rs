@@ -102,15 +102,27 @@ impl Gateway {
             TpLeg::Open(o) if targets[i] < o.qty => (0, *i),
             _ => (1, *i),
         });
+        // Every leg is checked before the first is sent, so a leg the instrument refuses
+        // cannot leave the TPs half placed. A missing leg that rounds to nothing (a position
+        // too small to split on the qty step) is left out: the last leg takes the rest, so the
+        // others still cover the position.
+        let mut actions = Vec::new();
         for i in order {
-            let (leg, link, level, state) = &legs[i];
+            let (_, _, level, state) = &legs[i];
             let qty = targets[&i];
+            if qty.is_zero() && matches!(state, TpLeg::Missing) {
+                continue;
+            }
             let price = rules
                 .round_price(level.price, RoundingMode::Nearest)
                 .map_err(meta_err)?;
             let checked = rules
                 .prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
                 .map_err(meta_err)?;
+            actions.push((i, checked));
+        }
+        for (i, checked) in actions {
+            let (leg, link, _, state) = &legs[i];
             match state {
                 TpLeg::Open(o) if o.qty == checked.qty().get() => {}
                 TpLeg::Open(_) => {
@@ -153,6 +165,7 @@ impl Gateway {
         let entry = position.entry_price.unwrap_or(Decimal::ZERO);
         let meta_err = meta_error(tag);
         let open = self.open_of(plan, LegFilter::Dca).await?;
+        let mut to_send = Vec::new();
         for (i, level) in plan.dca_levels.iter().enumerate() {
             let leg = Leg::Dca(u8::try_from(i + 1).unwrap_or(u8::MAX));
             let link = self.links.id(tag, leg)?;
@@ -177,9 +190,14 @@ impl Gateway {
             let price = rules
                 .round_price(level.price, RoundingMode::Nearest)
                 .map_err(meta_err)?;
-            let qty = rules
-                .qty_for_notional(level.margin_usdt * plan.leverage, price)
-                .map_err(meta_err)?;
+            let notional = level
+                .margin_usdt
+                .checked_mul(plan.leverage)
+                .ok_or_else(|| GatewayError::InvalidPlan {
+                    tag: tag.to_owned(),
+                    reason: format!("DCA{} margin × leverage overflows", i + 1),
+                })?;
+            let qty = rules.qty_for_notional(notional, price).map_err(meta_err)?;
             let checked = rules
                 .prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
                 .map_err(meta_err)?;
@@ -211,6 +229,11 @@ impl Gateway {
                 reduce_only: false,
                 order_link_id: link,
             };
+            to_send.push((leg, req));
+        }
+        // Sent only once every level passed its checks: a plan refused on a later level
+        // never leaves the earlier ones resting.
+        for (leg, req) in to_send {
             self.place_leg(tag, leg, &req, Route::Dca, "setup_dcas")
                 .await?;
         }
@@ -226,7 +249,7 @@ impl Gateway {
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Arc<InstrumentRules>), GatewayError> {
         let tag = plan.client_tag.as_str();
         let guard = self.lock_trade(tag).await;
-        self.ensure_trade(plan);
+        self.ensure_trade(plan)?;
         self.ensure_trading(tag)?;
         self.validate_plan(plan)?;
         if position.is_flat() {
