@@ -89,7 +89,8 @@ pub enum CancelStep<'a> {
 
 /// [`cancel_matching`], calling `step` before each cancel is sent and with what became of it
 /// (the gateway journals the cancel there). An error from `step` stops at once: with
-/// [`CancelStep::Sending`], that cancel and the ones after it are not sent.
+/// [`CancelStep::Sending`], that cancel and the ones after it are not sent. After a failed
+/// cancel the router's error is returned whatever `step` answers.
 pub async fn cancel_matching_with<E: From<PortError>>(
     router: &(impl OrderRouter + ?Sized),
     symbol: &Symbol,
@@ -127,10 +128,11 @@ pub async fn cancel_matching_with<E: From<PortError>>(
                 }
             }
             Err(e) => {
-                step(CancelStep::NotCancelled(
+                // The router's error wins: it may be one that halts trading (auth).
+                let _ = step(CancelStep::NotCancelled(
                     &order.order_link_id,
                     &e.to_string(),
-                ))?;
+                ));
                 return Err(e.into());
             }
         }

@@ -107,9 +107,11 @@ impl Gateway {
             // 110043: leverage not modified, i.e. already set.
             Ok(()) | Err(PortError::Rejected { code: 110043, .. }) => write(WriteStage::Done)?,
             Err(e) => {
-                write(WriteStage::Failed {
+                // The port's error wins (it may halt trading); a journal failure
+                // here is still reported by record_write.
+                let _ = write(WriteStage::Failed {
                     reason: e.to_string(),
-                })?;
+                });
                 return Err(self.port_failed("set_leverage", e));
             }
         }

@@ -44,9 +44,11 @@ impl Gateway {
                         write(WriteStage::Done)?
                     }
                     Err(e) => {
-                        write(WriteStage::Failed {
+                        // The port's error wins (it may halt trading); a journal failure
+                        // here is still reported by record_write.
+                        let _ = write(WriteStage::Failed {
                             reason: e.to_string(),
-                        })?;
+                        });
                         return Err(self.port_failed("set_stop_loss", e));
                     }
                 }
