@@ -38,13 +38,13 @@ pub use error::{GatewayError, PortError, PortResult};
 pub use gateway::{EntryResult, Gateway, Ports};
 pub use journal::{
     Intent, IntentRow, Journal, JournalError, MemoryJournal, Outcome, SqliteJournal, StateRow,
-    DEFAULT_JOURNAL_PATH,
+    WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
 };
 pub use link_id::{CancelScope, Leg, LegFilter, LinkIds};
 pub use meta::CachedSymbolMeta;
 pub use ports::{
-    cancel_matching, AccountService, BybitStatus, HealthCheck, OrderRouter, PositionService,
-    PriceService, RestHealth, SymbolMetaService, WsHealth,
+    cancel_matching, cancel_matching_with, AccountService, BybitStatus, CancelStep, HealthCheck,
+    OrderRouter, PositionService, PriceService, RestHealth, SymbolMetaService, WsHealth,
 };
 pub use types::{
     Balance, DcaLevel, OrderAck, OrderRequest, OrderSnapshot, OrderStatus, Phase, PositionState,

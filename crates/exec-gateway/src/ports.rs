@@ -73,6 +73,30 @@ pub async fn cancel_matching(
     symbol: &Symbol,
     scope: &CancelScope,
 ) -> PortResult<Vec<String>> {
+    cancel_matching_with(router, symbol, scope, |_| Ok::<(), PortError>(())).await
+}
+
+/// One step of [`cancel_matching_with`], for the caller to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelStep<'a> {
+    /// This order's cancel is about to be sent.
+    Sending(&'a str),
+    /// It is cancelled (or already gone without a fill).
+    Cancelled(&'a str),
+    /// It was not cancelled, and why.
+    NotCancelled(&'a str, &'a str),
+}
+
+/// [`cancel_matching`], calling `step` before each cancel is sent and with what became of it
+/// (the gateway journals the cancel there). An error from `step` stops at once: with
+/// [`CancelStep::Sending`], that cancel and the ones after it are not sent. After a failed
+/// cancel the router's error is returned whatever `step` answers.
+pub async fn cancel_matching_with<E: From<PortError>>(
+    router: &(impl OrderRouter + ?Sized),
+    symbol: &Symbol,
+    scope: &CancelScope,
+    mut step: impl FnMut(CancelStep<'_>) -> Result<(), E>,
+) -> Result<Vec<String>, E> {
     let mut cancelled = Vec::new();
     for order in router.sync_open_orders(symbol).await? {
         if !order.status.is_open() || !scope.matches(&order.order_link_id) {
@@ -80,8 +104,12 @@ pub async fn cancel_matching(
         }
         let link = OrderLinkId::new(order.order_link_id.clone())
             .map_err(|e| PortError::InvalidInput(e.to_string()))?;
+        step(CancelStep::Sending(&order.order_link_id))?;
         match router.cancel_order(symbol, &link).await {
-            Ok(()) => cancelled.push(order.order_link_id),
+            Ok(()) => {
+                step(CancelStep::Cancelled(&order.order_link_id))?;
+                cancelled.push(order.order_link_id);
+            }
             Err(PortError::Rejected { code: 110001, .. }) => {
                 // "Too late to cancel": gone, but perhaps because it filled (a cancel racing
                 // a fill). A filled order was not cancelled and must not be reported so.
@@ -89,11 +117,24 @@ pub async fn cancel_matching(
                     router.get_order(symbol, &link).await,
                     Ok(Some(found)) if !found.status.is_open() && found.filled_qty > Decimal::ZERO
                 );
-                if !filled {
+                if filled {
+                    step(CancelStep::NotCancelled(
+                        &order.order_link_id,
+                        "filled before the cancel",
+                    ))?;
+                } else {
+                    step(CancelStep::Cancelled(&order.order_link_id))?;
                     cancelled.push(order.order_link_id);
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // The router's error wins: it may be one that halts trading (auth).
+                let _ = step(CancelStep::NotCancelled(
+                    &order.order_link_id,
+                    &e.to_string(),
+                ));
+                return Err(e.into());
+            }
         }
     }
     Ok(cancelled)

@@ -1,14 +1,16 @@
 //! The SQLite journal: durable before send, readable after a kill, refusing an impossible path.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use exec_events::{ErrorKind, Event};
 use exec_gateway::{
-    GatewayError, Intent, Journal, JournalError, MockJournal, Outcome, Phase, SqliteJournal,
+    GatewayError, Intent, Journal, JournalError, MemoryJournal, MockAccountService, MockJournal,
+    OrderStatus, Outcome, Phase, PortError, Side, SqliteJournal, WriteKind, WriteRecord,
+    WriteStage,
 };
 use rust_decimal_macros::dec;
 
-use crate::support::{drain, plan, snapshot, Mocks};
+use crate::support::{drain, long, plan, snapshot, Mocks};
 
 fn intent(link: &str) -> Intent {
     Intent {
@@ -144,6 +146,7 @@ async fn a_journal_that_cannot_be_written_stops_new_orders() {
     journal
         .expect_record_intent()
         .returning(|_| Err(JournalError::Io("disk I/O error".into())));
+    journal.expect_record_write().returning(|_| Ok(()));
     let mut m = Mocks::new();
     m.router.expect_place_market_entry().times(0);
     let gw = m.build(Arc::new(journal), None);
@@ -217,4 +220,250 @@ fn fill(n: u32) -> exec_events::Fill {
         time_ms: 1,
         simulated: false,
     }
+}
+
+// Issue 9, Step 5, item 5: cancels, the stop-loss and the leverage are journaled before they
+// are sent and with their outcome after; a journal that cannot be written sends none of them.
+
+/// A journal whose reads answer and whose every write fails.
+fn failing_journal(states_too: bool) -> MockJournal {
+    let io = || JournalError::Io("disk I/O error".into());
+    let mut journal = MockJournal::new();
+    journal.expect_intent().returning(|_| Ok(None));
+    journal.expect_intents().returning(|_| Ok(Vec::new()));
+    journal
+        .expect_record_plan()
+        .returning(move |_, _| Err(io()));
+    journal.expect_record_intent().returning(move |_| Err(io()));
+    journal
+        .expect_record_outcome()
+        .returning(move |_, _, _| Err(io()));
+    journal.expect_record_write().returning(move |_| Err(io()));
+    if states_too {
+        journal
+            .expect_record_state()
+            .returning(move |_, _, _, _| Err(io()));
+    } else {
+        journal.expect_record_state().returning(|_, _, _, _| Ok(()));
+    }
+    journal
+}
+
+fn dca_and_tp_open() -> Vec<exec_gateway::OrderSnapshot> {
+    vec![
+        snapshot("andre_TP1_T1", Side::Sell, dec!(0.01), OrderStatus::Open),
+        snapshot("andre_DCA1_T1", Side::Buy, dec!(0.02), OrderStatus::Open),
+    ]
+}
+
+#[tokio::test]
+async fn with_a_broken_journal_breakeven_sends_no_cancel_and_no_stop() {
+    // With a DCA to cancel (the cancel is refused), and with none (the stop is refused).
+    for open in [dca_and_tp_open(), Vec::new()] {
+        let mut m = Mocks::new();
+        m.router
+            .expect_sync_open_orders()
+            .returning(move |_| Ok(open.clone()));
+        m.router.expect_cancel_order().times(0);
+        m.router.expect_set_stop_loss().times(0);
+        m.positions
+            .expect_get_position()
+            .returning(|_| Ok(long(dec!(0.04), dec!(50000))));
+        let gw = m.build(Arc::new(failing_journal(false)), None);
+        let mut sub = gw.bus().subscribe();
+        let state = exec_gateway::TradeState::new(&plan("T1"));
+        let err = gw.move_to_breakeven(&state).await.unwrap_err();
+        assert!(matches!(err, GatewayError::Journal(_)), "{err}");
+        let kinds: Vec<_> = drain(&mut sub)
+            .iter()
+            .filter_map(Event::as_error)
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, [ErrorKind::Journal]);
+    }
+}
+
+#[tokio::test]
+async fn with_a_broken_journal_close_all_sends_no_cancel_and_no_close() {
+    // States journal (so the cancels are reached) but writes fail; then everything fails.
+    for states_too in [false, true] {
+        let mut m = Mocks::new();
+        m.router
+            .expect_sync_open_orders()
+            .returning(|_| Ok(dca_and_tp_open()));
+        m.router.expect_cancel_order().times(0);
+        m.router.expect_close_position_market().times(0);
+        m.positions
+            .expect_get_position()
+            .returning(|_| Ok(long(dec!(0.04), dec!(50000))));
+        let gw = m.build(Arc::new(failing_journal(states_too)), None);
+        let state = exec_gateway::TradeState::new(&plan("T1"));
+        let err = gw.close_all(&state, "stop hit").await.unwrap_err();
+        assert!(matches!(err, GatewayError::Journal(_)), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn with_a_broken_journal_the_leverage_is_not_set() {
+    let mut m = Mocks::new();
+    m.account = MockAccountService::new();
+    m.account.expect_set_leverage().times(0);
+    m.router.expect_place_market_entry().times(0);
+    let mut journal = MockJournal::new();
+    journal.expect_intent().returning(|_| Ok(None));
+    journal.expect_intents().returning(|_| Ok(Vec::new()));
+    journal.expect_record_plan().returning(|_, _| Ok(()));
+    journal.expect_record_state().returning(|_, _, _, _| Ok(()));
+    journal
+        .expect_record_write()
+        .returning(|_| Err(JournalError::Io("disk I/O error".into())));
+    let gw = m.build(Arc::new(journal), None);
+    let err = gw.execute_entry(&plan("T1")).await.unwrap_err();
+    assert!(matches!(err, GatewayError::Journal(_)), "{err}");
+}
+
+/// The last write journaled for the trade, as `(kind, link, stage)`.
+fn last_write(journal: &MemoryJournal) -> Option<(WriteKind, Option<String>, WriteStage)> {
+    journal
+        .writes("T1")
+        .unwrap()
+        .pop()
+        .map(|w| (w.kind, w.order_link_id, w.stage))
+}
+
+#[tokio::test]
+async fn cancels_and_the_stop_are_journaled_before_they_are_sent_and_after() {
+    let journal = Arc::new(MemoryJournal::new());
+    let mut m = Mocks::new();
+    let open = Arc::new(Mutex::new(dca_and_tp_open()));
+    let o = open.clone();
+    m.router
+        .expect_sync_open_orders()
+        .returning(move |_| Ok(o.lock().unwrap().clone()));
+    let j = journal.clone();
+    m.router
+        .expect_cancel_order()
+        .times(1)
+        .returning(move |_, l| {
+            // At the moment of the send, its intent is the latest record.
+            assert_eq!(
+                last_write(&j),
+                Some((
+                    WriteKind::Cancel,
+                    Some(l.as_str().to_owned()),
+                    WriteStage::Requested
+                ))
+            );
+            open.lock()
+                .unwrap()
+                .retain(|x| x.order_link_id != l.as_str());
+            Ok(())
+        });
+    m.positions
+        .expect_get_position()
+        .returning(|_| Ok(long(dec!(0.04), dec!(50000))));
+    let j = journal.clone();
+    m.router
+        .expect_set_stop_loss()
+        .times(1)
+        .returning(move |_, _| {
+            assert_eq!(
+                last_write(&j),
+                Some((WriteKind::StopLoss, None, WriteStage::Requested))
+            );
+            Ok(())
+        });
+    let gw = m.build(journal.clone(), None);
+    let state = exec_gateway::TradeState::new(&plan("T1"));
+    gw.move_to_breakeven(&state).await.unwrap();
+    let writes: Vec<_> = journal
+        .writes("T1")
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.kind, w.order_link_id, w.value, w.stage))
+        .collect();
+    let dca = Some("andre_DCA1_T1".to_owned());
+    assert_eq!(
+        writes,
+        [
+            (WriteKind::Cancel, dca.clone(), None, WriteStage::Requested),
+            (WriteKind::Cancel, dca, None, WriteStage::Done),
+            (
+                WriteKind::StopLoss,
+                None,
+                Some(dec!(50000)),
+                WriteStage::Requested
+            ),
+            (
+                WriteKind::StopLoss,
+                None,
+                Some(dec!(50000)),
+                WriteStage::Done
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_leverage_is_journaled_before_it_is_sent_and_a_refusal_after() {
+    let journal = Arc::new(MemoryJournal::new());
+    let mut m = Mocks::new();
+    m.account = MockAccountService::new();
+    let j = journal.clone();
+    m.account
+        .expect_set_leverage()
+        .times(1)
+        .returning(move |_, _| {
+            assert_eq!(
+                last_write(&j),
+                Some((WriteKind::Leverage, None, WriteStage::Requested))
+            );
+            Err(PortError::from_ret_code(10001, "leverage invalid"))
+        });
+    m.router.expect_place_market_entry().times(0);
+    let gw = m.build(journal.clone(), None);
+    gw.execute_entry(&plan("T1")).await.unwrap_err();
+    let stages: Vec<_> = journal
+        .writes("T1")
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.kind, w.stage.name()))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            (WriteKind::Leverage, "requested"),
+            (WriteKind::Leverage, "failed")
+        ]
+    );
+}
+
+#[test]
+fn sqlite_keeps_writes_in_order_and_reads_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let write = |stage| WriteRecord {
+        trade_tag: "T1".into(),
+        kind: WriteKind::StopLoss,
+        symbol: "BTCUSDT".into(),
+        order_link_id: None,
+        value: Some(dec!(49512.3)),
+        stage,
+        at_ms: 1,
+    };
+    let written = [
+        write(WriteStage::Requested),
+        write(WriteStage::Failed {
+            reason: "retCode 10001".into(),
+        }),
+    ];
+    {
+        let j = SqliteJournal::open(&path).unwrap();
+        for w in &written {
+            j.record_write(w).unwrap();
+        }
+    }
+    let j = SqliteJournal::open(&path).unwrap();
+    assert_eq!(j.writes("T1").unwrap(), written);
+    assert!(j.writes("T2").unwrap().is_empty());
 }

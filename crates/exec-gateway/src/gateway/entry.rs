@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 
 use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
+use crate::journal::{WriteKind, WriteStage};
 use crate::link_id::Leg;
 use crate::policy::Route;
 use crate::types::{OrderRequest, OrderSnapshot, OrderStatus, Phase, TradePlan};
@@ -86,6 +87,17 @@ impl Gateway {
                 max: self.config.max_notional_usdt,
             });
         }
+        let write = |stage| {
+            self.record_write(
+                tag,
+                WriteKind::Leverage,
+                &plan.symbol,
+                None,
+                Some(plan.leverage),
+                stage,
+            )
+        };
+        write(WriteStage::Requested)?;
         match self
             .ports
             .account
@@ -93,8 +105,15 @@ impl Gateway {
             .await
         {
             // 110043: leverage not modified, i.e. already set.
-            Ok(()) | Err(PortError::Rejected { code: 110043, .. }) => {}
-            Err(e) => return Err(self.port_failed("set_leverage", e)),
+            Ok(()) | Err(PortError::Rejected { code: 110043, .. }) => write(WriteStage::Done)?,
+            Err(e) => {
+                // The port's error wins (it may halt trading); a journal failure
+                // here is still reported by record_write.
+                let _ = write(WriteStage::Failed {
+                    reason: e.to_string(),
+                });
+                return Err(self.port_failed("set_leverage", e));
+            }
         }
         let req = OrderRequest {
             symbol: plan.symbol.clone(),

@@ -4,6 +4,7 @@ use bybit_meta::RoundingMode;
 
 use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
+use crate::journal::{WriteKind, WriteStage};
 use crate::link_id::{Leg, LegFilter};
 use crate::policy::Route;
 use crate::types::{OrderRequest, Phase, TradeState};
@@ -26,10 +27,30 @@ impl Gateway {
                 let stop = rules
                     .round_price(entry, RoundingMode::Nearest)
                     .map_err(meta_error(tag))?;
+                let write = |stage| {
+                    self.record_write(
+                        tag,
+                        WriteKind::StopLoss,
+                        &state.symbol,
+                        None,
+                        Some(stop),
+                        stage,
+                    )
+                };
+                write(WriteStage::Requested)?;
                 match self.ports.router.set_stop_loss(&state.symbol, stop).await {
                     // 34040: not modified, the stop is already there.
-                    Ok(()) | Err(PortError::Rejected { code: 34040, .. }) => {}
-                    Err(e) => return Err(self.port_failed("set_stop_loss", e)),
+                    Ok(()) | Err(PortError::Rejected { code: 34040, .. }) => {
+                        write(WriteStage::Done)?
+                    }
+                    Err(e) => {
+                        // The port's error wins (it may halt trading); a journal failure
+                        // here is still reported by record_write.
+                        let _ = write(WriteStage::Failed {
+                            reason: e.to_string(),
+                        });
+                        return Err(self.port_failed("set_stop_loss", e));
+                    }
                 }
             }
         }

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use crate::clock::Clock;
 use crate::config::GatewayConfig;
 use crate::error::{GatewayError, PortError};
-use crate::journal::{Journal, JournalError, Outcome};
+use crate::journal::{Journal, JournalError, Outcome, WriteKind, WriteRecord, WriteStage};
 use crate::link_id::{Leg, LinkIds};
 use crate::ports::{AccountService, OrderRouter, PositionService, PriceService, SymbolMetaService};
 use crate::types::{Phase, PositionState, TradePlan, TradeState};
@@ -83,6 +83,18 @@ pub(crate) fn meta_error(tag: &str) -> impl Fn(bybit_meta::MetaError) -> Gateway
     move |source| GatewayError::Meta {
         tag: tag.to_owned(),
         source,
+    }
+}
+
+/// Why [`Gateway::cancel_legs`] stopped: the router, or the journal (already reported).
+enum CancelStop {
+    Port(PortError),
+    Journal(GatewayError),
+}
+
+impl From<PortError> for CancelStop {
+    fn from(e: PortError) -> Self {
+        CancelStop::Port(e)
     }
 }
 
@@ -424,22 +436,70 @@ impl Gateway {
         self.record_outcome(tag, link.as_str(), &Outcome::Amended { qty })
     }
 
-    /// Cancels the trade's open orders of some legs (only ours: [`cancel_matching`]) and
-    /// journals each cancel.
+    /// Cancels the trade's open orders of some legs (only ours: [`cancel_matching_with`]),
+    /// journaling each cancel before it is sent and what became of it after. A journal that
+    /// cannot be written stops the cancels: nothing is sent that was not journaled.
+    ///
+    /// [`cancel_matching_with`]: crate::ports::cancel_matching_with
     pub(crate) async fn cancel_legs(
         &self,
         tag: &str,
         symbol: &Symbol,
         legs: crate::link_id::LegFilter,
     ) -> Result<Vec<String>, GatewayError> {
+        use crate::ports::CancelStep;
         let scope = self.links.scope(tag, legs);
-        let cancelled = crate::ports::cancel_matching(self.ports.router.as_ref(), symbol, &scope)
-            .await
-            .map_err(|e| self.port_failed("cancel", e))?;
-        for link in &cancelled {
-            self.record_outcome(tag, link, &Outcome::Cancelled)?;
-        }
-        Ok(cancelled)
+        let write = |link: &str, stage| {
+            self.record_write(tag, WriteKind::Cancel, symbol, Some(link), None, stage)
+                .map_err(CancelStop::Journal)
+        };
+        crate::ports::cancel_matching_with(self.ports.router.as_ref(), symbol, &scope, |step| {
+            match step {
+                CancelStep::Sending(link) => write(link, WriteStage::Requested),
+                CancelStep::Cancelled(link) => {
+                    write(link, WriteStage::Done)?;
+                    self.record_outcome(tag, link, &Outcome::Cancelled)
+                        .map_err(CancelStop::Journal)
+                }
+                CancelStep::NotCancelled(link, why) => write(
+                    link,
+                    WriteStage::Failed {
+                        reason: why.to_owned(),
+                    },
+                ),
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            CancelStop::Journal(e) => e,
+            CancelStop::Port(e) => self.port_failed("cancel", e),
+        })
+    }
+
+    /// Journals a cancel, stop-loss or leverage write; a journal failure is the error that
+    /// stops the operation (reported once).
+    pub(crate) fn record_write(
+        &self,
+        tag: &str,
+        kind: WriteKind,
+        symbol: &Symbol,
+        link: Option<&str>,
+        value: Option<Decimal>,
+        stage: WriteStage,
+    ) -> Result<(), GatewayError> {
+        let record = WriteRecord {
+            trade_tag: tag.to_owned(),
+            kind,
+            symbol: symbol.as_str().to_owned(),
+            order_link_id: link.map(str::to_owned),
+            value,
+            stage,
+            at_ms: self.now(),
+        };
+        self.ports
+            .journal
+            .record_write(&record)
+            .map_err(|e| self.journal_failed(tag, e))
     }
 
     /// Records an outcome for one of our orders; an order the journal has no intent for

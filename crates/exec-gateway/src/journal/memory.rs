@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use exec_events::Fill;
 
-use super::{Intent, IntentRow, Journal, JournalError, Outcome, StateRow};
+use super::{Intent, IntentRow, Journal, JournalError, Outcome, StateRow, WriteRecord};
 use crate::types::{Phase, TradePlan};
 
 #[derive(Debug, Default)]
@@ -12,6 +12,7 @@ struct Inner {
     plans: Vec<TradePlan>,
     intents: Vec<IntentRow>,
     fills: Vec<Fill>,
+    writes: Vec<WriteRecord>,
     states: Vec<(String, StateRow)>,
 }
 
@@ -84,6 +85,11 @@ impl Journal for MemoryJournal {
         })
     }
 
+    fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError> {
+        self.with(|i| i.writes.push(write.clone()));
+        Ok(())
+    }
+
     fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
         Ok(self.with(|i| {
             if i.fills.iter().any(|f| f.exec_id == fill.exec_id) {
@@ -143,6 +149,16 @@ impl Journal for MemoryJournal {
             i.fills
                 .iter()
                 .filter(|f| f.order_link_id.starts_with(link_prefix))
+                .cloned()
+                .collect()
+        }))
+    }
+
+    fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError> {
+        Ok(self.with(|i| {
+            i.writes
+                .iter()
+                .filter(|w| w.trade_tag == trade_tag)
                 .cloned()
                 .collect()
         }))

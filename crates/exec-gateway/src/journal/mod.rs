@@ -1,5 +1,6 @@
 //! The intent journal: the trade plan, every order intent written **before** it is sent, each
-//! outcome, fills by execId, and each state change of a trade. It is the audit trail ("what
+//! outcome, each cancel / stop-loss / leverage write (also before it is sent, then its
+//! outcome), fills by execId, and each state change of a trade. It is the audit trail ("what
 //! did we send for trade X and why?") and the other half of restart recovery. A journal that
 //! cannot be written stops new orders: the gateway sends nothing it could not journal.
 
@@ -130,6 +131,76 @@ pub struct IntentRow {
     pub outcomes: Vec<Outcome>,
 }
 
+/// A write that places no order: cancelling one of our orders, setting the position's
+/// stop-loss, setting the leverage. Each is journaled as [`WriteStage::Requested`] before it
+/// is sent and again with what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteRecord {
+    /// The trade's client tag.
+    pub trade_tag: String,
+    /// What is written.
+    pub kind: WriteKind,
+    /// Symbol.
+    pub symbol: String,
+    /// The orderLinkId, for a cancel.
+    pub order_link_id: Option<String>,
+    /// The stop price or the leverage.
+    pub value: Option<Decimal>,
+    /// Before the send, or what became of it.
+    pub stage: WriteStage,
+    /// When (ms).
+    pub at_ms: i64,
+}
+
+/// The writes journaled as [`WriteRecord`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteKind {
+    /// Cancel one of our orders.
+    Cancel,
+    /// Set the position's stop-loss.
+    StopLoss,
+    /// Set the symbol's leverage.
+    Leverage,
+}
+
+impl WriteKind {
+    /// The journal's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteKind::Cancel => "cancel",
+            WriteKind::StopLoss => "stop_loss",
+            WriteKind::Leverage => "leverage",
+        }
+    }
+}
+
+/// Where a [`WriteRecord`] stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum WriteStage {
+    /// About to be sent (written before the request goes out).
+    Requested,
+    /// Done (or already so: "not modified", "too late to cancel" without a fill).
+    Done,
+    /// Not done.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl WriteStage {
+    /// The journal's word for it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WriteStage::Requested => "requested",
+            WriteStage::Done => "done",
+            WriteStage::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// One state change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateRow {
@@ -155,6 +226,8 @@ pub trait Journal: Send + Sync {
         outcome: &Outcome,
         at_ms: i64,
     ) -> Result<(), JournalError>;
+    /// Records a cancel, stop-loss or leverage write (before it is sent, and its outcome).
+    fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError>;
     /// Records a fill; `false` if its execId was already recorded.
     fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError>;
     /// Records a state change.
@@ -174,6 +247,8 @@ pub trait Journal: Send + Sync {
     /// Fills, in the order recorded, of orders whose orderLinkId starts with `link_prefix`
     /// (`""`: every fill).
     fn fills(&self, link_prefix: &str) -> Result<Vec<Fill>, JournalError>;
+    /// A trade's cancel, stop-loss and leverage writes, in the order they were recorded.
+    fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError>;
     /// A trade's state changes, oldest first.
     fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError>;
 }

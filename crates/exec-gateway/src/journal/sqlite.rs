@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use exec_events::Fill;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Intent, IntentRow, Journal, JournalError, Outcome, StateRow};
+use super::{Intent, IntentRow, Journal, JournalError, Outcome, StateRow, WriteRecord};
 use crate::types::{Phase, TradePlan};
 
 const SCHEMA: &str = "
@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS states (
     id INTEGER PRIMARY KEY AUTOINCREMENT, trade_tag TEXT NOT NULL, phase TEXT NOT NULL,
     detail TEXT NOT NULL, at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS states_by_trade ON states (trade_tag);
+CREATE TABLE IF NOT EXISTS writes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, trade_tag TEXT NOT NULL, kind TEXT NOT NULL,
+    symbol TEXT NOT NULL, order_link_id TEXT, value TEXT, stage TEXT NOT NULL,
+    at_ms INTEGER NOT NULL, write_json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS writes_by_trade ON writes (trade_tag);
 ";
 
 /// A [`Journal`] in a SQLite file.
@@ -174,6 +179,27 @@ impl Journal for SqliteJournal {
         .map(drop)
     }
 
+    fn record_write(&self, w: &WriteRecord) -> Result<(), JournalError> {
+        let json = to_json(w)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO writes (trade_tag, kind, symbol, order_link_id, value, stage, at_ms,
+                 write_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    w.trade_tag,
+                    w.kind.as_str(),
+                    w.symbol,
+                    w.order_link_id,
+                    w.value.map(|v| v.to_string()),
+                    w.stage.name(),
+                    w.at_ms,
+                    json
+                ],
+            )
+        })
+        .map(drop)
+    }
+
     fn record_fill(&self, f: &Fill) -> Result<bool, JournalError> {
         let json = to_json(f)?;
         self.with(|c| {
@@ -260,6 +286,16 @@ impl Journal for SqliteJournal {
             .into_iter()
             .filter(|f| f.order_link_id.starts_with(link_prefix))
             .collect())
+    }
+
+    fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError> {
+        let texts = self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT write_json FROM writes WHERE trade_tag = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([trade_tag], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        texts.iter().map(|t| from_json(t)).collect()
     }
 
     fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError> {
