@@ -31,6 +31,7 @@ mod meta;
 pub mod policy;
 mod ports;
 mod types;
+pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{DcaMode, GatewayConfig, DEFAULT_LINK_PREFIX};
