@@ -16,6 +16,7 @@
 //! own (`exec_gateway::wire`, shared with the paper router).
 
 mod error;
+mod preflight;
 pub mod tracker;
 
 use std::sync::{Arc, RwLock};
@@ -42,6 +43,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use error::port_error;
+pub use preflight::{Preflight, PreflightCheck, PreflightError};
 pub use tracker::Tracker;
 
 /// "Leverage not modified" (docs/v5/error.mdx): the leverage is already what was asked.

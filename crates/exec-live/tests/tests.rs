@@ -5,5 +5,6 @@
 
 mod emulator;
 mod mapping;
+mod preflight;
 mod support;
 mod tracking;
