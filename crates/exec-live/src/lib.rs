@@ -67,6 +67,8 @@ pub struct LiveConfig {
     pub dedupe_capacity: usize,
     /// The settle coin whose orders and positions are tracked.
     pub settle_coin: String,
+    /// How often the instrument rules are reloaded (besides after a rule refusal).
+    pub meta_refresh: Duration,
 }
 
 impl Default for LiveConfig {
@@ -76,6 +78,7 @@ impl Default for LiveConfig {
             silence_threshold: Duration::from_secs(30),
             dedupe_capacity: 10_000,
             settle_coin: "USDT".to_owned(),
+            meta_refresh: Duration::from_secs(3600),
         }
     }
 }
@@ -158,8 +161,13 @@ impl LiveExchange {
         }
         let me = Arc::downgrade(self);
         let cancel = self.cancel.clone();
-        let interval = self.config.poll_interval;
-        let handle = tokio::spawn(track(me, private_events, cancel, interval));
+        let handle = tokio::spawn(track(
+            me,
+            private_events,
+            cancel,
+            self.config.poll_interval,
+            self.config.meta_refresh,
+        ));
         *self
             .task
             .lock()
@@ -295,30 +303,30 @@ impl LiveExchange {
     }
 
     async fn place(&self, req: &OrderRequest, tif: TimeInForce) -> PortResult<OrderAck> {
-        let symbol = req.symbol.clone();
-        let side = wire::wire_side(req.side);
-        let qty = qty(req.qty)?;
-        let mut order = match req.price {
-            Some(p) => NewOrder::limit(symbol, side, qty, price(p)?),
-            None => NewOrder::market(symbol, side, qty),
+        let ack = match self.rest.create_order(new_order(req, tif.clone())?).await {
+            Ok(ack) => ack,
+            Err(e) if e.ret_code().is_some_and(|c| RULE_REFUSALS.contains(&c)) => {
+                // Refused for a price or quantity rule: the rules may have changed. Reload
+                // them, re-round, and send once more (same orderLinkId: nothing was created).
+                let refusal = port_error(e);
+                self.refresh_symbol_meta().await?;
+                let rules = self.get_symbol_meta(&req.symbol).await?;
+                let fixed = rerounded(req, &rules)?;
+                if fixed == *req {
+                    return Err(refusal);
+                }
+                tracing::warn!(
+                    order_link_id = %req.order_link_id.as_str(),
+                    %refusal,
+                    "re-rounded after a rule refusal"
+                );
+                self.rest
+                    .create_order(new_order(&fixed, tif)?)
+                    .await
+                    .map_err(port_error)?
+            }
+            Err(e) => return Err(port_error(e)),
         };
-        order = order
-            .order_link_id(req.order_link_id.clone())
-            .time_in_force(tif)
-            .position_idx(0)
-            .reduce_only(req.reduce_only);
-        if let (Some(trigger), Some(direction)) = (req.trigger_price, req.trigger_direction) {
-            let direction = match direction {
-                TriggerDirection::Rise => bybit_rest::TriggerDirection::Rise,
-                TriggerDirection::Fall => bybit_rest::TriggerDirection::Fall,
-            };
-            order = order.trigger(
-                price(trigger)?,
-                direction,
-                bybit_types::TriggerBy::LastPrice,
-            );
-        }
-        let ack = self.rest.create_order(order).await.map_err(port_error)?;
         Ok(OrderAck {
             order_id: ack.order_id,
             order_link_id: ack.order_link_id,
@@ -326,16 +334,69 @@ impl LiveExchange {
     }
 }
 
+/// retCodes that refuse an order for a price or quantity rule (docs/v5/error.mdx): 10001
+/// (parameter error, e.g. qty not on the step), 110094 (below the minimum notional), 110003
+/// (price out of range).
+pub const RULE_REFUSALS: [i64; 3] = [10001, 110094, 110003];
+
+/// `req` rounded to `rules`: quantity down to the step, prices to the nearest tick.
+fn rerounded(req: &OrderRequest, rules: &InstrumentRules) -> PortResult<OrderRequest> {
+    let bad = |e: bybit_meta::MetaError| PortError::InvalidInput(e.to_string());
+    let mut fixed = req.clone();
+    fixed.qty = rules.round_qty(req.qty).map_err(bad)?;
+    let nearest = bybit_meta::RoundingMode::Nearest;
+    if let Some(p) = req.price {
+        fixed.price = Some(rules.round_price(p, nearest).map_err(bad)?);
+    }
+    if let Some(p) = req.trigger_price {
+        fixed.trigger_price = Some(rules.round_price(p, nearest).map_err(bad)?);
+    }
+    Ok(fixed)
+}
+
+fn new_order(req: &OrderRequest, tif: TimeInForce) -> PortResult<NewOrder> {
+    let symbol = req.symbol.clone();
+    let side = wire::wire_side(req.side);
+    let qty = qty(req.qty)?;
+    let mut order = match req.price {
+        Some(p) => NewOrder::limit(symbol, side, qty, price(p)?),
+        None => NewOrder::market(symbol, side, qty),
+    };
+    order = order
+        .order_link_id(req.order_link_id.clone())
+        .time_in_force(tif)
+        .position_idx(0)
+        .reduce_only(req.reduce_only);
+    if let (Some(trigger), Some(direction)) = (req.trigger_price, req.trigger_direction) {
+        let direction = match direction {
+            TriggerDirection::Rise => bybit_rest::TriggerDirection::Rise,
+            TriggerDirection::Fall => bybit_rest::TriggerDirection::Fall,
+        };
+        order = order.trigger(
+            price(trigger)?,
+            direction,
+            bybit_types::TriggerBy::LastPrice,
+        );
+    }
+    Ok(order)
+}
+
 /// The tracking loop: private stream events as they come; REST every `interval` while the
-/// stream is quiet; a catch-up after every (re)authentication or lag.
+/// stream is quiet; a catch-up after every (re)authentication or lag; the instrument rules
+/// every `meta_refresh`.
 async fn track(
     me: std::sync::Weak<LiveExchange>,
     mut events: Option<EventReceiver>,
     cancel: CancellationToken,
     interval: Duration,
+    meta_refresh: Duration,
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let meta_refresh = meta_refresh.max(Duration::from_secs(1));
+    let mut meta =
+        tokio::time::interval_at(tokio::time::Instant::now() + meta_refresh, meta_refresh);
+    meta.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next = async {
             match events.as_mut() {
@@ -356,6 +417,12 @@ async fn track(
                             }
                         }
                     }
+                }
+            }
+            _ = meta.tick() => {
+                let Some(live) = me.upgrade() else { return };
+                if let Err(e) = live.refresh_symbol_meta().await {
+                    tracing::warn!(error = %e, "instrument refresh failed; the old rules stay");
                 }
             }
             _ = ticker.tick() => {

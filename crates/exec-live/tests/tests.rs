@@ -6,5 +6,6 @@
 mod emulator;
 mod mapping;
 mod preflight;
+mod rules;
 mod support;
 mod tracking;
