@@ -36,7 +36,7 @@ pub mod wire;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{DcaMode, GatewayConfig, DEFAULT_LINK_PREFIX};
 pub use error::{GatewayError, PortError, PortResult};
-pub use gateway::{EntryResult, Gateway, Ports};
+pub use gateway::{EntryResult, Gateway, Ports, Recovered};
 pub use journal::{
     Intent, IntentRow, Journal, JournalError, MemoryJournal, Outcome, SqliteJournal, StateRow,
     DEFAULT_JOURNAL_PATH,

@@ -231,6 +231,16 @@ impl Tracker {
         }
     }
 
+    /// Marks fills an earlier process already published (e.g. the journal's, after a
+    /// restart) as seen, so a catch-up does not publish them again.
+    pub fn remember_fills<'a>(&self, fills: impl IntoIterator<Item = &'a exec_events::Fill>) {
+        let mut state = self.lock();
+        for f in fills {
+            state.fills.first(&f.exec_id);
+            state.last_exec_ms = Some(state.last_exec_ms.map_or(f.time_ms, |l| l.max(f.time_ms)));
+        }
+    }
+
     /// Newest execTime published.
     pub fn last_exec_ms(&self) -> Option<i64> {
         self.lock().last_exec_ms

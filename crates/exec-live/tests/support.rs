@@ -93,11 +93,13 @@ pub(crate) async fn start_emulator(usdt: Decimal) -> Emulator {
 /// The live adapters and a gateway on `emu` (a new process on the same exchange when called
 /// again), with the private stream, a public ticker stream and REST polling every 200 ms
 /// while the private stream is quiet.
+/// Fills the journal already holds are remembered first (a restart does not publish them
+/// again); the returned subscription sees everything from the start catch-up on.
 pub(crate) async fn connect(
     emu: &Emulator,
     journal: Arc<dyn Journal>,
     log: Option<Arc<ErrorLog>>,
-) -> (Arc<LiveExchange>, Arc<Gateway>, EventBus) {
+) -> (Arc<LiveExchange>, Arc<Gateway>, EventBus, Subscription) {
     let creds = Credentials::new(KEY, SECRET).unwrap();
     let rest =
         RestClient::new(RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()))
@@ -119,6 +121,10 @@ pub(crate) async fn connect(
         Some(Arc::new(private)),
         Some(Arc::new(public)),
     ));
+    exchange
+        .tracker()
+        .remember_fills(&journal.fills("andre_").unwrap());
+    let sub = bus.subscribe();
     exchange.start_tracking(Some(private_events)).await.unwrap();
     let ports = Ports {
         router: exchange.clone(),
@@ -132,7 +138,7 @@ pub(crate) async fn connect(
     let mut config = GatewayConfig::new(dec!(5000));
     config.poll_interval = Duration::from_millis(20);
     let gateway = Arc::new(Gateway::new(ports, config, bus.clone(), log).unwrap());
-    (exchange, gateway, bus)
+    (exchange, gateway, bus, sub)
 }
 
 pub(crate) async fn live(
@@ -141,7 +147,7 @@ pub(crate) async fn live(
     log: Option<Arc<ErrorLog>>,
 ) -> Live {
     let emu = start_emulator(usdt).await;
-    let (exchange, gateway, bus) = connect(&emu, journal, log).await;
+    let (exchange, gateway, bus, _) = connect(&emu, journal, log).await;
     Live {
         emu,
         exchange,

@@ -6,6 +6,7 @@
 mod emulator;
 mod mapping;
 mod preflight;
+mod recovery;
 mod rules;
 mod support;
 mod tracking;
