@@ -185,6 +185,14 @@ impl LiveExchange {
         &self.tracker
     }
 
+    /// The public stream's last price for `symbol`, if it has one (no REST call).
+    pub fn cached_last_price(&self, symbol: &Symbol) -> Option<Decimal> {
+        self.public
+            .as_ref()
+            .and_then(|s| s.ticker(symbol.as_str()))
+            .and_then(|t| t.last_price)
+    }
+
     /// Whether the private stream is down or silent, so REST must be polled.
     pub fn private_stream_quiet(&self) -> bool {
         let Some(stream) = &self.private else {
@@ -520,6 +528,15 @@ impl OrderRouter for LiveExchange {
             .await
             .map(drop)
             .map_err(port_error)
+    }
+
+    async fn recent_orders(&self) -> PortResult<Vec<OrderSnapshot>> {
+        let history = self
+            .rest
+            .order_history(OrderHistory::new().limit(50))
+            .await
+            .map_err(port_error)?;
+        Ok(history.list.iter().map(wire::snapshot).collect())
     }
 
     async fn set_stop_loss(&self, symbol: &Symbol, stop: Decimal) -> PortResult<()> {

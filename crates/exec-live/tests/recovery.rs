@@ -52,7 +52,12 @@ async fn a_restart_mid_trade_recovers_it_and_reports_the_tp1_fill_once() {
 
     // A new process on the same journal.
     let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&path).unwrap());
-    let (exchange, gateway, _bus, mut sub) = connect(&emu, journal.clone(), None).await;
+    let crate::support::Process {
+        exchange,
+        gateway,
+        mut sub,
+        ..
+    } = connect(&emu, journal.clone(), None).await;
     let recovered = gateway.recover().await.unwrap();
     assert_eq!(recovered.len(), 1);
     let found = &recovered[0];

@@ -93,13 +93,23 @@ pub(crate) async fn start_emulator(usdt: Decimal) -> Emulator {
 /// The live adapters and a gateway on `emu` (a new process on the same exchange when called
 /// again), with the private stream, a public ticker stream and REST polling every 200 ms
 /// while the private stream is quiet.
+/// One process of the layer: adapters, gateway, bus, a subscription taken before the start
+/// catch-up, and the journal's fill recorder (also started before it).
+pub(crate) struct Process {
+    pub(crate) exchange: Arc<LiveExchange>,
+    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) bus: EventBus,
+    pub(crate) sub: Subscription,
+    pub(crate) recorder: tokio::task::JoinHandle<()>,
+}
+
 /// Fills the journal already holds are remembered first (a restart does not publish them
 /// again); the returned subscription sees everything from the start catch-up on.
 pub(crate) async fn connect(
     emu: &Emulator,
     journal: Arc<dyn Journal>,
     log: Option<Arc<ErrorLog>>,
-) -> (Arc<LiveExchange>, Arc<Gateway>, EventBus, Subscription) {
+) -> Process {
     let creds = Credentials::new(KEY, SECRET).unwrap();
     let rest =
         RestClient::new(RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()))
@@ -125,6 +135,8 @@ pub(crate) async fn connect(
         .tracker()
         .remember_fills(&journal.fills("andre_").unwrap());
     let sub = bus.subscribe();
+    let recorder =
+        exec_gateway::journal::spawn_fill_recorder(&bus, journal.clone(), Arc::new(SystemClock));
     exchange.start_tracking(Some(private_events)).await.unwrap();
     let ports = Ports {
         router: exchange.clone(),
@@ -138,7 +150,13 @@ pub(crate) async fn connect(
     let mut config = GatewayConfig::new(dec!(5000));
     config.poll_interval = Duration::from_millis(20);
     let gateway = Arc::new(Gateway::new(ports, config, bus.clone(), log).unwrap());
-    (exchange, gateway, bus, sub)
+    Process {
+        exchange,
+        gateway,
+        bus,
+        sub,
+        recorder,
+    }
 }
 
 pub(crate) async fn live(
@@ -147,7 +165,12 @@ pub(crate) async fn live(
     log: Option<Arc<ErrorLog>>,
 ) -> Live {
     let emu = start_emulator(usdt).await;
-    let (exchange, gateway, bus, _) = connect(&emu, journal, log).await;
+    let Process {
+        exchange,
+        gateway,
+        bus,
+        ..
+    } = connect(&emu, journal, log).await;
     Live {
         emu,
         exchange,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 mod emulator;
+mod faults;
 mod mapping;
 mod preflight;
 mod recovery;

@@ -24,8 +24,9 @@ pub struct Recovered {
 }
 
 impl Gateway {
-    /// Finds the open trades on the exchange (open positions, and open orders carrying this
-    /// layer's prefix, grouped by the client tag in their orderLinkId), rebuilds each one's
+    /// Finds the open trades on the exchange (open positions, their open orders and the
+    /// recent order history carrying this layer's prefix, grouped by the client tag in the
+    /// orderLinkId; a trade the journal already closed with nothing left open is skipped), rebuilds each one's
     /// [`TradeState`] from its journaled plan, states and intents and the exchange's orders
     /// (looked up by orderLinkId, open or recently closed), and starts tracking it again.
     /// Every disagreement is published as `execution.error` (kind `Other`) and returned.
@@ -48,6 +49,16 @@ impl Gateway {
                 }
             }
         }
+        // Trades that ended (or whose position closed) while the process was down.
+        let history = self
+            .retry(|| self.ports.router.recent_orders())
+            .await
+            .map_err(port)?;
+        for o in history {
+            if let Some((_, tag)) = self.links.parse(&o.order_link_id) {
+                tags.insert(tag.to_owned());
+            }
+        }
         let mut out = Vec::new();
         for tag in tags {
             if let Some(found) = self.recover_trade(&tag).await? {
@@ -55,6 +66,24 @@ impl Gateway {
             }
         }
         Ok(out)
+    }
+
+    async fn has_open_orders(
+        &self,
+        symbol: &bybit_types::Symbol,
+        tag: &str,
+    ) -> Result<bool, GatewayError> {
+        let orders = self
+            .retry(|| self.ports.router.sync_open_orders(symbol))
+            .await
+            .map_err(|e| self.port_failed("recover: open orders", e))?;
+        Ok(orders.iter().any(|o| {
+            o.status.is_open()
+                && self
+                    .links
+                    .parse(&o.order_link_id)
+                    .is_some_and(|(_, t)| t == tag)
+        }))
     }
 
     async fn recover_trade(&self, tag: &str) -> Result<Option<Recovered>, GatewayError> {
@@ -72,6 +101,12 @@ impl Gateway {
             .map_err(|e| self.journal_failed(tag, e))?
             .last()
             .map_or(Phase::Idle, |s| s.phase);
+        if matches!(state.phase, Phase::Closed | Phase::Error)
+            && !self.has_open_orders(&plan.symbol, tag).await?
+        {
+            // Finished before the restart, and nothing of it is left on the exchange.
+            return Ok(None);
+        }
         let intents = journal
             .intents(tag)
             .map_err(|e| self.journal_failed(tag, e))?;
