@@ -180,6 +180,21 @@ impl LiveExchange {
         self.cancel.cancel();
     }
 
+    /// Stops the tracking task and waits until it has ended: nothing is published after
+    /// this returns (a clean process stop: the journal can then be brought up to date).
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            // The task ends at its next select; a panic in it has already been reported.
+            let _ = task.await;
+        }
+    }
+
     /// The tracker (what has been published).
     pub fn tracker(&self) -> &Arc<Tracker> {
         &self.tracker

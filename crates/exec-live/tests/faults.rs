@@ -1,6 +1,7 @@
 //! The randomized fault test (issue 10.8): seeded trade lifecycles through the live adapters
 //! against the emulator, with faults injected before random steps (private and public WS
-//! drops and refusals, 5xx, held requests, lost responses, clock skew, a gateway restart).
+//! drops and refusals, 5xx, held requests, lost responses, clock skew, rate-limit pressure, a
+//! gateway restart).
 //! After every run: no orderLinkId twice on the exchange, every exchange fill published
 //! exactly once across all processes, and the layer's view equal to the emulator's.
 //!
@@ -77,9 +78,13 @@ impl World {
         self.proc = Some(p);
     }
 
-    /// Stops the process once its journal holds every fill it published, then starts a new
-    /// one on the same journal and recovers.
+    /// Stops the process (its tracking first), waits until its journal holds every fill it
+    /// published, then starts a new one on the same journal and recovers.
     async fn restart(&mut self) -> Result<(), String> {
+        // Nothing is published after the shutdown, so the drain sees all this process did.
+        if let Some(p) = &self.proc {
+            p.exchange.shutdown().await;
+        }
         self.drain();
         let want: BTreeSet<_> = self.published.iter().map(|f| f.exec_id.clone()).collect();
         let journal = SqliteJournal::open(&self.path).unwrap();
@@ -95,7 +100,6 @@ impl World {
         .await?;
         drop(journal);
         if let Some(p) = self.proc.take() {
-            p.exchange.stop();
             p.recorder.abort();
         }
         self.start().await;
@@ -112,7 +116,7 @@ impl World {
         if !self.rng.bool() {
             return Ok(());
         }
-        let pick = self.rng.u8(0..8);
+        let pick = self.rng.u8(0..9);
         let name = match pick {
             0 => {
                 self.control("/ws/drop", json!({})).await;
@@ -144,6 +148,14 @@ impl World {
                 let skew = self.rng.i64(-1500..1500);
                 self.control("/clock", json!({"skewMs": skew})).await;
                 "clock skew"
+            }
+            7 => {
+                self.control(
+                    "/rate-limit",
+                    json!({"enabled": true, "cap": 2, "seconds": 1}),
+                )
+                .await;
+                "rate-limit pressure (2 per second for 1 s)"
             }
             _ => {
                 self.restart().await?;
@@ -287,8 +299,17 @@ async fn steps(w: &mut World) -> Result<(), String> {
             break;
         }
         if tokio::time::Instant::now() >= deadline {
+            let missing: Vec<_> = w.emu.state().read(|e| {
+                e.executions(&ExecutionQuery::default())
+                    .into_iter()
+                    .filter(|x| !seen.contains(&x.exec_id))
+                    .map(|x| format!("{} {} at {:?}", x.order_link_id, x.exec_qty, x.exec_time))
+                    .collect()
+            });
             return Err(format!(
-                "fills published {seen:?} but the exchange has {truth:?}"
+                "{} fills published, {} on the exchange; never published: {missing:?}",
+                seen.len(),
+                truth.len()
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
