@@ -295,3 +295,27 @@ async fn a_lost_entry_response_leaves_one_order_found_by_link_id() {
     assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0].order_link_id, "andre_ENTRY_T1");
 }
+
+/// SPEC R-HEALTH-1: REST latency and both streams' health; a refused private stream shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_rest_and_both_streams() {
+    use exec_gateway::HealthCheck;
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    l.ticker_ready().await;
+    eventually("the private stream is live", || {
+        !l.exchange.private_stream_quiet()
+    })
+    .await;
+    let status = l.exchange.get_bybit_status().await.unwrap();
+    assert!(status.rest.ok);
+    assert!(status.ws_public.ok, "{:?}", status.ws_public);
+    assert!(status.ws_private.ok, "{:?}", status.ws_private);
+    l.control("/ws/refuse", json!({"seconds": 30})).await;
+    let mut down = false;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !down && tokio::time::Instant::now() < deadline {
+        down = !l.exchange.check_ws_health().await.unwrap().1.ok;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(down, "the private stream never showed as down");
+}
