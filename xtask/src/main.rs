@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         "exec-gateway",
         &[
             "exec-sim",
+            "exec-live",
             "sim-engine",
             "bybit-rest",
             "bybit-ws",
@@ -46,8 +47,14 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
             "bybit-ws",
             "exec-gateway",
             "exec-sim",
+            "exec-live",
         ],
         "events are in the gateway's vocabulary, not Bybit's wire format",
+    ),
+    (
+        "exec-live",
+        &["exec-sim", "sim-engine", "bybit-emulator"],
+        "the live adapters trade on the exchange, never on the simulator",
     ),
 ];
 

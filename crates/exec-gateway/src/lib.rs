@@ -31,11 +31,12 @@ mod meta;
 pub mod policy;
 mod ports;
 mod types;
+pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{DcaMode, GatewayConfig, DEFAULT_LINK_PREFIX};
 pub use error::{GatewayError, PortError, PortResult};
-pub use gateway::{EntryResult, Gateway, Ports};
+pub use gateway::{EntryResult, Gateway, Ports, Recovered};
 pub use journal::{
     Intent, IntentRow, Journal, JournalError, MemoryJournal, Outcome, SqliteJournal, StateRow,
     WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,

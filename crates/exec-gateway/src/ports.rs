@@ -61,6 +61,13 @@ pub trait OrderRouter: Send + Sync {
     ) -> PortResult<()>;
     /// Sets the position's stop-loss (trading-stop), e.g. at the entry price.
     async fn set_stop_loss(&self, symbol: &Symbol, price: Decimal) -> PortResult<()>;
+    /// Recently finished orders of every symbol (filled, cancelled, rejected), newest first,
+    /// as far back as the exchange keeps them cheaply; `recover()` groups them by client tag
+    /// to find trades that ended while the process was down. A router without a history
+    /// answers none.
+    async fn recent_orders(&self) -> PortResult<Vec<OrderSnapshot>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Cancels the open orders of `symbol` whose orderLinkId is in `scope`, one by one, and

@@ -6,6 +6,7 @@
 mod entry;
 mod exit;
 mod orders;
+mod recover;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ use crate::ports::{AccountService, OrderRouter, PositionService, PriceService, S
 use crate::types::{Phase, PositionState, TradePlan, TradeState};
 
 pub use entry::EntryResult;
+pub use recover::Recovered;
 
 /// One implementation of each port, chosen by the application.
 #[derive(Clone)]
@@ -248,6 +250,11 @@ impl Gateway {
             .entry(state.tag.clone())
             .or_insert_with(|| state.clone())
             .clone())
+    }
+
+    /// Replaces a trade's state (recovery after a restart).
+    pub(crate) fn restore_trade(&self, state: TradeState) {
+        lock(&self.trades).insert(state.tag.clone(), state);
     }
 
     pub(crate) fn update_trade(&self, tag: &str, f: impl FnOnce(&mut TradeState)) {

@@ -1,0 +1,199 @@
+//! `recover()` after a restart (SPEC R-GW-6, R-TEST-3): every trade with orders or a position
+//! on the exchange is rebuilt from the journal and the exchange; where they disagree the
+//! exchange wins and the disagreement is reported.
+
+use std::collections::BTreeSet;
+
+use exec_events::ErrorKind;
+
+use super::Gateway;
+use crate::error::GatewayError;
+use crate::journal::Outcome;
+use crate::link_id::Leg;
+use crate::types::{OrderStatus, Phase, TradeState};
+
+use super::EntryResult;
+
+/// One trade found again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovered {
+    /// Its state, as this gateway now tracks it.
+    pub state: TradeState,
+    /// Where the journal and the exchange disagreed (the exchange's view was kept).
+    pub disagreements: Vec<String>,
+}
+
+impl Gateway {
+    /// Finds the open trades on the exchange (open positions, their open orders and the
+    /// recent order history carrying this layer's prefix, grouped by the client tag in the
+    /// orderLinkId; a trade the journal already closed with nothing left open is skipped), rebuilds each one's
+    /// [`TradeState`] from its journaled plan, states and intents and the exchange's orders
+    /// (looked up by orderLinkId, open or recently closed), and starts tracking it again.
+    /// Every disagreement is published as `execution.error` (kind `Other`) and returned.
+    /// Calling it again rebuilds the same states.
+    pub async fn recover(&self) -> Result<Vec<Recovered>, GatewayError> {
+        let port = |e| self.port_failed("recover", e);
+        let positions = self
+            .retry(|| self.ports.positions.get_all_positions())
+            .await
+            .map_err(port)?;
+        let mut tags = BTreeSet::new();
+        for position in &positions {
+            let orders = self
+                .retry(|| self.ports.router.sync_open_orders(&position.symbol))
+                .await
+                .map_err(port)?;
+            for o in orders {
+                if let Some((_, tag)) = self.links.parse(&o.order_link_id) {
+                    tags.insert(tag.to_owned());
+                }
+            }
+        }
+        // Trades that ended (or whose position closed) while the process was down.
+        let history = self
+            .retry(|| self.ports.router.recent_orders())
+            .await
+            .map_err(port)?;
+        for o in history {
+            if let Some((_, tag)) = self.links.parse(&o.order_link_id) {
+                tags.insert(tag.to_owned());
+            }
+        }
+        let mut out = Vec::new();
+        for tag in tags {
+            if let Some(found) = self.recover_trade(&tag).await? {
+                out.push(found);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn has_open_orders(
+        &self,
+        symbol: &bybit_types::Symbol,
+        tag: &str,
+    ) -> Result<bool, GatewayError> {
+        let orders = self
+            .retry(|| self.ports.router.sync_open_orders(symbol))
+            .await
+            .map_err(|e| self.port_failed("recover: open orders", e))?;
+        Ok(orders.iter().any(|o| {
+            o.status.is_open()
+                && self
+                    .links
+                    .parse(&o.order_link_id)
+                    .is_some_and(|(_, t)| t == tag)
+        }))
+    }
+
+    async fn recover_trade(&self, tag: &str) -> Result<Option<Recovered>, GatewayError> {
+        let journal = &self.ports.journal;
+        let mut disagreements = Vec::new();
+        let Some(plan) = journal.plan(tag).map_err(|e| self.journal_failed(tag, e))? else {
+            let text = format!("trade {tag}: orders on the exchange but no plan in the journal");
+            self.report(ErrorKind::Other, Some(tag), None, None, None, text.clone());
+            return Ok(None);
+        };
+        let _guard = self.lock_trade(tag).await;
+        let mut state = TradeState::new(&plan);
+        state.phase = journal
+            .states(tag)
+            .map_err(|e| self.journal_failed(tag, e))?
+            .last()
+            .map_or(Phase::Idle, |s| s.phase);
+        if matches!(state.phase, Phase::Closed | Phase::Error)
+            && !self.has_open_orders(&plan.symbol, tag).await?
+        {
+            // Finished before the restart, and nothing of it is left on the exchange.
+            return Ok(None);
+        }
+        let intents = journal
+            .intents(tag)
+            .map_err(|e| self.journal_failed(tag, e))?;
+        for row in &intents {
+            let link =
+                bybit_types::OrderLinkId::new(row.intent.order_link_id.clone()).map_err(|e| {
+                    GatewayError::LinkId {
+                        id: row.intent.order_link_id.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            let found = self
+                .retry(|| self.ports.router.get_order(&plan.symbol, &link))
+                .await
+                .map_err(|e| self.port_failed("recover: order lookup", e))?;
+            let acked = row.outcomes.iter().any(|o| {
+                matches!(
+                    o,
+                    Outcome::Acked { .. } | Outcome::Resolved { found: true, .. }
+                )
+            });
+            match (&found, acked) {
+                (Some(_), false) => disagreements.push(format!(
+                    "{}: on the exchange but not journaled as placed",
+                    row.intent.order_link_id
+                )),
+                (None, true) => disagreements.push(format!(
+                    "{}: journaled as placed but unknown to the exchange",
+                    row.intent.order_link_id
+                )),
+                _ => {}
+            }
+            if row.intent.leg == Leg::Entry.code() {
+                if let Some(entry) = found.as_ref().filter(|o| o.status == OrderStatus::Filled) {
+                    state.filled_qty = entry.filled_qty;
+                    state.entry_price = entry.avg_price;
+                }
+            }
+            state.orders.insert(
+                row.intent.leg.clone(),
+                (
+                    row.intent.order_link_id.clone(),
+                    found.as_ref().map(|o| o.status),
+                ),
+            );
+        }
+        let position = self
+            .retry(|| self.ports.positions.get_position(&plan.symbol))
+            .await
+            .map_err(|e| self.port_failed("recover: position", e))?;
+        let in_position = matches!(state.phase, Phase::InPosition | Phase::Breakeven);
+        if in_position && position.is_flat() {
+            disagreements.push(format!(
+                "trade {tag}: journal says {} but the position is flat",
+                state.phase.as_str()
+            ));
+        }
+        if !position.is_flat() && matches!(state.phase, Phase::Idle | Phase::Entering) {
+            disagreements.push(format!(
+                "trade {tag}: journal says {} but a position of {} is open",
+                state.phase.as_str(),
+                position.size
+            ));
+            state.phase = Phase::InPosition;
+        }
+        for text in &disagreements {
+            self.report(ErrorKind::Other, Some(tag), None, None, None, text.clone());
+        }
+        self.restore_trade(state.clone());
+        if let Some(price) = state.entry_price.filter(|_| !state.filled_qty.is_zero()) {
+            let link = state
+                .orders
+                .get(&Leg::Entry.code())
+                .map(|(link, _)| link.clone())
+                .unwrap_or_default();
+            self.set_entry_done(
+                tag,
+                &EntryResult {
+                    entry_price: price,
+                    filled_qty: state.filled_qty,
+                    order_link_id: link,
+                },
+            );
+        }
+        Ok(Some(Recovered {
+            state,
+            disagreements,
+        }))
+    }
+}

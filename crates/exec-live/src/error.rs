@@ -1,0 +1,56 @@
+//! `bybit-rest`'s errors as the gateway's [`PortError`]: the one place the live adapters
+//! classify a failure for the outcome policy (ARCHITECTURE.md "Outcome policy").
+
+use bybit_rest::RestError;
+use exec_gateway::PortError;
+
+/// Classifies a REST failure, in this order:
+///
+/// 1. auth fatal (10003/10004/10005/10007/10010/33004, HTTP 401, no key) → [`PortError::Auth`];
+/// 2. duplicate orderLinkId (110072) → [`PortError::DuplicateLinkId`] (the order exists);
+/// 3. insufficient balance (110004/110007/110012/110044/110045) →
+///    [`PortError::InsufficientBalance`];
+/// 4. rate limited by the exchange (10006, HTTP 403/429) → [`PortError::RateLimited`] with the
+///    reset time (a write's outcome is then unknown: the policy looks it up);
+/// 5. outcome unknown (a write's timeout, reset after sending, 5xx, 10000/10016) or a
+///    transient read failure → [`PortError::UnknownOutcome`];
+/// 6. any other retCode → [`PortError::from_ret_code`] (definitive reject);
+/// 7. refused before sending (invalid request, local rate limit, connect failure) →
+///    [`PortError::InvalidInput`] or a reject without a code.
+///
+/// Messages are the client's own (`RestError`'s Display carries no secret or signature).
+pub fn port_error(e: RestError) -> PortError {
+    let message = e.to_string();
+    if e.is_auth_fatal() {
+        return PortError::Auth {
+            code: e.ret_code().or(e.http_status().map(i64::from)).unwrap_or(0),
+            message,
+        };
+    }
+    if e.is_duplicate_order_link_id() {
+        return PortError::DuplicateLinkId { message };
+    }
+    if e.is_insufficient_balance() {
+        return PortError::InsufficientBalance {
+            code: e.ret_code().unwrap_or(0),
+            message,
+        };
+    }
+    if e.is_rate_limited() && !e.is_definitive_reject() {
+        return PortError::RateLimited {
+            retry_after: e
+                .rate_limit_reset()
+                .unwrap_or(std::time::Duration::from_secs(1)),
+        };
+    }
+    if e.is_outcome_unknown() || e.is_retryable() {
+        return PortError::UnknownOutcome { reason: message };
+    }
+    match &e {
+        RestError::Exchange { code, message, .. } => {
+            PortError::from_ret_code(*code, message.clone())
+        }
+        RestError::InvalidRequest { .. } => PortError::InvalidInput(message),
+        _ => PortError::Rejected { code: 0, message },
+    }
+}

@@ -1,0 +1,760 @@
+//! Live Bybit adapters (Step 6): `exec-gateway`'s ports over `bybit-rest`, `bybit-ws` and
+//! `bybit-meta`, so the gateway itself stays free of HTTP and sockets.
+//!
+//! - [`LiveExchange`] implements every port ([`OrderRouter`], [`PositionService`],
+//!   [`AccountService`], [`SymbolMetaService`], [`PriceService`], [`HealthCheck`]) over one
+//!   [`BybitRest`] client. Every REST failure becomes a [`PortError`] in one place
+//!   ([`port_error`]); the gateway's outcome policy decides what it means.
+//! - Order and fill tracking (SPEC R-WS-4, [`tracker`]): the private stream first; REST
+//!   polling every [`LiveConfig::poll_interval`] while that stream is down or silent longer
+//!   than [`LiveConfig::silence_threshold`]; a REST catch-up (executions, open and recent
+//!   orders, positions, wallet) at start and on every (re)authentication. Every fill is
+//!   published on the bus once (by execId, bounded memory), order states only move forward,
+//!   and non-trade executions keep their type ([`exec_events::ExecKind`]).
+//!
+//! What it is not: no strategy and no outcome policy (the gateway's); no wire mapping of its
+//! own (`exec_gateway::wire`, shared with the paper router).
+
+mod error;
+mod preflight;
+pub mod tracker;
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bybit_meta::{InstrumentCache, InstrumentRules};
+use bybit_rest::{
+    AmendOrder, BybitRest, CancelOrder, Executions, NewOrder, OpenOrders, OrderHistory,
+    OrderTarget, Positions, TradingStop,
+};
+use bybit_types::rest::execution::Execution;
+use bybit_types::rest::order::Order;
+use bybit_types::{AccountType, Category, OrderLinkId, Price, Qty, TimeInForce, TimestampMs};
+use bybit_ws::{EventReceiver, PrivateTopic, WsEvent, WsStream};
+use exec_events::EventBus;
+use exec_gateway::{
+    cancel_matching, wire, AccountService, Balance, BybitStatus, CancelScope, HealthCheck,
+    OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
+    PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
+};
+use rust_decimal::Decimal;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use error::port_error;
+pub use preflight::{Preflight, PreflightCheck, PreflightError};
+pub use tracker::Tracker;
+
+/// "Leverage not modified" (docs/v5/error.mdx): the leverage is already what was asked.
+const LEVERAGE_NOT_MODIFIED: i64 = 110043;
+/// Most pages one catch-up reads per list.
+const MAX_PAGES: usize = 10;
+/// How far before the newest execution seen a REST catch-up asks from.
+const EXEC_OVERLAP_MS: i64 = 60_000;
+/// Bybit's widest execution window (7 days), minus a millisecond.
+const EXEC_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000 - 1;
+
+/// How the live adapters track orders and fills.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// REST polling interval while the private stream is down or silent (2–5 s in
+    /// production; tests use less).
+    pub poll_interval: Duration,
+    /// The private stream counts as silent after this long without a frame.
+    pub silence_threshold: Duration,
+    /// How many execIds and orders the tracker remembers.
+    pub dedupe_capacity: usize,
+    /// The settle coin whose orders and positions are tracked.
+    pub settle_coin: String,
+    /// How often the instrument rules are reloaded (besides after a rule refusal).
+    pub meta_refresh: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            poll_interval: Duration::from_secs(3),
+            silence_threshold: Duration::from_secs(30),
+            dedupe_capacity: 10_000,
+            settle_coin: "USDT".to_owned(),
+            meta_refresh: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The gateway's ports on Bybit. Share it (`Arc`); [`LiveExchange::start_tracking`] starts the
+/// background task that publishes fills and order changes.
+pub struct LiveExchange {
+    rest: Arc<dyn BybitRest>,
+    meta: RwLock<InstrumentCache>,
+    tracker: Arc<Tracker>,
+    config: LiveConfig,
+    private: Option<Arc<WsStream>>,
+    public: Option<Arc<WsStream>>,
+    cancel: CancellationToken,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Leverage this process has set (or found set) per symbol, so an entry does not repeat
+    /// the call (pre-flight sets it once per traded symbol).
+    leverage: std::sync::Mutex<std::collections::HashMap<String, Decimal>>,
+}
+
+impl std::fmt::Debug for LiveExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveExchange")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for LiveExchange {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl LiveExchange {
+    /// Adapters over `rest`, publishing on `bus`; `private` / `public` are the streams (their
+    /// event receiver is handed to [`start_tracking`](Self::start_tracking)).
+    pub fn new(
+        rest: Arc<dyn BybitRest>,
+        bus: EventBus,
+        config: LiveConfig,
+        private: Option<Arc<WsStream>>,
+        public: Option<Arc<WsStream>>,
+    ) -> Self {
+        LiveExchange {
+            rest,
+            meta: RwLock::new(InstrumentCache::new()),
+            tracker: Arc::new(Tracker::new(bus, config.dedupe_capacity)),
+            config,
+            private,
+            public,
+            cancel: CancellationToken::new(),
+            task: std::sync::Mutex::new(None),
+            leverage: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Loads the instruments, runs the start catch-up, subscribes the private topics and
+    /// spawns the tracking task (private stream events, REST polling while it is down).
+    pub async fn start_tracking(
+        self: &Arc<Self>,
+        private_events: Option<EventReceiver>,
+    ) -> PortResult<()> {
+        self.refresh_symbol_meta().await?;
+        self.catch_up().await?;
+        if let Some(stream) = &self.private {
+            let stream = stream.clone();
+            // Acknowledged in the background: polling covers the time until it is.
+            tokio::spawn(async move {
+                let topics = [
+                    PrivateTopic::Order,
+                    PrivateTopic::Execution,
+                    PrivateTopic::Position,
+                    PrivateTopic::Wallet,
+                ];
+                if let Err(e) = stream.subscribe_private(&topics).await {
+                    tracing::warn!(error = %e, "private topics not subscribed");
+                }
+            });
+        }
+        let me = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        let handle = tokio::spawn(track(
+            me,
+            private_events,
+            cancel,
+            self.config.poll_interval,
+            self.config.meta_refresh,
+        ));
+        *self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handle);
+        Ok(())
+    }
+
+    /// Stops the tracking task (the streams stop when the last handle is dropped).
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Stops the tracking task and waits until it has ended: nothing is published after
+    /// this returns (a clean process stop: the journal can then be brought up to date).
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            // The task ends at its next select; a panic in it has already been reported.
+            let _ = task.await;
+        }
+    }
+
+    /// The tracker (what has been published).
+    pub fn tracker(&self) -> &Arc<Tracker> {
+        &self.tracker
+    }
+
+    /// The public stream's last price for `symbol`, if it has one (no REST call).
+    pub fn cached_last_price(&self, symbol: &Symbol) -> Option<Decimal> {
+        self.public
+            .as_ref()
+            .and_then(|s| s.ticker(symbol.as_str()))
+            .and_then(|t| t.last_price)
+    }
+
+    /// Whether the private stream is down or silent, so REST must be polled.
+    pub fn private_stream_quiet(&self) -> bool {
+        let Some(stream) = &self.private else {
+            return true;
+        };
+        let h = stream.health();
+        !h.connected
+            || !h.authenticated
+            || h.subscriptions.is_empty()
+            || h.since_last_message
+                .is_none_or(|d| d > self.config.silence_threshold)
+    }
+
+    /// One REST pass: executions since the newest seen, open orders, positions.
+    pub async fn poll(&self) -> PortResult<()> {
+        let execs = self.recent_executions().await?;
+        self.tracker.executions(&execs);
+        let open = self.open_orders_all().await?;
+        self.tracker.orders(&open);
+        Ok(())
+    }
+
+    /// The full catch-up (start, reconnect, lag): [`poll`](Self::poll) plus recent order
+    /// history, positions and the wallet.
+    pub async fn catch_up(&self) -> PortResult<()> {
+        self.poll().await?;
+        let history = self
+            .rest
+            .order_history(OrderHistory::new().limit(50))
+            .await
+            .map_err(port_error)?;
+        let mut list = history.list;
+        list.sort_by_key(|o| o.updated_time.unwrap_or(0));
+        self.tracker.orders(&list);
+        let positions = self
+            .rest
+            .positions(Positions::settle_coin(self.config.settle_coin.clone()))
+            .await
+            .map_err(port_error)?;
+        self.tracker.positions(&positions.list);
+        let wallet = self
+            .rest
+            .wallet_balance(AccountType::Unified, Some(self.config.settle_coin.clone()))
+            .await
+            .map_err(port_error)?;
+        self.tracker.wallets(&wallet.list);
+        Ok(())
+    }
+
+    async fn recent_executions(&self) -> PortResult<Vec<Execution>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = Executions::new().limit(100);
+            if let Some(last) = self.tracker.last_exec_ms() {
+                let start = last.saturating_sub(EXEC_OVERLAP_MS);
+                query = query.window(
+                    TimestampMs(start),
+                    TimestampMs(start.saturating_add(EXEC_WINDOW_MS)),
+                );
+            }
+            if let Some(c) = &cursor {
+                query = query.cursor(c.clone());
+            }
+            let page = self.rest.executions(query).await.map_err(port_error)?;
+            out.extend(page.list);
+            if page.next_page_cursor.is_empty() {
+                break;
+            }
+            cursor = Some(page.next_page_cursor);
+        }
+        out.sort_by_key(|e| e.exec_time.unwrap_or(0));
+        Ok(out)
+    }
+
+    async fn open_orders_all(&self) -> PortResult<Vec<Order>> {
+        self.open_orders_paged(OpenOrders::settle_coin(self.config.settle_coin.clone()))
+            .await
+    }
+
+    async fn open_orders_paged(&self, base: OpenOrders) -> PortResult<Vec<Order>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = base.clone().limit(50);
+            if let Some(c) = &cursor {
+                query = query.cursor(c.clone());
+            }
+            let page = self.rest.open_orders(query).await.map_err(port_error)?;
+            out.extend(page.list);
+            if page.next_page_cursor.is_empty() {
+                break;
+            }
+            cursor = Some(page.next_page_cursor);
+        }
+        Ok(out)
+    }
+
+    fn handle(&self, event: WsEvent) -> bool {
+        match event {
+            WsEvent::Execution(m) => {
+                self.tracker.executions(&m.data);
+            }
+            WsEvent::Order(m) => {
+                self.tracker.orders(&m.data);
+            }
+            WsEvent::Position(m) => self.tracker.positions(&m.data),
+            WsEvent::Wallet(m) => self.tracker.wallets(&m.data),
+            // A fresh session (start or reconnect) or lost events: catch up from REST.
+            WsEvent::Authenticated | WsEvent::Subscribed { .. } | WsEvent::Lagged { .. } => {
+                return true
+            }
+            _ => {}
+        }
+        false
+    }
+
+    async fn place(&self, req: &OrderRequest, tif: TimeInForce) -> PortResult<OrderAck> {
+        let ack = match self.rest.create_order(new_order(req, tif.clone())?).await {
+            Ok(ack) => ack,
+            Err(e) if e.ret_code().is_some_and(|c| RULE_REFUSALS.contains(&c)) => {
+                // Refused for a price or quantity rule: the rules may have changed. Reload
+                // them, re-round, and send once more (same orderLinkId: nothing was created).
+                let refusal = port_error(e);
+                self.refresh_symbol_meta().await?;
+                let rules = self.get_symbol_meta(&req.symbol).await?;
+                let fixed = rerounded(req, &rules)?;
+                if fixed == *req {
+                    return Err(refusal);
+                }
+                tracing::warn!(
+                    order_link_id = %req.order_link_id.as_str(),
+                    %refusal,
+                    "re-rounded after a rule refusal"
+                );
+                self.rest
+                    .create_order(new_order(&fixed, tif)?)
+                    .await
+                    .map_err(port_error)?
+            }
+            Err(e) => return Err(port_error(e)),
+        };
+        Ok(OrderAck {
+            order_id: ack.order_id,
+            order_link_id: ack.order_link_id,
+        })
+    }
+}
+
+/// retCodes that refuse an order for a price or quantity rule (docs/v5/error.mdx): 10001
+/// (parameter error, e.g. qty not on the step), 110094 (below the minimum notional), 110003
+/// (price out of range).
+pub const RULE_REFUSALS: [i64; 3] = [10001, 110094, 110003];
+
+/// `req` rounded to `rules`: quantity down to the step, prices to the nearest tick.
+fn rerounded(req: &OrderRequest, rules: &InstrumentRules) -> PortResult<OrderRequest> {
+    let bad = |e: bybit_meta::MetaError| PortError::InvalidInput(e.to_string());
+    let mut fixed = req.clone();
+    fixed.qty = rules.round_qty(req.qty).map_err(bad)?;
+    let nearest = bybit_meta::RoundingMode::Nearest;
+    if let Some(p) = req.price {
+        fixed.price = Some(rules.round_price(p, nearest).map_err(bad)?);
+    }
+    if let Some(p) = req.trigger_price {
+        fixed.trigger_price = Some(rules.round_price(p, nearest).map_err(bad)?);
+    }
+    Ok(fixed)
+}
+
+fn new_order(req: &OrderRequest, tif: TimeInForce) -> PortResult<NewOrder> {
+    let symbol = req.symbol.clone();
+    let side = wire::wire_side(req.side);
+    let qty = qty(req.qty)?;
+    let mut order = match req.price {
+        Some(p) => NewOrder::limit(symbol, side, qty, price(p)?),
+        None => NewOrder::market(symbol, side, qty),
+    };
+    order = order
+        .order_link_id(req.order_link_id.clone())
+        .time_in_force(tif)
+        .position_idx(0)
+        .reduce_only(req.reduce_only);
+    if let (Some(trigger), Some(direction)) = (req.trigger_price, req.trigger_direction) {
+        let direction = match direction {
+            TriggerDirection::Rise => bybit_rest::TriggerDirection::Rise,
+            TriggerDirection::Fall => bybit_rest::TriggerDirection::Fall,
+        };
+        order = order.trigger(
+            price(trigger)?,
+            direction,
+            bybit_types::TriggerBy::LastPrice,
+        );
+    }
+    Ok(order)
+}
+
+/// The tracking loop: private stream events as they come; REST every `interval` while the
+/// stream is quiet; a catch-up after every (re)authentication or lag; the instrument rules
+/// every `meta_refresh`.
+async fn track(
+    me: std::sync::Weak<LiveExchange>,
+    mut events: Option<EventReceiver>,
+    cancel: CancellationToken,
+    interval: Duration,
+    meta_refresh: Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let meta_refresh = meta_refresh.max(Duration::from_secs(1));
+    let mut meta =
+        tokio::time::interval_at(tokio::time::Instant::now() + meta_refresh, meta_refresh);
+    meta.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let next = async {
+            match events.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            event = next => {
+                let Some(live) = me.upgrade() else { return };
+                match event {
+                    None => events = None,
+                    Some(event) => {
+                        if live.handle(event) {
+                            if let Err(e) = live.catch_up().await {
+                                tracing::warn!(error = %e, "REST catch-up failed; polling continues");
+                            }
+                        }
+                    }
+                }
+            }
+            _ = meta.tick() => {
+                let Some(live) = me.upgrade() else { return };
+                if let Err(e) = live.refresh_symbol_meta().await {
+                    tracing::warn!(error = %e, "instrument refresh failed; the old rules stay");
+                }
+            }
+            _ = ticker.tick() => {
+                let Some(live) = me.upgrade() else { return };
+                if live.private_stream_quiet() {
+                    if let Err(e) = live.poll().await {
+                        tracing::warn!(error = %e, "REST poll failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn qty(v: Decimal) -> PortResult<Qty> {
+    Qty::new(v).map_err(|e| PortError::InvalidInput(format!("qty {v}: {e}")))
+}
+
+fn price(v: Decimal) -> PortResult<Price> {
+    Price::new(v).map_err(|e| PortError::InvalidInput(format!("price {v}: {e}")))
+}
+
+fn link(order_link_id: &OrderLinkId) -> OrderTarget {
+    OrderTarget::LinkId(order_link_id.clone())
+}
+
+#[async_trait]
+impl OrderRouter for LiveExchange {
+    async fn place_market_entry(&self, order: &OrderRequest) -> PortResult<OrderAck> {
+        self.place(order, TimeInForce::Ioc).await
+    }
+
+    async fn place_dca_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
+        self.place(order, TimeInForce::Gtc).await
+    }
+
+    async fn place_tp_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
+        self.place(order, TimeInForce::Gtc).await
+    }
+
+    async fn close_position_market(
+        &self,
+        order: &OrderRequest,
+        reason: &str,
+    ) -> PortResult<OrderAck> {
+        tracing::info!(order_link_id = %order.order_link_id.as_str(), reason, "closing");
+        self.place(order, TimeInForce::Ioc).await
+    }
+
+    async fn cancel_all_tp_dca(
+        &self,
+        symbol: &Symbol,
+        scope: &CancelScope,
+    ) -> PortResult<Vec<String>> {
+        cancel_matching(self, symbol, scope).await
+    }
+
+    async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {
+        let orders = self
+            .open_orders_paged(OpenOrders::symbol(symbol.clone()))
+            .await?;
+        Ok(orders.iter().map(wire::snapshot).collect())
+    }
+
+    async fn get_order(
+        &self,
+        symbol: &Symbol,
+        order_link_id: &OrderLinkId,
+    ) -> PortResult<Option<OrderSnapshot>> {
+        let found = self
+            .rest
+            .order_by_link_id(symbol.clone(), order_link_id.clone())
+            .await
+            .map_err(port_error)?;
+        Ok(found.as_ref().map(wire::snapshot))
+    }
+
+    async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()> {
+        self.rest
+            .cancel_order(CancelOrder::new(symbol.clone(), link(order_link_id)))
+            .await
+            .map(drop)
+            .map_err(port_error)
+    }
+
+    async fn amend_order_qty(
+        &self,
+        symbol: &Symbol,
+        order_link_id: &OrderLinkId,
+        new_qty: Decimal,
+    ) -> PortResult<()> {
+        let amend = AmendOrder::new(symbol.clone(), link(order_link_id)).qty(qty(new_qty)?);
+        self.rest
+            .amend_order(amend)
+            .await
+            .map(drop)
+            .map_err(port_error)
+    }
+
+    async fn recent_orders(&self) -> PortResult<Vec<OrderSnapshot>> {
+        let history = self
+            .rest
+            .order_history(OrderHistory::new().limit(50))
+            .await
+            .map_err(port_error)?;
+        Ok(history.list.iter().map(wire::snapshot).collect())
+    }
+
+    async fn set_stop_loss(&self, symbol: &Symbol, stop: Decimal) -> PortResult<()> {
+        let request = TradingStop::full(symbol.clone(), 0).stop_loss(price(stop)?);
+        self.rest
+            .trading_stop(request)
+            .await
+            .map(drop)
+            .map_err(port_error)
+    }
+}
+
+#[async_trait]
+impl PositionService for LiveExchange {
+    async fn get_position(&self, symbol: &Symbol) -> PortResult<PositionState> {
+        let list = self
+            .rest
+            .positions(Positions::symbol(symbol.clone()))
+            .await
+            .map_err(port_error)?;
+        match list.list.first() {
+            Some(p) => wire::position(p),
+            None => Ok(PositionState::flat(symbol.clone())),
+        }
+    }
+
+    async fn get_all_positions(&self) -> PortResult<Vec<PositionState>> {
+        let list = self
+            .rest
+            .positions(Positions::settle_coin(self.config.settle_coin.clone()))
+            .await
+            .map_err(port_error)?;
+        list.list
+            .iter()
+            .filter(|p| p.size > Decimal::ZERO)
+            .map(wire::position)
+            .collect()
+    }
+
+    async fn get_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {
+        self.sync_open_orders(symbol).await
+    }
+}
+
+#[async_trait]
+impl AccountService for LiveExchange {
+    async fn get_balance(&self) -> PortResult<Balance> {
+        let wallet = self
+            .rest
+            .wallet_balance(AccountType::Unified, Some(self.config.settle_coin.clone()))
+            .await
+            .map_err(port_error)?;
+        let account = wallet.list.first().ok_or_else(|| PortError::Rejected {
+            code: 0,
+            message: "wallet-balance returned no account".to_owned(),
+        })?;
+        let w = wire::wallet_event(account);
+        Ok(Balance {
+            wallet: w.wallet_balance,
+            available: w.available,
+        })
+    }
+
+    async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()> {
+        let known = |set: &std::sync::Mutex<std::collections::HashMap<String, Decimal>>| {
+            set.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(symbol.as_str())
+                == Some(&leverage)
+        };
+        if known(&self.leverage) {
+            return Ok(());
+        }
+        match self
+            .rest
+            .set_leverage(symbol.clone(), leverage, leverage)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.ret_code() == Some(LEVERAGE_NOT_MODIFIED) => {}
+            Err(e) => return Err(port_error(e)),
+        }
+        self.leverage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(symbol.as_str().to_owned(), leverage);
+        Ok(())
+    }
+
+    async fn set_isolated(&self, symbol: &Symbol) -> PortResult<()> {
+        let leverage = self
+            .get_position(symbol)
+            .await?
+            .leverage
+            .unwrap_or(Decimal::ONE);
+        self.rest
+            .switch_isolated(symbol.clone(), true, leverage, leverage)
+            .await
+            .map_err(port_error)
+    }
+
+    async fn get_wallet_summary(&self) -> PortResult<Balance> {
+        self.get_balance().await
+    }
+}
+
+#[async_trait]
+impl SymbolMetaService for LiveExchange {
+    /// Reloads instruments-info (linear) into the `bybit-meta` cache. The async client is
+    /// called directly rather than through `RestInstrumentSource`, whose synchronous
+    /// `fetch_all` would block a runtime thread (its own docs recommend this form in async
+    /// code).
+    async fn refresh_symbol_meta(&self) -> PortResult<usize> {
+        let infos = self
+            .rest
+            .instruments(Category::Linear)
+            .await
+            .map_err(port_error)?;
+        let mut cache = self
+            .meta
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(cache.replace_all(&infos).loaded)
+    }
+
+    async fn get_symbol_meta(&self, symbol: &Symbol) -> PortResult<Arc<InstrumentRules>> {
+        self.meta
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(symbol)
+            .map_err(|e| PortError::InvalidInput(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl PriceService for LiveExchange {
+    /// The public stream's merged ticker when there is one, else REST tickers.
+    async fn last_price(&self, symbol: &Symbol) -> PortResult<Decimal> {
+        if let Some(price) = self
+            .public
+            .as_ref()
+            .and_then(|s| s.ticker(symbol.as_str()))
+            .and_then(|t| t.last_price)
+        {
+            return Ok(price);
+        }
+        let tickers = self
+            .rest
+            .tickers(Category::Linear, Some(symbol.clone()))
+            .await
+            .map_err(port_error)?;
+        tickers
+            .list
+            .iter()
+            .find(|t| t.symbol == symbol.as_str())
+            .and_then(|t| t.last_price)
+            .ok_or_else(|| PortError::Rejected {
+                code: 0,
+                message: format!("no last price for {}", symbol.as_str()),
+            })
+    }
+}
+
+fn ws_health(stream: Option<&Arc<WsStream>>, private: bool) -> WsHealth {
+    let Some(stream) = stream else {
+        return WsHealth {
+            ok: false,
+            last_msg_ago_sec: 0,
+            error: Some("not configured".to_owned()),
+        };
+    };
+    let h = stream.health();
+    WsHealth {
+        ok: h.connected && (!private || h.authenticated),
+        last_msg_ago_sec: h.since_last_message.map_or(0, |d| d.as_secs()),
+        error: h.last_error,
+    }
+}
+
+#[async_trait]
+impl HealthCheck for LiveExchange {
+    async fn check_rest_health(&self) -> PortResult<RestHealth> {
+        let start = Instant::now();
+        let ok = self.rest.server_time().await.is_ok();
+        Ok(RestHealth {
+            ok,
+            latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
+    async fn check_ws_health(&self) -> PortResult<(WsHealth, WsHealth)> {
+        Ok((
+            ws_health(self.public.as_ref(), false),
+            ws_health(self.private.as_ref(), true),
+        ))
+    }
+
+    async fn get_bybit_status(&self) -> PortResult<BybitStatus> {
+        let (ws_public, ws_private) = self.check_ws_health().await?;
+        Ok(BybitStatus {
+            rest: self.check_rest_health().await?,
+            ws_public,
+            ws_private,
+        })
+    }
+}

@@ -1,0 +1,127 @@
+//! Pre-flight before the first live start (SPEC R-ACC-2): the account can trade what the plan
+//! needs, or it says which check failed and what to do.
+
+use bybit_rest::Positions;
+use bybit_types::{Category, ContractType, Symbol};
+use exec_gateway::{AccountService, PortError};
+use rust_decimal::Decimal;
+
+use crate::{port_error, LiveExchange};
+
+/// What the pre-flight checks.
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    /// The symbols that will be traded.
+    pub symbols: Vec<Symbol>,
+    /// The leverage set on each (SPEC: 25).
+    pub leverage: Decimal,
+    /// Available margin must be at least this, USDT.
+    pub min_available_usdt: Decimal,
+}
+
+/// Which check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreflightCheck {
+    /// The symbol is a USDT-settled linear perpetual that is trading.
+    UsdtLinear,
+    /// The position mode is one-way (positionIdx 0).
+    OneWayMode,
+    /// The leverage could be set.
+    Leverage,
+    /// Enough available margin.
+    AvailableMargin,
+    /// The exchange could not be asked.
+    Exchange,
+}
+
+/// A failed pre-flight: the check, what was found, and what to do.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("pre-flight failed ({check:?}): {found}; to fix: {remedy}")]
+pub struct PreflightError {
+    /// The check.
+    pub check: PreflightCheck,
+    /// What was found.
+    pub found: String,
+    /// What the operator should do.
+    pub remedy: String,
+}
+
+fn failed(check: PreflightCheck, found: String, remedy: &str) -> PreflightError {
+    PreflightError {
+        check,
+        found,
+        remedy: remedy.to_owned(),
+    }
+}
+
+fn exchange(e: PortError) -> PreflightError {
+    failed(
+        PreflightCheck::Exchange,
+        e.to_string(),
+        "check the network, the API key and its permissions, then start again",
+    )
+}
+
+impl LiveExchange {
+    /// Runs the checks in order: USDT linear perpetual, one-way mode, leverage (110043, "not
+    /// modified", counts as set), available margin. The first failure is returned.
+    pub async fn preflight(&self, p: &Preflight) -> Result<(), PreflightError> {
+        let infos = self
+            .rest
+            .instruments(Category::Linear)
+            .await
+            .map_err(|e| exchange(port_error(e)))?;
+        for symbol in &p.symbols {
+            let ok = infos.iter().any(|i| {
+                i.symbol == symbol.as_str()
+                    && i.settle_coin == "USDT"
+                    && i.contract_type == Some(ContractType::LinearPerpetual)
+            });
+            if !ok {
+                return Err(failed(
+                    PreflightCheck::UsdtLinear,
+                    format!(
+                        "{} is not a USDT-settled linear perpetual here",
+                        symbol.as_str()
+                    ),
+                    "trade only USDT perpetuals (category linear) or fix the symbol list",
+                ));
+            }
+            let positions = self
+                .rest
+                .positions(Positions::symbol(symbol.clone()))
+                .await
+                .map_err(|e| exchange(port_error(e)))?;
+            if let Some(hedge) = positions.list.iter().find(|p| p.position_idx != 0) {
+                return Err(failed(
+                    PreflightCheck::OneWayMode,
+                    format!(
+                        "{} is in hedge mode (positionIdx {})",
+                        symbol.as_str(),
+                        hedge.position_idx
+                    ),
+                    "switch the position mode to one-way (POST /v5/position/switch-mode, mode 0) with no open position",
+                ));
+            }
+            self.set_leverage(symbol, p.leverage).await.map_err(|e| {
+                failed(
+                    PreflightCheck::Leverage,
+                    format!("{}: {e}", symbol.as_str()),
+                    "set the leverage by hand or lower it to the symbol's maximum",
+                )
+            })?;
+        }
+        let balance = self.get_balance().await.map_err(exchange)?;
+        if balance.available < p.min_available_usdt {
+            return Err(failed(
+                PreflightCheck::AvailableMargin,
+                format!(
+                    "available {} USDT, below the configured minimum {} USDT",
+                    balance.available, p.min_available_usdt
+                ),
+                "transfer USDT to the unified trading account or lower the minimum",
+            ));
+        }
+        Ok(())
+    }
+}

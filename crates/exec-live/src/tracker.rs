@@ -1,0 +1,248 @@
+//! Order and fill tracking (SPEC R-WS-4): what the exchange reports about our orders and
+//! fills, published once each on the exec-events bus whichever path saw it first.
+//!
+//! - [`Dedupe`]: execIds already published, bounded (oldest forgotten first).
+//! - [`OrderBook`]: each order's furthest state; a report that would move it backwards (a late
+//!   `New` after `Filled`, a smaller filled quantity) or repeats it is dropped.
+//! - [`Tracker`]: both of the above behind one lock, fed by the private stream and by REST.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+
+use bybit_types::rest::account::WalletAccount;
+use bybit_types::rest::execution::Execution;
+use bybit_types::rest::order::Order;
+use bybit_types::rest::position::Position;
+use exec_events::{Event, EventBus};
+use exec_gateway::{wire, OrderStatus};
+use rust_decimal::Decimal;
+
+/// A bounded set of ids: remembers the last `cap` inserted.
+#[derive(Debug)]
+pub struct Dedupe {
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl Dedupe {
+    /// Remembers at most `cap` ids (at least 1).
+    pub fn new(cap: usize) -> Self {
+        Dedupe {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// True the first time `id` is offered (and it is remembered).
+    pub fn first(&mut self, id: &str) -> bool {
+        if self.seen.contains(id) {
+            return false;
+        }
+        if self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.seen.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
+        true
+    }
+
+    /// How many ids are remembered.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Nothing remembered.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// How far along an order is: states only move up this scale.
+fn rank(status: OrderStatus) -> u8 {
+    match status {
+        OrderStatus::Untriggered => 0,
+        OrderStatus::Open => 1,
+        OrderStatus::PartiallyFilled => 2,
+        OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected => 3,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    rank: u8,
+    filled: Decimal,
+    qty: Decimal,
+    price: Option<Decimal>,
+    updated_ms: i64,
+}
+
+/// Each order's furthest state, bounded like [`Dedupe`].
+#[derive(Debug)]
+pub struct OrderBook {
+    orders: HashMap<String, Seen>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+/// What to do with an order report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderVerdict {
+    /// First report of this order.
+    New,
+    /// It moved forward (or was amended while open).
+    Changed,
+    /// Nothing new, or a step backwards: drop it.
+    Stale,
+}
+
+impl OrderBook {
+    /// Remembers at most `cap` orders.
+    pub fn new(cap: usize) -> Self {
+        OrderBook {
+            orders: HashMap::new(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Offers a report of `o`; keeps it if it is news.
+    pub fn offer(&mut self, o: &Order) -> OrderVerdict {
+        let snap = wire::snapshot(o);
+        let next = Seen {
+            rank: rank(snap.status),
+            filled: snap.filled_qty,
+            qty: snap.qty,
+            price: snap.price,
+            updated_ms: o.updated_time.unwrap_or(0),
+        };
+        let verdict = match self.orders.get(&o.order_id) {
+            None => OrderVerdict::New,
+            Some(prev) if *prev == next => OrderVerdict::Stale,
+            Some(prev) if prev.rank == 3 => OrderVerdict::Stale,
+            Some(prev) if next.rank < prev.rank || next.filled < prev.filled => OrderVerdict::Stale,
+            // Same state and fill: an amendment only if it is not older than what we hold.
+            Some(prev)
+                if next.rank == prev.rank
+                    && next.filled == prev.filled
+                    && next.updated_ms < prev.updated_ms =>
+            {
+                OrderVerdict::Stale
+            }
+            Some(_) => OrderVerdict::Changed,
+        };
+        if verdict != OrderVerdict::Stale {
+            if !self.orders.contains_key(&o.order_id) {
+                if self.order.len() >= self.cap {
+                    if let Some(old) = self.order.pop_front() {
+                        self.orders.remove(&old);
+                    }
+                }
+                self.order.push_back(o.order_id.clone());
+            }
+            self.orders.insert(o.order_id.clone(), next);
+        }
+        verdict
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    fills: Dedupe,
+    orders: OrderBook,
+    /// Newest execTime published, ms: REST catch-up asks from a little before it.
+    last_exec_ms: Option<i64>,
+}
+
+/// Publishes what the exchange reports, once.
+#[derive(Debug)]
+pub struct Tracker {
+    state: Mutex<State>,
+    bus: EventBus,
+}
+
+impl Tracker {
+    /// A tracker remembering `cap` execIds and `cap` orders.
+    pub fn new(bus: EventBus, cap: usize) -> Self {
+        Tracker {
+            state: Mutex::new(State {
+                fills: Dedupe::new(cap),
+                orders: OrderBook::new(cap),
+                last_exec_ms: None,
+            }),
+            bus,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Executions, from either path; each execId is published once. Returns how many were new.
+    pub fn executions<'a>(&self, execs: impl IntoIterator<Item = &'a Execution>) -> usize {
+        let mut state = self.lock();
+        let mut published = 0;
+        for e in execs {
+            if !state.fills.first(&e.exec_id) {
+                continue;
+            }
+            if let Some(t) = e.exec_time {
+                state.last_exec_ms = Some(state.last_exec_ms.map_or(t, |l| l.max(t)));
+            }
+            // Published under the lock so two paths cannot interleave one fill's order.
+            self.bus.publish(Event::Fill(wire::fill(e)));
+            published += 1;
+        }
+        published
+    }
+
+    /// Order reports, from either path; only forward moves are published.
+    pub fn orders<'a>(&self, orders: impl IntoIterator<Item = &'a Order>) -> usize {
+        let mut state = self.lock();
+        let mut published = 0;
+        for o in orders {
+            let seen = match state.orders.offer(o) {
+                OrderVerdict::Stale => continue,
+                OrderVerdict::New => false,
+                OrderVerdict::Changed => true,
+            };
+            self.bus.publish(Event::Order(wire::order_event(o, seen)));
+            published += 1;
+        }
+        published
+    }
+
+    /// Position reports.
+    pub fn positions<'a>(&self, positions: impl IntoIterator<Item = &'a Position>) {
+        for p in positions {
+            self.bus.publish(Event::Position(wire::position_event(p)));
+        }
+    }
+
+    /// Wallet reports.
+    pub fn wallets<'a>(&self, wallets: impl IntoIterator<Item = &'a WalletAccount>) {
+        for w in wallets {
+            self.bus.publish(Event::Wallet(wire::wallet_event(w)));
+        }
+    }
+
+    /// Marks fills an earlier process already published (e.g. the journal's, after a
+    /// restart) as seen, so a catch-up does not publish them again.
+    pub fn remember_fills<'a>(&self, fills: impl IntoIterator<Item = &'a exec_events::Fill>) {
+        let mut state = self.lock();
+        for f in fills {
+            state.fills.first(&f.exec_id);
+            state.last_exec_ms = Some(state.last_exec_ms.map_or(f.time_ms, |l| l.max(f.time_ms)));
+        }
+    }
+
+    /// Newest execTime published.
+    pub fn last_exec_ms(&self) -> Option<i64> {
+        self.lock().last_exec_ms
+    }
+}

@@ -1,0 +1,87 @@
+//! REST failures as the gateway's port errors, one per class of the outcome policy
+//! (docs/v5/error.mdx; REFERENCE.md §12).
+
+use std::time::Duration;
+
+use bybit_rest::{ErrorContext, RateLimitSignal, RestError};
+use exec_gateway::PortError;
+use exec_live::port_error;
+
+fn ctx(write: bool) -> ErrorContext {
+    ErrorContext {
+        endpoint: "POST /v5/order/create",
+        symbol: None,
+        order_link_id: None,
+        write,
+    }
+}
+
+fn exchange(code: i64) -> RestError {
+    RestError::Exchange {
+        ctx: ctx(true),
+        code,
+        message: "text".into(),
+    }
+}
+
+#[test]
+fn each_class_maps_to_its_policy() {
+    assert!(matches!(
+        port_error(exchange(110072)),
+        PortError::DuplicateLinkId { .. }
+    ));
+    for code in [110004, 110007, 110012, 110044, 110045] {
+        assert!(
+            matches!(port_error(exchange(code)), PortError::InsufficientBalance { code: c, .. } if c == code),
+            "{code}"
+        );
+    }
+    for code in [10003, 10004, 10005, 10010, 33004] {
+        let e = port_error(exchange(code));
+        assert!(e.is_fatal(), "{code}: {e:?}");
+    }
+    for code in [10000, 10016] {
+        assert!(port_error(exchange(code)).is_outcome_unknown(), "{code}");
+    }
+    let refused = port_error(exchange(110003));
+    assert!(refused.is_definitive_reject());
+    assert_eq!(refused.ret_code(), Some(110003));
+    let timeout = RestError::Timeout {
+        ctx: ctx(true),
+        timeout: Duration::from_secs(5),
+    };
+    assert!(port_error(timeout).is_outcome_unknown());
+    let reset = RestError::Network {
+        ctx: ctx(true),
+        sent: true,
+        message: "reset".into(),
+    };
+    assert!(port_error(reset).is_outcome_unknown());
+    let not_sent = RestError::Network {
+        ctx: ctx(true),
+        sent: false,
+        message: "refused".into(),
+    };
+    // A read's (or an unsent write's) transient failure is retried, never a reject.
+    assert!(port_error(not_sent).is_retryable());
+    let limited = RestError::RateLimited {
+        ctx: ctx(true),
+        signal: RateLimitSignal::RetCode10006,
+        retry_after: Duration::from_millis(700),
+    };
+    assert_eq!(
+        port_error(limited),
+        PortError::RateLimited {
+            retry_after: Duration::from_millis(700)
+        }
+    );
+    let page = RestError::Decode {
+        ctx: ctx(true),
+        stage: bybit_rest::DecodeStage::Envelope,
+        status: 502,
+        len: 3,
+        first_bytes: "bad".into(),
+        reason: "not json".into(),
+    };
+    assert!(port_error(page).is_outcome_unknown());
+}

@@ -1,0 +1,59 @@
+//! Pre-flight (SPEC R-ACC-2) against the emulator: each failure names its check and a fix
+//! (docs/v5/position/leverage.mdx: 110043 = leverage not modified).
+
+use std::sync::Arc;
+
+use exec_gateway::{MemoryJournal, Symbol};
+use exec_live::{Preflight, PreflightCheck};
+use rust_decimal_macros::dec;
+
+use crate::support::{btc, live};
+
+fn preflight(symbols: Vec<Symbol>) -> Preflight {
+    Preflight {
+        symbols,
+        leverage: dec!(25),
+        min_available_usdt: dec!(100),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ready_account_passes_twice_and_gets_its_leverage() {
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
+    // Again: the leverage is already 25 (110043 or remembered), still a pass.
+    l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
+    let leverage = l
+        .emu
+        .state()
+        .read(|e| e.position_of("BTCUSDT"))
+        .unwrap()
+        .leverage;
+    assert_eq!(leverage, Some(dec!(25)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_little_margin_fails_the_margin_check_with_a_fix() {
+    let l = live(dec!(50), Arc::new(MemoryJournal::new()), None).await;
+    let err = l
+        .exchange
+        .preflight(&preflight(vec![btc()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.check, PreflightCheck::AvailableMargin);
+    let text = err.to_string();
+    assert!(text.contains("below the configured minimum 100"), "{text}");
+    assert!(text.contains("to fix: transfer USDT"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_symbol_fails_the_usdt_linear_check() {
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    let err = l
+        .exchange
+        .preflight(&preflight(vec![Symbol::new("NOPEUSDT").unwrap()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.check, PreflightCheck::UsdtLinear);
+    assert!(err.to_string().contains("NOPEUSDT"), "{err}");
+}

@@ -1,0 +1,112 @@
+//! A create refused for a quantity rule reloads the instrument rules, re-rounds and sends
+//! once more (issue 10.5; docs/v5/error.mdx 10001, docs/v5/market/instrument.mdx lotSizeFilter).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bybit_rest::{ErrorContext, MockBybitRest, RestError};
+use bybit_types::rest::order::OrderAck;
+use exec_events::EventBus;
+use exec_gateway::{OrderRequest, OrderRouter, PortError, Side};
+use exec_live::{LiveConfig, LiveExchange};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use crate::support::btc;
+
+fn refused(code: i64) -> RestError {
+    RestError::Exchange {
+        ctx: ErrorContext {
+            endpoint: "POST /v5/order/create",
+            symbol: None,
+            order_link_id: None,
+            write: true,
+        },
+        code,
+        message: "params error".into(),
+    }
+}
+
+fn tp(qty: Decimal) -> OrderRequest {
+    OrderRequest {
+        symbol: btc(),
+        side: Side::Sell,
+        qty,
+        price: Some(dec!(51000)),
+        trigger_price: None,
+        trigger_direction: None,
+        reduce_only: true,
+        order_link_id: exec_gateway::OrderLinkId::new("andre_TP1_T1").unwrap(),
+    }
+}
+
+/// A client whose BTCUSDT qty step becomes 0.01 after the first instruments call, and whose
+/// first create is refused with `code`.
+fn client(code: i64) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
+    let mut mock = MockBybitRest::new();
+    let loads = Arc::new(AtomicUsize::new(0));
+    mock.expect_instruments().returning(move |_| {
+        let mut infos = sim_engine::defaults::instruments();
+        if loads.fetch_add(1, Ordering::SeqCst) > 0 {
+            for i in infos.iter_mut().filter(|i| i.symbol == "BTCUSDT") {
+                i.lot_size_filter.qty_step = dec!(0.01);
+                i.lot_size_filter.min_order_qty = dec!(0.01);
+            }
+        }
+        Ok(infos)
+    });
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let seen = sent.clone();
+    mock.expect_create_order().returning(move |order| {
+        let mut sent = seen.lock().unwrap();
+        sent.push(order.as_wire().qty);
+        if sent.len() == 1 {
+            return Err(refused(code));
+        }
+        Ok(OrderAck {
+            order_id: "o-2".into(),
+            order_link_id: "andre_TP1_T1".into(),
+        })
+    });
+    (mock, sent)
+}
+
+#[tokio::test]
+async fn a_qty_rule_refusal_reloads_the_rules_and_resends_rerounded_once() {
+    let (mock, sent) = client(10001);
+    let live = LiveExchange::new(
+        Arc::new(mock),
+        EventBus::new(16),
+        LiveConfig::default(),
+        None,
+        None,
+    );
+    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
+        .await
+        .unwrap();
+    let ack = live.place_tp_order(&tp(dec!(0.015))).await.unwrap();
+    assert_eq!(ack.order_id, "o-2");
+    assert_eq!(*sent.lock().unwrap(), [dec!(0.015), dec!(0.01)]);
+}
+
+#[tokio::test]
+async fn a_refusal_the_new_rules_do_not_explain_is_returned_unchanged() {
+    let (mock, sent) = client(110003);
+    let live = LiveExchange::new(
+        Arc::new(mock),
+        EventBus::new(16),
+        LiveConfig::default(),
+        None,
+        None,
+    );
+    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
+        .await
+        .unwrap();
+    // Already on the new step: nothing to re-round, so the refusal stands, sent once.
+    let err = live.place_tp_order(&tp(dec!(0.02))).await.unwrap_err();
+    assert!(
+        matches!(err, PortError::Rejected { code: 110003, .. }),
+        "{err}"
+    );
+    assert_eq!(sent.lock().unwrap().len(), 1);
+}

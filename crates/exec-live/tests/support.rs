@@ -1,0 +1,300 @@
+//! A gateway over the live adapters, against an in-process emulator on a still BTCUSDT
+//! market at 50 000.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bybit_emulator::{Emulator, EmulatorConfig};
+use bybit_rest::{RestClient, RestConfig};
+use bybit_sign::Credentials;
+use bybit_ws::{BackoffConfig, PrivateAuth, WsConfig, WsStream};
+use exec_events::{ErrorLog, Event, EventBus, Fill, Received, Subscription};
+use exec_gateway::{
+    DcaLevel, Gateway, GatewayConfig, Journal, Ports, Side, Symbol, SystemClock, TpLevel, TradePlan,
+};
+use exec_live::{LiveConfig, LiveExchange};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+use sim_engine::OrderQuery;
+
+pub(crate) const KEY: &str = "test-key";
+pub(crate) const SECRET: &str = "test-secret";
+
+pub(crate) fn btc() -> Symbol {
+    Symbol::new("BTCUSDT").unwrap()
+}
+
+/// The paper lifecycle's plan (exec-sim tests/support.rs), same levels.
+pub(crate) fn plan(tag: &str) -> TradePlan {
+    TradePlan {
+        symbol: btc(),
+        side: Side::Buy,
+        margin_usdt: dec!(100),
+        leverage: dec!(10),
+        dca_levels: vec![
+            DcaLevel {
+                price: dec!(49000),
+                margin_usdt: dec!(100),
+            },
+            DcaLevel {
+                price: dec!(48000),
+                margin_usdt: dec!(100),
+            },
+        ],
+        tp_levels: vec![
+            TpLevel {
+                price: dec!(51000),
+                share: dec!(0.5),
+            },
+            TpLevel {
+                price: dec!(52000),
+                share: dec!(0.3),
+            },
+            TpLevel {
+                price: dec!(53000),
+                share: dec!(0.2),
+            },
+        ],
+        client_tag: tag.to_owned(),
+    }
+}
+
+pub(crate) fn fast(url: String) -> WsConfig {
+    let mut config = WsConfig::new(url);
+    config.ping_interval = Duration::from_millis(300);
+    config.pong_timeout = Duration::from_millis(700);
+    config.idle_timeout = Duration::from_secs(3);
+    config.connect_timeout = Duration::from_secs(3);
+    config.reply_timeout = Duration::from_secs(3);
+    config.backoff = BackoffConfig {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(400),
+        stable_after: Duration::from_secs(5),
+    };
+    config
+}
+
+pub(crate) struct Live {
+    pub(crate) emu: Emulator,
+    pub(crate) exchange: Arc<LiveExchange>,
+    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) bus: EventBus,
+    http: reqwest::Client,
+}
+
+pub(crate) async fn start_emulator(usdt: Decimal) -> Emulator {
+    let mut config = EmulatorConfig::with_defaults(KEY, SECRET, usdt, 7);
+    config.static_prices = true;
+    config.engine = config.engine.with_price("BTCUSDT", dec!(50000));
+    Emulator::start("127.0.0.1:0", config).await.unwrap()
+}
+
+/// The live adapters and a gateway on `emu` (a new process on the same exchange when called
+/// again), with the private stream, a public ticker stream and REST polling every 200 ms
+/// while the private stream is quiet.
+/// One process of the layer: adapters, gateway, bus, a subscription taken before the start
+/// catch-up, and the journal's fill recorder (also started before it).
+pub(crate) struct Process {
+    pub(crate) exchange: Arc<LiveExchange>,
+    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) bus: EventBus,
+    pub(crate) sub: Subscription,
+    pub(crate) recorder: tokio::task::JoinHandle<()>,
+}
+
+/// Fills the journal already holds are remembered first (a restart does not publish them
+/// again); the returned subscription sees everything from the start catch-up on.
+pub(crate) async fn connect(
+    emu: &Emulator,
+    journal: Arc<dyn Journal>,
+    log: Option<Arc<ErrorLog>>,
+) -> Process {
+    let creds = Credentials::new(KEY, SECRET).unwrap();
+    let rest =
+        RestClient::new(RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()))
+            .unwrap();
+    let (private, private_events) =
+        WsStream::private(fast(emu.private_ws_url()), PrivateAuth::new(creds)).unwrap();
+    let (public, _public_events) = WsStream::public(fast(emu.public_ws_url())).unwrap();
+    public.subscribe_tickers(&["BTCUSDT"]).await.unwrap();
+    let bus = EventBus::new(4096);
+    let config = LiveConfig {
+        poll_interval: Duration::from_millis(200),
+        silence_threshold: Duration::from_secs(2),
+        ..LiveConfig::default()
+    };
+    let exchange = Arc::new(LiveExchange::new(
+        Arc::new(rest),
+        bus.clone(),
+        config,
+        Some(Arc::new(private)),
+        Some(Arc::new(public)),
+    ));
+    exchange
+        .tracker()
+        .remember_fills(&journal.fills("andre_").unwrap());
+    let sub = bus.subscribe();
+    let recorder =
+        exec_gateway::journal::spawn_fill_recorder(&bus, journal.clone(), Arc::new(SystemClock));
+    exchange.start_tracking(Some(private_events)).await.unwrap();
+    let ports = Ports {
+        router: exchange.clone(),
+        positions: exchange.clone(),
+        account: exchange.clone(),
+        meta: exchange.clone(),
+        prices: exchange.clone(),
+        journal,
+        clock: Arc::new(SystemClock),
+    };
+    let mut config = GatewayConfig::new(dec!(5000));
+    config.poll_interval = Duration::from_millis(20);
+    let gateway = Arc::new(Gateway::new(ports, config, bus.clone(), log).unwrap());
+    Process {
+        exchange,
+        gateway,
+        bus,
+        sub,
+        recorder,
+    }
+}
+
+pub(crate) async fn live(
+    usdt: Decimal,
+    journal: Arc<dyn Journal>,
+    log: Option<Arc<ErrorLog>>,
+) -> Live {
+    let emu = start_emulator(usdt).await;
+    let Process {
+        exchange,
+        gateway,
+        bus,
+        ..
+    } = connect(&emu, journal, log).await;
+    Live {
+        emu,
+        exchange,
+        gateway,
+        bus,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Live {
+    /// POSTs a fault-control request (`/emulator/...`).
+    pub(crate) async fn control(&self, path: &str, body: Value) {
+        let reply: Value = self
+            .http
+            .post(format!("{}/emulator{path}", self.emu.http_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(reply["ok"], json!(true), "{path}: {reply}");
+    }
+
+    /// `GET /emulator/state`: the exchange's truth, with the faults still armed.
+    pub(crate) async fn truth(&self) -> Value {
+        self.http
+            .get(format!("{}/emulator/state", self.emu.http_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Prints a trade at `price` on the emulator.
+    pub(crate) fn set_price(&self, price: Decimal) {
+        self.emu
+            .state()
+            .execute(|e, now| e.set_price(now, "BTCUSDT", price))
+            .unwrap();
+    }
+
+    /// Every order the exchange has for BTCUSDT, open or closed.
+    pub(crate) fn exchange_orders(&self) -> Vec<bybit_types::rest::order::Order> {
+        self.emu.state().read(|e| {
+            let q = OrderQuery {
+                symbol: Some("BTCUSDT".into()),
+                ..OrderQuery::default()
+            };
+            let mut all = e.order_history(&q);
+            all.extend(e.open_orders(&q));
+            all.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+            all.dedup_by(|a, b| a.order_id == b.order_id);
+            all
+        })
+    }
+
+    /// Waits until the public ticker has a price (the gateway sizes entries with it).
+    pub(crate) async fn ticker_ready(&self) {
+        eventually_async("a ticker price", || async {
+            exec_gateway::PriceService::last_price(self.exchange.as_ref(), &btc())
+                .await
+                .is_ok()
+        })
+        .await;
+    }
+}
+
+/// The fills published since the last call (without waiting).
+pub(crate) fn fills(sub: &mut Subscription) -> Vec<Fill> {
+    let mut out = Vec::new();
+    loop {
+        match sub.try_recv() {
+            Some(Received::Event(env)) => {
+                if let Event::Fill(f) = &*env.event {
+                    out.push(f.clone());
+                }
+            }
+            Some(Received::Lagged { missed }) => panic!("test subscriber lagged by {missed}"),
+            Some(Received::Closed) | None => return out,
+        }
+    }
+}
+
+/// Waits (up to 10 s) for fills until `want` have arrived; returns them all.
+pub(crate) async fn wait_fills(sub: &mut Subscription, want: usize) -> Vec<Fill> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    while out.len() < want {
+        match tokio::time::timeout_at(deadline, sub.recv()).await {
+            Ok(Received::Event(env)) => {
+                if let Event::Fill(f) = &*env.event {
+                    out.push(f.clone());
+                }
+            }
+            Ok(Received::Lagged { missed }) => panic!("test subscriber lagged by {missed}"),
+            Ok(Received::Closed) => panic!("bus closed"),
+            Err(_) => panic!("timed out with {} of {want} fills: {out:?}", out.len()),
+        }
+    }
+    out
+}
+
+/// Waits (polling under a deadline) until `check` holds.
+pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// [`eventually`] with an async check.
+pub(crate) async fn eventually_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,13 @@
+//! exec-live integration tests: the error mapping and the tracker on their own, and the
+//! gateway end to end through the live adapters against the in-process emulator.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod emulator;
+mod faults;
+mod mapping;
+mod preflight;
+mod recovery;
+mod rules;
+mod support;
+mod tracking;

@@ -1,0 +1,120 @@
+//! The tracker: each execId once (bounded memory), order states only forward, non-trade
+//! executions keep their type (docs/v5/enum.mdx execType, orderStatus).
+
+use bybit_types::rest::execution::Execution;
+use bybit_types::rest::order::Order;
+use exec_events::{Event, EventBus, ExecKind, OrderEventKind, Received};
+use exec_live::tracker::Dedupe;
+use exec_live::Tracker;
+use serde_json::json;
+
+fn exec(id: &str, exec_type: &str) -> Execution {
+    serde_json::from_value(json!({
+        "symbol": "BTCUSDT", "orderId": "o1", "orderLinkId": "andre_TP1_T1", "side": "Sell",
+        "execId": id, "execPrice": "51000", "execQty": "0.01", "execType": exec_type,
+        "execFee": "0.1", "feeCurrency": "USDT", "isMaker": true, "execTime": "1700000000000"
+    }))
+    .unwrap()
+}
+
+fn order(status: &str, filled: &str, updated: &str) -> Order {
+    serde_json::from_value(json!({
+        "symbol": "BTCUSDT", "orderId": "o1", "orderLinkId": "andre_TP1_T1", "side": "Sell",
+        "orderType": "Limit", "price": "51000", "qty": "0.02", "orderStatus": status,
+        "cumExecQty": filled, "timeInForce": "GTC", "reduceOnly": true,
+        "createdTime": "1700000000000", "updatedTime": updated
+    }))
+    .unwrap()
+}
+
+fn drain(sub: &mut exec_events::Subscription) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Some(Received::Event(env)) = sub.try_recv() {
+        out.push((*env.event).clone());
+    }
+    out
+}
+
+#[test]
+fn a_fill_seen_by_both_paths_is_published_once() {
+    let bus = EventBus::new(64);
+    let mut sub = bus.subscribe();
+    let tracker = Tracker::new(bus, 100);
+    let e = exec("x1", "Trade");
+    assert_eq!(tracker.executions([&e]), 1);
+    // The REST catch-up sees it again, with a new one.
+    assert_eq!(tracker.executions([&e, &exec("x2", "Trade")]), 1);
+    let fills: Vec<_> = drain(&mut sub)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Fill(f) => Some(f.exec_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fills, ["x1", "x2"]);
+}
+
+#[test]
+fn non_trade_executions_keep_their_type() {
+    let bus = EventBus::new(64);
+    let mut sub = bus.subscribe();
+    let tracker = Tracker::new(bus, 100);
+    let kinds = ["Funding", "AdlTrade", "BustTrade", "Delivery", "Settle"];
+    let execs: Vec<_> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| exec(&format!("n{i}"), k))
+        .collect();
+    tracker.executions(&execs);
+    let got: Vec<_> = drain(&mut sub)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Fill(f) => Some(f.exec_kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ExecKind::Funding,
+            ExecKind::Liquidation,
+            ExecKind::Liquidation,
+            ExecKind::Other("Delivery".into()),
+            ExecKind::Other("Settle".into()),
+        ]
+    );
+    assert!(got.iter().all(|k| *k != ExecKind::Trade));
+}
+
+#[test]
+fn the_dedupe_memory_is_bounded() {
+    let mut d = Dedupe::new(3);
+    for id in ["a", "b", "c", "d"] {
+        assert!(d.first(id));
+    }
+    assert_eq!(d.len(), 3);
+    assert!(!d.first("d"));
+    // "a" was forgotten first.
+    assert!(d.first("a"));
+}
+
+#[test]
+fn a_late_new_after_filled_is_ignored() {
+    let bus = EventBus::new(64);
+    let mut sub = bus.subscribe();
+    let tracker = Tracker::new(bus, 100);
+    tracker.orders([&order("New", "0", "1")]);
+    tracker.orders([&order("Filled", "0.02", "3")]);
+    // Late and repeated reports.
+    tracker.orders([&order("New", "0", "2")]);
+    tracker.orders([&order("PartiallyFilled", "0.01", "2")]);
+    tracker.orders([&order("Filled", "0.02", "3")]);
+    let kinds: Vec<_> = drain(&mut sub)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Order(o) => Some(o.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, [OrderEventKind::Accepted, OrderEventKind::Filled]);
+}
