@@ -99,6 +99,46 @@ async fn a_tp_fill_while_the_private_stream_is_down_is_reported_once_through_res
     assert!(fills(&mut sub).is_empty());
 }
 
+/// Issue 10, Step 6: the private stream stays connected and keeps answering pings but sends
+/// no data (the emulator's `ws/mute` with `"pongs": true`) past the silence threshold; the TP
+/// fill still arrives, once, through REST polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tp_fill_while_the_private_stream_is_connected_but_silent_is_reported_once() {
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    l.ticker_ready().await;
+    let plan = plan("T1");
+    l.gateway.execute_entry(&plan).await.unwrap();
+    let position = l.exchange.get_position(&btc()).await.unwrap();
+    l.gateway.setup_tps(&plan, &position).await.unwrap();
+    let mut sub = l.bus.subscribe();
+
+    l.control("/ws/mute", json!({"stream": "private", "pongs": true}))
+        .await;
+    eventually("the private stream is quiet", || {
+        l.exchange.private_stream_quiet()
+    })
+    .await;
+    let private = exec_gateway::HealthCheck::check_ws_health(l.exchange.as_ref())
+        .await
+        .unwrap()
+        .1;
+    assert!(private.ok, "still connected and authenticated: {private:?}");
+    l.set_price(dec!(51010));
+    let f = wait_fills(&mut sub, 1).await;
+    assert_eq!(
+        (f[0].order_link_id.as_str(), f[0].qty),
+        ("andre_TP1_T1", dec!(0.010))
+    );
+    // Unmuted, the stream delivers the held execution too: it is not published again.
+    l.control("/ws/unmute", json!({"stream": "private"})).await;
+    eventually("the private stream is live", || {
+        !l.exchange.private_stream_quiet()
+    })
+    .await;
+    l.exchange.poll().await.unwrap();
+    assert!(fills(&mut sub).is_empty());
+}
+
 /// SPEC R-TEST-2 / R-ERR-3: too small a balance ends the trade in ERROR with one event and
 /// one error-log line, nothing retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
