@@ -32,6 +32,9 @@ const EVENT_BUFFER: usize = 4_096;
 pub(crate) struct Mute {
     pub(crate) public: bool,
     pub(crate) private: bool,
+    /// Connected but silent (`"pongs": true`): pings are still answered, no data is sent.
+    pub(crate) public_data: bool,
+    pub(crate) private_data: bool,
 }
 
 /// The events of one engine step, oldest first.

@@ -17,7 +17,7 @@
 //! |---|---|
 //! | `POST /emulator/ws/drop` | every WebSocket is closed now, without a close frame |
 //! | `POST /emulator/ws/refuse {"seconds"}` | open WebSockets are dropped and upgrades answer HTTP 503 for `seconds` (default 10) |
-//! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after |
+//! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after. With `"pongs": true` the stream stays connected but silent instead: requests (`ping`, `subscribe`) are still read and answered and protocol pings ponged, but no data (topic pushes, book snapshots) is sent until unmuted |
 //! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
 //!
 //! Other controls: `POST /emulator/clock
@@ -354,6 +354,10 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
                 "public": state.ws_mute.borrow().public,
                 "private": state.ws_mute.borrow().private,
             },
+            "wsDataMuted": {
+                "public": state.ws_mute.borrow().public_data,
+                "private": state.ws_mute.borrow().private_data,
+            },
             "ipBanned": state.faults.ip_banned(state.clock.now_ms()),
             "wsConnections": state.ws_sessions.load(Ordering::Relaxed),
         })
@@ -387,14 +391,17 @@ fn streams(v: &Value) -> Result<Mute, String> {
         None | Some("all") => Ok(Mute {
             public: true,
             private: true,
+            ..Mute::default()
         }),
         Some("public") => Ok(Mute {
             public: true,
             private: false,
+            ..Mute::default()
         }),
         Some("private") => Ok(Mute {
             public: false,
             private: true,
+            ..Mute::default()
         }),
         Some(other) => Err(format!(
             "stream must be public, private or all, not {other:?}"
@@ -404,10 +411,21 @@ fn streams(v: &Value) -> Result<Mute, String> {
 
 async fn ws_mute(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     respond((|| {
-        let named = streams(&body(&bytes)?)?;
+        let v = body(&bytes)?;
+        let named = streams(&v)?;
+        let pongs = match v.get("pongs") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => return Err(format!("pongs must be true or false, not {other}")),
+        };
         state.ws_mute.send_modify(|mute| {
-            mute.public |= named.public;
-            mute.private |= named.private;
+            if pongs {
+                mute.public_data |= named.public;
+                mute.private_data |= named.private;
+            } else {
+                mute.public |= named.public;
+                mute.private |= named.private;
+            }
         });
         ok()
     })())
@@ -419,6 +437,8 @@ async fn ws_unmute(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response
         state.ws_mute.send_modify(|mute| {
             mute.public &= !named.public;
             mute.private &= !named.private;
+            mute.public_data &= !named.public;
+            mute.private_data &= !named.private;
         });
         ok()
     })())

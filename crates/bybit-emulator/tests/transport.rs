@@ -352,6 +352,63 @@ async fn a_muted_websocket_stays_open_and_silent_until_released() {
     assert_eq!(pong["ret_msg"], "pong");
 }
 
+// Connected but silent (`"pongs": true`, the emulator's faults.rs): the private stream keeps
+// answering pings, of both kinds, but pushes no data until released; then the waiting order
+// update arrives.
+#[tokio::test]
+async fn a_data_muted_websocket_answers_pings_but_sends_no_data() {
+    let emu = start().await;
+    let client = Client::new(&emu);
+    let mut private = private_authed(&emu).await;
+    subscribe(&mut private, &["order"]).await;
+
+    let reply = client
+        .control("/ws/mute", json!({"stream": "private", "pongs": true}))
+        .await;
+    assert!(reply.status.is_success(), "{:?}", reply.body);
+    let state = client.state().await["faults"].clone();
+    assert_eq!(
+        state["wsDataMuted"],
+        json!({"public": false, "private": true})
+    );
+    assert_eq!(state["wsMuted"], json!({"public": false, "private": false}));
+    let bad = client
+        .control("/ws/mute", json!({"stream": "private", "pongs": "yes"}))
+        .await;
+    assert_eq!(bad.status, 400);
+
+    let last = emu.state().read(|e| e.price("BTCUSDT")).unwrap();
+    let order = NewOrder::limit(
+        "BTCUSDT",
+        bybit_types::Side::Buy,
+        dec!(0.001),
+        last - dec!(1000),
+    );
+    emu.state()
+        .execute(|e, now| e.create_order(now, &order))
+        .unwrap();
+    // Pings are answered, and only pings: the order update waits.
+    let pong = request(&mut private, json!({"op": "ping", "req_id": "q"})).await;
+    assert_eq!(pong["op"], "pong");
+    private
+        .send(Message::Ping(b"hb".to_vec().into()))
+        .await
+        .unwrap();
+    let frame = tokio::time::timeout(WAIT, private.next()).await.unwrap();
+    assert!(
+        matches!(&frame, Some(Ok(Message::Pong(p))) if p.as_ref() == b"hb"),
+        "{frame:?}"
+    );
+    assert!(silent_for(&mut private, Duration::from_millis(600)).await);
+
+    let reply = client
+        .control("/ws/unmute", json!({"stream": "private"}))
+        .await;
+    assert!(reply.status.is_success(), "{:?}", reply.body);
+    let (push, _) = recv_json_until(&mut private, is_topic("order"), WAIT).await;
+    assert_eq!(push["data"][0]["orderStatus"], "New");
+}
+
 // ---------------------------------------------------------------- point 14: bursts
 
 // One engine step with far more events than the old fan-out held (65,536): a prompt public

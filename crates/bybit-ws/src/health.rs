@@ -17,6 +17,10 @@ pub struct HealthSnapshot {
     pub authenticated: bool,
     /// Time since the last frame of any kind was received, if one ever was.
     pub since_last_message: Option<Duration>,
+    /// Time since the last topic push (data: not a pong or a request's reply), or since a
+    /// subscription was last acknowledged if that is later; `None` before either. A stream
+    /// that keeps answering pings but pushes nothing shows here, not in `since_last_message`.
+    pub since_last_data: Option<Duration>,
     /// Wall-clock time of the last frame, Unix ms.
     pub last_message_unix_ms: Option<i64>,
     /// Connections opened after the first.
@@ -53,6 +57,8 @@ pub(crate) struct Health {
     /// Nanoseconds after `started` of the last frame, plus one (0: never).
     last_message: AtomicU64,
     last_message_unix_ms: AtomicI64,
+    /// Nanoseconds after `started` of the last push or subscription ack, plus one (0: never).
+    last_data: AtomicU64,
     pub(crate) reconnects: AtomicU64,
     pub(crate) connect_failures: AtomicU64,
     pub(crate) bad_frames: AtomicU64,
@@ -69,6 +75,7 @@ impl Health {
             authenticated: AtomicBool::new(false),
             last_message: AtomicU64::new(0),
             last_message_unix_ms: AtomicI64::new(0),
+            last_data: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             bad_frames: AtomicU64::new(0),
@@ -105,6 +112,25 @@ impl Health {
             .store(unix_ms(), Ordering::Relaxed);
     }
 
+    /// A topic push arrived (or a subscription was acknowledged: the data clock restarts).
+    pub(crate) fn data_received(&self) {
+        self.last_data.store(self.now_mark(), Ordering::Relaxed);
+    }
+
+    fn now_mark(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
+    fn since(&self, mark: u64) -> Option<Duration> {
+        (mark != 0).then(|| {
+            self.started
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(mark - 1))
+        })
+    }
+
     pub(crate) fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -114,6 +140,7 @@ impl Health {
     }
 
     pub(crate) fn subscribed(&self, topics: &[String]) {
+        self.data_received();
         let mut details = self.details();
         for topic in topics {
             details.refused.remove(topic);
@@ -152,6 +179,7 @@ impl Health {
             connected: self.connected.load(Ordering::Relaxed),
             authenticated: self.authenticated.load(Ordering::Relaxed),
             since_last_message,
+            since_last_data: self.since(self.last_data.load(Ordering::Relaxed)),
             last_message_unix_ms: self.last_message_unix_ms(),
             reconnects: self.reconnects.load(Ordering::Relaxed),
             connect_failures: self.connect_failures.load(Ordering::Relaxed),

@@ -479,6 +479,9 @@ impl Task {
                 return Ok(());
             }
         };
+        if !matches!(message, WsMessage::Op(_) | WsMessage::Other(_)) {
+            self.health().data_received();
+        }
         match message {
             WsMessage::Op(reply) => return self.on_reply(conn, &reply),
             WsMessage::Orderbook(message) => self.on_book(conn, &message),

@@ -8,7 +8,7 @@ use bybit_types::OrderStatus;
 use bybit_ws::{AuthFailure, PrivateAuth, PrivateTopic, WsError, WsEvent, WsStream};
 use serde_json::json;
 
-use crate::support::{fast, start, wait_for, Control, KEY, SECRET};
+use crate::support::{fast, start, until, wait_for, Control, KEY, SECRET};
 
 const TOPICS: [PrivateTopic; 4] = [
     PrivateTopic::Order,
@@ -78,6 +78,45 @@ async fn private_topics_arrive_typed_and_survive_a_drop_with_reauth() {
     assert!(health.authenticated && health.connected);
     assert_eq!(health.reconnects, 1);
     assert!(stream.last_message_unix_ms().unwrap() >= first);
+    stream.close().await;
+}
+
+/// A private stream that answers pings but pushes nothing (the emulator's `ws/mute` with
+/// `"pongs": true`): frames keep arriving (`since_last_message` stays short) while
+/// `since_last_data` grows; a push after the release resets it. Ping/pong: docs/v5/websocket/wss-authentication.mdx.
+#[tokio::test]
+async fn pongs_keep_the_message_clock_but_not_the_data_clock() {
+    let emu = start().await;
+    let control = Control::new(&emu);
+    let auth = PrivateAuth::new(Credentials::new(KEY, SECRET).unwrap());
+    let (stream, mut events) = WsStream::private(fast(emu.private_ws_url()), auth).unwrap();
+    stream.subscribe_private(&TOPICS).await.unwrap();
+    assert!(
+        stream.health().since_last_data.is_some(),
+        "the ack starts it"
+    );
+
+    control
+        .control("/ws/mute", json!({"stream": "private", "pongs": true}))
+        .await;
+    let quiet = std::time::Duration::from_millis(1500);
+    until("no data for 1.5 s", || {
+        stream.health().since_last_data.is_some_and(|d| d > quiet)
+    })
+    .await;
+    let health = stream.health();
+    assert!(health.connected && health.authenticated);
+    assert!(
+        health.since_last_message.unwrap() < quiet,
+        "pongs still arrive: {health:?}"
+    );
+
+    control
+        .control("/ws/unmute", json!({"stream": "private"}))
+        .await;
+    control.market_order("BTCUSDT", "Buy", "0.01").await;
+    expect_order_events(&mut events).await;
+    assert!(stream.health().since_last_data.unwrap() < quiet);
     stream.close().await;
 }
 

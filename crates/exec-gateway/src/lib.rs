@@ -30,6 +30,8 @@ mod link_id;
 mod meta;
 pub mod policy;
 mod ports;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 pub mod wire;
 

@@ -61,7 +61,8 @@ pub struct LiveConfig {
     /// REST polling interval while the private stream is down or silent (2–5 s in
     /// production; tests use less).
     pub poll_interval: Duration,
-    /// The private stream counts as silent after this long without a frame.
+    /// The private stream counts as silent after this long without data (a topic push or a
+    /// subscription ack; pongs do not count: a stream can answer pings and push nothing).
     pub silence_threshold: Duration,
     /// How many execIds and orders the tracker remembers.
     pub dedupe_capacity: usize,
@@ -217,7 +218,7 @@ impl LiveExchange {
         !h.connected
             || !h.authenticated
             || h.subscriptions.is_empty()
-            || h.since_last_message
+            || h.since_last_data
                 .is_none_or(|d| d > self.config.silence_threshold)
     }
 

@@ -2,14 +2,12 @@
 //! lifecycle, a TP fill while the private stream is down, too small a balance, ten
 //! concurrent entries, a lost entry response.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use exec_events::{ErrorKind, ErrorLog, Event, Received};
-use exec_gateway::journal::spawn_fill_recorder;
+use exec_gateway::testing::{run_lifecycle, LifecycleBackend};
 use exec_gateway::{
-    GatewayError, Journal, MemoryJournal, OrderRouter, Outcome, Phase, PositionService,
-    SqliteJournal,
+    GatewayError, Journal, MemoryJournal, OrderRouter, Phase, PositionService, SqliteJournal,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -17,27 +15,48 @@ use serde_json::json;
 
 use crate::support::{btc, eventually, fills, live, plan, wait_fills, Live};
 
-async fn open(l: &Live) -> BTreeMap<String, Decimal> {
-    l.exchange
-        .sync_open_orders(&btc())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|o| !o.order_link_id.is_empty())
-        .map(|o| (o.order_link_id, o.qty))
-        .collect()
+/// The live backend of the shared Step 5 lifecycle (exec-gateway's `testing` feature, the
+/// same driver and assertions as exec-sim's paper test): prices are printed on the emulator and
+/// fills arrive asynchronously on the private stream.
+struct LiveBackend {
+    l: Live,
+    journal: Arc<dyn Journal>,
 }
 
-fn map(items: &[(&str, Decimal)]) -> BTreeMap<String, Decimal> {
-    items.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+#[async_trait::async_trait]
+impl LifecycleBackend for LiveBackend {
+    fn gateway(&self) -> &exec_gateway::Gateway {
+        &self.l.gateway
+    }
+    fn journal(&self) -> Arc<dyn Journal> {
+        self.journal.clone()
+    }
+    fn bus(&self) -> &exec_events::EventBus {
+        &self.l.bus
+    }
+    fn router(&self) -> &dyn OrderRouter {
+        self.l.exchange.as_ref()
+    }
+    fn positions(&self) -> &dyn PositionService {
+        self.l.exchange.as_ref()
+    }
+    async fn move_price(&self, price: Decimal) {
+        self.l.set_price(price);
+    }
+    async fn stop_loss(&self) -> Option<Decimal> {
+        self.l
+            .emu
+            .state()
+            .read(|e| e.position_of("BTCUSDT"))
+            .unwrap()
+            .stop_loss
+    }
+    /// A REST catch-up sees every fill again.
+    async fn catch_up(&self) {
+        self.l.exchange.catch_up().await.unwrap();
+    }
 }
 
-fn phases(j: &dyn Journal) -> Vec<Phase> {
-    j.states("T1").unwrap().iter().map(|s| s.phase).collect()
-}
-
-/// The paper lifecycle of exec-sim (tests/paper.rs) with the same levels and assertions; the
-/// prices are printed on the emulator and fills arrive asynchronously (private stream).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_lifecycle_through_the_live_adapters() {
     let dir = tempfile::tempdir().unwrap();
@@ -45,139 +64,7 @@ async fn the_whole_lifecycle_through_the_live_adapters() {
         Arc::new(SqliteJournal::open(dir.path().join("data/journal.sqlite")).unwrap());
     let l = live(dec!(10000), journal.clone(), None).await;
     l.ticker_ready().await;
-    let recorder =
-        spawn_fill_recorder(&l.bus, journal.clone(), Arc::new(exec_gateway::SystemClock));
-    let mut sub = l.bus.subscribe();
-    let mut all_fills = Vec::new();
-    let plan = plan("T1");
-
-    let entry = l.gateway.execute_entry(&plan).await.unwrap();
-    assert_eq!(entry.filled_qty, dec!(0.020));
-    assert_eq!(entry.entry_price, dec!(50000.1));
-    let f = wait_fills(&mut sub, 1).await;
-    assert_eq!(f[0].order_link_id, "andre_ENTRY_T1");
-    all_fills.extend(f);
-    assert_eq!(l.gateway.trade("T1").unwrap().phase, Phase::InPosition);
-    assert_eq!(
-        phases(journal.as_ref()),
-        [Phase::Entering, Phase::InPosition]
-    );
-
-    let position = l.exchange.get_position(&btc()).await.unwrap();
-    assert_eq!(position.size, dec!(0.020));
-    l.gateway.setup_tps(&plan, &position).await.unwrap();
-    l.gateway.setup_dcas(&plan, &position).await.unwrap();
-    assert_eq!(
-        open(&l).await,
-        map(&[
-            ("andre_TP1_T1", dec!(0.010)),
-            ("andre_TP2_T1", dec!(0.006)),
-            ("andre_TP3_T1", dec!(0.004)),
-            ("andre_DCA1_T1", dec!(0.020)),
-            ("andre_DCA2_T1", dec!(0.020)),
-        ])
-    );
-    l.gateway.setup_tps(&plan, &position).await.unwrap();
-    l.gateway.setup_dcas(&plan, &position).await.unwrap();
-    assert_eq!(open(&l).await.len(), 5);
-    let intents = journal.intents("T1").unwrap();
-    let legs: Vec<_> = intents.iter().map(|r| r.intent.leg.as_str()).collect();
-    assert_eq!(legs, ["ENTRY", "TP1", "TP2", "TP3", "DCA1", "DCA2"]);
-    assert!(intents
-        .iter()
-        .all(|r| r.outcomes.len() == 1 && matches!(r.outcomes[0], Outcome::Acked { .. })));
-
-    // The price dips through DCA1.
-    l.set_price(dec!(48990));
-    let f = wait_fills(&mut sub, 1).await;
-    assert_eq!(
-        (f[0].order_link_id.as_str(), f[0].qty),
-        ("andre_DCA1_T1", dec!(0.020))
-    );
-    all_fills.extend(f);
-    let position = l.exchange.get_position(&btc()).await.unwrap();
-    assert_eq!(position.size, dec!(0.040));
-    l.gateway.setup_tps(&plan, &position).await.unwrap();
-    assert_eq!(
-        open(&l).await,
-        map(&[
-            ("andre_TP1_T1", dec!(0.020)),
-            ("andre_TP2_T1", dec!(0.012)),
-            ("andre_TP3_T1", dec!(0.008)),
-            ("andre_DCA2_T1", dec!(0.020)),
-        ])
-    );
-    let names: Vec<_> = journal
-        .intent("andre_TP1_T1")
-        .unwrap()
-        .unwrap()
-        .outcomes
-        .iter()
-        .map(Outcome::name)
-        .collect();
-    assert_eq!(names, ["acked", "amend_requested", "amended"]);
-
-    l.set_price(dec!(51010));
-    let f = wait_fills(&mut sub, 1).await;
-    assert_eq!(
-        (f[0].order_link_id.as_str(), f[0].qty),
-        ("andre_TP1_T1", dec!(0.020))
-    );
-    all_fills.extend(f);
-
-    let state = l.gateway.trade("T1").unwrap();
-    let state = l.gateway.move_to_breakeven(&state).await.unwrap();
-    assert_eq!(state.phase, Phase::Breakeven);
-    assert_eq!(
-        open(&l).await,
-        map(&[("andre_TP2_T1", dec!(0.012)), ("andre_TP3_T1", dec!(0.008))])
-    );
-    let wire = l.emu.state().read(|e| e.position_of("BTCUSDT")).unwrap();
-    assert_eq!(wire.stop_loss, Some(dec!(49500.1)));
-
-    l.set_price(dec!(52010));
-    l.set_price(dec!(53010));
-    let f = wait_fills(&mut sub, 2).await;
-    let links: Vec<_> = f.iter().map(|f| f.order_link_id.as_str()).collect();
-    assert_eq!(links, ["andre_TP2_T1", "andre_TP3_T1"]);
-    all_fills.extend(f);
-    assert!(l.exchange.get_position(&btc()).await.unwrap().is_flat());
-
-    let state = l
-        .gateway
-        .close_all(&state, "all targets hit")
-        .await
-        .unwrap();
-    assert_eq!(state.phase, Phase::Closed);
-    assert!(open(&l).await.is_empty());
-    assert_eq!(
-        phases(journal.as_ref()),
-        [
-            Phase::Entering,
-            Phase::InPosition,
-            Phase::Breakeven,
-            Phase::Closing,
-            Phase::Closed
-        ]
-    );
-    assert_eq!(
-        journal.intents("T1").unwrap().len(),
-        6,
-        "no close was needed"
-    );
-
-    // A REST catch-up now sees every fill again: none is published twice.
-    l.exchange.catch_up().await.unwrap();
-    assert!(fills(&mut sub).is_empty());
-    let mut ids: Vec<_> = all_fills.iter().map(|f| f.exec_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 5);
-    eventually("the journal has every fill", || {
-        journal.fills("andre_").unwrap().len() == 5
-    })
-    .await;
-    recorder.abort();
+    run_lifecycle(&LiveBackend { l, journal }).await;
 }
 
 /// SPEC R-TEST-2: the private stream dropped and refused while the position is open; the TP
@@ -209,6 +96,46 @@ async fn a_tp_fill_while_the_private_stream_is_down_is_reported_once_through_res
     // More REST passes find it again and publish nothing.
     l.exchange.poll().await.unwrap();
     l.exchange.catch_up().await.unwrap();
+    assert!(fills(&mut sub).is_empty());
+}
+
+/// Issue 10, Step 6: the private stream stays connected and keeps answering pings but sends
+/// no data (the emulator's `ws/mute` with `"pongs": true`) past the silence threshold; the TP
+/// fill still arrives, once, through REST polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tp_fill_while_the_private_stream_is_connected_but_silent_is_reported_once() {
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    l.ticker_ready().await;
+    let plan = plan("T1");
+    l.gateway.execute_entry(&plan).await.unwrap();
+    let position = l.exchange.get_position(&btc()).await.unwrap();
+    l.gateway.setup_tps(&plan, &position).await.unwrap();
+    let mut sub = l.bus.subscribe();
+
+    l.control("/ws/mute", json!({"stream": "private", "pongs": true}))
+        .await;
+    eventually("the private stream is quiet", || {
+        l.exchange.private_stream_quiet()
+    })
+    .await;
+    let private = exec_gateway::HealthCheck::check_ws_health(l.exchange.as_ref())
+        .await
+        .unwrap()
+        .1;
+    assert!(private.ok, "still connected and authenticated: {private:?}");
+    l.set_price(dec!(51010));
+    let f = wait_fills(&mut sub, 1).await;
+    assert_eq!(
+        (f[0].order_link_id.as_str(), f[0].qty),
+        ("andre_TP1_T1", dec!(0.010))
+    );
+    // Unmuted, the stream delivers the held execution too: it is not published again.
+    l.control("/ws/unmute", json!({"stream": "private"})).await;
+    eventually("the private stream is live", || {
+        !l.exchange.private_stream_quiet()
+    })
+    .await;
+    l.exchange.poll().await.unwrap();
     assert!(fills(&mut sub).is_empty());
 }
 

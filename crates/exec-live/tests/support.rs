@@ -9,9 +9,7 @@ use bybit_rest::{RestClient, RestConfig};
 use bybit_sign::Credentials;
 use bybit_ws::{BackoffConfig, PrivateAuth, WsConfig, WsStream};
 use exec_events::{ErrorLog, Event, EventBus, Fill, Received, Subscription};
-use exec_gateway::{
-    DcaLevel, Gateway, GatewayConfig, Journal, Ports, Side, Symbol, SystemClock, TpLevel, TradePlan,
-};
+use exec_gateway::{Gateway, GatewayConfig, Journal, Ports, Symbol, SystemClock, TradePlan};
 use exec_live::{LiveConfig, LiveExchange};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -27,37 +25,7 @@ pub(crate) fn btc() -> Symbol {
 
 /// The paper lifecycle's plan (exec-sim tests/support.rs), same levels.
 pub(crate) fn plan(tag: &str) -> TradePlan {
-    TradePlan {
-        symbol: btc(),
-        side: Side::Buy,
-        margin_usdt: dec!(100),
-        leverage: dec!(10),
-        dca_levels: vec![
-            DcaLevel {
-                price: dec!(49000),
-                margin_usdt: dec!(100),
-            },
-            DcaLevel {
-                price: dec!(48000),
-                margin_usdt: dec!(100),
-            },
-        ],
-        tp_levels: vec![
-            TpLevel {
-                price: dec!(51000),
-                share: dec!(0.5),
-            },
-            TpLevel {
-                price: dec!(52000),
-                share: dec!(0.3),
-            },
-            TpLevel {
-                price: dec!(53000),
-                share: dec!(0.2),
-            },
-        ],
-        client_tag: tag.to_owned(),
-    }
+    exec_gateway::testing::lifecycle_plan(tag)
 }
 
 pub(crate) fn fast(url: String) -> WsConfig {
@@ -244,18 +212,7 @@ impl Live {
 
 /// The fills published since the last call (without waiting).
 pub(crate) fn fills(sub: &mut Subscription) -> Vec<Fill> {
-    let mut out = Vec::new();
-    loop {
-        match sub.try_recv() {
-            Some(Received::Event(env)) => {
-                if let Event::Fill(f) = &*env.event {
-                    out.push(f.clone());
-                }
-            }
-            Some(Received::Lagged { missed }) => panic!("test subscriber lagged by {missed}"),
-            Some(Received::Closed) | None => return out,
-        }
-    }
+    exec_gateway::testing::drain_fills(sub)
 }
 
 /// Waits (up to 10 s) for fills until `want` have arrived; returns them all.

@@ -1,44 +1,61 @@
 //! The gateway on the paper router: the whole lifecycle on a price path, concurrency, and an
 //! account too small to trade.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use exec_events::{ErrorKind, ErrorLog, Event, Received};
-use exec_gateway::journal::spawn_fill_recorder;
-use exec_gateway::Clock;
+use exec_gateway::testing::{run_lifecycle, LifecycleBackend};
 use exec_gateway::{
     GatewayError, Journal, MemoryJournal, Outcome, Phase, PositionService, SqliteJournal,
 };
 use exec_gateway::{OrderRouter, Symbol};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use sim_engine::{OrderQuery, PriceSource};
+use sim_engine::OrderQuery;
 
-use crate::support::{eventually, fills, paper, plan};
+use crate::support::{paper, plan};
 
 fn btc() -> Symbol {
     Symbol::new("BTCUSDT").unwrap()
 }
 
-/// Open orders in the engine by orderLinkId → qty (non-empty ids only).
-async fn open(p: &crate::support::Paper) -> BTreeMap<String, Decimal> {
-    p.router
-        .sync_open_orders(&btc())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|o| !o.order_link_id.is_empty())
-        .map(|o| (o.order_link_id, o.qty))
-        .collect()
+/// The paper backend of the shared Step 5 lifecycle (exec-gateway's `testing` feature; the
+/// live adapters run the same driver against the emulator in exec-live's tests).
+struct PaperBackend {
+    p: crate::support::Paper,
+    journal: Arc<dyn Journal>,
 }
 
-fn map(items: &[(&str, Decimal)]) -> BTreeMap<String, Decimal> {
-    items.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
-
-fn phases(j: &dyn Journal) -> Vec<Phase> {
-    j.states("T1").unwrap().iter().map(|s| s.phase).collect()
+#[async_trait::async_trait]
+impl LifecycleBackend for PaperBackend {
+    fn gateway(&self) -> &exec_gateway::Gateway {
+        &self.p.gateway
+    }
+    fn journal(&self) -> Arc<dyn Journal> {
+        self.journal.clone()
+    }
+    fn bus(&self) -> &exec_events::EventBus {
+        &self.p.bus
+    }
+    fn router(&self) -> &dyn OrderRouter {
+        self.p.router.as_ref()
+    }
+    fn positions(&self) -> &dyn PositionService {
+        self.p.router.as_ref()
+    }
+    /// One print a second: the clock moves on, then the engine prints the price and
+    /// publishes the fills it causes before this returns.
+    async fn move_price(&self, price: Decimal) {
+        self.p.clock.advance(1000);
+        self.p.router.set_price("BTCUSDT", price).unwrap();
+    }
+    async fn stop_loss(&self) -> Option<Decimal> {
+        self.p
+            .router
+            .with_engine(|e, _| e.position_of("BTCUSDT"))
+            .unwrap()
+            .stop_loss
+    }
 }
 
 #[tokio::test]
@@ -47,174 +64,7 @@ async fn the_whole_lifecycle_on_a_price_path() {
     let journal: Arc<dyn Journal> =
         Arc::new(SqliteJournal::open(dir.path().join("data/journal.sqlite")).unwrap());
     let p = paper(dec!(10000), journal.clone(), None);
-    let recorder =
-        spawn_fill_recorder(&p.bus, journal.clone(), Arc::new(exec_gateway::SystemClock));
-    let mut sub = p.bus.subscribe();
-    let mut all_fills = Vec::new();
-    let plan = plan("T1");
-    // The price path, one print a second from t0 + 1 s: a dip through DCA1, then up through
-    // TP1, TP2 and TP3. The engine prints each point when the clock reaches it.
-    let t0 = p.clock.now_ms();
-    p.router
-        .set_price_source(
-            "BTCUSDT",
-            PriceSource::path(
-                t0 + 1000,
-                1000,
-                &[dec!(48990), dec!(51010), dec!(52010), dec!(53010)],
-            ),
-        )
-        .unwrap();
-    let step = || {
-        p.clock.advance(1000);
-        p.router.advance();
-    };
-
-    // Entry: 100 USDT margin × 10 at 50 000 → 0.020 BTC, filled on the first ask level.
-    let entry = p.gateway.execute_entry(&plan).await.unwrap();
-    assert_eq!(entry.filled_qty, dec!(0.020));
-    assert_eq!(entry.entry_price, dec!(50000.1));
-    let f = fills(&mut sub);
-    assert_eq!(f.len(), 1);
-    assert_eq!(f[0].order_link_id, "andre_ENTRY_T1");
-    all_fills.extend(f);
-    assert_eq!(p.gateway.trade("T1").unwrap().phase, Phase::InPosition);
-    assert_eq!(
-        phases(journal.as_ref()),
-        [Phase::Entering, Phase::InPosition]
-    );
-
-    // Three TPs, then two DCAs.
-    let position = p.router.get_position(&btc()).await.unwrap();
-    assert_eq!(position.size, dec!(0.020));
-    p.gateway.setup_tps(&plan, &position).await.unwrap();
-    p.gateway.setup_dcas(&plan, &position).await.unwrap();
-    assert_eq!(
-        open(&p).await,
-        map(&[
-            ("andre_TP1_T1", dec!(0.010)),
-            ("andre_TP2_T1", dec!(0.006)),
-            ("andre_TP3_T1", dec!(0.004)),
-            ("andre_DCA1_T1", dec!(0.020)),
-            ("andre_DCA2_T1", dec!(0.020)),
-        ])
-    );
-    // Called again: nothing new.
-    p.gateway.setup_tps(&plan, &position).await.unwrap();
-    p.gateway.setup_dcas(&plan, &position).await.unwrap();
-    assert_eq!(open(&p).await.len(), 5);
-    let intents = journal.intents("T1").unwrap();
-    let legs: Vec<_> = intents.iter().map(|r| r.intent.leg.as_str()).collect();
-    assert_eq!(legs, ["ENTRY", "TP1", "TP2", "TP3", "DCA1", "DCA2"]);
-    assert!(intents
-        .iter()
-        .all(|r| r.outcomes.len() == 1 && matches!(r.outcomes[0], Outcome::Acked { .. })));
-
-    // The price dips through DCA1: it fills; the TPs are resized to the grown position.
-    step();
-    let f = fills(&mut sub);
-    assert_eq!(f.len(), 1);
-    assert_eq!(
-        (f[0].order_link_id.as_str(), f[0].qty),
-        ("andre_DCA1_T1", dec!(0.020))
-    );
-    all_fills.extend(f);
-    let position = p.router.get_position(&btc()).await.unwrap();
-    assert_eq!(position.size, dec!(0.040));
-    p.gateway.setup_tps(&plan, &position).await.unwrap();
-    assert_eq!(
-        open(&p).await,
-        map(&[
-            ("andre_TP1_T1", dec!(0.020)),
-            ("andre_TP2_T1", dec!(0.012)),
-            ("andre_TP3_T1", dec!(0.008)),
-            ("andre_DCA2_T1", dec!(0.020)),
-        ])
-    );
-
-    let names = |link: &str| -> Vec<&'static str> {
-        journal
-            .intent(link)
-            .unwrap()
-            .unwrap()
-            .outcomes
-            .iter()
-            .map(Outcome::name)
-            .collect()
-    };
-    assert_eq!(
-        names("andre_TP1_T1"),
-        ["acked", "amend_requested", "amended"]
-    );
-
-    // Up through TP1.
-    step();
-    let f = fills(&mut sub);
-    assert_eq!(f.len(), 1);
-    assert_eq!(
-        (f[0].order_link_id.as_str(), f[0].qty),
-        ("andre_TP1_T1", dec!(0.020))
-    );
-    all_fills.extend(f);
-
-    // Breakeven: DCA2 gone, TP2 and TP3 kept, a stop at the average entry.
-    let state = p.gateway.trade("T1").unwrap();
-    let state = p.gateway.move_to_breakeven(&state).await.unwrap();
-    assert_eq!(state.phase, Phase::Breakeven);
-    assert_eq!(
-        open(&p).await,
-        map(&[("andre_TP2_T1", dec!(0.012)), ("andre_TP3_T1", dec!(0.008))])
-    );
-    let wire = p
-        .router
-        .with_engine(|e, _| e.position_of("BTCUSDT"))
-        .unwrap();
-    // (50000.1 + 49000) / 2 = 49500.05, on the 0.10 tick: 49500.1.
-    assert_eq!(wire.stop_loss, Some(dec!(49500.1)));
-
-    // TP2 and TP3: flat.
-    step();
-    step();
-    let f = fills(&mut sub);
-    let links: Vec<_> = f.iter().map(|f| f.order_link_id.as_str()).collect();
-    assert_eq!(links, ["andre_TP2_T1", "andre_TP3_T1"]);
-    all_fills.extend(f);
-    assert!(p.router.get_position(&btc()).await.unwrap().is_flat());
-
-    let state = p
-        .gateway
-        .close_all(&state, "all targets hit")
-        .await
-        .unwrap();
-    assert_eq!(state.phase, Phase::Closed);
-    assert!(open(&p).await.is_empty());
-    assert_eq!(
-        phases(journal.as_ref()),
-        [
-            Phase::Entering,
-            Phase::InPosition,
-            Phase::Breakeven,
-            Phase::Closing,
-            Phase::Closed
-        ]
-    );
-    assert_eq!(
-        journal.intents("T1").unwrap().len(),
-        6,
-        "no close was needed"
-    );
-
-    // Each fill exactly once on the bus, and the same fills in the journal.
-    let mut ids: Vec<_> = all_fills.iter().map(|f| f.exec_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 5);
-    eventually("the journal has every fill", || {
-        journal.fills("andre_").unwrap().len() == 5
-    })
-    .await;
-    assert_eq!(journal.fills("andre_").unwrap(), all_fills);
-    recorder.abort();
+    run_lifecycle(&PaperBackend { p, journal }).await;
 }
 
 #[tokio::test]

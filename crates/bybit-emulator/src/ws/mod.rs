@@ -300,18 +300,28 @@ async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S
     let end = loop {
         let mut out = Outbox::default();
         let idle_at = last_active + idle;
-        let muted = {
+        let (muted, data_muted) = {
             let mute = *mute.borrow_and_update();
             if private {
-                mute.private
+                (mute.private, mute.private_data)
             } else {
-                mute.public
+                (mute.public, mute.public_data)
             }
         };
         let wake = if muted {
             // Muted: nothing is read (so not even a protocol ping is answered) and nothing is
             // sent; events wait in the fan-out until the fault is lifted.
             tokio::select! {
+                _ = mute.changed() => Wake::Again,
+                _ = epoch.changed() => Wake::End(End::Dropped),
+                () = stopped(&mut stop) => Wake::End(End::Close(CLOSE_SHUTDOWN, "server stopping")),
+                () = tokio::time::sleep_until(idle_at) => Wake::End(End::Close(CLOSE_IDLE, "idle: no ping and no data")),
+            }
+        } else if data_muted {
+            // Connected but silent: requests are read and answered (pings too), but no data
+            // is sent; events wait in the fan-out and nothing scheduled is pushed.
+            tokio::select! {
+                frame = socket.recv() => Wake::Frame(frame),
                 _ = mute.changed() => Wake::Again,
                 _ = epoch.changed() => Wake::End(End::Dropped),
                 () = stopped(&mut stop) => Wake::End(End::Close(CLOSE_SHUTDOWN, "server stopping")),
