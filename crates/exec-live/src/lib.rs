@@ -98,6 +98,8 @@ pub struct LiveExchange {
     /// Leverage this process has set (or found set) per symbol, so an entry does not repeat
     /// the call (pre-flight sets it once per traded symbol).
     leverage: std::sync::Mutex<std::collections::HashMap<String, Decimal>>,
+    /// Where fills are recorded before they are published (see [`LiveExchange::with_journal`]).
+    journal: Option<Arc<dyn exec_gateway::Journal>>,
 }
 
 impl std::fmt::Debug for LiveExchange {
@@ -134,7 +136,16 @@ impl LiveExchange {
             cancel: CancellationToken::new(),
             task: std::sync::Mutex::new(None),
             leverage: std::sync::Mutex::new(std::collections::HashMap::new()),
+            journal: None,
         }
+    }
+
+    /// Records every new fill in `journal` before it is published on the bus (the gateway's
+    /// journal: a bus subscriber that lags re-reads fills there, and `recover()` reads it).
+    pub fn with_journal(mut self, journal: Arc<dyn exec_gateway::Journal>) -> Self {
+        self.tracker.set_journal(journal.clone());
+        self.journal = Some(journal);
+        self
     }
 
     /// Loads the instruments, runs the start catch-up, subscribes the private topics and

@@ -7,14 +7,14 @@
 //! - [`Tracker`]: both of the above behind one lock, fed by the private stream and by REST.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bybit_types::rest::account::WalletAccount;
 use bybit_types::rest::execution::Execution;
 use bybit_types::rest::order::Order;
 use bybit_types::rest::position::Position;
 use exec_events::{Event, EventBus};
-use exec_gateway::{wire, OrderStatus};
+use exec_gateway::{wire, Journal, OrderStatus};
 use rust_decimal::Decimal;
 
 /// A bounded set of ids: remembers the last `cap` inserted.
@@ -157,11 +157,21 @@ struct State {
     last_exec_ms: Option<i64>,
 }
 
-/// Publishes what the exchange reports, once.
-#[derive(Debug)]
+/// Publishes what the exchange reports, once. With a journal, each new fill is recorded in
+/// it before it is published, so a bus subscriber that lags can re-read it there.
 pub struct Tracker {
     state: Mutex<State>,
     bus: EventBus,
+    journal: OnceLock<Arc<dyn Journal>>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("state", &self.state)
+            .field("journaled", &self.journal.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tracker {
@@ -174,7 +184,14 @@ impl Tracker {
                 last_exec_ms: None,
             }),
             bus,
+            journal: OnceLock::new(),
         }
+    }
+
+    /// Records every new fill in `journal` before publishing it (set once; later calls are
+    /// ignored and return `false`).
+    pub fn set_journal(&self, journal: Arc<dyn Journal>) -> bool {
+        self.journal.set(journal).is_ok()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -194,8 +211,19 @@ impl Tracker {
             if let Some(t) = e.exec_time {
                 state.last_exec_ms = Some(state.last_exec_ms.map_or(t, |l| l.max(t)));
             }
+            let fill = wire::fill(e);
+            // Journaled before it is published (the journal ignores an execId it holds).
+            if let Some(journal) = self.journal.get() {
+                if let Err(err) = journal.record_fill(&fill) {
+                    self.bus.publish(Event::Health(exec_events::HealthUpdate {
+                        component: "journal".into(),
+                        ok: false,
+                        detail: Some(err.to_string()),
+                    }));
+                }
+            }
             // Published under the lock so two paths cannot interleave one fill's order.
-            self.bus.publish(Event::Fill(wire::fill(e)));
+            self.bus.publish(Event::Fill(fill));
             published += 1;
         }
         published

@@ -9,8 +9,8 @@ use bybit_types::OrderLinkId;
 use exec_events::{Event, EventBus};
 use exec_gateway::{
     cancel_matching, AccountService, Balance, BybitStatus, CancelScope, Clock, HealthCheck,
-    OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortResult, PositionService, PositionState,
-    PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
+    Journal, OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortResult, PositionService,
+    PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
 };
 use rust_decimal::Decimal;
 use sim_engine::{
@@ -27,11 +27,13 @@ struct Inner {
 
 /// The ports over an in-process [`Engine`]. Cheap to share (`Arc`); every call locks the
 /// engine briefly (never across an await), runs one command at the clock's time, and
-/// publishes what the engine reports, in the engine's order, before unlocking.
+/// publishes what the engine reports, in the engine's order, before unlocking. With a
+/// journal ([`PaperRouter::with_journal`]) each fill is recorded in it before it is published.
 pub struct PaperRouter {
     inner: Mutex<Inner>,
     bus: EventBus,
     clock: Arc<dyn Clock>,
+    journal: Option<Arc<dyn Journal>>,
 }
 
 impl std::fmt::Debug for PaperRouter {
@@ -52,7 +54,15 @@ impl PaperRouter {
             }),
             bus,
             clock,
+            journal: None,
         }
+    }
+
+    /// Records every fill in `journal` before publishing it, so a bus subscriber that lags
+    /// can re-read fills there.
+    pub fn with_journal(mut self, journal: Arc<dyn Journal>) -> Self {
+        self.journal = Some(journal);
+        self
     }
 
     /// Runs `f` on the engine at the clock's time and publishes what it reports.
@@ -70,7 +80,19 @@ impl PaperRouter {
                     let seen = !inner.seen.insert(o.order_id.clone());
                     Some(Event::Order(wire::order_event(&o, seen)))
                 }
-                EngineEvent::Execution(e) => Some(Event::Fill(wire::fill(&e))),
+                EngineEvent::Execution(e) => {
+                    let fill = wire::fill(&e);
+                    if let Some(journal) = &self.journal {
+                        if let Err(err) = journal.record_fill(&fill) {
+                            self.bus.publish(Event::Health(exec_events::HealthUpdate {
+                                component: "journal".into(),
+                                ok: false,
+                                detail: Some(err.to_string()),
+                            }));
+                        }
+                    }
+                    Some(Event::Fill(fill))
+                }
                 EngineEvent::Position(p) => Some(Event::Position(wire::position_event(&p))),
                 EngineEvent::Wallet(w) => Some(Event::Wallet(wire::wallet_event(&w))),
                 EngineEvent::Trade(_) | EngineEvent::Market { .. } => None,

@@ -254,7 +254,9 @@ pub trait Journal: Send + Sync {
 }
 
 /// Records every fill published on `bus` in `journal` (by execId, so a fill seen twice is
-/// recorded once). Subscribes before returning, so fills published after this call are not
+/// recorded once). Routers that see fills first (exec-live's tracker, the paper router)
+/// journal them themselves before publishing, since this subscriber can lag; it remains for
+/// routers that do not (the dry-run router) and cannot double a fill they journaled. Subscribes before returning, so fills published after this call are not
 /// missed. If the recorder lags behind the bus it publishes an `execution.error` of kind
 /// `events_lagged`: the owner must re-read fills from the exchange.
 pub fn spawn_fill_recorder(
