@@ -355,6 +355,25 @@ impl LiveExchange {
                     %refusal,
                     "re-rounded after a rule refusal"
                 );
+                // Nothing is sent that was not journaled: the re-rounded values first.
+                if let Some(journal) = &self.journal {
+                    let outcome = exec_gateway::Outcome::Rerounded {
+                        qty: fixed.qty,
+                        price: fixed.price,
+                        trigger_price: fixed.trigger_price,
+                        reason: refusal.to_string(),
+                    };
+                    if let Err(e) =
+                        journal.record_outcome(req.order_link_id.as_str(), &outcome, now_ms())
+                    {
+                        tracing::error!(
+                            order_link_id = %req.order_link_id.as_str(),
+                            error = %e,
+                            "re-rounded order not journaled; not sent again"
+                        );
+                        return Err(refusal);
+                    }
+                }
                 self.rest
                     .create_order(new_order(&fixed, tif)?)
                     .await
@@ -367,6 +386,13 @@ impl LiveExchange {
             order_link_id: ack.order_link_id,
         })
     }
+}
+
+/// Wall-clock ms, for journal rows this crate writes itself.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// retCodes that refuse an order for a price or quantity rule (docs/v5/error.mdx): 10001

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use bybit_rest::{ErrorContext, MockBybitRest, RestError};
 use bybit_types::rest::order::OrderAck;
 use exec_events::EventBus;
-use exec_gateway::{OrderRequest, OrderRouter, PortError, Side};
+use exec_gateway::{
+    Intent, Journal, MemoryJournal, OrderRequest, OrderRouter, Outcome, PortError, Side,
+};
 use exec_live::{LiveConfig, LiveExchange};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -43,6 +45,15 @@ fn tp(qty: Decimal) -> OrderRequest {
 /// A client whose BTCUSDT qty step becomes 0.01 after the first instruments call, and whose
 /// first create is refused with `code`.
 fn client(code: i64) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
+    client_journaled(code, None)
+}
+
+/// As [`client`]; with a journal, a re-send of `andre_TP1_T1` panics unless the journal
+/// already holds its re-rounded quantity (nothing sent that was not journaled).
+fn client_journaled(
+    code: i64,
+    journal: Option<Arc<dyn Journal>>,
+) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
     let mut mock = MockBybitRest::new();
     let loads = Arc::new(AtomicUsize::new(0));
     mock.expect_instruments().returning(move |_| {
@@ -62,6 +73,13 @@ fn client(code: i64) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
         sent.push(order.as_wire().qty);
         if sent.len() == 1 {
             return Err(refused(code));
+        }
+        if let Some(journal) = &journal {
+            let row = journal.intent("andre_TP1_T1").unwrap().unwrap();
+            let journaled = row.outcomes.iter().any(
+                |o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == order.as_wire().qty),
+            );
+            assert!(journaled, "re-sent before the re-rounded qty was journaled");
         }
         Ok(OrderAck {
             order_id: "o-2".into(),
@@ -109,4 +127,51 @@ async fn a_refusal_the_new_rules_do_not_explain_is_returned_unchanged() {
         "{err}"
     );
     assert_eq!(sent.lock().unwrap().len(), 1);
+}
+
+/// The re-rounded values are journaled (an outcome of the intent) before the re-send, so
+/// nothing is sent that the journal does not hold (SPEC R-GW-6; docs/v5/error.mdx 10001).
+#[tokio::test]
+async fn a_rerounded_resend_is_journaled_before_it_is_sent() {
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let req = tp(dec!(0.015));
+    journal
+        .record_intent(&Intent {
+            trade_tag: "T1".into(),
+            leg: "TP1".into(),
+            order_link_id: req.order_link_id.as_str().to_owned(),
+            symbol: "BTCUSDT".into(),
+            side: "Sell".into(),
+            qty: req.qty,
+            price: req.price,
+            trigger_price: None,
+            kind: req.kind().into(),
+            reason: "place_tp_order".into(),
+            at_ms: 1,
+        })
+        .unwrap();
+    let (mock, sent) = client_journaled(10001, Some(journal.clone()));
+    let live = LiveExchange::new(
+        Arc::new(mock),
+        EventBus::new(16),
+        LiveConfig::default(),
+        None,
+        None,
+    )
+    .with_journal(journal.clone());
+    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
+        .await
+        .unwrap();
+    live.place_tp_order(&req).await.unwrap();
+    assert_eq!(*sent.lock().unwrap(), [dec!(0.015), dec!(0.01)]);
+    let row = journal.intent("andre_TP1_T1").unwrap().unwrap();
+    assert_eq!(
+        row.outcomes,
+        [Outcome::Rerounded {
+            qty: dec!(0.01),
+            price: Some(dec!(51000)),
+            trigger_price: None,
+            reason: "rejected: retCode 10001: params error".into(),
+        }]
+    );
 }

@@ -90,6 +90,19 @@ pub enum Outcome {
         /// The new total quantity.
         qty: Decimal,
     },
+    /// The order was refused for a price or quantity rule and is about to be sent again,
+    /// with the same orderLinkId, re-rounded to reloaded rules (written before the re-send:
+    /// these values replace the intent's).
+    Rerounded {
+        /// The quantity sent again.
+        qty: Decimal,
+        /// The limit price sent again.
+        price: Option<Decimal>,
+        /// The trigger price sent again.
+        trigger_price: Option<Decimal>,
+        /// The refusal that led to it.
+        reason: String,
+    },
     /// The amend was accepted.
     Amended {
         /// The new total quantity.
@@ -115,6 +128,7 @@ impl Outcome {
             Outcome::Rejected { .. } => "rejected",
             Outcome::Unknown { .. } => "unknown",
             Outcome::AmendRequested { .. } => "amend_requested",
+            Outcome::Rerounded { .. } => "rerounded",
             Outcome::Amended { .. } => "amended",
             Outcome::Cancelled => "cancelled",
             Outcome::Resolved { .. } => "resolved",
