@@ -118,3 +118,34 @@ fn a_late_new_after_filled_is_ignored() {
         .collect();
     assert_eq!(kinds, [OrderEventKind::Accepted, OrderEventKind::Filled]);
 }
+
+/// With a journal, every new execId is journaled before it is published: a subscriber that
+/// never reads (the bus overflows) loses nothing from the journal, and a fill seen by both
+/// paths is journaled once.
+#[test]
+fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
+    use exec_gateway::{Journal, MemoryJournal};
+    use std::sync::Arc;
+
+    let bus = EventBus::new(2);
+    let mut deaf = bus.subscribe();
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let tracker = Tracker::new(bus, 100);
+    assert!(tracker.set_journal(journal.clone()));
+    let execs: Vec<Execution> = (0..10).map(|i| exec(&format!("x{i}"), "Trade")).collect();
+    // The private stream sees them all, then a REST catch-up sees them again.
+    assert_eq!(tracker.executions(&execs), 10);
+    assert_eq!(tracker.executions(&execs), 0);
+    assert!(
+        matches!(deaf.try_recv(), Some(Received::Lagged { .. })),
+        "the bus must have overflowed for this test to mean anything"
+    );
+    let ids: Vec<String> = journal
+        .fills("")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.exec_id)
+        .collect();
+    let want: Vec<String> = (0..10).map(|i| format!("x{i}")).collect();
+    assert_eq!(ids, want);
+}
