@@ -126,7 +126,7 @@ fn demo(symbol: &str, margin_usdt: Decimal, leverage: Decimal, price: Decimal) -
     );
     println!("signature verifies over the exact body: {verified}");
     println!(
-        "(nothing was sent: the demo is offline until the exchange emulator and REST client land)"
+        "(nothing was sent: the whole-trade demo on the built-in emulator arrives with Step 7)"
     );
 
     // A sanity floor so the demo fails loudly if rounding ever produced an illegal order.
