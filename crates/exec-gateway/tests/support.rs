@@ -7,9 +7,9 @@ use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
 use bybit_types::{InstrumentStatus, Symbol};
 use exec_events::{ErrorLog, Event, EventBus, Received, Subscription};
 use exec_gateway::{
-    DcaLevel, Gateway, GatewayConfig, Journal, ManualClock, MemoryJournal, MockAccountService,
+    Gateway, GatewayConfig, Journal, ManualClock, MemoryJournal, MockAccountService,
     MockOrderRouter, MockPositionService, MockPriceService, MockSymbolMetaService, OrderSnapshot,
-    OrderStatus, Ports, PositionState, Side, TpLevel, TradePlan,
+    OrderStatus, Ports, PositionState, Side, TradePlan,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -48,37 +48,8 @@ pub(crate) fn rules() -> InstrumentRules {
 
 /// Buy 100 USDT margin × 10 at 50 000: 0.02 BTC.
 pub(crate) fn plan(tag: &str) -> TradePlan {
-    TradePlan {
-        symbol: symbol(),
-        side: Side::Buy,
-        margin_usdt: dec!(100),
-        leverage: dec!(10),
-        dca_levels: vec![
-            DcaLevel {
-                price: dec!(49000),
-                margin_usdt: dec!(100),
-            },
-            DcaLevel {
-                price: dec!(48000),
-                margin_usdt: dec!(100),
-            },
-        ],
-        tp_levels: vec![
-            TpLevel {
-                price: dec!(51000),
-                share: dec!(0.5),
-            },
-            TpLevel {
-                price: dec!(52000),
-                share: dec!(0.3),
-            },
-            TpLevel {
-                price: dec!(53000),
-                share: dec!(0.2),
-            },
-        ],
-        client_tag: tag.to_owned(),
-    }
+    // The same plan the shared lifecycle driver runs on both routers.
+    exec_gateway::testing::lifecycle_plan(tag)
 }
 
 pub(crate) fn long(size: Decimal, entry: Decimal) -> PositionState {
