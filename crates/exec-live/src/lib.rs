@@ -98,8 +98,8 @@ pub struct LiveExchange {
     /// Leverage this process has set (or found set) per symbol, so an entry does not repeat
     /// the call (pre-flight sets it once per traded symbol).
     leverage: std::sync::Mutex<std::collections::HashMap<String, Decimal>>,
-    /// Where fills are recorded before they are published (see [`LiveExchange::with_journal`]).
-    journal: Option<Arc<dyn exec_gateway::Journal>>,
+    /// Where fills are recorded before they are published (see [`LiveExchange::new`]).
+    journal: Arc<dyn exec_gateway::Journal>,
 }
 
 impl std::fmt::Debug for LiveExchange {
@@ -119,33 +119,32 @@ impl Drop for LiveExchange {
 impl LiveExchange {
     /// Adapters over `rest`, publishing on `bus`; `private` / `public` are the streams (their
     /// event receiver is handed to [`start_tracking`](Self::start_tracking)).
+    ///
+    /// `journal` is the gateway's journal (SPEC R-GW-6): every new fill is recorded in it
+    /// before it is published, so a bus subscriber that lags re-reads fills there and
+    /// `recover()` finds them after a restart, and a re-rounded order is recorded before it
+    /// is re-sent. It is not optional: a trading router without it could lose a fill.
     pub fn new(
         rest: Arc<dyn BybitRest>,
         bus: EventBus,
+        journal: Arc<dyn exec_gateway::Journal>,
         config: LiveConfig,
         private: Option<Arc<WsStream>>,
         public: Option<Arc<WsStream>>,
     ) -> Self {
+        let tracker = Tracker::new(bus, journal.clone(), config.dedupe_capacity);
         LiveExchange {
             rest,
             meta: RwLock::new(InstrumentCache::new()),
-            tracker: Arc::new(Tracker::new(bus, config.dedupe_capacity)),
+            tracker: Arc::new(tracker),
             config,
             private,
             public,
             cancel: CancellationToken::new(),
             task: std::sync::Mutex::new(None),
             leverage: std::sync::Mutex::new(std::collections::HashMap::new()),
-            journal: None,
+            journal,
         }
-    }
-
-    /// Records every new fill in `journal` before it is published on the bus (the gateway's
-    /// journal: a bus subscriber that lags re-reads fills there, and `recover()` reads it).
-    pub fn with_journal(mut self, journal: Arc<dyn exec_gateway::Journal>) -> Self {
-        self.tracker.set_journal(journal.clone());
-        self.journal = Some(journal);
-        self
     }
 
     /// Loads the instruments, runs the start catch-up, subscribes the private topics and
@@ -356,23 +355,22 @@ impl LiveExchange {
                     "re-rounded after a rule refusal"
                 );
                 // Nothing is sent that was not journaled: the re-rounded values first.
-                if let Some(journal) = &self.journal {
-                    let outcome = exec_gateway::Outcome::Rerounded {
-                        qty: fixed.qty,
-                        price: fixed.price,
-                        trigger_price: fixed.trigger_price,
-                        reason: refusal.to_string(),
-                    };
-                    if let Err(e) =
-                        journal.record_outcome(req.order_link_id.as_str(), &outcome, now_ms())
-                    {
-                        tracing::error!(
-                            order_link_id = %req.order_link_id.as_str(),
-                            error = %e,
-                            "re-rounded order not journaled; not sent again"
-                        );
-                        return Err(refusal);
-                    }
+                let outcome = exec_gateway::Outcome::Rerounded {
+                    qty: fixed.qty,
+                    price: fixed.price,
+                    trigger_price: fixed.trigger_price,
+                    reason: refusal.to_string(),
+                };
+                if let Err(e) =
+                    self.journal
+                        .record_outcome(req.order_link_id.as_str(), &outcome, now_ms())
+                {
+                    tracing::error!(
+                        order_link_id = %req.order_link_id.as_str(),
+                        error = %e,
+                        "re-rounded order not journaled; not sent again"
+                    );
+                    return Err(refusal);
                 }
                 self.rest
                     .create_order(new_order(&fixed, tif)?)

@@ -7,7 +7,7 @@
 //! - [`Tracker`]: both of the above behind one lock, fed by the private stream and by REST.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use bybit_types::rest::account::WalletAccount;
 use bybit_types::rest::execution::Execution;
@@ -157,26 +157,25 @@ struct State {
     last_exec_ms: Option<i64>,
 }
 
-/// Publishes what the exchange reports, once. With a journal, each new fill is recorded in
-/// it before it is published, so a bus subscriber that lags can re-read it there.
+/// Publishes what the exchange reports, once. Each new fill is recorded in the journal
+/// before it is published, so a bus subscriber that lags can re-read it there.
 pub struct Tracker {
     state: Mutex<State>,
     bus: EventBus,
-    journal: OnceLock<Arc<dyn Journal>>,
+    journal: Arc<dyn Journal>,
 }
 
 impl std::fmt::Debug for Tracker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tracker")
             .field("state", &self.state)
-            .field("journaled", &self.journal.get().is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl Tracker {
-    /// A tracker remembering `cap` execIds and `cap` orders.
-    pub fn new(bus: EventBus, cap: usize) -> Self {
+    /// A tracker remembering `cap` execIds and `cap` orders, recording fills in `journal`.
+    pub fn new(bus: EventBus, journal: Arc<dyn Journal>, cap: usize) -> Self {
         Tracker {
             state: Mutex::new(State {
                 fills: Dedupe::new(cap),
@@ -184,14 +183,8 @@ impl Tracker {
                 last_exec_ms: None,
             }),
             bus,
-            journal: OnceLock::new(),
+            journal,
         }
-    }
-
-    /// Records every new fill in `journal` before publishing it (set once; later calls are
-    /// ignored and return `false`).
-    pub fn set_journal(&self, journal: Arc<dyn Journal>) -> bool {
-        self.journal.set(journal).is_ok()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -213,14 +206,12 @@ impl Tracker {
             }
             let fill = wire::fill(e);
             // Journaled before it is published (the journal ignores an execId it holds).
-            if let Some(journal) = self.journal.get() {
-                if let Err(err) = journal.record_fill(&fill) {
-                    self.bus.publish(Event::Health(exec_events::HealthUpdate {
-                        component: "journal".into(),
-                        ok: false,
-                        detail: Some(err.to_string()),
-                    }));
-                }
+            if let Err(err) = self.journal.record_fill(&fill) {
+                self.bus.publish(Event::Health(exec_events::HealthUpdate {
+                    component: "journal".into(),
+                    ok: false,
+                    detail: Some(err.to_string()),
+                }));
             }
             // Published under the lock so two paths cannot interleave one fill's order.
             self.bus.publish(Event::Fill(fill));

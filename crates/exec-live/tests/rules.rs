@@ -42,18 +42,31 @@ fn tp(qty: Decimal) -> OrderRequest {
     }
 }
 
-/// A client whose BTCUSDT qty step becomes 0.01 after the first instruments call, and whose
-/// first create is refused with `code`.
-fn client(code: i64) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
-    client_journaled(code, None)
+/// A journal holding `req`'s intent, as the gateway records it before the first send.
+fn journaled(req: &OrderRequest) -> Arc<dyn Journal> {
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    journal
+        .record_intent(&Intent {
+            trade_tag: "T1".into(),
+            leg: "TP1".into(),
+            order_link_id: req.order_link_id.as_str().to_owned(),
+            symbol: "BTCUSDT".into(),
+            side: "Sell".into(),
+            qty: req.qty,
+            price: req.price,
+            trigger_price: None,
+            kind: req.kind().into(),
+            reason: "place_tp_order".into(),
+            at_ms: 1,
+        })
+        .unwrap();
+    journal
 }
 
-/// As [`client`]; with a journal, a re-send of `andre_TP1_T1` panics unless the journal
+/// A client whose BTCUSDT qty step becomes 0.01 after the first instruments call, and whose
+/// first create is refused with `code`. A re-send of `andre_TP1_T1` panics unless `journal`
 /// already holds its re-rounded quantity (nothing sent that was not journaled).
-fn client_journaled(
-    code: i64,
-    journal: Option<Arc<dyn Journal>>,
-) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
+fn client(code: i64, journal: Arc<dyn Journal>) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
     let mut mock = MockBybitRest::new();
     let loads = Arc::new(AtomicUsize::new(0));
     mock.expect_instruments().returning(move |_| {
@@ -74,13 +87,12 @@ fn client_journaled(
         if sent.len() == 1 {
             return Err(refused(code));
         }
-        if let Some(journal) = &journal {
-            let row = journal.intent("andre_TP1_T1").unwrap().unwrap();
-            let journaled = row.outcomes.iter().any(
-                |o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == order.as_wire().qty),
-            );
-            assert!(journaled, "re-sent before the re-rounded qty was journaled");
-        }
+        let row = journal.intent("andre_TP1_T1").unwrap().unwrap();
+        let journaled = row
+            .outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == order.as_wire().qty));
+        assert!(journaled, "re-sent before the re-rounded qty was journaled");
         Ok(OrderAck {
             order_id: "o-2".into(),
             order_link_id: "andre_TP1_T1".into(),
@@ -91,10 +103,12 @@ fn client_journaled(
 
 #[tokio::test]
 async fn a_qty_rule_refusal_reloads_the_rules_and_resends_rerounded_once() {
-    let (mock, sent) = client(10001);
+    let journal = journaled(&tp(dec!(0.015)));
+    let (mock, sent) = client(10001, journal.clone());
     let live = LiveExchange::new(
         Arc::new(mock),
         EventBus::new(16),
+        journal,
         LiveConfig::default(),
         None,
         None,
@@ -109,10 +123,12 @@ async fn a_qty_rule_refusal_reloads_the_rules_and_resends_rerounded_once() {
 
 #[tokio::test]
 async fn a_refusal_the_new_rules_do_not_explain_is_returned_unchanged() {
-    let (mock, sent) = client(110003);
+    let journal = journaled(&tp(dec!(0.02)));
+    let (mock, sent) = client(110003, journal.clone());
     let live = LiveExchange::new(
         Arc::new(mock),
         EventBus::new(16),
+        journal,
         LiveConfig::default(),
         None,
         None,
@@ -133,32 +149,17 @@ async fn a_refusal_the_new_rules_do_not_explain_is_returned_unchanged() {
 /// nothing is sent that the journal does not hold (SPEC R-GW-6; docs/v5/error.mdx 10001).
 #[tokio::test]
 async fn a_rerounded_resend_is_journaled_before_it_is_sent() {
-    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
     let req = tp(dec!(0.015));
-    journal
-        .record_intent(&Intent {
-            trade_tag: "T1".into(),
-            leg: "TP1".into(),
-            order_link_id: req.order_link_id.as_str().to_owned(),
-            symbol: "BTCUSDT".into(),
-            side: "Sell".into(),
-            qty: req.qty,
-            price: req.price,
-            trigger_price: None,
-            kind: req.kind().into(),
-            reason: "place_tp_order".into(),
-            at_ms: 1,
-        })
-        .unwrap();
-    let (mock, sent) = client_journaled(10001, Some(journal.clone()));
+    let journal = journaled(&req);
+    let (mock, sent) = client(10001, journal.clone());
     let live = LiveExchange::new(
         Arc::new(mock),
         EventBus::new(16),
+        journal.clone(),
         LiveConfig::default(),
         None,
         None,
-    )
-    .with_journal(journal.clone());
+    );
     exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
         .await
         .unwrap();
@@ -174,4 +175,29 @@ async fn a_rerounded_resend_is_journaled_before_it_is_sent() {
             reason: "rejected: retCode 10001: params error".into(),
         }]
     );
+}
+
+/// An order whose intent the journal does not hold is not re-sent after a rule refusal:
+/// the re-rounded values would have nowhere to be recorded (SPEC R-GW-6).
+#[tokio::test]
+async fn an_unjournaled_order_is_not_resent_rerounded() {
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let (mock, sent) = client(10001, journal.clone());
+    let live = LiveExchange::new(
+        Arc::new(mock),
+        EventBus::new(16),
+        journal,
+        LiveConfig::default(),
+        None,
+        None,
+    );
+    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
+        .await
+        .unwrap();
+    let err = live.place_tp_order(&tp(dec!(0.015))).await.unwrap_err();
+    assert!(
+        matches!(err, PortError::Rejected { code: 10001, .. }),
+        "{err}"
+    );
+    assert_eq!(*sent.lock().unwrap(), [dec!(0.015)]);
 }

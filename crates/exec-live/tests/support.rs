@@ -92,16 +92,14 @@ pub(crate) async fn connect(
         silence_threshold: Duration::from_secs(2),
         ..LiveConfig::default()
     };
-    let exchange = Arc::new(
-        LiveExchange::new(
-            Arc::new(rest),
-            bus.clone(),
-            config,
-            Some(Arc::new(private)),
-            Some(Arc::new(public)),
-        )
-        .with_journal(journal.clone()),
-    );
+    let exchange = Arc::new(LiveExchange::new(
+        Arc::new(rest),
+        bus.clone(),
+        journal.clone(),
+        config,
+        Some(Arc::new(private)),
+        Some(Arc::new(public)),
+    ));
     exchange
         .tracker()
         .remember_fills(&journal.fills("andre_").unwrap());

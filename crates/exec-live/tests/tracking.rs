@@ -39,7 +39,7 @@ fn drain(sub: &mut exec_events::Subscription) -> Vec<Event> {
 fn a_fill_seen_by_both_paths_is_published_once() {
     let bus = EventBus::new(64);
     let mut sub = bus.subscribe();
-    let tracker = Tracker::new(bus, 100);
+    let tracker = Tracker::new(bus, journal(), 100);
     let e = exec("x1", "Trade");
     assert_eq!(tracker.executions([&e]), 1);
     // The REST catch-up sees it again, with a new one.
@@ -58,7 +58,7 @@ fn a_fill_seen_by_both_paths_is_published_once() {
 fn non_trade_executions_keep_their_type() {
     let bus = EventBus::new(64);
     let mut sub = bus.subscribe();
-    let tracker = Tracker::new(bus, 100);
+    let tracker = Tracker::new(bus, journal(), 100);
     let kinds = ["Funding", "AdlTrade", "BustTrade", "Delivery", "Settle"];
     let execs: Vec<_> = kinds
         .iter()
@@ -102,7 +102,7 @@ fn the_dedupe_memory_is_bounded() {
 fn a_late_new_after_filled_is_ignored() {
     let bus = EventBus::new(64);
     let mut sub = bus.subscribe();
-    let tracker = Tracker::new(bus, 100);
+    let tracker = Tracker::new(bus, journal(), 100);
     tracker.orders([&order("New", "0", "1")]);
     tracker.orders([&order("Filled", "0.02", "3")]);
     // Late and repeated reports.
@@ -119,7 +119,7 @@ fn a_late_new_after_filled_is_ignored() {
     assert_eq!(kinds, [OrderEventKind::Accepted, OrderEventKind::Filled]);
 }
 
-/// With a journal, every new execId is journaled before it is published: a subscriber that
+/// Every new execId is journaled before it is published: a subscriber that
 /// never reads (the bus overflows) loses nothing from the journal, and a fill seen by both
 /// paths is journaled once.
 #[test]
@@ -130,8 +130,7 @@ fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
     let bus = EventBus::new(2);
     let mut deaf = bus.subscribe();
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let tracker = Tracker::new(bus, 100);
-    assert!(tracker.set_journal(journal.clone()));
+    let tracker = Tracker::new(bus, journal.clone(), 100);
     let execs: Vec<Execution> = (0..10).map(|i| exec(&format!("x{i}"), "Trade")).collect();
     // The private stream sees them all, then a REST catch-up sees them again.
     assert_eq!(tracker.executions(&execs), 10);
@@ -148,4 +147,8 @@ fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
         .collect();
     let want: Vec<String> = (0..10).map(|i| format!("x{i}")).collect();
     assert_eq!(ids, want);
+}
+
+fn journal() -> std::sync::Arc<dyn exec_gateway::Journal> {
+    std::sync::Arc::new(exec_gateway::MemoryJournal::new())
 }

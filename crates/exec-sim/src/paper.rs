@@ -28,12 +28,12 @@ struct Inner {
 /// The ports over an in-process [`Engine`]. Cheap to share (`Arc`); every call locks the
 /// engine briefly (never across an await), runs one command at the clock's time, and
 /// publishes what the engine reports, in the engine's order, before unlocking. With a
-/// journal ([`PaperRouter::with_journal`]) each fill is recorded in it before it is published.
+/// journal each fill is recorded before it is published.
 pub struct PaperRouter {
     inner: Mutex<Inner>,
     bus: EventBus,
     clock: Arc<dyn Clock>,
-    journal: Option<Arc<dyn Journal>>,
+    journal: Arc<dyn Journal>,
 }
 
 impl std::fmt::Debug for PaperRouter {
@@ -45,8 +45,15 @@ impl std::fmt::Debug for PaperRouter {
 }
 
 impl PaperRouter {
-    /// A router over `engine`, publishing on `bus`, with `clock` for engine time.
-    pub fn new(engine: Engine, bus: EventBus, clock: Arc<dyn Clock>) -> Self {
+    /// A router over `engine`, publishing on `bus`, with `clock` for engine time. Every fill
+    /// is recorded in `journal` (the gateway's) before it is published, so a bus subscriber
+    /// that lags can re-read fills there; it is not optional (SPEC R-GW-6).
+    pub fn new(
+        engine: Engine,
+        bus: EventBus,
+        clock: Arc<dyn Clock>,
+        journal: Arc<dyn Journal>,
+    ) -> Self {
         PaperRouter {
             inner: Mutex::new(Inner {
                 engine,
@@ -54,15 +61,8 @@ impl PaperRouter {
             }),
             bus,
             clock,
-            journal: None,
+            journal,
         }
-    }
-
-    /// Records every fill in `journal` before publishing it, so a bus subscriber that lags
-    /// can re-read fills there.
-    pub fn with_journal(mut self, journal: Arc<dyn Journal>) -> Self {
-        self.journal = Some(journal);
-        self
     }
 
     /// Runs `f` on the engine at the clock's time and publishes what it reports.
@@ -82,14 +82,12 @@ impl PaperRouter {
                 }
                 EngineEvent::Execution(e) => {
                     let fill = wire::fill(&e);
-                    if let Some(journal) = &self.journal {
-                        if let Err(err) = journal.record_fill(&fill) {
-                            self.bus.publish(Event::Health(exec_events::HealthUpdate {
-                                component: "journal".into(),
-                                ok: false,
-                                detail: Some(err.to_string()),
-                            }));
-                        }
+                    if let Err(err) = self.journal.record_fill(&fill) {
+                        self.bus.publish(Event::Health(exec_events::HealthUpdate {
+                            component: "journal".into(),
+                            ok: false,
+                            detail: Some(err.to_string()),
+                        }));
                     }
                     Some(Event::Fill(fill))
                 }

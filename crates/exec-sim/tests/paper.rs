@@ -213,8 +213,8 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
         Engine::new(config).unwrap(),
         bus.clone(),
         Arc::new(ManualClock::new(1_700_000_000_000)),
-    )
-    .with_journal(journal.clone());
+        journal.clone(),
+    );
 
     // Entry, two adds, then a reduce-only close: every order a market order that fills.
     let legs = [

@@ -32,6 +32,7 @@ pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<Er
         Engine::new(config).unwrap(),
         bus.clone(),
         clock.clone(),
+        journal.clone(),
     ));
     let ports = Ports {
         router: router.clone(),
