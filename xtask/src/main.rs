@@ -7,6 +7,9 @@
 //!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
 //! - `ci`: everything `.ci/run` checks, in the same order (fmt, clippy, tests, deps).
 //! - `bench`: the benchmarks with targets (today: emulator order creates per second).
+//! - `testnet [--local]`: the SPEC §9 suite (`bybit-exec suite`) on Bybit testnet when
+//!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
+//!   `--local` on the embedded emulator on loopback.
 
 use std::process::{Command, ExitCode};
 
@@ -74,11 +77,14 @@ fn dispatch() -> Result<()> {
         "deps" => check_deps(),
         "ci" => ci(),
         "bench" => bench(),
+        "testnet" => testnet(std::env::args().skip(2).collect()),
         _ => {
-            eprintln!("usage: cargo xtask <deps|ci|bench>");
+            eprintln!("usage: cargo xtask <deps|ci|bench|testnet [--local]>");
             eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md)");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, deps (what .ci/run does)");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
+            eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
+            eprintln!("           BYBIT_API_SECRET); --local: on the embedded emulator");
             bail!("unknown task {task:?}")
         }
     }
@@ -132,6 +138,64 @@ fn bench() -> Result<()> {
         "32",
     ]);
     run(order_rate)
+}
+
+/// What `cargo xtask testnet` does, decided from its arguments and the key variables.
+#[derive(Debug, PartialEq, Eq)]
+enum Suite {
+    /// Print this and exit 0.
+    Skip(&'static str),
+    /// `cargo run -p bybit-exec -- suite` with these arguments and environment.
+    Run {
+        args: Vec<&'static str>,
+        env: Vec<(&'static str, &'static str)>,
+    },
+}
+
+const SKIPPED: &str = "testnet suite SKIPPED: BYBIT_API_KEY and BYBIT_API_SECRET are not set \
+                       (run `cargo xtask testnet --local` for the emulator)";
+
+fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Result<Suite> {
+    let mut local = false;
+    for arg in args {
+        match arg.as_str() {
+            "--local" => local = true,
+            other => bail!("unknown argument {other:?} (usage: cargo xtask testnet [--local])"),
+        }
+    }
+    if local {
+        return Ok(Suite::Run {
+            args: vec!["suite", "--local"],
+            env: vec![],
+        });
+    }
+    let set = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
+    if !set(key) || !set(secret) {
+        return Ok(Suite::Skip(SKIPPED));
+    }
+    // Testnet only, whatever the shell says: the suite places real orders.
+    Ok(Suite::Run {
+        args: vec!["suite"],
+        env: vec![("BYBIT_ENV", "testnet"), ("EXECUTION_DRY_RUN", "false")],
+    })
+}
+
+fn testnet(args: Vec<String>) -> Result<()> {
+    let key = std::env::var("BYBIT_API_KEY").ok();
+    let secret = std::env::var("BYBIT_API_SECRET").ok();
+    match decide_suite(&args, key.as_deref(), secret.as_deref())? {
+        Suite::Skip(message) => {
+            println!("{message}");
+            Ok(())
+        }
+        Suite::Run { args, env } => {
+            let mut cmd = cargo();
+            cmd.args(["run", "--quiet", "--package", "bybit-exec", "--"]);
+            cmd.args(args);
+            cmd.envs(env);
+            run(cmd)
+        }
+    }
 }
 
 fn check_deps() -> Result<()> {
@@ -203,7 +267,58 @@ fn forbidden_in(krate: &str, tree: &str, forbidden: &[&str]) -> Result<Vec<Strin
 
 #[cfg(test)]
 mod tests {
-    use super::{forbidden_in, FORBIDDEN, LAYERS};
+    use super::{decide_suite, forbidden_in, Suite, FORBIDDEN, LAYERS, SKIPPED};
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn without_both_keys_the_testnet_suite_is_skipped() {
+        for (key, secret) in [
+            (None, None),
+            (Some("k"), None),
+            (None, Some("s")),
+            (Some(""), Some("s")),
+            (Some("k"), Some("  ")),
+        ] {
+            assert_eq!(
+                decide_suite(&[], key, secret).unwrap(),
+                Suite::Skip(SKIPPED),
+                "{key:?} {secret:?}"
+            );
+        }
+        assert!(SKIPPED.starts_with("testnet suite SKIPPED: BYBIT_API_KEY and BYBIT_API_SECRET"));
+        assert!(SKIPPED.contains("cargo xtask testnet --local"));
+    }
+
+    #[test]
+    fn with_both_keys_the_suite_runs_on_testnet_only() {
+        assert_eq!(
+            decide_suite(&[], Some("k"), Some("s")).unwrap(),
+            Suite::Run {
+                args: vec!["suite"],
+                env: vec![("BYBIT_ENV", "testnet"), ("EXECUTION_DRY_RUN", "false")],
+            }
+        );
+    }
+
+    #[test]
+    fn local_runs_on_the_emulator_with_or_without_keys() {
+        let local = Suite::Run {
+            args: vec!["suite", "--local"],
+            env: vec![],
+        };
+        assert_eq!(
+            decide_suite(&args(&["--local"]), None, None).unwrap(),
+            local
+        );
+        assert_eq!(
+            decide_suite(&args(&["--local"]), Some("k"), Some("s")).unwrap(),
+            local
+        );
+        assert!(decide_suite(&args(&["--mainnet"]), Some("k"), Some("s")).is_err());
+    }
 
     #[test]
     fn a_clean_tree_passes() {

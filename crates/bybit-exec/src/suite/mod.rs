@@ -1,0 +1,176 @@
+//! The SPEC §9 test plan as named cases, run by `cargo xtask testnet [--local]`.
+//!
+//! Every case drives the layer the way the application does (a process of live adapters,
+//! journal and gateway) and checks the result against the exchange's truth, read past the
+//! layer. `--local` runs on the embedded emulator on loopback, where failures are injected
+//! through its control API; without it the suite runs on Bybit testnet (keys from
+//! `BYBIT_API_KEY` / `BYBIT_API_SECRET`, and `BYBIT_ENV` must say `testnet`). Each case prints
+//! `PASS` or `FAIL` with a reason line; the output ends with `N passed, N failed`.
+//!
+//! Testnet safety: the symbol must be flat when the suite starts (it refuses otherwise, so
+//! it never touches a position it did not open); sizes are a few minimum quantities; every
+//! trade is closed and its orders cancelled at the end of its case, pass or fail, through the
+//! gateway and, if that fails, directly over REST.
+
+mod cases;
+mod process;
+mod venue;
+
+use std::fmt;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use bybit_sign::Credentials;
+use exec_gateway::Symbol;
+
+use crate::config::ConfigArgs;
+
+pub(crate) use venue::Venue;
+
+/// Every SPEC §9 case, by name, in the order the suite runs them.
+pub const CASES: [&str; 10] = [
+    cases::ENTRY,
+    cases::TPS,
+    cases::DCAS,
+    cases::BREAKEVEN,
+    cases::WS_KILLED,
+    cases::SMALL_BALANCE,
+    cases::DOUBLE_CLICK,
+    cases::RESTART,
+    cases::VISIBLE,
+    cases::LAYER_EQUALS_EXCHANGE,
+];
+
+/// `bybit-exec suite` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SuiteArgs {
+    /// Run on the embedded emulator on loopback instead of Bybit testnet.
+    #[arg(long)]
+    pub local: bool,
+    /// The USDT perpetual to trade (it must be flat on the account).
+    #[arg(long, default_value = "BTCUSDT")]
+    pub symbol: String,
+}
+
+/// One case's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    /// The case's name, as in [`CASES`].
+    pub name: &'static str,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What was seen (a pass) or what went wrong (a failure).
+    pub reason: String,
+}
+
+impl fmt::Display for CaseResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        write!(f, "{verdict}  {}\n      {}", self.name, self.reason)
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Where it ran.
+    pub venue: String,
+    /// Every case, in order.
+    pub cases: Vec<CaseResult>,
+}
+
+impl Report {
+    /// How many passed.
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.passed).count()
+    }
+
+    /// How many failed.
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed()
+    }
+
+    /// `N passed, N failed`: the output's last line.
+    pub fn summary(&self) -> String {
+        format!("{} passed, {} failed", self.passed(), self.failed())
+    }
+}
+
+/// Runs the suite (the hidden `bybit-exec suite [--local]`); fails if any case failed.
+pub async fn run(args: SuiteArgs, _config: &ConfigArgs) -> Result<()> {
+    let report = run_suite(&args).await?;
+    if report.failed() > 0 {
+        bail!(
+            "{} of {} suite cases failed",
+            report.failed(),
+            report.cases.len()
+        );
+    }
+    Ok(())
+}
+
+/// Runs every case, printing each verdict as it comes and the summary last, and returns the
+/// report. An error means the suite could not start (no keys, not testnet, a symbol that is
+/// not flat), not that a case failed.
+pub async fn run_suite(args: &SuiteArgs) -> Result<Report> {
+    let symbol = Symbol::new(args.symbol.clone())
+        .with_context(|| format!("--symbol {:?} is not a symbol", args.symbol))?;
+    let venue = if args.local {
+        Venue::local().await?
+    } else {
+        Venue::testnet(testnet_credentials()?)?
+    };
+    let started = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("bybit-exec-suite-")
+        .tempdir()
+        .context("creating the suite's journal directory")?;
+    let ctx = cases::Ctx::new(venue, symbol, dir.path().join("journal.sqlite"));
+    println!(
+        "SPEC §9 suite on {}, {}, run {}",
+        ctx.venue.describe(),
+        ctx.symbol,
+        ctx.run_id()
+    );
+    ctx.ensure_flat_at_start().await?;
+    let cases = cases::run_all(&ctx).await;
+    let report = Report {
+        venue: ctx.venue.describe(),
+        cases,
+    };
+    if report.failed() > 0 {
+        let kept = dir.keep();
+        println!(
+            "the run's journal is kept at {} (`bybit-exec journal <trade-tag>` reads it)",
+            kept.join("journal.sqlite").display()
+        );
+    }
+    println!("wall time {:.1} s", started.elapsed().as_secs_f64());
+    println!("{}", report.summary());
+    Ok(report)
+}
+
+/// The testnet key pair, refused unless `BYBIT_ENV` is `testnet` and dry-run is off (SPEC
+/// R-TEST-1: live tests on testnet only, with `EXECUTION_DRY_RUN=false`).
+fn testnet_credentials() -> Result<Credentials> {
+    let env = std::env::var("BYBIT_ENV").unwrap_or_default();
+    if env != "testnet" {
+        bail!(
+            "the suite trades, so it runs on Bybit testnet only: set BYBIT_ENV=testnet \
+             (found {env:?}), or use --local for the embedded emulator"
+        );
+    }
+    let dry = std::env::var("EXECUTION_DRY_RUN").unwrap_or_default();
+    if matches!(
+        dry.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes"
+    ) {
+        bail!("EXECUTION_DRY_RUN is on; the suite needs real testnet orders (SPEC R-TEST-1)");
+    }
+    let key = std::env::var("BYBIT_API_KEY").unwrap_or_default();
+    let secret = std::env::var("BYBIT_API_SECRET").unwrap_or_default();
+    if key.is_empty() || secret.is_empty() {
+        bail!("BYBIT_API_KEY and BYBIT_API_SECRET must both be set for the testnet suite");
+    }
+    Credentials::new(key, secret).context("BYBIT_API_KEY / BYBIT_API_SECRET")
+}

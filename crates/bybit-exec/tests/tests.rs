@@ -1,0 +1,3 @@
+//! bybit-exec's integration tests (one binary, modules by area).
+
+mod suite;
