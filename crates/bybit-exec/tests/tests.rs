@@ -3,5 +3,6 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod demo;
 mod runtime;
 mod support;
