@@ -1,3 +1,9 @@
-//! bybit-exec's integration tests (one binary, modules by area).
+//! bybit-exec's integration tests: one binary, one module per area, each against an
+//! in-process emulator on loopback.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod demo;
+mod runtime;
 mod suite;
+mod support;
