@@ -13,14 +13,14 @@ use bybit_types::OrderStatus as WireStatus;
 use exec_events::{ErrorKind, Event, Fill, Received, Subscription};
 use exec_gateway::journal::Outcome;
 use exec_gateway::{
-    AccountService, DcaLevel, GatewayError, Journal, Phase, PositionService, PriceService, Side,
-    SqliteJournal, Symbol, SymbolMetaService, TpLevel, TradePlan, TradeState,
+    AccountService, DcaLevel, GatewayError, Journal, Phase, PortError, PositionService,
+    PriceService, Side, SqliteJournal, Symbol, SymbolMetaService, TpLevel, TradePlan, TradeState,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use super::process::Process;
-use super::venue::{belongs, Venue};
+use super::venue::{belongs, Venue, ERROR_LOG_FILE, JOURNAL_FILE};
 use super::CaseResult;
 
 pub(crate) const ENTRY: &str = "R-TEST-1 entry opens a position";
@@ -38,13 +38,15 @@ pub(crate) const RESTART: &str = "R-TEST-3 restart recovery: monitoring continue
 const STEPS_LIMIT: Duration = Duration::from_secs(120);
 /// How long to wait for the exchange or the layer to show an expected change.
 const WAIT: Duration = Duration::from_secs(20);
+/// How long to wait for a market that cannot be moved to trade above an entry.
+const MARKET_WAIT: Duration = Duration::from_secs(90);
 
-/// What every scenario shares: the venue, the symbol, the run's journal file and the tags of
-/// the trades opened so far.
+/// What every scenario shares: the venue, the symbol, the run's directory (journal and
+/// error log) and the tags of the trades opened so far.
 pub(crate) struct Ctx {
     pub(crate) venue: Venue,
     pub(crate) symbol: Symbol,
-    journal: PathBuf,
+    dir: PathBuf,
     run: String,
     tags: Mutex<Vec<String>>,
 }
@@ -119,11 +121,11 @@ pub(crate) async fn run_all(ctx: &Ctx) -> Vec<CaseResult> {
 }
 
 impl Ctx {
-    pub(crate) fn new(venue: Venue, symbol: Symbol, journal: PathBuf) -> Ctx {
+    pub(crate) fn new(venue: Venue, symbol: Symbol, dir: PathBuf) -> Ctx {
         Ctx {
             venue,
             symbol,
-            journal,
+            dir,
             run: run_id(),
             tags: Mutex::new(Vec::new()),
         }
@@ -167,15 +169,9 @@ impl Ctx {
             .clone()
     }
 
-    /// Starts a process of the layer on the run's journal.
-    async fn start(&self, private_stream: bool) -> Result<Process> {
-        Process::start(
-            &self.venue.endpoints(),
-            &self.journal,
-            &self.symbol,
-            private_stream,
-        )
-        .await
+    /// Starts a process of the layer (the application's runtime) on the run's journal.
+    async fn start(&self) -> Result<Process> {
+        Process::start(self.venue.settings(&self.dir, &self.symbol)?, &self.symbol).await
     }
 
     /// A long plan at a few minimum quantities: entry 4 units (with room for the price to
@@ -323,7 +319,7 @@ where
 
 /// R-TEST-1: entry, three TPs, the DCAs, breakeven, each seen on the exchange.
 async fn lifecycle(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start(true).await?;
+    let p = ctx.start().await?;
     let tag = ctx.tag("L");
     let plan = match ctx.plan(&p, &tag, false).await {
         Ok(plan) => plan,
@@ -439,15 +435,8 @@ async fn breakeven(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<String> {
         .into_iter()
         .map(|o| o.order_id)
         .collect();
-    if ctx.venue.moves_prices() {
-        // Up 1% (short of TP1), so a stop at the entry sits under the market.
-        let up = p.exchange.last_price(&ctx.symbol).await? * dec!(1.01);
-        let rules = p.exchange.get_symbol_meta(&ctx.symbol).await?;
-        ctx.move_price(p, rules.round_price(up, RoundingMode::Nearest)?)
-            .await?;
-    }
     let state = trade_of(p, tag)?;
-    let state = p.gateway.move_to_breakeven(&state).await?;
+    let state = to_breakeven(ctx, p, &state).await?;
     ensure!(
         state.phase == Phase::Breakeven,
         "the trade is {:?}",
@@ -496,13 +485,53 @@ async fn breakeven(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<String> {
     Ok(seen)
 }
 
+/// `move_to_breakeven` once the market is above the entry. Bybit refuses a long's stop at or
+/// above the last price (retCode 10001, "should be lower than base_price"); in a real trade
+/// breakeven follows TP1, so the market is above the entry by then. Where the price can be
+/// moved it goes up 1% (short of TP1); elsewhere the suite waits for the market to trade
+/// above the entry, and tries again if it fell back under it before the stop was set.
+async fn to_breakeven(ctx: &Ctx, p: &Process, state: &TradeState) -> Result<TradeState> {
+    let rules = p.exchange.get_symbol_meta(&ctx.symbol).await?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let entry = ctx
+            .venue
+            .truth_position(&ctx.symbol)
+            .await?
+            .avg_price
+            .filter(|e| !e.is_zero())
+            .context("the exchange's position has no entry price")?;
+        let stop = rules.round_price(entry, RoundingMode::Nearest)?;
+        if ctx.venue.moves_prices() {
+            let up = p.exchange.last_price(&ctx.symbol).await?.max(stop) * dec!(1.01);
+            ctx.move_price(p, rules.round_price(up, RoundingMode::Nearest)?)
+                .await?;
+        } else {
+            // A little room (half a basis point, at least two ticks), so the stop is not hit
+            // as soon as it is set.
+            let above = stop + (stop * dec!(0.00005)).max(rules.tick_size() * dec!(2));
+            eventually_for(
+                MARKET_WAIT,
+                &format!("the market trades above the entry {stop} (a breakeven stop needs it)"),
+                || async { Ok(p.exchange.last_price(&ctx.symbol).await? >= above) },
+            )
+            .await?;
+        }
+        match p.gateway.move_to_breakeven(state).await {
+            Err(GatewayError::Port {
+                source: PortError::Rejected { code: 10001, .. },
+                ..
+            }) if tries < 3 => continue,
+            result => return Ok(result?),
+        }
+    }
+}
+
 /// R-TEST-2: the private stream dies while a position is open; the TP1 fill still arrives,
 /// once, through REST polling.
 async fn ws_killed(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    // Where faults cannot be injected (testnet), the process never opens the private
-    // stream: everything it learns comes from REST.
-    let injects = matches!(ctx.venue, Venue::Local(_));
-    let p = ctx.start(injects).await?;
+    let p = ctx.start().await?;
     let tag = ctx.tag("W");
     let plan = match ctx.plan(&p, &tag, !ctx.venue.moves_prices()).await {
         Ok(plan) => plan,
@@ -523,10 +552,12 @@ async fn ws_killed(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
 async fn tp_fill_through_rest(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<String> {
     let tag = plan.client_tag.as_str();
     p.gateway.execute_entry(plan).await?;
+    // Where faults cannot be injected (testnet), the stream is silenced client-side.
     let how = if ctx.venue.kill_private_streams().await? {
         "dropped and refused by the exchange"
     } else {
-        "never opened by this process"
+        p.silence_private_stream().await?;
+        "unsubscribed client-side, so it delivers nothing"
     };
     eventually("the layer notices the private stream is gone", || async {
         Ok(p.exchange.private_stream_quiet())
@@ -579,7 +610,7 @@ async fn tp_fill_through_rest(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Resul
 /// R-TEST-2: an entry the balance cannot carry is refused by the exchange; the trade ends in
 /// ERROR with one error event and nothing retried or left behind.
 async fn small_balance(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start(true).await?;
+    let p = ctx.start().await?;
     let tag = ctx.tag("B");
     let plan = match over_balance_plan(ctx, &p, &tag).await {
         Ok(plan) => plan,
@@ -646,19 +677,22 @@ async fn graceful_abort(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<Stri
         "{} intents journaled (nothing may be retried)",
         intents.len()
     );
+    let log = std::fs::read_to_string(ctx.dir.join(ERROR_LOG_FILE)).unwrap_or_default();
+    let lines = log.lines().filter(|l| l.contains(tag)).count();
+    ensure!(lines == 1, "{lines} lines about {tag} in the error log");
     let pos = ctx.venue.truth_position(&ctx.symbol).await?;
     ensure!(pos.size.is_zero(), "a position of {} was opened", pos.size);
     let open = ctx.open_orders_of(tag).await?;
     ensure!(open.is_empty(), "orders left open: {}", describe(&open));
     Ok(format!(
         "\"{err}\"; the trade is ERROR, one execution.error (InsufficientBalance), one \
-         intent journaled, no position and no open order"
+         error-log line, one intent journaled, no position and no open order"
     ))
 }
 
 /// R-TEST-2: `execute_entry` twice at once, then once more: one order on the exchange.
 async fn double_click(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start(true).await?;
+    let p = ctx.start().await?;
     let tag = ctx.tag("D");
     let plan = match ctx.plan(&p, &tag, false).await {
         Ok(plan) => plan,
@@ -707,7 +741,7 @@ async fn one_entry(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<String> {
 /// R-TEST-3: the process stops mid-trade (TP1 fills while it is down where the price can be
 /// moved); a new process on the same journal recovers the trade and keeps managing it.
 async fn restart(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let first = ctx.start(true).await?;
+    let first = ctx.start().await?;
     let tag = ctx.tag("R");
     let plan = match ctx.plan(&first, &tag, false).await {
         Ok(plan) => plan,
@@ -732,7 +766,7 @@ async fn restart(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
             let price = plan.tp_levels[0].price * dec!(1.0002);
             ctx.venue.set_price(&ctx.symbol, price.round_dp(1)).await?;
         }
-        ctx.start(true).await
+        ctx.start().await
     };
     let second = match second.await {
         Ok(second) => second,
@@ -811,7 +845,7 @@ async fn recovered(
     // Monitoring continues: breakeven on the recovered state, then (where the price moves)
     // TP2 and TP3 fill and are seen by this process.
     let mut sub = p.bus.subscribe();
-    let state = p.gateway.move_to_breakeven(&trade.state).await?;
+    let state = to_breakeven(ctx, p, &trade.state).await?;
     ensure!(
         state.phase == Phase::Breakeven,
         "breakeven left it {:?}",
@@ -845,7 +879,28 @@ async fn recovered(
         .close_all(&state, "suite: restart case done")
         .await?;
     ensure!(state.phase == Phase::Closed, "closed as {:?}", state.phase);
-    seen.push("closed".to_owned());
+    if ctx.venue.moves_prices() {
+        seen.push("closed".to_owned());
+    } else {
+        // No price to move: the fill that flattened the position is what the new process
+        // must see: the close's, or the breakeven stop's if the market fell back to the
+        // entry first (a stop the exchange places carries no orderLinkId).
+        let flattening =
+            |f: &Fill| f.order_link_id.is_empty() || leg_of(&f.order_link_id).starts_with("CLOSE");
+        let fills = fills_until(&mut sub, flattening).await?;
+        let by = fills
+            .last()
+            .map_or("", |f| leg_of(&f.order_link_id))
+            .to_owned();
+        let by = if by.is_empty() {
+            "the breakeven stop"
+        } else {
+            &by
+        };
+        seen.push(format!(
+            "closed, and the fill that flattened it ({by}) was seen by the new process"
+        ));
+    }
     Ok(seen.join("; "))
 }
 
@@ -857,7 +912,7 @@ async fn every_order_visible(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
 }
 
 async fn sweep(ctx: &Ctx) -> Result<String> {
-    let journal = SqliteJournal::open(&ctx.journal)?;
+    let journal = SqliteJournal::open(ctx.dir.join(JOURNAL_FILE))?;
     let truth = ctx.venue.truth_orders(&ctx.symbol).await?;
     let tags = ctx.tags();
     let mut checked = 0;
@@ -922,7 +977,7 @@ async fn sweep(ctx: &Ctx) -> Result<String> {
 /// open (after a DCA fill where the price can be moved) and after the close; at the end of
 /// the run nothing of it is left open.
 async fn layer_equals_exchange(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start(true).await?;
+    let p = ctx.start().await?;
     let tag = ctx.tag("V");
     let plan = match ctx.plan(&p, &tag, false).await {
         Ok(plan) => plan,
@@ -1101,7 +1156,12 @@ async fn fills_until(sub: &mut Subscription, last: impl Fn(&Fill) -> bool) -> Re
             Err(_) => bail!(
                 "no such fill within {} s; fills seen: {:?}",
                 WAIT.as_secs(),
-                out.iter().map(|f| &f.order_link_id).collect::<Vec<_>>()
+                out.iter()
+                    .map(|f| format!(
+                        "{} {:?} {} {}",
+                        f.order_link_id, f.exec_kind, f.qty, f.order_id
+                    ))
+                    .collect::<Vec<_>>()
             ),
         }
     }
@@ -1124,12 +1184,21 @@ fn drain_fills(sub: &mut Subscription) -> Result<Vec<Fill>> {
 }
 
 /// Polls `check` (every 50 ms) until it holds, for up to [`WAIT`].
-async fn eventually<F, Fut>(what: &str, mut check: F) -> Result<()>
+async fn eventually<F, Fut>(what: &str, check: F) -> Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    eventually_for(WAIT, what, check).await
+}
+
+/// Polls `check` (every 50 ms) until it holds, for up to `limit`.
+async fn eventually_for<F, Fut>(limit: Duration, what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     let mut last = None;
     loop {
         match check().await {
@@ -1139,7 +1208,7 @@ where
         }
         if tokio::time::Instant::now() >= deadline {
             let why = last.map_or(String::new(), |e| format!(" (last error: {e:#})"));
-            bail!("timed out after {} s: {what}{why}", WAIT.as_secs());
+            bail!("timed out after {} s: {what}{why}", limit.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -20,10 +20,9 @@ use std::fmt;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use bybit_sign::Credentials;
 use exec_gateway::Symbol;
 
-use crate::config::ConfigArgs;
+use crate::config::{ConfigArgs, Settings};
 
 pub(crate) use venue::Venue;
 
@@ -47,6 +46,11 @@ pub struct SuiteArgs {
     /// Run on the embedded emulator on loopback instead of Bybit testnet.
     #[arg(long)]
     pub local: bool,
+    /// With --local: take testnet's paths on the emulator (no fault injection, no price
+    /// moves: the private stream is silenced client-side, TP1 is placed marketable, the
+    /// balance case sizes a plan above the balance).
+    #[arg(long, requires = "local")]
+    pub testnet_paths: bool,
     /// The USDT perpetual to trade (it must be flat on the account).
     #[arg(long, default_value = "BTCUSDT")]
     pub symbol: String,
@@ -97,8 +101,8 @@ impl Report {
 }
 
 /// Runs the suite (the hidden `bybit-exec suite [--local]`); fails if any case failed.
-pub async fn run(args: SuiteArgs, _config: &ConfigArgs) -> Result<()> {
-    let report = run_suite(&args).await?;
+pub async fn run(args: SuiteArgs, config: &ConfigArgs) -> Result<()> {
+    let report = run_suite(&args, config).await?;
     if report.failed() > 0 {
         bail!(
             "{} of {} suite cases failed",
@@ -111,21 +115,22 @@ pub async fn run(args: SuiteArgs, _config: &ConfigArgs) -> Result<()> {
 
 /// Runs every case, printing each verdict as it comes and the summary last, and returns the
 /// report. An error means the suite could not start (no keys, not testnet, a symbol that is
-/// not flat), not that a case failed.
-pub async fn run_suite(args: &SuiteArgs) -> Result<Report> {
+/// not flat), not that a case failed. `config` is read for testnet only (`--local` needs
+/// nothing and touches nothing beyond loopback).
+pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> {
     let symbol = Symbol::new(args.symbol.clone())
         .with_context(|| format!("--symbol {:?} is not a symbol", args.symbol))?;
     let venue = if args.local {
-        Venue::local().await?
+        Venue::local(!args.testnet_paths).await?
     } else {
-        Venue::testnet(testnet_credentials()?)?
+        Venue::testnet(Settings::load(config)?)?
     };
     let started = Instant::now();
     let dir = tempfile::Builder::new()
         .prefix("bybit-exec-suite-")
         .tempdir()
         .context("creating the suite's journal directory")?;
-    let ctx = cases::Ctx::new(venue, symbol, dir.path().join("journal.sqlite"));
+    let ctx = cases::Ctx::new(venue, symbol, dir.path().to_owned());
     println!(
         "SPEC §9 suite on {}, {}, run {}",
         ctx.venue.describe(),
@@ -142,35 +147,10 @@ pub async fn run_suite(args: &SuiteArgs) -> Result<Report> {
         let kept = dir.keep();
         println!(
             "the run's journal is kept at {} (`bybit-exec journal <trade-tag>` reads it)",
-            kept.join("journal.sqlite").display()
+            kept.join(venue::JOURNAL_FILE).display()
         );
     }
     println!("wall time {:.1} s", started.elapsed().as_secs_f64());
     println!("{}", report.summary());
     Ok(report)
-}
-
-/// The testnet key pair, refused unless `BYBIT_ENV` is `testnet` and dry-run is off (SPEC
-/// R-TEST-1: live tests on testnet only, with `EXECUTION_DRY_RUN=false`).
-fn testnet_credentials() -> Result<Credentials> {
-    let env = std::env::var("BYBIT_ENV").unwrap_or_default();
-    if env != "testnet" {
-        bail!(
-            "the suite trades, so it runs on Bybit testnet only: set BYBIT_ENV=testnet \
-             (found {env:?}), or use --local for the embedded emulator"
-        );
-    }
-    let dry = std::env::var("EXECUTION_DRY_RUN").unwrap_or_default();
-    if matches!(
-        dry.trim().to_ascii_lowercase().as_str(),
-        "1" | "true" | "yes"
-    ) {
-        bail!("EXECUTION_DRY_RUN is on; the suite needs real testnet orders (SPEC R-TEST-1)");
-    }
-    let key = std::env::var("BYBIT_API_KEY").unwrap_or_default();
-    let secret = std::env::var("BYBIT_API_SECRET").unwrap_or_default();
-    if key.is_empty() || secret.is_empty() {
-        bail!("BYBIT_API_KEY and BYBIT_API_SECRET must both be set for the testnet suite");
-    }
-    Credentials::new(key, secret).context("BYBIT_API_KEY / BYBIT_API_SECRET")
 }

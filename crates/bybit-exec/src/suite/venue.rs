@@ -7,13 +7,13 @@
 //! take-profit fill comes from a marketable TP1, and too small a balance is a plan whose
 //! margin exceeds the available balance.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_rest::{
-    CancelOrder, Environment, NewOrder, OpenOrders, OrderHistory, OrderTarget, Positions,
-    RestClient, RestConfig,
+    CancelOrder, NewOrder, OpenOrders, OrderHistory, OrderTarget, Positions, RestClient, RestConfig,
 };
 use bybit_sign::Credentials;
 use bybit_types::rest::order::Order;
@@ -25,7 +25,11 @@ use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 use sim_engine::OrderQuery;
 
-use super::process::Endpoints;
+use crate::config::{BybitEnv, JournalLocation, Routing, Settings};
+
+/// The run's journal and error log, in the run's directory.
+pub(crate) const JOURNAL_FILE: &str = "journal.sqlite";
+pub(crate) const ERROR_LOG_FILE: &str = "execution-error.log";
 
 /// The emulator's key pair (loopback only; it accepts nothing else).
 const LOCAL_KEY: &str = "suite-key";
@@ -41,14 +45,16 @@ const MAX_PAGES: usize = 10;
 /// The embedded emulator.
 pub(crate) struct Local {
     emu: Emulator,
-    credentials: Credentials,
+    /// Fault injection and price moves are used; without them the suite takes testnet's
+    /// paths on the emulator (`--testnet-paths`), so those paths are tested too.
+    controls: bool,
     http: reqwest::Client,
     observer: RestClient,
 }
 
 /// Bybit testnet.
 pub(crate) struct Testnet {
-    credentials: Credentials,
+    settings: Settings,
     observer: RestClient,
 }
 
@@ -65,8 +71,9 @@ impl std::fmt::Debug for Venue {
 }
 
 impl Venue {
-    /// Starts the emulator on `127.0.0.1:0`: a still market, 10 000 USDT.
-    pub(crate) async fn local() -> Result<Venue> {
+    /// Starts the emulator on `127.0.0.1:0`: a still market, 10 000 USDT. Without
+    /// `controls` the suite leaves its control API alone and takes testnet's paths.
+    pub(crate) async fn local(controls: bool) -> Result<Venue> {
         let mut config = EmulatorConfig::with_defaults(LOCAL_KEY, LOCAL_SECRET, LOCAL_USDT, 11);
         config.static_prices = true;
         config.engine = config.engine.with_price("BTCUSDT", LOCAL_PRICE);
@@ -74,136 +81,175 @@ impl Venue {
             .await
             .context("starting the embedded emulator")?;
         let credentials = Credentials::new(LOCAL_KEY, LOCAL_SECRET)?;
-        let observer = RestClient::new(
-            RestConfig::with_base_url(emu.http_url()).credentials(credentials.clone()),
-        )?;
-        Ok(Venue::Local(Box::new(Local {
+        let observer =
+            RestClient::new(RestConfig::with_base_url(emu.http_url()).credentials(credentials))?;
+        let local = Local {
             emu,
-            credentials,
+            controls,
             http: reqwest::Client::new(),
             observer,
-        })))
+        };
+        if !controls {
+            // Testnet's market moves by itself: here it drifts up one dollar every 200 ms
+            // (0.2 bp; TP1, 2% above an entry, is minutes away), set once before any case.
+            let prices: Vec<String> = (1..=3000)
+                .map(|i| (LOCAL_PRICE + Decimal::from(i)).to_string())
+                .collect();
+            local
+                .control(
+                    "/price-path",
+                    json!({"symbol": "BTCUSDT", "intervalMs": 200, "prices": prices}),
+                )
+                .await?;
+        }
+        Ok(Venue::Local(Box::new(local)))
     }
 
-    /// Bybit testnet with the given key pair. The URLs are testnet's, whatever else is
-    /// configured: this never reaches mainnet.
-    pub(crate) fn testnet(credentials: Credentials) -> Result<Venue> {
-        let observer = RestClient::new(
-            RestConfig::new(Environment::Testnet).credentials(credentials.clone()),
-        )?;
-        Ok(Venue::Testnet(Box::new(Testnet {
-            credentials,
-            observer,
-        })))
+    /// Bybit testnet, from the application's settings (environment and file). Refused unless
+    /// they say `BYBIT_ENV=testnet`, live routing (not dry-run: SPEC R-TEST-1) and both keys;
+    /// the URLs are testnet's whatever else is configured, so this never reaches mainnet.
+    pub(crate) fn testnet(mut settings: Settings) -> Result<Venue> {
+        if settings.env != BybitEnv::Testnet {
+            bail!(
+                "the suite trades, so it runs on Bybit testnet only: BYBIT_ENV is {:?}, not \
+                 \"testnet\" (or use --local for the embedded emulator)",
+                settings.env.as_str()
+            );
+        }
+        if settings.routing != Routing::Live {
+            bail!(
+                "routing is {}; the suite needs real testnet orders \
+                 (EXECUTION_DRY_RUN=false, SPEC R-TEST-1)",
+                settings.routing
+            );
+        }
+        let credentials = settings
+            .credentials
+            .clone()
+            .context("BYBIT_API_KEY and BYBIT_API_SECRET must both be set for the testnet suite")?;
+        let env = BybitEnv::Testnet;
+        settings.rest_url = env.rest_url().to_owned();
+        settings.public_rest_url = env.public_rest_url().to_owned();
+        settings.ws_public_url = env.ws_public_url().to_owned();
+        settings.ws_private_url = env.ws_private_url().to_owned();
+        let observer =
+            RestClient::new(RestConfig::with_base_url(env.rest_url()).credentials(credentials))?;
+        Ok(Venue::Testnet(Box::new(Testnet { settings, observer })))
     }
 
     /// One line for the report's header.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Venue::Local(l) => format!("the embedded emulator on {}", l.emu.addr()),
-            Venue::Testnet(_) => format!("Bybit testnet ({})", Environment::Testnet.rest_url()),
+            Venue::Local(l) if l.controls => {
+                format!("the embedded emulator on {}", l.emu.addr())
+            }
+            Venue::Local(l) => format!(
+                "the embedded emulator on {} (testnet's paths: no fault injection, no price \
+                 moves, a market drifting up by itself)",
+                l.emu.addr()
+            ),
+            Venue::Testnet(_) => format!("Bybit testnet ({})", BybitEnv::Testnet.rest_url()),
         }
     }
 
-    /// Where a process of the layer connects.
-    pub(crate) fn endpoints(&self) -> Endpoints {
-        match self {
-            Venue::Local(l) => Endpoints {
-                rest: l.emu.http_url(),
-                public_ws: l.emu.public_ws_url(),
-                private_ws: l.emu.private_ws_url(),
-                credentials: l.credentials.clone(),
-                loopback: true,
-            },
-            Venue::Testnet(t) => Endpoints {
-                rest: Environment::Testnet.rest_url().to_owned(),
-                public_ws: "wss://stream-testnet.bybit.com/v5/public/linear".to_owned(),
-                private_ws: "wss://stream-testnet.bybit.com/v5/private".to_owned(),
-                credentials: t.credentials.clone(),
-                loopback: false,
-            },
-        }
+    /// The settings of one process of the layer here: the application's own (the
+    /// emulator's, or those loaded from the environment and file for testnet) with the run's
+    /// journal and error log, the suite's symbol, and a notional guard high enough that the
+    /// balance case reaches the exchange (every other case trades a few minimum quantities).
+    pub(crate) fn settings(&self, run_dir: &Path, symbol: &Symbol) -> Result<Settings> {
+        let mut settings = match self {
+            Venue::Local(l) => Settings::for_emulator(&l.emu.http_url(), LOCAL_KEY, LOCAL_SECRET)?,
+            Venue::Testnet(t) => t.settings.clone(),
+        };
+        settings.journal = JournalLocation::Sqlite(run_dir.join(JOURNAL_FILE));
+        settings.error_log = Some(run_dir.join(ERROR_LOG_FILE));
+        settings.symbols = vec![symbol.clone()];
+        settings.max_notional_usdt = dec!(100000000);
+        Ok(settings)
     }
 
     /// Whether prices move on request (the emulator) or only by themselves (testnet).
     pub(crate) fn moves_prices(&self) -> bool {
-        matches!(self, Venue::Local(_))
+        self.controls().is_some()
+    }
+
+    /// The emulator whose control API the suite may use.
+    fn controls(&self) -> Option<&Local> {
+        match self {
+            Venue::Local(l) if l.controls => Some(l),
+            _ => None,
+        }
     }
 
     /// Prints a trade at `price` (the emulator's `POST /emulator/price`).
     pub(crate) async fn set_price(&self, symbol: &Symbol, price: Decimal) -> Result<()> {
-        match self {
-            Venue::Local(l) => {
+        match self.controls() {
+            Some(l) => {
                 l.control(
                     "/price",
                     json!({"symbol": symbol.as_str(), "price": price.to_string()}),
                 )
                 .await
             }
-            Venue::Testnet(_) => bail!("testnet prices cannot be moved"),
+            None => bail!("prices cannot be moved here"),
         }
     }
 
     /// Kills the private stream of the running processes: the emulator drops every
     /// WebSocket and refuses new ones for a minute. Returns `false` where that cannot be done
-    /// from outside (testnet): the case then runs a process without a private stream.
+    /// from outside (testnet): the case then silences the stream from the client side.
     pub(crate) async fn kill_private_streams(&self) -> Result<bool> {
-        match self {
-            Venue::Local(l) => {
+        match self.controls() {
+            Some(l) => {
                 l.control("/ws/refuse", json!({"seconds": 60})).await?;
                 l.control("/ws/drop", json!({})).await?;
                 Ok(true)
             }
-            Venue::Testnet(_) => Ok(false),
+            None => Ok(false),
         }
     }
 
     /// Clears every injected fault (streams are accepted again).
     pub(crate) async fn clear_faults(&self) -> Result<()> {
-        match self {
-            Venue::Local(l) => l.control("/reset", json!({})).await,
-            Venue::Testnet(_) => Ok(()),
+        match self.controls() {
+            Some(l) => l.control("/reset", json!({})).await,
+            None => Ok(()),
         }
     }
 
     /// Sets the emulator's wallet so small no entry fits; `false` on testnet, where the
     /// case sizes a plan above the available balance instead.
     pub(crate) async fn shrink_balance(&self) -> Result<bool> {
-        match self {
-            Venue::Local(l) => {
+        match self.controls() {
+            Some(l) => {
                 l.control("/balance", json!({"usdt": LOCAL_SMALL_USDT.to_string()}))
                     .await?;
                 Ok(true)
             }
-            Venue::Testnet(_) => Ok(false),
+            None => Ok(false),
         }
     }
 
     /// Puts the emulator's wallet back.
     pub(crate) async fn restore_balance(&self) -> Result<()> {
-        match self {
-            Venue::Local(l) => {
+        match self.controls() {
+            Some(l) => {
                 l.control("/balance", json!({"usdt": LOCAL_USDT.to_string()}))
                     .await
             }
-            Venue::Testnet(_) => Ok(()),
+            None => Ok(()),
         }
     }
 
     /// The account's total available balance (USD) where the exchange reports one for the
     /// whole unified account (testnet: other coins count as collateral too).
     pub(crate) async fn total_available(&self) -> Result<Option<Decimal>> {
-        match self {
-            Venue::Local(_) => Ok(None),
-            Venue::Testnet(t) => {
-                let wallet = t
-                    .observer
-                    .wallet_balance(AccountType::Unified, None)
-                    .await
-                    .context("reading the wallet")?;
-                Ok(wallet.list.first().and_then(|a| a.total_available_balance))
-            }
-        }
+        let wallet = self
+            .observer()
+            .wallet_balance(AccountType::Unified, None)
+            .await
+            .context("reading the wallet")?;
+        Ok(wallet.list.first().and_then(|a| a.total_available_balance))
     }
 
     /// The exchange's position in `symbol`, read past the layer (the engine itself on the
@@ -253,10 +299,7 @@ impl Venue {
     /// closes what position is left with a reduce-only market order. Only ever called for
     /// a trade the suite opened on a symbol it found flat.
     pub(crate) async fn force_flat(&self, symbol: &Symbol, tag: &str) -> Result<()> {
-        let rest: &RestClient = match self {
-            Venue::Local(l) => &l.observer,
-            Venue::Testnet(t) => &t.observer,
-        };
+        let rest = self.observer();
         let open = rest
             .open_orders(OpenOrders::symbol(symbol.clone()))
             .await
@@ -281,6 +324,17 @@ impl Venue {
                 .context("closing the position")?;
         }
         Ok(())
+    }
+}
+
+impl Venue {
+    /// The REST client that reads the exchange past the layer (and cleans up as a last
+    /// resort).
+    fn observer(&self) -> &RestClient {
+        match self {
+            Venue::Local(l) => &l.observer,
+            Venue::Testnet(t) => &t.observer,
+        }
     }
 }
 
