@@ -396,7 +396,65 @@ impl Testnet {
 
 #[cfg(test)]
 mod tests {
-    use super::belongs;
+    use super::{belongs, Venue};
+    use crate::config::{ConfigArgs, Settings};
+
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        let env = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::from_sources(env, &ConfigArgs::default()).unwrap()
+    }
+
+    fn refusal(vars: &[(&str, &str)]) -> String {
+        match Venue::testnet(settings(vars)) {
+            Ok(_) => panic!("accepted {vars:?}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn only_testnet_with_keys_and_live_routing_is_accepted() {
+        let keys = [("BYBIT_API_KEY", "k"), ("BYBIT_API_SECRET", "s")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = keys.to_vec();
+            v.extend_from_slice(extra);
+            v
+        };
+        let demo = refusal(&with(&[("BYBIT_ENV", "demo")]));
+        assert!(demo.contains("testnet only"), "{demo}");
+        let mainnet = refusal(&with(&[
+            ("BYBIT_ENV", "mainnet"),
+            ("BYBIT_MAINNET_CONFIRM", "yes"),
+        ]));
+        assert!(mainnet.contains("testnet only"), "{mainnet}");
+        let dry = refusal(&with(&[
+            ("BYBIT_ENV", "testnet"),
+            ("EXECUTION_DRY_RUN", "true"),
+        ]));
+        assert!(dry.contains("EXECUTION_DRY_RUN=false"), "{dry}");
+        let no_keys = refusal(&[("BYBIT_ENV", "testnet")]);
+        assert!(
+            no_keys.contains("BYBIT_API_KEY and BYBIT_API_SECRET"),
+            "{no_keys}"
+        );
+    }
+
+    #[test]
+    fn testnet_urls_win_over_configured_ones() {
+        let venue = Venue::testnet(settings(&[
+            ("BYBIT_ENV", "testnet"),
+            ("BYBIT_API_KEY", "k"),
+            ("BYBIT_API_SECRET", "s"),
+            ("BYBIT_REST_URL", "https://api.bybit.com"),
+        ]))
+        .unwrap();
+        let dir = std::path::Path::new("/tmp/run");
+        let btc = exec_gateway::Symbol::new("BTCUSDT").unwrap();
+        let s = venue.settings(dir, &btc).unwrap();
+        assert_eq!(s.rest_url, "https://api-testnet.bybit.com");
+        assert!(s.ws_private_url.contains("stream-testnet.bybit.com"));
+        assert!(s.ws_public_url.contains("stream-testnet.bybit.com"));
+        assert_eq!(s.symbols, vec![btc]);
+    }
 
     #[test]
     fn an_order_belongs_to_the_trade_named_at_its_end() {
