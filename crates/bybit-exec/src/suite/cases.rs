@@ -292,6 +292,12 @@ impl Ctx {
             .collect())
     }
 
+    /// `price` on the symbol's tick.
+    async fn on_tick(&self, p: &Process, price: Decimal) -> Result<Decimal> {
+        let rules = p.exchange.get_symbol_meta(&self.symbol).await?;
+        Ok(rules.round_price(price, RoundingMode::Nearest)?)
+    }
+
     /// Prints a trade at `price` and waits until the layer's price service sees it.
     async fn move_price(&self, p: &Process, price: Decimal) -> Result<()> {
         self.venue.set_price(&self.symbol, price).await?;
@@ -759,12 +765,14 @@ async fn restart(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
         return result;
     }
     // The process stops; where it can, the price goes through TP1 while nobody watches.
+    let through_tp1 = ctx
+        .on_tick(&first, plan.tp_levels[0].price * dec!(1.0002))
+        .await;
     first.shutdown().await;
     let tp1_while_down = ctx.venue.moves_prices();
     let second = async {
         if tp1_while_down {
-            let price = plan.tp_levels[0].price * dec!(1.0002);
-            ctx.venue.set_price(&ctx.symbol, price.round_dp(1)).await?;
+            ctx.venue.set_price(&ctx.symbol, through_tp1?).await?;
         }
         ctx.start().await
     };
@@ -859,7 +867,7 @@ async fn recovered(
     if ctx.venue.moves_prices() {
         let tp3 = p.gateway.links().id(tag, exec_gateway::Leg::Tp(3))?;
         for level in &plan.tp_levels[1..] {
-            ctx.move_price(p, (level.price * dec!(1.0002)).round_dp(1))
+            ctx.move_price(p, ctx.on_tick(p, level.price * dec!(1.0002)).await?)
                 .await?;
         }
         let fills = fills_until(&mut sub, |f| f.order_link_id == tp3.as_str()).await?;
@@ -1003,7 +1011,9 @@ async fn compare_views(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<Strin
     if ctx.venue.moves_prices() {
         let mut sub = p.bus.subscribe();
         let dca1 = p.gateway.links().id(tag, exec_gateway::Leg::Dca(1))?;
-        let through = (plan.dca_levels[0].price * dec!(0.9998)).round_dp(1);
+        let through = ctx
+            .on_tick(p, plan.dca_levels[0].price * dec!(0.9998))
+            .await?;
         ctx.move_price(p, through).await?;
         fills_until(&mut sub, |f| f.order_link_id == dca1.as_str()).await?;
         let position = p.exchange.get_position(&ctx.symbol).await?;

@@ -121,7 +121,7 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
     let symbol = Symbol::new(args.symbol.clone())
         .with_context(|| format!("--symbol {:?} is not a symbol", args.symbol))?;
     let venue = if args.local {
-        Venue::local(!args.testnet_paths).await?
+        Venue::local(!args.testnet_paths, &symbol).await?
     } else {
         Venue::testnet(Settings::load(config)?)?
     };

@@ -73,7 +73,7 @@ impl std::fmt::Debug for Venue {
 impl Venue {
     /// Starts the emulator on `127.0.0.1:0`: a still market, 10 000 USDT. Without
     /// `controls` the suite leaves its control API alone and takes testnet's paths.
-    pub(crate) async fn local(controls: bool) -> Result<Venue> {
+    pub(crate) async fn local(controls: bool, symbol: &Symbol) -> Result<Venue> {
         let mut config = EmulatorConfig::with_defaults(LOCAL_KEY, LOCAL_SECRET, LOCAL_USDT, 11);
         config.static_prices = true;
         config.engine = config.engine.with_price("BTCUSDT", LOCAL_PRICE);
@@ -90,15 +90,20 @@ impl Venue {
             observer,
         };
         if !controls {
-            // Testnet's market moves by itself: here it drifts up one dollar every 200 ms
-            // (0.2 bp; TP1, 2% above an entry, is minutes away), set once before any case.
+            // Testnet's market moves by itself: here it drifts up 0.2 bp every 200 ms (TP1,
+            // 2% above an entry, is minutes away), set once before any case.
+            let start = local
+                .emu
+                .state()
+                .read(|e| e.price(symbol.as_str()))
+                .map_err(|r| anyhow::anyhow!("the emulator has no price for {symbol}: {r}"))?;
             let prices: Vec<String> = (1..=3000)
-                .map(|i| (LOCAL_PRICE + Decimal::from(i)).to_string())
+                .map(|i| (start * (Decimal::ONE + dec!(0.00002) * Decimal::from(i))).to_string())
                 .collect();
             local
                 .control(
                     "/price-path",
-                    json!({"symbol": "BTCUSDT", "intervalMs": 200, "prices": prices}),
+                    json!({"symbol": symbol.as_str(), "intervalMs": 200, "prices": prices}),
                 )
                 .await?;
         }
