@@ -922,10 +922,16 @@ async fn every_order_visible(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
 async fn sweep(ctx: &Ctx) -> Result<String> {
     let journal = SqliteJournal::open(ctx.dir.join(JOURNAL_FILE))?;
     let truth = ctx.venue.truth_orders(&ctx.symbol).await?;
-    let tags = ctx.tags();
+    judge_orders(&ctx.tags(), &truth, &journal)
+}
+
+/// The R-TEST-3 verdict on the exchange's orders (`truth`) against the journal, for the
+/// trades `tags`: every acknowledged intent is on the exchange exactly once, the exchange has
+/// no order of these trades the journal lacks, and no trade has more than one entry.
+fn judge_orders(tags: &[String], truth: &[Order], journal: &dyn Journal) -> Result<String> {
     let mut checked = 0;
     let mut problems = Vec::new();
-    for tag in &tags {
+    for tag in tags {
         let mut on_exchange: BTreeMap<&str, usize> = BTreeMap::new();
         for o in truth.iter().filter(|o| belongs(&o.order_link_id, tag)) {
             if o.order_link_id.starts_with("suite_") {
@@ -964,7 +970,11 @@ async fn sweep(ctx: &Ctx) -> Result<String> {
                 problems.push(format!("{link} is on the exchange but not in the journal"));
             }
         }
-        let entries = on_exchange.keys().filter(|l| leg_of(l) == "ENTRY").count();
+        let entries: usize = on_exchange
+            .iter()
+            .filter(|(l, _)| leg_of(l) == "ENTRY")
+            .map(|(_, n)| n)
+            .sum();
         if entries > 1 {
             problems.push(format!("trade {tag} has {entries} entries"));
         }
@@ -1243,8 +1253,120 @@ fn run_id() -> String {
 #[cfg(test)]
 mod tests {
     use anyhow::anyhow;
+    use bybit_types::rest::order::Order;
+    use exec_gateway::journal::{Intent, Outcome};
+    use exec_gateway::{Journal, MemoryJournal};
+    use rust_decimal_macros::dec;
+    use serde_json::json;
 
-    use super::{leg_of, run_id, Outcomes, BREAKEVEN, DCAS, ENTRY, TPS};
+    use super::{judge_orders, leg_of, run_id, Outcomes, BREAKEVEN, DCAS, ENTRY, TPS};
+
+    fn order(id: &str, link: &str) -> Order {
+        serde_json::from_value(json!({
+            "symbol": "BTCUSDT", "orderId": id, "orderLinkId": link, "side": "Buy",
+            "orderType": "Market", "price": "0", "qty": "0.004", "orderStatus": "Filled",
+            "cumExecQty": "0.004", "timeInForce": "IOC", "reduceOnly": false,
+            "createdTime": "1700000000000", "updatedTime": "1700000000000"
+        }))
+        .unwrap()
+    }
+
+    /// A journal holding `legs` of trade `t1`, each acknowledged unless named in `unacked`.
+    fn journal(legs: &[&str], unacked: &[&str]) -> MemoryJournal {
+        let j = MemoryJournal::new();
+        for leg in legs {
+            let link = format!("andre_{leg}_t1");
+            j.record_intent(&Intent {
+                trade_tag: "t1".to_owned(),
+                leg: (*leg).to_owned(),
+                order_link_id: link.clone(),
+                symbol: "BTCUSDT".to_owned(),
+                side: "Buy".to_owned(),
+                qty: dec!(0.004),
+                price: None,
+                trigger_price: None,
+                kind: "market".to_owned(),
+                reason: "test".to_owned(),
+                at_ms: 1,
+            })
+            .unwrap();
+            let outcome = if unacked.contains(leg) {
+                Outcome::Rejected {
+                    code: Some(110007),
+                    message: "ab not enough for new order".to_owned(),
+                }
+            } else {
+                Outcome::Acked {
+                    order_id: format!("id-{leg}"),
+                }
+            };
+            j.record_outcome(&link, &outcome, 2).unwrap();
+        }
+        j
+    }
+
+    fn verdict(truth: &[Order], j: &MemoryJournal) -> Result<String, String> {
+        judge_orders(&["t1".to_owned()], truth, j).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_acknowledged_order_found_once_passes() {
+        let j = journal(&["ENTRY", "TP1"], &[]);
+        let truth = [
+            order("1", "andre_ENTRY_t1"),
+            order("2", "andre_TP1_t1"),
+            order("3", "andre_TP1_other"),
+            order("4", "suite_FLAT_t1"),
+        ];
+        let seen = verdict(&truth, &j).unwrap();
+        assert!(
+            seen.starts_with("2 acknowledged orders of 1 trades"),
+            "{seen}"
+        );
+    }
+
+    #[test]
+    fn a_refused_intent_need_not_be_on_the_exchange() {
+        let j = journal(&["ENTRY"], &["ENTRY"]);
+        let err = verdict(&[], &j).unwrap_err();
+        assert!(err.contains("no orders to check"), "{err}");
+        let j = journal(&["ENTRY", "TP1"], &["TP1"]);
+        assert!(verdict(&[order("1", "andre_ENTRY_t1")], &j).is_ok());
+    }
+
+    #[test]
+    fn a_missing_a_doubled_or_an_unjournaled_order_fails() {
+        let j = journal(&["ENTRY", "TP1"], &[]);
+        let missing = verdict(&[order("1", "andre_ENTRY_t1")], &j).unwrap_err();
+        assert!(missing.contains("andre_TP1_t1 was acknowledged but is not on the exchange"));
+        let doubled = verdict(
+            &[
+                order("1", "andre_ENTRY_t1"),
+                order("2", "andre_ENTRY_t1"),
+                order("3", "andre_TP1_t1"),
+            ],
+            &j,
+        )
+        .unwrap_err();
+        assert!(
+            doubled.contains("andre_ENTRY_t1 is on the exchange 2 times"),
+            "{doubled}"
+        );
+        assert!(doubled.contains("trade t1 has 2 entries"), "{doubled}");
+        let stranger = verdict(
+            &[
+                order("1", "andre_ENTRY_t1"),
+                order("2", "andre_TP1_t1"),
+                order("3", "andre_DCA1_t1"),
+            ],
+            &j,
+        )
+        .unwrap_err();
+        assert!(
+            stranger.contains("andre_DCA1_t1 is on the exchange but not in the journal"),
+            "{stranger}"
+        );
+    }
 
     #[test]
     fn a_failed_case_stops_its_scenario_and_the_rest_fail_as_not_run() {
