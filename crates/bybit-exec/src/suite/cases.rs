@@ -152,6 +152,32 @@ impl Ctx {
         Ok(())
     }
 
+    /// After an interruption: every trade of the run removed from the exchange directly
+    /// over REST (the processes are gone with the interrupted cases).
+    pub(crate) async fn abandon(&self) {
+        let mut clean = true;
+        for tag in self.tags() {
+            let done = tokio::time::timeout(WAIT, async {
+                self.venue.force_flat(&self.symbol, &tag).await?;
+                eventually("the trade's remains are gone", || async {
+                    Ok(self.left_over(&tag).await?.is_none())
+                })
+                .await
+            })
+            .await;
+            let problem = match done {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(_) => "timed out".to_owned(),
+            };
+            clean = false;
+            println!("      trade {tag}: {problem}");
+        }
+        if clean {
+            println!("      nothing of this run is left on the exchange");
+        }
+    }
+
     /// A new trade tag for this run (`{run}{code}`).
     fn tag(&self, code: &str) -> String {
         let tag = format!("{}{code}", self.run);

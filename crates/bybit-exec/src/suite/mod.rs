@@ -138,7 +138,15 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
         ctx.run_id()
     );
     ctx.ensure_flat_at_start().await?;
-    let cases = cases::run_all(&ctx).await;
+    // Interrupted (Ctrl-C), the run still leaves nothing behind on the exchange.
+    let cases = tokio::select! {
+        cases = cases::run_all(&ctx) => cases,
+        _ = tokio::signal::ctrl_c() => {
+            println!("interrupted: cancelling and closing what this run opened");
+            ctx.abandon().await;
+            bail!("the suite was interrupted");
+        }
+    };
     let report = Report {
         venue: ctx.venue.describe(),
         cases,
