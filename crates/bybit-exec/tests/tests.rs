@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod cli;
 mod demo;
+mod ops;
 mod runtime;
 mod support;
