@@ -5,6 +5,7 @@
 
 mod cli;
 mod demo;
+mod docs;
 mod ops;
 mod runtime;
 mod support;
