@@ -85,6 +85,9 @@ pub struct Done {
 /// Runs an operator command with the settings from the environment and file.
 pub async fn run(command: OpsCommand, config: &ConfigArgs) -> Result<()> {
     let settings = Settings::load(config)?;
+    for notice in settings.notices() {
+        eprintln!("note: {notice}");
+    }
     let done = execute(&command, settings).await?;
     println!("{}", done.text);
     if done.ok {
