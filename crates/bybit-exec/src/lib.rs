@@ -74,3 +74,11 @@ pub mod ops;
 pub mod runtime;
 pub mod serve;
 pub mod suite;
+
+/// Writes a line to stdout; a closed pipe (`bybit-exec demo | head`) is not an error worth a
+/// panic, so write failures are ignored.
+pub fn print_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}

@@ -89,7 +89,7 @@ pub async fn run(command: OpsCommand, config: &ConfigArgs) -> Result<()> {
         eprintln!("note: {notice}");
     }
     let done = execute(&command, settings).await?;
-    println!("{}", done.text);
+    crate::print_line(&done.text);
     if done.ok {
         Ok(())
     } else {

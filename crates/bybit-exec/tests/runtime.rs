@@ -86,10 +86,30 @@ async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
         client_tag: "P1".to_owned(),
     };
     rt.gateway.execute_entry(&plan).await.unwrap();
-    assert!(!paper.get_position(&btc()).await.unwrap().is_flat());
+    let position = paper.get_position(&btc()).await.unwrap();
+    assert!(!position.is_flat());
     assert!(emu
         .state()
         .read(|e| e.position_of("BTCUSDT").unwrap().size.is_zero()));
+    // A take-profit rests on the paper exchange and fills when the real price reaches it.
+    let mut plan = plan;
+    plan.tp_levels = vec![exec_gateway::TpLevel {
+        price: dec!(50800),
+        share: dec!(1),
+    }];
+    rt.gateway.setup_tps(&plan, &position).await.unwrap();
+    emu.state()
+        .execute(|e, now| e.set_price(now, "BTCUSDT", dec!(50810)))
+        .unwrap();
+    eventually("the paper TP fills on the ticker's price", || async {
+        paper.get_position(&btc()).await.unwrap().is_flat()
+    })
+    .await;
+    assert_eq!(
+        rt.journal.fills("andre_TP1_P1").unwrap().len(),
+        1,
+        "the paper fill is journaled"
+    );
     rt.shutdown().await;
 }
 
