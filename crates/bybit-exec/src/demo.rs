@@ -52,6 +52,10 @@ pub struct DemoArgs {
     /// Print only the reconciliation table.
     #[arg(long)]
     pub quiet: bool,
+    /// Before reconciling, place an order with this layer's prefix straight on the exchange,
+    /// bypassing the layer: the table must then disagree (a negative control for tests).
+    #[arg(long, hide = true)]
+    pub inject_stray_order: bool,
 }
 
 impl Default for DemoArgs {
@@ -61,6 +65,7 @@ impl Default for DemoArgs {
             journal: None,
             tag: "DEMO".to_owned(),
             quiet: false,
+            inject_stray_order: false,
         }
     }
 }
@@ -367,6 +372,22 @@ pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
     let result = trade(&rt, &emu, &timeline, &args.tag).await;
     let report = match result {
         Ok(phases) => {
+            if args.inject_stray_order {
+                let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
+                timeline.say(&format!(
+                    "inject   {link} placed on the exchange behind the layer's back"
+                ));
+                let order = sim_engine::NewOrder::limit(
+                    SYMBOL,
+                    bybit_types::Side::Buy,
+                    dec!(0.001),
+                    dec!(45000),
+                )
+                .link_id(&link);
+                emu.state()
+                    .execute(|e, now| e.create_order(now, &order))
+                    .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
+            }
             let rows = reconcile(&rt, &emu, &timeline, &args.tag).await?;
             let fills = lock(&timeline.view).fills.len();
             DemoReport {
