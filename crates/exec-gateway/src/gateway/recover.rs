@@ -139,6 +139,11 @@ impl Gateway {
                 )),
                 _ => {}
             }
+            // The same order? Compared with what was last sent (a re-rounding or an amend
+            // replaces the intent's values), not the bare intent.
+            if let Some(diff) = found.as_ref().and_then(|o| row.differs_from(o)) {
+                disagreements.push(diff);
+            }
             if row.intent.leg == Leg::Entry.code() {
                 if let Some(entry) = found.as_ref().filter(|o| o.status == OrderStatus::Filled) {
                     state.filled_qty = entry.filled_qty;
