@@ -467,3 +467,37 @@ fn sqlite_keeps_writes_in_order_and_reads_them_back() {
     assert_eq!(j.writes("T1").unwrap(), written);
     assert!(j.writes("T2").unwrap().is_empty());
 }
+
+/// `open_trades` (recover() starts from it) on both journals: a plan whose last state is
+/// neither CLOSED nor ERROR, or that has no state yet, is open; a reopened trade (CLOSED then
+/// ENTERING again) is open; the order is the plans'.
+fn check_open_trades(j: &dyn Journal) {
+    for tag in ["T1", "T2", "T3", "T4", "T5"] {
+        j.record_plan(&plan(tag), 1).unwrap();
+    }
+    j.record_state("T1", Phase::Entering, "", 1).unwrap();
+    j.record_state("T1", Phase::InPosition, "", 2).unwrap();
+    j.record_state("T2", Phase::InPosition, "", 3).unwrap();
+    j.record_state("T2", Phase::Closed, "", 4).unwrap();
+    j.record_state("T3", Phase::Error, "", 5).unwrap();
+    j.record_state("T4", Phase::Closed, "", 6).unwrap();
+    j.record_state("T4", Phase::Entering, "", 7).unwrap();
+    // T5: a plan and no state yet.
+    assert_eq!(j.open_trades().unwrap(), ["T1", "T4", "T5"]);
+    j.record_state("T1", Phase::Closed, "", 8).unwrap();
+    assert_eq!(j.open_trades().unwrap(), ["T4", "T5"]);
+}
+
+#[test]
+fn open_trades_in_memory() {
+    check_open_trades(&MemoryJournal::new());
+}
+
+#[test]
+fn open_trades_in_sqlite_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    check_open_trades(&SqliteJournal::open(&path).unwrap());
+    let reopened = SqliteJournal::open(&path).unwrap();
+    assert_eq!(reopened.open_trades().unwrap(), ["T4", "T5"]);
+}

@@ -581,13 +581,25 @@ impl OrderRouter for LiveExchange {
             .map_err(port_error)
     }
 
+    /// Order history (docs/v5/order/order-list.mdx: newest first, `limit` up to 50, then
+    /// `nextPageCursor`), following the cursor for at most [`MAX_PAGES`] pages, so a trade's
+    /// orders behind 50 newer ones are still found.
     async fn recent_orders(&self) -> PortResult<Vec<OrderSnapshot>> {
-        let history = self
-            .rest
-            .order_history(OrderHistory::new().limit(50))
-            .await
-            .map_err(port_error)?;
-        Ok(history.list.iter().map(wire::snapshot).collect())
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = OrderHistory::new().limit(50);
+            if let Some(c) = &cursor {
+                query = query.cursor(c.clone());
+            }
+            let page = self.rest.order_history(query).await.map_err(port_error)?;
+            out.extend(page.list.iter().map(wire::snapshot));
+            if page.next_page_cursor.is_empty() {
+                break;
+            }
+            cursor = Some(page.next_page_cursor);
+        }
+        Ok(out)
     }
 
     async fn set_stop_loss(&self, symbol: &Symbol, stop: Decimal) -> PortResult<()> {

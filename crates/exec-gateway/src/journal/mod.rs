@@ -339,6 +339,10 @@ pub trait Journal: Send + Sync {
     fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError>;
     /// A trade's state changes, oldest first.
     fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError>;
+    /// The tags of the trades the journal holds as open: a plan whose last state is neither
+    /// CLOSED nor ERROR (a plan with no state yet counts), in the order the plans were
+    /// recorded. `recover()` starts from these.
+    fn open_trades(&self) -> Result<Vec<String>, JournalError>;
 }
 
 /// Records every fill published on `bus` in `journal` (by execId, so a fill seen twice is
