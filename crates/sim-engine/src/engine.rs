@@ -25,6 +25,9 @@ mod margin;
 mod matching;
 mod orders;
 mod queries;
+mod rules;
+
+pub use rules::RulesChange;
 
 pub use queries::Retained;
 

@@ -62,7 +62,7 @@ pub use command::{
     TriggerDirection,
 };
 pub use config::{BookShape, EngineConfig, FeeRates, Limits};
-pub use engine::{Engine, Retained, MAX_BALANCE};
+pub use engine::{Engine, Retained, RulesChange, MAX_BALANCE};
 pub use market::{BookSnapshot, Level, PricePoint, PriceSource, PublicTrade};
 pub use reject::{codes, Reject};
 pub use snapshot::EngineSnapshot;
