@@ -219,8 +219,8 @@ pub struct Intended {
     pub trigger_price: Option<Decimal>,
 }
 
-/// A write that places no order: cancelling one of our orders, setting the position's
-/// stop-loss, setting the leverage. Each is journaled as [`WriteStage::Requested`] before it
+/// A write that places no order: cancelling or amending one of our orders, setting the
+/// position's stop-loss, setting the leverage. Each is journaled as [`WriteStage::Requested`] before it
 /// is sent and again with what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteRecord {
@@ -250,6 +250,8 @@ pub enum WriteKind {
     StopLoss,
     /// Set the symbol's leverage.
     Leverage,
+    /// Change one of our open orders' quantity (`value`: the new total quantity).
+    Amend,
 }
 
 impl WriteKind {
@@ -259,6 +261,7 @@ impl WriteKind {
             WriteKind::Cancel => "cancel",
             WriteKind::StopLoss => "stop_loss",
             WriteKind::Leverage => "leverage",
+            WriteKind::Amend => "amend",
         }
     }
 }
