@@ -33,7 +33,6 @@ mod ports;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
-pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{DcaMode, GatewayConfig, DEFAULT_LINK_PREFIX};

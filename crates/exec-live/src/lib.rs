@@ -13,7 +13,7 @@
 //!   and non-trade executions keep their type ([`exec_events::ExecKind`]).
 //!
 //! What it is not: no strategy and no outcome policy (the gateway's); no wire mapping of its
-//! own (`exec_gateway::wire`, shared with the paper router).
+//! own (`exec-wire`, shared with the paper router).
 
 mod error;
 mod preflight;
@@ -34,10 +34,11 @@ use bybit_types::{AccountType, Category, OrderLinkId, Price, Qty, TimeInForce, T
 use bybit_ws::{EventReceiver, PrivateTopic, WsEvent, WsStream};
 use exec_events::EventBus;
 use exec_gateway::{
-    cancel_matching, wire, AccountService, Balance, BybitStatus, CancelScope, HealthCheck,
-    OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
+    cancel_matching, AccountService, Balance, BybitStatus, CancelScope, HealthCheck, OrderAck,
+    OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
     PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
 };
+use exec_wire as wire;
 use rust_decimal::Decimal;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

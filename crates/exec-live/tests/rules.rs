@@ -251,7 +251,7 @@ async fn a_lot_size_change_mid_trade_rerounds_the_tp_once_on_the_emulator() {
             row.outcomes
         );
         assert!(row
-            .differs_from(&exec_gateway::wire::snapshot(
+            .differs_from(&exec_wire::snapshot(
                 &l.exchange_orders()
                     .into_iter()
                     .find(|o| o.order_link_id == row.intent.order_link_id)
