@@ -197,3 +197,51 @@ async fn recover_reports_a_tp_at_the_qty_before_the_reround() {
         ["andre_TP1_T1: qty 0.012 on the exchange, 0.01 in the journal"]
     );
 }
+
+/// What an order found by orderLinkId is compared with: a re-rounding replaces the intent's
+/// qty and price; an amend not yet answered allows the old or the new qty; an answered amend
+/// only the new one.
+#[test]
+fn intended_follows_rerounds_and_amends() {
+    let mut row = exec_gateway::IntentRow {
+        intent: Intent {
+            trade_tag: "T1".into(),
+            leg: "TP1".into(),
+            order_link_id: TP1.into(),
+            symbol: "BTCUSDT".into(),
+            side: "Sell".into(),
+            qty: dec!(0.012),
+            price: Some(dec!(51000.05)),
+            trigger_price: None,
+            kind: "limit".into(),
+            reason: "test".into(),
+            at_ms: 1,
+        },
+        outcomes: vec![],
+    };
+    let at = |qty, price| OrderSnapshot {
+        price: Some(price),
+        ..tp1(qty)
+    };
+    assert!(row.differs_from(&at(dec!(0.012), dec!(51000.05))).is_none());
+    row.outcomes.push(Outcome::Rerounded {
+        qty: dec!(0.01),
+        price: Some(dec!(51000.1)),
+        trigger_price: None,
+        reason: "10001".into(),
+    });
+    assert!(row.differs_from(&at(dec!(0.01), dec!(51000.1))).is_none());
+    assert_eq!(
+        row.differs_from(&at(dec!(0.01), dec!(51000.05))).unwrap(),
+        "andre_TP1_T1: price 51000.05 on the exchange, 51000.1 in the journal"
+    );
+    row.outcomes
+        .push(Outcome::AmendRequested { qty: dec!(0.02) });
+    assert!(row.differs_from(&at(dec!(0.01), dec!(51000.1))).is_none());
+    assert!(row.differs_from(&at(dec!(0.02), dec!(51000.1))).is_none());
+    row.outcomes.push(Outcome::Amended { qty: dec!(0.02) });
+    assert_eq!(
+        row.differs_from(&at(dec!(0.01), dec!(51000.1))).unwrap(),
+        "andre_TP1_T1: qty 0.01 on the exchange, 0.02 in the journal"
+    );
+}
