@@ -52,6 +52,10 @@ pub struct DemoArgs {
     /// Print only the reconciliation table.
     #[arg(long)]
     pub quiet: bool,
+    /// Before reconciling, place an order with this layer's prefix straight on the exchange,
+    /// bypassing the layer: the table must then disagree (a negative control for tests).
+    #[arg(long, hide = true)]
+    pub inject_stray_order: bool,
 }
 
 impl Default for DemoArgs {
@@ -61,6 +65,7 @@ impl Default for DemoArgs {
             journal: None,
             tag: "DEMO".to_owned(),
             quiet: false,
+            inject_stray_order: false,
         }
     }
 }
@@ -108,14 +113,14 @@ impl DemoReport {
 
 /// Runs the demo, printing to stdout; an error unless the reconciliation agrees.
 pub async fn run(args: DemoArgs) -> Result<()> {
-    let sink: Sink = Arc::new(|line: &str| println!("{line}"));
+    let sink: Sink = Arc::new(|line: &str| crate::print_line(line));
     let report = run_with(&args, sink).await?;
     if report.agrees() {
-        println!(
+        crate::print_line(&format!(
             "the layer and the exchange agree ({} fills, {:.1} s)",
             report.fills,
             report.elapsed.as_secs_f64()
-        );
+        ));
         Ok(())
     } else {
         bail!("the layer's view and the exchange's disagree (rows marked ✗ above)")
@@ -175,6 +180,9 @@ fn lock(view: &Mutex<View>) -> std::sync::MutexGuard<'_, View> {
 /// The timeline: prints every event as it arrives and keeps the layer's view.
 struct Timeline {
     view: Arc<Mutex<View>>,
+    /// The journal, once the runtime has opened it: an order's kind (market, limit) is its
+    /// intent's (Bybit shows a market order's protection price as its price).
+    journal: std::sync::OnceLock<Arc<dyn exec_gateway::Journal>>,
     started: Instant,
     sink: Sink,
     quiet: bool,
@@ -209,7 +217,13 @@ impl Timeline {
     fn event(&self, event: &Event) {
         match event {
             Event::Order(o) => {
+                let market = self
+                    .journal
+                    .get()
+                    .and_then(|j| j.intent(&o.order_link_id).ok().flatten())
+                    .is_some_and(|r| r.intent.kind == "market");
                 let what = match (o.price, o.trigger_price) {
+                    _ if market => "market".to_owned(),
                     (Some(p), _) => format!("limit {p}"),
                     (None, Some(t)) => format!("trigger {t}"),
                     (None, None) => "market".to_owned(),
@@ -335,6 +349,7 @@ pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
         .context("starting the embedded emulator")?;
     let timeline = Arc::new(Timeline {
         view: Arc::new(Mutex::new(View::default())),
+        journal: std::sync::OnceLock::new(),
         started,
         sink: sink.clone(),
         quiet: args.quiet,
@@ -351,11 +366,28 @@ pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
     let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
     let printer = timeline.spawn(&bus);
     let rt = Runtime::start_on_bus(settings, bus).await?;
+    let _ = timeline.journal.set(rt.journal.clone());
     timeline.say("runtime started: live routing over REST + private and public streams");
 
     let result = trade(&rt, &emu, &timeline, &args.tag).await;
     let report = match result {
         Ok(phases) => {
+            if args.inject_stray_order {
+                let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
+                timeline.say(&format!(
+                    "inject   {link} placed on the exchange behind the layer's back"
+                ));
+                let order = sim_engine::NewOrder::limit(
+                    SYMBOL,
+                    bybit_types::Side::Buy,
+                    dec!(0.001),
+                    dec!(45000),
+                )
+                .link_id(&link);
+                emu.state()
+                    .execute(|e, now| e.create_order(now, &order))
+                    .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
+            }
             let rows = reconcile(&rt, &emu, &timeline, &args.tag).await?;
             let fills = lock(&timeline.view).fills.len();
             DemoReport {

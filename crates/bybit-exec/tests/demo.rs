@@ -37,3 +37,23 @@ async fn the_demo_trade_runs_to_flat_and_agrees_with_the_exchange() {
     }
     assert!(!text.contains('✗'), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_behind_the_layers_back_makes_the_table_disagree() {
+    let args = DemoArgs {
+        quiet: true,
+        inject_stray_order: true,
+        ..DemoArgs::default()
+    };
+    let report = demo::run_with(&args, Arc::new(|_: &str| {})).await.unwrap();
+    assert!(!report.agrees());
+    let bad: Vec<_> = report
+        .rows
+        .iter()
+        .filter(|r| !r.agrees())
+        .map(|r| (r.item.as_str(), r.layer.as_str(), r.exchange.as_str()))
+        .collect();
+    // The layer sees the order on its private stream (so "open orders" agree), but never
+    // journaled it: exactly the duplicate-order check fails.
+    assert_eq!(bad, [("orders not in the journal", "0", "1")]);
+}

@@ -48,9 +48,15 @@ async fn live_runtime_is_healthy_trades_and_shuts_down_quickly() {
     let exchange_size = emu.state().read(|e| e.position_of("BTCUSDT").unwrap().size);
     assert_eq!(exchange_size, dec!(0.020));
 
+    assert_eq!(emu.state().websocket_sessions(), 2, "public and private");
     let started = Instant::now();
     rt.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(5));
+    // Both streams were closed, not left to time out.
+    eventually("the emulator sees both sockets close", || async {
+        emu.state().websocket_sessions() == 0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,10 +92,30 @@ async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
         client_tag: "P1".to_owned(),
     };
     rt.gateway.execute_entry(&plan).await.unwrap();
-    assert!(!paper.get_position(&btc()).await.unwrap().is_flat());
+    let position = paper.get_position(&btc()).await.unwrap();
+    assert!(!position.is_flat());
     assert!(emu
         .state()
         .read(|e| e.position_of("BTCUSDT").unwrap().size.is_zero()));
+    // A take-profit rests on the paper exchange and fills when the real price reaches it.
+    let mut plan = plan;
+    plan.tp_levels = vec![exec_gateway::TpLevel {
+        price: dec!(50800),
+        share: dec!(1),
+    }];
+    rt.gateway.setup_tps(&plan, &position).await.unwrap();
+    emu.state()
+        .execute(|e, now| e.set_price(now, "BTCUSDT", dec!(50810)))
+        .unwrap();
+    eventually("the paper TP fills on the ticker's price", || async {
+        paper.get_position(&btc()).await.unwrap().is_flat()
+    })
+    .await;
+    assert_eq!(
+        rt.journal.fills("andre_TP1_P1").unwrap().len(),
+        1,
+        "the paper fill is journaled"
+    );
     rt.shutdown().await;
 }
 
@@ -129,5 +155,67 @@ async fn dry_run_sends_nothing_to_the_exchange() {
             + e.open_orders(&sim_engine::OrderQuery::default()).len()
     });
     assert_eq!(orders, 0, "nothing reached the exchange");
+    rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee_rate() {
+    use bybit_rest::BybitRest;
+    use bybit_types::Category;
+    // REFERENCE.md §1 (docs/v5/demo.mdx): demo trades on its own host, takes public data from
+    // mainnet, and has no fee-rate endpoint. Two emulators stand in for the two hosts.
+    let trading = emulator().await;
+    let mut config = bybit_emulator::EmulatorConfig::with_defaults(
+        crate::support::KEY,
+        crate::support::SECRET,
+        dec!(10000),
+        9,
+    );
+    config.static_prices = true;
+    config.engine = config.engine.with_price("BTCUSDT", dec!(60000));
+    let mainnet = bybit_emulator::Emulator::start("127.0.0.1:0", config)
+        .await
+        .unwrap();
+    let mut s = settings(&trading);
+    s.env = bybit_exec::config::BybitEnv::Demo;
+    s.public_rest_url = mainnet.http_url();
+    s.ws_public_url = mainnet.public_ws_url();
+    let rt = Runtime::start(s).await.unwrap();
+    let tickers = rt.api.tickers(Category::Linear, Some(btc())).await.unwrap();
+    assert_eq!(
+        tickers.list[0].last_price,
+        Some(dec!(60000)),
+        "from mainnet"
+    );
+    let live = rt.live.clone().unwrap();
+    eventually("the public stream's price", || async {
+        live.cached_last_price(&btc()) == Some(dec!(60000))
+    })
+    .await;
+    let wallet = rt
+        .api
+        .wallet_balance(bybit_types::AccountType::Unified, None)
+        .await
+        .unwrap();
+    assert!(!wallet.list.is_empty(), "trading calls reach the demo host");
+    let refused = rt
+        .api
+        .fee_rates(Category::Linear, Some(btc()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("BYBIT_ENV=demo") && refused.contains("fee-rate"),
+        "{refused}"
+    );
+    rt.shutdown().await;
+
+    // An environment that offers it (the emulator, like testnet): the call goes through.
+    let rt = Runtime::start(settings(&trading)).await.unwrap();
+    assert!(rt
+        .api
+        .fee_rates(Category::Linear, Some(btc()))
+        .await
+        .is_ok());
     rt.shutdown().await;
 }
