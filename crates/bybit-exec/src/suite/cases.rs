@@ -1077,7 +1077,10 @@ async fn compare_views(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<Strin
 async fn same_view(ctx: &Ctx, p: &Process, tag: &str, when: &str) -> Result<String> {
     let layer = p.exchange.get_position(&ctx.symbol).await?;
     let truth = ctx.venue.truth_position(&ctx.symbol).await?;
-    let layer_side = layer.side.map(exec_gateway::wire::wire_side);
+    let layer_side = layer.side.map(|side| match side {
+        Side::Buy => bybit_types::Side::Buy,
+        Side::Sell => bybit_types::Side::Sell,
+    });
     let truth_side = truth.side.filter(|_| !truth.size.is_zero());
     ensure!(
         layer.size == truth.size && layer_side == truth_side,
