@@ -5,7 +5,8 @@
 //!   dependency tree; the gateway depends on no implementation of its ports (`exec-gateway`
 //!   has no `exec-sim`, `bybit-rest`, `bybit-ws` or `sim-engine`) and its events know no
 //!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
-//! - `ci`: everything `.ci/run` checks, in the same order (fmt, clippy, tests, deps).
+//! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
+//!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
 //! - `bench`: the benchmarks with targets (today: emulator order creates per second).
 //! - `testnet [--local]`: the SPEC §9 suite (`bybit-exec suite`) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
@@ -93,7 +94,7 @@ fn dispatch() -> Result<()> {
         _ => {
             eprintln!("usage: cargo xtask <deps|ci|bench|testnet [--local]>");
             eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md)");
-            eprintln!("  ci    fmt check, clippy -D warnings, tests, deps (what .ci/run does)");
+            eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, deps");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
             eprintln!("           BYBIT_API_SECRET); --local: on the embedded emulator");
@@ -134,6 +135,7 @@ fn ci() -> Result<()> {
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     run(test)?;
+    testnet(vec!["--local".to_owned()])?;
     check_deps()
 }
 
