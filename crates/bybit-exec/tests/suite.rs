@@ -11,6 +11,7 @@ async fn run(testnet_paths: bool) -> Report {
     let args = SuiteArgs {
         local: true,
         testnet_paths,
+        inject_stray_order: false,
         symbol: "BTCUSDT".to_owned(),
     };
     run_suite(&args, &ConfigArgs::default()).await.unwrap()
@@ -48,4 +49,31 @@ async fn the_suite_on_testnets_paths_runs_every_case_and_all_pass() {
     let report = run(true).await;
     assert!(report.venue.contains("testnet's paths"), "{}", report.venue);
     check(&report);
+}
+
+/// The negative control: an order the layer never sent, under one of the run's trades, makes
+/// exactly the R-TEST-3 order case fail, and the summary says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_behind_the_layers_back_fails_the_order_case() {
+    let args = SuiteArgs {
+        local: true,
+        testnet_paths: false,
+        inject_stray_order: true,
+        symbol: "BTCUSDT".to_owned(),
+    };
+    let report = run_suite(&args, &ConfigArgs::default()).await.unwrap();
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(failed, ["R-TEST-3 every order visible, zero duplicates"]);
+    let visible = report.cases.iter().find(|c| !c.passed).unwrap();
+    assert!(
+        visible.reason.contains("DCA9") && visible.reason.contains("not in the journal"),
+        "{}",
+        visible.reason
+    );
+    assert_eq!(report.summary(), "9 passed, 1 failed");
 }

@@ -49,6 +49,9 @@ pub(crate) struct Ctx {
     dir: PathBuf,
     run: String,
     tags: Mutex<Vec<String>>,
+    /// The negative control: an order placed behind the layer's back before the order
+    /// sweep, which must then fail.
+    pub(crate) stray_order: bool,
 }
 
 /// The verdicts so far, printed as they are recorded.
@@ -128,6 +131,7 @@ impl Ctx {
             dir,
             run: run_id(),
             tags: Mutex::new(Vec::new()),
+            stray_order: false,
         }
     }
 
@@ -941,8 +945,40 @@ async fn recovered(
 /// R-TEST-3 over every trade of the run: each order the layer sent is on the exchange, once,
 /// and the exchange has no order of these trades the journal lacks.
 async fn every_order_visible(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
+    let stray = if ctx.stray_order {
+        Some(place_stray_order(ctx).await?)
+    } else {
+        None
+    };
     let r = sweep(ctx).await;
+    if let Some(tag) = stray {
+        ctx.venue.force_flat(&ctx.symbol, &tag).await?;
+    }
     out.record(VISIBLE, r)
+}
+
+/// The negative control (`--inject-stray-order`): a copy of the first trade's DCA1 order,
+/// resting far under the market under that trade's name (`DCA9`), sent straight to the
+/// exchange so the journal never hears of it. Returns the trade's tag.
+async fn place_stray_order(ctx: &Ctx) -> Result<String> {
+    let tag = ctx
+        .tags()
+        .first()
+        .cloned()
+        .context("no trade to impersonate")?;
+    let model = ctx
+        .orders_of(&tag)
+        .await?
+        .into_iter()
+        .find(|o| leg_of(&o.order_link_id) == "DCA1")
+        .context("the first trade has no DCA1 to copy")?;
+    let price = model.price.context("DCA1 has no price")?;
+    let link = format!("{}DCA9_{tag}", exec_gateway::DEFAULT_LINK_PREFIX);
+    ctx.venue
+        .place_limit(&ctx.symbol, model.qty, price, &link)
+        .await?;
+    println!("      (negative control: {link} placed behind the layer's back)");
+    Ok(tag)
 }
 
 async fn sweep(ctx: &Ctx) -> Result<String> {

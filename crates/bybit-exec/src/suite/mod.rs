@@ -51,6 +51,10 @@ pub struct SuiteArgs {
     /// balance case sizes a plan above the balance).
     #[arg(long, requires = "local")]
     pub testnet_paths: bool,
+    /// With --local: the negative control. An order placed behind the layer's back before
+    /// the order sweep; "every order visible, zero duplicates" must then fail.
+    #[arg(long, requires = "local", hide = true)]
+    pub inject_stray_order: bool,
     /// The USDT perpetual to trade (it must be flat on the account).
     #[arg(long, default_value = "BTCUSDT")]
     pub symbol: String,
@@ -130,7 +134,8 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
         .prefix("bybit-exec-suite-")
         .tempdir()
         .context("creating the suite's journal directory")?;
-    let ctx = cases::Ctx::new(venue, symbol, dir.path().to_owned());
+    let mut ctx = cases::Ctx::new(venue, symbol, dir.path().to_owned());
+    ctx.stray_order = args.inject_stray_order;
     println!(
         "SPEC §9 suite on {}, {}, run {}",
         ctx.venue.describe(),
@@ -151,7 +156,8 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
         venue: ctx.venue.describe(),
         cases,
     };
-    if report.failed() > 0 {
+    // A failed run's journal is kept for a look; the negative control fails on purpose.
+    if report.failed() > 0 && !args.inject_stray_order {
         let kept = dir.keep();
         println!(
             "the run's journal is kept at {} (`bybit-exec journal <trade-tag>` reads it)",

@@ -18,7 +18,7 @@ use bybit_rest::{
 use bybit_sign::Credentials;
 use bybit_types::rest::order::Order;
 use bybit_types::rest::position::Position;
-use bybit_types::{AccountType, OrderLinkId, Qty, Side};
+use bybit_types::{AccountType, OrderLinkId, Price, Qty, Side};
 use exec_gateway::Symbol;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -340,6 +340,31 @@ impl Venue {
             Venue::Local(l) => &l.observer,
             Venue::Testnet(t) => &t.observer,
         }
+    }
+}
+
+impl Venue {
+    /// A resting Buy limit sent straight to the exchange, past the layer (the suite's
+    /// negative control).
+    pub(crate) async fn place_limit(
+        &self,
+        symbol: &Symbol,
+        qty: Decimal,
+        price: Decimal,
+        link: &str,
+    ) -> Result<()> {
+        let order = NewOrder::limit(
+            symbol.clone(),
+            Side::Buy,
+            Qty::new(qty)?,
+            Price::new(price)?,
+        )
+        .order_link_id(OrderLinkId::new(link.to_owned())?);
+        self.observer()
+            .create_order(order)
+            .await
+            .with_context(|| format!("placing {link}"))?;
+        Ok(())
     }
 }
 
