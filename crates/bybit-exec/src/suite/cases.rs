@@ -182,6 +182,21 @@ impl Ctx {
         }
     }
 
+    /// The application's pre-flight (SPEC R-ACC-2) on the suite's symbol, before anything is
+    /// traded: a USDT perpetual that is trading, one-way mode, the leverage settable, at
+    /// least 100 USDT available. A failure names the check and the remedy.
+    pub(crate) async fn preflight(&self) -> Result<()> {
+        let p = self.start().await?;
+        let checks = exec_live::Preflight {
+            symbols: vec![self.symbol.clone()],
+            leverage: dec!(10),
+            min_available_usdt: dec!(100),
+        };
+        let result = p.exchange.preflight(&checks).await;
+        p.shutdown().await;
+        Ok(result?)
+    }
+
     /// A new trade tag for this run (`{run}{code}`).
     fn tag(&self, code: &str) -> String {
         let tag = format!("{}{code}", self.run);

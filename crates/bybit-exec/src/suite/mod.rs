@@ -143,6 +143,7 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
         ctx.run_id()
     );
     ctx.ensure_flat_at_start().await?;
+    ctx.preflight().await?;
     // Interrupted (Ctrl-C), the run still leaves nothing behind on the exchange.
     let cases = tokio::select! {
         cases = cases::run_all(&ctx) => cases,
