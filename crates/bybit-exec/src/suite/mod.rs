@@ -160,9 +160,10 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
     // A failed run's journal is kept for a look; the negative control fails on purpose.
     if report.failed() > 0 && !args.inject_stray_order {
         let kept = dir.keep();
+        let journal = kept.join(venue::JOURNAL_FILE);
         println!(
-            "the run's journal is kept at {} (`bybit-exec journal <trade-tag>` reads it)",
-            kept.join(venue::JOURNAL_FILE).display()
+            "the run's journal is kept: EXECUTION_JOURNAL={} bybit-exec journal <trade-tag>",
+            journal.display()
         );
     }
     println!("wall time {:.1} s", started.elapsed().as_secs_f64());
