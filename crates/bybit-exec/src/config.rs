@@ -1,11 +1,1233 @@
 //! Settings from environment variables and an optional TOML file (SPEC §2, R-CFG-1..5).
+//!
+//! Every key is read the same way from both sources: the file first, then the environment,
+//! which wins (R-CFG-1). The file holds the same keys as the environment (`BYBIT_ENV =
+//! "testnet"`; lower case is accepted too) and nothing else: an unknown key in it is an
+//! error, so a typo cannot silently leave a default in force. A bad or missing value fails
+//! [`Settings::load`] with a [`ConfigError`] naming the key and the expected form; a secret's
+//! value is never part of an error, and [`Settings`]' `Debug` prints only whether keys are set
+//! (R-CFG-4). Mainnet needs `BYBIT_MAINNET_CONFIRM=yes` or `--confirm-mainnet` (R-CFG-5).
+//!
+//! Each environment's [`Capabilities`] (REFERENCE.md §1) are known here, so a feature the
+//! chosen environment lacks is refused at start ([`Settings::require`]) rather than found out
+//! as a failure in the middle of a trade.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use bybit_sign::Credentials;
+use bybit_types::Symbol;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
 
 /// Options every subcommand takes.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConfigArgs {
     /// A TOML file with the same keys as the environment (the environment wins).
     #[arg(long, global = true, env = "BYBIT_EXEC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Allow BYBIT_ENV=mainnet (the same as BYBIT_MAINNET_CONFIRM=yes): real money.
+    #[arg(long, global = true)]
+    pub confirm_mainnet: bool,
+}
+
+/// Which Bybit the layer talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BybitEnv {
+    /// `api-testnet.bybit.com`: test money, a thin market.
+    Testnet,
+    /// `api.bybit.com`: real money (needs the opt-in, R-CFG-5).
+    Mainnet,
+    /// Demo trading (`api-demo.bybit.com`): mainnet prices, test money, fewer features.
+    Demo,
+    /// The embedded emulator on loopback ([`Settings::for_emulator`]; not a `BYBIT_ENV` value).
+    Emulator,
+}
+
+impl BybitEnv {
+    /// The `BYBIT_ENV` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BybitEnv::Testnet => "testnet",
+            BybitEnv::Mainnet => "mainnet",
+            BybitEnv::Demo => "demo",
+            BybitEnv::Emulator => "emulator",
+        }
+    }
+
+    /// What this environment offers (REFERENCE.md §1).
+    pub fn capabilities(self) -> Capabilities {
+        match self {
+            BybitEnv::Testnet => Capabilities {
+                ws_order_entry: true,
+                fee_rate: true,
+                execution_fast: true,
+                public_data_from_mainnet: false,
+                thin_market: true,
+            },
+            BybitEnv::Mainnet | BybitEnv::Emulator => Capabilities {
+                ws_order_entry: true,
+                fee_rate: true,
+                execution_fast: true,
+                public_data_from_mainnet: false,
+                thin_market: false,
+            },
+            BybitEnv::Demo => Capabilities {
+                ws_order_entry: false,
+                fee_rate: false,
+                execution_fast: false,
+                public_data_from_mainnet: true,
+                thin_market: false,
+            },
+        }
+    }
+
+    /// Bybit's REST base URL (R-CFG-2, REFERENCE.md §1).
+    pub fn rest_url(self) -> &'static str {
+        match self {
+            BybitEnv::Testnet => "https://api-testnet.bybit.com",
+            BybitEnv::Mainnet | BybitEnv::Emulator => "https://api.bybit.com",
+            BybitEnv::Demo => "https://api-demo.bybit.com",
+        }
+    }
+
+    /// The REST URL public market data (instruments, tickers) comes from: demo trading takes
+    /// its public data from mainnet.
+    pub fn public_rest_url(self) -> &'static str {
+        match self {
+            BybitEnv::Demo => BybitEnv::Mainnet.rest_url(),
+            other => other.rest_url(),
+        }
+    }
+
+    /// The public linear stream (demo: mainnet's).
+    pub fn ws_public_url(self) -> &'static str {
+        match self {
+            BybitEnv::Testnet => "wss://stream-testnet.bybit.com/v5/public/linear",
+            BybitEnv::Mainnet | BybitEnv::Demo | BybitEnv::Emulator => {
+                "wss://stream.bybit.com/v5/public/linear"
+            }
+        }
+    }
+
+    /// The private stream.
+    pub fn ws_private_url(self) -> &'static str {
+        match self {
+            BybitEnv::Testnet => "wss://stream-testnet.bybit.com/v5/private",
+            BybitEnv::Mainnet | BybitEnv::Emulator => "wss://stream.bybit.com/v5/private",
+            BybitEnv::Demo => "wss://stream-demo.bybit.com/v5/private",
+        }
+    }
+}
+
+impl fmt::Display for BybitEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an environment offers beyond REST trading and the private order / execution /
+/// position / wallet topics, which all have (REFERENCE.md §1, docs/v5/demo.mdx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Order entry over the `/v5/trade` WebSocket.
+    pub ws_order_entry: bool,
+    /// `GET /v5/account/fee-rate`.
+    pub fee_rate: bool,
+    /// The `execution.fast` private topic.
+    pub execution_fast: bool,
+    /// Public market data (REST and stream) comes from mainnet, not from this environment.
+    pub public_data_from_mainnet: bool,
+    /// The order books are thin: market orders may slip far and prices may look odd.
+    pub thin_market: bool,
+}
+
+/// A feature that only some environments offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// Order entry over the `/v5/trade` WebSocket.
+    WsOrderEntry,
+    /// `GET /v5/account/fee-rate`.
+    FeeRate,
+    /// The `execution.fast` private topic.
+    ExecutionFast,
+}
+
+impl Feature {
+    /// How Bybit names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Feature::WsOrderEntry => "order entry over the WebSocket (/v5/trade)",
+            Feature::FeeRate => "the fee-rate endpoint (GET /v5/account/fee-rate)",
+            Feature::ExecutionFast => "the execution.fast private topic",
+        }
+    }
+}
+
+impl Capabilities {
+    /// Whether `feature` is offered.
+    pub fn has(&self, feature: Feature) -> bool {
+        match feature {
+            Feature::WsOrderEntry => self.ws_order_entry,
+            Feature::FeeRate => self.fee_rate,
+            Feature::ExecutionFast => self.execution_fast,
+        }
+    }
+}
+
+/// How orders are routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// Real orders on the configured environment (needs API keys).
+    Live,
+    /// Nothing is sent: orders are checked and answered as if taken (`EXECUTION_DRY_RUN`).
+    DryRun,
+    /// An in-process exchange fed the environment's public prices (no keys needed).
+    Paper,
+}
+
+impl Routing {
+    /// The `EXECUTION_ROUTING` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Routing::Live => "live",
+            Routing::DryRun => "dry-run",
+            Routing::Paper => "paper",
+        }
+    }
+}
+
+impl fmt::Display for Routing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the intent journal lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalLocation {
+    /// An SQLite file (created with its directory).
+    Sqlite(PathBuf),
+    /// In memory: gone when the process ends (demo, tests; `EXECUTION_JOURNAL=:memory:`).
+    Memory,
+}
+
+/// WebSocket heartbeat and reconnect timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsTuning {
+    /// How often a ping is sent.
+    pub ping_interval: Duration,
+    /// A ping unanswered this long: reconnect.
+    pub pong_timeout: Duration,
+    /// No frame at all this long: reconnect.
+    pub idle_timeout: Duration,
+    /// Connecting must finish within this.
+    pub connect_timeout: Duration,
+    /// First reconnect delay.
+    pub backoff_initial: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+}
+
+impl WsTuning {
+    /// Bybit's recommended heartbeat: 20 s ping, 10 s to answer (docs/v5/ws/connect).
+    pub fn bybit() -> Self {
+        WsTuning {
+            ping_interval: Duration::from_secs(20),
+            pong_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+
+    /// Short timings for a loopback emulator, so a killed socket is noticed in well under a
+    /// second.
+    pub fn local() -> Self {
+        WsTuning {
+            ping_interval: Duration::from_millis(300),
+            pong_timeout: Duration::from_millis(700),
+            idle_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(400),
+        }
+    }
+}
+
+/// Everything one process of the layer is configured with. Build it with [`Settings::load`]
+/// (environment and file) or [`Settings::for_emulator`]; every field is public so a caller
+/// can adjust one (e.g. the routing) after loading.
+#[derive(Clone)]
+pub struct Settings {
+    /// `BYBIT_ENV`.
+    pub env: BybitEnv,
+    /// `BYBIT_API_KEY` + `BYBIT_API_SECRET`, if both are set.
+    pub credentials: Option<Credentials>,
+    /// `EXECUTION_ROUTING` / `EXECUTION_DRY_RUN`.
+    pub routing: Routing,
+    /// `BYBIT_REST_URL`.
+    pub rest_url: String,
+    /// `BYBIT_PUBLIC_REST_URL`: where instruments and tickers are read (demo: mainnet).
+    pub public_rest_url: String,
+    /// `BYBIT_WS_PUBLIC_URL`.
+    pub ws_public_url: String,
+    /// `BYBIT_WS_PRIVATE_URL`.
+    pub ws_private_url: String,
+    /// `EXECUTION_JOURNAL` (default `data/journal.sqlite`).
+    pub journal: JournalLocation,
+    /// `EXECUTION_ERROR_LOG` (default `data/logs/execution-error.log`; empty: none).
+    pub error_log: Option<PathBuf>,
+    /// `EXECUTION_SYMBOLS`: the traded symbols (comma-separated; default `BTCUSDT`).
+    pub symbols: Vec<Symbol>,
+    /// `EXECUTION_LEVERAGE` (default 25, R-CFG-3).
+    pub leverage: Decimal,
+    /// `EXECUTION_MIN_AVAILABLE_USDT`: pre-flight's minimum available margin (default 100).
+    pub min_available_usdt: Decimal,
+    /// `EXECUTION_MAX_NOTIONAL_USDT`: the largest entry or DCA value (default 5000).
+    pub max_notional_usdt: Decimal,
+    /// `EXECUTION_POLL_INTERVAL_MS`: REST polling while the private stream is quiet (3000).
+    pub poll_interval: Duration,
+    /// `EXECUTION_SILENCE_MS`: the private stream counts as quiet after this (30000).
+    pub silence_threshold: Duration,
+    /// `BYBIT_RECV_WINDOW_MS` (5000, R-CFG-2).
+    pub recv_window: Duration,
+    /// `BYBIT_HTTP_TIMEOUT_MS` (5000, R-CFG-2).
+    pub http_timeout: Duration,
+    /// `PAPER_USDT`: the paper account's opening balance (10000).
+    pub paper_usdt: Decimal,
+    /// Stream timings (Bybit's; short ones for the emulator).
+    pub ws: WsTuning,
+    /// Whether mainnet was confirmed (`BYBIT_MAINNET_CONFIRM=yes` / `--confirm-mainnet`).
+    pub mainnet_confirmed: bool,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // R-CFG-4: neither the key nor the secret is printed, only whether they are set.
+        f.debug_struct("Settings")
+            .field("env", &self.env)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field("routing", &self.routing)
+            .field("rest_url", &self.rest_url)
+            .field("public_rest_url", &self.public_rest_url)
+            .field("ws_public_url", &self.ws_public_url)
+            .field("ws_private_url", &self.ws_private_url)
+            .field("journal", &self.journal)
+            .field("error_log", &self.error_log)
+            .field("symbols", &self.symbols)
+            .field("leverage", &self.leverage)
+            .field("min_available_usdt", &self.min_available_usdt)
+            .field("max_notional_usdt", &self.max_notional_usdt)
+            .field("poll_interval", &self.poll_interval)
+            .field("silence_threshold", &self.silence_threshold)
+            .field("recv_window", &self.recv_window)
+            .field("http_timeout", &self.http_timeout)
+            .field("paper_usdt", &self.paper_usdt)
+            .field("ws", &self.ws)
+            .field("mainnet_confirmed", &self.mainnet_confirmed)
+            .finish()
+    }
+}
+
+/// Why the settings could not be built. The message names the key and the expected form and
+/// never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is not of the expected form.
+    #[error("{key}{origin}: {shown} is not valid; expected {expected}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// Where it came from (`" (from the environment)"`, `" (from FILE)"`).
+        origin: String,
+        /// The value as shown (`"…"`, or `a value` for a secret).
+        shown: String,
+        /// The expected form.
+        expected: String,
+    },
+    /// A value is needed but not set.
+    #[error("{key} is not set: {why}; expected {expected}")]
+    Missing {
+        /// The key.
+        key: &'static str,
+        /// Why it is needed.
+        why: String,
+        /// The expected form.
+        expected: &'static str,
+    },
+    /// Mainnet without the opt-in (R-CFG-5).
+    #[error(
+        "BYBIT_ENV=mainnet trades real money and needs an explicit opt-in: set \
+         BYBIT_MAINNET_CONFIRM=yes or pass --confirm-mainnet"
+    )]
+    MainnetNotConfirmed,
+    /// The TOML file could not be read or parsed, or holds an unknown key.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The environment lacks a feature that was asked for.
+    #[error(
+        "BYBIT_ENV={env} does not offer {feature} (REFERENCE.md §1); use {alternative} for it"
+    )]
+    Unsupported {
+        /// The environment.
+        env: BybitEnv,
+        /// The feature, described.
+        feature: &'static str,
+        /// Where it is offered.
+        alternative: &'static str,
+    },
+}
+
+/// A key this module reads: its name, expected form, and whether its value is secret.
+struct Key {
+    name: &'static str,
+    expected: &'static str,
+    secret: bool,
+}
+
+const fn key(name: &'static str, expected: &'static str) -> Key {
+    Key {
+        name,
+        expected,
+        secret: false,
+    }
+}
+
+const KEYS: &[Key] = &[
+    key("BYBIT_ENV", "one of testnet, mainnet, demo"),
+    Key {
+        name: "BYBIT_API_KEY",
+        expected: "the API key: printable ASCII, no spaces",
+        secret: true,
+    },
+    Key {
+        name: "BYBIT_API_SECRET",
+        expected: "the API secret (non-empty)",
+        secret: true,
+    },
+    key("BYBIT_MAINNET_CONFIRM", "yes (to allow mainnet)"),
+    key("EXECUTION_DRY_RUN", "true or false"),
+    key("EXECUTION_ROUTING", "one of live, dry-run, paper"),
+    key("BYBIT_REST_URL", "an http:// or https:// URL"),
+    key("BYBIT_PUBLIC_REST_URL", "an http:// or https:// URL"),
+    key("BYBIT_WS_PUBLIC_URL", "a ws:// or wss:// URL"),
+    key("BYBIT_WS_PRIVATE_URL", "a ws:// or wss:// URL"),
+    key(
+        "EXECUTION_JOURNAL",
+        "a file path for the SQLite journal, or :memory:",
+    ),
+    key(
+        "EXECUTION_ERROR_LOG",
+        "a file path for the error log (empty: none)",
+    ),
+    key(
+        "EXECUTION_SYMBOLS",
+        "comma-separated symbols such as BTCUSDT,ETHUSDT",
+    ),
+    key("EXECUTION_LEVERAGE", "a decimal number from 1 to 200"),
+    key(
+        "EXECUTION_MIN_AVAILABLE_USDT",
+        "a decimal number of USDT, 0 or more",
+    ),
+    key(
+        "EXECUTION_MAX_NOTIONAL_USDT",
+        "a decimal number of USDT above 0",
+    ),
+    key(
+        "EXECUTION_POLL_INTERVAL_MS",
+        "a whole number of milliseconds from 100 to 60000",
+    ),
+    key(
+        "EXECUTION_SILENCE_MS",
+        "a whole number of milliseconds from 100 to 600000",
+    ),
+    key(
+        "BYBIT_RECV_WINDOW_MS",
+        "a whole number of milliseconds from 1 to 60000",
+    ),
+    key(
+        "BYBIT_HTTP_TIMEOUT_MS",
+        "a whole number of milliseconds from 100 to 120000",
+    ),
+    key("PAPER_USDT", "a decimal number of USDT above 0"),
+];
+
+fn spec(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The names of every key [`Settings::load`] reads (for help texts and the README).
+pub fn known_keys() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KEYS.iter().map(|k| (k.name, k.expected))
+}
+
+/// Where a raw value came from.
+#[derive(Debug, Clone)]
+enum Origin {
+    Env,
+    File(PathBuf),
+}
+
+/// The raw key → value map, before parsing.
+struct Raw {
+    values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl Raw {
+    fn get(&self, name: &'static str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(|(v, _)| v.as_str())
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    /// Whether the key is present at all (an empty value counts).
+    fn present(&self, name: &'static str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    fn invalid(&self, name: &'static str) -> ConfigError {
+        let k = spec(name);
+        let (value, origin) = self
+            .values
+            .get(name)
+            .cloned()
+            .unwrap_or((String::new(), Origin::Env));
+        let shown = if k.is_some_and(|k| k.secret) {
+            "the value".to_owned()
+        } else {
+            format!("{value:?}")
+        };
+        ConfigError::Invalid {
+            key: name,
+            origin: match origin {
+                Origin::Env => " (from the environment)".to_owned(),
+                Origin::File(p) => format!(" (from {})", p.display()),
+            },
+            shown,
+            expected: k.map_or("a valid value", |k| k.expected).to_owned(),
+        }
+    }
+
+    fn parse<T: FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| self.invalid(name)),
+        }
+    }
+
+    fn bool(&self, name: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(None),
+            Some(v) => match v.as_str() {
+                "true" | "1" | "yes" => Ok(Some(true)),
+                "false" | "0" | "no" => Ok(Some(false)),
+                _ => Err(self.invalid(name)),
+            },
+        }
+    }
+
+    fn decimal(
+        &self,
+        name: &'static str,
+        default: Decimal,
+        ok: impl Fn(Decimal) -> bool,
+    ) -> Result<Decimal, ConfigError> {
+        let v = self.parse::<Decimal>(name)?.unwrap_or(default);
+        if ok(v) {
+            Ok(v)
+        } else {
+            Err(self.invalid(name))
+        }
+    }
+
+    fn millis(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        let v = self.parse::<u64>(name)?.unwrap_or(default);
+        if range.contains(&v) {
+            Ok(Duration::from_millis(v))
+        } else {
+            Err(self.invalid(name))
+        }
+    }
+
+    fn url(
+        &self,
+        name: &'static str,
+        default: &str,
+        schemes: &[&str],
+    ) -> Result<String, ConfigError> {
+        let Some(v) = self.get(name) else {
+            return Ok(default.to_owned());
+        };
+        let v = v.trim();
+        let ok = schemes.iter().any(|s| {
+            v.strip_prefix(s)
+                .and_then(|rest| rest.strip_prefix("://"))
+                .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
+        });
+        if ok {
+            Ok(v.trim_end_matches('/').to_owned())
+        } else {
+            Err(self.invalid(name))
+        }
+    }
+}
+
+/// Reads a TOML file into raw values: the same keys as the environment, any case, strings,
+/// integers or booleans (a decimal must be a string, so no float rounds it), or an array of
+/// strings (joined with commas).
+fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let file_error = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+    let mut out = Vec::new();
+    for (name, value) in table {
+        let upper = name.to_ascii_uppercase();
+        let Some(k) = spec(&upper) else {
+            return Err(file_error(format!(
+                "unknown key {name:?}; the keys are {}",
+                KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => {
+                let mut parts = Vec::new();
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => parts.push(s),
+                        _ => {
+                            return Err(file_error(format!(
+                                "{}: expected {}",
+                                k.name, k.expected
+                            )))
+                        }
+                    }
+                }
+                parts.join(",")
+            }
+            toml::Value::Float(_) => {
+                return Err(file_error(format!(
+                    "{}: write decimal numbers as strings (e.g. \"0.5\") so no float rounds them; expected {}",
+                    k.name, k.expected
+                )))
+            }
+            _ => return Err(file_error(format!("{}: expected {}", k.name, k.expected))),
+        };
+        out.push((k.name, text));
+    }
+    Ok(out)
+}
+
+impl Settings {
+    /// Reads the process environment and, if given, the TOML file (the environment wins).
+    pub fn load(args: &ConfigArgs) -> Result<Settings, ConfigError> {
+        Self::from_sources(std::env::vars(), args)
+    }
+
+    /// [`load`](Self::load) with the environment given (tests; a process embedding the layer).
+    /// Variables that are not keys of this module are ignored.
+    pub fn from_sources(
+        env: impl IntoIterator<Item = (String, String)>,
+        args: &ConfigArgs,
+    ) -> Result<Settings, ConfigError> {
+        let mut values = BTreeMap::new();
+        if let Some(path) = &args.config {
+            for (name, value) in read_file(path)? {
+                values.insert(name, (value, Origin::File(path.clone())));
+            }
+        }
+        for (name, value) in env {
+            if let Some(k) = spec(&name) {
+                values.insert(k.name, (value, Origin::Env));
+            }
+        }
+        Self::build(&Raw { values }, args.confirm_mainnet)
+    }
+
+    fn build(raw: &Raw, confirm_flag: bool) -> Result<Settings, ConfigError> {
+        let env = match raw.get("BYBIT_ENV").map(|v| v.trim().to_ascii_lowercase()) {
+            None => BybitEnv::Testnet,
+            Some(v) => match v.as_str() {
+                "testnet" => BybitEnv::Testnet,
+                "mainnet" => BybitEnv::Mainnet,
+                "demo" => BybitEnv::Demo,
+                _ => return Err(raw.invalid("BYBIT_ENV")),
+            },
+        };
+        let confirm = match raw
+            .get("BYBIT_MAINNET_CONFIRM")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => false,
+            Some(v) if v == "yes" => true,
+            Some(v) if v == "no" => false,
+            Some(_) => return Err(raw.invalid("BYBIT_MAINNET_CONFIRM")),
+        };
+        let mainnet_confirmed = confirm || confirm_flag;
+        if env == BybitEnv::Mainnet && !mainnet_confirmed {
+            return Err(ConfigError::MainnetNotConfirmed);
+        }
+
+        let credentials = match (raw.get("BYBIT_API_KEY"), raw.get("BYBIT_API_SECRET")) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    key: "BYBIT_API_SECRET",
+                    why: "BYBIT_API_KEY is set without its secret".to_owned(),
+                    expected: "the API secret that belongs to the key",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    key: "BYBIT_API_KEY",
+                    why: "BYBIT_API_SECRET is set without its key".to_owned(),
+                    expected: "the API key that belongs to the secret",
+                })
+            }
+            (Some(k), Some(s)) => Some(Credentials::new(k.trim(), s.trim()).map_err(|e| {
+                // Which half is wrong, never its value.
+                let name = match e {
+                    bybit_sign::SignError::EmptySecret | bybit_sign::SignError::InvalidSecret => {
+                        "BYBIT_API_SECRET"
+                    }
+                    _ => "BYBIT_API_KEY",
+                };
+                raw.invalid(name)
+            })?),
+        };
+
+        let dry_run = raw.bool("EXECUTION_DRY_RUN")?;
+        let routing = match raw
+            .get("EXECUTION_ROUTING")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => {
+                if dry_run == Some(true) {
+                    Routing::DryRun
+                } else {
+                    Routing::Live
+                }
+            }
+            Some(v) => {
+                let r = match v.as_str() {
+                    "live" => Routing::Live,
+                    "dry-run" | "dry_run" | "dryrun" => Routing::DryRun,
+                    "paper" => Routing::Paper,
+                    _ => return Err(raw.invalid("EXECUTION_ROUTING")),
+                };
+                // EXECUTION_DRY_RUN=true must never be overridden into sending orders.
+                if dry_run == Some(true) && r != Routing::DryRun {
+                    return Err(ConfigError::Invalid {
+                        key: "EXECUTION_ROUTING",
+                        origin: String::new(),
+                        shown: format!("{v:?} with EXECUTION_DRY_RUN=true"),
+                        expected:
+                            "dry-run (or leave EXECUTION_ROUTING unset) when EXECUTION_DRY_RUN=true"
+                                .to_owned(),
+                    });
+                }
+                r
+            }
+        };
+
+        let http = ["http", "https"];
+        let ws = ["ws", "wss"];
+        let rest_url = raw.url("BYBIT_REST_URL", env.rest_url(), &http)?;
+        // Overriding the REST URL (an emulator) moves public data with it unless it is set too.
+        let public_default = if raw.present("BYBIT_REST_URL") {
+            rest_url.clone()
+        } else {
+            env.public_rest_url().to_owned()
+        };
+        let public_rest_url = raw.url("BYBIT_PUBLIC_REST_URL", &public_default, &http)?;
+        let ws_public_url = raw.url("BYBIT_WS_PUBLIC_URL", env.ws_public_url(), &ws)?;
+        let ws_private_url = raw.url("BYBIT_WS_PRIVATE_URL", env.ws_private_url(), &ws)?;
+
+        let journal = match raw.get("EXECUTION_JOURNAL").map(str::trim) {
+            None => JournalLocation::Sqlite(PathBuf::from(exec_gateway::DEFAULT_JOURNAL_PATH)),
+            Some(":memory:") => JournalLocation::Memory,
+            Some(p) => JournalLocation::Sqlite(PathBuf::from(p)),
+        };
+        let error_log = if raw.present("EXECUTION_ERROR_LOG") {
+            raw.get("EXECUTION_ERROR_LOG")
+                .map(|p| PathBuf::from(p.trim()))
+        } else {
+            Some(PathBuf::from(exec_events::DEFAULT_ERROR_LOG_PATH))
+        };
+
+        let symbols = match raw.get("EXECUTION_SYMBOLS") {
+            None => vec![Symbol::new("BTCUSDT").map_err(|_| raw.invalid("EXECUTION_SYMBOLS"))?],
+            Some(list) => {
+                let mut out = Vec::new();
+                for s in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    out.push(
+                        Symbol::new(s.to_ascii_uppercase())
+                            .map_err(|_| raw.invalid("EXECUTION_SYMBOLS"))?,
+                    );
+                }
+                if out.is_empty() {
+                    return Err(raw.invalid("EXECUTION_SYMBOLS"));
+                }
+                out
+            }
+        };
+
+        Ok(Settings {
+            env,
+            credentials,
+            routing,
+            rest_url,
+            public_rest_url,
+            ws_public_url,
+            ws_private_url,
+            journal,
+            error_log,
+            symbols,
+            leverage: raw.decimal("EXECUTION_LEVERAGE", dec!(25), |v| {
+                v >= Decimal::ONE && v <= dec!(200)
+            })?,
+            min_available_usdt: raw.decimal("EXECUTION_MIN_AVAILABLE_USDT", dec!(100), |v| {
+                v >= Decimal::ZERO
+            })?,
+            max_notional_usdt: raw.decimal("EXECUTION_MAX_NOTIONAL_USDT", dec!(5000), |v| {
+                v > Decimal::ZERO
+            })?,
+            poll_interval: raw.millis("EXECUTION_POLL_INTERVAL_MS", 3000, 100..=60_000)?,
+            silence_threshold: raw.millis("EXECUTION_SILENCE_MS", 30_000, 100..=600_000)?,
+            recv_window: raw.millis("BYBIT_RECV_WINDOW_MS", 5000, 1..=60_000)?,
+            http_timeout: raw.millis("BYBIT_HTTP_TIMEOUT_MS", 5000, 100..=120_000)?,
+            paper_usdt: raw.decimal("PAPER_USDT", dec!(10000), |v| v > Decimal::ZERO)?,
+            ws: WsTuning::bybit(),
+            mainnet_confirmed,
+        })
+    }
+
+    /// Settings for the embedded emulator at `http_url` (`http://127.0.0.1:PORT`): its
+    /// stream URLs derived from it, live routing with `key` / `secret`, an in-memory journal,
+    /// no error log, BTCUSDT, and short polling and stream timings for loopback.
+    pub fn for_emulator(http_url: &str, key: &str, secret: &str) -> Result<Settings, ConfigError> {
+        let http_url = http_url.trim_end_matches('/');
+        let Some(host) = http_url.strip_prefix("http://") else {
+            return Err(ConfigError::Invalid {
+                key: "BYBIT_REST_URL",
+                origin: " (the emulator's)".to_owned(),
+                shown: format!("{http_url:?}"),
+                expected: "http://HOST:PORT".to_owned(),
+            });
+        };
+        let credentials = Credentials::new(key, secret).map_err(|_| ConfigError::Invalid {
+            key: "BYBIT_API_KEY",
+            origin: " (the emulator's)".to_owned(),
+            shown: "the value".to_owned(),
+            expected: "a non-empty key and secret".to_owned(),
+        })?;
+        Ok(Settings {
+            env: BybitEnv::Emulator,
+            credentials: Some(credentials),
+            routing: Routing::Live,
+            rest_url: http_url.to_owned(),
+            public_rest_url: http_url.to_owned(),
+            ws_public_url: format!("ws://{host}/v5/public/linear"),
+            ws_private_url: format!("ws://{host}/v5/private"),
+            journal: JournalLocation::Memory,
+            error_log: None,
+            symbols: vec![Symbol::new("BTCUSDT").map_err(|_| ConfigError::Invalid {
+                key: "EXECUTION_SYMBOLS",
+                origin: String::new(),
+                shown: "BTCUSDT".to_owned(),
+                expected: "a symbol".to_owned(),
+            })?],
+            leverage: dec!(25),
+            min_available_usdt: dec!(100),
+            max_notional_usdt: dec!(5000),
+            poll_interval: Duration::from_millis(200),
+            silence_threshold: Duration::from_secs(2),
+            recv_window: Duration::from_millis(5000),
+            http_timeout: Duration::from_millis(5000),
+            paper_usdt: dec!(10000),
+            ws: WsTuning::local(),
+            mainnet_confirmed: false,
+        })
+    }
+
+    /// What the environment offers.
+    pub fn capabilities(&self) -> Capabilities {
+        self.env.capabilities()
+    }
+
+    /// Refuses `feature` with a clear message if the environment lacks it.
+    pub fn require(&self, feature: Feature) -> Result<(), ConfigError> {
+        if self.capabilities().has(feature) {
+            Ok(())
+        } else {
+            Err(ConfigError::Unsupported {
+                env: self.env,
+                feature: feature.describe(),
+                alternative: "testnet or mainnet",
+            })
+        }
+    }
+
+    /// The credentials, or an error naming the keys to set (for `why`, e.g. "live routing").
+    pub fn require_credentials(&self, why: &str) -> Result<&Credentials, ConfigError> {
+        self.credentials
+            .as_ref()
+            .ok_or_else(|| ConfigError::Missing {
+                key: "BYBIT_API_KEY",
+                why: format!("{why} needs an API key and secret (BYBIT_API_KEY, BYBIT_API_SECRET)"),
+                expected: "the key and secret of an API key created for this environment",
+            })
+    }
+
+    /// Notes worth printing at start: a thin testnet market, demo's public data source.
+    pub fn notices(&self) -> Vec<String> {
+        let caps = self.capabilities();
+        let mut out = Vec::new();
+        if caps.thin_market {
+            out.push(format!(
+                "{}: the market is thin; market orders may slip far and prices may look odd",
+                self.env
+            ));
+        }
+        if caps.public_data_from_mainnet {
+            out.push(format!(
+                "{}: public market data comes from mainnet ({})",
+                self.env, self.ws_public_url
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::io::Write;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_sources(env(pairs), &ConfigArgs::default())
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn with_file(
+        f: &tempfile::NamedTempFile,
+        pairs: &[(&str, &str)],
+    ) -> Result<Settings, ConfigError> {
+        let args = ConfigArgs {
+            config: Some(f.path().to_owned()),
+            confirm_mainnet: false,
+        };
+        Settings::from_sources(env(pairs), &args)
+    }
+
+    /// Checks that loading `pairs` fails and the message contains every `words`.
+    fn check_error(pairs: &[(&str, &str)], words: &[&str]) {
+        let message = load(pairs).unwrap_err().to_string();
+        for w in words {
+            assert!(message.contains(w), "{message:?} lacks {w:?}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_testnet_live_with_spec_values() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.env, BybitEnv::Testnet);
+        assert_eq!(s.routing, Routing::Live);
+        // SPEC R-CFG-2 base URLs.
+        assert_eq!(s.rest_url, "https://api-testnet.bybit.com");
+        assert_eq!(
+            s.ws_public_url,
+            "wss://stream-testnet.bybit.com/v5/public/linear"
+        );
+        assert_eq!(
+            s.ws_private_url,
+            "wss://stream-testnet.bybit.com/v5/private"
+        );
+        assert_eq!(
+            s.journal,
+            JournalLocation::Sqlite(PathBuf::from("data/journal.sqlite"))
+        );
+        assert_eq!(
+            s.error_log,
+            Some(PathBuf::from("data/logs/execution-error.log"))
+        );
+        assert_eq!(s.leverage, dec!(25));
+        assert_eq!(s.min_available_usdt, dec!(100));
+        assert_eq!(s.recv_window, Duration::from_millis(5000));
+        assert!(s.credentials.is_none());
+    }
+
+    #[test]
+    fn demo_takes_public_data_from_mainnet() {
+        // REFERENCE.md §1 (docs/v5/demo.mdx): demo REST and private stream, mainnet public.
+        let s = load(&[("BYBIT_ENV", "demo")]).unwrap();
+        assert_eq!(s.rest_url, "https://api-demo.bybit.com");
+        assert_eq!(s.public_rest_url, "https://api.bybit.com");
+        assert_eq!(s.ws_public_url, "wss://stream.bybit.com/v5/public/linear");
+        assert_eq!(s.ws_private_url, "wss://stream-demo.bybit.com/v5/private");
+        assert!(s.capabilities().public_data_from_mainnet);
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let f = file(
+            "BYBIT_ENV = \"demo\"\nexecution_leverage = 10\nEXECUTION_SYMBOLS = [\"ethusdt\", \"SOLUSDT\"]\nEXECUTION_MAX_NOTIONAL_USDT = \"1234.5\"\n",
+        );
+        let s = with_file(&f, &[("EXECUTION_LEVERAGE", "20"), ("UNRELATED", "x")]).unwrap();
+        assert_eq!(s.env, BybitEnv::Demo, "from the file");
+        assert_eq!(s.leverage, dec!(20), "the environment wins");
+        assert_eq!(s.max_notional_usdt, dec!(1234.5));
+        let symbols: Vec<_> = s.symbols.iter().map(|s| s.as_str().to_owned()).collect();
+        assert_eq!(symbols, ["ETHUSDT", "SOLUSDT"]);
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_the_key() {
+        let f = file("BYBIT_ENVV = \"demo\"\n");
+        let m = with_file(&f, &[]).unwrap_err().to_string();
+        assert!(
+            m.contains("unknown key \"BYBIT_ENVV\"") && m.contains("BYBIT_ENV"),
+            "{m}"
+        );
+        let f = file("EXECUTION_LEVERAGE = 2.5\n");
+        let m = with_file(&f, &[]).unwrap_err().to_string();
+        assert!(
+            m.contains("EXECUTION_LEVERAGE") && m.contains("as strings"),
+            "{m}"
+        );
+        let f = file("EXECUTION_LEVERAGE = \"lots\"\n");
+        let m = with_file(&f, &[]).unwrap_err().to_string();
+        assert!(
+            m.contains("EXECUTION_LEVERAGE") && m.contains(&f.path().display().to_string()),
+            "{m}"
+        );
+        let m = with_file(&file("not toml ="), &[]).unwrap_err().to_string();
+        assert!(m.starts_with("config file"), "{m}");
+    }
+
+    #[test]
+    fn every_bad_value_names_its_key_and_the_expected_form() {
+        check_error(
+            &[("BYBIT_ENV", "prod")],
+            &["BYBIT_ENV", "\"prod\"", "testnet, mainnet, demo"],
+        );
+        check_error(
+            &[("EXECUTION_DRY_RUN", "maybe")],
+            &["EXECUTION_DRY_RUN", "true or false"],
+        );
+        check_error(
+            &[("EXECUTION_ROUTING", "yolo")],
+            &["EXECUTION_ROUTING", "live, dry-run, paper"],
+        );
+        check_error(
+            &[("EXECUTION_ROUTING", "live"), ("EXECUTION_DRY_RUN", "true")],
+            &["EXECUTION_ROUTING", "EXECUTION_DRY_RUN=true"],
+        );
+        check_error(
+            &[("BYBIT_REST_URL", "api.bybit.com")],
+            &["BYBIT_REST_URL", "http://"],
+        );
+        check_error(
+            &[("BYBIT_WS_PUBLIC_URL", "https://x")],
+            &["BYBIT_WS_PUBLIC_URL", "ws://"],
+        );
+        check_error(
+            &[("BYBIT_WS_PRIVATE_URL", "ws://")],
+            &["BYBIT_WS_PRIVATE_URL"],
+        );
+        check_error(
+            &[("EXECUTION_SYMBOLS", "BTC USDT")],
+            &["EXECUTION_SYMBOLS", "comma-separated"],
+        );
+        check_error(&[("EXECUTION_SYMBOLS", " , ")], &["EXECUTION_SYMBOLS"]);
+        check_error(
+            &[("EXECUTION_LEVERAGE", "0")],
+            &["EXECUTION_LEVERAGE", "1 to 200"],
+        );
+        check_error(
+            &[("EXECUTION_MIN_AVAILABLE_USDT", "-1")],
+            &["EXECUTION_MIN_AVAILABLE_USDT"],
+        );
+        check_error(
+            &[("EXECUTION_MAX_NOTIONAL_USDT", "0")],
+            &["EXECUTION_MAX_NOTIONAL_USDT"],
+        );
+        check_error(
+            &[("EXECUTION_POLL_INTERVAL_MS", "2s")],
+            &["EXECUTION_POLL_INTERVAL_MS", "milliseconds"],
+        );
+        check_error(&[("EXECUTION_SILENCE_MS", "5")], &["EXECUTION_SILENCE_MS"]);
+        check_error(&[("BYBIT_RECV_WINDOW_MS", "0")], &["BYBIT_RECV_WINDOW_MS"]);
+        check_error(
+            &[("BYBIT_HTTP_TIMEOUT_MS", "x")],
+            &["BYBIT_HTTP_TIMEOUT_MS"],
+        );
+        check_error(&[("PAPER_USDT", "0")], &["PAPER_USDT"]);
+        check_error(
+            &[("BYBIT_MAINNET_CONFIRM", "sure")],
+            &["BYBIT_MAINNET_CONFIRM", "yes"],
+        );
+        check_error(&[("BYBIT_API_KEY", "k")], &["BYBIT_API_SECRET is not set"]);
+        check_error(&[("BYBIT_API_SECRET", "s")], &["BYBIT_API_KEY is not set"]);
+    }
+
+    #[test]
+    fn mainnet_needs_the_opt_in() {
+        assert_eq!(
+            load(&[("BYBIT_ENV", "mainnet")]).unwrap_err(),
+            ConfigError::MainnetNotConfirmed
+        );
+        assert_eq!(
+            load(&[("BYBIT_ENV", "mainnet"), ("BYBIT_MAINNET_CONFIRM", "no")]).unwrap_err(),
+            ConfigError::MainnetNotConfirmed
+        );
+        let s = load(&[("BYBIT_ENV", "MAINNET"), ("BYBIT_MAINNET_CONFIRM", "yes")]).unwrap();
+        assert_eq!(s.env, BybitEnv::Mainnet);
+        assert_eq!(s.rest_url, "https://api.bybit.com");
+        let args = ConfigArgs {
+            config: None,
+            confirm_mainnet: true,
+        };
+        let s = Settings::from_sources(env(&[("BYBIT_ENV", "mainnet")]), &args).unwrap();
+        assert!(s.mainnet_confirmed);
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let key = "KEY1234567890ABCD";
+        let secret = "SECRET0987654321xyz";
+        let s = load(&[("BYBIT_API_KEY", key), ("BYBIT_API_SECRET", secret)]).unwrap();
+        assert!(s.credentials.is_some());
+        let debug = format!("{s:?}");
+        assert!(!debug.contains(key) && !debug.contains(secret), "{debug}");
+        assert!(debug.contains("[REDACTED]"));
+        // A bad key's error names the key, not its value.
+        let m = load(&[("BYBIT_API_KEY", "bad key"), ("BYBIT_API_SECRET", secret)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_API_KEY") && !m.contains("bad key") && !m.contains(secret),
+            "{m}"
+        );
+        let e = Settings::for_emulator("http://127.0.0.1:1", key, secret).unwrap();
+        let debug = format!("{e:?}");
+        assert!(!debug.contains(key) && !debug.contains(secret), "{debug}");
+    }
+
+    #[test]
+    fn routing_from_dry_run_and_routing_keys() {
+        assert_eq!(
+            load(&[("EXECUTION_DRY_RUN", "true")]).unwrap().routing,
+            Routing::DryRun
+        );
+        assert_eq!(
+            load(&[("EXECUTION_DRY_RUN", "false")]).unwrap().routing,
+            Routing::Live
+        );
+        assert_eq!(
+            load(&[("EXECUTION_ROUTING", "paper")]).unwrap().routing,
+            Routing::Paper
+        );
+        assert_eq!(
+            load(&[("EXECUTION_JOURNAL", ":memory:")]).unwrap().journal,
+            JournalLocation::Memory
+        );
+        assert_eq!(
+            load(&[("EXECUTION_ERROR_LOG", "")]).unwrap().error_log,
+            None
+        );
+    }
+
+    #[test]
+    fn url_overrides_carry_public_data_with_them() {
+        let s = load(&[
+            ("BYBIT_ENV", "demo"),
+            ("BYBIT_REST_URL", "http://127.0.0.1:9/"),
+        ])
+        .unwrap();
+        assert_eq!(s.rest_url, "http://127.0.0.1:9");
+        assert_eq!(s.public_rest_url, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn demo_refuses_what_it_lacks() {
+        // REFERENCE.md §1 (docs/v5/demo.mdx): no WS order entry, fee rate or execution.fast.
+        let demo = load(&[("BYBIT_ENV", "demo")]).unwrap();
+        for f in [
+            Feature::WsOrderEntry,
+            Feature::FeeRate,
+            Feature::ExecutionFast,
+        ] {
+            let m = demo.require(f).unwrap_err().to_string();
+            assert!(
+                m.contains("BYBIT_ENV=demo") && m.contains(f.describe()),
+                "{m}"
+            );
+        }
+        let testnet = load(&[]).unwrap();
+        assert!(testnet.require(Feature::FeeRate).is_ok());
+        assert!(testnet.notices()[0].contains("thin"));
+        assert!(demo.notices()[0].contains("mainnet"));
+    }
+
+    #[test]
+    fn emulator_settings_derive_the_stream_urls() {
+        let s = Settings::for_emulator("http://127.0.0.1:4567/", "k", "s").unwrap();
+        assert_eq!(s.rest_url, "http://127.0.0.1:4567");
+        assert_eq!(s.ws_public_url, "ws://127.0.0.1:4567/v5/public/linear");
+        assert_eq!(s.ws_private_url, "ws://127.0.0.1:4567/v5/private");
+        assert_eq!(s.journal, JournalLocation::Memory);
+        assert!(Settings::for_emulator("https://x", "k", "s").is_err());
+        assert!(s.require_credentials("live routing").is_ok());
+        let m = load(&[])
+            .unwrap()
+            .require_credentials("live routing")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_API_KEY") && m.contains("live routing"),
+            "{m}"
+        );
+    }
 }

@@ -1,2 +1,531 @@
 //! One process of the layer, built from the settings: REST client, streams, router, journal
 //! and gateway.
+//!
+//! [`Runtime::start`] wires what [`Settings::routing`] asks for:
+//! - **Live**: [`LiveExchange`] over the REST client and both streams; the journal's fills are
+//!   remembered before tracking starts (a restart publishes none again), the fill recorder
+//!   runs, then the start catch-up and the private topics.
+//! - **DryRun**: [`DryRunRouter`] with instrument rules and prices from the environment's
+//!   public data (a [`LiveExchange`] without a private stream or tracking; no keys needed).
+//! - **Paper**: [`PaperRouter`] over a [`sim_engine::Engine`] built from the environment's
+//!   instruments-info and opening tickers (public, no keys) and fed every ticker price the
+//!   public stream brings, so a person paper-trades on real prices without an account.
+//!
+//! [`Runtime::status`] is SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`;
+//! [`Runtime::shutdown`] stops tracking, closes the streams and drops the journal (every
+//! journal write is durable when it returns) within [`SHUTDOWN_GRACE`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use bybit_rest::{BybitRest, RestClient, RestConfig};
+use bybit_types::Category;
+use bybit_ws::{BackoffConfig, EventReceiver, PrivateAuth, WsConfig, WsEvent, WsStream};
+use exec_events::{ErrorLog, EventBus};
+use exec_gateway::{
+    Balance, Gateway, GatewayConfig, Journal, MemoryJournal, Ports, SqliteJournal, SystemClock,
+    DEFAULT_LINK_PREFIX,
+};
+use exec_live::{LiveConfig, LiveExchange, Preflight};
+use exec_sim::{DryRunRouter, PaperRouter};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use crate::config::{JournalLocation, Routing, Settings, WsTuning};
+
+/// How long [`Runtime::shutdown`] may take before it gives up waiting (the streams are
+/// cancelled either way).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// How long the start waits for the public stream to acknowledge the ticker topics before it
+/// goes on without (the stream keeps trying; prices fall back to REST).
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
+
+/// REST health: `{ok, latencyMs}` (SPEC R-HEALTH-1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestStatus {
+    /// `/v5/market/time` answered.
+    pub ok: bool,
+    /// Its round trip, ms.
+    pub latency_ms: u64,
+}
+
+/// Public stream health: `{ok, lastMsgAgoSec}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WsPublicStatus {
+    /// Connected.
+    pub ok: bool,
+    /// Seconds since the last frame (`null` before the first).
+    pub last_msg_ago_sec: Option<u64>,
+}
+
+/// Private stream health: `{ok, lastMsgAgoSec, error}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WsPrivateStatus {
+    /// Connected and authenticated.
+    pub ok: bool,
+    /// Seconds since the last frame (`null` before the first).
+    pub last_msg_ago_sec: Option<u64>,
+    /// What is wrong, if anything (`not configured` without keys).
+    pub error: Option<String>,
+}
+
+/// `{rest:{ok,latencyMs}, wsPublic:{ok,lastMsgAgoSec}, wsPrivate:{ok,lastMsgAgoSec,error}}`
+/// (SPEC R-HEALTH-1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BybitStatus {
+    /// REST.
+    pub rest: RestStatus,
+    /// The public stream.
+    pub ws_public: WsPublicStatus,
+    /// The private stream.
+    pub ws_private: WsPrivateStatus,
+}
+
+impl BybitStatus {
+    /// Healthy: REST and the public stream are up, and the private stream too when
+    /// `private_required` (live routing).
+    pub fn is_healthy(&self, private_required: bool) -> bool {
+        self.rest.ok && self.ws_public.ok && (self.ws_private.ok || !private_required)
+    }
+}
+
+/// One running process of the layer. Fields are public so the application's modes (serve,
+/// ops, the demo, the suite) can reach every part; [`Runtime::shutdown`] ends it.
+pub struct Runtime {
+    /// What it was built from.
+    pub settings: Settings,
+    /// The bus every event is published on.
+    pub bus: EventBus,
+    /// The intent journal.
+    pub journal: Arc<dyn Journal>,
+    /// The error log, if configured.
+    pub error_log: Option<Arc<ErrorLog>>,
+    /// The gateway (SPEC §7).
+    pub gateway: Arc<Gateway>,
+    /// The ports the gateway was built with.
+    pub ports: Ports,
+    /// The REST client on [`Settings::rest_url`] (with the keys, if any).
+    pub rest: Arc<RestClient>,
+    /// The REST client for public data ([`Settings::public_rest_url`], no keys).
+    pub public_rest: Arc<RestClient>,
+    /// The public stream (tickers of [`Settings::symbols`]).
+    pub public: Arc<WsStream>,
+    /// The private stream (live routing only).
+    pub private: Option<Arc<WsStream>>,
+    /// The live adapters (live routing; in dry-run they serve rules and prices only).
+    pub live: Option<Arc<LiveExchange>>,
+    /// The paper router (paper routing).
+    pub paper: Option<Arc<PaperRouter>>,
+    /// The dry-run router (dry-run routing).
+    pub dry_run: Option<Arc<DryRunRouter>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("settings", &self.settings)
+            .field("routing", &self.settings.routing)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ws_config(url: &str, tuning: &WsTuning) -> WsConfig {
+    let mut config = WsConfig::new(url);
+    config.ping_interval = tuning.ping_interval;
+    config.pong_timeout = tuning.pong_timeout;
+    config.idle_timeout = tuning.idle_timeout;
+    config.connect_timeout = tuning.connect_timeout;
+    config.reply_timeout = tuning.connect_timeout;
+    config.backoff = BackoffConfig {
+        initial: tuning.backoff_initial,
+        max: tuning.backoff_max,
+        stable_after: Duration::from_secs(5),
+    };
+    config
+}
+
+fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestClient> {
+    let mut config = RestConfig::with_base_url(url);
+    config.recv_window = settings.recv_window;
+    config.timeout = settings.http_timeout;
+    if with_keys {
+        if let Some(c) = &settings.credentials {
+            config = config.credentials(c.clone());
+        }
+    }
+    RestClient::new(config).with_context(|| format!("REST client for {url}"))
+}
+
+fn open_journal(location: &JournalLocation) -> Result<Arc<dyn Journal>> {
+    Ok(match location {
+        JournalLocation::Memory => Arc::new(MemoryJournal::new()),
+        JournalLocation::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("creating the journal's directory {}", dir.display())
+                })?;
+            }
+            Arc::new(SqliteJournal::open(path)?)
+        }
+    })
+}
+
+impl Runtime {
+    /// Builds and starts one process of the layer from `settings` (see the module docs).
+    pub async fn start(settings: Settings) -> Result<Runtime> {
+        Self::start_on_bus(settings, EventBus::new(exec_events::DEFAULT_CAPACITY)).await
+    }
+
+    /// [`start`](Self::start) publishing on `bus`: subscribe to it first to see every event
+    /// of the start (the catch-up's order and position updates).
+    pub async fn start_on_bus(settings: Settings, bus: EventBus) -> Result<Runtime> {
+        for notice in settings.notices() {
+            tracing::warn!("{notice}");
+        }
+        let journal = open_journal(&settings.journal)?;
+        let error_log = match &settings.error_log {
+            Some(path) => Some(Arc::new(ErrorLog::open(path)?)),
+            None => None,
+        };
+        let rest = Arc::new(rest_client(&settings, &settings.rest_url, true)?);
+        let public_rest = Arc::new(rest_client(&settings, &settings.public_rest_url, false)?);
+
+        let (public, public_events) =
+            WsStream::public(ws_config(&settings.ws_public_url, &settings.ws))?;
+        let public = Arc::new(public);
+        let symbols: Vec<String> = settings
+            .symbols
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        let mut tasks = Vec::new();
+
+        let clock = Arc::new(SystemClock);
+        let (ports, live, paper, dry_run, private) = match settings.routing {
+            Routing::Live => {
+                let creds = settings.require_credentials("live routing")?.clone();
+                // A skewed clock fails every signed request (10002): measure it first.
+                if let Err(e) = rest.sync_clock().await {
+                    tracing::warn!(error = %e, "server clock not measured");
+                }
+                let mut auth = PrivateAuth::new(creds);
+                let clock_rest = rest.clone();
+                auth.clock_offset = Some(Arc::new(move || clock_rest.clock_status().offset_ms));
+                let (private, private_events) =
+                    WsStream::private(ws_config(&settings.ws_private_url, &settings.ws), auth)?;
+                let private = Arc::new(private);
+                subscribe_tickers(&public, &symbols).await;
+                let config = LiveConfig {
+                    poll_interval: settings.poll_interval,
+                    silence_threshold: settings.silence_threshold,
+                    ..LiveConfig::default()
+                };
+                let exchange = Arc::new(LiveExchange::new(
+                    rest.clone() as Arc<dyn BybitRest>,
+                    bus.clone(),
+                    journal.clone(),
+                    config,
+                    Some(private.clone()),
+                    Some(public.clone()),
+                ));
+                // Fills already journaled are not published again after a restart.
+                exchange
+                    .tracker()
+                    .remember_fills(&journal.fills(DEFAULT_LINK_PREFIX)?);
+                tasks.push(exec_gateway::journal::spawn_fill_recorder(
+                    &bus,
+                    journal.clone(),
+                    clock.clone(),
+                ));
+                exchange
+                    .start_tracking(Some(private_events))
+                    .await
+                    .map_err(|e| {
+                        anyhow!("starting order tracking on {}: {e}", settings.rest_url)
+                    })?;
+                tasks.push(tokio::spawn(drain(public_events, None)));
+                let ports = Ports {
+                    router: exchange.clone(),
+                    positions: exchange.clone(),
+                    account: exchange.clone(),
+                    meta: exchange.clone(),
+                    prices: exchange.clone(),
+                    journal: journal.clone(),
+                    clock: clock.clone(),
+                };
+                (ports, Some(exchange), None, None, Some(private))
+            }
+            Routing::DryRun => {
+                subscribe_tickers(&public, &symbols).await;
+                // Rules and prices only: no private stream, no tracking, no keys.
+                let exchange = Arc::new(LiveExchange::new(
+                    public_rest.clone() as Arc<dyn BybitRest>,
+                    bus.clone(),
+                    journal.clone(),
+                    LiveConfig::default(),
+                    None,
+                    Some(public.clone()),
+                ));
+                exec_gateway::SymbolMetaService::refresh_symbol_meta(exchange.as_ref())
+                    .await
+                    .map_err(|e| {
+                        anyhow!("loading instruments from {}: {e}", settings.public_rest_url)
+                    })?;
+                let balance = Balance {
+                    wallet: settings.paper_usdt,
+                    available: settings.paper_usdt,
+                };
+                let dry = Arc::new(DryRunRouter::new(
+                    exchange.clone(),
+                    exchange.clone(),
+                    bus.clone(),
+                    clock.clone(),
+                    balance,
+                ));
+                tasks.push(exec_gateway::journal::spawn_fill_recorder(
+                    &bus,
+                    journal.clone(),
+                    clock.clone(),
+                ));
+                tasks.push(tokio::spawn(drain(public_events, None)));
+                let ports = Ports {
+                    router: dry.clone(),
+                    positions: dry.clone(),
+                    account: dry.clone(),
+                    meta: exchange.clone(),
+                    prices: exchange.clone(),
+                    journal: journal.clone(),
+                    clock: clock.clone(),
+                };
+                (ports, Some(exchange), None, Some(dry), None)
+            }
+            Routing::Paper => {
+                let engine = paper_engine(&settings, public_rest.as_ref()).await?;
+                let paper = Arc::new(PaperRouter::new(
+                    engine,
+                    bus.clone(),
+                    clock.clone(),
+                    journal.clone(),
+                ));
+                tasks.push(tokio::spawn(drain(public_events, Some(paper.clone()))));
+                subscribe_tickers(&public, &symbols).await;
+                let ports = Ports {
+                    router: paper.clone(),
+                    positions: paper.clone(),
+                    account: paper.clone(),
+                    meta: paper.clone(),
+                    prices: paper.clone(),
+                    journal: journal.clone(),
+                    clock: clock.clone(),
+                };
+                (ports, None, Some(paper), None, None)
+            }
+        };
+
+        let mut config = GatewayConfig::new(settings.max_notional_usdt);
+        config.poll_interval = Duration::from_millis(20);
+        let gateway = Arc::new(Gateway::new(
+            ports.clone(),
+            config,
+            bus.clone(),
+            error_log.clone(),
+        )?);
+        Ok(Runtime {
+            settings,
+            bus,
+            journal,
+            error_log,
+            gateway,
+            ports,
+            rest,
+            public_rest,
+            public,
+            private,
+            live,
+            paper,
+            dry_run,
+            tasks,
+        })
+    }
+
+    /// The settings it was built from.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The pre-flight of [`Settings`]' symbols, leverage and minimum margin (SPEC R-ACC-2);
+    /// live routing only.
+    pub fn preflight_plan(&self) -> Preflight {
+        Preflight {
+            symbols: self.settings.symbols.clone(),
+            leverage: self.settings.leverage,
+            min_available_usdt: self.settings.min_available_usdt,
+        }
+    }
+
+    /// SPEC R-HEALTH-1: REST's `/v5/market/time` round trip and both streams' health.
+    pub async fn status(&self) -> BybitStatus {
+        let started = Instant::now();
+        let ok = self.public_rest.server_time().await.is_ok();
+        let rest = RestStatus {
+            ok,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let h = self.public.health();
+        let ws_public = WsPublicStatus {
+            ok: h.connected,
+            last_msg_ago_sec: h.since_last_message.map(|d| d.as_secs()),
+        };
+        let ws_private = match &self.private {
+            None => WsPrivateStatus {
+                ok: false,
+                last_msg_ago_sec: None,
+                error: Some(format!(
+                    "not configured ({} routing has no private stream)",
+                    self.settings.routing
+                )),
+            },
+            Some(p) => {
+                let h = p.health();
+                let ok = h.connected && h.authenticated;
+                WsPrivateStatus {
+                    ok,
+                    last_msg_ago_sec: h.since_last_message.map(|d| d.as_secs()),
+                    error: if ok {
+                        None
+                    } else {
+                        Some(h.last_error.unwrap_or_else(|| {
+                            if h.connected {
+                                "not authenticated yet".to_owned()
+                            } else {
+                                "not connected".to_owned()
+                            }
+                        }))
+                    },
+                }
+            }
+        };
+        BybitStatus {
+            rest,
+            ws_public,
+            ws_private,
+        }
+    }
+
+    /// Whether `status` is healthy for this routing (the private stream counts only live).
+    pub fn is_healthy(&self, status: &BybitStatus) -> bool {
+        status.is_healthy(self.settings.routing == Routing::Live)
+    }
+
+    /// Stops tracking (nothing is published after it), closes the streams and drops the
+    /// journal, waiting at most [`SHUTDOWN_GRACE`].
+    pub async fn shutdown(self) {
+        let Runtime {
+            gateway,
+            ports,
+            public,
+            private,
+            live,
+            paper,
+            dry_run,
+            tasks,
+            journal,
+            ..
+        } = self;
+        let work = async move {
+            if let Some(live) = &live {
+                live.shutdown().await;
+            }
+            for task in &tasks {
+                task.abort();
+            }
+            for task in tasks {
+                let _ = task.await;
+            }
+            drop((gateway, ports, live, paper, dry_run, journal));
+            // The streams close when their last handle goes; close them here when this is it.
+            for stream in [Some(public), private].into_iter().flatten() {
+                match Arc::try_unwrap(stream) {
+                    Ok(stream) => stream.close().await,
+                    Err(shared) => drop(shared),
+                }
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, work).await.is_err() {
+            tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; streams cancelled");
+        }
+    }
+}
+
+/// Subscribes the ticker topics, waiting a bounded time for the acknowledgement.
+async fn subscribe_tickers(public: &WsStream, symbols: &[String]) {
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    match tokio::time::timeout(SUBSCRIBE_WAIT, public.subscribe_tickers(&refs)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "ticker topics not subscribed"),
+        Err(_) => tracing::warn!("ticker topics not acknowledged yet; the stream keeps trying"),
+    }
+}
+
+/// Reads the public stream's events; with a paper router, every ticker's last price is
+/// printed on its engine (its resting orders fill as the real market moves).
+async fn drain(mut events: EventReceiver, paper: Option<Arc<PaperRouter>>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            WsEvent::Ticker(t) => {
+                if let (Some(paper), Some(price)) = (&paper, t.last_price) {
+                    if let Err(e) = paper.set_price(&t.symbol, price) {
+                        tracing::warn!(symbol = %t.symbol, error = %e, "paper price not applied");
+                    }
+                }
+            }
+            WsEvent::Closed { .. } => break,
+            _ => {}
+        }
+    }
+}
+
+/// The paper exchange: the environment's instruments for the traded symbols, opening at their
+/// current last price, a still market that moves only with the public ticker.
+async fn paper_engine(settings: &Settings, public: &RestClient) -> Result<sim_engine::Engine> {
+    let url = &settings.public_rest_url;
+    let all = public
+        .instruments(Category::Linear)
+        .await
+        .with_context(|| format!("reading instruments-info from {url}"))?;
+    let wanted: Vec<_> = all
+        .into_iter()
+        .filter(|i| settings.symbols.iter().any(|s| s.as_str() == i.symbol))
+        .collect();
+    for s in &settings.symbols {
+        if !wanted.iter().any(|i| i.symbol == s.as_str()) {
+            return Err(anyhow!(
+                "{} is not a linear instrument on {url}",
+                s.as_str()
+            ));
+        }
+    }
+    let mut config = sim_engine::EngineConfig::new(wanted, settings.paper_usdt, 1);
+    config.static_prices = true;
+    for s in &settings.symbols {
+        let tickers = public
+            .tickers(Category::Linear, Some(s.clone()))
+            .await
+            .with_context(|| format!("reading the {} ticker from {url}", s.as_str()))?;
+        let price = tickers
+            .list
+            .iter()
+            .find(|t| t.symbol == s.as_str())
+            .and_then(|t| t.last_price)
+            .ok_or_else(|| anyhow!("{url} has no last price for {}", s.as_str()))?;
+        config = config.with_price(s.as_str(), price);
+    }
+    sim_engine::Engine::new(config).map_err(|e| anyhow!("paper engine: {e:?}"))
+}

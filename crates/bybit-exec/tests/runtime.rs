@@ -1,0 +1,133 @@
+//! `Runtime::start` in each routing against the emulator; status (SPEC R-HEALTH-1); shutdown.
+
+use std::time::{Duration, Instant};
+
+use bybit_exec::config::Routing;
+use bybit_exec::runtime::Runtime;
+use exec_gateway::{PositionService, PriceService, Symbol};
+use rust_decimal_macros::dec;
+
+use crate::support::{emulator, eventually, settings};
+
+fn btc() -> Symbol {
+    Symbol::new("BTCUSDT").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_runtime_is_healthy_trades_and_shuts_down_quickly() {
+    let emu = emulator().await;
+    let rt = Runtime::start(settings(&emu)).await.unwrap();
+    assert!(rt.live.is_some() && rt.private.is_some() && rt.paper.is_none());
+    eventually("both streams up", || async {
+        let s = rt.status().await;
+        rt.is_healthy(&s)
+    })
+    .await;
+    let status = rt.status().await;
+    let json = serde_json::to_value(&status).unwrap();
+    // SPEC R-HEALTH-1's shape, camelCase.
+    assert_eq!(json["rest"]["ok"], true);
+    assert!(json["rest"]["latencyMs"].is_u64());
+    assert_eq!(json["wsPublic"]["ok"], true);
+    assert_eq!(json["wsPrivate"]["ok"], true);
+    assert!(json["wsPrivate"]["error"].is_null());
+    assert!(json["wsPrivate"].get("lastMsgAgoSec").is_some());
+
+    // The gateway reaches the exchange: an entry opens a position there.
+    let plan = exec_gateway::TradePlan {
+        symbol: btc(),
+        side: exec_gateway::Side::Buy,
+        margin_usdt: dec!(100),
+        leverage: dec!(10),
+        dca_levels: vec![],
+        tp_levels: vec![],
+        client_tag: "RT1".to_owned(),
+    };
+    let entry = rt.gateway.execute_entry(&plan).await.unwrap();
+    assert_eq!(entry.filled_qty, dec!(0.020));
+    let exchange_size = emu.state().read(|e| e.position_of("BTCUSDT").unwrap().size);
+    assert_eq!(exchange_size, dec!(0.020));
+
+    let started = Instant::now();
+    rt.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
+    let emu = emulator().await;
+    let mut s = settings(&emu);
+    s.routing = Routing::Paper;
+    s.credentials = None;
+    let rt = Runtime::start(s).await.unwrap();
+    let paper = rt.paper.clone().unwrap();
+    assert!(rt.private.is_none() && rt.live.is_none());
+    assert_eq!(paper.last_price(&btc()).await.unwrap(), dec!(50000));
+    // The real (here: emulated) market moves; the paper exchange follows its ticker.
+    emu.state()
+        .execute(|e, now| e.set_price(now, "BTCUSDT", dec!(50500)))
+        .unwrap();
+    eventually("the paper price follows the ticker", || async {
+        paper.last_price(&btc()).await.unwrap() == dec!(50500)
+    })
+    .await;
+    let status = rt.status().await;
+    assert!(rt.is_healthy(&status), "{status:?}");
+    assert!(!status.ws_private.ok);
+    assert!(status.ws_private.error.unwrap().contains("not configured"));
+    // A paper entry fills on the paper exchange, not on the real one.
+    let plan = exec_gateway::TradePlan {
+        symbol: btc(),
+        side: exec_gateway::Side::Buy,
+        margin_usdt: dec!(100),
+        leverage: dec!(10),
+        dca_levels: vec![],
+        tp_levels: vec![],
+        client_tag: "P1".to_owned(),
+    };
+    rt.gateway.execute_entry(&plan).await.unwrap();
+    assert!(!paper.get_position(&btc()).await.unwrap().is_flat());
+    assert!(emu
+        .state()
+        .read(|e| e.position_of("BTCUSDT").unwrap().size.is_zero()));
+    rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_routing_without_keys_is_refused_naming_them() {
+    let emu = emulator().await;
+    let mut s = settings(&emu);
+    s.credentials = None;
+    let err = Runtime::start(s).await.unwrap_err().to_string();
+    assert!(err.contains("BYBIT_API_KEY"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_sends_nothing_to_the_exchange() {
+    let emu = emulator().await;
+    let mut s = settings(&emu);
+    s.routing = Routing::DryRun;
+    let rt = Runtime::start(s).await.unwrap();
+    let mut sub = rt.bus.subscribe();
+    let plan = exec_gateway::TradePlan {
+        symbol: btc(),
+        side: exec_gateway::Side::Buy,
+        margin_usdt: dec!(100),
+        leverage: dec!(10),
+        dca_levels: vec![],
+        tp_levels: vec![],
+        client_tag: "D1".to_owned(),
+    };
+    rt.gateway.execute_entry(&plan).await.unwrap();
+    let mut would_send = false;
+    while let Some(exec_events::Received::Event(env)) = sub.try_recv() {
+        would_send |= matches!(&*env.event, exec_events::Event::WouldSend(_));
+    }
+    assert!(would_send, "a WouldSend event was published");
+    let orders = emu.state().read(|e| {
+        e.order_history(&sim_engine::OrderQuery::default()).len()
+            + e.open_orders(&sim_engine::OrderQuery::default()).len()
+    });
+    assert_eq!(orders, 0, "nothing reached the exchange");
+    rt.shutdown().await;
+}

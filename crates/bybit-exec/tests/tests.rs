@@ -1,0 +1,7 @@
+//! bybit-exec's integration tests: one binary, one module per area, each against an
+//! in-process emulator on loopback.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod runtime;
+mod support;
