@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod runtime;
+mod serve;
 mod support;

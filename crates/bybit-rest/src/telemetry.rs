@@ -73,3 +73,37 @@ pub(crate) fn clock_offset(offset_ms: i64) {
     #[allow(clippy::cast_precision_loss)]
     metrics::gauge!(CLOCK_OFFSET_SECONDS).set(offset_ms as f64 / 1000.0);
 }
+
+/// Gives every metric above its help text in the installed recorder (call once after
+/// installing it; exporters print it as `# HELP`).
+pub fn describe() {
+    use metrics::Unit;
+    metrics::describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Bybit REST latency of one send, from the request leaving to the whole reply read"
+    );
+    metrics::describe_counter!(REQUESTS_TOTAL, "Bybit REST sends by endpoint and outcome");
+    metrics::describe_counter!(
+        ERRORS_TOTAL,
+        "Failed Bybit REST sends by endpoint and kind (the retCode class for exchange answers)"
+    );
+    metrics::describe_counter!(
+        RATE_LIMIT_WAITS_TOTAL,
+        "Bybit REST sends that waited for the local rate limiter"
+    );
+    metrics::describe_histogram!(
+        RATE_LIMIT_WAIT_SECONDS,
+        Unit::Seconds,
+        "How long Bybit REST sends waited for the local rate limiter"
+    );
+    metrics::describe_gauge!(
+        RATE_LIMIT_REMAINING,
+        "Requests left in the current window per X-Bapi-Limit-Status, by endpoint"
+    );
+    metrics::describe_gauge!(
+        CLOCK_OFFSET_SECONDS,
+        Unit::Seconds,
+        "Measured Bybit server clock minus the local clock"
+    );
+}

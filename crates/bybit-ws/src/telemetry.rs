@@ -30,3 +30,28 @@ pub(crate) fn count(name: &'static str, stream: &'static str) {
 pub(crate) fn book_gap(reason: &'static str) {
     metrics::counter!(BOOK_GAPS_TOTAL, "stream" => "public", "reason" => reason).increment(1);
 }
+
+/// Gives every metric above its help text in the installed recorder (call once after
+/// installing it; exporters print it as `# HELP`).
+pub fn describe() {
+    metrics::describe_counter!(
+        RECONNECTS_TOTAL,
+        "Bybit WebSocket connections re-established after the first"
+    );
+    metrics::describe_counter!(
+        BOOK_GAPS_TOTAL,
+        "Order-book updates that broke continuity, by reason"
+    );
+    metrics::describe_counter!(
+        BOOK_RESYNCS_TOTAL,
+        "Order-book topics resubscribed for a fresh snapshot"
+    );
+    metrics::describe_counter!(
+        BAD_FRAMES_TOTAL,
+        "Bybit WebSocket frames skipped as unreadable"
+    );
+    metrics::describe_counter!(
+        DROPPED_EVENTS_TOTAL,
+        "Stream events dropped because the consumer's channel was full"
+    );
+}
