@@ -170,7 +170,7 @@ fn chromium(url: &str, screenshot: Option<&Path>) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paper_serve_answers_health_and_metrics_and_503_when_the_stream_is_down() {
+async fn paper_serve_answers_health_503_while_the_stream_is_down_and_metrics_promtool_accepts() {
     let emu = emulator().await;
     let server = paper_server(&emu).await;
     let addr = server.addr();
@@ -190,29 +190,12 @@ async fn paper_serve_answers_health_and_metrics_and_503_when_the_stream_is_down(
     // A trade, so the order and fill counters have something to show.
     let (code, answer) = post(addr, "/api/trades", &plan("SRV_M1")).await;
     assert_eq!(code, 200, "{answer}");
-    let (code, metrics) = get(addr, "/metrics").await;
-    assert_eq!(code, 200);
-    for needle in [
-        "bybit_rest_request_duration_seconds_bucket{endpoint=\"GET /v5/market/time\"",
-        "bybit_rest_requests_total{endpoint=\"GET /v5/market/instruments-info\",outcome=\"ok\"}",
-        "bybit_exec_ws_connected{stream=\"public\"} 1",
-        "bybit_exec_fallback_polling_active 0",
-        "bybit_exec_unresolved_orders 0",
-        "bybit_exec_orders_sent_total{kind=\"tp\",result=\"accepted\"}",
-        "bybit_exec_fills_total{kind=\"entry\"}",
-        "# HELP bybit_rest_request_duration_seconds",
-    ] {
-        assert!(metrics.contains(needle), "{needle} missing in\n{metrics}");
-    }
-    if let Some((ok, report)) = promtool_check(&metrics) {
-        assert!(ok, "promtool check metrics:\n{report}\n---\n{metrics}");
-        println!("promtool check metrics: passed");
-    }
 
-    // The emulator drops every WebSocket and refuses new ones: /health says 503.
+    // The emulator drops every WebSocket and refuses new ones for 2 s: /health says 503,
+    // then 200 again once the stream is back.
     reqwest::Client::new()
         .post(format!("{}/emulator/ws/refuse", emu.http_url()))
-        .json(&json!({"seconds": 30}))
+        .json(&json!({"seconds": 2}))
         .send()
         .await
         .unwrap();
@@ -224,6 +207,31 @@ async fn paper_serve_answers_health_and_metrics_and_503_when_the_stream_is_down(
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["wsPublic"]["ok"], false);
     assert_eq!(health["rest"]["ok"], true);
+    eventually("healthy again", || async {
+        get(addr, "/health").await.0 == 200
+    })
+    .await;
+
+    let (code, metrics) = get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    for needle in [
+        "bybit_rest_request_duration_seconds_bucket{endpoint=\"GET /v5/market/time\"",
+        "bybit_rest_requests_total{endpoint=\"GET /v5/market/instruments-info\",outcome=\"ok\"}",
+        "bybit_ws_reconnects_total{stream=\"public\"}",
+        "bybit_exec_ws_connected{stream=\"public\"} 1",
+        "bybit_exec_fallback_polling_active 0",
+        "bybit_exec_unresolved_orders 0",
+        "bybit_exec_orders_sent_total{kind=\"entry\",result=\"accepted\"}",
+        "bybit_exec_orders_sent_total{kind=\"tp\",result=\"accepted\"}",
+        "bybit_exec_fills_total{kind=\"entry\"}",
+        "# HELP bybit_rest_request_duration_seconds",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing in\n{metrics}");
+    }
+    if let Some((ok, report)) = promtool_check(&metrics) {
+        assert!(ok, "promtool check metrics:\n{report}\n---\n{metrics}");
+        println!("promtool check metrics: passed");
+    }
     server.stop().await;
 }
 

@@ -10,7 +10,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use exec_gateway::{GatewayError, OrderSnapshot, Outcome, PositionState, TradePlan, TradeState};
+use exec_gateway::{
+    GatewayError, Journal, OrderSnapshot, Outcome, PositionState, TradePlan, TradeState,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -83,7 +85,7 @@ fn sample(app: &App) {
         && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet());
     flag(FALLBACK_POLLING_ACTIVE, polling);
     flag(TRADING_HALTED, rt.gateway.halted().is_some());
-    let unresolved = unresolved(app).len();
+    let unresolved = unresolved(app.runtime.journal.as_ref(), &app.seen.tags()).len();
     #[allow(clippy::cast_precision_loss, reason = "a count of orders")]
     metrics::gauge!(UNRESOLVED_ORDERS).set(unresolved as f64);
     let public = rt.public.health();
@@ -119,10 +121,11 @@ struct Unresolved {
     last_outcome: &'static str,
 }
 
-fn unresolved(app: &App) -> Vec<Unresolved> {
+/// The intents of `tags` whose last journaled outcome is none or `unknown`.
+fn unresolved(journal: &dyn Journal, tags: &[String]) -> Vec<Unresolved> {
     let mut out = Vec::new();
-    for tag in app.seen.tags() {
-        let Ok(rows) = app.runtime.journal.intents(&tag) else {
+    for tag in tags {
+        let Ok(rows) = journal.intents(tag) else {
             continue;
         };
         for row in rows {
@@ -313,7 +316,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         positions,
         trades: trades.into_values().collect(),
         other_orders,
-        unresolved: unresolved(&app),
+        unresolved: unresolved(app.runtime.journal.as_ref(), &app.seen.tags()),
         events: app.seen.events(),
         errors,
     })
@@ -423,5 +426,62 @@ async fn close_trade(
     {
         Ok(state) => Json(json!({"trade": state_json(&state)})).into_response(),
         Err(e) => gateway_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use exec_gateway::{Intent, MemoryJournal};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn intent(leg: &str) -> Intent {
+        Intent {
+            trade_tag: "T1".to_owned(),
+            leg: leg.to_owned(),
+            order_link_id: format!("andre_{leg}_T1"),
+            symbol: "BTCUSDT".to_owned(),
+            side: "Sell".to_owned(),
+            qty: dec!(0.01),
+            price: Some(dec!(51000)),
+            trigger_price: None,
+            kind: "limit".to_owned(),
+            reason: "setup_tps".to_owned(),
+            at_ms: 1,
+        }
+    }
+
+    // The outcome policy (STYLE.md): an order is settled by an answer or by a lookup, not by
+    // the passage of time.
+    #[test]
+    fn an_order_is_unresolved_until_an_answer_or_a_lookup_is_journaled() {
+        let journal = MemoryJournal::new();
+        let unknown = Outcome::Unknown {
+            reason: "timeout".to_owned(),
+        };
+        for leg in ["TP1", "TP2", "TP3", "DCA1"] {
+            journal.record_intent(&intent(leg)).unwrap();
+        }
+        let link = |leg: &str| format!("andre_{leg}_T1");
+        // TP1: no answer at all. TP2: answered "unknown". TP3: unknown, then found by lookup.
+        journal.record_outcome(&link("TP2"), &unknown, 2).unwrap();
+        journal.record_outcome(&link("TP3"), &unknown, 2).unwrap();
+        let found = Outcome::Resolved {
+            found: true,
+            order_id: Some("1".to_owned()),
+        };
+        journal.record_outcome(&link("TP3"), &found, 3).unwrap();
+        let acked = Outcome::Acked {
+            order_id: "2".to_owned(),
+        };
+        journal.record_outcome(&link("DCA1"), &acked, 2).unwrap();
+
+        let open = unresolved(&journal, &["T1".to_owned(), "other".to_owned()]);
+        let got: Vec<(&str, &str)> = open
+            .iter()
+            .map(|u| (u.leg.as_str(), u.last_outcome))
+            .collect();
+        assert_eq!(got, [("TP1", "none"), ("TP2", "unknown")]);
     }
 }
