@@ -17,6 +17,7 @@
 mod app;
 mod auth;
 mod categories;
+pub mod cli;
 mod clock;
 mod edge;
 mod exposure;

@@ -876,6 +876,18 @@ impl Settings {
         })
     }
 
+    /// Checks what a start needs, for settings built or changed by hand (fields are public):
+    /// mainnet still needs its opt-in (R-CFG-5), live routing needs the keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.env == BybitEnv::Mainnet && !self.mainnet_confirmed {
+            return Err(ConfigError::MainnetNotConfirmed);
+        }
+        if self.routing == Routing::Live {
+            self.require_credentials("live routing")?;
+        }
+        Ok(())
+    }
+
     /// What the environment offers.
     pub fn capabilities(&self) -> Capabilities {
         self.env.capabilities()
@@ -1131,6 +1143,24 @@ mod tests {
         };
         let s = Settings::from_sources(env(&[("BYBIT_ENV", "mainnet")]), &args).unwrap();
         assert!(s.mainnet_confirmed);
+    }
+
+    #[test]
+    fn validate_holds_hand_built_settings_to_the_same_rules() {
+        let mut s = Settings::for_emulator("http://127.0.0.1:1", "k", "s").unwrap();
+        assert!(s.validate().is_ok());
+        s.env = BybitEnv::Mainnet;
+        assert_eq!(s.validate().unwrap_err(), ConfigError::MainnetNotConfirmed);
+        s.mainnet_confirmed = true;
+        assert!(s.validate().is_ok());
+        s.credentials = None;
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("BYBIT_API_KEY"));
+        s.routing = Routing::Paper;
+        assert!(s.validate().is_ok());
     }
 
     #[test]

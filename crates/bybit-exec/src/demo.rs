@@ -1,120 +1,744 @@
-//! `bybit-exec demo`: the README's main command.
+//! `bybit-exec demo`: the README's main command, a whole trade through the live adapters.
 //!
-//! Today it shows the foundation offline: it turns a trade plan's USDT margin into an order
-//! with real instrument rules (SPEC R-GW-1, R-META-1), validates it, and signs the REST
-//! request that would carry it (R-REST-1). Step 7 (issue 11) replaces it with a whole trade
-//! through the live adapters against the embedded exchange emulator, under the same command.
+//! It starts the embedded emulator on loopback (a still BTCUSDT market at 50 000, a seed),
+//! builds a [`Runtime`] on it with live routing, and runs the trade of the Step 5 lifecycle
+//! (`exec_gateway::testing::run_lifecycle`): a market entry, three take-profits and two DCAs;
+//! the price dips through DCA1 (the take-profits are resized to the grown position), rises
+//! through TP1, the trade moves to breakeven (DCA2 cancelled, a stop at the average entry),
+//! TP2 and TP3 fill and the trade closes flat. Every order, fill and position change the layer
+//! publishes is printed as it arrives, each step and state change in between. At the end a
+//! reconciliation table sets the layer's view (what it published and journaled) beside the
+//! exchange's (REST, and the emulator's `/emulator/state`); [`run`] fails unless they agree.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
-use bybit_meta::{InstrumentRules, OrderDraft, RoundingMode};
-use bybit_sign::Credentials;
-use bybit_types::rest::order::CreateOrderRequest;
-use bybit_types::{Category, OrderLinkId, OrderType, Side, TimeInForce};
+use anyhow::{anyhow, bail, Context, Result};
+use bybit_emulator::{Emulator, EmulatorConfig};
+use bybit_rest::{OpenOrders, Positions};
+use exec_events::{Event, EventBus, ExecKind, Fill, OrderEvent, OrderEventKind, Received};
+use exec_gateway::{
+    DcaLevel, Phase, Side, Symbol, TpLevel, TradePlan, TradeState, DEFAULT_LINK_PREFIX,
+};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use sim_engine::EngineSnapshot;
+
+use crate::config::{JournalLocation, Settings};
+use crate::runtime::Runtime;
+
+const KEY: &str = "demo-key";
+const SECRET: &str = "demo-secret";
+const SYMBOL: &str = "BTCUSDT";
+/// How long one step may wait for what it caused (a fill, a state).
+const STEP_WAIT: Duration = Duration::from_secs(10);
 
 /// `bybit-exec demo` options.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
-    /// Symbol from the built-in instrument table.
-    #[arg(long, default_value = "SOLUSDT")]
-    pub symbol: String,
-    /// Margin to commit, in USDT, before leverage.
-    #[arg(long, default_value = "100")]
-    pub margin_usdt: Decimal,
-    /// Leverage applied to the margin.
-    #[arg(long, default_value = "25")]
-    pub leverage: Decimal,
-    /// Limit price as the position engine computed it (any precision).
-    #[arg(long, default_value = "178.123456")]
-    pub price: Decimal,
+    /// Seed of the emulator (ids; the market itself is still).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Keep the journal in this SQLite file (default: in memory), e.g. to read it afterwards
+    /// with `bybit-exec journal DEMO`.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// The trade's client tag (its orderLinkIds are `andre_<LEG>_<TAG>`).
+    #[arg(long, default_value = "DEMO")]
+    pub tag: String,
+    /// Print only the reconciliation table.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Before reconciling, place an order with this layer's prefix straight on the exchange,
+    /// bypassing the layer: the table must then disagree (a negative control for tests).
+    #[arg(long, hide = true)]
+    pub inject_stray_order: bool,
 }
 
-/// Runs the demo.
+impl Default for DemoArgs {
+    fn default() -> Self {
+        DemoArgs {
+            seed: 7,
+            journal: None,
+            tag: "DEMO".to_owned(),
+            quiet: false,
+            inject_stray_order: false,
+        }
+    }
+}
+
+/// Where the demo's lines go.
+pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// One row of the reconciliation table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconRow {
+    /// What is compared (`ENTRY`, `TP1`, …, `position BTCUSDT`, `open orders`, `fills`).
+    pub item: String,
+    /// The layer's view.
+    pub layer: String,
+    /// The exchange's view.
+    pub exchange: String,
+}
+
+impl ReconRow {
+    /// Whether both views say the same.
+    pub fn agrees(&self) -> bool {
+        self.layer == self.exchange
+    }
+}
+
+/// What the demo did.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// The reconciliation table.
+    pub rows: Vec<ReconRow>,
+    /// Fills the layer published.
+    pub fills: usize,
+    /// The trade's phases as journaled.
+    pub phases: Vec<Phase>,
+    /// Wall time of the whole demo.
+    pub elapsed: Duration,
+}
+
+impl DemoReport {
+    /// Whether every row agrees.
+    pub fn agrees(&self) -> bool {
+        self.rows.iter().all(ReconRow::agrees)
+    }
+}
+
+/// Runs the demo, printing to stdout; an error unless the reconciliation agrees.
 pub async fn run(args: DemoArgs) -> Result<()> {
-    demo(&args.symbol, args.margin_usdt, args.leverage, args.price)
+    let sink: Sink = Arc::new(|line: &str| crate::print_line(line));
+    let report = run_with(&args, sink).await?;
+    if report.agrees() {
+        crate::print_line(&format!(
+            "the layer and the exchange agree ({} fills, {:.1} s)",
+            report.fills,
+            report.elapsed.as_secs_f64()
+        ));
+        Ok(())
+    } else {
+        bail!("the layer's view and the exchange's disagree (rows marked ✗ above)")
+    }
 }
 
-fn demo(symbol: &str, margin_usdt: Decimal, leverage: Decimal, price: Decimal) -> Result<()> {
-    let info = sim_engine::defaults::instruments()
-        .into_iter()
-        .find(|i| i.symbol == symbol)
-        .ok_or_else(|| anyhow!("{symbol} is not in the built-in instrument table"))?;
-    let rules = InstrumentRules::try_from(&info)?;
-    println!(
-        "instrument {symbol}: tick {} step {} min qty {} min notional {}",
-        rules.tick_size(),
-        rules.qty_step(),
-        rules.min_order_qty(),
-        rules.min_notional()
-    );
+/// The plan: 100 USDT × 10 on BTCUSDT, DCAs at 49 000 and 48 000 (100 USDT each), TPs at
+/// 51 000 / 52 000 / 53 000 taking half, 30 % and 20 %.
+pub fn plan(tag: &str) -> Result<TradePlan> {
+    Ok(TradePlan {
+        symbol: Symbol::new(SYMBOL)?,
+        side: Side::Buy,
+        margin_usdt: dec!(100),
+        leverage: dec!(10),
+        dca_levels: vec![
+            DcaLevel {
+                price: dec!(49000),
+                margin_usdt: dec!(100),
+            },
+            DcaLevel {
+                price: dec!(48000),
+                margin_usdt: dec!(100),
+            },
+        ],
+        tp_levels: vec![
+            TpLevel {
+                price: dec!(51000),
+                share: dec!(0.5),
+            },
+            TpLevel {
+                price: dec!(52000),
+                share: dec!(0.3),
+            },
+            TpLevel {
+                price: dec!(53000),
+                share: dec!(0.2),
+            },
+        ],
+        client_tag: tag.to_owned(),
+    })
+}
 
-    // The plan's USDT amount is margin before leverage; the order's notional is margin × leverage.
-    let notional = margin_usdt
-        .checked_mul(leverage)
-        .ok_or_else(|| anyhow!("margin × leverage overflows"))?;
-    let raw_qty = notional
-        .checked_div(price)
-        .ok_or_else(|| anyhow!("price must not be zero"))?;
-    let qty = rules.qty_for_notional(notional, price)?;
-    println!("plan: {margin_usdt} USDT margin × {leverage} = {notional} USDT at {price} → {raw_qty:.8} raw qty");
+/// What the layer has published, kept by the timeline task.
+#[derive(Debug, Default)]
+struct View {
+    fills: Vec<Fill>,
+    orders: BTreeMap<String, OrderEvent>,
+    positions: BTreeMap<String, Decimal>,
+    problems: Vec<String>,
+}
 
-    let side = Side::Buy;
-    let order = rules.prepare_order(&OrderDraft::limit(qty, price), RoundingMode::passive(side))?;
-    let sent_price = order
-        .price()
-        .ok_or_else(|| anyhow!("a limit order has a price"))?;
-    println!(
-        "rounded: qty {} (floored to the step), price {} (rounded down: a buy never pays more), notional {}",
-        order.qty(),
-        sent_price,
-        order.notional().round_dp(4)
-    );
+fn lock(view: &Mutex<View>) -> std::sync::MutexGuard<'_, View> {
+    view.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
-    let link_id = OrderLinkId::new("andre_ENTRY_DEMO_20251122_130601")?;
-    let mut request = CreateOrderRequest::new(
-        Category::Linear,
-        symbol,
-        side,
-        OrderType::Limit,
-        order.qty().get(),
-    );
-    request.price = Some(sent_price.get());
-    request.time_in_force = Some(TimeInForce::Gtc);
-    request.order_link_id = Some(link_id.as_str().to_owned());
-    request.position_idx = Some(0);
+/// The timeline: prints every event as it arrives and keeps the layer's view.
+struct Timeline {
+    view: Arc<Mutex<View>>,
+    /// The journal, once the runtime has opened it: an order's kind (market, limit) is its
+    /// intent's (Bybit shows a market order's protection price as its price).
+    journal: std::sync::OnceLock<Arc<dyn exec_gateway::Journal>>,
+    started: Instant,
+    sink: Sink,
+    quiet: bool,
+}
 
-    // Demo credentials: a real run reads BYBIT_API_KEY / BYBIT_API_SECRET (Step 6).
-    let creds = Credentials::new("demo-key", "demo-secret")?;
-    let now = u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .context("clock before 1970")?
-            .as_millis(),
-    )?;
-    let signed = creds.sign_post(now, 5000, &request)?;
-    println!("POST /v5/order/create");
-    for (name, value) in signed.headers().iter() {
-        println!("  {name}: {value}");
+impl Timeline {
+    fn say(&self, text: &str) {
+        if !self.quiet {
+            let ms = self.started.elapsed().as_millis();
+            (self.sink)(&format!("{:>5}.{:03}s  {text}", ms / 1000, ms % 1000));
+        }
     }
-    println!("  body: {}", signed.body());
-    let h = signed.headers();
-    let verified = creds.verify_rest(
-        h.timestamp(),
-        h.recv_window(),
-        signed.body().as_bytes(),
-        h.sign(),
-    );
-    println!("signature verifies over the exact body: {verified}");
-    println!(
-        "(nothing was sent: the whole-trade demo on the built-in emulator arrives with Step 7)"
-    );
 
-    // A sanity floor so the demo fails loudly if rounding ever produced an illegal order.
-    if order.notional() < dec!(5) || !verified {
-        return Err(anyhow!("demo produced an order Bybit would refuse"));
+    fn spawn(self: &Arc<Self>, bus: &EventBus) -> tokio::task::JoinHandle<()> {
+        let mut sub = bus.subscribe();
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match sub.recv().await {
+                    Received::Event(env) => me.event(&env.event),
+                    Received::Lagged { missed } => {
+                        lock(&me.view)
+                            .problems
+                            .push(format!("the timeline missed {missed} events"));
+                    }
+                    Received::Closed => break,
+                }
+            }
+        })
     }
-    Ok(())
+
+    fn event(&self, event: &Event) {
+        match event {
+            Event::Order(o) => {
+                let market = self
+                    .journal
+                    .get()
+                    .and_then(|j| j.intent(&o.order_link_id).ok().flatten())
+                    .is_some_and(|r| r.intent.kind == "market");
+                let what = match (o.price, o.trigger_price) {
+                    _ if market => "market".to_owned(),
+                    (Some(p), _) => format!("limit {p}"),
+                    (None, Some(t)) => format!("trigger {t}"),
+                    (None, None) => "market".to_owned(),
+                };
+                let link = if o.order_link_id.is_empty() {
+                    "(position stop)"
+                } else {
+                    o.order_link_id.as_str()
+                };
+                self.say(&format!(
+                    "order    {:<16} {link:<18} {} {} {what}{}{}",
+                    format!("{:?}", o.kind),
+                    o.side,
+                    o.qty,
+                    if o.reduce_only { " reduce-only" } else { "" },
+                    if o.filled_qty.is_zero() {
+                        String::new()
+                    } else {
+                        format!(", filled {}", o.filled_qty)
+                    }
+                ));
+                if !o.order_link_id.is_empty() {
+                    lock(&self.view)
+                        .orders
+                        .insert(o.order_link_id.clone(), o.clone());
+                }
+            }
+            Event::Fill(f) => {
+                if f.exec_kind != ExecKind::Trade {
+                    return;
+                }
+                self.say(&format!(
+                    "fill     {:<16} {:<18} {} {} at {} (fee {} {})",
+                    if f.is_maker { "maker" } else { "taker" },
+                    f.order_link_id,
+                    f.side,
+                    f.qty,
+                    f.price,
+                    f.fee,
+                    f.fee_currency
+                ));
+                lock(&self.view).fills.push(f.clone());
+            }
+            Event::Position(p) => {
+                // Bybit pushes the position on every order operation: print changes only.
+                let before = lock(&self.view).positions.get(&p.symbol).copied();
+                if before == Some(p.size) {
+                    return;
+                }
+                self.say(&format!(
+                    "position {:<16} {} {}{}",
+                    p.symbol,
+                    p.side.map_or("flat", |s| s.as_str()),
+                    p.size,
+                    p.entry_price
+                        .filter(|_| !p.size.is_zero())
+                        .map(|e| format!(" at {e}"))
+                        .unwrap_or_default()
+                ));
+                lock(&self.view).positions.insert(p.symbol.clone(), p.size);
+            }
+            Event::ExecutionError(e) => {
+                self.say(&format!("error    {:?}: {}", e.kind, e.message));
+                lock(&self.view)
+                    .problems
+                    .push(format!("execution.error {:?}: {}", e.kind, e.message));
+            }
+            Event::Health(h) if !h.ok => {
+                self.say(&format!(
+                    "health   {} down: {}",
+                    h.component,
+                    h.detail.clone().unwrap_or_default()
+                ));
+            }
+            Event::Wallet(_) | Event::Health(_) | Event::WouldSend(_) => {}
+        }
+    }
+
+    /// Waits until the layer's view satisfies `check`.
+    async fn until(&self, what: &str, check: impl Fn(&View) -> bool) -> Result<()> {
+        let deadline = Instant::now() + STEP_WAIT;
+        while !check(&lock(&self.view)) {
+            if Instant::now() > deadline {
+                bail!("timed out after {STEP_WAIT:?} waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    fn filled(&self, link: &str) -> Decimal {
+        lock(&self.view)
+            .fills
+            .iter()
+            .filter(|f| f.order_link_id == link)
+            .map(|f| f.qty)
+            .sum()
+    }
+
+    /// Waits until `link` has filled `qty` in total.
+    async fn fill_of(&self, link: &str, qty: Decimal) -> Result<()> {
+        self.until(&format!("{link} to fill {qty}"), |v| {
+            v.fills
+                .iter()
+                .filter(|f| f.order_link_id == link)
+                .map(|f| f.qty)
+                .sum::<Decimal>()
+                == qty
+        })
+        .await
+    }
+}
+
+/// Runs the demo, sending its lines to `sink`, and returns the report (whether or not the
+/// views agree; an error only if the trade itself could not be run).
+pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
+    let started = Instant::now();
+    let mut config = EmulatorConfig::with_defaults(KEY, SECRET, dec!(10000), args.seed);
+    config.static_prices = true;
+    config.engine = config.engine.with_price(SYMBOL, dec!(50000));
+    let emu = Emulator::start("127.0.0.1:0", config)
+        .await
+        .context("starting the embedded emulator")?;
+    let timeline = Arc::new(Timeline {
+        view: Arc::new(Mutex::new(View::default())),
+        journal: std::sync::OnceLock::new(),
+        started,
+        sink: sink.clone(),
+        quiet: args.quiet,
+    });
+    timeline.say(&format!(
+        "emulator listening on {} (BTCUSDT still at 50000, 10000 USDT)",
+        emu.http_url()
+    ));
+
+    let mut settings = Settings::for_emulator(&emu.http_url(), KEY, SECRET)?;
+    if let Some(path) = &args.journal {
+        settings.journal = JournalLocation::Sqlite(path.clone());
+    }
+    let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
+    let printer = timeline.spawn(&bus);
+    let rt = Runtime::start_on_bus(settings, bus).await?;
+    let _ = timeline.journal.set(rt.journal.clone());
+    timeline.say("runtime started: live routing over REST + private and public streams");
+
+    let result = trade(&rt, &emu, &timeline, &args.tag).await;
+    let report = match result {
+        Ok(phases) => {
+            if args.inject_stray_order {
+                let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
+                timeline.say(&format!(
+                    "inject   {link} placed on the exchange behind the layer's back"
+                ));
+                let order = sim_engine::NewOrder::limit(
+                    SYMBOL,
+                    bybit_types::Side::Buy,
+                    dec!(0.001),
+                    dec!(45000),
+                )
+                .link_id(&link);
+                emu.state()
+                    .execute(|e, now| e.create_order(now, &order))
+                    .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
+            }
+            let rows = reconcile(&rt, &emu, &timeline, &args.tag).await?;
+            let fills = lock(&timeline.view).fills.len();
+            DemoReport {
+                rows,
+                fills,
+                phases,
+                elapsed: started.elapsed(),
+            }
+        }
+        Err(e) => {
+            rt.shutdown().await;
+            printer.abort();
+            return Err(e);
+        }
+    };
+    rt.shutdown().await;
+    printer.abort();
+    emu.stop().await;
+    sink(&table(&report.rows));
+    Ok(report)
+}
+
+fn set_price(emu: &Emulator, timeline: &Timeline, price: Decimal) -> Result<()> {
+    timeline.say(&format!("market   BTCUSDT trades at {price}"));
+    emu.state()
+        .execute(|e, now| e.set_price(now, SYMBOL, price))
+        .map_err(|e| anyhow!("setting the emulator's price: {e:?}"))
+}
+
+fn phase_line(timeline: &Timeline, state: &TradeState) {
+    timeline.say(&format!("state    {} → {:?}", state.tag, state.phase));
+}
+
+/// The trade, step by step; returns the journaled phases.
+async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> Result<Vec<Phase>> {
+    let plan = plan(tag)?;
+    let gw = &rt.gateway;
+    let link = |leg: &str| format!("{DEFAULT_LINK_PREFIX}{leg}_{tag}");
+    let symbol = plan.symbol.clone();
+    let live = rt
+        .live
+        .as_ref()
+        .ok_or_else(|| anyhow!("the demo needs live routing"))?;
+
+    // The gateway sizes the entry from the public ticker.
+    let deadline = Instant::now() + STEP_WAIT;
+    while live.cached_last_price(&symbol).is_none() {
+        if Instant::now() > deadline {
+            bail!("no ticker price from the public stream");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    timeline.say("step 1   execute_entry: 100 USDT × 10 at market");
+    let entry = gw.execute_entry(&plan).await?;
+    timeline.say(&format!(
+        "entry    filled {} at {}",
+        entry.filled_qty, entry.entry_price
+    ));
+    timeline.fill_of(&link("ENTRY"), entry.filled_qty).await?;
+    if let Some(s) = gw.trade(tag) {
+        phase_line(timeline, &s);
+    }
+
+    timeline.say("step 2   setup_tps (3 reduce-only limits) and setup_dcas (2 limits)");
+    let position = rt.ports.positions.get_position(&symbol).await?;
+    gw.setup_tps(&plan, &position).await?;
+    gw.setup_dcas(&plan, &position).await?;
+    // Called again: idempotent, nothing new is sent.
+    gw.setup_tps(&plan, &position).await?;
+    gw.setup_dcas(&plan, &position).await?;
+
+    timeline.say("step 3   the price dips through DCA1 at 49000");
+    set_price(emu, timeline, dec!(48990))?;
+    let dca1 = rt
+        .journal
+        .intent(&link("DCA1"))?
+        .map(|r| r.intent.qty)
+        .ok_or_else(|| anyhow!("DCA1 was not journaled"))?;
+    timeline.fill_of(&link("DCA1"), dca1).await?;
+    timeline.say("step 4   setup_tps again: the take-profits grow with the position");
+    let position = rt.ports.positions.get_position(&symbol).await?;
+    gw.setup_tps(&plan, &position).await?;
+
+    timeline.say("step 5   the price rises through TP1 at 51000");
+    set_price(emu, timeline, dec!(51010))?;
+    let tp1 = order_qty(rt, &link("TP1"))?;
+    timeline.fill_of(&link("TP1"), tp1).await?;
+
+    timeline.say("step 6   move_to_breakeven: DCA2 cancelled, stop at the average entry");
+    let state = gw
+        .trade(tag)
+        .ok_or_else(|| anyhow!("the gateway lost trade {tag}"))?;
+    let state = gw.move_to_breakeven(&state).await?;
+    phase_line(timeline, &state);
+
+    timeline.say("step 7   the price rises through TP2 (52000) and TP3 (53000)");
+    set_price(emu, timeline, dec!(52010))?;
+    set_price(emu, timeline, dec!(53010))?;
+    let tp2 = order_qty(rt, &link("TP2"))?;
+    let tp3 = order_qty(rt, &link("TP3"))?;
+    timeline.fill_of(&link("TP2"), tp2).await?;
+    timeline.fill_of(&link("TP3"), tp3).await?;
+    let deadline = Instant::now() + STEP_WAIT;
+    while !rt.ports.positions.get_position(&symbol).await?.is_flat() {
+        if Instant::now() > deadline {
+            bail!("the position did not go flat after TP3");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    timeline.say("step 8   close_all: flat, nothing left open");
+    let state = gw.close_all(&state, "all targets hit").await?;
+    phase_line(timeline, &state);
+    let phases = rt.journal.states(tag)?.iter().map(|s| s.phase).collect();
+    Ok(phases)
+}
+
+/// The quantity an order was last journaled with (placed, amended or re-rounded).
+fn order_qty(rt: &Runtime, link: &str) -> Result<Decimal> {
+    let row = rt
+        .journal
+        .intent(link)?
+        .ok_or_else(|| anyhow!("{link} was not journaled"))?;
+    let mut qty = row.intent.qty;
+    for o in &row.outcomes {
+        match o {
+            exec_gateway::Outcome::Amended { qty: q } => qty = *q,
+            exec_gateway::Outcome::Rerounded { qty: q, .. } => qty = *q,
+            _ => {}
+        }
+    }
+    Ok(qty)
+}
+
+fn layer_status(kind: OrderEventKind) -> &'static str {
+    match kind {
+        OrderEventKind::Accepted | OrderEventKind::Updated | OrderEventKind::PartiallyFilled => {
+            "open"
+        }
+        OrderEventKind::Filled => "filled",
+        OrderEventKind::Cancelled => "cancelled",
+        OrderEventKind::Rejected => "rejected",
+    }
+}
+
+fn exchange_status(status: &bybit_types::OrderStatus) -> &'static str {
+    use bybit_types::OrderStatus as S;
+    match status {
+        S::New | S::PartiallyFilled | S::Untriggered | S::Triggered => "open",
+        S::Filled => "filled",
+        S::Cancelled | S::PartiallyFilledCanceled | S::Deactivated => "cancelled",
+        S::Rejected => "rejected",
+        _ => "other",
+    }
+}
+
+fn leg_text(state: &str, filled: Decimal) -> String {
+    if state == "filled" {
+        format!("filled {}", filled.normalize())
+    } else {
+        format!("{state}, {} filled", filled.normalize())
+    }
+}
+
+/// The layer's view beside the exchange's; waits (bounded) for the layer's view to settle.
+async fn reconcile(
+    rt: &Runtime,
+    emu: &Emulator,
+    timeline: &Timeline,
+    tag: &str,
+) -> Result<Vec<ReconRow>> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let rows = compare(rt, emu, timeline, tag).await?;
+        if rows.iter().all(ReconRow::agrees) || Instant::now() > deadline {
+            return Ok(rows);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn compare(
+    rt: &Runtime,
+    emu: &Emulator,
+    timeline: &Timeline,
+    tag: &str,
+) -> Result<Vec<ReconRow>> {
+    let suffix = format!("_{tag}");
+    let ours = |link: &str| link.starts_with(DEFAULT_LINK_PREFIX) && link.ends_with(&suffix);
+    let truth: EngineSnapshot = reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .context("GET /emulator/state")?
+        .json()
+        .await
+        .context("reading /emulator/state")?;
+    let rest_open = rt
+        .rest
+        .open_orders(OpenOrders::settle_coin("USDT"))
+        .await
+        .context("REST open orders")?;
+    let rest_positions = rt
+        .rest
+        .positions(Positions::settle_coin("USDT"))
+        .await
+        .context("REST positions")?;
+
+    let mut rows = Vec::new();
+    let intents = rt.journal.intents(tag)?;
+    let journal_fills = rt.journal.fills(DEFAULT_LINK_PREFIX)?;
+    for row in &intents {
+        let link = &row.intent.order_link_id;
+        let layer_state = lock(&timeline.view)
+            .orders
+            .get(link)
+            .map_or("unseen", |o| layer_status(o.kind));
+        let layer_filled = timeline.filled(link);
+        let journaled: Decimal = journal_fills
+            .iter()
+            .filter(|f| &f.order_link_id == link)
+            .map(|f| f.qty)
+            .sum();
+        let order = truth
+            .open_orders
+            .iter()
+            .chain(truth.closed_orders.iter())
+            .find(|o| &o.order_link_id == link);
+        let ex_state = order.map_or("missing", |o| exchange_status(&o.order_status));
+        let ex_filled: Decimal = truth
+            .executions
+            .iter()
+            .filter(|e| &e.order_link_id == link)
+            .map(|e| e.exec_qty)
+            .sum();
+        rows.push(ReconRow {
+            item: format!("{} {link}", row.intent.leg),
+            // The journal is part of the layer's view: it is shown only where it differs.
+            layer: if journaled == layer_filled {
+                leg_text(layer_state, layer_filled)
+            } else {
+                format!(
+                    "{} (journal {})",
+                    leg_text(layer_state, layer_filled),
+                    journaled.normalize()
+                )
+            },
+            exchange: leg_text(ex_state, ex_filled),
+        });
+    }
+    // Orders of this trade on the exchange that the layer never journaled (duplicates).
+    let journaled: Vec<&str> = intents
+        .iter()
+        .map(|r| r.intent.order_link_id.as_str())
+        .collect();
+    let strays = truth
+        .open_orders
+        .iter()
+        .chain(truth.closed_orders.iter())
+        .filter(|o| ours(&o.order_link_id) && !journaled.contains(&o.order_link_id.as_str()))
+        .count();
+    rows.push(ReconRow {
+        item: "orders not in the journal".to_owned(),
+        layer: "0".to_owned(),
+        exchange: strays.to_string(),
+    });
+
+    let view = lock(&timeline.view);
+    let layer_open = view
+        .orders
+        .values()
+        .filter(|o| ours(&o.order_link_id) && layer_status(o.kind) == "open")
+        .count();
+    let rest_open_n = rest_open
+        .list
+        .iter()
+        .filter(|o| ours(&o.order_link_id))
+        .count();
+    let truth_open = truth
+        .open_orders
+        .iter()
+        .filter(|o| ours(&o.order_link_id))
+        .count();
+    rows.push(ReconRow {
+        item: "open orders".to_owned(),
+        layer: layer_open.to_string(),
+        exchange: if rest_open_n == truth_open {
+            rest_open_n.to_string()
+        } else {
+            format!("REST {rest_open_n} / state {truth_open}")
+        },
+    });
+    let layer_size = view.positions.get(SYMBOL).copied().unwrap_or_default();
+    let rest_size = rest_positions
+        .list
+        .iter()
+        .filter(|p| p.symbol == SYMBOL)
+        .map(|p| p.size)
+        .sum::<Decimal>();
+    let truth_size = truth
+        .positions
+        .iter()
+        .filter(|p| p.symbol == SYMBOL)
+        .map(|p| p.size)
+        .sum::<Decimal>();
+    rows.push(ReconRow {
+        item: format!("position {SYMBOL}"),
+        layer: layer_size.normalize().to_string(),
+        exchange: if rest_size == truth_size {
+            truth_size.normalize().to_string()
+        } else {
+            format!("REST {rest_size} / state {truth_size}")
+        },
+    });
+    let layer_fills = view.fills.iter().filter(|f| ours(&f.order_link_id)).count();
+    let truth_fills = truth
+        .executions
+        .iter()
+        .filter(|e| ours(&e.order_link_id))
+        .count();
+    rows.push(ReconRow {
+        item: "fills (each once)".to_owned(),
+        layer: layer_fills.to_string(),
+        exchange: truth_fills.to_string(),
+    });
+    rows.push(ReconRow {
+        item: "errors and missed events".to_owned(),
+        layer: view.problems.len().to_string(),
+        exchange: "0".to_owned(),
+    });
+    Ok(rows)
+}
+
+/// The table as text.
+pub fn table(rows: &[ReconRow]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header([
+        "",
+        "layer (bus + journal)",
+        "exchange (REST + /emulator/state)",
+        "",
+    ]);
+    for r in rows {
+        t.add_row([
+            r.item.as_str(),
+            r.layer.as_str(),
+            r.exchange.as_str(),
+            if r.agrees() { "✓" } else { "✗" },
+        ]);
+    }
+    let mut out = String::from("\nreconciliation\n");
+    let _ = write!(out, "{t}");
+    out
 }

@@ -1,5 +1,7 @@
 //! The `bybit-exec` command line (the modules live in the library, `src/lib.rs`).
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use bybit_exec::{config, demo, ops, serve, suite};
 use clap::{Parser, Subcommand};
@@ -19,6 +21,9 @@ enum Command {
     Demo(demo::DemoArgs),
     #[command(flatten)]
     Ops(ops::OpsCommand),
+    /// Runs the local Bybit V5 emulator until SIGINT / SIGTERM (the same flags as
+    /// `bybit-emulator`).
+    Emulator(bybit_emulator::cli::Args),
     /// The long-running gateway with /health, /metrics and a status page.
     Serve(serve::ServeArgs),
     /// The SPEC §9 suite (run it with `cargo xtask testnet [--local]`).
@@ -27,11 +32,23 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    match dispatch(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes, without a backtrace: this is for the operator.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
         Command::Ops(command) => ops::run(command, &cli.config).await,
+        Command::Emulator(args) => bybit_emulator::cli::run(args).await,
         Command::Serve(args) => serve::run(args, &cli.config).await,
         Command::Suite(args) => suite::run(args, &cli.config).await,
     }

@@ -1,19 +1,573 @@
-//! The operator's commands against the configured environment.
+//! The operator's commands against the configured environment: `status`, `balance`,
+//! `positions`, `orders`, `preflight`, `recover`, `close-all`, `journal`. Each prints a table
+//! by default and JSON with `--json`; [`execute`] returns the text and whether the command
+//! succeeded, so tests (and other front ends) can run them without a terminal.
 
-use anyhow::{bail, Result};
+use std::time::{Duration, Instant};
 
-use crate::config::ConfigArgs;
+use anyhow::{anyhow, bail, Result};
+use comfy_table::Table;
+use exec_gateway::{
+    Journal, MemoryJournal, OrderSnapshot, Outcome, SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
+};
+use serde_json::{json, Value};
 
-/// `bybit-exec` operator commands.
-#[derive(Debug, clap::Subcommand)]
-pub enum OpsCommand {
-    /// The health of REST and both streams (SPEC R-HEALTH-1).
-    Status,
+use crate::config::{ConfigArgs, JournalLocation, Routing, Settings};
+use crate::runtime::Runtime;
+
+/// `--json`: machine-readable output.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Runs an operator command.
-pub async fn run(command: OpsCommand, _config: &ConfigArgs) -> Result<()> {
-    match command {
-        OpsCommand::Status => bail!("`status` is not built yet (issue 11)"),
+/// `orders` options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OrdersArgs {
+    /// Only this symbol (default: every symbol in EXECUTION_SYMBOLS).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `close-all` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CloseAllArgs {
+    /// The symbol whose trades are closed.
+    pub symbol: String,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `journal` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JournalArgs {
+    /// The trade's client tag (the last part of its orderLinkIds, e.g. DEMO).
+    pub trade_tag: String,
+    #[command(flatten)]
+    pub out: Output,
+}
+
+/// `bybit-exec` operator commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum OpsCommand {
+    /// The health of REST and both streams as SPEC R-HEALTH-1 JSON (exit 1 when unhealthy).
+    Status(Output),
+    /// The USDT wallet balance and what is available for new orders.
+    Balance(Output),
+    /// Open positions.
+    Positions(Output),
+    /// Open orders of the traded symbols.
+    Orders(OrdersArgs),
+    /// Checks the account can trade the configured symbols (USDT perpetual, one-way mode,
+    /// leverage, available margin); live routing only.
+    Preflight(Output),
+    /// Finds the layer's open trades on the exchange and rebuilds them from the journal.
+    Recover(Output),
+    /// Closes the layer's trades on a symbol: cancels their orders and closes the position.
+    CloseAll(CloseAllArgs),
+    /// A trade's plan, intents, outcomes, writes, state changes and fills, from the journal.
+    Journal(JournalArgs),
+}
+
+/// What a command printed and whether it succeeded.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The text (a table or JSON).
+    pub text: String,
+    /// Whether the command succeeded (the process exits 1 otherwise).
+    pub ok: bool,
+}
+
+/// Runs an operator command with the settings from the environment and file.
+pub async fn run(command: OpsCommand, config: &ConfigArgs) -> Result<()> {
+    let settings = Settings::load(config)?;
+    for notice in settings.notices() {
+        eprintln!("note: {notice}");
     }
+    let done = execute(&command, settings).await?;
+    crate::print_line(&done.text);
+    if done.ok {
+        Ok(())
+    } else {
+        bail!("{} failed", name(&command))
+    }
+}
+
+fn name(command: &OpsCommand) -> &'static str {
+    match command {
+        OpsCommand::Status(_) => "status",
+        OpsCommand::Balance(_) => "balance",
+        OpsCommand::Positions(_) => "positions",
+        OpsCommand::Orders(_) => "orders",
+        OpsCommand::Preflight(_) => "preflight",
+        OpsCommand::Recover(_) => "recover",
+        OpsCommand::CloseAll(_) => "close-all",
+        OpsCommand::Journal(_) => "journal",
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    t.set_header(header.iter().copied());
+    t
+}
+
+fn opt(v: Option<impl ToString>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// Runs `command` with `settings`; returns what it would print.
+pub async fn execute(command: &OpsCommand, settings: Settings) -> Result<Done> {
+    if let OpsCommand::Journal(args) = command {
+        return journal(&settings, args);
+    }
+    let mut settings = settings;
+    if matches!(command, OpsCommand::Status(_)) && settings.credentials.is_none() {
+        // Health needs no account: check REST and the public stream only.
+        settings.routing = Routing::DryRun;
+    }
+    let rt = Runtime::start(settings).await?;
+    let result = with_runtime(command, &rt).await;
+    rt.shutdown().await;
+    result
+}
+
+async fn with_runtime(command: &OpsCommand, rt: &Runtime) -> Result<Done> {
+    match command {
+        OpsCommand::Status(out) => status(rt, *out).await,
+        OpsCommand::Balance(out) => {
+            let b = rt.ports.account.get_balance().await?;
+            let text = if out.json {
+                pretty(&json!({"coin": "USDT", "wallet": b.wallet, "available": b.available}))
+            } else {
+                let mut t = table(&["coin", "wallet", "available"]);
+                t.add_row([
+                    "USDT".to_owned(),
+                    b.wallet.to_string(),
+                    b.available.to_string(),
+                ]);
+                t.to_string()
+            };
+            Ok(Done { text, ok: true })
+        }
+        OpsCommand::Positions(out) => {
+            let list = rt.ports.positions.get_all_positions().await?;
+            let text = if out.json {
+                pretty(&Value::Array(
+                    list.iter()
+                        .map(|p| {
+                            json!({
+                                "symbol": p.symbol.as_str(), "side": p.side.map(|s| s.as_str()),
+                                "size": p.size, "entryPrice": p.entry_price,
+                                "leverage": p.leverage, "unrealisedPnl": p.unrealised_pnl,
+                            })
+                        })
+                        .collect(),
+                ))
+            } else {
+                let mut t = table(&["symbol", "side", "size", "entry", "leverage", "uPnL"]);
+                for p in &list {
+                    t.add_row([
+                        p.symbol.as_str().to_owned(),
+                        opt(p.side),
+                        p.size.to_string(),
+                        opt(p.entry_price),
+                        opt(p.leverage),
+                        opt(p.unrealised_pnl),
+                    ]);
+                }
+                if list.is_empty() {
+                    "no open positions".to_owned()
+                } else {
+                    t.to_string()
+                }
+            };
+            Ok(Done { text, ok: true })
+        }
+        OpsCommand::Orders(args) => orders(rt, args).await,
+        OpsCommand::Preflight(out) => {
+            let live = rt
+                .live
+                .as_ref()
+                .filter(|_| rt.settings.routing == Routing::Live)
+                .ok_or_else(|| anyhow!("preflight checks a live account: set EXECUTION_ROUTING=live (and the API keys)"))?;
+            let plan = rt.preflight_plan();
+            let result = live.preflight(&plan).await;
+            let symbols: Vec<&str> = plan.symbols.iter().map(Symbol::as_str).collect();
+            let text = match (&result, out.json) {
+                (Ok(()), true) => pretty(&json!({"ok": true, "symbols": symbols})),
+                (Err(e), true) => pretty(&json!({
+                    "ok": false, "check": format!("{:?}", e.check),
+                    "found": e.found, "remedy": e.remedy,
+                })),
+                (Ok(()), false) => format!(
+                    "pre-flight passed: {} (leverage {}, at least {} USDT available)",
+                    symbols.join(", "),
+                    plan.leverage,
+                    plan.min_available_usdt
+                ),
+                (Err(e), false) => e.to_string(),
+            };
+            Ok(Done {
+                text,
+                ok: result.is_ok(),
+            })
+        }
+        OpsCommand::Recover(out) => {
+            let found = rt.gateway.recover().await?;
+            let text = if out.json {
+                pretty(&Value::Array(
+                    found
+                        .iter()
+                        .map(|r| {
+                            json!({
+                                "tag": r.state.tag, "symbol": r.state.symbol.as_str(),
+                                "phase": r.state.phase, "filledQty": r.state.filled_qty,
+                                "entryPrice": r.state.entry_price,
+                                "disagreements": r.disagreements,
+                            })
+                        })
+                        .collect(),
+                ))
+            } else if found.is_empty() {
+                "no open trades of this layer on the exchange".to_owned()
+            } else {
+                let mut t = table(&[
+                    "trade",
+                    "symbol",
+                    "phase",
+                    "filled",
+                    "entry",
+                    "disagreements",
+                ]);
+                for r in &found {
+                    t.add_row([
+                        r.state.tag.clone(),
+                        r.state.symbol.as_str().to_owned(),
+                        format!("{:?}", r.state.phase),
+                        r.state.filled_qty.to_string(),
+                        opt(r.state.entry_price),
+                        r.disagreements.join("; "),
+                    ]);
+                }
+                t.to_string()
+            };
+            Ok(Done { text, ok: true })
+        }
+        OpsCommand::CloseAll(args) => close_all(rt, args).await,
+        OpsCommand::Journal(_) => Err(anyhow!("journal runs without a runtime")),
+    }
+}
+
+async fn status(rt: &Runtime, out: Output) -> Result<Done> {
+    // The streams connect in the background: give them a moment before judging.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = rt.status().await;
+    while !rt.is_healthy(&status) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = rt.status().await;
+    }
+    let ok = rt.is_healthy(&status);
+    let text = if out.json {
+        serde_json::to_string_pretty(&status)?
+    } else {
+        let mut t = table(&["", "ok", "detail"]);
+        t.add_row([
+            "REST".to_owned(),
+            status.rest.ok.to_string(),
+            format!("{} ms to /v5/market/time", status.rest.latency_ms),
+        ]);
+        t.add_row([
+            "public stream".to_owned(),
+            status.ws_public.ok.to_string(),
+            format!(
+                "last message {} s ago",
+                opt(status.ws_public.last_msg_ago_sec)
+            ),
+        ]);
+        t.add_row([
+            "private stream".to_owned(),
+            status.ws_private.ok.to_string(),
+            match &status.ws_private.error {
+                Some(e) => e.clone(),
+                None => format!(
+                    "last message {} s ago",
+                    opt(status.ws_private.last_msg_ago_sec)
+                ),
+            },
+        ]);
+        format!(
+            "{} ({} routing on {})\n{t}",
+            if ok { "healthy" } else { "UNHEALTHY" },
+            rt.settings.routing,
+            rt.settings.env
+        )
+    };
+    Ok(Done { text, ok })
+}
+
+async fn orders(rt: &Runtime, args: &OrdersArgs) -> Result<Done> {
+    let symbols = match &args.symbol {
+        Some(s) => {
+            vec![Symbol::new(s.to_ascii_uppercase()).map_err(|e| anyhow!("--symbol {s:?}: {e}"))?]
+        }
+        None => rt.settings.symbols.clone(),
+    };
+    let mut all: Vec<OrderSnapshot> = Vec::new();
+    for s in &symbols {
+        all.extend(rt.ports.router.sync_open_orders(s).await?);
+    }
+    let text = if args.out.json {
+        pretty(&Value::Array(
+            all.iter()
+                .map(|o| {
+                    json!({
+                        "symbol": o.symbol, "side": o.side.as_str(), "qty": o.qty,
+                        "price": o.price, "triggerPrice": o.trigger_price,
+                        "filledQty": o.filled_qty, "status": o.status,
+                        "reduceOnly": o.reduce_only, "orderLinkId": o.order_link_id,
+                        "orderId": o.order_id,
+                    })
+                })
+                .collect(),
+        ))
+    } else if all.is_empty() {
+        "no open orders".to_owned()
+    } else {
+        let mut t = table(&[
+            "symbol",
+            "side",
+            "qty",
+            "price",
+            "trigger",
+            "filled",
+            "status",
+            "reduce-only",
+            "orderLinkId",
+        ]);
+        for o in &all {
+            t.add_row([
+                o.symbol.clone(),
+                o.side.to_string(),
+                o.qty.to_string(),
+                opt(o.price),
+                opt(o.trigger_price),
+                o.filled_qty.to_string(),
+                format!("{:?}", o.status),
+                o.reduce_only.to_string(),
+                o.order_link_id.clone(),
+            ]);
+        }
+        t.to_string()
+    };
+    Ok(Done { text, ok: true })
+}
+
+async fn close_all(rt: &Runtime, args: &CloseAllArgs) -> Result<Done> {
+    let symbol = Symbol::new(args.symbol.to_ascii_uppercase())
+        .map_err(|e| anyhow!("symbol {:?}: {e}", args.symbol))?;
+    let trades = rt.gateway.recover().await?;
+    let mut closed = Vec::new();
+    let mut failed = Vec::new();
+    for r in trades.iter().filter(|r| r.state.symbol == symbol) {
+        match rt.gateway.close_all(&r.state, "operator close-all").await {
+            Ok(state) => closed.push((state.tag.clone(), state.phase)),
+            Err(e) => failed.push((r.state.tag.clone(), e.to_string())),
+        }
+    }
+    let position = rt.ports.positions.get_position(&symbol).await?;
+    let ok = failed.is_empty() && position.is_flat();
+    let left = if position.is_flat() {
+        None
+    } else {
+        Some(format!(
+            "a {} position of {} is still open: it is not one of this layer's trades (no {DEFAULT_LINK_PREFIX} orders); close it by hand",
+            symbol.as_str(),
+            position.size
+        ))
+    };
+    let text = if args.out.json {
+        pretty(&json!({
+            "symbol": symbol.as_str(),
+            "closed": closed.iter().map(|(t, p)| json!({"tag": t, "phase": p})).collect::<Vec<_>>(),
+            "failed": failed.iter().map(|(t, e)| json!({"tag": t, "error": e})).collect::<Vec<_>>(),
+            "positionSize": position.size,
+            "ok": ok,
+        }))
+    } else {
+        let mut lines = Vec::new();
+        if closed.is_empty() && failed.is_empty() {
+            lines.push(format!(
+                "no open trades of this layer on {}",
+                symbol.as_str()
+            ));
+        }
+        for (tag, phase) in &closed {
+            lines.push(format!("trade {tag}: {phase:?}"));
+        }
+        for (tag, e) in &failed {
+            lines.push(format!("trade {tag}: NOT closed: {e}"));
+        }
+        lines.extend(left);
+        lines.join("\n")
+    };
+    Ok(Done { text, ok })
+}
+
+fn open_journal(settings: &Settings) -> Result<Box<dyn Journal>> {
+    Ok(match &settings.journal {
+        JournalLocation::Memory => Box::new(MemoryJournal::new()),
+        JournalLocation::Sqlite(path) => {
+            if !path.exists() {
+                bail!(
+                    "no journal at {} (EXECUTION_JOURNAL); run the layer first or point it at the right file",
+                    path.display()
+                );
+            }
+            Box::new(SqliteJournal::open(path)?)
+        }
+    })
+}
+
+fn outcome_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Acked { order_id } => format!("acked {order_id}"),
+        Outcome::Rejected { code, message } => {
+            format!("rejected {}: {message}", opt(*code))
+        }
+        Outcome::Unknown { reason } => format!("unknown: {reason}"),
+        Outcome::AmendRequested { qty } => format!("amend to {qty} requested"),
+        Outcome::Rerounded { qty, price, .. } => {
+            format!("re-rounded to {qty} at {}", opt(*price))
+        }
+        Outcome::Amended { qty } => format!("amended to {qty}"),
+        Outcome::Cancelled => "cancelled".to_owned(),
+        Outcome::Resolved { found, order_id } => {
+            format!(
+                "looked up: {}",
+                if *found {
+                    opt(order_id.as_ref())
+                } else {
+                    "not found".to_owned()
+                }
+            )
+        }
+    }
+}
+
+fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
+    let j = open_journal(settings)?;
+    let tag = &args.trade_tag;
+    let plan = j.plan(tag)?;
+    let intents = j.intents(tag)?;
+    let writes = j.writes(tag)?;
+    let states = j.states(tag)?;
+    let suffix = format!("_{tag}");
+    let fills: Vec<_> = j
+        .fills(DEFAULT_LINK_PREFIX)?
+        .into_iter()
+        .filter(|f| f.order_link_id.ends_with(&suffix))
+        .collect();
+    if plan.is_none() && intents.is_empty() && states.is_empty() {
+        return Ok(Done {
+            text: format!("the journal has no trade {tag:?}"),
+            ok: false,
+        });
+    }
+    if args.out.json {
+        let v = json!({
+            "tag": tag,
+            "plan": plan.as_ref().map(|p| json!({
+                "symbol": p.symbol.as_str(), "side": p.side.as_str(),
+                "marginUsdt": p.margin_usdt, "leverage": p.leverage,
+            })),
+            "intents": intents.iter().map(|r| json!({
+                "intent": r.intent, "outcomes": r.outcomes,
+            })).collect::<Vec<_>>(),
+            "writes": writes,
+            "states": states.iter().map(|s| json!({
+                "phase": s.phase, "detail": s.detail, "atMs": s.at_ms,
+            })).collect::<Vec<_>>(),
+            "fills": fills,
+        });
+        return Ok(Done {
+            text: pretty(&v),
+            ok: true,
+        });
+    }
+    let mut out = String::new();
+    if let Some(p) = &plan {
+        out.push_str(&format!(
+            "trade {tag}: {} {} {} USDT × {}\n",
+            p.side,
+            p.symbol.as_str(),
+            p.margin_usdt,
+            p.leverage
+        ));
+    }
+    let mut t = table(&[
+        "leg",
+        "orderLinkId",
+        "kind",
+        "side",
+        "qty",
+        "price",
+        "outcomes",
+    ]);
+    for r in &intents {
+        let i = &r.intent;
+        t.add_row([
+            i.leg.clone(),
+            i.order_link_id.clone(),
+            i.kind.clone(),
+            i.side.clone(),
+            i.qty.to_string(),
+            opt(i.price.or(i.trigger_price)),
+            r.outcomes
+                .iter()
+                .map(outcome_text)
+                .collect::<Vec<_>>()
+                .join(" → "),
+        ]);
+    }
+    out.push_str(&format!("intents\n{t}\n"));
+    if !writes.is_empty() {
+        let mut t = table(&["write", "orderLinkId", "value", "stage"]);
+        for w in &writes {
+            t.add_row([
+                w.kind.as_str().to_owned(),
+                opt(w.order_link_id.as_ref()),
+                opt(w.value),
+                w.stage.name().to_owned(),
+            ]);
+        }
+        out.push_str(&format!("writes\n{t}\n"));
+    }
+    let mut t = table(&["orderLinkId", "side", "qty", "price", "fee", "execId"]);
+    for f in &fills {
+        t.add_row([
+            f.order_link_id.clone(),
+            f.side.to_string(),
+            f.qty.to_string(),
+            f.price.to_string(),
+            format!("{} {}", f.fee, f.fee_currency),
+            f.exec_id.clone(),
+        ]);
+    }
+    out.push_str(&format!("fills\n{t}\n"));
+    let phases: Vec<String> = states.iter().map(|s| format!("{:?}", s.phase)).collect();
+    out.push_str(&format!("states: {}", phases.join(" → ")));
+    Ok(Done {
+        text: out,
+        ok: true,
+    })
 }

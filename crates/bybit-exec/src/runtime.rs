@@ -186,6 +186,7 @@ impl Runtime {
     /// [`start`](Self::start) publishing on `bus`: subscribe to it first to see every event
     /// of the start (the catch-up's order and position updates).
     pub async fn start_on_bus(settings: Settings, bus: EventBus) -> Result<Runtime> {
+        settings.validate()?;
         for notice in settings.notices() {
             tracing::warn!("{notice}");
         }
@@ -370,10 +371,16 @@ impl Runtime {
         }
     }
 
-    /// SPEC R-HEALTH-1: REST's `/v5/market/time` round trip and both streams' health.
+    /// SPEC R-HEALTH-1: REST's `/v5/market/time` round trip (on the trading host with live
+    /// routing, else where public data comes from) and both streams' health.
     pub async fn status(&self) -> BybitStatus {
+        let rest = if self.settings.routing == Routing::Live {
+            &self.rest
+        } else {
+            &self.public_rest
+        };
         let started = Instant::now();
-        let ok = self.public_rest.server_time().await.is_ok();
+        let ok = rest.server_time().await.is_ok();
         let rest = RestStatus {
             ok,
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

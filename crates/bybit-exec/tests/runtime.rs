@@ -48,9 +48,15 @@ async fn live_runtime_is_healthy_trades_and_shuts_down_quickly() {
     let exchange_size = emu.state().read(|e| e.position_of("BTCUSDT").unwrap().size);
     assert_eq!(exchange_size, dec!(0.020));
 
+    assert_eq!(emu.state().websocket_sessions(), 2, "public and private");
     let started = Instant::now();
     rt.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(5));
+    // Both streams were closed, not left to time out.
+    eventually("the emulator sees both sockets close", || async {
+        emu.state().websocket_sessions() == 0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,10 +92,30 @@ async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
         client_tag: "P1".to_owned(),
     };
     rt.gateway.execute_entry(&plan).await.unwrap();
-    assert!(!paper.get_position(&btc()).await.unwrap().is_flat());
+    let position = paper.get_position(&btc()).await.unwrap();
+    assert!(!position.is_flat());
     assert!(emu
         .state()
         .read(|e| e.position_of("BTCUSDT").unwrap().size.is_zero()));
+    // A take-profit rests on the paper exchange and fills when the real price reaches it.
+    let mut plan = plan;
+    plan.tp_levels = vec![exec_gateway::TpLevel {
+        price: dec!(50800),
+        share: dec!(1),
+    }];
+    rt.gateway.setup_tps(&plan, &position).await.unwrap();
+    emu.state()
+        .execute(|e, now| e.set_price(now, "BTCUSDT", dec!(50810)))
+        .unwrap();
+    eventually("the paper TP fills on the ticker's price", || async {
+        paper.get_position(&btc()).await.unwrap().is_flat()
+    })
+    .await;
+    assert_eq!(
+        rt.journal.fills("andre_TP1_P1").unwrap().len(),
+        1,
+        "the paper fill is journaled"
+    );
     rt.shutdown().await;
 }
 

@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod cli;
+mod demo;
+mod docs;
+mod ops;
 mod runtime;
 mod serve;
 mod support;

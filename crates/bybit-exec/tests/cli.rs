@@ -1,0 +1,127 @@
+//! The binary itself: help on every subcommand, start-up refusals with a clear message, the
+//! demo's exit code.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bybit-exec"));
+    // Only what the test sets: no key or environment leaks in from the caller.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BYBIT_") || k.starts_with("EXECUTION_") || k == "PAPER_USDT" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in [
+        "demo",
+        "status",
+        "balance",
+        "positions",
+        "orders",
+        "preflight",
+        "recover",
+        "close-all",
+        "journal",
+        "emulator",
+    ] {
+        let out = bin().args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{sub} --help");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Usage: bybit-exec"), "{sub}: {text}");
+    }
+}
+
+#[test]
+fn mainnet_without_the_opt_in_is_refused_before_anything_is_sent() {
+    let out = bin()
+        .arg("status")
+        .env("BYBIT_ENV", "mainnet")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("BYBIT_MAINNET_CONFIRM=yes"), "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+}
+
+#[test]
+fn a_bad_value_names_the_key() {
+    let out = bin()
+        .arg("balance")
+        .env("EXECUTION_LEVERAGE", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("EXECUTION_LEVERAGE") && err.contains("1 to 200"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_demo_binary_exits_zero_with_an_agreeing_table() {
+    let out = bin().args(["demo", "--quiet"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("reconciliation") && text.contains("agree"),
+        "{text}"
+    );
+    assert!(!text.contains('✗'), "{text}");
+    // The negative control: an order placed behind the layer's back fails the demo.
+    let out = bin()
+        .args(["demo", "--quiet", "--inject-stray-order"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stdout).unwrap().contains('✗'));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulator_subcommand_serves_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["emulator", "--listen", "127.0.0.1:0", "--static-prices"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    // docs/v5/market/time.mdx: the server time, unauthenticated.
+    let reply: serde_json::Value = reqwest::get(format!("{url}/v5/market/time"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["retCode"], 0, "{reply}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 5 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success());
+}
