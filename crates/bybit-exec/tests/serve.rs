@@ -278,7 +278,47 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
             dom.contains("SRV_PAGE"),
             "the trade's tag is not on the page"
         );
+        assert!(
+            !dom.contains("<tr class=\"unresolved-row\">"),
+            "nothing is unresolved yet"
+        );
         println!("chromium: the status page shows BTCUSDT {size}");
+    }
+
+    // An order sent with no answer journaled (as after a crash mid-send) is highlighted.
+    let stuck = exec_gateway::Intent {
+        trade_tag: "SRV_PAGE".to_owned(),
+        leg: "CLOSE1".to_owned(),
+        order_link_id: "andre_CLOSE1_SRV_PAGE".to_owned(),
+        symbol: "BTCUSDT".to_owned(),
+        side: "Sell".to_owned(),
+        qty: rust_decimal_macros::dec!(0.020),
+        price: None,
+        trigger_price: None,
+        kind: "market".to_owned(),
+        reason: "close_all".to_owned(),
+        at_ms: 1,
+    };
+    server.runtime().journal.record_intent(&stuck).unwrap();
+    let (_, body) = get(addr, "/api/status").await;
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        status["unresolved"][0]["orderLinkId"],
+        "andre_CLOSE1_SRV_PAGE"
+    );
+    assert_eq!(status["unresolved"][0]["lastOutcome"], "none");
+    if let Some(dom) = chromium(&format!("http://{addr}/"), None) {
+        assert!(
+            dom.contains("<section id=\"unresolved-section\" class=\"unresolved\">"),
+            "the unresolved section is not highlighted:\n{dom}"
+        );
+        assert!(
+            dom.contains(
+                "<tr class=\"unresolved-row\"><td>SRV_PAGE</td><td>CLOSE1</td>\
+                 <td>andre_CLOSE1_SRV_PAGE</td>"
+            ),
+            "the unresolved order is not highlighted:\n{dom}"
+        );
     }
     server.stop().await;
 }
