@@ -16,9 +16,12 @@ pub const RING: usize = 50;
 
 /// Counter: orders sent, counted once per orderLinkId at its first order event; label `kind`
 /// (`entry`, `tp`, `dca`, `close`, `other`: the leg in the orderLinkId) and `result`
-/// (`rejected` when that first answer is a rejection, else `accepted`); dry-run's would-send
-/// events count as `would_send`.
+/// (`rejected` when that first answer is a rejection, else `accepted`). The dry-run router
+/// answers its orders too, so they count here as well.
 pub const ORDERS_SENT_TOTAL: &str = "bybit_exec_orders_sent_total";
+/// Counter: dry-run's "would send" events, label `operation` (`place_market_entry`,
+/// `cancel_order`, `set_trading_stop`, …: the dry-run router's fixed names).
+pub const WOULD_SEND_TOTAL: &str = "bybit_exec_would_send_total";
 /// Counter: fills, label `kind` (the leg, as above).
 pub const FILLS_TOTAL: &str = "bybit_exec_fills_total";
 /// Counter: `execution.error` events, label `kind` (`rejected`, `unknown_outcome`, `auth`, …).
@@ -222,12 +225,8 @@ fn observe(links: &LinkIds, sent: &mut HashSet<String>, seq: u64, event: &Event)
             )
         }
         Event::WouldSend(w) => {
-            let (leg, tag) = w
-                .order_link_id
-                .as_deref()
-                .map_or(("other", None), |l| leg_of(links, l));
-            metrics::counter!(ORDERS_SENT_TOTAL, "kind" => leg, "result" => "would_send")
-                .increment(1);
+            let tag = w.order_link_id.as_deref().and_then(|l| leg_of(links, l).1);
+            metrics::counter!(WOULD_SEND_TOTAL, "operation" => w.operation.clone()).increment(1);
             (
                 "would_send",
                 tag,
@@ -258,6 +257,10 @@ pub fn describe() {
         "Orders answered by the router, by leg kind and result"
     );
     metrics::describe_counter!(FILLS_TOTAL, "Fills, by leg kind");
+    metrics::describe_counter!(
+        WOULD_SEND_TOTAL,
+        "Dry-run requests that would have been sent, by operation"
+    );
     metrics::describe_counter!(ERRORS_TOTAL, "execution.error events, by kind");
     metrics::describe_counter!(
         EVENTS_LAGGED_TOTAL,
