@@ -190,6 +190,15 @@ async fn paper_serve_answers_health_503_while_the_stream_is_down_and_metrics_pro
     // A trade, so the order and fill counters have something to show.
     let (code, answer) = post(addr, "/api/trades", &plan("SRV_M1")).await;
     assert_eq!(code, 200, "{answer}");
+    // …and closed through the control API (SPEC R-GW-5): flat, nothing left open.
+    let (code, answer) = post(addr, "/api/trades/SRV_M1/close", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["trade"]["phase"], "CLOSED", "{answer}");
+    let (_, body) = get(addr, "/api/status").await;
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["positions"], json!([]), "{status}");
+    let (code, _) = post(addr, "/api/trades/NO_SUCH/close", &json!({})).await;
+    assert_eq!(code, 404);
 
     // The emulator drops every WebSocket and refuses new ones for 2 s: /health says 503,
     // then 200 again once the stream is back.
@@ -224,6 +233,7 @@ async fn paper_serve_answers_health_503_while_the_stream_is_down_and_metrics_pro
         "bybit_exec_orders_sent_total{kind=\"entry\",result=\"accepted\"}",
         "bybit_exec_orders_sent_total{kind=\"tp\",result=\"accepted\"}",
         "bybit_exec_fills_total{kind=\"entry\"}",
+        "bybit_exec_fills_total{kind=\"close\"}",
         "# HELP bybit_rest_request_duration_seconds",
     ] {
         assert!(metrics.contains(needle), "{needle} missing in\n{metrics}");

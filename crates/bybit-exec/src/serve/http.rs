@@ -452,6 +452,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_control_api_refuses_callers_from_elsewhere() {
+        let refused = |peer: &str| refuse_remote(peer.parse().unwrap()).map(|r| r.status());
+        assert_eq!(refused("127.0.0.1:5000"), None);
+        assert_eq!(refused("[::1]:5000"), None);
+        assert_eq!(refused("192.168.1.7:5000"), Some(StatusCode::FORBIDDEN));
+    }
+
     // The outcome policy (STYLE.md): an order is settled by an answer or by a lookup, not by
     // the passage of time.
     #[test]
