@@ -197,6 +197,17 @@ async fn paper_serve_answers_health_503_while_the_stream_is_down_and_metrics_pro
     let (_, body) = get(addr, "/api/status").await;
     let status: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["positions"], json!([]), "{status}");
+    let listed = |tag: &str| {
+        status["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["tag"] == tag)
+    };
+    assert!(
+        !listed("SRV_M1"),
+        "a closed trade with nothing open is not listed: {status}"
+    );
     let (code, _) = post(addr, "/api/trades/NO_SUCH/close", &json!({})).await;
     assert_eq!(code, 404);
 

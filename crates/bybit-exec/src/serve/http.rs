@@ -298,6 +298,8 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
             }
         }
     }
+    // A finished trade with nothing left open is history (the journal keeps it).
+    trades.retain(|_, t| !(t.phase.as_deref() == Some("CLOSED") && t.open_orders.is_empty()));
     for trade in trades.values_mut() {
         trade.open_orders.sort_by(|a, b| {
             a.leg
