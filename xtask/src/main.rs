@@ -56,6 +56,18 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         &["exec-sim", "sim-engine", "bybit-emulator"],
         "the live adapters trade on the exchange, never on the simulator",
     ),
+    (
+        "exec-wire",
+        &[
+            "exec-sim",
+            "exec-live",
+            "sim-engine",
+            "bybit-rest",
+            "bybit-ws",
+            "bybit-emulator",
+        ],
+        "the wire mapping needs the wire types only, no client or engine",
+    ),
 ];
 
 fn main() -> ExitCode {

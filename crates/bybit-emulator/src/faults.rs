@@ -25,7 +25,11 @@
 //! {"symbol","price"}`, `POST /emulator/price-path {"symbol","intervalMs","prices"}`,
 //! `POST /emulator/replay {"symbol","trades":[[ms,price,qty],…]}`, `POST /emulator/random-walk
 //! {"symbol","intervalMs","maxStepTicks"}`, `POST /emulator/book {"symbol","levels",
-//! "spacingTicks","levelNotional"}`, `POST /emulator/rate-limit {"cap","seconds"}` (pressure) or
+//! "spacingTicks","levelNotional"}`, `POST /emulator/instrument {"symbol","tickSize","qtyStep",
+//! "minOrderQty","maxOrderQty","minNotionalValue"}` (changes the instrument's rules mid-run, as
+//! Bybit does from time to time: at least one field, each above zero, the result valid rules,
+//! or 400; resting orders stay, new ones off the new step or tick are refused with 10001, and
+//! instruments-info shows the new values), `POST /emulator/rate-limit {"cap","seconds"}` (pressure) or
 //! `{"enabled"}`, `POST /emulator/reset` (clear every fault), and `GET /emulator/state` (the whole
 //! engine: wallet, positions, orders, executions, prices, with the faults in force and the
 //! number of open WebSockets). Numbers may be JSON numbers or strings; every value is
@@ -238,6 +242,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/replay", post(replay))
         .route("/random-walk", post(random_walk))
         .route("/book", post(book))
+        .route("/instrument", post(instrument))
         .route("/rate-limit", post(rate_limit))
         .route("/reset", post(reset))
 }
@@ -670,6 +675,32 @@ async fn book(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
         };
         state
             .execute(|e, _| e.set_book_shape(&symbol, shape))
+            .map_err(|r| r.to_string())?;
+        ok()
+    })())
+}
+
+async fn instrument(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let symbol = symbol(&v)?;
+        let optional = |name: &str| v.get(name).map(|_| positive(&v, name)).transpose();
+        let change = sim_engine::RulesChange {
+            tick_size: optional("tickSize")?,
+            qty_step: optional("qtyStep")?,
+            min_order_qty: optional("minOrderQty")?,
+            max_order_qty: optional("maxOrderQty")?,
+            min_notional_value: optional("minNotionalValue")?,
+        };
+        if change == sim_engine::RulesChange::default() {
+            return Err(
+                "give at least one of tickSize, qtyStep, minOrderQty, maxOrderQty, \
+                 minNotionalValue"
+                    .to_owned(),
+            );
+        }
+        state
+            .execute(|e, _| e.set_instrument_rules(&symbol, &change))
             .map_err(|r| r.to_string())?;
         ok()
     })())

@@ -7,7 +7,8 @@
 //! `bybit-types`, so they have the exchange's field sets. It runs as a binary
 //! (`cargo run -p bybit-emulator -- --listen 127.0.0.1:0 …`) or in-process ([`Emulator::start`]).
 //!
-//! What it is not: a real exchange. One account, USDT linear perpetuals, one-way mode.
+//! What it is not: a real exchange. One account, USDT linear perpetuals, one-way trading
+//! (hedge mode is switched to and listed, not traded).
 //! It knows nothing of the client crates; tests compare a client's view with
 //! `GET /emulator/state`, the engine's truth.
 //!

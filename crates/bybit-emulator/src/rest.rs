@@ -712,7 +712,7 @@ fn executions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 fn positions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let list = match (p.text("symbol")?, p.text("settleCoin")?) {
-        (Some(symbol), _) => vec![state.read(|e| e.position_of(&symbol))?],
+        (Some(symbol), _) => state.read(|e| e.positions_of(&symbol))?,
         (None, Some(coin)) if coin == "USDT" => state.read(Engine::open_positions),
         (None, Some(_)) => Vec::new(),
         (None, None) => {
@@ -742,18 +742,35 @@ fn switch_isolated(_: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     ))
 }
 
+/// docs/v5/position/position-mode.mdx: `mode` 0 (one-way) or 3 (hedge) for a `symbol`, or
+/// for every symbol of a `coin` that has no position and no open order (the others keep
+/// their mode, as on Bybit). The engine refuses a symbol's switch with 110025 / 110024 /
+/// 110028; hedge-mode symbols are reported but not traded (`sim-engine`'s position_mode.rs).
 fn switch_mode(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
-    if let Some(symbol) = p.text("symbol")? {
-        state.read(|e| e.price(&symbol))?;
+    let hedge = match p.int("mode")? {
+        Some(0) => false,
+        Some(3) => true,
+        _ => return Err(Reject::params("params error: mode invalid")),
+    };
+    match (p.text("symbol")?, p.text("coin")?) {
+        (Some(symbol), _) => {
+            state.execute(|e, now| e.switch_position_mode(now, &symbol, hedge))?;
+        }
+        (None, Some(coin)) if coin == "USDT" => state.execute(|e, now| {
+            for info in e.instruments() {
+                // Symbols with a position or orders, or already so, keep their mode.
+                let _ = e.switch_position_mode(now, &info.symbol, hedge);
+            }
+        }),
+        (None, Some(coin)) => {
+            return Err(Reject::params(format!(
+                "params error: coin {coin} is not supported (USDT only)"
+            )))
+        }
+        (None, None) => return Err(Reject::params("params error: symbol or coin is required")),
     }
-    match p.int("mode")? {
-        Some(0) => Err(Reject::new(110025, "Position mode has not been modified.")),
-        Some(3) => Err(Reject::params(
-            "params error: the emulator supports one-way mode only",
-        )),
-        _ => Err(Reject::params("params error: mode invalid")),
-    }
+    Reply::ok(json!({}))
 }
 
 fn trading_stop(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {

@@ -266,3 +266,79 @@ async fn replay_prints_recorded_trades_and_random_walk_moves_the_price() {
     assert!(r.status.is_success());
     wait_for_price(&c, "SOLUSDT", |p| !p.is_empty() && p != "180.000").await;
 }
+
+/// `POST /emulator/instrument`: BTCUSDT's lot size changes mid-run (docs/v5/market/instrument.mdx
+/// lotSizeFilter). instruments-info shows it, a resting order placed before stays, a new
+/// order off the new step is refused with 10001 (docs/v5/error.mdx: params error) and one on
+/// it is accepted; bad input is a 400 and changes nothing.
+#[tokio::test]
+async fn instrument_changes_the_rules_mid_run() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let limit = |link: &str, qty: &str| {
+        json!({"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+               "qty": qty, "price": "40000", "orderLinkId": link})
+        .to_string()
+    };
+    assert_eq!(
+        c.post_raw("/v5/order/create", limit("before", "0.015"))
+            .await
+            .ret_code(),
+        0
+    );
+    let r = c
+        .control(
+            "/instrument",
+            json!({"symbol": "BTCUSDT", "qtyStep": "0.01", "minOrderQty": "0.01", "tickSize": "0.5"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let info = c
+        .public(
+            "/v5/market/instruments-info",
+            "category=linear&symbol=BTCUSDT",
+        )
+        .await;
+    let i = &info.body["result"]["list"][0];
+    assert_eq!(i["lotSizeFilter"]["qtyStep"], "0.01");
+    assert_eq!(i["lotSizeFilter"]["minOrderQty"], "0.01");
+    assert_eq!(i["priceFilter"]["tickSize"], "0.5");
+    let refused = c
+        .post_raw("/v5/order/create", limit("off-step", "0.015"))
+        .await;
+    assert_eq!(refused.ret_code(), 10001, "{:?}", refused.body);
+    assert_eq!(
+        c.post_raw("/v5/order/create", limit("on-step", "0.02"))
+            .await
+            .ret_code(),
+        0
+    );
+    let open = c
+        .get("/v5/order/realtime", "category=linear&orderLinkId=before")
+        .await;
+    assert_eq!(open.body["result"]["list"][0]["orderStatus"], "New");
+
+    for bad in [
+        json!({"symbol": "BTCUSDT"}),
+        json!({"symbol": "BTCUSDT", "qtyStep": "0"}),
+        json!({"symbol": "BTCUSDT", "qtyStep": "-0.01"}),
+        json!({"symbol": "BTCUSDT", "tickSize": "abc"}),
+        json!({"symbol": "NOPE", "qtyStep": "0.01"}),
+        json!({"qtyStep": "0.01"}),
+        // minOrderQty above maxOrderQty: not valid rules.
+        json!({"symbol": "BTCUSDT", "minOrderQty": "5000"}),
+    ] {
+        let r = c.control("/instrument", bad.clone()).await;
+        assert_eq!(r.status.as_u16(), 400, "{bad}: {:?}", r.body);
+    }
+    let info = c
+        .public(
+            "/v5/market/instruments-info",
+            "category=linear&symbol=BTCUSDT",
+        )
+        .await;
+    assert_eq!(
+        info.body["result"]["list"][0]["lotSizeFilter"]["qtyStep"],
+        "0.01"
+    );
+}

@@ -21,3 +21,6 @@ mod book_u;
 
 // Issue 6 must-show: flat RSS over hours of living market (the binary, stepped clock).
 mod memory;
+
+// Issue 10: position mode (switch-mode, hedge-mode position list).
+mod position_mode;

@@ -157,3 +157,65 @@ async fn dry_run_sends_nothing_to_the_exchange() {
     assert_eq!(orders, 0, "nothing reached the exchange");
     rt.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee_rate() {
+    use bybit_rest::BybitRest;
+    use bybit_types::Category;
+    // REFERENCE.md §1 (docs/v5/demo.mdx): demo trades on its own host, takes public data from
+    // mainnet, and has no fee-rate endpoint. Two emulators stand in for the two hosts.
+    let trading = emulator().await;
+    let mut config = bybit_emulator::EmulatorConfig::with_defaults(
+        crate::support::KEY,
+        crate::support::SECRET,
+        dec!(10000),
+        9,
+    );
+    config.static_prices = true;
+    config.engine = config.engine.with_price("BTCUSDT", dec!(60000));
+    let mainnet = bybit_emulator::Emulator::start("127.0.0.1:0", config)
+        .await
+        .unwrap();
+    let mut s = settings(&trading);
+    s.env = bybit_exec::config::BybitEnv::Demo;
+    s.public_rest_url = mainnet.http_url();
+    s.ws_public_url = mainnet.public_ws_url();
+    let rt = Runtime::start(s).await.unwrap();
+    let tickers = rt.api.tickers(Category::Linear, Some(btc())).await.unwrap();
+    assert_eq!(
+        tickers.list[0].last_price,
+        Some(dec!(60000)),
+        "from mainnet"
+    );
+    let live = rt.live.clone().unwrap();
+    eventually("the public stream's price", || async {
+        live.cached_last_price(&btc()) == Some(dec!(60000))
+    })
+    .await;
+    let wallet = rt
+        .api
+        .wallet_balance(bybit_types::AccountType::Unified, None)
+        .await
+        .unwrap();
+    assert!(!wallet.list.is_empty(), "trading calls reach the demo host");
+    let refused = rt
+        .api
+        .fee_rates(Category::Linear, Some(btc()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("BYBIT_ENV=demo") && refused.contains("fee-rate"),
+        "{refused}"
+    );
+    rt.shutdown().await;
+
+    // An environment that offers it (the emulator, like testnet): the call goes through.
+    let rt = Runtime::start(settings(&trading)).await.unwrap();
+    assert!(rt
+        .api
+        .fee_rates(Category::Linear, Some(btc()))
+        .await
+        .is_ok());
+    rt.shutdown().await;
+}

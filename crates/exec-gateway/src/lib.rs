@@ -33,15 +33,14 @@ mod ports;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod types;
-pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{DcaMode, GatewayConfig, DEFAULT_LINK_PREFIX};
 pub use error::{GatewayError, PortError, PortResult};
 pub use gateway::{EntryResult, Gateway, Ports, Recovered};
 pub use journal::{
-    Intent, IntentRow, Journal, JournalError, MemoryJournal, Outcome, SqliteJournal, StateRow,
-    WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
+    Intended, Intent, IntentRow, Journal, JournalError, MemoryJournal, Outcome, SqliteJournal,
+    StateRow, WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
 };
 pub use link_id::{CancelScope, Leg, LegFilter, LinkIds};
 pub use meta::CachedSymbolMeta;

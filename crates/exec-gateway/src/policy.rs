@@ -26,6 +26,10 @@
 //!    the lookup that preceded the re-send, and be the very reason for the refusal (110007:
 //!    its margin is in use). Found, it counts as placed.
 //!
+//! An order a lookup finds is compared with what the journal says was sent (the intent, or the
+//! values it was last re-rounded or amended to: `IntentRow::intended`); a difference is
+//! published as `execution.error`, and the order still counts as placed.
+//!
 //! A lookup that itself fails is retried like every read ([`Gateway::read`]: after 100, 300
 //! and 1000 ms, or a rate limit's `retry_after`); if it never succeeds the leg stays unknown, `execution.error` is
 //! published and nothing more is sent for it. Calling the operation again resumes at rule 2.
@@ -100,10 +104,7 @@ impl Gateway {
                 .lookup(tag, leg, &req.symbol, &req.order_link_id)
                 .await?
             {
-                self.outcome(tag, link, &resolved(Some(&found)))?;
-                return Ok(Placed {
-                    snapshot: Some(found),
-                });
+                return self.found(tag, leg, link, found);
             }
             self.outcome(tag, link, &resolved(None))?;
             let was_there = earlier.as_ref().is_some_and(|row| {
@@ -183,10 +184,7 @@ impl Gateway {
                     .lookup(tag, leg, &req.symbol, &req.order_link_id)
                     .await?
                 {
-                    self.outcome(tag, link, &resolved(Some(&found)))?;
-                    return Ok(Placed {
-                        snapshot: Some(found),
-                    });
+                    return self.found(tag, leg, link, found);
                 }
             }
             match error {
@@ -196,12 +194,7 @@ impl Gateway {
                         .lookup(tag, leg, &req.symbol, &req.order_link_id)
                         .await?
                     {
-                        Some(found) => {
-                            self.outcome(tag, link, &resolved(Some(&found)))?;
-                            return Ok(Placed {
-                                snapshot: Some(found),
-                            });
-                        }
+                        Some(found) => return self.found(tag, leg, link, found),
                         None => {
                             return Err(self.unresolved(
                                 tag,
@@ -270,12 +263,10 @@ impl Gateway {
                     let found = self
                         .lookup(tag, leg, &req.symbol, &req.order_link_id)
                         .await?;
-                    self.outcome(tag, link, &resolved(found.as_ref()))?;
                     if let Some(found) = found {
-                        return Ok(Placed {
-                            snapshot: Some(found),
-                        });
+                        return self.found(tag, leg, link, found);
                     }
+                    self.outcome(tag, link, &resolved(None))?;
                     if sends >= self.config.max_send_attempts {
                         return Err(self.unresolved(
                             tag,
@@ -346,6 +337,40 @@ impl Gateway {
             attempt += 1;
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// A lookup found the order: it counts as placed. It is journaled as resolved and
+    /// compared with what the journal says was sent — the intent, or the values it was last
+    /// re-rounded or amended to ([`IntentRow::intended`]); a difference is reported as
+    /// `execution.error` (the exchange's order stands: sending again would duplicate it).
+    ///
+    /// [`IntentRow::intended`]: crate::journal::IntentRow::intended
+    fn found(
+        &self,
+        tag: &str,
+        leg: Leg,
+        link: &str,
+        found: OrderSnapshot,
+    ) -> Result<Placed, GatewayError> {
+        self.outcome(tag, link, &resolved(Some(&found)))?;
+        let row = self
+            .ports
+            .journal
+            .intent(link)
+            .map_err(|e| self.journal_failed(tag, e))?;
+        if let Some(diff) = row.and_then(|row| row.differs_from(&found)) {
+            self.report(
+                ErrorKind::Other,
+                Some(tag),
+                Some(leg),
+                Some(link),
+                None,
+                format!("found by orderLinkId but not the order the journal holds: {diff}"),
+            );
+        }
+        Ok(Placed {
+            snapshot: Some(found),
+        })
     }
 
     fn outcome(&self, tag: &str, link: &str, outcome: &Outcome) -> Result<(), GatewayError> {

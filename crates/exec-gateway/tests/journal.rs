@@ -467,3 +467,121 @@ fn sqlite_keeps_writes_in_order_and_reads_them_back() {
     assert_eq!(j.writes("T1").unwrap(), written);
     assert!(j.writes("T2").unwrap().is_empty());
 }
+
+/// `open_trades` (recover() starts from it) on both journals: a plan whose last state is
+/// neither CLOSED nor ERROR, or that has no state yet, is open; a reopened trade (CLOSED then
+/// ENTERING again) is open; the order is the plans'.
+fn check_open_trades(j: &dyn Journal) {
+    for tag in ["T1", "T2", "T3", "T4", "T5"] {
+        j.record_plan(&plan(tag), 1).unwrap();
+    }
+    j.record_state("T1", Phase::Entering, "", 1).unwrap();
+    j.record_state("T1", Phase::InPosition, "", 2).unwrap();
+    j.record_state("T2", Phase::InPosition, "", 3).unwrap();
+    j.record_state("T2", Phase::Closed, "", 4).unwrap();
+    j.record_state("T3", Phase::Error, "", 5).unwrap();
+    j.record_state("T4", Phase::Closed, "", 6).unwrap();
+    j.record_state("T4", Phase::Entering, "", 7).unwrap();
+    // T5: a plan and no state yet.
+    assert_eq!(j.open_trades().unwrap(), ["T1", "T4", "T5"]);
+    j.record_state("T1", Phase::Closed, "", 8).unwrap();
+    assert_eq!(j.open_trades().unwrap(), ["T4", "T5"]);
+}
+
+#[test]
+fn open_trades_in_memory() {
+    check_open_trades(&MemoryJournal::new());
+}
+
+#[test]
+fn open_trades_in_sqlite_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    check_open_trades(&SqliteJournal::open(&path).unwrap());
+    let reopened = SqliteJournal::open(&path).unwrap();
+    assert_eq!(reopened.open_trades().unwrap(), ["T4", "T5"]);
+}
+
+/// Issue 10 item 4: an amend is journaled before it is sent, as a write record, even for an
+/// order whose intent the journal does not hold (placed under another journal): the
+/// position grew, setup_tps resizes the open TPs, and each amend finds its `Requested`
+/// record in the journal when it goes out, then `Done`. A refused amend is journaled
+/// `Failed`.
+#[tokio::test]
+async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() {
+    let journal = Arc::new(MemoryJournal::new());
+    let mut m = Mocks::new();
+    let open = vec![
+        snapshot("andre_TP1_T1", Side::Sell, dec!(0.010), OrderStatus::Open),
+        snapshot("andre_TP2_T1", Side::Sell, dec!(0.006), OrderStatus::Open),
+        snapshot("andre_TP3_T1", Side::Sell, dec!(0.004), OrderStatus::Open),
+    ];
+    m.router
+        .expect_sync_open_orders()
+        .returning(move |_| Ok(open.clone()));
+    let j = journal.clone();
+    m.router
+        .expect_amend_order_qty()
+        .times(2)
+        .returning(move |_, link, qty| {
+            assert_eq!(
+                last_write(&j),
+                Some((
+                    WriteKind::Amend,
+                    Some(link.as_str().to_owned()),
+                    WriteStage::Requested
+                ))
+            );
+            assert_eq!(j.writes("T1").unwrap().last().unwrap().value, Some(qty));
+            if link.as_str() == "andre_TP2_T1" {
+                return Err(PortError::from_ret_code(110001, "order not exists"));
+            }
+            Ok(())
+        });
+    m.router.expect_place_tp_order().times(0);
+    let gw = m.build(journal.clone(), None);
+    let err = gw
+        .setup_tps(&plan("T1"), &long(dec!(0.040), dec!(49500)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GatewayError::Port { .. }), "{err}");
+    let writes: Vec<_> = journal
+        .writes("T1")
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.order_link_id.unwrap(), w.value, w.stage.name()))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            ("andre_TP1_T1".to_owned(), Some(dec!(0.020)), "requested"),
+            ("andre_TP1_T1".to_owned(), Some(dec!(0.020)), "done"),
+            ("andre_TP2_T1".to_owned(), Some(dec!(0.012)), "requested"),
+            ("andre_TP2_T1".to_owned(), Some(dec!(0.012)), "failed"),
+        ]
+    );
+    assert!(journal.intent("andre_TP1_T1").unwrap().is_none());
+}
+
+/// Issue 10 item 4: a journal that cannot be written sends no amend.
+#[tokio::test]
+async fn with_a_broken_journal_no_amend_is_sent() {
+    let mut m = Mocks::new();
+    let open = vec![snapshot(
+        "andre_TP1_T1",
+        Side::Sell,
+        dec!(0.010),
+        OrderStatus::Open,
+    )];
+    m.router
+        .expect_sync_open_orders()
+        .returning(move |_| Ok(open.clone()));
+    m.router.expect_amend_order_qty().never();
+    m.router.expect_place_tp_order().never();
+    let gw = m.build(Arc::new(failing_journal(false)), None);
+    let err = gw
+        .setup_tps(&plan("T1"), &long(dec!(0.040), dec!(49500)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GatewayError::Journal(_)), "{err}");
+}

@@ -10,6 +10,7 @@ mod journal;
 mod link_ids;
 mod operations;
 mod policy;
+mod rerounded;
 mod review;
 
 /// Waits (polling under a deadline) until `check` holds.

@@ -13,7 +13,7 @@
 //!   and non-trade executions keep their type ([`exec_events::ExecKind`]).
 //!
 //! What it is not: no strategy and no outcome policy (the gateway's); no wire mapping of its
-//! own (`exec_gateway::wire`, shared with the paper router).
+//! own (`exec-wire`, shared with the paper router).
 
 mod error;
 mod preflight;
@@ -34,10 +34,11 @@ use bybit_types::{AccountType, Category, OrderLinkId, Price, Qty, TimeInForce, T
 use bybit_ws::{EventReceiver, PrivateTopic, WsEvent, WsStream};
 use exec_events::EventBus;
 use exec_gateway::{
-    cancel_matching, wire, AccountService, Balance, BybitStatus, CancelScope, HealthCheck,
-    OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
+    cancel_matching, AccountService, Balance, BybitStatus, CancelScope, HealthCheck, OrderAck,
+    OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
     PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
 };
+use exec_wire as wire;
 use rust_decimal::Decimal;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -581,13 +582,25 @@ impl OrderRouter for LiveExchange {
             .map_err(port_error)
     }
 
+    /// Order history (docs/v5/order/order-list.mdx: newest first, `limit` up to 50, then
+    /// `nextPageCursor`), following the cursor for at most [`MAX_PAGES`] pages, so a trade's
+    /// orders behind 50 newer ones are still found.
     async fn recent_orders(&self) -> PortResult<Vec<OrderSnapshot>> {
-        let history = self
-            .rest
-            .order_history(OrderHistory::new().limit(50))
-            .await
-            .map_err(port_error)?;
-        Ok(history.list.iter().map(wire::snapshot).collect())
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = OrderHistory::new().limit(50);
+            if let Some(c) = &cursor {
+                query = query.cursor(c.clone());
+            }
+            let page = self.rest.order_history(query).await.map_err(port_error)?;
+            out.extend(page.list.iter().map(wire::snapshot));
+            if page.next_page_cursor.is_empty() {
+                break;
+            }
+            cursor = Some(page.next_page_cursor);
+        }
+        Ok(out)
     }
 
     async fn set_stop_loss(&self, symbol: &Symbol, stop: Decimal) -> PortResult<()> {

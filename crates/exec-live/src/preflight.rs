@@ -100,7 +100,10 @@ impl LiveExchange {
                         symbol.as_str(),
                         hedge.position_idx
                     ),
-                    "switch the position mode to one-way (POST /v5/position/switch-mode, mode 0) with no open position",
+                    "switch the symbol to one-way mode: close its positions and cancel its orders \
+                     (Bybit refuses the switch otherwise: 110024 / 110028), then POST \
+                     /v5/position/switch-mode {category: linear, symbol, mode: 0}, or choose \
+                     One-Way Mode in the web UI; this layer trades positionIdx 0 only",
                 ));
             }
             self.set_leverage(symbol, p.leverage).await.map_err(|e| {

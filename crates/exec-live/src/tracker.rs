@@ -14,7 +14,8 @@ use bybit_types::rest::execution::Execution;
 use bybit_types::rest::order::Order;
 use bybit_types::rest::position::Position;
 use exec_events::{Event, EventBus};
-use exec_gateway::{wire, Journal, OrderStatus};
+use exec_gateway::{Journal, OrderStatus};
+use exec_wire as wire;
 use rust_decimal::Decimal;
 
 /// A bounded set of ids: remembers the last `cap` inserted.

@@ -57,3 +57,46 @@ async fn an_unknown_symbol_fails_the_usdt_linear_check() {
     assert_eq!(err.check, PreflightCheck::UsdtLinear);
     assert!(err.to_string().contains("NOPEUSDT"), "{err}");
 }
+
+/// A hedge-mode account (docs/v5/position/position-mode.mdx mode 3; the position list shows
+/// positionIdx 1 and 2, docs/v5/position/position.mdx) fails the one-way check, says what was
+/// found and how to switch back; leverage and margin are not reached. Once switched back
+/// (mode 0), the pre-flight passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hedge_mode_account_fails_the_one_way_check_with_what_to_do() {
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    l.emu
+        .state()
+        .execute(|e, now| e.switch_position_mode(now, "BTCUSDT", true))
+        .unwrap();
+    let err = l
+        .exchange
+        .preflight(&preflight(vec![btc()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.check, PreflightCheck::OneWayMode);
+    let text = err.to_string();
+    assert!(
+        text.contains("BTCUSDT is in hedge mode (positionIdx 1)"),
+        "{text}"
+    );
+    assert!(text.contains("/v5/position/switch-mode"), "{text}");
+    assert!(text.contains("mode: 0"), "{text}");
+    let leverage = l
+        .emu
+        .state()
+        .read(|e| e.position_of("BTCUSDT"))
+        .unwrap()
+        .leverage;
+    assert_ne!(
+        leverage,
+        Some(dec!(25)),
+        "stopped before the leverage check"
+    );
+
+    l.emu
+        .state()
+        .execute(|e, now| e.switch_position_mode(now, "BTCUSDT", false))
+        .unwrap();
+    l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
+}

@@ -201,3 +201,80 @@ async fn an_unjournaled_order_is_not_resent_rerounded() {
     );
     assert_eq!(*sent.lock().unwrap(), [dec!(0.015)]);
 }
+
+/// End to end against the emulator (issue 10 item 3): the gateway sized the trade with
+/// BTCUSDT's old lot size (step 0.001); the exchange then changes it to 0.003
+/// (`/emulator/instrument`, docs/v5/market/instrument.mdx lotSizeFilter). TP1 (0.010) and
+/// TP3 (0.004) are refused with 10001 (docs/v5/error.mdx: params error, qty not on the step);
+/// the adapters reload the rules, re-round down (0.009, 0.003), journal `Rerounded` and send
+/// once more with the same orderLinkId. Each TP is then on the exchange once, at the new qty,
+/// and a second `setup_tps` (now sized with the new rules) sends nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lot_size_change_mid_trade_rerounds_the_tp_once_on_the_emulator() {
+    use exec_events::{ErrorKind, Event, Received};
+    use exec_gateway::PositionService;
+
+    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+    let l = crate::support::live(dec!(10000), journal.clone(), None).await;
+    l.ticker_ready().await;
+    let plan = crate::support::plan("T1");
+    l.gateway.execute_entry(&plan).await.unwrap();
+    let position = l.exchange.get_position(&btc()).await.unwrap();
+    assert_eq!(position.size, dec!(0.020));
+    l.control(
+        "/instrument",
+        serde_json::json!({"symbol": "BTCUSDT", "qtyStep": "0.003", "minOrderQty": "0.003"}),
+    )
+    .await;
+    let mut sub = l.bus.subscribe();
+    l.gateway.setup_tps(&plan, &position).await.unwrap();
+
+    let tp_orders = |leg: &str| -> Vec<Decimal> {
+        let link = format!("andre_{leg}_T1");
+        l.exchange_orders()
+            .iter()
+            .filter(|o| o.order_link_id == link)
+            .map(|o| o.qty)
+            .collect()
+    };
+    assert_eq!(tp_orders("TP1"), [dec!(0.009)]);
+    assert_eq!(tp_orders("TP2"), [dec!(0.006)]);
+    assert_eq!(tp_orders("TP3"), [dec!(0.003)]);
+    for (leg, qty) in [("TP1", dec!(0.009)), ("TP3", dec!(0.003))] {
+        let row = journal.intent(&format!("andre_{leg}_T1")).unwrap().unwrap();
+        let names: Vec<_> = row.outcomes.iter().map(Outcome::name).collect();
+        assert_eq!(names, ["rerounded", "acked"], "{leg}");
+        assert!(
+            matches!(&row.outcomes[0], Outcome::Rerounded { qty: q, reason, .. }
+                if *q == qty && reason.contains("10001")),
+            "{leg}: {:?}",
+            row.outcomes
+        );
+        assert!(row
+            .differs_from(&exec_wire::snapshot(
+                &l.exchange_orders()
+                    .into_iter()
+                    .find(|o| o.order_link_id == row.intent.order_link_id)
+                    .unwrap()
+            ))
+            .is_none());
+    }
+    let tp2 = journal.intent("andre_TP2_T1").unwrap().unwrap();
+    assert_eq!(tp2.outcomes.len(), 1, "TP2 was on the new step: sent once");
+
+    l.gateway.setup_tps(&plan, &position).await.unwrap();
+    for leg in ["TP1", "TP2", "TP3"] {
+        assert_eq!(tp_orders(leg).len(), 1, "{leg} sent again");
+    }
+    let mut errors = Vec::new();
+    while let Some(Received::Event(env)) = sub.try_recv() {
+        if let Event::ExecutionError(e) = &*env.event {
+            errors.push(e.clone());
+        }
+    }
+    assert!(
+        errors.iter().all(|e| e.kind != ErrorKind::Rejected),
+        "{errors:?}"
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+}

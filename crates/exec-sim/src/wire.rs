@@ -1,9 +1,9 @@
 //! Bybit's wire records in the gateway's vocabulary: the shared mapping lives in
-//! [`exec_gateway::wire`] (one copy for the paper and the live routers); only the engine's
-//! refusal type is translated here.
+//! [`exec_wire`] (one copy for the paper and the live routers); only the engine's refusal
+//! type is translated here.
 
-pub use exec_gateway::wire::*;
 use exec_gateway::PortError;
+pub use exec_wire::*;
 
 /// A refusal as the outcome policy classifies it.
 pub fn reject(r: sim_engine::Reject) -> PortError {

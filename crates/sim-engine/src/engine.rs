@@ -24,7 +24,11 @@ mod funding;
 mod margin;
 mod matching;
 mod orders;
+mod position_mode;
 mod queries;
+mod rules;
+
+pub use rules::RulesChange;
 
 pub use queries::Retained;
 
@@ -95,6 +99,8 @@ pub struct Engine {
     /// scan, so their cost follows the open orders rather than the retained history.
     pub(crate) open: BTreeSet<u64>,
     pub(crate) positions: BTreeMap<String, PositionState>,
+    /// Symbols switched to hedge mode (`engine/position_mode.rs`); every other is one-way.
+    pub(crate) hedge: BTreeSet<String>,
     pub(crate) executions: VecDeque<ExecRecord>,
     pub(crate) wallet: Decimal,
     pub(crate) cum_realised: Decimal,
@@ -227,6 +233,7 @@ impl Engine {
             closed: VecDeque::new(),
             open: BTreeSet::new(),
             positions: BTreeMap::new(),
+            hedge: BTreeSet::new(),
             executions: VecDeque::new(),
             wallet: config.usdt,
             cum_realised: Decimal::ZERO,

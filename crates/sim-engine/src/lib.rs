@@ -2,7 +2,8 @@
 //! Bybit's retCodes: the exchange behind the local emulator, and the core of the paper and
 //! dry-run routers.
 //!
-//! What it is: USDT linear perpetuals in one-way mode (`positionIdx 0`). Market orders walk a
+//! What it is: USDT linear perpetuals traded in one-way mode (`positionIdx 0`; a symbol can be
+//! switched to hedge mode and is then listed, not traded). Market orders walk a
 //! synthetic book around the last price (real slippage, partial fills on a thin book); limit
 //! orders rest and fill when the traded price crosses them; conditional orders trigger on the
 //! last price; positions carry average price, leverage, unrealised and realised PnL, and
@@ -62,7 +63,7 @@ pub use command::{
     TriggerDirection,
 };
 pub use config::{BookShape, EngineConfig, FeeRates, Limits};
-pub use engine::{Engine, Retained, MAX_BALANCE};
+pub use engine::{Engine, Retained, RulesChange, MAX_BALANCE};
 pub use market::{BookSnapshot, Level, PricePoint, PriceSource, PublicTrade};
 pub use reject::{codes, Reject};
 pub use snapshot::EngineSnapshot;

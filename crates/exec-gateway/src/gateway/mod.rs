@@ -426,7 +426,12 @@ impl Gateway {
             .map_err(|e| self.port_failed("get_position", e))
     }
 
-    /// Changes an open order's quantity, journaled before and after.
+    /// Changes an open order's quantity, journaled before and after: always as a
+    /// [`WriteRecord`] of kind [`WriteKind::Amend`] (requested, then done or failed), and
+    /// also as outcomes of the order's intent when the journal holds one. An order without an
+    /// intent (placed by a process with another journal) is therefore still amended only once
+    /// the journal holds the amend: nothing is sent that is not journaled. Refusing such an
+    /// amend instead would leave the take-profits sized for a position that has changed.
     pub(crate) async fn amend(
         &self,
         tag: &str,
@@ -434,12 +439,27 @@ impl Gateway {
         link: &bybit_types::OrderLinkId,
         qty: Decimal,
     ) -> Result<(), GatewayError> {
+        let write = |stage| {
+            self.record_write(
+                tag,
+                WriteKind::Amend,
+                symbol,
+                Some(link.as_str()),
+                Some(qty),
+                stage,
+            )
+        };
+        write(WriteStage::Requested)?;
         self.record_outcome(tag, link.as_str(), &Outcome::AmendRequested { qty })?;
-        self.ports
-            .router
-            .amend_order_qty(symbol, link, qty)
-            .await
-            .map_err(|e| self.port_failed(&format!("amend {}", link.as_str()), e))?;
+        if let Err(e) = self.ports.router.amend_order_qty(symbol, link, qty).await {
+            // The router's error wins (it may halt trading); a journal failure here is
+            // still reported by record_write.
+            let _ = write(WriteStage::Failed {
+                reason: e.to_string(),
+            });
+            return Err(self.port_failed(&format!("amend {}", link.as_str()), e));
+        }
+        write(WriteStage::Done)?;
         self.record_outcome(tag, link.as_str(), &Outcome::Amended { qty })
     }
 

@@ -24,11 +24,16 @@ pub struct Recovered {
 }
 
 impl Gateway {
-    /// Finds the open trades on the exchange (open positions, their open orders and the
-    /// recent order history carrying this layer's prefix, grouped by the client tag in the
-    /// orderLinkId; a trade the journal already closed with nothing left open is skipped), rebuilds each one's
-    /// [`TradeState`] from its journaled plan, states and intents and the exchange's orders
-    /// (looked up by orderLinkId, open or recently closed), and starts tracking it again.
+    /// Finds the open trades: those the journal holds as open ([`Journal::open_trades`]) and
+    /// those on the exchange (open positions, their open orders and the recent order history,
+    /// every page the router reads, carrying this layer's prefix, grouped by the client tag in
+    /// the orderLinkId; a trade the journal already closed with nothing left open is skipped).
+    /// Rebuilds each one's [`TradeState`] from its journaled plan, states and intents and the
+    /// exchange's orders (looked up by orderLinkId, open or recently closed), and starts
+    /// tracking it again. A trade the journal holds as open but of which the exchange has no
+    /// position and no open order is reported and set CLOSED (journaled): the exchange wins.
+    ///
+    /// [`Journal::open_trades`]: crate::journal::Journal::open_trades
     /// Every disagreement is published as `execution.error` (kind `Other`) and returned.
     /// Calling it again rebuilds the same states.
     pub async fn recover(&self) -> Result<Vec<Recovered>, GatewayError> {
@@ -37,7 +42,14 @@ impl Gateway {
             .retry(|| self.ports.positions.get_all_positions())
             .await
             .map_err(port)?;
-        let mut tags = BTreeSet::new();
+        // The trades the journal holds as open, whatever the exchange shows of them.
+        let mut tags: BTreeSet<String> = self
+            .ports
+            .journal
+            .open_trades()
+            .map_err(|e| self.journal_failed("recover", e))?
+            .into_iter()
+            .collect();
         for position in &positions {
             let orders = self
                 .retry(|| self.ports.router.sync_open_orders(&position.symbol))
@@ -101,9 +113,8 @@ impl Gateway {
             .map_err(|e| self.journal_failed(tag, e))?
             .last()
             .map_or(Phase::Idle, |s| s.phase);
-        if matches!(state.phase, Phase::Closed | Phase::Error)
-            && !self.has_open_orders(&plan.symbol, tag).await?
-        {
+        let orders_open = self.has_open_orders(&plan.symbol, tag).await?;
+        if matches!(state.phase, Phase::Closed | Phase::Error) && !orders_open {
             // Finished before the restart, and nothing of it is left on the exchange.
             return Ok(None);
         }
@@ -139,6 +150,11 @@ impl Gateway {
                 )),
                 _ => {}
             }
+            // The same order? Compared with what was last sent (a re-rounding or an amend
+            // replaces the intent's values), not the bare intent.
+            if let Some(diff) = found.as_ref().and_then(|o| row.differs_from(o)) {
+                disagreements.push(diff);
+            }
             if row.intent.leg == Leg::Entry.code() {
                 if let Some(entry) = found.as_ref().filter(|o| o.status == OrderStatus::Filled) {
                     state.filled_qty = entry.filled_qty;
@@ -158,7 +174,27 @@ impl Gateway {
             .await
             .map_err(|e| self.port_failed("recover: position", e))?;
         let in_position = matches!(state.phase, Phase::InPosition | Phase::Breakeven);
-        if in_position && position.is_flat() {
+        if position.is_flat() && !orders_open {
+            match state.phase {
+                // A plan that never sent anything: nothing to recover.
+                Phase::Idle => return Ok(None),
+                Phase::Closed | Phase::Error => {}
+                phase => {
+                    // The journal says open, the exchange has nothing of it: the exchange
+                    // wins, and the journal is brought to that (so the next recover() does
+                    // not report it again).
+                    disagreements.push(format!(
+                        "trade {tag}: journal says {} but the exchange has no position and no open order of it",
+                        phase.as_str()
+                    ));
+                    let detail = "recover: no position and no open order on the exchange";
+                    journal
+                        .record_state(tag, Phase::Closed, detail, self.now())
+                        .map_err(|e| self.journal_failed(tag, e))?;
+                    state.phase = Phase::Closed;
+                }
+            }
+        } else if in_position && position.is_flat() {
             disagreements.push(format!(
                 "trade {tag}: journal says {} but the position is flat",
                 state.phase.as_str()

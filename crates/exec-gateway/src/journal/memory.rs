@@ -164,6 +164,19 @@ impl Journal for MemoryJournal {
         }))
     }
 
+    fn open_trades(&self) -> Result<Vec<String>, JournalError> {
+        Ok(self.with(|i| {
+            i.plans
+                .iter()
+                .filter(|p| {
+                    let last = i.states.iter().rev().find(|(t, _)| *t == p.client_tag);
+                    !last.is_some_and(|(_, s)| matches!(s.phase, Phase::Closed | Phase::Error))
+                })
+                .map(|p| p.client_tag.clone())
+                .collect()
+        }))
+    }
+
     fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError> {
         Ok(self.with(|i| {
             i.states

@@ -16,7 +16,7 @@ use exec_events::{EventBus, Fill, Received};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Phase, TradePlan};
+use crate::types::{OrderSnapshot, Phase, TradePlan};
 
 /// Where the journal lives unless configured otherwise.
 pub const DEFAULT_JOURNAL_PATH: &str = "data/journal.sqlite";
@@ -145,8 +145,82 @@ pub struct IntentRow {
     pub outcomes: Vec<Outcome>,
 }
 
-/// A write that places no order: cancelling one of our orders, setting the position's
-/// stop-loss, setting the leverage. Each is journaled as [`WriteStage::Requested`] before it
+impl IntentRow {
+    /// What the journal says this order looks like on the exchange: the intent's values,
+    /// replaced by the latest [`Outcome::Rerounded`] (the order was sent again with those)
+    /// and by each amendment. This, not the bare intent, is what an order found by its
+    /// orderLinkId is compared with.
+    pub fn intended(&self) -> Intended {
+        let mut intended = Intended {
+            qty: vec![self.intent.qty],
+            price: self.intent.price,
+            trigger_price: self.intent.trigger_price,
+        };
+        for outcome in &self.outcomes {
+            match outcome {
+                Outcome::Rerounded {
+                    qty,
+                    price,
+                    trigger_price,
+                    ..
+                } => {
+                    intended.qty = vec![*qty];
+                    intended.price = *price;
+                    intended.trigger_price = *trigger_price;
+                }
+                // Until its answer is journaled the amend may or may not have landed.
+                Outcome::AmendRequested { qty } if !intended.qty.contains(qty) => {
+                    intended.qty.push(*qty);
+                }
+                Outcome::Amended { qty } => intended.qty = vec![*qty],
+                _ => {}
+            }
+        }
+        intended
+    }
+
+    /// How `order` (this orderLinkId's order on the exchange) differs from
+    /// [`intended`](Self::intended), in words; `None` when it is the order the journal
+    /// describes. Prices are compared only where the intent has one (a market order's price
+    /// on the exchange is its slippage bound).
+    pub fn differs_from(&self, order: &OrderSnapshot) -> Option<String> {
+        let intended = self.intended();
+        let mut diffs = Vec::new();
+        if !intended.qty.contains(&order.qty) {
+            let want: Vec<String> = intended.qty.iter().map(Decimal::to_string).collect();
+            diffs.push(format!(
+                "qty {} on the exchange, {} in the journal",
+                order.qty,
+                want.join(" or ")
+            ));
+        }
+        let mut price = |what: &str, want: Option<Decimal>, got: Option<Decimal>| {
+            if let Some(want) = want.filter(|w| got != Some(*w)) {
+                let got = got.map_or_else(|| "none".to_owned(), |g| g.to_string());
+                diffs.push(format!(
+                    "{what} {got} on the exchange, {want} in the journal"
+                ));
+            }
+        };
+        price("price", intended.price, order.price);
+        price("trigger price", intended.trigger_price, order.trigger_price);
+        (!diffs.is_empty()).then(|| format!("{}: {}", self.intent.order_link_id, diffs.join(", ")))
+    }
+}
+
+/// The order the journal expects on the exchange ([`IntentRow::intended`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intended {
+    /// The quantities it may have: one, or two while an amend's answer is not journaled.
+    pub qty: Vec<Decimal>,
+    /// Its limit price.
+    pub price: Option<Decimal>,
+    /// Its trigger price.
+    pub trigger_price: Option<Decimal>,
+}
+
+/// A write that places no order: cancelling or amending one of our orders, setting the
+/// position's stop-loss, setting the leverage. Each is journaled as [`WriteStage::Requested`] before it
 /// is sent and again with what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteRecord {
@@ -176,6 +250,8 @@ pub enum WriteKind {
     StopLoss,
     /// Set the symbol's leverage.
     Leverage,
+    /// Change one of our open orders' quantity (`value`: the new total quantity).
+    Amend,
 }
 
 impl WriteKind {
@@ -185,6 +261,7 @@ impl WriteKind {
             WriteKind::Cancel => "cancel",
             WriteKind::StopLoss => "stop_loss",
             WriteKind::Leverage => "leverage",
+            WriteKind::Amend => "amend",
         }
     }
 }
@@ -265,6 +342,10 @@ pub trait Journal: Send + Sync {
     fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError>;
     /// A trade's state changes, oldest first.
     fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError>;
+    /// The tags of the trades the journal holds as open: a plan whose last state is neither
+    /// CLOSED nor ERROR (a plan with no state yet counts), in the order the plans were
+    /// recorded. `recover()` starts from these.
+    fn open_trades(&self) -> Result<Vec<String>, JournalError>;
 }
 
 /// Records every fill published on `bus` in `journal` (by execId, so a fill seen twice is

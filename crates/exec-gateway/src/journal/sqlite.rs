@@ -298,6 +298,25 @@ impl Journal for SqliteJournal {
         texts.iter().map(|t| from_json(t)).collect()
     }
 
+    /// One pass over the plans; each trade's last state is found through `states_by_trade`
+    /// (an index on `trade_tag` keeps its rows in rowid order, so the newest is its last
+    /// entry and no other index is needed).
+    fn open_trades(&self) -> Result<Vec<String>, JournalError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT p.trade_tag FROM plans p
+                 WHERE COALESCE((SELECT s.phase FROM states s WHERE s.trade_tag = p.trade_tag
+                                 ORDER BY s.id DESC LIMIT 1), '') NOT IN (?1, ?2)
+                 ORDER BY p.rowid",
+            )?;
+            let rows = stmt.query_map(
+                params![Phase::Closed.as_str(), Phase::Error.as_str()],
+                |r| r.get::<_, String>(0),
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+    }
+
     fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError> {
         let rows = self.with(|c| {
             let mut stmt = c.prepare(

@@ -34,6 +34,7 @@ impl Engine {
 
     pub(super) fn create_inner(&mut self, req: &NewOrder) -> Result<OrderAck, Reject> {
         let inst = self.instrument(&req.symbol)?;
+        self.check_one_way(&req.symbol)?;
         let rules = inst.rules.clone();
         if inst.info.status != InstrumentStatus::Trading {
             return Err(Reject::not_live());

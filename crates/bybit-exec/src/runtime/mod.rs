@@ -2,7 +2,8 @@
 //! and gateway.
 //!
 //! [`Runtime::start`] wires what [`Settings::routing`] asks for:
-//! - **Live**: [`LiveExchange`] over the REST client and both streams; the journal's fills are
+//! - **Live**: [`LiveExchange`] over [`EnvRest`] (trading calls on the environment's host,
+//!   market data where it takes it from, features it lacks refused unsent) and both streams; the journal's fills are
 //!   remembered before tracking starts (a restart publishes none again), the fill recorder
 //!   runs, then the start catch-up and the private topics.
 //! - **DryRun**: [`DryRunRouter`] with instrument rules and prices from the environment's
@@ -14,6 +15,8 @@
 //! [`Runtime::status`] is SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`;
 //! [`Runtime::shutdown`] stops tracking, closes the streams and drops the journal (every
 //! journal write is durable when it returns) within [`SHUTDOWN_GRACE`].
+
+mod env_rest;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +36,8 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::config::{JournalLocation, Routing, Settings, WsTuning};
+
+pub use env_rest::EnvRest;
 
 /// How long [`Runtime::shutdown`] may take before it gives up waiting (the streams are
 /// cancelled either way).
@@ -114,6 +119,9 @@ pub struct Runtime {
     pub rest: Arc<RestClient>,
     /// The REST client for public data ([`Settings::public_rest_url`], no keys).
     pub public_rest: Arc<RestClient>,
+    /// Both clients as the live adapters use them: trading on the environment's host, market
+    /// data where the environment takes it from, features it lacks refused unsent.
+    pub api: Arc<EnvRest>,
     /// The public stream (tickers of [`Settings::symbols`]).
     pub public: Arc<WsStream>,
     /// The private stream (live routing only).
@@ -197,6 +205,11 @@ impl Runtime {
         };
         let rest = Arc::new(rest_client(&settings, &settings.rest_url, true)?);
         let public_rest = Arc::new(rest_client(&settings, &settings.public_rest_url, false)?);
+        let api = Arc::new(EnvRest::new(
+            rest.clone(),
+            public_rest.clone(),
+            settings.env,
+        ));
 
         let (public, public_events) =
             WsStream::public(ws_config(&settings.ws_public_url, &settings.ws))?;
@@ -229,7 +242,7 @@ impl Runtime {
                     ..LiveConfig::default()
                 };
                 let exchange = Arc::new(LiveExchange::new(
-                    rest.clone() as Arc<dyn BybitRest>,
+                    api.clone() as Arc<dyn BybitRest>,
                     bus.clone(),
                     journal.clone(),
                     config,
@@ -347,6 +360,7 @@ impl Runtime {
             ports,
             rest,
             public_rest,
+            api,
             public,
             private,
             live,

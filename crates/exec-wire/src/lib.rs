@@ -1,10 +1,12 @@
 //! Bybit's wire records (`bybit-types`, as the live REST and WebSocket clients and `sim-engine`
 //! report them) in the gateway's vocabulary: events for the bus, snapshots and positions for
 //! the ports. Shared by every router (`exec-sim`'s paper router, `exec-live`), so the mapping
-//! exists once; it needs only `bybit-types`, never a client or the engine.
+//! exists once.
+//!
+//! What it is not: a client or an engine (it needs only `bybit-types` and the gateway's
+//! types; `cargo xtask deps` checks it), and not part of the gateway's API: the gateway never
+//! sees Bybit's wire format.
 
-use crate::error::PortError;
-use crate::types::{OrderSnapshot, OrderStatus, PositionState};
 use bybit_types::rest::account::WalletAccount;
 use bybit_types::rest::execution::Execution;
 use bybit_types::rest::order::Order;
@@ -12,6 +14,7 @@ use bybit_types::rest::position::Position;
 use bybit_types::Symbol;
 use bybit_types::{ExecType, OrderStatus as WireStatus};
 use exec_events::{ExecKind, Fill, OrderEvent, OrderEventKind, PositionUpdate, Side, WalletUpdate};
+use exec_gateway::{OrderSnapshot, OrderStatus, PortError, PositionState};
 use rust_decimal::Decimal;
 
 /// The gateway's side.

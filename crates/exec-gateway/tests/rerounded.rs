@@ -1,0 +1,247 @@
+//! An order re-rounded after a rule refusal (journal `Outcome::Rerounded`, written by the
+//! router before the re-send) is compared, wherever the gateway finds it by orderLinkId, with
+//! the re-rounded values, not the original intent: the outcome policy's lookup after an
+//! unknown outcome and `recover()` (issue 10). Rule refusals: docs/v5/error.mdx (10001 qty
+//! not on the step).
+
+use std::sync::Arc;
+
+use exec_events::{ErrorKind, Event, ExecutionError};
+use exec_gateway::{
+    Intent, Journal, MemoryJournal, OrderAck, OrderSnapshot, OrderStatus, Outcome, Phase,
+    PortError, Side,
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use crate::support::{drain, long, plan, snapshot, Mocks};
+
+const TP1: &str = "andre_TP1_T1";
+
+/// TP1 resting at 51 000 with `qty`.
+fn tp1(qty: Decimal) -> OrderSnapshot {
+    OrderSnapshot {
+        price: Some(dec!(51000)),
+        reduce_only: true,
+        ..snapshot(TP1, Side::Sell, qty, OrderStatus::Open)
+    }
+}
+
+fn others(events: &[Event]) -> Vec<ExecutionError> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ExecutionError(x) if x.kind == ErrorKind::Other => Some(x.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// setup_tps on a 0.025 position: TP1 is 0.012 (step 0.001). The router is refused for the
+/// step, reloads rules with a step of 0.01, journals `Rerounded {qty: 0.01}` and re-sends;
+/// that answer is lost (10016), so the gateway looks TP1 up and finds `found_qty`.
+async fn tp1_found_after_a_reround(found_qty: Decimal) -> (Vec<ExecutionError>, Vec<String>) {
+    let mut m = Mocks::new();
+    let journal = Arc::new(MemoryJournal::new());
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let j = journal.clone();
+    m.router.expect_place_tp_order().returning(move |req| {
+        if req.order_link_id.as_str() == TP1 {
+            assert_eq!(req.qty, dec!(0.012));
+            j.record_outcome(
+                TP1,
+                &Outcome::Rerounded {
+                    qty: dec!(0.01),
+                    price: Some(dec!(51000)),
+                    trigger_price: None,
+                    reason: "retCode 10001: qty not on the step".into(),
+                },
+                1,
+            )
+            .unwrap();
+            return Err(PortError::from_ret_code(10016, "System error"));
+        }
+        Ok(OrderAck {
+            order_id: "id".into(),
+            order_link_id: req.order_link_id.as_str().into(),
+        })
+    });
+    m.router
+        .expect_get_order()
+        .returning(move |_, link| Ok((link.as_str() == TP1).then(|| tp1(found_qty))));
+    let gw = m.build(journal.clone(), None);
+    let mut sub = gw.bus().subscribe();
+    gw.setup_tps(&plan("T1"), &long(dec!(0.025), dec!(50000)))
+        .await
+        .unwrap();
+    let outcomes = journal
+        .intent(TP1)
+        .unwrap()
+        .unwrap()
+        .outcomes
+        .iter()
+        .map(|o| o.name().to_owned())
+        .collect();
+    (others(&drain(&mut sub)), outcomes)
+}
+
+#[tokio::test]
+async fn a_rerounded_tp_found_after_an_unknown_outcome_is_the_same_order() {
+    let (errors, outcomes) = tp1_found_after_a_reround(dec!(0.01)).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(outcomes, ["rerounded", "unknown", "resolved"]);
+}
+
+#[tokio::test]
+async fn a_tp_found_at_the_pre_reround_qty_is_reported() {
+    let (errors, _) = tp1_found_after_a_reround(dec!(0.012)).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].order_link_id.as_deref(), Some(TP1));
+    assert!(
+        errors[0]
+            .message
+            .contains("qty 0.012 on the exchange, 0.01 in the journal"),
+        "{}",
+        errors[0].message
+    );
+}
+
+/// A journal from before a restart: the entry filled, TP1 was intended at 0.012, refused,
+/// re-rounded to 0.01 and acked; the exchange has TP1 resting at `exchange_qty`.
+async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
+    let journal = Arc::new(MemoryJournal::new());
+    let p = plan("T1");
+    journal.record_plan(&p, 1).unwrap();
+    journal
+        .record_state("T1", Phase::InPosition, "", 1)
+        .unwrap();
+    let intent = |leg: &str, side: &str, qty, price, kind: &str| Intent {
+        trade_tag: "T1".into(),
+        leg: leg.into(),
+        order_link_id: format!("andre_{leg}_T1"),
+        symbol: "BTCUSDT".into(),
+        side: side.into(),
+        qty,
+        price,
+        trigger_price: None,
+        kind: kind.into(),
+        reason: "test".into(),
+        at_ms: 1,
+    };
+    let acked = Outcome::Acked {
+        order_id: "id".into(),
+    };
+    journal
+        .record_intent(&intent("ENTRY", "Buy", dec!(0.025), None, "market"))
+        .unwrap();
+    journal.record_outcome("andre_ENTRY_T1", &acked, 1).unwrap();
+    journal
+        .record_intent(&intent(
+            "TP1",
+            "Sell",
+            dec!(0.012),
+            Some(dec!(51000)),
+            "limit",
+        ))
+        .unwrap();
+    let reround = Outcome::Rerounded {
+        qty: dec!(0.01),
+        price: Some(dec!(51000)),
+        trigger_price: None,
+        reason: "retCode 10001".into(),
+    };
+    journal.record_outcome(TP1, &reround, 1).unwrap();
+    journal.record_outcome(TP1, &acked, 1).unwrap();
+
+    let mut m = Mocks::new();
+    m.positions
+        .expect_get_all_positions()
+        .returning(|| Ok(vec![long(dec!(0.025), dec!(50000))]));
+    m.positions
+        .expect_get_position()
+        .returning(|_| Ok(long(dec!(0.025), dec!(50000))));
+    m.router
+        .expect_sync_open_orders()
+        .returning(move |_| Ok(vec![tp1(exchange_qty)]));
+    m.router.expect_recent_orders().returning(|| Ok(vec![]));
+    m.router.expect_get_order().returning(move |_, link| {
+        Ok(match link.as_str() {
+            TP1 => Some(tp1(exchange_qty)),
+            "andre_ENTRY_T1" => Some(snapshot(
+                "andre_ENTRY_T1",
+                Side::Buy,
+                dec!(0.025),
+                OrderStatus::Filled,
+            )),
+            _ => None,
+        })
+    });
+    let gw = m.build(journal, None);
+    let recovered = gw.recover().await.unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].state.phase, Phase::InPosition);
+    recovered[0].disagreements.clone()
+}
+
+#[tokio::test]
+async fn recover_compares_a_rerounded_tp_with_its_rerounded_qty() {
+    let disagreements = recover_with_tp1_at(dec!(0.01)).await;
+    assert!(disagreements.is_empty(), "{disagreements:?}");
+}
+
+#[tokio::test]
+async fn recover_reports_a_tp_at_the_qty_before_the_reround() {
+    let disagreements = recover_with_tp1_at(dec!(0.012)).await;
+    assert_eq!(
+        disagreements,
+        ["andre_TP1_T1: qty 0.012 on the exchange, 0.01 in the journal"]
+    );
+}
+
+/// What an order found by orderLinkId is compared with: a re-rounding replaces the intent's
+/// qty and price; an amend not yet answered allows the old or the new qty; an answered amend
+/// only the new one.
+#[test]
+fn intended_follows_rerounds_and_amends() {
+    let mut row = exec_gateway::IntentRow {
+        intent: Intent {
+            trade_tag: "T1".into(),
+            leg: "TP1".into(),
+            order_link_id: TP1.into(),
+            symbol: "BTCUSDT".into(),
+            side: "Sell".into(),
+            qty: dec!(0.012),
+            price: Some(dec!(51000.05)),
+            trigger_price: None,
+            kind: "limit".into(),
+            reason: "test".into(),
+            at_ms: 1,
+        },
+        outcomes: vec![],
+    };
+    let at = |qty, price| OrderSnapshot {
+        price: Some(price),
+        ..tp1(qty)
+    };
+    assert!(row.differs_from(&at(dec!(0.012), dec!(51000.05))).is_none());
+    row.outcomes.push(Outcome::Rerounded {
+        qty: dec!(0.01),
+        price: Some(dec!(51000.1)),
+        trigger_price: None,
+        reason: "10001".into(),
+    });
+    assert!(row.differs_from(&at(dec!(0.01), dec!(51000.1))).is_none());
+    assert_eq!(
+        row.differs_from(&at(dec!(0.01), dec!(51000.05))).unwrap(),
+        "andre_TP1_T1: price 51000.05 on the exchange, 51000.1 in the journal"
+    );
+    row.outcomes
+        .push(Outcome::AmendRequested { qty: dec!(0.02) });
+    assert!(row.differs_from(&at(dec!(0.01), dec!(51000.1))).is_none());
+    assert!(row.differs_from(&at(dec!(0.02), dec!(51000.1))).is_none());
+    row.outcomes.push(Outcome::Amended { qty: dec!(0.02) });
+    assert_eq!(
+        row.differs_from(&at(dec!(0.01), dec!(51000.1))).unwrap(),
+        "andre_TP1_T1: qty 0.01 on the exchange, 0.02 in the journal"
+    );
+}
