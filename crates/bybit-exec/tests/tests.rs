@@ -8,4 +8,5 @@ mod demo;
 mod docs;
 mod ops;
 mod runtime;
+mod serve;
 mod support;
