@@ -8,5 +8,6 @@ mod demo;
 mod docs;
 mod ops;
 mod runtime;
+mod serve;
 mod suite;
 mod support;

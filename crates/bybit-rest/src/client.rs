@@ -21,6 +21,7 @@ use crate::config::RestConfig;
 use crate::error::{codes, first_bytes, DecodeStage, ErrorContext, RateLimitSignal, RestError};
 use crate::limiter::{Limiter, Priority, TooLong};
 use crate::retry::{retry, RetryConfig, RetryPolicy};
+use crate::telemetry;
 
 /// HTTP method of an endpoint. V5 uses GET for reads and POST for writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +235,7 @@ impl RestClient {
             .clock
             .record(sent, received, reply.result.millis());
         span.record("offset_ms", offset);
+        telemetry::clock_offset(offset);
         tracing::info!(parent: &span, offset_ms = offset, "bybit clock offset measured");
         Ok(self.inner.clock.status())
     }
@@ -310,16 +312,33 @@ impl RestClient {
         }
     }
 
-    /// Sends once: waits for the limiter, stamps, signs, sends, reads and classifies.
+    /// Sends once: waits for the limiter, stamps, signs, sends, reads and classifies; counts
+    /// the send and its latency in the metrics (`telemetry.rs`).
     pub(crate) async fn send_once<T: DeserializeOwned>(
         &self,
         call: &Call,
         attempt: u32,
         span: &tracing::Span,
     ) -> Result<Reply<T>, RestError> {
+        let mut latency = None;
+        let result = self.send_measured(call, attempt, span, &mut latency).await;
+        telemetry::sent(call.ep, latency, &result);
+        result
+    }
+
+    /// [`send_once`](Self::send_once) without the counting; `latency` is set once the whole
+    /// reply has been read.
+    async fn send_measured<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        attempt: u32,
+        span: &tracing::Span,
+        latency: &mut Option<Duration>,
+    ) -> Result<Reply<T>, RestError> {
         let inner = &*self.inner;
         let ctx = || call.ctx.clone();
-        if let Err(TooLong(wait)) = inner
+        let waiting = Instant::now();
+        let acquired = inner
             .limiter
             .acquire(
                 call.ep.path,
@@ -327,8 +346,9 @@ impl RestClient {
                 call.priority,
                 inner.retry.max_rate_limit_wait,
             )
-            .await
-        {
+            .await;
+        telemetry::limiter_waited(call.ep, waiting.elapsed());
+        if let Err(TooLong(wait)) = acquired {
             return Err(RestError::RateLimited {
                 ctx: ctx(),
                 signal: RateLimitSignal::Local,
@@ -367,9 +387,11 @@ impl RestClient {
                 });
             }
         }
+        let elapsed = started.elapsed();
+        *latency = Some(elapsed);
         span.record(
             "latency_ms",
-            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         );
         self.observe_limits(call, limits);
         if status == 403 {
@@ -537,6 +559,9 @@ impl RestClient {
     /// A spent budget (`X-Bapi-Limit-Status: 0`) blocks the bucket until the reset, or for one
     /// slot of the window when the reset is not in the future.
     fn observe_limits(&self, call: &Call, limits: LimitHeaders) {
+        if let Some(remaining) = limits.remaining {
+            telemetry::remaining_budget(call.ep, remaining);
+        }
         if limits.remaining != Some(0) {
             return;
         }

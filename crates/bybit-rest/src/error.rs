@@ -399,6 +399,30 @@ impl RestError {
     pub fn is_timestamp(&self) -> bool {
         self.ret_code() == Some(codes::TIMESTAMP)
     }
+
+    /// A short, stable name for the kind of failure, for metrics and logs: `invalid_request`,
+    /// `missing_credentials`, `sign`, `network`, `timeout`, `rate_limited`, `decode`, `runtime`,
+    /// or for an exchange answer its retCode class: `auth` (the key cannot work), `timestamp`
+    /// (10002), `server` (10000/10016/429/110079: outcome unknown), `insufficient_balance`,
+    /// `duplicate_link_id` (110072) or `reject` (any other definitive refusal).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RestError::InvalidRequest { .. } => "invalid_request",
+            RestError::MissingCredentials { .. } => "missing_credentials",
+            RestError::Sign { .. } => "sign",
+            RestError::Network { .. } => "network",
+            RestError::Timeout { .. } => "timeout",
+            RestError::RateLimited { .. } => "rate_limited",
+            RestError::Decode { .. } => "decode",
+            RestError::Runtime { .. } => "runtime",
+            RestError::Exchange { .. } if self.is_auth_fatal() => "auth",
+            RestError::Exchange { .. } if self.is_timestamp() => "timestamp",
+            RestError::Exchange { .. } if self.is_retryable() => "server",
+            RestError::Exchange { .. } if self.is_insufficient_balance() => "insufficient_balance",
+            RestError::Exchange { .. } if self.is_duplicate_order_link_id() => "duplicate_link_id",
+            RestError::Exchange { .. } => "reject",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -509,6 +533,35 @@ mod tests {
             limited(RateLimitSignal::RetCode10006).ret_code(),
             Some(10006)
         );
+    }
+
+    // docs/v5/error.mdx: the retCode classes metrics count errors by.
+    #[test]
+    fn each_error_has_a_kind_for_metrics() {
+        let kinds = [
+            (exchange(codes::PARAMS), "reject"),
+            (exchange(codes::ORDER_NOT_FOUND), "reject"),
+            (exchange(codes::SIGNATURE), "auth"),
+            (exchange(codes::TIMESTAMP), "timestamp"),
+            (exchange(codes::SERVER_ERROR), "server"),
+            (exchange(codes::ORDER_PROCESSING), "server"),
+            (exchange(codes::MARGIN_INSUFFICIENT), "insufficient_balance"),
+            (
+                exchange(codes::DUPLICATE_ORDER_LINK_ID),
+                "duplicate_link_id",
+            ),
+            (decode(502), "decode"),
+            (
+                RestError::Timeout {
+                    ctx: ctx(true),
+                    timeout: Duration::from_secs(5),
+                },
+                "timeout",
+            ),
+        ];
+        for (error, kind) in kinds {
+            assert_eq!(error.kind(), kind, "{error}");
+        }
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! Where things are: `config.rs` (environments, [`RestConfig`]), `client.rs` (the request
 //! path), `error.rs`, `retry.rs` (100/300/1000 ms + jitter via `backon`), `clock.rs`
 //! (server-time offset), `limiter.rs` (`governor` buckets), `endpoints/` (one module per area),
-//! `api.rs` (the trait).
+//! `api.rs` (the trait), `telemetry.rs` (the `bybit_rest_*` metrics: no-ops unless the
+//! application installs a `metrics` recorder).
 //!
 //! ```no_run
 //! use bybit_rest::{Environment, NewOrder, RestClient, RestConfig};
@@ -56,6 +57,7 @@ mod endpoints;
 mod error;
 mod limiter;
 mod retry;
+pub mod telemetry;
 
 pub use api::BybitRest;
 #[cfg(any(test, feature = "mock"))]

@@ -11,6 +11,7 @@ mod clock;
 mod endpoints;
 mod errors;
 mod malformed;
+mod metrics;
 mod outcomes;
 mod review;
 mod spans;

@@ -13,6 +13,9 @@
 //! client (a clock offset comes in as a closure, [`ClockOffset`]); when to fall back to REST
 //! polling is the caller's decision, from [`WsStream::last_message_unix_ms`].
 //!
+//! Metrics (`bybit_ws_*`, [`telemetry`]) go through the `metrics` facade: no-ops unless the
+//! application installs a recorder.
+//!
 //! Main types: [`WsStream`], [`WsConfig`], [`PrivateAuth`], [`WsEvent`], [`OrderBook`],
 //! [`HealthSnapshot`], [`WsError`].
 //!
@@ -42,6 +45,7 @@ mod health;
 mod shared;
 mod stream;
 mod task;
+pub mod telemetry;
 mod ticker;
 
 pub use backoff::BackoffConfig;

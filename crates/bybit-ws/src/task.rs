@@ -17,9 +17,10 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::book::{topic_depth, Applied, OrderBook};
+use crate::book::{topic_depth, Applied, BookError, OrderBook};
 use crate::health::{unix_ms, Health};
 use crate::shared::Shared;
+use crate::telemetry;
 use crate::ticker::merge_ticker;
 use crate::{PrivateAuth, WsConfig, WsError, WsEvent};
 
@@ -143,6 +144,15 @@ impl Task {
         &self.shared.health
     }
 
+    /// The `stream` label of this task's metrics.
+    fn kind(&self) -> &'static str {
+        if self.auth.is_some() {
+            "private"
+        } else {
+            "public"
+        }
+    }
+
     /// Sends an event without ever waiting (see [`WsEvent`] for the slow-consumer policy).
     fn emit(&mut self, event: WsEvent) {
         if self.lagged > 0 {
@@ -154,6 +164,7 @@ impl Task {
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     self.lagged += 1;
                     Health::count(&self.shared.health.dropped_events);
+                    telemetry::count(telemetry::DROPPED_EVENTS_TOTAL, self.kind());
                     return;
                 }
             }
@@ -161,6 +172,7 @@ impl Task {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
             self.lagged += 1;
             Health::count(&self.shared.health.dropped_events);
+            telemetry::count(telemetry::DROPPED_EVENTS_TOTAL, self.kind());
         }
     }
 
@@ -327,6 +339,7 @@ impl Task {
     {
         if self.connections > 0 {
             Health::count(&self.shared.health.reconnects);
+            telemetry::count(telemetry::RECONNECTS_TOTAL, self.kind());
         }
         self.connections += 1;
         self.health().set_connected(true);
@@ -466,6 +479,7 @@ impl Task {
 
     fn bad_frame(&self, what: &str) {
         Health::count(&self.shared.health.bad_frames);
+        telemetry::count(telemetry::BAD_FRAMES_TOTAL, self.kind());
         tracing::warn!(url = %self.config.url, frame = %what, "bad WebSocket frame skipped");
     }
 
@@ -526,8 +540,17 @@ impl Task {
                 snapshot: applied == Applied::Reset,
             }),
             Err(reason) => {
+                match reason {
+                    BookError::Gap { .. } => telemetry::book_gap("gap"),
+                    BookError::Crossed { .. } => telemetry::book_gap("crossed"),
+                    BookError::DeltaBeforeSnapshot => {}
+                }
                 if self.shared.begin_resync(topic) {
+                    if reason == BookError::DeltaBeforeSnapshot {
+                        telemetry::book_gap("no_snapshot");
+                    }
                     Health::count(&self.shared.health.book_resyncs);
+                    telemetry::count(telemetry::BOOK_RESYNCS_TOTAL, "public");
                     tracing::warn!(%topic, %reason, "order book out of sync; resubscribing");
                     self.health().set_error(format!("{topic}: {reason}"));
                     let topics = [topic.to_owned()];

@@ -1,0 +1,497 @@
+//! The HTTP side: `/health`, `/metrics`, the status page and its JSON, and the loopback
+//! control API that starts and closes paper trades.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use exec_gateway::{
+    GatewayError, Journal, OrderSnapshot, Outcome, PositionState, TradePlan, TradeState,
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+
+use super::metrics::{
+    flag, FALLBACK_POLLING_ACTIVE, TRADING_HALTED, UNRESOLVED_ORDERS, WS_CONNECTED,
+};
+use super::watch::{EventLine, Seen};
+use crate::config::Routing;
+use crate::runtime::{BybitStatus, Runtime};
+
+/// The status page: one file, inline CSS and JS, no build step.
+const PAGE: &str = include_str!("page.html");
+
+/// What every handler shares.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) runtime: Runtime,
+    pub(crate) seen: Arc<Seen>,
+    pub(crate) metrics: PrometheusHandle,
+    /// Tags `recover()` found at start.
+    pub(crate) recovered: Vec<String>,
+}
+
+/// The routes.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/api/status", get(status))
+        .route("/api/trades", post(start_trade))
+        .route("/api/trades/{tag}/close", post(close_trade))
+        .with_state(app)
+}
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+/// SPEC R-HEALTH-1's JSON; HTTP 503 when REST or a stream this routing needs is down.
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let status = app.runtime.status().await;
+    let code = if app.runtime.is_healthy(&status) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(status)).into_response()
+}
+
+/// Prometheus text: samples the gauges, then renders every metric recorded so far.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    sample(&app);
+    app.metrics.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+fn sample(app: &App) {
+    let rt = &app.runtime;
+    let polling = rt.settings.routing == Routing::Live
+        && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet());
+    flag(FALLBACK_POLLING_ACTIVE, polling);
+    flag(TRADING_HALTED, rt.gateway.halted().is_some());
+    let unresolved = unresolved(app.runtime.journal.as_ref(), &app.seen.tags()).len();
+    #[allow(clippy::cast_precision_loss, reason = "a count of orders")]
+    metrics::gauge!(UNRESOLVED_ORDERS).set(unresolved as f64);
+    let public = rt.public.health();
+    metrics::gauge!(WS_CONNECTED, "stream" => "public").set(if public.connected {
+        1.0
+    } else {
+        0.0
+    });
+    if let Some(private) = &rt.private {
+        let h = private.health();
+        metrics::gauge!(WS_CONNECTED, "stream" => "private").set(
+            if h.connected && h.authenticated {
+                1.0
+            } else {
+                0.0
+            },
+        );
+    }
+}
+
+/// An order of a known trade whose outcome the journal does not hold.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Unresolved {
+    tag: String,
+    leg: String,
+    order_link_id: String,
+    symbol: String,
+    side: String,
+    qty: Decimal,
+    kind: String,
+    /// `none` (sent, no answer journaled) or `unknown` (answered ambiguously, not looked up yet).
+    last_outcome: &'static str,
+}
+
+/// The intents of `tags` whose last journaled outcome is none or `unknown`.
+fn unresolved(journal: &dyn Journal, tags: &[String]) -> Vec<Unresolved> {
+    let mut out = Vec::new();
+    for tag in tags {
+        let Ok(rows) = journal.intents(tag) else {
+            continue;
+        };
+        for row in rows {
+            let last = match row.outcomes.last() {
+                None => "none",
+                Some(Outcome::Unknown { .. }) => "unknown",
+                Some(_) => continue,
+            };
+            let i = row.intent;
+            out.push(Unresolved {
+                tag: tag.clone(),
+                leg: i.leg,
+                order_link_id: i.order_link_id,
+                symbol: i.symbol,
+                side: i.side,
+                qty: i.qty,
+                kind: i.kind,
+                last_outcome: last,
+            });
+        }
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PositionView {
+    symbol: String,
+    side: Option<String>,
+    size: Decimal,
+    entry_price: Option<Decimal>,
+    leverage: Option<Decimal>,
+    unrealised_pnl: Option<Decimal>,
+}
+
+impl From<&PositionState> for PositionView {
+    fn from(p: &PositionState) -> Self {
+        PositionView {
+            symbol: p.symbol.as_str().to_owned(),
+            side: p.side.map(|s| s.as_str().to_owned()),
+            size: p.size,
+            entry_price: p.entry_price,
+            leverage: p.leverage,
+            unrealised_pnl: p.unrealised_pnl,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderView {
+    leg: Option<String>,
+    order_link_id: String,
+    symbol: String,
+    side: String,
+    qty: Decimal,
+    price: Option<Decimal>,
+    trigger_price: Option<Decimal>,
+    filled_qty: Decimal,
+    status: String,
+    reduce_only: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TradeView {
+    tag: String,
+    symbol: Option<String>,
+    side: Option<String>,
+    phase: Option<String>,
+    entry_price: Option<Decimal>,
+    filled_qty: Option<Decimal>,
+    error: Option<String>,
+    recovered: bool,
+    open_orders: Vec<OrderView>,
+}
+
+fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeView {
+    TradeView {
+        tag: tag.to_owned(),
+        symbol: state.map(|s| s.symbol.as_str().to_owned()),
+        side: state.map(|s| s.side.as_str().to_owned()),
+        phase: state.map(|s| s.phase.as_str().to_owned()),
+        entry_price: state.and_then(|s| s.entry_price),
+        filled_qty: state.map(|s| s.filled_qty),
+        error: state.and_then(|s| s.error.clone()),
+        recovered,
+        open_orders: Vec::new(),
+    }
+}
+
+/// Everything the status page shows, in one read.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusView {
+    routing: String,
+    env: String,
+    healthy: bool,
+    health: BybitStatus,
+    halted: Option<String>,
+    fallback_polling: bool,
+    positions: Vec<PositionView>,
+    trades: Vec<TradeView>,
+    /// Open orders that carry no trade tag of this layer.
+    other_orders: Vec<OrderView>,
+    unresolved: Vec<Unresolved>,
+    events: Vec<EventLine>,
+    errors: Vec<String>,
+}
+
+async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
+    let rt = &app.runtime;
+    let health = rt.status().await;
+    let mut errors = Vec::new();
+    let positions = match rt.ports.positions.get_all_positions().await {
+        Ok(p) => p
+            .iter()
+            .filter(|p| !p.is_flat())
+            .map(PositionView::from)
+            .collect(),
+        Err(e) => {
+            errors.push(format!("positions: {e}"));
+            Vec::new()
+        }
+    };
+    let links = rt.gateway.links();
+    let mut trades: BTreeMap<String, TradeView> = app
+        .seen
+        .tags()
+        .iter()
+        .map(|tag| {
+            let state = rt.gateway.trade(tag);
+            let recovered = app.recovered.iter().any(|t| t == tag);
+            (tag.clone(), trade_view(tag, state.as_ref(), recovered))
+        })
+        .collect();
+    let mut other_orders = Vec::new();
+    for symbol in &rt.settings.symbols {
+        let orders: Vec<OrderSnapshot> = match rt.ports.positions.get_open_orders(symbol).await {
+            Ok(o) => o,
+            Err(e) => {
+                errors.push(format!("open orders of {}: {e}", symbol.as_str()));
+                continue;
+            }
+        };
+        for o in orders {
+            let parsed = links.parse(&o.order_link_id);
+            let view = OrderView {
+                leg: parsed.map(|(leg, _)| leg.code()),
+                order_link_id: o.order_link_id.clone(),
+                symbol: o.symbol.clone(),
+                side: o.side.as_str().to_owned(),
+                qty: o.qty,
+                price: o.price,
+                trigger_price: o.trigger_price,
+                filled_qty: o.filled_qty,
+                status: format!("{:?}", o.status),
+                reduce_only: o.reduce_only,
+            };
+            match parsed {
+                Some((_, tag)) => {
+                    app.seen.add_tag(tag);
+                    trades
+                        .entry(tag.to_owned())
+                        .or_insert_with(|| trade_view(tag, rt.gateway.trade(tag).as_ref(), false))
+                        .open_orders
+                        .push(view);
+                }
+                None => other_orders.push(view),
+            }
+        }
+    }
+    // A finished trade with nothing left open is history (the journal keeps it).
+    trades.retain(|_, t| !(t.phase.as_deref() == Some("CLOSED") && t.open_orders.is_empty()));
+    for trade in trades.values_mut() {
+        trade.open_orders.sort_by(|a, b| {
+            a.leg
+                .cmp(&b.leg)
+                .then(a.order_link_id.cmp(&b.order_link_id))
+        });
+    }
+    Json(StatusView {
+        routing: rt.settings.routing.as_str().to_owned(),
+        env: rt.settings.env.as_str().to_owned(),
+        healthy: rt.is_healthy(&health),
+        health,
+        halted: rt.gateway.halted(),
+        fallback_polling: rt.settings.routing == Routing::Live
+            && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet()),
+        positions,
+        trades: trades.into_values().collect(),
+        other_orders,
+        unresolved: unresolved(app.runtime.journal.as_ref(), &app.seen.tags()),
+        events: app.seen.events(),
+        errors,
+    })
+}
+
+/// The control API answers only callers on this machine, whatever `--listen` allowed.
+fn refuse_remote(peer: SocketAddr) -> Option<Response> {
+    (!peer.ip().is_loopback()).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "the control API answers loopback callers only"})),
+        )
+            .into_response()
+    })
+}
+
+fn gateway_error(e: &GatewayError) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": e.to_string()})),
+    )
+        .into_response()
+}
+
+fn state_json(state: &TradeState) -> serde_json::Value {
+    json!({
+        "tag": state.tag,
+        "symbol": state.symbol.as_str(),
+        "side": state.side.as_str(),
+        "phase": state.phase.as_str(),
+        "entryPrice": state.entry_price,
+        "filledQty": state.filled_qty,
+        "orders": state.orders.iter().map(|(leg, (link, status))| json!({
+            "leg": leg, "orderLinkId": link, "status": status.map(|s| format!("{s:?}")),
+        })).collect::<Vec<_>>(),
+        "error": state.error,
+    })
+}
+
+/// `POST /api/trades` with a [`TradePlan`]: the entry, then the take-profits, then the DCAs
+/// (SPEC R-GW-1..3), as a state machine would call them. Answers the trade's state.
+async fn start_trade(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(plan): Json<TradePlan>,
+) -> Response {
+    if let Some(refused) = refuse_remote(peer) {
+        return refused;
+    }
+    let gw = &app.runtime.gateway;
+    app.seen.add_tag(&plan.client_tag);
+    app.seen.note(
+        Some(&plan.client_tag),
+        format!("trade {} started through the control API", plan.client_tag),
+    );
+    let entry = match gw.execute_entry(&plan).await {
+        Ok(entry) => entry,
+        Err(e) => return gateway_error(&e),
+    };
+    let position = match app.runtime.ports.positions.get_position(&plan.symbol).await {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                Json(json!({"error": format!("reading the position: {e}")})),
+            )
+                .into_response()
+        }
+    };
+    if let Err(e) = gw.setup_tps(&plan, &position).await {
+        return gateway_error(&e);
+    }
+    let state = match gw.setup_dcas(&plan, &position).await {
+        Ok(state) => state,
+        Err(e) => return gateway_error(&e),
+    };
+    Json(json!({
+        "entry": {"entryPrice": entry.entry_price, "filledQty": entry.filled_qty,
+                  "orderLinkId": entry.order_link_id},
+        "trade": state_json(&state),
+    }))
+    .into_response()
+}
+
+/// `POST /api/trades/{tag}/close`: cancels the trade's TPs and DCAs and closes its position
+/// at market (SPEC R-GW-5).
+async fn close_trade(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(tag): Path<String>,
+) -> Response {
+    if let Some(refused) = refuse_remote(peer) {
+        return refused;
+    }
+    let Some(state) = app.runtime.gateway.trade(&tag) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no trade {tag} is tracked")})),
+        )
+            .into_response();
+    };
+    match app
+        .runtime
+        .gateway
+        .close_all(&state, "closed through the serve control API")
+        .await
+    {
+        Ok(state) => Json(json!({"trade": state_json(&state)})).into_response(),
+        Err(e) => gateway_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use exec_gateway::{Intent, MemoryJournal};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn intent(leg: &str) -> Intent {
+        Intent {
+            trade_tag: "T1".to_owned(),
+            leg: leg.to_owned(),
+            order_link_id: format!("andre_{leg}_T1"),
+            symbol: "BTCUSDT".to_owned(),
+            side: "Sell".to_owned(),
+            qty: dec!(0.01),
+            price: Some(dec!(51000)),
+            trigger_price: None,
+            kind: "limit".to_owned(),
+            reason: "setup_tps".to_owned(),
+            at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn the_control_api_refuses_callers_from_elsewhere() {
+        let refused = |peer: &str| refuse_remote(peer.parse().unwrap()).map(|r| r.status());
+        assert_eq!(refused("127.0.0.1:5000"), None);
+        assert_eq!(refused("[::1]:5000"), None);
+        assert_eq!(refused("192.168.1.7:5000"), Some(StatusCode::FORBIDDEN));
+    }
+
+    // The outcome policy (STYLE.md): an order is settled by an answer or by a lookup, not by
+    // the passage of time.
+    #[test]
+    fn an_order_is_unresolved_until_an_answer_or_a_lookup_is_journaled() {
+        let journal = MemoryJournal::new();
+        let unknown = Outcome::Unknown {
+            reason: "timeout".to_owned(),
+        };
+        for leg in ["TP1", "TP2", "TP3", "DCA1"] {
+            journal.record_intent(&intent(leg)).unwrap();
+        }
+        let link = |leg: &str| format!("andre_{leg}_T1");
+        // TP1: no answer at all. TP2: answered "unknown". TP3: unknown, then found by lookup.
+        journal.record_outcome(&link("TP2"), &unknown, 2).unwrap();
+        journal.record_outcome(&link("TP3"), &unknown, 2).unwrap();
+        let found = Outcome::Resolved {
+            found: true,
+            order_id: Some("1".to_owned()),
+        };
+        journal.record_outcome(&link("TP3"), &found, 3).unwrap();
+        let acked = Outcome::Acked {
+            order_id: "2".to_owned(),
+        };
+        journal.record_outcome(&link("DCA1"), &acked, 2).unwrap();
+
+        let open = unresolved(&journal, &["T1".to_owned(), "other".to_owned()]);
+        let got: Vec<(&str, &str)> = open
+            .iter()
+            .map(|u| (u.leg.as_str(), u.last_outcome))
+            .collect();
+        assert_eq!(got, [("TP1", "none"), ("TP2", "unknown")]);
+    }
+}

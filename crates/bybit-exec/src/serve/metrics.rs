@@ -1,0 +1,71 @@
+//! The Prometheus side of `/metrics`: the `metrics-exporter-prometheus` recorder (installed
+//! once per process, rendered on request; no listener of its own) and the gauges sampled
+//! when `/metrics` is read.
+
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Result};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Gauge: 1 while the private stream is down or silent and orders are polled over REST
+/// (live routing; always 0 for paper and dry-run, which have no private stream to miss).
+pub const FALLBACK_POLLING_ACTIVE: &str = "bybit_exec_fallback_polling_active";
+/// Gauge: orders of known trades whose outcome the journal does not hold yet (sent with no
+/// answer, or answered "unknown" and not resolved by a lookup).
+pub const UNRESOLVED_ORDERS: &str = "bybit_exec_unresolved_orders";
+/// Gauge: 1 while a stream is connected (and authenticated, for `private`), label `stream`.
+pub const WS_CONNECTED: &str = "bybit_exec_ws_connected";
+/// Gauge: 1 once the gateway has halted trading after a fatal error.
+pub const TRADING_HALTED: &str = "bybit_exec_trading_halted";
+
+/// Latency buckets for every `_seconds` histogram: loopback to a slow exchange.
+const SECONDS_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's recorder, installed on first use; every metric is described once.
+pub fn handle() -> Result<PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &SECONDS_BUCKETS)
+        .map_err(|e| anyhow!("metrics buckets: {e}"))?
+        .build_recorder();
+    let handle = recorder.handle();
+    // Another recorder may already be installed (a library user's, or a race with a second
+    // server in the same process): then this one stays private and `/metrics` shows only what
+    // reaches it, which is nothing; say so rather than fail the server.
+    if metrics::set_global_recorder(recorder).is_err() {
+        tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+    }
+    let handle = HANDLE.get_or_init(|| handle).clone();
+    describe();
+    Ok(handle)
+}
+
+fn describe() {
+    bybit_rest::telemetry::describe();
+    bybit_ws::telemetry::describe();
+    super::watch::describe();
+    metrics::describe_gauge!(
+        FALLBACK_POLLING_ACTIVE,
+        "1 while the private stream is down or silent and orders are polled over REST"
+    );
+    metrics::describe_gauge!(
+        UNRESOLVED_ORDERS,
+        "Orders whose outcome the journal does not hold yet"
+    );
+    metrics::describe_gauge!(
+        WS_CONNECTED,
+        "1 while the stream is connected (and authenticated, for private)"
+    );
+    metrics::describe_gauge!(TRADING_HALTED, "1 once trading halted after a fatal error");
+}
+
+/// Sets a 0/1 gauge.
+pub fn flag(name: &'static str, on: bool) {
+    metrics::gauge!(name).set(if on { 1.0 } else { 0.0 });
+}

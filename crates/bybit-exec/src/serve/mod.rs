@@ -1,0 +1,285 @@
+//! `bybit-exec serve`: the long-running mode. One [`Runtime`] (live, paper or dry-run
+//! routing), `recover()` at start, and an HTTP server on loopback:
+//!
+//! - `GET /health`: SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`, HTTP 503 when unhealthy;
+//! - `GET /metrics`: Prometheus text (`metrics-exporter-prometheus`, rendered on request);
+//! - `GET /`: the status page (`page.html`), which reads `GET /api/status` every 2 s;
+//! - `POST /api/trades` (a `TradePlan`) and `POST /api/trades/{tag}/close`: a control API for
+//!   trying the gateway without a state machine, answered to loopback callers only.
+//!
+//! SIGINT or SIGTERM stops the HTTP server, then the runtime (streams closed, journal
+//! flushed), within [`STOP_WITHIN`].
+//!
+//! Files: `http.rs` (routes), `watch.rs` (the bus watcher: counters, last events, trade tags),
+//! `metrics.rs` (the recorder and sampled gauges), `page.html`.
+
+mod http;
+pub mod metrics;
+pub mod watch;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use exec_events::EventBus;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConfigArgs, Routing, Settings};
+use crate::runtime::Runtime;
+
+/// The address `serve` listens on unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
+
+/// How long the whole stop may take (HTTP drained, then the runtime's own grace).
+pub const STOP_WITHIN: Duration = Duration::from_secs(5);
+
+/// How long requests in flight get to finish once a stop is asked for.
+const HTTP_DRAIN: Duration = Duration::from_millis(500);
+
+/// `--routing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoutingArg {
+    /// Real orders (needs API keys).
+    Live,
+    /// An in-process exchange on the environment's public prices (no keys).
+    Paper,
+    /// Nothing is sent; orders are checked and answered as if taken.
+    DryRun,
+}
+
+impl From<RoutingArg> for Routing {
+    fn from(r: RoutingArg) -> Self {
+        match r {
+            RoutingArg::Live => Routing::Live,
+            RoutingArg::Paper => Routing::Paper,
+            RoutingArg::DryRun => Routing::DryRun,
+        }
+    }
+}
+
+/// `bybit-exec serve` options.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// How orders are routed (default: EXECUTION_ROUTING / EXECUTION_DRY_RUN from the
+    /// configuration).
+    #[arg(long, value_enum)]
+    pub routing: Option<RoutingArg>,
+    /// Where the HTTP server listens.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Allow a --listen address other than loopback (the control API still answers loopback
+    /// callers only).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+/// Refuses a non-loopback address unless `allow_remote`.
+pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<()> {
+    if !listen.ip().is_loopback() && !allow_remote {
+        bail!(
+            "--listen {listen} is not a loopback address; the status page and metrics would be \
+             reachable from the network. Use 127.0.0.1 / [::1], or add --allow-remote"
+        );
+    }
+    Ok(())
+}
+
+/// A running server: the runtime and its HTTP front.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    app: Arc<http::App>,
+    stop: oneshot::Sender<()>,
+    http: JoinHandle<std::io::Result<()>>,
+    watcher: JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts the runtime from `settings`, recovers the trades the journal and the exchange
+    /// know of, and serves HTTP on `listen` (which the caller has checked; port 0 picks one).
+    pub async fn start(settings: Settings, listen: SocketAddr) -> Result<Server> {
+        let metrics = metrics::handle()?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
+        let seen = Arc::new(watch::Seen::default());
+        let prefix = exec_gateway::LinkIds::new(exec_gateway::DEFAULT_LINK_PREFIX)
+            .context("the orderLinkId prefix")?;
+        // Subscribed before the runtime starts, so the start's own events are counted.
+        let watcher = watch::spawn(&bus, prefix, seen.clone());
+        let runtime = Runtime::start_on_bus(settings, bus).await?;
+        let recovered = match runtime.gateway.recover().await {
+            Ok(found) => found,
+            Err(e) => {
+                seen.note(None, format!("recover failed: {e}"));
+                Vec::new()
+            }
+        };
+        let mut tags = Vec::new();
+        for r in &recovered {
+            let s = &r.state;
+            seen.add_tag(&s.tag);
+            seen.note(
+                Some(&s.tag),
+                format!(
+                    "recovered trade {} ({} {} {}, {} orders{})",
+                    s.tag,
+                    s.side,
+                    s.symbol.as_str(),
+                    s.phase.as_str(),
+                    s.orders.len(),
+                    if r.disagreements.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} disagreements", r.disagreements.len())
+                    }
+                ),
+            );
+            tags.push(s.tag.clone());
+        }
+        let app = Arc::new(http::App {
+            runtime,
+            seen,
+            metrics,
+            recovered: tags,
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            app,
+            stop,
+            http,
+            watcher,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The trade tags `recover()` found at start.
+    pub fn recovered(&self) -> &[String] {
+        &self.app.recovered
+    }
+
+    /// The runtime behind it.
+    pub fn runtime(&self) -> &Runtime {
+        &self.app.runtime
+    }
+
+    /// Stops the HTTP server (requests in flight get [`HTTP_DRAIN`]), then the runtime:
+    /// streams closed, journal dropped (every journal write is durable when it returns).
+    pub async fn stop(self) {
+        let Server {
+            app,
+            stop,
+            mut http,
+            watcher,
+            ..
+        } = self;
+        let _ = stop.send(());
+        if tokio::time::timeout(HTTP_DRAIN, &mut http).await.is_err() {
+            tracing::warn!("HTTP requests still running after {HTTP_DRAIN:?}; cut");
+            http.abort();
+            let _ = http.await;
+        }
+        watcher.abort();
+        let _ = watcher.await;
+        // Connections' tasks drop their handle on the state as they end.
+        let deadline = tokio::time::Instant::now() + HTTP_DRAIN;
+        let mut app = app;
+        loop {
+            match Arc::try_unwrap(app) {
+                Ok(app) => {
+                    app.runtime.shutdown().await;
+                    return;
+                }
+                Err(shared) if tokio::time::Instant::now() < deadline => {
+                    app = shared;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(_) => {
+                    // A request still holds the runtime: the process ends anyway; every
+                    // journal write already returned durable.
+                    tracing::warn!("the runtime is still in use; not waiting for it");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn stop_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("SIGINT handler")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("Ctrl-C handler")?;
+    Ok(())
+}
+
+/// Runs the gateway and its HTTP server until SIGINT / SIGTERM.
+pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
+    check_listen(args.listen, args.allow_remote)?;
+    let mut settings = Settings::load(config)?;
+    if let Some(routing) = args.routing {
+        settings.routing = routing.into();
+    }
+    let routing = settings.routing;
+    let env = settings.env;
+    let server = Server::start(settings, args.listen).await?;
+    for tag in server.recovered() {
+        println!("recovered trade {tag}");
+    }
+    println!(
+        "bybit-exec serve: {routing} routing on {}; status page http://{addr}/ , health \
+         http://{addr}/health , metrics http://{addr}/metrics",
+        env.as_str(),
+        addr = server.addr()
+    );
+    stop_signal().await?;
+    println!("stopping");
+    if tokio::time::timeout(STOP_WITHIN, server.stop())
+        .await
+        .is_err()
+    {
+        eprintln!("stop took longer than {STOP_WITHIN:?}; exiting");
+    }
+    println!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_is_listened_on_without_allow_remote() {
+        let check = |addr: &str, allow| check_listen(addr.parse().unwrap(), allow).is_ok();
+        assert!(check("127.0.0.1:8088", false));
+        assert!(check("[::1]:8088", false));
+        assert!(!check("0.0.0.0:8088", false));
+        assert!(!check("192.168.1.5:8088", false));
+        assert!(check("0.0.0.0:8088", true));
+    }
+}
