@@ -92,12 +92,13 @@ fn dispatch() -> Result<()> {
         "bench" => bench(),
         "testnet" => testnet(std::env::args().skip(2).collect()),
         _ => {
-            eprintln!("usage: cargo xtask <deps|ci|bench|testnet [--local]>");
+            eprintln!("usage: cargo xtask <deps|ci|bench|testnet [--local] [--symbol SYMBOL]>");
             eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md)");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, deps");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
-            eprintln!("           BYBIT_API_SECRET); --local: on the embedded emulator");
+            eprintln!("           BYBIT_API_SECRET); --local: on the embedded emulator;");
+            eprintln!("           --symbol SYMBOL: another USDT perpetual (default BTCUSDT)");
             bail!("unknown task {task:?}")
         }
     }
@@ -161,7 +162,7 @@ enum Suite {
     Skip(&'static str),
     /// `cargo run -p bybit-exec -- suite` with these arguments and environment.
     Run {
-        args: Vec<&'static str>,
+        args: Vec<String>,
         env: Vec<(&'static str, &'static str)>,
     },
 }
@@ -170,16 +171,26 @@ const SKIPPED: &str = "testnet suite SKIPPED: BYBIT_API_KEY and BYBIT_API_SECRET
                        (run `cargo xtask testnet --local` for the emulator)";
 
 fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Result<Suite> {
+    let usage = "usage: cargo xtask testnet [--local] [--symbol SYMBOL]";
     let mut local = false;
-    for arg in args {
+    let mut suite = vec!["suite".to_owned()];
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--local" => local = true,
-            other => bail!("unknown argument {other:?} (usage: cargo xtask testnet [--local])"),
+            "--symbol" => {
+                let symbol = rest
+                    .next()
+                    .with_context(|| format!("--symbol needs a value ({usage})"))?;
+                suite.extend(["--symbol".to_owned(), symbol.clone()]);
+            }
+            other => bail!("unknown argument {other:?} ({usage})"),
         }
     }
     if local {
+        suite.insert(1, "--local".to_owned());
         return Ok(Suite::Run {
-            args: vec!["suite", "--local"],
+            args: suite,
             env: vec![],
         });
     }
@@ -189,7 +200,7 @@ fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Res
     }
     // Testnet only, whatever the shell says: the suite places real orders.
     Ok(Suite::Run {
-        args: vec!["suite"],
+        args: suite,
         env: vec![("BYBIT_ENV", "testnet"), ("EXECUTION_DRY_RUN", "false")],
     })
 }
@@ -311,7 +322,7 @@ mod tests {
         assert_eq!(
             decide_suite(&[], Some("k"), Some("s")).unwrap(),
             Suite::Run {
-                args: vec!["suite"],
+                args: args(&["suite"]),
                 env: vec![("BYBIT_ENV", "testnet"), ("EXECUTION_DRY_RUN", "false")],
             }
         );
@@ -320,7 +331,7 @@ mod tests {
     #[test]
     fn local_runs_on_the_emulator_with_or_without_keys() {
         let local = Suite::Run {
-            args: vec!["suite", "--local"],
+            args: args(&["suite", "--local"]),
             env: vec![],
         };
         assert_eq!(
@@ -332,6 +343,14 @@ mod tests {
             local
         );
         assert!(decide_suite(&args(&["--mainnet"]), Some("k"), Some("s")).is_err());
+        assert_eq!(
+            decide_suite(&args(&["--symbol", "ETHUSDT", "--local"]), None, None).unwrap(),
+            Suite::Run {
+                args: args(&["suite", "--local", "--symbol", "ETHUSDT"]),
+                env: vec![],
+            }
+        );
+        assert!(decide_suite(&args(&["--local", "--symbol"]), None, None).is_err());
     }
 
     #[test]
