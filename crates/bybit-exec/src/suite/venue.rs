@@ -305,11 +305,8 @@ impl Venue {
     /// a trade the suite opened on a symbol it found flat.
     pub(crate) async fn force_flat(&self, symbol: &Symbol, tag: &str) -> Result<()> {
         let rest = self.observer();
-        let open = rest
-            .open_orders(OpenOrders::symbol(symbol.clone()))
-            .await
-            .context("listing open orders")?;
-        for o in open.list.iter().filter(|o| belongs(&o.order_link_id, tag)) {
+        let open = open_orders(rest, symbol).await?;
+        for o in open.iter().filter(|o| belongs(&o.order_link_id, tag)) {
             let link = OrderLinkId::new(o.order_link_id.clone())?;
             rest.cancel_order(CancelOrder::new(symbol.clone(), OrderTarget::LinkId(link)))
                 .await
@@ -330,6 +327,25 @@ impl Venue {
         }
         Ok(())
     }
+}
+
+/// Every open order of `symbol`, page by page (Bybit lists 20 a page unless asked for more).
+async fn open_orders(rest: &RestClient, symbol: &Symbol) -> Result<Vec<Order>> {
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..MAX_PAGES {
+        let mut q = OpenOrders::symbol(symbol.clone()).limit(50);
+        if !cursor.is_empty() {
+            q = q.cursor(cursor.clone());
+        }
+        let page = rest.open_orders(q).await.context("listing open orders")?;
+        all.extend(page.list);
+        if page.next_page_cursor.is_empty() {
+            break;
+        }
+        cursor = page.next_page_cursor;
+    }
+    Ok(all)
 }
 
 impl Venue {
@@ -397,12 +413,7 @@ impl Local {
 
 impl Testnet {
     async fn orders(&self, symbol: &Symbol) -> Result<Vec<Order>> {
-        let mut all = self
-            .observer
-            .open_orders(OpenOrders::symbol(symbol.clone()))
-            .await
-            .context("listing open orders")?
-            .list;
+        let mut all = open_orders(&self.observer, symbol).await?;
         let mut cursor = String::new();
         for _ in 0..MAX_PAGES {
             let mut q = OrderHistory::new().symbol(symbol.clone()).limit(50);
