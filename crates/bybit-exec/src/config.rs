@@ -278,7 +278,8 @@ pub struct Settings {
     pub ws_public_url: String,
     /// `BYBIT_WS_PRIVATE_URL`.
     pub ws_private_url: String,
-    /// `EXECUTION_JOURNAL` (default `data/journal.sqlite`).
+    /// `EXECUTION_JOURNAL` (default [`default_journal_path`]: one file per environment and
+    /// routing, so a paper or dry-run process never opens the live journal).
     pub journal: JournalLocation,
     /// `EXECUTION_ERROR_LOG` (default `data/logs/execution-error.log`; empty: none).
     pub error_log: Option<PathBuf>,
@@ -644,7 +645,23 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
     Ok(out)
 }
 
+/// The journal a process uses unless `EXECUTION_JOURNAL` says otherwise:
+/// `data/journal-<env>-<routing>.sqlite`. Each environment and routing has its own, so a paper
+/// or dry-run process (whose exchange is empty) can never take the live trades for closed.
+pub fn default_journal_path(env: BybitEnv, routing: Routing) -> PathBuf {
+    PathBuf::from(format!("data/journal-{env}-{routing}.sqlite"))
+}
+
 impl Settings {
+    /// Changes the routing (e.g. `serve --routing`); a journal left at its default moves to
+    /// the new routing's own file ([`default_journal_path`]).
+    pub fn set_routing(&mut self, routing: Routing) {
+        if self.journal == JournalLocation::Sqlite(default_journal_path(self.env, self.routing)) {
+            self.journal = JournalLocation::Sqlite(default_journal_path(self.env, routing));
+        }
+        self.routing = routing;
+    }
+
     /// Reads the process environment and, if given, the TOML file (the environment wins).
     pub fn load(args: &ConfigArgs) -> Result<Settings, ConfigError> {
         Self::from_sources(std::env::vars(), args)
@@ -770,7 +787,7 @@ impl Settings {
         let ws_private_url = raw.url("BYBIT_WS_PRIVATE_URL", env.ws_private_url(), &ws)?;
 
         let journal = match raw.get("EXECUTION_JOURNAL").map(str::trim) {
-            None => JournalLocation::Sqlite(PathBuf::from(exec_gateway::DEFAULT_JOURNAL_PATH)),
+            None => JournalLocation::Sqlite(default_journal_path(env, routing)),
             Some(":memory:") => JournalLocation::Memory,
             Some(p) => JournalLocation::Sqlite(PathBuf::from(p)),
         };
@@ -998,7 +1015,7 @@ mod tests {
         );
         assert_eq!(
             s.journal,
-            JournalLocation::Sqlite(PathBuf::from("data/journal.sqlite"))
+            JournalLocation::Sqlite(PathBuf::from("data/journal-testnet-live.sqlite"))
         );
         assert_eq!(
             s.error_log,
@@ -1008,6 +1025,32 @@ mod tests {
         assert_eq!(s.min_available_usdt, dec!(100));
         assert_eq!(s.recv_window, Duration::from_millis(5000));
         assert!(s.credentials.is_none());
+    }
+
+    #[test]
+    fn each_environment_and_routing_has_its_own_default_journal() {
+        let path = |pairs: &[(&str, &str)]| match load(pairs).unwrap().journal {
+            JournalLocation::Sqlite(p) => p,
+            JournalLocation::Memory => panic!("memory"),
+        };
+        let live = path(&[]);
+        let dry = path(&[("EXECUTION_DRY_RUN", "true")]);
+        let paper = path(&[("EXECUTION_ROUTING", "paper")]);
+        let demo = path(&[("BYBIT_ENV", "demo")]);
+        assert_eq!(dry, PathBuf::from("data/journal-testnet-dry-run.sqlite"));
+        assert_eq!(paper, PathBuf::from("data/journal-testnet-paper.sqlite"));
+        assert_eq!(demo, PathBuf::from("data/journal-demo-live.sqlite"));
+        assert!(live != dry && live != paper && live != demo);
+        // serve --routing moves a default journal with it, but not one set by hand.
+        let mut s = load(&[]).unwrap();
+        s.set_routing(Routing::Paper);
+        assert_eq!(s.journal, JournalLocation::Sqlite(paper));
+        let mut s = load(&[("EXECUTION_JOURNAL", "x.sqlite")]).unwrap();
+        s.set_routing(Routing::Paper);
+        assert_eq!(
+            s.journal,
+            JournalLocation::Sqlite(PathBuf::from("x.sqlite"))
+        );
     }
 
     #[test]

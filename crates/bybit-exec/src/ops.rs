@@ -3,17 +3,22 @@
 //! by default and JSON with `--json`; [`execute`] returns the text and whether the command
 //! succeeded, so tests (and other front ends) can run them without a terminal.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
+use bybit_rest::BybitRest;
 use comfy_table::Table;
+use exec_events::EventBus;
 use exec_gateway::{
-    Journal, MemoryJournal, OrderSnapshot, Outcome, SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
+    AccountService, Journal, MemoryJournal, OrderRouter, OrderSnapshot, Outcome, PositionService,
+    SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
 };
+use exec_live::{LiveConfig, LiveExchange};
 use serde_json::{json, Value};
 
 use crate::config::{ConfigArgs, JournalLocation, Routing, Settings};
-use crate::runtime::Runtime;
+use crate::runtime::{rest_client, EnvRest, Runtime};
 
 /// `--json`: machine-readable output.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
@@ -126,74 +131,127 @@ fn pretty(v: &Value) -> String {
 }
 
 /// Runs `command` with `settings`; returns what it would print.
+///
+/// - `journal` reads the journal file only;
+/// - `balance`, `positions` and `orders` read the configured environment's account over REST
+///   whatever the routing (they need the keys), through a [`LiveExchange`] with no streams, no
+///   tracking and a journal in memory: nothing is written anywhere;
+/// - `preflight`, `recover` and `close-all` act on the live account and its journal, so they
+///   refuse any routing but live: against a paper or dry-run exchange, which is always flat,
+///   `recover()` would take every open trade of the journal for closed.
 pub async fn execute(command: &OpsCommand, settings: Settings) -> Result<Done> {
-    if let OpsCommand::Journal(args) = command {
-        return journal(&settings, args);
+    match command {
+        OpsCommand::Journal(args) => {
+            let args = args.clone();
+            tokio::task::spawn_blocking(move || journal(&settings, &args)).await?
+        }
+        OpsCommand::Status(out) => {
+            let mut settings = settings;
+            if settings.credentials.is_none() {
+                // Health needs no account: check REST and the public stream only.
+                settings.routing = Routing::DryRun;
+                settings.journal = JournalLocation::Memory;
+            }
+            let rt = Runtime::start(settings).await?;
+            let result = status(&rt, *out).await;
+            rt.shutdown().await;
+            result
+        }
+        OpsCommand::Balance(out) => balance(read_only(&settings)?.as_ref(), *out).await,
+        OpsCommand::Positions(out) => positions(read_only(&settings)?.as_ref(), *out).await,
+        OpsCommand::Orders(args) => {
+            orders(read_only(&settings)?.as_ref(), &settings.symbols, args).await
+        }
+        OpsCommand::Preflight(_) | OpsCommand::Recover(_) | OpsCommand::CloseAll(_) => {
+            if settings.routing != Routing::Live {
+                bail!(
+                    "{} acts on the live account and its journal, and refuses {} routing (a \
+                     {} exchange is always flat, so every open trade would look closed); run \
+                     it with live routing: EXECUTION_DRY_RUN unset or false, EXECUTION_ROUTING \
+                     unset or live",
+                    name(command),
+                    settings.routing,
+                    settings.routing
+                );
+            }
+            let rt = Runtime::start(settings).await?;
+            let result = with_runtime(command, &rt).await;
+            rt.shutdown().await;
+            result
+        }
     }
-    let mut settings = settings;
-    if matches!(command, OpsCommand::Status(_)) && settings.credentials.is_none() {
-        // Health needs no account: check REST and the public stream only.
-        settings.routing = Routing::DryRun;
-    }
-    let rt = Runtime::start(settings).await?;
-    let result = with_runtime(command, &rt).await;
-    rt.shutdown().await;
-    result
+}
+
+/// The configured environment's account over REST, for reading only: no streams, no
+/// tracking, a journal in memory.
+fn read_only(settings: &Settings) -> Result<Arc<LiveExchange>> {
+    settings.require_credentials("reading the account (balance, positions, orders)")?;
+    let rest = Arc::new(rest_client(settings, &settings.rest_url, true)?);
+    let public_rest = Arc::new(rest_client(settings, &settings.public_rest_url, false)?);
+    let api = Arc::new(EnvRest::new(rest, public_rest, settings.env));
+    Ok(Arc::new(LiveExchange::new(
+        api as Arc<dyn BybitRest>,
+        EventBus::new(64),
+        Arc::new(MemoryJournal::new()),
+        LiveConfig::default(),
+        None,
+        None,
+    )))
+}
+
+async fn balance(account: &dyn AccountService, out: Output) -> Result<Done> {
+    let b = account.get_balance().await?;
+    let text = if out.json {
+        pretty(&json!({"coin": "USDT", "wallet": b.wallet, "available": b.available}))
+    } else {
+        let mut t = table(&["coin", "wallet", "available"]);
+        t.add_row([
+            "USDT".to_owned(),
+            b.wallet.to_string(),
+            b.available.to_string(),
+        ]);
+        t.to_string()
+    };
+    Ok(Done { text, ok: true })
+}
+
+async fn positions(service: &dyn PositionService, out: Output) -> Result<Done> {
+    let list = service.get_all_positions().await?;
+    let text = if out.json {
+        pretty(&Value::Array(
+            list.iter()
+                .map(|p| {
+                    json!({
+                        "symbol": p.symbol.as_str(), "side": p.side.map(|s| s.as_str()),
+                        "size": p.size, "entryPrice": p.entry_price,
+                        "leverage": p.leverage, "unrealisedPnl": p.unrealised_pnl,
+                    })
+                })
+                .collect(),
+        ))
+    } else {
+        let mut t = table(&["symbol", "side", "size", "entry", "leverage", "uPnL"]);
+        for p in &list {
+            t.add_row([
+                p.symbol.as_str().to_owned(),
+                opt(p.side),
+                p.size.to_string(),
+                opt(p.entry_price),
+                opt(p.leverage),
+                opt(p.unrealised_pnl),
+            ]);
+        }
+        if list.is_empty() {
+            "no open positions".to_owned()
+        } else {
+            t.to_string()
+        }
+    };
+    Ok(Done { text, ok: true })
 }
 
 async fn with_runtime(command: &OpsCommand, rt: &Runtime) -> Result<Done> {
     match command {
-        OpsCommand::Status(out) => status(rt, *out).await,
-        OpsCommand::Balance(out) => {
-            let b = rt.ports.account.get_balance().await?;
-            let text = if out.json {
-                pretty(&json!({"coin": "USDT", "wallet": b.wallet, "available": b.available}))
-            } else {
-                let mut t = table(&["coin", "wallet", "available"]);
-                t.add_row([
-                    "USDT".to_owned(),
-                    b.wallet.to_string(),
-                    b.available.to_string(),
-                ]);
-                t.to_string()
-            };
-            Ok(Done { text, ok: true })
-        }
-        OpsCommand::Positions(out) => {
-            let list = rt.ports.positions.get_all_positions().await?;
-            let text = if out.json {
-                pretty(&Value::Array(
-                    list.iter()
-                        .map(|p| {
-                            json!({
-                                "symbol": p.symbol.as_str(), "side": p.side.map(|s| s.as_str()),
-                                "size": p.size, "entryPrice": p.entry_price,
-                                "leverage": p.leverage, "unrealisedPnl": p.unrealised_pnl,
-                            })
-                        })
-                        .collect(),
-                ))
-            } else {
-                let mut t = table(&["symbol", "side", "size", "entry", "leverage", "uPnL"]);
-                for p in &list {
-                    t.add_row([
-                        p.symbol.as_str().to_owned(),
-                        opt(p.side),
-                        p.size.to_string(),
-                        opt(p.entry_price),
-                        opt(p.leverage),
-                        opt(p.unrealised_pnl),
-                    ]);
-                }
-                if list.is_empty() {
-                    "no open positions".to_owned()
-                } else {
-                    t.to_string()
-                }
-            };
-            Ok(Done { text, ok: true })
-        }
-        OpsCommand::Orders(args) => orders(rt, args).await,
         OpsCommand::Preflight(out) => {
             let live = rt
                 .live
@@ -264,7 +322,7 @@ async fn with_runtime(command: &OpsCommand, rt: &Runtime) -> Result<Done> {
             Ok(Done { text, ok: true })
         }
         OpsCommand::CloseAll(args) => close_all(rt, args).await,
-        OpsCommand::Journal(_) => Err(anyhow!("journal runs without a runtime")),
+        _ => Err(anyhow!("{} runs without a runtime", name(command))),
     }
 }
 
@@ -315,16 +373,20 @@ async fn status(rt: &Runtime, out: Output) -> Result<Done> {
     Ok(Done { text, ok })
 }
 
-async fn orders(rt: &Runtime, args: &OrdersArgs) -> Result<Done> {
+async fn orders(
+    router: &dyn OrderRouter,
+    configured: &[Symbol],
+    args: &OrdersArgs,
+) -> Result<Done> {
     let symbols = match &args.symbol {
         Some(s) => {
             vec![Symbol::new(s.to_ascii_uppercase()).map_err(|e| anyhow!("--symbol {s:?}: {e}"))?]
         }
-        None => rt.settings.symbols.clone(),
+        None => configured.to_vec(),
     };
     let mut all: Vec<OrderSnapshot> = Vec::new();
     for s in &symbols {
-        all.extend(rt.ports.router.sync_open_orders(s).await?);
+        all.extend(router.sync_open_orders(s).await?);
     }
     let text = if args.out.json {
         pretty(&Value::Array(

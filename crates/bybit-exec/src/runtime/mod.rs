@@ -21,7 +21,9 @@ mod env_rest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
 use bybit_rest::{BybitRest, RestClient, RestConfig};
 use bybit_types::Category;
 use bybit_ws::{BackoffConfig, EventReceiver, PrivateAuth, WsConfig, WsEvent, WsStream};
@@ -35,7 +37,7 @@ use exec_sim::{DryRunRouter, PaperRouter};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use crate::config::{JournalLocation, Routing, Settings, WsTuning};
+use crate::config::{BybitEnv, JournalLocation, Routing, Settings, WsTuning};
 
 pub use env_rest::EnvRest;
 
@@ -159,7 +161,7 @@ fn ws_config(url: &str, tuning: &WsTuning) -> WsConfig {
     config
 }
 
-fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestClient> {
+pub(crate) fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestClient> {
     let mut config = RestConfig::with_base_url(url);
     config.recv_window = settings.recv_window;
     config.timeout = settings.http_timeout;
@@ -171,18 +173,64 @@ fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestCl
     RestClient::new(config).with_context(|| format!("REST client for {url}"))
 }
 
-fn open_journal(location: &JournalLocation) -> Result<Arc<dyn Journal>> {
-    Ok(match location {
-        JournalLocation::Memory => Arc::new(MemoryJournal::new()),
-        JournalLocation::Sqlite(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("creating the journal's directory {}", dir.display())
-                })?;
+/// The table where a journal file records which environment and routing it belongs to.
+const OWNER_TABLE: &str = "CREATE TABLE IF NOT EXISTS bybit_exec_owner (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+/// Records in the journal file at `path` the environment and routing that first opened it,
+/// and refuses it to any other: `recover()` marks a trade whose position is flat as closed,
+/// and a paper or dry-run exchange is always flat, so it must never see the live journal.
+pub fn claim_journal(path: &Path, env: BybitEnv, routing: Routing) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the journal's directory {}", dir.display()))?;
+    }
+    let shown = path.display();
+    let conn =
+        rusqlite::Connection::open(path).with_context(|| format!("opening the journal {shown}"))?;
+    let owner = |key: &str| -> rusqlite::Result<String> {
+        conn.query_row(
+            "SELECT value FROM bybit_exec_owner WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+    };
+    let (found_env, found_routing) = conn
+        .execute_batch(OWNER_TABLE)
+        .and_then(|()| {
+            conn.execute(
+                "INSERT OR IGNORE INTO bybit_exec_owner (key, value) VALUES ('env', ?1), ('routing', ?2)",
+                [env.as_str(), routing.as_str()],
+            )
+        })
+        .and_then(|_| Ok((owner("env")?, owner("routing")?)))
+        .with_context(|| format!("reading the journal {shown}'s owner"))?;
+    if found_env != env.as_str() || found_routing != routing.as_str() {
+        bail!(
+            "the journal {shown} belongs to BYBIT_ENV={found_env} with {found_routing} routing, \
+             not {env} with {routing} routing; each has its own journal (EXECUTION_JOURNAL, \
+             default data/journal-<env>-<routing>.sqlite) so that one never rewrites another's trades"
+        );
+    }
+    Ok(())
+}
+
+/// Opens (and for a file, claims: [`claim_journal`]) the journal; blocking, so it runs on
+/// tokio's blocking pool.
+async fn open_journal(settings: &Settings) -> Result<Arc<dyn Journal>> {
+    let location = settings.journal.clone();
+    let (env, routing) = (settings.env, settings.routing);
+    tokio::task::spawn_blocking(move || -> Result<Arc<dyn Journal>> {
+        Ok(match location {
+            JournalLocation::Memory => Arc::new(MemoryJournal::new()),
+            JournalLocation::Sqlite(path) => {
+                claim_journal(&path, env, routing)?;
+                Arc::new(SqliteJournal::open(&path)?)
             }
-            Arc::new(SqliteJournal::open(path)?)
-        }
+        })
     })
+    .await
+    .context("opening the journal")?
 }
 
 impl Runtime {
@@ -198,7 +246,7 @@ impl Runtime {
         for notice in settings.notices() {
             tracing::warn!("{notice}");
         }
-        let journal = open_journal(&settings.journal)?;
+        let journal = open_journal(&settings).await?;
         let error_log = match &settings.error_log {
             Some(path) => Some(Arc::new(ErrorLog::open(path)?)),
             None => None,

@@ -243,7 +243,7 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     check_listen(args.listen, args.allow_remote)?;
     let mut settings = Settings::load(config)?;
     if let Some(routing) = args.routing {
-        settings.routing = routing.into();
+        settings.set_routing(routing.into());
     }
     let routing = settings.routing;
     let env = settings.env;
