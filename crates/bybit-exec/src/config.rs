@@ -470,6 +470,53 @@ fn spec(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == name)
 }
 
+/// The domains of Bybit's mainnet hosts (REFERENCE.md §1: `api.bybit.com`, `api.bytick.com`,
+/// `stream.bybit.com` and the regional sites' `api.*` / `stream.*` hosts). Every host under
+/// one of them is taken for mainnet except the testnet and demo ones.
+const MAINNET_DOMAINS: &[&str] = &[
+    "bybit.com",
+    "bytick.com",
+    "bybit.nl",
+    "bybit.tr",
+    "bybit.kz",
+    "bybitgeorgia.ge",
+    "bybit.ae",
+    "bybit.eu",
+    "bybit.id",
+    "manepa.jp",
+];
+
+/// The host of `url` (`scheme://host[:port][/path]`), lower case, without brackets or port.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether `host` is one of Bybit's mainnet hosts (real money).
+pub fn is_mainnet_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let bybit = MAINNET_DOMAINS
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+    let first = host.split('.').next().unwrap_or("");
+    bybit && !first.contains("testnet") && !first.contains("demo")
+}
+
+/// Whether `host` is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The names of every key [`Settings::load`] reads (for help texts and the README).
 pub fn known_keys() -> impl Iterator<Item = (&'static str, &'static str)> {
     KEYS.iter().map(|k| (k.name, k.expected))
@@ -815,7 +862,7 @@ impl Settings {
             }
         };
 
-        Ok(Settings {
+        let settings = Settings {
             env,
             credentials,
             routing,
@@ -842,7 +889,9 @@ impl Settings {
             paper_usdt: raw.decimal("PAPER_USDT", dec!(10000), |v| v > Decimal::ZERO)?,
             ws: WsTuning::bybit(),
             mainnet_confirmed,
-        })
+        };
+        settings.check_hosts()?;
+        Ok(settings)
     }
 
     /// Settings for the embedded emulator at `http_url` (`http://127.0.0.1:PORT`): its
@@ -850,12 +899,16 @@ impl Settings {
     /// no error log, BTCUSDT, and short polling and stream timings for loopback.
     pub fn for_emulator(http_url: &str, key: &str, secret: &str) -> Result<Settings, ConfigError> {
         let http_url = http_url.trim_end_matches('/');
-        let Some(host) = http_url.strip_prefix("http://") else {
+        let Some(host) = http_url
+            .strip_prefix("http://")
+            .filter(|_| is_loopback_host(&host_of(http_url)))
+        else {
             return Err(ConfigError::Invalid {
                 key: "BYBIT_REST_URL",
                 origin: " (the emulator's)".to_owned(),
                 shown: format!("{http_url:?}"),
-                expected: "http://HOST:PORT".to_owned(),
+                expected: "http://HOST:PORT with a loopback HOST (127.0.0.1, ::1, localhost)"
+                    .to_owned(),
             });
         };
         let credentials = Credentials::new(key, secret).map_err(|_| ConfigError::Invalid {
@@ -899,8 +952,54 @@ impl Settings {
         if self.env == BybitEnv::Mainnet && !self.mainnet_confirmed {
             return Err(ConfigError::MainnetNotConfirmed);
         }
+        self.check_hosts()?;
         if self.routing == Routing::Live {
             self.require_credentials("live routing")?;
+        }
+        Ok(())
+    }
+
+    /// The URLs' hosts (R-CFG-5): orders and the private stream may go to a Bybit mainnet
+    /// host only with `BYBIT_ENV=mainnet` confirmed (public data may: demo takes it from
+    /// mainnet), and every URL is https / wss unless its host is loopback (an emulator).
+    fn check_hosts(&self) -> Result<(), ConfigError> {
+        let mainnet_ok = self.env == BybitEnv::Mainnet && self.mainnet_confirmed;
+        let urls = [
+            ("BYBIT_REST_URL", &self.rest_url, "https", true),
+            (
+                "BYBIT_PUBLIC_REST_URL",
+                &self.public_rest_url,
+                "https",
+                false,
+            ),
+            ("BYBIT_WS_PUBLIC_URL", &self.ws_public_url, "wss", false),
+            ("BYBIT_WS_PRIVATE_URL", &self.ws_private_url, "wss", true),
+        ];
+        for (key, url, secure, trades) in urls {
+            let host = host_of(url);
+            if trades && is_mainnet_host(&host) && !mainnet_ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    origin: String::new(),
+                    shown: format!("{url:?} (a Bybit mainnet host, real money)"),
+                    expected: format!(
+                        "a {} host, or BYBIT_ENV=mainnet with BYBIT_MAINNET_CONFIRM=yes / \
+                         --confirm-mainnet",
+                        self.env
+                    ),
+                });
+            }
+            if !is_loopback_host(&host) && !url.starts_with(&format!("{secure}://")) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    origin: String::new(),
+                    shown: format!("{url:?}"),
+                    expected: format!(
+                        "a {secure}:// URL (plain http / ws only to a loopback host such as \
+                         127.0.0.1)"
+                    ),
+                });
+            }
         }
         Ok(())
     }
@@ -1186,6 +1285,59 @@ mod tests {
         };
         let s = Settings::from_sources(env(&[("BYBIT_ENV", "mainnet")]), &args).unwrap();
         assert!(s.mainnet_confirmed);
+    }
+
+    #[test]
+    fn mainnet_hosts_need_mainnet_confirmed_and_real_hosts_need_tls() {
+        // R-CFG-5: BYBIT_ENV unset (testnet) but the URL on mainnet is refused.
+        for (key, url) in [
+            ("BYBIT_REST_URL", "https://api.bybit.com"),
+            ("BYBIT_REST_URL", "https://API.BYTICK.COM/"),
+            ("BYBIT_REST_URL", "https://api.bybit.eu"),
+            ("BYBIT_WS_PRIVATE_URL", "wss://stream.bybit.com/v5/private"),
+        ] {
+            let m = load(&[(key, url)]).unwrap_err().to_string();
+            assert!(m.contains(key) && m.contains("mainnet"), "{m}");
+            let m = load(&[("BYBIT_ENV", "demo"), (key, url)])
+                .unwrap_err()
+                .to_string();
+            assert!(m.contains(key), "{m}");
+        }
+        // Confirmed mainnet may; testnet and demo hosts are not mainnet.
+        assert!(load(&[
+            ("BYBIT_ENV", "mainnet"),
+            ("BYBIT_MAINNET_CONFIRM", "yes"),
+            ("BYBIT_REST_URL", "https://api.bytick.com"),
+        ])
+        .is_ok());
+        assert!(!is_mainnet_host("api-testnet.bybit.com"));
+        assert!(!is_mainnet_host("stream-demo.bybit.com"));
+        assert!(!is_mainnet_host("notbybit.com"));
+        // Plain http / ws only to loopback.
+        let m = load(&[("BYBIT_REST_URL", "http://api-testnet.bybit.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_REST_URL") && m.contains("https://"),
+            "{m}"
+        );
+        let m = load(&[("BYBIT_WS_PUBLIC_URL", "ws://example.org/v5/public/linear")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_WS_PUBLIC_URL") && m.contains("wss://"),
+            "{m}"
+        );
+        assert!(load(&[("BYBIT_REST_URL", "http://localhost:9")]).is_ok());
+        assert!(load(&[("BYBIT_REST_URL", "http://[::1]:9")]).is_ok());
+        // Hand-built settings are held to the same rules.
+        let mut s = Settings::for_emulator("http://127.0.0.1:1", "k", "s").unwrap();
+        s.rest_url = "https://api.bybit.com".to_owned();
+        assert!(s.validate().unwrap_err().to_string().contains("mainnet"));
+        // The emulator is on loopback only.
+        assert!(Settings::for_emulator("http://api.bybit.com", "k", "s").is_err());
+        assert!(Settings::for_emulator("http://10.0.0.5:80", "k", "s").is_err());
+        assert!(Settings::for_emulator("http://localhost:80", "k", "s").is_ok());
     }
 
     #[test]
