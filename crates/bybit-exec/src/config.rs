@@ -432,7 +432,7 @@ const KEYS: &[Key] = &[
     ),
     key(
         "EXECUTION_ERROR_LOG",
-        "a file path for the error log (empty: none)",
+        "a file path for the error log, or none",
     ),
     key(
         "EXECUTION_SYMBOLS",
@@ -731,7 +731,20 @@ impl Settings {
                 values.insert(k.name, (value, Origin::Env));
             }
         }
-        Self::build(&Raw { values }, args.confirm_mainnet)
+        let raw = Raw { values };
+        // An empty value (`EXECUTION_DRY_RUN=` from a compose file) would silently hide the
+        // file's value or the default: it is refused, naming the key.
+        for (name, (value, _)) in &raw.values {
+            if value.trim().is_empty() {
+                let mut e = raw.invalid(name);
+                if let ConfigError::Invalid { expected, .. } = &mut e {
+                    expected
+                        .push_str(" (an empty value is refused: unset the key to use its default)");
+                }
+                return Err(e);
+            }
+        }
+        Self::build(&raw, args.confirm_mainnet)
     }
 
     fn build(raw: &Raw, confirm_flag: bool) -> Result<Settings, ConfigError> {
@@ -838,11 +851,10 @@ impl Settings {
             Some(":memory:") => JournalLocation::Memory,
             Some(p) => JournalLocation::Sqlite(PathBuf::from(p)),
         };
-        let error_log = if raw.present("EXECUTION_ERROR_LOG") {
-            raw.get("EXECUTION_ERROR_LOG")
-                .map(|p| PathBuf::from(p.trim()))
-        } else {
-            Some(PathBuf::from(exec_events::DEFAULT_ERROR_LOG_PATH))
+        let error_log = match raw.get("EXECUTION_ERROR_LOG").map(str::trim) {
+            None => Some(PathBuf::from(exec_events::DEFAULT_ERROR_LOG_PATH)),
+            Some(v) if v.eq_ignore_ascii_case("none") => None,
+            Some(p) => Some(PathBuf::from(p)),
         };
 
         let symbols = match raw.get("EXECUTION_SYMBOLS") {
@@ -1267,6 +1279,28 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_value_is_refused_not_taken_for_unset() {
+        // EXECUTION_DRY_RUN= (empty, from a compose file) must not hide the file's `true`.
+        let f = file("EXECUTION_DRY_RUN = true\n");
+        let m = with_file(&f, &[("EXECUTION_DRY_RUN", "")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("EXECUTION_DRY_RUN") && m.contains("empty value is refused"),
+            "{m}"
+        );
+        for key in ["BYBIT_ENV", "EXECUTION_ERROR_LOG", "BYBIT_API_SECRET"] {
+            let m = load(&[(key, "  ")]).unwrap_err().to_string();
+            assert!(m.contains(key) && m.contains("empty"), "{m}");
+        }
+        let f = file("EXECUTION_JOURNAL = \"\"\n");
+        let m = with_file(&f, &[]).unwrap_err().to_string();
+        assert!(m.contains("EXECUTION_JOURNAL"), "{m}");
+        // Unrelated variables may be empty.
+        assert!(load(&[("UNRELATED", "")]).is_ok());
+    }
+
+    #[test]
     fn mainnet_needs_the_opt_in() {
         assert_eq!(
             load(&[("BYBIT_ENV", "mainnet")]).unwrap_err(),
@@ -1399,7 +1433,7 @@ mod tests {
             JournalLocation::Memory
         );
         assert_eq!(
-            load(&[("EXECUTION_ERROR_LOG", "")]).unwrap().error_log,
+            load(&[("EXECUTION_ERROR_LOG", "none")]).unwrap().error_log,
             None
         );
     }

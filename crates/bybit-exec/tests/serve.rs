@@ -367,7 +367,7 @@ impl Process {
             .env("BYBIT_API_KEY", KEY)
             .env("BYBIT_API_SECRET", SECRET)
             .env("EXECUTION_JOURNAL", journal)
-            .env("EXECUTION_ERROR_LOG", "")
+            .env("EXECUTION_ERROR_LOG", "none")
             .env("EXECUTION_SYMBOLS", "BTCUSDT")
             .stdout(Stdio::piped())
             .spawn()
