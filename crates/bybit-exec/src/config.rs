@@ -270,6 +270,9 @@ pub struct Settings {
     pub credentials: Option<Credentials>,
     /// `EXECUTION_ROUTING` / `EXECUTION_DRY_RUN`.
     pub routing: Routing,
+    /// `EXECUTION_DRY_RUN=true`: nothing may be sent, so [`validate`](Self::validate) refuses
+    /// any routing but dry-run (also one set after loading, e.g. `serve --routing live`).
+    pub dry_run: bool,
     /// `BYBIT_REST_URL`.
     pub rest_url: String,
     /// `BYBIT_PUBLIC_REST_URL`: where instruments and tickers are read (demo: mainnet).
@@ -317,6 +320,7 @@ impl fmt::Debug for Settings {
                 &self.credentials.as_ref().map(|_| "[REDACTED]"),
             )
             .field("routing", &self.routing)
+            .field("dry_run", &self.dry_run)
             .field("rest_url", &self.rest_url)
             .field("public_rest_url", &self.public_rest_url)
             .field("ws_public_url", &self.ws_public_url)
@@ -878,6 +882,7 @@ impl Settings {
             env,
             credentials,
             routing,
+            dry_run: dry_run == Some(true),
             rest_url,
             public_rest_url,
             ws_public_url,
@@ -933,6 +938,7 @@ impl Settings {
             env: BybitEnv::Emulator,
             credentials: Some(credentials),
             routing: Routing::Live,
+            dry_run: false,
             rest_url: http_url.to_owned(),
             public_rest_url: http_url.to_owned(),
             ws_public_url: format!("ws://{host}/v5/public/linear"),
@@ -965,6 +971,16 @@ impl Settings {
             return Err(ConfigError::MainnetNotConfirmed);
         }
         self.check_hosts()?;
+        if self.dry_run && self.routing != Routing::DryRun {
+            return Err(ConfigError::Invalid {
+                key: "EXECUTION_DRY_RUN",
+                origin: String::new(),
+                shown: format!("true with {} routing", self.routing),
+                expected: "dry-run routing whenever EXECUTION_DRY_RUN=true (nothing may be sent); \
+                           unset it or set it to false for another routing"
+                    .to_owned(),
+            });
+        }
         if self.routing == Routing::Live {
             self.require_credentials("live routing")?;
         }
@@ -1298,6 +1314,23 @@ mod tests {
         assert!(m.contains("EXECUTION_JOURNAL"), "{m}");
         // Unrelated variables may be empty.
         assert!(load(&[("UNRELATED", "")]).is_ok());
+    }
+
+    #[test]
+    fn dry_run_cannot_be_overridden_after_loading() {
+        let mut s = load(&[("EXECUTION_DRY_RUN", "true")]).unwrap();
+        assert!(s.dry_run && s.validate().is_ok());
+        for routing in [Routing::Live, Routing::Paper] {
+            s.set_routing(routing);
+            let m = s.validate().unwrap_err().to_string();
+            assert!(
+                m.contains("EXECUTION_DRY_RUN") && m.contains(routing.as_str()),
+                "{m}"
+            );
+        }
+        let mut s = load(&[("EXECUTION_DRY_RUN", "false")]).unwrap();
+        s.set_routing(Routing::Paper);
+        assert!(s.validate().is_ok());
     }
 
     #[test]

@@ -49,6 +49,24 @@ fn mainnet_without_the_opt_in_is_refused_before_anything_is_sent() {
 }
 
 #[test]
+fn serve_routing_live_cannot_override_dry_run() {
+    let out = bin()
+        .args(["serve", "--routing", "live", "--listen", "127.0.0.1:0"])
+        .env("EXECUTION_DRY_RUN", "true")
+        .env("BYBIT_API_KEY", "k")
+        .env("BYBIT_API_SECRET", "s")
+        .env("BYBIT_REST_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("EXECUTION_DRY_RUN") && err.contains("live routing"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_bad_value_names_the_key() {
     let out = bin()
         .arg("balance")

@@ -245,6 +245,8 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     if let Some(routing) = args.routing {
         settings.set_routing(routing.into());
     }
+    // EXECUTION_DRY_RUN=true refuses --routing live / paper here, before anything starts.
+    settings.validate()?;
     let routing = settings.routing;
     let env = settings.env;
     let server = Server::start(settings, args.listen).await?;
