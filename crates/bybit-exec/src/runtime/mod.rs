@@ -18,7 +18,7 @@
 
 mod env_rest;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use std::path::Path;
@@ -27,7 +27,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bybit_rest::{BybitRest, RestClient, RestConfig};
 use bybit_types::Category;
 use bybit_ws::{BackoffConfig, EventReceiver, PrivateAuth, WsConfig, WsEvent, WsStream};
-use exec_events::{ErrorLog, EventBus};
+use exec_events::{ErrorLog, Event, EventBus, Received};
 use exec_gateway::{
     Balance, Gateway, GatewayConfig, Journal, MemoryJournal, Ports, SqliteJournal, SystemClock,
     DEFAULT_LINK_PREFIX,
@@ -134,7 +134,9 @@ pub struct Runtime {
     pub paper: Option<Arc<PaperRouter>>,
     /// The dry-run router (dry-run routing).
     pub dry_run: Option<Arc<DryRunRouter>>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Journals the fills of a router that does not (dry-run); drained at shutdown.
+    recorder: Mutex<Option<FillRecorder>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -268,6 +270,7 @@ impl Runtime {
             .map(|s| s.as_str().to_owned())
             .collect();
         let mut tasks = Vec::new();
+        let mut recorder = None;
 
         let clock = Arc::new(SystemClock);
         let (ports, live, paper, dry_run, private) = match settings.routing {
@@ -301,11 +304,7 @@ impl Runtime {
                 exchange
                     .tracker()
                     .remember_fills(&journal.fills(DEFAULT_LINK_PREFIX)?);
-                tasks.push(exec_gateway::journal::spawn_fill_recorder(
-                    &bus,
-                    journal.clone(),
-                    clock.clone(),
-                ));
+                // No fill recorder: the tracker journals each fill before it publishes it.
                 exchange
                     .start_tracking(Some(private_events))
                     .await
@@ -351,11 +350,8 @@ impl Runtime {
                     clock.clone(),
                     balance,
                 ));
-                tasks.push(exec_gateway::journal::spawn_fill_recorder(
-                    &bus,
-                    journal.clone(),
-                    clock.clone(),
-                ));
+                // The dry-run router publishes its fills without journaling them.
+                recorder = Some(FillRecorder::spawn(&bus, journal.clone(), clock.clone()));
                 tasks.push(tokio::spawn(drain(public_events, None)));
                 let ports = Ports {
                     router: dry.clone(),
@@ -414,7 +410,8 @@ impl Runtime {
             live,
             paper,
             dry_run,
-            tasks,
+            tasks: Mutex::new(tasks),
+            recorder: Mutex::new(recorder),
         })
     }
 
@@ -493,31 +490,24 @@ impl Runtime {
         status.is_healthy(self.settings.routing == Routing::Live)
     }
 
-    /// Stops tracking (nothing is published after it), closes the streams and drops the
-    /// journal, waiting at most [`SHUTDOWN_GRACE`].
-    pub async fn shutdown(self) {
-        let Runtime {
-            gateway,
-            ports,
-            public,
-            private,
-            live,
-            paper,
-            dry_run,
-            tasks,
-            journal,
-            ..
-        } = self;
+    /// Stops tracking (nothing is published after it), journals the fills already published
+    /// (the dry-run recorder is drained, not cut), stops the background tasks, closes the
+    /// streams and drops the journal, waiting at most [`SHUTDOWN_GRACE`]. Returns whether all
+    /// of it finished in time.
+    pub async fn shutdown(self) -> bool {
         let work = async move {
-            if let Some(live) = &live {
-                live.shutdown().await;
-            }
-            for task in &tasks {
-                task.abort();
-            }
-            for task in tasks {
-                let _ = task.await;
-            }
+            let clean = self.stop_work().await;
+            let Runtime {
+                gateway,
+                ports,
+                public,
+                private,
+                live,
+                paper,
+                dry_run,
+                journal,
+                ..
+            } = self;
             drop((gateway, ports, live, paper, dry_run, journal));
             // The streams close when their last handle goes; close them here when this is it.
             for stream in [Some(public), private].into_iter().flatten() {
@@ -526,9 +516,134 @@ impl Runtime {
                     Err(shared) => drop(shared),
                 }
             }
+            clean
         };
-        if tokio::time::timeout(SHUTDOWN_GRACE, work).await.is_err() {
-            tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; streams cancelled");
+        match tokio::time::timeout(SHUTDOWN_GRACE, work).await {
+            Ok(clean) => clean,
+            Err(_) => {
+                tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; streams cancelled");
+                false
+            }
+        }
+    }
+
+    /// [`shutdown`](Self::shutdown) for a runtime still shared (e.g. a request in flight
+    /// holds it): tracking stopped, fills journaled, tasks stopped; the streams close when the
+    /// last handle goes. Returns whether it finished within [`SHUTDOWN_GRACE`].
+    pub async fn shutdown_shared(&self) -> bool {
+        tokio::time::timeout(SHUTDOWN_GRACE, self.stop_work())
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn stop_work(&self) -> bool {
+        if let Some(live) = &self.live {
+            live.shutdown().await;
+        }
+        let recorder = self
+            .recorder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let mut clean = true;
+        if let Some(recorder) = recorder {
+            clean = recorder.stop(RECORDER_DRAIN).await;
+        }
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        clean
+    }
+}
+
+/// How long the fill recorder may take at shutdown to journal the fills already published.
+const RECORDER_DRAIN: Duration = Duration::from_secs(2);
+
+/// Records every fill published on the bus in the journal (by execId, so a fill seen twice is
+/// recorded once) for the dry-run router, which publishes fills without journaling them (the
+/// live tracker and the paper router journal theirs before publishing). Unlike
+/// `exec_gateway::journal::spawn_fill_recorder` it can be stopped with a drain: the fills
+/// published before [`stop`](Self::stop) are all journaled.
+struct FillRecorder {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl FillRecorder {
+    fn spawn(bus: &EventBus, journal: Arc<dyn Journal>, clock: Arc<SystemClock>) -> Self {
+        let mut sub = bus.subscribe();
+        let bus = bus.clone();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let record = |received: Received| match received {
+                Received::Event(env) => {
+                    if let Some(fill) = env.event.as_fill() {
+                        if let Err(e) = journal.record_fill(fill) {
+                            bus.publish(Event::Health(exec_events::HealthUpdate {
+                                component: "journal".into(),
+                                ok: false,
+                                detail: Some(e.to_string()),
+                            }));
+                        }
+                    }
+                    true
+                }
+                Received::Lagged { missed } => {
+                    bus.publish(Event::ExecutionError(exec_events::ExecutionError {
+                        kind: exec_events::ErrorKind::EventsLagged,
+                        trade_tag: None,
+                        leg: None,
+                        order_link_id: None,
+                        ret_code: None,
+                        message: format!("fill recorder missed {missed} events; re-read fills"),
+                        time_ms: exec_gateway::Clock::now_ms(clock.as_ref()),
+                    }));
+                    true
+                }
+                Received::Closed => false,
+            };
+            loop {
+                tokio::select! {
+                    biased;
+                    received = sub.recv() => {
+                        if !record(received) {
+                            return;
+                        }
+                    }
+                    _ = &mut stopped => {
+                        // Everything published before the stop is already in the channel.
+                        while let Some(received) = sub.try_recv() {
+                            if !record(received) {
+                                break;
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        FillRecorder { stop, task }
+    }
+
+    /// Journals what is still queued and ends; false if that took longer than `within`.
+    async fn stop(self, within: Duration) -> bool {
+        let FillRecorder { stop, mut task } = self;
+        let _ = stop.send(());
+        if tokio::time::timeout(within, &mut task).await.is_ok() {
+            true
+        } else {
+            tracing::warn!("fills still being journaled after {within:?}; cut");
+            task.abort();
+            false
         }
     }
 }
