@@ -4,7 +4,6 @@
 //! succeeded, so tests (and other front ends) can run them without a terminal.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use bybit_rest::BybitRest;
@@ -18,7 +17,7 @@ use exec_live::{LiveConfig, LiveExchange};
 use serde_json::{json, Value};
 
 use crate::config::{ConfigArgs, JournalLocation, Routing, Settings};
-use crate::runtime::{rest_client, EnvRest, Runtime};
+use crate::runtime::{probe, rest_client, EnvRest, Runtime};
 
 /// `--json`: machine-readable output.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
@@ -59,7 +58,8 @@ pub struct JournalArgs {
 /// `bybit-exec` operator commands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum OpsCommand {
-    /// The health of REST and both streams as SPEC R-HEALTH-1 JSON (exit 1 when unhealthy).
+    /// The health of REST and both streams as SPEC R-HEALTH-1 JSON (exit 1 when unhealthy);
+    /// a light probe that answers also when the exchange cannot be reached.
     Status(Output),
     /// The USDT wallet balance and what is available for new orders.
     Balance(Output),
@@ -145,18 +145,7 @@ pub async fn execute(command: &OpsCommand, settings: Settings) -> Result<Done> {
             let args = args.clone();
             tokio::task::spawn_blocking(move || journal(&settings, &args)).await?
         }
-        OpsCommand::Status(out) => {
-            let mut settings = settings;
-            if settings.credentials.is_none() {
-                // Health needs no account: check REST and the public stream only.
-                settings.routing = Routing::DryRun;
-                settings.journal = JournalLocation::Memory;
-            }
-            let rt = Runtime::start(settings).await?;
-            let result = status(&rt, *out).await;
-            rt.shutdown().await;
-            result
-        }
+        OpsCommand::Status(out) => status(&settings, *out).await,
         OpsCommand::Balance(out) => balance(read_only(&settings)?.as_ref(), *out).await,
         OpsCommand::Positions(out) => positions(read_only(&settings)?.as_ref(), *out).await,
         OpsCommand::Orders(args) => {
@@ -326,15 +315,11 @@ async fn with_runtime(command: &OpsCommand, rt: &Runtime) -> Result<Done> {
     }
 }
 
-async fn status(rt: &Runtime, out: Output) -> Result<Done> {
-    // The streams connect in the background: give them a moment before judging.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut status = rt.status().await;
-    while !rt.is_healthy(&status) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        status = rt.status().await;
-    }
-    let ok = rt.is_healthy(&status);
+/// A light probe, not a whole runtime ([`probe`]): the R-HEALTH-1 answer is printed also when
+/// REST is unreachable or the key is refused (then `ok` is false and the exit code 1).
+async fn status(settings: &Settings, out: Output) -> Result<Done> {
+    let status = probe(settings).await;
+    let ok = status.is_healthy(settings.credentials.is_some());
     let text = if out.json {
         serde_json::to_string_pretty(&status)?
     } else {
@@ -364,10 +349,14 @@ async fn status(rt: &Runtime, out: Output) -> Result<Done> {
             },
         ]);
         format!(
-            "{} ({} routing on {})\n{t}",
+            "{} ({} on {})\n{t}",
             if ok { "healthy" } else { "UNHEALTHY" },
-            rt.settings.routing,
-            rt.settings.env
+            if settings.credentials.is_some() {
+                "with keys"
+            } else {
+                "no keys"
+            },
+            settings.env
         )
     };
     Ok(Done { text, ok })

@@ -67,6 +67,23 @@ fn serve_routing_live_cannot_override_dry_run() {
 }
 
 #[test]
+fn status_prints_the_health_json_and_exits_1_when_unreachable() {
+    // SPEC R-HEALTH-1: nothing listens on port 1.
+    let out = bin()
+        .args(["status", "--json"])
+        .env("BYBIT_REST_URL", "http://127.0.0.1:1")
+        .env("BYBIT_WS_PUBLIC_URL", "ws://127.0.0.1:1/v5/public/linear")
+        .env("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:1/v5/private")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["rest"]["ok"], false, "{v}");
+    assert_eq!(v["wsPublic"]["ok"], false, "{v}");
+}
+
+#[test]
 fn a_bad_value_names_the_key() {
     let out = bin()
         .arg("balance")

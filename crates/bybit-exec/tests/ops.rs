@@ -247,3 +247,28 @@ async fn paper_and_dry_run_never_touch_the_live_journal() {
         .state()
         .read(|e| e.position_of("BTCUSDT").unwrap().size.is_zero()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_unhealthy_as_json_instead_of_failing() {
+    // SPEC R-HEALTH-1: nothing listens on the port; the answer is still the JSON, ok false.
+    let dead = Settings::for_emulator("http://127.0.0.1:1", "k", "s").unwrap();
+    let done = ops::execute(&OpsCommand::Status(JSON), dead).await.unwrap();
+    assert!(!done.ok);
+    let v: Value = serde_json::from_str(&done.text).unwrap();
+    assert_eq!(v["rest"]["ok"], false, "{v}");
+    assert_eq!(v["wsPublic"]["ok"], false, "{v}");
+    assert_eq!(v["wsPrivate"]["ok"], false, "{v}");
+    assert!(v["wsPrivate"]["error"].is_string(), "{v}");
+    // A key the exchange refuses: REST and the public stream are up, the private one is not.
+    let emu = emulator().await;
+    let wrong = Settings::for_emulator(&emu.http_url(), "wrong-key", "wrong-secret").unwrap();
+    let done = ops::execute(&OpsCommand::Status(JSON), wrong)
+        .await
+        .unwrap();
+    assert!(!done.ok, "{}", done.text);
+    let v: Value = serde_json::from_str(&done.text).unwrap();
+    assert_eq!(v["rest"]["ok"], true, "{v}");
+    assert_eq!(v["wsPublic"]["ok"], true, "{v}");
+    assert_eq!(v["wsPrivate"]["ok"], false, "{v}");
+    assert!(v["wsPrivate"]["error"].is_string(), "{v}");
+}

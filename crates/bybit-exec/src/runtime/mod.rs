@@ -102,6 +102,105 @@ impl BybitStatus {
     }
 }
 
+/// How long [`probe`] waits for a stream to connect (and authenticate) before it reports it
+/// down.
+pub const PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// SPEC R-HEALTH-1 without starting the layer: REST's `/v5/market/time` (on the trading host
+/// with keys, else where public data comes from), the public stream connected, and with keys
+/// the private stream connected and authenticated. It always answers: what cannot be reached
+/// is reported down with the reason. Healthy ([`BybitStatus::is_healthy`]) needs the private
+/// stream only when keys are configured.
+pub async fn probe(settings: &Settings) -> BybitStatus {
+    let with_keys = settings.credentials.is_some();
+    let url = if with_keys {
+        &settings.rest_url
+    } else {
+        &settings.public_rest_url
+    };
+    let rest_probe = async {
+        let started = Instant::now();
+        let ok = match rest_client(settings, url, with_keys) {
+            Ok(client) => client.server_time().await.is_ok(),
+            Err(_) => false,
+        };
+        RestStatus {
+            ok,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    };
+    let public_probe = async {
+        let h = match WsStream::public(ws_config(&settings.ws_public_url, &settings.ws)) {
+            Ok((stream, _events)) => {
+                let h = wait_for(&stream, |h| h.connected).await;
+                stream.close().await;
+                Some(h)
+            }
+            Err(_) => None,
+        };
+        WsPublicStatus {
+            ok: h.as_ref().is_some_and(|h| h.connected),
+            last_msg_ago_sec: h.and_then(|h| h.since_last_message).map(|d| d.as_secs()),
+        }
+    };
+    let private_probe = async {
+        let Some(creds) = settings.credentials.clone() else {
+            return WsPrivateStatus {
+                ok: false,
+                last_msg_ago_sec: None,
+                error: Some("not configured (no API keys)".to_owned()),
+            };
+        };
+        let config = ws_config(&settings.ws_private_url, &settings.ws);
+        match WsStream::private(config, PrivateAuth::new(creds)) {
+            Err(e) => WsPrivateStatus {
+                ok: false,
+                last_msg_ago_sec: None,
+                error: Some(e.to_string()),
+            },
+            Ok((stream, _events)) => {
+                let h = wait_for(&stream, |h| h.connected && h.authenticated).await;
+                stream.close().await;
+                let ok = h.connected && h.authenticated;
+                WsPrivateStatus {
+                    ok,
+                    last_msg_ago_sec: h.since_last_message.map(|d| d.as_secs()),
+                    error: (!ok).then(|| {
+                        h.last_error.unwrap_or_else(|| {
+                            if h.connected {
+                                format!("not authenticated within {PROBE_WAIT:?}")
+                            } else {
+                                format!("not connected within {PROBE_WAIT:?}")
+                            }
+                        })
+                    }),
+                }
+            }
+        }
+    };
+    let (rest, ws_public, ws_private) = tokio::join!(rest_probe, public_probe, private_probe);
+    BybitStatus {
+        rest,
+        ws_public,
+        ws_private,
+    }
+}
+
+/// Waits (at most [`PROBE_WAIT`]) until `ready` holds or the stream reports an error.
+async fn wait_for(
+    stream: &WsStream,
+    ready: impl Fn(&bybit_ws::HealthSnapshot) -> bool,
+) -> bybit_ws::HealthSnapshot {
+    let deadline = Instant::now() + PROBE_WAIT;
+    loop {
+        let h = stream.health();
+        if ready(&h) || h.last_error.is_some() || Instant::now() >= deadline {
+            return h;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// One running process of the layer. Fields are public so the application's modes (serve,
 /// ops, the demo, the suite) can reach every part; [`Runtime::shutdown`] ends it.
 pub struct Runtime {
