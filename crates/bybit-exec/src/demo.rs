@@ -10,7 +10,7 @@
 //! reconciliation table sets the layer's view (what it published and journaled) beside the
 //! exchange's (REST, and the emulator's `/emulator/state`); [`run`] fails unless they agree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -655,31 +655,36 @@ async fn compare(
     });
 
     let view = lock(&timeline.view);
-    let layer_open = view
+    // Compared as sets of orderLinkIds, not counts: {TP1} open here and {TP2} there disagree.
+    let layer_open: BTreeSet<String> = view
         .orders
         .values()
         .filter(|o| ours(&o.order_link_id) && layer_status(o.kind) == "open")
-        .count();
-    let rest_open_n = rest_open
+        .map(|o| o.order_link_id.clone())
+        .collect();
+    let rest_open_set: BTreeSet<String> = rest_open
         .list
         .iter()
         .filter(|o| ours(&o.order_link_id))
-        .count();
-    let truth_open = truth
+        .map(|o| o.order_link_id.clone())
+        .collect();
+    let truth_open: BTreeSet<String> = truth
         .open_orders
         .iter()
         .filter(|o| ours(&o.order_link_id))
-        .count();
-    rows.push(ReconRow {
-        item: "open orders".to_owned(),
-        layer: layer_open.to_string(),
-        exchange: if rest_open_n == truth_open {
-            rest_open_n.to_string()
-        } else {
-            format!("REST {rest_open_n} / state {truth_open}")
-        },
+        .map(|o| o.order_link_id.clone())
+        .collect();
+    rows.push(if rest_open_set == truth_open {
+        set_row("open orders", &layer_open, 0, &truth_open)
+    } else {
+        let mut row = set_row("open orders", &layer_open, 0, &truth_open);
+        row.exchange = format!(
+            "REST {} / state {}",
+            list(&rest_open_set),
+            list(&truth_open)
+        );
+        row
     });
-    let layer_size = view.positions.get(SYMBOL).copied().unwrap_or_default();
     let rest_size = rest_positions
         .list
         .iter()
@@ -692,32 +697,97 @@ async fn compare(
         .filter(|p| p.symbol == SYMBOL)
         .map(|p| p.size)
         .sum::<Decimal>();
-    rows.push(ReconRow {
-        item: format!("position {SYMBOL}"),
-        layer: layer_size.normalize().to_string(),
-        exchange: if rest_size == truth_size {
-            truth_size.normalize().to_string()
-        } else {
-            format!("REST {rest_size} / state {truth_size}")
-        },
-    });
-    let layer_fills = view.fills.iter().filter(|f| ours(&f.order_link_id)).count();
-    let truth_fills = truth
+    rows.push(position_row(
+        view.positions.get(SYMBOL).copied(),
+        rest_size,
+        truth_size,
+    ));
+    // Fills by execId: the same count of different fills must not agree, and a fill the layer
+    // published twice shows as a duplicate.
+    let layer_fills: Vec<&Fill> = view
+        .fills
+        .iter()
+        .filter(|f| ours(&f.order_link_id))
+        .collect();
+    let layer_ids: BTreeSet<String> = layer_fills.iter().map(|f| f.exec_id.clone()).collect();
+    let truth_ids: BTreeSet<String> = truth
         .executions
         .iter()
         .filter(|e| ours(&e.order_link_id))
-        .count();
-    rows.push(ReconRow {
-        item: "fills (each once)".to_owned(),
-        layer: layer_fills.to_string(),
-        exchange: truth_fills.to_string(),
-    });
+        .map(|e| e.exec_id.clone())
+        .collect();
+    rows.push(set_row(
+        "fills (each once, by execId)",
+        &layer_ids,
+        layer_fills.len() - layer_ids.len(),
+        &truth_ids,
+    ));
     rows.push(ReconRow {
         item: "errors and missed events".to_owned(),
         layer: view.problems.len().to_string(),
         exchange: "0".to_owned(),
     });
     Ok(rows)
+}
+
+fn list(set: &BTreeSet<String>) -> String {
+    if set.is_empty() {
+        "none".to_owned()
+    } else {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A row comparing two sets (of orderLinkIds, of execIds): the count when they are equal and
+/// nothing is doubled, else each side's count, what only it has, and the duplicates.
+fn set_row(
+    item: &str,
+    layer: &BTreeSet<String>,
+    layer_duplicates: usize,
+    exchange: &BTreeSet<String>,
+) -> ReconRow {
+    if layer == exchange && layer_duplicates == 0 {
+        return ReconRow {
+            item: item.to_owned(),
+            layer: layer.len().to_string(),
+            exchange: exchange.len().to_string(),
+        };
+    }
+    let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| {
+        let only: BTreeSet<String> = a.difference(b).cloned().collect();
+        if only.is_empty() {
+            String::new()
+        } else {
+            format!(", only here: {}", list(&only))
+        }
+    };
+    ReconRow {
+        item: item.to_owned(),
+        layer: format!(
+            "{}{}{}",
+            layer.len(),
+            only(layer, exchange),
+            if layer_duplicates == 0 {
+                String::new()
+            } else {
+                format!(", {layer_duplicates} published twice")
+            }
+        ),
+        exchange: format!("{}{}", exchange.len(), only(exchange, layer)),
+    }
+}
+
+/// The position row: a position the layer never published is `unseen`, not 0.
+fn position_row(layer: Option<Decimal>, rest: Decimal, truth: Decimal) -> ReconRow {
+    ReconRow {
+        item: format!("position {SYMBOL}"),
+        layer: layer.map_or_else(|| "unseen".to_owned(), |s| s.normalize().to_string()),
+        exchange: if rest == truth {
+            truth.normalize().to_string()
+        } else {
+            format!("REST {rest} / state {truth}")
+        },
+    }
 }
 
 /// The table as text.
@@ -741,4 +811,33 @@ pub fn table(rows: &[ReconRow]) -> String {
     let mut out = String::from("\nreconciliation\n");
     let _ = write!(out, "{t}");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_position_the_layer_never_saw_disagrees_with_a_flat_exchange() {
+        assert!(!position_row(None, Decimal::ZERO, Decimal::ZERO).agrees());
+        assert!(position_row(Some(Decimal::ZERO), Decimal::ZERO, Decimal::ZERO).agrees());
+        assert!(!position_row(Some(dec!(0.02)), dec!(0.02), Decimal::ZERO).agrees());
+    }
+
+    #[test]
+    fn sets_of_the_same_size_but_different_members_disagree() {
+        let row = set_row("fills", &set(&["e1", "e2"]), 0, &set(&["e1", "e3"]));
+        assert!(!row.agrees());
+        assert!(row.layer.contains("only here: e2"), "{row:?}");
+        assert!(row.exchange.contains("only here: e3"), "{row:?}");
+        // A fill published twice is a disagreement even when the sets match.
+        assert!(!set_row("fills", &set(&["e1"]), 1, &set(&["e1"])).agrees());
+        // Nothing seen against something open: disagree.
+        assert!(!set_row("open orders", &set(&[]), 0, &set(&["andre_TP1_X"])).agrees());
+        assert!(set_row("open orders", &set(&["a"]), 0, &set(&["a"])).agrees());
+    }
 }
