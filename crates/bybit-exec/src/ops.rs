@@ -10,10 +10,11 @@ use bybit_rest::BybitRest;
 use comfy_table::Table;
 use exec_events::EventBus;
 use exec_gateway::{
-    AccountService, Journal, MemoryJournal, OrderRouter, OrderSnapshot, Outcome, PositionService,
-    SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
+    AccountService, Journal, MemoryJournal, OrderRouter, OrderSnapshot, Outcome, Phase,
+    PositionService, SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
 };
 use exec_live::{LiveConfig, LiveExchange};
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::config::{ConfigArgs, JournalLocation, Routing, Settings};
@@ -436,22 +437,52 @@ async fn close_all(rt: &Runtime, args: &CloseAllArgs) -> Result<Done> {
         }
     }
     let position = rt.ports.positions.get_position(&symbol).await?;
-    let ok = failed.is_empty() && position.is_flat();
-    let left = if position.is_flat() {
-        None
-    } else {
-        Some(format!(
-            "a {} position of {} is still open: it is not one of this layer's trades (no {DEFAULT_LINK_PREFIX} orders); close it by hand",
+    Ok(close_all_report(
+        &symbol,
+        &closed,
+        &failed,
+        position.size,
+        args.out.json,
+    ))
+}
+
+/// What close-all prints: the trades closed, those whose close failed (a failure: exit 1),
+/// and any position left. A leftover position is called "not one of this layer's trades" only
+/// when no close failed; otherwise it is what the failed closes left behind.
+fn close_all_report(
+    symbol: &Symbol,
+    closed: &[(String, Phase)],
+    failed: &[(String, String)],
+    position_size: Decimal,
+    json: bool,
+) -> Done {
+    let flat = position_size.is_zero();
+    let ok = failed.is_empty() && flat;
+    let left = match (flat, failed.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(format!(
+            "a {} position of {position_size} is still open: it is not one of this layer's \
+             trades (no {DEFAULT_LINK_PREFIX} orders); close it by hand",
+            symbol.as_str()
+        )),
+        (false, false) => Some(format!(
+            "a {} position of {position_size} is still open: the close of {} failed (above); \
+             run close-all again or close it by hand",
             symbol.as_str(),
-            position.size
-        ))
+            failed
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     };
-    let text = if args.out.json {
+    let text = if json {
         pretty(&json!({
             "symbol": symbol.as_str(),
             "closed": closed.iter().map(|(t, p)| json!({"tag": t, "phase": p})).collect::<Vec<_>>(),
             "failed": failed.iter().map(|(t, e)| json!({"tag": t, "error": e})).collect::<Vec<_>>(),
-            "positionSize": position.size,
+            "positionSize": position_size,
+            "left": left,
             "ok": ok,
         }))
     } else {
@@ -462,16 +493,16 @@ async fn close_all(rt: &Runtime, args: &CloseAllArgs) -> Result<Done> {
                 symbol.as_str()
             ));
         }
-        for (tag, phase) in &closed {
+        for (tag, phase) in closed {
             lines.push(format!("trade {tag}: {phase:?}"));
         }
-        for (tag, e) in &failed {
-            lines.push(format!("trade {tag}: NOT closed: {e}"));
+        for (tag, e) in failed {
+            lines.push(format!("trade {tag}: FAILED to close: {e}"));
         }
         lines.extend(left);
         lines.join("\n")
     };
-    Ok(Done { text, ok })
+    Done { text, ok }
 }
 
 fn open_journal(settings: &Settings) -> Result<Box<dyn Journal>> {
@@ -621,4 +652,48 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
         text: out,
         ok: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn a_failed_close_is_reported_as_a_failure_not_as_a_foreign_position() {
+        let btc = Symbol::new("BTCUSDT").unwrap();
+        let failed = vec![("T1".to_owned(), "retCode 10006: too many visits".to_owned())];
+        let done = close_all_report(&btc, &[], &failed, dec!(0.02), false);
+        assert!(!done.ok);
+        assert!(
+            done.text.contains("trade T1: FAILED to close"),
+            "{}",
+            done.text
+        );
+        assert!(
+            done.text.contains("the close of T1 failed"),
+            "{}",
+            done.text
+        );
+        assert!(
+            !done.text.contains("not one of this layer's"),
+            "{}",
+            done.text
+        );
+        // Nothing failed: the leftover is someone else's position.
+        let closed = vec![("T2".to_owned(), Phase::Closed)];
+        let done = close_all_report(&btc, &closed, &[], dec!(0.01), false);
+        assert!(!done.ok);
+        assert!(
+            done.text.contains("not one of this layer's"),
+            "{}",
+            done.text
+        );
+        // All closed and flat.
+        let done = close_all_report(&btc, &closed, &[], Decimal::ZERO, true);
+        assert!(done.ok, "{}", done.text);
+    }
 }
