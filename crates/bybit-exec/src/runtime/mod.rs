@@ -37,7 +37,7 @@ use exec_sim::{DryRunRouter, PaperRouter};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use crate::config::{BybitEnv, JournalLocation, Routing, Settings, WsTuning};
+use crate::config::{BybitEnv, Feature, JournalLocation, Routing, Settings, WsTuning};
 
 pub use env_rest::EnvRest;
 
@@ -99,6 +99,20 @@ impl BybitStatus {
     /// `private_required` (live routing).
     pub fn is_healthy(&self, private_required: bool) -> bool {
         self.rest.ok && self.ws_public.ok && (self.ws_private.ok || !private_required)
+    }
+}
+
+/// The environment-dependent features (REFERENCE.md §1) a routing uses, each checked with
+/// [`Settings::require`] by [`Runtime::start`] so a missing one is refused at start.
+///
+/// Today none: the live adapters place orders over REST (not the `/v5/trade` WebSocket),
+/// subscribe `order`, `execution`, `position` and `wallet` (not `execution.fast`), and do not
+/// read the fee rate ([`EnvRest`] refuses it unsent on demo should a caller ask); paper and
+/// dry-run use public data only. So every routing starts on every environment, demo included.
+/// A feature added to the adapters must be listed here.
+pub fn features_used(routing: Routing) -> &'static [Feature] {
+    match routing {
+        Routing::Live | Routing::DryRun | Routing::Paper => &[],
     }
 }
 
@@ -344,6 +358,9 @@ impl Runtime {
     /// of the start (the catch-up's order and position updates).
     pub async fn start_on_bus(settings: Settings, bus: EventBus) -> Result<Runtime> {
         settings.validate()?;
+        for feature in features_used(settings.routing) {
+            settings.require(*feature)?;
+        }
         for notice in settings.notices() {
             tracing::warn!("{notice}");
         }
@@ -811,4 +828,32 @@ async fn paper_engine(settings: &Settings, public: &RestClient) -> Result<sim_en
         config = config.with_price(s.as_str(), price);
     }
     sim_engine::Engine::new(config).map_err(|e| anyhow!("paper engine: {e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn every_environment_offers_what_every_routing_uses() {
+        // REFERENCE.md §1 (docs/v5/demo.mdx): demo lacks WS order entry, fee rate and
+        // execution.fast; nothing a routing uses may be among them.
+        for env in [
+            BybitEnv::Testnet,
+            BybitEnv::Mainnet,
+            BybitEnv::Demo,
+            BybitEnv::Emulator,
+        ] {
+            for routing in [Routing::Live, Routing::DryRun, Routing::Paper] {
+                for feature in features_used(routing) {
+                    assert!(
+                        env.capabilities().has(*feature),
+                        "{env} lacks {feature:?} used by {routing}"
+                    );
+                }
+            }
+        }
+    }
 }
