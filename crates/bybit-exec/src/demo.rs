@@ -28,7 +28,7 @@ use rust_decimal_macros::dec;
 use sim_engine::EngineSnapshot;
 
 use crate::config::{JournalLocation, Settings};
-use crate::runtime::Runtime;
+use crate::runtime::{journal_call, Runtime};
 
 const KEY: &str = "demo-key";
 const SECRET: &str = "demo-secret";
@@ -200,9 +200,17 @@ impl Timeline {
         let mut sub = bus.subscribe();
         let me = self.clone();
         tokio::spawn(async move {
+            // An order's kind by orderLinkId, read from the journal once, off the async thread.
+            let mut market: BTreeMap<String, bool> = BTreeMap::new();
             loop {
                 match sub.recv().await {
-                    Received::Event(env) => me.event(&env.event),
+                    Received::Event(env) => {
+                        let is_market = match &*env.event {
+                            Event::Order(o) => me.is_market(&mut market, &o.order_link_id).await,
+                            _ => false,
+                        };
+                        me.event(&env.event, is_market);
+                    }
                     Received::Lagged { missed } => {
                         lock(&me.view)
                             .problems
@@ -214,14 +222,28 @@ impl Timeline {
         })
     }
 
-    fn event(&self, event: &Event) {
+    /// Whether the journal holds `link` as a market order (cached once found).
+    async fn is_market(&self, cache: &mut BTreeMap<String, bool>, link: &str) -> bool {
+        if let Some(known) = cache.get(link) {
+            return *known;
+        }
+        let Some(journal) = self.journal.get() else {
+            return false;
+        };
+        let owned = link.to_owned();
+        match journal_call(journal, move |j| j.intent(&owned)).await {
+            Ok(Some(row)) => {
+                let market = row.intent.kind == "market";
+                cache.insert(link.to_owned(), market);
+                market
+            }
+            _ => false,
+        }
+    }
+
+    fn event(&self, event: &Event, market: bool) {
         match event {
             Event::Order(o) => {
-                let market = self
-                    .journal
-                    .get()
-                    .and_then(|j| j.intent(&o.order_link_id).ok().flatten())
-                    .is_some_and(|r| r.intent.kind == "market");
                 let what = match (o.price, o.trigger_price) {
                     _ if market => "market".to_owned(),
                     (Some(p), _) => format!("limit {p}"),
@@ -462,9 +484,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
 
     timeline.say("step 3   the price dips through DCA1 at 49000");
     set_price(emu, timeline, dec!(48990))?;
-    let dca1 = rt
-        .journal
-        .intent(&link("DCA1"))?
+    let dca1_link = link("DCA1");
+    let dca1 = journal_call(&rt.journal, move |j| j.intent(&dca1_link))
+        .await?
         .map(|r| r.intent.qty)
         .ok_or_else(|| anyhow!("DCA1 was not journaled"))?;
     timeline.fill_of(&link("DCA1"), dca1).await?;
@@ -474,7 +496,7 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
 
     timeline.say("step 5   the price rises through TP1 at 51000");
     set_price(emu, timeline, dec!(51010))?;
-    let tp1 = order_qty(rt, &link("TP1"))?;
+    let tp1 = order_qty(rt, &link("TP1")).await?;
     timeline.fill_of(&link("TP1"), tp1).await?;
 
     timeline.say("step 6   move_to_breakeven: DCA2 cancelled, stop at the average entry");
@@ -487,8 +509,8 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     timeline.say("step 7   the price rises through TP2 (52000) and TP3 (53000)");
     set_price(emu, timeline, dec!(52010))?;
     set_price(emu, timeline, dec!(53010))?;
-    let tp2 = order_qty(rt, &link("TP2"))?;
-    let tp3 = order_qty(rt, &link("TP3"))?;
+    let tp2 = order_qty(rt, &link("TP2")).await?;
+    let tp3 = order_qty(rt, &link("TP3")).await?;
     timeline.fill_of(&link("TP2"), tp2).await?;
     timeline.fill_of(&link("TP3"), tp3).await?;
     let deadline = Instant::now() + STEP_WAIT;
@@ -502,15 +524,20 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     timeline.say("step 8   close_all: flat, nothing left open");
     let state = gw.close_all(&state, "all targets hit").await?;
     phase_line(timeline, &state);
-    let phases = rt.journal.states(tag)?.iter().map(|s| s.phase).collect();
+    let owned = tag.to_owned();
+    let phases = journal_call(&rt.journal, move |j| j.states(&owned))
+        .await?
+        .iter()
+        .map(|s| s.phase)
+        .collect();
     Ok(phases)
 }
 
 /// The quantity an order was last journaled with (placed, amended or re-rounded).
-fn order_qty(rt: &Runtime, link: &str) -> Result<Decimal> {
-    let row = rt
-        .journal
-        .intent(link)?
+async fn order_qty(rt: &Runtime, link: &str) -> Result<Decimal> {
+    let owned = link.to_owned();
+    let row = journal_call(&rt.journal, move |j| j.intent(&owned))
+        .await?
         .ok_or_else(|| anyhow!("{link} was not journaled"))?;
     let mut qty = row.intent.qty;
     for o in &row.outcomes {
@@ -596,8 +623,11 @@ async fn compare(
         .context("REST positions")?;
 
     let mut rows = Vec::new();
-    let intents = rt.journal.intents(tag)?;
-    let journal_fills = rt.journal.fills(DEFAULT_LINK_PREFIX)?;
+    let owned = tag.to_owned();
+    let (intents, journal_fills) = journal_call(&rt.journal, move |j| {
+        Ok((j.intents(&owned)?, j.fills(DEFAULT_LINK_PREFIX)?))
+    })
+    .await?;
     for row in &intents {
         let link = &row.intent.order_link_id;
         let layer_state = lock(&timeline.view)

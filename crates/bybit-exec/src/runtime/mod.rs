@@ -288,6 +288,19 @@ pub(crate) fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Re
     RestClient::new(config).with_context(|| format!("REST client for {url}"))
 }
 
+/// Runs a journal call on tokio's blocking pool: the SQLite journal does file I/O and must not
+/// hold up an async worker thread.
+pub async fn journal_call<T, F>(journal: &Arc<dyn Journal>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Journal) -> Result<T, exec_gateway::JournalError> + Send + 'static,
+{
+    let journal = journal.clone();
+    Ok(tokio::task::spawn_blocking(move || f(journal.as_ref()))
+        .await
+        .context("journal task")??)
+}
+
 /// The table where a journal file records which environment and routing it belongs to.
 const OWNER_TABLE: &str = "CREATE TABLE IF NOT EXISTS bybit_exec_owner (
     key TEXT PRIMARY KEY, value TEXT NOT NULL)";
@@ -365,8 +378,10 @@ impl Runtime {
             tracing::warn!("{notice}");
         }
         let journal = open_journal(&settings).await?;
-        let error_log = match &settings.error_log {
-            Some(path) => Some(Arc::new(ErrorLog::open(path)?)),
+        let error_log = match settings.error_log.clone() {
+            Some(path) => Some(Arc::new(
+                tokio::task::spawn_blocking(move || ErrorLog::open(path)).await??,
+            )),
             None => None,
         };
         let rest = Arc::new(rest_client(&settings, &settings.rest_url, true)?);
@@ -417,9 +432,8 @@ impl Runtime {
                     Some(public.clone()),
                 ));
                 // Fills already journaled are not published again after a restart.
-                exchange
-                    .tracker()
-                    .remember_fills(&journal.fills(DEFAULT_LINK_PREFIX)?);
+                let known = journal_call(&journal, |j| j.fills(DEFAULT_LINK_PREFIX)).await?;
+                exchange.tracker().remember_fills(&known);
                 // No fill recorder: the tracker journals each fill before it publishes it.
                 exchange
                     .start_tracking(Some(private_events))
@@ -835,6 +849,35 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn journal_calls_leave_the_async_thread_free() {
+        // A slow journal call (a busy disk) must not stop other tasks on the same thread.
+        let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        tokio::task::yield_now().await;
+        let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+        let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        let fills = journal_call(&journal, |j| {
+            std::thread::sleep(Duration::from_millis(300));
+            j.fills("")
+        })
+        .await
+        .unwrap();
+        assert!(fills.is_empty());
+        let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+        ticker.abort();
+        assert!(
+            during >= 5,
+            "the thread was blocked: {during} ticks in 300 ms"
+        );
+    }
 
     #[test]
     fn every_environment_offers_what_every_routing_uses() {
