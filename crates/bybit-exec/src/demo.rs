@@ -381,55 +381,67 @@ pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
         emu.http_url()
     ));
 
+    let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
+    let printer = timeline.spawn(&bus);
+    // Whatever happens, the printer and the emulator are stopped before returning.
+    let outcome = run_on(args, &emu, &timeline, bus, started).await;
+    printer.abort();
+    let _ = printer.await;
+    emu.stop().await;
+    let report = outcome?;
+    sink(&table(&report.rows));
+    Ok(report)
+}
+
+/// The runtime on the emulator, the trade and the reconciliation; the runtime is shut down
+/// on every path.
+async fn run_on(
+    args: &DemoArgs,
+    emu: &Emulator,
+    timeline: &Timeline,
+    bus: EventBus,
+    started: Instant,
+) -> Result<DemoReport> {
     let mut settings = Settings::for_emulator(&emu.http_url(), KEY, SECRET)?;
     if let Some(path) = &args.journal {
         settings.journal = JournalLocation::Sqlite(path.clone());
     }
-    let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
-    let printer = timeline.spawn(&bus);
     let rt = Runtime::start_on_bus(settings, bus).await?;
     let _ = timeline.journal.set(rt.journal.clone());
     timeline.say("runtime started: live routing over REST + private and public streams");
-
-    let result = trade(&rt, &emu, &timeline, &args.tag).await;
-    let report = match result {
-        Ok(phases) => {
-            if args.inject_stray_order {
-                let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
-                timeline.say(&format!(
-                    "inject   {link} placed on the exchange behind the layer's back"
-                ));
-                let order = sim_engine::NewOrder::limit(
-                    SYMBOL,
-                    bybit_types::Side::Buy,
-                    dec!(0.001),
-                    dec!(45000),
-                )
-                .link_id(&link);
-                emu.state()
-                    .execute(|e, now| e.create_order(now, &order))
-                    .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
-            }
-            let rows = reconcile(&rt, &emu, &timeline, &args.tag).await?;
-            let fills = lock(&timeline.view).fills.len();
-            DemoReport {
-                rows,
-                fills,
-                phases,
-                elapsed: started.elapsed(),
-            }
-        }
-        Err(e) => {
-            rt.shutdown().await;
-            printer.abort();
-            return Err(e);
-        }
-    };
+    let outcome = trade_and_reconcile(args, &rt, emu, timeline, started).await;
     rt.shutdown().await;
-    printer.abort();
-    emu.stop().await;
-    sink(&table(&report.rows));
-    Ok(report)
+    outcome
+}
+
+async fn trade_and_reconcile(
+    args: &DemoArgs,
+    rt: &Runtime,
+    emu: &Emulator,
+    timeline: &Timeline,
+    started: Instant,
+) -> Result<DemoReport> {
+    let phases = trade(rt, emu, timeline, &args.tag).await?;
+    if args.inject_stray_order {
+        let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
+        timeline.say(&format!(
+            "inject   {link} placed on the exchange behind the layer's back"
+        ));
+        let order =
+            sim_engine::NewOrder::limit(SYMBOL, bybit_types::Side::Buy, dec!(0.001), dec!(45000))
+                .link_id(&link);
+        emu.state()
+            .execute(|e, now| e.create_order(now, &order))
+            .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
+    }
+    let rows = reconcile(rt, emu, timeline, &args.tag).await?;
+    let fills = lock(&timeline.view).fills.len();
+    Ok(DemoReport {
+        rows,
+        fills,
+        phases,
+        elapsed: started.elapsed(),
+    })
 }
 
 fn set_price(emu: &Emulator, timeline: &Timeline, price: Decimal) -> Result<()> {

@@ -250,3 +250,26 @@ async fn dry_run_shutdown_journals_every_fill_already_published() {
     assert!(rt.shutdown().await, "a clean stop");
     assert_eq!(journal.fills("andre_").unwrap().len(), n);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_start_leaves_nothing_running() {
+    // A key the exchange refuses: the start catch-up's signed calls fail, after the streams
+    // were opened. Nothing may stay subscribed to the caller's bus or connected.
+    let emu = emulator().await;
+    let settings =
+        bybit_exec::config::Settings::for_emulator(&emu.http_url(), "wrong-key", "wrong-secret")
+            .unwrap();
+    let bus = exec_events::EventBus::new(exec_events::DEFAULT_CAPACITY);
+    let err = Runtime::start_on_bus(settings, bus.clone())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("order tracking"), "{err:#}");
+    eventually("no task left on the bus", || async {
+        bus.subscriber_count() == 0
+    })
+    .await;
+    eventually("no socket left open", || async {
+        emu.state().websocket_sessions() == 0
+    })
+    .await;
+}

@@ -247,7 +247,7 @@ pub struct Runtime {
     pub paper: Option<Arc<PaperRouter>>,
     /// The dry-run router (dry-run routing).
     pub dry_run: Option<Arc<DryRunRouter>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Mutex<Tasks>,
     /// Journals the fills of a router that does not (dry-run); drained at shutdown.
     recorder: Mutex<Option<FillRecorder>>,
 }
@@ -400,7 +400,9 @@ impl Runtime {
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
-        let mut tasks = Vec::new();
+        // Dropped on an early return: the tasks are aborted and the recorder ends, so a failed
+        // start leaves nothing running.
+        let mut tasks = Tasks::default();
         let mut recorder = None;
 
         let clock = Arc::new(SystemClock);
@@ -441,7 +443,7 @@ impl Runtime {
                     .map_err(|e| {
                         anyhow!("starting order tracking on {}: {e}", settings.rest_url)
                     })?;
-                tasks.push(tokio::spawn(drain(public_events, None)));
+                tasks.0.push(tokio::spawn(drain(public_events, None)));
                 let ports = Ports {
                     router: exchange.clone(),
                     positions: exchange.clone(),
@@ -482,7 +484,7 @@ impl Runtime {
                 ));
                 // The dry-run router publishes its fills without journaling them.
                 recorder = Some(FillRecorder::spawn(&bus, journal.clone(), clock.clone()));
-                tasks.push(tokio::spawn(drain(public_events, None)));
+                tasks.0.push(tokio::spawn(drain(public_events, None)));
                 let ports = Ports {
                     router: dry.clone(),
                     positions: dry.clone(),
@@ -502,7 +504,9 @@ impl Runtime {
                     clock.clone(),
                     journal.clone(),
                 ));
-                tasks.push(tokio::spawn(drain(public_events, Some(paper.clone()))));
+                tasks
+                    .0
+                    .push(tokio::spawn(drain(public_events, Some(paper.clone()))));
                 subscribe_tickers(&public, &symbols).await;
                 let ports = Ports {
                     router: paper.clone(),
@@ -519,12 +523,15 @@ impl Runtime {
 
         let mut config = GatewayConfig::new(settings.max_notional_usdt);
         config.poll_interval = Duration::from_millis(20);
-        let gateway = Arc::new(Gateway::new(
-            ports.clone(),
-            config,
-            bus.clone(),
-            error_log.clone(),
-        )?);
+        let gateway = match Gateway::new(ports.clone(), config, bus.clone(), error_log.clone()) {
+            Ok(gateway) => Arc::new(gateway),
+            Err(e) => {
+                if let Some(live) = &live {
+                    live.shutdown().await;
+                }
+                return Err(e.into());
+            }
+        };
         Ok(Runtime {
             settings,
             bus,
@@ -680,10 +687,11 @@ impl Runtime {
             clean = recorder.stop(RECORDER_DRAIN).await;
         }
         let tasks = std::mem::take(
-            &mut *self
+            &mut self
                 .tasks
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0,
         );
         for task in &tasks {
             task.abort();
@@ -692,6 +700,18 @@ impl Runtime {
             let _ = task.await;
         }
         clean
+    }
+}
+
+/// Background tasks, aborted when dropped (a failed start, a runtime dropped unstopped).
+#[derive(Default)]
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
