@@ -284,7 +284,7 @@ pub struct Settings {
     /// `EXECUTION_JOURNAL` (default [`default_journal_path`]: one file per environment and
     /// routing, so a paper or dry-run process never opens the live journal).
     pub journal: JournalLocation,
-    /// `EXECUTION_ERROR_LOG` (default `data/logs/execution-error.log`; empty: none).
+    /// `EXECUTION_ERROR_LOG` (default `data/logs/execution-error.log`; `none`: none).
     pub error_log: Option<PathBuf>,
     /// `EXECUTION_SYMBOLS`: the traded symbols (comma-separated; default `BTCUSDT`).
     pub symbols: Vec<Symbol>,
