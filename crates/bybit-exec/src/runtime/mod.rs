@@ -166,7 +166,15 @@ pub async fn probe(settings: &Settings) -> BybitStatus {
             };
         };
         let config = ws_config(&settings.ws_private_url, &settings.ws);
-        match WsStream::private(config, PrivateAuth::new(creds)) {
+        let mut auth = PrivateAuth::new(creds);
+        // A skewed clock fails the auth's expiry: measure it as a start does.
+        if let Ok(client) = rest_client(settings, &settings.rest_url, true) {
+            if client.sync_clock().await.is_ok() {
+                let client = Arc::new(client);
+                auth.clock_offset = Some(Arc::new(move || client.clock_status().offset_ms));
+            }
+        }
+        match WsStream::private(config, auth) {
             Err(e) => WsPrivateStatus {
                 ok: false,
                 last_msg_ago_sec: None,
