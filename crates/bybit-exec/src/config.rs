@@ -270,6 +270,9 @@ pub struct Settings {
     pub credentials: Option<Credentials>,
     /// `EXECUTION_ROUTING` / `EXECUTION_DRY_RUN`.
     pub routing: Routing,
+    /// `EXECUTION_DRY_RUN=true`: nothing may be sent, so [`validate`](Self::validate) refuses
+    /// any routing but dry-run (also one set after loading, e.g. `serve --routing live`).
+    pub dry_run: bool,
     /// `BYBIT_REST_URL`.
     pub rest_url: String,
     /// `BYBIT_PUBLIC_REST_URL`: where instruments and tickers are read (demo: mainnet).
@@ -278,9 +281,10 @@ pub struct Settings {
     pub ws_public_url: String,
     /// `BYBIT_WS_PRIVATE_URL`.
     pub ws_private_url: String,
-    /// `EXECUTION_JOURNAL` (default `data/journal.sqlite`).
+    /// `EXECUTION_JOURNAL` (default [`default_journal_path`]: one file per environment and
+    /// routing, so a paper or dry-run process never opens the live journal).
     pub journal: JournalLocation,
-    /// `EXECUTION_ERROR_LOG` (default `data/logs/execution-error.log`; empty: none).
+    /// `EXECUTION_ERROR_LOG` (default `data/logs/execution-error.log`; `none`: none).
     pub error_log: Option<PathBuf>,
     /// `EXECUTION_SYMBOLS`: the traded symbols (comma-separated; default `BTCUSDT`).
     pub symbols: Vec<Symbol>,
@@ -316,6 +320,7 @@ impl fmt::Debug for Settings {
                 &self.credentials.as_ref().map(|_| "[REDACTED]"),
             )
             .field("routing", &self.routing)
+            .field("dry_run", &self.dry_run)
             .field("rest_url", &self.rest_url)
             .field("public_rest_url", &self.public_rest_url)
             .field("ws_public_url", &self.ws_public_url)
@@ -431,7 +436,7 @@ const KEYS: &[Key] = &[
     ),
     key(
         "EXECUTION_ERROR_LOG",
-        "a file path for the error log (empty: none)",
+        "a file path for the error log, or none",
     ),
     key(
         "EXECUTION_SYMBOLS",
@@ -467,6 +472,53 @@ const KEYS: &[Key] = &[
 
 fn spec(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == name)
+}
+
+/// The domains of Bybit's mainnet hosts (REFERENCE.md §1: `api.bybit.com`, `api.bytick.com`,
+/// `stream.bybit.com` and the regional sites' `api.*` / `stream.*` hosts). Every host under
+/// one of them is taken for mainnet except the testnet and demo ones.
+const MAINNET_DOMAINS: &[&str] = &[
+    "bybit.com",
+    "bytick.com",
+    "bybit.nl",
+    "bybit.tr",
+    "bybit.kz",
+    "bybitgeorgia.ge",
+    "bybit.ae",
+    "bybit.eu",
+    "bybit.id",
+    "manepa.jp",
+];
+
+/// The host of `url` (`scheme://host[:port][/path]`), lower case, without brackets or port.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether `host` is one of Bybit's mainnet hosts (real money).
+pub fn is_mainnet_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let bybit = MAINNET_DOMAINS
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+    let first = host.split('.').next().unwrap_or("");
+    bybit && !first.contains("testnet") && !first.contains("demo")
+}
+
+/// Whether `host` is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The names of every key [`Settings::load`] reads (for help texts and the README).
@@ -644,7 +696,23 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
     Ok(out)
 }
 
+/// The journal a process uses unless `EXECUTION_JOURNAL` says otherwise:
+/// `data/journal-<env>-<routing>.sqlite`. Each environment and routing has its own, so a paper
+/// or dry-run process (whose exchange is empty) can never take the live trades for closed.
+pub fn default_journal_path(env: BybitEnv, routing: Routing) -> PathBuf {
+    PathBuf::from(format!("data/journal-{env}-{routing}.sqlite"))
+}
+
 impl Settings {
+    /// Changes the routing (e.g. `serve --routing`); a journal left at its default moves to
+    /// the new routing's own file ([`default_journal_path`]).
+    pub fn set_routing(&mut self, routing: Routing) {
+        if self.journal == JournalLocation::Sqlite(default_journal_path(self.env, self.routing)) {
+            self.journal = JournalLocation::Sqlite(default_journal_path(self.env, routing));
+        }
+        self.routing = routing;
+    }
+
     /// Reads the process environment and, if given, the TOML file (the environment wins).
     pub fn load(args: &ConfigArgs) -> Result<Settings, ConfigError> {
         Self::from_sources(std::env::vars(), args)
@@ -667,7 +735,20 @@ impl Settings {
                 values.insert(k.name, (value, Origin::Env));
             }
         }
-        Self::build(&Raw { values }, args.confirm_mainnet)
+        let raw = Raw { values };
+        // An empty value (`EXECUTION_DRY_RUN=` from a compose file) would silently hide the
+        // file's value or the default: it is refused, naming the key.
+        for (name, (value, _)) in &raw.values {
+            if value.trim().is_empty() {
+                let mut e = raw.invalid(name);
+                if let ConfigError::Invalid { expected, .. } = &mut e {
+                    expected
+                        .push_str(" (an empty value is refused: unset the key to use its default)");
+                }
+                return Err(e);
+            }
+        }
+        Self::build(&raw, args.confirm_mainnet)
     }
 
     fn build(raw: &Raw, confirm_flag: bool) -> Result<Settings, ConfigError> {
@@ -770,15 +851,14 @@ impl Settings {
         let ws_private_url = raw.url("BYBIT_WS_PRIVATE_URL", env.ws_private_url(), &ws)?;
 
         let journal = match raw.get("EXECUTION_JOURNAL").map(str::trim) {
-            None => JournalLocation::Sqlite(PathBuf::from(exec_gateway::DEFAULT_JOURNAL_PATH)),
+            None => JournalLocation::Sqlite(default_journal_path(env, routing)),
             Some(":memory:") => JournalLocation::Memory,
             Some(p) => JournalLocation::Sqlite(PathBuf::from(p)),
         };
-        let error_log = if raw.present("EXECUTION_ERROR_LOG") {
-            raw.get("EXECUTION_ERROR_LOG")
-                .map(|p| PathBuf::from(p.trim()))
-        } else {
-            Some(PathBuf::from(exec_events::DEFAULT_ERROR_LOG_PATH))
+        let error_log = match raw.get("EXECUTION_ERROR_LOG").map(str::trim) {
+            None => Some(PathBuf::from(exec_events::DEFAULT_ERROR_LOG_PATH)),
+            Some(v) if v.eq_ignore_ascii_case("none") => None,
+            Some(p) => Some(PathBuf::from(p)),
         };
 
         let symbols = match raw.get("EXECUTION_SYMBOLS") {
@@ -798,10 +878,11 @@ impl Settings {
             }
         };
 
-        Ok(Settings {
+        let settings = Settings {
             env,
             credentials,
             routing,
+            dry_run: dry_run == Some(true),
             rest_url,
             public_rest_url,
             ws_public_url,
@@ -825,7 +906,9 @@ impl Settings {
             paper_usdt: raw.decimal("PAPER_USDT", dec!(10000), |v| v > Decimal::ZERO)?,
             ws: WsTuning::bybit(),
             mainnet_confirmed,
-        })
+        };
+        settings.check_hosts()?;
+        Ok(settings)
     }
 
     /// Settings for the embedded emulator at `http_url` (`http://127.0.0.1:PORT`): its
@@ -833,12 +916,16 @@ impl Settings {
     /// no error log, BTCUSDT, and short polling and stream timings for loopback.
     pub fn for_emulator(http_url: &str, key: &str, secret: &str) -> Result<Settings, ConfigError> {
         let http_url = http_url.trim_end_matches('/');
-        let Some(host) = http_url.strip_prefix("http://") else {
+        let Some(host) = http_url
+            .strip_prefix("http://")
+            .filter(|_| is_loopback_host(&host_of(http_url)))
+        else {
             return Err(ConfigError::Invalid {
                 key: "BYBIT_REST_URL",
                 origin: " (the emulator's)".to_owned(),
                 shown: format!("{http_url:?}"),
-                expected: "http://HOST:PORT".to_owned(),
+                expected: "http://HOST:PORT with a loopback HOST (127.0.0.1, ::1, localhost)"
+                    .to_owned(),
             });
         };
         let credentials = Credentials::new(key, secret).map_err(|_| ConfigError::Invalid {
@@ -851,6 +938,7 @@ impl Settings {
             env: BybitEnv::Emulator,
             credentials: Some(credentials),
             routing: Routing::Live,
+            dry_run: false,
             rest_url: http_url.to_owned(),
             public_rest_url: http_url.to_owned(),
             ws_public_url: format!("ws://{host}/v5/public/linear"),
@@ -882,8 +970,64 @@ impl Settings {
         if self.env == BybitEnv::Mainnet && !self.mainnet_confirmed {
             return Err(ConfigError::MainnetNotConfirmed);
         }
+        self.check_hosts()?;
+        if self.dry_run && self.routing != Routing::DryRun {
+            return Err(ConfigError::Invalid {
+                key: "EXECUTION_DRY_RUN",
+                origin: String::new(),
+                shown: format!("true with {} routing", self.routing),
+                expected: "dry-run routing whenever EXECUTION_DRY_RUN=true (nothing may be sent); \
+                           unset it or set it to false for another routing"
+                    .to_owned(),
+            });
+        }
         if self.routing == Routing::Live {
             self.require_credentials("live routing")?;
+        }
+        Ok(())
+    }
+
+    /// The URLs' hosts (R-CFG-5): orders and the private stream may go to a Bybit mainnet
+    /// host only with `BYBIT_ENV=mainnet` confirmed (public data may: demo takes it from
+    /// mainnet), and every URL is https / wss unless its host is loopback (an emulator).
+    fn check_hosts(&self) -> Result<(), ConfigError> {
+        let mainnet_ok = self.env == BybitEnv::Mainnet && self.mainnet_confirmed;
+        let urls = [
+            ("BYBIT_REST_URL", &self.rest_url, "https", true),
+            (
+                "BYBIT_PUBLIC_REST_URL",
+                &self.public_rest_url,
+                "https",
+                false,
+            ),
+            ("BYBIT_WS_PUBLIC_URL", &self.ws_public_url, "wss", false),
+            ("BYBIT_WS_PRIVATE_URL", &self.ws_private_url, "wss", true),
+        ];
+        for (key, url, secure, trades) in urls {
+            let host = host_of(url);
+            if trades && is_mainnet_host(&host) && !mainnet_ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    origin: String::new(),
+                    shown: format!("{url:?} (a Bybit mainnet host, real money)"),
+                    expected: format!(
+                        "a {} host, or BYBIT_ENV=mainnet with BYBIT_MAINNET_CONFIRM=yes / \
+                         --confirm-mainnet",
+                        self.env
+                    ),
+                });
+            }
+            if !is_loopback_host(&host) && !url.starts_with(&format!("{secure}://")) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    origin: String::new(),
+                    shown: format!("{url:?}"),
+                    expected: format!(
+                        "a {secure}:// URL (plain http / ws only to a loopback host such as \
+                         127.0.0.1)"
+                    ),
+                });
+            }
         }
         Ok(())
     }
@@ -998,7 +1142,7 @@ mod tests {
         );
         assert_eq!(
             s.journal,
-            JournalLocation::Sqlite(PathBuf::from("data/journal.sqlite"))
+            JournalLocation::Sqlite(PathBuf::from("data/journal-testnet-live.sqlite"))
         );
         assert_eq!(
             s.error_log,
@@ -1008,6 +1152,32 @@ mod tests {
         assert_eq!(s.min_available_usdt, dec!(100));
         assert_eq!(s.recv_window, Duration::from_millis(5000));
         assert!(s.credentials.is_none());
+    }
+
+    #[test]
+    fn each_environment_and_routing_has_its_own_default_journal() {
+        let path = |pairs: &[(&str, &str)]| match load(pairs).unwrap().journal {
+            JournalLocation::Sqlite(p) => p,
+            JournalLocation::Memory => panic!("memory"),
+        };
+        let live = path(&[]);
+        let dry = path(&[("EXECUTION_DRY_RUN", "true")]);
+        let paper = path(&[("EXECUTION_ROUTING", "paper")]);
+        let demo = path(&[("BYBIT_ENV", "demo")]);
+        assert_eq!(dry, PathBuf::from("data/journal-testnet-dry-run.sqlite"));
+        assert_eq!(paper, PathBuf::from("data/journal-testnet-paper.sqlite"));
+        assert_eq!(demo, PathBuf::from("data/journal-demo-live.sqlite"));
+        assert!(live != dry && live != paper && live != demo);
+        // serve --routing moves a default journal with it, but not one set by hand.
+        let mut s = load(&[]).unwrap();
+        s.set_routing(Routing::Paper);
+        assert_eq!(s.journal, JournalLocation::Sqlite(paper));
+        let mut s = load(&[("EXECUTION_JOURNAL", "x.sqlite")]).unwrap();
+        s.set_routing(Routing::Paper);
+        assert_eq!(
+            s.journal,
+            JournalLocation::Sqlite(PathBuf::from("x.sqlite"))
+        );
     }
 
     #[test]
@@ -1125,6 +1295,45 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_value_is_refused_not_taken_for_unset() {
+        // EXECUTION_DRY_RUN= (empty, from a compose file) must not hide the file's `true`.
+        let f = file("EXECUTION_DRY_RUN = true\n");
+        let m = with_file(&f, &[("EXECUTION_DRY_RUN", "")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("EXECUTION_DRY_RUN") && m.contains("empty value is refused"),
+            "{m}"
+        );
+        for key in ["BYBIT_ENV", "EXECUTION_ERROR_LOG", "BYBIT_API_SECRET"] {
+            let m = load(&[(key, "  ")]).unwrap_err().to_string();
+            assert!(m.contains(key) && m.contains("empty"), "{m}");
+        }
+        let f = file("EXECUTION_JOURNAL = \"\"\n");
+        let m = with_file(&f, &[]).unwrap_err().to_string();
+        assert!(m.contains("EXECUTION_JOURNAL"), "{m}");
+        // Unrelated variables may be empty.
+        assert!(load(&[("UNRELATED", "")]).is_ok());
+    }
+
+    #[test]
+    fn dry_run_cannot_be_overridden_after_loading() {
+        let mut s = load(&[("EXECUTION_DRY_RUN", "true")]).unwrap();
+        assert!(s.dry_run && s.validate().is_ok());
+        for routing in [Routing::Live, Routing::Paper] {
+            s.set_routing(routing);
+            let m = s.validate().unwrap_err().to_string();
+            assert!(
+                m.contains("EXECUTION_DRY_RUN") && m.contains(routing.as_str()),
+                "{m}"
+            );
+        }
+        let mut s = load(&[("EXECUTION_DRY_RUN", "false")]).unwrap();
+        s.set_routing(Routing::Paper);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
     fn mainnet_needs_the_opt_in() {
         assert_eq!(
             load(&[("BYBIT_ENV", "mainnet")]).unwrap_err(),
@@ -1143,6 +1352,59 @@ mod tests {
         };
         let s = Settings::from_sources(env(&[("BYBIT_ENV", "mainnet")]), &args).unwrap();
         assert!(s.mainnet_confirmed);
+    }
+
+    #[test]
+    fn mainnet_hosts_need_mainnet_confirmed_and_real_hosts_need_tls() {
+        // R-CFG-5: BYBIT_ENV unset (testnet) but the URL on mainnet is refused.
+        for (key, url) in [
+            ("BYBIT_REST_URL", "https://api.bybit.com"),
+            ("BYBIT_REST_URL", "https://API.BYTICK.COM/"),
+            ("BYBIT_REST_URL", "https://api.bybit.eu"),
+            ("BYBIT_WS_PRIVATE_URL", "wss://stream.bybit.com/v5/private"),
+        ] {
+            let m = load(&[(key, url)]).unwrap_err().to_string();
+            assert!(m.contains(key) && m.contains("mainnet"), "{m}");
+            let m = load(&[("BYBIT_ENV", "demo"), (key, url)])
+                .unwrap_err()
+                .to_string();
+            assert!(m.contains(key), "{m}");
+        }
+        // Confirmed mainnet may; testnet and demo hosts are not mainnet.
+        assert!(load(&[
+            ("BYBIT_ENV", "mainnet"),
+            ("BYBIT_MAINNET_CONFIRM", "yes"),
+            ("BYBIT_REST_URL", "https://api.bytick.com"),
+        ])
+        .is_ok());
+        assert!(!is_mainnet_host("api-testnet.bybit.com"));
+        assert!(!is_mainnet_host("stream-demo.bybit.com"));
+        assert!(!is_mainnet_host("notbybit.com"));
+        // Plain http / ws only to loopback.
+        let m = load(&[("BYBIT_REST_URL", "http://api-testnet.bybit.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_REST_URL") && m.contains("https://"),
+            "{m}"
+        );
+        let m = load(&[("BYBIT_WS_PUBLIC_URL", "ws://example.org/v5/public/linear")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_WS_PUBLIC_URL") && m.contains("wss://"),
+            "{m}"
+        );
+        assert!(load(&[("BYBIT_REST_URL", "http://localhost:9")]).is_ok());
+        assert!(load(&[("BYBIT_REST_URL", "http://[::1]:9")]).is_ok());
+        // Hand-built settings are held to the same rules.
+        let mut s = Settings::for_emulator("http://127.0.0.1:1", "k", "s").unwrap();
+        s.rest_url = "https://api.bybit.com".to_owned();
+        assert!(s.validate().unwrap_err().to_string().contains("mainnet"));
+        // The emulator is on loopback only.
+        assert!(Settings::for_emulator("http://api.bybit.com", "k", "s").is_err());
+        assert!(Settings::for_emulator("http://10.0.0.5:80", "k", "s").is_err());
+        assert!(Settings::for_emulator("http://localhost:80", "k", "s").is_ok());
     }
 
     #[test]
@@ -1204,7 +1466,7 @@ mod tests {
             JournalLocation::Memory
         );
         assert_eq!(
-            load(&[("EXECUTION_ERROR_LOG", "")]).unwrap().error_log,
+            load(&[("EXECUTION_ERROR_LOG", "none")]).unwrap().error_log,
             None
         );
     }

@@ -10,7 +10,7 @@
 //! reconciliation table sets the layer's view (what it published and journaled) beside the
 //! exchange's (REST, and the emulator's `/emulator/state`); [`run`] fails unless they agree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,7 @@ use rust_decimal_macros::dec;
 use sim_engine::EngineSnapshot;
 
 use crate::config::{JournalLocation, Settings};
-use crate::runtime::Runtime;
+use crate::runtime::{journal_call, Runtime};
 
 const KEY: &str = "demo-key";
 const SECRET: &str = "demo-secret";
@@ -200,9 +200,17 @@ impl Timeline {
         let mut sub = bus.subscribe();
         let me = self.clone();
         tokio::spawn(async move {
+            // An order's kind by orderLinkId, read from the journal once, off the async thread.
+            let mut market: BTreeMap<String, bool> = BTreeMap::new();
             loop {
                 match sub.recv().await {
-                    Received::Event(env) => me.event(&env.event),
+                    Received::Event(env) => {
+                        let is_market = match &*env.event {
+                            Event::Order(o) => me.is_market(&mut market, &o.order_link_id).await,
+                            _ => false,
+                        };
+                        me.event(&env.event, is_market);
+                    }
                     Received::Lagged { missed } => {
                         lock(&me.view)
                             .problems
@@ -214,14 +222,28 @@ impl Timeline {
         })
     }
 
-    fn event(&self, event: &Event) {
+    /// Whether the journal holds `link` as a market order (cached once found).
+    async fn is_market(&self, cache: &mut BTreeMap<String, bool>, link: &str) -> bool {
+        if let Some(known) = cache.get(link) {
+            return *known;
+        }
+        let Some(journal) = self.journal.get() else {
+            return false;
+        };
+        let owned = link.to_owned();
+        match journal_call(journal, move |j| j.intent(&owned)).await {
+            Ok(Some(row)) => {
+                let market = row.intent.kind == "market";
+                cache.insert(link.to_owned(), market);
+                market
+            }
+            _ => false,
+        }
+    }
+
+    fn event(&self, event: &Event, market: bool) {
         match event {
             Event::Order(o) => {
-                let market = self
-                    .journal
-                    .get()
-                    .and_then(|j| j.intent(&o.order_link_id).ok().flatten())
-                    .is_some_and(|r| r.intent.kind == "market");
                 let what = match (o.price, o.trigger_price) {
                     _ if market => "market".to_owned(),
                     (Some(p), _) => format!("limit {p}"),
@@ -359,55 +381,67 @@ pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
         emu.http_url()
     ));
 
+    let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
+    let printer = timeline.spawn(&bus);
+    // Whatever happens, the printer and the emulator are stopped before returning.
+    let outcome = run_on(args, &emu, &timeline, bus, started).await;
+    printer.abort();
+    let _ = printer.await;
+    emu.stop().await;
+    let report = outcome?;
+    sink(&table(&report.rows));
+    Ok(report)
+}
+
+/// The runtime on the emulator, the trade and the reconciliation; the runtime is shut down
+/// on every path.
+async fn run_on(
+    args: &DemoArgs,
+    emu: &Emulator,
+    timeline: &Timeline,
+    bus: EventBus,
+    started: Instant,
+) -> Result<DemoReport> {
     let mut settings = Settings::for_emulator(&emu.http_url(), KEY, SECRET)?;
     if let Some(path) = &args.journal {
         settings.journal = JournalLocation::Sqlite(path.clone());
     }
-    let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
-    let printer = timeline.spawn(&bus);
     let rt = Runtime::start_on_bus(settings, bus).await?;
     let _ = timeline.journal.set(rt.journal.clone());
     timeline.say("runtime started: live routing over REST + private and public streams");
-
-    let result = trade(&rt, &emu, &timeline, &args.tag).await;
-    let report = match result {
-        Ok(phases) => {
-            if args.inject_stray_order {
-                let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
-                timeline.say(&format!(
-                    "inject   {link} placed on the exchange behind the layer's back"
-                ));
-                let order = sim_engine::NewOrder::limit(
-                    SYMBOL,
-                    bybit_types::Side::Buy,
-                    dec!(0.001),
-                    dec!(45000),
-                )
-                .link_id(&link);
-                emu.state()
-                    .execute(|e, now| e.create_order(now, &order))
-                    .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
-            }
-            let rows = reconcile(&rt, &emu, &timeline, &args.tag).await?;
-            let fills = lock(&timeline.view).fills.len();
-            DemoReport {
-                rows,
-                fills,
-                phases,
-                elapsed: started.elapsed(),
-            }
-        }
-        Err(e) => {
-            rt.shutdown().await;
-            printer.abort();
-            return Err(e);
-        }
-    };
+    let outcome = trade_and_reconcile(args, &rt, emu, timeline, started).await;
     rt.shutdown().await;
-    printer.abort();
-    emu.stop().await;
-    sink(&table(&report.rows));
-    Ok(report)
+    outcome
+}
+
+async fn trade_and_reconcile(
+    args: &DemoArgs,
+    rt: &Runtime,
+    emu: &Emulator,
+    timeline: &Timeline,
+    started: Instant,
+) -> Result<DemoReport> {
+    let phases = trade(rt, emu, timeline, &args.tag).await?;
+    if args.inject_stray_order {
+        let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
+        timeline.say(&format!(
+            "inject   {link} placed on the exchange behind the layer's back"
+        ));
+        let order =
+            sim_engine::NewOrder::limit(SYMBOL, bybit_types::Side::Buy, dec!(0.001), dec!(45000))
+                .link_id(&link);
+        emu.state()
+            .execute(|e, now| e.create_order(now, &order))
+            .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
+    }
+    let rows = reconcile(rt, emu, timeline, &args.tag).await?;
+    let fills = lock(&timeline.view).fills.len();
+    Ok(DemoReport {
+        rows,
+        fills,
+        phases,
+        elapsed: started.elapsed(),
+    })
 }
 
 fn set_price(emu: &Emulator, timeline: &Timeline, price: Decimal) -> Result<()> {
@@ -462,9 +496,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
 
     timeline.say("step 3   the price dips through DCA1 at 49000");
     set_price(emu, timeline, dec!(48990))?;
-    let dca1 = rt
-        .journal
-        .intent(&link("DCA1"))?
+    let dca1_link = link("DCA1");
+    let dca1 = journal_call(&rt.journal, move |j| j.intent(&dca1_link))
+        .await?
         .map(|r| r.intent.qty)
         .ok_or_else(|| anyhow!("DCA1 was not journaled"))?;
     timeline.fill_of(&link("DCA1"), dca1).await?;
@@ -474,7 +508,7 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
 
     timeline.say("step 5   the price rises through TP1 at 51000");
     set_price(emu, timeline, dec!(51010))?;
-    let tp1 = order_qty(rt, &link("TP1"))?;
+    let tp1 = order_qty(rt, &link("TP1")).await?;
     timeline.fill_of(&link("TP1"), tp1).await?;
 
     timeline.say("step 6   move_to_breakeven: DCA2 cancelled, stop at the average entry");
@@ -487,8 +521,8 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     timeline.say("step 7   the price rises through TP2 (52000) and TP3 (53000)");
     set_price(emu, timeline, dec!(52010))?;
     set_price(emu, timeline, dec!(53010))?;
-    let tp2 = order_qty(rt, &link("TP2"))?;
-    let tp3 = order_qty(rt, &link("TP3"))?;
+    let tp2 = order_qty(rt, &link("TP2")).await?;
+    let tp3 = order_qty(rt, &link("TP3")).await?;
     timeline.fill_of(&link("TP2"), tp2).await?;
     timeline.fill_of(&link("TP3"), tp3).await?;
     let deadline = Instant::now() + STEP_WAIT;
@@ -502,15 +536,20 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     timeline.say("step 8   close_all: flat, nothing left open");
     let state = gw.close_all(&state, "all targets hit").await?;
     phase_line(timeline, &state);
-    let phases = rt.journal.states(tag)?.iter().map(|s| s.phase).collect();
+    let owned = tag.to_owned();
+    let phases = journal_call(&rt.journal, move |j| j.states(&owned))
+        .await?
+        .iter()
+        .map(|s| s.phase)
+        .collect();
     Ok(phases)
 }
 
 /// The quantity an order was last journaled with (placed, amended or re-rounded).
-fn order_qty(rt: &Runtime, link: &str) -> Result<Decimal> {
-    let row = rt
-        .journal
-        .intent(link)?
+async fn order_qty(rt: &Runtime, link: &str) -> Result<Decimal> {
+    let owned = link.to_owned();
+    let row = journal_call(&rt.journal, move |j| j.intent(&owned))
+        .await?
         .ok_or_else(|| anyhow!("{link} was not journaled"))?;
     let mut qty = row.intent.qty;
     for o in &row.outcomes {
@@ -596,8 +635,11 @@ async fn compare(
         .context("REST positions")?;
 
     let mut rows = Vec::new();
-    let intents = rt.journal.intents(tag)?;
-    let journal_fills = rt.journal.fills(DEFAULT_LINK_PREFIX)?;
+    let owned = tag.to_owned();
+    let (intents, journal_fills) = journal_call(&rt.journal, move |j| {
+        Ok((j.intents(&owned)?, j.fills(DEFAULT_LINK_PREFIX)?))
+    })
+    .await?;
     for row in &intents {
         let link = &row.intent.order_link_id;
         let layer_state = lock(&timeline.view)
@@ -655,31 +697,36 @@ async fn compare(
     });
 
     let view = lock(&timeline.view);
-    let layer_open = view
+    // Compared as sets of orderLinkIds, not counts: {TP1} open here and {TP2} there disagree.
+    let layer_open: BTreeSet<String> = view
         .orders
         .values()
         .filter(|o| ours(&o.order_link_id) && layer_status(o.kind) == "open")
-        .count();
-    let rest_open_n = rest_open
+        .map(|o| o.order_link_id.clone())
+        .collect();
+    let rest_open_set: BTreeSet<String> = rest_open
         .list
         .iter()
         .filter(|o| ours(&o.order_link_id))
-        .count();
-    let truth_open = truth
+        .map(|o| o.order_link_id.clone())
+        .collect();
+    let truth_open: BTreeSet<String> = truth
         .open_orders
         .iter()
         .filter(|o| ours(&o.order_link_id))
-        .count();
-    rows.push(ReconRow {
-        item: "open orders".to_owned(),
-        layer: layer_open.to_string(),
-        exchange: if rest_open_n == truth_open {
-            rest_open_n.to_string()
-        } else {
-            format!("REST {rest_open_n} / state {truth_open}")
-        },
+        .map(|o| o.order_link_id.clone())
+        .collect();
+    rows.push(if rest_open_set == truth_open {
+        set_row("open orders", &layer_open, 0, &truth_open)
+    } else {
+        let mut row = set_row("open orders", &layer_open, 0, &truth_open);
+        row.exchange = format!(
+            "REST {} / state {}",
+            list(&rest_open_set),
+            list(&truth_open)
+        );
+        row
     });
-    let layer_size = view.positions.get(SYMBOL).copied().unwrap_or_default();
     let rest_size = rest_positions
         .list
         .iter()
@@ -692,32 +739,97 @@ async fn compare(
         .filter(|p| p.symbol == SYMBOL)
         .map(|p| p.size)
         .sum::<Decimal>();
-    rows.push(ReconRow {
-        item: format!("position {SYMBOL}"),
-        layer: layer_size.normalize().to_string(),
-        exchange: if rest_size == truth_size {
-            truth_size.normalize().to_string()
-        } else {
-            format!("REST {rest_size} / state {truth_size}")
-        },
-    });
-    let layer_fills = view.fills.iter().filter(|f| ours(&f.order_link_id)).count();
-    let truth_fills = truth
+    rows.push(position_row(
+        view.positions.get(SYMBOL).copied(),
+        rest_size,
+        truth_size,
+    ));
+    // Fills by execId: the same count of different fills must not agree, and a fill the layer
+    // published twice shows as a duplicate.
+    let layer_fills: Vec<&Fill> = view
+        .fills
+        .iter()
+        .filter(|f| ours(&f.order_link_id))
+        .collect();
+    let layer_ids: BTreeSet<String> = layer_fills.iter().map(|f| f.exec_id.clone()).collect();
+    let truth_ids: BTreeSet<String> = truth
         .executions
         .iter()
         .filter(|e| ours(&e.order_link_id))
-        .count();
-    rows.push(ReconRow {
-        item: "fills (each once)".to_owned(),
-        layer: layer_fills.to_string(),
-        exchange: truth_fills.to_string(),
-    });
+        .map(|e| e.exec_id.clone())
+        .collect();
+    rows.push(set_row(
+        "fills (each once, by execId)",
+        &layer_ids,
+        layer_fills.len() - layer_ids.len(),
+        &truth_ids,
+    ));
     rows.push(ReconRow {
         item: "errors and missed events".to_owned(),
         layer: view.problems.len().to_string(),
         exchange: "0".to_owned(),
     });
     Ok(rows)
+}
+
+fn list(set: &BTreeSet<String>) -> String {
+    if set.is_empty() {
+        "none".to_owned()
+    } else {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A row comparing two sets (of orderLinkIds, of execIds): the count when they are equal and
+/// nothing is doubled, else each side's count, what only it has, and the duplicates.
+fn set_row(
+    item: &str,
+    layer: &BTreeSet<String>,
+    layer_duplicates: usize,
+    exchange: &BTreeSet<String>,
+) -> ReconRow {
+    if layer == exchange && layer_duplicates == 0 {
+        return ReconRow {
+            item: item.to_owned(),
+            layer: layer.len().to_string(),
+            exchange: exchange.len().to_string(),
+        };
+    }
+    let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| {
+        let only: BTreeSet<String> = a.difference(b).cloned().collect();
+        if only.is_empty() {
+            String::new()
+        } else {
+            format!(", only here: {}", list(&only))
+        }
+    };
+    ReconRow {
+        item: item.to_owned(),
+        layer: format!(
+            "{}{}{}",
+            layer.len(),
+            only(layer, exchange),
+            if layer_duplicates == 0 {
+                String::new()
+            } else {
+                format!(", {layer_duplicates} published twice")
+            }
+        ),
+        exchange: format!("{}{}", exchange.len(), only(exchange, layer)),
+    }
+}
+
+/// The position row: a position the layer never published is `unseen`, not 0.
+fn position_row(layer: Option<Decimal>, rest: Decimal, truth: Decimal) -> ReconRow {
+    ReconRow {
+        item: format!("position {SYMBOL}"),
+        layer: layer.map_or_else(|| "unseen".to_owned(), |s| s.normalize().to_string()),
+        exchange: if rest == truth {
+            truth.normalize().to_string()
+        } else {
+            format!("REST {rest} / state {truth}")
+        },
+    }
 }
 
 /// The table as text.
@@ -741,4 +853,33 @@ pub fn table(rows: &[ReconRow]) -> String {
     let mut out = String::from("\nreconciliation\n");
     let _ = write!(out, "{t}");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_position_the_layer_never_saw_disagrees_with_a_flat_exchange() {
+        assert!(!position_row(None, Decimal::ZERO, Decimal::ZERO).agrees());
+        assert!(position_row(Some(Decimal::ZERO), Decimal::ZERO, Decimal::ZERO).agrees());
+        assert!(!position_row(Some(dec!(0.02)), dec!(0.02), Decimal::ZERO).agrees());
+    }
+
+    #[test]
+    fn sets_of_the_same_size_but_different_members_disagree() {
+        let row = set_row("fills", &set(&["e1", "e2"]), 0, &set(&["e1", "e3"]));
+        assert!(!row.agrees());
+        assert!(row.layer.contains("only here: e2"), "{row:?}");
+        assert!(row.exchange.contains("only here: e3"), "{row:?}");
+        // A fill published twice is a disagreement even when the sets match.
+        assert!(!set_row("fills", &set(&["e1"]), 1, &set(&["e1"])).agrees());
+        // Nothing seen against something open: disagree.
+        assert!(!set_row("open orders", &set(&[]), 0, &set(&["andre_TP1_X"])).agrees());
+        assert!(set_row("open orders", &set(&["a"]), 0, &set(&["a"])).agrees());
+    }
 }

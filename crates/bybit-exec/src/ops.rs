@@ -3,17 +3,22 @@
 //! by default and JSON with `--json`; [`execute`] returns the text and whether the command
 //! succeeded, so tests (and other front ends) can run them without a terminal.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
+use bybit_rest::BybitRest;
 use comfy_table::Table;
+use exec_events::EventBus;
 use exec_gateway::{
-    Journal, MemoryJournal, OrderSnapshot, Outcome, SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
+    AccountService, Journal, MemoryJournal, OrderRouter, OrderSnapshot, Outcome, Phase,
+    PositionService, SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
 };
+use exec_live::{LiveConfig, LiveExchange};
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::config::{ConfigArgs, JournalLocation, Routing, Settings};
-use crate::runtime::Runtime;
+use crate::runtime::{probe, rest_client, EnvRest, Runtime};
 
 /// `--json`: machine-readable output.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
@@ -54,7 +59,8 @@ pub struct JournalArgs {
 /// `bybit-exec` operator commands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum OpsCommand {
-    /// The health of REST and both streams as SPEC R-HEALTH-1 JSON (exit 1 when unhealthy).
+    /// The health of REST and both streams as SPEC R-HEALTH-1 JSON (exit 1 when unhealthy);
+    /// a light probe that answers also when the exchange cannot be reached.
     Status(Output),
     /// The USDT wallet balance and what is available for new orders.
     Balance(Output),
@@ -126,74 +132,116 @@ fn pretty(v: &Value) -> String {
 }
 
 /// Runs `command` with `settings`; returns what it would print.
+///
+/// - `journal` reads the journal file only;
+/// - `balance`, `positions` and `orders` read the configured environment's account over REST
+///   whatever the routing (they need the keys), through a [`LiveExchange`] with no streams, no
+///   tracking and a journal in memory: nothing is written anywhere;
+/// - `preflight`, `recover` and `close-all` act on the live account and its journal, so they
+///   refuse any routing but live: against a paper or dry-run exchange, which is always flat,
+///   `recover()` would take every open trade of the journal for closed.
 pub async fn execute(command: &OpsCommand, settings: Settings) -> Result<Done> {
-    if let OpsCommand::Journal(args) = command {
-        return journal(&settings, args);
+    match command {
+        OpsCommand::Journal(args) => {
+            let args = args.clone();
+            tokio::task::spawn_blocking(move || journal(&settings, &args)).await?
+        }
+        OpsCommand::Status(out) => status(&settings, *out).await,
+        OpsCommand::Balance(out) => balance(read_only(&settings)?.as_ref(), *out).await,
+        OpsCommand::Positions(out) => positions(read_only(&settings)?.as_ref(), *out).await,
+        OpsCommand::Orders(args) => {
+            orders(read_only(&settings)?.as_ref(), &settings.symbols, args).await
+        }
+        OpsCommand::Preflight(_) | OpsCommand::Recover(_) | OpsCommand::CloseAll(_) => {
+            if settings.routing != Routing::Live {
+                bail!(
+                    "{} acts on the live account and its journal, and refuses {} routing (a \
+                     {} exchange is always flat, so every open trade would look closed); run \
+                     it with live routing: EXECUTION_DRY_RUN unset or false, EXECUTION_ROUTING \
+                     unset or live",
+                    name(command),
+                    settings.routing,
+                    settings.routing
+                );
+            }
+            let rt = Runtime::start(settings).await?;
+            let result = with_runtime(command, &rt).await;
+            rt.shutdown().await;
+            result
+        }
     }
-    let mut settings = settings;
-    if matches!(command, OpsCommand::Status(_)) && settings.credentials.is_none() {
-        // Health needs no account: check REST and the public stream only.
-        settings.routing = Routing::DryRun;
-    }
-    let rt = Runtime::start(settings).await?;
-    let result = with_runtime(command, &rt).await;
-    rt.shutdown().await;
-    result
+}
+
+/// The configured environment's account over REST, for reading only: no streams, no
+/// tracking, a journal in memory.
+fn read_only(settings: &Settings) -> Result<Arc<LiveExchange>> {
+    settings.require_credentials("reading the account (balance, positions, orders)")?;
+    let rest = Arc::new(rest_client(settings, &settings.rest_url, true)?);
+    let public_rest = Arc::new(rest_client(settings, &settings.public_rest_url, false)?);
+    let api = Arc::new(EnvRest::new(rest, public_rest, settings.env));
+    Ok(Arc::new(LiveExchange::new(
+        api as Arc<dyn BybitRest>,
+        EventBus::new(64),
+        Arc::new(MemoryJournal::new()),
+        LiveConfig::default(),
+        None,
+        None,
+    )))
+}
+
+async fn balance(account: &dyn AccountService, out: Output) -> Result<Done> {
+    let b = account.get_balance().await?;
+    let text = if out.json {
+        pretty(&json!({"coin": "USDT", "wallet": b.wallet, "available": b.available}))
+    } else {
+        let mut t = table(&["coin", "wallet", "available"]);
+        t.add_row([
+            "USDT".to_owned(),
+            b.wallet.to_string(),
+            b.available.to_string(),
+        ]);
+        t.to_string()
+    };
+    Ok(Done { text, ok: true })
+}
+
+async fn positions(service: &dyn PositionService, out: Output) -> Result<Done> {
+    let list = service.get_all_positions().await?;
+    let text = if out.json {
+        pretty(&Value::Array(
+            list.iter()
+                .map(|p| {
+                    json!({
+                        "symbol": p.symbol.as_str(), "side": p.side.map(|s| s.as_str()),
+                        "size": p.size, "entryPrice": p.entry_price,
+                        "leverage": p.leverage, "unrealisedPnl": p.unrealised_pnl,
+                    })
+                })
+                .collect(),
+        ))
+    } else {
+        let mut t = table(&["symbol", "side", "size", "entry", "leverage", "uPnL"]);
+        for p in &list {
+            t.add_row([
+                p.symbol.as_str().to_owned(),
+                opt(p.side),
+                p.size.to_string(),
+                opt(p.entry_price),
+                opt(p.leverage),
+                opt(p.unrealised_pnl),
+            ]);
+        }
+        if list.is_empty() {
+            "no open positions".to_owned()
+        } else {
+            t.to_string()
+        }
+    };
+    Ok(Done { text, ok: true })
 }
 
 async fn with_runtime(command: &OpsCommand, rt: &Runtime) -> Result<Done> {
     match command {
-        OpsCommand::Status(out) => status(rt, *out).await,
-        OpsCommand::Balance(out) => {
-            let b = rt.ports.account.get_balance().await?;
-            let text = if out.json {
-                pretty(&json!({"coin": "USDT", "wallet": b.wallet, "available": b.available}))
-            } else {
-                let mut t = table(&["coin", "wallet", "available"]);
-                t.add_row([
-                    "USDT".to_owned(),
-                    b.wallet.to_string(),
-                    b.available.to_string(),
-                ]);
-                t.to_string()
-            };
-            Ok(Done { text, ok: true })
-        }
-        OpsCommand::Positions(out) => {
-            let list = rt.ports.positions.get_all_positions().await?;
-            let text = if out.json {
-                pretty(&Value::Array(
-                    list.iter()
-                        .map(|p| {
-                            json!({
-                                "symbol": p.symbol.as_str(), "side": p.side.map(|s| s.as_str()),
-                                "size": p.size, "entryPrice": p.entry_price,
-                                "leverage": p.leverage, "unrealisedPnl": p.unrealised_pnl,
-                            })
-                        })
-                        .collect(),
-                ))
-            } else {
-                let mut t = table(&["symbol", "side", "size", "entry", "leverage", "uPnL"]);
-                for p in &list {
-                    t.add_row([
-                        p.symbol.as_str().to_owned(),
-                        opt(p.side),
-                        p.size.to_string(),
-                        opt(p.entry_price),
-                        opt(p.leverage),
-                        opt(p.unrealised_pnl),
-                    ]);
-                }
-                if list.is_empty() {
-                    "no open positions".to_owned()
-                } else {
-                    t.to_string()
-                }
-            };
-            Ok(Done { text, ok: true })
-        }
-        OpsCommand::Orders(args) => orders(rt, args).await,
         OpsCommand::Preflight(out) => {
             let live = rt
                 .live
@@ -264,19 +312,15 @@ async fn with_runtime(command: &OpsCommand, rt: &Runtime) -> Result<Done> {
             Ok(Done { text, ok: true })
         }
         OpsCommand::CloseAll(args) => close_all(rt, args).await,
-        OpsCommand::Journal(_) => Err(anyhow!("journal runs without a runtime")),
+        _ => Err(anyhow!("{} runs without a runtime", name(command))),
     }
 }
 
-async fn status(rt: &Runtime, out: Output) -> Result<Done> {
-    // The streams connect in the background: give them a moment before judging.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut status = rt.status().await;
-    while !rt.is_healthy(&status) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        status = rt.status().await;
-    }
-    let ok = rt.is_healthy(&status);
+/// A light probe, not a whole runtime ([`probe`]): the R-HEALTH-1 answer is printed also when
+/// REST is unreachable or the key is refused (then `ok` is false and the exit code 1).
+async fn status(settings: &Settings, out: Output) -> Result<Done> {
+    let status = probe(settings).await;
+    let ok = status.is_healthy(settings.credentials.is_some());
     let text = if out.json {
         serde_json::to_string_pretty(&status)?
     } else {
@@ -306,25 +350,33 @@ async fn status(rt: &Runtime, out: Output) -> Result<Done> {
             },
         ]);
         format!(
-            "{} ({} routing on {})\n{t}",
+            "{} ({} on {})\n{t}",
             if ok { "healthy" } else { "UNHEALTHY" },
-            rt.settings.routing,
-            rt.settings.env
+            if settings.credentials.is_some() {
+                "with keys"
+            } else {
+                "no keys"
+            },
+            settings.env
         )
     };
     Ok(Done { text, ok })
 }
 
-async fn orders(rt: &Runtime, args: &OrdersArgs) -> Result<Done> {
+async fn orders(
+    router: &dyn OrderRouter,
+    configured: &[Symbol],
+    args: &OrdersArgs,
+) -> Result<Done> {
     let symbols = match &args.symbol {
         Some(s) => {
             vec![Symbol::new(s.to_ascii_uppercase()).map_err(|e| anyhow!("--symbol {s:?}: {e}"))?]
         }
-        None => rt.settings.symbols.clone(),
+        None => configured.to_vec(),
     };
     let mut all: Vec<OrderSnapshot> = Vec::new();
     for s in &symbols {
-        all.extend(rt.ports.router.sync_open_orders(s).await?);
+        all.extend(router.sync_open_orders(s).await?);
     }
     let text = if args.out.json {
         pretty(&Value::Array(
@@ -385,22 +437,52 @@ async fn close_all(rt: &Runtime, args: &CloseAllArgs) -> Result<Done> {
         }
     }
     let position = rt.ports.positions.get_position(&symbol).await?;
-    let ok = failed.is_empty() && position.is_flat();
-    let left = if position.is_flat() {
-        None
-    } else {
-        Some(format!(
-            "a {} position of {} is still open: it is not one of this layer's trades (no {DEFAULT_LINK_PREFIX} orders); close it by hand",
+    Ok(close_all_report(
+        &symbol,
+        &closed,
+        &failed,
+        position.size,
+        args.out.json,
+    ))
+}
+
+/// What close-all prints: the trades closed, those whose close failed (a failure: exit 1),
+/// and any position left. A leftover position is called "not one of this layer's trades" only
+/// when no close failed; otherwise it is what the failed closes left behind.
+fn close_all_report(
+    symbol: &Symbol,
+    closed: &[(String, Phase)],
+    failed: &[(String, String)],
+    position_size: Decimal,
+    json: bool,
+) -> Done {
+    let flat = position_size.is_zero();
+    let ok = failed.is_empty() && flat;
+    let left = match (flat, failed.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(format!(
+            "a {} position of {position_size} is still open: it is not one of this layer's \
+             trades (no {DEFAULT_LINK_PREFIX} orders); close it by hand",
+            symbol.as_str()
+        )),
+        (false, false) => Some(format!(
+            "a {} position of {position_size} is still open: the close of {} failed (above); \
+             run close-all again or close it by hand",
             symbol.as_str(),
-            position.size
-        ))
+            failed
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     };
-    let text = if args.out.json {
+    let text = if json {
         pretty(&json!({
             "symbol": symbol.as_str(),
             "closed": closed.iter().map(|(t, p)| json!({"tag": t, "phase": p})).collect::<Vec<_>>(),
             "failed": failed.iter().map(|(t, e)| json!({"tag": t, "error": e})).collect::<Vec<_>>(),
-            "positionSize": position.size,
+            "positionSize": position_size,
+            "left": left,
             "ok": ok,
         }))
     } else {
@@ -411,16 +493,16 @@ async fn close_all(rt: &Runtime, args: &CloseAllArgs) -> Result<Done> {
                 symbol.as_str()
             ));
         }
-        for (tag, phase) in &closed {
+        for (tag, phase) in closed {
             lines.push(format!("trade {tag}: {phase:?}"));
         }
-        for (tag, e) in &failed {
-            lines.push(format!("trade {tag}: NOT closed: {e}"));
+        for (tag, e) in failed {
+            lines.push(format!("trade {tag}: FAILED to close: {e}"));
         }
         lines.extend(left);
         lines.join("\n")
     };
-    Ok(Done { text, ok })
+    Done { text, ok }
 }
 
 fn open_journal(settings: &Settings) -> Result<Box<dyn Journal>> {
@@ -570,4 +652,48 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
         text: out,
         ok: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn a_failed_close_is_reported_as_a_failure_not_as_a_foreign_position() {
+        let btc = Symbol::new("BTCUSDT").unwrap();
+        let failed = vec![("T1".to_owned(), "retCode 10006: too many visits".to_owned())];
+        let done = close_all_report(&btc, &[], &failed, dec!(0.02), false);
+        assert!(!done.ok);
+        assert!(
+            done.text.contains("trade T1: FAILED to close"),
+            "{}",
+            done.text
+        );
+        assert!(
+            done.text.contains("the close of T1 failed"),
+            "{}",
+            done.text
+        );
+        assert!(
+            !done.text.contains("not one of this layer's"),
+            "{}",
+            done.text
+        );
+        // Nothing failed: the leftover is someone else's position.
+        let closed = vec![("T2".to_owned(), Phase::Closed)];
+        let done = close_all_report(&btc, &closed, &[], dec!(0.01), false);
+        assert!(!done.ok);
+        assert!(
+            done.text.contains("not one of this layer's"),
+            "{}",
+            done.text
+        );
+        // All closed and flat.
+        let done = close_all_report(&btc, &closed, &[], Decimal::ZERO, true);
+        assert!(done.ok, "{}", done.text);
+    }
 }

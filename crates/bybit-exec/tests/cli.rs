@@ -49,6 +49,41 @@ fn mainnet_without_the_opt_in_is_refused_before_anything_is_sent() {
 }
 
 #[test]
+fn serve_routing_live_cannot_override_dry_run() {
+    let out = bin()
+        .args(["serve", "--routing", "live", "--listen", "127.0.0.1:0"])
+        .env("EXECUTION_DRY_RUN", "true")
+        .env("BYBIT_API_KEY", "k")
+        .env("BYBIT_API_SECRET", "s")
+        .env("BYBIT_REST_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("EXECUTION_DRY_RUN") && err.contains("live routing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn status_prints_the_health_json_and_exits_1_when_unreachable() {
+    // SPEC R-HEALTH-1: nothing listens on port 1.
+    let out = bin()
+        .args(["status", "--json"])
+        .env("BYBIT_REST_URL", "http://127.0.0.1:1")
+        .env("BYBIT_WS_PUBLIC_URL", "ws://127.0.0.1:1/v5/public/linear")
+        .env("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:1/v5/private")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["rest"]["ok"], false, "{v}");
+    assert_eq!(v["wsPublic"]["ok"], false, "{v}");
+}
+
+#[test]
 fn a_bad_value_names_the_key() {
     let out = bin()
         .arg("balance")

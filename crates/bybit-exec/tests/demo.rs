@@ -57,3 +57,30 @@ async fn an_order_behind_the_layers_back_makes_the_table_disagree() {
     // journaled it: exactly the duplicate-order check fails.
     assert_eq!(bad, [("orders not in the journal", "0", "1")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_that_cannot_start_stops_its_emulator() {
+    // The journal's directory cannot be created (its parent is a file): the start fails after
+    // the emulator is up, and the emulator must be stopped before run_with returns.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let args = DemoArgs {
+        journal: Some(file.path().join("journal.sqlite")),
+        ..DemoArgs::default()
+    };
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink_lines = lines.clone();
+    let sink: demo::Sink = Arc::new(move |l: &str| sink_lines.lock().unwrap().push(l.to_owned()));
+    let err = demo::run_with(&args, sink).await.unwrap_err();
+    assert!(format!("{err:#}").contains("journal"), "{err:#}");
+    let text = lines.lock().unwrap().join("\n");
+    let addr = text
+        .split("emulator listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {text}"))
+        .to_owned();
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "the emulator on {addr} still accepts connections"
+    );
+}

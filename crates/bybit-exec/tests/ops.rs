@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use bybit_exec::config::{JournalLocation, Settings};
+use bybit_exec::config::{JournalLocation, Routing, Settings};
 use bybit_exec::demo::{self, DemoArgs};
 use bybit_exec::ops::{self, CloseAllArgs, JournalArgs, OpsCommand, OrdersArgs, Output};
 use bybit_exec::runtime::Runtime;
@@ -199,4 +199,76 @@ async fn journal_shows_a_demo_trade() {
     .await
     .unwrap();
     assert!(!missing.ok && missing.text.contains("no trade \"NOPE\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_and_dry_run_never_touch_the_live_journal() {
+    // A live trade is open on the exchange and in the live journal.
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    open_trade(on_journal(&emu, &path), "LIVE1").await;
+    let dry = || {
+        let mut s = on_journal(&emu, &path);
+        s.routing = Routing::DryRun;
+        s
+    };
+    // close-all, recover and preflight refuse any routing but live, saying so.
+    for command in [
+        OpsCommand::CloseAll(CloseAllArgs {
+            symbol: "BTCUSDT".to_owned(),
+            out: JSON,
+        }),
+        OpsCommand::Recover(JSON),
+        OpsCommand::Preflight(JSON),
+    ] {
+        let err = ops::execute(&command, dry()).await.unwrap_err().to_string();
+        assert!(err.contains("refuses dry-run routing"), "{err}");
+    }
+    // A paper process pointed at the live journal is refused before it reads a trade.
+    let mut paper = on_journal(&emu, &path);
+    paper.routing = Routing::Paper;
+    paper.credentials = None;
+    let err = Runtime::start(paper).await.unwrap_err().to_string();
+    assert!(
+        err.contains("belongs to BYBIT_ENV=emulator with live routing"),
+        "{err}"
+    );
+    // Reading commands show the real account whatever the routing.
+    let positions = json(OpsCommand::Positions(JSON), dry()).await;
+    assert_eq!(positions[0]["size"], "0.020", "{positions}");
+    // The live trade is still open in the live journal and on the exchange.
+    let journal = exec_gateway::SqliteJournal::open(&path).unwrap();
+    assert_eq!(
+        exec_gateway::Journal::open_trades(&journal).unwrap(),
+        ["LIVE1"]
+    );
+    assert!(!emu
+        .state()
+        .read(|e| e.position_of("BTCUSDT").unwrap().size.is_zero()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_unhealthy_as_json_instead_of_failing() {
+    // SPEC R-HEALTH-1: nothing listens on the port; the answer is still the JSON, ok false.
+    let dead = Settings::for_emulator("http://127.0.0.1:1", "k", "s").unwrap();
+    let done = ops::execute(&OpsCommand::Status(JSON), dead).await.unwrap();
+    assert!(!done.ok);
+    let v: Value = serde_json::from_str(&done.text).unwrap();
+    assert_eq!(v["rest"]["ok"], false, "{v}");
+    assert_eq!(v["wsPublic"]["ok"], false, "{v}");
+    assert_eq!(v["wsPrivate"]["ok"], false, "{v}");
+    assert!(v["wsPrivate"]["error"].is_string(), "{v}");
+    // A key the exchange refuses: REST and the public stream are up, the private one is not.
+    let emu = emulator().await;
+    let wrong = Settings::for_emulator(&emu.http_url(), "wrong-key", "wrong-secret").unwrap();
+    let done = ops::execute(&OpsCommand::Status(JSON), wrong)
+        .await
+        .unwrap();
+    assert!(!done.ok, "{}", done.text);
+    let v: Value = serde_json::from_str(&done.text).unwrap();
+    assert_eq!(v["rest"]["ok"], true, "{v}");
+    assert_eq!(v["wsPublic"]["ok"], true, "{v}");
+    assert_eq!(v["wsPrivate"]["ok"], false, "{v}");
+    assert!(v["wsPrivate"]["error"].is_string(), "{v}");
 }

@@ -219,3 +219,57 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
         .is_ok());
     rt.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_shutdown_journals_every_fill_already_published() {
+    // The dry-run router publishes fills without journaling them; the recorder does, and a
+    // stop must drain it rather than cut it.
+    let emu = emulator().await;
+    let mut s = settings(&emu);
+    s.routing = Routing::DryRun;
+    let rt = Runtime::start(s).await.unwrap();
+    let journal = rt.journal.clone();
+    let n = 2000;
+    for i in 0..n {
+        rt.bus.publish(exec_events::Event::Fill(exec_events::Fill {
+            exec_id: format!("dry-{i}"),
+            symbol: "BTCUSDT".to_owned(),
+            side: exec_events::Side::Buy,
+            order_id: format!("o{i}"),
+            order_link_id: format!("andre_ENTRY_DRY{i}"),
+            price: dec!(50000),
+            qty: dec!(0.001),
+            fee: dec!(0.03),
+            fee_currency: "USDT".to_owned(),
+            is_maker: false,
+            exec_kind: exec_events::ExecKind::Trade,
+            time_ms: 1,
+            simulated: true,
+        }));
+    }
+    assert!(rt.shutdown().await, "a clean stop");
+    assert_eq!(journal.fills("andre_").unwrap().len(), n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_start_leaves_nothing_running() {
+    // A key the exchange refuses: the start catch-up's signed calls fail, after the streams
+    // were opened. Nothing may stay subscribed to the caller's bus or connected.
+    let emu = emulator().await;
+    let settings =
+        bybit_exec::config::Settings::for_emulator(&emu.http_url(), "wrong-key", "wrong-secret")
+            .unwrap();
+    let bus = exec_events::EventBus::new(exec_events::DEFAULT_CAPACITY);
+    let err = Runtime::start_on_bus(settings, bus.clone())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("order tracking"), "{err:#}");
+    eventually("no task left on the bus", || async {
+        bus.subscriber_count() == 0
+    })
+    .await;
+    eventually("no socket left open", || async {
+        emu.state().websocket_sessions() == 0
+    })
+    .await;
+}

@@ -253,7 +253,7 @@ async fn paper_serve_answers_health_503_while_the_stream_is_down_and_metrics_pro
         assert!(ok, "promtool check metrics:\n{report}\n---\n{metrics}");
         println!("promtool check metrics: passed");
     }
-    server.stop().await;
+    assert!(server.stop().await, "a clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,7 +341,7 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
             "the unresolved order is not highlighted:\n{dom}"
         );
     }
-    server.stop().await;
+    assert!(server.stop().await, "a clean stop");
 }
 
 /// A `bybit-exec serve` process and the lines it prints.
@@ -367,7 +367,7 @@ impl Process {
             .env("BYBIT_API_KEY", KEY)
             .env("BYBIT_API_SECRET", SECRET)
             .env("EXECUTION_JOURNAL", journal)
-            .env("EXECUTION_ERROR_LOG", "")
+            .env("EXECUTION_ERROR_LOG", "none")
             .env("EXECUTION_SYMBOLS", "BTCUSDT")
             .stdout(Stdio::piped())
             .spawn()

@@ -18,14 +18,16 @@
 
 mod env_rest;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
 use bybit_rest::{BybitRest, RestClient, RestConfig};
 use bybit_types::Category;
 use bybit_ws::{BackoffConfig, EventReceiver, PrivateAuth, WsConfig, WsEvent, WsStream};
-use exec_events::{ErrorLog, EventBus};
+use exec_events::{ErrorLog, Event, EventBus, Received};
 use exec_gateway::{
     Balance, Gateway, GatewayConfig, Journal, MemoryJournal, Ports, SqliteJournal, SystemClock,
     DEFAULT_LINK_PREFIX,
@@ -35,7 +37,7 @@ use exec_sim::{DryRunRouter, PaperRouter};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
-use crate::config::{JournalLocation, Routing, Settings, WsTuning};
+use crate::config::{BybitEnv, Feature, JournalLocation, Routing, Settings, WsTuning};
 
 pub use env_rest::EnvRest;
 
@@ -100,6 +102,127 @@ impl BybitStatus {
     }
 }
 
+/// The environment-dependent features (REFERENCE.md §1) a routing uses, each checked with
+/// [`Settings::require`] by [`Runtime::start`] so a missing one is refused at start.
+///
+/// Today none: the live adapters place orders over REST (not the `/v5/trade` WebSocket),
+/// subscribe `order`, `execution`, `position` and `wallet` (not `execution.fast`), and do not
+/// read the fee rate ([`EnvRest`] refuses it unsent on demo should a caller ask); paper and
+/// dry-run use public data only. So every routing starts on every environment, demo included.
+/// A feature added to the adapters must be listed here.
+pub fn features_used(routing: Routing) -> &'static [Feature] {
+    match routing {
+        Routing::Live | Routing::DryRun | Routing::Paper => &[],
+    }
+}
+
+/// How long [`probe`] waits for a stream to connect (and authenticate) before it reports it
+/// down.
+pub const PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// SPEC R-HEALTH-1 without starting the layer: REST's `/v5/market/time` (on the trading host
+/// with keys, else where public data comes from), the public stream connected, and with keys
+/// the private stream connected and authenticated. It always answers: what cannot be reached
+/// is reported down with the reason. Healthy ([`BybitStatus::is_healthy`]) needs the private
+/// stream only when keys are configured.
+pub async fn probe(settings: &Settings) -> BybitStatus {
+    let with_keys = settings.credentials.is_some();
+    let url = if with_keys {
+        &settings.rest_url
+    } else {
+        &settings.public_rest_url
+    };
+    let rest_probe = async {
+        let started = Instant::now();
+        let ok = match rest_client(settings, url, with_keys) {
+            Ok(client) => client.server_time().await.is_ok(),
+            Err(_) => false,
+        };
+        RestStatus {
+            ok,
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    };
+    let public_probe = async {
+        let h = match WsStream::public(ws_config(&settings.ws_public_url, &settings.ws)) {
+            Ok((stream, _events)) => {
+                let h = wait_for(&stream, |h| h.connected).await;
+                stream.close().await;
+                Some(h)
+            }
+            Err(_) => None,
+        };
+        WsPublicStatus {
+            ok: h.as_ref().is_some_and(|h| h.connected),
+            last_msg_ago_sec: h.and_then(|h| h.since_last_message).map(|d| d.as_secs()),
+        }
+    };
+    let private_probe = async {
+        let Some(creds) = settings.credentials.clone() else {
+            return WsPrivateStatus {
+                ok: false,
+                last_msg_ago_sec: None,
+                error: Some("not configured (no API keys)".to_owned()),
+            };
+        };
+        let config = ws_config(&settings.ws_private_url, &settings.ws);
+        let mut auth = PrivateAuth::new(creds);
+        // A skewed clock fails the auth's expiry: measure it as a start does.
+        if let Ok(client) = rest_client(settings, &settings.rest_url, true) {
+            if client.sync_clock().await.is_ok() {
+                let client = Arc::new(client);
+                auth.clock_offset = Some(Arc::new(move || client.clock_status().offset_ms));
+            }
+        }
+        match WsStream::private(config, auth) {
+            Err(e) => WsPrivateStatus {
+                ok: false,
+                last_msg_ago_sec: None,
+                error: Some(e.to_string()),
+            },
+            Ok((stream, _events)) => {
+                let h = wait_for(&stream, |h| h.connected && h.authenticated).await;
+                stream.close().await;
+                let ok = h.connected && h.authenticated;
+                WsPrivateStatus {
+                    ok,
+                    last_msg_ago_sec: h.since_last_message.map(|d| d.as_secs()),
+                    error: (!ok).then(|| {
+                        h.last_error.unwrap_or_else(|| {
+                            if h.connected {
+                                format!("not authenticated within {PROBE_WAIT:?}")
+                            } else {
+                                format!("not connected within {PROBE_WAIT:?}")
+                            }
+                        })
+                    }),
+                }
+            }
+        }
+    };
+    let (rest, ws_public, ws_private) = tokio::join!(rest_probe, public_probe, private_probe);
+    BybitStatus {
+        rest,
+        ws_public,
+        ws_private,
+    }
+}
+
+/// Waits (at most [`PROBE_WAIT`]) until `ready` holds or the stream reports an error.
+async fn wait_for(
+    stream: &WsStream,
+    ready: impl Fn(&bybit_ws::HealthSnapshot) -> bool,
+) -> bybit_ws::HealthSnapshot {
+    let deadline = Instant::now() + PROBE_WAIT;
+    loop {
+        let h = stream.health();
+        if ready(&h) || h.last_error.is_some() || Instant::now() >= deadline {
+            return h;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// One running process of the layer. Fields are public so the application's modes (serve,
 /// ops, the demo, the suite) can reach every part; [`Runtime::shutdown`] ends it.
 pub struct Runtime {
@@ -132,7 +255,9 @@ pub struct Runtime {
     pub paper: Option<Arc<PaperRouter>>,
     /// The dry-run router (dry-run routing).
     pub dry_run: Option<Arc<DryRunRouter>>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Mutex<Tasks>,
+    /// Journals the fills of a router that does not (dry-run); drained at shutdown.
+    recorder: Mutex<Option<FillRecorder>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -159,7 +284,7 @@ fn ws_config(url: &str, tuning: &WsTuning) -> WsConfig {
     config
 }
 
-fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestClient> {
+pub(crate) fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestClient> {
     let mut config = RestConfig::with_base_url(url);
     config.recv_window = settings.recv_window;
     config.timeout = settings.http_timeout;
@@ -171,18 +296,77 @@ fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestCl
     RestClient::new(config).with_context(|| format!("REST client for {url}"))
 }
 
-fn open_journal(location: &JournalLocation) -> Result<Arc<dyn Journal>> {
-    Ok(match location {
-        JournalLocation::Memory => Arc::new(MemoryJournal::new()),
-        JournalLocation::Sqlite(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("creating the journal's directory {}", dir.display())
-                })?;
+/// Runs a journal call on tokio's blocking pool: the SQLite journal does file I/O and must not
+/// hold up an async worker thread.
+pub async fn journal_call<T, F>(journal: &Arc<dyn Journal>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Journal) -> Result<T, exec_gateway::JournalError> + Send + 'static,
+{
+    let journal = journal.clone();
+    Ok(tokio::task::spawn_blocking(move || f(journal.as_ref()))
+        .await
+        .context("journal task")??)
+}
+
+/// The table where a journal file records which environment and routing it belongs to.
+const OWNER_TABLE: &str = "CREATE TABLE IF NOT EXISTS bybit_exec_owner (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+/// Records in the journal file at `path` the environment and routing that first opened it,
+/// and refuses it to any other: `recover()` marks a trade whose position is flat as closed,
+/// and a paper or dry-run exchange is always flat, so it must never see the live journal.
+pub fn claim_journal(path: &Path, env: BybitEnv, routing: Routing) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the journal's directory {}", dir.display()))?;
+    }
+    let shown = path.display();
+    let conn =
+        rusqlite::Connection::open(path).with_context(|| format!("opening the journal {shown}"))?;
+    let owner = |key: &str| -> rusqlite::Result<String> {
+        conn.query_row(
+            "SELECT value FROM bybit_exec_owner WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+    };
+    let (found_env, found_routing) = conn
+        .execute_batch(OWNER_TABLE)
+        .and_then(|()| {
+            conn.execute(
+                "INSERT OR IGNORE INTO bybit_exec_owner (key, value) VALUES ('env', ?1), ('routing', ?2)",
+                [env.as_str(), routing.as_str()],
+            )
+        })
+        .and_then(|_| Ok((owner("env")?, owner("routing")?)))
+        .with_context(|| format!("reading the journal {shown}'s owner"))?;
+    if found_env != env.as_str() || found_routing != routing.as_str() {
+        bail!(
+            "the journal {shown} belongs to BYBIT_ENV={found_env} with {found_routing} routing, \
+             not {env} with {routing} routing; each has its own journal (EXECUTION_JOURNAL, \
+             default data/journal-<env>-<routing>.sqlite) so that one never rewrites another's trades"
+        );
+    }
+    Ok(())
+}
+
+/// Opens (and for a file, claims: [`claim_journal`]) the journal; blocking, so it runs on
+/// tokio's blocking pool.
+async fn open_journal(settings: &Settings) -> Result<Arc<dyn Journal>> {
+    let location = settings.journal.clone();
+    let (env, routing) = (settings.env, settings.routing);
+    tokio::task::spawn_blocking(move || -> Result<Arc<dyn Journal>> {
+        Ok(match location {
+            JournalLocation::Memory => Arc::new(MemoryJournal::new()),
+            JournalLocation::Sqlite(path) => {
+                claim_journal(&path, env, routing)?;
+                Arc::new(SqliteJournal::open(&path)?)
             }
-            Arc::new(SqliteJournal::open(path)?)
-        }
+        })
     })
+    .await
+    .context("opening the journal")?
 }
 
 impl Runtime {
@@ -195,12 +379,17 @@ impl Runtime {
     /// of the start (the catch-up's order and position updates).
     pub async fn start_on_bus(settings: Settings, bus: EventBus) -> Result<Runtime> {
         settings.validate()?;
+        for feature in features_used(settings.routing) {
+            settings.require(*feature)?;
+        }
         for notice in settings.notices() {
             tracing::warn!("{notice}");
         }
-        let journal = open_journal(&settings.journal)?;
-        let error_log = match &settings.error_log {
-            Some(path) => Some(Arc::new(ErrorLog::open(path)?)),
+        let journal = open_journal(&settings).await?;
+        let error_log = match settings.error_log.clone() {
+            Some(path) => Some(Arc::new(
+                tokio::task::spawn_blocking(move || ErrorLog::open(path)).await??,
+            )),
             None => None,
         };
         let rest = Arc::new(rest_client(&settings, &settings.rest_url, true)?);
@@ -219,7 +408,10 @@ impl Runtime {
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
-        let mut tasks = Vec::new();
+        // Dropped on an early return: the tasks are aborted and the recorder ends, so a failed
+        // start leaves nothing running.
+        let mut tasks = Tasks::default();
+        let mut recorder = None;
 
         let clock = Arc::new(SystemClock);
         let (ports, live, paper, dry_run, private) = match settings.routing {
@@ -250,21 +442,16 @@ impl Runtime {
                     Some(public.clone()),
                 ));
                 // Fills already journaled are not published again after a restart.
-                exchange
-                    .tracker()
-                    .remember_fills(&journal.fills(DEFAULT_LINK_PREFIX)?);
-                tasks.push(exec_gateway::journal::spawn_fill_recorder(
-                    &bus,
-                    journal.clone(),
-                    clock.clone(),
-                ));
+                let known = journal_call(&journal, |j| j.fills(DEFAULT_LINK_PREFIX)).await?;
+                exchange.tracker().remember_fills(&known);
+                // No fill recorder: the tracker journals each fill before it publishes it.
                 exchange
                     .start_tracking(Some(private_events))
                     .await
                     .map_err(|e| {
                         anyhow!("starting order tracking on {}: {e}", settings.rest_url)
                     })?;
-                tasks.push(tokio::spawn(drain(public_events, None)));
+                tasks.0.push(tokio::spawn(drain(public_events, None)));
                 let ports = Ports {
                     router: exchange.clone(),
                     positions: exchange.clone(),
@@ -303,12 +490,9 @@ impl Runtime {
                     clock.clone(),
                     balance,
                 ));
-                tasks.push(exec_gateway::journal::spawn_fill_recorder(
-                    &bus,
-                    journal.clone(),
-                    clock.clone(),
-                ));
-                tasks.push(tokio::spawn(drain(public_events, None)));
+                // The dry-run router publishes its fills without journaling them.
+                recorder = Some(FillRecorder::spawn(&bus, journal.clone(), clock.clone()));
+                tasks.0.push(tokio::spawn(drain(public_events, None)));
                 let ports = Ports {
                     router: dry.clone(),
                     positions: dry.clone(),
@@ -328,7 +512,9 @@ impl Runtime {
                     clock.clone(),
                     journal.clone(),
                 ));
-                tasks.push(tokio::spawn(drain(public_events, Some(paper.clone()))));
+                tasks
+                    .0
+                    .push(tokio::spawn(drain(public_events, Some(paper.clone()))));
                 subscribe_tickers(&public, &symbols).await;
                 let ports = Ports {
                     router: paper.clone(),
@@ -345,12 +531,15 @@ impl Runtime {
 
         let mut config = GatewayConfig::new(settings.max_notional_usdt);
         config.poll_interval = Duration::from_millis(20);
-        let gateway = Arc::new(Gateway::new(
-            ports.clone(),
-            config,
-            bus.clone(),
-            error_log.clone(),
-        )?);
+        let gateway = match Gateway::new(ports.clone(), config, bus.clone(), error_log.clone()) {
+            Ok(gateway) => Arc::new(gateway),
+            Err(e) => {
+                if let Some(live) = &live {
+                    live.shutdown().await;
+                }
+                return Err(e.into());
+            }
+        };
         Ok(Runtime {
             settings,
             bus,
@@ -366,7 +555,8 @@ impl Runtime {
             live,
             paper,
             dry_run,
-            tasks,
+            tasks: Mutex::new(tasks),
+            recorder: Mutex::new(recorder),
         })
     }
 
@@ -445,31 +635,24 @@ impl Runtime {
         status.is_healthy(self.settings.routing == Routing::Live)
     }
 
-    /// Stops tracking (nothing is published after it), closes the streams and drops the
-    /// journal, waiting at most [`SHUTDOWN_GRACE`].
-    pub async fn shutdown(self) {
-        let Runtime {
-            gateway,
-            ports,
-            public,
-            private,
-            live,
-            paper,
-            dry_run,
-            tasks,
-            journal,
-            ..
-        } = self;
+    /// Stops tracking (nothing is published after it), journals the fills already published
+    /// (the dry-run recorder is drained, not cut), stops the background tasks, closes the
+    /// streams and drops the journal, waiting at most [`SHUTDOWN_GRACE`]. Returns whether all
+    /// of it finished in time.
+    pub async fn shutdown(self) -> bool {
         let work = async move {
-            if let Some(live) = &live {
-                live.shutdown().await;
-            }
-            for task in &tasks {
-                task.abort();
-            }
-            for task in tasks {
-                let _ = task.await;
-            }
+            let clean = self.stop_work().await;
+            let Runtime {
+                gateway,
+                ports,
+                public,
+                private,
+                live,
+                paper,
+                dry_run,
+                journal,
+                ..
+            } = self;
             drop((gateway, ports, live, paper, dry_run, journal));
             // The streams close when their last handle goes; close them here when this is it.
             for stream in [Some(public), private].into_iter().flatten() {
@@ -478,9 +661,147 @@ impl Runtime {
                     Err(shared) => drop(shared),
                 }
             }
+            clean
         };
-        if tokio::time::timeout(SHUTDOWN_GRACE, work).await.is_err() {
-            tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; streams cancelled");
+        match tokio::time::timeout(SHUTDOWN_GRACE, work).await {
+            Ok(clean) => clean,
+            Err(_) => {
+                tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; streams cancelled");
+                false
+            }
+        }
+    }
+
+    /// [`shutdown`](Self::shutdown) for a runtime still shared (e.g. a request in flight
+    /// holds it): tracking stopped, fills journaled, tasks stopped; the streams close when the
+    /// last handle goes. Returns whether it finished within [`SHUTDOWN_GRACE`].
+    pub async fn shutdown_shared(&self) -> bool {
+        tokio::time::timeout(SHUTDOWN_GRACE, self.stop_work())
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn stop_work(&self) -> bool {
+        if let Some(live) = &self.live {
+            live.shutdown().await;
+        }
+        let recorder = self
+            .recorder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let mut clean = true;
+        if let Some(recorder) = recorder {
+            clean = recorder.stop(RECORDER_DRAIN).await;
+        }
+        let tasks = std::mem::take(
+            &mut self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0,
+        );
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        clean
+    }
+}
+
+/// Background tasks, aborted when dropped (a failed start, a runtime dropped unstopped).
+#[derive(Default)]
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// How long the fill recorder may take at shutdown to journal the fills already published.
+const RECORDER_DRAIN: Duration = Duration::from_secs(2);
+
+/// Records every fill published on the bus in the journal (by execId, so a fill seen twice is
+/// recorded once) for the dry-run router, which publishes fills without journaling them (the
+/// live tracker and the paper router journal theirs before publishing). Unlike
+/// `exec_gateway::journal::spawn_fill_recorder` it can be stopped with a drain: the fills
+/// published before [`stop`](Self::stop) are all journaled.
+struct FillRecorder {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl FillRecorder {
+    fn spawn(bus: &EventBus, journal: Arc<dyn Journal>, clock: Arc<SystemClock>) -> Self {
+        let mut sub = bus.subscribe();
+        let bus = bus.clone();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let record = |received: Received| match received {
+                Received::Event(env) => {
+                    if let Some(fill) = env.event.as_fill() {
+                        if let Err(e) = journal.record_fill(fill) {
+                            bus.publish(Event::Health(exec_events::HealthUpdate {
+                                component: "journal".into(),
+                                ok: false,
+                                detail: Some(e.to_string()),
+                            }));
+                        }
+                    }
+                    true
+                }
+                Received::Lagged { missed } => {
+                    bus.publish(Event::ExecutionError(exec_events::ExecutionError {
+                        kind: exec_events::ErrorKind::EventsLagged,
+                        trade_tag: None,
+                        leg: None,
+                        order_link_id: None,
+                        ret_code: None,
+                        message: format!("fill recorder missed {missed} events; re-read fills"),
+                        time_ms: exec_gateway::Clock::now_ms(clock.as_ref()),
+                    }));
+                    true
+                }
+                Received::Closed => false,
+            };
+            loop {
+                tokio::select! {
+                    biased;
+                    received = sub.recv() => {
+                        if !record(received) {
+                            return;
+                        }
+                    }
+                    _ = &mut stopped => {
+                        // Everything published before the stop is already in the channel.
+                        while let Some(received) = sub.try_recv() {
+                            if !record(received) {
+                                break;
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        FillRecorder { stop, task }
+    }
+
+    /// Journals what is still queued and ends; false if that took longer than `within`.
+    async fn stop(self, within: Duration) -> bool {
+        let FillRecorder { stop, mut task } = self;
+        let _ = stop.send(());
+        if tokio::time::timeout(within, &mut task).await.is_ok() {
+            true
+        } else {
+            tracing::warn!("fills still being journaled after {within:?}; cut");
+            task.abort();
+            false
         }
     }
 }
@@ -549,4 +870,61 @@ async fn paper_engine(settings: &Settings, public: &RestClient) -> Result<sim_en
         config = config.with_price(s.as_str(), price);
     }
     sim_engine::Engine::new(config).map_err(|e| anyhow!("paper engine: {e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn journal_calls_leave_the_async_thread_free() {
+        // A slow journal call (a busy disk) must not stop other tasks on the same thread.
+        let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        tokio::task::yield_now().await;
+        let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
+        let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        let fills = journal_call(&journal, |j| {
+            std::thread::sleep(Duration::from_millis(300));
+            j.fills("")
+        })
+        .await
+        .unwrap();
+        assert!(fills.is_empty());
+        let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+        ticker.abort();
+        assert!(
+            during >= 5,
+            "the thread was blocked: {during} ticks in 300 ms"
+        );
+    }
+
+    #[test]
+    fn every_environment_offers_what_every_routing_uses() {
+        // REFERENCE.md §1 (docs/v5/demo.mdx): demo lacks WS order entry, fee rate and
+        // execution.fast; nothing a routing uses may be among them.
+        for env in [
+            BybitEnv::Testnet,
+            BybitEnv::Mainnet,
+            BybitEnv::Demo,
+            BybitEnv::Emulator,
+        ] {
+            for routing in [Routing::Live, Routing::DryRun, Routing::Paper] {
+                for feature in features_used(routing) {
+                    assert!(
+                        env.capabilities().has(*feature),
+                        "{env} lacks {feature:?} used by {routing}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -67,7 +67,8 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 
 /// Prometheus text: samples the gauges, then renders every metric recorded so far.
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    sample(&app);
+    let unresolved = unresolved_off_thread(&app).await.len();
+    sample(&app, unresolved);
     app.metrics.run_upkeep();
     (
         [(
@@ -79,13 +80,12 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-fn sample(app: &App) {
+fn sample(app: &App, unresolved: usize) {
     let rt = &app.runtime;
     let polling = rt.settings.routing == Routing::Live
         && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet());
     flag(FALLBACK_POLLING_ACTIVE, polling);
     flag(TRADING_HALTED, rt.gateway.halted().is_some());
-    let unresolved = unresolved(app.runtime.journal.as_ref(), &app.seen.tags()).len();
     #[allow(clippy::cast_precision_loss, reason = "a count of orders")]
     metrics::gauge!(UNRESOLVED_ORDERS).set(unresolved as f64);
     let public = rt.public.health();
@@ -119,6 +119,15 @@ struct Unresolved {
     kind: String,
     /// `none` (sent, no answer journaled) or `unknown` (answered ambiguously, not looked up yet).
     last_outcome: &'static str,
+}
+
+/// [`unresolved`] of the trades seen, read on tokio's blocking pool (the journal is SQLite).
+async fn unresolved_off_thread(app: &App) -> Vec<Unresolved> {
+    let journal = app.runtime.journal.clone();
+    let tags = app.seen.tags();
+    tokio::task::spawn_blocking(move || unresolved(journal.as_ref(), &tags))
+        .await
+        .unwrap_or_default()
 }
 
 /// The intents of `tags` whose last journaled outcome is none or `unknown`.
@@ -318,7 +327,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         positions,
         trades: trades.into_values().collect(),
         other_orders,
-        unresolved: unresolved(app.runtime.journal.as_ref(), &app.seen.tags()),
+        unresolved: unresolved_off_thread(&app).await,
         events: app.seen.events(),
         errors,
     })

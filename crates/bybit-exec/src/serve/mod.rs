@@ -181,8 +181,10 @@ impl Server {
     }
 
     /// Stops the HTTP server (requests in flight get [`HTTP_DRAIN`]), then the runtime:
-    /// streams closed, journal dropped (every journal write is durable when it returns).
-    pub async fn stop(self) {
+    /// tracking stopped, fills journaled, streams closed, journal dropped. The runtime's
+    /// shutdown always runs (bounded by its own grace), also when a request still holds it;
+    /// returns whether everything finished in time.
+    pub async fn stop(self) -> bool {
         let Server {
             app,
             stop,
@@ -191,10 +193,12 @@ impl Server {
             ..
         } = self;
         let _ = stop.send(());
+        let mut clean = true;
         if tokio::time::timeout(HTTP_DRAIN, &mut http).await.is_err() {
             tracing::warn!("HTTP requests still running after {HTTP_DRAIN:?}; cut");
             http.abort();
             let _ = http.await;
+            clean = false;
         }
         watcher.abort();
         let _ = watcher.await;
@@ -203,19 +207,17 @@ impl Server {
         let mut app = app;
         loop {
             match Arc::try_unwrap(app) {
-                Ok(app) => {
-                    app.runtime.shutdown().await;
-                    return;
-                }
+                Ok(app) => return app.runtime.shutdown().await && clean,
                 Err(shared) if tokio::time::Instant::now() < deadline => {
                     app = shared;
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                Err(_) => {
-                    // A request still holds the runtime: the process ends anyway; every
-                    // journal write already returned durable.
-                    tracing::warn!("the runtime is still in use; not waiting for it");
-                    return;
+                Err(shared) => {
+                    // A request still holds the runtime: stop it through the shared handle
+                    // (the streams close when the process ends).
+                    tracing::warn!("the runtime is still in use; stopping it shared");
+                    shared.runtime.shutdown_shared().await;
+                    return false;
                 }
             }
         }
@@ -243,8 +245,10 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     check_listen(args.listen, args.allow_remote)?;
     let mut settings = Settings::load(config)?;
     if let Some(routing) = args.routing {
-        settings.routing = routing.into();
+        settings.set_routing(routing.into());
     }
+    // EXECUTION_DRY_RUN=true refuses --routing live / paper here, before anything starts.
+    settings.validate()?;
     let routing = settings.routing;
     let env = settings.env;
     let server = Server::start(settings, args.listen).await?;
@@ -259,14 +263,14 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     );
     stop_signal().await?;
     println!("stopping");
-    if tokio::time::timeout(STOP_WITHIN, server.stop())
-        .await
-        .is_err()
-    {
-        eprintln!("stop took longer than {STOP_WITHIN:?}; exiting");
+    match tokio::time::timeout(STOP_WITHIN, server.stop()).await {
+        Ok(true) => {
+            println!("stopped");
+            Ok(())
+        }
+        Ok(false) => bail!("the stop was cut short (see the warnings above); exiting"),
+        Err(_) => bail!("the stop took longer than {STOP_WITHIN:?}; exiting"),
     }
-    println!("stopped");
-    Ok(())
 }
 
 #[cfg(test)]
