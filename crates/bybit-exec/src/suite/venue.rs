@@ -485,7 +485,8 @@ mod tests {
             ("BYBIT_ENV", "testnet"),
             ("BYBIT_API_KEY", "k"),
             ("BYBIT_API_SECRET", "s"),
-            ("BYBIT_REST_URL", "https://api.bybit.com"),
+            ("BYBIT_REST_URL", "http://127.0.0.1:8080"),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:8080/v5/private"),
         ]))
         .unwrap();
         let dir = std::path::Path::new("/tmp/run");
