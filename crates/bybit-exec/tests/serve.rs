@@ -71,6 +71,11 @@ fn tool(tool: &str, package: &str) -> Option<PathBuf> {
         let path = String::from_utf8(out.stdout).ok()?.trim().to_owned();
         (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
     };
+    // One install at a time: two tests installing at once would meet dpkg's lock.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(path) = find() {
         return Some(path);
     }
@@ -83,6 +88,7 @@ fn tool(tool: &str, package: &str) -> Option<PathBuf> {
     }
     let apt = |args: &[&str]| {
         Command::new("apt-get")
+            .args(["-o", "DPkg::Lock::Timeout=300"])
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(Stdio::null())
