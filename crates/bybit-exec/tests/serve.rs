@@ -53,6 +53,7 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 async fn post(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("http://{addr}{path}"))
+        .header("X-Bybit-Exec", "1")
         .json(body)
         .send()
         .await
@@ -476,6 +477,101 @@ async fn sigterm_during_a_trade_exits_0_and_the_next_serve_recovers_it() {
     let exit = second.terminate(Duration::from_secs(5)).unwrap();
     assert!(exit.success());
     while second.lines.try_recv().is_ok() {}
+}
+
+/// The control API is for this machine's operator, not for any page its browser opens: a
+/// foreign `Host` (DNS rebinding), a foreign `Origin`, a form post, or a call without the
+/// custom header is refused before anything is parsed or sent (issue 11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_refuses_cross_site_calls_and_answers_bad_json_with_json() {
+    let emu = emulator().await;
+    let server = paper_server(&emu).await;
+    let addr = server.addr();
+    let client = reqwest::Client::new();
+    let body = serde_json::to_string(&plan("SRV_XSITE")).unwrap();
+    let send = |path: &str, headers: &[(&str, &str)], body: String| {
+        let mut r = client.post(format!("http://{addr}{path}")).body(body);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let code = r.status().as_u16();
+            let answer: Value = r.json().await.unwrap();
+            (code, answer)
+        }
+    };
+    let json_ct = ("Content-Type", "application/json");
+    let marked = ("X-Bybit-Exec", "1");
+    let cases = [
+        (
+            "foreign Host",
+            vec![json_ct, marked, ("Host", "evil.example")],
+            403,
+        ),
+        (
+            "foreign Origin",
+            vec![json_ct, marked, ("Origin", "http://evil.example")],
+            403,
+        ),
+        (
+            "form post",
+            vec![
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                marked,
+            ],
+            415,
+        ),
+        (
+            "text/plain post",
+            vec![("Content-Type", "text/plain"), marked],
+            415,
+        ),
+        ("no X-Bybit-Exec", vec![json_ct], 403),
+    ];
+    for (what, headers, want) in &cases {
+        let (code, answer) = send("/api/trades", headers, body.clone()).await;
+        assert_eq!(code, *want, "{what}: {answer}");
+        assert!(answer["error"].is_string(), "{what}: {answer}");
+    }
+    // Nothing reached the (paper) exchange: no position, no trade.
+    let (_, status) = get(addr, "/api/status").await;
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["positions"], json!([]), "{status}");
+    assert_eq!(status["trades"], json!([]), "{status}");
+
+    // A live trade is not closed by a form on another site either.
+    let (code, answer) = post(addr, "/api/trades", &plan("SRV_XSITE")).await;
+    assert_eq!(code, 200, "{answer}");
+    for (what, headers, want) in &cases {
+        let (code, answer) = send("/api/trades/SRV_XSITE/close", headers, String::new()).await;
+        assert_eq!(code, *want, "close, {what}: {answer}");
+    }
+    assert_eq!(
+        server
+            .runtime()
+            .gateway
+            .trade("SRV_XSITE")
+            .unwrap()
+            .phase
+            .as_str(),
+        "IN_POSITION"
+    );
+
+    // Malformed or wrong-shaped JSON: a JSON 400, not axum's plain text.
+    for bad in ["{not json", r#"{"symbol": 5}"#] {
+        let (code, answer) = send("/api/trades", &[json_ct, marked], bad.to_owned()).await;
+        assert_eq!(code, 400, "{bad}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("trade plan"),
+            "{answer}"
+        );
+    }
+    // A body over the cap is refused unread.
+    let huge = format!(r#"{{"client_tag": "{}"}}"#, "x".repeat(100 * 1024));
+    let (code, answer) = send("/api/trades", &[json_ct, marked], huge).await;
+    assert_eq!(code, 413, "{answer}");
+    assert!(server.stop().await, "a clean stop");
 }
 
 #[test]

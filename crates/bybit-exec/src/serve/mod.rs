@@ -146,6 +146,7 @@ impl Server {
             seen,
             metrics,
             recovered: tags,
+            addr,
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
