@@ -23,25 +23,31 @@ const SECONDS_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// The recorder's handle, or why it could not be built. Built, installed and stored in one
+/// `get_or_init`, so two servers starting at once cannot keep a handle whose recorder lost
+/// the install race (and render nothing forever).
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
 /// The process's recorder, installed on first use; every metric is described once.
 pub fn handle() -> Result<PrometheusHandle> {
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
+    HANDLE
+        .get_or_init(install)
+        .clone()
+        .map_err(|e| anyhow!("{e}"))
+}
+
+fn install() -> Result<PrometheusHandle, String> {
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &SECONDS_BUCKETS)
-        .map_err(|e| anyhow!("metrics buckets: {e}"))?
+        .map_err(|e| format!("metrics buckets: {e}"))?
         .build_recorder();
     let handle = recorder.handle();
-    // Another recorder may already be installed (a library user's, or a race with a second
-    // server in the same process): then this one stays private and `/metrics` shows only what
-    // reaches it, which is nothing; say so rather than fail the server.
+    // Another recorder may already be installed (a library user's): then this one stays
+    // private and `/metrics` shows only what reaches it, which is nothing; say so rather than
+    // fail the server.
     if metrics::set_global_recorder(recorder).is_err() {
         tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
     }
-    let handle = HANDLE.get_or_init(|| handle).clone();
     describe();
     Ok(handle)
 }
@@ -68,4 +74,34 @@ fn describe() {
 /// Sets a 0/1 gauge.
 pub fn flag(name: &'static str, on: bool) {
     metrics::gauge!(name).set(if on { 1.0 } else { 0.0 });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+
+    #[test]
+    fn servers_starting_at_once_share_the_installed_recorder() {
+        let barrier = Arc::new(Barrier::new(8));
+        let handles: Vec<PrometheusHandle> = (0..8)
+            .map(|_| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    handle().unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        metrics::counter!("bybit_exec_test_race_total").increment(1);
+        let first = handles[0].render();
+        assert!(first.contains("bybit_exec_test_race_total 1"), "{first}");
+        for h in &handles {
+            assert_eq!(h.render(), first);
+        }
+    }
 }
