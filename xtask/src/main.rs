@@ -90,7 +90,7 @@ fn dispatch() -> Result<()> {
         "deps" => check_deps(),
         "ci" => ci(),
         "bench" => bench(),
-        "testnet" => testnet(std::env::args().skip(2).collect()),
+        "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
             eprintln!("usage: cargo xtask <deps|ci|bench|testnet [--local] [--symbol SYMBOL]>");
             eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md)");
@@ -136,7 +136,7 @@ fn ci() -> Result<()> {
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     run(test)?;
-    testnet(vec!["--local".to_owned()])?;
+    testnet(vec!["--local".to_owned()], Handoff::Wait)?;
     check_deps()
 }
 
@@ -205,7 +205,18 @@ fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Res
     })
 }
 
-fn testnet(args: Vec<String>) -> Result<()> {
+/// How `testnet` runs its `cargo run`.
+#[derive(Debug, Clone, Copy)]
+enum Handoff {
+    /// Becomes the child (`exec` on unix; `cargo run` then execs the suite in turn), so a
+    /// SIGTERM or SIGINT sent to this process's id reaches the suite, which cancels and closes
+    /// what it opened on the exchange. Elsewhere, waits as [`Handoff::Wait`].
+    Replace,
+    /// Waits for the child (`ci` goes on after it).
+    Wait,
+}
+
+fn testnet(args: Vec<String>, handoff: Handoff) -> Result<()> {
     let key = std::env::var("BYBIT_API_KEY").ok();
     let secret = std::env::var("BYBIT_API_SECRET").ok();
     match decide_suite(&args, key.as_deref(), secret.as_deref())? {
@@ -218,6 +229,14 @@ fn testnet(args: Vec<String>) -> Result<()> {
             cmd.args(["run", "--quiet", "--package", "bybit-exec", "--"]);
             cmd.args(args);
             cmd.envs(env);
+            #[cfg(unix)]
+            if let Handoff::Replace = handoff {
+                use std::os::unix::process::CommandExt;
+                eprintln!("$ {cmd:?}");
+                let err = cmd.exec();
+                bail!("cannot start {cmd:?}: {err}");
+            }
+            let _ = handoff;
             run(cmd)
         }
     }

@@ -225,20 +225,59 @@ impl Server {
     }
 }
 
-/// Waits for SIGINT or SIGTERM.
-async fn stop_signal() -> Result<()> {
+/// The signals that stop a long run: SIGINT (Ctrl-C), SIGTERM (a service manager, `kill`) and
+/// SIGHUP (the terminal closed). Installed up front with [`StopSignals::install`], so a signal
+/// that arrives while the run is still starting is not lost nor fatal.
+#[derive(Debug)]
+pub(crate) struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("SIGTERM handler")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("SIGINT handler")?,
-            _ = term.recv() => {}
+    streams: [(tokio::signal::unix::Signal, &'static str); 3],
+}
+
+impl StopSignals {
+    /// Installs the handlers (within a tokio runtime). From here on these signals no longer
+    /// kill the process; [`StopSignals::recv`] reports them.
+    pub(crate) fn install() -> Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let on = |kind: SignalKind, name: &'static str| {
+                signal(kind)
+                    .with_context(|| format!("{name} handler"))
+                    .map(|s| (s, name))
+            };
+            Ok(StopSignals {
+                streams: [
+                    on(SignalKind::interrupt(), "SIGINT")?,
+                    on(SignalKind::terminate(), "SIGTERM")?,
+                    on(SignalKind::hangup(), "SIGHUP")?,
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    /// Waits for the next stop signal; answers its name.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let [(int, a), (term, b), (hup, c)] = &mut self.streams;
+            tokio::select! {
+                _ = int.recv() => a,
+                _ = term.recv() => b,
+                _ = hup.recv() => c,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => "Ctrl-C",
+                // No handler: never report a stop that did not happen.
+                Err(_) => std::future::pending().await,
+            }
         }
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("Ctrl-C handler")?;
-    Ok(())
 }
 
 /// Runs the gateway and its HTTP server until SIGINT / SIGTERM.
@@ -252,7 +291,16 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     settings.validate()?;
     let routing = settings.routing;
     let env = settings.env;
-    let server = Server::start(settings, args.listen).await?;
+    // Installed before the start, so a SIGTERM during a slow start (REST retries, recover())
+    // stops the process cleanly instead of killing it mid-write.
+    let mut signals = StopSignals::install()?;
+    let server = tokio::select! {
+        server = Server::start(settings, args.listen) => server?,
+        signal = signals.recv() => {
+            println!("{signal} while starting: stopped before serving");
+            return Ok(());
+        }
+    };
     for tag in server.recovered() {
         println!("recovered trade {tag}");
     }
@@ -262,8 +310,8 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
         env.as_str(),
         addr = server.addr()
     );
-    stop_signal().await?;
-    println!("stopping");
+    let signal = signals.recv().await;
+    println!("{signal}: stopping");
     match tokio::time::timeout(STOP_WITHIN, server.stop()).await {
         Ok(true) => {
             println!("stopped");
@@ -286,5 +334,24 @@ mod tests {
         assert!(!check("0.0.0.0:8088", false));
         assert!(!check("192.168.1.5:8088", false));
         assert!(check("0.0.0.0:8088", true));
+    }
+
+    /// SIGTERM and SIGHUP, not only Ctrl-C, end a run (and no longer kill the process once
+    /// the handlers are installed).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn sigterm_and_sighup_are_stop_signals() {
+        let mut signals = StopSignals::install().unwrap();
+        for (flag, name) in [("-TERM", "SIGTERM"), ("-HUP", "SIGHUP")] {
+            let sent = std::process::Command::new("kill")
+                .args([flag, &std::process::id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            let got = tokio::time::timeout(Duration::from_secs(10), signals.recv())
+                .await
+                .unwrap();
+            assert_eq!(got, name);
+        }
     }
 }

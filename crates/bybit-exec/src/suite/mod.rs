@@ -142,13 +142,16 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
         ctx.symbol,
         ctx.run_id()
     );
+    // Installed before anything is placed, so no signal can kill the run mid-trade.
+    let mut signals = crate::serve::StopSignals::install()?;
     ctx.ensure_flat_at_start().await?;
     ctx.preflight().await?;
-    // Interrupted (Ctrl-C), the run still leaves nothing behind on the exchange.
+    // Interrupted (Ctrl-C, SIGTERM, SIGHUP), the run still leaves nothing behind on the
+    // exchange.
     let cases = tokio::select! {
         cases = cases::run_all(&ctx) => cases,
-        _ = tokio::signal::ctrl_c() => {
-            println!("interrupted: cancelling and closing what this run opened");
+        signal = signals.recv() => {
+            println!("{signal}: cancelling and closing what this run opened");
             ctx.abandon().await;
             bail!("the suite was interrupted");
         }
