@@ -7,8 +7,9 @@
 //! `BYBIT_API_KEY` / `BYBIT_API_SECRET`, and `BYBIT_ENV` must say `testnet`). Each case prints
 //! `PASS` or `FAIL` with a reason line; the output ends with `N passed, N failed`.
 //!
-//! Testnet safety: the symbol must be flat when the suite starts (it refuses otherwise, so
-//! it never touches a position it did not open); sizes are a few minimum quantities; every
+//! Testnet safety: the symbol must be flat and without open orders when the suite starts (it
+//! refuses otherwise, so it never touches a position it did not open, nor runs beside another
+//! run on the same account; run ids are random); sizes are a few minimum quantities; every
 //! trade is closed and its orders cancelled at the end of its case, pass or fail, through the
 //! gateway and, if that fails, directly over REST.
 

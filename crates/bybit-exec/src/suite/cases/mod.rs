@@ -148,19 +148,20 @@ impl Ctx {
         &self.run
     }
 
-    /// Refuses to start on a symbol with a position: the suite would trade into it, and its
-    /// cleanup would close a position it did not open.
+    /// Refuses to start on a symbol with a position or an open order: the suite would trade
+    /// into it, its cleanup would close a position it did not open, and an open order is
+    /// another run (or a person) working on the same account.
     pub(crate) async fn ensure_flat_at_start(&self) -> Result<()> {
         let p = self.venue.truth_position(&self.symbol).await?;
-        if p.size > Decimal::ZERO {
-            bail!(
-                "{} has an open position of {} on this account; the suite needs the symbol \
-                 flat (close it, or pass --symbol for another USDT perpetual)",
-                self.symbol,
-                p.size
-            );
-        }
-        Ok(())
+        let open: Vec<String> = self
+            .venue
+            .truth_orders(&self.symbol)
+            .await?
+            .into_iter()
+            .filter(|o| is_open(&o.order_status))
+            .map(|o| o.order_link_id)
+            .collect();
+        refuse_busy(&self.symbol, p.size, &open)
     }
 
     /// After an interruption: every trade of the run removed from the exchange directly
@@ -502,27 +503,43 @@ where
     }
 }
 
-/// A short run id from the clock (base 36 seconds), so tags differ between runs.
-fn run_id() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut n = secs % 36u64.pow(6);
-    let mut out = Vec::new();
-    for _ in 0..6 {
-        let digit = u32::try_from(n % 36).unwrap_or(0);
-        out.push(std::char::from_digit(digit, 36).unwrap_or('0'));
-        n /= 36;
+/// Why the suite must not start on `symbol`: a position of `size`, or the open orders
+/// `open` (their orderLinkIds).
+fn refuse_busy(symbol: &Symbol, size: Decimal, open: &[String]) -> Result<()> {
+    if size > Decimal::ZERO {
+        bail!(
+            "{symbol} has an open position of {size} on this account; the suite needs the \
+             symbol flat (close it, or pass --symbol for another USDT perpetual)"
+        );
     }
-    out.reverse();
-    format!("s{}", out.into_iter().collect::<String>())
+    if !open.is_empty() {
+        bail!(
+            "{symbol} has {} open orders on this account ({open:?}); another suite run or a \
+             person is trading it. The suite needs the symbol without orders (cancel them, \
+             or pass --symbol for another USDT perpetual)",
+            open.len()
+        );
+    }
+    Ok(())
+}
+
+/// A short run id: `s` and six random base-36 digits (about 2·10⁹ values), so two runs on
+/// one account, even started in the same second, do not share trade tags.
+fn run_id() -> String {
+    let digits: String = (0..6)
+        .map(|_| {
+            let digit = fastrand::u32(0..36);
+            std::char::from_digit(digit, 36).unwrap_or('0')
+        })
+        .collect();
+    format!("s{digits}")
 }
 
 #[cfg(test)]
 mod tests {
     use anyhow::anyhow;
 
-    use super::{leg_of, run_id, Outcomes, BREAKEVEN, DCAS, ENTRY, TPS};
+    use super::{leg_of, refuse_busy, run_id, Outcomes, BREAKEVEN, DCAS, ENTRY, TPS};
 
     #[test]
     fn a_failed_case_stops_its_scenario_and_the_rest_fail_as_not_run() {
@@ -576,5 +593,26 @@ mod tests {
         let id = run_id();
         assert_eq!(id.len(), 7);
         assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+    }
+
+    #[test]
+    fn runs_started_in_the_same_second_get_different_ids() {
+        let ids: std::collections::HashSet<String> = (0..50).map(|_| run_id()).collect();
+        assert_eq!(ids.len(), 50, "{ids:?}");
+    }
+
+    #[test]
+    fn the_suite_refuses_a_symbol_with_a_position_or_an_open_order() {
+        let btc = exec_gateway::Symbol::new("BTCUSDT".to_owned()).unwrap();
+        let zero = rust_decimal::Decimal::ZERO;
+        assert!(refuse_busy(&btc, zero, &[]).is_ok());
+        let position = refuse_busy(&btc, rust_decimal_macros::dec!(0.01), &[]).unwrap_err();
+        assert!(position.to_string().contains("open position"), "{position}");
+        let other_run = ["andre_TP1_sabc123_1".to_owned()];
+        let orders = refuse_busy(&btc, zero, &other_run).unwrap_err();
+        assert!(
+            orders.to_string().contains("andre_TP1_sabc123_1"),
+            "{orders}"
+        );
     }
 }
