@@ -574,6 +574,90 @@ async fn the_control_api_refuses_cross_site_calls_and_answers_bad_json_with_json
     assert!(server.stop().await, "a clean stop");
 }
 
+/// `/health` and `/api/status` serve the refresher's cached read: with every REST request
+/// to the exchange held (emulator `POST /emulator/hold`), a burst of `/health` requests is
+/// answered at once and costs the exchange at most a request per refresh, not one each
+/// (a probe loop must not exhaust the per-IP budget, docs v5/rate-limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_served_from_the_cache_without_a_request_per_call() {
+    let emu = emulator().await;
+    let server = paper_server(&emu).await;
+    let addr = server.addr();
+    eventually("healthy", || async { get(addr, "/health").await.0 == 200 }).await;
+    let control = |path: &str, body: Value| {
+        let url = format!("{}/emulator/{path}", emu.http_url());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    control("hold", json!({"count": 100, "ms": 20_000})).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let r = client
+            .get(format!("http://{addr}/health"))
+            .send()
+            .await
+            .expect("/health waited on the held exchange");
+        assert!(r.headers().contains_key("x-status-age-ms"));
+        let status = client
+            .get(format!("http://{addr}/api/status"))
+            .send()
+            .await
+            .expect("/api/status waited on the held exchange");
+        let status: Value = status.json().await.unwrap();
+        assert!(status["snapshotAgeMs"].is_u64(), "{status}");
+    }
+    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held = 100 - state["faults"]["hold"].as_u64().unwrap();
+    assert!(
+        held <= 3,
+        "40 status reads sent {held} requests to the exchange"
+    );
+    control("reset", json!({})).await;
+    assert!(server.stop().await, "a clean stop");
+}
+
+/// A refused plan's tag is not remembered (it may be anything, of any size), and a closed
+/// trade's tag is forgotten once nothing of it is open or unresolved (issue 11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_finished_trades_leave_no_tag_behind() {
+    let emu = emulator().await;
+    let server = paper_server(&emu).await;
+    let addr = server.addr();
+    let huge = "T".repeat(20_000);
+    let (code, answer) = post(addr, "/api/trades", &plan(&huge)).await;
+    assert_eq!(code, 422, "{answer}");
+    let mut bad = plan("SRV_BAD");
+    bad["tp_levels"][0]["share"] = json!("0.9");
+    let (code, answer) = post(addr, "/api/trades", &bad).await;
+    assert_eq!(code, 422, "{answer}");
+    let (code, answer) = post(addr, "/api/trades", &plan("SRV_DONE")).await;
+    assert_eq!(code, 200, "{answer}");
+    let (code, answer) = post(addr, "/api/trades/SRV_DONE/close", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    let seen = server.runtime().gateway.trade("SRV_DONE");
+    assert_eq!(seen.unwrap().phase.as_str(), "CLOSED");
+    let (_, body) = get(addr, "/api/status").await;
+    assert!(!body.contains("TTTT"), "the refused tag is listed: {body}");
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["trades"], json!([]), "{status}");
+    eventually("no tag is left", || async { server.tags().is_empty() }).await;
+    assert!(server.stop().await, "a clean stop");
+}
+
 #[test]
 fn serve_refuses_a_non_loopback_address_without_allow_remote() {
     let out = Command::new(env!("CARGO_BIN_EXE_bybit-exec"))

@@ -578,6 +578,12 @@ impl Runtime {
     /// SPEC R-HEALTH-1: REST's `/v5/market/time` round trip (on the trading host with live
     /// routing, else where public data comes from) and both streams' health.
     pub async fn status(&self) -> BybitStatus {
+        let rest = self.rest_status().await;
+        self.status_with(rest)
+    }
+
+    /// R-HEALTH-1's REST part alone: the `/v5/market/time` round trip.
+    pub async fn rest_status(&self) -> RestStatus {
         let rest = if self.settings.routing == Routing::Live {
             &self.rest
         } else {
@@ -585,10 +591,15 @@ impl Runtime {
         };
         let started = Instant::now();
         let ok = rest.server_time().await.is_ok();
-        let rest = RestStatus {
+        RestStatus {
             ok,
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        };
+        }
+    }
+
+    /// R-HEALTH-1 with a REST part measured elsewhere (`serve` caches it) and both streams'
+    /// health read now (no I/O).
+    pub fn status_with(&self, rest: RestStatus) -> BybitStatus {
         let h = self.public.health();
         let ws_public = WsPublicStatus {
             ok: h.connected,

@@ -23,6 +23,7 @@ use serde_json::json;
 use super::metrics::{
     flag, FALLBACK_POLLING_ACTIVE, TRADING_HALTED, UNRESOLVED_ORDERS, WS_CONNECTED,
 };
+use super::snapshot::{cached_rest, Cache};
 use super::watch::{EventLine, Seen};
 use crate::config::Routing;
 use crate::runtime::{BybitStatus, Runtime};
@@ -40,6 +41,8 @@ pub(crate) struct App {
     pub(crate) recovered: Vec<String>,
     /// The address the server is bound to (the `Host` a control call must name).
     pub(crate) addr: SocketAddr,
+    /// The exchange as last read by the refresher (`snapshot.rs`).
+    pub(crate) snapshot: Cache,
 }
 
 /// The header every control-API call carries. A plain HTML form cannot set it, and a script
@@ -148,15 +151,21 @@ async fn page() -> Html<&'static str> {
     Html(PAGE)
 }
 
-/// SPEC R-HEALTH-1's JSON; HTTP 503 when REST or a stream this routing needs is down.
+/// The header that says how old `/health`'s REST check is, ms.
+const AGE_HEADER: &str = "x-status-age-ms";
+
+/// SPEC R-HEALTH-1's JSON; HTTP 503 when REST or a stream this routing needs is down. REST
+/// is the refresher's last check (never a request of its own), the streams are read now.
 async fn health(State(app): State<Arc<App>>) -> Response {
-    let status = app.runtime.status().await;
+    let (rest, age) = cached_rest(app.snapshot.get().as_deref());
+    let status = app.runtime.status_with(rest);
     let code = if app.runtime.is_healthy(&status) {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(status)).into_response()
+    let age = age.map_or_else(|| "none".to_owned(), |a| a.to_string());
+    (code, [(AGE_HEADER, age)], Json(status)).into_response()
 }
 
 /// Prometheus text: samples the gauges, then renders every metric recorded so far.
@@ -203,8 +212,8 @@ fn sample(app: &App, unresolved: usize) {
 /// An order of a known trade whose outcome the journal does not hold.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Unresolved {
-    tag: String,
+pub(crate) struct Unresolved {
+    pub(crate) tag: String,
     leg: String,
     order_link_id: String,
     symbol: String,
@@ -216,7 +225,7 @@ struct Unresolved {
 }
 
 /// [`unresolved`] of the trades seen, read on tokio's blocking pool (the journal is SQLite).
-async fn unresolved_off_thread(app: &App) -> Vec<Unresolved> {
+pub(crate) async fn unresolved_off_thread(app: &App) -> Vec<Unresolved> {
     let journal = app.runtime.journal.clone();
     let tags = app.seen.tags();
     tokio::task::spawn_blocking(move || unresolved(journal.as_ref(), &tags))
@@ -330,6 +339,9 @@ struct StatusView {
     health: BybitStatus,
     halted: Option<String>,
     fallback_polling: bool,
+    /// How old the REST check, positions and open orders are, ms (`null` before the first
+    /// read).
+    snapshot_age_ms: Option<u64>,
     positions: Vec<PositionView>,
     trades: Vec<TradeView>,
     /// Open orders that carry no trade tag of this layer.
@@ -339,18 +351,25 @@ struct StatusView {
     errors: Vec<String>,
 }
 
+/// The page's JSON, from the refresher's last read: no request to the exchange of its own.
 async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     let rt = &app.runtime;
-    let health = rt.status().await;
+    let snapshot = app.snapshot.get();
+    let (rest, age) = cached_rest(snapshot.as_deref());
+    let health = rt.status_with(rest);
     let mut errors = Vec::new();
-    let positions = match rt.ports.positions.get_all_positions().await {
-        Ok(p) => p
+    let positions = match snapshot.as_deref().map(|s| &s.positions) {
+        Some(Ok(p)) => p
             .iter()
             .filter(|p| !p.is_flat())
             .map(PositionView::from)
             .collect(),
-        Err(e) => {
-            errors.push(format!("positions: {e}"));
+        Some(Err(e)) => {
+            errors.push(e.clone());
+            Vec::new()
+        }
+        None => {
+            errors.push("the exchange has not been read yet".to_owned());
             Vec::new()
         }
     };
@@ -366,11 +385,13 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         })
         .collect();
     let mut other_orders = Vec::new();
-    for symbol in &rt.settings.symbols {
-        let orders: Vec<OrderSnapshot> = match rt.ports.positions.get_open_orders(symbol).await {
+    let no_orders = Vec::new();
+    let orders = snapshot.as_deref().map_or(&no_orders, |s| &s.orders);
+    for (_, read) in orders {
+        let orders: &Vec<OrderSnapshot> = match read {
             Ok(o) => o,
             Err(e) => {
-                errors.push(format!("open orders of {}: {e}", symbol.as_str()));
+                errors.push(e.clone());
                 continue;
             }
         };
@@ -390,7 +411,6 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
             };
             match parsed {
                 Some((_, tag)) => {
-                    app.seen.add_tag(tag);
                     trades
                         .entry(tag.to_owned())
                         .or_insert_with(|| trade_view(tag, rt.gateway.trade(tag).as_ref(), false))
@@ -418,6 +438,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         halted: rt.gateway.halted(),
         fallback_polling: rt.settings.routing == Routing::Live
             && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet()),
+        snapshot_age_ms: age,
         positions,
         trades: trades.into_values().collect(),
         other_orders,
@@ -481,15 +502,17 @@ async fn start_trade(
         }
     };
     let gw = &app.runtime.gateway;
+    let entry = match gw.execute_entry(&plan).await {
+        Ok(entry) => entry,
+        Err(e) => return gateway_error(&e),
+    };
+    // Only an accepted plan's tag is remembered (a refused one may be anything, of any size);
+    // the refresher forgets it again once the trade is finished.
     app.seen.add_tag(&plan.client_tag);
     app.seen.note(
         Some(&plan.client_tag),
         format!("trade {} started through the control API", plan.client_tag),
     );
-    let entry = match gw.execute_entry(&plan).await {
-        Ok(entry) => entry,
-        Err(e) => return gateway_error(&e),
-    };
     let position = match app.runtime.ports.positions.get_position(&plan.symbol).await {
         Ok(p) => p,
         Err(e) => {
@@ -507,6 +530,8 @@ async fn start_trade(
         Ok(state) => state,
         Err(e) => return gateway_error(&e),
     };
+    // The operator's next look shows the trade (one read, not one per page refresh).
+    super::snapshot::refresh(&app).await;
     Json(json!({
         "entry": {"entryPrice": entry.entry_price, "filledQty": entry.filled_qty,
                   "orderLinkId": entry.order_link_id},
@@ -531,7 +556,10 @@ async fn close_trade(State(app): State<Arc<App>>, Path(tag): Path<String>) -> Re
         .close_all(&state, "closed through the serve control API")
         .await
     {
-        Ok(state) => Json(json!({"trade": state_json(&state)})).into_response(),
+        Ok(state) => {
+            super::snapshot::refresh(&app).await;
+            Json(json!({"trade": state_json(&state)})).into_response()
+        }
         Err(e) => gateway_error(&e),
     }
 }

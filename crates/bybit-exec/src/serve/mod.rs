@@ -15,6 +15,7 @@
 
 mod http;
 pub mod metrics;
+pub mod snapshot;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -94,6 +95,7 @@ pub struct Server {
     stop: oneshot::Sender<()>,
     http: JoinHandle<std::io::Result<()>>,
     watcher: JoinHandle<()>,
+    refresher: JoinHandle<()>,
 }
 
 impl Server {
@@ -147,7 +149,11 @@ impl Server {
             metrics,
             recovered: tags,
             addr,
+            snapshot: snapshot::Cache::default(),
         });
+        // The first read before serving, so the first page shows the exchange.
+        snapshot::refresh(&app).await;
+        let refresher = snapshot::spawn(app.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let http = tokio::spawn(async move {
@@ -163,6 +169,7 @@ impl Server {
             stop,
             http,
             watcher,
+            refresher,
         })
     }
 
@@ -174,6 +181,12 @@ impl Server {
     /// The trade tags `recover()` found at start.
     pub fn recovered(&self) -> &[String] {
         &self.app.recovered
+    }
+
+    /// The trade tags the status page follows now (learnt from events, recovered, or started
+    /// through the control API; forgotten once finished).
+    pub fn tags(&self) -> Vec<String> {
+        self.app.seen.tags()
     }
 
     /// The runtime behind it.
@@ -191,6 +204,7 @@ impl Server {
             stop,
             mut http,
             watcher,
+            refresher,
             ..
         } = self;
         let _ = stop.send(());
@@ -203,6 +217,8 @@ impl Server {
         }
         watcher.abort();
         let _ = watcher.await;
+        refresher.abort();
+        let _ = refresher.await;
         // Connections' tasks drop their handle on the state as they end.
         let deadline = tokio::time::Instant::now() + HTTP_DRAIN;
         let mut app = app;

@@ -72,6 +72,11 @@ impl Seen {
         lock(&self.tags).insert(tag.to_owned());
     }
 
+    /// Forgets a trade tag (its trade is finished; the journal keeps it).
+    pub fn forget_tag(&self, tag: &str) {
+        lock(&self.tags).remove(tag);
+    }
+
     /// Adds a line of the server's own (a recovery, a trade started) to the event list.
     pub fn note(&self, tag: Option<&str>, text: String) {
         self.push(EventLine {
@@ -133,8 +138,36 @@ fn opt(d: Option<rust_decimal::Decimal>) -> String {
     d.map_or_else(|| "-".to_owned(), |d| d.normalize().to_string())
 }
 
+/// How many orderLinkIds the watcher remembers as counted; the oldest is forgotten first (an
+/// order still reporting after this many newer ones would be counted again).
+pub const SENT_REMEMBERED: usize = 4096;
+
+/// The orderLinkIds already counted in [`ORDERS_SENT_TOTAL`], at most [`SENT_REMEMBERED`].
+#[derive(Debug, Default)]
+struct Sent {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Sent {
+    /// True the first time `link` is seen (within the window).
+    fn insert(&mut self, link: String) -> bool {
+        if self.set.contains(&link) {
+            return false;
+        }
+        if self.order.len() == SENT_REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.set.insert(link.clone());
+        self.order.push_back(link);
+        true
+    }
+}
+
 /// Counts one event and describes it.
-fn observe(links: &LinkIds, sent: &mut HashSet<String>, seq: u64, event: &Event) -> EventLine {
+fn observe(links: &LinkIds, sent: &mut Sent, seq: u64, event: &Event) -> EventLine {
     let (kind, tag, text) = match event {
         Event::Order(o) => {
             let (leg, tag) = leg_of(links, &o.order_link_id);
@@ -273,7 +306,7 @@ pub fn describe() {
 pub fn spawn(bus: &EventBus, links: LinkIds, seen: Arc<Seen>) -> JoinHandle<()> {
     let mut sub = bus.subscribe();
     tokio::spawn(async move {
-        let mut sent = HashSet::new();
+        let mut sent = Sent::default();
         loop {
             match sub.recv().await {
                 Received::Event(envelope) => {
@@ -313,5 +346,18 @@ mod tests {
         assert_eq!(events.len(), RING);
         assert_eq!(events[0].text, "line 5");
         assert_eq!(events[RING - 1].text, format!("line {}", RING + 4));
+    }
+
+    #[test]
+    fn the_counted_order_ids_are_bounded() {
+        let mut sent = Sent::default();
+        for i in 0..(SENT_REMEMBERED + 10) {
+            assert!(sent.insert(format!("andre_TP1_{i}")));
+        }
+        assert_eq!(sent.set.len(), SENT_REMEMBERED);
+        assert_eq!(sent.order.len(), SENT_REMEMBERED);
+        // A recent one is still known; the oldest is forgotten.
+        assert!(!sent.insert(format!("andre_TP1_{}", SENT_REMEMBERED + 9)));
+        assert!(sent.insert("andre_TP1_0".to_owned()));
     }
 }

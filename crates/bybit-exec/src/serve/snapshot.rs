@@ -1,0 +1,170 @@
+//! The one reader of the exchange behind `/health` and `/api/status`: a background task
+//! that every [`REFRESH_EVERY`] measures REST (`/v5/market/time`) and reads the positions and
+//! open orders, each bounded by [`READ_TIMEOUT`]. Handlers serve the cached copy and never
+//! wait on the network, so a refreshing tab or a probe loop costs the exchange's per-IP
+//! budget nothing, and `/health` answers at once while Bybit is slow.
+//!
+//! The same pass keeps the tag list bounded: it learns the tags of open orders and forgets a
+//! tag whose trade is finished (closed, errored or unknown to the gateway) with no open
+//! order and no unresolved intent.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use exec_gateway::{OrderSnapshot, Phase, PositionState, Symbol};
+use tokio::task::JoinHandle;
+
+use super::http::{unresolved_off_thread, App};
+use crate::runtime::RestStatus;
+
+/// How often the exchange is read.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// The longest one read may take (the clients' retries are cut there).
+pub const READ_TIMEOUT: Duration = Duration::from_millis(1500);
+/// A REST check older than this counts as failed (the refresher itself is stuck).
+pub const STALE_AFTER: Duration = Duration::from_secs(6);
+
+/// One pass's reads.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) taken: Instant,
+    pub(crate) rest: RestStatus,
+    pub(crate) positions: Result<Vec<PositionState>, String>,
+    pub(crate) orders: Vec<(Symbol, Result<Vec<OrderSnapshot>, String>)>,
+}
+
+/// The latest [`Snapshot`], shared with the handlers.
+#[derive(Debug, Default)]
+pub(crate) struct Cache(Mutex<Option<Arc<Snapshot>>>);
+
+impl Cache {
+    pub(crate) fn get(&self) -> Option<Arc<Snapshot>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, snapshot: Snapshot) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(snapshot));
+    }
+}
+
+/// The REST part of R-HEALTH-1 as cached, and its age in ms: failed when there is no check
+/// yet or the last one is older than [`STALE_AFTER`].
+pub(crate) fn cached_rest(snapshot: Option<&Snapshot>) -> (RestStatus, Option<u64>) {
+    match snapshot {
+        None => (
+            RestStatus {
+                ok: false,
+                latency_ms: 0,
+            },
+            None,
+        ),
+        Some(s) => {
+            let age = s.taken.elapsed();
+            let mut rest = s.rest.clone();
+            rest.ok &= age <= STALE_AFTER;
+            (
+                rest,
+                Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
+            )
+        }
+    }
+}
+
+async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    read: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(READ_TIMEOUT, read).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {READ_TIMEOUT:?}")),
+    }
+}
+
+async fn take(app: &App) -> Snapshot {
+    let rt = &app.runtime;
+    let rest = async {
+        let started = Instant::now();
+        match tokio::time::timeout(READ_TIMEOUT, rt.rest_status()).await {
+            Ok(rest) => rest,
+            Err(_) => RestStatus {
+                ok: false,
+                latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            },
+        }
+    };
+    let positions = bounded("positions", rt.ports.positions.get_all_positions());
+    let orders = async {
+        let mut all = Vec::new();
+        for symbol in &rt.settings.symbols {
+            let read = bounded(
+                &format!("open orders of {}", symbol.as_str()),
+                rt.ports.positions.get_open_orders(symbol),
+            )
+            .await;
+            all.push((symbol.clone(), read));
+        }
+        all
+    };
+    let (rest, positions, orders) = tokio::join!(rest, positions, orders);
+    Snapshot {
+        taken: Instant::now(),
+        rest,
+        positions,
+        orders,
+    }
+}
+
+/// Learns the tags of `snapshot`'s open orders and forgets the finished ones.
+async fn prune(app: &App, snapshot: &Snapshot) {
+    let links = app.runtime.gateway.links();
+    let mut open = HashSet::new();
+    for (_, orders) in &snapshot.orders {
+        for o in orders.iter().flatten() {
+            if let Some((_, tag)) = links.parse(&o.order_link_id) {
+                app.seen.add_tag(tag);
+                open.insert(tag.to_owned());
+            }
+        }
+    }
+    let unresolved: HashSet<String> = unresolved_off_thread(app)
+        .await
+        .into_iter()
+        .map(|u| u.tag)
+        .collect();
+    for tag in app.seen.tags() {
+        let finished = app
+            .runtime
+            .gateway
+            .trade(&tag)
+            .is_none_or(|s| matches!(s.phase, Phase::Closed | Phase::Error));
+        if finished && !open.contains(&tag) && !unresolved.contains(&tag) {
+            app.seen.forget_tag(&tag);
+        }
+    }
+}
+
+/// One pass: reads the exchange, keeps the tag list bounded, and caches the read.
+pub(crate) async fn refresh(app: &App) {
+    let snapshot = take(app).await;
+    prune(app, &snapshot).await;
+    app.snapshot.set(snapshot);
+}
+
+/// Refreshes `app.snapshot` every [`REFRESH_EVERY`] until aborted (the first pass is the
+/// caller's, before it serves).
+pub(crate) fn spawn(app: Arc<App>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(REFRESH_EVERY).await;
+            refresh(&app).await;
+        }
+    })
+}
