@@ -42,8 +42,8 @@ use crate::config::{BybitEnv, Feature, JournalLocation, Routing, Settings, WsTun
 pub use env_rest::EnvRest;
 
 /// How long [`Runtime::shutdown`] may take before it gives up waiting (the streams are
-/// cancelled either way).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+/// cancelled either way). 3 s, so `serve`'s whole stop (HTTP drained first) fits SPEC's 5 s.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// How long the start waits for the public stream to acknowledge the ticker topics before it
 /// goes on without (the stream keeps trying; prices fall back to REST).
