@@ -658,6 +658,79 @@ async fn refused_and_finished_trades_leave_no_tag_behind() {
     assert!(server.stop().await, "a clean stop");
 }
 
+/// SIGTERM while a `POST /api/trades` is held by the exchange (emulator `POST /emulator/hold`:
+/// every request held 20 s, not executed): the process still exits within SPEC's 5 s, and the
+/// next serve on the same journal starts and reports the trade's unanswered order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_request_held_by_the_exchange_exits_within_5_s() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let control = |path: &str, body: Value| {
+        let url = format!("{}/emulator/{path}", emu.http_url());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let mut first = Process::spawn(&emu, &journal);
+    eventually("first serve healthy", || async {
+        get(first.addr, "/health").await.0 == 200
+    })
+    .await;
+    control("hold", json!({"count": 1000, "ms": 20_000})).await;
+    let addr = first.addr;
+    let mut held = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://{addr}/api/trades"))
+            .header("X-Bybit-Exec", "1")
+            .json(&plan("SRV_HELD"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    // Still unanswered a while later: the request is in the server, waiting on the exchange.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut held)
+            .await
+            .is_err(),
+        "the trade was answered although the exchange holds every request"
+    );
+    let exit = first.terminate(Duration::from_secs(5));
+    assert!(exit.is_some(), "serve did not exit within 5 s of SIGTERM");
+    // Exit 1: the request in flight was cut, and serve says so rather than claim a clean stop.
+    println!("serve exited with {:?}", exit.unwrap());
+    drop(first);
+    // The held call got no trade.
+    let answered = held.await.unwrap();
+    assert!(answered.is_err() || answered.as_ref().is_ok_and(|code| *code != 200));
+
+    control("reset", json!({})).await;
+    // The next serve finds the trade in the journal and settles it against the exchange,
+    // which never saw its entry (SPEC R-GW-6).
+    let mut second = Process::spawn(&emu, &journal);
+    assert!(
+        second
+            .printed
+            .iter()
+            .any(|l| l == "recovered trade SRV_HELD"),
+        "printed {:?}",
+        second.printed
+    );
+    let (_, body) = get(second.addr, "/api/status").await;
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["positions"], json!([]), "{status}");
+    assert_eq!(status["unresolved"], json!([]), "{status}");
+    let exit = second.terminate(Duration::from_secs(5)).unwrap();
+    assert!(exit.success());
+    while second.lines.try_recv().is_ok() {}
+}
+
 #[test]
 fn serve_refuses_a_non_loopback_address_without_allow_remote() {
     let out = Command::new(env!("CARGO_BIN_EXE_bybit-exec"))
