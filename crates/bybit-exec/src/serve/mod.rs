@@ -308,7 +308,13 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     // EXECUTION_DRY_RUN=true refuses --routing live / paper here, before anything starts.
     settings.validate()?;
     let routing = settings.routing;
-    let env = settings.env;
+    // Where it really talks to: the environment's name, and the REST host when a URL was
+    // overridden (e.g. a local emulator), so "testnet" is never printed for something else.
+    let venue = if settings.rest_url == settings.env.rest_url() {
+        settings.env.as_str().to_owned()
+    } else {
+        format!("{} (REST {})", settings.env.as_str(), settings.rest_url)
+    };
     // Installed before the start, so a SIGTERM during a slow start (REST retries, recover())
     // stops the process cleanly instead of killing it mid-write.
     let mut signals = StopSignals::install()?;
@@ -323,9 +329,8 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
         println!("recovered trade {tag}");
     }
     println!(
-        "bybit-exec serve: {routing} routing on {}; status page http://{addr}/ , health \
+        "bybit-exec serve: {routing} routing on {venue}; status page http://{addr}/ , health \
          http://{addr}/health , metrics http://{addr}/metrics",
-        env.as_str(),
         addr = server.addr()
     );
     let signal = signals.recv().await;
