@@ -4,47 +4,10 @@
 
 use bybit_types::rest::market::Ticker;
 
-/// Copies every field `delta` carries into `merged`; fields it lacks keep their value.
+/// Copies every field `delta` carries into `merged`; fields it lacks keep their value. The
+/// field list lives in one place, [`Ticker::merge`], so a field Bybit adds is merged here too.
 pub fn merge_ticker(merged: &mut Ticker, delta: &Ticker) {
-    macro_rules! merge {
-        ($($field:ident),* $(,)?) => {
-            $(if delta.$field.is_some() {
-                merged.$field.clone_from(&delta.$field);
-            })*
-        };
-    }
-    merge!(
-        tick_direction,
-        price24h_pcnt,
-        last_price,
-        prev_price24h,
-        high_price24h,
-        low_price24h,
-        prev_price1h,
-        mark_price,
-        index_price,
-        open_interest,
-        open_interest_value,
-        turnover24h,
-        volume24h,
-        next_funding_time,
-        funding_rate,
-        funding_interval_hour,
-        funding_cap,
-        bid1_price,
-        bid1_size,
-        ask1_price,
-        ask1_size,
-        delivery_time,
-        basis_rate,
-        basis,
-        basis_rate_year,
-        delivery_fee_rate,
-        predicted_delivery_price,
-        pre_open_price,
-        pre_qty,
-        cur_pre_listing_phase,
-    );
+    merged.merge(delta);
 }
 
 #[cfg(test)]
