@@ -227,6 +227,24 @@ impl Ctx {
         Process::start(self.venue.settings(&self.dir, &self.symbol)?, &self.symbol).await
     }
 
+    /// A process and its trade's plan (tag `letter` of the run); the process is shut down
+    /// again when the plan cannot be made, so a failed case leaves nothing running.
+    async fn start_with_plan(
+        &self,
+        letter: &str,
+        marketable_tp1: bool,
+    ) -> Result<(Process, TradePlan)> {
+        let p = self.start().await?;
+        let tag = self.tag(letter);
+        match self.plan(&p, &tag, marketable_tp1).await {
+            Ok(plan) => Ok((p, plan)),
+            Err(e) => {
+                p.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
     /// A long plan at a few minimum quantities: entry 4 units (with room for the price to
     /// move 10% before it is sent), TPs at +2 / +4 / +6 % with shares 0.5 / 0.25 / 0.25, DCAs
     /// at −5 / −10 %. With `marketable_tp1`, TP1 sits 1% under the market, so it fills as soon

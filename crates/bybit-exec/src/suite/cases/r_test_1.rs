@@ -18,15 +18,7 @@ use super::{
 
 /// R-TEST-1: entry, three TPs, the DCAs, breakeven, each seen on the exchange.
 pub(super) async fn lifecycle(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start().await?;
-    let tag = ctx.tag("L");
-    let plan = match ctx.plan(&p, &tag, false).await {
-        Ok(plan) => plan,
-        Err(e) => {
-            p.shutdown().await;
-            return Err(e);
-        }
-    };
+    let (p, plan) = ctx.start_with_plan("L", false).await?;
     let steps = async {
         let r = entry_opens_a_position(ctx, &p, &plan).await;
         out.record(ENTRY, r)?;

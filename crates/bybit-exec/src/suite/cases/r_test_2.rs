@@ -17,15 +17,7 @@ use super::{
 /// R-TEST-2: the private stream dies while a position is open; the TP1 fill still arrives,
 /// once, through REST polling.
 pub(super) async fn ws_killed(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start().await?;
-    let tag = ctx.tag("W");
-    let plan = match ctx.plan(&p, &tag, !ctx.venue.moves_prices()).await {
-        Ok(plan) => plan,
-        Err(e) => {
-            p.shutdown().await;
-            return Err(e);
-        }
-    };
+    let (p, plan) = ctx.start_with_plan("W", !ctx.venue.moves_prices()).await?;
     let steps = async {
         let r = tp_fill_through_rest(ctx, &p, &plan).await;
         out.record(WS_KILLED, r)
@@ -178,15 +170,7 @@ async fn graceful_abort(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<Stri
 
 /// R-TEST-2: `execute_entry` twice at once, then once more: one order on the exchange.
 pub(super) async fn double_click(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start().await?;
-    let tag = ctx.tag("D");
-    let plan = match ctx.plan(&p, &tag, false).await {
-        Ok(plan) => plan,
-        Err(e) => {
-            p.shutdown().await;
-            return Err(e);
-        }
-    };
+    let (p, plan) = ctx.start_with_plan("D", false).await?;
     let steps = async {
         let r = one_entry(ctx, &p, &plan).await;
         out.record(DOUBLE_CLICK, r)

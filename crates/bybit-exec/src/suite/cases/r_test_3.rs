@@ -19,15 +19,8 @@ use super::{
 /// R-TEST-3: the process stops mid-trade (TP1 fills while it is down where the price can be
 /// moved); a new process on the same journal recovers the trade and keeps managing it.
 pub(super) async fn restart(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let first = ctx.start().await?;
-    let tag = ctx.tag("R");
-    let plan = match ctx.plan(&first, &tag, false).await {
-        Ok(plan) => plan,
-        Err(e) => {
-            first.shutdown().await;
-            return Err(e);
-        }
-    };
+    let (first, plan) = ctx.start_with_plan("R", false).await?;
+    let tag = plan.client_tag.clone();
     let before = tokio::time::timeout(STEPS_LIMIT, open_the_trade(ctx, &first, &plan))
         .await
         .unwrap_or_else(|_| Err(anyhow!("timed out opening the trade")));
@@ -299,15 +292,7 @@ fn judge_orders(tags: &[String], truth: &[Order], journal: &dyn Journal) -> Resu
 /// open (after a DCA fill where the price can be moved) and after the close; at the end of
 /// the run nothing of it is left open.
 pub(super) async fn layer_equals_exchange(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let p = ctx.start().await?;
-    let tag = ctx.tag("V");
-    let plan = match ctx.plan(&p, &tag, false).await {
-        Ok(plan) => plan,
-        Err(e) => {
-            p.shutdown().await;
-            return Err(e);
-        }
-    };
+    let (p, plan) = ctx.start_with_plan("V", false).await?;
     let steps = async {
         let r = compare_views(ctx, &p, &plan).await;
         out.record(LAYER_EQUALS_EXCHANGE, r)
