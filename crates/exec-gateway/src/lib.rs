@@ -27,7 +27,6 @@ mod error;
 mod gateway;
 pub mod journal;
 mod link_id;
-mod meta;
 pub mod policy;
 mod ports;
 #[cfg(feature = "testing")]
@@ -43,7 +42,6 @@ pub use journal::{
     StateRow, WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
 };
 pub use link_id::{CancelScope, Leg, LegFilter, LinkIds};
-pub use meta::CachedSymbolMeta;
 pub use ports::{
     cancel_matching, cancel_matching_with, AccountService, BybitStatus, CancelStep, HealthCheck,
     OrderRouter, PositionService, PriceService, RestHealth, SymbolMetaService, WsHealth,

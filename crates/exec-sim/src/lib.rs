@@ -17,8 +17,10 @@
 //! translation is in [`wire`].
 
 mod dry_run;
+mod meta;
 mod paper;
 pub mod wire;
 
 pub use dry_run::DryRunRouter;
+pub use meta::CachedSymbolMeta;
 pub use paper::PaperRouter;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use exec_events::{Event, EventBus, Received};
 use exec_gateway::{
-    Balance, CachedSymbolMeta, Gateway, GatewayConfig, ManualClock, MemoryJournal, Phase,
-    PortResult, Ports, PriceService, Symbol,
+    Balance, Gateway, GatewayConfig, ManualClock, MemoryJournal, Phase, PortResult, Ports,
+    PriceService, Symbol,
 };
 use exec_sim::DryRunRouter;
 use rust_decimal::Decimal;
@@ -29,7 +29,9 @@ impl PriceService for FixedPrice {
 async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
     let bus = EventBus::new(1024);
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let meta = Arc::new(CachedSymbolMeta::new(|| Ok(sim_engine::defaults::instruments())).unwrap());
+    let meta = Arc::new(
+        exec_sim::CachedSymbolMeta::new(|| Ok(sim_engine::defaults::instruments())).unwrap(),
+    );
     let prices = Arc::new(FixedPrice(dec!(50000)));
     let router = Arc::new(DryRunRouter::new(
         meta.clone(),

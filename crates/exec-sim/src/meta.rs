@@ -1,4 +1,5 @@
-//! A [`SymbolMetaService`] over `bybit-meta`'s cache.
+//! A [`SymbolMetaService`] over `bybit-meta`'s cache, fed Bybit's instruments-info records
+//! (here, not in exec-gateway, so the gateway's API carries no wire type).
 
 use std::sync::{Arc, RwLock};
 
@@ -7,8 +8,7 @@ use bybit_meta::{InstrumentCache, InstrumentRules};
 use bybit_types::rest::market::InstrumentInfo;
 use bybit_types::Symbol;
 
-use crate::error::{PortError, PortResult};
-use crate::ports::SymbolMetaService;
+use exec_gateway::{PortError, PortResult, SymbolMetaService};
 
 type Source = Box<dyn Fn() -> PortResult<Vec<InstrumentInfo>> + Send + Sync>;
 
