@@ -602,11 +602,9 @@ async fn stop_finishes_quickly_whatever_the_clients_do() {
         "the held request never arrived"
     );
 
-    let started = Instant::now();
     tokio::time::timeout(Duration::from_secs(5), emu.stop())
         .await
         .expect("stop took more than 5 s");
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert!(connection_ends(&mut ws).await);
     assert!(closed_by_server(&mut half).await.is_some());
     let _ = held.await;

@@ -40,6 +40,10 @@ fn mainnet_without_the_opt_in_is_refused_before_anything_is_sent() {
     let out = bin()
         .arg("status")
         .env("BYBIT_ENV", "mainnet")
+        // Loopback, so a regression of the guard cannot reach Bybit's mainnet from a test.
+        .env("BYBIT_REST_URL", "http://127.0.0.1:1")
+        .env("BYBIT_WS_PUBLIC_URL", "ws://127.0.0.1:1/v5/public/linear")
+        .env("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:1/v5/private")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
