@@ -12,6 +12,7 @@ mod operations;
 mod policy;
 mod rerounded;
 mod review;
+mod safety;
 
 /// Waits (polling under a deadline) until `check` holds.
 pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {
