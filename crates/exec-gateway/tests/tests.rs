@@ -13,6 +13,7 @@ mod policy;
 mod rerounded;
 mod review;
 mod safety;
+mod sequence;
 
 /// Waits (polling under a deadline) until `check` holds.
 pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {
