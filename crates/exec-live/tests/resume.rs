@@ -232,6 +232,19 @@ async fn a_tp_journaled_as_placed_but_unknown_is_flagged_and_the_rest_placed() {
     assert!(open.iter().all(|(l, _)| l != "andre_TP1_X2"), "{open:?}");
     assert!(open.iter().any(|(l, _)| l == "andre_TP2_X2"), "{open:?}");
     assert!(open.iter().any(|(l, _)| l == "andre_TP3_X2"), "{open:?}");
+    // A background pass meets the same standing problems: they stay listed, and are not
+    // published (or logged) again.
+    let mut sub = p.bus.subscribe();
+    let again = p.gateway.reconcile().await.unwrap();
+    assert!(!again.is_settled());
+    assert!(again.trades[0].state.unprotected);
+    let mut errors = Vec::new();
+    while let Some(exec_events::Received::Event(env)) = sub.try_recv() {
+        if let exec_events::Event::ExecutionError(e) = &*env.event {
+            errors.push(e.clone());
+        }
+    }
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 /// Branch "CLOSING with orders left": killed mid-close. recover() finishes the close: no
