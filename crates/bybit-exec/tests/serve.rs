@@ -667,7 +667,7 @@ async fn refused_and_finished_trades_leave_no_tag_behind() {
 
 /// SIGTERM while a `POST /api/trades` is held by the exchange (emulator `POST /emulator/hold`:
 /// every request held 20 s, not executed): the process still exits within SPEC's 5 s, and the
-/// next serve on the same journal starts and reports the trade's unanswered order.
+/// next serve on the same journal starts with nothing unresolved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_a_request_held_by_the_exchange_exits_within_5_s() {
     let emu = emulator().await;
@@ -719,14 +719,15 @@ async fn sigterm_with_a_request_held_by_the_exchange_exits_within_5_s() {
     assert!(answered.is_err() || answered.as_ref().is_ok_and(|code| *code != 200));
 
     control("reset", json!({})).await;
-    // The next serve finds the trade in the journal and settles it against the exchange,
-    // which never saw its entry (SPEC R-GW-6).
+    // The next serve starts on the same journal. The held request was the entry's ownership
+    // check (a position read, R-SAFE-2), before the plan is journaled or any order sent, so
+    // there is nothing of SRV_HELD to recover and nothing unresolved.
     let mut second = Process::spawn(&emu, &journal);
     assert!(
-        second
+        !second
             .printed
             .iter()
-            .any(|l| l == "recovered trade SRV_HELD"),
+            .any(|l| l.contains("SRV_HELD") && l.contains("unresolved")),
         "printed {:?}",
         second.printed
     );
