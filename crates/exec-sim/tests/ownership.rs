@@ -83,3 +83,14 @@ async fn tps_and_close_all_size_from_the_trades_own_quantity() {
     );
     assert_eq!(left.side, Some(Side::Buy));
 }
+
+/// An aborted (ERROR) trade is finished too: its tag is a conflict, not a second try.
+#[tokio::test]
+async fn an_aborted_trades_tag_is_a_conflict() {
+    let p = paper(dec!(10), Arc::new(MemoryJournal::new()), None);
+    let err = p.gateway.execute_entry(&plan("A1")).await.unwrap_err();
+    assert!(err.aborts_trade(), "{err}");
+    let again = p.gateway.execute_entry(&plan("A1")).await.unwrap_err();
+    assert!(again.is_conflict(), "{again}");
+    assert!(again.to_string().contains("ERROR"), "{again}");
+}

@@ -407,12 +407,13 @@ impl Gateway {
         });
     }
 
-    /// A tag names one trade for ever: a plan whose tag is that of a finished trade (CLOSED,
-    /// in memory or in the journal; ERROR in the journal of an earlier process) is refused.
+    /// A tag names one trade for ever: a plan whose tag is that of a finished trade (CLOSED or
+    /// ERROR, in memory or in the journal of an earlier process) is refused, the same way on
+    /// every routing.
     pub(crate) fn refuse_finished_tag(&self, plan: &TradePlan) -> Result<(), GatewayError> {
         let tag = plan.client_tag.as_str();
         let phase = match self.trade(tag) {
-            Some(t) if t.phase == Phase::Closed => Some(Phase::Closed),
+            Some(t) if matches!(t.phase, Phase::Closed | Phase::Error) => Some(t.phase),
             Some(_) => None,
             None => self
                 .ports

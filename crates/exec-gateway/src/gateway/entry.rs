@@ -32,7 +32,7 @@ impl Gateway {
     /// Before anything is sent: [`Gateway::check_plan`] (R-SAFE-1), a tag that names a
     /// finished trade, another open trade on the symbol, or a position no trade owns (unless
     /// `adopt_position`) are refused ([`GatewayError::is_plan_refused`],
-    /// [`GatewayError::is_conflict`]; R-SAFE-2). A trade in ERROR answers `TradeAborted`.
+    /// [`GatewayError::is_conflict`]; R-SAFE-2), a trade in ERROR included.
     pub async fn execute_entry(&self, plan: &TradePlan) -> Result<EntryResult, GatewayError> {
         let tag = plan.client_tag.as_str();
         let _guard = self.lock_trade(tag).await;
