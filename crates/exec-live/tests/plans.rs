@@ -322,6 +322,12 @@ async fn conflicts_are_refused_before_anything_is_sent() {
         dec!(0.01) + own.filled_qty,
         "adopted + entered"
     );
+    // A reconcile pass keeps the adopted quantity (it rebuilds the entry from its order).
+    p.gateway.reconcile().await.unwrap();
+    assert_eq!(
+        p.gateway.trade("OWN4").unwrap().filled_qty,
+        entry.filled_qty
+    );
 }
 
 /// The TradePlan's unknown JSON field is named in the refusal (the control API's 4xx text).

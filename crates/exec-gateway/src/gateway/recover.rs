@@ -368,7 +368,9 @@ impl Gateway {
         if let Some(before) = self.trade(tag) {
             state.problems = before.problems;
             state.unprotected = before.unprotected;
-            if state.filled_qty.is_zero() {
+            // What this process knows of the entry (an adopted position included) is kept
+            // over the entry order's own fill.
+            if before.filled_qty > state.filled_qty {
                 state.filled_qty = before.filled_qty;
                 state.entry_price = state.entry_price.or(before.entry_price);
             }
