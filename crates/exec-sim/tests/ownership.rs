@@ -50,6 +50,8 @@ async fn tps_and_close_all_size_from_the_trades_own_quantity() {
     let plan = plan("P1");
     let entry = p.gateway.execute_entry(&plan).await.unwrap();
     assert_eq!(entry.filled_qty, dec!(0.020));
+    // Filled with no take-profit yet: unprotected until setup_tps places them (R-SAFE-3).
+    assert!(p.gateway.trade("P1").unwrap().unprotected);
     // 0.010 more arrives on the symbol from outside the layer.
     p.router
         .place_market_entry(&foreign(dec!(0.010)))

@@ -71,6 +71,10 @@ impl Gateway {
         match &result {
             Ok(done) => {
                 self.set_entry_done(tag, done);
+                // Filled, and no take-profit placed yet (R-SAFE-3).
+                if !plan.tp_levels.is_empty() {
+                    self.update_trade(tag, |t| t.unprotected = true);
+                }
                 self.set_phase(
                     tag,
                     Phase::InPosition,

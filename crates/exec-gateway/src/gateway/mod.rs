@@ -372,11 +372,8 @@ impl Gateway {
     pub(crate) fn leg_fixed(&self, tag: &str, leg: Leg) {
         let code = leg.code();
         lock(&self.standing).retain(|(t, l, _)| t != tag || *l != code);
-        self.update_trade(tag, |t| {
-            t.problems.retain(|p| p.leg != code);
-            t.unprotected =
-                !t.filled_qty.is_zero() && t.problems.iter().any(|p| p.leg.starts_with("TP"));
-        });
+        // `unprotected` is cleared by setup_tps once every TP leg stands, not here.
+        self.update_trade(tag, |t| t.problems.retain(|p| p.leg != code));
     }
 
     /// Refuses to work on a trade that was aborted, or when trading has stopped.
