@@ -74,7 +74,40 @@ fn unsettled(row: &crate::journal::IntentRow) -> bool {
         .is_none_or(|o| matches!(o, Outcome::Unknown { .. } | Outcome::Rerounded { .. }))
 }
 
+/// An intent whose order a lookup did not find but which may still land: nothing says the
+/// exchange had it or refused it (its last answer is unknown, or a lookup after an unknown
+/// answer found nothing yet), and it is younger than `landing_window`, so a send of it may
+/// still be held in flight (R-SAFE-4).
+fn may_still_land(row: &crate::journal::IntentRow, now_ms: i64, window_ms: i64) -> bool {
+    let young = now_ms - row.intent.at_ms < window_ms;
+    let last = row.outcomes.iter().rev().find(|o| {
+        matches!(
+            o,
+            Outcome::Acked { .. }
+                | Outcome::Rejected { .. }
+                | Outcome::Unknown { .. }
+                | Outcome::Resolved { .. }
+                | Outcome::Rerounded { .. }
+                | Outcome::Cancelled
+                | Outcome::Amended { .. }
+        )
+    });
+    young
+        && last.is_none_or(|o| {
+            matches!(
+                o,
+                Outcome::Unknown { .. }
+                    | Outcome::Rerounded { .. }
+                    | Outcome::Resolved { found: false, .. }
+            )
+        })
+}
+
 impl Gateway {
+    fn landing_window_ms(&self) -> i64 {
+        i64::try_from(self.config.landing_window.as_millis()).unwrap_or(i64::MAX)
+    }
+
     /// Finds the open trades: those the journal holds as open ([`Journal::open_trades`]) and
     /// those on the exchange (open positions, their open orders and the recent order history,
     /// every page the router reads, carrying this layer's prefix, grouped by the client tag in
@@ -194,12 +227,13 @@ impl Gateway {
         // What the resumed work settled (an intent looked up and sent by the outcome policy)
         // is no longer unresolved.
         let journal = &self.ports.journal;
+        let (now, window) = (self.now(), self.landing_window_ms());
         found.unresolved.retain(|link| {
             journal
                 .intent(link)
                 .ok()
                 .flatten()
-                .is_none_or(|row| unsettled(&row))
+                .is_none_or(|row| unsettled(&row) || may_still_land(&row, now, window))
         });
         Ok(())
     }
@@ -261,9 +295,12 @@ impl Gateway {
                 .map_err(|e| self.port_failed("recover: order lookup", e))?;
             // R-SAFE-4: what the lookup learnt is journaled, so no intent stays unresolved
             // once the exchange can be read.
-            if unsettled(row) {
-                let old = self.now() - row.intent.at_ms
-                    >= i64::try_from(self.config.landing_window.as_millis()).unwrap_or(i64::MAX);
+            if found.is_none() && may_still_land(row, self.now(), self.landing_window_ms()) {
+                // Not there yet, and a send of it may still land (R-SAFE-4): neither "not
+                // placed" nor a reason to close the trade.
+                unresolved.push(row.intent.order_link_id.clone());
+            } else if unsettled(row) {
+                let old = self.now() - row.intent.at_ms >= self.landing_window_ms();
                 match &found {
                     Some(o) => {
                         journal
@@ -335,7 +372,9 @@ impl Gateway {
             .await
             .map_err(|e| self.port_failed("recover: position", e))?;
         let in_position = matches!(state.phase, Phase::InPosition | Phase::Breakeven);
-        if position.is_flat() && !orders_open {
+        // An order of the trade that may still land (an entry held in flight) keeps it open:
+        // closed now, the position that order opens would belong to no trade (R-SAFE-2).
+        if position.is_flat() && !orders_open && unresolved.is_empty() {
             match state.phase {
                 // A plan that never sent anything: nothing to recover.
                 Phase::Idle => return Ok(None),
