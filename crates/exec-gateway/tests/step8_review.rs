@@ -2,9 +2,13 @@
 
 use std::sync::Arc;
 
-use exec_gateway::{ManualClock, MemoryJournal, Phase, PortError};
+use exec_gateway::{
+    GatewayError, ManualClock, MemoryJournal, OrderAck, OrderStatus, Phase, PortError,
+    PositionState, Side,
+};
+use rust_decimal_macros::dec;
 
-use crate::support::{plan, Mocks};
+use crate::support::{long, plan, snapshot, Mocks};
 
 fn unknown() -> PortError {
     PortError::UnknownOutcome {
@@ -44,4 +48,42 @@ async fn reconcile_keeps_an_entering_trade_whose_entry_can_still_land() {
     let report = gw.reconcile().await.unwrap();
     assert_eq!(report.unresolved(), 0, "{report:?}");
     assert_eq!(gw.trade("R1").unwrap().phase, Phase::Closed, "{report:?}");
+}
+
+/// R-SAFE-2, R-GW-5: a trade whose entry filled nothing (IOC cancelled on a thin book) owns
+/// nothing. `close_all` on it (how an aborted trade is cleaned up) must not close the
+/// position another trade, or the operator, holds on the symbol; it closed all of it.
+#[tokio::test]
+async fn close_all_of_a_trade_that_filled_nothing_leaves_the_symbols_position_alone() {
+    let mut m = Mocks::new();
+    m.router.expect_place_market_entry().returning(|o| {
+        Ok(OrderAck {
+            order_id: "id-entry".into(),
+            order_link_id: o.order_link_id.as_str().into(),
+        })
+    });
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Cancelled,
+        )))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_close_position_market().never();
+    // Flat when the entry is checked; then another trade's 0.05 is open on the symbol.
+    m.positions
+        .expect_get_position()
+        .times(1)
+        .returning(|s| Ok(PositionState::flat(s.clone())));
+    m.positions
+        .expect_get_position()
+        .returning(|_| Ok(long(dec!(0.05), dec!(50000))));
+    let (gw, _) = m.build_mem();
+    let err = gw.execute_entry(&plan("A1")).await.unwrap_err();
+    assert!(matches!(err, GatewayError::NotFilled { .. }), "{err}");
+    let state = gw.trade("A1").unwrap();
+    assert!(state.filled_qty.is_zero(), "{state:?}");
+    gw.close_all(&state, "cleanup").await.unwrap();
 }

@@ -283,17 +283,40 @@ impl Gateway {
 
     /// The quantity a trade owns (R-SAFE-2): its entry's fill (and an adopted position),
     /// plus what its DCAs filled, less what its TPs and closes filled; never more than the
-    /// symbol's position `position_size`. A trade this gateway did not enter (no filled
-    /// quantity known) owns the position as given.
+    /// symbol's position `position_size`. With no filled quantity known, the journaled entry
+    /// is looked up: what it filled (nothing, for an IOC cancelled unfilled), nothing if it
+    /// was refused; a trade with no entry in the journal, or whose entry cannot be found,
+    /// owns the position as given.
     pub(crate) async fn owned_qty(
         &self,
         tag: &str,
         symbol: &bybit_types::Symbol,
         position_size: Decimal,
     ) -> Result<Decimal, GatewayError> {
-        let entry = self.trade(tag).map(|t| t.filled_qty).unwrap_or_default();
+        let mut entry = self.trade(tag).map(|t| t.filled_qty).unwrap_or_default();
         if entry.is_zero() {
-            return Ok(position_size);
+            let link = self.links.id(tag, Leg::Entry)?;
+            let Some(row) = self
+                .ports
+                .journal
+                .intent(link.as_str())
+                .map_err(|e| self.journal_failed(tag, e))?
+            else {
+                return Ok(position_size);
+            };
+            let found = self
+                .retry(|| self.ports.router.get_order(symbol, &link))
+                .await
+                .map_err(|e| self.port_failed("get_order", e))?;
+            let refused = matches!(
+                row.outcomes.last(),
+                Some(crate::journal::Outcome::Rejected { .. })
+            );
+            entry = match found {
+                Some(o) => o.filled_qty,
+                None if refused => Decimal::ZERO,
+                None => return Ok(position_size),
+            };
         }
         let open: HashMap<String, OrderSnapshot> = self
             .retry(|| self.ports.router.sync_open_orders(symbol))
