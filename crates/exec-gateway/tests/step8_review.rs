@@ -1,14 +1,22 @@
 //! Step 8 (issue 15) review findings on the gateway side: each test failed before its fix.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use exec_gateway::{
-    GatewayError, ManualClock, MemoryJournal, OrderAck, OrderStatus, Phase, PortError,
-    PositionState, Side,
+    GatewayError, Journal, ManualClock, MemoryJournal, OrderAck, OrderRequest, OrderStatus, Phase,
+    PortError, PositionState, Side, TpFailurePolicy,
 };
 use rust_decimal_macros::dec;
 
 use crate::support::{long, plan, snapshot, Mocks};
+
+fn ack(o: &OrderRequest) -> Result<OrderAck, PortError> {
+    Ok(OrderAck {
+        order_id: format!("id-{}", o.order_link_id.as_str()),
+        order_link_id: o.order_link_id.as_str().into(),
+    })
+}
 
 fn unknown() -> PortError {
     PortError::UnknownOutcome {
@@ -86,4 +94,64 @@ async fn close_all_of_a_trade_that_filled_nothing_leaves_the_symbols_position_al
     let state = gw.trade("A1").unwrap();
     assert!(state.filled_qty.is_zero(), "{state:?}");
     gw.close_all(&state, "cleanup").await.unwrap();
+}
+
+/// R-SAFE-3: `TpFailurePolicy::Close` closes a trade whose take-profits cannot be placed (a
+/// leg refused or unresolved), not one whose open orders could not be read for a moment. A
+/// protected trade met by a `setup_tps` pass (the reconciler's) during a 5xx burst was
+/// journaled CLOSING and closed at market.
+#[tokio::test]
+async fn the_close_policy_does_not_close_a_trade_on_a_failed_read() {
+    let mut m = Mocks::new();
+    m.config.on_tp_failure = TpFailurePolicy::Close;
+    m.config.retry_backoff = vec![];
+    let down = Arc::new(AtomicBool::new(false));
+    let entered = Arc::new(AtomicBool::new(false));
+    let e = entered.clone();
+    m.router.expect_place_market_entry().returning(move |o| {
+        e.store(true, Ordering::SeqCst);
+        ack(o)
+    });
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(l.as_str()
+            .starts_with("andre_ENTRY")
+            .then(|| snapshot(l.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    let d = down.clone();
+    m.router.expect_sync_open_orders().returning(move |_| {
+        if d.load(Ordering::SeqCst) {
+            Err(unknown())
+        } else {
+            Ok(vec![])
+        }
+    });
+    m.router.expect_place_tp_order().returning(ack);
+    m.router.expect_place_dca_order().returning(ack);
+    m.router.expect_close_position_market().never();
+    m.positions.expect_get_position().returning(move |s| {
+        Ok(if entered.load(Ordering::SeqCst) {
+            long(dec!(0.02), dec!(50000))
+        } else {
+            PositionState::flat(s.clone())
+        })
+    });
+    let (gw, journal) = m.build_mem();
+    let opened = gw.open_trade(&plan("C1")).await.unwrap();
+    assert!(!opened.state.unprotected, "{opened:?}");
+    assert!(opened.state.problems.is_empty(), "{opened:?}");
+
+    down.store(true, Ordering::SeqCst);
+    let err = gw
+        .setup_tps(&plan("C1"), &long(dec!(0.02), dec!(50000)))
+        .await
+        .unwrap_err();
+    assert!(err.is_outcome_unknown(), "{err}");
+    assert_eq!(gw.trade("C1").unwrap().phase, Phase::InPosition);
+    let phases: Vec<Phase> = journal
+        .states("C1")
+        .unwrap()
+        .into_iter()
+        .map(|s| s.phase)
+        .collect();
+    assert_eq!(phases, [Phase::Entering, Phase::InPosition]);
 }

@@ -60,7 +60,13 @@ impl Gateway {
         let (_guard, rules) = self.begin_in_position(plan, position).await?;
         let result = self.setup_tps_locked(plan, position, &rules).await;
         if let Err(e) = &result {
-            if !e.is_fatal() && self.config.on_tp_failure == TpFailurePolicy::Close {
+            // Only a take-profit leg that failed (refused or unresolved, listed in the
+            // trade's problems) closes the trade; a read that failed (open orders, a
+            // position) says nothing about the TPs, and the next pass retries it.
+            let tp_failed = self
+                .trade(tag)
+                .is_some_and(|t| t.problems.iter().any(|p| p.leg.starts_with("TP")));
+            if tp_failed && !e.is_fatal() && self.config.on_tp_failure == TpFailurePolicy::Close {
                 let state = self.trade(tag).unwrap_or_else(|| TradeState::new(plan));
                 let why = format!("take-profits could not be placed: {e}");
                 if let Err(close) = self.close_locked(&state, &why).await {
