@@ -3,13 +3,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use bybit_meta::InstrumentRules;
+use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
+use bybit_types::InstrumentStatus;
 use exec_gateway::{
-    GatewayError, Journal, ManualClock, MemoryJournal, OrderAck, OrderRequest, OrderStatus, Phase,
-    PortError, PositionState, Side, TpFailurePolicy,
+    GatewayError, Journal, ManualClock, MemoryJournal, MockSymbolMetaService, OrderAck,
+    OrderRequest, OrderStatus, Phase, PortError, PositionState, Side, TpFailurePolicy,
 };
 use rust_decimal_macros::dec;
 
-use crate::support::{long, plan, snapshot, Mocks};
+use crate::support::{long, plan, snapshot, symbol, Mocks};
 
 fn ack(o: &OrderRequest) -> Result<OrderAck, PortError> {
     Ok(OrderAck {
@@ -154,4 +157,60 @@ async fn the_close_policy_does_not_close_a_trade_on_a_failed_read() {
         .map(|s| s.phase)
         .collect();
     assert_eq!(phases, [Phase::Entering, Phase::InPosition]);
+}
+
+/// R-SAFE-1: a plan whose take-profit leg is below the instrument's minimum order quantity
+/// is refused before the entry. `check_plan` only checked the leg against the maximum, so the
+/// entry was sent and then `setup_tps` refused every TP leg before sending any (one leg
+/// failing its rules leaves them all unplaced): a foreseeable refusal after the entry, with
+/// the position unprotected. Here the minimum is 0.005 and TP3's share of 0.02 is 0.004.
+#[tokio::test]
+async fn a_tp_leg_below_the_minimum_quantity_refuses_the_plan() {
+    let mut m = Mocks::new();
+    let mut meta = MockSymbolMetaService::new();
+    meta.expect_get_symbol_meta()
+        .returning(|_| Ok(Arc::new(rules_with_min_qty(dec!(0.005)))));
+    m.meta = meta;
+    m.router.expect_place_market_entry().never();
+    let (gw, _) = m.build_mem();
+    let err = gw.check_plan(&plan("M1")).await.unwrap_err();
+    assert!(
+        matches!(&err, GatewayError::PlanRefused { field, .. } if field == "tp_levels[2].share"),
+        "{err}"
+    );
+    let err = gw.execute_entry(&plan("M1")).await.unwrap_err();
+    assert!(err.is_plan_refused(), "{err}");
+
+    // The same plan with shares the instrument can place passes.
+    let mut fine = plan("M2");
+    fine.tp_levels[1].share = dec!(0.25);
+    fine.tp_levels[2].share = dec!(0.25);
+    gw.check_plan(&fine).await.unwrap();
+}
+
+fn rules_with_min_qty(min: rust_decimal::Decimal) -> InstrumentRules {
+    InstrumentRules::from_parts(
+        symbol(),
+        InstrumentStatus::Trading,
+        &PriceFilter {
+            min_price: dec!(0.10),
+            max_price: dec!(1999999.80),
+            tick_size: dec!(0.10),
+        },
+        &LotSizeFilter {
+            max_order_qty: dec!(1500.000),
+            min_order_qty: min,
+            qty_step: dec!(0.001),
+            post_only_max_order_qty: None,
+            max_mkt_order_qty: Some(dec!(150.000)),
+            min_notional_value: Some(dec!(5)),
+        },
+        &LeverageFilter {
+            min_leverage: dec!(1),
+            max_leverage: dec!(100),
+            leverage_step: dec!(0.01),
+        },
+        Some(2),
+    )
+    .unwrap()
 }

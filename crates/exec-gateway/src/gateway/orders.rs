@@ -35,6 +35,33 @@ enum TpLeg {
     Missing,
 }
 
+/// How take-profit legs of `shares` split `available` (the one rule, for `setup_tps` and
+/// `check_plan`): each floored to the step in proportion to its share of their total, the
+/// last taking what remains, so together they never exceed `available`. A leg may come out
+/// as zero (`setup_tps` then leaves it out).
+pub(crate) fn split_tps(
+    rules: &InstrumentRules,
+    available: Decimal,
+    shares: &[Decimal],
+) -> Result<Vec<Decimal>, bybit_meta::MetaError> {
+    let total: Decimal = shares.iter().sum();
+    let mut used = Decimal::ZERO;
+    let mut out = Vec::with_capacity(shares.len());
+    for (n, share) in shares.iter().enumerate() {
+        let raw = if n + 1 == shares.len() {
+            available - used
+        } else if total.is_zero() {
+            Decimal::ZERO
+        } else {
+            available * share / total
+        };
+        let qty = rules.round_qty(raw.max(Decimal::ZERO))?;
+        used += qty;
+        out.push(qty);
+    }
+    Ok(out)
+}
+
 impl Gateway {
     /// Places (or completes) the plan's take-profits: reduce-only GTC limits on the opposite
     /// side, one per level, splitting the position by the levels' shares. Quantities are
@@ -114,14 +141,11 @@ impl Gateway {
         // What the open and missing legs may share: what the trade owns, less what partly
         // filled TPs still hold (those are left as they are).
         let mut available = self.owned_qty(tag, &plan.symbol, position.size).await?;
-        let mut share_left = Decimal::ZERO;
-        for (_, _, level, state) in &legs {
-            match state {
-                TpLeg::Open(o) if o.filled_qty > Decimal::ZERO => {
+        for (_, _, _, state) in &legs {
+            if let TpLeg::Open(o) = state {
+                if o.filled_qty > Decimal::ZERO {
                     available -= o.qty - o.filled_qty;
                 }
-                TpLeg::Open(_) | TpLeg::Missing => share_left += level.share,
-                TpLeg::Done => {}
             }
         }
         let sized: Vec<usize> = legs
@@ -134,18 +158,12 @@ impl Gateway {
             })
             .map(|(i, _)| i)
             .collect();
-        let mut targets: HashMap<usize, Decimal> = HashMap::new();
-        let mut used = Decimal::ZERO;
-        for (n, &i) in sized.iter().enumerate() {
-            let raw = if n + 1 == sized.len() {
-                available - used
-            } else {
-                available * legs[i].2.share / share_left
-            };
-            let qty = rules.round_qty(raw.max(Decimal::ZERO)).map_err(meta_err)?;
-            used += qty;
-            targets.insert(i, qty);
-        }
+        let shares: Vec<Decimal> = sized.iter().map(|&i| legs[i].2.share).collect();
+        let targets: HashMap<usize, Decimal> = sized
+            .iter()
+            .copied()
+            .zip(split_tps(rules, available, &shares).map_err(meta_err)?)
+            .collect();
 
         // Shrink first, then grow and place, so the TPs never add up to more than the
         // position on the way.
