@@ -7,8 +7,8 @@ use bybit_meta::InstrumentRules;
 use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
 use bybit_types::InstrumentStatus;
 use exec_gateway::{
-    GatewayError, Journal, ManualClock, MemoryJournal, MockSymbolMetaService, OrderAck,
-    OrderRequest, OrderStatus, Phase, PortError, PositionState, Side, TpFailurePolicy,
+    GatewayError, Journal, ManualClock, MemoryJournal, MockPriceService, MockSymbolMetaService,
+    OrderAck, OrderRequest, OrderStatus, Phase, PortError, PositionState, Side, TpFailurePolicy,
 };
 use rust_decimal_macros::dec;
 
@@ -213,4 +213,44 @@ fn rules_with_min_qty(min: rust_decimal::Decimal) -> InstrumentRules {
         Some(2),
     )
     .unwrap()
+}
+
+/// R-SAFE-1, R-GW-1, R-SAFE-3: the whole-plan check judges a plan before its entry is first
+/// sent. Repeating `execute_entry` after an unknown outcome (the way to resolve it) re-ran it
+/// against the price of the moment: with TP1 now on the loss side the repeat answered
+/// PlanRefused ("nothing sent") while the first send had landed and filled. The repeat must
+/// look the entry up and answer its fill.
+#[tokio::test]
+async fn repeating_an_entry_after_an_unknown_outcome_answers_its_fill_after_the_price_moved() {
+    let mut m = Mocks::new();
+    m.config.retry_backoff = vec![];
+    let landed = Arc::new(AtomicBool::new(false));
+    let mut prices = MockPriceService::new();
+    let l = landed.clone();
+    // TP1 is at 51 000: once the price is 51 500 it is on the loss side of a long.
+    prices.expect_last_price().returning(move |_| {
+        Ok(if l.load(Ordering::SeqCst) {
+            dec!(51500)
+        } else {
+            dec!(50000)
+        })
+    });
+    m.prices = prices;
+    m.router
+        .expect_place_market_entry()
+        .times(3)
+        .returning(|_| Err(unknown()));
+    let l = landed.clone();
+    m.router.expect_get_order().returning(move |_, link| {
+        Ok(l.load(Ordering::SeqCst)
+            .then(|| snapshot(link.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    let (gw, _) = m.build_mem();
+    let err = gw.execute_entry(&plan("E1")).await.unwrap_err();
+    assert!(err.is_outcome_unknown(), "{err}");
+
+    landed.store(true, Ordering::SeqCst);
+    let done = gw.execute_entry(&plan("E1")).await.unwrap();
+    assert_eq!(done.filled_qty, dec!(0.02));
+    assert_eq!(gw.trade("E1").unwrap().phase, Phase::InPosition);
 }
