@@ -254,3 +254,60 @@ async fn repeating_an_entry_after_an_unknown_outcome_answers_its_fill_after_the_
     assert_eq!(done.filled_qty, dec!(0.02));
     assert_eq!(gw.trade("E1").unwrap().phase, Phase::InPosition);
 }
+
+/// The entry of the partial-fill tests: an IOC market order cancelled after filling 0.01 of
+/// its 0.02 (a thin book).
+fn partly_filled_entry(link: &str) -> exec_gateway::OrderSnapshot {
+    exec_gateway::OrderSnapshot {
+        filled_qty: dec!(0.01),
+        avg_price: Some(dec!(50000)),
+        ..snapshot(link, Side::Buy, dec!(0.02), OrderStatus::Cancelled)
+    }
+}
+
+/// R-GW-6, R-SAFE-3, R-SAFE-4: after a restart, a trade whose IOC entry filled part of its
+/// quantity and was cancelled is an entry that filled: recover() gives it its take-profits.
+/// It took only a `Filled` entry as filled, so such a trade was rebuilt with nothing filled:
+/// no TP was placed, and it was not even flagged unprotected.
+#[tokio::test]
+async fn recover_protects_a_trade_whose_entry_filled_in_part() {
+    let journal = Arc::new(MemoryJournal::new());
+    // Before the restart: the entry fills 0.01 of 0.02 and the process dies.
+    let mut m = Mocks::new();
+    m.router.expect_place_market_entry().returning(ack);
+    m.router
+        .expect_get_order()
+        .returning(|_, l| Ok(Some(partly_filled_entry(l.as_str()))));
+    let gw = m.build(journal.clone(), None);
+    assert_eq!(
+        gw.execute_entry(&plan("P1")).await.unwrap().filled_qty,
+        dec!(0.01)
+    );
+    drop(gw);
+
+    let mut m = Mocks::new();
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(l.as_str()
+            .starts_with("andre_ENTRY")
+            .then(|| partly_filled_entry(l.as_str())))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_recent_orders().returning(|| Ok(vec![]));
+    m.router.expect_place_tp_order().times(3).returning(ack);
+    m.router.expect_place_dca_order().returning(ack);
+    m.positions
+        .expect_get_all_positions()
+        .returning(|| Ok(vec![long(dec!(0.01), dec!(50000))]));
+    m.positions
+        .expect_get_position()
+        .returning(|_| Ok(long(dec!(0.01), dec!(50000))));
+    let gw = m.build(journal, None);
+    let found = gw.recover().await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let state = &found[0].state;
+    assert_eq!(state.filled_qty, dec!(0.01), "{found:?}");
+    assert!(!state.unprotected, "{found:?}");
+    for leg in ["TP1", "TP2", "TP3"] {
+        assert!(state.orders.contains_key(leg), "{leg}: {found:?}");
+    }
+}

@@ -354,7 +354,12 @@ impl Gateway {
                 disagreements.push(diff);
             }
             if row.intent.leg == Leg::Entry.code() {
-                if let Some(entry) = found.as_ref().filter(|o| o.status == OrderStatus::Filled) {
+                // Filled, or finished after a partial fill (an IOC market order cancelled on a
+                // thin book): either way an entry that filled, as execute_entry takes it.
+                if let Some(entry) = found.as_ref().filter(|o| {
+                    o.status == OrderStatus::Filled
+                        || (!o.status.is_open() && o.filled_qty > rust_decimal::Decimal::ZERO)
+                }) {
                     state.filled_qty = entry.filled_qty;
                     state.entry_price = entry.avg_price;
                 }
