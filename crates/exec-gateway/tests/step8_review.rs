@@ -311,3 +311,62 @@ async fn recover_protects_a_trade_whose_entry_filled_in_part() {
         assert!(state.orders.contains_key(leg), "{leg}: {found:?}");
     }
 }
+
+/// R-SAFE-2, R-SAFE-3, R-GW-2: a take-profit that filled and has aged out of the exchange's
+/// lookups (closed orders leave /order/realtime on a restart and history after 7 days; a
+/// trade can outlive that) is done, not missing. setup_tps (every reconcile pass runs it)
+/// took it as missing: it shrank the open TPs to make room for it, then refused to re-send
+/// it (the journal shows the exchange had it), leaving part of the position without a TP and
+/// the trade flagged unprotected with a false problem.
+#[tokio::test]
+async fn a_filled_tp_aged_out_of_lookups_is_done_not_missing() {
+    let mut m = Mocks::new();
+    let entered = Arc::new(AtomicBool::new(false));
+    let tp1_filled = Arc::new(AtomicBool::new(false));
+    let e = entered.clone();
+    m.router.expect_place_market_entry().returning(move |o| {
+        e.store(true, Ordering::SeqCst);
+        ack(o)
+    });
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(l.as_str()
+            .starts_with("andre_ENTRY")
+            .then(|| snapshot(l.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    let f = tp1_filled.clone();
+    m.router.expect_sync_open_orders().returning(move |_| {
+        Ok(if f.load(Ordering::SeqCst) {
+            vec![
+                snapshot("andre_TP2_G1", Side::Sell, dec!(0.006), OrderStatus::Open),
+                snapshot("andre_TP3_G1", Side::Sell, dec!(0.004), OrderStatus::Open),
+            ]
+        } else {
+            vec![]
+        })
+    });
+    m.router.expect_place_tp_order().times(3).returning(ack);
+    m.router.expect_place_dca_order().returning(ack);
+    m.router.expect_amend_order_qty().never();
+    let f = tp1_filled.clone();
+    m.positions.expect_get_position().returning(move |s| {
+        Ok(if f.load(Ordering::SeqCst) {
+            long(dec!(0.01), dec!(50000))
+        } else if entered.load(Ordering::SeqCst) {
+            long(dec!(0.02), dec!(50000))
+        } else {
+            PositionState::flat(s.clone())
+        })
+    });
+    let (gw, _) = m.build_mem();
+    let opened = gw.open_trade(&plan("G1")).await.unwrap();
+    assert!(opened.state.problems.is_empty(), "{opened:?}");
+
+    // TP1 (0.010) filled long ago: the exchange no longer finds it by orderLinkId.
+    tp1_filled.store(true, Ordering::SeqCst);
+    let state = gw
+        .setup_tps(&plan("G1"), &long(dec!(0.01), dec!(50000)))
+        .await
+        .unwrap();
+    assert!(state.problems.is_empty(), "{state:?}");
+    assert!(!state.unprotected, "{state:?}");
+}

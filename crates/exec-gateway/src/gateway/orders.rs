@@ -127,8 +127,11 @@ impl Gateway {
             let state = match open.get(link.as_str()) {
                 Some(o) => TpLeg::Open(o.clone()),
                 None => match self.ports.journal.intent(link.as_str()) {
-                    Ok(Some(_)) => match self.lookup(tag, leg, &plan.symbol, &link).await? {
+                    Ok(Some(row)) => match self.lookup(tag, leg, &plan.symbol, &link).await? {
                         Some(_) => TpLeg::Done,
+                        // Closed and aged out of the exchange's lookups (filled long ago):
+                        // finished, not missing; the open legs keep the position's split.
+                        None if row.exchange_had_it() => TpLeg::Done,
                         None => TpLeg::Missing,
                     },
                     Ok(None) => TpLeg::Missing,
