@@ -370,3 +370,57 @@ async fn a_filled_tp_aged_out_of_lookups_is_done_not_missing() {
     assert!(state.problems.is_empty(), "{state:?}");
     assert!(!state.unprotected, "{state:?}");
 }
+
+/// R-GW-3, R-SAFE-3: DCAs that filled are finished legs. setup_dcas (every reconcile pass
+/// of an IN_POSITION trade runs it) re-checked each one that is no longer open against the
+/// position's average entry, which the fills have moved: with a large DCA2 filled, DCA1
+/// (49 000) is above the new average (about 41 786), so the pass refused the plan ("not
+/// worse than the entry"), listed a false problem on DCA1 and published it.
+#[tokio::test]
+async fn filled_dcas_are_not_judged_again_against_the_moved_average() {
+    let mut m = Mocks::new();
+    m.config.max_notional_usdt = dec!(100000);
+    let entered = Arc::new(AtomicBool::new(false));
+    let dcas_filled = Arc::new(AtomicBool::new(false));
+    let e = entered.clone();
+    m.router.expect_place_market_entry().returning(move |o| {
+        e.store(true, Ordering::SeqCst);
+        ack(o)
+    });
+    let f = dcas_filled.clone();
+    m.router.expect_get_order().returning(move |_, l| {
+        let link = l.as_str();
+        Ok(if link.starts_with("andre_ENTRY") {
+            Some(snapshot(link, Side::Buy, dec!(0.02), OrderStatus::Filled))
+        } else if link.starts_with("andre_DCA") && f.load(Ordering::SeqCst) {
+            Some(snapshot(link, Side::Buy, dec!(0.05), OrderStatus::Filled))
+        } else {
+            None
+        })
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_place_tp_order().returning(ack);
+    m.router.expect_place_dca_order().times(2).returning(ack);
+    m.positions.expect_get_position().returning(move |s| {
+        Ok(if entered.load(Ordering::SeqCst) {
+            long(dec!(0.02), dec!(50000))
+        } else {
+            PositionState::flat(s.clone())
+        })
+    });
+    let (gw, _) = m.build_mem();
+    let mut p = plan("D1");
+    p.dca_levels[0].margin_usdt = dec!(10);
+    p.dca_levels[1].price = dec!(40000);
+    p.dca_levels[1].margin_usdt = dec!(400);
+    let opened = gw.open_trade(&p).await.unwrap();
+    assert!(opened.state.problems.is_empty(), "{opened:?}");
+
+    // Both DCAs filled: 0.020 @ 50 000 + 0.002 @ 49 000 + 0.100 @ 40 000.
+    dcas_filled.store(true, Ordering::SeqCst);
+    let state = gw
+        .setup_dcas(&p, &long(dec!(0.122), dec!(41786.8)))
+        .await
+        .unwrap();
+    assert!(state.problems.is_empty(), "{state:?}");
+}

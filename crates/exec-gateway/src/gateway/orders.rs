@@ -417,6 +417,21 @@ impl Gateway {
                 self.leg_fixed(tag, leg);
                 continue;
             }
+            // A level already sent that the exchange has (filled, or otherwise finished) or
+            // had (aged out of its lookups) is finished: not judged again against an average
+            // entry its own fill has moved, and never sent again.
+            let row = self
+                .ports
+                .journal
+                .intent(link.as_str())
+                .map_err(|e| self.journal_failed(tag, e))?;
+            if let Some(row) = row {
+                let found = self.lookup(tag, leg, &plan.symbol, &link).await?;
+                if found.is_some() || row.exchange_had_it() {
+                    self.leg_fixed(tag, leg);
+                    continue;
+                }
+            }
             let checked = self.check_dca(plan, rules, i, level, entry, link);
             match checked {
                 Ok(req) => to_send.push((leg, req)),
