@@ -424,3 +424,66 @@ async fn filled_dcas_are_not_judged_again_against_the_moved_average() {
         .unwrap();
     assert!(state.problems.is_empty(), "{state:?}");
 }
+
+/// R-SAFE-2, R-SAFE-4: "ENTERING with an open position" is an entry that filled before the
+/// process could journal it, only if the entry did fill. A trade whose IOC entry was
+/// cancelled with nothing filled, on a symbol where the operator then opened a position of
+/// his own, was journaled IN_POSITION by the next pass: the position was adopted silently
+/// (and the symbol held by a trade that owns nothing). It is reported and the trade closed.
+#[tokio::test]
+async fn recover_does_not_adopt_a_position_an_unfilled_entry_did_not_open() {
+    let mut m = Mocks::new();
+    let manual = Arc::new(AtomicBool::new(false));
+    m.router.expect_place_market_entry().returning(ack);
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Cancelled,
+        )))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_recent_orders().returning(|| Ok(vec![]));
+    m.router.expect_place_tp_order().never();
+    let on = manual.clone();
+    m.positions.expect_get_all_positions().returning(move || {
+        Ok(if on.load(Ordering::SeqCst) {
+            vec![long(dec!(0.05), dec!(50000))]
+        } else {
+            vec![]
+        })
+    });
+    let on = manual.clone();
+    m.positions.expect_get_position().returning(move |s| {
+        Ok(if on.load(Ordering::SeqCst) {
+            long(dec!(0.05), dec!(50000))
+        } else {
+            PositionState::flat(s.clone())
+        })
+    });
+    let (gw, journal) = m.build_mem();
+    let err = gw.execute_entry(&plan("K1")).await.unwrap_err();
+    assert!(matches!(err, GatewayError::NotFilled { .. }), "{err}");
+
+    manual.store(true, Ordering::SeqCst);
+    let report = gw.reconcile().await.unwrap();
+    let phases: Vec<Phase> = journal
+        .states("K1")
+        .unwrap()
+        .into_iter()
+        .map(|s| s.phase)
+        .collect();
+    assert!(
+        !phases.contains(&Phase::InPosition),
+        "{phases:?} {report:?}"
+    );
+    assert_ne!(gw.trade("K1").unwrap().phase, Phase::InPosition);
+    assert!(
+        report.trades[0]
+            .disagreements
+            .iter()
+            .any(|d| d.contains("0.05")),
+        "{report:?}"
+    );
+}

@@ -281,6 +281,9 @@ impl Gateway {
         let intents = journal
             .intents(tag)
             .map_err(|e| self.journal_failed(tag, e))?;
+        // Whether the position on the symbol can be this trade's entry, if it is not
+        // filled: still filling, known to the exchange, or possibly still landing.
+        let mut entry_may_be_it = false;
         for row in &intents {
             let link =
                 bybit_types::OrderLinkId::new(row.intent.order_link_id.clone()).map_err(|e| {
@@ -354,6 +357,10 @@ impl Gateway {
                 disagreements.push(diff);
             }
             if row.intent.leg == Leg::Entry.code() {
+                entry_may_be_it = match &found {
+                    Some(o) => o.status.is_open(),
+                    None => row.exchange_had_it() || unresolved.contains(&row.intent.order_link_id),
+                };
                 // Filled, or finished after a partial fill (an IOC market order cancelled on a
                 // thin book): either way an entry that filled, as execute_entry takes it.
                 if let Some(entry) = found.as_ref().filter(|o| {
@@ -406,17 +413,42 @@ impl Gateway {
             ));
         }
         if !position.is_flat() && matches!(state.phase, Phase::Idle | Phase::Entering) {
-            disagreements.push(format!(
-                "trade {tag}: journal says {} but a position of {} is open",
-                state.phase.as_str(),
-                position.size
-            ));
-            // The entry filled before the process could journal it: journaled now, so the
-            // trade is finished from here (R-SAFE-4).
-            journal
-                .record_state(tag, Phase::InPosition, "recover: entry filled", self.now())
-                .map_err(|e| self.journal_failed(tag, e))?;
-            state.phase = Phase::InPosition;
+            if !state.filled_qty.is_zero() || (entry_may_be_it && unresolved.is_empty()) {
+                disagreements.push(format!(
+                    "trade {tag}: journal says {} but a position of {} is open",
+                    state.phase.as_str(),
+                    position.size
+                ));
+                // The entry filled before the process could journal it: journaled now, so
+                // the trade is finished from here (R-SAFE-4).
+                journal
+                    .record_state(tag, Phase::InPosition, "recover: entry filled", self.now())
+                    .map_err(|e| self.journal_failed(tag, e))?;
+                state.phase = Phase::InPosition;
+            } else if entry_may_be_it {
+                // The entry may still land: wait for it (the trade keeps the symbol).
+                disagreements.push(format!(
+                    "trade {tag}: journal says {}, a position of {} is open and its entry is not found yet",
+                    state.phase.as_str(),
+                    position.size
+                ));
+            } else {
+                // R-SAFE-2: the entry filled nothing (or was never sent), so the position is
+                // not this trade's and is not adopted; the trade is over.
+                disagreements.push(format!(
+                    "trade {tag}: a position of {} is open that this trade did not open (its entry filled nothing); not adopted",
+                    position.size
+                ));
+                journal
+                    .record_state(
+                        tag,
+                        Phase::Closed,
+                        "recover: the entry filled nothing; the position on the symbol is not this trade's",
+                        self.now(),
+                    )
+                    .map_err(|e| self.journal_failed(tag, e))?;
+                state.phase = Phase::Closed;
+            }
         }
         // A filled entry whose TP legs are not all on the exchange (open or filled) is
         // unprotected until setup_tps places them (R-SAFE-3).
