@@ -312,8 +312,8 @@ async fn recover_protects_a_trade_whose_entry_filled_in_part() {
     }
 }
 
-/// R-SAFE-2, R-SAFE-3, R-GW-2: a take-profit that filled and has aged out of the exchange's
-/// lookups (closed orders leave /order/realtime on a restart and history after 7 days; a
+/// R-SAFE-2, R-SAFE-3, R-GW-2: a take-profit that filled (its fill journaled) and has aged
+/// out of the exchange's lookups (closed orders leave /order/realtime on a restart and history after 7 days; a
 /// trade can outlive that) is done, not missing. setup_tps (every reconcile pass runs it)
 /// took it as missing: it shrank the open TPs to make room for it, then refused to re-send
 /// it (the journal shows the exchange had it), leaving part of the position without a TP and
@@ -357,11 +357,29 @@ async fn a_filled_tp_aged_out_of_lookups_is_done_not_missing() {
             PositionState::flat(s.clone())
         })
     });
-    let (gw, _) = m.build_mem();
+    let (gw, journal) = m.build_mem();
     let opened = gw.open_trade(&plan("G1")).await.unwrap();
     assert!(opened.state.problems.is_empty(), "{opened:?}");
 
-    // TP1 (0.010) filled long ago: the exchange no longer finds it by orderLinkId.
+    // TP1 (0.010) filled long ago (its fill is journaled): the exchange no longer finds it
+    // by orderLinkId.
+    journal
+        .record_fill(&exec_events::Fill {
+            exec_id: "e-tp1".into(),
+            symbol: "BTCUSDT".into(),
+            side: Side::Sell,
+            order_id: "id-andre_TP1_G1".into(),
+            order_link_id: "andre_TP1_G1".into(),
+            price: dec!(51000),
+            qty: dec!(0.01),
+            fee: dec!(0.01),
+            fee_currency: "USDT".into(),
+            is_maker: true,
+            exec_kind: exec_events::ExecKind::Trade,
+            time_ms: 1,
+            simulated: false,
+        })
+        .unwrap();
     tp1_filled.store(true, Ordering::SeqCst);
     let state = gw
         .setup_tps(&plan("G1"), &long(dec!(0.01), dec!(50000)))

@@ -129,9 +129,10 @@ impl Gateway {
                 None => match self.ports.journal.intent(link.as_str()) {
                     Ok(Some(row)) => match self.lookup(tag, leg, &plan.symbol, &link).await? {
                         Some(_) => TpLeg::Done,
-                        // Closed and aged out of the exchange's lookups (filled long ago):
-                        // finished, not missing; the open legs keep the position's split.
-                        None if row.exchange_had_it() => TpLeg::Done,
+                        // Filled (the journal holds its fills) and aged out of the
+                        // exchange's lookups: finished, not missing; the open legs keep the
+                        // position's split. Without fills it stays missing (and flagged).
+                        None if row.exchange_had_it() && self.has_fills(tag, &link)? => TpLeg::Done,
                         None => TpLeg::Missing,
                     },
                     Ok(None) => TpLeg::Missing,
@@ -308,6 +309,17 @@ impl Gateway {
         }
     }
 
+    /// Whether the journal holds fills of this order.
+    fn has_fills(&self, tag: &str, link: &bybit_types::OrderLinkId) -> Result<bool, GatewayError> {
+        Ok(self
+            .ports
+            .journal
+            .fills(link.as_str())
+            .map_err(|e| self.journal_failed(tag, e))?
+            .iter()
+            .any(|f| f.order_link_id == link.as_str() && f.qty > Decimal::ZERO))
+    }
+
     /// The quantity a trade owns (R-SAFE-2): its entry's fill (and an adopted position),
     /// plus what its DCAs filled, less what its TPs and closes filled; never more than the
     /// symbol's position `position_size`. With no filled quantity known, the journaled entry
@@ -418,7 +430,7 @@ impl Gateway {
                 continue;
             }
             // A level already sent that the exchange has (filled, or otherwise finished) or
-            // had (aged out of its lookups) is finished: not judged again against an average
+            // had and filled (aged out of its lookups, its fills journaled) is finished: not judged again against an average
             // entry its own fill has moved, and never sent again.
             let row = self
                 .ports
@@ -427,7 +439,7 @@ impl Gateway {
                 .map_err(|e| self.journal_failed(tag, e))?;
             if let Some(row) = row {
                 let found = self.lookup(tag, leg, &plan.symbol, &link).await?;
-                if found.is_some() || row.exchange_had_it() {
+                if found.is_some() || (row.exchange_had_it() && self.has_fills(tag, &link)?) {
                     self.leg_fixed(tag, leg);
                     continue;
                 }
