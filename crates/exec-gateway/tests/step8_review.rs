@@ -505,3 +505,56 @@ async fn recover_does_not_adopt_a_position_an_unfilled_entry_did_not_open() {
         "{report:?}"
     );
 }
+
+/// R-SAFE-4, R-SAFE-2: a finished trade takes no new order. A reconcile pass reads the
+/// position, then waits for the trade's lock to run setup_tps and setup_dcas; if the caller's
+/// close_all holds the lock meanwhile, the pass went on with its stale position and placed
+/// the DCAs the closed trade never had: resting orders that open a position no trade owns.
+/// Here the pass's calls are made in that order after the close.
+#[tokio::test]
+async fn a_closed_trade_gets_no_dca_or_stop_from_a_stale_pass() {
+    let mut m = Mocks::new();
+    let entered = Arc::new(AtomicBool::new(false));
+    let closed = Arc::new(AtomicBool::new(false));
+    let e = entered.clone();
+    m.router.expect_place_market_entry().returning(move |o| {
+        e.store(true, Ordering::SeqCst);
+        ack(o)
+    });
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(l.as_str()
+            .starts_with("andre_ENTRY")
+            .then(|| snapshot(l.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let c = closed.clone();
+    m.router
+        .expect_close_position_market()
+        .returning(move |o, _| {
+            c.store(true, Ordering::SeqCst);
+            ack(o)
+        });
+    m.router.expect_place_dca_order().never();
+    m.router.expect_place_tp_order().never();
+    m.router.expect_set_stop_loss().never();
+    m.positions.expect_get_position().returning(move |s| {
+        Ok(
+            if entered.load(Ordering::SeqCst) && !closed.load(Ordering::SeqCst) {
+                long(dec!(0.02), dec!(50000))
+            } else {
+                PositionState::flat(s.clone())
+            },
+        )
+    });
+    let (gw, _) = m.build_mem();
+    gw.execute_entry(&plan("Z1")).await.unwrap();
+    let stale = long(dec!(0.02), dec!(50000));
+    let state = gw.trade("Z1").unwrap();
+    gw.close_all(&state, "by the caller").await.unwrap();
+    assert_eq!(gw.trade("Z1").unwrap().phase, Phase::Closed);
+
+    assert!(gw.setup_tps(&plan("Z1"), &stale).await.is_err());
+    assert!(gw.setup_dcas(&plan("Z1"), &stale).await.is_err());
+    assert!(gw.move_to_breakeven(&state).await.is_err());
+    assert_eq!(gw.trade("Z1").unwrap().phase, Phase::Closed);
+}

@@ -560,6 +560,7 @@ impl Gateway {
         let guard = self.lock_trade(tag).await;
         self.ensure_trade(plan)?;
         self.ensure_trading(tag)?;
+        self.ensure_not_finished(tag, &plan.symbol)?;
         self.validate_plan(plan)?;
         if position.is_flat() {
             return Err(GatewayError::NoPosition {
