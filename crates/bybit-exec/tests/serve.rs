@@ -358,6 +358,28 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
     assert!(server.stop().await, "a clean stop");
 }
 
+/// `bybit-exec ARGS` with live routing against `emu` on the journal `journal`.
+fn command(emu: &Emulator, journal: &Path, args: &[&str]) -> Command {
+    let host = emu.http_url().trim_start_matches("http://").to_owned();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bybit-exec"));
+    command
+        .args(args)
+        .env_clear()
+        .env("EXECUTION_ROUTING", "live")
+        .env("BYBIT_REST_URL", emu.http_url())
+        .env(
+            "BYBIT_WS_PUBLIC_URL",
+            format!("ws://{host}/v5/public/linear"),
+        )
+        .env("BYBIT_WS_PRIVATE_URL", format!("ws://{host}/v5/private"))
+        .env("BYBIT_API_KEY", KEY)
+        .env("BYBIT_API_SECRET", SECRET)
+        .env("EXECUTION_JOURNAL", journal)
+        .env("EXECUTION_ERROR_LOG", "none")
+        .env("EXECUTION_SYMBOLS", "BTCUSDT");
+    command
+}
+
 /// A `bybit-exec serve` process and the lines it prints.
 struct Process {
     child: Child,
@@ -368,21 +390,7 @@ struct Process {
 
 impl Process {
     fn spawn(emu: &Emulator, journal: &Path) -> Process {
-        let host = emu.http_url().trim_start_matches("http://").to_owned();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bybit-exec"))
-            .args(["serve", "--routing", "live", "--listen", "127.0.0.1:0"])
-            .env_clear()
-            .env("BYBIT_REST_URL", emu.http_url())
-            .env(
-                "BYBIT_WS_PUBLIC_URL",
-                format!("ws://{host}/v5/public/linear"),
-            )
-            .env("BYBIT_WS_PRIVATE_URL", format!("ws://{host}/v5/private"))
-            .env("BYBIT_API_KEY", KEY)
-            .env("BYBIT_API_SECRET", SECRET)
-            .env("EXECUTION_JOURNAL", journal)
-            .env("EXECUTION_ERROR_LOG", "none")
-            .env("EXECUTION_SYMBOLS", "BTCUSDT")
+        let mut child = command(emu, journal, &["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -749,4 +757,66 @@ fn serve_refuses_a_non_loopback_address_without_allow_remote() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--allow-remote"), "{stderr}");
+}
+
+/// Runs `command` to its end (at most 20 s): exit status and stderr.
+fn finish(mut command: Command) -> (std::process::ExitStatus, String) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command still runs after 20 s: it was not refused");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
+}
+
+/// Issue 15 item 7, one process per journal: while a `serve` runs, a second `serve` and the
+/// writing `recover` command on its journal are refused before they touch it, naming the
+/// holder (PID, start time) and what to do; `kill -9` of the holder releases the journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_one_journal_refuses_to_start_naming_the_first() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let mut first = Process::spawn(&emu, &journal);
+    let pid = first.child.id();
+
+    let (status, stderr) = finish(command(
+        &emu,
+        &journal,
+        &["serve", "--listen", "127.0.0.1:0"],
+    ));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("in use by pid {pid} (bybit-exec serve, started ")),
+        "the refusal does not name the first serve: {stderr}"
+    );
+    assert!(stderr.contains("Stop that process first"), "{stderr}");
+
+    let (status, stderr) = finish(command(&emu, &journal, &["recover"]));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("pid {pid} ")), "{stderr}");
+
+    // The first still serves, unharmed.
+    assert_eq!(get(first.addr, "/api/status").await.0, 200);
+    // kill -9: the kernel releases the lock; the next serve starts.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    drop(first);
+    let mut second = Process::spawn(&emu, &journal);
+    let exit = second.terminate(Duration::from_secs(5)).unwrap();
+    assert!(exit.success());
 }
