@@ -63,10 +63,7 @@ impl JournalLock {
             );
         }
         let started = httpdate::fmt_http_date(std::time::SystemTime::now());
-        let line = format!(
-            "pid {} ({what}, started {started})\n",
-            std::process::id()
-        );
+        let line = format!("pid {} ({what}, started {started})\n", std::process::id());
         file.set_len(0)
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(line.as_bytes()))
@@ -90,7 +87,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("j.sqlite");
         let first = JournalLock::acquire(&journal, "serve").unwrap();
-        let err = JournalLock::acquire(&journal, "recover").unwrap_err().to_string();
+        let err = JournalLock::acquire(&journal, "recover")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(&format!("pid {} (serve, started", std::process::id())),
             "{err}"

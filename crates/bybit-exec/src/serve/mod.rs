@@ -4,8 +4,10 @@
 //! - `GET /health`: SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`, HTTP 503 when unhealthy;
 //! - `GET /metrics`: Prometheus text (`metrics-exporter-prometheus`, rendered on request);
 //! - `GET /`: the status page (`page.html`), which reads `GET /api/status` every 2 s;
-//! - `POST /api/trades` (a `TradePlan`) and `POST /api/trades/{tag}/close`: a control API for
-//!   trying the gateway without a state machine, answered to loopback callers only.
+//! - the control API (`api.rs`): `POST /api/trades`, `/api/trades/{tag}/tps`, `/dcas`,
+//!   `/breakeven`, `/close`, `GET /api/trades[/{tag}]`, answered to loopback callers only;
+//! - `GET /api/events` (`stream.rs`): the bus as Server-Sent Events, resumable with
+//!   `Last-Event-ID`, fills re-read from the journal so a reconnecting client misses none.
 //!
 //! SIGINT or SIGTERM stops the HTTP server, then the runtime (streams closed, journal
 //! flushed), within [`STOP_WITHIN`].
@@ -13,9 +15,11 @@
 //! Files: `http.rs` (routes), `watch.rs` (the bus watcher: counters, last events, trade tags),
 //! `metrics.rs` (the recorder and sampled gauges), `page.html`.
 
+pub mod api;
 mod http;
 pub mod metrics;
 pub mod snapshot;
+pub mod stream;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -114,7 +118,8 @@ impl Server {
         let prefix = exec_gateway::LinkIds::new(exec_gateway::DEFAULT_LINK_PREFIX)
             .context("the orderLinkId prefix")?;
         // Subscribed before the runtime starts, so the start's own events are counted.
-        let watcher = watch::spawn(&bus, prefix, seen.clone());
+        let hub = Arc::new(stream::Hub::default());
+        let watcher = watch::spawn(&bus, prefix, seen.clone(), hub.clone());
         let runtime = Runtime::start_on_bus(settings, bus).await?;
         let recovered = match runtime.gateway.recover().await {
             Ok(found) => found,
@@ -145,7 +150,14 @@ impl Server {
             );
             tags.push(s.tag.clone());
         }
+        let manager = crate::manager::Manager::spawn(
+            &runtime.bus,
+            runtime.gateway.clone(),
+            runtime.ports.positions.clone(),
+        );
         let app = Arc::new(http::App {
+            manager,
+            hub,
             runtime,
             seen,
             metrics,
@@ -219,6 +231,7 @@ impl Server {
         }
         watcher.abort();
         let _ = watcher.await;
+        app.manager.stop();
         refresher.abort();
         let _ = refresher.await;
         // Connections' tasks drop their handle on the state as they end.

@@ -1,0 +1,341 @@
+//! `serve`'s control API and event stream (issue 15 item 5), live routing on the emulator.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bybit_emulator::Emulator;
+use bybit_exec::serve::Server;
+use serde_json::{json, Value};
+
+use crate::support::{emulator, eventually, settings};
+
+fn plan(tag: &str) -> Value {
+    // The emulator's BTCUSDT stands still at 50 000 (support.rs).
+    json!({
+        "symbol": "BTCUSDT",
+        "side": "Buy",
+        "margin_usdt": "40",
+        "leverage": "25",
+        "dca_levels": [{"price": "48000", "margin_usdt": "20"}],
+        "tp_levels": [
+            {"price": "51000", "share": "0.3"},
+            {"price": "52000", "share": "0.3"},
+            {"price": "53000", "share": "0.4"}
+        ],
+        "client_tag": tag,
+    })
+}
+
+async fn server(emu: &Emulator) -> Server {
+    Server::start(settings(emu), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let r = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn post(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}{path}"))
+        .header("X-Bybit-Exec", "1")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap())
+}
+
+async fn set_price(emu: &Emulator, price: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/emulator/price", emu.http_url()))
+        .json(&json!({"symbol": "BTCUSDT", "price": price}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+async fn emulator_state(emu: &Emulator) -> Value {
+    reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn leg<'a>(trade: &'a Value, leg: &str) -> &'a Value {
+    trade["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["leg"] == leg)
+        .unwrap_or_else(|| panic!("no {leg} in {trade}"))
+}
+
+/// A money field written `"4_0"`, `"4e1"` or as a JSON number, or an unknown field, is refused
+/// with a 400 that names the field, and nothing reaches the exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loose_money_and_unknown_fields_are_refused_naming_the_field() {
+    let emu = emulator().await;
+    let server = server(&emu).await;
+    let addr = server.addr();
+    let cases: [(&str, Value, &str); 5] = [
+        ("margin_usdt", json!("4_0"), "margin_usdt"),
+        ("margin_usdt", json!("4e1"), "margin_usdt"),
+        ("leverage", json!(25.0), "leverage"),
+        ("leverage", json!(25), "leverage"),
+        ("stop_loss", json!("90000"), "stop_loss"),
+    ];
+    for (field, value, needle) in cases {
+        let mut body = plan("API_BAD");
+        body[field] = value.clone();
+        let (code, answer) = post(addr, "/api/trades", &body).await;
+        assert_eq!(code, 400, "{field}={value}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(needle), "{field}={value}: {error}");
+    }
+    let mut body = plan("API_BAD");
+    body["tp_levels"][0]["share"] = json!(0.3);
+    let (code, answer) = post(addr, "/api/trades", &body).await;
+    assert_eq!(code, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("tp_levels[0].share"),
+        "{answer}"
+    );
+    let state = emulator_state(&emu).await;
+    assert_eq!(
+        state["orders"].as_array().map_or(0, Vec::len),
+        0,
+        "an order reached the exchange: {state}"
+    );
+    assert!(server.stop().await);
+}
+
+/// Every SPEC operation on a trade through the control API: the trade with each leg, the
+/// take-profits resized after a DCA filled, breakeven, close (SPEC R-GW-1..5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_on_a_trade_is_in_the_control_api() {
+    let emu = emulator().await;
+    let server = server(&emu).await;
+    let addr = server.addr();
+    let (code, answer) = post(addr, "/api/trades", &plan("API_OPS")).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["trade"]["unprotected"], false, "{answer}");
+
+    let (code, trade) = get(addr, "/api/trades/API_OPS").await;
+    assert_eq!(code, 200, "{trade}");
+    assert_eq!(trade["phase"], "IN_POSITION");
+    for l in ["ENTRY", "TP1", "TP2", "TP3", "DCA1"] {
+        assert!(leg(&trade, l)["orderLinkId"].is_string(), "{l}: {trade}");
+    }
+    assert_eq!(trade["missingLegs"], json!([]));
+    let (_, list) = get(addr, "/api/trades").await;
+    assert!(
+        list["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["tag"] == "API_OPS"),
+        "{list}"
+    );
+    let tp3_qty = |server: &Server| {
+        server
+            .runtime()
+            .journal
+            .intent("andre_TP3_API_OPS")
+            .unwrap()
+            .unwrap()
+            .intent
+            .qty
+    };
+    let before = tp3_qty(&server);
+    assert!(before > rust_decimal::Decimal::ZERO);
+    // DCA1 fills at 48 000; /tps resizes the take-profits to the grown position.
+    set_price(&emu, "47990").await;
+    eventually("DCA1 filled", || async {
+        server
+            .runtime()
+            .journal
+            .fills("andre_")
+            .unwrap()
+            .iter()
+            .any(|f| f.order_link_id == "andre_DCA1_API_OPS")
+    })
+    .await;
+    let (code, answer) = post(addr, "/api/trades/API_OPS/tps", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    // The journal keeps the amended quantity as the intent's last write.
+    let writes = server.runtime().journal.writes("API_OPS").unwrap();
+    assert!(
+        writes
+            .iter()
+            .any(|w| format!("{w:?}").contains("andre_TP3_API_OPS")),
+        "TP3 not resized: {writes:?}"
+    );
+    let (code, answer) = post(addr, "/api/trades/API_OPS/dcas", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    // An operation takes no fields.
+    let (code, answer) = post(addr, "/api/trades/API_OPS/breakeven", &json!({"at": "1"})).await;
+    assert_eq!(code, 400, "{answer}");
+    set_price(&emu, "50000").await;
+    let (code, answer) = post(addr, "/api/trades/API_OPS/breakeven", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["trade"]["phase"], "BREAKEVEN", "{answer}");
+    let (code, answer) = post(addr, "/api/trades/API_OPS/close", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["trade"]["phase"], "CLOSED", "{answer}");
+    let (code, _) = post(addr, "/api/trades/NOPE/tps", &json!({})).await;
+    assert_eq!(code, 404);
+    assert!(server.stop().await);
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+struct Sse {
+    id: Option<String>,
+    event: String,
+    data: String,
+}
+
+/// Reads events from `/api/events` (resuming after `last` if given) until `done` holds for
+/// what was read, at most 10 s.
+async fn read_events(
+    addr: SocketAddr,
+    last: Option<&str>,
+    done: impl Fn(&[Sse]) -> bool,
+) -> Vec<Sse> {
+    let mut request = reqwest::Client::new().get(format!("http://{addr}/api/events"));
+    if let Some(last) = last {
+        request = request.header("Last-Event-ID", last);
+    }
+    let mut response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    while !done(&events) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("timed out; read {events:?}"))
+            .unwrap()
+            .expect("the stream ended");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let mut e = Sse {
+                id: None,
+                event: "message".to_owned(),
+                data: String::new(),
+            };
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    e.id = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    e.event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    e.data.push_str(v.trim_start());
+                }
+            }
+            if !block.trim().starts_with(':') {
+                events.push(e);
+            }
+        }
+    }
+    events
+}
+
+fn fills(events: &[Sse]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| e.event == "fill")
+        .map(|e| {
+            let v: Value = serde_json::from_str(&e.data).unwrap();
+            (
+                v["data"]["exec_id"].as_str().unwrap().to_owned(),
+                v["data"]["order_link_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 15 item 5's must-show: a client of `GET /api/events` disconnects mid-trade and
+/// reconnects with `Last-Event-ID`; it receives every fill exactly once (the DCA's and the
+/// close's that happened while it was away, not the entry's again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_client_reconnecting_with_last_event_id_gets_every_fill_once() {
+    let emu = emulator().await;
+    let server = server(&emu).await;
+    let addr = server.addr();
+    let (code, answer) = post(addr, "/api/trades", &plan("API_SSE")).await;
+    assert_eq!(code, 200, "{answer}");
+    // First connection: everything from the start, until the entry's fill.
+    let first = read_events(addr, None, |e| {
+        fills(e).iter().any(|(_, l)| l == "andre_ENTRY_API_SSE")
+    })
+    .await;
+    let entry_fill = first.iter().rev().find(|e| e.event == "fill").unwrap();
+    let last_id = entry_fill.id.clone().unwrap();
+    // Disconnected (dropped): DCA1 fills, then the trade is closed.
+    set_price(&emu, "47990").await;
+    eventually("DCA1 filled", || async {
+        server
+            .runtime()
+            .journal
+            .fills("andre_")
+            .unwrap()
+            .iter()
+            .any(|f| f.order_link_id == "andre_DCA1_API_SSE")
+    })
+    .await;
+    let (code, answer) = post(addr, "/api/trades/API_SSE/close", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    let journaled = server.runtime().journal.fills("andre_").unwrap();
+    let after_entry: Vec<&str> = journaled
+        .iter()
+        .filter(|f| f.order_link_id != "andre_ENTRY_API_SSE")
+        .map(|f| f.exec_id.as_str())
+        .collect();
+    assert!(after_entry.len() >= 2, "{journaled:?}");
+    // Reconnect with the last id seen: every later fill, each once, the entry's not again.
+    let again = read_events(addr, Some(&last_id), |e| {
+        fills(e).len() >= after_entry.len()
+    })
+    .await;
+    let got = fills(&again);
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for (id, _) in &got {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    for id in &after_entry {
+        assert_eq!(counts.get(id), Some(&1), "fill {id} in {got:?}");
+    }
+    assert_eq!(got.len(), after_entry.len(), "{got:?}");
+    assert!(
+        got.iter().all(|(_, l)| l != "andre_ENTRY_API_SSE"),
+        "the entry's fill again: {got:?}"
+    );
+    // Ids only grow: the stream resumed after the id it was given.
+    let seq = |id: &str| id.split_once('-').unwrap().1.parse::<u64>().unwrap();
+    assert!(again
+        .iter()
+        .filter_map(|e| e.id.as_deref())
+        .all(|id| seq(id) > seq(&last_id)));
+    // The stream is a read: no control header needed, but another site's page is refused.
+    let foreign = reqwest::Client::new()
+        .get(format!("http://{addr}/api/events"))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status().as_u16(), 403);
+    assert!(server.stop().await);
+}
