@@ -339,3 +339,53 @@ async fn an_event_client_reconnecting_with_last_event_id_gets_every_fill_once() 
     assert_eq!(foreign.status().as_u16(), 403);
     assert!(server.stop().await);
 }
+
+/// A plan with `"manage": true` is run by `serve`'s reference manager the way the demo runs
+/// its trade: take-profits resized after the DCA fill, breakeven after TP1, CLOSED once the
+/// last take-profit leaves the position flat — with no further call (issue 15 item 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_trade_runs_to_closed_without_another_call() {
+    let emu = emulator().await;
+    let server = server(&emu).await;
+    let addr = server.addr();
+    let mut body = plan("API_MGD");
+    body["manage"] = json!(true);
+    let (code, answer) = post(addr, "/api/trades", &body).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["managed"], true);
+    let journal = server.runtime().journal.clone();
+    let phase = || {
+        server
+            .runtime()
+            .gateway
+            .trade("API_MGD")
+            .map(|s| s.phase.as_str())
+    };
+
+    set_price(&emu, "47990").await;
+    eventually("TPs resized after DCA1 filled", || async {
+        journal
+            .writes("API_MGD")
+            .unwrap()
+            .iter()
+            .any(|w| format!("{w:?}").contains("andre_TP3_API_MGD"))
+    })
+    .await;
+    set_price(&emu, "51010").await;
+    eventually("breakeven after TP1", || async {
+        phase() == Some("BREAKEVEN")
+    })
+    .await;
+    set_price(&emu, "53010").await;
+    eventually("closed once flat", || async { phase() == Some("CLOSED") }).await;
+    let symbol = exec_gateway::Symbol::new("BTCUSDT").unwrap();
+    let position = server
+        .runtime()
+        .ports
+        .positions
+        .get_position(&symbol)
+        .await
+        .unwrap();
+    assert!(position.is_flat(), "{position:?}");
+    assert!(server.stop().await);
+}
