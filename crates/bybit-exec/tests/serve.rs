@@ -820,3 +820,100 @@ async fn a_second_serve_on_one_journal_refuses_to_start_naming_the_first() {
     let exit = second.terminate(Duration::from_secs(5)).unwrap();
     assert!(exit.success());
 }
+
+/// Issue 15 item 6, the view never lies: a trade IN_POSITION whose position was closed behind
+/// the layer's back is flagged on the page, in `/api/status` and in `/health`; when the
+/// exchange cannot be read (every REST request answered 503), positions and orders are
+/// *unknown* there, not "none".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_view_flags_a_disagreeing_trade_and_says_unknown_when_the_exchange_is_unreadable() {
+    let emu = emulator().await;
+    let server = Server::start(settings(&emu), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let mut body = plan("SRV_FLAG");
+    body["tp_levels"] = json!([]);
+    body["dca_levels"] = json!([]);
+    let (code, answer) = post(addr, "/api/trades", &body).await;
+    assert_eq!(code, 200, "{answer}");
+    let qty: rust_decimal::Decimal = answer["entry"]["filledQty"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let status = || async {
+        let (_, body) = get(addr, "/api/status").await;
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let health = || async {
+        let (_, body) = get(addr, "/health").await;
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    assert_eq!(status().await["flagged"], json!({}));
+    assert_eq!(health().await["positions"], "known");
+
+    // Closed on the exchange, not through the layer: the journal still says IN_POSITION.
+    let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::Side::Sell, qty).reduce_only();
+    emu.state()
+        .execute(|e, now| e.create_order(now, &close))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = status().await;
+        if s["flagged"].get("SRV_FLAG").is_some() {
+            let why = s["flagged"]["SRV_FLAG"].as_str().unwrap();
+            assert!(why.contains("no BTCUSDT position"), "{why}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never flagged: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let h = health().await;
+    assert!(h["flagged"]["SRV_FLAG"].is_string(), "{h}");
+    if let Some(dom) = chromium(&format!("http://{addr}/"), None) {
+        assert!(
+            dom.contains("<tr class=\"flagged-row\"><td>SRV_FLAG</td>"),
+            "the flag is not on the page:\n{dom}"
+        );
+    }
+
+    // The exchange cannot be read: unknown, not none.
+    reqwest::Client::new()
+        .post(format!("{}/emulator/fail", emu.http_url()))
+        .json(&json!({"count": 100000, "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = status().await;
+        if s["positions"].is_null() {
+            assert_eq!(s["ordersKnown"], false, "{s}");
+            break;
+        }
+        assert_eq!(s["positions"], json!([]), "{s}");
+        assert!(Instant::now() < deadline, "positions never unknown: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let h = health().await;
+    assert_eq!(h["positions"], "unknown", "{h}");
+    assert_eq!(h["orders"], "unknown", "{h}");
+    assert!(
+        h["flagged"]["SRV_FLAG"].is_string(),
+        "a failed read cleared the flag: {h}"
+    );
+    if let Some(dom) = chromium(&format!("http://{addr}/"), None) {
+        assert!(
+            dom.contains("unknown: the exchange could not be read"),
+            "the page does not say unknown:\n{dom}"
+        );
+    }
+    reqwest::Client::new()
+        .post(format!("{}/emulator/reset", emu.http_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    server.stop().await;
+}

@@ -161,6 +161,28 @@ fn gateway_error(e: &GatewayError) -> Response {
     refused(error_code(e), e.to_string())
 }
 
+/// The legs of `plan` not placed although the entry filled, and whether the trade is
+/// **unprotected**: open with filled quantity and a take-profit missing.
+pub(crate) fn missing_legs(state: &TradeState, plan: Option<&TradePlan>) -> (Vec<String>, bool) {
+    let mut missing = Vec::new();
+    if let Some(plan) = plan {
+        if state.filled_qty > Decimal::ZERO {
+            let planned = (1..=plan.tp_levels.len())
+                .map(|i| format!("TP{i}"))
+                .chain((1..=plan.dca_levels.len()).map(|i| format!("DCA{i}")));
+            missing.extend(planned.filter(|leg| !state.orders.contains_key(leg)));
+        }
+    }
+    let open_phase = matches!(
+        state.phase,
+        exec_gateway::Phase::InPosition | exec_gateway::Phase::Entering
+    );
+    let unprotected = open_phase
+        && state.filled_qty > Decimal::ZERO
+        && missing.iter().any(|l| l.starts_with("TP"));
+    (missing, unprotected)
+}
+
 /// The state of a trade with each leg: orderLinkId and last status seen, or `missing` for a
 /// leg of the plan that is not placed.
 pub(crate) fn trade_json(state: &TradeState, plan: Option<&TradePlan>) -> Value {
@@ -177,29 +199,13 @@ pub(crate) fn trade_json(state: &TradeState, plan: Option<&TradePlan>) -> Value 
             )
         })
         .collect();
-    let mut missing = Vec::new();
-    if let Some(plan) = plan {
-        let placed_after_entry = state.filled_qty > Decimal::ZERO;
-        let planned = (1..=plan.tp_levels.len())
-            .map(|i| format!("TP{i}"))
-            .chain((1..=plan.dca_levels.len()).map(|i| format!("DCA{i}")));
-        for leg in planned {
-            if placed_after_entry && !legs.contains_key(&leg) {
-                missing.push(leg.clone());
-                legs.insert(
-                    leg.clone(),
-                    json!({"leg": leg, "orderLinkId": null, "status": "missing"}),
-                );
-            }
-        }
+    let (missing, unprotected) = missing_legs(state, plan);
+    for leg in &missing {
+        legs.insert(
+            leg.clone(),
+            json!({"leg": leg, "orderLinkId": null, "status": "missing"}),
+        );
     }
-    let open_phase = !matches!(
-        state.phase,
-        exec_gateway::Phase::Closed | exec_gateway::Phase::Idle
-    );
-    let unprotected = open_phase
-        && state.filled_qty > Decimal::ZERO
-        && missing.iter().any(|l| l.starts_with("TP"));
     json!({
         "tag": state.tag,
         "symbol": state.symbol.as_str(),
@@ -214,7 +220,7 @@ pub(crate) fn trade_json(state: &TradeState, plan: Option<&TradePlan>) -> Value 
     })
 }
 
-async fn plan_of(app: &App, tag: &str) -> Option<TradePlan> {
+pub(crate) async fn plan_of(app: &App, tag: &str) -> Option<TradePlan> {
     let owned = tag.to_owned();
     crate::runtime::journal_call(&app.runtime.journal, move |j| j.plan(&owned))
         .await

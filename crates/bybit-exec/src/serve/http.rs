@@ -204,7 +204,23 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let age = age.map_or_else(|| "none".to_owned(), |a| a.to_string());
-    (code, [(AGE_HEADER, age)], Json(status)).into_response()
+    // Beside R-HEALTH-1's three parts: what the layer knows of the exchange (issue 15 item 6).
+    let snapshot = app.snapshot.get();
+    let (positions, orders) = snapshot.as_deref().map_or((false, false), |s| s.known());
+    let word = |known: bool| if known { "known" } else { "unknown" };
+    let mut body = serde_json::to_value(&status).unwrap_or_default();
+    if let Some(map) = body.as_object_mut() {
+        map.insert("positions".to_owned(), json!(word(positions)));
+        map.insert("orders".to_owned(), json!(word(orders)));
+        map.insert(
+            "flagged".to_owned(),
+            json!(snapshot
+                .as_deref()
+                .map(|s| s.flags.clone())
+                .unwrap_or_default()),
+        );
+    }
+    (code, [(AGE_HEADER, age)], Json(body)).into_response()
 }
 
 /// Prometheus text: samples the gauges, then renders every metric recorded so far.
@@ -352,6 +368,12 @@ struct TradeView {
     error: Option<String>,
     recovered: bool,
     open_orders: Vec<OrderView>,
+    /// Legs of the plan not placed although the entry filled.
+    missing_legs: Vec<String>,
+    /// Open with a take-profit missing.
+    unprotected: bool,
+    /// Why the trade's state disagrees with the exchange or the journal, until reconciled.
+    flag: Option<String>,
 }
 
 fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeView {
@@ -365,6 +387,9 @@ fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeVi
         error: state.and_then(|s| s.error.clone()),
         recovered,
         open_orders: Vec::new(),
+        missing_legs: Vec::new(),
+        unprotected: false,
+        flag: None,
     }
 }
 
@@ -381,8 +406,13 @@ struct StatusView {
     /// How old the REST check, positions and open orders are, ms (`null` before the first
     /// read).
     snapshot_age_ms: Option<u64>,
-    positions: Vec<PositionView>,
+    /// The open positions; `null` when the exchange could not be read (unknown, not none).
+    positions: Option<Vec<PositionView>>,
+    /// Whether every symbol's open orders were read (when not, `openOrders` is partial).
+    orders_known: bool,
     trades: Vec<TradeView>,
+    /// Trades whose state disagrees with the exchange or the journal: tag → why.
+    flagged: BTreeMap<String, String>,
     /// Open orders that carry no trade tag of this layer.
     other_orders: Vec<OrderView>,
     unresolved: Vec<Unresolved>,
@@ -398,20 +428,26 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     let health = rt.status_with(rest);
     let mut errors = Vec::new();
     let positions = match snapshot.as_deref().map(|s| &s.positions) {
-        Some(Ok(p)) => p
-            .iter()
-            .filter(|p| !p.is_flat())
-            .map(PositionView::from)
-            .collect(),
+        Some(Ok(p)) => Some(
+            p.iter()
+                .filter(|p| !p.is_flat())
+                .map(PositionView::from)
+                .collect(),
+        ),
         Some(Err(e)) => {
-            errors.push(e.clone());
-            Vec::new()
+            errors.push(format!("positions unknown: {e}"));
+            None
         }
         None => {
-            errors.push("the exchange has not been read yet".to_owned());
-            Vec::new()
+            errors.push("the exchange has not been read yet: positions unknown".to_owned());
+            None
         }
     };
+    let orders_known = snapshot.as_deref().is_some_and(|s| s.known().1);
+    let flagged = snapshot
+        .as_deref()
+        .map(|s| s.flags.clone())
+        .unwrap_or_default();
     let links = rt.gateway.links();
     let mut trades: BTreeMap<String, TradeView> = app
         .seen
@@ -463,6 +499,11 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     // A finished trade with nothing left open is history (the journal keeps it).
     trades.retain(|_, t| !(t.phase.as_deref() == Some("CLOSED") && t.open_orders.is_empty()));
     for trade in trades.values_mut() {
+        trade.flag = flagged.get(&trade.tag).cloned();
+        if let Some(state) = rt.gateway.trade(&trade.tag) {
+            let plan = api::plan_of(&app, &trade.tag).await;
+            (trade.missing_legs, trade.unprotected) = api::missing_legs(&state, plan.as_ref());
+        }
         trade.open_orders.sort_by(|a, b| {
             a.leg
                 .cmp(&b.leg)
@@ -479,7 +520,9 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
             && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet()),
         snapshot_age_ms: age,
         positions,
+        orders_known,
         trades: trades.into_values().collect(),
+        flagged,
         other_orders,
         unresolved: unresolved_off_thread(&app).await,
         events: app.seen.events(),
