@@ -160,6 +160,7 @@ pub fn plan(tag: &str) -> Result<TradePlan> {
             },
         ],
         client_tag: tag.to_owned(),
+        adopt_position: false,
     })
 }
 

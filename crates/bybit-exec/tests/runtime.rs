@@ -42,6 +42,7 @@ async fn live_runtime_is_healthy_trades_and_shuts_down_quickly() {
         dca_levels: vec![],
         tp_levels: vec![],
         client_tag: "RT1".to_owned(),
+        adopt_position: false,
     };
     let entry = rt.gateway.execute_entry(&plan).await.unwrap();
     assert_eq!(entry.filled_qty, dec!(0.020));
@@ -90,6 +91,7 @@ async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
         dca_levels: vec![],
         tp_levels: vec![],
         client_tag: "P1".to_owned(),
+        adopt_position: false,
     };
     rt.gateway.execute_entry(&plan).await.unwrap();
     let position = paper.get_position(&btc()).await.unwrap();
@@ -143,6 +145,7 @@ async fn dry_run_sends_nothing_to_the_exchange() {
         dca_levels: vec![],
         tp_levels: vec![],
         client_tag: "D1".to_owned(),
+        adopt_position: false,
     };
     rt.gateway.execute_entry(&plan).await.unwrap();
     let mut would_send = false;

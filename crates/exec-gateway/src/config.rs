@@ -1,7 +1,9 @@
 //! The gateway's configuration: a plain struct passed in.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use bybit_types::Symbol;
 use rust_decimal::Decimal;
 
 /// The orderLinkId prefix this layer uses unless configured otherwise (SPEC R-ORD-5).
@@ -14,6 +16,18 @@ pub enum DcaMode {
     Limit,
     /// A conditional market order that triggers when the last price reaches the level.
     Conditional,
+}
+
+/// What the gateway does when take-profits cannot be placed after the entry filled
+/// (R-SAFE-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TpFailurePolicy {
+    /// Keep the position, flag the trade `unprotected`, report the leg (default): a person
+    /// or the reconciler fixes it.
+    #[default]
+    KeepFlagged,
+    /// Close the trade's position at market (reduce-only).
+    Close,
 }
 
 /// Everything the gateway is configured with.
@@ -40,12 +54,25 @@ pub struct GatewayConfig {
     /// orders) that failed for a transient reason (R-ERR-1: 100, 300, 1000 ms): one more try
     /// than waits. A rate limit waits its own `retry_after` instead.
     pub retry_backoff: Vec<Duration>,
+    /// The symbols plans may trade (the application's `EXECUTION_SYMBOLS`, those that
+    /// passed pre-flight). `None`: not restricted (a library user who checks symbols
+    /// elsewhere; tests). `Some(empty)`: every plan is refused. R-SAFE-1.
+    pub symbols: Option<BTreeSet<Symbol>>,
+    /// What to do when take-profits cannot be placed after the entry filled.
+    pub on_tp_failure: TpFailurePolicy,
+    /// How far (a fraction, 0.1 = 10 %) a plan's TP and DCA prices may lie from the current
+    /// price when the instrument publishes no price band of its own. R-SAFE-1.
+    pub default_price_band: Decimal,
+    /// How old an intent must be before a lookup that does not find its order settles it as
+    /// never placed (`recover()` / `reconcile()` journal it so): by then a request held in
+    /// flight can no longer land (Bybit refuses a request older than its recv_window, 5 s).
+    pub landing_window: Duration,
 }
 
 impl GatewayConfig {
     /// A configuration with the given notional guard and defaults for the rest: `andre_`,
     /// limit DCAs, a breakeven stop, 10 s fill timeout, 3 sends, reads retried after 100, 300,
-    /// 1000 ms.
+    /// 1000 ms; any symbol; TPs that fail are flagged, not closed.
     pub fn new(max_notional_usdt: Decimal) -> Self {
         GatewayConfig {
             link_prefix: DEFAULT_LINK_PREFIX.to_owned(),
@@ -60,6 +87,10 @@ impl GatewayConfig {
                 Duration::from_millis(300),
                 Duration::from_millis(1000),
             ],
+            symbols: None,
+            on_tp_failure: TpFailurePolicy::KeepFlagged,
+            default_price_band: Decimal::new(5, 1),
+            landing_window: Duration::from_secs(30),
         }
     }
 }

@@ -151,6 +151,31 @@ pub enum GatewayError {
         /// What is wrong.
         reason: String,
     },
+    /// The plan fails the whole-plan check (R-SAFE-1): nothing was sent. `field` names the
+    /// part of the plan (`tp_levels[1].price`, `symbol`, `dca_levels[0].margin_usdt`), `rule`
+    /// the rule it breaks.
+    #[error("trade {tag}: plan refused: {field}: {rule}; nothing sent")]
+    PlanRefused {
+        /// The trade's tag.
+        tag: String,
+        /// The field, as a path into the plan.
+        field: String,
+        /// The rule broken, with the values involved.
+        rule: String,
+    },
+    /// The plan conflicts with what is already open or done (R-SAFE-2): a second open trade
+    /// on the symbol (one-way mode holds one position per symbol), a position on the symbol
+    /// that no open trade owns (the plan did not ask to adopt it), or a tag that names a
+    /// finished trade. Nothing was sent. The application answers HTTP 409.
+    #[error("trade {tag}: conflict on {symbol}: {reason}; nothing sent")]
+    Conflict {
+        /// The trade's tag.
+        tag: String,
+        /// Symbol.
+        symbol: String,
+        /// What it conflicts with.
+        reason: String,
+    },
     /// The orderLinkId for a leg would be longer than 36 characters or use characters Bybit
     /// refuses.
     #[error("orderLinkId {id:?}: {reason} (at most 36 of A-Z a-z 0-9 _ -)")]
@@ -282,6 +307,25 @@ impl GatewayError {
             GatewayError::Port { source, .. } => source.is_outcome_unknown(),
             _ => false,
         }
+    }
+
+    /// The plan was refused before anything was sent (R-SAFE-1): a field breaks a rule, or
+    /// the plan is malformed.
+    pub fn is_plan_refused(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::PlanRefused { .. }
+                | GatewayError::InvalidPlan { .. }
+                | GatewayError::MaxNotional { .. }
+                | GatewayError::Meta { .. }
+                | GatewayError::LinkId { .. }
+        )
+    }
+
+    /// The plan conflicts with an open trade, a position no trade owns, or a finished trade's
+    /// tag (R-SAFE-2); nothing was sent (HTTP 409).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, GatewayError::Conflict { .. })
     }
 
     /// Trading has stopped; a person must act.

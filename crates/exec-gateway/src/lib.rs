@@ -34,9 +34,9 @@ pub mod testing;
 mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{DcaMode, GatewayConfig, DEFAULT_LINK_PREFIX};
+pub use config::{DcaMode, GatewayConfig, TpFailurePolicy, DEFAULT_LINK_PREFIX};
 pub use error::{GatewayError, PortError, PortResult};
-pub use gateway::{EntryResult, Gateway, Ports, Recovered};
+pub use gateway::{EntryResult, Gateway, OpenedTrade, Ports, ReconcileReport, Recovered};
 pub use journal::{
     Intended, Intent, IntentRow, Journal, JournalError, MemoryJournal, Outcome, SqliteJournal,
     StateRow, WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
@@ -47,8 +47,8 @@ pub use ports::{
     OrderRouter, PositionService, PriceService, RestHealth, SymbolMetaService, WsHealth,
 };
 pub use types::{
-    Balance, DcaLevel, OrderAck, OrderRequest, OrderSnapshot, OrderStatus, Phase, PositionState,
-    TpLevel, TradePlan, TradeState, TriggerDirection,
+    Balance, DcaLevel, LegProblem, OrderAck, OrderRequest, OrderSnapshot, OrderStatus, Phase,
+    PositionState, TpLevel, TradePlan, TradeState, TriggerDirection,
 };
 
 #[cfg(any(test, feature = "mocks"))]

@@ -79,6 +79,7 @@ pub fn lifecycle_plan(tag: &str) -> TradePlan {
             },
         ],
         client_tag: tag.to_owned(),
+        adopt_position: false,
     }
 }
 

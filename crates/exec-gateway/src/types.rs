@@ -8,28 +8,44 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// One take-profit level.
+///
+/// Serde (the control API's body and the journal's copy): unknown fields are refused and
+/// decimals are JSON strings in the one strict grammar (`bybit_types::parse_decimal`: no `_`,
+/// no exponent, no JSON number), R-SAFE-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TpLevel {
     /// The limit price.
+    #[serde(with = "strict_decimal")]
     pub price: Decimal,
     /// The share of the position this level closes (a fraction; the shares of a plan add up to
     /// at most 1). Quantities are floored to the step, so the TPs together never exceed the
     /// position.
+    #[serde(with = "strict_decimal")]
     pub share: Decimal,
 }
 
 /// One DCA level: an order on the entry side at a worse price than the entry.
+/// Serde as [`TpLevel`]'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DcaLevel {
     /// The level's price (limit price, or trigger price for conditional DCAs).
+    #[serde(with = "strict_decimal")]
     pub price: Decimal,
     /// Margin in USDT committed at this level, **before leverage**: the order's value is
     /// `margin_usdt × leverage`.
+    #[serde(with = "strict_decimal")]
     pub margin_usdt: Decimal,
 }
 
 /// What the state machine wants traded (SPEC §7). Ready values: the gateway does no strategy.
+///
+/// Serde: unknown fields are refused (`"stop_loss": "90000"` is an error, not ignored) and
+/// every decimal is a JSON string in `bybit_types::parse_decimal`'s grammar (R-SAFE-1).
+/// `adopt_position` may be left out (false).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TradePlan {
     /// The instrument.
     #[serde(with = "symbol_serde")]
@@ -39,8 +55,10 @@ pub struct TradePlan {
     /// The amount of USDT put up as **margin, before leverage** (SPEC's `baseQty`). The
     /// entry's position value is `margin_usdt × leverage`, and its quantity that value divided
     /// by the current price, floored to the step.
+    #[serde(with = "strict_decimal")]
     pub margin_usdt: Decimal,
     /// Leverage, e.g. 25.
+    #[serde(with = "strict_decimal")]
     pub leverage: Decimal,
     /// DCA levels, in order (DCA1 first).
     pub dca_levels: Vec<DcaLevel>,
@@ -49,6 +67,37 @@ pub struct TradePlan {
     /// The trade's tag, e.g. `andre_RAD_20251122_1306`. It names the trade in every
     /// orderLinkId (with the layer's prefix and the leg) and in the journal.
     pub client_tag: String,
+    /// Take over a position already open on the symbol that no open trade owns (R-SAFE-2).
+    /// Without it (the default) such a position refuses the entry as a conflict; with it the
+    /// trade owns that quantity as well as its own entry's.
+    #[serde(default)]
+    pub adopt_position: bool,
+}
+
+/// Decimals as JSON strings in the strict grammar (`bybit_types::parse_decimal`); a JSON
+/// number, `"4_0"` or `"4e1"` is refused.
+mod strict_decimal {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&value.to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a decimal written as a string, e.g. \"100.5\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Decimal, E> {
+                bybit_types::parse_decimal(text)
+                    .map_err(|e| E::custom(format!("invalid decimal {text:?}: {}", e.reason())))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
 }
 
 mod symbol_serde {
@@ -275,6 +324,29 @@ pub struct TradeState {
     pub orders: BTreeMap<String, (String, Option<OrderStatus>)>,
     /// Why the trade is in ERROR.
     pub error: Option<String>,
+    /// The legs that were refused or could not be resolved after the entry filled, latest
+    /// problem per leg (R-SAFE-3). A leg placed later is taken off the list.
+    pub problems: Vec<LegProblem>,
+    /// The entry filled and a take-profit leg is missing, refused or unresolved: the position
+    /// is not protected as planned (R-SAFE-3). Cleared once every TP leg is placed, or the
+    /// trade is closed.
+    pub unprotected: bool,
+}
+
+/// What went wrong with one leg of a trade (R-SAFE-3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegProblem {
+    /// The leg (`TP1`, `DCA2`, `CLOSE1`).
+    pub leg: String,
+    /// The leg's orderLinkId.
+    pub order_link_id: String,
+    /// What kind of failure: `rejected`, `unknown` (outcome not resolved), `invalid` (the
+    /// instrument's rules refused it before sending), `error` (anything else).
+    pub kind: String,
+    /// The exchange's retCode, when it answered with one.
+    pub ret_code: Option<i64>,
+    /// Why, in words.
+    pub reason: String,
 }
 
 impl TradeState {
@@ -289,6 +361,8 @@ impl TradeState {
             filled_qty: Decimal::ZERO,
             orders: BTreeMap::new(),
             error: None,
+            problems: Vec::new(),
+            unprotected: false,
         }
     }
 }

@@ -142,6 +142,8 @@ async fn a_journal_that_cannot_be_written_stops_new_orders() {
     let mut journal = MockJournal::new();
     journal.expect_record_plan().returning(|_, _| Ok(()));
     journal.expect_record_state().returning(|_, _, _, _| Ok(()));
+    journal.expect_states().returning(|_| Ok(Vec::new()));
+    journal.expect_open_trades().returning(|| Ok(Vec::new()));
     journal.expect_intent().returning(|_| Ok(None));
     journal
         .expect_record_intent()
@@ -312,6 +314,8 @@ async fn with_a_broken_journal_the_leverage_is_not_set() {
     let mut journal = MockJournal::new();
     journal.expect_intent().returning(|_| Ok(None));
     journal.expect_intents().returning(|_| Ok(Vec::new()));
+    journal.expect_states().returning(|_| Ok(Vec::new()));
+    journal.expect_open_trades().returning(|| Ok(Vec::new()));
     journal.expect_record_plan().returning(|_, _| Ok(()));
     journal.expect_record_state().returning(|_, _, _, _| Ok(()));
     journal
@@ -522,7 +526,7 @@ async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() 
     let j = journal.clone();
     m.router
         .expect_amend_order_qty()
-        .times(2)
+        .times(3)
         .returning(move |_, link, qty| {
             assert_eq!(
                 last_write(&j),
@@ -558,6 +562,9 @@ async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() 
             ("andre_TP1_T1".to_owned(), Some(dec!(0.020)), "done"),
             ("andre_TP2_T1".to_owned(), Some(dec!(0.012)), "requested"),
             ("andre_TP2_T1".to_owned(), Some(dec!(0.012)), "failed"),
+            // R-SAFE-3: one leg failing does not leave the others unsized.
+            ("andre_TP3_T1".to_owned(), Some(dec!(0.008)), "requested"),
+            ("andre_TP3_T1".to_owned(), Some(dec!(0.008)), "done"),
         ]
     );
     assert!(journal.intent("andre_TP1_T1").unwrap().is_none());

@@ -56,5 +56,10 @@ async fn an_entry_whose_ids_would_be_too_long_sends_nothing() {
         .execute_entry(&plan("RAD_20251122_130601_TOO_LONG"))
         .await
         .unwrap_err();
-    assert!(matches!(err, GatewayError::LinkId { .. }), "{err}");
+    // R-SAFE-1: the whole-plan check names the field.
+    assert!(
+        matches!(&err, GatewayError::PlanRefused { field, .. } if field == "client_tag"),
+        "{err}"
+    );
+    assert!(err.is_plan_refused());
 }

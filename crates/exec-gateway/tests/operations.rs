@@ -119,7 +119,11 @@ async fn the_max_notional_guard_refuses_before_sending() {
     let mut big = plan("T1");
     big.margin_usdt = dec!(1000); // × 10 = 10 000 USDT > 5 000
     let err = gw.execute_entry(&big).await.unwrap_err();
-    assert!(matches!(err, GatewayError::MaxNotional { .. }), "{err}");
+    // R-GW-1 / R-SAFE-1: refused by the whole-plan check, naming the field.
+    assert!(
+        matches!(&err, GatewayError::PlanRefused { field, .. } if field == "margin_usdt"),
+        "{err}"
+    );
     assert!(journal.intents("T1").unwrap().is_empty());
 }
 

@@ -164,6 +164,22 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
         .expect_sync_open_orders()
         .returning(move |_| Ok(vec![tp1(exchange_qty)]));
     m.router.expect_recent_orders().returning(|| Ok(vec![]));
+    // recover() finishes the trade (R-SAFE-4): TP1 resized, TP2/TP3 and the DCAs placed.
+    m.router
+        .expect_amend_order_qty()
+        .returning(|_, _, _| Ok(()));
+    m.router.expect_place_tp_order().returning(|o| {
+        Ok(exec_gateway::OrderAck {
+            order_id: "id".into(),
+            order_link_id: o.order_link_id.as_str().into(),
+        })
+    });
+    m.router.expect_place_dca_order().returning(|o| {
+        Ok(exec_gateway::OrderAck {
+            order_id: "id".into(),
+            order_link_id: o.order_link_id.as_str().into(),
+        })
+    });
     m.router.expect_get_order().returning(move |_, link| {
         Ok(match link.as_str() {
             TP1 => Some(tp1(exchange_qty)),

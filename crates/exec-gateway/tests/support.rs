@@ -110,7 +110,16 @@ impl Mocks {
         }
     }
 
-    pub(crate) fn build(self, journal: Arc<dyn Journal>, log: Option<Arc<ErrorLog>>) -> Gateway {
+    pub(crate) fn build(
+        mut self,
+        journal: Arc<dyn Journal>,
+        log: Option<Arc<ErrorLog>>,
+    ) -> Gateway {
+        // A fallback after each test's own answers (mockall takes the first expectation that
+        // matches and is not used up): no position on the symbol before the entry (R-SAFE-2).
+        self.positions
+            .expect_get_position()
+            .returning(|s| Ok(PositionState::flat(s.clone())));
         let ports = Ports {
             router: Arc::new(self.router),
             positions: Arc::new(self.positions),

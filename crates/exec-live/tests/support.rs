@@ -78,6 +78,24 @@ pub(crate) async fn connect(
     journal: Arc<dyn Journal>,
     log: Option<Arc<ErrorLog>>,
 ) -> Process {
+    let live = LiveConfig {
+        poll_interval: Duration::from_millis(200),
+        silence_threshold: Duration::from_secs(2),
+        ..LiveConfig::default()
+    };
+    let mut config = GatewayConfig::new(dec!(5000));
+    config.poll_interval = Duration::from_millis(20);
+    connect_with(emu, journal, log, live, config).await
+}
+
+/// [`connect`] with the adapters' and the gateway's configuration given.
+pub(crate) async fn connect_with(
+    emu: &Emulator,
+    journal: Arc<dyn Journal>,
+    log: Option<Arc<ErrorLog>>,
+    live: LiveConfig,
+    gateway_config: GatewayConfig,
+) -> Process {
     let creds = Credentials::new(KEY, SECRET).unwrap();
     let rest =
         RestClient::new(RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()))
@@ -87,11 +105,7 @@ pub(crate) async fn connect(
     let (public, _public_events) = WsStream::public(fast(emu.public_ws_url())).unwrap();
     public.subscribe_tickers(&["BTCUSDT"]).await.unwrap();
     let bus = EventBus::new(4096);
-    let config = LiveConfig {
-        poll_interval: Duration::from_millis(200),
-        silence_threshold: Duration::from_secs(2),
-        ..LiveConfig::default()
-    };
+    let config = live;
     let exchange = Arc::new(LiveExchange::new(
         Arc::new(rest),
         bus.clone(),
@@ -116,9 +130,7 @@ pub(crate) async fn connect(
         journal,
         clock: Arc::new(SystemClock),
     };
-    let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(20);
-    let gateway = Arc::new(Gateway::new(ports, config, bus.clone(), log).unwrap());
+    let gateway = Arc::new(Gateway::new(ports, gateway_config, bus.clone(), log).unwrap());
     Process {
         exchange,
         gateway,
@@ -150,6 +162,17 @@ pub(crate) async fn live(
 }
 
 impl Live {
+    /// A [`Live`] over an emulator and a process made with [`connect_with`].
+    pub(crate) fn over(emu: Emulator, p: &Process) -> Live {
+        Live {
+            emu,
+            exchange: p.exchange.clone(),
+            gateway: p.gateway.clone(),
+            bus: p.bus.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// POSTs a fault-control request (`/emulator/...`).
     pub(crate) async fn control(&self, path: &str, body: Value) {
         let reply: Value = self

@@ -6,6 +6,7 @@
 mod emulator;
 mod faults;
 mod mapping;
+mod plans;
 mod preflight;
 mod recovery;
 mod rules;

@@ -28,23 +28,46 @@ impl Gateway {
     /// `bybit-meta`; refused above `max_notional_usdt`. The order's orderLinkId is
     /// `{prefix}ENTRY_{tag}`, so ten concurrent calls, or a call after a restart, place one
     /// order and return the same result.
+    ///
+    /// Before anything is sent: [`Gateway::check_plan`] (R-SAFE-1), a tag that names a
+    /// finished trade, another open trade on the symbol, or a position no trade owns (unless
+    /// `adopt_position`) are refused ([`GatewayError::is_plan_refused`],
+    /// [`GatewayError::is_conflict`]; R-SAFE-2). A trade in ERROR answers `TradeAborted`.
     pub async fn execute_entry(&self, plan: &TradePlan) -> Result<EntryResult, GatewayError> {
         let tag = plan.client_tag.as_str();
         let _guard = self.lock_trade(tag).await;
+        // R-SAFE-2: a tag names one trade for ever.
+        self.refuse_finished_tag(plan)?;
         if let Some(done) = self.entry_done(tag) {
             return Ok(done);
         }
-        self.ensure_trade(plan)?;
         self.ensure_trading(tag)?;
-        self.validate_plan(plan)?;
-        self.ports
-            .journal
-            .record_plan(plan, self.now())
-            .map_err(|e| self.journal_failed(tag, e))?;
-        if self.trade(tag).is_some_and(|t| t.phase != Phase::Entering) {
-            self.set_phase(tag, Phase::Entering, "execute_entry")?;
+        // R-SAFE-1: the whole plan, before anything is sent or journaled.
+        self.check_plan(plan).await?;
+        self.ensure_trade(plan)?;
+        // R-SAFE-2: one open trade per symbol, no foreign position adopted silently.
+        let adopted = self.claim_symbol(plan).await?;
+        if let Err(e) = self.ports.journal.record_plan(plan, self.now()) {
+            self.release_claim(tag);
+            return Err(self.journal_failed(tag, e));
         }
-        let result = self.entry_inner(plan).await;
+        let journaled_entering = self
+            .ports
+            .journal
+            .states(tag)
+            .map_err(|e| self.journal_failed(tag, e))?
+            .last()
+            .is_some_and(|s| s.phase == Phase::Entering);
+        if !journaled_entering {
+            if let Err(e) = self.set_phase(tag, Phase::Entering, "execute_entry") {
+                self.release_claim(tag);
+                return Err(e);
+            }
+        }
+        let result = self.entry_inner(plan).await.map(|mut done| {
+            done.filled_qty += adopted;
+            done
+        });
         match &result {
             Ok(done) => {
                 self.set_entry_done(tag, done);

@@ -1,6 +1,7 @@
 //! `move_to_breakeven` and `close_all` (SPEC R-GW-4, R-GW-5).
 
 use bybit_meta::RoundingMode;
+use rust_decimal::Decimal;
 
 use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
@@ -68,13 +69,24 @@ impl Gateway {
     /// split into chunks of at most `maxMktOrderQty`) and waits until the position is flat.
     /// Works on an aborted trade too (it is how one is cleaned up). Called again, it reads
     /// the position first and sends only what is still open, with fresh `CLOSE{n}` ids.
+    /// Closes only the quantity the trade owns (R-SAFE-2): a position it did not open is
+    /// left as it is.
     pub async fn close_all(
         &self,
         state: &TradeState,
         reason: &str,
     ) -> Result<TradeState, GatewayError> {
+        let _guard = self.lock_trade(&state.tag).await;
+        self.close_locked(state, reason).await
+    }
+
+    /// `close_all` under the trade's lock (also the close policy after failed TPs).
+    pub(crate) async fn close_locked(
+        &self,
+        state: &TradeState,
+        reason: &str,
+    ) -> Result<TradeState, GatewayError> {
         let tag = state.tag.as_str();
-        let _guard = self.lock_trade(tag).await;
         self.ensure_trade_state(state)?;
         if let Some(reason) = self.halted() {
             return Err(GatewayError::Halted { reason });
@@ -89,11 +101,18 @@ impl Gateway {
         self.cancel_legs(tag, &state.symbol, LegFilter::TpAndDca)
             .await?;
         let position = self.position(&state.symbol).await?;
-        if let (false, Some(side)) = (position.is_flat(), position.side) {
+        // R-SAFE-2: only what the trade owns is closed.
+        let owned = if position.is_flat() {
+            Decimal::ZERO
+        } else {
+            self.owned_qty(tag, &state.symbol, position.size).await?
+        };
+        let rest = position.size - owned;
+        if let (false, Some(side)) = (owned.is_zero(), position.side) {
             let rules = self.rules(tag, &state.symbol).await?;
             let price = self.last_price(&state.symbol).await?;
             let chunks = rules
-                .prepare_market_split(position.size, price)
+                .prepare_market_split(owned, price)
                 .map_err(meta_error(tag))?;
             let sent_before = self
                 .ports
@@ -121,18 +140,23 @@ impl Gateway {
                     .await?;
             }
         }
-        self.await_flat(state).await?;
+        self.await_size(state, rest).await?;
+        self.update_trade(tag, |t| {
+            t.unprotected = false;
+        });
         if !aborted {
             self.set_phase(tag, Phase::Closed, reason)?;
         }
         Ok(self.trade(tag).unwrap_or_else(|| state.clone()))
     }
 
-    async fn await_flat(&self, state: &TradeState) -> Result<(), GatewayError> {
+    /// Waits until the position is down to `rest` (what the trade does not own; flat when
+    /// it owned it all).
+    async fn await_size(&self, state: &TradeState, rest: Decimal) -> Result<(), GatewayError> {
         let deadline = tokio::time::Instant::now() + self.config.fill_timeout;
         loop {
             let position = self.position(&state.symbol).await?;
-            if position.is_flat() {
+            if position.is_flat() || position.size <= rest {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {

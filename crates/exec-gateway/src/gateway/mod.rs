@@ -3,6 +3,7 @@
 //! (setup_tps, setup_dcas) and `exit.rs` (move_to_breakeven, close_all); the outcome policy
 //! is in `crate::policy`.
 
+mod check;
 mod entry;
 mod exit;
 mod orders;
@@ -25,7 +26,8 @@ use crate::ports::{AccountService, OrderRouter, PositionService, PriceService, S
 use crate::types::{Phase, PositionState, TradePlan, TradeState};
 
 pub use entry::EntryResult;
-pub use recover::Recovered;
+pub use orders::OpenedTrade;
+pub use recover::{ReconcileReport, Recovered};
 
 /// One implementation of each port, chosen by the application.
 #[derive(Clone)]
@@ -148,6 +150,13 @@ impl Gateway {
         lock(&self.trades).get(tag).cloned()
     }
 
+    /// Every trade this gateway tracks (opened, or found again by `recover()`), by tag.
+    pub fn trades(&self) -> Vec<TradeState> {
+        let mut all: Vec<TradeState> = lock(&self.trades).values().cloned().collect();
+        all.sort_by(|a, b| a.tag.cmp(&b.tag));
+        all
+    }
+
     /// Why trading stopped, if it did (a fatal error).
     pub fn halted(&self) -> Option<String> {
         lock(&self.halted).clone()
@@ -268,6 +277,72 @@ impl Gateway {
             t.orders
                 .entry(leg.code())
                 .or_insert_with(|| (link.to_owned(), None));
+        });
+    }
+
+    /// A leg failed after the entry filled (R-SAFE-3): the trade lists it as a problem (the
+    /// latest one per leg) and, for a take-profit, is marked unprotected. `report` publishes
+    /// `execution.error` and writes one error-log line (false when the outcome policy has
+    /// already reported it).
+    pub(crate) fn leg_failed(
+        &self,
+        tag: &str,
+        leg: Option<Leg>,
+        link: &str,
+        error: &GatewayError,
+        report: bool,
+    ) {
+        let (kind, ret_code, event_kind) = match error {
+            GatewayError::Rejected { code, .. } => ("rejected", *code, ErrorKind::Rejected),
+            GatewayError::InsufficientBalance { code, .. } => {
+                ("rejected", Some(*code), ErrorKind::InsufficientBalance)
+            }
+            GatewayError::OutcomeUnknown { .. } | GatewayError::NotFilled { .. } => {
+                ("unknown", None, ErrorKind::UnknownOutcome)
+            }
+            GatewayError::Meta { .. }
+            | GatewayError::MaxNotional { .. }
+            | GatewayError::InvalidPlan { .. }
+            | GatewayError::PlanRefused { .. } => ("invalid", None, ErrorKind::InvalidInput),
+            GatewayError::Port { source, .. } if source.is_outcome_unknown() => {
+                ("unknown", None, ErrorKind::UnknownOutcome)
+            }
+            _ => ("error", None, ErrorKind::Other),
+        };
+        let code = leg.map_or_else(|| "TP".to_owned(), Leg::code);
+        let problem = crate::types::LegProblem {
+            leg: code.clone(),
+            order_link_id: link.to_owned(),
+            kind: kind.to_owned(),
+            ret_code,
+            reason: error.to_string(),
+        };
+        self.update_trade(tag, |t| {
+            t.problems.retain(|p| p.leg != code);
+            t.problems.push(problem);
+            if code.starts_with("TP") && !t.filled_qty.is_zero() {
+                t.unprotected = true;
+            }
+        });
+        if report {
+            self.report(
+                event_kind,
+                Some(tag),
+                leg,
+                Some(link),
+                ret_code,
+                format!("after the entry filled: {error}"),
+            );
+        }
+    }
+
+    /// A leg is placed (or found): its problem, if any, is fixed.
+    pub(crate) fn leg_fixed(&self, tag: &str, leg: Leg) {
+        let code = leg.code();
+        self.update_trade(tag, |t| {
+            t.problems.retain(|p| p.leg != code);
+            t.unprotected =
+                !t.filled_qty.is_zero() && t.problems.iter().any(|p| p.leg.starts_with("TP"));
         });
     }
 

@@ -6,14 +6,24 @@ use std::sync::Arc;
 use bybit_meta::{InstrumentRules, OrderDraft, RoundingMode};
 use rust_decimal::Decimal;
 
-use super::{meta_error, Gateway};
-use crate::config::DcaMode;
+use super::{meta_error, EntryResult, Gateway};
+use crate::config::{DcaMode, TpFailurePolicy};
 use crate::error::GatewayError;
 use crate::link_id::{Leg, LegFilter};
 use crate::policy::Route;
 use crate::types::{
-    OrderRequest, OrderSnapshot, PositionState, TradePlan, TradeState, TriggerDirection,
+    OrderRequest, OrderSnapshot, Phase, PositionState, TradePlan, TradeState, TriggerDirection,
 };
+
+/// What [`Gateway::open_trade`] did: the entry's fill and the trade as it now stands (legs
+/// placed in `orders`, legs failed in `problems`, `unprotected`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedTrade {
+    /// Entry filled at this price for this quantity.
+    pub entry: EntryResult,
+    /// The trade after its take-profits and DCAs were placed (or failed).
+    pub state: TradeState,
+}
 
 /// Where one TP leg stands before `setup_tps` acts.
 enum TpLeg {
@@ -32,6 +42,15 @@ impl Gateway {
     /// exceed the position. Called again — after a crash, or after a DCA filled and the
     /// position grew — it places what is missing and amends the open TPs to the new split;
     /// filled TPs are left out.
+    ///
+    /// Sizes from the quantity the trade owns (its entry's fill, plus its DCAs' fills, less
+    /// its TPs' and closes' fills; never more than the position), not the whole symbol
+    /// position (R-SAFE-2). A leg refused or unresolved is listed in the trade's problems,
+    /// reported (`execution.error`, one error-log line) and marks the trade unprotected; the
+    /// other legs are still placed; with [`TpFailurePolicy::Close`] the position is then
+    /// closed (R-SAFE-3). The first failure is returned.
+    ///
+    /// [`TpFailurePolicy::Close`]: crate::TpFailurePolicy::Close
     pub async fn setup_tps(
         &self,
         plan: &TradePlan,
@@ -39,6 +58,33 @@ impl Gateway {
     ) -> Result<TradeState, GatewayError> {
         let tag = plan.client_tag.as_str();
         let (_guard, rules) = self.begin_in_position(plan, position).await?;
+        let result = self.setup_tps_locked(plan, position, &rules).await;
+        if let Err(e) = &result {
+            if !e.is_fatal() && self.config.on_tp_failure == TpFailurePolicy::Close {
+                let state = self.trade(tag).unwrap_or_else(|| TradeState::new(plan));
+                let why = format!("take-profits could not be placed: {e}");
+                if let Err(close) = self.close_locked(&state, &why).await {
+                    self.report(
+                        exec_events::ErrorKind::Other,
+                        Some(tag),
+                        None,
+                        None,
+                        None,
+                        format!("closing after take-profits failed: {close}"),
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    async fn setup_tps_locked(
+        &self,
+        plan: &TradePlan,
+        position: &PositionState,
+        rules: &InstrumentRules,
+    ) -> Result<TradeState, GatewayError> {
+        let tag = plan.client_tag.as_str();
         let meta_err = meta_error(tag);
         let open = self.open_of(plan, LegFilter::Tp).await?;
         let mut legs = Vec::new();
@@ -59,9 +105,9 @@ impl Gateway {
             legs.push((leg, link, *level, state));
         }
 
-        // What the open and missing legs may share: the position, less what partly filled
-        // TPs still hold (those are left as they are).
-        let mut available = position.size;
+        // What the open and missing legs may share: what the trade owns, less what partly
+        // filled TPs still hold (those are left as they are).
+        let mut available = self.owned_qty(tag, &plan.symbol, position.size).await?;
         let mut share_left = Decimal::ZERO;
         for (_, _, level, state) in &legs {
             match state {
@@ -113,21 +159,43 @@ impl Gateway {
             if qty.is_zero() && matches!(state, TpLeg::Missing) {
                 continue;
             }
-            let price = rules
-                .round_price(level.price, RoundingMode::Nearest)
-                .map_err(meta_err)?;
             let checked = rules
-                .prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
-                .map_err(meta_err)?;
-            actions.push((i, checked));
+                .round_price(level.price, RoundingMode::Nearest)
+                .and_then(|price| {
+                    rules.prepare_order(&OrderDraft::limit(qty, price), RoundingMode::Nearest)
+                })
+                .map_err(meta_err);
+            match checked {
+                Ok(checked) => actions.push((i, checked)),
+                Err(e) => {
+                    // Nothing of the TPs is sent: every missing leg is unplaced.
+                    for (leg, link, _, state) in &legs {
+                        if matches!(state, TpLeg::Missing) {
+                            self.leg_failed(tag, Some(*leg), link.as_str(), &e, false);
+                        }
+                    }
+                    self.leg_failed(tag, Some(legs[i].0), legs[i].1.as_str(), &e, true);
+                    return Err(e);
+                }
+            }
         }
+        let mut first_error = None;
         for (i, checked) in actions {
             let (leg, link, _, state) = &legs[i];
             match state {
                 TpLeg::Open(o) if o.qty == checked.qty().get() => {}
                 TpLeg::Open(_) => {
-                    self.amend(tag, &plan.symbol, link, checked.qty().get())
-                        .await?
+                    if let Err(e) = self
+                        .amend(tag, &plan.symbol, link, checked.qty().get())
+                        .await
+                    {
+                        if e.is_fatal() || e.aborts_trade() {
+                            return Err(e);
+                        }
+                        self.leg_failed(tag, Some(*leg), link.as_str(), &e, true);
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
                 }
                 TpLeg::Missing => {
                     let req = OrderRequest {
@@ -140,14 +208,127 @@ impl Gateway {
                         reduce_only: true,
                         order_link_id: link.clone(),
                     };
-                    self.place_leg(tag, *leg, &req, Route::Tp, "setup_tps")
-                        .await?;
+                    if let Err(e) = self
+                        .place_leg(tag, *leg, &req, Route::Tp, "setup_tps")
+                        .await
+                    {
+                        if e.is_fatal() || e.aborts_trade() {
+                            return Err(e);
+                        }
+                        // The outcome policy has reported an unresolved leg already.
+                        let reported = matches!(e, GatewayError::OutcomeUnknown { .. });
+                        self.leg_failed(tag, Some(*leg), link.as_str(), &e, !reported);
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
                 }
                 TpLeg::Done => {}
             }
             self.note_leg(tag, *leg, link.as_str());
+            self.leg_fixed(tag, *leg);
         }
-        Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan)))
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan))),
+        }
+    }
+
+    /// Opens a whole trade (R-SAFE-3): the entry ([`Gateway::execute_entry`], which checks
+    /// the plan first), then every take-profit and DCA. Once the entry filled the answer is
+    /// `Ok`, whatever became of the legs: [`OpenedTrade`] says what filled and which legs are
+    /// placed, and the trade's `problems` which failed and why (also reported as
+    /// `execution.error`, with the trade `unprotected` while a TP is missing). An `Err` means
+    /// no position was opened by this call (or trading stopped).
+    pub async fn open_trade(&self, plan: &TradePlan) -> Result<OpenedTrade, GatewayError> {
+        let entry = self.execute_entry(plan).await?;
+        let tag = plan.client_tag.as_str();
+        let position = match self.position(&plan.symbol).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.leg_failed(tag, None, "", &e, true);
+                return Ok(self.opened(plan, entry));
+            }
+        };
+        if let Err(e) = self.setup_tps(plan, &position).await {
+            if e.is_fatal() {
+                return Err(e);
+            }
+        }
+        if !plan.dca_levels.is_empty()
+            && self
+                .trade(tag)
+                .is_some_and(|t| t.phase == Phase::InPosition)
+        {
+            if let Err(e) = self.setup_dcas(plan, &position).await {
+                if e.is_fatal() {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.opened(plan, entry))
+    }
+
+    fn opened(&self, plan: &TradePlan, entry: EntryResult) -> OpenedTrade {
+        OpenedTrade {
+            entry,
+            state: self
+                .trade(&plan.client_tag)
+                .unwrap_or_else(|| TradeState::new(plan)),
+        }
+    }
+
+    /// The quantity a trade owns (R-SAFE-2): its entry's fill (and an adopted position),
+    /// plus what its DCAs filled, less what its TPs and closes filled; never more than the
+    /// symbol's position `position_size`. A trade this gateway did not enter (no filled
+    /// quantity known) owns the position as given.
+    pub(crate) async fn owned_qty(
+        &self,
+        tag: &str,
+        symbol: &bybit_types::Symbol,
+        position_size: Decimal,
+    ) -> Result<Decimal, GatewayError> {
+        let entry = self.trade(tag).map(|t| t.filled_qty).unwrap_or_default();
+        if entry.is_zero() {
+            return Ok(position_size);
+        }
+        let open: HashMap<String, OrderSnapshot> = self
+            .retry(|| self.ports.router.sync_open_orders(symbol))
+            .await
+            .map_err(|e| self.port_failed("sync_open_orders", e))?
+            .into_iter()
+            .map(|o| (o.order_link_id.clone(), o))
+            .collect();
+        let intents = self
+            .ports
+            .journal
+            .intents(tag)
+            .map_err(|e| self.journal_failed(tag, e))?;
+        let mut owned = entry;
+        for row in intents {
+            let code = row.intent.leg.as_str();
+            if code == Leg::Entry.code() {
+                continue;
+            }
+            let filled = match open.get(&row.intent.order_link_id) {
+                Some(o) => o.filled_qty,
+                None => {
+                    let Ok(link) = bybit_types::OrderLinkId::new(row.intent.order_link_id.clone())
+                    else {
+                        continue;
+                    };
+                    self.retry(|| self.ports.router.get_order(symbol, &link))
+                        .await
+                        .map_err(|e| self.port_failed("get_order", e))?
+                        .map_or(Decimal::ZERO, |o| o.filled_qty)
+                }
+            };
+            if code.starts_with("DCA") {
+                owned += filled;
+            } else {
+                owned -= filled;
+            }
+        }
+        Ok(owned.max(Decimal::ZERO).min(position_size))
     }
 
     /// Places (or completes) one order per DCA level on the entry side, at a worse price
@@ -160,10 +341,18 @@ impl Gateway {
         plan: &TradePlan,
         position: &PositionState,
     ) -> Result<TradeState, GatewayError> {
-        let tag = plan.client_tag.as_str();
         let (_guard, rules) = self.begin_in_position(plan, position).await?;
+        self.setup_dcas_locked(plan, position, &rules).await
+    }
+
+    async fn setup_dcas_locked(
+        &self,
+        plan: &TradePlan,
+        position: &PositionState,
+        rules: &InstrumentRules,
+    ) -> Result<TradeState, GatewayError> {
+        let tag = plan.client_tag.as_str();
         let entry = position.entry_price.unwrap_or(Decimal::ZERO);
-        let meta_err = meta_error(tag);
         let open = self.open_of(plan, LegFilter::Dca).await?;
         let mut to_send = Vec::new();
         for (i, level) in plan.dca_levels.iter().enumerate() {
@@ -171,8 +360,55 @@ impl Gateway {
             let link = self.links.id(tag, leg)?;
             self.note_leg(tag, leg, link.as_str());
             if open.contains_key(link.as_str()) {
+                self.leg_fixed(tag, leg);
                 continue;
             }
+            let checked = self.check_dca(plan, rules, i, level, entry, link);
+            match checked {
+                Ok(req) => to_send.push((leg, req)),
+                Err(e) => {
+                    // Nothing of the DCAs is sent (R-SAFE-3: listed and reported).
+                    self.leg_failed(tag, Some(leg), "", &e, true);
+                    return Err(e);
+                }
+            }
+        }
+        // Sent only once every level passed its checks: a plan refused on a later level
+        // never leaves the earlier ones resting.
+        let mut first_error = None;
+        for (leg, req) in to_send {
+            match self
+                .place_leg(tag, leg, &req, Route::Dca, "setup_dcas")
+                .await
+            {
+                Ok(_) => self.leg_fixed(tag, leg),
+                Err(e) if e.is_fatal() || e.aborts_trade() => return Err(e),
+                Err(e) => {
+                    let reported = matches!(e, GatewayError::OutcomeUnknown { .. });
+                    self.leg_failed(tag, Some(leg), req.order_link_id.as_str(), &e, !reported);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan))),
+        }
+    }
+
+    /// One DCA level checked and sized, ready to send.
+    fn check_dca(
+        &self,
+        plan: &TradePlan,
+        rules: &InstrumentRules,
+        i: usize,
+        level: &crate::types::DcaLevel,
+        entry: Decimal,
+        link: bybit_types::OrderLinkId,
+    ) -> Result<OrderRequest, GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let meta_err = meta_error(tag);
+        {
             let worse = match plan.side {
                 exec_events::Side::Buy => level.price < entry,
                 exec_events::Side::Sell => level.price > entry,
@@ -219,7 +455,7 @@ impl Gateway {
                     }),
                 ),
             };
-            let req = OrderRequest {
+            Ok(OrderRequest {
                 symbol: plan.symbol.clone(),
                 side: plan.side,
                 qty: checked.qty().get(),
@@ -228,16 +464,8 @@ impl Gateway {
                 trigger_direction: direction,
                 reduce_only: false,
                 order_link_id: link,
-            };
-            to_send.push((leg, req));
+            })
         }
-        // Sent only once every level passed its checks: a plan refused on a later level
-        // never leaves the earlier ones resting.
-        for (leg, req) in to_send {
-            self.place_leg(tag, leg, &req, Route::Dca, "setup_dcas")
-                .await?;
-        }
-        Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan)))
     }
 
     /// What setup_tps and setup_dcas start with: the trade's lock, a trade that may trade, a

@@ -17,10 +17,61 @@ use super::EntryResult;
 /// One trade found again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recovered {
-    /// Its state, as this gateway now tracks it.
+    /// Its state, as this gateway now tracks it (after the work resumed).
     pub state: TradeState,
     /// Where the journal and the exchange disagreed (the exchange's view was kept).
     pub disagreements: Vec<String>,
+    /// Intents a lookup settled, journaled (`{orderLinkId}: found` / `: not placed`).
+    pub resolved: Vec<String>,
+    /// Intents still unresolved after the pass (a lookup found nothing yet, and the order
+    /// could still land).
+    pub unresolved: Vec<String>,
+    /// The work that was in flight and was finished from the journaled plan
+    /// (`entry filled: TPs and DCAs placed`, `closed`, …), and what failed of it.
+    pub resumed: Vec<String>,
+}
+
+/// What one [`Gateway::reconcile`] pass found and did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReconcileReport {
+    /// Every trade looked at.
+    pub trades: Vec<Recovered>,
+}
+
+impl ReconcileReport {
+    /// Intents still unresolved after the pass, over every trade.
+    pub fn unresolved(&self) -> usize {
+        self.trades.iter().map(|t| t.unresolved.len()).sum()
+    }
+
+    /// Nothing unresolved, no trade left unprotected or with a failed leg.
+    pub fn is_settled(&self) -> bool {
+        self.unresolved() == 0
+            && self
+                .trades
+                .iter()
+                .all(|t| !t.state.unprotected && t.state.problems.is_empty())
+    }
+}
+
+/// An intent whose placement no answer or lookup has settled yet.
+fn unsettled(row: &crate::journal::IntentRow) -> bool {
+    row.outcomes
+        .iter()
+        .rev()
+        .find(|o| {
+            matches!(
+                o,
+                Outcome::Acked { .. }
+                    | Outcome::Rejected { .. }
+                    | Outcome::Unknown { .. }
+                    | Outcome::Resolved { .. }
+                    | Outcome::Rerounded { .. }
+                    | Outcome::Cancelled
+                    | Outcome::Amended { .. }
+            )
+        })
+        .is_none_or(|o| matches!(o, Outcome::Unknown { .. } | Outcome::Rerounded { .. }))
 }
 
 impl Gateway {
@@ -73,11 +124,74 @@ impl Gateway {
         }
         let mut out = Vec::new();
         for tag in tags {
-            if let Some(found) = self.recover_trade(&tag).await? {
+            if let Some(mut found) = self.recover_trade(&tag).await? {
+                self.resume(&tag, &mut found).await?;
                 out.push(found);
             }
         }
         Ok(out)
+    }
+
+    /// One reconciliation pass (R-SAFE-4): the same work as [`Gateway::recover`] — every
+    /// unresolved intent looked up and journaled, every open trade compared with the exchange
+    /// and its interrupted work finished (missing TPs and DCAs placed, TPs resized after a DCA
+    /// filled, a CLOSING trade closed) — for a background loop to call every few seconds
+    /// while operations run (each trade is handled under its own lock, so it interleaves
+    /// with operations on the trade, never inside one).
+    pub async fn reconcile(&self) -> Result<ReconcileReport, GatewayError> {
+        Ok(ReconcileReport {
+            trades: self.recover().await?,
+        })
+    }
+
+    /// Finishes what was in flight for a trade found again, from its journaled plan: an
+    /// entry that filled gets its missing TPs and DCAs (TPs resized to what the trade owns),
+    /// a CLOSING trade is closed. What failed is listed (and already reported by the
+    /// operation); a fatal error stops the pass.
+    async fn resume(&self, tag: &str, found: &mut Recovered) -> Result<(), GatewayError> {
+        let Some(plan) = self
+            .ports
+            .journal
+            .plan(tag)
+            .map_err(|e| self.journal_failed(tag, e))?
+        else {
+            return Ok(());
+        };
+        let phase = found.state.phase;
+        let mut note = |what: String| found.resumed.push(what);
+        match phase {
+            Phase::Closing => match self
+                .close_all(&found.state, "recover: finishing the close")
+                .await
+            {
+                Ok(_) => note("CLOSING: closed".to_owned()),
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => note(format!("CLOSING: close failed: {e}")),
+            },
+            Phase::InPosition | Phase::Breakeven if !found.state.filled_qty.is_zero() => {
+                let position = self.position(&plan.symbol).await?;
+                if position.is_flat() {
+                    return Ok(());
+                }
+                match self.setup_tps(&plan, &position).await {
+                    Ok(_) => note("take-profits complete".to_owned()),
+                    Err(e) if e.is_fatal() => return Err(e),
+                    Err(e) => note(format!("take-profits: {e}")),
+                }
+                if phase == Phase::InPosition && !plan.dca_levels.is_empty() {
+                    match self.setup_dcas(&plan, &position).await {
+                        Ok(_) => note("DCAs complete".to_owned()),
+                        Err(e) if e.is_fatal() => return Err(e),
+                        Err(e) => note(format!("DCAs: {e}")),
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(state) = self.trade(tag) {
+            found.state = state;
+        }
+        Ok(())
     }
 
     async fn has_open_orders(
@@ -101,6 +215,8 @@ impl Gateway {
     async fn recover_trade(&self, tag: &str) -> Result<Option<Recovered>, GatewayError> {
         let journal = &self.ports.journal;
         let mut disagreements = Vec::new();
+        let mut resolved = Vec::new();
+        let mut unresolved = Vec::new();
         let Some(plan) = journal.plan(tag).map_err(|e| self.journal_failed(tag, e))? else {
             let text = format!("trade {tag}: orders on the exchange but no plan in the journal");
             self.report(ErrorKind::Other, Some(tag), None, None, None, text.clone());
@@ -133,6 +249,41 @@ impl Gateway {
                 .retry(|| self.ports.router.get_order(&plan.symbol, &link))
                 .await
                 .map_err(|e| self.port_failed("recover: order lookup", e))?;
+            // R-SAFE-4: what the lookup learnt is journaled, so no intent stays unresolved
+            // once the exchange can be read.
+            if unsettled(row) {
+                let old = self.now() - row.intent.at_ms
+                    >= i64::try_from(self.config.landing_window.as_millis()).unwrap_or(i64::MAX);
+                match &found {
+                    Some(o) => {
+                        journal
+                            .record_outcome(
+                                &row.intent.order_link_id,
+                                &Outcome::Resolved {
+                                    found: true,
+                                    order_id: Some(o.order_id.clone()),
+                                },
+                                self.now(),
+                            )
+                            .map_err(|e| self.journal_failed(tag, e))?;
+                        resolved.push(format!("{}: found", row.intent.order_link_id));
+                    }
+                    None if old => {
+                        journal
+                            .record_outcome(
+                                &row.intent.order_link_id,
+                                &Outcome::Resolved {
+                                    found: false,
+                                    order_id: None,
+                                },
+                                self.now(),
+                            )
+                            .map_err(|e| self.journal_failed(tag, e))?;
+                        resolved.push(format!("{}: not placed", row.intent.order_link_id));
+                    }
+                    None => unresolved.push(row.intent.order_link_id.clone()),
+                }
+            }
             let acked = row.outcomes.iter().any(|o| {
                 matches!(
                     o,
@@ -206,7 +357,21 @@ impl Gateway {
                 state.phase.as_str(),
                 position.size
             ));
+            // The entry filled before the process could journal it: journaled now, so the
+            // trade is finished from here (R-SAFE-4).
+            journal
+                .record_state(tag, Phase::InPosition, "recover: entry filled", self.now())
+                .map_err(|e| self.journal_failed(tag, e))?;
             state.phase = Phase::InPosition;
+        }
+        // Problems this process saw stay listed until fixed.
+        if let Some(before) = self.trade(tag) {
+            state.problems = before.problems;
+            state.unprotected = before.unprotected;
+            if state.filled_qty.is_zero() {
+                state.filled_qty = before.filled_qty;
+                state.entry_price = state.entry_price.or(before.entry_price);
+            }
         }
         for text in &disagreements {
             self.report(ErrorKind::Other, Some(tag), None, None, None, text.clone());
@@ -230,6 +395,9 @@ impl Gateway {
         Ok(Some(Recovered {
             state,
             disagreements,
+            resolved,
+            unresolved,
+            resumed: Vec::new(),
         }))
     }
 }

@@ -293,6 +293,7 @@ impl Ctx {
                 },
             ],
             client_tag: tag.to_owned(),
+            adopt_position: false,
         })
     }
 
