@@ -727,17 +727,11 @@ async fn sigterm_with_a_request_held_by_the_exchange_exits_within_5_s() {
     assert!(answered.is_err() || answered.as_ref().is_ok_and(|code| *code != 200));
 
     control("reset", json!({})).await;
-    // The next serve finds the trade in the journal and settles it against the exchange,
-    // which never saw its entry (SPEC R-GW-6).
+    // The next serve starts on the same journal (the lock died with the process) and leaves
+    // nothing hanging: no position, nothing unresolved (SPEC R-GW-6). Since the whole plan is
+    // checked before the entry (R-SAFE-1), the held request may be the check's read, before
+    // any intent, so the trade need not be in the journal at all.
     let mut second = Process::spawn(&emu, &journal);
-    assert!(
-        second
-            .printed
-            .iter()
-            .any(|l| l == "recovered trade SRV_HELD"),
-        "printed {:?}",
-        second.printed
-    );
     let (_, body) = get(second.addr, "/api/status").await;
     let status: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["positions"], json!([]), "{status}");

@@ -97,6 +97,9 @@ pub struct PlanRequest {
     pub tp_levels: Vec<TpRequest>,
     /// The trade's tag.
     pub client_tag: String,
+    /// Take over a position on the symbol that no open trade owns (R-SAFE-2).
+    #[serde(default)]
+    pub adopt_position: bool,
     /// Let `serve` run the trade to its end: take-profits resized after each DCA fill,
     /// breakeven after TP1, closed when flat.
     #[serde(default)]
@@ -129,6 +132,7 @@ impl PlanRequest {
                 })
                 .collect(),
             client_tag: self.client_tag.clone(),
+            adopt_position: self.adopt_position,
         })
     }
 }
@@ -150,7 +154,11 @@ fn refused(code: StatusCode, why: String) -> Response {
 /// 422 for a plan or call refused before anything was sent, 502 when the exchange refused or
 /// did not answer.
 pub(crate) fn error_code(e: &GatewayError) -> StatusCode {
-    if e.is_outcome_unknown() || e.is_definitive_reject() || e.is_fatal() {
+    if e.is_conflict() {
+        StatusCode::CONFLICT
+    } else if e.is_plan_refused() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if e.is_outcome_unknown() || e.is_definitive_reject() || e.is_fatal() {
         StatusCode::BAD_GATEWAY
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -200,6 +208,14 @@ pub(crate) fn trade_json(state: &TradeState, plan: Option<&TradePlan>) -> Value 
         })
         .collect();
     let (missing, unprotected) = missing_legs(state, plan);
+    let unprotected = unprotected || state.unprotected;
+    for p in &state.problems {
+        legs.insert(
+            p.leg.clone(),
+            json!({"leg": p.leg, "orderLinkId": p.order_link_id,
+                   "status": format!("{}: {}", p.kind, p.reason), "retCode": p.ret_code}),
+        );
+    }
     for leg in &missing {
         legs.insert(
             leg.clone(),
@@ -216,6 +232,7 @@ pub(crate) fn trade_json(state: &TradeState, plan: Option<&TradePlan>) -> Value 
         "orders": legs.into_values().collect::<Vec<_>>(),
         "missingLegs": missing,
         "unprotected": unprotected,
+        "problems": state.problems,
         "error": state.error,
     })
 }
@@ -250,8 +267,10 @@ pub(crate) async fn start_trade(
     };
     let gw = &app.runtime.gateway;
     let tag = plan.client_tag.clone();
-    let entry = match gw.execute_entry(&plan).await {
-        Ok(entry) => entry,
+    // The entry, then every take-profit and DCA; once the entry filled the answer is Ok
+    // whatever became of the legs (the trade's problems say which failed and why).
+    let opened = match gw.open_trade(&plan).await {
+        Ok(opened) => opened,
         Err(e) => {
             // Filled or not? The gateway's state says; a position open is never a bare error.
             if let Some(state) = gw.trade(&tag).filter(|s| s.filled_qty > Decimal::ZERO) {
@@ -271,52 +290,62 @@ pub(crate) async fn start_trade(
         Some(&tag),
         format!("trade {tag} started through the control API"),
     );
-    let mut failed = Vec::new();
-    match app.runtime.ports.positions.get_position(&plan.symbol).await {
-        Ok(position) => {
-            if let Err(e) = gw.setup_tps(&plan, &position).await {
-                failed.push(json!({"legs": "tps", "error": e.to_string()}));
-            }
-            if let Err(e) = gw.setup_dcas(&plan, &position).await {
-                failed.push(json!({"legs": "dcas", "error": e.to_string()}));
-            }
-        }
-        Err(e) => failed.push(json!({
-            "legs": "tps and dcas",
-            "error": format!("reading the position to size them: {e}"),
-        })),
-    }
     if request.manage {
         app.manager.manage(&plan);
     }
-    let state = gw.trade(&tag).unwrap_or_else(|| TradeState::new(&plan));
+    let entry = opened.entry;
+    let state = gw.trade(&tag).unwrap_or(opened.state);
     // The operator's next look shows the trade (one read, not one per page refresh).
     super::snapshot::refresh(&app).await;
     let trade = trade_json(&state, Some(&plan));
-    let complete = failed.is_empty() && trade["missingLegs"] == json!([]);
     let entry_json = json!({"entryPrice": entry.entry_price, "filledQty": entry.filled_qty,
                             "orderLinkId": entry.order_link_id});
+    let complete =
+        state.problems.is_empty() && !state.unprotected && trade["missingLegs"] == json!([]);
     if complete {
         return answer(
             StatusCode::OK,
             json!({"entry": entry_json, "trade": trade, "managed": request.manage}),
         );
     }
+    let failed: Vec<String> = state
+        .problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} ({}{})",
+                p.leg,
+                p.kind,
+                p.reason,
+                p.ret_code
+                    .map(|c| format!(", retCode {c}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
     let summary = format!(
-        "entry filled at {} for {}; legs missing: {}; {}",
+        "entry filled at {} for {}; {}; failed: {}{}",
         entry.entry_price,
         entry.filled_qty,
-        trade["missingLegs"],
-        failed
-            .iter()
-            .map(|f| format!("{}: {}", f["legs"], f["error"]))
-            .collect::<Vec<_>>()
-            .join("; ")
+        if state.phase == exec_gateway::Phase::Closed {
+            "the position was closed (on_tp_failure = close)".to_owned()
+        } else {
+            format!("trade {}", state.phase.as_str())
+        },
+        if failed.is_empty() {
+            "none".to_owned()
+        } else {
+            failed.join("; ")
+        },
+        if state.unprotected {
+            "; UNPROTECTED: a take-profit is missing"
+        } else {
+            ""
+        },
     );
     answer(
         StatusCode::BAD_GATEWAY,
-        json!({"error": summary, "entry": entry_json, "failed": failed, "trade": trade,
-               "managed": request.manage}),
+        json!({"error": summary, "entry": entry_json, "trade": trade, "managed": request.manage}),
     )
 }
 

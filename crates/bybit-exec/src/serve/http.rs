@@ -372,6 +372,8 @@ struct TradeView {
     missing_legs: Vec<String>,
     /// Open with a take-profit missing.
     unprotected: bool,
+    /// The legs refused or unresolved after the entry, and why.
+    problems: Vec<String>,
     /// Why the trade's state disagrees with the exchange or the journal, until reconciled.
     flag: Option<String>,
 }
@@ -389,6 +391,7 @@ fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeVi
         open_orders: Vec::new(),
         missing_legs: Vec::new(),
         unprotected: false,
+        problems: Vec::new(),
         flag: None,
     }
 }
@@ -503,6 +506,12 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         if let Some(state) = rt.gateway.trade(&trade.tag) {
             let plan = api::plan_of(&app, &trade.tag).await;
             (trade.missing_legs, trade.unprotected) = api::missing_legs(&state, plan.as_ref());
+            trade.unprotected |= state.unprotected;
+            trade.problems = state
+                .problems
+                .iter()
+                .map(|p| format!("{} {}: {}", p.leg, p.kind, p.reason))
+                .collect();
         }
         trade.open_orders.sort_by(|a, b| {
             a.leg
