@@ -294,6 +294,9 @@ pub struct Settings {
     pub min_available_usdt: Decimal,
     /// `EXECUTION_MAX_NOTIONAL_USDT`: the largest entry or DCA value (default 5000).
     pub max_notional_usdt: Decimal,
+    /// `EXECUTION_ON_TP_FAILURE`: when take-profits cannot be placed after the entry filled,
+    /// `keep` the position flagged unprotected (default) or `close` it (R-SAFE-3).
+    pub on_tp_failure: exec_gateway::TpFailurePolicy,
     /// `EXECUTION_POLL_INTERVAL_MS`: REST polling while the private stream is quiet (3000).
     pub poll_interval: Duration,
     /// `EXECUTION_SILENCE_MS`: the private stream counts as quiet after this (30000).
@@ -331,6 +334,7 @@ impl fmt::Debug for Settings {
             .field("leverage", &self.leverage)
             .field("min_available_usdt", &self.min_available_usdt)
             .field("max_notional_usdt", &self.max_notional_usdt)
+            .field("on_tp_failure", &self.on_tp_failure)
             .field("poll_interval", &self.poll_interval)
             .field("silence_threshold", &self.silence_threshold)
             .field("recv_window", &self.recv_window)
@@ -451,6 +455,7 @@ const KEYS: &[Key] = &[
         "EXECUTION_MAX_NOTIONAL_USDT",
         "a decimal number of USDT above 0",
     ),
+    key("EXECUTION_ON_TP_FAILURE", "keep or close"),
     key(
         "EXECUTION_POLL_INTERVAL_MS",
         "a whole number of milliseconds from 100 to 60000",
@@ -899,6 +904,15 @@ impl Settings {
             max_notional_usdt: raw.decimal("EXECUTION_MAX_NOTIONAL_USDT", dec!(5000), |v| {
                 v > Decimal::ZERO
             })?,
+            on_tp_failure: match raw
+                .get("EXECUTION_ON_TP_FAILURE")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("keep") => exec_gateway::TpFailurePolicy::KeepFlagged,
+                Some("close") => exec_gateway::TpFailurePolicy::Close,
+                Some(_) => return Err(raw.invalid("EXECUTION_ON_TP_FAILURE")),
+            },
             poll_interval: raw.millis("EXECUTION_POLL_INTERVAL_MS", 3000, 100..=60_000)?,
             silence_threshold: raw.millis("EXECUTION_SILENCE_MS", 30_000, 100..=600_000)?,
             recv_window: raw.millis("BYBIT_RECV_WINDOW_MS", 5000, 1..=60_000)?,
@@ -954,6 +968,7 @@ impl Settings {
             leverage: dec!(25),
             min_available_usdt: dec!(100),
             max_notional_usdt: dec!(5000),
+            on_tp_failure: exec_gateway::TpFailurePolicy::KeepFlagged,
             poll_interval: Duration::from_millis(200),
             silence_threshold: Duration::from_secs(2),
             recv_window: Duration::from_millis(5000),

@@ -555,6 +555,9 @@ impl Runtime {
 
         let mut config = GatewayConfig::new(settings.max_notional_usdt);
         config.poll_interval = Duration::from_millis(20);
+        // A plan on another symbol is refused before anything is sent (R-SAFE-1).
+        config.symbols = Some(settings.symbols.iter().cloned().collect());
+        config.on_tp_failure = settings.on_tp_failure;
         let gateway = match Gateway::new(ports.clone(), config, bus.clone(), error_log.clone()) {
             Ok(gateway) => Arc::new(gateway),
             Err(e) => {
