@@ -389,3 +389,120 @@ async fn a_managed_trade_runs_to_closed_without_another_call() {
     assert!(position.is_flat(), "{position:?}");
     assert!(server.stop().await);
 }
+
+/// Issue 15 item 3's must-show: the exchange refuses take-profits after the entry filled
+/// (an account allowed one active order per symbol: TP1 rests, TP2 and TP3 are refused — an
+/// exchange surprise, not a foreseeable refusal). The API's answer, an
+/// `execution.error`, one error-log line, `bybit_exec_errors_total`, the status page's JSON
+/// and `GET /api/trades/{tag}` all say so; with `EXECUTION_ON_TP_FAILURE=close` the position
+/// ends flat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_profit_refused_after_the_entry_is_loud_and_the_close_policy_ends_flat() {
+    for policy in [
+        exec_gateway::TpFailurePolicy::KeepFlagged,
+        exec_gateway::TpFailurePolicy::Close,
+    ] {
+        let mut config = bybit_emulator::EmulatorConfig::with_defaults(
+            crate::support::KEY,
+            crate::support::SECRET,
+            rust_decimal_macros::dec!(10000),
+            7,
+        );
+        config.static_prices = true;
+        config.engine = config
+            .engine
+            .with_price("BTCUSDT", rust_decimal_macros::dec!(50000));
+        config.engine.limits.max_active_orders_per_symbol = 1;
+        let emu = Emulator::start("127.0.0.1:0", config).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("errors.log");
+        let mut s = settings(&emu);
+        s.error_log = Some(log.clone());
+        s.on_tp_failure = policy;
+        let server = Server::start(s, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let addr = server.addr();
+        let mut events = server.runtime().bus.subscribe();
+        let mut body = plan("API_TPX");
+        body["dca_levels"] = json!([]);
+        let (code, answer) = post(addr, "/api/trades", &body).await;
+        assert_eq!(code, 502, "{policy:?}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains("entry filled at"), "{error}");
+        assert!(error.contains("TP2"), "{error}");
+        assert_eq!(answer["entry"]["filledQty"], "0.020", "{answer}");
+        assert!(
+            !answer["trade"]["problems"].as_array().unwrap().is_empty(),
+            "{answer}"
+        );
+
+        // execution.error on the bus, naming the trade and the leg.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = tokio::time::timeout_at(deadline, events.recv())
+                .await
+                .unwrap();
+            if let exec_events::Received::Event(env) = got {
+                if let exec_events::Event::ExecutionError(e) = env.event.as_ref() {
+                    let text = format!("{e:?}");
+                    if text.contains("TP") && text.contains("API_TPX") {
+                        break;
+                    }
+                }
+            }
+        }
+        // One error-log line for the refused leg.
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            logged
+                .lines()
+                .any(|l| l.contains("API_TPX") && l.contains("TP")),
+            "{logged}"
+        );
+        let metrics = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("bybit_exec_errors_total{kind="),
+            "{metrics}"
+        );
+        let (_, trade) = get(addr, "/api/trades/API_TPX").await;
+        let symbol = exec_gateway::Symbol::new("BTCUSDT").unwrap();
+        let position = server
+            .runtime()
+            .ports
+            .positions
+            .get_position(&symbol)
+            .await
+            .unwrap();
+        match policy {
+            exec_gateway::TpFailurePolicy::KeepFlagged => {
+                assert_eq!(trade["unprotected"], true, "{trade}");
+                assert_eq!(trade["phase"], "IN_POSITION", "{trade}");
+                assert!(!position.is_flat(), "kept: {position:?}");
+                let (_, status) = get(addr, "/api/status").await;
+                let listed = status["trades"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["tag"] == "API_TPX")
+                    .unwrap_or_else(|| panic!("{status}"))
+                    .clone();
+                assert_eq!(listed["unprotected"], true, "{listed}");
+                assert!(
+                    !listed["problems"].as_array().unwrap().is_empty(),
+                    "{listed}"
+                );
+            }
+            exec_gateway::TpFailurePolicy::Close => {
+                assert_eq!(trade["phase"], "CLOSED", "{trade}");
+                assert!(position.is_flat(), "closed: {position:?}");
+            }
+        }
+        assert!(server.stop().await);
+    }
+}
