@@ -506,3 +506,81 @@ async fn a_take_profit_refused_after_the_entry_is_loud_and_the_close_policy_ends
         assert!(server.stop().await);
     }
 }
+
+async fn control(emu: &Emulator, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/emulator/{path}", emu.http_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}");
+}
+
+/// Issue 15 item 4's must-show: a 30 s storm of 5xx answers and held requests while a trade
+/// is open and being closed, then calm: within 30 s serve's background reconciler leaves
+/// nothing unresolved and the trade not stuck in CLOSING, with no call repeated (R-SAFE-4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_storm_of_5xx_and_held_requests_the_reconciler_leaves_nothing_stuck() {
+    let emu = emulator().await;
+    let server = server(&emu).await;
+    let addr = server.addr();
+    let (code, answer) = post(addr, "/api/trades", &plan("API_STORM")).await;
+    assert_eq!(code, 200, "{answer}");
+
+    let storm = Duration::from_secs(30);
+    let started = tokio::time::Instant::now();
+    // 5xx for the first half, every request held (then dropped) for the second.
+    control(&emu, "fail", json!({"count": 1_000_000, "status": 503})).await;
+    // The close is asked once, in the storm; it cannot finish there.
+    let close = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://{addr}/api/trades/API_STORM/close"))
+            .header("X-Bybit-Exec", "1")
+            .json(&json!({}))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep_until(started + storm / 2).await;
+    control(&emu, "reset", json!({})).await;
+    control(&emu, "hold", json!({"count": 1_000_000, "ms": 3000})).await;
+    tokio::time::sleep_until(started + storm).await;
+    // Calm.
+    control(&emu, "reset", json!({})).await;
+    let answered = close.await.unwrap();
+    println!("the close asked in the storm answered {answered:?}");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, status) = get(addr, "/api/status").await;
+        let phase = server
+            .runtime()
+            .gateway
+            .trade("API_STORM")
+            .map(|s| s.phase.as_str());
+        let unresolved = status["unresolved"].as_array().map_or(99, Vec::len);
+        if phase == Some("CLOSED") && unresolved == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "30 s after the storm: phase {phase:?}, {unresolved} unresolved: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let symbol = exec_gateway::Symbol::new("BTCUSDT").unwrap();
+    let position = server
+        .runtime()
+        .ports
+        .positions
+        .get_position(&symbol)
+        .await
+        .unwrap();
+    assert!(position.is_flat(), "{position:?}");
+    // Nothing of the trade rests on the exchange, and no order was created twice.
+    let state = emulator_state(&emu).await;
+    let creates = &state["requests"]["createsByOrderLinkId"];
+    println!("creates by orderLinkId: {creates}");
+    assert!(server.stop().await);
+}

@@ -35,6 +35,8 @@ pub(crate) struct App {
     pub(crate) runtime: Runtime,
     /// The events kept for `GET /api/events`.
     pub(crate) hub: Arc<super::stream::Hub>,
+    /// The background reconciler's last pass.
+    pub(crate) reconciled: super::reconciler::Reconciled,
     /// The reference trade manager (plans with `"manage": true`).
     pub(crate) manager: crate::manager::Manager,
     pub(crate) seen: Arc<Seen>,
@@ -212,6 +214,10 @@ async fn health(State(app): State<Arc<App>>) -> Response {
     if let Some(map) = body.as_object_mut() {
         map.insert("positions".to_owned(), json!(word(positions)));
         map.insert("orders".to_owned(), json!(word(orders)));
+        map.insert(
+            "reconciler".to_owned(),
+            serde_json::to_value(app.reconciled.last()).unwrap_or_default(),
+        );
         map.insert(
             "flagged".to_owned(),
             json!(snapshot
@@ -416,6 +422,8 @@ struct StatusView {
     trades: Vec<TradeView>,
     /// Trades whose state disagrees with the exchange or the journal: tag → why.
     flagged: BTreeMap<String, String>,
+    /// The background reconciler's last pass.
+    reconciler: super::reconciler::LastPass,
     /// Open orders that carry no trade tag of this layer.
     other_orders: Vec<OrderView>,
     unresolved: Vec<Unresolved>,
@@ -532,6 +540,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         orders_known,
         trades: trades.into_values().collect(),
         flagged,
+        reconciler: app.reconciled.last(),
         other_orders,
         unresolved: unresolved_off_thread(&app).await,
         events: app.seen.events(),

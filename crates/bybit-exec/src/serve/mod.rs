@@ -12,12 +12,18 @@
 //! SIGINT or SIGTERM stops the HTTP server, then the runtime (streams closed, journal
 //! flushed), within [`STOP_WITHIN`].
 //!
-//! Files: `http.rs` (routes), `watch.rs` (the bus watcher: counters, last events, trade tags),
-//! `metrics.rs` (the recorder and sampled gauges), `page.html`.
+//! A background task (`reconciler.rs`) calls the gateway's `reconcile()` every few seconds,
+//! with backoff while passes fail, so interrupted work is finished without a repeated call.
+//!
+//! Files: `http.rs` (routes, the guard), `api.rs` (the control API), `stream.rs` (the event
+//! stream), `reconciler.rs`, `watch.rs` (the bus watcher: counters, last events, trade tags),
+//! `snapshot.rs` (the one reader of the exchange for the page), `metrics.rs` (the recorder and
+//! sampled gauges), `page.html`; the trade manager is `crate::manager`.
 
 pub mod api;
 mod http;
 pub mod metrics;
+pub mod reconciler;
 pub mod snapshot;
 pub mod stream;
 pub mod watch;
@@ -102,6 +108,7 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     watcher: JoinHandle<()>,
     refresher: JoinHandle<()>,
+    reconciler: JoinHandle<()>,
 }
 
 impl Server {
@@ -156,6 +163,7 @@ impl Server {
             runtime.ports.positions.clone(),
         );
         let app = Arc::new(http::App {
+            reconciled: reconciler::Reconciled::default(),
             manager,
             hub,
             runtime,
@@ -168,6 +176,7 @@ impl Server {
         // The first read before serving, so the first page shows the exchange.
         snapshot::refresh(&app).await;
         let refresher = snapshot::spawn(app.clone());
+        let reconciler = reconciler::spawn(app.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let http = tokio::spawn(async move {
@@ -184,6 +193,7 @@ impl Server {
             http,
             watcher,
             refresher,
+            reconciler,
         })
     }
 
@@ -219,6 +229,7 @@ impl Server {
             mut http,
             watcher,
             refresher,
+            reconciler,
             ..
         } = self;
         let _ = stop.send(());
@@ -234,6 +245,8 @@ impl Server {
         app.manager.stop();
         refresher.abort();
         let _ = refresher.await;
+        reconciler.abort();
+        let _ = reconciler.await;
         // Connections' tasks drop their handle on the state as they end.
         let deadline = tokio::time::Instant::now() + HTTP_DRAIN;
         let mut app = app;
