@@ -53,7 +53,6 @@
 //!         tp_levels: vec![],
 //!         client_tag: "T1".to_owned(),
 //!         adopt_position: false,
-//!         adopt_position: false,
 //!     };
 //!     let entry = layer.gateway.execute_entry(&plan).await?;
 //!     println!("filled {} at {}", entry.filled_qty, entry.entry_price);

@@ -675,7 +675,7 @@ async fn refused_and_finished_trades_leave_no_tag_behind() {
 
 /// SIGTERM while a `POST /api/trades` is held by the exchange (emulator `POST /emulator/hold`:
 /// every request held 20 s, not executed): the process still exits within SPEC's 5 s, and the
-/// next serve on the same journal starts and reports the trade's unanswered order.
+/// next serve on the same journal starts with nothing unresolved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_a_request_held_by_the_exchange_exits_within_5_s() {
     let emu = emulator().await;
@@ -727,11 +727,18 @@ async fn sigterm_with_a_request_held_by_the_exchange_exits_within_5_s() {
     assert!(answered.is_err() || answered.as_ref().is_ok_and(|code| *code != 200));
 
     control("reset", json!({})).await;
-    // The next serve starts on the same journal (the lock died with the process) and leaves
-    // nothing hanging: no position, nothing unresolved (SPEC R-GW-6). Since the whole plan is
-    // checked before the entry (R-SAFE-1), the held request may be the check's read, before
-    // any intent, so the trade need not be in the journal at all.
+    // The next serve starts on the same journal (the lock died with the process). The held request was the entry's ownership
+    // check (a position read, R-SAFE-2), before the plan is journaled or any order sent, so
+    // there is nothing of SRV_HELD to recover and nothing unresolved.
     let mut second = Process::spawn(&emu, &journal);
+    assert!(
+        !second
+            .printed
+            .iter()
+            .any(|l| l.contains("SRV_HELD") && l.contains("unresolved")),
+        "printed {:?}",
+        second.printed
+    );
     let (_, body) = get(second.addr, "/api/status").await;
     let status: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(status["positions"], json!([]), "{status}");

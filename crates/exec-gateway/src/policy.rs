@@ -398,9 +398,10 @@ impl Gateway {
     }
 
     fn unresolved(&self, tag: &str, leg: Leg, link: &str, reason: String) -> GatewayError {
-        self.report(
+        // Once while it stands: a reconcile pass that meets the same leg again is silent.
+        self.report_standing(
             ErrorKind::UnknownOutcome,
-            Some(tag),
+            tag,
             Some(leg),
             Some(link),
             None,

@@ -12,6 +12,8 @@ mod operations;
 mod policy;
 mod rerounded;
 mod review;
+mod safety;
+mod sequence;
 
 /// Waits (polling under a deadline) until `check` holds.
 pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {

@@ -9,6 +9,7 @@ mod mapping;
 mod plans;
 mod preflight;
 mod recovery;
+mod resume;
 mod rules;
 mod support;
 mod tracking;

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 mod dry_run;
+mod ownership;
 mod paper;
 mod support;

@@ -71,6 +71,10 @@ pub struct Gateway {
     entries: Mutex<HashMap<String, EntryResult>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     halted: Mutex<Option<String>>,
+    /// The standing problems already reported, by (tag, leg or "", message): a reconcile pass
+    /// that meets the same one again does not publish or log it again (R-SAFE-3: one line
+    /// per problem, not one per pass). A leg fixed, or a disagreement gone, is forgotten.
+    standing: Mutex<std::collections::HashSet<(String, String, String)>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -127,6 +131,7 @@ impl Gateway {
             entries: Mutex::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
             halted: Mutex::new(None),
+            standing: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -325,9 +330,9 @@ impl Gateway {
             }
         });
         if report {
-            self.report(
+            self.report_standing(
                 event_kind,
-                Some(tag),
+                tag,
                 leg,
                 Some(link),
                 ret_code,
@@ -336,9 +341,37 @@ impl Gateway {
         }
     }
 
+    /// Publishes and logs a standing problem of a trade once while it stands (see
+    /// `standing`); `leg` `None` is a trade-level one.
+    pub(crate) fn report_standing(
+        &self,
+        kind: ErrorKind,
+        tag: &str,
+        leg: Option<Leg>,
+        link: Option<&str>,
+        ret_code: Option<i64>,
+        message: String,
+    ) {
+        let key = (
+            tag.to_owned(),
+            leg.map(Leg::code).unwrap_or_default(),
+            message.clone(),
+        );
+        if lock(&self.standing).insert(key) {
+            self.report(kind, Some(tag), leg, link, ret_code, message);
+        }
+    }
+
+    /// Forgets a trade's trade-level standing problems that are no longer among `current`.
+    pub(crate) fn settle_standing(&self, tag: &str, current: &[String]) {
+        lock(&self.standing)
+            .retain(|(t, leg, msg)| t != tag || !leg.is_empty() || current.contains(msg));
+    }
+
     /// A leg is placed (or found): its problem, if any, is fixed.
     pub(crate) fn leg_fixed(&self, tag: &str, leg: Leg) {
         let code = leg.code();
+        lock(&self.standing).retain(|(t, l, _)| t != tag || *l != code);
         self.update_trade(tag, |t| {
             t.problems.retain(|p| p.leg != code);
             t.unprotected =

@@ -373,8 +373,10 @@ impl Gateway {
                 state.entry_price = state.entry_price.or(before.entry_price);
             }
         }
+        // Reported once while they stand (a background reconcile meets them every pass).
+        self.settle_standing(tag, &disagreements);
         for text in &disagreements {
-            self.report(ErrorKind::Other, Some(tag), None, None, None, text.clone());
+            self.report_standing(ErrorKind::Other, tag, None, None, None, text.clone());
         }
         self.restore_trade(state.clone());
         if let Some(price) = state.entry_price.filter(|_| !state.filled_qty.is_zero()) {

@@ -4,7 +4,8 @@ use anyhow::{bail, ensure, Result};
 use bybit_meta::RoundingMode;
 use exec_events::{ErrorKind, Event, Fill, Received};
 use exec_gateway::{
-    AccountService, GatewayError, Phase, PositionService, SymbolMetaService, TradePlan,
+    AccountService, GatewayError, Phase, PositionService, PriceService, SymbolMetaService,
+    TradePlan,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -17,7 +18,7 @@ use super::{
 /// R-TEST-2: the private stream dies while a position is open; the TP1 fill still arrives,
 /// once, through REST polling.
 pub(super) async fn ws_killed(ctx: &Ctx, out: &mut Outcomes) -> Result<()> {
-    let (p, plan) = ctx.start_with_plan("W", !ctx.venue.moves_prices()).await?;
+    let (p, plan) = ctx.start_with_plan("W", false).await?;
     let steps = async {
         let r = tp_fill_through_rest(ctx, &p, &plan).await;
         out.record(WS_KILLED, r)
@@ -43,7 +44,17 @@ async fn tp_fill_through_rest(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Resul
     .await?;
     let mut sub = p.bus.subscribe();
     let position = p.exchange.get_position(&ctx.symbol).await?;
-    p.gateway.setup_tps(plan, &position).await?;
+    // Where the price cannot be moved (testnet), TP1 is placed 1 % under the market so it
+    // fills at once. The entry went through the whole-plan check with the real TPs (a TP on
+    // the loss side is refused there, R-SAFE-1); setup_tps places the plan it is given.
+    let mut tp_plan = plan.clone();
+    if !ctx.venue.moves_prices() {
+        let rules = p.exchange.get_symbol_meta(&ctx.symbol).await?;
+        let price = p.exchange.last_price(&ctx.symbol).await?;
+        tp_plan.tp_levels[0].price =
+            rules.round_price(price * dec!(0.99), RoundingMode::Nearest)?;
+    }
+    p.gateway.setup_tps(&tp_plan, &position).await?;
     let tp1 = p.gateway.links().id(tag, exec_gateway::Leg::Tp(1))?;
     let tp1 = tp1.as_str();
     if ctx.venue.moves_prices() {
@@ -119,6 +130,9 @@ async fn over_balance_plan(ctx: &Ctx, p: &Process, tag: &str) -> Result<TradePla
     let rules = p.exchange.get_symbol_meta(&ctx.symbol).await?;
     plan.leverage = rules.min_leverage().max(Decimal::ONE);
     plan.margin_usdt = (balance.available.max(total) * dec!(3)).round_dp(2);
+    // The case is about the entry; DCAs sized for 10x would round to nothing at this
+    // leverage and be refused by the whole-plan check before the exchange could answer.
+    plan.dca_levels.clear();
     Ok(plan)
 }
 

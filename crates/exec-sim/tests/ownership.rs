@@ -1,0 +1,85 @@
+//! Issue 15 item 2 on paper (R-SAFE-2): a trade owns its quantity. One open trade per
+//! symbol, a finished tag never reused, and TPs and close_all sized from the trade's own
+//! fills, leaving a quantity the trade does not own untouched.
+
+use std::sync::Arc;
+
+use exec_gateway::{MemoryJournal, OrderRequest, OrderRouter, PositionService, Side, Symbol};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use crate::support::{paper, plan};
+
+fn btc() -> Symbol {
+    Symbol::new("BTCUSDT").unwrap()
+}
+
+/// A market buy placed outside the layer (no trade's orderLinkId).
+fn foreign(qty: Decimal) -> OrderRequest {
+    OrderRequest {
+        symbol: btc(),
+        side: Side::Buy,
+        qty,
+        price: None,
+        trigger_price: None,
+        trigger_direction: None,
+        reduce_only: false,
+        order_link_id: bybit_types::OrderLinkId::new("manual-1").unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn one_trade_per_symbol_and_a_finished_tag_is_never_reused_on_paper() {
+    let p = paper(dec!(100000), Arc::new(MemoryJournal::new()), None);
+    p.gateway.execute_entry(&plan("P1")).await.unwrap();
+    let err = p.gateway.execute_entry(&plan("P2")).await.unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(err.to_string().contains("P1"), "{err}");
+    let state = p.gateway.trade("P1").unwrap();
+    p.gateway.close_all(&state, "test").await.unwrap();
+    let err = p.gateway.execute_entry(&plan("P1")).await.unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    assert!(err.to_string().contains("finished"), "{err}");
+    // The symbol is free again for a new tag.
+    p.gateway.execute_entry(&plan("P3")).await.unwrap();
+}
+
+#[tokio::test]
+async fn tps_and_close_all_size_from_the_trades_own_quantity() {
+    let p = paper(dec!(100000), Arc::new(MemoryJournal::new()), None);
+    let plan = plan("P1");
+    let entry = p.gateway.execute_entry(&plan).await.unwrap();
+    assert_eq!(entry.filled_qty, dec!(0.020));
+    // 0.010 more arrives on the symbol from outside the layer.
+    p.router
+        .place_market_entry(&foreign(dec!(0.010)))
+        .await
+        .unwrap();
+    let position = p.router.get_position(&btc()).await.unwrap();
+    assert_eq!(position.size, dec!(0.030));
+
+    p.gateway.setup_tps(&plan, &position).await.unwrap();
+    let tps: Decimal = p
+        .gateway
+        .active_tp_orders(&plan)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.qty)
+        .sum();
+    assert_eq!(
+        tps,
+        dec!(0.020),
+        "TPs cover the trade's 0.020, not the symbol's 0.030"
+    );
+
+    let state = p.gateway.trade("P1").unwrap();
+    p.gateway.close_all(&state, "test").await.unwrap();
+    let left = p.router.get_position(&btc()).await.unwrap();
+    assert_eq!(
+        left.size,
+        dec!(0.010),
+        "the foreign 0.010 is left as it was"
+    );
+    assert_eq!(left.side, Some(Side::Buy));
+}
