@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bybit_emulator::Emulator;
 use bybit_exec::config::Routing;
 use bybit_exec::serve::Server;
+use exec_gateway::Journal;
 use serde_json::{json, Value};
 
 use crate::support::{emulator, eventually, settings, KEY, SECRET};
@@ -917,4 +918,146 @@ async fn the_view_flags_a_disagreeing_trade_and_says_unknown_when_the_exchange_i
         .await
         .unwrap();
     server.stop().await;
+}
+
+/// Issue 15 item 4's must-show, through the real binary: a managed trade whose `serve` is
+/// killed with `kill -9` after each step (after the entry; after DCA1 filled; after TP1
+/// filled), each next step happening on the exchange while nothing runs, and a plain restart
+/// each time with no call repeated: the trade completes as planned (TPs resized after the
+/// DCA, breakeven after TP1, CLOSED when flat), nothing is unresolved, no order was created
+/// twice, and the journal holds each of the exchange's fills once (R-SAFE-4, R-GW-6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_trade_completes_across_kill_9_restarts_with_no_call_repeated() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let set_price = |price: rust_decimal::Decimal| {
+        emu.state()
+            .execute(|e, now| e.set_price(now, "BTCUSDT", price))
+            .unwrap();
+    };
+    let trade = |addr: SocketAddr| async move {
+        let (_, body) = get(addr, "/api/trades/SRV_K9").await;
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let wait = |what: &'static str, addr: SocketAddr, ok: fn(&Value) -> bool| async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, body) = get(addr, "/api/status").await;
+            let status: Value = serde_json::from_str(&body).unwrap();
+            let t = trade(addr).await;
+            if ok(&t) && status["unresolved"] == json!([]) {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "{what}: {t} / {status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let kill = |mut p: Process| {
+        p.child.kill().unwrap();
+        p.child.wait().unwrap();
+    };
+
+    let first = Process::spawn(&emu, &journal);
+    let mut body = plan("SRV_K9");
+    body["manage"] = json!(true);
+    let (code, answer) = post(first.addr, "/api/trades", &body).await;
+    assert_eq!(code, 200, "{answer}");
+    kill(first);
+    // Down: DCA1 fills (0.020 + 0.010).
+    set_price(rust_decimal_macros::dec!(47990));
+
+    let second = Process::spawn(&emu, &journal);
+    // The take-profits grow to the 0.030 position (the reconciler or the manager's catch-up).
+    let resized = |open: &Value| -> rust_decimal::Decimal {
+        open.as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["leg"].as_str().is_some_and(|l| l.starts_with("TP")))
+            .map(|o| {
+                o["qty"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<rust_decimal::Decimal>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = get(second.addr, "/api/status").await;
+        let status: Value = serde_json::from_str(&body).unwrap();
+        let mine = status["trades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tag"] == "SRV_K9")
+            .cloned();
+        if mine.is_some_and(|t| resized(&t["openOrders"]) == rust_decimal_macros::dec!(0.030)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "TPs not resized: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(second);
+    // Down: TP1 fills.
+    set_price(rust_decimal_macros::dec!(51010));
+
+    let third = Process::spawn(&emu, &journal);
+    wait("breakeven after TP1", third.addr, |t| {
+        t["phase"] == "BREAKEVEN"
+    })
+    .await;
+    kill(third);
+    // Down: TP2 and TP3 fill; the position is flat.
+    set_price(rust_decimal_macros::dec!(52010));
+    set_price(rust_decimal_macros::dec!(53010));
+
+    let mut fourth = Process::spawn(&emu, &journal);
+    wait("closed once flat", fourth.addr, |t| t["phase"] == "CLOSED").await;
+    let exit = fourth.terminate(Duration::from_secs(5)).unwrap();
+    assert!(exit.success());
+
+    // No order created twice: each orderLinkId reached the exchange's create once.
+    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let creates = state["requests"]["createsByOrderLinkId"]
+        .as_object()
+        .unwrap();
+    for (link, n) in creates {
+        assert_eq!(n.as_u64(), Some(1), "{link} created {n} times: {creates:?}");
+    }
+    assert!(creates.contains_key("andre_TP3_SRV_K9"), "{creates:?}");
+    assert_eq!(state["positions"], json!([]), "{state}");
+    // Each of the exchange's fills is in the journal once.
+    let exchange: Vec<String> = state["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["orderLinkId"]
+                .as_str()
+                .is_some_and(|l| l.ends_with("_SRV_K9"))
+        })
+        .map(|e| e["execId"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exchange.len() >= 5, "entry, DCA1, TP1-3: {exchange:?}");
+    let journaled: Vec<String> = exec_gateway::SqliteJournal::open(&journal)
+        .unwrap()
+        .fills("andre_")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.exec_id)
+        .collect();
+    let mut sorted = journaled.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), journaled.len(), "a fill journaled twice");
+    let mut want = exchange.clone();
+    want.sort();
+    assert_eq!(sorted, want, "the journal's fills are the exchange's");
 }

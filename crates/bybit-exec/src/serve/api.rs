@@ -290,8 +290,13 @@ pub(crate) async fn start_trade(
         Some(&tag),
         format!("trade {tag} started through the control API"),
     );
+    let mut manage_error = None;
     if request.manage {
-        app.manager.manage(&plan);
+        if let Err(e) = app.manager.manage(&plan).await {
+            manage_error = Some(format!(
+                "the trade is managed, but not after a restart: {e:#}"
+            ));
+        }
     }
     let entry = opened.entry;
     let state = gw.trade(&tag).unwrap_or(opened.state);
@@ -305,7 +310,8 @@ pub(crate) async fn start_trade(
     if complete {
         return answer(
             StatusCode::OK,
-            json!({"entry": entry_json, "trade": trade, "managed": request.manage}),
+            json!({"entry": entry_json, "trade": trade, "managed": request.manage,
+                   "warning": manage_error}),
         );
     }
     let failed: Vec<String> = state

@@ -157,11 +157,25 @@ impl Server {
             );
             tags.push(s.tag.clone());
         }
+        let store = match &runtime.settings.journal {
+            crate::config::JournalLocation::Sqlite(path) => Some(path.clone()),
+            crate::config::JournalLocation::Memory => None,
+        };
         let manager = crate::manager::Manager::spawn(
             &runtime.bus,
             runtime.gateway.clone(),
             runtime.ports.positions.clone(),
+            crate::manager::Store::new(store),
         );
+        // Managed trades are managed again, caught up with what filled while down.
+        match manager.resume(runtime.journal.clone()).await {
+            Ok(tags) => {
+                for tag in tags {
+                    seen.note(Some(&tag), format!("managing trade {tag} again"));
+                }
+            }
+            Err(e) => seen.note(None, format!("managed trades not resumed: {e:#}")),
+        }
         let app = Arc::new(http::App {
             reconciled: reconciler::Reconciled::default(),
             manager,
