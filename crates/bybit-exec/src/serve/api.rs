@@ -355,14 +355,14 @@ pub(crate) async fn start_trade(
     )
 }
 
-/// Parses an operation's body: empty or `{}`.
-fn no_fields(body: &Bytes) -> Result<(), Response> {
+/// Why an operation's body (empty or `{}`) is refused, if it is.
+fn no_fields(body: &Bytes) -> Option<String> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
+        return None;
     }
     serde_json::from_slice::<NoFields>(body)
-        .map(|_| ())
-        .map_err(|e| refused(StatusCode::BAD_REQUEST, format!("takes no fields: {e}")))
+        .err()
+        .map(|e| format!("takes no fields: {e}"))
 }
 
 fn no_trade(tag: &str) -> Response {
@@ -379,8 +379,8 @@ enum Operation {
 }
 
 async fn operate(app: Arc<App>, tag: String, body: Bytes, op: Operation) -> Response {
-    if let Err(r) = no_fields(&body) {
-        return r;
+    if let Some(why) = no_fields(&body) {
+        return refused(StatusCode::BAD_REQUEST, why);
     }
     let gw = &app.runtime.gateway;
     let Some(state) = gw.trade(&tag) else {
