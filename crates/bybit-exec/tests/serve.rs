@@ -1061,3 +1061,88 @@ async fn a_managed_trade_completes_across_kill_9_restarts_with_no_call_repeated(
     want.sort();
     assert_eq!(sorted, want, "the journal's fills are the exchange's");
 }
+
+/// `kill -9` of `serve` in the middle of a close (CLOSING journaled, the exchange holding
+/// every request), then a plain restart with no call repeated: the layer finishes the close
+/// itself — CLOSED, flat, nothing resting, nothing unresolved, no order created twice
+/// (issue 15 item 4, R-SAFE-4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let control = |path: &str, body: Value| {
+        let url = format!("{}/emulator/{path}", emu.http_url());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mut first = Process::spawn(&emu, &journal);
+    let (code, answer) = post(first.addr, "/api/trades", &plan("SRV_MID")).await;
+    assert_eq!(code, 200, "{answer}");
+    control("hold", json!({"count": 100_000, "ms": 20_000})).await;
+    let addr = first.addr;
+    let _close = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://{addr}/api/trades/SRV_MID/close"))
+            .header("X-Bybit-Exec", "1")
+            .json(&json!({}))
+            .send()
+            .await
+    });
+    // Mid-close: CLOSING is journaled, the cancels and the close are held by the exchange.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let states = exec_gateway::SqliteJournal::open(&journal)
+            .unwrap()
+            .states("SRV_MID")
+            .unwrap();
+        if states.iter().any(|s| s.phase.as_str() == "CLOSING") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never CLOSING: {states:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    drop(first);
+    control("reset", json!({})).await;
+
+    let mut second = Process::spawn(&emu, &journal);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = get(second.addr, "/api/trades/SRV_MID").await;
+        let trade: Value = serde_json::from_str(&body).unwrap();
+        let (_, body) = get(second.addr, "/api/status").await;
+        let status: Value = serde_json::from_str(&body).unwrap();
+        if trade["phase"] == "CLOSED" && status["unresolved"] == json!([]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not finished: {trade} / {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exit = second.terminate(Duration::from_secs(5)).unwrap();
+    assert!(exit.success());
+    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["positions"], json!([]), "{state}");
+    assert_eq!(state["openOrders"], json!([]), "{state}");
+    let creates = state["requests"]["createsByOrderLinkId"]
+        .as_object()
+        .unwrap();
+    for (link, n) in creates {
+        assert_eq!(n.as_u64(), Some(1), "{link} created {n} times: {creates:?}");
+    }
+}
