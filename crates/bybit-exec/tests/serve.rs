@@ -1146,3 +1146,89 @@ async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
         assert_eq!(n.as_u64(), Some(1), "{link} created {n} times: {creates:?}");
     }
 }
+
+/// `kill -9` of `serve` right after the entry's intent is journaled (the order may or may not
+/// have reached the exchange), then a plain restart with no call repeated: the layer settles
+/// it — either the entry filled and the trade gets its take-profits and DCA, or it never
+/// landed and the intent is journaled as not placed — with nothing unresolved, the exchange
+/// and the layer agreeing, and no order created twice (issue 15 item 4, R-SAFE-4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_after_the_entry_intent_is_settled_by_the_next_serve() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite");
+    let mut first = Process::spawn(&emu, &journal);
+    let addr = first.addr;
+    let _open = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://{addr}/api/trades"))
+            .header("X-Bybit-Exec", "1")
+            .json(&plan("SRV_K9E"))
+            .send()
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let intent = exec_gateway::SqliteJournal::open(&journal)
+            .ok()
+            .and_then(|j| j.intent("andre_ENTRY_SRV_K9E").ok().flatten());
+        if intent.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the entry intent was never journaled"
+        );
+        std::thread::yield_now();
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    drop(first);
+
+    let mut second = Process::spawn(&emu, &journal);
+    // Up to the gateway's landing window (30 s) for an order that never landed, plus passes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let settled = loop {
+        let (_, body) = get(second.addr, "/api/status").await;
+        let status: Value = serde_json::from_str(&body).unwrap();
+        let (code, body) = get(second.addr, "/api/trades/SRV_K9E").await;
+        let trade: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let unresolved = status["unresolved"] == json!([]);
+        let entered = code == 200
+            && trade["phase"] == "IN_POSITION"
+            && trade["missingLegs"] == json!([])
+            && trade["unprotected"] == false
+            && trade["orders"].as_array().is_some_and(|o| o.len() == 5);
+        let never =
+            status["positions"] == json!([]) && (code == 404 || trade["phase"] != "IN_POSITION");
+        if unresolved && (entered || never) {
+            break if entered { "entered" } else { "never landed" };
+        }
+        assert!(Instant::now() < deadline, "not settled: {trade} / {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!("the entry {settled}");
+    let exit = second.terminate(Duration::from_secs(5)).unwrap();
+    assert!(exit.success());
+    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let creates = state["requests"]["createsByOrderLinkId"]
+        .as_object()
+        .unwrap();
+    for (link, n) in creates {
+        assert_eq!(n.as_u64(), Some(1), "{link} created {n} times: {creates:?}");
+    }
+    let size = state["positions"]
+        .as_array()
+        .unwrap()
+        .first()
+        .map(|p| p["size"].as_str().unwrap().to_owned());
+    match settled {
+        "entered" => assert_eq!(size.as_deref(), Some("0.020"), "{state}"),
+        _ => assert_eq!(size, None, "{state}"),
+    }
+}
