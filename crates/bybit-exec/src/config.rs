@@ -301,6 +301,9 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// `EXECUTION_SILENCE_MS`: the private stream counts as quiet after this (30000).
     pub silence_threshold: Duration,
+    /// `EXECUTION_RECONCILE_MS`: how often `serve`'s background reconciler runs a pass while
+    /// passes succeed (3000; doubled up to 8× while they fail).
+    pub reconcile_every: Duration,
     /// `BYBIT_RECV_WINDOW_MS` (5000, R-CFG-2).
     pub recv_window: Duration,
     /// `BYBIT_HTTP_TIMEOUT_MS` (5000, R-CFG-2).
@@ -337,6 +340,7 @@ impl fmt::Debug for Settings {
             .field("on_tp_failure", &self.on_tp_failure)
             .field("poll_interval", &self.poll_interval)
             .field("silence_threshold", &self.silence_threshold)
+            .field("reconcile_every", &self.reconcile_every)
             .field("recv_window", &self.recv_window)
             .field("http_timeout", &self.http_timeout)
             .field("paper_usdt", &self.paper_usdt)
@@ -462,6 +466,10 @@ const KEYS: &[Key] = &[
     ),
     key(
         "EXECUTION_SILENCE_MS",
+        "a whole number of milliseconds from 100 to 600000",
+    ),
+    key(
+        "EXECUTION_RECONCILE_MS",
         "a whole number of milliseconds from 100 to 600000",
     ),
     key(
@@ -915,6 +923,7 @@ impl Settings {
             },
             poll_interval: raw.millis("EXECUTION_POLL_INTERVAL_MS", 3000, 100..=60_000)?,
             silence_threshold: raw.millis("EXECUTION_SILENCE_MS", 30_000, 100..=600_000)?,
+            reconcile_every: raw.millis("EXECUTION_RECONCILE_MS", 3000, 100..=600_000)?,
             recv_window: raw.millis("BYBIT_RECV_WINDOW_MS", 5000, 1..=60_000)?,
             http_timeout: raw.millis("BYBIT_HTTP_TIMEOUT_MS", 5000, 100..=120_000)?,
             paper_usdt: raw.decimal("PAPER_USDT", dec!(10000), |v| v > Decimal::ZERO)?,
@@ -971,6 +980,7 @@ impl Settings {
             on_tp_failure: exec_gateway::TpFailurePolicy::KeepFlagged,
             poll_interval: Duration::from_millis(200),
             silence_threshold: Duration::from_secs(2),
+            reconcile_every: Duration::from_secs(3),
             recv_window: Duration::from_millis(5000),
             http_timeout: Duration::from_millis(5000),
             paper_usdt: dec!(10000),

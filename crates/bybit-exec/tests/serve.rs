@@ -830,7 +830,11 @@ async fn a_second_serve_on_one_journal_refuses_to_start_naming_the_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_view_flags_a_disagreeing_trade_and_says_unknown_when_the_exchange_is_unreadable() {
     let emu = emulator().await;
-    let server = Server::start(settings(&emu), "127.0.0.1:0".parse().unwrap())
+    let mut s = settings(&emu);
+    // The background reconciler would settle the trade (the exchange wins) before the view
+    // is looked at: kept out of the way, the flag stands until reconciled.
+    s.reconcile_every = Duration::from_secs(600);
+    let server = Server::start(s, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let addr = server.addr();

@@ -190,7 +190,7 @@ impl Server {
         // The first read before serving, so the first page shows the exchange.
         snapshot::refresh(&app).await;
         let refresher = snapshot::spawn(app.clone());
-        let reconciler = reconciler::spawn(app.clone());
+        let reconciler = reconciler::spawn(app.clone(), app.runtime.settings.reconcile_every);
         let (stop, stopped) = oneshot::channel::<()>();
         let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let http = tokio::spawn(async move {

@@ -2,8 +2,9 @@
 //! [`exec_gateway::Gateway::reconcile`] every [`RECONCILE_EVERY`]: every unresolved intent is
 //! looked up and journaled, every open trade compared with the exchange and its interrupted
 //! work finished (missing TPs and DCAs placed, a CLOSING trade closed). A pass that fails
-//! (the exchange unreadable, a storm of 5xx) doubles the wait, up to [`RECONCILE_MAX_WAIT`];
-//! the first pass that succeeds goes back to the normal pace. The decisions are the
+//! (the exchange unreadable, a storm of 5xx) doubles the wait, up to 8× the pace
+//! (`EXECUTION_RECONCILE_MS`, default [`RECONCILE_EVERY`]); the first pass that succeeds goes
+//! back to the normal pace. The decisions are the
 //! gateway's; this task only paces them and reports the last pass.
 
 use std::sync::{Arc, Mutex};
@@ -14,10 +15,10 @@ use tokio::task::JoinHandle;
 
 use super::http::App;
 
-/// The pace while passes succeed.
+/// The default pace while passes succeed.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(3);
-/// The longest wait between passes while they fail.
-pub const RECONCILE_MAX_WAIT: Duration = Duration::from_secs(24);
+/// The longest wait between passes while they fail, as a multiple of the pace.
+pub const BACKOFF_CAP: u32 = 8;
 /// The longest one pass may take before it is cut (and counted as failed).
 pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -71,20 +72,28 @@ impl Reconciled {
     }
 }
 
-/// The wait after a pass: the normal pace after a success, doubled after a failure.
-pub fn next_wait(now: Duration, failed: bool) -> Duration {
+/// The wait after a pass: the pace `every` after a success, doubled after a failure (at
+/// most [`BACKOFF_CAP`] × `every`).
+pub fn next_wait(every: Duration, now: Duration, failed: bool) -> Duration {
     if failed {
-        (now * 2).clamp(RECONCILE_EVERY, RECONCILE_MAX_WAIT)
+        (now * 2).clamp(every, every * BACKOFF_CAP)
     } else {
-        RECONCILE_EVERY
+        every
     }
 }
 
-/// Runs passes until aborted (the first one [`RECONCILE_EVERY`] after the start's
-/// `recover()`).
-pub(crate) fn spawn(app: Arc<App>) -> JoinHandle<()> {
+/// Gives the reconciler's counter its help text.
+pub fn describe() {
+    metrics::describe_counter!(
+        RECONCILE_TOTAL,
+        "Background reconciliation passes, by result (settled, unsettled, failed)"
+    );
+}
+
+/// Runs passes until aborted, the first one `every` after the start's `recover()`.
+pub(crate) fn spawn(app: Arc<App>, every: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut wait = RECONCILE_EVERY;
+        let mut wait = every;
         loop {
             tokio::time::sleep(wait).await;
             let pass = tokio::time::timeout(RECONCILE_TIMEOUT, app.runtime.gateway.reconcile());
@@ -128,7 +137,7 @@ pub(crate) fn spawn(app: Arc<App>) -> JoinHandle<()> {
                     true
                 }
             };
-            wait = next_wait(wait, failed);
+            wait = next_wait(every, wait, failed);
         }
     })
 }
@@ -139,13 +148,14 @@ mod tests {
 
     #[test]
     fn failures_back_off_to_the_cap_and_a_success_restores_the_pace() {
-        let mut wait = RECONCILE_EVERY;
+        let every = RECONCILE_EVERY;
+        let mut wait = every;
         let mut seen = Vec::new();
         for _ in 0..5 {
-            wait = next_wait(wait, true);
+            wait = next_wait(every, wait, true);
             seen.push(wait.as_secs());
         }
         assert_eq!(seen, [6, 12, 24, 24, 24]);
-        assert_eq!(next_wait(wait, false), RECONCILE_EVERY);
+        assert_eq!(next_wait(every, wait, false), every);
     }
 }
