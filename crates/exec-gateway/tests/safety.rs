@@ -142,3 +142,27 @@ async fn with_the_close_policy_a_trade_whose_tps_fail_is_closed() {
     assert!(again.is_conflict(), "{again}");
     assert!(matches!(again, GatewayError::Conflict { .. }));
 }
+
+/// R-SAFE-1: a DCA far below the market is valued at the current price, not its own: at
+/// price 1, 100 USDT × 10 buys 1 000 BTC, worth 50 M USDT now (issue 15: "a DCA at price 1
+/// became a 500 BTC limit buy"). The price band is opened wide so the notional rule is the
+/// one that must refuse it.
+#[tokio::test]
+async fn a_dca_far_below_the_market_is_valued_at_the_current_price() {
+    let mut m = Mocks::new();
+    m.config.default_price_band = dec!(1);
+    m.router.expect_place_market_entry().never();
+    let (gw, _) = m.build_mem();
+    let mut bad = plan("S2");
+    bad.dca_levels[1].price = dec!(1);
+    let err = gw.check_plan(&bad).await.unwrap_err();
+    assert!(
+        matches!(&err, GatewayError::PlanRefused { field, .. } if field == "dca_levels[1].margin_usdt"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("above the configured maximum"),
+        "{err}"
+    );
+    gw.check_plan(&plan("S2")).await.unwrap();
+}

@@ -322,6 +322,12 @@ async fn conflicts_are_refused_before_anything_is_sent() {
         dec!(0.01) + own.filled_qty,
         "adopted + entered"
     );
+    // A reconcile pass keeps the adopted quantity (it rebuilds the entry from its order).
+    p.gateway.reconcile().await.unwrap();
+    assert_eq!(
+        p.gateway.trade("OWN4").unwrap().filled_qty,
+        entry.filled_qty
+    );
 }
 
 /// The TradePlan's unknown JSON field is named in the refusal (the control API's 4xx text).
@@ -341,4 +347,31 @@ fn an_unknown_field_is_named() {
             .unwrap()
             .adopt_position
     );
+}
+
+/// R-SAFE-2: the symbol is claimed atomically. Ten entries with ten tags on BTCUSDT at once
+/// (their ownership checks read the position over REST, so they interleave): one opens,
+/// nine are conflicts, and one entry order reaches the emulator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_entries_with_different_tags_open_one_trade() {
+    let emu = start_emulator(dec!(100000)).await;
+    let p = process(&emu, Arc::new(MemoryJournal::new())).await;
+    let live = Live::over(emu, &p);
+    live.ticker_ready().await;
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let gw = p.gateway.clone();
+            tokio::spawn(async move { gw.execute_entry(&plan(&format!("C{i}"))).await })
+        })
+        .collect();
+    let mut opened = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => opened += 1,
+            Err(e) => assert!(e.is_conflict(), "{e}"),
+        }
+    }
+    assert_eq!(opened, 1);
+    let counts = requests(&live).await;
+    assert_eq!(counts["byPath"]["/v5/order/create"], 1, "{counts}");
 }

@@ -73,6 +73,14 @@ async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
     let state = gw.trade("T1").unwrap();
     let state = gw.close_all(&state, "dry run over").await.unwrap();
     assert_eq!(state.phase, Phase::Closed);
+    // Refused the same way as live and paper (R-SAFE-1, R-SAFE-2), nothing "would send":
+    // the finished tag, and a TP on the loss side.
+    let again = gw.execute_entry(&plan("T1")).await.unwrap_err();
+    assert!(again.is_conflict(), "{again}");
+    let mut bad = plan("T2");
+    bad.tp_levels[0].price = dec!(49000);
+    let refused = gw.execute_entry(&bad).await.unwrap_err();
+    assert!(refused.is_plan_refused(), "{refused}");
 
     let mut would = Vec::new();
     let mut fills = Vec::new();

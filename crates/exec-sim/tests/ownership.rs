@@ -50,6 +50,8 @@ async fn tps_and_close_all_size_from_the_trades_own_quantity() {
     let plan = plan("P1");
     let entry = p.gateway.execute_entry(&plan).await.unwrap();
     assert_eq!(entry.filled_qty, dec!(0.020));
+    // Filled with no take-profit yet: unprotected until setup_tps places them (R-SAFE-3).
+    assert!(p.gateway.trade("P1").unwrap().unprotected);
     // 0.010 more arrives on the symbol from outside the layer.
     p.router
         .place_market_entry(&foreign(dec!(0.010)))
@@ -82,4 +84,15 @@ async fn tps_and_close_all_size_from_the_trades_own_quantity() {
         "the foreign 0.010 is left as it was"
     );
     assert_eq!(left.side, Some(Side::Buy));
+}
+
+/// An aborted (ERROR) trade is finished too: its tag is a conflict, not a second try.
+#[tokio::test]
+async fn an_aborted_trades_tag_is_a_conflict() {
+    let p = paper(dec!(10), Arc::new(MemoryJournal::new()), None);
+    let err = p.gateway.execute_entry(&plan("A1")).await.unwrap_err();
+    assert!(err.aborts_trade(), "{err}");
+    let again = p.gateway.execute_entry(&plan("A1")).await.unwrap_err();
+    assert!(again.is_conflict(), "{again}");
+    assert!(again.to_string().contains("ERROR"), "{again}");
 }

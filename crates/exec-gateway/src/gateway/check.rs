@@ -40,81 +40,13 @@ impl Gateway {
     /// [`GatewayConfig::symbols`]: crate::GatewayConfig::symbols
     /// [`GatewayConfig::default_price_band`]: crate::GatewayConfig::default_price_band
     pub async fn check_plan(&self, plan: &TradePlan) -> Result<(), GatewayError> {
+        self.check_static(plan)?;
         let tag = plan.client_tag.as_str();
         let refuse = |field: &str, rule: String| GatewayError::PlanRefused {
             tag: tag.to_owned(),
             field: field.to_owned(),
             rule,
         };
-        // The longest ids this plan can produce must be valid before the first is sent.
-        for leg in [Leg::Entry, Leg::Close(99), Leg::Dca(9), Leg::Tp(9)] {
-            if let Err(e) = self.links.id(tag, leg) {
-                return Err(refuse("client_tag", e.to_string()));
-            }
-        }
-        if let Some(symbols) = &self.config.symbols {
-            if !symbols.contains(&plan.symbol) {
-                let list: Vec<&str> = symbols.iter().map(|s| s.as_str()).collect();
-                return Err(refuse(
-                    "symbol",
-                    format!(
-                        "{} is not one of the configured symbols [{}]",
-                        plan.symbol.as_str(),
-                        list.join(", ")
-                    ),
-                ));
-            }
-        }
-        if plan.margin_usdt <= Decimal::ZERO {
-            return Err(refuse("margin_usdt", "must be positive".to_owned()));
-        }
-        if plan.leverage <= Decimal::ZERO {
-            return Err(refuse("leverage", "must be positive".to_owned()));
-        }
-        if plan.tp_levels.len() > 9 {
-            return Err(refuse("tp_levels", "at most 9 levels".to_owned()));
-        }
-        if plan.dca_levels.len() > 9 {
-            return Err(refuse("dca_levels", "at most 9 levels".to_owned()));
-        }
-        for (i, tp) in plan.tp_levels.iter().enumerate() {
-            if tp.share <= Decimal::ZERO {
-                return Err(refuse(
-                    &format!("tp_levels[{i}].share"),
-                    "must be positive".to_owned(),
-                ));
-            }
-            if tp.price <= Decimal::ZERO {
-                return Err(refuse(
-                    &format!("tp_levels[{i}].price"),
-                    "must be positive".to_owned(),
-                ));
-            }
-        }
-        if !plan.tp_levels.is_empty() {
-            let total: Decimal = plan.tp_levels.iter().map(|t| t.share).sum();
-            if total != Decimal::ONE {
-                return Err(refuse(
-                    "tp_levels",
-                    format!("shares add up to {total}, not 1"),
-                ));
-            }
-        }
-        for (i, dca) in plan.dca_levels.iter().enumerate() {
-            if dca.price <= Decimal::ZERO {
-                return Err(refuse(
-                    &format!("dca_levels[{i}].price"),
-                    "must be positive".to_owned(),
-                ));
-            }
-            if dca.margin_usdt <= Decimal::ZERO {
-                return Err(refuse(
-                    &format!("dca_levels[{i}].margin_usdt"),
-                    "must be positive".to_owned(),
-                ));
-            }
-        }
-
         let rules = self.rules(tag, &plan.symbol).await?;
         if !rules.is_trading() {
             return Err(refuse(
@@ -300,6 +232,88 @@ impl Gateway {
         Ok(())
     }
 
+    /// The part of [`Gateway::check_plan`] that needs neither prices nor rules: ids, the
+    /// configured symbol, positive sizes, level counts, TP shares, positive prices. Also what
+    /// `setup_tps` and `setup_dcas` check of the plan they are given.
+    pub(crate) fn check_static(&self, plan: &TradePlan) -> Result<(), GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let refuse = |field: &str, rule: String| GatewayError::PlanRefused {
+            tag: tag.to_owned(),
+            field: field.to_owned(),
+            rule,
+        };
+        // The longest ids this plan can produce must be valid before the first is sent.
+        for leg in [Leg::Entry, Leg::Close(99), Leg::Dca(9), Leg::Tp(9)] {
+            if let Err(e) = self.links.id(tag, leg) {
+                return Err(refuse("client_tag", e.to_string()));
+            }
+        }
+        if let Some(symbols) = &self.config.symbols {
+            if !symbols.contains(&plan.symbol) {
+                let list: Vec<&str> = symbols.iter().map(|s| s.as_str()).collect();
+                return Err(refuse(
+                    "symbol",
+                    format!(
+                        "{} is not one of the configured symbols [{}]",
+                        plan.symbol.as_str(),
+                        list.join(", ")
+                    ),
+                ));
+            }
+        }
+        if plan.margin_usdt <= Decimal::ZERO {
+            return Err(refuse("margin_usdt", "must be positive".to_owned()));
+        }
+        if plan.leverage <= Decimal::ZERO {
+            return Err(refuse("leverage", "must be positive".to_owned()));
+        }
+        if plan.tp_levels.len() > 9 {
+            return Err(refuse("tp_levels", "at most 9 levels".to_owned()));
+        }
+        if plan.dca_levels.len() > 9 {
+            return Err(refuse("dca_levels", "at most 9 levels".to_owned()));
+        }
+        for (i, tp) in plan.tp_levels.iter().enumerate() {
+            if tp.share <= Decimal::ZERO {
+                return Err(refuse(
+                    &format!("tp_levels[{i}].share"),
+                    "must be positive".to_owned(),
+                ));
+            }
+            if tp.price <= Decimal::ZERO {
+                return Err(refuse(
+                    &format!("tp_levels[{i}].price"),
+                    "must be positive".to_owned(),
+                ));
+            }
+        }
+        if !plan.tp_levels.is_empty() {
+            let total: Decimal = plan.tp_levels.iter().map(|t| t.share).sum();
+            if total != Decimal::ONE {
+                return Err(refuse(
+                    "tp_levels",
+                    format!("shares add up to {total}, not 1"),
+                ));
+            }
+        }
+        for (i, dca) in plan.dca_levels.iter().enumerate() {
+            if dca.price <= Decimal::ZERO {
+                return Err(refuse(
+                    &format!("dca_levels[{i}].price"),
+                    "must be positive".to_owned(),
+                ));
+            }
+            if dca.margin_usdt <= Decimal::ZERO {
+                return Err(refuse(
+                    &format!("dca_levels[{i}].margin_usdt"),
+                    "must be positive".to_owned(),
+                ));
+            }
+        }
+
+        Ok(())
+    }
+
     /// The ownership checks of an entry (R-SAFE-2), before anything is sent: the tag does not
     /// name a finished trade; no other open trade holds the symbol (the symbol is then claimed
     /// for this trade, atomically, by moving it to ENTERING in memory); and, for an entry not
@@ -407,12 +421,13 @@ impl Gateway {
         });
     }
 
-    /// A tag names one trade for ever: a plan whose tag is that of a finished trade (CLOSED,
-    /// in memory or in the journal; ERROR in the journal of an earlier process) is refused.
+    /// A tag names one trade for ever: a plan whose tag is that of a finished trade (CLOSED or
+    /// ERROR, in memory or in the journal of an earlier process) is refused, the same way on
+    /// every routing.
     pub(crate) fn refuse_finished_tag(&self, plan: &TradePlan) -> Result<(), GatewayError> {
         let tag = plan.client_tag.as_str();
         let phase = match self.trade(tag) {
-            Some(t) if t.phase == Phase::Closed => Some(Phase::Closed),
+            Some(t) if matches!(t.phase, Phase::Closed | Phase::Error) => Some(t.phase),
             Some(_) => None,
             None => self
                 .ports

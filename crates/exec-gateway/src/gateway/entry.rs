@@ -32,7 +32,7 @@ impl Gateway {
     /// Before anything is sent: [`Gateway::check_plan`] (R-SAFE-1), a tag that names a
     /// finished trade, another open trade on the symbol, or a position no trade owns (unless
     /// `adopt_position`) are refused ([`GatewayError::is_plan_refused`],
-    /// [`GatewayError::is_conflict`]; R-SAFE-2). A trade in ERROR answers `TradeAborted`.
+    /// [`GatewayError::is_conflict`]; R-SAFE-2), a trade in ERROR included.
     pub async fn execute_entry(&self, plan: &TradePlan) -> Result<EntryResult, GatewayError> {
         let tag = plan.client_tag.as_str();
         let _guard = self.lock_trade(tag).await;
@@ -71,6 +71,10 @@ impl Gateway {
         match &result {
             Ok(done) => {
                 self.set_entry_done(tag, done);
+                // Filled, and no take-profit placed yet (R-SAFE-3).
+                if !plan.tp_levels.is_empty() {
+                    self.update_trade(tag, |t| t.unprotected = true);
+                }
                 self.set_phase(
                     tag,
                     Phase::InPosition,

@@ -372,11 +372,8 @@ impl Gateway {
     pub(crate) fn leg_fixed(&self, tag: &str, leg: Leg) {
         let code = leg.code();
         lock(&self.standing).retain(|(t, l, _)| t != tag || *l != code);
-        self.update_trade(tag, |t| {
-            t.problems.retain(|p| p.leg != code);
-            t.unprotected =
-                !t.filled_qty.is_zero() && t.problems.iter().any(|p| p.leg.starts_with("TP"));
-        });
+        // `unprotected` is cleared by setup_tps once every TP leg stands, not here.
+        self.update_trade(tag, |t| t.problems.retain(|p| p.leg != code));
     }
 
     /// Refuses to work on a trade that was aborted, or when trading has stopped.
@@ -658,39 +655,9 @@ impl Gateway {
         Ok(())
     }
 
-    /// Checks what can be checked before anything is sent: the tag gives valid ids for every
-    /// leg the plan can use, sizes are positive, TP shares add up to 1.
+    /// The plan's static checks ([`Gateway::check_plan`]'s first part, one owner), for
+    /// operations that are given a plan after the entry.
     pub(crate) fn validate_plan(&self, plan: &TradePlan) -> Result<(), GatewayError> {
-        let tag = plan.client_tag.as_str();
-        let invalid = |reason: &str| GatewayError::InvalidPlan {
-            tag: tag.to_owned(),
-            reason: reason.to_owned(),
-        };
-        if plan.margin_usdt <= Decimal::ZERO {
-            return Err(invalid("margin_usdt must be positive"));
-        }
-        if plan.leverage <= Decimal::ZERO {
-            return Err(invalid("leverage must be positive"));
-        }
-        if plan.tp_levels.len() > 9 || plan.dca_levels.len() > 9 {
-            return Err(invalid("at most 9 TP and 9 DCA levels"));
-        }
-        if !plan.tp_levels.is_empty() {
-            let total: Decimal = plan.tp_levels.iter().map(|t| t.share).sum();
-            if plan.tp_levels.iter().any(|t| t.share <= Decimal::ZERO) || total != Decimal::ONE {
-                return Err(invalid("TP shares must be positive and add up to 1"));
-            }
-        }
-        if plan
-            .dca_levels
-            .iter()
-            .any(|d| d.margin_usdt <= Decimal::ZERO || d.price <= Decimal::ZERO)
-        {
-            return Err(invalid("DCA levels need a positive price and margin"));
-        }
-        // The longest ids this plan can produce must be valid before the first is sent.
-        self.links.id(tag, Leg::Entry)?;
-        self.links.id(tag, Leg::Close(99))?;
-        Ok(())
+        self.check_static(plan)
     }
 }

@@ -229,7 +229,11 @@ impl Gateway {
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan))),
+            None => {
+                // Every TP leg is placed, open or done: the position is protected as planned.
+                self.update_trade(tag, |t| t.unprotected = false);
+                Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan)))
+            }
         }
     }
 

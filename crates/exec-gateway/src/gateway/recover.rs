@@ -364,11 +364,22 @@ impl Gateway {
                 .map_err(|e| self.journal_failed(tag, e))?;
             state.phase = Phase::InPosition;
         }
+        // A filled entry whose TP legs are not all on the exchange (open or filled) is
+        // unprotected until setup_tps places them (R-SAFE-3).
+        let tp_missing = (1..=plan.tp_levels.len()).any(|i| {
+            !state.orders.iter().any(|(leg, (_, status))| {
+                *leg == format!("TP{i}")
+                    && status.is_some_and(|s| s.is_open() || s == OrderStatus::Filled)
+            })
+        });
+        state.unprotected = !state.filled_qty.is_zero() && !position.is_flat() && tp_missing;
         // Problems this process saw stay listed until fixed.
         if let Some(before) = self.trade(tag) {
             state.problems = before.problems;
-            state.unprotected = before.unprotected;
-            if state.filled_qty.is_zero() {
+            state.unprotected |= before.unprotected && !position.is_flat();
+            // What this process knows of the entry (an adopted position included) is kept
+            // over the entry order's own fill.
+            if before.filled_qty > state.filled_qty {
                 state.filled_qty = before.filled_qty;
                 state.entry_price = state.entry_price.or(before.entry_price);
             }
