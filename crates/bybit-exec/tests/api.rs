@@ -497,6 +497,11 @@ async fn a_take_profit_refused_after_the_entry_is_loud_and_the_close_policy_ends
                     !listed["problems"].as_array().unwrap().is_empty(),
                     "{listed}"
                 );
+                // The page itself, rendered by its own script.
+                if let Some(dom) = crate::serve::chromium(&format!("http://{addr}/"), None) {
+                    assert!(dom.contains("UNPROTECTED: take-profit missing"), "{dom}");
+                    assert!(dom.contains("leg failed: TP2 rejected"), "{dom}");
+                }
             }
             exec_gateway::TpFailurePolicy::Close => {
                 assert_eq!(trade["phase"], "CLOSED", "{trade}");

@@ -142,7 +142,7 @@ fn promtool_check(text: &str) -> Option<(bool, String)> {
 
 /// Headless Chromium on `url`: the DOM after the page's scripts ran, and a screenshot to
 /// `screenshot` if given. `None` when Chromium is not available.
-fn chromium(url: &str, screenshot: Option<&Path>) -> Option<String> {
+pub(crate) fn chromium(url: &str, screenshot: Option<&Path>) -> Option<String> {
     let Some(chromium) = tool("chromium", "chromium") else {
         println!("SKIPPED: chromium not available");
         return None;
