@@ -298,6 +298,16 @@ async fn an_event_client_reconnecting_with_last_event_id_gets_every_fill_once() 
     .await;
     let (code, answer) = post(addr, "/api/trades/API_SSE/close", &json!({})).await;
     assert_eq!(code, 200, "{answer}");
+    eventually("the close's fill journaled", || async {
+        server
+            .runtime()
+            .journal
+            .fills("andre_")
+            .unwrap()
+            .iter()
+            .any(|f| f.order_link_id.starts_with("andre_CLOSE"))
+    })
+    .await;
     let journaled = server.runtime().journal.fills("andre_").unwrap();
     let after_entry: Vec<&str> = journaled
         .iter()
@@ -587,5 +597,48 @@ async fn after_a_storm_of_5xx_and_held_requests_the_reconciler_leaves_nothing_st
     let state = emulator_state(&emu).await;
     let creates = &state["requests"]["createsByOrderLinkId"];
     println!("creates by orderLinkId: {creates}");
+    assert!(server.stop().await);
+}
+
+/// R-SAFE-1/2 through serve: a second trade on a symbol and a reused finished tag are
+/// answered 409, a plan on a symbol outside `EXECUTION_SYMBOLS` or with a take-profit on the
+/// loss side 422 — each before anything reaches the exchange (creates counted there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_are_409_and_refused_plans_422_with_nothing_sent() {
+    let emu = emulator().await;
+    let server = server(&emu).await;
+    let addr = server.addr();
+    let (code, answer) = post(addr, "/api/trades", &plan("API_ONE")).await;
+    assert_eq!(code, 200, "{answer}");
+    let creates = || async {
+        emulator_state(&emu).await["requests"]["createsByOrderLinkId"]
+            .as_object()
+            .unwrap()
+            .len()
+    };
+    let before = creates().await;
+
+    let (code, answer) = post(addr, "/api/trades", &plan("API_TWO")).await;
+    assert_eq!(code, 409, "a second trade on BTCUSDT: {answer}");
+    let mut eth = plan("API_ETH");
+    eth["symbol"] = json!("ETHUSDT");
+    let (code, answer) = post(addr, "/api/trades", &eth).await;
+    assert_eq!(code, 422, "a symbol not configured: {answer}");
+    let mut loss = plan("API_LOSS");
+    loss["tp_levels"][0]["price"] = json!("49000");
+    let (code, answer) = post(addr, "/api/trades", &loss).await;
+    assert!(
+        code == 422 || code == 409,
+        "a loss-side TP: {code} {answer}"
+    );
+    assert_eq!(creates().await, before, "an order reached the exchange");
+
+    // A finished trade's tag names it for ever.
+    let (code, answer) = post(addr, "/api/trades/API_ONE/close", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    let before = creates().await;
+    let (code, answer) = post(addr, "/api/trades", &plan("API_ONE")).await;
+    assert_eq!(code, 409, "a finished tag: {answer}");
+    assert_eq!(creates().await, before, "an order reached the exchange");
     assert!(server.stop().await);
 }

@@ -271,6 +271,8 @@ pub(crate) async fn start_trade(
     // whatever became of the legs (the trade's problems say which failed and why).
     let opened = match gw.open_trade(&plan).await {
         Ok(opened) => opened,
+        // Refused before anything was sent (the tag may name an older, finished trade).
+        Err(e) if e.is_conflict() || e.is_plan_refused() => return gateway_error(&e),
         Err(e) => {
             // Filled or not? The gateway's state says; a position open is never a bare error.
             if let Some(state) = gw.trade(&tag).filter(|s| s.filled_qty > Decimal::ZERO) {
