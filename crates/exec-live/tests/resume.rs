@@ -295,6 +295,18 @@ async fn an_intent_that_never_landed_is_journaled_not_placed_and_sent_once() {
             now_ms() - 60_000,
         ))
         .unwrap();
+    // DCA2's intent is fresh: its order might still land, so the lookup alone does not settle
+    // it; the resumed setup_dcas does (looked up, then sent once under the outcome policy).
+    journal
+        .record_intent(&intent(
+            "X4",
+            "DCA2",
+            Side::Buy,
+            dec!(0.02),
+            Some(dec!(48000)),
+            now_ms(),
+        ))
+        .unwrap();
 
     let (p, found) = restart(&emu, p, &journal).await;
     let r = &found[0];
@@ -307,16 +319,19 @@ async fn an_intent_that_never_landed_is_journaled_not_placed_and_sent_once() {
     );
     let open = open_of(&p, "X4").await;
     assert!(open.iter().any(|(l, _)| l == "andre_DCA1_X4"), "{open:?}");
+    assert!(open.iter().any(|(l, _)| l == "andre_DCA2_X4"), "{open:?}");
     let truth: serde_json::Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        truth["requests"]["createsByOrderLinkId"]["andre_DCA1_X4"], 1,
-        "sent once"
-    );
+    for dca in ["andre_DCA1_X4", "andre_DCA2_X4"] {
+        assert_eq!(
+            truth["requests"]["createsByOrderLinkId"][dca], 1,
+            "{dca} sent once"
+        );
+    }
 }
 
 /// TPs resized after a DCA filled while the process was down: recover() amends them to the

@@ -191,6 +191,16 @@ impl Gateway {
         if let Some(state) = self.trade(tag) {
             found.state = state;
         }
+        // What the resumed work settled (an intent looked up and sent by the outcome policy)
+        // is no longer unresolved.
+        let journal = &self.ports.journal;
+        found.unresolved.retain(|link| {
+            journal
+                .intent(link)
+                .ok()
+                .flatten()
+                .is_none_or(|row| unsettled(&row))
+        });
         Ok(())
     }
 
