@@ -1,8 +1,9 @@
 //! The outcome policy's order of calls, pinned with mockall's `Sequence` on every route that
 //! sends an order — entry, TP, DCA, close (R-GW-1, R-GW-2, R-GW-3, R-GW-5, R-SAFE-4): after
 //! an unknown outcome the order is looked up by orderLinkId strictly before it is sent again,
-//! with the same orderLinkId. (The breakeven stop is no order: setting the same stop-loss
-//! twice cannot duplicate anything, and "not modified", 34040, counts as done.)
+//! with the same orderLinkId. The breakeven stop (R-GW-4) is no order, so setting it twice
+//! cannot duplicate anything ("not modified", 34040, counts as done); its route is pinned too:
+//! after an unknown outcome the position is read strictly before the stop is set again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -171,4 +172,40 @@ async fn close_lookup_strictly_before_the_resend() {
     let mut state = TradeState::new(&plan("Q1"));
     state.symbol = symbol();
     gw.close_all(&state, "test").await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_position_read_strictly_before_the_stop_is_set_again() {
+    let mut m = Mocks::new();
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let mut seq = Sequence::new();
+    m.positions
+        .expect_get_position()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(long(dec!(0.02), dec!(50000))));
+    m.router
+        .expect_set_stop_loss()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Err(unknown()));
+    m.positions
+        .expect_get_position()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(long(dec!(0.02), dec!(50000))));
+    m.router
+        .expect_set_stop_loss()
+        .withf(|_, p| *p == dec!(50000))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(()));
+    let (gw, _) = m.build_mem();
+    let state = TradeState::new(&plan("Q1"));
+    let first = gw.move_to_breakeven(&state).await;
+    assert!(
+        first.is_err(),
+        "an unknown outcome is not a success: {first:?}"
+    );
+    gw.move_to_breakeven(&state).await.unwrap();
 }
