@@ -1243,3 +1243,67 @@ async fn a_kill_9_after_the_entry_intent_is_settled_by_the_next_serve() {
         _ => assert_eq!(size, None, "{state}"),
     }
 }
+
+/// The deterministic form of the ignored test above: a journal left by a crash right after
+/// the entry's intent, the order never sent (so the exchange is flat). The next serve must
+/// settle the intent (journaled as not placed once it can no longer land, the gateway's
+/// 30 s landing window) — today `recover()` closes the trade at once and no later pass looks
+/// at its intent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "exec-gateway: an unsent intent of a trade recover() closed is never settled"]
+async fn an_entry_intent_never_sent_is_settled_after_the_landing_window() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    {
+        // What a crash between journaling the entry and sending it leaves behind.
+        let mut s = settings(&emu);
+        s.journal = bybit_exec::config::JournalLocation::Sqlite(path.clone());
+        let rt = bybit_exec::runtime::Runtime::start(s).await.unwrap();
+        let body: exec_gateway::TradePlan = serde_json::from_value(plan("SRV_UNSENT")).unwrap();
+        rt.journal.record_plan(&body, now).unwrap();
+        rt.journal
+            .record_state("SRV_UNSENT", exec_gateway::Phase::Entering, "test", now)
+            .unwrap();
+        rt.journal
+            .record_intent(&exec_gateway::Intent {
+                trade_tag: "SRV_UNSENT".to_owned(),
+                leg: "ENTRY".to_owned(),
+                order_link_id: "andre_ENTRY_SRV_UNSENT".to_owned(),
+                symbol: "BTCUSDT".to_owned(),
+                side: "Buy".to_owned(),
+                qty: rust_decimal_macros::dec!(0.020),
+                price: None,
+                trigger_price: None,
+                kind: "market".to_owned(),
+                reason: "execute_entry".to_owned(),
+                at_ms: now,
+            })
+            .unwrap();
+        rt.shutdown().await;
+    }
+    let mut s = settings(&emu);
+    s.journal = bybit_exec::config::JournalLocation::Sqlite(path);
+    let server = Server::start(s, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let deadline = Instant::now() + Duration::from_secs(50);
+    loop {
+        let (_, body) = get(addr, "/api/status").await;
+        let status: Value = serde_json::from_str(&body).unwrap();
+        if status["unresolved"] == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still unresolved: {status}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    server.stop().await;
+}
