@@ -1157,13 +1157,10 @@ async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
 /// landed and the intent is journaled as not placed — with nothing unresolved, the exchange
 /// and the layer agreeing, and no order created twice (issue 15 item 4, R-SAFE-4).
 ///
-/// Ignored for now: when the kill lands before the create was sent (seen under load), the
-/// next serve's `recover()` sets the trade CLOSED (no position, no order) and the ENTRY intent
-/// stays unresolved for ever — reconcile passes only look at open trades, so the landing
-/// window never settles it. A gateway fix (exec-gateway's recover/reconcile) is needed; run
-/// with `--ignored` to check it.
+/// When the kill lands before the create was sent (seen under load), `recover()` must keep
+/// the trade open until the landing window lets it journal the intent as not placed, and only
+/// then close it (the deterministic form is the next test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "exec-gateway: an unsent intent of a trade recover() closed is never settled"]
 async fn a_kill_9_after_the_entry_intent_is_settled_by_the_next_serve() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
@@ -1244,13 +1241,12 @@ async fn a_kill_9_after_the_entry_intent_is_settled_by_the_next_serve() {
     }
 }
 
-/// The deterministic form of the ignored test above: a journal left by a crash right after
-/// the entry's intent, the order never sent (so the exchange is flat). The next serve must
-/// settle the intent (journaled as not placed once it can no longer land, the gateway's
-/// 30 s landing window) — today `recover()` closes the trade at once and no later pass looks
-/// at its intent again.
+/// The deterministic form of the test above: a journal left by a crash right after the
+/// entry's intent, the order never sent (so the exchange is flat). The next serve must settle
+/// the intent (journaled as not placed once it can no longer land, the gateway's 30 s landing
+/// window); `recover()` once closed the trade at once and no later pass looked at its intent
+/// again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "exec-gateway: an unsent intent of a trade recover() closed is never settled"]
 async fn an_entry_intent_never_sent_is_settled_after_the_landing_window() {
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();

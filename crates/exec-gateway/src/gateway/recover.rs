@@ -240,13 +240,17 @@ impl Gateway {
             .last()
             .map_or(Phase::Idle, |s| s.phase);
         let orders_open = self.has_open_orders(&plan.symbol, tag).await?;
-        if matches!(state.phase, Phase::Closed | Phase::Error) && !orders_open {
-            // Finished before the restart, and nothing of it is left on the exchange.
-            return Ok(None);
-        }
         let intents = journal
             .intents(tag)
             .map_err(|e| self.journal_failed(tag, e))?;
+        if matches!(state.phase, Phase::Closed | Phase::Error)
+            && !orders_open
+            && !intents.iter().any(unsettled)
+        {
+            // Finished before the restart, nothing of it is left on the exchange and every
+            // intent is settled.
+            return Ok(None);
+        }
         for row in &intents {
             let link =
                 bybit_types::OrderLinkId::new(row.intent.order_link_id.clone()).map_err(|e| {
@@ -340,6 +344,12 @@ impl Gateway {
                 // A plan that never sent anything: nothing to recover.
                 Phase::Idle => return Ok(None),
                 Phase::Closed | Phase::Error => {}
+                // An intent that may still land (a crash right after it was journaled, its
+                // request perhaps in flight): the trade stays as it is until the lookup
+                // settles it — found (the trade goes on) or, past the landing window,
+                // journaled as not placed (then closed here). Closing it now would leave
+                // that intent unresolved for ever: later passes skip closed trades (R-SAFE-4).
+                _ if !unresolved.is_empty() => {}
                 phase => {
                     // The journal says open, the exchange has nothing of it: the exchange
                     // wins, and the journal is brought to that (so the next recover() does
