@@ -20,6 +20,19 @@
 //! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after. With `"pongs": true` the stream stays connected but silent instead: requests (`ping`, `subscribe`) are still read and answered and protocol pings ponged, but no data (topic pushes, book snapshots) is sent until unmuted |
 //! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
 //!
+//! Time (issue 16, `sim-engine`'s `engine/time.rs`):
+//!
+//! | control | effect |
+//! |---|---|
+//! | `POST /emulator/time/pass {"days","ms"}` | the exchange's clock jumps forward by that much (up to a year at a time; it adds up, `timePassedMs` in the state) and every funding time in the gap is settled (a `Funding` execution at its own time): query windows, order-history retention, funding and every timestamp follow. A client's own clock is taken to have jumped with it or not: request timestamps and WebSocket `expires` are accepted against either (a test process's clock cannot jump). Prices do not walk meanwhile |
+//! | `POST /emulator/exchange-restart` | Bybit restarts: `/v5/order/realtime` no longer shows orders closed before now (by id, link id or `openOnly=1`); order history keeps them (v5/order/open-order) |
+//! | `POST /emulator/history-lag {"ms"}` | order history lists a closed order only `ms` after it closed (v5/order/order-list: "may delay"); 0 (the default) turns it off |
+//!
+//! Order history and the execution list answer by Bybit's windows: no bounds → the last 7
+//! days, only `startTime` → 7 days from it, only `endTime` → 7 days up to it, a wider span →
+//! 10001; order history drops Cancelled / Rejected / Deactivated orders without fills after
+//! 24 hours.
+//!
 //! Other controls: `POST /emulator/clock
 //! {"skewMs"}` (server clock skew), `POST /emulator/balance {"usdt"}`, `POST /emulator/price
 //! {"symbol","price"}`, `POST /emulator/price-path {"symbol","intervalMs","prices"}`,
@@ -236,6 +249,9 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/hold", post(hold))
         .route("/lose-response", post(lose))
         .route("/clock", post(clock))
+        .route("/time/pass", post(pass_time))
+        .route("/exchange-restart", post(exchange_restart))
+        .route("/history-lag", post(history_lag))
         .route("/balance", post(balance))
         .route("/price", post(price))
         .route("/price-path", post(price_path))
@@ -354,6 +370,7 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
         json!({
             "hold": plan.hold, "fail": plan.fail, "loseResponse": plan.lose,
             "clockSkewMs": state.clock.skew(),
+            "timePassedMs": state.clock.passed(),
             "wsRefused": state.faults.ws_refused(state.clock.now_ms()),
             "wsMuted": {
                 "public": state.ws_mute.borrow().public,
@@ -522,6 +539,45 @@ async fn clock(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
             return Err(format!("skewMs must be within ±{MAX_SKEW_MS}"));
         }
         state.clock.set_skew(skew);
+        ok()
+    })())
+}
+
+/// `{"days"}` or `{"ms"}` (both add up) of exchange time pass: `sim_engine::Engine::pass_time`.
+async fn pass_time(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let days = int_in(&v, "days", 0, 0..=365)?;
+        let ms = int_in(&v, "ms", 0, 0..=sim_engine::MAX_PASS_MS)?;
+        let total = days.saturating_mul(sim_engine::DAY_MS).saturating_add(ms);
+        if total == 0 || total > sim_engine::MAX_PASS_MS {
+            return Err(format!(
+                "days and ms must add up to 1..={} ms",
+                sim_engine::MAX_PASS_MS
+            ));
+        }
+        // The exchange's clock moves first, so no command runs at a time before the funding
+        // the engine settles; the engine catches up with every funding time in between.
+        state.clock.pass(total);
+        state
+            .execute(|e, now| e.pass_time(now.saturating_sub(total), total))
+            .map_err(|r| r.to_string())?;
+        ok()
+    })())
+}
+
+/// Bybit restarts: `/v5/order/realtime` forgets the orders already closed.
+async fn exchange_restart(State(state): State<Arc<AppState>>) -> Response {
+    state.execute(|e, now| e.restart_exchange(now));
+    respond(ok())
+}
+
+/// `{"ms"}`: order history lists a closed order only this long after it closed.
+async fn history_lag(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let ms = int_in(&v, "ms", 0, 0..=MAX_INTERVAL_MS)?;
+        state.execute(|e, _| e.set_history_lag(ms));
         ok()
     })())
 }
@@ -725,6 +781,7 @@ async fn reset(State(state): State<Arc<AppState>>) -> Response {
     state.faults.reset();
     state.ws_mute.send_replace(Mute::default());
     state.clock.set_skew(0);
+    state.execute(|e, _| e.set_history_lag(0));
     state.limits.set_pressure(u32::MAX, 0);
     respond(ok())
 }

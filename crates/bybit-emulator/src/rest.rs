@@ -651,6 +651,8 @@ fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     // v5/order/open-order: openOnly 0 (default) lists open orders only; 1 (2 on classic and
     // inverse accounts) lists only the recent closed ones (the engine keeps the last 500); by
     // orderId or orderLinkId the order is returned whatever its state and openOnly is ignored.
+    // Closed orders are listed only if they closed since the exchange last restarted
+    // (`/emulator/exchange-restart`: "cleared and accumulated again").
     let closed_only = match p.int("openOnly")? {
         None | Some(0) => false,
         Some(1 | 2) => true,
@@ -662,7 +664,7 @@ fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     };
     let list = state.read(|e| {
         if closed_only && query.key.is_none() {
-            e.order_history(&query)
+            e.recent_closed_orders(&query)
         } else {
             e.open_orders(&query)
         }
@@ -670,12 +672,15 @@ fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     paged(list, p, 20, 50)
 }
 
-fn order_history(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+/// v5/order/order-list: the 7-day window (`sim_engine::query_window`), 24 hours for
+/// Cancelled / Rejected / Deactivated orders without fills, and the history lag.
+fn order_history(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = order_scope(p)?;
     let status = p.text("orderStatus")?;
+    let window = sim_engine::query_window(p.int("startTime")?, p.int("endTime")?, ctx.now)?;
     let list: Vec<_> = state
-        .read(|e| e.order_history(&query))
+        .read(|e| e.order_history_at(&query, window, ctx.now))
         .into_iter()
         .filter(|o| {
             status
@@ -686,13 +691,16 @@ fn order_history(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject>
     paged(list, p, 20, 50)
 }
 
-fn executions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+/// v5/order/execution: the 7-day window (`sim_engine::query_window`), no further back than
+/// the 2 years trade history keeps.
+fn executions(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
+    let (from, to) = sim_engine::query_window(p.int("startTime")?, p.int("endTime")?, ctx.now)?;
     let query = ExecutionQuery {
         symbol: p.text("symbol")?,
         key: key(p)?,
-        start_ms: p.int("startTime")?,
-        end_ms: p.int("endTime")?,
+        start_ms: Some(from.max(ctx.now.saturating_sub(sim_engine::EXECUTIONS_KEPT_MS))),
+        end_ms: Some(to),
     };
     let exec_type = p.text("execType")?;
     let list: Vec<_> = state

@@ -27,6 +27,11 @@ mod orders;
 mod position_mode;
 mod queries;
 mod rules;
+mod time;
+
+pub use time::{
+    query_window, DAY_MS, EXECUTIONS_KEPT_MS, MAX_PASS_MS, QUERY_WINDOW_MS, UNFILLED_CLOSED_KEPT_MS,
+};
 
 pub use rules::RulesChange;
 
@@ -114,6 +119,11 @@ pub struct Engine {
     /// causes share (v5/websocket/private/execution).
     pub(crate) match_seq: i64,
     pub(crate) now: i64,
+    /// When the exchange last restarted: `/v5/order/realtime` no longer shows orders closed
+    /// before it (`engine/time.rs`). `i64::MIN`: never.
+    pub(crate) realtime_since: i64,
+    /// How long after it closes an order appears in order history, ms.
+    pub(crate) history_lag_ms: i64,
     pub(crate) outbox: Outbox,
     pub(crate) events: Vec<EngineEvent>,
 }
@@ -245,6 +255,8 @@ impl Engine {
             next_seq: 1,
             match_seq: 0,
             now: 0,
+            realtime_since: i64::MIN,
+            history_lag_ms: 0,
             outbox: Outbox::default(),
             events: Vec::new(),
         })

@@ -329,7 +329,8 @@ fn check_auth(state: &AppState, args: &[Value]) -> Result<(), String> {
     let Some(expires) = expires else {
         return Err(PARAMS_ERROR.to_owned());
     };
-    let now = u64::try_from(state.clock.now_ms()).unwrap_or(0);
+    // The client's clock, which `/emulator/time/pass` does not move (see `auth.rs`).
+    let now = u64::try_from(state.clock.client_ms()).unwrap_or(0);
     if expires <= now {
         return Err(PARAMS_ERROR.to_owned());
     }
