@@ -53,8 +53,11 @@ const LEVERAGE_NOT_MODIFIED: i64 = 110043;
 const MAX_PAGES: usize = 10;
 /// How far before the newest execution seen a REST catch-up asks from.
 const EXEC_OVERLAP_MS: i64 = 60_000;
-/// Bybit's widest execution window (7 days), minus a millisecond.
+/// Bybit's widest execution window (7 days, docs/v5/order/execution.mdx `startTime`), minus
+/// a millisecond: both ends are asked for, so the span stays inside the rule.
 const EXEC_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000 - 1;
+/// How far back Bybit's trade history reaches (2 years: "Get Trade History (2 years)").
+const EXEC_KEPT_MS: i64 = 730 * 24 * 3600 * 1000;
 
 /// How the live adapters track orders and fills.
 #[derive(Debug, Clone)]
@@ -269,18 +272,54 @@ impl LiveExchange {
         Ok(())
     }
 
+    /// Every execution since a little before the newest one published (the last 7 days,
+    /// Bybit's default, when none is known yet), oldest first.
+    ///
+    /// Bybit answers a query with only `startTime` for [start, start + 7 days] and refuses a
+    /// wider span (docs/v5/order/execution.mdx), so after a longer downtime one query would
+    /// miss every later fill. The gap up to the exchange's own time (`/v5/market/time`: the
+    /// local clock may be off) is walked in windows of at most 7 days, each read through its
+    /// cursor; fills already published are dropped by the tracker (execId). A gap beyond the
+    /// 2 years Bybit keeps is logged and read from as far back as Bybit still answers.
     async fn recent_executions(&self) -> PortResult<Vec<Execution>> {
+        let Some(last) = self.tracker.last_exec_ms() else {
+            let mut out = self.executions_in(Executions::new()).await?;
+            out.sort_by_key(|e| e.exec_time.unwrap_or(0));
+            return Ok(out);
+        };
+        let now = self.exchange_now_ms().await?;
+        let mut start = last.saturating_sub(EXEC_OVERLAP_MS);
+        let oldest_kept = now.saturating_sub(EXEC_KEPT_MS);
+        if start < oldest_kept {
+            tracing::error!(
+                newest_known_fill_ms = last,
+                exchange_now_ms = now,
+                "the gap since the newest known fill is longer than the 2 years Bybit keeps \
+                 executions: fills in between may be lost; reconcile with Bybit's statements"
+            );
+            start = oldest_kept;
+        }
+        let mut out = Vec::new();
+        loop {
+            let end = start.saturating_add(EXEC_WINDOW_MS);
+            let query = Executions::new().window(TimestampMs(start), TimestampMs(end));
+            out.extend(self.executions_in(query).await?);
+            // The last window reaches past the exchange's now: fills made meanwhile count.
+            if end >= now {
+                break;
+            }
+            start = end.saturating_add(1);
+        }
+        out.sort_by_key(|e| e.exec_time.unwrap_or(0));
+        Ok(out)
+    }
+
+    /// The pages of one execution query (at most [`MAX_PAGES`]).
+    async fn executions_in(&self, base: Executions) -> PortResult<Vec<Execution>> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut query = Executions::new().limit(100);
-            if let Some(last) = self.tracker.last_exec_ms() {
-                let start = last.saturating_sub(EXEC_OVERLAP_MS);
-                query = query.window(
-                    TimestampMs(start),
-                    TimestampMs(start.saturating_add(EXEC_WINDOW_MS)),
-                );
-            }
+            let mut query = base.clone().limit(100);
             if let Some(c) = &cursor {
                 query = query.cursor(c.clone());
             }
@@ -291,8 +330,16 @@ impl LiveExchange {
             }
             cursor = Some(page.next_page_cursor);
         }
-        out.sort_by_key(|e| e.exec_time.unwrap_or(0));
         Ok(out)
+    }
+
+    /// The exchange's time, ms (`/v5/market/time`; nanoseconds when given, else seconds).
+    async fn exchange_now_ms(&self) -> PortResult<i64> {
+        let t = self.rest.server_time().await.map_err(port_error)?;
+        Ok(t.time_nano
+            .parse::<i64>()
+            .map(|ns| ns / 1_000_000)
+            .unwrap_or_else(|_| t.time_second.saturating_mul(1000)))
     }
 
     async fn open_orders_all(&self) -> PortResult<Vec<Order>> {

@@ -1,0 +1,159 @@
+//! Issue 16 item 7 (must-show), SPEC R-WS-4 / R-GW-6: the layer is down for 10 days with a
+//! trade open; meanwhile TP1 fills (8 days in) and funding is charged every 8 hours. Bybit
+//! answers an execution query for at most 7 days (docs/v5/order/execution.mdx, `startTime`:
+//! "Only startTime is passed, return range between startTime and startTime+7 days"), so the
+//! restart's catch-up must walk the gap in windows: the TP1 fill is published once by the
+//! start catch-up, every funding once, and the journal ends equal to the exchange.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use exec_events::ExecKind;
+use exec_gateway::{Journal, OrderStatus, Phase, PositionService, SqliteJournal};
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+use crate::support::{btc, connect, eventually, fills, live, plan};
+
+async fn control(base: &str, path: &str, body: Value) {
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{base}/emulator{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["ok"], json!(true), "{path}: {reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_days_down_the_tp_fill_and_funding_are_published_once_and_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&path).unwrap());
+    let l = live(dec!(10000), journal.clone(), None).await;
+    l.ticker_ready().await;
+    let plan = plan("T1");
+    l.gateway.execute_entry(&plan).await.unwrap();
+    let position = l.exchange.get_position(&btc()).await.unwrap();
+    l.gateway.setup_tps(&plan, &position).await.unwrap();
+    eventually("the entry fill is journaled", || {
+        journal.fills("andre_").unwrap().len() == 1
+    })
+    .await;
+
+    // The process stops cleanly.
+    l.exchange.shutdown().await;
+    let crate::support::Live {
+        emu,
+        exchange,
+        gateway,
+        ..
+    } = l;
+    drop(gateway);
+    drop(exchange);
+    drop(journal);
+    let base = emu.http_url();
+
+    // 8 days pass, TP1 fills, 2 more days pass: funding every 8 hours throughout.
+    control(&base, "/time/pass", json!({"days": 8})).await;
+    emu.state()
+        .execute(|e, now| e.set_price(now, "BTCUSDT", dec!(51010)))
+        .unwrap();
+    control(&base, "/time/pass", json!({"days": 2})).await;
+    let exchange_fills = emu
+        .state()
+        .read(|e| e.executions(&sim_engine::ExecutionQuery::default()));
+    let tp1 = exchange_fills
+        .iter()
+        .find(|x| x.order_link_id == "andre_TP1_T1")
+        .expect("TP1 filled on the exchange");
+    let entry_ms = exchange_fills
+        .iter()
+        .filter(|x| x.order_link_id.starts_with("andre_") && x.order_link_id != "andre_TP1_T1")
+        .filter_map(|x| x.exec_time)
+        .max()
+        .expect("the entry fill");
+    assert!(
+        tp1.exec_time.unwrap() - entry_ms > 7 * 86_400_000,
+        "TP1 filled more than one Bybit window after the newest fill the journal knows"
+    );
+    let funding: BTreeSet<String> = exchange_fills
+        .iter()
+        .filter(|x| {
+            x.exec_type
+                .as_ref()
+                .is_some_and(|t| t.as_str() == "Funding")
+        })
+        .map(|x| x.exec_id.clone())
+        .collect();
+    assert_eq!(funding.len(), 30, "10 days of 8-hour funding");
+
+    // A new process on the same journal. Its start catch-up alone (before any stream
+    // event) reports TP1 and every funding, once.
+    let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&path).unwrap());
+    let mut p = connect(&emu, journal.clone(), None).await;
+    let first = fills(&mut p.sub);
+    let tp_fills: Vec<_> = first
+        .iter()
+        .filter(|f| f.order_link_id == "andre_TP1_T1")
+        .collect();
+    assert_eq!(
+        tp_fills.len(),
+        1,
+        "the start catch-up must find the TP1 fill 8 days after the last known one: {first:?}"
+    );
+    assert_eq!(
+        (tp_fills[0].qty, tp_fills[0].price),
+        (dec!(0.010), tp1.exec_price)
+    );
+    let published_funding: BTreeSet<String> = first
+        .iter()
+        .filter(|f| f.exec_kind == ExecKind::Funding)
+        .map(|f| f.exec_id.clone())
+        .collect();
+    assert_eq!(published_funding, funding, "every funding once");
+    assert_eq!(
+        first.len(),
+        31,
+        "TP1 and 30 fundings, nothing twice: {first:?}"
+    );
+
+    let recovered = p.gateway.recover().await.unwrap();
+    assert_eq!(recovered.len(), 1);
+    let found = &recovered[0];
+    assert_eq!(found.state.phase, Phase::InPosition);
+    assert_eq!(found.state.filled_qty, dec!(0.020));
+    assert_eq!(
+        found.state.orders.get("TP1").unwrap().1,
+        Some(OrderStatus::Filled)
+    );
+
+    // Later catch-ups (the stream's subscription, a poll) publish nothing again.
+    p.exchange.catch_up().await.unwrap();
+    p.exchange.poll().await.unwrap();
+    assert!(fills(&mut p.sub).is_empty());
+
+    // The journal equals the exchange: every fill of the layer's orders, by
+    // (execId, orderLinkId, qty, price).
+    let key = |id: &str, link: &str, qty, price| (id.to_owned(), link.to_owned(), qty, price);
+    let exchange_side: BTreeSet<_> = exchange_fills
+        .iter()
+        .filter(|x| x.order_link_id.starts_with("andre_"))
+        .map(|x| key(&x.exec_id, &x.order_link_id, x.exec_qty, x.exec_price))
+        .collect();
+    eventually("the journal holds TP1", || {
+        journal.fills("andre_").unwrap().len() == exchange_side.len()
+    })
+    .await;
+    let journal_side: BTreeSet<_> = journal
+        .fills("andre_")
+        .unwrap()
+        .iter()
+        .map(|f| key(&f.exec_id, &f.order_link_id, f.qty, f.price))
+        .collect();
+    assert_eq!(journal_side, exchange_side);
+    p.exchange.shutdown().await;
+}
