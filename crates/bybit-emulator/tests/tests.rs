@@ -26,4 +26,5 @@ mod memory;
 mod position_mode;
 
 // Issue 16 (Step 9): query windows, retention, time that passes, exchange restarts.
+mod subscriptions;
 mod time_windows;

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sim_engine::EngineEvent;
 
-use super::{topic_args, Outbox, Request, Session};
+use super::{already_subscribed, topic_args, Outbox, Request, Session};
 use crate::app::Batch;
 use crate::AppState;
 
@@ -114,9 +114,19 @@ impl PrivateSession {
     }
 
     fn answer(&self, request: &Request, result: Result<(), String>, out: &mut Outbox) {
+        self.answer_op(&request.op, request.req_id.as_deref(), result, out);
+    }
+
+    fn answer_op(
+        &self,
+        op: &str,
+        req_id: Option<&str>,
+        result: Result<(), String>,
+        out: &mut Outbox,
+    ) {
         let reply = match result {
-            Ok(()) => self.reply(Some(&request.op), request.req_id.as_deref(), true, ""),
-            Err(reason) => self.reply(Some(&request.op), request.req_id.as_deref(), false, &reason),
+            Ok(()) => self.reply(Some(op), req_id, true, ""),
+            Err(reason) => self.reply(Some(op), req_id, false, &reason),
         };
         out.push(&reply);
     }
@@ -142,13 +152,21 @@ impl PrivateSession {
                 "error:all-in-one and categorised topics cannot be mixed in one request".to_owned(),
             );
         }
+        // A topic the connection already has is refused by name (Bybit's
+        // `error:already subscribed,topic:…`); the request's other topics are subscribed.
+        let mut already = Vec::new();
         for topic in topics {
-            // Subscribing twice is harmless: the topic is pushed once.
-            if !self.topics.contains(&topic) {
+            if self.topics.contains(&topic) {
+                already.push(topic.name.clone());
+            } else {
                 self.topics.push(topic);
             }
         }
-        Ok(())
+        if already.is_empty() {
+            Ok(())
+        } else {
+            Err(already_subscribed(&already))
+        }
     }
 
     fn unsubscribe(&mut self, request: &Request) -> Result<(), String> {
@@ -252,13 +270,15 @@ impl Session for PrivateSession {
                 let result = self.auth(state, &request);
                 self.answer(&request, result, out);
             }
+            // docs/v5/websocket/wss-authentication.mdx, "Understanding the Subscription
+            // Response", private tab: the reply carries no `req_id`, whatever the request had.
             "subscribe" => {
                 let result = self.subscribe(&request);
-                self.answer(&request, result, out);
+                self.answer_op(&request.op, None, result, out);
             }
             "unsubscribe" => {
                 let result = self.unsubscribe(&request);
-                self.answer(&request, result, out);
+                self.answer_op(&request.op, None, result, out);
             }
             other => {
                 let reason = format!("error:handler not found,op:{other}");
