@@ -18,6 +18,8 @@
 //! | `POST /emulator/ws/drop` | every WebSocket is closed now, without a close frame |
 //! | `POST /emulator/ws/refuse {"seconds"}` | open WebSockets are dropped and upgrades answer HTTP 503 for `seconds` (default 10) |
 //! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after. With `"pongs": true` the stream stays connected but silent instead: requests (`ping`, `subscribe`) are still read and answered and protocol pings ponged, but no data (topic pushes, book snapshots) is sent until unmuted |
+//! | `POST /emulator/ws/shuffle {"enabled"}` | the private pushes of one engine step go out in reverse: wallet, position, `execution.fast`, execution, then order (Bybit promises no order between the topics of one fill, v5/websocket/private/*); `{"enabled": false}` or `/emulator/reset` restores the natural order |
+//! | `POST /emulator/ws/double-filled {"count"}` | each of the next `count` (default 1) `Filled` order pushes is followed by a second `Filled` push of the same order with `cancelType` `CancelByUser` and `rejectReason` `EC_OrigClOrdIDDoesNotExist`: the documented race of a cancel during a fill (v5/websocket/private/order, tip) |
 //! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
 //!
 //! Time (issue 16, `sim-engine`'s `engine/time.rs`):
@@ -121,6 +123,11 @@ pub(crate) struct Faults {
     /// have applied.
     book_gaps: Mutex<HashMap<String, u64>>,
     plan: Mutex<Plan>,
+    /// Private pushes of one engine step go out in reverse (`/emulator/ws/shuffle`).
+    shuffle_pushes: std::sync::atomic::AtomicBool,
+    /// Filled order pushes still to be followed by the cancel-race duplicate
+    /// (`/emulator/ws/double-filled`).
+    double_filled: std::sync::atomic::AtomicU64,
 }
 
 impl Faults {
@@ -169,8 +176,22 @@ impl Faults {
         None
     }
 
+    /// Whether private pushes are sent out of their natural order.
+    pub(crate) fn shuffle_pushes(&self) -> bool {
+        self.shuffle_pushes.load(Ordering::Relaxed)
+    }
+
+    /// Takes one armed cancel-race duplicate, if any.
+    pub(crate) fn take_double_filled(&self) -> bool {
+        self.double_filled
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     fn reset(&self) {
         *self.plan() = Plan::default();
+        self.shuffle_pushes.store(false, Ordering::Relaxed);
+        self.double_filled.store(0, Ordering::Relaxed);
         self.ws_refused_until.store(0, Ordering::Relaxed);
         self.ip_banned_until.store(0, Ordering::Relaxed);
         // Gaps already asked for stay counted: a session compares against the count, and
@@ -243,6 +264,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/ws/refuse", post(ws_refuse))
         .route("/ws/mute", post(ws_mute))
         .route("/ws/unmute", post(ws_unmute))
+        .route("/ws/shuffle", post(ws_shuffle))
+        .route("/ws/double-filled", post(ws_double_filled))
         .route("/ip-ban", post(ip_ban))
         .route("/book-gap", post(book_gap))
         .route("/fail", post(fail))
@@ -389,6 +412,35 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
         map.insert("faults".to_owned(), faults);
     }
     (StatusCode::OK, Json(value)).into_response()
+}
+
+/// `{"enabled"}` (default true): the private pushes of one fill go out in reverse order.
+async fn ws_shuffle(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let enabled = match v.get("enabled") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("enabled must be true or false".to_owned()),
+        };
+        state
+            .faults
+            .shuffle_pushes
+            .store(enabled, Ordering::Relaxed);
+        ok()
+    })())
+}
+
+/// `{"count"}` (default 1): the next `count` `Filled` order pushes are each followed by the
+/// cancel-race duplicate.
+async fn ws_double_filled(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let count = int_in(&v, "count", 1, 0..=1_000_000)?;
+        let count = u64::try_from(count).map_err(|_| "count must not be negative".to_owned())?;
+        state.faults.double_filled.store(count, Ordering::Relaxed);
+        ok()
+    })())
 }
 
 async fn ws_drop(State(state): State<Arc<AppState>>) -> Response {

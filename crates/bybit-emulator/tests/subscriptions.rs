@@ -56,3 +56,56 @@ async fn public_already_subscribed_is_refused_by_name() {
         "the request's new topic was subscribed"
     );
 }
+
+/// Issue 16 item 3: Bybit promises no order between the private topics of one fill
+/// (v5/websocket/private/order, execution, position, wallet); `/emulator/ws/shuffle` sends
+/// them in reverse, and `/emulator/ws/double-filled` adds the documented cancel-during-fill
+/// duplicate (v5/websocket/private/order, tip: a second `Filled` with `cancelType`
+/// `CancelByUser`, `rejectReason` `EC_OrigClOrdIDDoesNotExist`).
+#[tokio::test]
+async fn pushes_can_come_shuffled_and_a_fill_can_be_reported_filled_twice() {
+    let emu = start().await;
+    let c = crate::support::Client::new(&emu);
+    let mut ws = private_authed(&emu).await;
+    let ack = subscribe(&mut ws, &["order", "execution", "position", "wallet"]).await;
+    assert_eq!(ack["success"], true, "{ack}");
+    for (path, body) in [
+        ("/ws/shuffle", json!({})),
+        ("/ws/double-filled", json!({"count": 1})),
+    ] {
+        assert!(c.control(path, body).await.status.is_success());
+    }
+    let order = json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                       "orderType": "Market", "qty": "0.1", "orderLinkId": "shuffled"});
+    assert_eq!(c.post("/v5/order/create", &order).await.ret_code(), 0);
+    let mut topics = Vec::new();
+    let mut filled = Vec::new();
+    while filled.len() < 2 {
+        let (frame, _) =
+            crate::ws::recv_json_until(&mut ws, |v| v.get("topic").is_some(), crate::ws::WAIT)
+                .await;
+        let topic = frame["topic"].as_str().unwrap().to_owned();
+        if topic == "order" {
+            for o in frame["data"].as_array().unwrap() {
+                if o["orderStatus"] == "Filled" {
+                    filled.push(o.clone());
+                }
+            }
+        }
+        topics.push(topic);
+    }
+    let at = |t: &str| topics.iter().position(|x| x == t).unwrap();
+    assert!(
+        at("execution") < at("order"),
+        "execution before order: {topics:?}"
+    );
+    assert!(
+        at("position") < at("execution"),
+        "position before execution: {topics:?}"
+    );
+    assert_eq!(filled[0]["orderLinkId"], "shuffled");
+    assert_eq!(filled[1]["orderLinkId"], "shuffled");
+    assert_eq!(filled[1]["cancelType"], "CancelByUser");
+    assert_eq!(filled[1]["rejectReason"], "EC_OrigClOrdIDDoesNotExist");
+    assert_eq!(filled[0]["cumExecQty"], filled[1]["cumExecQty"]);
+}

@@ -320,13 +320,34 @@ impl Session for PrivateSession {
             }
         }
         let now = state.clock.now_ms();
+        // The cancel-race duplicate (`/emulator/ws/double-filled`; v5/websocket/private/order
+        // tip): a second `Filled` push carrying the refused cancel's fields.
+        let mut raced = Vec::new();
+        for o in &orders {
+            if o["orderStatus"] == "Filled" && state.faults.take_double_filled() {
+                let mut again = o.clone();
+                again["cancelType"] = Value::String("CancelByUser".to_owned());
+                again["rejectReason"] = Value::String("EC_OrigClOrdIDDoesNotExist".to_owned());
+                raced.push(again);
+            }
+        }
         // The order in which one order's consequences happen: the order, its fills, the
-        // position they moved, the wallet.
-        self.push(Kind::Order, &orders, now, out);
-        self.push(Kind::Execution, &executions, now, out);
-        self.push(Kind::FastExecution, &fast, now, out);
-        self.push(Kind::Position, &positions, now, out);
-        self.push(Kind::Wallet, &wallets, now, out);
+        // position they moved, the wallet; Bybit promises none, and `/emulator/ws/shuffle`
+        // sends them in reverse.
+        let mut kinds = [
+            (Kind::Order, orders),
+            (Kind::Execution, executions),
+            (Kind::FastExecution, fast),
+            (Kind::Position, positions),
+            (Kind::Wallet, wallets),
+        ];
+        if state.faults.shuffle_pushes() {
+            kinds.reverse();
+        }
+        for (kind, records) in &kinds {
+            self.push(*kind, records, now, out);
+        }
+        self.push(Kind::Order, &raced, now, out);
     }
 }
 
