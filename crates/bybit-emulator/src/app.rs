@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, watch};
 use crate::clock::Clock;
 use crate::faults::Faults;
 use crate::limits::RateLimits;
+use crate::requests::RequestLog;
 use crate::ws::feeds::BookFeeds;
 use crate::{faults, rest, ws, EmulatorConfig, StartError, TransportConfig};
 
@@ -49,6 +50,8 @@ pub struct AppState {
     pub(crate) clock: Clock,
     pub(crate) limits: RateLimits,
     pub(crate) faults: Faults,
+    /// REST requests that arrived, by path and by created orderLinkId.
+    pub(crate) requests: RequestLog,
     /// The order-book feeds every public connection shares (and REST's `u`).
     pub(crate) books: BookFeeds,
     /// Market events (trades, book and ticker changes), for the public streams.
@@ -85,6 +88,7 @@ impl AppState {
             clock: Clock::default(),
             limits: RateLimits::new(config.rate_limits),
             faults: Faults::default(),
+            requests: RequestLog::default(),
             books: BookFeeds::default(),
             public_events,
             private_events,

@@ -46,8 +46,9 @@
 //! or 400; resting orders stay, new ones off the new step or tick are refused with 10001, and
 //! instruments-info shows the new values), `POST /emulator/rate-limit {"cap","seconds"}` (pressure) or
 //! `{"enabled"}`, `POST /emulator/reset` (clear every fault), and `GET /emulator/state` (the whole
-//! engine: wallet, positions, orders, executions, prices, with the faults in force and the
-//! number of open WebSockets). Numbers may be JSON numbers or strings; every value is
+//! engine: wallet, positions, orders, executions, prices, with the faults in force, the
+//! number of open WebSockets and `requests`: every REST request that arrived, counted before
+//! any fault, as `total`, `byPath` and `createsByOrderLinkId`, see `crate::requests`). Numbers may be JSON numbers or strings; every value is
 //! range-checked and a bad one is refused with HTTP 400 and the reason.
 
 use std::collections::HashMap;
@@ -210,6 +211,10 @@ pub(crate) async fn inject(
     if !is_rest {
         return next.run(request).await;
     }
+    let request = match count_request(&state, request).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
     if state.faults.ip_banned(state.clock.now_ms()) {
         return (StatusCode::FORBIDDEN, "access too frequent").into_response();
     }
@@ -255,6 +260,30 @@ pub(crate) async fn inject(
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
     }
+}
+
+/// Counts the request (`crate::requests`), reading an order create's body first and handing
+/// the same bytes on; a body over the REST limit is answered as the endpoint would answer it.
+async fn count_request(state: &AppState, request: Request) -> Result<Request, Response> {
+    let path = request.uri().path().to_owned();
+    if !path.starts_with("/v5/order/create") {
+        state.requests.record(&path, b"");
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::rest::MAX_BODY).await else {
+        state.requests.record(&path, b"");
+        let body = json!({
+            "retCode": 10001,
+            "retMsg": "params error: request body too large",
+            "result": {},
+            "retExtInfo": {},
+            "time": state.clock.now_ms(),
+        });
+        return Err((StatusCode::OK, Json(body)).into_response());
+    };
+    state.requests.record(&path, &bytes);
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -407,9 +436,11 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
             "wsConnections": state.ws_sessions.load(Ordering::Relaxed),
         })
     };
+    let requests = serde_json::to_value(state.requests.snapshot()).unwrap_or(Value::Null);
     let mut value = serde_json::to_value(snapshot).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.insert("faults".to_owned(), faults);
+        map.insert("requests".to_owned(), requests);
     }
     (StatusCode::OK, Json(value)).into_response()
 }

@@ -25,6 +25,7 @@ mod exposure;
 mod faults;
 mod limits;
 mod params;
+mod requests;
 mod rest;
 mod server;
 mod ws;

@@ -342,3 +342,38 @@ async fn instrument_changes_the_rules_mid_run() {
         "0.01"
     );
 }
+
+/// `requests` in `/emulator/state` counts every REST request on arrival, also the ones a fault
+/// answers without executing, and order creates per orderLinkId (single and batch): what a
+/// client test uses to prove it sent nothing, or never more than its policy allows.
+#[tokio::test]
+async fn state_counts_requests_on_arrival_also_when_faulted() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let before = c.state().await["requests"].clone();
+    assert_eq!(before["total"], 0, "{before}");
+    c.control("/fail", json!({"count": 1, "status": 502})).await;
+    assert_eq!(
+        c.post_raw("/v5/order/create", order("n1"))
+            .await
+            .status
+            .as_u16(),
+        502
+    );
+    assert_eq!(
+        c.post_raw("/v5/order/create", order("n1")).await.ret_code(),
+        0
+    );
+    let batch = json!({"category": "linear", "request": [
+        {"symbol": "ETHUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.1", "price": "1000", "orderLinkId": "n2"},
+        {"symbol": "ETHUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.1", "price": "1000", "orderLinkId": "n1"},
+    ]});
+    c.post_raw("/v5/order/create-batch", batch.to_string())
+        .await;
+    let counts = c.state().await["requests"].clone();
+    assert_eq!(counts["total"], 3, "{counts}");
+    assert_eq!(counts["byPath"]["/v5/order/create"], 2, "{counts}");
+    assert_eq!(counts["byPath"]["/v5/order/create-batch"], 1, "{counts}");
+    assert_eq!(counts["createsByOrderLinkId"]["n1"], 3, "{counts}");
+    assert_eq!(counts["createsByOrderLinkId"]["n2"], 1, "{counts}");
+}
