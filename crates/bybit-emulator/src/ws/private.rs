@@ -328,6 +328,13 @@ impl Session for PrivateSession {
                 let mut again = o.clone();
                 again["cancelType"] = Value::String("CancelByUser".to_owned());
                 again["rejectReason"] = Value::String("EC_OrigClOrdIDDoesNotExist".to_owned());
+                // The refused cancel is handled after the fill: a later update.
+                if let Some(t) = o["updatedTime"]
+                    .as_str()
+                    .and_then(|t| t.parse::<i64>().ok())
+                {
+                    again["updatedTime"] = Value::String(t.saturating_add(1).to_string());
+                }
                 raced.push(again);
             }
         }
