@@ -56,6 +56,8 @@ const EXEC_OVERLAP_MS: i64 = 60_000;
 /// Bybit's widest execution window (7 days, docs/v5/order/execution.mdx `startTime`), minus
 /// a millisecond: both ends are asked for, so the span stays inside the rule.
 const EXEC_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000 - 1;
+/// One day, ms.
+const DAY_MS: i64 = 24 * 3600 * 1000;
 /// How far back Bybit's trade history reaches (2 years: "Get Trade History (2 years)").
 const EXEC_KEPT_MS: i64 = 730 * 24 * 3600 * 1000;
 
@@ -342,6 +344,51 @@ impl LiveExchange {
             .unwrap_or_else(|_| t.time_second.saturating_mul(1000)))
     }
 
+    /// An order neither the realtime endpoint nor order history's default window (the last
+    /// 7 days) shows: closed before an exchange restart (docs/v5/order/open-order.mdx) and
+    /// last changed more than 7 days ago. If the journal holds fills of it, order history
+    /// still keeps it ("orders beyond 7 days: … which have fills", docs/v5/order/order-list.mdx)
+    /// and its last change is near its newest fill: asked for in the window around that fill.
+    /// An order without fills is gone for good after 24 hours (None).
+    async fn forgotten_order(
+        &self,
+        symbol: &Symbol,
+        order_link_id: &OrderLinkId,
+    ) -> PortResult<Option<OrderSnapshot>> {
+        let newest_fill = match self.journal.fills(order_link_id.as_str()) {
+            Ok(fills) => fills
+                .iter()
+                .filter(|f| f.order_link_id == order_link_id.as_str())
+                .map(|f| f.time_ms)
+                .max(),
+            Err(e) => {
+                tracing::warn!(
+                    order_link_id = %order_link_id.as_str(),
+                    error = %e,
+                    "journal unreadable: an order past order history's window is not looked for"
+                );
+                None
+            }
+        };
+        let Some(t) = newest_fill else {
+            return Ok(None);
+        };
+        let from = t.saturating_sub(DAY_MS);
+        let query = OrderHistory::new()
+            .symbol(symbol.clone())
+            .order_link_id(order_link_id.clone())
+            .window(
+                TimestampMs(from),
+                TimestampMs(from.saturating_add(EXEC_WINDOW_MS)),
+            );
+        let page = self.rest.order_history(query).await.map_err(port_error)?;
+        Ok(page
+            .list
+            .iter()
+            .find(|o| o.order_link_id == order_link_id.as_str())
+            .map(wire::snapshot))
+    }
+
     async fn open_orders_all(&self) -> PortResult<Vec<Order>> {
         self.open_orders_paged(OpenOrders::settle_coin(self.config.settle_coin.clone()))
             .await
@@ -604,7 +651,10 @@ impl OrderRouter for LiveExchange {
             .order_by_link_id(symbol.clone(), order_link_id.clone())
             .await
             .map_err(port_error)?;
-        Ok(found.as_ref().map(wire::snapshot))
+        if found.is_some() {
+            return Ok(found.as_ref().map(wire::snapshot));
+        }
+        self.forgotten_order(symbol, order_link_id).await
     }
 
     async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()> {

@@ -332,13 +332,11 @@ async fn an_order_the_exchange_forgot_is_never_resent() {
     p.exchange.shutdown().await;
 }
 
-/// The forgotten orders are resolved, not left unknown: TP1 Filled and the entry Filled from
-/// the journal's fills (which the catch-up brought up to date), the filled quantity from
-/// the position. Needs `exec-gateway`'s `recover()` to fall back on the journal's fills when a
-/// lookup by orderLinkId finds nothing (issue 16 item 7 bullet 2; recover() is owned by the
-/// issue-15 work): today both come back `None`.
+/// The forgotten orders are resolved, not left unknown: the lookup finds neither TP1 nor the
+/// entry by orderLinkId, so exec-live asks order history for the window around each one's
+/// newest journaled fill (the catch-up journaled TP1's), where Bybit keeps orders with fills
+/// for 2 years: both Filled, the filled quantity as the position says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs exec-gateway recover() to resolve a forgotten order from the journal's fills"]
 async fn an_order_the_exchange_forgot_is_resolved_from_fills_and_the_position() {
     let (_emu, p, recovered, _journal, _dir) = forgotten_tp1().await;
     assert_eq!(recovered.len(), 1, "{recovered:?}");
