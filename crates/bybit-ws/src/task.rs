@@ -905,7 +905,7 @@ mod tests {
         let refusal = r#"{"success":false,"ret_msg":"error:already subscribed,topic:order","op":"subscribe","conn_id":"c","req_id":"1"}"#;
         assert!(t.on_text(&mut conn, refusal).is_ok());
         assert!(matches!(events.try_recv(), Ok(WsEvent::Subscribed { .. })));
-        assert_eq!(t.desired, [topic.clone()], "still wanted");
+        assert_eq!(t.desired, std::slice::from_ref(&topic), "still wanted");
         assert!(t.shared.health.snapshot().subscriptions.contains(&topic));
 
         // In a batch: each topic is asked alone, and the one already there is acknowledged.

@@ -188,7 +188,7 @@ fn pushes_in_any_order_and_the_cancel_race_duplicate_move_nothing_backward() {
     let orders: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Order(o) => Some(o.kind.clone()),
+            Event::Order(o) => Some(o.kind),
             _ => None,
         })
         .collect();
