@@ -26,5 +26,6 @@ mod memory;
 mod position_mode;
 
 // Issue 16 (Step 9): query windows, retention, time that passes, exchange restarts.
+mod records;
 mod subscriptions;
 mod time_windows;
