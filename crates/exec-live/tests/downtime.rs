@@ -359,3 +359,34 @@ async fn an_order_the_exchange_forgot_is_resolved_from_fills_and_the_position() 
     assert_eq!(state.filled_qty, dec!(0.020));
     p.exchange.shutdown().await;
 }
+
+/// Issue 16 item 6: `/v5/position/trading-stop` answers 34040 "not modified" when the stop is
+/// already what was asked (docs/v5/error.mdx); `bybit-rest` reads it as `AlreadySet`, so
+/// setting the same stop twice (a re-send, a repeated breakeven) is a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setting_the_same_stop_twice_is_a_success() {
+    use exec_gateway::OrderRouter;
+    let journal: Arc<dyn Journal> = Arc::new(exec_gateway::MemoryJournal::new());
+    let l = live(dec!(10000), journal, None).await;
+    l.ticker_ready().await;
+    l.gateway.execute_entry(&plan("T1")).await.unwrap();
+    l.exchange.set_stop_loss(&btc(), dec!(45000)).await.unwrap();
+    let rest = bybit_rest::RestClient::new(
+        bybit_rest::RestConfig::with_base_url(l.emu.http_url()).credentials(
+            bybit_sign::Credentials::new(crate::support::KEY, crate::support::SECRET).unwrap(),
+        ),
+    )
+    .unwrap();
+    let again = bybit_rest::BybitRest::trading_stop(
+        &rest,
+        bybit_rest::TradingStop::full(btc(), 0)
+            .stop_loss(bybit_types::Price::new(dec!(45000)).unwrap()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(again, bybit_rest::Change::AlreadySet),
+        "34040 from the emulator: {again:?}"
+    );
+    l.exchange.set_stop_loss(&btc(), dec!(45000)).await.unwrap();
+}
