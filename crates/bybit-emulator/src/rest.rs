@@ -351,7 +351,8 @@ fn tickers(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 fn orderbook(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.required("symbol")?;
-    let depth = p.limit(25, 500)?;
+    // docs/v5/market/orderbook.mdx: linear `limit` 1..=1000, default 25.
+    let depth = p.limit(25, 1000)?;
     // The level-1000 stream's book at its latest `u` (docs v5/market/orderbook: `u` "is
     // corresponding to `u`" of the deepest WebSocket book), so that a client keeping a book
     // from that stream can compare it with this answer at the same `u`.
@@ -424,6 +425,21 @@ fn new_order(p: &Params) -> Result<NewOrder, Reject> {
         }
         Some(_) => return Err(Reject::params("params error: triggerBy invalid")),
     }
+    // docs/v5/enum.mdx `smpType`.
+    match p.text("smpType")?.as_deref() {
+        None | Some("None" | "CancelMaker" | "CancelTaker" | "CancelBoth") => {}
+        Some(_) => return Err(Reject::params("params error: smpType invalid")),
+    }
+    let take_profit = p.decimal("takeProfit")?.filter(|t| !t.is_zero());
+    let stop_loss = p.decimal("stopLoss")?.filter(|t| !t.is_zero());
+    let reduce_only = p.bool("reduceOnly")?;
+    // docs/v5/order/create-order.mdx, reduceOnly: "When reduceOnly is true, take profit/stop
+    // loss cannot be set".
+    if reduce_only && (take_profit.is_some() || stop_loss.is_some()) {
+        return Err(Reject::params(
+            "params error: take profit/stop loss cannot be set on a reduceOnly order",
+        ));
+    }
     Ok(NewOrder {
         symbol,
         side,
@@ -432,12 +448,12 @@ fn new_order(p: &Params) -> Result<NewOrder, Reject> {
         price: p.decimal("price")?,
         time_in_force,
         order_link_id: p.text("orderLinkId")?,
-        reduce_only: p.bool("reduceOnly")?,
+        reduce_only,
         close_on_trigger: p.bool("closeOnTrigger")?,
         trigger_price: p.decimal("triggerPrice")?.filter(|t| !t.is_zero()),
         trigger_direction,
-        take_profit: p.decimal("takeProfit")?.filter(|t| !t.is_zero()),
-        stop_loss: p.decimal("stopLoss")?.filter(|t| !t.is_zero()),
+        take_profit,
+        stop_loss,
     })
 }
 
@@ -783,9 +799,14 @@ fn switch_mode(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 
 fn trading_stop(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
+    // docs/v5/position/trading-stop.mdx: `tpslMode` and `positionIdx` are required.
+    if p.int("positionIdx")?.is_none() {
+        return Err(Reject::params("params error: positionIdx is required"));
+    }
     one_way(p)?;
     match p.text("tpslMode")?.as_deref() {
-        None | Some("Full") => {}
+        None => return Err(Reject::params("params error: tpslMode is required")),
+        Some("Full") => {}
         Some("Partial") => {
             return Err(Reject::params(
                 "params error: the emulator supports tpslMode Full only",
@@ -848,10 +869,8 @@ fn set_margin_mode(_: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 }
 
 fn fee_rate(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
-    // The docs' own example sends no category; when one is sent it must be ours.
-    if p.text("category")?.is_some() {
-        p.linear()?;
-    }
+    // docs/v5/account/fee-rate.mdx: `category` is required (its request example sends it).
+    p.linear()?;
     let symbol = p.text("symbol")?;
     let (instruments, fees) = state.read(|e| (e.instruments(), e.fees()));
     let list: Vec<Value> = instruments

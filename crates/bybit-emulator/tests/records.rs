@@ -47,3 +47,80 @@ async fn a_position_carries_break_even_price_margins_by_mark_and_open_time() {
         .await;
     assert_eq!(r.body["result"]["list"][0]["openTime"], 0);
 }
+
+/// Issue 16 item 5: parameters as the docs define them, refused where Bybit refuses.
+#[tokio::test]
+async fn parameters_are_checked_as_the_docs_define_them() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    // docs/v5/order/create-order.mdx, reduceOnly: "take profit/stop loss cannot be set".
+    let r = c
+        .post(
+            "/v5/order/create",
+            &json!({"category": "linear", "symbol": "ETHUSDT", "side": "Sell",
+                    "orderType": "Limit", "qty": "0.1", "price": "4000", "reduceOnly": true,
+                    "stopLoss": "5000"}),
+        )
+        .await;
+    assert_eq!(r.ret_code(), 10001, "{}", r.body);
+    // docs/v5/enum.mdx smpType: one of its values.
+    let r = c
+        .post(
+            "/v5/order/create",
+            &json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                    "orderType": "Market", "qty": "0.1", "smpType": "CancelSome"}),
+        )
+        .await;
+    assert_eq!(r.ret_code(), 10001, "{}", r.body);
+    let r = c
+        .post(
+            "/v5/order/create",
+            &json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                    "orderType": "Market", "qty": "0.1", "smpType": "CancelMaker"}),
+        )
+        .await;
+    assert_eq!(r.ret_code(), 0, "{}", r.body);
+    // docs/v5/position/trading-stop.mdx: tpslMode and positionIdx are required.
+    for body in [
+        json!({"category": "linear", "symbol": "ETHUSDT", "positionIdx": 0, "stopLoss": "2000"}),
+        json!({"category": "linear", "symbol": "ETHUSDT", "tpslMode": "Full", "stopLoss": "2000"}),
+    ] {
+        let r = c.post("/v5/position/trading-stop", &body).await;
+        assert_eq!(r.ret_code(), 10001, "{body}: {}", r.body);
+    }
+    let r = c
+        .post(
+            "/v5/position/trading-stop",
+            &json!({"category": "linear", "symbol": "ETHUSDT", "tpslMode": "Full",
+                    "positionIdx": 0, "stopLoss": "2000"}),
+        )
+        .await;
+    assert_eq!(r.ret_code(), 0, "{}", r.body);
+    // docs/v5/account/fee-rate.mdx: category is required.
+    assert_eq!(c.get("/v5/account/fee-rate", "").await.ret_code(), 10001);
+    assert_eq!(
+        c.get("/v5/account/fee-rate", "category=linear")
+            .await
+            .ret_code(),
+        0
+    );
+    // docs/v5/market/orderbook.mdx: linear limit 1..=1000.
+    for (limit, code) in [(1000, 0), (1001, 10001), (0, 10001)] {
+        let r = c
+            .public(
+                "/v5/market/orderbook",
+                &format!("category=linear&symbol=ETHUSDT&limit={limit}"),
+            )
+            .await;
+        assert_eq!(r.ret_code(), code, "limit {limit}: {}", r.body);
+    }
+    // 110001 with Bybit's own text (fixtures/rest_error_110001_order_not_exists.json).
+    let r = c
+        .post(
+            "/v5/order/cancel",
+            &json!({"category": "linear", "symbol": "ETHUSDT", "orderLinkId": "never"}),
+        )
+        .await;
+    assert_eq!(r.ret_code(), 110001);
+    assert_eq!(r.body["retMsg"], "order not exists or too late to cancel");
+}

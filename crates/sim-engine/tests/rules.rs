@@ -243,7 +243,7 @@ fn cancel_of_unknown_or_finished_orders_is_110001() {
         e.cancel_order(T0, "ETHUSDT", &OrderKey::Id("nope".into())),
         codes::ORDER_NOT_EXISTS,
     );
-    assert_eq!(r.ret_msg, "Order does not exist");
+    assert_eq!(r.ret_msg, "order not exists or too late to cancel");
     let ack = e
         .create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)))
         .unwrap();
