@@ -550,3 +550,34 @@ fn batch_items_succeed_or_fail_on_their_own() {
     );
     assert_eq!(e.snapshot().open_orders.len(), 1);
 }
+
+/// Issue 16 item 5: an orderLinkId is unique for the life of the account
+/// (docs/v5/order/create-order.mdx: "orderLinkId ... unique"), not only among the recent
+/// closed orders the engine still keeps (v5/order/open-order: 500): a link id whose order has
+/// aged out is still refused with 110072.
+#[test]
+fn an_order_link_id_stays_taken_after_its_order_ages_out() {
+    let mut config = EngineConfig::new(defaults::instruments(), dec!(1000000), 1);
+    config.static_prices = true;
+    config.initial_prices = defaults::start_prices();
+    config.limits = Limits {
+        recent_closed_orders: 2,
+        ..Limits::default()
+    };
+    let mut e = Engine::new(config).unwrap();
+    for (i, side) in [Side::Buy, Side::Sell, Side::Buy].into_iter().enumerate() {
+        e.create_order(
+            T0,
+            &NewOrder::market("XRPUSDT", side, dec!(10)).link_id(&format!("life-{i}")),
+        )
+        .unwrap();
+    }
+    assert_eq!(e.retained().closed_orders, 2, "life-0 aged out");
+    assert_rejected(
+        e.create_order(
+            T0,
+            &NewOrder::market("XRPUSDT", Side::Sell, dec!(10)).link_id("life-0"),
+        ),
+        110072,
+    );
+}
