@@ -430,6 +430,35 @@ fn new_order(p: &Params) -> Result<NewOrder, Reject> {
         None | Some("None" | "CancelMaker" | "CancelTaker" | "CancelBoth") => {}
         Some(_) => return Err(Reject::params("params error: smpType invalid")),
     }
+    // docs/v5/order/create-order.mdx: `tpslMode` Partial with limit TP/SL (`tpOrderType`,
+    // `tpLimitPrice`, `slOrderType`, `slLimitPrice`) is not modelled: refused rather than
+    // turned into a position-wide market TP/SL.
+    match p.text("tpslMode")?.as_deref() {
+        None | Some("Full") => {}
+        Some("Partial") => {
+            return Err(Reject::params(
+                "params error: the emulator supports tpslMode Full only",
+            ))
+        }
+        Some(_) => return Err(Reject::params("params error: tpslMode invalid")),
+    }
+    for field in ["tpOrderType", "slOrderType"] {
+        match p.text(field)?.as_deref() {
+            None | Some("Market") => {}
+            Some(_) => {
+                return Err(Reject::params(format!(
+                    "params error: {field} Limit needs tpslMode Partial, which the emulator does not model"
+                )))
+            }
+        }
+    }
+    for field in ["tpLimitPrice", "slLimitPrice"] {
+        if p.text(field)?.is_some() {
+            return Err(Reject::params(format!(
+                "params error: {field} needs tpslMode Partial, which the emulator does not model"
+            )));
+        }
+    }
     let take_profit = p.decimal("takeProfit")?.filter(|t| !t.is_zero());
     let stop_loss = p.decimal("stopLoss")?.filter(|t| !t.is_zero());
     let reduce_only = p.bool("reduceOnly")?;

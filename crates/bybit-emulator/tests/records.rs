@@ -63,6 +63,26 @@ async fn parameters_are_checked_as_the_docs_define_them() {
         )
         .await;
     assert_eq!(r.ret_code(), 10001, "{}", r.body);
+    // docs/v5/order/create-order.mdx: Partial limit TP/SL is not modelled, so refused, never
+    // turned into a position-wide market TP.
+    let r = c
+        .post(
+            "/v5/order/create",
+            &json!({"category": "linear", "symbol": "ETHUSDT", "side": "Buy",
+                    "orderType": "Limit", "qty": "0.1", "price": "3000", "takeProfit": "4000",
+                    "tpslMode": "Partial", "tpOrderType": "Limit", "tpLimitPrice": "3990"}),
+        )
+        .await;
+    assert_eq!(r.ret_code(), 10001, "{}", r.body);
+    assert!(
+        c.get("/v5/order/realtime", "category=linear&symbol=ETHUSDT")
+            .await
+            .body["result"]["list"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing placed"
+    );
     // docs/v5/enum.mdx smpType: one of its values.
     let r = c
         .post(
