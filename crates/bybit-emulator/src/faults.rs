@@ -18,7 +18,22 @@
 //! | `POST /emulator/ws/drop` | every WebSocket is closed now, without a close frame |
 //! | `POST /emulator/ws/refuse {"seconds"}` | open WebSockets are dropped and upgrades answer HTTP 503 for `seconds` (default 10) |
 //! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after. With `"pongs": true` the stream stays connected but silent instead: requests (`ping`, `subscribe`) are still read and answered and protocol pings ponged, but no data (topic pushes, book snapshots) is sent until unmuted |
+//! | `POST /emulator/ws/shuffle {"enabled"}` | the private pushes of one engine step go out in reverse: wallet, position, `execution.fast`, execution, then order (Bybit promises no order between the topics of one fill, v5/websocket/private/*); `{"enabled": false}` or `/emulator/reset` restores the natural order |
+//! | `POST /emulator/ws/double-filled {"count"}` | each of the next `count` (default 1) `Filled` order pushes is followed by a second `Filled` push of the same order with `cancelType` `CancelByUser` and `rejectReason` `EC_OrigClOrdIDDoesNotExist`: the documented race of a cancel during a fill (v5/websocket/private/order, tip) |
 //! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
+//!
+//! Time (issue 16, `sim-engine`'s `engine/time.rs`):
+//!
+//! | control | effect |
+//! |---|---|
+//! | `POST /emulator/time/pass {"days","ms"}` | the exchange's clock jumps forward by that much (up to a year at a time; it adds up, `timePassedMs` in the state) and every funding time in the gap is settled (a `Funding` execution at its own time): query windows, order-history retention, funding and every timestamp follow. A client's own clock is taken to have jumped with it or not: request timestamps and WebSocket `expires` are accepted against either (a test process's clock cannot jump). Prices do not walk meanwhile |
+//! | `POST /emulator/exchange-restart` | Bybit restarts: `/v5/order/realtime` no longer shows orders closed before now (by id, link id or `openOnly=1`); order history keeps them (v5/order/open-order) |
+//! | `POST /emulator/history-lag {"ms"}` | order history lists a closed order only `ms` after it closed (v5/order/order-list: "may delay"); 0 (the default) turns it off |
+//!
+//! Order history and the execution list answer by Bybit's windows: no bounds → the last 7
+//! days, only `startTime` → 7 days from it, only `endTime` → 7 days up to it, a wider span →
+//! 10001; order history drops Cancelled / Rejected / Deactivated orders without fills after
+//! 24 hours.
 //!
 //! Other controls: `POST /emulator/clock
 //! {"skewMs"}` (server clock skew), `POST /emulator/balance {"usdt"}`, `POST /emulator/price
@@ -109,6 +124,11 @@ pub(crate) struct Faults {
     /// have applied.
     book_gaps: Mutex<HashMap<String, u64>>,
     plan: Mutex<Plan>,
+    /// Private pushes of one engine step go out in reverse (`/emulator/ws/shuffle`).
+    shuffle_pushes: std::sync::atomic::AtomicBool,
+    /// Filled order pushes still to be followed by the cancel-race duplicate
+    /// (`/emulator/ws/double-filled`).
+    double_filled: std::sync::atomic::AtomicU64,
 }
 
 impl Faults {
@@ -157,8 +177,22 @@ impl Faults {
         None
     }
 
+    /// Whether private pushes are sent out of their natural order.
+    pub(crate) fn shuffle_pushes(&self) -> bool {
+        self.shuffle_pushes.load(Ordering::Relaxed)
+    }
+
+    /// Takes one armed cancel-race duplicate, if any.
+    pub(crate) fn take_double_filled(&self) -> bool {
+        self.double_filled
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     fn reset(&self) {
         *self.plan() = Plan::default();
+        self.shuffle_pushes.store(false, Ordering::Relaxed);
+        self.double_filled.store(0, Ordering::Relaxed);
         self.ws_refused_until.store(0, Ordering::Relaxed);
         self.ip_banned_until.store(0, Ordering::Relaxed);
         // Gaps already asked for stay counted: a session compares against the count, and
@@ -259,12 +293,17 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/ws/refuse", post(ws_refuse))
         .route("/ws/mute", post(ws_mute))
         .route("/ws/unmute", post(ws_unmute))
+        .route("/ws/shuffle", post(ws_shuffle))
+        .route("/ws/double-filled", post(ws_double_filled))
         .route("/ip-ban", post(ip_ban))
         .route("/book-gap", post(book_gap))
         .route("/fail", post(fail))
         .route("/hold", post(hold))
         .route("/lose-response", post(lose))
         .route("/clock", post(clock))
+        .route("/time/pass", post(pass_time))
+        .route("/exchange-restart", post(exchange_restart))
+        .route("/history-lag", post(history_lag))
         .route("/balance", post(balance))
         .route("/price", post(price))
         .route("/price-path", post(price_path))
@@ -383,6 +422,7 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
         json!({
             "hold": plan.hold, "fail": plan.fail, "loseResponse": plan.lose,
             "clockSkewMs": state.clock.skew(),
+            "timePassedMs": state.clock.passed(),
             "wsRefused": state.faults.ws_refused(state.clock.now_ms()),
             "wsMuted": {
                 "public": state.ws_mute.borrow().public,
@@ -403,6 +443,35 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
         map.insert("requests".to_owned(), requests);
     }
     (StatusCode::OK, Json(value)).into_response()
+}
+
+/// `{"enabled"}` (default true): the private pushes of one fill go out in reverse order.
+async fn ws_shuffle(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let enabled = match v.get("enabled") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("enabled must be true or false".to_owned()),
+        };
+        state
+            .faults
+            .shuffle_pushes
+            .store(enabled, Ordering::Relaxed);
+        ok()
+    })())
+}
+
+/// `{"count"}` (default 1): the next `count` `Filled` order pushes are each followed by the
+/// cancel-race duplicate.
+async fn ws_double_filled(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let count = int_in(&v, "count", 1, 0..=1_000_000)?;
+        let count = u64::try_from(count).map_err(|_| "count must not be negative".to_owned())?;
+        state.faults.double_filled.store(count, Ordering::Relaxed);
+        ok()
+    })())
 }
 
 async fn ws_drop(State(state): State<Arc<AppState>>) -> Response {
@@ -553,6 +622,45 @@ async fn clock(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
             return Err(format!("skewMs must be within ±{MAX_SKEW_MS}"));
         }
         state.clock.set_skew(skew);
+        ok()
+    })())
+}
+
+/// `{"days"}` or `{"ms"}` (both add up) of exchange time pass: `sim_engine::Engine::pass_time`.
+async fn pass_time(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let days = int_in(&v, "days", 0, 0..=365)?;
+        let ms = int_in(&v, "ms", 0, 0..=sim_engine::MAX_PASS_MS)?;
+        let total = days.saturating_mul(sim_engine::DAY_MS).saturating_add(ms);
+        if total == 0 || total > sim_engine::MAX_PASS_MS {
+            return Err(format!(
+                "days and ms must add up to 1..={} ms",
+                sim_engine::MAX_PASS_MS
+            ));
+        }
+        // The exchange's clock moves first, so no command runs at a time before the funding
+        // the engine settles; the engine catches up with every funding time in between.
+        state.clock.pass(total);
+        state
+            .execute(|e, now| e.pass_time(now.saturating_sub(total), total))
+            .map_err(|r| r.to_string())?;
+        ok()
+    })())
+}
+
+/// Bybit restarts: `/v5/order/realtime` forgets the orders already closed.
+async fn exchange_restart(State(state): State<Arc<AppState>>) -> Response {
+    state.execute(|e, now| e.restart_exchange(now));
+    respond(ok())
+}
+
+/// `{"ms"}`: order history lists a closed order only this long after it closed.
+async fn history_lag(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let ms = int_in(&v, "ms", 0, 0..=MAX_INTERVAL_MS)?;
+        state.execute(|e, _| e.set_history_lag(ms));
         ok()
     })())
 }
@@ -756,6 +864,7 @@ async fn reset(State(state): State<Arc<AppState>>) -> Response {
     state.faults.reset();
     state.ws_mute.send_replace(Mute::default());
     state.clock.set_skew(0);
+    state.execute(|e, _| e.set_history_lag(0));
     state.limits.set_pressure(u32::MAX, 0);
     respond(ok())
 }

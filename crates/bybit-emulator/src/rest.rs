@@ -351,7 +351,8 @@ fn tickers(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 fn orderbook(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let symbol = p.required("symbol")?;
-    let depth = p.limit(25, 500)?;
+    // docs/v5/market/orderbook.mdx: linear `limit` 1..=1000, default 25.
+    let depth = p.limit(25, 1000)?;
     // The level-1000 stream's book at its latest `u` (docs v5/market/orderbook: `u` "is
     // corresponding to `u`" of the deepest WebSocket book), so that a client keeping a book
     // from that stream can compare it with this answer at the same `u`.
@@ -424,6 +425,50 @@ fn new_order(p: &Params) -> Result<NewOrder, Reject> {
         }
         Some(_) => return Err(Reject::params("params error: triggerBy invalid")),
     }
+    // docs/v5/enum.mdx `smpType`.
+    match p.text("smpType")?.as_deref() {
+        None | Some("None" | "CancelMaker" | "CancelTaker" | "CancelBoth") => {}
+        Some(_) => return Err(Reject::params("params error: smpType invalid")),
+    }
+    // docs/v5/order/create-order.mdx: `tpslMode` Partial with limit TP/SL (`tpOrderType`,
+    // `tpLimitPrice`, `slOrderType`, `slLimitPrice`) is not modelled: refused rather than
+    // turned into a position-wide market TP/SL.
+    match p.text("tpslMode")?.as_deref() {
+        None | Some("Full") => {}
+        Some("Partial") => {
+            return Err(Reject::params(
+                "params error: the emulator supports tpslMode Full only",
+            ))
+        }
+        Some(_) => return Err(Reject::params("params error: tpslMode invalid")),
+    }
+    for field in ["tpOrderType", "slOrderType"] {
+        match p.text(field)?.as_deref() {
+            None | Some("Market") => {}
+            Some(_) => {
+                return Err(Reject::params(format!(
+                    "params error: {field} Limit needs tpslMode Partial, which the emulator does not model"
+                )))
+            }
+        }
+    }
+    for field in ["tpLimitPrice", "slLimitPrice"] {
+        if p.text(field)?.is_some() {
+            return Err(Reject::params(format!(
+                "params error: {field} needs tpslMode Partial, which the emulator does not model"
+            )));
+        }
+    }
+    let take_profit = p.decimal("takeProfit")?.filter(|t| !t.is_zero());
+    let stop_loss = p.decimal("stopLoss")?.filter(|t| !t.is_zero());
+    let reduce_only = p.bool("reduceOnly")?;
+    // docs/v5/order/create-order.mdx, reduceOnly: "When reduceOnly is true, take profit/stop
+    // loss cannot be set".
+    if reduce_only && (take_profit.is_some() || stop_loss.is_some()) {
+        return Err(Reject::params(
+            "params error: take profit/stop loss cannot be set on a reduceOnly order",
+        ));
+    }
     Ok(NewOrder {
         symbol,
         side,
@@ -432,12 +477,12 @@ fn new_order(p: &Params) -> Result<NewOrder, Reject> {
         price: p.decimal("price")?,
         time_in_force,
         order_link_id: p.text("orderLinkId")?,
-        reduce_only: p.bool("reduceOnly")?,
+        reduce_only,
         close_on_trigger: p.bool("closeOnTrigger")?,
         trigger_price: p.decimal("triggerPrice")?.filter(|t| !t.is_zero()),
         trigger_direction,
-        take_profit: p.decimal("takeProfit")?.filter(|t| !t.is_zero()),
-        stop_loss: p.decimal("stopLoss")?.filter(|t| !t.is_zero()),
+        take_profit,
+        stop_loss,
     })
 }
 
@@ -651,6 +696,8 @@ fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     // v5/order/open-order: openOnly 0 (default) lists open orders only; 1 (2 on classic and
     // inverse accounts) lists only the recent closed ones (the engine keeps the last 500); by
     // orderId or orderLinkId the order is returned whatever its state and openOnly is ignored.
+    // Closed orders are listed only if they closed since the exchange last restarted
+    // (`/emulator/exchange-restart`: "cleared and accumulated again").
     let closed_only = match p.int("openOnly")? {
         None | Some(0) => false,
         Some(1 | 2) => true,
@@ -662,7 +709,7 @@ fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     };
     let list = state.read(|e| {
         if closed_only && query.key.is_none() {
-            e.order_history(&query)
+            e.recent_closed_orders(&query)
         } else {
             e.open_orders(&query)
         }
@@ -670,12 +717,15 @@ fn open_orders(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     paged(list, p, 20, 50)
 }
 
-fn order_history(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+/// v5/order/order-list: the 7-day window (`sim_engine::query_window`), 24 hours for
+/// Cancelled / Rejected / Deactivated orders without fills, and the history lag.
+fn order_history(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
     let query = order_scope(p)?;
     let status = p.text("orderStatus")?;
+    let window = sim_engine::query_window(p.int("startTime")?, p.int("endTime")?, ctx.now)?;
     let list: Vec<_> = state
-        .read(|e| e.order_history(&query))
+        .read(|e| e.order_history_at(&query, window, ctx.now))
         .into_iter()
         .filter(|o| {
             status
@@ -686,13 +736,16 @@ fn order_history(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject>
     paged(list, p, 20, 50)
 }
 
-fn executions(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+/// v5/order/execution: the 7-day window (`sim_engine::query_window`), no further back than
+/// the 2 years trade history keeps.
+fn executions(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
+    let (from, to) = sim_engine::query_window(p.int("startTime")?, p.int("endTime")?, ctx.now)?;
     let query = ExecutionQuery {
         symbol: p.text("symbol")?,
         key: key(p)?,
-        start_ms: p.int("startTime")?,
-        end_ms: p.int("endTime")?,
+        start_ms: Some(from.max(ctx.now.saturating_sub(sim_engine::EXECUTIONS_KEPT_MS))),
+        end_ms: Some(to),
     };
     let exec_type = p.text("execType")?;
     let list: Vec<_> = state
@@ -775,9 +828,14 @@ fn switch_mode(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 
 fn trading_stop(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
     p.linear()?;
+    // docs/v5/position/trading-stop.mdx: `tpslMode` and `positionIdx` are required.
+    if p.int("positionIdx")?.is_none() {
+        return Err(Reject::params("params error: positionIdx is required"));
+    }
     one_way(p)?;
     match p.text("tpslMode")?.as_deref() {
-        None | Some("Full") => {}
+        None => return Err(Reject::params("params error: tpslMode is required")),
+        Some("Full") => {}
         Some("Partial") => {
             return Err(Reject::params(
                 "params error: the emulator supports tpslMode Full only",
@@ -840,10 +898,8 @@ fn set_margin_mode(_: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
 }
 
 fn fee_rate(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
-    // The docs' own example sends no category; when one is sent it must be ours.
-    if p.text("category")?.is_some() {
-        p.linear()?;
-    }
+    // docs/v5/account/fee-rate.mdx: `category` is required (its request example sends it).
+    p.linear()?;
     let symbol = p.text("symbol")?;
     let (instruments, fees) = state.read(|e| (e.instruments(), e.fees()));
     let list: Vec<Value> = instruments

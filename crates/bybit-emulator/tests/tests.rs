@@ -24,3 +24,8 @@ mod memory;
 
 // Issue 10: position mode (switch-mode, hedge-mode position list).
 mod position_mode;
+
+// Issue 16 (Step 9): query windows, retention, time that passes, exchange restarts.
+mod records;
+mod subscriptions;
+mod time_windows;

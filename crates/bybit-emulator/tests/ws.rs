@@ -205,10 +205,10 @@ async fn public_subscribe_acks_and_refuses_bad_topics() {
     assert_eq!(ack["req_id"], "sub-1");
     assert_eq!(ack["op"], "subscribe");
 
-    // Subscribing again is harmless.
+    // Subscribing again is refused by name (issue 16 item 4; `subscriptions.rs`).
     assert_eq!(
-        subscribe(&mut ws, &["publicTrade.BTCUSDT"]).await["success"],
-        true
+        subscribe(&mut ws, &["publicTrade.BTCUSDT"]).await["ret_msg"],
+        "error:already subscribed,topic:publicTrade.BTCUSDT"
     );
 
     let refused = subscribe(&mut ws, &["orderbook.1.NOPE"]).await;
@@ -344,10 +344,11 @@ async fn private_auth_succeeds_and_fails_in_bybits_shapes() {
     };
     assert!(parsed.is_auth() && parsed.is_success());
 
+    // docs/v5/websocket/wss-authentication.mdx, private tab: no `req_id` in the reply.
     let ack = subscribe(&mut ws, &["order"]).await;
     assert_eq!(
         keys(&ack),
-        key_set(&["success", "ret_msg", "op", "conn_id", "req_id"])
+        key_set(&["success", "ret_msg", "op", "conn_id"])
     );
     assert_eq!(ack["success"], true);
     let ack = request(&mut ws, json!({"op": "subscribe", "args": ["wallet"]})).await;

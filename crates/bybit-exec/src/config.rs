@@ -294,10 +294,16 @@ pub struct Settings {
     pub min_available_usdt: Decimal,
     /// `EXECUTION_MAX_NOTIONAL_USDT`: the largest entry or DCA value (default 5000).
     pub max_notional_usdt: Decimal,
+    /// `EXECUTION_ON_TP_FAILURE`: when take-profits cannot be placed after the entry filled,
+    /// `keep` the position flagged unprotected (default) or `close` it (R-SAFE-3).
+    pub on_tp_failure: exec_gateway::TpFailurePolicy,
     /// `EXECUTION_POLL_INTERVAL_MS`: REST polling while the private stream is quiet (3000).
     pub poll_interval: Duration,
     /// `EXECUTION_SILENCE_MS`: the private stream counts as quiet after this (30000).
     pub silence_threshold: Duration,
+    /// `EXECUTION_RECONCILE_MS`: how often `serve`'s background reconciler runs a pass while
+    /// passes succeed (3000; doubled up to 8× while they fail).
+    pub reconcile_every: Duration,
     /// `BYBIT_RECV_WINDOW_MS` (5000, R-CFG-2).
     pub recv_window: Duration,
     /// `BYBIT_HTTP_TIMEOUT_MS` (5000, R-CFG-2).
@@ -331,8 +337,10 @@ impl fmt::Debug for Settings {
             .field("leverage", &self.leverage)
             .field("min_available_usdt", &self.min_available_usdt)
             .field("max_notional_usdt", &self.max_notional_usdt)
+            .field("on_tp_failure", &self.on_tp_failure)
             .field("poll_interval", &self.poll_interval)
             .field("silence_threshold", &self.silence_threshold)
+            .field("reconcile_every", &self.reconcile_every)
             .field("recv_window", &self.recv_window)
             .field("http_timeout", &self.http_timeout)
             .field("paper_usdt", &self.paper_usdt)
@@ -451,12 +459,17 @@ const KEYS: &[Key] = &[
         "EXECUTION_MAX_NOTIONAL_USDT",
         "a decimal number of USDT above 0",
     ),
+    key("EXECUTION_ON_TP_FAILURE", "keep or close"),
     key(
         "EXECUTION_POLL_INTERVAL_MS",
         "a whole number of milliseconds from 100 to 60000",
     ),
     key(
         "EXECUTION_SILENCE_MS",
+        "a whole number of milliseconds from 100 to 600000",
+    ),
+    key(
+        "EXECUTION_RECONCILE_MS",
         "a whole number of milliseconds from 100 to 600000",
     ),
     key(
@@ -899,8 +912,18 @@ impl Settings {
             max_notional_usdt: raw.decimal("EXECUTION_MAX_NOTIONAL_USDT", dec!(5000), |v| {
                 v > Decimal::ZERO
             })?,
+            on_tp_failure: match raw
+                .get("EXECUTION_ON_TP_FAILURE")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("keep") => exec_gateway::TpFailurePolicy::KeepFlagged,
+                Some("close") => exec_gateway::TpFailurePolicy::Close,
+                Some(_) => return Err(raw.invalid("EXECUTION_ON_TP_FAILURE")),
+            },
             poll_interval: raw.millis("EXECUTION_POLL_INTERVAL_MS", 3000, 100..=60_000)?,
             silence_threshold: raw.millis("EXECUTION_SILENCE_MS", 30_000, 100..=600_000)?,
+            reconcile_every: raw.millis("EXECUTION_RECONCILE_MS", 3000, 100..=600_000)?,
             recv_window: raw.millis("BYBIT_RECV_WINDOW_MS", 5000, 1..=60_000)?,
             http_timeout: raw.millis("BYBIT_HTTP_TIMEOUT_MS", 5000, 100..=120_000)?,
             paper_usdt: raw.decimal("PAPER_USDT", dec!(10000), |v| v > Decimal::ZERO)?,
@@ -954,8 +977,10 @@ impl Settings {
             leverage: dec!(25),
             min_available_usdt: dec!(100),
             max_notional_usdt: dec!(5000),
+            on_tp_failure: exec_gateway::TpFailurePolicy::KeepFlagged,
             poll_interval: Duration::from_millis(200),
             silence_threshold: Duration::from_secs(2),
+            reconcile_every: Duration::from_secs(3),
             recv_window: Duration::from_millis(5000),
             http_timeout: Duration::from_millis(5000),
             paper_usdt: dec!(10000),

@@ -46,7 +46,9 @@ pub struct DemoArgs {
     /// with `bybit-exec journal DEMO`.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// The trade's client tag (its orderLinkIds are `andre_<LEG>_<TAG>`).
+    /// The trade's client tag (its orderLinkIds are `andre_<LEG>_<TAG>`). A tag names one
+    /// trade for ever, so with `--journal` the default gets the run's time appended
+    /// (`DEMO_<ms>`) and the demo can run twice on one file.
     #[arg(long, default_value = "DEMO")]
     pub tag: String,
     /// Print only the reconciliation table.
@@ -364,6 +366,19 @@ impl Timeline {
 /// views agree; an error only if the trade itself could not be run).
 pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
     let started = Instant::now();
+    // A journal file outlives the run: a tag names one trade for ever, and the journal
+    // remembers fills by execId, so a run on a file takes a fresh tag and fresh exchange ids.
+    let mut fresh = args.clone();
+    if args.journal.is_some() {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        if args.tag == "DEMO" {
+            fresh.tag = format!("DEMO_{ms}");
+        }
+        fresh.seed = args.seed ^ u64::try_from(ms).unwrap_or(u64::MAX);
+    }
+    let args = &fresh;
     let mut config = EmulatorConfig::with_defaults(KEY, SECRET, dec!(10000), args.seed);
     config.static_prices = true;
     config.engine = config.engine.with_price(SYMBOL, dec!(50000));

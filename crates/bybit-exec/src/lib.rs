@@ -6,7 +6,9 @@
 //!   router, journal, gateway — built from the settings.
 //! - [`demo`]: the README's main command, a whole trade on the embedded emulator.
 //! - [`ops`]: status, balance, positions, orders, preflight, recover, close-all, journal.
-//! - [`serve`]: the long-running mode with `/health`, `/metrics` and a status page.
+//! - [`serve`]: the long-running mode with `/health`, `/metrics`, a status page, the
+//!   control API and the event stream.
+//! - [`manager`]: a reference trade manager over the gateway's public operations.
 //! - [`suite`]: the SPEC §9 test plan, run by `cargo xtask testnet [--local]`.
 //!
 //! What it is not: no trading logic (levels and sizes come in the caller's
@@ -71,6 +73,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod manager;
 pub mod ops;
 pub mod runtime;
 pub mod serve;

@@ -84,3 +84,19 @@ async fn a_demo_that_cannot_start_stops_its_emulator() {
         "the emulator on {addr} still accepts connections"
     );
 }
+
+/// A tag names one trade for ever (issue 15 item 2), so `demo --journal FILE` uses a fresh
+/// tag on each run and works twice on one file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_twice_on_one_journal_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = DemoArgs {
+        quiet: true,
+        journal: Some(dir.path().join("journal.sqlite")),
+        ..DemoArgs::default()
+    };
+    for run in 1..=2 {
+        let report = demo::run_with(&args, Arc::new(|_: &str| {})).await.unwrap();
+        assert!(report.agrees(), "run {run}");
+    }
+}

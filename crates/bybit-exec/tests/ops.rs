@@ -147,9 +147,11 @@ async fn status_and_preflight_against_the_emulator() {
 async fn journal_shows_a_demo_trade() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("demo.sqlite");
+    // An explicit tag (the default one gets the run's time appended with --journal).
     let args = DemoArgs {
         journal: Some(path.clone()),
         quiet: true,
+        tag: "DEMOJ".to_owned(),
         ..DemoArgs::default()
     };
     let report = demo::run_with(&args, std::sync::Arc::new(|_: &str| {}))
@@ -161,7 +163,7 @@ async fn journal_shows_a_demo_trade() {
     s.journal = JournalLocation::Sqlite(path);
     let text = ops::execute(
         &OpsCommand::Journal(JournalArgs {
-            trade_tag: "DEMO".to_owned(),
+            trade_tag: "DEMOJ".to_owned(),
             out: TABLE,
         }),
         s.clone(),
@@ -181,7 +183,7 @@ async fn journal_shows_a_demo_trade() {
     }
     let v = json(
         OpsCommand::Journal(JournalArgs {
-            trade_tag: "DEMO".to_owned(),
+            trade_tag: "DEMOJ".to_owned(),
             out: JSON,
         }),
         s.clone(),

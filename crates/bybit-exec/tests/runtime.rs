@@ -276,3 +276,92 @@ async fn a_failed_start_leaves_nothing_running() {
     })
     .await;
 }
+
+/// The fills published on `sub` so far (by orderLinkId), read without waiting.
+fn drain_fills(sub: &mut exec_events::Subscription, into: &mut Vec<String>) {
+    while let Some(received) = sub.try_recv() {
+        if let exec_events::Received::Event(env) = received {
+            if let Some(fill) = env.event.as_fill() {
+                into.push(fill.order_link_id.clone());
+            }
+        }
+    }
+}
+
+/// Issue 15's restart through the application's own `Runtime` (not a test harness's
+/// wiring): a DCA that filled while the process was down is published exactly once by the
+/// next start, and the entry's fill, published before the restart, is not published again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_publishes_a_fill_from_the_downtime_once_and_no_earlier_fill_again() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&emu);
+    s.journal = bybit_exec::config::JournalLocation::Sqlite(dir.path().join("journal.sqlite"));
+    let plan = exec_gateway::TradePlan {
+        symbol: btc(),
+        side: exec_gateway::Side::Buy,
+        margin_usdt: dec!(40),
+        leverage: dec!(25),
+        dca_levels: vec![exec_gateway::DcaLevel {
+            price: dec!(48000),
+            margin_usdt: dec!(20),
+        }],
+        tp_levels: vec![exec_gateway::TpLevel {
+            price: dec!(52000),
+            share: dec!(1),
+        }],
+        client_tag: "RT_DOWN".to_owned(),
+        adopt_position: false,
+    };
+    let bus = exec_events::EventBus::new(exec_events::DEFAULT_CAPACITY);
+    let mut sub = bus.subscribe();
+    let rt = Runtime::start_on_bus(s.clone(), bus).await.unwrap();
+    rt.gateway.open_trade(&plan).await.unwrap();
+    let mut before = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !before.iter().any(|l| l == "andre_ENTRY_RT_DOWN") {
+        assert!(Instant::now() < deadline, "no entry fill: {before:?}");
+        drain_fills(&mut sub, &mut before);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(rt.shutdown().await);
+
+    // Down: DCA1 fills on the exchange.
+    emu.state()
+        .execute(|e, now| e.set_price(now, "BTCUSDT", dec!(47990)))
+        .unwrap();
+    let dca = emu.state().read(|e| e.position_of("BTCUSDT").unwrap().size);
+    assert_eq!(dca, dec!(0.030), "DCA1 filled while the layer was down");
+
+    // Up again, the same way every mode starts it.
+    let bus = exec_events::EventBus::new(exec_events::DEFAULT_CAPACITY);
+    let mut sub = bus.subscribe();
+    let rt = Runtime::start_on_bus(s, bus).await.unwrap();
+    let mut after = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !after.iter().any(|l| l == "andre_DCA1_RT_DOWN") {
+        assert!(
+            Instant::now() < deadline,
+            "the downtime's fill was not published: {after:?}"
+        );
+        drain_fills(&mut sub, &mut after);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A later fill marks the end: by then any repeat of the earlier fills would be out.
+    let state = rt.gateway.trade("RT_DOWN").unwrap_or_else(|| {
+        let mut s = exec_gateway::TradeState::new(&plan);
+        s.phase = exec_gateway::Phase::InPosition;
+        s
+    });
+    rt.gateway.close_all(&state, "test").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !after.iter().any(|l| l.starts_with("andre_CLOSE")) {
+        assert!(Instant::now() < deadline, "no close fill: {after:?}");
+        drain_fills(&mut sub, &mut after);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let count = |link: &str| after.iter().filter(|l| *l == link).count();
+    assert_eq!(count("andre_DCA1_RT_DOWN"), 1, "{after:?}");
+    assert_eq!(count("andre_ENTRY_RT_DOWN"), 0, "{after:?}");
+    rt.shutdown().await;
+}

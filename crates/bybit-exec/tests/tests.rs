@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod api;
 mod cli;
 mod demo;
 mod docs;

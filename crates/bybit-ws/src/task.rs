@@ -592,10 +592,17 @@ impl Task {
                 End::Lost(error.to_string())
             });
         }
-        let pending = reply.req_id().and_then(|id| conn.pending.remove(id));
+        let pending = match reply.req_id() {
+            Some(id) => conn.pending.remove(id),
+            None => Self::only_pending(conn, reply.op()),
+        };
         match pending {
             Some(Pending::Subscribe { topics, split }) => {
                 if reply.is_success() {
+                    self.acked(&topics);
+                } else if !split && is_already_subscribed(reply.message()) {
+                    // The topic is on this connection already (a repeated request, a reply
+                    // lost and re-sent): that is an acknowledgement, never a refusal.
                     self.acked(&topics);
                 } else if split {
                     // One bad topic refuses the whole request: ask for each one alone, once.
@@ -630,6 +637,33 @@ impl Task {
             }
         }
         Ok(())
+    }
+
+    /// The request a reply without `req_id` answers (docs/v5/websocket/wss-authentication.mdx:
+    /// the private subscription reply carries none): the one request of that operation in
+    /// flight, when there is exactly one; with several it cannot be told apart and is left
+    /// pending (the caller's wait times out; a reconnect asks again).
+    fn only_pending(conn: &mut Conn, op: &str) -> Option<Pending> {
+        let matches = |p: &Pending| match p {
+            Pending::Subscribe { .. } => op == "subscribe",
+            Pending::Unsubscribe => op == "unsubscribe",
+        };
+        let mut ids = conn
+            .pending
+            .iter()
+            .filter(|(_, p)| matches(p))
+            .map(|(id, _)| id.clone());
+        match (ids.next(), ids.next()) {
+            (Some(id), None) => conn.pending.remove(&id),
+            (Some(_), Some(_)) => {
+                tracing::warn!(
+                    op,
+                    "a reply without req_id while several requests are in flight; left pending"
+                );
+                None
+            }
+            _ => None,
+        }
     }
 
     fn acked(&mut self, topics: &[String]) {
@@ -678,6 +712,11 @@ impl Task {
             reason: reason.to_owned(),
         });
     }
+}
+
+/// Bybit's refusal of a topic the connection already has (`error:already subscribed,topic:…`).
+fn is_already_subscribed(message: &str) -> bool {
+    message.contains("already subscribed")
 }
 
 /// `{"req_id":…,"op":…,"args":[topics]}`.
@@ -826,6 +865,80 @@ mod tests {
                 .with_book("orderbook.50.BTCUSDT", |b| b.update_id()),
             Some(7)
         );
+    }
+
+    /// Issue 16 item 4, docs/v5/websocket/wss-authentication.mdx ("Understanding the
+    /// Subscription Response", private tab): the private reply carries no `req_id`. It answers
+    /// the one subscribe in flight; with two in flight it is not guessed.
+    #[test]
+    fn a_reply_without_req_id_answers_the_single_pending_request() {
+        let (mut t, mut events) = task();
+        let topics = vec!["order".to_owned(), "execution".to_owned()];
+        t.desired.extend(topics.clone());
+        let mut conn = Conn::new(true);
+        t.queue_subscribe(&mut conn, &topics);
+        let ack = r#"{"success":true,"ret_msg":"","op":"subscribe","conn_id":"c"}"#;
+        assert!(t.on_text(&mut conn, ack).is_ok());
+        assert!(matches!(events.try_recv(), Ok(WsEvent::Subscribed { topics: t }) if t == topics));
+        assert!(conn.pending.is_empty());
+
+        let (mut t, mut events) = task();
+        let mut conn = Conn::new(true);
+        t.desired.extend(["order".to_owned(), "wallet".to_owned()]);
+        t.queue_subscribe(&mut conn, &["order".to_owned()]);
+        t.queue_subscribe(&mut conn, &["wallet".to_owned()]);
+        assert!(t.on_text(&mut conn, ack).is_ok());
+        assert!(events.try_recv().is_err(), "two in flight: not guessed");
+        assert_eq!(conn.pending.len(), 2);
+    }
+
+    /// Issue 16 item 4: Bybit refuses a topic the connection already has with
+    /// `success:false` and `error:already subscribed,topic:…`; that topic is subscribed, so
+    /// it is acknowledged and never dropped from what the stream wants.
+    #[test]
+    fn already_subscribed_counts_as_acknowledged() {
+        let (mut t, mut events) = task();
+        let topic = "order".to_owned();
+        t.desired.push(topic.clone());
+        let mut conn = Conn::new(true);
+        t.queue_subscribe(&mut conn, std::slice::from_ref(&topic));
+        let refusal = r#"{"success":false,"ret_msg":"error:already subscribed,topic:order","op":"subscribe","conn_id":"c","req_id":"1"}"#;
+        assert!(t.on_text(&mut conn, refusal).is_ok());
+        assert!(matches!(events.try_recv(), Ok(WsEvent::Subscribed { .. })));
+        assert_eq!(t.desired, std::slice::from_ref(&topic), "still wanted");
+        assert!(t.shared.health.snapshot().subscriptions.contains(&topic));
+
+        // In a batch: each topic is asked alone, and the one already there is acknowledged.
+        let (mut t, mut events) = task();
+        let topics = vec!["order".to_owned(), "wallet".to_owned()];
+        t.desired.extend(topics.clone());
+        let mut conn = Conn::new(true);
+        t.queue_subscribe(&mut conn, &topics);
+        let refusal = r#"{"success":false,"ret_msg":"error:already subscribed,topic:order","op":"subscribe","conn_id":"c","req_id":"1"}"#;
+        assert!(t.on_text(&mut conn, refusal).is_ok());
+        assert_eq!(conn.pending.len(), 2, "re-asked one by one");
+        for (id, text) in [
+            (
+                "2",
+                r#"{"success":false,"ret_msg":"error:already subscribed,topic:order","op":"subscribe","conn_id":"c","req_id":"2"}"#,
+            ),
+            (
+                "3",
+                r#"{"success":true,"ret_msg":"","op":"subscribe","conn_id":"c","req_id":"3"}"#,
+            ),
+        ] {
+            assert!(conn.pending.contains_key(id));
+            assert!(t.on_text(&mut conn, text).is_ok());
+        }
+        let mut acked = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let WsEvent::Subscribed { topics } = event {
+                acked.extend(topics);
+            }
+        }
+        acked.sort();
+        assert_eq!(acked, ["order", "wallet"]);
+        assert_eq!(t.desired, topics);
     }
 
     // Paused clock: against a port nobody listens on, attempts are spaced by the capped

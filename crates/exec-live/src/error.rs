@@ -7,6 +7,8 @@ use exec_gateway::PortError;
 /// Classifies a REST failure, in this order:
 ///
 /// 1. auth fatal (10003/10004/10005/10007/10010/33004, HTTP 401, no key) → [`PortError::Auth`];
+///    so are 110123 / 110125, the trading terms not agreed (docs/changelog/v5.mdx): nothing
+///    can trade until someone accepts them on Bybit's site, so the gateway halts and says so;
 /// 2. duplicate orderLinkId (110072) → [`PortError::DuplicateLinkId`] (the order exists);
 /// 3. insufficient balance (110004/110007/110012/110044/110045) →
 ///    [`PortError::InsufficientBalance`];
@@ -21,6 +23,15 @@ use exec_gateway::PortError;
 /// Messages are the client's own (`RestError`'s Display carries no secret or signature).
 pub fn port_error(e: RestError) -> PortError {
     let message = e.to_string();
+    if let Some(code @ (110123 | 110125)) = e.ret_code() {
+        return PortError::Auth {
+            code,
+            message: format!(
+                "the account has not agreed to Bybit's trading terms for this product: log in \
+                 on bybit.com and accept them, then restart ({message})"
+            ),
+        };
+    }
     if e.is_auth_fatal() {
         return PortError::Auth {
             code: e.ret_code().or(e.http_status().map(i64::from)).unwrap_or(0),

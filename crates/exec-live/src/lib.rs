@@ -53,8 +53,13 @@ const LEVERAGE_NOT_MODIFIED: i64 = 110043;
 const MAX_PAGES: usize = 10;
 /// How far before the newest execution seen a REST catch-up asks from.
 const EXEC_OVERLAP_MS: i64 = 60_000;
-/// Bybit's widest execution window (7 days), minus a millisecond.
+/// Bybit's widest execution window (7 days, docs/v5/order/execution.mdx `startTime`), minus
+/// a millisecond: both ends are asked for, so the span stays inside the rule.
 const EXEC_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000 - 1;
+/// One day, ms.
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// How far back Bybit's trade history reaches (2 years: "Get Trade History (2 years)").
+const EXEC_KEPT_MS: i64 = 730 * 24 * 3600 * 1000;
 
 /// How the live adapters track orders and fills.
 #[derive(Debug, Clone)]
@@ -269,18 +274,54 @@ impl LiveExchange {
         Ok(())
     }
 
+    /// Every execution since a little before the newest one published (the last 7 days,
+    /// Bybit's default, when none is known yet), oldest first.
+    ///
+    /// Bybit answers a query with only `startTime` for [start, start + 7 days] and refuses a
+    /// wider span (docs/v5/order/execution.mdx), so after a longer downtime one query would
+    /// miss every later fill. The gap up to the exchange's own time (`/v5/market/time`: the
+    /// local clock may be off) is walked in windows of at most 7 days, each read through its
+    /// cursor; fills already published are dropped by the tracker (execId). A gap beyond the
+    /// 2 years Bybit keeps is logged and read from as far back as Bybit still answers.
     async fn recent_executions(&self) -> PortResult<Vec<Execution>> {
+        let Some(last) = self.tracker.last_exec_ms() else {
+            let mut out = self.executions_in(Executions::new()).await?;
+            out.sort_by_key(|e| e.exec_time.unwrap_or(0));
+            return Ok(out);
+        };
+        let now = self.exchange_now_ms().await?;
+        let mut start = last.saturating_sub(EXEC_OVERLAP_MS);
+        let oldest_kept = now.saturating_sub(EXEC_KEPT_MS);
+        if start < oldest_kept {
+            tracing::error!(
+                newest_known_fill_ms = last,
+                exchange_now_ms = now,
+                "the gap since the newest known fill is longer than the 2 years Bybit keeps \
+                 executions: fills in between may be lost; reconcile with Bybit's statements"
+            );
+            start = oldest_kept;
+        }
+        let mut out = Vec::new();
+        loop {
+            let end = start.saturating_add(EXEC_WINDOW_MS);
+            let query = Executions::new().window(TimestampMs(start), TimestampMs(end));
+            out.extend(self.executions_in(query).await?);
+            // The last window reaches past the exchange's now: fills made meanwhile count.
+            if end >= now {
+                break;
+            }
+            start = end.saturating_add(1);
+        }
+        out.sort_by_key(|e| e.exec_time.unwrap_or(0));
+        Ok(out)
+    }
+
+    /// The pages of one execution query (at most [`MAX_PAGES`]).
+    async fn executions_in(&self, base: Executions) -> PortResult<Vec<Execution>> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut query = Executions::new().limit(100);
-            if let Some(last) = self.tracker.last_exec_ms() {
-                let start = last.saturating_sub(EXEC_OVERLAP_MS);
-                query = query.window(
-                    TimestampMs(start),
-                    TimestampMs(start.saturating_add(EXEC_WINDOW_MS)),
-                );
-            }
+            let mut query = base.clone().limit(100);
             if let Some(c) = &cursor {
                 query = query.cursor(c.clone());
             }
@@ -291,8 +332,61 @@ impl LiveExchange {
             }
             cursor = Some(page.next_page_cursor);
         }
-        out.sort_by_key(|e| e.exec_time.unwrap_or(0));
         Ok(out)
+    }
+
+    /// The exchange's time, ms (`/v5/market/time`; nanoseconds when given, else seconds).
+    async fn exchange_now_ms(&self) -> PortResult<i64> {
+        let t = self.rest.server_time().await.map_err(port_error)?;
+        Ok(t.time_nano
+            .parse::<i64>()
+            .map(|ns| ns / 1_000_000)
+            .unwrap_or_else(|_| t.time_second.saturating_mul(1000)))
+    }
+
+    /// An order neither the realtime endpoint nor order history's default window (the last
+    /// 7 days) shows: closed before an exchange restart (docs/v5/order/open-order.mdx) and
+    /// last changed more than 7 days ago. If the journal holds fills of it, order history
+    /// still keeps it ("orders beyond 7 days: … which have fills", docs/v5/order/order-list.mdx)
+    /// and its last change is near its newest fill: asked for in the window around that fill.
+    /// An order without fills is gone for good after 24 hours (None).
+    async fn forgotten_order(
+        &self,
+        symbol: &Symbol,
+        order_link_id: &OrderLinkId,
+    ) -> PortResult<Option<OrderSnapshot>> {
+        let newest_fill = match self.journal.fills(order_link_id.as_str()) {
+            Ok(fills) => fills
+                .iter()
+                .filter(|f| f.order_link_id == order_link_id.as_str())
+                .map(|f| f.time_ms)
+                .max(),
+            Err(e) => {
+                tracing::warn!(
+                    order_link_id = %order_link_id.as_str(),
+                    error = %e,
+                    "journal unreadable: an order past order history's window is not looked for"
+                );
+                None
+            }
+        };
+        let Some(t) = newest_fill else {
+            return Ok(None);
+        };
+        let from = t.saturating_sub(DAY_MS);
+        let query = OrderHistory::new()
+            .symbol(symbol.clone())
+            .order_link_id(order_link_id.clone())
+            .window(
+                TimestampMs(from),
+                TimestampMs(from.saturating_add(EXEC_WINDOW_MS)),
+            );
+        let page = self.rest.order_history(query).await.map_err(port_error)?;
+        Ok(page
+            .list
+            .iter()
+            .find(|o| o.order_link_id == order_link_id.as_str())
+            .map(wire::snapshot))
     }
 
     async fn open_orders_all(&self) -> PortResult<Vec<Order>> {
@@ -557,7 +651,10 @@ impl OrderRouter for LiveExchange {
             .order_by_link_id(symbol.clone(), order_link_id.clone())
             .await
             .map_err(port_error)?;
-        Ok(found.as_ref().map(wire::snapshot))
+        if found.is_some() {
+            return Ok(found.as_ref().map(wire::snapshot));
+        }
+        self.forgotten_order(symbol, order_link_id).await
     }
 
     async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()> {

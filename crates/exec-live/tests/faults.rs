@@ -1,9 +1,15 @@
 //! The randomized fault test (issue 10.8): seeded trade lifecycles through the live adapters
 //! against the emulator, with faults injected before random steps (private and public WS
 //! drops and refusals, 5xx, held requests, lost responses, clock skew, rate-limit pressure, a
-//! gateway restart).
-//! After every run: no orderLinkId twice on the exchange, every exchange fill published
-//! exactly once across all processes, and the layer's view equal to the emulator's.
+//! gateway restart; issue 16: private pushes shuffled, the cancel-race second `Filled`, an
+//! exchange restart that empties the realtime closed-order cache).
+//! After every run, judged against the emulator: every exchange fill published exactly once
+//! across all processes and journaled, each by (execId, orderLinkId, qty, price); create
+//! requests (the emulator counts them per orderLinkId on arrival): never more per leg than
+//! the policy's limit, and beyond one per leg no more in all than the faults that can fail a
+//! request (each costs at most one re-send); no
+//! orderLinkId twice on the exchange; the layer's position, orders and phase equal to the
+//! emulator's.
 //!
 //! A handful of seeds by default; `EXEC_LIVE_FAULT_SEEDS=50` runs 50, and
 //! `EXEC_LIVE_FAULT_SEED=<n>` one (the line a failing seed prints).
@@ -35,7 +41,18 @@ struct World {
     http: reqwest::Client,
     rng: fastrand::Rng,
     log: Vec<String>,
+    /// Faults that can each fail (and so cause a re-send of) one request.
+    request_faults: u32,
+    /// Rate-limit pressure was applied: it can refuse any number of requests.
+    pressure: bool,
 }
+
+/// The most create requests one leg may cost: the gateway's `max_send_attempts` (3), each
+/// a REST call that `bybit-rest` may send 4 times (R-REST-2: 100/300/1000 ms re-sends).
+const POLICY_CREATES_PER_LEG: u64 = 3 * 4;
+
+/// A fill as judged: (execId, orderLinkId, qty, price).
+type FillKey = (String, String, Decimal, Decimal);
 
 impl World {
     fn proc(&self) -> &Process {
@@ -116,7 +133,7 @@ impl World {
         if !self.rng.bool() {
             return Ok(());
         }
-        let pick = self.rng.u8(0..9);
+        let pick = self.rng.u8(0..12);
         let name = match pick {
             0 => {
                 self.control("/ws/drop", json!({})).await;
@@ -129,19 +146,23 @@ impl World {
             2 => {
                 self.control("/fail", json!({"count": 1, "status": 503}))
                     .await;
+                self.request_faults += 1;
                 "one 503"
             }
             3 => {
                 self.control("/fail", json!({"count": 1, "retCode": 10016}))
                     .await;
+                self.request_faults += 1;
                 "one 10016"
             }
             4 => {
                 self.control("/lose-response", json!({"count": 1})).await;
+                self.request_faults += 1;
                 "one lost response"
             }
             5 => {
                 self.control("/hold", json!({"count": 1, "ms": 300})).await;
+                self.request_faults += 1;
                 "one request held 300 ms"
             }
             6 => {
@@ -155,9 +176,24 @@ impl World {
                     json!({"enabled": true, "cap": 2, "seconds": 1}),
                 )
                 .await;
+                self.pressure = true;
                 "rate-limit pressure (2 per second for 1 s)"
             }
+            8 => {
+                self.control("/ws/shuffle", json!({"enabled": true})).await;
+                "private pushes shuffled from now on"
+            }
+            9 => {
+                self.control("/ws/double-filled", json!({"count": 2})).await;
+                "the next two Filled pushes doubled (cancel race)"
+            }
+            10 => {
+                self.control("/exchange-restart", json!({})).await;
+                "exchange restart (realtime closed orders forgotten)"
+            }
             _ => {
+                // A restart's recovery may re-send one leg it finds neither open nor closed.
+                self.request_faults += 1;
                 self.restart().await?;
                 "gateway restart"
             }
@@ -223,6 +259,8 @@ async fn run(seed: u64) -> Result<(), String> {
         http: reqwest::Client::new(),
         rng: fastrand::Rng::with_seed(seed),
         log: Vec::new(),
+        request_faults: 0,
+        pressure: false,
     };
     let result = steps(&mut w).await;
     result.map_err(|e| format!("{e}; faults injected: {:?}", w.log))
@@ -284,41 +322,91 @@ async fn steps(w: &mut World) -> Result<(), String> {
     let state = w.trade()?;
     again("close_all", || w.proc().gateway.close_all(&state, "done")).await?;
 
-    // Every exchange fill published exactly once, across every process.
-    let truth: BTreeSet<String> = w.emu.state().read(|e| {
+    // Every exchange fill published exactly once, across every process, and journaled: each
+    // judged by (execId, orderLinkId, qty, price), not by its id alone.
+    let mut truth: Vec<FillKey> = w.emu.state().read(|e| {
         e.executions(&ExecutionQuery::default())
             .into_iter()
-            .map(|x| x.exec_id)
+            .map(|x| (x.exec_id, x.order_link_id, x.exec_qty, x.exec_price))
             .collect()
     });
+    truth.sort();
+    let key =
+        |f: &Fill| -> FillKey { (f.exec_id.clone(), f.order_link_id.clone(), f.qty, f.price) };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         w.drain();
-        let seen: BTreeSet<_> = w.published.iter().map(|f| f.exec_id.clone()).collect();
+        let mut seen: Vec<FillKey> = w.published.iter().map(key).collect();
+        seen.sort();
         if seen == truth {
             break;
         }
-        if tokio::time::Instant::now() >= deadline {
-            let missing: Vec<_> = w.emu.state().read(|e| {
-                e.executions(&ExecutionQuery::default())
-                    .into_iter()
-                    .filter(|x| !seen.contains(&x.exec_id))
-                    .map(|x| format!("{} {} at {:?}", x.order_link_id, x.exec_qty, x.exec_time))
-                    .collect()
-            });
+        let ids: BTreeSet<_> = seen.iter().map(|k| k.0.clone()).collect();
+        let all_ids = truth.iter().all(|k| ids.contains(&k.0));
+        if all_ids || tokio::time::Instant::now() >= deadline {
+            let wrong: Vec<_> = seen.iter().filter(|k| !truth.contains(k)).collect();
+            let missing: Vec<_> = truth.iter().filter(|k| !seen.contains(k)).collect();
             return Err(format!(
-                "{} fills published, {} on the exchange; never published: {missing:?}",
+                "{} fills published for {} executions; not as on the exchange: {wrong:?}; \
+                 never published: {missing:?}",
                 seen.len(),
                 truth.len()
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if w.published.len() != truth.len() {
+    let ours: Vec<FillKey> = truth
+        .iter()
+        .filter(|k| k.1.starts_with("andre_"))
+        .cloned()
+        .collect();
+    let journal = SqliteJournal::open(&w.path).unwrap();
+    wait("the journal holds every fill of the layer's orders", || {
+        journal.fills("andre_").unwrap().len() >= ours.len()
+    })
+    .await?;
+    let mut journaled: Vec<FillKey> = journal.fills("andre_").unwrap().iter().map(key).collect();
+    journaled.sort();
+    if journaled != ours {
         return Err(format!(
-            "{} fills published for {} executions (doubled)",
-            w.published.len(),
-            truth.len()
+            "journal {journaled:?} differs from the exchange's fills {ours:?}"
+        ));
+    }
+    // Create requests per leg, as the emulator counted them on arrival.
+    let state: Value = w
+        .http
+        .get(format!("{}/emulator/state", w.emu.http_url()))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let creates = state["requests"]["createsByOrderLinkId"]
+        .as_object()
+        .ok_or_else(|| {
+            format!(
+                "no create counts in the emulator's state: {}",
+                state["requests"]
+            )
+        })?;
+    // Each fault that fails one request can cost at most one more create (the REST layer's
+    // or the gateway's re-send after a lookup); rate-limit pressure can refuse any number.
+    let mut extra = 0;
+    for (link, n) in creates {
+        let n = n.as_u64().unwrap_or(u64::MAX);
+        if n > POLICY_CREATES_PER_LEG {
+            return Err(format!(
+                "{link}: {n} create requests, beyond the policy's {POLICY_CREATES_PER_LEG}"
+            ));
+        }
+        extra += n.saturating_sub(1);
+    }
+    if !w.pressure && extra > u64::from(w.request_faults) {
+        return Err(format!(
+            "{extra} create requests beyond one per leg, but only {} faults could fail a \
+             request: {creates:?}",
+            w.request_faults
         ));
     }
     // No orderLinkId twice on the exchange.

@@ -85,3 +85,25 @@ fn each_class_maps_to_its_policy() {
     };
     assert!(port_error(page).is_outcome_unknown());
 }
+
+/// Issue 16 item 6 (docs/changelog/v5.mdx, docs/v5/error.mdx): 110123 / 110125 (trading terms
+/// not agreed) halt like an auth failure, with a message that says what to do; 110120 / 110121
+/// (price limit) and 110090 (position limit) are definitive refusals; HTTP 429 is a rate limit.
+#[test]
+fn new_refusals_are_classified() {
+    for code in [110123, 110125] {
+        match port_error(exchange(code)) {
+            PortError::Auth { code: c, message } => {
+                assert_eq!(c, code);
+                assert!(message.contains("trading terms"), "{message}");
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+    for code in [110120, 110121, 110090] {
+        assert!(
+            matches!(port_error(exchange(code)), PortError::Rejected { code: c, .. } if c == code),
+            "{code}"
+        );
+    }
+}

@@ -152,3 +152,46 @@ fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
 fn journal() -> std::sync::Arc<dyn exec_gateway::Journal> {
     std::sync::Arc::new(exec_gateway::MemoryJournal::new())
 }
+
+/// Issue 16 items 3 and 7: Bybit promises no order between the pushes of one fill
+/// (v5/websocket/private/order, execution, position), and a cancel racing a fill brings a
+/// second `Filled` push with `cancelType` `CancelByUser` and `rejectReason`
+/// `EC_OrigClOrdIDDoesNotExist` (v5/websocket/private/order, tip). The position may come
+/// before its execution, the execution before its order: the fill is published once and the
+/// order's `Filled` once, never followed by a step back.
+#[test]
+fn pushes_in_any_order_and_the_cancel_race_duplicate_move_nothing_backward() {
+    let bus = EventBus::new(64);
+    let mut sub = bus.subscribe();
+    let tracker = Tracker::new(bus, journal(), 100);
+    let position: bybit_types::rest::position::Position = serde_json::from_value(json!({
+        "symbol": "BTCUSDT", "side": "Buy", "size": "0.01", "avgPrice": "50000",
+        "positionIdx": 0, "leverage": "10", "updatedTime": "1700000000001"
+    }))
+    .unwrap();
+    tracker.orders([&order("New", "0", "1")]);
+    // Position, then execution, then order, then the race's duplicate, then a late New.
+    tracker.positions([&position]);
+    assert_eq!(tracker.executions([&exec("x1", "Trade")]), 1);
+    tracker.orders([&order("Filled", "0.02", "3")]);
+    let mut raced = order("Filled", "0.02", "4");
+    raced.cancel_type = Some(serde_json::from_value(json!("CancelByUser")).unwrap());
+    raced.reject_reason = "EC_OrigClOrdIDDoesNotExist".to_owned();
+    assert_eq!(tracker.orders([&raced]), 0, "the second Filled is not news");
+    assert_eq!(tracker.orders([&order("PartiallyFilled", "0.01", "2")]), 0);
+    assert_eq!(tracker.executions([&exec("x1", "Trade")]), 0);
+    let events = drain(&mut sub);
+    let fills = events
+        .iter()
+        .filter(|e| matches!(e, Event::Fill(_)))
+        .count();
+    let orders: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Order(o) => Some(o.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fills, 1);
+    assert_eq!(orders, [OrderEventKind::Accepted, OrderEventKind::Filled]);
+}

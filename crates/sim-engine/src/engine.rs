@@ -2,7 +2,7 @@
 //! the shared helpers; the `impl Engine` is spread by concern over `engine/` (orders, matching,
 //! margin, book, queries).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use bybit_meta::{InstrumentRules, RoundingMode};
 use bybit_types::rest::market::InstrumentInfo;
@@ -27,6 +27,11 @@ mod orders;
 mod position_mode;
 mod queries;
 mod rules;
+mod time;
+
+pub use time::{
+    query_window, DAY_MS, EXECUTIONS_KEPT_MS, MAX_PASS_MS, QUERY_WINDOW_MS, UNFILLED_CLOSED_KEPT_MS,
+};
 
 pub use rules::RulesChange;
 
@@ -82,6 +87,10 @@ pub(crate) struct Instrument {
     pub(crate) band: Option<Decimal>,
 }
 
+/// How many used orderLinkIds the engine remembers for the duplicate check (bounded memory;
+/// a million is far beyond any test or session).
+pub(crate) const LINK_IDS_KEPT: usize = 1_000_000;
+
 /// A deterministic Bybit-rules matching engine with one USDT account (one-way mode).
 ///
 /// Every command takes the current time in ms; the engine never reads a clock. Randomness
@@ -94,6 +103,11 @@ pub struct Engine {
     pub(crate) orders: BTreeMap<u64, OrderState>,
     pub(crate) by_id: HashMap<String, u64>,
     pub(crate) by_link: HashMap<String, u64>,
+    /// Every orderLinkId the account has used, oldest first, up to [`LINK_IDS_KEPT`]: an
+    /// orderLinkId is unique for the life of the account, not only among the orders still
+    /// kept (issue 16 item 5).
+    pub(crate) used_links: HashSet<String>,
+    pub(crate) used_links_order: VecDeque<String>,
     pub(crate) closed: VecDeque<u64>,
     /// Orders that can still trade or trigger, in creation order: what the matching loops
     /// scan, so their cost follows the open orders rather than the retained history.
@@ -114,6 +128,11 @@ pub struct Engine {
     /// causes share (v5/websocket/private/execution).
     pub(crate) match_seq: i64,
     pub(crate) now: i64,
+    /// When the exchange last restarted: `/v5/order/realtime` no longer shows orders closed
+    /// before it (`engine/time.rs`). `i64::MIN`: never.
+    pub(crate) realtime_since: i64,
+    /// How long after it closes an order appears in order history, ms.
+    pub(crate) history_lag_ms: i64,
     pub(crate) outbox: Outbox,
     pub(crate) events: Vec<EngineEvent>,
 }
@@ -230,6 +249,8 @@ impl Engine {
             orders: BTreeMap::new(),
             by_id: HashMap::new(),
             by_link: HashMap::new(),
+            used_links: HashSet::new(),
+            used_links_order: VecDeque::new(),
             closed: VecDeque::new(),
             open: BTreeSet::new(),
             positions: BTreeMap::new(),
@@ -245,6 +266,8 @@ impl Engine {
             next_seq: 1,
             match_seq: 0,
             now: 0,
+            realtime_since: i64::MIN,
+            history_lag_ms: 0,
             outbox: Outbox::default(),
             events: Vec::new(),
         })

@@ -63,7 +63,10 @@ pub use command::{
     TriggerDirection,
 };
 pub use config::{BookShape, EngineConfig, FeeRates, Limits};
-pub use engine::{Engine, Retained, RulesChange, MAX_BALANCE};
+pub use engine::{
+    query_window, Engine, Retained, RulesChange, DAY_MS, EXECUTIONS_KEPT_MS, MAX_BALANCE,
+    MAX_PASS_MS, QUERY_WINDOW_MS, UNFILLED_CLOSED_KEPT_MS,
+};
 pub use market::{BookSnapshot, Level, PricePoint, PriceSource, PublicTrade};
 pub use reject::{codes, Reject};
 pub use snapshot::EngineSnapshot;

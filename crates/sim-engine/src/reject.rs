@@ -130,9 +130,12 @@ impl Reject {
         Reject::new(codes::DUPLICATE_ORDER_LINK_ID, "OrderLinkedID is duplicate")
     }
 
-    /// 110001.
+    /// 110001, with Bybit's text as captured (fixtures/rest_error_110001_order_not_exists.json).
     pub fn order_not_exists() -> Self {
-        Reject::new(codes::ORDER_NOT_EXISTS, "Order does not exist")
+        Reject::new(
+            codes::ORDER_NOT_EXISTS,
+            "order not exists or too late to cancel",
+        )
     }
 
     /// 110043.

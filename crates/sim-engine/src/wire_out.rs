@@ -150,8 +150,29 @@ impl Engine {
         w.leverage = Some(p.leverage.normalize());
         w.position_value = Some(money(value));
         w.position_status = Some(PositionStatus::Normal);
+        let mm = p.size * mark * Decimal::new(5, 3);
         w.position_im = Some(money(im));
-        w.position_mm = Some(money(p.size * mark * Decimal::new(5, 3)));
+        w.position_mm = Some(money(mm));
+        // docs/v5/position/position.mdx: `positionIMByMp` / `positionMMByMp` are "the same
+        // value as" positionIM / positionMM; `openTime` is 0 when flat; `breakEvenPrice` is
+        // (entry × qty − realised) / (qty − |qty| × max(taker, 0.00055)), qty signed.
+        w.position_im_by_mp = Some(money(im));
+        w.position_mm_by_mp = Some(money(mm));
+        w.open_time = Some(if p.side.is_some() { p.created } else { 0 });
+        w.break_even_price = p.side.map(|side| {
+            let qty = if side == bybit_types::Side::Buy {
+                p.size
+            } else {
+                -p.size
+            };
+            let rate = self.fees.taker.max(Decimal::new(55, 5));
+            let denominator = qty - p.size * rate;
+            if denominator.is_zero() {
+                Decimal::ZERO
+            } else {
+                ((p.avg * qty - p.cur_realised) / denominator).round_dp(8)
+            }
+        });
         w.take_profit = Some(p.take_profit.unwrap_or(Decimal::ZERO));
         w.stop_loss = Some(p.stop_loss.unwrap_or(Decimal::ZERO));
         w.trailing_stop = Some(Decimal::ZERO);

@@ -243,7 +243,7 @@ fn cancel_of_unknown_or_finished_orders_is_110001() {
         e.cancel_order(T0, "ETHUSDT", &OrderKey::Id("nope".into())),
         codes::ORDER_NOT_EXISTS,
     );
-    assert_eq!(r.ret_msg, "Order does not exist");
+    assert_eq!(r.ret_msg, "order not exists or too late to cancel");
     let ack = e
         .create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)))
         .unwrap();
@@ -549,4 +549,35 @@ fn batch_items_succeed_or_fail_on_their_own() {
         codes::DUPLICATE_ORDER_LINK_ID
     );
     assert_eq!(e.snapshot().open_orders.len(), 1);
+}
+
+/// Issue 16 item 5: an orderLinkId is unique for the life of the account
+/// (docs/v5/order/create-order.mdx: "orderLinkId ... unique"), not only among the recent
+/// closed orders the engine still keeps (v5/order/open-order: 500): a link id whose order has
+/// aged out is still refused with 110072.
+#[test]
+fn an_order_link_id_stays_taken_after_its_order_ages_out() {
+    let mut config = EngineConfig::new(defaults::instruments(), dec!(1000000), 1);
+    config.static_prices = true;
+    config.initial_prices = defaults::start_prices();
+    config.limits = Limits {
+        recent_closed_orders: 2,
+        ..Limits::default()
+    };
+    let mut e = Engine::new(config).unwrap();
+    for (i, side) in [Side::Buy, Side::Sell, Side::Buy].into_iter().enumerate() {
+        e.create_order(
+            T0,
+            &NewOrder::market("XRPUSDT", side, dec!(10)).link_id(&format!("life-{i}")),
+        )
+        .unwrap();
+    }
+    assert_eq!(e.retained().closed_orders, 2, "life-0 aged out");
+    assert_rejected(
+        e.create_order(
+            T0,
+            &NewOrder::market("XRPUSDT", Side::Sell, dec!(10)).link_id("life-0"),
+        ),
+        110072,
+    );
 }

@@ -151,8 +151,14 @@ trait Session: Send + 'static {
     fn on_due(&mut self, _state: &AppState, _now: Instant, _out: &mut Outbox) {}
 }
 
+/// Bybit's refusal of topics a connection already has (issue 16 item 4).
+fn already_subscribed(names: &[String]) -> String {
+    format!("error:already subscribed,topic:{}", names.join(","))
+}
+
 /// A client request: `{req_id?, op, args?}`.
 #[derive(Debug)]
+
 struct Request {
     op: String,
     req_id: Option<String>,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sim_engine::EngineEvent;
 
-use super::{topic_args, Outbox, Request, Session};
+use super::{already_subscribed, topic_args, Outbox, Request, Session};
 use crate::app::Batch;
 use crate::AppState;
 
@@ -114,9 +114,19 @@ impl PrivateSession {
     }
 
     fn answer(&self, request: &Request, result: Result<(), String>, out: &mut Outbox) {
+        self.answer_op(&request.op, request.req_id.as_deref(), result, out);
+    }
+
+    fn answer_op(
+        &self,
+        op: &str,
+        req_id: Option<&str>,
+        result: Result<(), String>,
+        out: &mut Outbox,
+    ) {
         let reply = match result {
-            Ok(()) => self.reply(Some(&request.op), request.req_id.as_deref(), true, ""),
-            Err(reason) => self.reply(Some(&request.op), request.req_id.as_deref(), false, &reason),
+            Ok(()) => self.reply(Some(op), req_id, true, ""),
+            Err(reason) => self.reply(Some(op), req_id, false, &reason),
         };
         out.push(&reply);
     }
@@ -142,13 +152,21 @@ impl PrivateSession {
                 "error:all-in-one and categorised topics cannot be mixed in one request".to_owned(),
             );
         }
+        // A topic the connection already has is refused by name (Bybit's
+        // `error:already subscribed,topic:…`); the request's other topics are subscribed.
+        let mut already = Vec::new();
         for topic in topics {
-            // Subscribing twice is harmless: the topic is pushed once.
-            if !self.topics.contains(&topic) {
+            if self.topics.contains(&topic) {
+                already.push(topic.name.clone());
+            } else {
                 self.topics.push(topic);
             }
         }
-        Ok(())
+        if already.is_empty() {
+            Ok(())
+        } else {
+            Err(already_subscribed(&already))
+        }
     }
 
     fn unsubscribe(&mut self, request: &Request) -> Result<(), String> {
@@ -252,13 +270,15 @@ impl Session for PrivateSession {
                 let result = self.auth(state, &request);
                 self.answer(&request, result, out);
             }
+            // docs/v5/websocket/wss-authentication.mdx, "Understanding the Subscription
+            // Response", private tab: the reply carries no `req_id`, whatever the request had.
             "subscribe" => {
                 let result = self.subscribe(&request);
-                self.answer(&request, result, out);
+                self.answer_op(&request.op, None, result, out);
             }
             "unsubscribe" => {
                 let result = self.unsubscribe(&request);
-                self.answer(&request, result, out);
+                self.answer_op(&request.op, None, result, out);
             }
             other => {
                 let reason = format!("error:handler not found,op:{other}");
@@ -300,13 +320,41 @@ impl Session for PrivateSession {
             }
         }
         let now = state.clock.now_ms();
+        // The cancel-race duplicate (`/emulator/ws/double-filled`; v5/websocket/private/order
+        // tip): a second `Filled` push carrying the refused cancel's fields.
+        let mut raced = Vec::new();
+        for o in &orders {
+            if o["orderStatus"] == "Filled" && state.faults.take_double_filled() {
+                let mut again = o.clone();
+                again["cancelType"] = Value::String("CancelByUser".to_owned());
+                again["rejectReason"] = Value::String("EC_OrigClOrdIDDoesNotExist".to_owned());
+                // The refused cancel is handled after the fill: a later update.
+                if let Some(t) = o["updatedTime"]
+                    .as_str()
+                    .and_then(|t| t.parse::<i64>().ok())
+                {
+                    again["updatedTime"] = Value::String(t.saturating_add(1).to_string());
+                }
+                raced.push(again);
+            }
+        }
         // The order in which one order's consequences happen: the order, its fills, the
-        // position they moved, the wallet.
-        self.push(Kind::Order, &orders, now, out);
-        self.push(Kind::Execution, &executions, now, out);
-        self.push(Kind::FastExecution, &fast, now, out);
-        self.push(Kind::Position, &positions, now, out);
-        self.push(Kind::Wallet, &wallets, now, out);
+        // position they moved, the wallet; Bybit promises none, and `/emulator/ws/shuffle`
+        // sends them in reverse.
+        let mut kinds = [
+            (Kind::Order, orders),
+            (Kind::Execution, executions),
+            (Kind::FastExecution, fast),
+            (Kind::Position, positions),
+            (Kind::Wallet, wallets),
+        ];
+        if state.faults.shuffle_pushes() {
+            kinds.reverse();
+        }
+        for (kind, records) in &kinds {
+            self.push(*kind, records, now, out);
+        }
+        self.push(Kind::Order, &raced, now, out);
     }
 }
 
@@ -329,7 +377,8 @@ fn check_auth(state: &AppState, args: &[Value]) -> Result<(), String> {
     let Some(expires) = expires else {
         return Err(PARAMS_ERROR.to_owned());
     };
-    let now = u64::try_from(state.clock.now_ms()).unwrap_or(0);
+    // The client's clock, which `/emulator/time/pass` does not move (see `auth.rs`).
+    let now = u64::try_from(state.clock.client_ms()).unwrap_or(0);
     if expires <= now {
         return Err(PARAMS_ERROR.to_owned());
     }

@@ -27,7 +27,7 @@ use sim_engine::{Engine, EngineEvent};
 use tokio::time::Instant;
 
 use super::feeds::{Poll, Snapshot};
-use super::{topic_args, Outbox, Request, Session};
+use super::{already_subscribed, topic_args, Outbox, Request, Session};
 use crate::app::Batch;
 use crate::AppState;
 
@@ -224,6 +224,14 @@ impl PublicSession {
             Ok(topics) => topics,
             Err(reason) => return self.fail(request, &reason, out),
         };
+        // A topic the connection already has is refused by name (Bybit's
+        // `error:already subscribed,topic:…`, no fresh snapshot); the others go on.
+        let (already, topics): (Vec<_>, Vec<_>) =
+            topics.into_iter().partition(|(name, t)| self.has(name, t));
+        let already: Vec<String> = already.into_iter().map(|(name, _)| name).collect();
+        if topics.is_empty() {
+            return self.fail(request, &already_subscribed(&already), out);
+        }
         // One short engine read for the tickers' and trades' starting points; books start
         // from their shared feeds, one feed (and engine) lock each.
         let (mut starts, sequences) = state.read(|engine| {
@@ -271,7 +279,11 @@ impl PublicSession {
                 out,
             );
         }
-        self.ack(request, out);
+        if already.is_empty() {
+            self.ack(request, out);
+        } else {
+            self.fail(request, &already_subscribed(&already), out);
+        }
         for ((name, topic), start) in topics.into_iter().zip(starts) {
             match (topic, start) {
                 (Topic::Ticker { symbol }, Some(Start::Ticker(ticker))) => {
@@ -290,6 +302,15 @@ impl PublicSession {
                 // `start` answers each topic with its own kind.
                 _ => {}
             }
+        }
+    }
+
+    /// Whether this connection is subscribed to `topic` already.
+    fn has(&self, name: &str, topic: &Topic) -> bool {
+        match topic {
+            Topic::Ticker { symbol } => self.tickers.contains_key(symbol),
+            Topic::Book { .. } => self.books.contains_key(name),
+            Topic::Trade { symbol } => self.trades.contains(symbol),
         }
     }
 

@@ -17,6 +17,7 @@
 //! journal write is durable when it returns) within [`SHUTDOWN_GRACE`].
 
 mod env_rest;
+pub mod lock;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -258,6 +259,9 @@ pub struct Runtime {
     tasks: Mutex<Tasks>,
     /// Journals the fills of a router that does not (dry-run); drained at shutdown.
     recorder: Mutex<Option<FillRecorder>>,
+    /// The journal file's lock (one process per journal), released when the runtime is
+    /// dropped or the process ends.
+    journal_lock: Option<lock::JournalLock>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -351,20 +355,40 @@ pub fn claim_journal(path: &Path, env: BybitEnv, routing: Routing) -> Result<()>
     Ok(())
 }
 
-/// Opens (and for a file, claims: [`claim_journal`]) the journal; blocking, so it runs on
-/// tokio's blocking pool.
-async fn open_journal(settings: &Settings) -> Result<Arc<dyn Journal>> {
+/// What this process is, for the journal's lock file: the subcommand it runs.
+fn process_name() -> String {
+    std::env::args()
+        .nth(1)
+        .filter(|a| !a.starts_with('-'))
+        .map(|a| format!("bybit-exec {a}"))
+        .unwrap_or_else(|| "bybit-exec".to_owned())
+}
+
+/// Opens the journal; for a file, first takes its lock ([`lock::JournalLock`]: one process
+/// per journal) and claims it ([`claim_journal`]). Blocking, so it runs on tokio's blocking
+/// pool.
+async fn open_journal(
+    settings: &Settings,
+) -> Result<(Arc<dyn Journal>, Option<lock::JournalLock>)> {
     let location = settings.journal.clone();
     let (env, routing) = (settings.env, settings.routing);
-    tokio::task::spawn_blocking(move || -> Result<Arc<dyn Journal>> {
-        Ok(match location {
-            JournalLocation::Memory => Arc::new(MemoryJournal::new()),
-            JournalLocation::Sqlite(path) => {
-                claim_journal(&path, env, routing)?;
-                Arc::new(SqliteJournal::open(&path)?)
-            }
-        })
-    })
+    tokio::task::spawn_blocking(
+        move || -> Result<(Arc<dyn Journal>, Option<lock::JournalLock>)> {
+            Ok(match location {
+                JournalLocation::Memory => (Arc::new(MemoryJournal::new()), None),
+                JournalLocation::Sqlite(path) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir).with_context(|| {
+                            format!("creating the journal's directory {}", dir.display())
+                        })?;
+                    }
+                    let held = lock::JournalLock::acquire(&path, &process_name())?;
+                    claim_journal(&path, env, routing)?;
+                    (Arc::new(SqliteJournal::open(&path)?), Some(held))
+                }
+            })
+        },
+    )
     .await
     .context("opening the journal")?
 }
@@ -385,7 +409,7 @@ impl Runtime {
         for notice in settings.notices() {
             tracing::warn!("{notice}");
         }
-        let journal = open_journal(&settings).await?;
+        let (journal, journal_lock) = open_journal(&settings).await?;
         let error_log = match settings.error_log.clone() {
             Some(path) => Some(Arc::new(
                 tokio::task::spawn_blocking(move || ErrorLog::open(path)).await??,
@@ -531,6 +555,9 @@ impl Runtime {
 
         let mut config = GatewayConfig::new(settings.max_notional_usdt);
         config.poll_interval = Duration::from_millis(20);
+        // A plan on another symbol is refused before anything is sent (R-SAFE-1).
+        config.symbols = Some(settings.symbols.iter().cloned().collect());
+        config.on_tp_failure = settings.on_tp_failure;
         let gateway = match Gateway::new(ports.clone(), config, bus.clone(), error_log.clone()) {
             Ok(gateway) => Arc::new(gateway),
             Err(e) => {
@@ -557,6 +584,7 @@ impl Runtime {
             dry_run,
             tasks: Mutex::new(tasks),
             recorder: Mutex::new(recorder),
+            journal_lock,
         })
     }
 
@@ -662,9 +690,12 @@ impl Runtime {
                 paper,
                 dry_run,
                 journal,
+                journal_lock,
                 ..
             } = self;
             drop((gateway, ports, live, paper, dry_run, journal));
+            // Released once the journal is closed (the gateway's handle went with it).
+            drop(journal_lock);
             // The streams close when their last handle goes; close them here when this is it.
             for stream in [Some(public), private].into_iter().flatten() {
                 match Arc::try_unwrap(stream) {

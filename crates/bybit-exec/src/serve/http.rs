@@ -5,21 +5,19 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use exec_gateway::{
-    GatewayError, Journal, OrderSnapshot, Outcome, PositionState, TradePlan, TradeState,
-};
+use exec_gateway::{Journal, OrderSnapshot, Outcome, PositionState, TradeState};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 
+use super::api;
 use super::metrics::{
     flag, FALLBACK_POLLING_ACTIVE, TRADING_HALTED, UNRESOLVED_ORDERS, WS_CONNECTED,
 };
@@ -35,6 +33,12 @@ const PAGE: &str = include_str!("page.html");
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) runtime: Runtime,
+    /// The events kept for `GET /api/events`.
+    pub(crate) hub: Arc<super::stream::Hub>,
+    /// The background reconciler's last pass.
+    pub(crate) reconciled: super::reconciler::Reconciled,
+    /// The reference trade manager (plans with `"manage": true`).
+    pub(crate) manager: crate::manager::Manager,
     pub(crate) seen: Arc<Seen>,
     pub(crate) metrics: PrometheusHandle,
     /// Tags `recover()` found at start.
@@ -59,8 +63,13 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
-        .route("/api/trades", post(start_trade))
-        .route("/api/trades/{tag}/close", post(close_trade))
+        .route("/api/events", get(super::stream::events))
+        .route("/api/trades", post(api::start_trade).get(api::trades))
+        .route("/api/trades/{tag}", get(api::trade))
+        .route("/api/trades/{tag}/tps", post(api::tps))
+        .route("/api/trades/{tag}/dcas", post(api::dcas))
+        .route("/api/trades/{tag}/breakeven", post(api::breakeven))
+        .route("/api/trades/{tag}/close", post(api::close))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // Runs before any extractor, so a refused caller's body is never parsed.
         .layer(middleware::from_fn_with_state(app.clone(), guard))
@@ -80,12 +89,44 @@ async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::POST && request.uri().path().starts_with("/api/") {
-        if let Some(refusal) = refuse_control(app.addr, peer, request.headers()) {
+    if request.uri().path().starts_with("/api/") {
+        let refusal = if request.method() == Method::POST {
+            refuse_control(app.addr, peer, request.headers())
+        } else {
+            refuse_read(app.addr, request.headers())
+        };
+        if let Some(refusal) = refusal {
             return refusal;
         }
     }
     next.run(request).await
+}
+
+/// Guards the reads of `/api/*` (status, trades, the event stream), which change nothing but
+/// show the account: no page of another site may read them (a foreign `Origin`), and while
+/// the server listens on loopback, no host name but its own (DNS rebinding). They need neither
+/// the control header nor a JSON content type (`EventSource` cannot set headers), and with
+/// `--allow-remote` they answer remote callers as the status page does.
+fn refuse_read(addr: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if addr.ip().is_loopback() && !text(header::HOST.as_str()).is_some_and(|h| own_host(addr, h)) {
+        return Some(refused(
+            StatusCode::FORBIDDEN,
+            "this server answers requests addressed to it only (Host)",
+        ));
+    }
+    if let Some(origin) = text(header::ORIGIN.as_str()) {
+        let same = origin
+            .strip_prefix("http://")
+            .is_some_and(|host| own_host(addr, host) || text(header::HOST.as_str()) == Some(host));
+        if !same {
+            return Some(refused(
+                StatusCode::FORBIDDEN,
+                "the API refuses reads from other sites (Origin)",
+            ));
+        }
+    }
+    None
 }
 
 /// The `Host` values that name this server: its bound address, and the loopback names.
@@ -165,7 +206,27 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let age = age.map_or_else(|| "none".to_owned(), |a| a.to_string());
-    (code, [(AGE_HEADER, age)], Json(status)).into_response()
+    // Beside R-HEALTH-1's three parts: what the layer knows of the exchange (issue 15 item 6).
+    let snapshot = app.snapshot.get();
+    let (positions, orders) = snapshot.as_deref().map_or((false, false), |s| s.known());
+    let word = |known: bool| if known { "known" } else { "unknown" };
+    let mut body = serde_json::to_value(&status).unwrap_or_default();
+    if let Some(map) = body.as_object_mut() {
+        map.insert("positions".to_owned(), json!(word(positions)));
+        map.insert("orders".to_owned(), json!(word(orders)));
+        map.insert(
+            "reconciler".to_owned(),
+            serde_json::to_value(app.reconciled.last()).unwrap_or_default(),
+        );
+        map.insert(
+            "flagged".to_owned(),
+            json!(snapshot
+                .as_deref()
+                .map(|s| s.flags.clone())
+                .unwrap_or_default()),
+        );
+    }
+    (code, [(AGE_HEADER, age)], Json(body)).into_response()
 }
 
 /// Prometheus text: samples the gauges, then renders every metric recorded so far.
@@ -313,6 +374,14 @@ struct TradeView {
     error: Option<String>,
     recovered: bool,
     open_orders: Vec<OrderView>,
+    /// Legs of the plan not placed although the entry filled.
+    missing_legs: Vec<String>,
+    /// Open with a take-profit missing.
+    unprotected: bool,
+    /// The legs refused or unresolved after the entry, and why.
+    problems: Vec<String>,
+    /// Why the trade's state disagrees with the exchange or the journal, until reconciled.
+    flag: Option<String>,
 }
 
 fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeView {
@@ -326,6 +395,10 @@ fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeVi
         error: state.and_then(|s| s.error.clone()),
         recovered,
         open_orders: Vec::new(),
+        missing_legs: Vec::new(),
+        unprotected: false,
+        problems: Vec::new(),
+        flag: None,
     }
 }
 
@@ -342,8 +415,15 @@ struct StatusView {
     /// How old the REST check, positions and open orders are, ms (`null` before the first
     /// read).
     snapshot_age_ms: Option<u64>,
-    positions: Vec<PositionView>,
+    /// The open positions; `null` when the exchange could not be read (unknown, not none).
+    positions: Option<Vec<PositionView>>,
+    /// Whether every symbol's open orders were read (when not, `openOrders` is partial).
+    orders_known: bool,
     trades: Vec<TradeView>,
+    /// Trades whose state disagrees with the exchange or the journal: tag → why.
+    flagged: BTreeMap<String, String>,
+    /// The background reconciler's last pass.
+    reconciler: super::reconciler::LastPass,
     /// Open orders that carry no trade tag of this layer.
     other_orders: Vec<OrderView>,
     unresolved: Vec<Unresolved>,
@@ -359,20 +439,26 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     let health = rt.status_with(rest);
     let mut errors = Vec::new();
     let positions = match snapshot.as_deref().map(|s| &s.positions) {
-        Some(Ok(p)) => p
-            .iter()
-            .filter(|p| !p.is_flat())
-            .map(PositionView::from)
-            .collect(),
+        Some(Ok(p)) => Some(
+            p.iter()
+                .filter(|p| !p.is_flat())
+                .map(PositionView::from)
+                .collect(),
+        ),
         Some(Err(e)) => {
-            errors.push(e.clone());
-            Vec::new()
+            errors.push(format!("positions unknown: {e}"));
+            None
         }
         None => {
-            errors.push("the exchange has not been read yet".to_owned());
-            Vec::new()
+            errors.push("the exchange has not been read yet: positions unknown".to_owned());
+            None
         }
     };
+    let orders_known = snapshot.as_deref().is_some_and(|s| s.known().1);
+    let flagged = snapshot
+        .as_deref()
+        .map(|s| s.flags.clone())
+        .unwrap_or_default();
     let links = rt.gateway.links();
     let mut trades: BTreeMap<String, TradeView> = app
         .seen
@@ -424,6 +510,17 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     // A finished trade with nothing left open is history (the journal keeps it).
     trades.retain(|_, t| !(t.phase.as_deref() == Some("CLOSED") && t.open_orders.is_empty()));
     for trade in trades.values_mut() {
+        trade.flag = flagged.get(&trade.tag).cloned();
+        if let Some(state) = rt.gateway.trade(&trade.tag) {
+            let plan = api::plan_of(&app, &trade.tag).await;
+            (trade.missing_legs, trade.unprotected) = api::missing_legs(&state, plan.as_ref());
+            trade.unprotected |= state.unprotected;
+            trade.problems = state
+                .problems
+                .iter()
+                .map(|p| format!("{} {}: {}", p.leg, p.kind, p.reason))
+                .collect();
+        }
         trade.open_orders.sort_by(|a, b| {
             a.leg
                 .cmp(&b.leg)
@@ -440,7 +537,10 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
             && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet()),
         snapshot_age_ms: age,
         positions,
+        orders_known,
         trades: trades.into_values().collect(),
+        flagged,
+        reconciler: app.reconciled.last(),
         other_orders,
         unresolved: unresolved_off_thread(&app).await,
         events: app.seen.events(),
@@ -456,112 +556,6 @@ fn refuse_remote(peer: SocketAddr) -> Option<Response> {
             "the control API answers loopback callers only",
         )
     })
-}
-
-fn gateway_error(e: &GatewayError) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({"error": e.to_string()})),
-    )
-        .into_response()
-}
-
-fn state_json(state: &TradeState) -> serde_json::Value {
-    json!({
-        "tag": state.tag,
-        "symbol": state.symbol.as_str(),
-        "side": state.side.as_str(),
-        "phase": state.phase.as_str(),
-        "entryPrice": state.entry_price,
-        "filledQty": state.filled_qty,
-        "orders": state.orders.iter().map(|(leg, (link, status))| json!({
-            "leg": leg, "orderLinkId": link, "status": status.map(|s| format!("{s:?}")),
-        })).collect::<Vec<_>>(),
-        "error": state.error,
-    })
-}
-
-/// `POST /api/trades` with a [`TradePlan`]: the entry, then the take-profits, then the DCAs
-/// (SPEC R-GW-1..3), as a state machine would call them. Answers the trade's state.
-async fn start_trade(
-    State(app): State<Arc<App>>,
-    plan: Result<Json<TradePlan>, JsonRejection>,
-) -> Response {
-    let plan = match plan {
-        Ok(Json(plan)) => plan,
-        Err(rejection) => {
-            let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return refused(
-                code,
-                &format!("not a trade plan: {}", rejection.body_text()),
-            );
-        }
-    };
-    let gw = &app.runtime.gateway;
-    let entry = match gw.execute_entry(&plan).await {
-        Ok(entry) => entry,
-        Err(e) => return gateway_error(&e),
-    };
-    // Only an accepted plan's tag is remembered (a refused one may be anything, of any size);
-    // the refresher forgets it again once the trade is finished.
-    app.seen.add_tag(&plan.client_tag);
-    app.seen.note(
-        Some(&plan.client_tag),
-        format!("trade {} started through the control API", plan.client_tag),
-    );
-    let position = match app.runtime.ports.positions.get_position(&plan.symbol).await {
-        Ok(p) => p,
-        Err(e) => {
-            return (
-                StatusCode::BAD_GATEWAY,
-                Json(json!({"error": format!("reading the position: {e}")})),
-            )
-                .into_response()
-        }
-    };
-    if let Err(e) = gw.setup_tps(&plan, &position).await {
-        return gateway_error(&e);
-    }
-    let state = match gw.setup_dcas(&plan, &position).await {
-        Ok(state) => state,
-        Err(e) => return gateway_error(&e),
-    };
-    // The operator's next look shows the trade (one read, not one per page refresh).
-    super::snapshot::refresh(&app).await;
-    Json(json!({
-        "entry": {"entryPrice": entry.entry_price, "filledQty": entry.filled_qty,
-                  "orderLinkId": entry.order_link_id},
-        "trade": state_json(&state),
-    }))
-    .into_response()
-}
-
-/// `POST /api/trades/{tag}/close`: cancels the trade's TPs and DCAs and closes its position
-/// at market (SPEC R-GW-5).
-async fn close_trade(State(app): State<Arc<App>>, Path(tag): Path<String>) -> Response {
-    let Some(state) = app.runtime.gateway.trade(&tag) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no trade {tag} is tracked")})),
-        )
-            .into_response();
-    };
-    match app
-        .runtime
-        .gateway
-        .close_all(&state, "closed through the serve control API")
-        .await
-    {
-        Ok(state) => {
-            super::snapshot::refresh(&app).await;
-            Json(json!({"trade": state_json(&state)})).into_response()
-        }
-        Err(e) => gateway_error(&e),
-    }
 }
 
 #[cfg(test)]

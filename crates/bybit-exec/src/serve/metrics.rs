@@ -56,6 +56,7 @@ fn describe() {
     bybit_rest::telemetry::describe();
     bybit_ws::telemetry::describe();
     super::watch::describe();
+    super::reconciler::describe();
     metrics::describe_gauge!(
         FALLBACK_POLLING_ACTIVE,
         "1 while the private stream is down or silent and orders are polled over REST"

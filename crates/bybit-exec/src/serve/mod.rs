@@ -4,18 +4,28 @@
 //! - `GET /health`: SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`, HTTP 503 when unhealthy;
 //! - `GET /metrics`: Prometheus text (`metrics-exporter-prometheus`, rendered on request);
 //! - `GET /`: the status page (`page.html`), which reads `GET /api/status` every 2 s;
-//! - `POST /api/trades` (a `TradePlan`) and `POST /api/trades/{tag}/close`: a control API for
-//!   trying the gateway without a state machine, answered to loopback callers only.
+//! - the control API (`api.rs`): `POST /api/trades`, `/api/trades/{tag}/tps`, `/dcas`,
+//!   `/breakeven`, `/close`, `GET /api/trades[/{tag}]`, answered to loopback callers only;
+//! - `GET /api/events` (`stream.rs`): the bus as Server-Sent Events, resumable with
+//!   `Last-Event-ID`, fills re-read from the journal so a reconnecting client misses none.
 //!
 //! SIGINT or SIGTERM stops the HTTP server, then the runtime (streams closed, journal
 //! flushed), within [`STOP_WITHIN`].
 //!
-//! Files: `http.rs` (routes), `watch.rs` (the bus watcher: counters, last events, trade tags),
-//! `metrics.rs` (the recorder and sampled gauges), `page.html`.
+//! A background task (`reconciler.rs`) calls the gateway's `reconcile()` every few seconds,
+//! with backoff while passes fail, so interrupted work is finished without a repeated call.
+//!
+//! Files: `http.rs` (routes, the guard), `api.rs` (the control API), `stream.rs` (the event
+//! stream), `reconciler.rs`, `watch.rs` (the bus watcher: counters, last events, trade tags),
+//! `snapshot.rs` (the one reader of the exchange for the page), `metrics.rs` (the recorder and
+//! sampled gauges), `page.html`; the trade manager is `crate::manager`.
 
+pub mod api;
 mod http;
 pub mod metrics;
+pub mod reconciler;
 pub mod snapshot;
+pub mod stream;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -98,6 +108,7 @@ pub struct Server {
     http: JoinHandle<std::io::Result<()>>,
     watcher: JoinHandle<()>,
     refresher: JoinHandle<()>,
+    reconciler: JoinHandle<()>,
 }
 
 impl Server {
@@ -114,7 +125,8 @@ impl Server {
         let prefix = exec_gateway::LinkIds::new(exec_gateway::DEFAULT_LINK_PREFIX)
             .context("the orderLinkId prefix")?;
         // Subscribed before the runtime starts, so the start's own events are counted.
-        let watcher = watch::spawn(&bus, prefix, seen.clone());
+        let hub = Arc::new(stream::Hub::default());
+        let watcher = watch::spawn(&bus, prefix, seen.clone(), hub.clone());
         let runtime = Runtime::start_on_bus(settings, bus).await?;
         let recovered = match runtime.gateway.recover().await {
             Ok(found) => found,
@@ -145,7 +157,29 @@ impl Server {
             );
             tags.push(s.tag.clone());
         }
+        let store = match &runtime.settings.journal {
+            crate::config::JournalLocation::Sqlite(path) => Some(path.clone()),
+            crate::config::JournalLocation::Memory => None,
+        };
+        let manager = crate::manager::Manager::spawn(
+            &runtime.bus,
+            runtime.gateway.clone(),
+            runtime.ports.positions.clone(),
+            crate::manager::Store::new(store),
+        );
+        // Managed trades are managed again, caught up with what filled while down.
+        match manager.resume(runtime.journal.clone()).await {
+            Ok(tags) => {
+                for tag in tags {
+                    seen.note(Some(&tag), format!("managing trade {tag} again"));
+                }
+            }
+            Err(e) => seen.note(None, format!("managed trades not resumed: {e:#}")),
+        }
         let app = Arc::new(http::App {
+            reconciled: reconciler::Reconciled::default(),
+            manager,
+            hub,
             runtime,
             seen,
             metrics,
@@ -156,6 +190,7 @@ impl Server {
         // The first read before serving, so the first page shows the exchange.
         snapshot::refresh(&app).await;
         let refresher = snapshot::spawn(app.clone());
+        let reconciler = reconciler::spawn(app.clone(), app.runtime.settings.reconcile_every);
         let (stop, stopped) = oneshot::channel::<()>();
         let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let http = tokio::spawn(async move {
@@ -172,6 +207,7 @@ impl Server {
             http,
             watcher,
             refresher,
+            reconciler,
         })
     }
 
@@ -207,6 +243,7 @@ impl Server {
             mut http,
             watcher,
             refresher,
+            reconciler,
             ..
         } = self;
         let _ = stop.send(());
@@ -219,8 +256,11 @@ impl Server {
         }
         watcher.abort();
         let _ = watcher.await;
+        app.manager.stop();
         refresher.abort();
         let _ = refresher.await;
+        reconciler.abort();
+        let _ = reconciler.await;
         // Connections' tasks drop their handle on the state as they end.
         let deadline = tokio::time::Instant::now() + HTTP_DRAIN;
         let mut app = app;

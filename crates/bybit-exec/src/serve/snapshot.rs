@@ -8,7 +8,7 @@
 //! tag whose trade is finished (closed, errored or unknown to the gateway) with no open
 //! order and no unresolved intent.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,15 +32,33 @@ pub(crate) struct Snapshot {
     pub(crate) rest: RestStatus,
     pub(crate) positions: Result<Vec<PositionState>, String>,
     pub(crate) orders: Vec<(Symbol, Result<Vec<OrderSnapshot>, String>)>,
+    /// Trades whose state disagrees with the exchange or the journal, seen in two passes in a
+    /// row (so a fill in flight between two reads is not flagged): tag → why.
+    pub(crate) flags: BTreeMap<String, String>,
+}
+
+impl Snapshot {
+    /// Whether the positions and every symbol's open orders were read: when not, the page,
+    /// `/api/status` and `/health` say *unknown*, never "none".
+    pub(crate) fn known(&self) -> (bool, bool) {
+        (
+            self.positions.is_ok(),
+            self.orders.iter().all(|(_, read)| read.is_ok()),
+        )
+    }
 }
 
 /// The latest [`Snapshot`], shared with the handlers.
 #[derive(Debug, Default)]
-pub(crate) struct Cache(Mutex<Option<Arc<Snapshot>>>);
+pub(crate) struct Cache {
+    latest: Mutex<Option<Arc<Snapshot>>>,
+    /// The disagreements of the last pass, confirmed (flagged) when the next pass sees them.
+    candidates: Mutex<BTreeMap<String, String>>,
+}
 
 impl Cache {
     pub(crate) fn get(&self) -> Option<Arc<Snapshot>> {
-        self.0
+        self.latest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
@@ -48,9 +66,24 @@ impl Cache {
 
     fn set(&self, snapshot: Snapshot) {
         *self
-            .0
+            .latest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(snapshot));
+    }
+
+    /// Keeps `found` as the next pass's candidates; answers those also found last pass.
+    fn confirm(&self, found: BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut last = self
+            .candidates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let confirmed = found
+            .iter()
+            .filter(|(tag, _)| last.contains_key(*tag))
+            .map(|(t, w)| (t.clone(), w.clone()))
+            .collect();
+        *last = found;
+        confirmed
     }
 }
 
@@ -119,7 +152,69 @@ async fn take(app: &App) -> Snapshot {
         rest,
         positions,
         orders,
+        flags: BTreeMap::new(),
     }
+}
+
+/// The trades whose state disagrees with what `snapshot` read or the journal holds (issue 15
+/// item 6): a trade in a position phase while the exchange holds no position on its symbol,
+/// and a trade still ENTERING whose entry fill is in the journal. Nothing is judged from a
+/// read that failed.
+async fn disagreements(app: &App, snapshot: &Snapshot) -> BTreeMap<String, String> {
+    let gw = &app.runtime.gateway;
+    let mut found = BTreeMap::new();
+    let mut entering = Vec::new();
+    for tag in app.seen.tags() {
+        let Some(state) = gw.trade(&tag) else {
+            continue;
+        };
+        match state.phase {
+            Phase::InPosition | Phase::Breakeven => {
+                if let Ok(positions) = &snapshot.positions {
+                    let open = positions
+                        .iter()
+                        .any(|p| p.symbol == state.symbol && !p.is_flat());
+                    if !open {
+                        found.insert(
+                            tag.clone(),
+                            format!(
+                                "{} with {} filled, but the exchange holds no {} position",
+                                state.phase.as_str(),
+                                state.filled_qty,
+                                state.symbol.as_str()
+                            ),
+                        );
+                    }
+                }
+            }
+            Phase::Entering => {
+                if let Ok(link) = gw.links().id(&tag, exec_gateway::Leg::Entry) {
+                    entering.push((tag.clone(), link.as_str().to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !entering.is_empty() {
+        let prefix = exec_gateway::DEFAULT_LINK_PREFIX;
+        let fills = crate::runtime::journal_call(&app.runtime.journal, move |j| j.fills(prefix))
+            .await
+            .unwrap_or_default();
+        for (tag, link) in entering {
+            let filled: rust_decimal::Decimal = fills
+                .iter()
+                .filter(|f| f.order_link_id == link)
+                .map(|f| f.qty)
+                .sum();
+            if filled > rust_decimal::Decimal::ZERO {
+                found.insert(
+                    tag,
+                    format!("ENTERING, but the journal holds {filled} filled on the entry"),
+                );
+            }
+        }
+    }
+    found
 }
 
 /// Learns the tags of `snapshot`'s open orders and forgets the finished ones.
@@ -153,8 +248,19 @@ async fn prune(app: &App, snapshot: &Snapshot) {
 
 /// One pass: reads the exchange, keeps the tag list bounded, and caches the read.
 pub(crate) async fn refresh(app: &App) {
-    let snapshot = take(app).await;
+    let mut snapshot = take(app).await;
     prune(app, &snapshot).await;
+    let found = disagreements(app, &snapshot).await;
+    let mut flags = app.snapshot.confirm(found);
+    if snapshot.positions.is_err() {
+        // Nothing can be judged from a failed read: a flag stays until a read clears it.
+        if let Some(last) = app.snapshot.get() {
+            for (tag, why) in &last.flags {
+                flags.entry(tag.clone()).or_insert_with(|| why.clone());
+            }
+        }
+    }
+    snapshot.flags = flags;
     app.snapshot.set(snapshot);
 }
 

@@ -303,13 +303,19 @@ pub fn describe() {
 
 /// Subscribes to `bus` now (so nothing published after this call is missed) and watches it
 /// until every publisher is gone or the task is aborted.
-pub fn spawn(bus: &EventBus, links: LinkIds, seen: Arc<Seen>) -> JoinHandle<()> {
+pub fn spawn(
+    bus: &EventBus,
+    links: LinkIds,
+    seen: Arc<Seen>,
+    hub: Arc<super::stream::Hub>,
+) -> JoinHandle<()> {
     let mut sub = bus.subscribe();
     tokio::spawn(async move {
         let mut sent = Sent::default();
         loop {
             match sub.recv().await {
                 Received::Event(envelope) => {
+                    hub.push(&envelope);
                     let line = observe(&links, &mut sent, envelope.seq, &envelope.event);
                     if let Some(tag) = &line.tag {
                         seen.add_tag(tag);

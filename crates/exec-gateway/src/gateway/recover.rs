@@ -274,13 +274,17 @@ impl Gateway {
             .last()
             .map_or(Phase::Idle, |s| s.phase);
         let orders_open = self.has_open_orders(&plan.symbol, tag).await?;
-        if matches!(state.phase, Phase::Closed | Phase::Error) && !orders_open {
-            // Finished before the restart, and nothing of it is left on the exchange.
-            return Ok(None);
-        }
         let intents = journal
             .intents(tag)
             .map_err(|e| self.journal_failed(tag, e))?;
+        if matches!(state.phase, Phase::Closed | Phase::Error)
+            && !orders_open
+            && !intents.iter().any(unsettled)
+        {
+            // Finished before the restart, nothing of it is left on the exchange and every
+            // intent is settled.
+            return Ok(None);
+        }
         // Whether the position on the symbol can be this trade's entry, if it is not
         // filled: still filling, known to the exchange, or possibly still landing.
         let mut entry_may_be_it = false;
@@ -384,13 +388,17 @@ impl Gateway {
             .await
             .map_err(|e| self.port_failed("recover: position", e))?;
         let in_position = matches!(state.phase, Phase::InPosition | Phase::Breakeven);
-        // An order of the trade that may still land (an entry held in flight) keeps it open:
-        // closed now, the position that order opens would belong to no trade (R-SAFE-2).
-        if position.is_flat() && !orders_open && unresolved.is_empty() {
+        if position.is_flat() && !orders_open {
             match state.phase {
                 // A plan that never sent anything: nothing to recover.
                 Phase::Idle => return Ok(None),
                 Phase::Closed | Phase::Error => {}
+                // An intent that may still land (a crash right after it was journaled, its
+                // request perhaps in flight): the trade stays as it is until the lookup
+                // settles it — found (the trade goes on) or, past the landing window,
+                // journaled as not placed (then closed here). Closing it now would leave
+                // that intent unresolved for ever: later passes skip closed trades (R-SAFE-4).
+                _ if !unresolved.is_empty() => {}
                 phase => {
                     // The journal says open, the exchange has nothing of it: the exchange
                     // wins, and the journal is brought to that (so the next recover() does

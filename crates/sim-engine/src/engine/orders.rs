@@ -74,7 +74,7 @@ impl Engine {
                     "params error: orderLinkId invalid: {link:?}"
                 )));
             }
-            if self.by_link.contains_key(link) {
+            if self.by_link.contains_key(link) || self.used_links.contains(link) {
                 return Err(Reject::duplicate_order_link_id());
             }
         }
@@ -249,6 +249,14 @@ impl Engine {
         self.by_id.insert(order_id.clone(), seq);
         if !link_id.is_empty() {
             self.by_link.insert(link_id.clone(), seq);
+            if self.used_links.insert(link_id.clone()) {
+                self.used_links_order.push_back(link_id.clone());
+                if self.used_links_order.len() > super::LINK_IDS_KEPT {
+                    if let Some(old) = self.used_links_order.pop_front() {
+                        self.used_links.remove(&old);
+                    }
+                }
+            }
         }
         self.orders.insert(seq, order);
         self.open.insert(seq);

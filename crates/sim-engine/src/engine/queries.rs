@@ -23,13 +23,17 @@ impl Engine {
             .map(|o| o.seq)
     }
 
-    /// Open orders (and, by id or link id, recently closed ones), newest first, as
-    /// `GET /v5/order/realtime` lists them.
+    /// Open orders (and, by id or link id, recently closed ones: those closed since the
+    /// exchange last restarted, `engine/time.rs`), newest first, as `GET /v5/order/realtime`
+    /// lists them.
     pub fn open_orders(&self, query: &OrderQuery) -> Vec<bybit_types::rest::order::Order> {
-        self.select_orders(query, |o| o.is_open() || query.key.is_some())
+        self.select_orders(query, |o| {
+            o.is_open() || (query.key.is_some() && self.in_realtime_cache(o))
+        })
     }
 
-    /// Closed orders still kept, newest first (`GET /v5/order/history`).
+    /// Every closed order still kept, newest first, whatever its age (what `GET
+    /// /v5/order/history` lists is [`Engine::order_history_at`]).
     pub fn order_history(&self, query: &OrderQuery) -> Vec<bybit_types::rest::order::Order> {
         self.select_orders(query, |o| !o.is_open() || query.key.is_some())
     }

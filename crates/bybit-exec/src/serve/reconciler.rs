@@ -1,0 +1,161 @@
+//! The background reconciler (issue 15 item 4, R-SAFE-4): while `serve` runs, one task calls
+//! [`exec_gateway::Gateway::reconcile`] every [`RECONCILE_EVERY`]: every unresolved intent is
+//! looked up and journaled, every open trade compared with the exchange and its interrupted
+//! work finished (missing TPs and DCAs placed, a CLOSING trade closed). A pass that fails
+//! (the exchange unreadable, a storm of 5xx) doubles the wait, up to 8× the pace
+//! (`EXECUTION_RECONCILE_MS`, default [`RECONCILE_EVERY`]); the first pass that succeeds goes
+//! back to the normal pace. The decisions are the
+//! gateway's; this task only paces them and reports the last pass.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use super::http::App;
+
+/// The default pace while passes succeed.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(3);
+/// The longest wait between passes while they fail, as a multiple of the pace.
+pub const BACKOFF_CAP: u32 = 8;
+/// The longest one pass may take before it is cut (and counted as failed).
+pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Counter: reconciliation passes, label `result` (`settled`, `unsettled`, `failed`).
+pub const RECONCILE_TOTAL: &str = "bybit_exec_reconcile_passes_total";
+
+/// What the last pass found, for `/api/status` and `/health`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastPass {
+    /// Passes run since the start.
+    pub passes: u64,
+    /// How long ago the last pass ended, ms (`null` before the first).
+    pub ago_ms: Option<u64>,
+    /// The last pass succeeded and left nothing unresolved, no trade unprotected.
+    pub settled: bool,
+    /// Intents still unresolved after the last successful pass.
+    pub unresolved: usize,
+    /// Why the last pass failed, if it did.
+    pub error: Option<String>,
+    #[serde(skip)]
+    ended: Option<Instant>,
+}
+
+/// The last pass, shared with the handlers.
+#[derive(Debug, Default)]
+pub struct Reconciled(Mutex<LastPass>);
+
+impl Reconciled {
+    /// A copy of the last pass, its age filled in.
+    pub fn last(&self) -> LastPass {
+        let mut last = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        last.ago_ms = last
+            .ended
+            .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+        last
+    }
+
+    fn set(&self, f: impl FnOnce(&mut LastPass)) {
+        let mut last = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut last);
+        last.passes += 1;
+        last.ended = Some(Instant::now());
+    }
+}
+
+/// The wait after a pass: the pace `every` after a success, doubled after a failure (at
+/// most [`BACKOFF_CAP`] × `every`).
+pub fn next_wait(every: Duration, now: Duration, failed: bool) -> Duration {
+    if failed {
+        (now * 2).clamp(every, every * BACKOFF_CAP)
+    } else {
+        every
+    }
+}
+
+/// Gives the reconciler's counter its help text.
+pub fn describe() {
+    metrics::describe_counter!(
+        RECONCILE_TOTAL,
+        "Background reconciliation passes, by result (settled, unsettled, failed)"
+    );
+}
+
+/// Runs passes until aborted, the first one `every` after the start's `recover()`.
+pub(crate) fn spawn(app: Arc<App>, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut wait = every;
+        loop {
+            tokio::time::sleep(wait).await;
+            let pass = tokio::time::timeout(RECONCILE_TIMEOUT, app.runtime.gateway.reconcile());
+            let failed = match pass.await {
+                Ok(Ok(report)) => {
+                    let settled = report.is_settled();
+                    metrics::counter!(
+                        RECONCILE_TOTAL,
+                        "result" => if settled { "settled" } else { "unsettled" }
+                    )
+                    .increment(1);
+                    for trade in &report.trades {
+                        app.seen.add_tag(&trade.state.tag);
+                        for done in &trade.resumed {
+                            app.seen
+                                .note(Some(&trade.state.tag), format!("reconciler: {done}"));
+                        }
+                    }
+                    app.reconciled.set(|last| {
+                        last.settled = settled;
+                        last.unresolved = report.unresolved();
+                        last.error = None;
+                    });
+                    false
+                }
+                Ok(Err(e)) => {
+                    metrics::counter!(RECONCILE_TOTAL, "result" => "failed").increment(1);
+                    tracing::warn!(error = %e, "reconciliation pass failed");
+                    app.reconciled.set(|last| {
+                        last.settled = false;
+                        last.error = Some(e.to_string());
+                    });
+                    true
+                }
+                Err(_) => {
+                    metrics::counter!(RECONCILE_TOTAL, "result" => "failed").increment(1);
+                    app.reconciled.set(|last| {
+                        last.settled = false;
+                        last.error = Some(format!("cut after {RECONCILE_TIMEOUT:?}"));
+                    });
+                    true
+                }
+            };
+            wait = next_wait(every, wait, failed);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_to_the_cap_and_a_success_restores_the_pace() {
+        let every = RECONCILE_EVERY;
+        let mut wait = every;
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            wait = next_wait(every, wait, true);
+            seen.push(wait.as_secs());
+        }
+        assert_eq!(seen, [6, 12, 24, 24, 24]);
+        assert_eq!(next_wait(every, wait, false), every);
+    }
+}
