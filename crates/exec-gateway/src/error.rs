@@ -262,7 +262,17 @@ pub enum GatewayError {
         /// Symbol.
         symbol: String,
     },
-    /// A market order did not fill in time.
+    /// A market entry finished (IOC cancelled on a thin book, or refused after it was
+    /// accepted) with nothing filled: a definitive answer, nothing to look up; the trade is
+    /// aborted and owns nothing.
+    #[error("{link_id}: finished with nothing filled ({detail})")]
+    EntryUnfilled {
+        /// The orderLinkId.
+        link_id: String,
+        /// Its final status.
+        detail: String,
+    },
+    /// A market order was not seen finished in time: it may still fill (look it up again).
     #[error("{link_id}: not filled ({detail})")]
     NotFilled {
         /// The orderLinkId.
@@ -296,6 +306,7 @@ impl GatewayError {
             GatewayError::Rejected { .. }
                 | GatewayError::InsufficientBalance { .. }
                 | GatewayError::Auth { .. }
+                | GatewayError::EntryUnfilled { .. }
         )
     }
 

@@ -93,7 +93,7 @@ async fn close_all_of_a_trade_that_filled_nothing_leaves_the_symbols_position_al
         .returning(|_| Ok(long(dec!(0.05), dec!(50000))));
     let (gw, _) = m.build_mem();
     let err = gw.execute_entry(&plan("A1")).await.unwrap_err();
-    assert!(matches!(err, GatewayError::NotFilled { .. }), "{err}");
+    assert!(matches!(err, GatewayError::EntryUnfilled { .. }), "{err}");
     let state = gw.trade("A1").unwrap();
     assert!(state.filled_qty.is_zero(), "{state:?}");
     gw.close_all(&state, "cleanup").await.unwrap();
@@ -448,18 +448,18 @@ async fn filled_dcas_are_not_judged_again_against_the_moved_average() {
 /// cancelled with nothing filled, on a symbol where the operator then opened a position of
 /// his own, was journaled IN_POSITION by the next pass: the position was adopted silently
 /// (and the symbol held by a trade that owns nothing). It is reported and the trade closed.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn recover_does_not_adopt_a_position_an_unfilled_entry_did_not_open() {
     let mut m = Mocks::new();
     let manual = Arc::new(AtomicBool::new(false));
     m.router.expect_place_market_entry().returning(ack);
-    m.router.expect_get_order().returning(|_, l| {
-        Ok(Some(snapshot(
-            l.as_str(),
-            Side::Buy,
-            dec!(0.02),
-            OrderStatus::Cancelled,
-        )))
+    // Not seen while execute_entry waits (so the trade stays ENTERING, its outcome unknown);
+    // seen Cancelled with nothing filled by the later pass.
+    let seen = manual.clone();
+    m.router.expect_get_order().returning(move |_, l| {
+        Ok(seen
+            .load(Ordering::SeqCst)
+            .then(|| snapshot(l.as_str(), Side::Buy, dec!(0.02), OrderStatus::Cancelled)))
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     m.router.expect_recent_orders().returning(|| Ok(vec![]));
@@ -483,6 +483,7 @@ async fn recover_does_not_adopt_a_position_an_unfilled_entry_did_not_open() {
     let (gw, journal) = m.build_mem();
     let err = gw.execute_entry(&plan("K1")).await.unwrap_err();
     assert!(matches!(err, GatewayError::NotFilled { .. }), "{err}");
+    assert_eq!(gw.trade("K1").unwrap().phase, Phase::Entering);
 
     manual.store(true, Ordering::SeqCst);
     let report = gw.reconcile().await.unwrap();
@@ -557,4 +558,52 @@ async fn a_closed_trade_gets_no_dca_or_stop_from_a_stale_pass() {
     assert!(gw.setup_dcas(&plan("Z1"), &stale).await.is_err());
     assert!(gw.move_to_breakeven(&state).await.is_err());
     assert_eq!(gw.trade("Z1").unwrap().phase, Phase::Closed);
+}
+
+/// R-ERR-3, R-SAFE-2: a market entry that finished with nothing filled (IOC cancelled on a
+/// thin book) is a definitive answer, not an unknown one: the trade is aborted at once (ERROR,
+/// one `execution.error` of kind Rejected), it owns nothing, and the symbol is free for the
+/// next trade. Before, it answered "outcome unknown" and held the symbol ENTERING until a
+/// reconcile pass.
+#[tokio::test]
+async fn an_entry_that_filled_nothing_aborts_the_trade_and_frees_the_symbol() {
+    let mut m = Mocks::new();
+    m.router.expect_place_market_entry().returning(ack);
+    m.router.expect_get_order().returning(|_, l| {
+        let status = if l.as_str().ends_with("_U1") {
+            OrderStatus::Cancelled
+        } else {
+            OrderStatus::Filled
+        };
+        Ok(Some(snapshot(l.as_str(), Side::Buy, dec!(0.02), status)))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.positions
+        .expect_get_position()
+        .returning(|s| Ok(PositionState::flat(s.clone())));
+    let (gw, _) = m.build_mem();
+    let mut events = gw.bus().subscribe();
+    let err = gw.execute_entry(&plan("U1")).await.unwrap_err();
+    assert!(matches!(err, GatewayError::EntryUnfilled { .. }), "{err}");
+    assert!(
+        !err.is_outcome_unknown() && err.is_definitive_reject(),
+        "{err}"
+    );
+    assert_eq!(gw.trade("U1").unwrap().phase, Phase::Error);
+    let errors: Vec<_> = crate::support::drain(&mut events)
+        .into_iter()
+        .filter_map(|e| match e {
+            exec_events::Event::ExecutionError(x) => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        errors[0].kind,
+        exec_events::ErrorKind::Rejected,
+        "{errors:?}"
+    );
+    // The symbol is free: the next trade on it is not a conflict.
+    let next = gw.execute_entry(&plan("U2")).await;
+    assert!(next.is_ok(), "{next:?}");
 }

@@ -1,6 +1,7 @@
 //! `execute_entry` (SPEC R-GW-1).
 
 use bybit_meta::{OrderDraft, RoundingMode};
+use exec_events::ErrorKind;
 use rust_decimal::Decimal;
 
 use super::{meta_error, Gateway};
@@ -97,6 +98,18 @@ impl Gateway {
             Err(e) if !e.is_outcome_unknown() && !matches!(e, GatewayError::Journal(_)) => {
                 if self.trade(tag).is_some_and(|t| t.phase != Phase::Error) {
                     self.abort_trade(tag, &e.to_string());
+                    if let GatewayError::EntryUnfilled { link_id, .. } = e {
+                        // No port error reported it: the exchange accepted the order, and
+                        // only its final state says the trade never opened (R-ERR-5).
+                        self.report(
+                            ErrorKind::Rejected,
+                            Some(tag),
+                            Some(Leg::Entry),
+                            Some(link_id),
+                            None,
+                            format!("{e}; trade aborted"),
+                        );
+                    }
                 }
             }
             Err(_) => {}
@@ -208,9 +221,9 @@ impl Gateway {
                     if o.filled_qty > Decimal::ZERO {
                         return Ok(o);
                     }
-                    return Err(GatewayError::NotFilled {
+                    return Err(GatewayError::EntryUnfilled {
                         link_id: link.to_owned(),
-                        detail: format!("{:?} with nothing filled", o.status),
+                        detail: format!("{:?}", o.status),
                     });
                 }
                 Ok(Some(o)) => last = format!("{:?}, {} filled", o.status, o.filled_qty),

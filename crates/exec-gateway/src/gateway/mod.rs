@@ -302,6 +302,7 @@ impl Gateway {
             GatewayError::InsufficientBalance { code, .. } => {
                 ("rejected", Some(*code), ErrorKind::InsufficientBalance)
             }
+            GatewayError::EntryUnfilled { .. } => ("rejected", None, ErrorKind::Rejected),
             GatewayError::OutcomeUnknown { .. } | GatewayError::NotFilled { .. } => {
                 ("unknown", None, ErrorKind::UnknownOutcome)
             }
