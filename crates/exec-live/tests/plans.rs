@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use exec_gateway::{
-    GatewayConfig, GatewayError, MemoryJournal, OrderRequest, OrderRouter, Side, Symbol, TradePlan,
+    GatewayConfig, GatewayError, Journal as _, MemoryJournal, OrderRequest, OrderRouter, Side,
+    Symbol, TradePlan,
 };
 use exec_live::LiveConfig;
 use rust_decimal_macros::dec;
@@ -327,6 +328,23 @@ async fn conflicts_are_refused_before_anything_is_sent() {
     assert_eq!(
         p.gateway.trade("OWN4").unwrap().filled_qty,
         entry.filled_qty
+    );
+    // So does a restart: the adoption is journaled (an Adopt write), and the next process's
+    // recover() gives the trade what it adopted as well as its entry's fill.
+    let writes = journal.writes("OWN4").unwrap();
+    assert!(
+        writes
+            .iter()
+            .any(|w| w.kind == exec_gateway::WriteKind::Adopt && w.value == Some(dec!(0.01))),
+        "{writes:?}"
+    );
+    p.exchange.shutdown().await;
+    let next = process(&live.emu, journal.clone()).await;
+    next.gateway.recover().await.unwrap();
+    assert_eq!(
+        next.gateway.trade("OWN4").unwrap().filled_qty,
+        entry.filled_qty,
+        "adopted + entered, after a restart"
     );
 }
 

@@ -65,6 +65,21 @@ impl Gateway {
             self.release_claim(tag);
             return Err(self.journal_failed(tag, e));
         }
+        // R-SAFE-2: what the trade adopted is journaled, so a restart still knows it owns it.
+        // A repeated call adopts again only what it finds again (the latest record counts).
+        if !adopted.is_zero() {
+            if let Err(e) = self.record_write(
+                tag,
+                WriteKind::Adopt,
+                &plan.symbol,
+                None,
+                Some(adopted),
+                WriteStage::Done,
+            ) {
+                self.release_claim(tag);
+                return Err(e);
+            }
+        }
         let journaled_entering = self
             .ports
             .journal

@@ -268,6 +268,10 @@ pub enum WriteKind {
     Leverage,
     /// Change one of our open orders' quantity (`value`: the new total quantity).
     Amend,
+    /// Take over a position already on the symbol (`adopt_position`; `value`: the quantity
+    /// adopted). Nothing is sent: it is journaled so that after a restart the trade still
+    /// owns what it adopted (R-SAFE-2). The latest one counts.
+    Adopt,
 }
 
 impl WriteKind {
@@ -278,6 +282,7 @@ impl WriteKind {
             WriteKind::StopLoss => "stop_loss",
             WriteKind::Leverage => "leverage",
             WriteKind::Amend => "amend",
+            WriteKind::Adopt => "adopt",
         }
     }
 }
