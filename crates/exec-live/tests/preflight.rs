@@ -109,7 +109,10 @@ async fn a_hedge_mode_account_fails_the_one_way_check_with_what_to_do() {
 async fn the_pre_flight_sets_the_price_limit_action_to_refuse() {
     let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
     let before = l.emu.state().read(|e| e.limit_px_action());
-    assert!(before.futures, "the emulator starts at Bybit's default: adjust");
+    assert!(
+        before.futures,
+        "the emulator starts at Bybit's default: adjust"
+    );
     l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
     let after = l.emu.state().read(|e| e.limit_px_action());
     assert!(!after.futures, "the pre-flight left the account at adjust");
