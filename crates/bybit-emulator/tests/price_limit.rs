@@ -13,6 +13,7 @@
 //! `lpaPerp == !modifyEnable`; for spot `lpaSpot == modifyEnable`.
 
 use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
 use crate::support::{start, Client};
@@ -159,4 +160,45 @@ async fn with_modify_enable_false_a_price_beyond_the_band_is_refused() {
         let reply = c.post("/v5/account/set-limit-px-action", &body).await;
         assert_eq!(reply.ret_code(), 10001, "{body}: {}", reply.body);
     }
+}
+
+// docs/v5/websocket/public/order-price-limit.mdx: `priceLimit.{symbol}`, `data` an object
+// with `symbol`, `buyLmt`, `sellLmt`; pushed as the band moves (at most every 300 ms). The
+// figures are the ones `/v5/market/price-limit` answers.
+#[tokio::test]
+async fn the_price_limit_topic_follows_the_band() {
+    use crate::ws::{is_topic, recv_json_until, subscribe, ws_connect};
+    use std::time::Duration;
+
+    let emu = start().await;
+    let c = Client::new(&emu);
+    let mut ws = ws_connect(&emu.public_ws_url()).await;
+    let ack = subscribe(&mut ws, &["priceLimit.BTCUSDT"]).await;
+    assert_eq!(ack["success"], true, "{ack}");
+    let (first, _) = recv_json_until(
+        &mut ws,
+        is_topic("priceLimit.BTCUSDT"),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(first["data"]["symbol"], "BTCUSDT");
+    assert!(first["ts"].as_i64().unwrap() > 0);
+    let (buy_max, sell_min) = band(&c).await;
+    assert_eq!(dec(&first["data"]["buyLmt"]), buy_max);
+    assert_eq!(dec(&first["data"]["sellLmt"]), sell_min);
+
+    let moved = c
+        .control("/price", json!({"symbol": "BTCUSDT", "price": "80000"}))
+        .await;
+    assert_eq!(moved.body["ok"], true, "{}", moved.body);
+    let (next, _) = recv_json_until(
+        &mut ws,
+        is_topic("priceLimit.BTCUSDT"),
+        Duration::from_secs(5),
+    )
+    .await;
+    let (buy_max, sell_min) = band(&c).await;
+    assert!(buy_max < dec!(80000) * dec!(1.1), "{buy_max}");
+    assert_eq!(dec(&next["data"]["buyLmt"]), buy_max);
+    assert_eq!(dec(&next["data"]["sellLmt"]), sell_min);
 }
