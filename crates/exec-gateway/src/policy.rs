@@ -107,17 +107,9 @@ impl Gateway {
                 return self.found(tag, leg, link, found);
             }
             self.outcome(tag, link, &resolved(None))?;
-            let was_there = earlier.as_ref().is_some_and(|row| {
-                row.outcomes.iter().any(|o| {
-                    matches!(
-                        o,
-                        Outcome::Acked { .. }
-                            | Outcome::Resolved { found: true, .. }
-                            | Outcome::Amended { .. }
-                            | Outcome::Cancelled
-                    )
-                })
-            });
+            let was_there = earlier
+                .as_ref()
+                .is_some_and(crate::journal::IntentRow::exchange_had_it);
             if was_there {
                 // Rule 2b: the exchange had this order once (acked, found, amended or
                 // cancelled). A lookup that no longer finds it (closed orders age out of

@@ -110,10 +110,16 @@ impl Mocks {
         }
     }
 
-    pub(crate) fn build(
+    pub(crate) fn build(self, journal: Arc<dyn Journal>, log: Option<Arc<ErrorLog>>) -> Gateway {
+        self.build_with_clock(journal, log, Arc::new(ManualClock::new(1_700_000_000_000)))
+    }
+
+    /// As [`Mocks::build`], on a clock the test moves.
+    pub(crate) fn build_with_clock(
         mut self,
         journal: Arc<dyn Journal>,
         log: Option<Arc<ErrorLog>>,
+        clock: Arc<ManualClock>,
     ) -> Gateway {
         // A fallback after each test's own answers (mockall takes the first expectation that
         // matches and is not used up): no position on the symbol before the entry (R-SAFE-2).
@@ -127,7 +133,7 @@ impl Mocks {
             meta: Arc::new(self.meta),
             prices: Arc::new(self.prices),
             journal,
-            clock: Arc::new(ManualClock::new(1_700_000_000_000)),
+            clock,
         };
         Gateway::new(ports, self.config, EventBus::new(1024), log).unwrap()
     }

@@ -14,6 +14,7 @@ mod rerounded;
 mod review;
 mod safety;
 mod sequence;
+mod step8_review;
 
 /// Waits (polling under a deadline) until `check` holds.
 pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {

@@ -210,23 +210,29 @@ impl Gateway {
                 ),
             ));
         }
-        // Each TP's quantity, split from the entry (and from the position with every DCA
-        // filled), must be one the instrument accepts; a level that rounds to nothing is left
-        // out when placing (the last level takes the rest), as setup_tps does.
+        // Each TP leg, split from the entry (and from the position with every DCA filled)
+        // the way setup_tps splits it, must be an order the instrument accepts (quantity
+        // within its limits, value above its minimum), checked as setup_tps checks it; a
+        // leg that rounds to nothing is left out when placing (the last takes the rest).
+        let shares: Vec<Decimal> = plan.tp_levels.iter().map(|t| t.share).collect();
         for position in [entry_qty, total_qty] {
-            for (i, tp) in plan.tp_levels.iter().enumerate() {
-                let qty = rules
-                    .round_qty(position * tp.share)
-                    .map_err(|e| refuse(&format!("tp_levels[{i}].share"), e.to_string()))?;
-                if qty > rules.max_order_qty() {
-                    return Err(refuse(
-                        &format!("tp_levels[{i}].share"),
-                        format!(
-                            "{qty} of a {position} position is above the instrument's maximum order quantity {}",
-                            rules.max_order_qty()
-                        ),
-                    ));
+            let split = super::orders::split_tps(&rules, position, &shares)
+                .map_err(|e| refuse("tp_levels", e.to_string()))?;
+            for (i, (tp, qty)) in plan.tp_levels.iter().zip(split).enumerate() {
+                if qty.is_zero() {
+                    continue;
                 }
+                rules
+                    .round_price(tp.price, RoundingMode::Nearest)
+                    .and_then(|p| {
+                        rules.prepare_order(&OrderDraft::limit(qty, p), RoundingMode::Nearest)
+                    })
+                    .map_err(|e| {
+                        refuse(
+                            &format!("tp_levels[{i}].share"),
+                            format!("{qty} of a {position} position at {}: {e}", tp.price),
+                        )
+                    })?;
             }
         }
         Ok(())

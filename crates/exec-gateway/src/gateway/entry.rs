@@ -29,7 +29,8 @@ impl Gateway {
     /// `{prefix}ENTRY_{tag}`, so ten concurrent calls, or a call after a restart, place one
     /// order and return the same result.
     ///
-    /// Before anything is sent: [`Gateway::check_plan`] (R-SAFE-1), a tag that names a
+    /// Before anything is sent: [`Gateway::check_plan`] (R-SAFE-1; a repeat of an entry
+    /// already sent gets only its static part, the plan was judged before that send), a tag that names a
     /// finished trade, another open trade on the symbol, or a position no trade owns (unless
     /// `adopt_position`) are refused ([`GatewayError::is_plan_refused`],
     /// [`GatewayError::is_conflict`]; R-SAFE-2), a trade in ERROR included.
@@ -42,8 +43,20 @@ impl Gateway {
             return Ok(done);
         }
         self.ensure_trading(tag)?;
-        // R-SAFE-1: the whole plan, before anything is sent or journaled.
-        self.check_plan(plan).await?;
+        // R-SAFE-1: the whole plan, before anything is sent or journaled. A repeat of an
+        // entry already sent (its intent is journaled: the way an unknown outcome is
+        // resolved) was checked before that first send; judged again against the price of
+        // the moment it could be refused while the entry it repeats has filled.
+        self.check_static(plan)?;
+        let sent_before = self
+            .ports
+            .journal
+            .intent(self.links.id(tag, Leg::Entry)?.as_str())
+            .map_err(|e| self.journal_failed(tag, e))?
+            .is_some();
+        if !sent_before {
+            self.check_plan(plan).await?;
+        }
         self.ensure_trade(plan)?;
         // R-SAFE-2: one open trade per symbol, no foreign position adopted silently.
         let adopted = self.claim_symbol(plan).await?;

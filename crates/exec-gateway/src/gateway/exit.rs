@@ -20,6 +20,7 @@ impl Gateway {
         let _guard = self.lock_trade(tag).await;
         self.ensure_trade_state(state)?;
         self.ensure_trading(tag)?;
+        self.ensure_not_finished(tag, &state.symbol)?;
         self.cancel_legs(tag, &state.symbol, LegFilter::Dca).await?;
         if self.config.breakeven_stop {
             let position = self.position(&state.symbol).await?;

@@ -390,6 +390,27 @@ impl Gateway {
         Ok(())
     }
 
+    /// Refuses new orders for a trade that is closing or closed (R-SAFE-2, R-SAFE-4): a pass
+    /// that read the position before the trade's close took its lock would otherwise place
+    /// TPs, DCAs or a stop for a trade that is over, on a position that is no longer its own.
+    pub(crate) fn ensure_not_finished(
+        &self,
+        tag: &str,
+        symbol: &Symbol,
+    ) -> Result<(), GatewayError> {
+        match self.trade(tag).map(|t| t.phase) {
+            Some(phase @ (Phase::Closing | Phase::Closed)) => Err(GatewayError::Conflict {
+                tag: tag.to_owned(),
+                symbol: symbol.as_str().to_owned(),
+                reason: format!(
+                    "trade {tag} is {}: a finished trade takes no new order",
+                    phase.as_str()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Moves a trade to `phase` and journals it; a journal that cannot be written is an error
     /// (and stops the operation before anything more is sent).
     pub(crate) fn set_phase(

@@ -35,6 +35,33 @@ enum TpLeg {
     Missing,
 }
 
+/// How take-profit legs of `shares` split `available` (the one rule, for `setup_tps` and
+/// `check_plan`): each floored to the step in proportion to its share of their total, the
+/// last taking what remains, so together they never exceed `available`. A leg may come out
+/// as zero (`setup_tps` then leaves it out).
+pub(crate) fn split_tps(
+    rules: &InstrumentRules,
+    available: Decimal,
+    shares: &[Decimal],
+) -> Result<Vec<Decimal>, bybit_meta::MetaError> {
+    let total: Decimal = shares.iter().sum();
+    let mut used = Decimal::ZERO;
+    let mut out = Vec::with_capacity(shares.len());
+    for (n, share) in shares.iter().enumerate() {
+        let raw = if n + 1 == shares.len() {
+            available - used
+        } else if total.is_zero() {
+            Decimal::ZERO
+        } else {
+            available * share / total
+        };
+        let qty = rules.round_qty(raw.max(Decimal::ZERO))?;
+        used += qty;
+        out.push(qty);
+    }
+    Ok(out)
+}
+
 impl Gateway {
     /// Places (or completes) the plan's take-profits: reduce-only GTC limits on the opposite
     /// side, one per level, splitting the position by the levels' shares. Quantities are
@@ -60,7 +87,13 @@ impl Gateway {
         let (_guard, rules) = self.begin_in_position(plan, position).await?;
         let result = self.setup_tps_locked(plan, position, &rules).await;
         if let Err(e) = &result {
-            if !e.is_fatal() && self.config.on_tp_failure == TpFailurePolicy::Close {
+            // Only a take-profit leg that failed (refused or unresolved, listed in the
+            // trade's problems) closes the trade; a read that failed (open orders, a
+            // position) says nothing about the TPs, and the next pass retries it.
+            let tp_failed = self
+                .trade(tag)
+                .is_some_and(|t| t.problems.iter().any(|p| p.leg.starts_with("TP")));
+            if tp_failed && !e.is_fatal() && self.config.on_tp_failure == TpFailurePolicy::Close {
                 let state = self.trade(tag).unwrap_or_else(|| TradeState::new(plan));
                 let why = format!("take-profits could not be placed: {e}");
                 if let Err(close) = self.close_locked(&state, &why).await {
@@ -94,8 +127,12 @@ impl Gateway {
             let state = match open.get(link.as_str()) {
                 Some(o) => TpLeg::Open(o.clone()),
                 None => match self.ports.journal.intent(link.as_str()) {
-                    Ok(Some(_)) => match self.lookup(tag, leg, &plan.symbol, &link).await? {
+                    Ok(Some(row)) => match self.lookup(tag, leg, &plan.symbol, &link).await? {
                         Some(_) => TpLeg::Done,
+                        // Filled (the journal holds its fills) and aged out of the
+                        // exchange's lookups: finished, not missing; the open legs keep the
+                        // position's split. Without fills it stays missing (and flagged).
+                        None if row.exchange_had_it() && self.has_fills(tag, &link)? => TpLeg::Done,
                         None => TpLeg::Missing,
                     },
                     Ok(None) => TpLeg::Missing,
@@ -108,14 +145,11 @@ impl Gateway {
         // What the open and missing legs may share: what the trade owns, less what partly
         // filled TPs still hold (those are left as they are).
         let mut available = self.owned_qty(tag, &plan.symbol, position.size).await?;
-        let mut share_left = Decimal::ZERO;
-        for (_, _, level, state) in &legs {
-            match state {
-                TpLeg::Open(o) if o.filled_qty > Decimal::ZERO => {
+        for (_, _, _, state) in &legs {
+            if let TpLeg::Open(o) = state {
+                if o.filled_qty > Decimal::ZERO {
                     available -= o.qty - o.filled_qty;
                 }
-                TpLeg::Open(_) | TpLeg::Missing => share_left += level.share,
-                TpLeg::Done => {}
             }
         }
         let sized: Vec<usize> = legs
@@ -128,18 +162,12 @@ impl Gateway {
             })
             .map(|(i, _)| i)
             .collect();
-        let mut targets: HashMap<usize, Decimal> = HashMap::new();
-        let mut used = Decimal::ZERO;
-        for (n, &i) in sized.iter().enumerate() {
-            let raw = if n + 1 == sized.len() {
-                available - used
-            } else {
-                available * legs[i].2.share / share_left
-            };
-            let qty = rules.round_qty(raw.max(Decimal::ZERO)).map_err(meta_err)?;
-            used += qty;
-            targets.insert(i, qty);
-        }
+        let shares: Vec<Decimal> = sized.iter().map(|&i| legs[i].2.share).collect();
+        let targets: HashMap<usize, Decimal> = sized
+            .iter()
+            .copied()
+            .zip(split_tps(rules, available, &shares).map_err(meta_err)?)
+            .collect();
 
         // Shrink first, then grow and place, so the TPs never add up to more than the
         // position on the way.
@@ -281,19 +309,53 @@ impl Gateway {
         }
     }
 
+    /// Whether the journal holds fills of this order.
+    fn has_fills(&self, tag: &str, link: &bybit_types::OrderLinkId) -> Result<bool, GatewayError> {
+        Ok(self
+            .ports
+            .journal
+            .fills(link.as_str())
+            .map_err(|e| self.journal_failed(tag, e))?
+            .iter()
+            .any(|f| f.order_link_id == link.as_str() && f.qty > Decimal::ZERO))
+    }
+
     /// The quantity a trade owns (R-SAFE-2): its entry's fill (and an adopted position),
     /// plus what its DCAs filled, less what its TPs and closes filled; never more than the
-    /// symbol's position `position_size`. A trade this gateway did not enter (no filled
-    /// quantity known) owns the position as given.
+    /// symbol's position `position_size`. With no filled quantity known, the journaled entry
+    /// is looked up: what it filled (nothing, for an IOC cancelled unfilled), nothing if it
+    /// was refused; a trade with no entry in the journal, or whose entry cannot be found,
+    /// owns the position as given.
     pub(crate) async fn owned_qty(
         &self,
         tag: &str,
         symbol: &bybit_types::Symbol,
         position_size: Decimal,
     ) -> Result<Decimal, GatewayError> {
-        let entry = self.trade(tag).map(|t| t.filled_qty).unwrap_or_default();
+        let mut entry = self.trade(tag).map(|t| t.filled_qty).unwrap_or_default();
         if entry.is_zero() {
-            return Ok(position_size);
+            let link = self.links.id(tag, Leg::Entry)?;
+            let Some(row) = self
+                .ports
+                .journal
+                .intent(link.as_str())
+                .map_err(|e| self.journal_failed(tag, e))?
+            else {
+                return Ok(position_size);
+            };
+            let found = self
+                .retry(|| self.ports.router.get_order(symbol, &link))
+                .await
+                .map_err(|e| self.port_failed("get_order", e))?;
+            let refused = matches!(
+                row.outcomes.last(),
+                Some(crate::journal::Outcome::Rejected { .. })
+            );
+            entry = match found {
+                Some(o) => o.filled_qty,
+                None if refused => Decimal::ZERO,
+                None => return Ok(position_size),
+            };
         }
         let open: HashMap<String, OrderSnapshot> = self
             .retry(|| self.ports.router.sync_open_orders(symbol))
@@ -366,6 +428,21 @@ impl Gateway {
             if open.contains_key(link.as_str()) {
                 self.leg_fixed(tag, leg);
                 continue;
+            }
+            // A level already sent that the exchange has (filled, or otherwise finished) or
+            // had and filled (aged out of its lookups, its fills journaled) is finished: not judged again against an average
+            // entry its own fill has moved, and never sent again.
+            let row = self
+                .ports
+                .journal
+                .intent(link.as_str())
+                .map_err(|e| self.journal_failed(tag, e))?;
+            if let Some(row) = row {
+                let found = self.lookup(tag, leg, &plan.symbol, &link).await?;
+                if found.is_some() || (row.exchange_had_it() && self.has_fills(tag, &link)?) {
+                    self.leg_fixed(tag, leg);
+                    continue;
+                }
             }
             let checked = self.check_dca(plan, rules, i, level, entry, link);
             match checked {
@@ -483,6 +560,7 @@ impl Gateway {
         let guard = self.lock_trade(tag).await;
         self.ensure_trade(plan)?;
         self.ensure_trading(tag)?;
+        self.ensure_not_finished(tag, &plan.symbol)?;
         self.validate_plan(plan)?;
         if position.is_flat() {
             return Err(GatewayError::NoPosition {

@@ -74,7 +74,40 @@ fn unsettled(row: &crate::journal::IntentRow) -> bool {
         .is_none_or(|o| matches!(o, Outcome::Unknown { .. } | Outcome::Rerounded { .. }))
 }
 
+/// An intent whose order a lookup did not find but which may still land: nothing says the
+/// exchange had it or refused it (its last answer is unknown, or a lookup after an unknown
+/// answer found nothing yet), and it is younger than `landing_window`, so a send of it may
+/// still be held in flight (R-SAFE-4).
+fn may_still_land(row: &crate::journal::IntentRow, now_ms: i64, window_ms: i64) -> bool {
+    let young = now_ms - row.intent.at_ms < window_ms;
+    let last = row.outcomes.iter().rev().find(|o| {
+        matches!(
+            o,
+            Outcome::Acked { .. }
+                | Outcome::Rejected { .. }
+                | Outcome::Unknown { .. }
+                | Outcome::Resolved { .. }
+                | Outcome::Rerounded { .. }
+                | Outcome::Cancelled
+                | Outcome::Amended { .. }
+        )
+    });
+    young
+        && last.is_none_or(|o| {
+            matches!(
+                o,
+                Outcome::Unknown { .. }
+                    | Outcome::Rerounded { .. }
+                    | Outcome::Resolved { found: false, .. }
+            )
+        })
+}
+
 impl Gateway {
+    fn landing_window_ms(&self) -> i64 {
+        i64::try_from(self.config.landing_window.as_millis()).unwrap_or(i64::MAX)
+    }
+
     /// Finds the open trades: those the journal holds as open ([`Journal::open_trades`]) and
     /// those on the exchange (open positions, their open orders and the recent order history,
     /// every page the router reads, carrying this layer's prefix, grouped by the client tag in
@@ -194,12 +227,13 @@ impl Gateway {
         // What the resumed work settled (an intent looked up and sent by the outcome policy)
         // is no longer unresolved.
         let journal = &self.ports.journal;
+        let (now, window) = (self.now(), self.landing_window_ms());
         found.unresolved.retain(|link| {
             journal
                 .intent(link)
                 .ok()
                 .flatten()
-                .is_none_or(|row| unsettled(&row))
+                .is_none_or(|row| unsettled(&row) || may_still_land(&row, now, window))
         });
         Ok(())
     }
@@ -251,6 +285,9 @@ impl Gateway {
             // intent is settled.
             return Ok(None);
         }
+        // Whether the position on the symbol can be this trade's entry, if it is not
+        // filled: still filling, known to the exchange, or possibly still landing.
+        let mut entry_may_be_it = false;
         for row in &intents {
             let link =
                 bybit_types::OrderLinkId::new(row.intent.order_link_id.clone()).map_err(|e| {
@@ -265,9 +302,12 @@ impl Gateway {
                 .map_err(|e| self.port_failed("recover: order lookup", e))?;
             // R-SAFE-4: what the lookup learnt is journaled, so no intent stays unresolved
             // once the exchange can be read.
-            if unsettled(row) {
-                let old = self.now() - row.intent.at_ms
-                    >= i64::try_from(self.config.landing_window.as_millis()).unwrap_or(i64::MAX);
+            if found.is_none() && may_still_land(row, self.now(), self.landing_window_ms()) {
+                // Not there yet, and a send of it may still land (R-SAFE-4): neither "not
+                // placed" nor a reason to close the trade.
+                unresolved.push(row.intent.order_link_id.clone());
+            } else if unsettled(row) {
+                let old = self.now() - row.intent.at_ms >= self.landing_window_ms();
                 match &found {
                     Some(o) => {
                         journal
@@ -321,7 +361,16 @@ impl Gateway {
                 disagreements.push(diff);
             }
             if row.intent.leg == Leg::Entry.code() {
-                if let Some(entry) = found.as_ref().filter(|o| o.status == OrderStatus::Filled) {
+                entry_may_be_it = match &found {
+                    Some(o) => o.status.is_open(),
+                    None => row.exchange_had_it() || unresolved.contains(&row.intent.order_link_id),
+                };
+                // Filled, or finished after a partial fill (an IOC market order cancelled on a
+                // thin book): either way an entry that filled, as execute_entry takes it.
+                if let Some(entry) = found.as_ref().filter(|o| {
+                    o.status == OrderStatus::Filled
+                        || (!o.status.is_open() && o.filled_qty > rust_decimal::Decimal::ZERO)
+                }) {
                     state.filled_qty = entry.filled_qty;
                     state.entry_price = entry.avg_price;
                 }
@@ -372,17 +421,42 @@ impl Gateway {
             ));
         }
         if !position.is_flat() && matches!(state.phase, Phase::Idle | Phase::Entering) {
-            disagreements.push(format!(
-                "trade {tag}: journal says {} but a position of {} is open",
-                state.phase.as_str(),
-                position.size
-            ));
-            // The entry filled before the process could journal it: journaled now, so the
-            // trade is finished from here (R-SAFE-4).
-            journal
-                .record_state(tag, Phase::InPosition, "recover: entry filled", self.now())
-                .map_err(|e| self.journal_failed(tag, e))?;
-            state.phase = Phase::InPosition;
+            if !state.filled_qty.is_zero() || (entry_may_be_it && unresolved.is_empty()) {
+                disagreements.push(format!(
+                    "trade {tag}: journal says {} but a position of {} is open",
+                    state.phase.as_str(),
+                    position.size
+                ));
+                // The entry filled before the process could journal it: journaled now, so
+                // the trade is finished from here (R-SAFE-4).
+                journal
+                    .record_state(tag, Phase::InPosition, "recover: entry filled", self.now())
+                    .map_err(|e| self.journal_failed(tag, e))?;
+                state.phase = Phase::InPosition;
+            } else if entry_may_be_it {
+                // The entry may still land: wait for it (the trade keeps the symbol).
+                disagreements.push(format!(
+                    "trade {tag}: journal says {}, a position of {} is open and its entry is not found yet",
+                    state.phase.as_str(),
+                    position.size
+                ));
+            } else {
+                // R-SAFE-2: the entry filled nothing (or was never sent), so the position is
+                // not this trade's and is not adopted; the trade is over.
+                disagreements.push(format!(
+                    "trade {tag}: a position of {} is open that this trade did not open (its entry filled nothing); not adopted",
+                    position.size
+                ));
+                journal
+                    .record_state(
+                        tag,
+                        Phase::Closed,
+                        "recover: the entry filled nothing; the position on the symbol is not this trade's",
+                        self.now(),
+                    )
+                    .map_err(|e| self.journal_failed(tag, e))?;
+                state.phase = Phase::Closed;
+            }
         }
         // A filled entry whose TP legs are not all on the exchange (open or filled) is
         // unprotected until setup_tps places them (R-SAFE-3).

@@ -146,6 +146,22 @@ pub struct IntentRow {
 }
 
 impl IntentRow {
+    /// Whether the journal shows the exchange had this order once (acked, found by a
+    /// lookup, amended or cancelled). Such an order that a lookup no longer finds has aged
+    /// out of the exchange's lookups (closed orders do): it is finished, never to be sent
+    /// again (outcome policy rule 2b).
+    pub fn exchange_had_it(&self) -> bool {
+        self.outcomes.iter().any(|o| {
+            matches!(
+                o,
+                Outcome::Acked { .. }
+                    | Outcome::Resolved { found: true, .. }
+                    | Outcome::Amended { .. }
+                    | Outcome::Cancelled
+            )
+        })
+    }
+
     /// What the journal says this order looks like on the exchange: the intent's values,
     /// replaced by the latest [`Outcome::Rerounded`] (the order was sent again with those)
     /// and by each amendment. This, not the bare intent, is what an order found by its
