@@ -119,11 +119,13 @@ fn route(method: Method, ep: &'static Endpoint) -> axum::routing::MethodRouter<A
 }
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    let gets: [&'static Endpoint; 10] = [
+    let gets: [&'static Endpoint; 12] = [
         endpoint!("/v5/market/time", false, server_time),
         endpoint!("/v5/market/instruments-info", false, instruments_info),
         endpoint!("/v5/market/tickers", false, tickers),
         endpoint!("/v5/market/orderbook", false, orderbook),
+        endpoint!("/v5/market/price-limit", false, price_limit),
+        endpoint!("/v5/account/user-setting-config", true, user_setting_config),
         endpoint!("/v5/order/realtime", true, open_orders),
         endpoint!("/v5/order/history", true, order_history),
         endpoint!("/v5/execution/list", true, executions),
@@ -131,7 +133,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         endpoint!("/v5/account/wallet-balance", true, wallet_balance),
         endpoint!("/v5/account/info", true, account_info),
     ];
-    let posts: [&'static Endpoint; 13] = [
+    let posts: [&'static Endpoint; 14] = [
         endpoint!("/v5/order/create", true, create_order),
         endpoint!("/v5/order/amend", true, amend_order),
         endpoint!("/v5/order/cancel", true, cancel_order),
@@ -145,6 +147,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         endpoint!("/v5/position/trading-stop", true, trading_stop),
         endpoint!("/v5/account/set-margin-mode", true, set_margin_mode),
         endpoint!("/v5/account/fee-rate", true, fee_rate),
+        endpoint!("/v5/account/set-limit-px-action", true, set_limit_px_action),
     ];
     let mut router = Router::new();
     for ep in gets {
@@ -367,6 +370,69 @@ fn orderbook(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
         "s": symbol, "b": side(&book.bids), "a": side(&book.asks),
         "ts": ctx.now, "u": book.u, "seq": book.seq, "cts": book.cts,
     }))
+}
+
+/// docs/v5/market/order-price-limit.mdx: `category` optional (`linear` by default), `symbol`
+/// required; `buyLmt` / `sellLmt` are the prices a buy / sell may carry now, `ts` a string.
+/// The values are the engine's own band, the one it moves or refuses orders by.
+fn price_limit(state: &AppState, p: &Params, ctx: &Ctx) -> Result<Reply, Reject> {
+    let symbol = p.required("symbol")?;
+    match p.text("category")?.as_deref() {
+        None | Some("linear") => {}
+        // Nothing is listed in the other categories.
+        Some("spot" | "inverse") => return Err(Reject::unknown_symbol(&symbol)),
+        Some(other) => {
+            return Err(Reject::params(format!(
+                "params error: category {other} invalid (spot, linear or inverse)"
+            )))
+        }
+    }
+    let band = state.read(|e| e.price_limit(&symbol))?;
+    let text = |v: Option<rust_decimal::Decimal>| v.map_or_else(String::new, |v| v.to_string());
+    Reply::ok(json!({
+        "symbol": symbol,
+        "buyLmt": text(band.map(|b| b.buy_max)),
+        "sellLmt": text(band.map(|b| b.sell_min)),
+        "ts": ctx.now.to_string(),
+    }))
+}
+
+/// docs/v5/account/get-user-setting-config.mdx. By its parameter table `lpaSpot` `true` means
+/// the price is adjusted, but `lpaPerp` `true` means the order is rejected (the info boxes of
+/// this page and of set-price-limit word the defaults differently; the tables are followed).
+/// The result is an object, as the page's example shows (its table says "array").
+fn user_setting_config(state: &AppState, _: &Params, _: &Ctx) -> Result<Reply, Reject> {
+    let action = state.read(Engine::limit_px_action);
+    Reply::ok(json!({
+        "lpaSpot": action.lpa_spot(),
+        "lpaPerp": action.lpa_perp(),
+        "deltaEnable": false,
+        "smsef": false,
+        "fmsef": false,
+    }))
+}
+
+/// docs/v5/account/set-price-limit.mdx: `category` (`linear`, `inverse`, `spot`; linear or
+/// inverse sets every futures category) and `modifyEnable` (boolean) are both required;
+/// `true` lets Bybit move a limit price beyond the band to the bound, `false` refuses the
+/// order. The result is `{}`.
+fn set_limit_px_action(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, Reject> {
+    let category = match p.required("category")?.as_str() {
+        "linear" | "inverse" => sim_engine::LimitPxCategory::Futures,
+        "spot" => sim_engine::LimitPxCategory::Spot,
+        other => {
+            return Err(Reject::params(format!(
+                "params error: category {other} invalid (linear, inverse or spot)"
+            )))
+        }
+    };
+    let modify = match p.required("modifyEnable")?.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => return Err(Reject::params("params error: modifyEnable invalid")),
+    };
+    state.execute(|e, _| e.set_limit_px_action(category, modify));
+    Reply::ok(json!({}))
 }
 
 // ---------------------------------------------------------------- orders

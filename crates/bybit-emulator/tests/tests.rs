@@ -29,3 +29,6 @@ mod position_mode;
 mod records;
 mod subscriptions;
 mod time_windows;
+
+// Issue 16 item 6: the order price limit and the account's price-limit action.
+mod price_limit;

@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 
-use bybit_types::rest::account::{AccountInfo, WalletBalance};
+use bybit_types::rest::account::{AccountInfo, UserSettingConfig, WalletBalance};
 use bybit_types::rest::execution::ExecutionList;
-use bybit_types::rest::market::{InstrumentInfo, ServerTime, TickerList};
+use bybit_types::rest::market::{InstrumentInfo, PriceLimit, ServerTime, TickerList};
 use bybit_types::rest::order::{CancelAllResult, Order, OrderAck, OrderList};
 use bybit_types::rest::position::PositionList;
 use bybit_types::{AccountType, Category, OrderLinkId, Symbol};
@@ -95,6 +95,20 @@ pub trait BybitRest: Send + Sync {
         category: Category,
         symbol: Option<Symbol>,
     ) -> Result<FeeRates, RestError>;
+    /// See [`RestClient::price_limit`].
+    async fn price_limit(
+        &self,
+        category: Category,
+        symbol: Symbol,
+    ) -> Result<PriceLimit, RestError>;
+    /// See [`RestClient::user_setting_config`].
+    async fn user_setting_config(&self) -> Result<UserSettingConfig, RestError>;
+    /// See [`RestClient::set_limit_px_action`].
+    async fn set_limit_px_action(
+        &self,
+        category: Category,
+        modify_enable: bool,
+    ) -> Result<(), RestError>;
 }
 
 #[async_trait]
@@ -188,6 +202,23 @@ impl BybitRest for RestClient {
         symbol: Option<Symbol>,
     ) -> Result<FeeRates, RestError> {
         RestClient::fee_rates(self, category, symbol).await
+    }
+    async fn price_limit(
+        &self,
+        category: Category,
+        symbol: Symbol,
+    ) -> Result<PriceLimit, RestError> {
+        RestClient::price_limit(self, category, symbol).await
+    }
+    async fn user_setting_config(&self) -> Result<UserSettingConfig, RestError> {
+        RestClient::user_setting_config(self).await
+    }
+    async fn set_limit_px_action(
+        &self,
+        category: Category,
+        modify_enable: bool,
+    ) -> Result<(), RestError> {
+        RestClient::set_limit_px_action(self, category, modify_enable).await
     }
 }
 

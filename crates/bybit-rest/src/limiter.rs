@@ -165,7 +165,10 @@ pub fn class_of(path: &str) -> EndpointClass {
         | "/v5/position/switch-mode"
         | "/v5/position/switch-isolated"
         | "/v5/position/trading-stop" => EndpointClass::PositionWrite,
-        "/v5/account/wallet-balance" | "/v5/account/info" => EndpointClass::Account,
+        "/v5/account/wallet-balance"
+        | "/v5/account/info"
+        | "/v5/account/user-setting-config"
+        | "/v5/account/set-limit-px-action" => EndpointClass::Account,
         "/v5/account/fee-rate" => EndpointClass::FeeRate,
         p if p.starts_with("/v5/market/") => EndpointClass::Market,
         _ => EndpointClass::OrderWrite,

@@ -215,3 +215,63 @@ async fn debug_output_and_errors_never_show_the_secret() {
         .await;
     }
 }
+
+// docs/v5/market/order-price-limit.mdx, docs/v5/account/get-user-setting-config.mdx,
+// docs/v5/account/set-price-limit.mdx (issue 16 item 6). `lpaPerp` true = refuse by the
+// page's parameter table (its info box and set-price-limit's word the default differently):
+// `futures_price_adjusted` is `!lpaPerp`.
+#[tokio::test]
+async fn the_price_limit_and_the_account_price_limit_action() {
+    let emu = emulator().await;
+    let client = client(&emu);
+    let band = client.price_limit(Category::Linear, btc()).await.unwrap();
+    assert_eq!(band.symbol, "BTCUSDT");
+    let (buy_max, sell_min) = (band.buy_lmt.unwrap(), band.sell_lmt.unwrap());
+    assert!(buy_max > sell_min, "{band:?}");
+    assert!(band.ts.is_some());
+
+    // Bybit's futures default: the price is moved to the bound.
+    let config = client.user_setting_config().await.unwrap();
+    assert_eq!(config.futures_price_adjusted(), Some(true), "{config:?}");
+    let beyond = |link_id: &str| {
+        NewOrder::limit(
+            btc(),
+            Side::Sell,
+            qty(dec!(0.001)),
+            price(sell_min - dec!(500)),
+        )
+        .order_link_id(link(link_id))
+    };
+    client.create_order(beyond("pl-adjusted")).await.unwrap();
+    let moved = client
+        .order_by_link_id(btc(), link("pl-adjusted"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.price, Some(sell_min));
+
+    // Set to refuse: read back, and the same order is refused with 30209.
+    client
+        .set_limit_px_action(Category::Linear, false)
+        .await
+        .unwrap();
+    let config = client.user_setting_config().await.unwrap();
+    assert_eq!(config.futures_price_adjusted(), Some(false), "{config:?}");
+    assert_eq!(config.lpa_perp, Some(true));
+    let band = client.price_limit(Category::Linear, btc()).await.unwrap();
+    let sell_min = band.sell_lmt.unwrap();
+    let refused = client
+        .create_order(
+            NewOrder::limit(
+                btc(),
+                Side::Sell,
+                qty(dec!(0.001)),
+                price(sell_min - dec!(500)),
+            )
+            .order_link_id(link("pl-refused")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.ret_code(), Some(30209), "{refused}");
+    assert!(refused.is_definitive_reject());
+}

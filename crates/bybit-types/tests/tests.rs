@@ -13,6 +13,7 @@ use serde::Serialize;
 
 mod fixtures;
 mod number;
+mod price_limit;
 mod primitives;
 mod values;
 mod wire_props;

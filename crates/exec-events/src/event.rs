@@ -187,6 +187,9 @@ pub enum ErrorKind {
     InvalidInput,
     /// A subscriber lagged behind the bus and must re-read state.
     EventsLagged,
+    /// An order stands on the exchange at a limit price the layer did not send (Bybit's
+    /// price-limit action moved it to the band, issue 16): flagged, never accepted silently.
+    PriceMismatch,
     /// Anything else.
     Other,
 }

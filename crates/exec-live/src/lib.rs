@@ -386,7 +386,14 @@ impl LiveExchange {
             .list
             .iter()
             .find(|o| o.order_link_id == order_link_id.as_str())
-            .map(wire::snapshot))
+            .map(|o| self.snapshot(o)))
+    }
+
+    /// An order the exchange reports over REST, in the gateway's terms, after its price is
+    /// compared with the one this process sent ([`Tracker::check_sent_price`]).
+    fn snapshot(&self, o: &Order) -> OrderSnapshot {
+        self.tracker.check_sent_price(o);
+        wire::snapshot(o)
     }
 
     async fn open_orders_all(&self) -> PortResult<Vec<Order>> {
@@ -432,6 +439,14 @@ impl LiveExchange {
     }
 
     async fn place(&self, req: &OrderRequest, tif: TimeInForce) -> PortResult<OrderAck> {
+        // Every order report of it is compared with the limit price sent (issue 16: Bybit's
+        // price-limit action may move it).
+        let expect = |r: &OrderRequest| {
+            if let Some(p) = r.price {
+                self.tracker.expect_price(r.order_link_id.as_str(), p);
+            }
+        };
+        expect(req);
         let ack = match self.rest.create_order(new_order(req, tif.clone())?).await {
             Ok(ack) => ack,
             Err(e) if e.ret_code().is_some_and(|c| RULE_REFUSALS.contains(&c)) => {
@@ -467,6 +482,7 @@ impl LiveExchange {
                     );
                     return Err(refusal);
                 }
+                expect(&fixed);
                 self.rest
                     .create_order(new_order(&fixed, tif)?)
                     .await
@@ -478,6 +494,12 @@ impl LiveExchange {
             order_id: ack.order_id,
             order_link_id: ack.order_link_id,
         })
+    }
+
+    /// The orderLinkIds of orders this process found standing at a limit price it did not
+    /// send ([`Tracker::price_mismatches`]).
+    pub fn price_mismatches(&self) -> Vec<String> {
+        self.tracker.price_mismatches()
     }
 }
 
@@ -638,7 +660,7 @@ impl OrderRouter for LiveExchange {
         let orders = self
             .open_orders_paged(OpenOrders::symbol(symbol.clone()))
             .await?;
-        Ok(orders.iter().map(wire::snapshot).collect())
+        Ok(orders.iter().map(|o| self.snapshot(o)).collect())
     }
 
     async fn get_order(
@@ -652,7 +674,7 @@ impl OrderRouter for LiveExchange {
             .await
             .map_err(port_error)?;
         if found.is_some() {
-            return Ok(found.as_ref().map(wire::snapshot));
+            return Ok(found.as_ref().map(|o| self.snapshot(o)));
         }
         self.forgotten_order(symbol, order_link_id).await
     }
@@ -691,7 +713,7 @@ impl OrderRouter for LiveExchange {
                 query = query.cursor(c.clone());
             }
             let page = self.rest.order_history(query).await.map_err(port_error)?;
-            out.extend(page.list.iter().map(wire::snapshot));
+            out.extend(page.list.iter().map(|o| self.snapshot(o)));
             if page.next_page_cursor.is_empty() {
                 break;
             }

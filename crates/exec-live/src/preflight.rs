@@ -30,6 +30,9 @@ pub enum PreflightCheck {
     Leverage,
     /// Enough available margin.
     AvailableMargin,
+    /// Bybit refuses, rather than moves, a futures limit price beyond the order price limit
+    /// (the account's price-limit action, `modifyEnable=false`).
+    PriceLimitAction,
     /// The exchange could not be asked.
     Exchange,
 }
@@ -64,7 +67,8 @@ fn exchange(e: PortError) -> PreflightError {
 
 impl LiveExchange {
     /// Runs the checks in order: USDT linear perpetual, one-way mode, leverage (110043, "not
-    /// modified", counts as set), available margin. The first failure is returned.
+    /// modified", counts as set), the price-limit action, available margin. The first failure
+    /// is returned.
     pub async fn preflight(&self, p: &Preflight) -> Result<(), PreflightError> {
         let infos = self
             .rest
@@ -114,6 +118,7 @@ impl LiveExchange {
                 )
             })?;
         }
+        self.refuse_moved_prices().await?;
         let balance = self.get_balance().await.map_err(exchange)?;
         if balance.available < p.min_available_usdt {
             return Err(failed(
@@ -126,5 +131,88 @@ impl LiveExchange {
             ));
         }
         Ok(())
+    }
+
+    /// Bybit's futures accounts default to `modifyEnable=true`: a limit price beyond the
+    /// order price limit is silently moved to the bound (docs/v5/account/set-price-limit.mdx),
+    /// so an order could stand at a price this layer never sent. The pre-flight *sets* the
+    /// action to refuse (`linear`, `modifyEnable=false`; it is idempotent, and setting linear
+    /// sets every futures category of the account) and then reads it back
+    /// (docs/v5/account/get-user-setting-config.mdx, where `lpaPerp` `true` = refuse); it
+    /// refuses to start unless the account now says "refuse". Setting rather than only reading:
+    /// every fresh account has the default, and a start that fails on each of them until an
+    /// operator finds the switch protects nothing the set does not. Reading back: the set
+    /// call's `{}` proves nothing about the state it leaves.
+    async fn refuse_moved_prices(&self) -> Result<(), PreflightError> {
+        const REMEDY: &str = "set the account's limit-price action to reject \
+             (POST /v5/account/set-limit-px-action {category: linear, modifyEnable: false}, or \
+             the web UI's order price limit setting), check the API key may change account \
+             settings, then start again";
+        self.rest
+            .set_limit_px_action(Category::Linear, false)
+            .await
+            .map_err(|e| {
+                failed(
+                    PreflightCheck::PriceLimitAction,
+                    format!("setting the price-limit action to reject failed: {e}"),
+                    REMEDY,
+                )
+            })?;
+        let config = self
+            .rest
+            .user_setting_config()
+            .await
+            .map_err(|e| exchange(port_error(e)))?;
+        price_action_verdict(&config, REMEDY)
+    }
+}
+
+/// Whether the account's futures price-limit action, as read, lets the layer start: only a
+/// reported "refuse" does.
+fn price_action_verdict(
+    config: &bybit_types::rest::account::UserSettingConfig,
+    remedy: &str,
+) -> Result<(), PreflightError> {
+    match config.futures_price_adjusted() {
+        Some(false) => Ok(()),
+        Some(true) => Err(failed(
+            PreflightCheck::PriceLimitAction,
+            "the account still moves a futures limit price beyond the price limit to the \
+                 bound (lpaPerp false) after it was set to reject"
+                .to_owned(),
+            remedy,
+        )),
+        None => Err(failed(
+            PreflightCheck::PriceLimitAction,
+            "the account's price-limit action is not reported (no lpaPerp in \
+                 /v5/account/user-setting-config)"
+                .to_owned(),
+            remedy,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bybit_types::rest::account::UserSettingConfig;
+
+    use super::*;
+
+    // docs/v5/account/get-user-setting-config.mdx, parameter table: `lpaPerp` true = reject,
+    // false = adjust (the page's info box, and set-price-limit's, word the futures default
+    // differently: "lpaPerp = false ... will automatically adjust" there agrees; "lpaSpot =
+    // true, lpaPerp = false" for futures on set-price-limit mixes the two flags). Only a
+    // reported refusal lets the layer start.
+    #[test]
+    fn only_a_reported_refusal_passes() {
+        let config = |lpa_perp| UserSettingConfig {
+            lpa_perp,
+            ..UserSettingConfig::default()
+        };
+        assert!(price_action_verdict(&config(Some(true)), "fix").is_ok());
+        for found in [Some(false), None] {
+            let err = price_action_verdict(&config(found), "fix").unwrap_err();
+            assert_eq!(err.check, PreflightCheck::PriceLimitAction);
+        }
     }
 }

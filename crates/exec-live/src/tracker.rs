@@ -4,7 +4,13 @@
 //! - [`Dedupe`]: execIds already published, bounded (oldest forgotten first).
 //! - [`OrderBook`]: each order's furthest state; a report that would move it backwards (a late
 //!   `New` after `Filled`, a smaller filled quantity) or repeats it is dropped.
-//! - [`Tracker`]: both of the above behind one lock, fed by the private stream and by REST.
+//! - [`SentPrices`]: the limit price this process sent for each orderLinkId, bounded; every
+//!   order report and REST snapshot of such an order is compared with it
+//!   ([`Tracker::check_sent_price`], the one place): a different price on the exchange (Bybit's
+//!   price-limit action moves a price beyond the band to the bound, issue 16) is published as
+//!   `execution.error` `PriceMismatch` once and the order is flagged
+//!   ([`Tracker::price_mismatches`]).
+//! - [`Tracker`]: all of the above behind one lock, fed by the private stream and by REST.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -150,10 +156,57 @@ impl OrderBook {
     }
 }
 
+/// The limit price sent for each orderLinkId (the last `cap` remembered) and the orders found
+/// standing at another price.
+#[derive(Debug)]
+pub struct SentPrices {
+    prices: HashMap<String, Decimal>,
+    order: VecDeque<String>,
+    flagged: Dedupe,
+    cap: usize,
+}
+
+impl SentPrices {
+    /// Remembers at most `cap` prices and `cap` flagged orders.
+    pub fn new(cap: usize) -> Self {
+        SentPrices {
+            prices: HashMap::new(),
+            order: VecDeque::new(),
+            flagged: Dedupe::new(cap),
+            cap: cap.max(1),
+        }
+    }
+
+    /// `price` is what goes out for `link` (the latest send wins: a re-rounded re-send).
+    pub fn sent(&mut self, link: &str, price: Decimal) {
+        if self.prices.insert(link.to_owned(), price).is_none() {
+            if self.order.len() >= self.cap {
+                if let Some(old) = self.order.pop_front() {
+                    self.prices.remove(&old);
+                }
+            }
+            self.order.push_back(link.to_owned());
+        }
+    }
+
+    /// The sent price, when `o` stands at another one and has not been flagged yet (it is
+    /// then flagged).
+    pub fn mismatch(&mut self, o: &Order) -> Option<Decimal> {
+        let sent = *self.prices.get(&o.order_link_id)?;
+        let held = o.price?;
+        // A market order's record carries its protection price; only limit prices are sent.
+        if held == sent || held.is_zero() || !self.flagged.first(&o.order_link_id) {
+            return None;
+        }
+        Some(sent)
+    }
+}
+
 #[derive(Debug)]
 struct State {
     fills: Dedupe,
     orders: OrderBook,
+    sent: SentPrices,
     /// Newest execTime published, ms: REST catch-up asks from a little before it.
     last_exec_ms: Option<i64>,
 }
@@ -181,6 +234,7 @@ impl Tracker {
             state: Mutex::new(State {
                 fills: Dedupe::new(cap),
                 orders: OrderBook::new(cap),
+                sent: SentPrices::new(cap),
                 last_exec_ms: None,
             }),
             bus,
@@ -226,6 +280,7 @@ impl Tracker {
         let mut state = self.lock();
         let mut published = 0;
         for o in orders {
+            self.compare_sent_price(&mut state, o);
             let seen = match state.orders.offer(o) {
                 OrderVerdict::Stale => continue,
                 OrderVerdict::New => false,
@@ -235,6 +290,51 @@ impl Tracker {
             published += 1;
         }
         published
+    }
+
+    /// Remembers the limit price about to be sent for `link`, before it is sent (a push may
+    /// come before the reply).
+    pub fn expect_price(&self, link: &str, price: Decimal) {
+        self.lock().sent.sent(link, price);
+    }
+
+    /// Compares an order the exchange reports (a REST lookup; pushes are compared in
+    /// [`Tracker::orders`]) with the limit price this process sent for it.
+    pub fn check_sent_price(&self, o: &Order) {
+        let mut state = self.lock();
+        self.compare_sent_price(&mut state, o);
+    }
+
+    /// The one comparison: an order standing at a price other than the one sent is published
+    /// as `execution.error` (`PriceMismatch`, once per order), logged, and flagged.
+    fn compare_sent_price(&self, state: &mut State, o: &Order) {
+        let Some(sent) = state.sent.mismatch(o) else {
+            return;
+        };
+        let held = o.price.unwrap_or_default();
+        let message = format!(
+            "order {} ({}) stands on the exchange at price {held}, not the {sent} this layer \
+             sent: the account's price-limit action moved it (set modifyEnable=false, \
+             docs/v5/account/set-price-limit.mdx)",
+            o.order_link_id, o.symbol
+        );
+        tracing::error!(order_link_id = %o.order_link_id, %sent, %held, "{message}");
+        self.bus
+            .publish(Event::ExecutionError(exec_events::ExecutionError {
+                kind: exec_events::ErrorKind::PriceMismatch,
+                trade_tag: None,
+                leg: None,
+                order_link_id: Some(o.order_link_id.clone()),
+                ret_code: None,
+                message,
+                time_ms: o.updated_time.unwrap_or_default(),
+            }));
+    }
+
+    /// The orderLinkIds of orders found standing at a price this process did not send,
+    /// oldest first (the last `cap`).
+    pub fn price_mismatches(&self) -> Vec<String> {
+        self.lock().sent.flagged.order.iter().cloned().collect()
     }
 
     /// Position reports.

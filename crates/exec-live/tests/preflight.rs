@@ -100,3 +100,22 @@ async fn a_hedge_mode_account_fails_the_one_way_check_with_what_to_do() {
         .unwrap();
     l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
 }
+
+/// Issue 16 item 6. docs/v5/account/set-price-limit.mdx: futures accounts default to
+/// `modifyEnable=true` (a limit price beyond the price limit is moved to the bound). The
+/// pre-flight sets the action to refuse and reads it back
+/// (docs/v5/account/get-user-setting-config.mdx, `lpaPerp` true = refuse by its table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pre_flight_sets_the_price_limit_action_to_refuse() {
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    let before = l.emu.state().read(|e| e.limit_px_action());
+    assert!(
+        before.futures,
+        "the emulator starts at Bybit's default: adjust"
+    );
+    l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
+    let after = l.emu.state().read(|e| e.limit_px_action());
+    assert!(!after.futures, "the pre-flight left the account at adjust");
+    // Already at refuse: still a pass.
+    l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
+}

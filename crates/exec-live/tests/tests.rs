@@ -9,6 +9,7 @@ mod faults;
 mod mapping;
 mod plans;
 mod preflight;
+mod price_limit;
 mod recovery;
 mod resume;
 mod rules;

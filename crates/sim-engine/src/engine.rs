@@ -25,6 +25,7 @@ mod margin;
 mod matching;
 mod orders;
 mod position_mode;
+mod price_limit;
 mod queries;
 mod rules;
 mod time;
@@ -33,6 +34,7 @@ pub use time::{
     query_window, DAY_MS, EXECUTIONS_KEPT_MS, MAX_PASS_MS, QUERY_WINDOW_MS, UNFILLED_CLOSED_KEPT_MS,
 };
 
+pub use price_limit::{LimitPxAction, LimitPxCategory, PriceLimit};
 pub use rules::RulesChange;
 
 pub use queries::Retained;
@@ -133,6 +135,8 @@ pub struct Engine {
     pub(crate) realtime_since: i64,
     /// How long after it closes an order appears in order history, ms.
     pub(crate) history_lag_ms: i64,
+    /// The account's price-limit action (`engine/price_limit.rs`).
+    pub(crate) limit_px: LimitPxAction,
     pub(crate) outbox: Outbox,
     pub(crate) events: Vec<EngineEvent>,
 }
@@ -268,6 +272,7 @@ impl Engine {
             now: 0,
             realtime_since: i64::MIN,
             history_lag_ms: 0,
+            limit_px: LimitPxAction::default(),
             outbox: Outbox::default(),
             events: Vec::new(),
         })

@@ -31,8 +31,10 @@
 //!   taking liquidity, or one print filling resting orders) shared by its fills and the
 //!   position update; `-1` for a symbol never traded. Positions are pushed on fills, order
 //!   operations and setting changes, not on prints.
-//! - v5/error and v5/market/instrument: limit prices beyond `riskParameters.priceLimitRatioY`
-//!   of the reference price are refused with 30208 (buy) / 30209 (sell); market orders fill no
+//! - v5/error, v5/market/instrument, v5/market/order-price-limit and v5/account/set-price-limit:
+//!   limit prices beyond `riskParameters.priceLimitRatioY` of the reference price are moved to
+//!   the bound (futures `modifyEnable` on, Bybit's default) or refused with 30208 (buy) / 30209
+//!   (sell) when the account's price-limit action is off (`engine/price_limit.rs`); market orders fill no
 //!   further than [`EngineConfig::market_protection`] (5 %, as real BTCUSDT captures show).
 //! - v5/enum `execType` `Funding`: every funding interval a position pays (long, positive
 //!   rate) or receives `size × mark × rate` as a `Funding` execution (`orderType` `UNKNOWN`).
@@ -64,8 +66,8 @@ pub use command::{
 };
 pub use config::{BookShape, EngineConfig, FeeRates, Limits};
 pub use engine::{
-    query_window, Engine, Retained, RulesChange, DAY_MS, EXECUTIONS_KEPT_MS, MAX_BALANCE,
-    MAX_PASS_MS, QUERY_WINDOW_MS, UNFILLED_CLOSED_KEPT_MS,
+    query_window, Engine, LimitPxAction, LimitPxCategory, PriceLimit, Retained, RulesChange,
+    DAY_MS, EXECUTIONS_KEPT_MS, MAX_BALANCE, MAX_PASS_MS, QUERY_WINDOW_MS, UNFILLED_CLOSED_KEPT_MS,
 };
 pub use market::{BookSnapshot, Level, PricePoint, PriceSource, PublicTrade};
 pub use reject::{codes, Reject};

@@ -395,10 +395,12 @@ fn the_wallet_is_the_start_plus_reported_pnl_minus_fees_exactly() {
 
 // v5/error (30208 "The order price is higher than the maximum buying price", 30209 "... lower
 // than the minimum selling price"; 110003 links the contract price limits) and
-// v5/market/instrument (riskParameters.priceLimitRatioY, 0.02 for BTCUSDT).
+// v5/market/instrument (riskParameters.priceLimitRatioY, 0.02 for BTCUSDT), with the account's
+// price-limit action set to refuse (docs/v5/account/set-price-limit.mdx, modifyEnable=false).
 #[test]
 fn limit_prices_outside_the_band_are_refused() {
     let mut e = engine();
+    e.set_limit_px_action(sim_engine::LimitPxCategory::Futures, false);
     let last = e.price("BTCUSDT").unwrap();
     let buy = |price| NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), price);
     let sell = |price| NewOrder::limit("BTCUSDT", Side::Sell, dec!(0.001), price);
@@ -595,4 +597,74 @@ fn cancel_all_of_plain_stops_leaves_the_positions_tp() {
     };
     assert_eq!(e.cancel_all(T0 + 2, &everything).unwrap().len(), 1);
     assert_eq!(e.position_of("ETHUSDT").unwrap().take_profit, Some(dec!(0)));
+}
+
+fn order_by_link(e: &sim_engine::Engine, link: &str) -> Order {
+    let query = sim_engine::OrderQuery {
+        key: Some(OrderKey::LinkId(link.into())),
+        ..Default::default()
+    };
+    e.open_orders(&query).into_iter().next().unwrap()
+}
+
+// docs/v5/account/set-price-limit.mdx: futures default `modifyEnable = true`: "If the order
+// price exceeds the limit, the system will automatically adjust the price to the nearest
+// allowed price (i.e., highest bid or lowest ask)". docs/v5/market/order-price-limit.mdx:
+// `buyLmt` / `sellLmt` are those prices. The order's `price` (REST and the `order` push) is the
+// moved one.
+#[test]
+fn by_default_a_limit_price_beyond_the_band_is_moved_to_the_bound() {
+    let mut e = engine();
+    assert!(
+        e.limit_px_action().futures,
+        "Bybit's futures default is adjust"
+    );
+    let last = e.price("BTCUSDT").unwrap();
+    let band = e.price_limit("BTCUSDT").unwrap().unwrap();
+    assert!(band.buy_max > last && band.sell_min < last, "{band:?}");
+    e.take_events();
+    let buy = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(1.03)).link_id("b");
+    e.create_order(T0, &buy).unwrap();
+    assert_eq!(order_by_link(&e, "b").price, Some(band.buy_max));
+    let pushed: Vec<_> = e
+        .take_events()
+        .into_iter()
+        .filter_map(|ev| match ev {
+            sim_engine::EngineEvent::Order(o) => Some(o.price),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pushed, vec![Some(band.buy_max)]);
+    // (A buy at the bound takes liquidity and moves the last price: the band follows it.)
+    let band = e.price_limit("BTCUSDT").unwrap().unwrap();
+    let sell = NewOrder::limit("BTCUSDT", Side::Sell, dec!(0.001), last * dec!(0.97)).link_id("s");
+    e.create_order(T0, &sell).unwrap();
+    assert_eq!(order_by_link(&e, "s").price, Some(band.sell_min));
+    // Inside the band: unchanged.
+    let inside = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(0.99)).link_id("i");
+    e.create_order(T0, &inside).unwrap();
+    assert_eq!(order_by_link(&e, "i").price, Some(last * dec!(0.99)));
+    // An amend through the band is moved as well.
+    let amend = sim_engine::Amend {
+        symbol: "BTCUSDT".into(),
+        key: OrderKey::LinkId("i".into()),
+        qty: None,
+        price: Some(last * dec!(1.1)),
+        trigger_price: None,
+    };
+    let band = e.price_limit("BTCUSDT").unwrap().unwrap();
+    e.amend_order(T0, &amend).unwrap();
+    assert_eq!(order_by_link(&e, "i").price, Some(band.buy_max));
+    // Switched off, the same order is refused (docs: modifyEnable=false "reject your order
+    // request"); switched back on, moved again.
+    e.set_limit_px_action(sim_engine::LimitPxCategory::Futures, false);
+    let again = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(1.03)).link_id("b2");
+    crate::support::assert_rejected(e.create_order(T0, &again), 30208);
+    // Spot's setting is its own and does not touch futures.
+    e.set_limit_px_action(sim_engine::LimitPxCategory::Spot, true);
+    assert!(!e.limit_px_action().futures);
+    e.set_limit_px_action(sim_engine::LimitPxCategory::Futures, true);
+    let band = e.price_limit("BTCUSDT").unwrap().unwrap();
+    e.create_order(T0, &again).unwrap();
+    assert_eq!(order_by_link(&e, "b2").price, Some(band.buy_max));
 }

@@ -1,5 +1,8 @@
-//! The public stream: `tickers.{symbol}`, `orderbook.{depth}.{symbol}` and
-//! `publicTrade.{symbol}` (REFERENCE.md §6).
+//! The public stream: `tickers.{symbol}`, `orderbook.{depth}.{symbol}`,
+//! `publicTrade.{symbol}` (REFERENCE.md §6) and `priceLimit.{symbol}`
+//! (docs/v5/websocket/public/order-price-limit.mdx: the engine's band, the figure
+//! `/v5/market/price-limit` serves, sent on subscribe and then when it changes, at most every
+//! 300 ms).
 //!
 //! Tickers and books are state, not events: on a `Market` event the session re-reads the
 //! symbol's ticker from the engine and sends what differs from what it last sent on this
@@ -23,7 +26,7 @@ use bybit_types::ws::public::{PublicTrade, TopicMessage};
 use bybit_types::{TickDirection, UpdateType};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
-use sim_engine::{Engine, EngineEvent};
+use sim_engine::{Engine, EngineEvent, PriceLimit};
 use tokio::time::Instant;
 
 use super::feeds::{Poll, Snapshot};
@@ -33,6 +36,10 @@ use crate::AppState;
 
 /// A changed ticker is pushed at most this often (docs v5/websocket/public/ticker: 100 ms).
 const TICKER_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A changed price limit is pushed at most this often (docs
+/// v5/websocket/public/order-price-limit: "Push frequency: 300ms").
+const PRICE_LIMIT_INTERVAL: Duration = Duration::from_millis(300);
 
 /// An unchanged level-1 book is re-sent this often (docs v5/websocket/public/orderbook).
 const LEVEL1_RESEND: Duration = Duration::from_secs(3);
@@ -50,15 +57,17 @@ enum Topic {
     Ticker { symbol: String },
     Book { depth: usize, symbol: String },
     Trade { symbol: String },
+    PriceLimit { symbol: String },
 }
 
 impl Topic {
     /// The symbol the topic is about.
     fn symbol(&self) -> &str {
         match self {
-            Topic::Ticker { symbol } | Topic::Book { symbol, .. } | Topic::Trade { symbol } => {
-                symbol
-            }
+            Topic::Ticker { symbol }
+            | Topic::Book { symbol, .. }
+            | Topic::Trade { symbol }
+            | Topic::PriceLimit { symbol } => symbol,
         }
     }
 
@@ -83,6 +92,9 @@ impl Topic {
             ["publicTrade", symbol] => Topic::Trade {
                 symbol: (*symbol).to_owned(),
             },
+            ["priceLimit", symbol] => Topic::PriceLimit {
+                symbol: (*symbol).to_owned(),
+            },
             _ => return None,
         };
         (!topic.symbol().is_empty()).then_some(topic)
@@ -95,6 +107,32 @@ enum Start {
     Ticker(Box<Ticker>),
     Book(Snapshot),
     Trade(Decimal),
+    PriceLimit(PriceLimit),
+}
+
+/// A `priceLimit.{symbol}` subscription.
+#[derive(Debug)]
+struct LimitFeed {
+    topic: String,
+    /// The band last sent.
+    sent: PriceLimit,
+    /// The market moved since the last message.
+    dirty: bool,
+    /// The earliest time the next message may go.
+    next_at: Instant,
+}
+
+/// A `priceLimit` message: an object, no `type` (the doc page's example).
+fn limit_message(topic: &str, symbol: &str, band: PriceLimit, ts: i64) -> Value {
+    serde_json::json!({
+        "topic": topic,
+        "data": {
+            "symbol": symbol,
+            "buyLmt": band.buy_max.to_string(),
+            "sellLmt": band.sell_min.to_string(),
+        },
+        "ts": ts,
+    })
 }
 
 /// A `tickers.{symbol}` subscription.
@@ -149,6 +187,7 @@ pub(super) struct PublicSession {
     tickers: BTreeMap<String, TickerFeed>,
     books: BTreeMap<String, BookSub>,
     trades: BTreeSet<String>,
+    limits: BTreeMap<String, LimitFeed>,
     symbols: HashMap<String, SymbolState>,
 }
 
@@ -170,6 +209,7 @@ impl PublicSession {
             tickers: BTreeMap::new(),
             books: BTreeMap::new(),
             trades: BTreeSet::new(),
+            limits: BTreeMap::new(),
             symbols: HashMap::new(),
         }
     }
@@ -299,6 +339,16 @@ impl PublicSession {
                     }
                     self.trades.insert(symbol);
                 }
+                (Topic::PriceLimit { symbol }, Some(Start::PriceLimit(band))) => {
+                    out.push(&limit_message(&name, &symbol, band, ts));
+                    let feed = LimitFeed {
+                        topic: name,
+                        sent: band,
+                        dirty: false,
+                        next_at: Instant::now() + PRICE_LIMIT_INTERVAL,
+                    };
+                    self.limits.insert(symbol, feed);
+                }
                 // `start` answers each topic with its own kind.
                 _ => {}
             }
@@ -311,6 +361,7 @@ impl PublicSession {
             Topic::Ticker { symbol } => self.tickers.contains_key(symbol),
             Topic::Book { .. } => self.books.contains_key(name),
             Topic::Trade { symbol } => self.trades.contains(symbol),
+            Topic::PriceLimit { symbol } => self.limits.contains_key(symbol),
         }
     }
 
@@ -329,6 +380,9 @@ impl PublicSession {
                 }
                 Topic::Trade { symbol } => {
                     self.trades.remove(&symbol);
+                }
+                Topic::PriceLimit { symbol } => {
+                    self.limits.remove(&symbol);
                 }
             }
         }
@@ -407,6 +461,9 @@ impl PublicSession {
         for feed in self.books.values_mut().filter(|f| f.symbol == symbol) {
             feed.dirty = true;
         }
+        if let Some(feed) = self.limits.get_mut(symbol) {
+            feed.dirty = true;
+        }
     }
 
     /// Sends every changed feed whose interval has passed, and the level-1 re-sends due.
@@ -420,6 +477,21 @@ impl PublicSession {
         let ts = state.clock.now_ms();
         for symbol in symbols {
             self.on_ticker(state, &symbol, now, ts, out);
+        }
+        for (symbol, feed) in self
+            .limits
+            .iter_mut()
+            .filter(|(_, f)| f.dirty && f.next_at <= now)
+        {
+            feed.dirty = false;
+            let Some(band) = state.read(|e| e.price_limit(symbol).ok().flatten()) else {
+                continue;
+            };
+            if band != feed.sent {
+                out.push(&limit_message(&feed.topic, symbol, band, ts));
+                feed.sent = band;
+                feed.next_at = now + PRICE_LIMIT_INTERVAL;
+            }
         }
         for sub in self.books.values_mut() {
             if sub.dirty && sub.next_at <= now {
@@ -589,7 +661,12 @@ impl Session for PublicSession {
     }
 
     fn due(&self) -> Option<Instant> {
-        let tickers = self.tickers.values().filter(|f| f.dirty).map(|f| f.next_at);
+        let tickers = self
+            .tickers
+            .values()
+            .filter(|f| f.dirty)
+            .map(|f| f.next_at)
+            .chain(self.limits.values().filter(|f| f.dirty).map(|f| f.next_at));
         let changes = self.books.values().filter(|f| f.dirty).map(|f| f.next_at);
         let resends = self
             .books
@@ -614,6 +691,11 @@ fn start(engine: &Engine, topic: &Topic) -> Option<Start> {
         // Read from its feed by the caller, which takes the feed lock before the engine's.
         Topic::Book { .. } => None,
         Topic::Trade { symbol } => engine.price(symbol).ok().map(Start::Trade),
+        Topic::PriceLimit { symbol } => engine
+            .price_limit(symbol)
+            .ok()
+            .flatten()
+            .map(Start::PriceLimit),
     }
 }
 

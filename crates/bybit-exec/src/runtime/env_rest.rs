@@ -12,9 +12,9 @@ use bybit_rest::{
     Executions, FeeRates, NewOrder, OpenOrders, OrderHistory, Positions, RestClient, RestError,
     TradingStop,
 };
-use bybit_types::rest::account::{AccountInfo, WalletBalance};
+use bybit_types::rest::account::{AccountInfo, UserSettingConfig, WalletBalance};
 use bybit_types::rest::execution::ExecutionList;
-use bybit_types::rest::market::{InstrumentInfo, ServerTime, TickerList};
+use bybit_types::rest::market::{InstrumentInfo, PriceLimit, ServerTime, TickerList};
 use bybit_types::rest::order::{CancelAllResult, Order, OrderAck, OrderList};
 use bybit_types::rest::position::PositionList;
 use bybit_types::{AccountType, Category, OrderLinkId, Symbol};
@@ -158,5 +158,26 @@ impl BybitRest for EnvRest {
             return Err(refused);
         }
         self.trading.fee_rates(category, symbol).await
+    }
+    // The order price limit is market data: it comes from where the environment takes
+    // its market data (demo: mainnet), as tickers do.
+    async fn price_limit(
+        &self,
+        category: Category,
+        symbol: Symbol,
+    ) -> Result<PriceLimit, RestError> {
+        self.public.price_limit(category, symbol).await
+    }
+    async fn user_setting_config(&self) -> Result<UserSettingConfig, RestError> {
+        self.trading.user_setting_config().await
+    }
+    async fn set_limit_px_action(
+        &self,
+        category: Category,
+        modify_enable: bool,
+    ) -> Result<(), RestError> {
+        self.trading
+            .set_limit_px_action(category, modify_enable)
+            .await
     }
 }

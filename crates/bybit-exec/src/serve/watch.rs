@@ -130,6 +130,7 @@ fn error_kind(kind: ErrorKind) -> &'static str {
         ErrorKind::Journal => "journal",
         ErrorKind::InvalidInput => "invalid_input",
         ErrorKind::EventsLagged => "events_lagged",
+        ErrorKind::PriceMismatch => "price_mismatch",
         ErrorKind::Other => "other",
     }
 }

@@ -3,12 +3,17 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use bybit_types::rest::account::{AccountInfo, WalletBalance};
+use bybit_types::rest::account::{
+    AccountInfo, SetLimitPxActionRequest, UserSettingConfig, WalletBalance,
+};
+use bybit_types::Empty;
 use bybit_types::{AccountType, Category, Symbol};
 
 use crate::client::{Call, RestClient};
 use crate::endpoints::order::push;
-use crate::endpoints::{ACCOUNT_INFO, FEE_RATE, WALLET_BALANCE};
+use crate::endpoints::{
+    ACCOUNT_INFO, FEE_RATE, SET_LIMIT_PX_ACTION, USER_SETTING_CONFIG, WALLET_BALANCE,
+};
 use crate::error::RestError;
 
 /// `GET /v5/account/fee-rate` result (docs/v5/account/fee-rate.mdx).
@@ -67,5 +72,31 @@ impl RestClient {
         push(&mut params, "symbol", symbol.as_ref().map(Symbol::as_str));
         let call = Call::get(&FEE_RATE, &params).symbol(symbol.as_ref().map(Symbol::as_str));
         self.execute(&call).await.result.map(|r| r.result)
+    }
+
+    /// The account's trade-behaviour settings, the price-limit action among them
+    /// (`GET /v5/account/user-setting-config`, docs/v5/account/get-user-setting-config.mdx).
+    /// Read [`UserSettingConfig::futures_price_adjusted`] rather than `lpaPerp` itself: its
+    /// `true` means *refuse*.
+    pub async fn user_setting_config(&self) -> Result<UserSettingConfig, RestError> {
+        let call = Call::get(&USER_SETTING_CONFIG, &[]);
+        self.execute(&call).await.result.map(|r| r.result)
+    }
+
+    /// Sets what Bybit does with a limit price beyond the order price limit
+    /// (`POST /v5/account/set-limit-px-action`, docs/v5/account/set-price-limit.mdx):
+    /// `modify_enable` `true` moves it to the bound, `false` refuses the order. `linear` or
+    /// `inverse` sets every futures category. Idempotent.
+    pub async fn set_limit_px_action(
+        &self,
+        category: Category,
+        modify_enable: bool,
+    ) -> Result<(), RestError> {
+        let body = SetLimitPxActionRequest {
+            category,
+            modify_enable,
+        };
+        let call = Call::post(&SET_LIMIT_PX_ACTION, &body)?;
+        self.execute::<Empty>(&call).await.result.map(|_| ())
     }
 }

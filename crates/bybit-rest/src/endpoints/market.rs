@@ -2,17 +2,36 @@
 //! `bybit-meta` [`InstrumentSource`] over instruments-info.
 
 use bybit_meta::InstrumentSource;
-use bybit_types::rest::market::{InstrumentInfo, InstrumentsInfo, ServerTime, TickerList};
+use bybit_types::rest::market::{
+    InstrumentInfo, InstrumentsInfo, PriceLimit, ServerTime, TickerList,
+};
 use bybit_types::{Category, Symbol};
 
 use crate::client::{Call, RestClient};
-use crate::endpoints::{INSTRUMENTS, SERVER_TIME, TICKERS};
+use crate::endpoints::{INSTRUMENTS, PRICE_LIMIT, SERVER_TIME, TICKERS};
 use crate::error::{ErrorContext, RestError};
 
 /// The most instruments-info pages followed before giving up (a cursor that never ends).
 const MAX_PAGES: usize = 100;
 
 impl RestClient {
+    /// The order price limit of one symbol now (`GET /v5/market/price-limit`,
+    /// docs/v5/market/order-price-limit.mdx): the highest price a buy and the lowest price a
+    /// sell may carry. Bybit's own figure: its formula has terms Bybit changes, so it is read,
+    /// never recomputed.
+    pub async fn price_limit(
+        &self,
+        category: Category,
+        symbol: Symbol,
+    ) -> Result<PriceLimit, RestError> {
+        let params = [
+            ("category", category.as_str().to_owned()),
+            ("symbol", symbol.as_str().to_owned()),
+        ];
+        let call = Call::get(&PRICE_LIMIT, &params).symbol(Some(symbol.as_str()));
+        self.execute(&call).await.result.map(|r| r.result)
+    }
+
     /// `GET /v5/market/time` (docs/v5/market/time.mdx).
     pub async fn server_time(&self) -> Result<ServerTime, RestError> {
         let call = Call::get(&SERVER_TIME, &[]);

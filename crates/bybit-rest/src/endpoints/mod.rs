@@ -27,6 +27,7 @@ endpoints! {
     SERVER_TIME = GET "/v5/market/time" false;
     INSTRUMENTS = GET "/v5/market/instruments-info" false;
     TICKERS = GET "/v5/market/tickers" false;
+    PRICE_LIMIT = GET "/v5/market/price-limit" false;
     ORDER_CREATE = POST "/v5/order/create" true;
     ORDER_AMEND = POST "/v5/order/amend" true;
     ORDER_CANCEL = POST "/v5/order/cancel" true;
@@ -44,6 +45,8 @@ endpoints! {
     WALLET_BALANCE = GET "/v5/account/wallet-balance" true;
     ACCOUNT_INFO = GET "/v5/account/info" true;
     FEE_RATE = GET "/v5/account/fee-rate" true;
+    USER_SETTING_CONFIG = GET "/v5/account/user-setting-config" true;
+    SET_LIMIT_PX_ACTION = POST "/v5/account/set-limit-px-action" true;
 }
 
 /// Whether a change was made or the exchange says it was already so (110043 leverage not

@@ -233,3 +233,51 @@ pub struct MarginModeReason {
     #[serde(default)]
     pub reason_msg: String,
 }
+
+/// `GET /v5/account/user-setting-config` result (docs/v5/account/get-user-setting-config.mdx).
+///
+/// The page's parameter table gives the two price-limit flags *opposite* meanings: `lpaSpot`
+/// `true` = a limit price beyond the band is adjusted, but `lpaPerp` `true` = it is rejected.
+/// The info boxes there and on set-price-limit word the defaults differently; the tables are
+/// what [`UserSettingConfig::futures_price_adjusted`] follows. The page's table calls `result`
+/// an array; its example (and the emulator) send an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSettingConfig {
+    /// Spot: `true` = adjust the price to the bound, `false` = reject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lpa_spot: Option<bool>,
+    /// Futures (perpetual and delivery): `true` = reject, `false` = adjust the price to the
+    /// bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lpa_perp: Option<bool>,
+    /// Whether Delta Neutral mode is enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_enable: Option<bool>,
+    /// Whether Spot MNT fee deduction is enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smsef: Option<bool>,
+    /// Whether Futures MNT fee deduction is enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmsef: Option<bool>,
+}
+
+impl UserSettingConfig {
+    /// Whether Bybit moves a futures limit price beyond the band to the bound (the account's
+    /// futures `modifyEnable`): `!lpaPerp`. `None` when the reply does not say.
+    pub fn futures_price_adjusted(&self) -> Option<bool> {
+        self.lpa_perp.map(|reject| !reject)
+    }
+}
+
+/// `POST /v5/account/set-limit-px-action` body (docs/v5/account/set-price-limit.mdx). Setting
+/// `linear` or `inverse` sets every futures category. The result is `{}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetLimitPxActionRequest {
+    /// `linear`, `inverse` or `spot`.
+    pub category: crate::enums::Category,
+    /// `true`: Bybit moves a limit price beyond the band to the bound; `false`: the order is
+    /// refused.
+    pub modify_enable: bool,
+}

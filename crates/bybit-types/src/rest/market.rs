@@ -469,3 +469,21 @@ impl Ticker {
         );
     }
 }
+
+/// `GET /v5/market/price-limit` result (docs/v5/market/order-price-limit.mdx), also the data
+/// of the public `priceLimit.{symbol}` topic: the prices a limit order may carry now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceLimit {
+    /// Symbol.
+    pub symbol: String,
+    /// Highest price a buy may carry.
+    #[serde(default, with = "wire::opt_decimal")]
+    pub buy_lmt: Option<Decimal>,
+    /// Lowest price a sell may carry.
+    #[serde(default, with = "wire::opt_decimal")]
+    pub sell_lmt: Option<Decimal>,
+    /// When Bybit computed it, ms (a string on REST).
+    #[serde(default, with = "wire::opt_int_str")]
+    pub ts: Option<i64>,
+}

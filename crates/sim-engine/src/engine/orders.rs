@@ -129,10 +129,14 @@ impl Engine {
             }
         };
         // A limit price must sit inside the instrument's price-limit band around the price it
-        // goes live at: the last price, or the trigger price of a conditional.
-        if let Some(p) = price {
-            self.check_band(&req.symbol, req.side, p, trigger.map_or(last, |t| t.0))?;
-        }
+        // goes live at (the last price, or the trigger price of a conditional): beyond it, it
+        // is moved to the bound or refused, as the account's price-limit action says.
+        let price = match price {
+            Some(p) => {
+                Some(self.apply_band(&req.symbol, req.side, p, trigger.map_or(last, |t| t.0))?)
+            }
+            None => None,
+        };
         // TP/SL given with the order must sit on the profitable / protective side of the price
         // the order opens at, as set_trading_stop requires of a position's.
         let entry = price.or(trigger.map(|t| t.0)).unwrap_or(last);
@@ -295,32 +299,6 @@ impl Engine {
         Ok(())
     }
 
-    /// The limit-price band ("Contract Price Limits", linked from 110003 in v5/error; the
-    /// ratios are instruments-info `riskParameters`, v5/market/instrument): a buy may not be
-    /// priced above `reference × (1 + priceLimitRatioY)` (30208), a sell not below
-    /// `reference × (1 − priceLimitRatioY)` (30209). Passive prices far from the market are
-    /// allowed, as on Bybit.
-    pub(super) fn check_band(
-        &self,
-        symbol: &str,
-        side: Side,
-        price: Decimal,
-        reference: Decimal,
-    ) -> Result<(), Reject> {
-        let Some(band) = self.instrument(symbol)?.band else {
-            return Ok(());
-        };
-        match side {
-            Side::Buy if price > reference * (Decimal::ONE + band) => {
-                Err(Reject::above_max_buy_price())
-            }
-            Side::Sell if price < reference * (Decimal::ONE - band) => {
-                Err(Reject::below_min_sell_price())
-            }
-            _ => Ok(()),
-        }
-    }
-
     pub(super) fn check_price(rules: &InstrumentRules, price: Decimal) -> Result<Decimal, Reject> {
         if price <= Decimal::ZERO {
             return Err(Reject::params(format!(
@@ -383,7 +361,7 @@ impl Engine {
                 (true, Some(tp)) => tp,
                 _ => self.last_price(&req.symbol),
             };
-            self.check_band(&req.symbol, order.side, price, reference)?;
+            let price = self.apply_band(&req.symbol, order.side, price, reference)?;
             changed |= price != order.price;
             new_price = price;
         }
