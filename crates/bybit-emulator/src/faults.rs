@@ -10,6 +10,7 @@
 //! | `POST /emulator/fail {"count","status"}` | HTTP `status` (5xx) with a plain body; **not executed** |
 //! | `POST /emulator/fail {"count","retCode"}` | HTTP 200 with that retCode (e.g. 10016 "System error"); **not executed** |
 //! | `POST /emulator/lose-response {"count"}` | **executed**, then the connection drops before the body: the client cannot know the outcome |
+//! | `POST /emulator/create-unknown {"count"}` | order creates only: the next one is **executed** and its reply lost, the `count` (default 3) after it answer HTTP 503 **not executed**: a create that landed while every retry failed |
 //!
 //! WebSocket faults:
 //!
@@ -111,6 +112,10 @@ struct Plan {
     fail: u32,
     fail_with: Option<Action>,
     lose: u32,
+    /// `/emulator/create-unknown`: the next order create is executed and its reply lost...
+    create_lose: u32,
+    /// ...then this many creates answer HTTP 503 unexecuted.
+    create_fail: u32,
 }
 
 /// The faults in force.
@@ -159,9 +164,19 @@ impl Faults {
         self.plan.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the fault for the next request, if any.
-    fn take(&self) -> Option<Action> {
+    /// Takes the fault for the next request to `path`, if any.
+    fn take(&self, path: &str) -> Option<Action> {
         let mut plan = self.plan();
+        if path == "/v5/order/create" {
+            if plan.create_lose > 0 {
+                plan.create_lose -= 1;
+                return Some(Action::Lose);
+            }
+            if plan.create_fail > 0 {
+                plan.create_fail -= 1;
+                return Some(Action::FailHttp(503));
+            }
+        }
         if plan.hold > 0 {
             plan.hold -= 1;
             return Some(Action::Hold(plan.hold_ms));
@@ -211,14 +226,19 @@ pub(crate) async fn inject(
     if !is_rest {
         return next.run(request).await;
     }
-    let request = match count_request(&state, request).await {
-        Ok(request) => request,
+    let path = path.to_owned();
+    let (request, link) = match count_request(&state, request).await {
+        Ok(counted) => counted,
         Err(response) => return response,
     };
     if state.faults.ip_banned(state.clock.now_ms()) {
         return (StatusCode::FORBIDDEN, "access too frequent").into_response();
     }
-    match state.faults.take() {
+    match state.faults.take(&path) {
+        None if path == "/v5/order/create" => {
+            let response = next.run(request).await;
+            count_duplicate(&state, link.as_deref(), response).await
+        }
         None => next.run(request).await,
         Some(Action::Hold(ms)) => {
             let mut stop = state.stop.clone();
@@ -264,11 +284,15 @@ pub(crate) async fn inject(
 
 /// Counts the request (`crate::requests`), reading an order create's body first and handing
 /// the same bytes on; a body over the REST limit is answered as the endpoint would answer it.
-async fn count_request(state: &AppState, request: Request) -> Result<Request, Response> {
+/// Gives back the request and, for a single order create, its orderLinkId.
+async fn count_request(
+    state: &AppState,
+    request: Request,
+) -> Result<(Request, Option<String>), Response> {
     let path = request.uri().path().to_owned();
     if !path.starts_with("/v5/order/create") {
         state.requests.record(&path, b"");
-        return Ok(request);
+        return Ok((request, None));
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, crate::rest::MAX_BODY).await else {
@@ -282,8 +306,25 @@ async fn count_request(state: &AppState, request: Request) -> Result<Request, Re
         });
         return Err((StatusCode::OK, Json(body)).into_response());
     };
-    state.requests.record(&path, &bytes);
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    let link = state.requests.record(&path, &bytes);
+    Ok((Request::from_parts(parts, Body::from(bytes)), link))
+}
+
+/// Counts an order create the engine refused as a duplicate orderLinkId (110072): a client
+/// sent again an order the exchange already had (`crate::requests`). The reply is passed on
+/// unchanged.
+async fn count_duplicate(state: &AppState, link: Option<&str>, response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::rest::MAX_BODY).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "reply too large").into_response();
+    };
+    let code = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("retCode").and_then(Value::as_i64));
+    if code == Some(sim_engine::codes::DUPLICATE_ORDER_LINK_ID) {
+        state.requests.duplicate(link);
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -300,6 +341,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/fail", post(fail))
         .route("/hold", post(hold))
         .route("/lose-response", post(lose))
+        .route("/create-unknown", post(create_unknown))
         .route("/clock", post(clock))
         .route("/time/pass", post(pass_time))
         .route("/exchange-restart", post(exchange_restart))
@@ -600,6 +642,20 @@ async fn hold(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
         let mut plan = state.faults.plan();
         plan.hold = n;
         plan.hold_ms = u64::try_from(ms).map_err(|_| "ms out of range")?;
+        ok()
+    })())
+}
+
+/// `{"count"}`: the next order create is executed and its reply lost, and the `count`
+/// (default 3) creates after it answer HTTP 503 unexecuted — a create that landed while every
+/// retry of the client failed, so only a lookup can tell the client it is there.
+async fn create_unknown(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let n = int_in(&v, "count", 3, 0..=1000)?;
+        let mut plan = state.faults.plan();
+        plan.create_lose = 1;
+        plan.create_fail = u32::try_from(n).map_err(|_| "count out of range")?;
         ok()
     })())
 }

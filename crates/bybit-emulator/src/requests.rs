@@ -28,6 +28,11 @@ pub(crate) struct RequestCounts {
     creates_by_order_link_id: HashMap<String, u64>,
     /// Order-create requests whose orderLinkId was not counted: none given, or the map full.
     creates_untracked: u64,
+    /// Single order creates refused as a duplicate orderLinkId (110072), per orderLinkId: the
+    /// client sent again an order the exchange already had.
+    duplicates_by_order_link_id: HashMap<String, u64>,
+    /// All of those.
+    duplicates: u64,
 }
 
 /// The counter shared by every request.
@@ -39,11 +44,16 @@ impl RequestLog {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts one request to `path`; `body` is read only for order creates.
-    pub(crate) fn record(&self, path: &str, body: &[u8]) {
+    /// Counts one request to `path`; `body` is read only for order creates. Gives back the
+    /// orderLinkId of a single create.
+    pub(crate) fn record(&self, path: &str, body: &[u8]) -> Option<String> {
         let links = match path {
             "/v5/order/create" => Some(create_links(body, false)),
             "/v5/order/create-batch" => Some(create_links(body, true)),
+            _ => None,
+        };
+        let single = match (path, &links) {
+            ("/v5/order/create", Some(l)) => l.first().cloned().flatten(),
             _ => None,
         };
         let mut counts = self.counts();
@@ -56,6 +66,22 @@ impl RequestLog {
                     *counts.creates_by_order_link_id.entry(id).or_insert(0) += 1;
                 }
                 _ => counts.creates_untracked += 1,
+            }
+        }
+        single
+    }
+
+    /// Counts a create refused as a duplicate orderLinkId.
+    pub(crate) fn duplicate(&self, link: Option<&str>) {
+        let mut counts = self.counts();
+        counts.duplicates += 1;
+        if let Some(link) = link {
+            let full = counts.duplicates_by_order_link_id.len() >= MAX_LINK_IDS;
+            if !full || counts.duplicates_by_order_link_id.contains_key(link) {
+                *counts
+                    .duplicates_by_order_link_id
+                    .entry(link.to_owned())
+                    .or_insert(0) += 1;
             }
         }
     }
@@ -94,7 +120,10 @@ mod tests {
     #[test]
     fn counts_creates_per_link_id_single_and_batch() {
         let log = RequestLog::default();
-        log.record("/v5/order/create", br#"{"orderLinkId":"a"}"#);
+        assert_eq!(
+            log.record("/v5/order/create", br#"{"orderLinkId":"a"}"#),
+            Some("a".to_owned())
+        );
         log.record("/v5/order/create", br#"{"orderLinkId":"a"}"#);
         log.record(
             "/v5/order/create-batch",

@@ -377,3 +377,36 @@ async fn state_counts_requests_on_arrival_also_when_faulted() {
     assert_eq!(counts["createsByOrderLinkId"]["n1"], 3, "{counts}");
     assert_eq!(counts["createsByOrderLinkId"]["n2"], 1, "{counts}");
 }
+
+/// `create-unknown` hits order creates only: the next one is executed and its reply lost, the
+/// `count` after it answer 503 unexecuted; a create sent again after the order exists is
+/// refused 110072 and counted under `duplicates` (what the randomized fault test bounds).
+#[tokio::test]
+async fn create_unknown_executes_one_create_then_fails_the_next_and_duplicates_are_counted() {
+    let emu = start().await;
+    let c = Client::new(&emu);
+    c.control("/create-unknown", json!({"count": 2})).await;
+    // Not a create: untouched.
+    assert_eq!(c.public("/v5/market/time", "").await.ret_code(), 0);
+    let lost = match c.send_raw("/v5/order/create", order("u1")).await {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(lost, "the first create's reply is lost");
+    for _ in 0..2 {
+        let r = c.post_raw("/v5/order/create", order("u1")).await;
+        assert_eq!(r.status.as_u16(), 503);
+    }
+    assert!(
+        open_or_filled(&c.state().await, "u1"),
+        "the first one landed"
+    );
+    assert_eq!(
+        c.post_raw("/v5/order/create", order("u1")).await.ret_code(),
+        110072
+    );
+    let counts = c.state().await["requests"].clone();
+    assert_eq!(counts["createsByOrderLinkId"]["u1"], 4, "{counts}");
+    assert_eq!(counts["duplicates"], 1, "{counts}");
+    assert_eq!(counts["duplicatesByOrderLinkId"]["u1"], 1, "{counts}");
+}

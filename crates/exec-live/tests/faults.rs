@@ -7,7 +7,9 @@
 //! across all processes and journaled, each by (execId, orderLinkId, qty, price); create
 //! requests (the emulator counts them per orderLinkId on arrival): never more per leg than
 //! the policy's limit, and beyond one per leg no more in all than the faults that can fail a
-//! request (each costs at most one re-send); no
+//! request (each costs at most one re-send); creates refused as a duplicate orderLinkId only
+//! after a fault that allows one (a lost reply, an exchange restart: the gateway looks up
+//! before it sends again, also when a create landed and every retry failed); no
 //! orderLinkId twice on the exchange; the layer's position, orders and phase equal to the
 //! emulator's.
 //!
@@ -45,6 +47,10 @@ struct World {
     request_faults: u32,
     /// Rate-limit pressure was applied: it can refuse any number of requests.
     pressure: bool,
+    /// Faults after which a client may rightly send an order the exchange already has (a
+    /// create refused as a duplicate, 110072): a lost response (the REST layer re-sends
+    /// before it looks up) and an exchange restart (an order it forgot, sent again).
+    duplicate_faults: u32,
 }
 
 /// The most create requests one leg may cost: the gateway's `max_send_attempts` (3), each
@@ -133,7 +139,7 @@ impl World {
         if !self.rng.bool() {
             return Ok(());
         }
-        let pick = self.rng.u8(0..12);
+        let pick = self.rng.u8(0..13);
         let name = match pick {
             0 => {
                 self.control("/ws/drop", json!({})).await;
@@ -158,6 +164,7 @@ impl World {
             4 => {
                 self.control("/lose-response", json!({"count": 1})).await;
                 self.request_faults += 1;
+                self.duplicate_faults += 1;
                 "one lost response"
             }
             5 => {
@@ -189,7 +196,15 @@ impl World {
             }
             10 => {
                 self.control("/exchange-restart", json!({})).await;
+                self.duplicate_faults += 1;
                 "exchange restart (realtime closed orders forgotten)"
+            }
+            11 => {
+                // The next create lands, its reply is lost and every retry of the REST layer
+                // fails: only the gateway's lookup can tell it is there (no duplicate allowed).
+                self.control("/create-unknown", json!({"count": 3})).await;
+                self.request_faults += 3;
+                "a create landed with its reply lost and three retries failed"
             }
             _ => {
                 // A restart's recovery may re-send one leg it finds neither open nor closed.
@@ -261,6 +276,7 @@ async fn run(seed: u64) -> Result<(), String> {
         log: Vec::new(),
         request_faults: 0,
         pressure: false,
+        duplicate_faults: 0,
     };
     let result = steps(&mut w).await;
     result.map_err(|e| format!("{e}; faults injected: {:?}", w.log))
@@ -407,6 +423,15 @@ async fn steps(w: &mut World) -> Result<(), String> {
             "{extra} create requests beyond one per leg, but only {} faults could fail a \
              request: {creates:?}",
             w.request_faults
+        ));
+    }
+    // An order sent again after the exchange had it (refused 110072) only where a fault
+    // allows it: never after an outcome the gateway could have looked up (issue 16).
+    let duplicates = state["requests"]["duplicates"].as_u64().unwrap_or(u64::MAX);
+    if duplicates > u64::from(w.duplicate_faults) {
+        return Err(format!(
+            "{duplicates} creates refused as duplicates, but only {} faults allow one: {}",
+            w.duplicate_faults, state["requests"]["duplicatesByOrderLinkId"]
         ));
     }
     // No orderLinkId twice on the exchange.
