@@ -44,7 +44,8 @@ pub use journal::{
 pub use link_id::{CancelScope, Leg, LegFilter, LinkIds};
 pub use ports::{
     cancel_matching, cancel_matching_with, AccountService, BybitStatus, CancelStep, HealthCheck,
-    OrderRouter, PositionService, PriceService, RestHealth, SymbolMetaService, WsHealth,
+    OrderRouter, PositionService, PriceLimit, PriceService, RestHealth, SymbolMetaService,
+    WsHealth,
 };
 pub use types::{
     Balance, DcaLevel, LegProblem, OrderAck, OrderRequest, OrderSnapshot, OrderStatus, Phase,

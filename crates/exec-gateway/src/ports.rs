@@ -183,12 +183,28 @@ pub trait SymbolMetaService: Send + Sync {
     async fn get_symbol_meta(&self, symbol: &Symbol) -> PortResult<Arc<InstrumentRules>>;
 }
 
+/// The exchange's order price limit for a symbol now (Bybit: `GET /v5/market/price-limit`,
+/// docs v5/market/price-limit): a limit buy above `buy_max` or sell below `sell_min` is
+/// refused, or moved to the bound by an account set to adjust.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriceLimit {
+    /// The highest price a buy may carry.
+    pub buy_max: Decimal,
+    /// The lowest price a sell may carry.
+    pub sell_min: Decimal,
+}
+
 /// The current price the gateway sizes orders with.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PriceService: Send + Sync {
     /// The last traded price.
     async fn last_price(&self, symbol: &Symbol) -> PortResult<Decimal>;
+
+    /// The exchange's order price limit now; `None` where the venue has none (the default).
+    async fn price_limit(&self, _symbol: &Symbol) -> PortResult<Option<PriceLimit>> {
+        Ok(None)
+    }
 }
 
 /// REST health.

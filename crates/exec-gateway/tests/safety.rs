@@ -166,3 +166,49 @@ async fn a_dca_far_below_the_market_is_valued_at_the_current_price() {
     );
     gw.check_plan(&plan("S2")).await.unwrap();
 }
+
+/// R-SAFE-1 (issue 15 item 1, issue 16 item 6): the plan is checked against the exchange's own
+/// order price limit (the price service's `price_limit`, Bybit's price-limit endpoint), so a
+/// leg the exchange would refuse, or move on an account set to adjust, is refused before the
+/// entry is sent, naming the leg. The limits here are narrower than Bybit's would be around
+/// 50 000 so that each side is reached; the market entry is never sent.
+#[tokio::test]
+async fn a_leg_beyond_the_exchanges_price_limit_refuses_the_plan_before_the_entry() {
+    use exec_gateway::{MockPriceService, PriceLimit};
+    for (limit, field) in [
+        (
+            PriceLimit {
+                buy_max: dec!(50500),
+                sell_min: dec!(51500),
+            },
+            "tp_levels[0].price",
+        ),
+        (
+            PriceLimit {
+                buy_max: dec!(48500),
+                sell_min: dec!(49500),
+            },
+            "dca_levels[0].price",
+        ),
+    ] {
+        let mut m = Mocks::new();
+        let mut prices = MockPriceService::new();
+        prices.expect_last_price().returning(|_| Ok(dec!(50000)));
+        prices
+            .expect_price_limit()
+            .returning(move |_| Ok(Some(limit)));
+        m.prices = prices;
+        m.router.expect_place_market_entry().never();
+        let (gw, _) = m.build_mem();
+        let err = gw.execute_entry(&plan("PL1")).await.unwrap_err();
+        match &err {
+            GatewayError::PlanRefused {
+                field: got, rule, ..
+            } => {
+                assert_eq!(got, field, "{err}");
+                assert!(rule.contains("price limit"), "{err}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+}

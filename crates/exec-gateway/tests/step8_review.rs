@@ -226,6 +226,7 @@ async fn repeating_an_entry_after_an_unknown_outcome_answers_its_fill_after_the_
     m.config.retry_backoff = vec![];
     let landed = Arc::new(AtomicBool::new(false));
     let mut prices = MockPriceService::new();
+    prices.expect_price_limit().returning(|_| Ok(None));
     let l = landed.clone();
     // TP1 is at 51 000: once the price is 51 500 it is on the loss side of a long.
     prices.expect_last_price().returning(move |_| {

@@ -96,6 +96,7 @@ impl Mocks {
             .returning(|_| Ok(Arc::new(rules())));
         let mut prices = MockPriceService::new();
         prices.expect_last_price().returning(|_| Ok(dec!(50000)));
+        prices.expect_price_limit().returning(|_| Ok(None));
         let mut account = MockAccountService::new();
         account.expect_set_leverage().returning(|_, _| Ok(()));
         let mut config = GatewayConfig::new(dec!(5000));

@@ -856,6 +856,20 @@ impl SymbolMetaService for LiveExchange {
 
 #[async_trait]
 impl PriceService for LiveExchange {
+    /// Bybit's order price limit now (`GET /v5/market/price-limit`); `None` when Bybit gives
+    /// no bound for the symbol.
+    async fn price_limit(&self, symbol: &Symbol) -> PortResult<Option<exec_gateway::PriceLimit>> {
+        let limit = self
+            .rest
+            .price_limit(Category::Linear, symbol.clone())
+            .await
+            .map_err(port_error)?;
+        Ok(limit
+            .buy_lmt
+            .zip(limit.sell_lmt)
+            .map(|(buy_max, sell_min)| exec_gateway::PriceLimit { buy_max, sell_min }))
+    }
+
     /// The public stream's merged ticker when there is one, else REST tickers.
     async fn last_price(&self, symbol: &Symbol) -> PortResult<Decimal> {
         if let Some(price) = self

@@ -310,6 +310,18 @@ impl PriceService for PaperRouter {
         self.with_engine(|e, _| e.price(symbol.as_str()))
             .map_err(wire::reject)
     }
+
+    /// The engine's band, the one its orders are judged by.
+    async fn price_limit(&self, symbol: &Symbol) -> PortResult<Option<exec_gateway::PriceLimit>> {
+        self.with_engine(|e, _| e.price_limit(symbol.as_str()))
+            .map(|limit| {
+                limit.map(|l| exec_gateway::PriceLimit {
+                    buy_max: l.buy_max,
+                    sell_min: l.sell_min,
+                })
+            })
+            .map_err(wire::reject)
+    }
 }
 
 #[async_trait]

@@ -35,11 +35,19 @@ impl Gateway {
     /// current price or at its own, whichever is higher: a DCA at price 1 is a huge quantity)
     /// and of the whole trade with every DCA filled within `max_notional_usdt`.
     ///
-    /// Reads the instrument's rules and the last price (no order, no write).
+    /// Reads the instrument's rules and the last price, and last (only for a plan that passed
+    /// every local rule) the exchange's order price limit; no order, no write.
     ///
     /// [`GatewayConfig::symbols`]: crate::GatewayConfig::symbols
     /// [`GatewayConfig::default_price_band`]: crate::GatewayConfig::default_price_band
     pub async fn check_plan(&self, plan: &TradePlan) -> Result<(), GatewayError> {
+        self.check_local(plan).await?;
+        self.check_exchange_limits(plan).await
+    }
+
+    /// Every rule of [`Gateway::check_plan`] this process can judge by itself (the
+    /// instrument's rules and the last price are cached): no request.
+    pub(crate) async fn check_local(&self, plan: &TradePlan) -> Result<(), GatewayError> {
         self.check_static(plan)?;
         let tag = plan.client_tag.as_str();
         let refuse = |field: &str, rule: String| GatewayError::PlanRefused {
@@ -233,6 +241,63 @@ impl Gateway {
                             format!("{qty} of a {position} position at {}: {e}", tp.price),
                         )
                     })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The part of [`Gateway::check_plan`] that asks the exchange: its order price limit now
+    /// (one request where the venue has one). `execute_entry` runs it after the local rules and
+    /// the ownership checks, so a plan refused on those costs no request.
+    pub(crate) async fn check_exchange_limits(&self, plan: &TradePlan) -> Result<(), GatewayError> {
+        let tag = plan.client_tag.as_str();
+        let refuse = |field: &str, rule: String| GatewayError::PlanRefused {
+            tag: tag.to_owned(),
+            field: field.to_owned(),
+            rule,
+        };
+        let long = plan.side == Side::Buy;
+        // The exchange's own order price limit (Bybit's price-limit endpoint, where the venue
+        // has one): a take-profit sells (a long's) or buys (a short's) at its price, a DCA
+        // buys (a long's) or sells; a buy above `buy_max` or a sell below `sell_min` would be
+        // refused, or moved by an account set to adjust, after the entry filled.
+        if let Some(limit) = self
+            .ports
+            .prices
+            .price_limit(&plan.symbol)
+            .await
+            .map_err(|e| self.port_failed("price_limit", e))?
+        {
+            let legs = plan
+                .tp_levels
+                .iter()
+                .enumerate()
+                .map(|(i, tp)| (format!("tp_levels[{i}].price"), tp.price, !long))
+                .chain(
+                    plan.dca_levels
+                        .iter()
+                        .enumerate()
+                        .map(|(i, dca)| (format!("dca_levels[{i}].price"), dca.price, long)),
+                );
+            for (field, p, buys) in legs {
+                if buys && p > limit.buy_max {
+                    return Err(refuse(
+                        &field,
+                        format!(
+                            "a buy at {p} is above the exchange's price limit {} for buys now",
+                            limit.buy_max
+                        ),
+                    ));
+                }
+                if !buys && p < limit.sell_min {
+                    return Err(refuse(
+                        &field,
+                        format!(
+                            "a sell at {p} is below the exchange's price limit {} for sells now",
+                            limit.sell_min
+                        ),
+                    ));
+                }
             }
         }
         Ok(())

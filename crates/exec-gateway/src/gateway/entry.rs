@@ -56,11 +56,19 @@ impl Gateway {
             .map_err(|e| self.journal_failed(tag, e))?
             .is_some();
         if !sent_before {
-            self.check_plan(plan).await?;
+            self.check_local(plan).await?;
         }
         self.ensure_trade(plan)?;
         // R-SAFE-2: one open trade per symbol, no foreign position adopted silently.
         let adopted = self.claim_symbol(plan).await?;
+        // The rest of check_plan, the one that asks the exchange, last: a plan refused above
+        // cost no request.
+        if !sent_before {
+            if let Err(e) = self.check_exchange_limits(plan).await {
+                self.release_claim(tag);
+                return Err(e);
+            }
+        }
         if let Err(e) = self.ports.journal.record_plan(plan, self.now()) {
             self.release_claim(tag);
             return Err(self.journal_failed(tag, e));
