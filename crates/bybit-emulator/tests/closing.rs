@@ -163,7 +163,10 @@ async fn tp_sl_children_name_their_parent_order() {
     let close = create(json!({"side": "Sell", "orderType": "Market", "qty": "0.2",
                               "reduceOnly": true, "orderLinkId": "close-1"}));
     assert_eq!(c.post("/v5/order/create", &close).await.ret_code(), 0);
-    assert!(stops(&c).await.is_empty(), "children cleared with the position");
+    assert!(
+        stops(&c).await.is_empty(),
+        "children cleared with the position"
+    );
     let again = create(json!({"side": "Buy", "orderType": "Market", "qty": "0.1",
                               "orderLinkId": "plain-2"}));
     assert_eq!(c.post("/v5/order/create", &again).await.ret_code(), 0);
