@@ -32,3 +32,6 @@ mod time_windows;
 
 // Issue 16 item 6: the order price limit and the account's price-limit action.
 mod price_limit;
+
+// Issue 16 items 5 and 6 (the rest): closeOnTrigger only reduces; TP/SL children's parent.
+mod closing;

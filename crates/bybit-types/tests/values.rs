@@ -416,3 +416,47 @@ fn requests_write_decimals_as_strings_and_leave_out_none() {
         r#"{"category":"linear","symbol":"BTCUSDT","orderLinkId":"andre_ENTRY_1"}"#
     );
 }
+
+/// docs/changelog/v5.mdx and docs/v5/enum.mdx execType: `CorporateAction` (stock split or
+/// reverse stock split) is a named kind; an execType added later keeps its text. Both
+/// serialize back to Bybit's word. docs/v5/order/execution.mdx: `feeCurrency` is read.
+#[test]
+fn corporate_action_and_unknown_exec_types_keep_their_kind() {
+    use bybit_types::rest::execution::Execution;
+    use bybit_types::ExecType;
+    for (word, want) in [
+        ("CorporateAction", ExecType::CorporateAction),
+        (
+            "StockDividend",
+            ExecType::Unknown("StockDividend".to_owned()),
+        ),
+    ] {
+        let e: Execution = serde_json::from_value(serde_json::json!({
+            "symbol": "AAPLUSDT", "orderId": "", "orderLinkId": "", "side": "Buy",
+            "execId": "c1", "execPrice": "0", "execQty": "0", "execType": word,
+            "execFee": "0", "feeCurrency": "USDT", "isMaker": false, "execTime": "1"
+        }))
+        .unwrap();
+        assert_eq!(e.exec_type, Some(want));
+        assert_eq!(e.fee_currency, "USDT");
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["execType"], word);
+    }
+}
+
+/// docs/v5/order/open-order.mdx: `parentOrderLinkId` on an attached TP/SL order.
+#[test]
+fn a_child_order_keeps_its_parent_order_link_id() {
+    let o: Order = serde_json::from_value(serde_json::json!({
+        "symbol": "BTCUSDT", "orderId": "c1", "orderLinkId": "", "side": "Sell",
+        "orderType": "Market", "qty": "0", "orderStatus": "Untriggered",
+        "stopOrderType": "TakeProfit", "parentOrderLinkId": "andre_ENTRY_T1",
+        "cumFeeDetail": {}
+    }))
+    .unwrap();
+    assert_eq!(o.parent_order_link_id.as_deref(), Some("andre_ENTRY_T1"));
+    assert_eq!(
+        serde_json::to_value(&o).unwrap()["parentOrderLinkId"],
+        "andre_ENTRY_T1"
+    );
+}

@@ -241,8 +241,10 @@ impl LiveExchange {
     /// One REST pass: executions since the newest seen, open orders, positions.
     pub async fn poll(&self) -> PortResult<()> {
         let execs = self.recent_executions().await?;
-        self.tracker.executions(&execs);
         let open = self.open_orders_all().await?;
+        // A TP/SL child's parent is learned before its fills are published.
+        self.tracker.learn_parents(&open);
+        self.tracker.executions(&execs);
         self.tracker.orders(&open);
         Ok(())
     }
@@ -250,12 +252,14 @@ impl LiveExchange {
     /// The full catch-up (start, reconnect, lag): [`poll`](Self::poll) plus recent order
     /// history, positions and the wallet.
     pub async fn catch_up(&self) -> PortResult<()> {
-        self.poll().await?;
         let history = self
             .rest
             .order_history(OrderHistory::new().limit(50))
             .await
             .map_err(port_error)?;
+        // Closed TP/SL children name their parents before their fills are published.
+        self.tracker.learn_parents(&history.list);
+        self.poll().await?;
         let mut list = history.list;
         list.sort_by_key(|o| o.updated_time.unwrap_or(0));
         self.tracker.orders(&list);

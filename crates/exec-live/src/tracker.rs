@@ -10,6 +10,9 @@
 //!   price-limit action moves a price beyond the band to the bound, issue 16) is published as
 //!   `execution.error` `PriceMismatch` once and the order is flagged
 //!   ([`Tracker::price_mismatches`]).
+//! - [`Parents`]: which of our orders a take-profit / stop-loss child came from (its
+//!   `parentOrderLinkId`, docs/v5/websocket/private/order.mdx): the child has no orderLinkId of
+//!   its own, so its fills are published under its parent's, tied to the parent's trade.
 //! - [`Tracker`]: all of the above behind one lock, fed by the private stream and by REST.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -202,11 +205,62 @@ impl SentPrices {
     }
 }
 
+/// Child orderId → its parent's orderLinkId, for the TP/SL orders Bybit creates from an
+/// order's attached take-profit / stop-loss (they carry `parentOrderLinkId` and an empty
+/// `orderLinkId`; docs/v5/order/open-order.mdx). The last `cap` children are remembered.
+#[derive(Debug)]
+pub struct Parents {
+    parents: HashMap<String, String>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl Parents {
+    /// Remembers at most `cap` children.
+    pub fn new(cap: usize) -> Self {
+        Parents {
+            parents: HashMap::new(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Learns `o`'s parent when it is a child: no orderLinkId of its own and a non-empty
+    /// `parentOrderLinkId`. A parent link is meaningless on an order that has its own link
+    /// (Bybit's docs only give it to attached TP/SL orders), so such an order is left alone.
+    pub fn learn(&mut self, o: &Order) {
+        let Some(parent) = o.parent_order_link_id.as_deref().filter(|p| !p.is_empty()) else {
+            return;
+        };
+        if !o.order_link_id.is_empty() || o.order_id.is_empty() {
+            return;
+        }
+        if self
+            .parents
+            .insert(o.order_id.clone(), parent.to_owned())
+            .is_none()
+        {
+            if self.order.len() >= self.cap {
+                if let Some(old) = self.order.pop_front() {
+                    self.parents.remove(&old);
+                }
+            }
+            self.order.push_back(o.order_id.clone());
+        }
+    }
+
+    /// The parent orderLinkId of the child order `order_id`, if known.
+    pub fn of(&self, order_id: &str) -> Option<&str> {
+        self.parents.get(order_id).map(String::as_str)
+    }
+}
+
 #[derive(Debug)]
 struct State {
     fills: Dedupe,
     orders: OrderBook,
     sent: SentPrices,
+    parents: Parents,
     /// Newest execTime published, ms: REST catch-up asks from a little before it.
     last_exec_ms: Option<i64>,
 }
@@ -235,6 +289,7 @@ impl Tracker {
                 fills: Dedupe::new(cap),
                 orders: OrderBook::new(cap),
                 sent: SentPrices::new(cap),
+                parents: Parents::new(cap),
                 last_exec_ms: None,
             }),
             bus,
@@ -259,7 +314,15 @@ impl Tracker {
             if let Some(t) = e.exec_time {
                 state.last_exec_ms = Some(state.last_exec_ms.map_or(t, |l| l.max(t)));
             }
-            let fill = wire::fill(e);
+            let mut fill = wire::fill(e);
+            // A TP/SL child's fill belongs to the trade whose order it was attached to: it is
+            // published (and journaled) under the parent's orderLinkId, with the child's own
+            // orderId and side, so it is not left as a foreign fill.
+            if fill.order_link_id.is_empty() {
+                if let Some(parent) = state.parents.of(&e.order_id) {
+                    fill.order_link_id = parent.to_owned();
+                }
+            }
             // Journaled before it is published (the journal ignores an execId it holds).
             if let Err(err) = self.journal.record_fill(&fill) {
                 self.bus.publish(Event::Health(exec_events::HealthUpdate {
@@ -280,6 +343,7 @@ impl Tracker {
         let mut state = self.lock();
         let mut published = 0;
         for o in orders {
+            state.parents.learn(o);
             self.compare_sent_price(&mut state, o);
             let seen = match state.orders.offer(o) {
                 OrderVerdict::Stale => continue,
@@ -292,6 +356,15 @@ impl Tracker {
         published
     }
 
+    /// Learns which of `orders` are TP/SL children of our orders (REST reads, before their
+    /// executions are offered); [`Tracker::orders`] learns the same from every report.
+    pub fn learn_parents<'a>(&self, orders: impl IntoIterator<Item = &'a Order>) {
+        let mut state = self.lock();
+        for o in orders {
+            state.parents.learn(o);
+        }
+    }
+
     /// Remembers the limit price about to be sent for `link`, before it is sent (a push may
     /// come before the reply).
     pub fn expect_price(&self, link: &str, price: Decimal) {
@@ -302,6 +375,7 @@ impl Tracker {
     /// [`Tracker::orders`]) with the limit price this process sent for it.
     pub fn check_sent_price(&self, o: &Order) {
         let mut state = self.lock();
+        state.parents.learn(o);
         self.compare_sent_price(&mut state, o);
     }
 

@@ -15,3 +15,6 @@ mod resume;
 mod rules;
 mod support;
 mod tracking;
+
+// Issue 16 item 6: TP/SL children tied to their parent's trade.
+mod children;

@@ -59,7 +59,17 @@ fn non_trade_executions_keep_their_type() {
     let bus = EventBus::new(64);
     let mut sub = bus.subscribe();
     let tracker = Tracker::new(bus, journal(), 100);
-    let kinds = ["Funding", "AdlTrade", "BustTrade", "Delivery", "Settle"];
+    // CorporateAction: docs/changelog/v5.mdx, docs/v5/enum.mdx execType (stock split);
+    // an execType this layer has never heard of keeps its text too.
+    let kinds = [
+        "Funding",
+        "AdlTrade",
+        "BustTrade",
+        "Delivery",
+        "Settle",
+        "CorporateAction",
+        "StockDividend",
+    ];
     let execs: Vec<_> = kinds
         .iter()
         .enumerate()
@@ -81,6 +91,8 @@ fn non_trade_executions_keep_their_type() {
             ExecKind::Liquidation,
             ExecKind::Other("Delivery".into()),
             ExecKind::Other("Settle".into()),
+            ExecKind::Other("CorporateAction".into()),
+            ExecKind::Other("StockDividend".into()),
         ]
     );
     assert!(got.iter().all(|k| *k != ExecKind::Trade));

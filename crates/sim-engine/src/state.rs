@@ -40,12 +40,22 @@ pub(crate) struct OrderState {
     pub(crate) reject_reason: &'static str,
     pub(crate) take_profit: Option<Decimal>,
     pub(crate) stop_loss: Option<Decimal>,
+    /// A TP/SL child's `parentOrderLinkId`: the orderLinkId of the order whose attached
+    /// TP/SL it came from; empty for every other order (v5/order/open-order).
+    pub(crate) parent_link: String,
     pub(crate) last_price_on_created: Decimal,
     pub(crate) created: i64,
     pub(crate) updated: i64,
 }
 
 impl OrderState {
+    /// A closing order: `reduceOnly`, or `closeOnTrigger`, which "can only reduce your
+    /// position, not increase it" (v5/order/create-order). Both are held to the reduce-only
+    /// rules: never margin, cut to the position, cancelled when there is nothing to reduce.
+    pub(crate) fn closes_only(&self) -> bool {
+        self.reduce_only || self.close_on_trigger
+    }
+
     pub(crate) fn is_open(&self) -> bool {
         self.status.is_open()
     }
@@ -73,6 +83,11 @@ pub(crate) struct PositionState {
     pub(crate) cur_realised: Decimal,
     pub(crate) take_profit: Option<Decimal>,
     pub(crate) stop_loss: Option<Decimal>,
+    /// The orderLinkIds of the orders whose attached TP / SL the position's TP / SL are:
+    /// their children's `parentOrderLinkId`. Set-trading-stop keeps them (futures); a TP/SL
+    /// first set by set-trading-stop has none (v5/order/open-order, parentOrderLinkId).
+    pub(crate) tp_parent: String,
+    pub(crate) sl_parent: String,
     pub(crate) created: i64,
     pub(crate) updated: i64,
     /// The match event that last changed the position; -1 for a symbol never traded
@@ -91,6 +106,8 @@ impl PositionState {
             cur_realised: Decimal::ZERO,
             take_profit: None,
             stop_loss: None,
+            tp_parent: String::new(),
+            sl_parent: String::new(),
             created: now,
             updated: now,
             seq: -1,
@@ -150,6 +167,8 @@ impl PositionState {
                     self.avg = Decimal::ZERO;
                     self.take_profit = None;
                     self.stop_loss = None;
+                    self.tp_parent.clear();
+                    self.sl_parent.clear();
                     if rest > Decimal::ZERO {
                         self.side = Some(side);
                         self.size = rest;

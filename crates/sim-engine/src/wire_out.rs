@@ -76,6 +76,7 @@ impl Engine {
         w.last_price_on_created = Some(o.last_price_on_created);
         w.reduce_only = o.reduce_only;
         w.close_on_trigger = o.close_on_trigger;
+        w.parent_order_link_id = Some(o.parent_link.clone());
         w.smp_type = Some(bybit_types::SmpType::None);
         w.created_time = Some(o.created);
         w.updated_time = Some(o.updated);

@@ -41,7 +41,7 @@ impl Engine {
             .filter(|o| {
                 o.symbol == symbol
                     && matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled)
-                    && !o.reduce_only
+                    && !o.closes_only()
                     && Some(o.seq) != without
             })
             .map(|o| (o.side, o.leaves, o.price));

@@ -60,7 +60,7 @@ impl Engine {
         }
         let symbol = o.symbol.clone();
         let stop_kind = o.stop_order_type.clone();
-        let (side, is_reduce) = (o.side, o.reduce_only || o.close_on_trigger);
+        let (side, is_reduce) = (o.side, o.closes_only());
         let price = if o.order_type == OrderType::Limit {
             o.price
         } else {
@@ -190,6 +190,14 @@ impl Engine {
         } else {
             TriggerDirection::Fall
         };
+        let parent_link = {
+            let pos = self.position(symbol);
+            if is_tp {
+                pos.tp_parent.clone()
+            } else {
+                pos.sl_parent.clone()
+            }
+        };
         let seq = self.next_order_seq();
         let order_id = self.uuid();
         let now = self.now;
@@ -227,6 +235,7 @@ impl Engine {
                 reject_reason: "EC_NoError",
                 take_profit: None,
                 stop_loss: None,
+                parent_link,
                 last_price_on_created: last,
                 created: now,
                 updated: now,
@@ -395,7 +404,7 @@ impl Engine {
         };
         let symbol = o.symbol.clone();
         let side = o.side;
-        let reduce = o.reduce_only;
+        let reduce = o.closes_only();
         let pos = self.position_view(&symbol);
         let qty = if reduce {
             match pos.side {
@@ -487,6 +496,7 @@ impl Engine {
             self.retire(seq);
         }
         let exec_id = self.uuid();
+        let parent = link_id.clone();
         self.push_execution(ExecRecord {
             exec_type: ExecType::Trade,
             exec_id,
@@ -517,9 +527,11 @@ impl Engine {
             if p.side == Some(side) {
                 if tp.is_some() {
                     p.take_profit = tp;
+                    p.tp_parent.clone_from(&parent);
                 }
                 if sl.is_some() {
                     p.stop_loss = sl;
+                    p.sl_parent.clone_from(&parent);
                 }
             }
         }
@@ -553,7 +565,7 @@ impl Engine {
             .open_iter()
             .filter(|o| {
                 o.symbol == symbol
-                    && o.reduce_only
+                    && o.closes_only()
                     && matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled)
             })
             .filter(|o| pos.side.is_none_or(|held| held == o.side))

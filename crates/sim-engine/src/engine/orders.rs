@@ -79,6 +79,10 @@ impl Engine {
             }
         }
         let close_all = req.qty.is_zero() && req.reduce_only && req.close_on_trigger;
+        // `closeOnTrigger` "can only reduce your position, not increase it"
+        // (v5/order/create-order): such an order is held to the reduce-only rules, so one
+        // that would open or add is refused with reduce-only's 110017.
+        let closing = req.reduce_only || req.close_on_trigger;
         if !close_all {
             if req.qty <= Decimal::ZERO {
                 return Err(Reject::qty_below_min());
@@ -96,7 +100,7 @@ impl Engine {
             };
             // A reduce-only order is cut to the position it closes (Bybit splits a large one);
             // one that waits for a trigger has no position to be cut to yet.
-            if req.qty > max && !(req.reduce_only && req.trigger_price.is_none()) {
+            if req.qty > max && !(closing && req.trigger_price.is_none()) {
                 return Err(Reject::qty_above_max());
             }
         }
@@ -148,7 +152,7 @@ impl Engine {
         }
         let pos = self.position_view(&req.symbol);
         let mut qty = req.qty;
-        if req.reduce_only {
+        if closing {
             // A conditional reduce-only order is checked when it triggers: the position it
             // closes may not exist yet.
             if trigger.is_none() {
@@ -191,7 +195,7 @@ impl Engine {
             if active >= self.limits.max_active_orders_per_symbol {
                 return Err(Reject::too_many_active_orders());
             }
-            if !req.reduce_only {
+            if !closing {
                 if self.wallet <= Decimal::ZERO {
                     return Err(Reject::insufficient_wallet());
                 }
@@ -246,6 +250,7 @@ impl Engine {
             reject_reason: "EC_NoError",
             take_profit: req.take_profit,
             stop_loss: req.stop_loss,
+            parent_link: String::new(),
             last_price_on_created: last,
             created: now,
             updated: now,
@@ -390,7 +395,7 @@ impl Engine {
             return Err(Reject::params("order not modified"));
         }
         // A larger or dearer resting order needs the margin for the difference.
-        if !order.reduce_only && !order.is_conditional_waiting() {
+        if !order.closes_only() && !order.is_conditional_waiting() {
             let cost = self.order_cost_replacing(
                 &order.symbol,
                 order.side,
