@@ -401,10 +401,9 @@ async fn setting_the_same_stop_twice_is_a_success() {
 /// fill without finding one of TP2's. So TP2 is closed with nothing filled: it must be
 /// resolved (not left unknown) and never sent again under its orderLinkId.
 ///
-/// Today the gateway leaves TP2's status `None`: resolving it needs exec-gateway (owned by
-/// the lead), so the test is ignored until then; run it with `--ignored`.
+/// `recover()` resolves it as closed with nothing filled (journaled `Cancelled`); before, it
+/// left TP2's status `None` and the leg unknown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs exec-gateway to resolve an acked, unfilled, forgotten order (issue 16 item 7)"]
 async fn an_unfilled_order_the_exchange_forgot_is_resolved_and_never_resent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");

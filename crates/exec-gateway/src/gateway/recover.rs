@@ -238,22 +238,27 @@ impl Gateway {
         Ok(())
     }
 
-    async fn has_open_orders(
+    /// The orderLinkIds of the trade's orders open on the exchange now.
+    async fn open_links(
         &self,
         symbol: &bybit_types::Symbol,
         tag: &str,
-    ) -> Result<bool, GatewayError> {
+    ) -> Result<BTreeSet<String>, GatewayError> {
         let orders = self
             .retry(|| self.ports.router.sync_open_orders(symbol))
             .await
             .map_err(|e| self.port_failed("recover: open orders", e))?;
-        Ok(orders.iter().any(|o| {
-            o.status.is_open()
-                && self
-                    .links
-                    .parse(&o.order_link_id)
-                    .is_some_and(|(_, t)| t == tag)
-        }))
+        Ok(orders
+            .into_iter()
+            .filter(|o| {
+                o.status.is_open()
+                    && self
+                        .links
+                        .parse(&o.order_link_id)
+                        .is_some_and(|(_, t)| t == tag)
+            })
+            .map(|o| o.order_link_id)
+            .collect())
     }
 
     async fn recover_trade(&self, tag: &str) -> Result<Option<Recovered>, GatewayError> {
@@ -273,7 +278,8 @@ impl Gateway {
             .map_err(|e| self.journal_failed(tag, e))?
             .last()
             .map_or(Phase::Idle, |s| s.phase);
-        let orders_open = self.has_open_orders(&plan.symbol, tag).await?;
+        let open_links = self.open_links(&plan.symbol, tag).await?;
+        let orders_open = !open_links.is_empty();
         let intents = journal
             .intents(tag)
             .map_err(|e| self.journal_failed(tag, e))?;
@@ -300,6 +306,46 @@ impl Gateway {
                 .retry(|| self.ports.router.get_order(&plan.symbol, &link))
                 .await
                 .map_err(|e| self.port_failed("recover: order lookup", e))?;
+            // Issue 16, R-GW-6: an order the exchange had that no lookup finds any more, that
+            // is not open (open orders are never forgotten) and of which no fill is journaled
+            // (the catch-up walked every execution since the newest fill it knew) closed with
+            // nothing filled and was forgotten since: Bybit keeps an unfilled closed order in
+            // history for 24 h and realtime forgets closed orders on a restart. It is resolved
+            // as closed (journaled once), never left unknown, and its orderLinkId never reused.
+            let forgotten_unfilled = found.is_none()
+                && row.exchange_had_it()
+                && !open_links.contains(&row.intent.order_link_id)
+                && journal
+                    .fills(&row.intent.order_link_id)
+                    .map_err(|e| self.journal_failed(tag, e))?
+                    .iter()
+                    .all(|f| f.order_link_id != row.intent.order_link_id);
+            if forgotten_unfilled {
+                // Aged out, or never there (the journal and the exchange disagree): from here
+                // the two look the same, and either way the order is not open and filled
+                // nothing. The disagreement is still reported (once while it stands).
+                disagreements.push(format!(
+                    "{}: journaled as placed but unknown to the exchange",
+                    row.intent.order_link_id
+                ));
+                if !matches!(row.outcomes.last(), Some(Outcome::Cancelled)) {
+                    journal
+                        .record_outcome(&row.intent.order_link_id, &Outcome::Cancelled, self.now())
+                        .map_err(|e| self.journal_failed(tag, e))?;
+                    resolved.push(format!(
+                        "{}: closed with nothing filled, forgotten by the exchange since",
+                        row.intent.order_link_id
+                    ));
+                }
+                state.orders.insert(
+                    row.intent.leg.clone(),
+                    (
+                        row.intent.order_link_id.clone(),
+                        Some(OrderStatus::Cancelled),
+                    ),
+                );
+                continue;
+            }
             // R-SAFE-4: what the lookup learnt is journaled, so no intent stays unresolved
             // once the exchange can be read.
             if found.is_none() && may_still_land(row, self.now(), self.landing_window_ms()) {
