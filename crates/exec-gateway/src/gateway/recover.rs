@@ -54,33 +54,10 @@ impl ReconcileReport {
     }
 }
 
-/// An intent whose placement no answer or lookup has settled yet.
-fn unsettled(row: &crate::journal::IntentRow) -> bool {
-    row.outcomes
-        .iter()
-        .rev()
-        .find(|o| {
-            matches!(
-                o,
-                Outcome::Acked { .. }
-                    | Outcome::Rejected { .. }
-                    | Outcome::Unknown { .. }
-                    | Outcome::Resolved { .. }
-                    | Outcome::Rerounded { .. }
-                    | Outcome::Cancelled
-                    | Outcome::Amended { .. }
-            )
-        })
-        .is_none_or(|o| matches!(o, Outcome::Unknown { .. } | Outcome::Rerounded { .. }))
-}
-
-/// An intent whose order a lookup did not find but which may still land: nothing says the
-/// exchange had it or refused it (its last answer is unknown, or a lookup after an unknown
-/// answer found nothing yet), and it is younger than `landing_window`, so a send of it may
-/// still be held in flight (R-SAFE-4).
-fn may_still_land(row: &crate::journal::IntentRow, now_ms: i64, window_ms: i64) -> bool {
-    let young = now_ms - row.intent.at_ms < window_ms;
-    let last = row.outcomes.iter().rev().find(|o| {
+/// The latest outcome that says something of the order's placement (an answer, a lookup, a
+/// re-send, a cancel or an amend; not a note).
+fn last_answer(row: &crate::journal::IntentRow) -> Option<&Outcome> {
+    row.outcomes.iter().rev().find(|o| {
         matches!(
             o,
             Outcome::Acked { .. }
@@ -91,7 +68,22 @@ fn may_still_land(row: &crate::journal::IntentRow, now_ms: i64, window_ms: i64) 
                 | Outcome::Cancelled
                 | Outcome::Amended { .. }
         )
-    });
+    })
+}
+
+/// An intent whose placement no answer or lookup has settled yet.
+fn unsettled(row: &crate::journal::IntentRow) -> bool {
+    last_answer(row)
+        .is_none_or(|o| matches!(o, Outcome::Unknown { .. } | Outcome::Rerounded { .. }))
+}
+
+/// An intent whose order a lookup did not find but which may still land: nothing says the
+/// exchange had it or refused it (its last answer is unknown, or a lookup after an unknown
+/// answer found nothing yet), and it is younger than `landing_window`, so a send of it may
+/// still be held in flight (R-SAFE-4).
+fn may_still_land(row: &crate::journal::IntentRow, now_ms: i64, window_ms: i64) -> bool {
+    let young = now_ms - row.intent.at_ms < window_ms;
+    let last = last_answer(row);
     young
         && last.is_none_or(|o| {
             matches!(
