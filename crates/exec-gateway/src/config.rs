@@ -61,7 +61,8 @@ pub struct GatewayConfig {
     /// What to do when take-profits cannot be placed after the entry filled.
     pub on_tp_failure: TpFailurePolicy,
     /// How far (a fraction, 0.1 = 10 %) a plan's TP and DCA prices may lie from the current
-    /// price when the instrument publishes no price band of its own. R-SAFE-1.
+    /// price: a sanity band, always applied, beside the exchange's own order price limit
+    /// (`PriceService::price_limit`). R-SAFE-1.
     pub default_price_band: Decimal,
     /// How old an intent must be before a lookup that does not find its order settles it as
     /// never placed (`recover()` / `reconcile()` journal it so): by then a request held in

@@ -608,3 +608,45 @@ async fn an_entry_that_filled_nothing_aborts_the_trade_and_frees_the_symbol() {
     let next = gw.execute_entry(&plan("U2")).await;
     assert!(next.is_ok(), "{next:?}");
 }
+
+/// R-SAFE-2: a trade that adopted a position and whose entry's outcome was unknown still owns
+/// the adopted quantity when the entry is called again (the journaled adoption is read back):
+/// before, the repeat counted the entry's own fill only, so its TPs and close_all left the
+/// adopted part unprotected and open.
+#[tokio::test]
+async fn a_repeated_entry_keeps_what_the_first_call_adopted() {
+    let mut m = Mocks::new();
+    m.config.retry_backoff = vec![];
+    m.config.max_send_attempts = 1;
+    let landed = Arc::new(AtomicBool::new(false));
+    m.router
+        .expect_place_market_entry()
+        .times(1)
+        .returning(|_| Err(unknown()));
+    let l = landed.clone();
+    m.router.expect_get_order().returning(move |_, link| {
+        Ok(l.load(Ordering::SeqCst)
+            .then(|| snapshot(link.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.positions
+        .expect_get_position()
+        .returning(|_| Ok(long(dec!(0.05), dec!(50000))));
+    let (gw, journal) = m.build_mem();
+    let mut p = plan("AD1");
+    p.adopt_position = true;
+    let err = gw.execute_entry(&p).await.unwrap_err();
+    assert!(err.is_outcome_unknown(), "{err}");
+    let adopted: Vec<_> = journal
+        .writes("AD1")
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.kind == exec_gateway::WriteKind::Adopt)
+        .collect();
+    assert_eq!(adopted.len(), 1, "{adopted:?}");
+    // The entry did land: the repeat finds it and owns entry + adopted.
+    landed.store(true, Ordering::SeqCst);
+    let done = gw.execute_entry(&p).await.unwrap();
+    assert_eq!(done.filled_qty, dec!(0.07), "{done:?}");
+    assert_eq!(gw.trade("AD1").unwrap().filled_qty, dec!(0.07));
+}

@@ -448,8 +448,9 @@ impl Gateway {
             .map_err(|e| self.journal_failed(tag, e))?
             .is_some();
         if sent_before {
-            // A repeated call: the position may be this trade's own entry.
-            return Ok(Decimal::ZERO);
+            // A repeated call: the position may be this trade's own entry, plus what the first
+            // call adopted (journaled then).
+            return self.adopted_qty(tag);
         }
         let position = match self.position(&plan.symbol).await {
             Ok(p) => p,

@@ -73,9 +73,10 @@ impl Gateway {
             self.release_claim(tag);
             return Err(self.journal_failed(tag, e));
         }
-        // R-SAFE-2: what the trade adopted is journaled, so a restart still knows it owns it.
-        // A repeated call adopts again only what it finds again (the latest record counts).
-        if !adopted.is_zero() {
+        // R-SAFE-2: what the trade adopted is journaled, so a restart, or a repeated call
+        // after the entry was sent, still knows it owns it (the latest record counts; a
+        // repeated call before the entry was sent adopts what it finds again).
+        if !adopted.is_zero() && !sent_before {
             if let Err(e) = self.record_write(
                 tag,
                 WriteKind::Adopt,

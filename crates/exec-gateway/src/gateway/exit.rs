@@ -67,7 +67,8 @@ impl Gateway {
     }
 
     /// Cancels the trade's TP and DCA orders, closes the position at market (reduce-only,
-    /// split into chunks of at most `maxMktOrderQty`) and waits until the position is flat.
+    /// split into chunks of at most `maxMktOrderQty`) and waits until the position is down to
+    /// what the trade does not own (flat, when it owns it all).
     /// Works on an aborted trade too (it is how one is cleaned up). Called again, it reads
     /// the position first and sends only what is still open, with fresh `CLOSE{n}` ids.
     /// Closes only the quantity the trade owns (R-SAFE-2): a position it did not open is

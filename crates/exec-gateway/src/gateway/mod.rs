@@ -452,6 +452,21 @@ impl Gateway {
         lock(&self.halted).get_or_insert_with(|| reason.to_owned());
     }
 
+    /// The quantity the trade adopted (`adopt_position`), from its latest journaled
+    /// `WriteKind::Adopt` record; zero if none (R-SAFE-2).
+    pub(crate) fn adopted_qty(&self, tag: &str) -> Result<Decimal, GatewayError> {
+        Ok(self
+            .ports
+            .journal
+            .writes(tag)
+            .map_err(|e| self.journal_failed(tag, e))?
+            .iter()
+            .rev()
+            .find(|w| w.kind == WriteKind::Adopt)
+            .and_then(|w| w.value)
+            .unwrap_or_default())
+    }
+
     /// Publishes `execution.error` and appends it to the error log (R-ERR-5).
     pub(crate) fn report(
         &self,

@@ -422,15 +422,7 @@ impl Gateway {
             );
         }
         // A position the trade adopted (journaled as an Adopt write) is its own too (R-SAFE-2).
-        let adopted = journal
-            .writes(tag)
-            .map_err(|e| self.journal_failed(tag, e))?
-            .iter()
-            .rev()
-            .find(|w| w.kind == crate::journal::WriteKind::Adopt)
-            .and_then(|w| w.value)
-            .unwrap_or_default();
-        state.filled_qty += adopted;
+        state.filled_qty += self.adopted_qty(tag)?;
         let position = self
             .retry(|| self.ports.positions.get_position(&plan.symbol))
             .await
