@@ -169,9 +169,10 @@ fn gateway_error(e: &GatewayError) -> Response {
     refused(error_code(e), e.to_string())
 }
 
-/// The legs of `plan` not placed although the entry filled, and whether the trade is
-/// **unprotected**: open with filled quantity and a take-profit missing.
-pub(crate) fn missing_legs(state: &TradeState, plan: Option<&TradePlan>) -> (Vec<String>, bool) {
+/// The legs of `plan` not on the exchange although the entry filled (a take-profit leg too
+/// small to place is left out by the gateway and shows here too). Whether the trade is
+/// *unprotected* is the gateway's decision (`TradeState::unprotected`), not made again here.
+pub(crate) fn missing_legs(state: &TradeState, plan: Option<&TradePlan>) -> Vec<String> {
     let mut missing = Vec::new();
     if let Some(plan) = plan {
         if state.filled_qty > Decimal::ZERO {
@@ -181,14 +182,7 @@ pub(crate) fn missing_legs(state: &TradeState, plan: Option<&TradePlan>) -> (Vec
             missing.extend(planned.filter(|leg| !state.orders.contains_key(leg)));
         }
     }
-    let open_phase = matches!(
-        state.phase,
-        exec_gateway::Phase::InPosition | exec_gateway::Phase::Entering
-    );
-    let unprotected = open_phase
-        && state.filled_qty > Decimal::ZERO
-        && missing.iter().any(|l| l.starts_with("TP"));
-    (missing, unprotected)
+    missing
 }
 
 /// The state of a trade with each leg: orderLinkId and last status seen, or `missing` for a
@@ -207,8 +201,8 @@ pub(crate) fn trade_json(state: &TradeState, plan: Option<&TradePlan>) -> Value 
             )
         })
         .collect();
-    let (missing, unprotected) = missing_legs(state, plan);
-    let unprotected = unprotected || state.unprotected;
+    let missing = missing_legs(state, plan);
+    let unprotected = state.unprotected;
     for p in &state.problems {
         legs.insert(
             p.leg.clone(),
@@ -307,8 +301,9 @@ pub(crate) async fn start_trade(
     let trade = trade_json(&state, Some(&plan));
     let entry_json = json!({"entryPrice": entry.entry_price, "filledQty": entry.filled_qty,
                             "orderLinkId": entry.order_link_id});
-    let complete =
-        state.problems.is_empty() && !state.unprotected && trade["missingLegs"] == json!([]);
+    // The gateway's word: every leg it meant to place stands (a dust TP leg it left out is
+    // not a failure).
+    let complete = state.problems.is_empty() && !state.unprotected;
     if complete {
         return answer(
             StatusCode::OK,

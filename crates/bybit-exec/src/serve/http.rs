@@ -513,8 +513,8 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         trade.flag = flagged.get(&trade.tag).cloned();
         if let Some(state) = rt.gateway.trade(&trade.tag) {
             let plan = api::plan_of(&app, &trade.tag).await;
-            (trade.missing_legs, trade.unprotected) = api::missing_legs(&state, plan.as_ref());
-            trade.unprotected |= state.unprotected;
+            trade.missing_legs = api::missing_legs(&state, plan.as_ref());
+            trade.unprotected = state.unprotected;
             trade.problems = state
                 .problems
                 .iter()
