@@ -43,7 +43,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Keep the journal in this SQLite file (default: in memory), e.g. to read it afterwards
-    /// with `bybit-exec journal DEMO`.
+    /// with `bybit-exec journal DEMO_<ms>` (the run prints its tag).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// The trade's client tag (its orderLinkIds are `andre_<LEG>_<TAG>`). A tag names one
@@ -396,6 +396,15 @@ pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
         "emulator listening on {} (BTCUSDT still at 50000, 10000 USDT)",
         emu.http_url()
     ));
+    if let Some(file) = &args.journal {
+        timeline.say(&format!(
+            "journal {}, trade {} (afterwards: EXECUTION_JOURNAL={} bybit-exec journal {})",
+            file.display(),
+            args.tag,
+            file.display(),
+            args.tag
+        ));
+    }
 
     let bus = EventBus::new(exec_events::DEFAULT_CAPACITY);
     let printer = timeline.spawn(&bus);

@@ -129,6 +129,7 @@ pub(crate) fn spawn(app: Arc<App>, every: Duration) -> JoinHandle<()> {
                     true
                 }
                 Err(_) => {
+                    tracing::warn!("reconciliation pass cut after {RECONCILE_TIMEOUT:?}");
                     metrics::counter!(RECONCILE_TOTAL, "result" => "failed").increment(1);
                     app.reconciled.set(|last| {
                         last.settled = false;
