@@ -297,14 +297,7 @@ async fn count_request(
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, crate::rest::MAX_BODY).await else {
         state.requests.record(&path, b"");
-        let body = json!({
-            "retCode": 10001,
-            "retMsg": "params error: request body too large",
-            "result": {},
-            "retExtInfo": {},
-            "time": state.clock.now_ms(),
-        });
-        return Err((StatusCode::OK, Json(body)).into_response());
+        return Err(crate::rest::body_too_large(state.clock.now_ms()));
     };
     let link = state.requests.record(&path, &bytes);
     Ok((Request::from_parts(parts, Body::from(bytes)), link))

@@ -196,14 +196,7 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
     let raw_query = parts.uri.query().unwrap_or("").to_owned();
     let body: Bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
-            return envelope(
-                StatusCode::OK,
-                &Err(Reject::params("params error: request body too large")),
-                now,
-                None,
-            )
-        }
+        Err(_) => return body_too_large(now),
     };
     let is_get = parts.method == Method::GET;
     let payload: &[u8] = if is_get { raw_query.as_bytes() } else { &body };
@@ -260,6 +253,16 @@ struct Envelope<'a> {
 }
 
 /// Writes Bybit's envelope with the rate-limit headers.
+/// Bybit's answer to a request body over [`MAX_BODY`].
+pub(crate) fn body_too_large(now: i64) -> Response {
+    envelope(
+        StatusCode::OK,
+        &Err(Reject::params("params error: request body too large")),
+        now,
+        None,
+    )
+}
+
 fn envelope(
     status: StatusCode,
     outcome: &Result<Reply, Reject>,
