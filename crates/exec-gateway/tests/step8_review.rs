@@ -650,3 +650,43 @@ async fn a_repeated_entry_keeps_what_the_first_call_adopted() {
     assert_eq!(done.filled_qty, dec!(0.07), "{done:?}");
     assert_eq!(gw.trade("AD1").unwrap().filled_qty, dec!(0.07));
 }
+
+/// R-SAFE-3: a take-profit problem of the trade as a whole (the position could not be read
+/// after the entry filled, so no TP leg was tried) ends when setup_tps places every leg: it
+/// stayed listed for ever, the trade unprotected and never settled.
+#[tokio::test]
+async fn a_trade_level_tp_problem_ends_when_every_tp_stands() {
+    let mut m = Mocks::new();
+    m.config.retry_backoff = vec![];
+    m.router.expect_place_market_entry().returning(ack);
+    m.router.expect_place_tp_order().returning(ack);
+    m.router.expect_place_dca_order().returning(ack);
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(l.as_str()
+            .contains("ENTRY")
+            .then(|| snapshot(l.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let r = reads.clone();
+    m.positions
+        .expect_get_position()
+        .returning(move |s| match r.fetch_add(1, Ordering::SeqCst) {
+            0 => Ok(PositionState::flat(s.clone())),
+            1 => Err(unknown()),
+            _ => Ok(long(dec!(0.02), dec!(50000))),
+        });
+    let (gw, _) = m.build_mem();
+    let p = plan("TL1");
+    let opened = gw.open_trade(&p).await.unwrap();
+    assert!(
+        opened.state.problems.iter().any(|x| x.leg == "TP") && opened.state.unprotected,
+        "{opened:?}"
+    );
+    let state = gw
+        .setup_tps(&p, &long(dec!(0.02), dec!(50000)))
+        .await
+        .unwrap();
+    assert!(state.problems.iter().all(|x| x.leg != "TP"), "{state:?}");
+    assert!(!state.unprotected, "{state:?}");
+}

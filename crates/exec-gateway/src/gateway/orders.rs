@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bybit_meta::{InstrumentRules, OrderDraft, RoundingMode};
 use rust_decimal::Decimal;
 
-use super::{meta_error, EntryResult, Gateway};
+use super::{lock, meta_error, EntryResult, Gateway};
 use crate::config::{DcaMode, TpFailurePolicy};
 use crate::error::GatewayError;
 use crate::link_id::{Leg, LegFilter};
@@ -258,8 +258,14 @@ impl Gateway {
         match first_error {
             Some(e) => Err(e),
             None => {
-                // Every TP leg is placed, open or done: the position is protected as planned.
-                self.update_trade(tag, |t| t.unprotected = false);
+                // Every TP leg is placed, open or done: the position is protected as planned,
+                // and a trade-level take-profit problem (no leg of its own, e.g. the position
+                // could not be read after the entry) is over too.
+                lock(&self.standing).retain(|(t, l, _)| t != tag || l != "TP");
+                self.update_trade(tag, |t| {
+                    t.unprotected = false;
+                    t.problems.retain(|p| p.leg != "TP");
+                });
                 Ok(self.trade(tag).unwrap_or_else(|| TradeState::new(plan)))
             }
         }
