@@ -20,6 +20,7 @@ pub(crate) fn fill(n: u32) -> Fill {
         fee: dec!(0.05225),
         fee_currency: "USDT".into(),
         is_maker: false,
+        pnl: None,
         exec_kind: ExecKind::Trade,
         time_ms: 1,
         simulated: false,

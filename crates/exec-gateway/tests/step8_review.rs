@@ -376,6 +376,7 @@ async fn a_filled_tp_aged_out_of_lookups_is_done_not_missing() {
             fee: dec!(0.01),
             fee_currency: "USDT".into(),
             is_maker: true,
+            pnl: None,
             exec_kind: exec_events::ExecKind::Trade,
             time_ms: 1,
             simulated: false,

@@ -124,6 +124,7 @@ pub fn fill(e: &Execution) -> Fill {
             e.fee_currency.clone()
         },
         is_maker: e.is_maker,
+        pnl: e.exec_pnl,
         exec_kind,
         time_ms: e.exec_time.unwrap_or(0),
         simulated: false,
