@@ -752,6 +752,7 @@ async fn a_tp_fill_only_the_journal_remembers_is_not_owned_again_by_close_all() 
             fee: dec!(0.01),
             fee_currency: "USDT".into(),
             is_maker: true,
+            pnl: None,
             exec_kind: exec_events::ExecKind::Trade,
             time_ms: 1,
             simulated: false,
