@@ -165,6 +165,54 @@ fn check_two_trades(j: &dyn Journal) {
     assert_eq!(trade_history(j, &links(), "NOPE").unwrap(), None);
 }
 
+/// Fills without an orderLinkId in the trade's life: a position stop's (closing) fill is the
+/// trade's, a fill on the trade's own side (an order placed by hand) is not.
+#[test]
+fn a_fill_without_order_link_id_counts_only_when_it_closes() {
+    let j = MemoryJournal::new();
+    j.record_plan(&plan("T3"), 100).unwrap();
+    let buy = Side::Buy;
+    for f in [
+        fill(
+            "e1",
+            "andre_ENTRY_T3",
+            buy,
+            dec!(50000),
+            dec!(0.02),
+            dec!(0.55),
+            Some(dec!(0)),
+            110,
+        ),
+        fill(
+            "hand",
+            "",
+            buy,
+            dec!(50000),
+            dec!(0.5),
+            dec!(13.75),
+            Some(dec!(0)),
+            120,
+        ),
+        fill(
+            "stop",
+            "",
+            Side::Sell,
+            dec!(49900),
+            dec!(0.02),
+            dec!(0.5),
+            Some(dec!(-2)),
+            130,
+        ),
+    ] {
+        j.record_fill(&f).unwrap();
+    }
+    j.record_state("T3", Phase::Closed, "stopped", 140).unwrap();
+    let t3 = trade_history(&j, &links(), "T3").unwrap().unwrap();
+    assert_eq!(t3.fills, 2, "{t3:?}");
+    assert_eq!((t3.qty, t3.closed_qty), (dec!(0.02), dec!(0.02)));
+    assert_eq!(t3.pnl.realised, dec!(-3.05));
+}
+
 #[test]
 fn a_trades_history_and_realised_pnl_come_from_its_fills_in_memory() {
     let j = MemoryJournal::new();

@@ -3,9 +3,11 @@
 //! status page and the demo call it.
 //!
 //! A trade's fills are the journaled fills whose orderLinkId names the trade, plus the
-//! fills on its symbol that carry no orderLinkId between its opening and its closing: the
-//! funding executions (a position's, not an order's) and the fills of a position stop set by
-//! trading-stop. One open trade per symbol (R-SAFE-2) makes those the trade's.
+//! position-level executions on its symbol that carry no orderLinkId between its opening and
+//! its closing: funding, liquidation, and closing fills (the side that reduces the trade's
+//! position: a position stop set by trading-stop, a close by hand). One open trade per symbol
+//! (R-SAFE-2) makes those the trade's; a fill without orderLinkId on the trade's own side (an
+//! order placed by hand that adds to the position) is not the trade's.
 
 use exec_events::{ExecKind, Fill, Side};
 use rust_decimal::Decimal;
@@ -108,7 +110,12 @@ fn history_of(row: &PlanRow, states: &[StateRow], all: &[Fill], links: &LinkIds)
         .iter()
         .filter(|f| {
             if f.order_link_id.is_empty() {
-                f.symbol == symbol
+                let position_level = match f.exec_kind {
+                    ExecKind::Funding | ExecKind::Liquidation => true,
+                    _ => f.side != plan.side,
+                };
+                position_level
+                    && f.symbol == symbol
                     && f.time_ms >= row.at_ms
                     && closed_time_ms.is_none_or(|c| f.time_ms <= c)
             } else {
