@@ -830,7 +830,19 @@ fn trades(settings: &Settings, args: &TradesArgs) -> Result<Done> {
             ]);
         }
         let total: Decimal = all.iter().map(|h| h.pnl.realised).sum();
-        format!("{t}\n{} trades, realised P&L {total} USDT", all.len())
+        let mut text = format!("{t}\n{} trades, realised P&L {total} USDT", all.len());
+        let unknown: Vec<&str> = all
+            .iter()
+            .filter(|h| h.pnl.unknown_pnl_fills > 0)
+            .map(|h| h.tag.as_str())
+            .collect();
+        if !unknown.is_empty() {
+            text.push_str(&format!(
+                "\nnot counted: the P&L of fills journaled without the exchange's execPnl ({})",
+                unknown.join(", ")
+            ));
+        }
+        text
     };
     Ok(Done { text, ok: true })
 }
