@@ -190,6 +190,31 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
         get(addr, &format!("/api/trades/{TAG}")).await["phase"] == "CLOSED"
     })
     .await;
+    // The fault bit: the entry's create landed with its answer lost, so it was sent again
+    // (more than one create for its orderLinkId reached the exchange), and still only one
+    // order carries it.
+    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry_link = format!("andre_ENTRY_{TAG}");
+    let creates = state["requests"]["createsByOrderLinkId"][&entry_link]
+        .as_u64()
+        .unwrap();
+    assert!(
+        creates >= 2,
+        "the entry's create was not faulted: {creates}"
+    );
+    let orders = state["closedOrders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(state["openOrders"].as_array().unwrap())
+        .filter(|o| o["orderLinkId"] == entry_link.as_str())
+        .count();
+    assert_eq!(orders, 1, "one entry order on the exchange");
     let serve_exchange = exchange_pnl(&emu, TAG).await;
     assert_ne!(serve_exchange, Decimal::ZERO);
 
