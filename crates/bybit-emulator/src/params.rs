@@ -81,9 +81,7 @@ impl Params {
         let value = match self.values.get(name) {
             None | Some(Value::Null) => return Ok(None),
             Some(Value::String(s)) if s.is_empty() => return Ok(None),
-            Some(Value::Bool(_) | Value::Array(_) | Value::Object(_)) => {
-                return Err(invalid(name))
-            }
+            Some(Value::Bool(_) | Value::Array(_) | Value::Object(_)) => return Err(invalid(name)),
             Some(value) => value,
         };
         match json_decimal(name, value) {

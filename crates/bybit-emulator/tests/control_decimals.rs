@@ -30,7 +30,11 @@ async fn control_decimals_refuse_what_the_rest_grammar_refuses_and_change_nothin
     for (bad, reason) in bad_values() {
         let calls = [
             ("/balance", json!({"usdt": bad}), "usdt"),
-            ("/price", json!({"symbol": "BTCUSDT", "price": bad}), "price"),
+            (
+                "/price",
+                json!({"symbol": "BTCUSDT", "price": bad}),
+                "price",
+            ),
             (
                 "/price-path",
                 json!({"symbol": "BTCUSDT", "intervalMs": 10, "prices": ["50000", bad]}),
@@ -78,10 +82,7 @@ async fn control_decimals_refuse_what_the_rest_grammar_refuses_and_change_nothin
     // The grammar's own forms still work: a plain decimal string is taken.
     let ok = c.control("/balance", json!({"usdt": "1234.5"})).await;
     assert!(ok.status.is_success(), "{}", ok.body);
-    assert_eq!(
-        c.state().await["wallet"]["totalWalletBalance"],
-        "1234.5"
-    );
+    assert_eq!(c.state().await["wallet"]["totalWalletBalance"], "1234.5");
 }
 
 async fn tick_size(c: &Client) -> Value {
