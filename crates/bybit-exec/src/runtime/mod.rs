@@ -530,12 +530,16 @@ impl Runtime {
             }
             Routing::Paper => {
                 let engine = paper_engine(&settings, public_rest.as_ref()).await?;
-                let paper = Arc::new(PaperRouter::new(
-                    engine,
-                    bus.clone(),
-                    clock.clone(),
-                    journal.clone(),
-                ));
+                // The account the journal holds (an earlier paper process) is continued.
+                let paper = {
+                    let (bus, clock, journal) = (bus.clone(), clock.clone(), journal.clone());
+                    tokio::task::spawn_blocking(move || {
+                        PaperRouter::new(engine, bus, clock, journal)
+                    })
+                    .await
+                    .context("opening the paper account")??
+                };
+                let paper = Arc::new(paper);
                 tasks
                     .0
                     .push(tokio::spawn(drain(public_events, Some(paper.clone()))));
