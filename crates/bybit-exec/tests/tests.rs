@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod docs;
 mod ops;
+mod paper;
 mod runtime;
 mod serve;
 mod suite;

@@ -429,6 +429,9 @@ struct StatusView {
     unresolved: Vec<Unresolved>,
     events: Vec<EventLine>,
     errors: Vec<String>,
+    /// Paper routing: the simulated account's balance, kept in the journal across restarts
+    /// (`null` under other routings).
+    paper_balance: Option<serde_json::Value>,
 }
 
 /// The page's JSON, from the refresher's last read: no request to the exchange of its own.
@@ -545,6 +548,10 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         unresolved: unresolved_off_thread(&app).await,
         events: app.seen.events(),
         errors,
+        paper_balance: rt.paper.as_ref().map(|p| {
+            let b = p.balance();
+            json!({"wallet": b.wallet, "available": b.available})
+        }),
     })
 }
 
