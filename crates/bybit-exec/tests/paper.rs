@@ -198,12 +198,32 @@ async fn resting(serve: &PaperServe, tag: &str) -> Vec<String> {
 /// The orders the paper engine holds (open and closed), as saved in the journal: orderLinkId
 /// → how many orders carry it. Read with no serve running.
 fn paper_orders(journal: &Path) -> BTreeMap<String, usize> {
-    let saved = SqliteJournal::open(journal)
-        .unwrap()
+    let journal = SqliteJournal::open(journal).unwrap();
+    let saved = journal
         .paper_account()
         .unwrap()
         .expect("the journal holds the paper account");
     let account: Value = serde_json::from_str(&saved).unwrap();
+    // The journal's fills are the paper account's executions: each once, none missing.
+    let mut executions: Vec<String> = account["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["exec_id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut fills: Vec<String> = journal
+        .fills("")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.exec_id)
+        .collect();
+    executions.sort();
+    fills.sort();
+    assert_eq!(
+        fills, executions,
+        "the journal's fills against the paper account's"
+    );
+    assert_eq!(fills.len(), 3, "the entry, TP1 and TP2 filled once each");
     let mut count = BTreeMap::new();
     for order in account["orders"].as_object().unwrap().values() {
         let link = order["link_id"].as_str().unwrap();
