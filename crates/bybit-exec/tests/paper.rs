@@ -129,9 +129,9 @@ impl Drop for PaperServe {
 struct Kept {
     phase: Value,
     filled: Value,
-    /// Leg → orderLinkId. (A recovered leg's status reads "sent" until the order next
-    /// changes, live routing included: recover() does not replay order updates; the resting
-    /// orders are compared on the exchange instead.)
+    /// Leg → orderLinkId. (Not the status: the serve that placed the legs still reads
+    /// "sent" for them, the stale-status issue the lead is fixing in issue 17, while a
+    /// recovered trade reads the exchange's; the resting orders are compared instead.)
     legs: BTreeMap<String, Value>,
     position: Value,
     balance: Value,

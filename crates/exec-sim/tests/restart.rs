@@ -121,6 +121,14 @@ async fn a_restarted_router_continues_the_account_with_the_last_fill() {
         .expect("R1 recovered")
         .state;
     assert_eq!(trade.phase, Phase::InPosition, "{trade:?}");
+    for (leg, (_, status)) in &trade.orders {
+        let want = if leg == "ENTRY" || leg == "TP1" {
+            exec_gateway::OrderStatus::Filled
+        } else {
+            exec_gateway::OrderStatus::Open
+        };
+        assert_eq!(*status, Some(want), "{leg}: {trade:?}");
+    }
     assert_eq!(account(&second.router), before, "recover() placed nothing");
     assert!(link_counts(&second.router).values().all(|n| *n == 1));
 }
