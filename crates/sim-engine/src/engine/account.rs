@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use super::{Engine, LimitPxAction};
 use crate::state::{ExecRecord, OrderState, PositionState};
 
-/// The layout's version; a text of another version is refused rather than misread.
+/// The layout's version; a text of another version is refused rather than misread. The
+/// records' fields (`state.rs`) are part of the layout: a field added there needs a serde
+/// default or a new version, or saved accounts stop reading (refused, never misread).
 const VERSION: u32 = 1;
 
 /// Why a saved account could not be restored. The engine is unchanged.
