@@ -129,10 +129,8 @@ impl Drop for PaperServe {
 struct Kept {
     phase: Value,
     filled: Value,
-    /// Leg → orderLinkId. (Not the status: the serve that placed the legs still reads
-    /// "sent" for them, the stale-status issue the lead is fixing in issue 17, while a
-    /// recovered trade reads the exchange's; the resting orders are compared instead.)
-    legs: BTreeMap<String, Value>,
+    /// Leg → (orderLinkId, status).
+    legs: BTreeMap<String, (Value, Value)>,
     position: Value,
     balance: Value,
 }
@@ -160,7 +158,7 @@ async fn kept(serve: &PaperServe, tag: &str) -> Kept {
         .map(|o| {
             (
                 o["leg"].as_str().unwrap().to_owned(),
-                o["orderLinkId"].clone(),
+                (o["orderLinkId"].clone(), o["status"].clone()),
             )
         })
         .collect();
