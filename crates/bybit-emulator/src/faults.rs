@@ -49,13 +49,15 @@
 //! `{"enabled"}`, `POST /emulator/reset` (clear every fault), and `GET /emulator/state` (the whole
 //! engine: wallet, positions, orders, executions, prices, with the faults in force, the
 //! number of open WebSockets and `requests`: every REST request that arrived, counted before
-//! any fault, as `total`, `byPath` and `createsByOrderLinkId`, see `crate::requests`). Numbers may be JSON numbers or strings; every value is
-//! range-checked and a bad one is refused with HTTP 400 and the reason.
+//! any fault, as `total`, `byPath` and `createsByOrderLinkId`, see `crate::requests`). A decimal
+//! (a price, a size, a balance) is read as the REST API reads one (`params::json_decimal`): a
+//! JSON string in the strict grammar, so `"1_0"`, `"1e3"`, `" 1"`, `"+1"`, `""` and a JSON
+//! number are refused; an integer may be a JSON number or a string without `+`. Every value is
+//! range-checked and a bad one is refused with HTTP 400 and the reason, changing nothing.
 
 use std::collections::HashMap;
 use std::io;
 use std::ops::RangeInclusive;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,6 +74,7 @@ use serde_json::{json, Value};
 use sim_engine::{BookShape, PriceSource};
 
 use crate::app::Mute;
+use crate::params::{json_decimal, strict_int};
 use crate::AppState;
 
 /// The largest clock skew the control API sets, ms (one day).
@@ -393,10 +396,7 @@ fn field_text(v: &Value, name: &str) -> Option<String> {
 
 fn int(v: &Value, name: &str) -> Result<Option<i64>, String> {
     field_text(v, name)
-        .map(|t| {
-            t.parse::<i64>()
-                .map_err(|_| format!("{name} must be an integer"))
-        })
+        .map(|t| strict_int(&t).ok_or_else(|| format!("{name} must be an integer")))
         .transpose()
 }
 
@@ -425,9 +425,13 @@ fn until(state: &AppState, v: &Value, default_s: i64) -> Result<i64, String> {
     Ok(state.clock.now_ms().saturating_add(seconds * 1000))
 }
 
+/// A decimal field, read as the REST API reads one ([`json_decimal`]: a JSON string in the
+/// strict grammar), so `"1_0"`, `"1e3"`, `" 1"`, `"+1"`, `""` and a JSON number are refused.
 fn decimal(v: &Value, name: &str) -> Result<Decimal, String> {
-    let text = field_text(v, name).ok_or_else(|| format!("{name} is required"))?;
-    Decimal::from_str(&text).map_err(|_| format!("{name} must be a decimal"))
+    match v.get(name) {
+        None | Some(Value::Null) => Err(format!("{name} is required")),
+        Some(value) => json_decimal(name, value),
+    }
 }
 
 /// A decimal field that must be above zero and at most [`MAX_AMOUNT`] (a price, a size, a
@@ -757,13 +761,8 @@ async fn price_path(State(state): State<Arc<AppState>>, bytes: Bytes) -> Respons
             .and_then(Value::as_array)
             .ok_or("prices must be an array")?
             .iter()
-            .map(|p| match p {
-                Value::String(s) => Decimal::from_str(s).map_err(|_| format!("bad price {s}")),
-                Value::Number(n) => {
-                    Decimal::from_str(&n.to_string()).map_err(|_| format!("bad price {n}"))
-                }
-                other => Err(format!("bad price {other}")),
-            })
+            .enumerate()
+            .map(|(i, p)| json_decimal(&format!("prices[{i}]"), p))
             .collect::<Result<Vec<_>, _>>()?;
         if prices.is_empty() || prices.len() > MAX_POINTS {
             return Err(format!("prices must hold 1 to {MAX_POINTS} prices"));
@@ -790,13 +789,14 @@ async fn replay(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
                     .as_array()
                     .filter(|r| r.len() == 3)
                     .ok_or("each trade is [ms, price, qty]")?;
-                let text = |x: &Value| match x {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                let at = text(&row[0]).parse::<i64>().map_err(|_| "bad trade time")?;
-                let price = Decimal::from_str(&text(&row[1])).map_err(|_| "bad trade price")?;
-                let qty = Decimal::from_str(&text(&row[2])).map_err(|_| "bad trade qty")?;
+                let at = match &row[0] {
+                    Value::String(s) => strict_int(s),
+                    Value::Number(n) => n.as_i64(),
+                    _ => None,
+                }
+                .ok_or("bad trade time")?;
+                let price = json_decimal("trade price", &row[1])?;
+                let qty = json_decimal("trade qty", &row[2])?;
                 Ok((at, price, qty))
             })
             .collect::<Result<Vec<_>, String>>()?;

@@ -78,23 +78,18 @@ impl Params {
     /// number there. A float has also lost its text (`1e3`, `0.30000000000000004`) before
     /// anyone could check it.
     pub(crate) fn decimal(&self, name: &str) -> Result<Option<Decimal>, Reject> {
-        if let Some(Value::Number(_)) = self.values.get(name) {
-            return Err(Reject::params(format!(
-                "params error: {name} invalid: must be a string"
-            )));
-        }
-        let Some(text) = self.text(name)? else {
-            return Ok(None);
+        let value = match self.values.get(name) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::String(s)) if s.is_empty() => return Ok(None),
+            Some(Value::Bool(_) | Value::Array(_) | Value::Object(_)) => return Err(invalid(name)),
+            Some(value) => value,
         };
-        match parse_decimal(&text) {
+        match json_decimal(name, value) {
             Ok(value) if !value.is_sign_negative() => Ok(Some(value)),
             Ok(_) => Err(Reject::params(format!(
                 "params error: {name} invalid: must not be negative"
             ))),
-            Err(e) => Err(Reject::params(format!(
-                "params error: {name} invalid: {}",
-                e.reason()
-            ))),
+            Err(message) => Err(Reject::params(format!("params error: {message}"))),
         }
     }
 
@@ -103,13 +98,10 @@ impl Params {
             .ok_or_else(|| Reject::params(format!("params error: {name} is required")))
     }
 
-    /// An integer parameter, `-?[0-9]+` (std's parser would also take a leading `+`).
+    /// An integer parameter, in [`strict_int`]'s grammar.
     pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, Reject> {
         self.text(name)?
-            .map(|t| match t.strip_prefix('+') {
-                Some(_) => Err(invalid(name)),
-                None => t.parse::<i64>().map_err(|_| invalid(name)),
-            })
+            .map(|t| strict_int(&t).ok_or_else(|| invalid(name)))
             .transpose()
     }
 
@@ -165,6 +157,31 @@ impl Params {
             Some(c) => c.parse().map_err(|_| invalid("cursor")),
         }
     }
+}
+
+/// The one reading of a decimal from a JSON value, for the REST parameters and the
+/// emulator's control API alike: a JSON string in `bybit_types::parse_decimal`'s strict
+/// grammar. A JSON number is refused, as Bybit refuses one for a decimal (10001): a float has
+/// lost its text (`1e3`, `0.30000000000000004`) before anyone could check it. The error names
+/// the field and says what is wrong with it. Signs and ranges are the caller's rule.
+pub(crate) fn json_decimal(name: &str, value: &Value) -> Result<Decimal, String> {
+    match value {
+        Value::String(text) => {
+            parse_decimal(text).map_err(|e| format!("{name} invalid: {}", e.reason()))
+        }
+        Value::Number(_) => Err(format!(
+            "{name} invalid: must be a string (a decimal such as \"1.5\")"
+        )),
+        _ => Err(format!("{name} invalid: must be a decimal string")),
+    }
+}
+
+/// An integer as text, `-?[0-9]+`: std's parser would also take a leading `+`.
+pub(crate) fn strict_int(text: &str) -> Option<i64> {
+    if text.starts_with('+') {
+        return None;
+    }
+    text.parse::<i64>().ok()
 }
 
 fn invalid(name: &str) -> Reject {

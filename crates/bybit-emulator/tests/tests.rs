@@ -35,3 +35,6 @@ mod price_limit;
 
 // Issue 16 items 5 and 6 (the rest): closeOnTrigger only reduces; TP/SL children's parent.
 mod closing;
+
+// Issue 17 item 6: the control API's decimals in the REST API's strict grammar.
+mod control_decimals;

@@ -9,6 +9,7 @@ mod demo;
 mod docs;
 mod history;
 mod ops;
+mod paper;
 mod runtime;
 mod serve;
 mod suite;

@@ -594,3 +594,43 @@ async fn with_a_broken_journal_no_amend_is_sent() {
         .unwrap_err();
     assert!(matches!(err, GatewayError::Journal(_)), "{err}");
 }
+
+// Issue 17 item 5: paper routing keeps its account in the journal file, saved in one
+// transaction with the fills of the change it follows.
+
+#[test]
+fn a_paper_account_is_saved_with_its_fills_in_one_write_and_read_back_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    for journal in [
+        Box::new(SqliteJournal::open(&path).unwrap()) as Box<dyn Journal>,
+        Box::new(MemoryJournal::new()),
+    ] {
+        assert_eq!(journal.paper_account().unwrap(), None);
+        journal.record_fill(&fill(1)).unwrap();
+        journal
+            .save_paper_account("{\"v\":1}", &[fill(1), fill(2)], 10)
+            .unwrap();
+        journal
+            .save_paper_account("{\"v\":2}", &[fill(3)], 11)
+            .unwrap();
+        assert_eq!(
+            journal.paper_account().unwrap().as_deref(),
+            Some("{\"v\":2}")
+        );
+        let ids: Vec<_> = journal
+            .fills("")
+            .unwrap()
+            .into_iter()
+            .map(|f| f.exec_id)
+            .collect();
+        assert_eq!(ids, ["e1", "e2", "e3"], "each fill once, in order");
+    }
+    // The file keeps the last account after it is closed and opened again.
+    let reopened = SqliteJournal::open(&path).unwrap();
+    assert_eq!(
+        reopened.paper_account().unwrap().as_deref(),
+        Some("{\"v\":2}")
+    );
+    assert_eq!(reopened.fills("").unwrap().len(), 3);
+}

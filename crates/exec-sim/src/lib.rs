@@ -23,4 +23,4 @@ pub mod wire;
 
 pub use dry_run::DryRunRouter;
 pub use meta::CachedSymbolMeta;
-pub use paper::PaperRouter;
+pub use paper::{PaperError, PaperRouter};

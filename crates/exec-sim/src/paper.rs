@@ -9,26 +9,55 @@ use bybit_types::OrderLinkId;
 use exec_events::{Event, EventBus};
 use exec_gateway::{
     cancel_matching, AccountService, Balance, BybitStatus, CancelScope, Clock, HealthCheck,
-    Journal, OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortResult, PositionService,
-    PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
+    Journal, JournalError, OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortError,
+    PortResult, PositionService, PositionState, PriceService, RestHealth, Symbol,
+    SymbolMetaService, TriggerDirection, WsHealth,
 };
 use rust_decimal::Decimal;
 use sim_engine::{
-    Amend, Engine, EngineEvent, NewOrder, OrderKey, OrderQuery, PriceSource, TradingStop,
+    Amend, Engine, EngineEvent, NewOrder, OrderKey, OrderQuery, PriceSource, RestoreError,
+    TradingStop,
 };
 
 use crate::wire;
+
+/// The error of every port call once the account could not be saved.
+fn unsaved(why: &str) -> PortError {
+    PortError::UnknownOutcome {
+        reason: format!(
+            "the paper account could not be saved in the journal ({why}); restart to continue \
+             from the last saved account"
+        ),
+    }
+}
 
 struct Inner {
     engine: Engine,
     /// Orders already reported, so a later `New` reads as an update.
     seen: HashSet<String>,
+    /// Why the account could not be saved. From then on the engine is ahead of what a
+    /// restart would restore, so every port call is refused until the process restarts.
+    unsaved: Option<String>,
+}
+
+/// Why a paper router could not start on its journal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PaperError {
+    /// The journal could not be read or written.
+    #[error("the paper account in the journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The journal holds an account this engine cannot continue.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
 }
 
 /// The ports over an in-process [`Engine`]. Cheap to share (`Arc`); every call locks the
-/// engine briefly (never across an await), runs one command at the clock's time, and
-/// publishes what the engine reports, in the engine's order, before unlocking. With a
-/// journal each fill is recorded before it is published.
+/// engine briefly (never across an await), runs one command at the clock's time, saves the
+/// account in the journal when the command changed it (with the command's fills, in one
+/// write: [`Journal::save_paper_account`]), and only then publishes what the engine reported,
+/// in the engine's order, and answers. So a process killed at any point restarts on an
+/// account that has every order the journal says was answered, and no fill the journal lacks.
 pub struct PaperRouter {
     inner: Mutex<Inner>,
     bus: EventBus,
@@ -45,52 +74,107 @@ impl std::fmt::Debug for PaperRouter {
 }
 
 impl PaperRouter {
-    /// A router over `engine`, publishing on `bus`, with `clock` for engine time. Every fill
-    /// is recorded in `journal` (the gateway's) before it is published, so a bus subscriber
-    /// that lags can re-read fills there; it is not optional (SPEC R-GW-6).
+    /// A router over `engine`, publishing on `bus`, with `clock` for engine time. The account
+    /// is kept in `journal` (the gateway's; not optional, SPEC R-GW-6): when the journal
+    /// holds one (an earlier process), the engine continues it (its balance, positions,
+    /// orders, fills, leverage; the market stays `engine`'s); otherwise `engine`'s fresh
+    /// account is saved at once. Every fill is recorded in the journal before it is
+    /// published, so a bus subscriber that lags can re-read fills there.
     pub fn new(
-        engine: Engine,
+        mut engine: Engine,
         bus: EventBus,
         clock: Arc<dyn Clock>,
         journal: Arc<dyn Journal>,
-    ) -> Self {
-        PaperRouter {
+    ) -> Result<Self, PaperError> {
+        match journal.paper_account()? {
+            Some(saved) => engine.restore_account(&saved)?,
+            None => journal.save_paper_account(&engine.account_json(), &[], clock.now_ms())?,
+        }
+        engine.take_events();
+        let seen = engine
+            .open_orders(&OrderQuery::default())
+            .into_iter()
+            .chain(engine.order_history(&OrderQuery::default()))
+            .map(|o| o.order_id)
+            .collect();
+        Ok(PaperRouter {
             inner: Mutex::new(Inner {
                 engine,
-                seen: HashSet::new(),
+                seen,
+                unsaved: None,
             }),
             bus,
             clock,
             journal,
-        }
+        })
     }
 
-    /// Runs `f` on the engine at the clock's time and publishes what it reports.
+    /// Runs `f` on the engine at the clock's time, saves the account if `f` changed it, and
+    /// publishes what the engine reports. For reads and tests: a failed save is reported on
+    /// the bus (and refuses every later port call) but `f`'s result is returned.
     pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> T {
+        self.step(|inner, now| f(&mut inner.engine, now)).0
+    }
+
+    /// [`with_engine`](Self::with_engine) for a port call: refused without touching the
+    /// engine once a save has failed, and an error when this call's save fails (the outcome
+    /// is then unknown to the gateway, and the account is not published as changed).
+    fn run<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> PortResult<T> {
+        let (result, saved) = self.step(|inner, now| match &inner.unsaved {
+            Some(why) => Err(unsaved(why)),
+            None => Ok(f(&mut inner.engine, now)),
+        });
+        saved?;
+        result
+    }
+
+    /// Runs `f` under the lock, saves the account when the engine reports a change to it,
+    /// then publishes; the second value says whether the save failed.
+    fn step<T>(&self, f: impl FnOnce(&mut Inner, i64) -> T) -> (T, PortResult<()>) {
         let now = self.clock.now_ms();
         let mut inner = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = f(&mut inner.engine, now);
+        let result = f(&mut inner, now);
         let events = inner.engine.take_events();
+        let changed = events.iter().any(|e| {
+            matches!(
+                e,
+                EngineEvent::Order(_)
+                    | EngineEvent::Execution(_)
+                    | EngineEvent::Position(_)
+                    | EngineEvent::Wallet(_)
+            )
+        });
+        let fills: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                EngineEvent::Execution(x) => Some(wire::fill(x)),
+                _ => None,
+            })
+            .collect();
+        if changed && inner.unsaved.is_none() {
+            let account = inner.engine.account_json();
+            if let Err(err) = self.journal.save_paper_account(&account, &fills, now) {
+                let why = err.to_string();
+                self.bus.publish(Event::Health(exec_events::HealthUpdate {
+                    component: "journal".into(),
+                    ok: false,
+                    detail: Some(format!("paper account not saved: {why}")),
+                }));
+                inner.unsaved = Some(why.clone());
+                return (result, Err(unsaved(&why)));
+            }
+        }
+        let mut fills = fills.into_iter();
         for event in events {
             let out = match event {
                 EngineEvent::Order(o) => {
                     let seen = !inner.seen.insert(o.order_id.clone());
                     Some(Event::Order(wire::order_event(&o, seen)))
                 }
-                EngineEvent::Execution(e) => {
-                    let fill = wire::fill(&e);
-                    if let Err(err) = self.journal.record_fill(&fill) {
-                        self.bus.publish(Event::Health(exec_events::HealthUpdate {
-                            component: "journal".into(),
-                            ok: false,
-                            detail: Some(err.to_string()),
-                        }));
-                    }
-                    Some(Event::Fill(fill))
-                }
+                EngineEvent::Execution(_) => fills.next().map(Event::Fill),
                 EngineEvent::Position(p) => Some(Event::Position(wire::position_event(&p))),
                 EngineEvent::Wallet(w) => Some(Event::Wallet(wire::wallet_event(&w))),
                 EngineEvent::Trade(_) | EngineEvent::Market { .. } => None,
@@ -99,24 +183,31 @@ impl PaperRouter {
                 self.bus.publish(event);
             }
         }
-        result
+        (result, Ok(()))
+    }
+
+    /// The paper account's wallet balance and what is available, from memory (no command).
+    pub fn balance(&self) -> Balance {
+        wire::balance(&self.with_engine(|e, _| e.wallet()))
     }
 
     /// Prints a trade at `price` (the price path's next step).
     pub fn set_price(&self, symbol: &str, price: Decimal) -> PortResult<()> {
-        self.with_engine(|e, now| e.set_price(now, symbol, price))
+        self.run(|e, now| e.set_price(now, symbol, price))?
             .map_err(wire::reject)
     }
 
     /// Replaces a symbol's price source (e.g. [`PriceSource::path`]).
     pub fn set_price_source(&self, symbol: &str, source: PriceSource) -> PortResult<()> {
-        self.with_engine(|e, _| e.set_price_source(symbol, source))
+        self.run(|e, _| e.set_price_source(symbol, source))?
             .map_err(wire::reject)
     }
 
-    /// Moves the engine to the clock's time: price sources print what is due.
+    /// Moves the engine to the clock's time: price sources print what is due. Nothing
+    /// moves once the account could not be saved.
     pub fn advance(&self) {
-        self.with_engine(|e, now| e.advance(now));
+        // A failed save was already reported on the bus and refuses every later call.
+        let _ = self.run(|e, now| e.advance(now));
     }
 
     fn place(&self, req: &OrderRequest) -> PortResult<OrderAck> {
@@ -138,7 +229,7 @@ impl PaperRouter {
             order = order.reduce_only();
         }
         let ack = self
-            .with_engine(|e, now| e.create_order(now, &order))
+            .run(|e, now| e.create_order(now, &order))?
             .map_err(wire::reject)?;
         Ok(OrderAck {
             order_id: ack.order_id,
@@ -146,11 +237,12 @@ impl PaperRouter {
         })
     }
 
-    fn orders(&self, query: &OrderQuery) -> Vec<OrderSnapshot> {
-        self.with_engine(|e, _| e.open_orders(query))
+    fn orders(&self, query: &OrderQuery) -> PortResult<Vec<OrderSnapshot>> {
+        Ok(self
+            .run(|e, _| e.open_orders(query))?
             .iter()
             .map(wire::snapshot)
-            .collect()
+            .collect())
     }
 }
 
@@ -185,10 +277,10 @@ impl OrderRouter for PaperRouter {
     }
 
     async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {
-        Ok(self.orders(&OrderQuery {
+        self.orders(&OrderQuery {
             symbol: Some(symbol.as_str().to_owned()),
             ..OrderQuery::default()
-        }))
+        })
     }
 
     async fn get_order(
@@ -201,14 +293,14 @@ impl OrderRouter for PaperRouter {
                 symbol: Some(symbol.as_str().to_owned()),
                 key: Some(OrderKey::LinkId(order_link_id.as_str().to_owned())),
                 ..OrderQuery::default()
-            })
+            })?
             .into_iter()
             .next())
     }
 
     async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()> {
         let key = OrderKey::LinkId(order_link_id.as_str().to_owned());
-        self.with_engine(|e, now| e.cancel_order(now, symbol.as_str(), &key))
+        self.run(|e, now| e.cancel_order(now, symbol.as_str(), &key))?
             .map(drop)
             .map_err(wire::reject)
     }
@@ -226,7 +318,7 @@ impl OrderRouter for PaperRouter {
             price: None,
             trigger_price: None,
         };
-        self.with_engine(|e, now| e.amend_order(now, &amend))
+        self.run(|e, now| e.amend_order(now, &amend))?
             .map(drop)
             .map_err(wire::reject)
     }
@@ -237,7 +329,7 @@ impl OrderRouter for PaperRouter {
             take_profit: None,
             stop_loss: Some(price),
         };
-        self.with_engine(|e, now| e.set_trading_stop(now, &stop))
+        self.run(|e, now| e.set_trading_stop(now, &stop))?
             .map_err(wire::reject)
     }
 }
@@ -246,13 +338,13 @@ impl OrderRouter for PaperRouter {
 impl PositionService for PaperRouter {
     async fn get_position(&self, symbol: &Symbol) -> PortResult<PositionState> {
         let p = self
-            .with_engine(|e, _| e.position_of(symbol.as_str()))
+            .run(|e, _| e.position_of(symbol.as_str()))?
             .map_err(wire::reject)?;
         wire::position(&p)
     }
 
     async fn get_all_positions(&self) -> PortResult<Vec<PositionState>> {
-        self.with_engine(|e, _| e.open_positions())
+        self.run(|e, _| e.open_positions())?
             .iter()
             .map(wire::position)
             .collect()
@@ -266,11 +358,11 @@ impl PositionService for PaperRouter {
 #[async_trait]
 impl AccountService for PaperRouter {
     async fn get_balance(&self) -> PortResult<Balance> {
-        Ok(wire::balance(&self.with_engine(|e, _| e.wallet())))
+        Ok(wire::balance(&self.run(|e, _| e.wallet())?))
     }
 
     async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()> {
-        match self.with_engine(|e, now| e.set_leverage(now, symbol.as_str(), leverage, leverage)) {
+        match self.run(|e, now| e.set_leverage(now, symbol.as_str(), leverage, leverage))? {
             Ok(()) => Ok(()),
             Err(r) if r.ret_code == sim_engine::codes::LEVERAGE_NOT_MODIFIED => Ok(()),
             Err(r) => Err(wire::reject(r)),

@@ -214,7 +214,8 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
         bus.clone(),
         Arc::new(ManualClock::new(1_700_000_000_000)),
         journal.clone(),
-    );
+    )
+    .unwrap();
 
     // Entry, two adds, then a reduce-only close: every order a market order that fills.
     let legs = [

@@ -28,12 +28,15 @@ pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<Er
     config.static_prices = true;
     let bus = EventBus::new(4096);
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let router = Arc::new(PaperRouter::new(
-        Engine::new(config).unwrap(),
-        bus.clone(),
-        clock.clone(),
-        journal.clone(),
-    ));
+    let router = Arc::new(
+        PaperRouter::new(
+            Engine::new(config).unwrap(),
+            bus.clone(),
+            clock.clone(),
+            journal.clone(),
+        )
+        .unwrap(),
+    );
     let ports = Ports {
         router: router.clone(),
         positions: router.clone(),

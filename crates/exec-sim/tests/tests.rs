@@ -6,4 +6,5 @@
 mod dry_run;
 mod ownership;
 mod paper;
+mod restart;
 mod support;

@@ -19,6 +19,7 @@ use crate::state::{ExecRecord, OrderState, PositionState};
 use crate::wire_out::Wire;
 use crate::{ConfigError, EngineEvent};
 
+mod account;
 mod book;
 mod funding;
 mod margin;
@@ -37,6 +38,7 @@ pub use time::{
 pub use price_limit::{LimitPxAction, LimitPxCategory, PriceLimit};
 pub use rules::RulesChange;
 
+pub use account::RestoreError;
 pub use queries::Retained;
 
 /// Maintenance margin rate used for reporting (Bybit's first risk tier is around 0.5 %).

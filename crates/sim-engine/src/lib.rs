@@ -66,8 +66,9 @@ pub use command::{
 };
 pub use config::{BookShape, EngineConfig, FeeRates, Limits};
 pub use engine::{
-    query_window, Engine, LimitPxAction, LimitPxCategory, PriceLimit, Retained, RulesChange,
-    DAY_MS, EXECUTIONS_KEPT_MS, MAX_BALANCE, MAX_PASS_MS, QUERY_WINDOW_MS, UNFILLED_CLOSED_KEPT_MS,
+    query_window, Engine, LimitPxAction, LimitPxCategory, PriceLimit, RestoreError, Retained,
+    RulesChange, DAY_MS, EXECUTIONS_KEPT_MS, MAX_BALANCE, MAX_PASS_MS, QUERY_WINDOW_MS,
+    UNFILLED_CLOSED_KEPT_MS,
 };
 pub use market::{BookSnapshot, Level, PricePoint, PriceSource, PublicTrade};
 pub use reject::{codes, Reject};

@@ -4,11 +4,14 @@
 use bybit_types::{
     CancelType, CreateType, ExecType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
 };
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::command::TriggerDirection;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct OrderState {
     /// Creation sequence: time priority and a stable iteration order.
     pub(crate) seq: u64,
@@ -37,7 +40,7 @@ pub(crate) struct OrderState {
     pub(crate) stop_order_type: Option<StopOrderType>,
     pub(crate) create_type: CreateType,
     pub(crate) cancel_type: Option<CancelType>,
-    pub(crate) reject_reason: &'static str,
+    pub(crate) reject_reason: Cow<'static, str>,
     pub(crate) take_profit: Option<Decimal>,
     pub(crate) stop_loss: Option<Decimal>,
     /// A TP/SL child's `parentOrderLinkId`: the orderLinkId of the order whose attached
@@ -73,7 +76,7 @@ impl OrderState {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PositionState {
     pub(crate) side: Option<Side>,
     pub(crate) size: Decimal,
@@ -183,7 +186,7 @@ impl PositionState {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ExecRecord {
     /// `Trade` for fills, `Funding` for funding settlements.
     pub(crate) exec_type: ExecType,

@@ -43,7 +43,7 @@ impl Engine {
         w.position_idx = 0;
         w.create_type = Some(o.create_type.clone());
         w.cancel_type = Some(o.cancel_type.clone().unwrap_or(CancelType::Unspecified));
-        w.reject_reason = o.reject_reason.to_owned();
+        w.reject_reason = o.reject_reason.to_string();
         w.avg_price = o.avg_price().or(none);
         w.leaves_qty = Some(if o.is_open() { o.leaves } else { Decimal::ZERO });
         w.leaves_value = Some(money(if o.is_open() {

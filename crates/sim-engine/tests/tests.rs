@@ -5,6 +5,7 @@
 
 mod support;
 
+mod account;
 mod accounting;
 mod fidelity;
 mod invariants;

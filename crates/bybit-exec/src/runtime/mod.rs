@@ -10,7 +10,9 @@
 //!   public data (a [`LiveExchange`] without a private stream or tracking; no keys needed).
 //! - **Paper**: [`PaperRouter`] over a [`sim_engine::Engine`] built from the environment's
 //!   instruments-info and opening tickers (public, no keys) and fed every ticker price the
-//!   public stream brings, so a person paper-trades on real prices without an account.
+//!   public stream brings, so a person paper-trades on real prices without an account. The
+//!   account (balance, positions, orders, fills) is kept in the journal file and continued
+//!   by the next start on it (`EXECUTION_PAPER_USDT` only sets a new journal's balance).
 //!
 //! [`Runtime::status`] is SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`;
 //! [`Runtime::shutdown`] stops tracking, closes the streams and drops the journal (every
@@ -531,12 +533,16 @@ impl Runtime {
             }
             Routing::Paper => {
                 let engine = paper_engine(&settings, public_rest.as_ref()).await?;
-                let paper = Arc::new(PaperRouter::new(
-                    engine,
-                    bus.clone(),
-                    clock.clone(),
-                    journal.clone(),
-                ));
+                // The account the journal holds (an earlier paper process) is continued.
+                let paper = {
+                    let (bus, clock, journal) = (bus.clone(), clock.clone(), journal.clone());
+                    tokio::task::spawn_blocking(move || {
+                        PaperRouter::new(engine, bus, clock, journal)
+                    })
+                    .await
+                    .context("opening the paper account")??
+                };
+                let paper = Arc::new(paper);
                 tasks
                     .0
                     .push(tokio::spawn(drain(public_events, Some(paper.clone()))));

@@ -464,6 +464,9 @@ struct StatusView {
     realised_pnl_total: Option<Decimal>,
     /// The session's equity, oldest first (the chart).
     equity: Vec<EquityPoint>,
+    /// Paper routing: the simulated account's balance, kept in the journal across restarts
+    /// (`null` under other routings).
+    paper_balance: Option<serde_json::Value>,
 }
 
 /// The page's JSON, from the refresher's last read: no request to the exchange of its own.
@@ -636,6 +639,10 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         history,
         realised_pnl_total,
         equity: app.snapshot.series(),
+        paper_balance: rt.paper.as_ref().map(|p| {
+            let b = p.balance();
+            json!({"wallet": b.wallet, "available": b.available})
+        }),
     })
 }
 

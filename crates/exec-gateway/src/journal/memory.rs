@@ -14,12 +14,24 @@ struct Inner {
     fills: Vec<Fill>,
     writes: Vec<WriteRecord>,
     states: Vec<(String, StateRow)>,
+    paper_account: Option<String>,
 }
 
 /// A [`Journal`] that keeps everything in memory.
 #[derive(Debug, Default)]
 pub struct MemoryJournal {
     inner: Mutex<Inner>,
+}
+
+impl Inner {
+    fn add_fill(&mut self, fill: &Fill) -> bool {
+        if self.fills.iter().any(|f| f.exec_id == fill.exec_id) {
+            false
+        } else {
+            self.fills.push(fill.clone());
+            true
+        }
+    }
 }
 
 impl MemoryJournal {
@@ -94,14 +106,7 @@ impl Journal for MemoryJournal {
     }
 
     fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
-        Ok(self.with(|i| {
-            if i.fills.iter().any(|f| f.exec_id == fill.exec_id) {
-                false
-            } else {
-                i.fills.push(fill.clone());
-                true
-            }
-        }))
+        Ok(self.with(|i| i.add_fill(fill)))
     }
 
     fn record_state(
@@ -197,5 +202,24 @@ impl Journal for MemoryJournal {
                 .map(|(_, s)| s.clone())
                 .collect()
         }))
+    }
+
+    fn save_paper_account(
+        &self,
+        account: &str,
+        fills: &[Fill],
+        _at_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.with(|i| {
+            for fill in fills {
+                i.add_fill(fill);
+            }
+            i.paper_account = Some(account.to_owned());
+        });
+        Ok(())
+    }
+
+    fn paper_account(&self) -> Result<Option<String>, JournalError> {
+        Ok(self.with(|i| i.paper_account.clone()))
     }
 }

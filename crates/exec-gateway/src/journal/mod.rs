@@ -382,6 +382,18 @@ pub trait Journal: Send + Sync {
     /// CLOSED nor ERROR (a plan with no state yet counts), in the order the plans were
     /// recorded. `recover()` starts from these.
     fn open_trades(&self) -> Result<Vec<String>, JournalError>;
+    /// Paper routing: saves the simulated account (`account`, a text its owner wrote and
+    /// reads back) and records `fills`, the fills of the change it follows, in one durable
+    /// write, so after a crash the account and the journal's fills never disagree. Fills
+    /// already recorded are ignored, as by [`Journal::record_fill`].
+    fn save_paper_account(
+        &self,
+        account: &str,
+        fills: &[Fill],
+        at_ms: i64,
+    ) -> Result<(), JournalError>;
+    /// Paper routing: the account last saved by [`Journal::save_paper_account`], if any.
+    fn paper_account(&self) -> Result<Option<String>, JournalError>;
 }
 
 /// Records every fill published on `bus` in `journal` (by execId, so a fill seen twice is

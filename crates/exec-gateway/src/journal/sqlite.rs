@@ -59,6 +59,14 @@ fn add_fill_pnl(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Paper routing's simulated account (issue 17): one row, the account's own text, replaced
+/// with each change in the transaction that records the change's fills. Its own step, added
+/// by `CREATE TABLE IF NOT EXISTS`, so older files open unchanged.
+const PAPER_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS paper_account (
+    id INTEGER PRIMARY KEY CHECK (id = 1), account_json TEXT NOT NULL, at_ms INTEGER NOT NULL);
+";
+
 /// A [`Journal`] in a SQLite file.
 #[derive(Debug)]
 pub struct SqliteJournal {
@@ -95,6 +103,7 @@ impl SqliteJournal {
             .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
             .and_then(|()| conn.execute_batch(SCHEMA))
             .and_then(|()| add_fill_pnl(&conn))
+            .and_then(|()| conn.execute_batch(PAPER_SCHEMA))
             .map_err(|e| open_err(e.to_string()))?;
         Ok(SqliteJournal {
             path,
@@ -139,6 +148,27 @@ impl SqliteJournal {
             })
             .collect()
     }
+}
+
+/// The one way a fill is written (by [`Journal::record_fill`] and with a paper account):
+/// `INSERT OR IGNORE` on the execId; the count of rows written.
+fn insert_fill(c: &Connection, f: &Fill, json: &str) -> rusqlite::Result<usize> {
+    c.execute(
+        "INSERT OR IGNORE INTO fills (exec_id, order_link_id, symbol, side, price, qty,
+         fee, time_ms, fill_json, exec_pnl) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            f.exec_id,
+            f.order_link_id,
+            f.symbol,
+            f.side.as_str(),
+            f.price.to_string(),
+            f.qty.to_string(),
+            f.fee.to_string(),
+            f.time_ms,
+            json,
+            f.pnl.map(|p| p.to_string())
+        ],
+    )
 }
 
 impl Journal for SqliteJournal {
@@ -219,26 +249,7 @@ impl Journal for SqliteJournal {
 
     fn record_fill(&self, f: &Fill) -> Result<bool, JournalError> {
         let json = to_json(f)?;
-        self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO fills (exec_id, order_link_id, symbol, side, price, qty,
-                 fee, time_ms, fill_json, exec_pnl)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    f.exec_id,
-                    f.order_link_id,
-                    f.symbol,
-                    f.side.as_str(),
-                    f.price.to_string(),
-                    f.qty.to_string(),
-                    f.fee.to_string(),
-                    f.time_ms,
-                    json,
-                    f.pnl.map(|p| p.to_string())
-                ],
-            )
-        })
-        .map(|n| n == 1)
+        self.with(|c| insert_fill(c, f, &json)).map(|n| n == 1)
     }
 
     fn record_state(
@@ -376,5 +387,42 @@ impl Journal for SqliteJournal {
                 })
             })
             .collect()
+    }
+
+    /// One transaction: the fills, then the account; either both are in the file or neither.
+    fn save_paper_account(
+        &self,
+        account: &str,
+        fills: &[Fill],
+        at_ms: i64,
+    ) -> Result<(), JournalError> {
+        let texts = fills
+            .iter()
+            .map(|f| to_json(f).map(|json| (f, json)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            for (fill, json) in &texts {
+                insert_fill(&tx, fill, json)?;
+            }
+            tx.execute(
+                "INSERT INTO paper_account (id, account_json, at_ms) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET account_json = excluded.account_json,
+                 at_ms = excluded.at_ms",
+                params![account, at_ms],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn paper_account(&self) -> Result<Option<String>, JournalError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT account_json FROM paper_account WHERE id = 1",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+        })
     }
 }

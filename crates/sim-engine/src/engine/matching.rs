@@ -5,6 +5,7 @@ use bybit_types::{
     CancelType, CreateType, ExecType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
 };
 use rust_decimal::{Decimal, RoundingStrategy};
+use std::borrow::Cow;
 
 use super::{round_price, Engine, MAX_CASCADE};
 use crate::command::TriggerDirection;
@@ -232,7 +233,7 @@ impl Engine {
                     CreateType::CreateByStopLoss
                 },
                 cancel_type: None,
-                reject_reason: "EC_NoError",
+                reject_reason: Cow::Borrowed("EC_NoError"),
                 take_profit: None,
                 stop_loss: None,
                 parent_link,
@@ -592,7 +593,7 @@ impl Engine {
         if let Some(o) = self.orders.get_mut(&seq) {
             o.status = status;
             o.cancel_type = cancel;
-            o.reject_reason = reason;
+            o.reject_reason = Cow::Borrowed(reason);
             o.updated = now;
         }
         self.retire(seq);

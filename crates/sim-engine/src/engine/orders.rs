@@ -6,6 +6,7 @@ use bybit_types::{
     TimeInForce,
 };
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 
 use super::{Engine, Scope};
 use crate::command::{
@@ -247,7 +248,7 @@ impl Engine {
                 CreateType::CreateByUser
             },
             cancel_type: None,
-            reject_reason: "EC_NoError",
+            reject_reason: Cow::Borrowed("EC_NoError"),
             take_profit: req.take_profit,
             stop_loss: req.stop_loss,
             parent_link: String::new(),

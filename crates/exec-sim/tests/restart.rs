@@ -1,0 +1,257 @@
+//! Issue 17 item 5: the paper router keeps its account in the journal file. A router started
+//! again on the same file (a process killed: nothing of the old router runs) continues the
+//! account with every fill, and a crash between the engine's change and its save never makes
+//! `recover()` place an order twice nor lose one (SPEC R-GW-6).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use exec_events::Fill;
+use exec_gateway::{
+    Intent, IntentRow, Journal, JournalError, Outcome, Phase, PositionService, SqliteJournal,
+    StateRow, Symbol, TradePlan, WriteRecord,
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sim_engine::OrderQuery;
+
+use crate::support::{paper, plan};
+
+fn btc() -> Symbol {
+    Symbol::new("BTCUSDT").unwrap()
+}
+
+/// What a restart must keep of the account.
+#[derive(Debug, PartialEq)]
+struct Account {
+    position: (Option<bybit_types::Side>, Decimal, Option<Decimal>),
+    wallet: Option<Decimal>,
+    /// (orderLinkId, orderId) of every open order.
+    open: Vec<(String, String)>,
+    /// Every fill's execId.
+    fills: Vec<String>,
+}
+
+fn account(router: &exec_sim::PaperRouter) -> Account {
+    router.with_engine(|e, _| {
+        let p = e.position_of("BTCUSDT").unwrap();
+        let mut open: Vec<_> = e
+            .open_orders(&OrderQuery::default())
+            .into_iter()
+            .map(|o| (o.order_link_id, o.order_id))
+            .collect();
+        open.sort();
+        let mut fills: Vec<_> = e
+            .executions(&sim_engine::ExecutionQuery::default())
+            .into_iter()
+            .map(|x| x.exec_id)
+            .collect();
+        fills.sort();
+        Account {
+            position: (p.side, p.size, p.avg_price),
+            wallet: e.wallet().total_wallet_balance,
+            open,
+            fills,
+        }
+    })
+}
+
+/// The orderLinkIds the engine holds (open and closed orders), each with how many orders.
+fn link_counts(router: &exec_sim::PaperRouter) -> std::collections::BTreeMap<String, usize> {
+    router.with_engine(|e, _| {
+        let mut count = std::collections::BTreeMap::new();
+        let orders = e
+            .open_orders(&OrderQuery::default())
+            .into_iter()
+            .chain(e.order_history(&OrderQuery::default()));
+        for o in orders.filter(|o| !o.order_link_id.is_empty()) {
+            *count.entry(o.order_link_id).or_insert(0) += 1;
+        }
+        count
+    })
+}
+
+async fn open_trade(p: &crate::support::Paper, plan: &TradePlan) {
+    p.gateway.execute_entry(plan).await.unwrap();
+    let position = p.router.get_position(&btc()).await.unwrap();
+    p.gateway.setup_tps(plan, &position).await.unwrap();
+    p.gateway.setup_dcas(plan, &position).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restarted_router_continues_the_account_with_the_last_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let first = paper(
+        dec!(10000),
+        Arc::new(SqliteJournal::open(&path).unwrap()),
+        None,
+    );
+    let plan = plan("R1");
+    open_trade(&first, &plan).await;
+    // TP1 fills: the last change before the process dies.
+    first.clock.advance(1000);
+    first.router.set_price("BTCUSDT", dec!(51000)).unwrap();
+    let before = account(&first.router);
+    assert_eq!(
+        before.fills.len(),
+        2,
+        "the entry and TP1 filled: {before:?}"
+    );
+    drop(first);
+
+    // A new process: a new connection to the file, a fresh engine of the same configuration.
+    let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&path).unwrap());
+    let second = paper(dec!(10000), journal.clone(), None);
+    assert_eq!(account(&second.router), before);
+    // The journal's fills are the account's: each once, none the account lacks.
+    let mut journaled: Vec<_> = journal
+        .fills("")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.exec_id)
+        .collect();
+    journaled.sort();
+    assert_eq!(journaled, before.fills);
+
+    let recovered = second.gateway.recover().await.unwrap();
+    let trade = &recovered
+        .iter()
+        .find(|r| r.state.tag == "R1")
+        .expect("R1 recovered")
+        .state;
+    assert_eq!(trade.phase, Phase::InPosition, "{trade:?}");
+    for (leg, (_, status)) in &trade.orders {
+        let want = if leg == "ENTRY" || leg == "TP1" {
+            exec_gateway::OrderStatus::Filled
+        } else {
+            exec_gateway::OrderStatus::Open
+        };
+        assert_eq!(*status, Some(want), "{leg}: {trade:?}");
+    }
+    assert_eq!(account(&second.router), before, "recover() placed nothing");
+    assert!(link_counts(&second.router).values().all(|n| *n == 1));
+}
+
+/// The file's journal, whose paper-account saves fail once the account holds `needle`: the
+/// process "dies" after the engine made the change and before it was saved.
+struct CrashingJournal {
+    inner: SqliteJournal,
+    needle: String,
+    crashed: AtomicBool,
+}
+
+impl Journal for CrashingJournal {
+    fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError> {
+        self.inner.record_plan(plan, at_ms)
+    }
+    fn record_intent(&self, intent: &Intent) -> Result<(), JournalError> {
+        self.inner.record_intent(intent)
+    }
+    fn record_outcome(&self, link: &str, outcome: &Outcome, at: i64) -> Result<(), JournalError> {
+        self.inner.record_outcome(link, outcome, at)
+    }
+    fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError> {
+        self.inner.record_write(write)
+    }
+    fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
+        self.inner.record_fill(fill)
+    }
+    fn record_state(&self, tag: &str, p: Phase, d: &str, at: i64) -> Result<(), JournalError> {
+        self.inner.record_state(tag, p, d, at)
+    }
+    fn plan(&self, tag: &str) -> Result<Option<TradePlan>, JournalError> {
+        self.inner.plan(tag)
+    }
+    fn plans(&self) -> Result<Vec<exec_gateway::PlanRow>, JournalError> {
+        self.inner.plans()
+    }
+    fn intent(&self, link: &str) -> Result<Option<IntentRow>, JournalError> {
+        self.inner.intent(link)
+    }
+    fn intents(&self, tag: &str) -> Result<Vec<IntentRow>, JournalError> {
+        self.inner.intents(tag)
+    }
+    fn fills(&self, prefix: &str) -> Result<Vec<Fill>, JournalError> {
+        self.inner.fills(prefix)
+    }
+    fn writes(&self, tag: &str) -> Result<Vec<WriteRecord>, JournalError> {
+        self.inner.writes(tag)
+    }
+    fn states(&self, tag: &str) -> Result<Vec<StateRow>, JournalError> {
+        self.inner.states(tag)
+    }
+    fn open_trades(&self) -> Result<Vec<String>, JournalError> {
+        self.inner.open_trades()
+    }
+    fn save_paper_account(
+        &self,
+        account: &str,
+        fills: &[Fill],
+        at: i64,
+    ) -> Result<(), JournalError> {
+        if account.contains(&self.needle) {
+            self.crashed.store(true, Ordering::SeqCst);
+            return Err(JournalError::Io("the process died".into()));
+        }
+        self.inner.save_paper_account(account, fills, at)
+    }
+    fn paper_account(&self) -> Result<Option<String>, JournalError> {
+        self.inner.paper_account()
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_the_engine_and_the_save_places_each_order_once_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let crashing = Arc::new(CrashingJournal {
+        inner: SqliteJournal::open(&path).unwrap(),
+        needle: "andre_TP1_R2".into(),
+        crashed: AtomicBool::new(false),
+    });
+    let first = paper(dec!(10000), crashing.clone(), None);
+    let plan = plan("R2");
+    first.gateway.execute_entry(&plan).await.unwrap();
+    let position = first.router.get_position(&btc()).await.unwrap();
+    // The engine places TP1, its save fails: the router answers "outcome unknown" and
+    // refuses everything after, as a dead process would.
+    let tps = first.gateway.setup_tps(&plan, &position).await;
+    assert!(crashing.crashed.load(Ordering::SeqCst));
+    assert!(
+        first.router.get_position(&btc()).await.is_err(),
+        "the router refuses calls once its account could not be saved: {tps:?}"
+    );
+    drop(first);
+
+    // The restarted process: the account as last saved (the entry, no TP1), and the journal
+    // with TP1's intent but no acknowledgement. recover() looks TP1 up, does not find it, and
+    // places it once; the other legs too.
+    let second = paper(
+        dec!(10000),
+        Arc::new(SqliteJournal::open(&path).unwrap()),
+        None,
+    );
+    let counts = link_counts(&second.router);
+    assert_eq!(counts.get("andre_TP1_R2"), None, "TP1 was never saved");
+    let recovered = second.gateway.recover().await.unwrap();
+    assert!(recovered.iter().any(|r| r.state.tag == "R2"));
+    let position = second.router.get_position(&btc()).await.unwrap();
+    second.gateway.setup_tps(&plan, &position).await.unwrap();
+    second.gateway.setup_dcas(&plan, &position).await.unwrap();
+    let counts = link_counts(&second.router);
+    let expected: std::collections::BTreeMap<String, usize> = [
+        "andre_ENTRY_R2",
+        "andre_TP1_R2",
+        "andre_TP2_R2",
+        "andre_TP3_R2",
+        "andre_DCA1_R2",
+        "andre_DCA2_R2",
+    ]
+    .into_iter()
+    .map(|l| (l.to_owned(), 1))
+    .collect();
+    assert_eq!(counts, expected);
+    let open = account(&second.router).open.len();
+    assert_eq!(open, 5, "every TP and DCA rests once");
+}
