@@ -305,6 +305,11 @@ impl RestClient {
                 {
                     // The limiter was blocked until the reset; acquiring again waits for it.
                     rate_waits += 1;
+                    tracing::info!(
+                        error = %error,
+                        wait_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                        "rate limited by Bybit; re-sending after the reset"
+                    );
                     continue;
                 }
             }

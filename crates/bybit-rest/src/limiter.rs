@@ -330,6 +330,11 @@ impl Limiter {
                 if wait > max_wait {
                     return Err(TooLong(wait));
                 }
+                // One line per wait (the request's span names the endpoint and orderLinkId).
+                tracing::info!(
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "rate limit: waiting for the exchange's reset before sending"
+                );
                 tokio::time::sleep_until(until).await;
                 continue;
             }
@@ -351,6 +356,10 @@ impl Limiter {
                 }
                 Ok(Err(not_until)) => {
                     let wait = not_until.wait_time_from(bucket.gcra_clock.now());
+                    tracing::debug!(
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "rate limit: local budget spent; waiting"
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }

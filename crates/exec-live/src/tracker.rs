@@ -331,6 +331,22 @@ impl Tracker {
                     detail: Some(err.to_string()),
                 }));
             }
+            // The one line per fill (each execId once), with the trade and leg the journal
+            // holds for its orderLinkId.
+            let owner = self.journal.intent(&fill.order_link_id).ok().flatten();
+            tracing::info!(
+                tag = owner.as_ref().map(|r| r.intent.trade_tag.as_str()),
+                leg = owner.as_ref().map(|r| r.intent.leg.as_str()),
+                order_link_id = %fill.order_link_id,
+                exec_id = %fill.exec_id,
+                symbol = %fill.symbol,
+                side = ?fill.side,
+                qty = %fill.qty,
+                price = %fill.price,
+                fee = %fill.fee,
+                kind = ?fill.exec_kind,
+                "fill"
+            );
             // Published under the lock so two paths cannot interleave one fill's order.
             self.bus.publish(Event::Fill(fill));
             published += 1;

@@ -100,6 +100,14 @@ pub(crate) fn spawn(app: Arc<App>, every: Duration) -> JoinHandle<()> {
             let failed = match pass.await {
                 Ok(Ok(report)) => {
                     let settled = report.is_settled();
+                    // Each action of a pass (an order placed, an intent resolved, a trade
+                    // closed) is logged where the gateway takes it; the pass itself is debug.
+                    tracing::debug!(
+                        trades = report.trades.len(),
+                        unresolved = report.unresolved(),
+                        settled,
+                        "reconciliation pass"
+                    );
                     metrics::counter!(
                         RECONCILE_TOTAL,
                         "result" => if settled { "settled" } else { "unsettled" }
