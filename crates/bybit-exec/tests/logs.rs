@@ -19,15 +19,61 @@ use crate::serve::{command, plan};
 use crate::support::{emulator, eventually, SECRET};
 
 /// A `bybit-exec serve` process whose stderr (the log) is kept line by line.
-struct Logged {
+pub(crate) struct Logged {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     stderr: Arc<Mutex<Vec<String>>>,
     reader: Option<JoinHandle<()>>,
 }
 
+/// A process started, not yet serving: its stdout lines and its stderr so far.
+pub(crate) struct Starting {
+    child: Option<Child>,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Starting {
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (30 s at most) for serve's "status page" line.
+    pub(crate) fn serving(mut self) -> Logged {
+        let addr = loop {
+            let line = self
+                .stdout
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("serve did not start; stderr {:?}", self.lines()));
+            if let Some(rest) = line.split("status page http://").nth(1) {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        Logged {
+            child: self.child.take().unwrap(),
+            addr,
+            stderr: self.stderr.clone(),
+            reader: self.reader.take(),
+        }
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Logged {
-    fn spawn(mut command: Command) -> Logged {
+    fn spawn(command: Command) -> Logged {
+        Logged::start(command).serving()
+    }
+
+    pub(crate) fn start(mut command: Command) -> Starting {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -49,19 +95,9 @@ impl Logged {
                 let _ = tx.send(line);
             }
         });
-        let addr = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| {
-                    panic!("serve did not start; stderr {:?}", stderr.lock().unwrap())
-                });
-            if let Some(rest) = line.split("status page http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
-        Logged {
-            child,
-            addr,
+        Starting {
+            child: Some(child),
+            stdout: rx,
             stderr,
             reader: Some(reader),
         }
@@ -72,7 +108,7 @@ impl Logged {
     }
 
     /// SIGTERM, the exit within 5 s, and every line the process wrote to stderr.
-    fn stop(mut self) -> Vec<String> {
+    pub(crate) fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
             .args(["-TERM", &pid])
@@ -105,7 +141,7 @@ impl Drop for Logged {
     }
 }
 
-async fn control(emu: &Emulator, path: &str, body: Value) {
+pub(crate) async fn control(emu: &Emulator, path: &str, body: Value) {
     let r = reqwest::Client::new()
         .post(format!("{}/emulator/{path}", emu.http_url()))
         .json(&body)
@@ -191,13 +227,22 @@ async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(Stri
 }
 
 fn serve(emu: &Emulator, journal: &Path, extra: &[&str], rust_log: Option<&str>) -> Logged {
+    Logged::spawn(serve_command(emu, journal, extra, rust_log))
+}
+
+pub(crate) fn serve_command(
+    emu: &Emulator,
+    journal: &Path,
+    extra: &[&str],
+    rust_log: Option<&str>,
+) -> Command {
     let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     let mut command = command(emu, journal, &args);
     if let Some(filter) = rust_log {
         command.env("RUST_LOG", filter);
     }
-    Logged::spawn(command)
+    command
 }
 
 fn count(lines: &[String], needles: &[&str]) -> usize {

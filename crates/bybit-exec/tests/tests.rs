@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod docs;
 mod logs;
+mod messages;
 mod ops;
 mod runtime;
 mod serve;

@@ -234,6 +234,8 @@ pub(crate) struct Limiter {
     clock: TokioClock,
     buckets: Mutex<HashMap<&'static str, std::sync::Arc<Bucket>>>,
     ip_blocked_until: Mutex<Option<Instant>>,
+    /// The same end on the wall clock, for the error's "until HH:MM:SS".
+    ip_banned_until: Mutex<Option<std::time::SystemTime>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -249,6 +251,7 @@ impl Limiter {
             },
             buckets: Mutex::new(HashMap::new()),
             ip_blocked_until: Mutex::new(None),
+            ip_banned_until: Mutex::new(None),
         }
     }
 
@@ -376,11 +379,25 @@ impl Limiter {
         }
     }
 
-    /// Blocks every request after an HTTP 403 (the IP limit). Returns the back-off.
-    pub(crate) fn block_ip(&self) -> Duration {
+    /// Blocks every request after an HTTP 403 (the IP ban). Returns the back-off and when it
+    /// ends on the wall clock.
+    pub(crate) fn block_ip(&self) -> (Duration, std::time::SystemTime) {
         let wait = self.config.ip_ban_backoff;
+        let until = std::time::SystemTime::now() + wait;
         *lock(&self.ip_blocked_until) = Some(Instant::now() + wait);
-        wait
+        *lock(&self.ip_banned_until) = Some(until);
+        (wait, until)
+    }
+
+    /// While an IP ban blocks requests: the time left and when it ends (wall clock).
+    pub(crate) fn ip_ban(&self) -> Option<(Duration, std::time::SystemTime)> {
+        let left = (*lock(&self.ip_blocked_until))?.checked_duration_since(Instant::now())?;
+        Some((left, (*lock(&self.ip_banned_until))?))
+    }
+
+    /// The ban length assumed after a 403.
+    pub(crate) fn ip_ban_backoff(&self) -> Duration {
+        self.config.ip_ban_backoff
     }
 }
 

@@ -50,7 +50,30 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// goes on without (the stream keeps trying; prices fall back to REST).
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
 
-/// REST health: `{ok, latencyMs}` (SPEC R-HEALTH-1).
+/// How often a start step that has not finished says what it is still waiting for.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(2500);
+
+/// Runs one start step; while it has not finished, logs "still waiting for `what` (Ns)" at
+/// info every [`PROGRESS_EVERY`], so a slow start is never silent (issue 17). The one place
+/// a start step is awaited with progress: every step of [`Runtime::start`] goes through it.
+pub async fn waiting_for<F: std::future::Future>(what: &str, step: F) -> F::Output {
+    let started = Instant::now();
+    let mut step = std::pin::pin!(step);
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut step => return out,
+            _ = every.tick() => tracing::info!(
+                waited_s = started.elapsed().as_secs(),
+                "still waiting for {what} ({}s)",
+                started.elapsed().as_secs()
+            ),
+        }
+    }
+}
+
+/// REST health: `{ok, latencyMs}` (SPEC R-HEALTH-1), and `error` when it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestStatus {
@@ -58,6 +81,10 @@ pub struct RestStatus {
     pub ok: bool,
     /// Its round trip, ms.
     pub latency_ms: u64,
+    /// Why it failed (the client's error: "IP banned by Bybit (HTTP 403) until …", a
+    /// timeout, …); absent when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Public stream health: `{ok, lastMsgAgoSec}`.
@@ -135,13 +162,14 @@ pub async fn probe(settings: &Settings) -> BybitStatus {
     };
     let rest_probe = async {
         let started = Instant::now();
-        let ok = match rest_client(settings, url, with_keys) {
-            Ok(client) => client.server_time().await.is_ok(),
-            Err(_) => false,
+        let answer = match rest_client(settings, url, with_keys) {
+            Ok(client) => client.server_time().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
         RestStatus {
-            ok,
+            ok: answer.is_ok(),
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error: answer.err(),
         }
     };
     let public_probe = async {
@@ -442,7 +470,9 @@ impl Runtime {
             Routing::Live => {
                 let creds = settings.require_credentials("live routing")?.clone();
                 // A skewed clock fails every signed request (10002): measure it first.
-                if let Err(e) = rest.sync_clock().await {
+                if let Err(e) =
+                    waiting_for("the server clock (/v5/market/time)", rest.sync_clock()).await
+                {
                     tracing::warn!(error = %e, "server clock not measured");
                 }
                 let mut auth = PrivateAuth::new(creds);
@@ -469,9 +499,11 @@ impl Runtime {
                 let known = journal_call(&journal, |j| j.fills(DEFAULT_LINK_PREFIX)).await?;
                 exchange.tracker().remember_fills(&known);
                 // No fill recorder: the tracker journals each fill before it publishes it.
-                exchange
-                    .start_tracking(Some(private_events))
-                    .await
+                waiting_for(
+                    "the instruments and the account's orders, executions and positions (REST catch-up)",
+                    exchange.start_tracking(Some(private_events)),
+                )
+                .await
                     .map_err(|e| {
                         anyhow!("starting order tracking on {}: {e}", settings.rest_url)
                     })?;
@@ -498,11 +530,14 @@ impl Runtime {
                     None,
                     Some(public.clone()),
                 ));
-                exec_gateway::SymbolMetaService::refresh_symbol_meta(exchange.as_ref())
-                    .await
-                    .map_err(|e| {
-                        anyhow!("loading instruments from {}: {e}", settings.public_rest_url)
-                    })?;
+                waiting_for(
+                    "the instruments (REST)",
+                    exec_gateway::SymbolMetaService::refresh_symbol_meta(exchange.as_ref()),
+                )
+                .await
+                .map_err(|e| {
+                    anyhow!("loading instruments from {}: {e}", settings.public_rest_url)
+                })?;
                 let balance = Balance {
                     wallet: settings.paper_usdt,
                     available: settings.paper_usdt,
@@ -529,7 +564,11 @@ impl Runtime {
                 (ports, Some(exchange), None, Some(dry), None)
             }
             Routing::Paper => {
-                let engine = paper_engine(&settings, public_rest.as_ref()).await?;
+                let engine = waiting_for(
+                    "the instruments and prices for paper trading (REST)",
+                    paper_engine(&settings, public_rest.as_ref()),
+                )
+                .await?;
                 let paper = Arc::new(PaperRouter::new(
                     engine,
                     bus.clone(),
@@ -618,10 +657,11 @@ impl Runtime {
             &self.public_rest
         };
         let started = Instant::now();
-        let ok = rest.server_time().await.is_ok();
+        let answer = rest.server_time().await;
         RestStatus {
-            ok,
+            ok: answer.is_ok(),
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error: answer.err().map(|e| e.to_string()),
         }
     }
 
@@ -851,7 +891,8 @@ impl FillRecorder {
 /// Subscribes the ticker topics, waiting a bounded time for the acknowledgement.
 async fn subscribe_tickers(public: &WsStream, symbols: &[String]) {
     let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
-    match tokio::time::timeout(SUBSCRIBE_WAIT, public.subscribe_tickers(&refs)).await {
+    let acked = tokio::time::timeout(SUBSCRIBE_WAIT, public.subscribe_tickers(&refs));
+    match waiting_for("the public stream to acknowledge the ticker topics", acked).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "ticker topics not subscribed"),
         Err(_) => tracing::warn!("ticker topics not acknowledged yet; the stream keeps trying"),
