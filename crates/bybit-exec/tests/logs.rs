@@ -263,6 +263,14 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
     let tag = "LOG_INFO";
     let fills = faulted_trade(&emu, process.addr, tag).await;
     let exchange = state(&emu).await;
+    // Issue 17: after a live lifecycle every metric label is from its documented set.
+    let metrics = reqwest::get(format!("http://{}/metrics", process.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    crate::messages::assert_bounded_labels(&metrics);
     let lines = process.stop();
     let text = lines.join("\n");
 

@@ -145,3 +145,106 @@ async fn a_slow_start_says_what_it_is_still_waiting_for() {
     assert!(seconds[0] >= 2, "{progress:#?}");
     assert!(seconds.windows(2).all(|w| w[0] < w[1]), "{progress:#?}");
 }
+
+/// Every sample's labels in a Prometheus text: (metric, [(label, value)]).
+fn samples(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (name, rest) = match line.find('{') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line.split(' ').next().unwrap(), ""),
+        };
+        let mut labels = Vec::new();
+        let mut chars = rest.chars().peekable();
+        while chars.peek().is_some_and(|c| *c != '}') {
+            let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+            assert_eq!(chars.next(), Some('"'), "{line}");
+            let mut value = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.push(chars.next().unwrap()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            labels.push((key.trim_start_matches(',').to_owned(), value));
+            if chars.peek() == Some(&',') {
+                chars.next();
+            }
+        }
+        out.push((name.to_owned(), labels));
+    }
+    out
+}
+
+/// Every label of every sample in `text` is one `label_values` documents, with a value from
+/// its set (issue 17: metric labels are bounded sets).
+pub(crate) fn assert_bounded_labels(text: &str) {
+    use bybit_exec::serve::metrics::label_values;
+    let all = samples(text);
+    assert!(!all.is_empty(), "no samples in {text}");
+    for (name, labels) in all {
+        for (label, value) in labels {
+            if label == "le" || label == "quantile" {
+                continue;
+            }
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|b| label_values(b, &label).is_some())
+                .unwrap_or(&name);
+            let allowed = label_values(base, &label)
+                .unwrap_or_else(|| panic!("{name}: label {label} is not documented"));
+            assert!(
+                allowed.contains(&value.as_str()),
+                "{name}{{{label}=\"{value}\"}}: not in the documented set {allowed:?}"
+            );
+        }
+    }
+}
+
+/// A dry-run trade's leverage is a field of the event and of the gateway's log line, not a
+/// label: `bybit_exec_would_send_total{operation="set_leverage"}`, and every label of
+/// `/metrics` after the lifecycle is from its documented set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_label_after_a_dry_run_trade_is_from_its_documented_set() {
+    use bybit_exec::config::Routing;
+    let emu = emulator().await;
+    let mut s = settings(&emu);
+    s.routing = Routing::DryRun;
+    let server = bybit_exec::serve::Server::start(s, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let client = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        client
+            .post(format!("http://{addr}{path}"))
+            .header("X-Bybit-Exec", "1")
+            .json(&body)
+            .send()
+    };
+    let r = post("/api/trades".into(), crate::serve::plan("MET_DRY"))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let r = post("/api/trades/MET_DRY/close".into(), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_bounded_labels(&text);
+    assert!(
+        text.contains("bybit_exec_would_send_total{operation=\"set_leverage\"}"),
+        "{text}"
+    );
+    assert!(server.stop().await, "a clean stop");
+}

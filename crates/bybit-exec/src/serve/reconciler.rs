@@ -24,6 +24,8 @@ pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Counter: reconciliation passes, label `result` (`settled`, `unsettled`, `failed`).
 pub const RECONCILE_TOTAL: &str = "bybit_exec_reconcile_passes_total";
+/// Every value of its `result` label.
+pub const RESULTS: [&str; 3] = ["settled", "unsettled", "failed"];
 
 /// What the last pass found, for `/api/status` and `/health`.
 #[derive(Debug, Clone, Default, Serialize)]
