@@ -531,7 +531,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(700));
-        let ban = limiter.block_ip();
+        let (ban, _) = limiter.block_ip();
         assert_eq!(ban, Duration::from_secs(600));
         let refused = limiter
             .acquire(
