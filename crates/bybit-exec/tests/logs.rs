@@ -446,3 +446,43 @@ fn has_hex_run(line: &str, n: usize) -> bool {
     }
     false
 }
+
+/// Paper routing logs its fills too, through the same one line (exec-gateway's
+/// `record_fill_logged`, called where the paper router journals a fill): the entry's fill
+/// once, with the trade tag and leg.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_serve_logs_each_fill_once_with_tag_and_leg() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = serve_command(&emu, &dir.path().join("journal.sqlite"), &[], Some("info"));
+    command.env("EXECUTION_ROUTING", "paper");
+    let process = Logged::spawn(command);
+    eventually("paper serve healthy", || healthy(process.addr)).await;
+    let (code, answer) = api(process.addr, "/api/trades", &plan("LOG_PAPER")).await;
+    assert_eq!(code, 200, "{answer}");
+    let lines = process.stop();
+    let text = lines.join("\n");
+    let entry = [
+        " fill ",
+        "tag=\"LOG_PAPER\"",
+        "leg=\"ENTRY\"",
+        "order_link_id=andre_ENTRY_LOG_PAPER",
+    ];
+    assert!(count(&lines, &entry) >= 1, "no entry fill line:\n{text}");
+    let mut ids: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.contains(" fill "))
+        .map(|l| {
+            l.split("exec_id=")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "a fill logged twice:\n{text}");
+}

@@ -323,30 +323,17 @@ impl Tracker {
                     fill.order_link_id = parent.to_owned();
                 }
             }
-            // Journaled before it is published (the journal ignores an execId it holds).
-            if let Err(err) = self.journal.record_fill(&fill) {
+            // Journaled (and logged, once per execId) before it is published (the journal
+            // ignores an execId it holds).
+            if let Err(err) =
+                exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill)
+            {
                 self.bus.publish(Event::Health(exec_events::HealthUpdate {
                     component: "journal".into(),
                     ok: false,
                     detail: Some(err.to_string()),
                 }));
             }
-            // The one line per fill (each execId once), with the trade and leg the journal
-            // holds for its orderLinkId.
-            let owner = self.journal.intent(&fill.order_link_id).ok().flatten();
-            tracing::info!(
-                tag = owner.as_ref().map(|r| r.intent.trade_tag.as_str()),
-                leg = owner.as_ref().map(|r| r.intent.leg.as_str()),
-                order_link_id = %fill.order_link_id,
-                exec_id = %fill.exec_id,
-                symbol = %fill.symbol,
-                side = ?fill.side,
-                qty = %fill.qty,
-                price = %fill.price,
-                fee = %fill.fee,
-                kind = ?fill.exec_kind,
-                "fill"
-            );
             // Published under the lock so two paths cannot interleave one fill's order.
             self.bus.publish(Event::Fill(fill));
             published += 1;

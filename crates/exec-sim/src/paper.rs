@@ -82,7 +82,9 @@ impl PaperRouter {
                 }
                 EngineEvent::Execution(e) => {
                     let fill = wire::fill(&e);
-                    if let Err(err) = self.journal.record_fill(&fill) {
+                    if let Err(err) =
+                        exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill)
+                    {
                         self.bus.publish(Event::Health(exec_events::HealthUpdate {
                             component: "journal".into(),
                             ok: false,

@@ -175,7 +175,11 @@ pub async fn probe(settings: &Settings) -> BybitStatus {
     let public_probe = async {
         let h = match WsStream::public(ws_config(&settings.ws_public_url, &settings.ws)) {
             Ok((stream, _events)) => {
-                let h = wait_for(&stream, |h| h.connected).await;
+                let h = waiting_for(
+                    "the public stream to connect",
+                    wait_for(&stream, |h| h.connected),
+                )
+                .await;
                 stream.close().await;
                 Some(h)
             }
@@ -210,7 +214,11 @@ pub async fn probe(settings: &Settings) -> BybitStatus {
                 error: Some(e.to_string()),
             },
             Ok((stream, _events)) => {
-                let h = wait_for(&stream, |h| h.connected && h.authenticated).await;
+                let h = waiting_for(
+                    "the private stream to connect and authenticate",
+                    wait_for(&stream, |h| h.connected && h.authenticated),
+                )
+                .await;
                 stream.close().await;
                 let ok = h.connected && h.authenticated;
                 WsPrivateStatus {
@@ -827,7 +835,9 @@ impl FillRecorder {
             let record = |received: Received| match received {
                 Received::Event(env) => {
                     if let Some(fill) = env.event.as_fill() {
-                        if let Err(e) = journal.record_fill(fill) {
+                        if let Err(e) =
+                            exec_gateway::journal::record_fill_logged(journal.as_ref(), fill)
+                        {
                             bus.publish(Event::Health(exec_events::HealthUpdate {
                                 component: "journal".into(),
                                 ok: false,
