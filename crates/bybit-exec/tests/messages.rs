@@ -248,3 +248,28 @@ async fn every_metric_label_after_a_dry_run_trade_is_from_its_documented_set() {
     );
     assert!(server.stop().await, "a clean stop");
 }
+
+/// An ops command waiting on a slow exchange (the emulator holds its first request 3 s) says
+/// so on stderr while its answer stays on stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ops_command_on_a_slow_exchange_says_what_it_is_waiting_for() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    control(&emu, "hold", json!({"count": 1, "ms": 3000})).await;
+    let journal = dir.path().join("journal.sqlite");
+    let mut command = crate::serve::command(&emu, &journal, &["balance", "--json"]);
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("INFO")
+            && stderr.contains("still waiting for the answers `balance` needs (2s)"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("still waiting"), "{stdout}");
+    let balance: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(balance.is_array() || balance.is_object(), "{balance}");
+}
