@@ -334,7 +334,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
         );
     }
     assert_eq!(
-        count(&lines, &[" fill "]),
+        count(&lines, &[" fill ", &format!("tag=\"{tag}\"")]),
         fills.len(),
         "a fill line for a fill the exchange does not have:\n{text}"
     );
@@ -485,4 +485,34 @@ async fn paper_serve_logs_each_fill_once_with_tag_and_leg() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), all, "a fill logged twice:\n{text}");
+}
+
+/// A filter that cannot be read is refused with the flag or variable it came from, before
+/// anything runs (a typo must not silently log nothing).
+#[test]
+fn an_unreadable_log_filter_is_refused_naming_where_it_came_from() {
+    let run = |args: &[&str], rust_log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bybit-exec"));
+        command.args(args).env_clear();
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stderr) = run(&["--log-level", "bybit_rest=loud", "journal", "X"], None);
+    assert!(
+        !ok && stderr.contains("--log-level \"bybit_rest=loud\""),
+        "{stderr}"
+    );
+    let (ok, stderr) = run(&["journal", "X"], Some("bybit_rest=loud"));
+    assert!(
+        !ok && stderr.contains("RUST_LOG \"bybit_rest=loud\""),
+        "{stderr}"
+    );
+    let (_, stderr) = run(&["--log-format", "yaml", "journal", "X"], None);
+    assert!(stderr.contains("--log-format"), "{stderr}");
 }
