@@ -288,7 +288,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
         let leg = link.split('_').nth(1).unwrap();
         let fields = [
             &format!("tag=\"{tag}\"") as &str,
-            &format!("leg={leg}"),
+            &format!("leg=\"{leg}\""),
             &format!("order_link_id=\"{link}\""),
         ];
         let sent = count(&lines, &[&["order sent"][..], &fields[..]].concat());
@@ -326,7 +326,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
                     &format!("exec_id={exec_id}"),
                     &format!("tag=\"{tag}\""),
                     &format!("leg=\"{leg}\""),
-                    &format!("order_link_id={link}"),
+                    &format!("order_link_id=\"{link}\""),
                 ]
             ),
             1,
@@ -466,7 +466,7 @@ async fn paper_serve_logs_each_fill_once_with_tag_and_leg() {
         " fill ",
         "tag=\"LOG_PAPER\"",
         "leg=\"ENTRY\"",
-        "order_link_id=andre_ENTRY_LOG_PAPER",
+        "order_link_id=\"andre_ENTRY_LOG_PAPER\"",
     ];
     assert!(count(&lines, &entry) >= 1, "no entry fill line:\n{text}");
     let mut ids: Vec<&str> = lines

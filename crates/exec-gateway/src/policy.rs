@@ -147,7 +147,7 @@ impl Gateway {
             sends += 1;
             tracing::info!(
                 tag,
-                leg = %leg_code,
+                leg = leg_code.as_str(),
                 order_link_id = link,
                 symbol = %req.symbol.as_str(),
                 side = req.side.as_str(),
@@ -167,7 +167,7 @@ impl Gateway {
                 Ok(ack) => {
                     tracing::info!(
                         tag,
-                        leg = %leg_code,
+                        leg = leg_code.as_str(),
                         order_link_id = link,
                         order_id = %ack.order_id,
                         "order acked"
@@ -219,7 +219,7 @@ impl Gateway {
                 }
                 PortError::Rejected { code, message } => {
                     // Rule 3.
-                    tracing::warn!(tag, leg = %leg_code, order_link_id = link, ret_code = code, reason = %message, "order refused");
+                    tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, ret_code = code, reason = %message, "order refused");
                     self.rejected(tag, link, Some(code), &message)?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
@@ -228,7 +228,7 @@ impl Gateway {
                     });
                 }
                 PortError::InvalidInput(message) => {
-                    tracing::warn!(tag, leg = %leg_code, order_link_id = link, reason = %message, "order refused");
+                    tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, reason = %message, "order refused");
                     self.rejected(tag, link, None, &message)?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
@@ -264,7 +264,7 @@ impl Gateway {
                 }
                 unknown @ (PortError::UnknownOutcome { .. } | PortError::RateLimited { .. }) => {
                     // Rules 6 and 7.
-                    tracing::warn!(tag, leg = %leg_code, order_link_id = link, reason = %unknown, "order outcome unknown; looking it up by orderLinkId");
+                    tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, reason = %unknown, "order outcome unknown; looking it up by orderLinkId");
                     self.outcome(
                         tag,
                         link,
@@ -273,7 +273,13 @@ impl Gateway {
                         },
                     )?;
                     if let PortError::RateLimited { retry_after } = unknown {
-                        tracing::info!(tag, leg = %leg_code, order_link_id = link, wait_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX), "rate limited: waiting before the lookup");
+                        tracing::info!(
+                            tag,
+                            leg = leg_code.as_str(),
+                            order_link_id = link,
+                            wait_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                            "rate limited: waiting before the lookup"
+                        );
                         tokio::time::sleep(retry_after).await;
                     }
                     let found = self
@@ -292,7 +298,12 @@ impl Gateway {
                         ));
                     }
                     // Not found: it never arrived; send again with the same orderLinkId.
-                    tracing::info!(tag, leg = %leg_code, order_link_id = link, "order not on the exchange; sending again with the same orderLinkId");
+                    tracing::info!(
+                        tag,
+                        leg = leg_code.as_str(),
+                        order_link_id = link,
+                        "order not on the exchange; sending again with the same orderLinkId"
+                    );
                     maybe_sent = true;
                 }
             }
@@ -377,7 +388,7 @@ impl Gateway {
     ) -> Result<Placed, GatewayError> {
         tracing::info!(
             tag,
-            leg = %leg.code(),
+            leg = leg.code().as_str(),
             order_link_id = link,
             order_id = %found.order_id,
             status = ?found.status,

@@ -328,7 +328,7 @@ impl Gateway {
                         "{}: closed with nothing filled, forgotten by the exchange since",
                         row.intent.order_link_id
                     ));
-                    tracing::info!(tag, leg = %row.intent.leg, order_link_id = %row.intent.order_link_id, "recovery: order closed with nothing filled, forgotten by the exchange since (journaled)");
+                    tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, "recovery: order closed with nothing filled, forgotten by the exchange since (journaled)");
                 }
                 state.orders.insert(
                     row.intent.leg.clone(),
@@ -360,7 +360,7 @@ impl Gateway {
                             )
                             .map_err(|e| self.journal_failed(tag, e))?;
                         resolved.push(format!("{}: found", row.intent.order_link_id));
-                        tracing::info!(tag, leg = %row.intent.leg, order_link_id = %row.intent.order_link_id, order_id = %o.order_id, "recovery: unsettled order found on the exchange (journaled)");
+                        tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, order_id = %o.order_id, "recovery: unsettled order found on the exchange (journaled)");
                     }
                     None if old => {
                         journal
@@ -374,7 +374,7 @@ impl Gateway {
                             )
                             .map_err(|e| self.journal_failed(tag, e))?;
                         resolved.push(format!("{}: not placed", row.intent.order_link_id));
-                        tracing::info!(tag, leg = %row.intent.leg, order_link_id = %row.intent.order_link_id, "recovery: unsettled order not on the exchange after the landing window: not placed (journaled)");
+                        tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, "recovery: unsettled order not on the exchange after the landing window: not placed (journaled)");
                     }
                     None => unresolved.push(row.intent.order_link_id.clone()),
                 }

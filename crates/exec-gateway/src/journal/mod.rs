@@ -381,7 +381,7 @@ pub fn record_fill_logged(journal: &dyn Journal, fill: &Fill) -> Result<bool, Jo
         tracing::info!(
             tag = owner.as_ref().map(|r| r.intent.trade_tag.as_str()),
             leg = owner.as_ref().map(|r| r.intent.leg.as_str()),
-            order_link_id = %fill.order_link_id,
+            order_link_id = fill.order_link_id.as_str(),
             exec_id = %fill.exec_id,
             symbol = %fill.symbol,
             side = ?fill.side,
