@@ -152,8 +152,10 @@ impl Gateway {
                 symbol = %req.symbol.as_str(),
                 side = req.side.as_str(),
                 qty = %req.qty,
-                price = ?req.price,
+                price = req.price.map(tracing::field::display),
+                trigger_price = req.trigger_price.map(tracing::field::display),
                 kind = req.kind(),
+                reason,
                 send = sends,
                 "order sent"
             );

@@ -658,9 +658,9 @@ impl OrderRouter for LiveExchange {
     async fn close_position_market(
         &self,
         order: &OrderRequest,
-        reason: &str,
+        _reason: &str,
     ) -> PortResult<OrderAck> {
-        tracing::info!(order_link_id = %order.order_link_id.as_str(), reason, "closing");
+        // Logged by the gateway's "order sent" line (with the reason), not here too.
         self.place(order, TimeInForce::Ioc).await
     }
 

@@ -773,7 +773,7 @@ impl Gateway {
                 leg,
                 order_link_id = link,
                 symbol = %record.symbol,
-                value = ?value,
+                value = value.map(tracing::field::display),
                 "{what} sent"
             ),
             WriteStage::Done => tracing::info!(
@@ -781,7 +781,7 @@ impl Gateway {
                 leg,
                 order_link_id = link,
                 symbol = %record.symbol,
-                value = ?value,
+                value = value.map(tracing::field::display),
                 "{what} done"
             ),
             WriteStage::Failed { reason } => tracing::warn!(
@@ -789,7 +789,7 @@ impl Gateway {
                 leg,
                 order_link_id = link,
                 symbol = %record.symbol,
-                value = ?value,
+                value = value.map(tracing::field::display),
                 reason = %reason,
                 "{what} failed"
             ),
