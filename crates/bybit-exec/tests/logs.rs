@@ -273,6 +273,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
     crate::messages::assert_bounded_labels(&metrics);
     let lines = process.stop();
     let text = lines.join("\n");
+    println!("RUST_LOG=info: {} lines for the faulted trade", lines.len());
 
     assert!(
         !text.contains(" DEBUG ") && !text.contains(" TRACE "),
@@ -383,6 +384,7 @@ async fn json_lines_parse_and_a_trace_level_faulted_lifecycle_never_logs_the_sec
     let fills = faulted_trade(&emu, process.addr, "LOG_TRACE").await;
     assert!(!fills.is_empty());
     let lines = process.stop();
+    println!("TRACE: {} JSON lines checked for the secret", lines.len());
     assert!(
         lines.len() > 100,
         "TRACE wrote only {} lines: {lines:?}",
