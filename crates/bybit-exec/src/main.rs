@@ -4,13 +4,16 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use bybit_exec::{config, demo, ops, serve, suite};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(name = "bybit-exec", about = "Bybit execution layer", version)]
 struct Cli {
     #[command(flatten)]
     config: config::ConfigArgs,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,9 +34,58 @@ enum Command {
     Suite(suite::SuiteArgs),
 }
 
+/// Where the log lines go (always stderr: stdout is the command's own answer).
+#[derive(Debug, clap::Args)]
+struct LogArgs {
+    /// Log line format on stderr: `text` for people, `json` (one object a line) for collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Which log lines to write: a level (`error`, `warn`, `info`, `debug`, `trace`) or
+    /// `RUST_LOG` directives (`info,bybit_rest=debug`). Wins over `RUST_LOG`; info by default.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the process's one `tracing` subscriber (the libraries only use the facade): stderr,
+/// filtered by `--log-level`, else `RUST_LOG`, else `info`.
+fn install_logging(args: &LogArgs) -> Result<()> {
+    let filter = match &args.log_level {
+        Some(directives) => EnvFilter::try_new(directives)
+            .map_err(|e| anyhow::anyhow!("--log-level {directives:?}: {e}"))?,
+        None => match std::env::var("RUST_LOG") {
+            Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+                .map_err(|e| anyhow::anyhow!("RUST_LOG {directives:?}: {e}"))?,
+            _ => EnvFilter::new("info"),
+        },
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let installed = match args.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(false)
+            .with_current_span(true)
+            .try_init(),
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = install_logging(&cli.log) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     match dispatch(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

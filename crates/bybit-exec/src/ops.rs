@@ -110,7 +110,9 @@ pub async fn run(command: OpsCommand, config: &ConfigArgs) -> Result<()> {
     for notice in settings.notices() {
         eprintln!("note: {notice}");
     }
-    let done = execute(&command, settings).await?;
+    // A slow exchange is never silent: "still waiting for …" every few seconds (issue 17).
+    let what = format!("the answers `{}` needs", name(&command));
+    let done = crate::runtime::waiting_for(&what, execute(&command, settings)).await?;
     crate::print_line(&done.text);
     if done.ok {
         Ok(())

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::support::{emulator, eventually, settings, KEY, SECRET};
 
-fn plan(tag: &str) -> Value {
+pub(crate) fn plan(tag: &str) -> Value {
     // The emulator's BTCUSDT stands still at 50 000 (support.rs).
     json!({
         "symbol": "BTCUSDT",
@@ -393,7 +393,7 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
 }
 
 /// `bybit-exec ARGS` with live routing against `emu` on the journal `journal`.
-fn command(emu: &Emulator, journal: &Path, args: &[&str]) -> Command {
+pub(crate) fn command(emu: &Emulator, journal: &Path, args: &[&str]) -> Command {
     let host = emu.http_url().trim_start_matches("http://").to_owned();
     let mut command = Command::new(env!("CARGO_BIN_EXE_bybit-exec"));
     command

@@ -8,6 +8,8 @@ mod cli;
 mod demo;
 mod docs;
 mod history;
+mod logs;
+mod messages;
 mod ops;
 mod paper;
 mod runtime;

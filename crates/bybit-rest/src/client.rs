@@ -305,6 +305,11 @@ impl RestClient {
                 {
                     // The limiter was blocked until the reset; acquiring again waits for it.
                     rate_waits += 1;
+                    tracing::info!(
+                        error = %error,
+                        wait_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                        "rate limited by Bybit; re-sending after the reset"
+                    );
                     continue;
                 }
             }
@@ -349,6 +354,15 @@ impl RestClient {
             .await;
         telemetry::limiter_waited(call.ep, waiting.elapsed());
         if let Err(TooLong(wait)) = acquired {
+            if let Some((retry_after, until)) = inner.limiter.ip_ban() {
+                return Err(RestError::IpBanned {
+                    ctx: ctx(),
+                    until,
+                    retry_window: inner.limiter.ip_ban_backoff(),
+                    retry_after,
+                    sent: false,
+                });
+            }
             return Err(RestError::RateLimited {
                 ctx: ctx(),
                 signal: RateLimitSignal::Local,
@@ -395,11 +409,16 @@ impl RestClient {
         );
         self.observe_limits(call, limits);
         if status == 403 {
-            return Err(RestError::RateLimited {
+            let (retry_after, until) = inner.limiter.block_ip();
+            let error = RestError::IpBanned {
                 ctx: ctx(),
-                signal: RateLimitSignal::Http403,
-                retry_after: inner.limiter.block_ip(),
-            });
+                until,
+                retry_window: retry_after,
+                retry_after,
+                sent: true,
+            };
+            tracing::error!(%error, "every request to Bybit stops until the ban ends");
+            return Err(error);
         }
         if status == 429 {
             let wait = self.reset_wait(limits).unwrap_or(Duration::from_secs(1));

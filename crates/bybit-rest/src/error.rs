@@ -3,7 +3,7 @@
 //! unusable, must the caller slow down. Callers use the predicates, not the variants.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Bybit retCodes this crate acts on (docs/v5/error.mdx, REFERENCE.md §12).
 pub mod codes {
@@ -95,8 +95,6 @@ impl fmt::Display for ErrorContext {
 pub enum RateLimitSignal {
     /// retCode 10006: the per-UID, per-endpoint limit.
     RetCode10006,
-    /// HTTP 403: the IP limit (600 requests per 5 s); Bybit asks for a 10-minute pause.
-    Http403,
     /// HTTP 429: system-level frequency protection.
     Http429,
     /// Not sent: the local limiter knows the exchange would refuse it until the reset.
@@ -177,6 +175,24 @@ pub enum RestError {
         /// Time until the limit resets.
         retry_after: Duration,
     },
+    /// HTTP 403: Bybit banned this IP for breaching its IP limit (600 requests per 5 s,
+    /// docs/v5/rate-limit/rate-limit.mdx: "stop all sessions and wait at least 10 minutes",
+    /// lifted automatically). The reply says nothing of when the ban ends, so `until` is the
+    /// documented ban length after the 403: the earliest time worth trying again. Every
+    /// request is refused locally until then (`sent` false), so the ban is not extended.
+    #[error("{ctx}: IP banned by Bybit (HTTP 403) until {} UTC (the earliest retry: Bybit bans an IP for at least {} minutes and does not say until when){}", clock_utc(*until), retry_window.as_secs() / 60, if *sent { "" } else { "; not sent" })]
+    IpBanned {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// The earliest time worth trying again (wall clock).
+        until: SystemTime,
+        /// The ban length assumed from the 403 (`LimitConfig::ip_ban_backoff`, 10 minutes).
+        retry_window: Duration,
+        /// Time left until `until`.
+        retry_after: Duration,
+        /// Whether this request reached Bybit (the 403 itself) or was refused here.
+        sent: bool,
+    },
     /// The reply was not what Bybit sends. Says what arrived: the HTTP status and the first bytes.
     #[error("{ctx}: cannot decode the reply ({stage:?}, HTTP {status}, {len} bytes): {reason}; it starts {first_bytes:?}")]
     Decode {
@@ -203,6 +219,15 @@ pub enum RestError {
     },
 }
 
+/// `HH:MM:SS` of a wall-clock time, in UTC.
+fn clock_utc(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// How many bytes of an unexpected body an error keeps.
 const FIRST_BYTES: usize = 200;
 
@@ -222,6 +247,7 @@ impl RestError {
             | RestError::Timeout { ctx, .. }
             | RestError::Exchange { ctx, .. }
             | RestError::RateLimited { ctx, .. }
+            | RestError::IpBanned { ctx, .. }
             | RestError::Decode { ctx, .. }
             | RestError::Runtime { ctx, .. } => ctx,
         }
@@ -243,10 +269,7 @@ impl RestError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             RestError::Decode { status, .. } => Some(*status),
-            RestError::RateLimited {
-                signal: RateLimitSignal::Http403,
-                ..
-            } => Some(403),
+            RestError::IpBanned { .. } => Some(403),
             RestError::RateLimited {
                 signal: RateLimitSignal::Http429,
                 ..
@@ -275,7 +298,7 @@ impl RestError {
                     | codes::HIGH_LOAD
                     | codes::ORDER_PROCESSING
             ),
-            RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Http403,
+            RestError::RateLimited { .. } => true,
             _ => false,
         }
     }
@@ -299,6 +322,7 @@ impl RestError {
                 ) && !self.is_duplicate_order_link_id()
             }
             RestError::RateLimited { signal, .. } => *signal == RateLimitSignal::Local,
+            RestError::IpBanned { sent, .. } => !sent,
             // An HTTP 4xx page: refused at the door, nothing executed.
             RestError::Decode { status, .. } => (400..500).contains(status),
             RestError::Timeout { .. } => false,
@@ -325,6 +349,7 @@ impl RestError {
                     | codes::ORDER_PROCESSING
             ),
             RestError::RateLimited { signal, .. } => *signal != RateLimitSignal::Local,
+            RestError::IpBanned { sent, .. } => *sent,
             _ => false,
         }
     }
@@ -350,13 +375,22 @@ impl RestError {
 
     /// Bybit (or the local limiter) said to slow down.
     pub fn is_rate_limited(&self) -> bool {
-        matches!(self, RestError::RateLimited { .. })
+        matches!(
+            self,
+            RestError::RateLimited { .. } | RestError::IpBanned { .. }
+        )
+    }
+
+    /// Bybit banned this IP (HTTP 403); the error says until when.
+    pub fn is_ip_banned(&self) -> bool {
+        matches!(self, RestError::IpBanned { .. })
     }
 
     /// Time until the rate limit resets, for a rate-limit error.
     pub fn rate_limit_reset(&self) -> Option<Duration> {
         match self {
-            RestError::RateLimited { retry_after, .. } => Some(*retry_after),
+            RestError::RateLimited { retry_after, .. }
+            | RestError::IpBanned { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -400,11 +434,31 @@ impl RestError {
         self.ret_code() == Some(codes::TIMESTAMP)
     }
 
+    /// Every value [`kind`](Self::kind) returns (a metric label: a bounded set).
+    pub const KINDS: [&'static str; 15] = [
+        "invalid_request",
+        "missing_credentials",
+        "sign",
+        "network",
+        "timeout",
+        "rate_limited",
+        "ip_banned",
+        "decode",
+        "runtime",
+        "auth",
+        "timestamp",
+        "server",
+        "insufficient_balance",
+        "duplicate_link_id",
+        "reject",
+    ];
+
     /// A short, stable name for the kind of failure, for metrics and logs: `invalid_request`,
-    /// `missing_credentials`, `sign`, `network`, `timeout`, `rate_limited`, `decode`, `runtime`,
-    /// or for an exchange answer its retCode class: `auth` (the key cannot work), `timestamp`
-    /// (10002), `server` (10000/10016/429/110079: outcome unknown), `insufficient_balance`,
-    /// `duplicate_link_id` (110072) or `reject` (any other definitive refusal).
+    /// `missing_credentials`, `sign`, `network`, `timeout`, `rate_limited`, `ip_banned`,
+    /// `decode`, `runtime`, or for an exchange answer its retCode class: `auth` (the key cannot
+    /// work), `timestamp` (10002), `server` (10000/10016/429/110079: outcome unknown),
+    /// `insufficient_balance`, `duplicate_link_id` (110072) or `reject` (any other definitive
+    /// refusal). [`KINDS`](Self::KINDS) lists them.
     pub fn kind(&self) -> &'static str {
         match self {
             RestError::InvalidRequest { .. } => "invalid_request",
@@ -413,6 +467,7 @@ impl RestError {
             RestError::Network { .. } => "network",
             RestError::Timeout { .. } => "timeout",
             RestError::RateLimited { .. } => "rate_limited",
+            RestError::IpBanned { .. } => "ip_banned",
             RestError::Decode { .. } => "decode",
             RestError::Runtime { .. } => "runtime",
             RestError::Exchange { .. } if self.is_auth_fatal() => "auth",
@@ -523,7 +578,28 @@ mod tests {
         };
         check(limited(RateLimitSignal::RetCode10006), [T, F, T, F]);
         check(limited(RateLimitSignal::Http429), [T, F, T, F]);
-        check(limited(RateLimitSignal::Http403), [F, F, T, F]);
+        let banned = |sent| RestError::IpBanned {
+            ctx: ctx(true),
+            until: SystemTime::UNIX_EPOCH
+                + Duration::from_secs(86_400 * 3 + 3600 * 23 + 60 * 45 + 7),
+            retry_window: Duration::from_secs(600),
+            retry_after: Duration::from_secs(600),
+            sent,
+        };
+        check(banned(true), [F, F, T, F]);
+        check(banned(false), [F, T, F, F]);
+        assert!(banned(true).is_ip_banned() && banned(true).is_rate_limited());
+        assert_eq!(banned(true).http_status(), Some(403));
+        assert_eq!(banned(true).kind(), "ip_banned");
+        // Issue 17: a ban says so and until when, never "rate limited".
+        let text = banned(true).to_string();
+        assert!(
+            text.contains("IP banned by Bybit (HTTP 403) until 23:45:07 UTC"),
+            "{text}"
+        );
+        assert!(text.contains("at least 10 minutes"), "{text}");
+        assert!(!text.contains("rate limited"), "{text}");
+        assert!(banned(false).to_string().ends_with("; not sent"));
         check(limited(RateLimitSignal::Local), [T, T, F, F]);
         assert_eq!(
             limited(RateLimitSignal::Local).rate_limit_reset(),

@@ -234,6 +234,8 @@ pub(crate) struct Limiter {
     clock: TokioClock,
     buckets: Mutex<HashMap<&'static str, std::sync::Arc<Bucket>>>,
     ip_blocked_until: Mutex<Option<Instant>>,
+    /// The same end on the wall clock, for the error's "until HH:MM:SS".
+    ip_banned_until: Mutex<Option<std::time::SystemTime>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -249,6 +251,7 @@ impl Limiter {
             },
             buckets: Mutex::new(HashMap::new()),
             ip_blocked_until: Mutex::new(None),
+            ip_banned_until: Mutex::new(None),
         }
     }
 
@@ -330,6 +333,11 @@ impl Limiter {
                 if wait > max_wait {
                     return Err(TooLong(wait));
                 }
+                // One line per wait (the request's span names the endpoint and orderLinkId).
+                tracing::info!(
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "rate limit: waiting for the exchange's reset before sending"
+                );
                 tokio::time::sleep_until(until).await;
                 continue;
             }
@@ -351,6 +359,10 @@ impl Limiter {
                 }
                 Ok(Err(not_until)) => {
                     let wait = not_until.wait_time_from(bucket.gcra_clock.now());
+                    tracing::debug!(
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "rate limit: local budget spent; waiting"
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -367,11 +379,25 @@ impl Limiter {
         }
     }
 
-    /// Blocks every request after an HTTP 403 (the IP limit). Returns the back-off.
-    pub(crate) fn block_ip(&self) -> Duration {
+    /// Blocks every request after an HTTP 403 (the IP ban). Returns the back-off and when it
+    /// ends on the wall clock.
+    pub(crate) fn block_ip(&self) -> (Duration, std::time::SystemTime) {
         let wait = self.config.ip_ban_backoff;
+        let until = std::time::SystemTime::now() + wait;
         *lock(&self.ip_blocked_until) = Some(Instant::now() + wait);
-        wait
+        *lock(&self.ip_banned_until) = Some(until);
+        (wait, until)
+    }
+
+    /// While an IP ban blocks requests: the time left and when it ends (wall clock).
+    pub(crate) fn ip_ban(&self) -> Option<(Duration, std::time::SystemTime)> {
+        let left = (*lock(&self.ip_blocked_until))?.checked_duration_since(Instant::now())?;
+        Some((left, (*lock(&self.ip_banned_until))?))
+    }
+
+    /// The ban length assumed after a 403.
+    pub(crate) fn ip_ban_backoff(&self) -> Duration {
+        self.config.ip_ban_backoff
     }
 }
 
@@ -505,7 +531,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(700));
-        let ban = limiter.block_ip();
+        let (ban, _) = limiter.block_ip();
         assert_eq!(ban, Duration::from_secs(600));
         let refused = limiter
             .acquire(

@@ -25,6 +25,13 @@ pub const RATE_LIMIT_REMAINING: &str = "bybit_rest_rate_limit_remaining";
 /// Gauge: the measured server-clock offset (server minus local), seconds.
 pub const CLOCK_OFFSET_SECONDS: &str = "bybit_rest_clock_offset_seconds";
 
+/// Every value of the `endpoint` label: the client's fixed endpoint table.
+pub const ENDPOINTS: &[&str] = crate::endpoints::LABELS;
+/// Every value of the `outcome` label.
+pub const OUTCOMES: [&str; 2] = ["ok", "error"];
+/// Every value of the `kind` label of [`ERRORS_TOTAL`] ([`RestError::kind`]).
+pub const ERROR_KINDS: [&str; 15] = RestError::KINDS;
+
 /// Every metric this crate records, for documentation and exporters that describe them.
 pub const ALL: [&str; 7] = [
     REQUEST_DURATION_SECONDS,

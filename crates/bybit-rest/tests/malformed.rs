@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use bybit_rest::{
-    AmendOrder, CancelOrder, DecodeStage, OrderTarget, RateLimitSignal, RestClient, RestError,
-};
+use bybit_rest::{AmendOrder, CancelOrder, DecodeStage, OrderTarget, RestClient, RestError};
 use bybit_types::Category;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
@@ -124,29 +122,23 @@ async fn http_403_stops_every_request_locally_until_the_ban_ends() {
     let client = fast_retries(&server);
     let err = client.account_info().await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            RestError::RateLimited {
-                signal: RateLimitSignal::Http403,
-                ..
-            }
-        ),
+        matches!(err, RestError::IpBanned { sent: true, .. }),
         "{err}"
     );
     assert!(!err.is_retryable());
     assert_eq!(err.rate_limit_reset(), Some(Duration::from_secs(600)));
-    // Nothing more is sent: the client knows the IP is banned.
-    let err = client.server_time().await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            RestError::RateLimited {
-                signal: RateLimitSignal::Local,
-                ..
-            }
-        ),
+        err.to_string()
+            .contains("IP banned by Bybit (HTTP 403) until "),
         "{err}"
     );
+    // Nothing more is sent: the client knows the IP is banned, and says so.
+    let err = client.server_time().await.unwrap_err();
+    assert!(
+        matches!(err, RestError::IpBanned { sent: false, .. }),
+        "{err}"
+    );
+    assert!(err.is_definitive_reject(), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 

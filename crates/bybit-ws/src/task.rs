@@ -193,7 +193,7 @@ impl Task {
                         End::Cancelled => break None,
                         End::Fatal(error) => break Some(error),
                         End::Lost(reason) => {
-                            tracing::warn!(url = %self.config.url, %reason, "WebSocket lost; reconnecting");
+                            tracing::warn!(stream = self.kind(), url = %self.config.url, %reason, "WebSocket lost; reconnecting");
                             self.health().set_error(format!("disconnected: {reason}"));
                             self.emit(WsEvent::Disconnected { reason });
                         }
@@ -201,7 +201,7 @@ impl Task {
                 }
                 Err(error) => {
                     Health::count(&self.shared.health.connect_failures);
-                    tracing::warn!(url = %self.config.url, %error, "WebSocket connect failed");
+                    tracing::warn!(stream = self.kind(), url = %self.config.url, %error, "WebSocket connect failed");
                     self.health().set_error(format!("connect failed: {error}"));
                     self.emit(WsEvent::ConnectFailed { error });
                 }
@@ -342,6 +342,11 @@ impl Task {
             telemetry::count(telemetry::RECONNECTS_TOTAL, self.kind());
         }
         self.connections += 1;
+        if self.connections > 1 {
+            tracing::info!(stream = self.kind(), url = %self.config.url, reconnects = self.connections - 1, "WebSocket reconnected");
+        } else {
+            tracing::info!(stream = self.kind(), url = %self.config.url, "WebSocket connected");
+        }
         self.health().set_connected(true);
         self.emit(WsEvent::Connected {
             reconnects: self.connections - 1,
@@ -574,6 +579,11 @@ impl Task {
             conn.auth_deadline = None;
             if reply.is_success() {
                 conn.authed = true;
+                if self.connections > 1 {
+                    tracing::info!(stream = self.kind(), url = %self.config.url, "WebSocket re-authenticated; resubscribing");
+                } else {
+                    tracing::info!(stream = self.kind(), url = %self.config.url, "WebSocket authenticated");
+                }
                 self.health().set_authenticated(true);
                 self.emit(WsEvent::Authenticated);
                 let topics = self.desired.clone();
@@ -584,6 +594,7 @@ impl Task {
                 kind: crate::AuthFailure::classify(reply.message()),
                 message: reply.message().to_owned(),
             };
+            tracing::warn!(stream = self.kind(), url = %self.config.url, %error, "WebSocket authentication refused");
             self.health().set_error(error.to_string());
             self.emit(WsEvent::AuthFailed(error.clone()));
             return Err(if error.is_auth_fatal() {

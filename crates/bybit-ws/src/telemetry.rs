@@ -14,6 +14,11 @@ pub const BAD_FRAMES_TOTAL: &str = "bybit_ws_bad_frames_total";
 /// Counter: events dropped because the consumer's channel was full.
 pub const DROPPED_EVENTS_TOTAL: &str = "bybit_ws_dropped_events_total";
 
+/// Every value of the `stream` label.
+pub const STREAMS: [&str; 2] = ["public", "private"];
+/// Every value of the `reason` label of [`BOOK_GAPS_TOTAL`].
+pub const GAP_REASONS: [&str; 3] = ["gap", "crossed", "no_snapshot"];
+
 /// Every metric this crate records.
 pub const ALL: [&str; 5] = [
     RECONNECTS_TOTAL,

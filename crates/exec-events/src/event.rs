@@ -224,7 +224,8 @@ pub struct ExecutionError {
 /// What a dry-run router would have sent (nothing was sent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WouldSend {
-    /// Which operation: `place_market_entry`, `place_tp_order`, `cancel_order`, …
+    /// Which operation: `place_market_entry`, `place_tp_order`, `cancel_order`,
+    /// `set_leverage`, … (the name only: it is a metric label, a bounded set).
     pub operation: String,
     /// Symbol.
     pub symbol: String,
@@ -238,6 +239,9 @@ pub struct WouldSend {
     pub trigger_price: Option<Decimal>,
     /// The orderLinkId.
     pub order_link_id: Option<String>,
+    /// The leverage, for `set_leverage`.
+    #[serde(default)]
+    pub leverage: Option<Decimal>,
 }
 
 impl WouldSend {
@@ -251,6 +255,7 @@ impl WouldSend {
             price: None,
             trigger_price: None,
             order_link_id: None,
+            leverage: None,
         }
     }
 }

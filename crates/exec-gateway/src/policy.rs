@@ -141,9 +141,24 @@ impl Gateway {
                 .map_err(|e| self.journal_failed(tag, e))?;
         }
 
+        let leg_code = leg.code();
         let mut sends = 0;
         loop {
             sends += 1;
+            tracing::info!(
+                tag,
+                leg = leg_code.as_str(),
+                order_link_id = link,
+                symbol = %req.symbol.as_str(),
+                side = req.side.as_str(),
+                qty = %req.qty,
+                price = req.price.map(tracing::field::display),
+                trigger_price = req.trigger_price.map(tracing::field::display),
+                kind = req.kind(),
+                reason,
+                send = sends,
+                "order sent"
+            );
             let answer = match route {
                 Route::Entry => self.ports.router.place_market_entry(req).await,
                 Route::Dca => self.ports.router.place_dca_order(req).await,
@@ -152,6 +167,13 @@ impl Gateway {
             };
             let error = match answer {
                 Ok(ack) => {
+                    tracing::info!(
+                        tag,
+                        leg = leg_code.as_str(),
+                        order_link_id = link,
+                        order_id = %ack.order_id,
+                        "order acked"
+                    );
                     self.outcome(
                         tag,
                         link,
@@ -199,6 +221,7 @@ impl Gateway {
                 }
                 PortError::Rejected { code, message } => {
                     // Rule 3.
+                    tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, ret_code = code, reason = %message, "order refused");
                     self.rejected(tag, link, Some(code), &message)?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
@@ -207,6 +230,7 @@ impl Gateway {
                     });
                 }
                 PortError::InvalidInput(message) => {
+                    tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, reason = %message, "order refused");
                     self.rejected(tag, link, None, &message)?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
@@ -242,6 +266,7 @@ impl Gateway {
                 }
                 unknown @ (PortError::UnknownOutcome { .. } | PortError::RateLimited { .. }) => {
                     // Rules 6 and 7.
+                    tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, reason = %unknown, "order outcome unknown; looking it up by orderLinkId");
                     self.outcome(
                         tag,
                         link,
@@ -250,6 +275,13 @@ impl Gateway {
                         },
                     )?;
                     if let PortError::RateLimited { retry_after } = unknown {
+                        tracing::info!(
+                            tag,
+                            leg = leg_code.as_str(),
+                            order_link_id = link,
+                            wait_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                            "rate limited: waiting before the lookup"
+                        );
                         tokio::time::sleep(retry_after).await;
                     }
                     let found = self
@@ -268,6 +300,12 @@ impl Gateway {
                         ));
                     }
                     // Not found: it never arrived; send again with the same orderLinkId.
+                    tracing::info!(
+                        tag,
+                        leg = leg_code.as_str(),
+                        order_link_id = link,
+                        "order not on the exchange; sending again with the same orderLinkId"
+                    );
                     maybe_sent = true;
                 }
             }
@@ -327,6 +365,12 @@ impl Gateway {
                 return Err(error);
             }
             attempt += 1;
+            tracing::info!(
+                attempt,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "read failed; retrying"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -344,6 +388,14 @@ impl Gateway {
         link: &str,
         found: OrderSnapshot,
     ) -> Result<Placed, GatewayError> {
+        tracing::info!(
+            tag,
+            leg = leg.code().as_str(),
+            order_link_id = link,
+            order_id = %found.order_id,
+            status = ?found.status,
+            "order found by orderLinkId"
+        );
         self.outcome(tag, link, &resolved(Some(&found)))?;
         let row = self
             .ports

@@ -12,8 +12,12 @@ use exec_gateway::PortError;
 /// 2. duplicate orderLinkId (110072) → [`PortError::DuplicateLinkId`] (the order exists);
 /// 3. insufficient balance (110004/110007/110012/110044/110045) →
 ///    [`PortError::InsufficientBalance`];
-/// 4. rate limited by the exchange (10006, HTTP 403/429) → [`PortError::RateLimited`] with the
-///    reset time (a write's outcome is then unknown: the policy looks it up);
+/// 4. the IP banned (HTTP 403) → [`PortError::UnknownOutcome`] for the 403 itself and for a
+///    read refused here meanwhile, a reject for a write refused here (nothing left), with
+///    the client's "IP banned by Bybit (HTTP 403) until HH:MM:SS UTC" text: not a rate limit
+///    to wait out (the gateway would sleep ten minutes per try); rate limited by the exchange
+///    (10006, HTTP 429) → [`PortError::RateLimited`] with the reset time (a write's outcome
+///    is then unknown: the policy looks it up);
 /// 5. outcome unknown (a write's timeout, reset after sending, 5xx, 10000/10016) or a
 ///    transient read failure → [`PortError::UnknownOutcome`];
 /// 6. any other retCode → [`PortError::from_ret_code`] (definitive reject);
@@ -45,6 +49,13 @@ pub fn port_error(e: RestError) -> PortError {
         return PortError::InsufficientBalance {
             code: e.ret_code().unwrap_or(0),
             message,
+        };
+    }
+    if e.is_ip_banned() {
+        return if e.is_definitive_reject() && e.context().write {
+            PortError::Rejected { code: 0, message }
+        } else {
+            PortError::UnknownOutcome { reason: message }
         };
     }
     if e.is_rate_limited() && !e.is_definitive_reject() {

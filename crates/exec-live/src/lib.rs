@@ -576,6 +576,8 @@ async fn track(
     let meta_refresh = meta_refresh.max(Duration::from_secs(1));
     let mut meta =
         tokio::time::interval_at(tokio::time::Instant::now() + meta_refresh, meta_refresh);
+    // Whether the REST fallback is polling: each change is one log line.
+    let mut polling = false;
     meta.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next = async {
@@ -592,6 +594,7 @@ async fn track(
                     None => events = None,
                     Some(event) => {
                         if live.handle(event) {
+                            tracing::debug!("REST catch-up after a (re)authentication, subscription or lag");
                             if let Err(e) = live.catch_up().await {
                                 tracing::warn!(error = %e, "REST catch-up failed; polling continues");
                             }
@@ -607,7 +610,16 @@ async fn track(
             }
             _ = ticker.tick() => {
                 let Some(live) = me.upgrade() else { return };
-                if live.private_stream_quiet() {
+                let quiet = live.private_stream_quiet();
+                if quiet != polling {
+                    polling = quiet;
+                    if quiet {
+                        tracing::warn!(interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX), "private stream down or silent: REST fallback polling on");
+                    } else {
+                        tracing::info!("private stream delivering again: REST fallback polling off");
+                    }
+                }
+                if quiet {
                     if let Err(e) = live.poll().await {
                         tracing::warn!(error = %e, "REST poll failed");
                     }
@@ -646,9 +658,9 @@ impl OrderRouter for LiveExchange {
     async fn close_position_market(
         &self,
         order: &OrderRequest,
-        reason: &str,
+        _reason: &str,
     ) -> PortResult<OrderAck> {
-        tracing::info!(order_link_id = %order.order_link_id.as_str(), reason, "closing");
+        // Logged by the gateway's "order sent" line (with the reason), not here too.
         self.place(order, TimeInForce::Ioc).await
     }
 

@@ -323,8 +323,11 @@ impl Tracker {
                     fill.order_link_id = parent.to_owned();
                 }
             }
-            // Journaled before it is published (the journal ignores an execId it holds).
-            if let Err(err) = self.journal.record_fill(&fill) {
+            // Journaled (and logged, once per execId) before it is published (the journal
+            // ignores an execId it holds).
+            if let Err(err) =
+                exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill)
+            {
                 self.bus.publish(Event::Health(exec_events::HealthUpdate {
                     component: "journal".into(),
                     ok: false,

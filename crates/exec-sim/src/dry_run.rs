@@ -347,10 +347,11 @@ impl AccountService for DryRunRouter {
     }
 
     async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()> {
-        self.would_send(WouldSend::new(
-            format!("set_leverage {leverage}"),
-            symbol.as_str(),
-        ));
+        // The operation's name alone (a metric label); the value is a field of its own.
+        self.would_send(WouldSend {
+            leverage: Some(leverage),
+            ..WouldSend::new("set_leverage", symbol.as_str())
+        });
         Ok(())
     }
 

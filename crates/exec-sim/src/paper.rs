@@ -174,7 +174,11 @@ impl PaperRouter {
                     let seen = !inner.seen.insert(o.order_id.clone());
                     Some(Event::Order(wire::order_event(&o, seen)))
                 }
-                EngineEvent::Execution(_) => fills.next().map(Event::Fill),
+                EngineEvent::Execution(_) => fills.next().map(|fill| {
+                    // Saved with the account above: its one log line.
+                    exec_gateway::journal::log_fill(self.journal.as_ref(), &fill, true);
+                    Event::Fill(fill)
+                }),
                 EngineEvent::Position(p) => Some(Event::Position(wire::position_event(&p))),
                 EngineEvent::Wallet(w) => Some(Event::Wallet(wire::wallet_event(&w))),
                 EngineEvent::Trade(_) | EngineEvent::Market { .. } => None,

@@ -96,7 +96,7 @@ async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
     assert_eq!(
         would,
         [
-            "set_leverage 10",
+            "set_leverage",
             "place_market_entry",
             "place_tp_order",
             "place_tp_order",

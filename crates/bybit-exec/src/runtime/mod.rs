@@ -52,7 +52,30 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// goes on without (the stream keeps trying; prices fall back to REST).
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
 
-/// REST health: `{ok, latencyMs}` (SPEC R-HEALTH-1).
+/// How often a start step that has not finished says what it is still waiting for.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(2500);
+
+/// Runs one start step; while it has not finished, logs "still waiting for `what` (Ns)" at
+/// info every [`PROGRESS_EVERY`], so a slow start is never silent (issue 17). The one place
+/// a start step is awaited with progress: every step of [`Runtime::start`] goes through it.
+pub async fn waiting_for<F: std::future::Future>(what: &str, step: F) -> F::Output {
+    let started = Instant::now();
+    let mut step = std::pin::pin!(step);
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut step => return out,
+            _ = every.tick() => tracing::info!(
+                waited_s = started.elapsed().as_secs(),
+                "still waiting for {what} ({}s)",
+                started.elapsed().as_secs()
+            ),
+        }
+    }
+}
+
+/// REST health: `{ok, latencyMs}` (SPEC R-HEALTH-1), and `error` when it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestStatus {
@@ -60,6 +83,10 @@ pub struct RestStatus {
     pub ok: bool,
     /// Its round trip, ms.
     pub latency_ms: u64,
+    /// Why it failed (the client's error: "IP banned by Bybit (HTTP 403) until …", a
+    /// timeout, …); absent when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Public stream health: `{ok, lastMsgAgoSec}`.
@@ -137,19 +164,24 @@ pub async fn probe(settings: &Settings) -> BybitStatus {
     };
     let rest_probe = async {
         let started = Instant::now();
-        let ok = match rest_client(settings, url, with_keys) {
-            Ok(client) => client.server_time().await.is_ok(),
-            Err(_) => false,
+        let answer = match rest_client(settings, url, with_keys) {
+            Ok(client) => client.server_time().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
         RestStatus {
-            ok,
+            ok: answer.is_ok(),
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error: answer.err(),
         }
     };
     let public_probe = async {
         let h = match WsStream::public(ws_config(&settings.ws_public_url, &settings.ws)) {
             Ok((stream, _events)) => {
-                let h = wait_for(&stream, |h| h.connected).await;
+                let h = waiting_for(
+                    "the public stream to connect",
+                    wait_for(&stream, |h| h.connected),
+                )
+                .await;
                 stream.close().await;
                 Some(h)
             }
@@ -184,7 +216,11 @@ pub async fn probe(settings: &Settings) -> BybitStatus {
                 error: Some(e.to_string()),
             },
             Ok((stream, _events)) => {
-                let h = wait_for(&stream, |h| h.connected && h.authenticated).await;
+                let h = waiting_for(
+                    "the private stream to connect and authenticate",
+                    wait_for(&stream, |h| h.connected && h.authenticated),
+                )
+                .await;
                 stream.close().await;
                 let ok = h.connected && h.authenticated;
                 WsPrivateStatus {
@@ -444,7 +480,9 @@ impl Runtime {
             Routing::Live => {
                 let creds = settings.require_credentials("live routing")?.clone();
                 // A skewed clock fails every signed request (10002): measure it first.
-                if let Err(e) = rest.sync_clock().await {
+                if let Err(e) =
+                    waiting_for("the server clock (/v5/market/time)", rest.sync_clock()).await
+                {
                     tracing::warn!(error = %e, "server clock not measured");
                 }
                 let mut auth = PrivateAuth::new(creds);
@@ -471,9 +509,11 @@ impl Runtime {
                 let known = journal_call(&journal, |j| j.fills(DEFAULT_LINK_PREFIX)).await?;
                 exchange.tracker().remember_fills(&known);
                 // No fill recorder: the tracker journals each fill before it publishes it.
-                exchange
-                    .start_tracking(Some(private_events))
-                    .await
+                waiting_for(
+                    "the instruments and the account's orders, executions and positions (REST catch-up)",
+                    exchange.start_tracking(Some(private_events)),
+                )
+                .await
                     .map_err(|e| {
                         anyhow!("starting order tracking on {}: {e}", settings.rest_url)
                     })?;
@@ -500,11 +540,14 @@ impl Runtime {
                     None,
                     Some(public.clone()),
                 ));
-                exec_gateway::SymbolMetaService::refresh_symbol_meta(exchange.as_ref())
-                    .await
-                    .map_err(|e| {
-                        anyhow!("loading instruments from {}: {e}", settings.public_rest_url)
-                    })?;
+                waiting_for(
+                    "the instruments (REST)",
+                    exec_gateway::SymbolMetaService::refresh_symbol_meta(exchange.as_ref()),
+                )
+                .await
+                .map_err(|e| {
+                    anyhow!("loading instruments from {}: {e}", settings.public_rest_url)
+                })?;
                 let balance = Balance {
                     wallet: settings.paper_usdt,
                     available: settings.paper_usdt,
@@ -532,7 +575,11 @@ impl Runtime {
                 (ports, Some(exchange), None, Some(dry), None)
             }
             Routing::Paper => {
-                let engine = paper_engine(&settings, public_rest.as_ref()).await?;
+                let engine = waiting_for(
+                    "the instruments and prices for paper trading (REST)",
+                    paper_engine(&settings, public_rest.as_ref()),
+                )
+                .await?;
                 // The account the journal holds (an earlier paper process) is continued.
                 let paper = {
                     let (bus, clock, journal) = (bus.clone(), clock.clone(), journal.clone());
@@ -627,10 +674,11 @@ impl Runtime {
             &self.public_rest
         };
         let started = Instant::now();
-        let ok = rest.server_time().await.is_ok();
+        let answer = rest.server_time().await;
         RestStatus {
-            ok,
+            ok: answer.is_ok(),
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error: answer.err().map(|e| e.to_string()),
         }
     }
 
@@ -796,7 +844,9 @@ impl FillRecorder {
             let record = |received: Received| match received {
                 Received::Event(env) => {
                     if let Some(fill) = env.event.as_fill() {
-                        if let Err(e) = journal.record_fill(fill) {
+                        if let Err(e) =
+                            exec_gateway::journal::record_fill_logged(journal.as_ref(), fill)
+                        {
                             bus.publish(Event::Health(exec_events::HealthUpdate {
                                 component: "journal".into(),
                                 ok: false,
@@ -860,7 +910,8 @@ impl FillRecorder {
 /// Subscribes the ticker topics, waiting a bounded time for the acknowledgement.
 async fn subscribe_tickers(public: &WsStream, symbols: &[String]) {
     let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
-    match tokio::time::timeout(SUBSCRIBE_WAIT, public.subscribe_tickers(&refs)).await {
+    let acked = tokio::time::timeout(SUBSCRIBE_WAIT, public.subscribe_tickers(&refs));
+    match waiting_for("the public stream to acknowledge the ticker topics", acked).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "ticker topics not subscribed"),
         Err(_) => tracing::warn!("ticker topics not acknowledged yet; the stream keeps trying"),

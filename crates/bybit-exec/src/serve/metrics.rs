@@ -18,6 +18,32 @@ pub const WS_CONNECTED: &str = "bybit_exec_ws_connected";
 /// Gauge: 1 once the gateway has halted trading after a fatal error.
 pub const TRADING_HALTED: &str = "bybit_exec_trading_halted";
 
+/// The documented values of every label `/metrics` shows, by metric and label (issue 17:
+/// labels are bounded sets; a value such as a leverage goes to a log line, never a label).
+/// `None` for a label the metric does not have. The histograms' `le` / `quantile` are the
+/// exporter's own.
+pub fn label_values(metric: &str, label: &str) -> Option<&'static [&'static str]> {
+    use super::{reconciler, watch};
+    use bybit_rest::telemetry as rest;
+    use bybit_ws::telemetry as ws;
+    let rest_metric = rest::ALL.contains(&metric);
+    Some(match (metric, label) {
+        (_, "endpoint") if rest_metric && metric != rest::CLOCK_OFFSET_SECONDS => rest::ENDPOINTS,
+        (m, "outcome") if m == rest::REQUESTS_TOTAL => &rest::OUTCOMES,
+        (m, "kind") if m == rest::ERRORS_TOTAL => &rest::ERROR_KINDS,
+        (m, "stream") if ws::ALL.contains(&m) || m == WS_CONNECTED => &ws::STREAMS,
+        (m, "reason") if m == ws::BOOK_GAPS_TOTAL => &ws::GAP_REASONS,
+        (m, "kind") if m == watch::ORDERS_SENT_TOTAL || m == watch::FILLS_TOTAL => {
+            &watch::LEG_KINDS
+        }
+        (m, "result") if m == watch::ORDERS_SENT_TOTAL => &watch::ORDER_RESULTS,
+        (m, "kind") if m == watch::ERRORS_TOTAL => &watch::ERROR_KINDS,
+        (m, "operation") if m == watch::WOULD_SEND_TOTAL => &watch::WOULD_SEND_OPERATIONS,
+        (m, "result") if m == reconciler::RECONCILE_TOTAL => &reconciler::RESULTS,
+        _ => return None,
+    })
+}
+
 /// Latency buckets for every `_seconds` histogram: loopback to a slow exchange.
 const SECONDS_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,

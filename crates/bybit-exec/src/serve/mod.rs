@@ -128,7 +128,12 @@ impl Server {
         let hub = Arc::new(stream::Hub::default());
         let watcher = watch::spawn(&bus, prefix, seen.clone(), hub.clone());
         let runtime = Runtime::start_on_bus(settings, bus).await?;
-        let recovered = match runtime.gateway.recover().await {
+        let recovered = match crate::runtime::waiting_for(
+            "recovery (the journal's open trades against the exchange)",
+            runtime.gateway.recover(),
+        )
+        .await
+        {
             Ok(found) => found,
             Err(e) => {
                 seen.note(None, format!("recover failed: {e}"));

@@ -24,6 +24,8 @@ pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Counter: reconciliation passes, label `result` (`settled`, `unsettled`, `failed`).
 pub const RECONCILE_TOTAL: &str = "bybit_exec_reconcile_passes_total";
+/// Every value of its `result` label.
+pub const RESULTS: [&str; 3] = ["settled", "unsettled", "failed"];
 
 /// What the last pass found, for `/api/status` and `/health`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -100,6 +102,14 @@ pub(crate) fn spawn(app: Arc<App>, every: Duration) -> JoinHandle<()> {
             let failed = match pass.await {
                 Ok(Ok(report)) => {
                     let settled = report.is_settled();
+                    // Each action of a pass (an order placed, an intent resolved, a trade
+                    // closed) is logged where the gateway takes it; the pass itself is debug.
+                    tracing::debug!(
+                        trades = report.trades.len(),
+                        unresolved = report.unresolved(),
+                        settled,
+                        "reconciliation pass"
+                    );
                     metrics::counter!(
                         RECONCILE_TOTAL,
                         "result" => if settled { "settled" } else { "unsettled" }

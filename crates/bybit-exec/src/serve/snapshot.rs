@@ -141,13 +141,17 @@ pub(crate) fn cached_rest(snapshot: Option<&Snapshot>) -> (RestStatus, Option<u6
             RestStatus {
                 ok: false,
                 latency_ms: 0,
+                error: Some("not checked yet".to_owned()),
             },
             None,
         ),
         Some(s) => {
             let age = s.taken.elapsed();
             let mut rest = s.rest.clone();
-            rest.ok &= age <= STALE_AFTER;
+            if rest.ok && age > STALE_AFTER {
+                rest.ok = false;
+                rest.error = Some(format!("the last check is {age:?} old"));
+            }
             (
                 rest,
                 Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
@@ -176,6 +180,7 @@ async fn take(app: &App) -> Snapshot {
             Err(_) => RestStatus {
                 ok: false,
                 latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                error: Some(format!("no answer within {READ_TIMEOUT:?}")),
             },
         }
     };

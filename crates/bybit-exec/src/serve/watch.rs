@@ -121,6 +121,47 @@ fn leg_of<'a>(links: &LinkIds, link: &'a str) -> (&'static str, Option<&'a str>)
     }
 }
 
+/// The `operation` label of `bybit_exec_would_send_total`: a dry-run router's operation
+/// names ([`WOULD_SEND_OPERATIONS`]), anything else `other`, so the label stays a bounded set
+/// whatever a router puts in the event (values belong in log lines, not labels).
+fn operation_label(operation: &str) -> &'static str {
+    WOULD_SEND_OPERATIONS
+        .iter()
+        .find(|known| **known == operation)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// Every value of the `operation` label (issue 17: metric labels are bounded sets).
+pub const WOULD_SEND_OPERATIONS: [&str; 9] = [
+    "place_market_entry",
+    "place_dca_order",
+    "place_tp_order",
+    "close_position_market",
+    "cancel_order",
+    "amend_order",
+    "set_trading_stop",
+    "set_leverage",
+    "other",
+];
+
+/// Every value of the `kind` label of [`ORDERS_SENT_TOTAL`] and [`FILLS_TOTAL`].
+pub const LEG_KINDS: [&str; 5] = ["entry", "tp", "dca", "close", "other"];
+/// Every value of the `result` label of [`ORDERS_SENT_TOTAL`].
+pub const ORDER_RESULTS: [&str; 2] = ["accepted", "rejected"];
+/// Every value of the `kind` label of [`ERRORS_TOTAL`].
+pub const ERROR_KINDS: [&str; 9] = [
+    "insufficient_balance",
+    "auth",
+    "rejected",
+    "unknown_outcome",
+    "journal",
+    "invalid_input",
+    "events_lagged",
+    "price_mismatch",
+    "other",
+];
+
 fn error_kind(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::InsufficientBalance => "insufficient_balance",
@@ -269,18 +310,27 @@ fn observe(links: &LinkIds, sent: &mut Sent, seq: u64, event: &Event) -> EventLi
         }
         Event::WouldSend(w) => {
             let tag = w.order_link_id.as_deref().and_then(|l| leg_of(links, l).1);
-            metrics::counter!(WOULD_SEND_TOTAL, "operation" => w.operation.clone()).increment(1);
+            metrics::counter!(WOULD_SEND_TOTAL, "operation" => operation_label(&w.operation))
+                .increment(1);
             (
                 "would_send",
                 tag,
-                format!(
-                    "would send {} {} {} qty {} price {}",
-                    w.operation,
-                    w.symbol,
-                    w.side.map_or("", |s| s.as_str()),
-                    opt(w.qty),
-                    opt(w.price.or(w.trigger_price))
-                ),
+                match w.leverage {
+                    Some(leverage) => format!(
+                        "would send {} {} leverage {}",
+                        w.operation,
+                        w.symbol,
+                        leverage.normalize()
+                    ),
+                    None => format!(
+                        "would send {} {} {} qty {} price {}",
+                        w.operation,
+                        w.symbol,
+                        w.side.map_or("", |s| s.as_str()),
+                        opt(w.qty),
+                        opt(w.price.or(w.trigger_price))
+                    ),
+                },
             )
         }
     };

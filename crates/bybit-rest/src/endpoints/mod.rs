@@ -20,6 +20,8 @@ macro_rules! endpoints {
                 private: $private,
             };
         )*
+        /// Every endpoint's label (`GET /v5/market/time`): the metrics' `endpoint` values.
+        pub(crate) const LABELS: &[&str] = &[$(concat!(stringify!($method), " ", $path)),*];
     };
 }
 

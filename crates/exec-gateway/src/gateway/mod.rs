@@ -509,6 +509,7 @@ impl Gateway {
             .journal
             .record_state(tag, phase, detail, now)
             .map_err(|e| self.journal_failed(tag, e))?;
+        tracing::info!(tag, phase = phase.as_str(), detail, "trade phase");
         self.update_trade(tag, |t| {
             t.phase = phase;
             if phase == Phase::Error {
@@ -561,6 +562,14 @@ impl Gateway {
         ret_code: Option<i64>,
         message: String,
     ) {
+        tracing::error!(
+            kind = ?kind,
+            tag,
+            leg = leg.map(Leg::code),
+            order_link_id = link,
+            ret_code,
+            "{message}"
+        );
         let error = ExecutionError {
             kind,
             trade_tag: tag.map(str::to_owned),
@@ -752,7 +761,40 @@ impl Gateway {
         self.ports
             .journal
             .record_write(&record)
-            .map_err(|e| self.journal_failed(tag, e))
+            .map_err(|e| self.journal_failed(tag, e))?;
+        // The one line per write that places no order (cancel, amend, stop-loss, leverage).
+        let leg = link
+            .and_then(|l| self.links.parse(l))
+            .map(|(leg, _)| leg.code());
+        let what = record.kind.as_str();
+        match &record.stage {
+            WriteStage::Requested => tracing::info!(
+                tag,
+                leg,
+                order_link_id = link,
+                symbol = %record.symbol,
+                value = value.map(tracing::field::display),
+                "{what} sent"
+            ),
+            WriteStage::Done => tracing::info!(
+                tag,
+                leg,
+                order_link_id = link,
+                symbol = %record.symbol,
+                value = value.map(tracing::field::display),
+                "{what} done"
+            ),
+            WriteStage::Failed { reason } => tracing::warn!(
+                tag,
+                leg,
+                order_link_id = link,
+                symbol = %record.symbol,
+                value = value.map(tracing::field::display),
+                reason = %reason,
+                "{what} failed"
+            ),
+        }
+        Ok(())
     }
 
     /// Records an outcome for one of our orders; an order the journal has no intent for

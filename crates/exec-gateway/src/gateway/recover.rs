@@ -328,6 +328,7 @@ impl Gateway {
                         "{}: closed with nothing filled, forgotten by the exchange since",
                         row.intent.order_link_id
                     ));
+                    tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, "recovery: order closed with nothing filled, forgotten by the exchange since (journaled)");
                 }
                 state.orders.insert(
                     row.intent.leg.clone(),
@@ -359,6 +360,7 @@ impl Gateway {
                             )
                             .map_err(|e| self.journal_failed(tag, e))?;
                         resolved.push(format!("{}: found", row.intent.order_link_id));
+                        tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, order_id = %o.order_id, "recovery: unsettled order found on the exchange (journaled)");
                     }
                     None if old => {
                         journal
@@ -372,6 +374,7 @@ impl Gateway {
                             )
                             .map_err(|e| self.journal_failed(tag, e))?;
                         resolved.push(format!("{}: not placed", row.intent.order_link_id));
+                        tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, "recovery: unsettled order not on the exchange after the landing window: not placed (journaled)");
                     }
                     None => unresolved.push(row.intent.order_link_id.clone()),
                 }
@@ -451,6 +454,11 @@ impl Gateway {
                     journal
                         .record_state(tag, Phase::Closed, detail, self.now())
                         .map_err(|e| self.journal_failed(tag, e))?;
+                    tracing::info!(
+                        tag,
+                        phase = "CLOSED",
+                        "recovery: {detail}; trade closed (journaled)"
+                    );
                     state.phase = Phase::Closed;
                 }
             }
@@ -472,6 +480,7 @@ impl Gateway {
                 journal
                     .record_state(tag, Phase::InPosition, "recover: entry filled", self.now())
                     .map_err(|e| self.journal_failed(tag, e))?;
+                tracing::info!(tag, phase = "IN_POSITION", size = %position.size, "recovery: the entry filled while nothing was journaling it (journaled)");
                 state.phase = Phase::InPosition;
             } else if entry_may_be_it {
                 // The entry may still land: wait for it (the trade keeps the symbol).
@@ -495,6 +504,7 @@ impl Gateway {
                         self.now(),
                     )
                     .map_err(|e| self.journal_failed(tag, e))?;
+                tracing::info!(tag, phase = "CLOSED", "recovery: the entry filled nothing; the position on the symbol is not this trade's (journaled)");
                 state.phase = Phase::Closed;
             }
         }

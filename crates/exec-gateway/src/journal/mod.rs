@@ -396,6 +396,41 @@ pub trait Journal: Send + Sync {
     fn paper_account(&self) -> Result<Option<String>, JournalError>;
 }
 
+/// Journals a fill and writes its one log line: only when the journal did not hold its
+/// execId yet (or could not be written), with the trade tag and leg the journal holds for its
+/// orderLinkId. The one place a fill is logged: whoever sees a fill first (exec-live's
+/// `Tracker`, exec-sim's `PaperRouter`, the fill recorders) journals it through here, so a
+/// fill seen twice, or by two components, is one line.
+pub fn record_fill_logged(journal: &dyn Journal, fill: &Fill) -> Result<bool, JournalError> {
+    let recorded = journal.record_fill(fill);
+    if !matches!(recorded, Ok(false)) {
+        log_fill(journal, fill, recorded.is_ok());
+    }
+    recorded
+}
+
+/// A fill's one log line, with the trade tag and leg the journal holds for its orderLinkId;
+/// for a component that journals fills its own way (the paper router saves them with its
+/// account) and logs each once it is written.
+pub fn log_fill(journal: &dyn Journal, fill: &Fill, journaled: bool) {
+    let owner = journal.intent(&fill.order_link_id).ok().flatten();
+    tracing::info!(
+        tag = owner.as_ref().map(|r| r.intent.trade_tag.as_str()),
+        leg = owner.as_ref().map(|r| r.intent.leg.as_str()),
+        order_link_id = fill.order_link_id.as_str(),
+        exec_id = %fill.exec_id,
+        symbol = %fill.symbol,
+        side = ?fill.side,
+        qty = %fill.qty,
+        price = %fill.price,
+        fee = %fill.fee,
+        kind = ?fill.exec_kind,
+        simulated = fill.simulated,
+        journaled,
+        "fill"
+    );
+}
+
 /// Records every fill published on `bus` in `journal` (by execId, so a fill seen twice is
 /// recorded once). Routers that see fills first (exec-live's tracker, the paper router)
 /// journal them themselves before publishing, since this subscriber can lag; it remains for
@@ -417,7 +452,7 @@ pub fn spawn_fill_recorder(
             match sub.recv().await {
                 Received::Event(env) => {
                     if let Some(fill) = env.event.as_fill() {
-                        if let Err(e) = journal.record_fill(fill) {
+                        if let Err(e) = record_fill_logged(journal.as_ref(), fill) {
                             bus.publish(exec_events::Event::Health(exec_events::HealthUpdate {
                                 component: "journal".into(),
                                 ok: false,
