@@ -259,6 +259,27 @@ impl WsTuning {
     }
 }
 
+/// `serve`'s HTTP server limits (see [`Settings::serve_http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeHttp {
+    /// A request head must arrive within this; also the idle keep-alive limit.
+    pub header_timeout: Duration,
+    /// A request body must arrive within this of its head.
+    pub body_timeout: Duration,
+    /// The most connections held at once.
+    pub max_connections: usize,
+}
+
+impl Default for ServeHttp {
+    fn default() -> Self {
+        ServeHttp {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 256,
+        }
+    }
+}
+
 /// Everything one process of the layer is configured with. Build it with [`Settings::load`]
 /// (environment and file) or [`Settings::for_emulator`]; every field is public so a caller
 /// can adjust one (e.g. the routing) after loading.
@@ -312,6 +333,12 @@ pub struct Settings {
     pub paper_usdt: Decimal,
     /// Stream timings (Bybit's; short ones for the emulator).
     pub ws: WsTuning,
+    /// `serve`'s HTTP server: `SERVE_HEADER_TIMEOUT_MS` (a request head, and an idle
+    /// keep-alive connection's next one, must arrive within it; 10000),
+    /// `SERVE_BODY_TIMEOUT_MS` (a request body within this of its head; 10000) and
+    /// `SERVE_MAX_CONNECTIONS` (256; beyond it the longest-idle connection is closed: keep it
+    /// well under the process's file-descriptor limit).
+    pub serve_http: ServeHttp,
     /// Whether mainnet was confirmed (`BYBIT_MAINNET_CONFIRM=yes` / `--confirm-mainnet`).
     pub mainnet_confirmed: bool,
 }
@@ -345,6 +372,7 @@ impl fmt::Debug for Settings {
             .field("http_timeout", &self.http_timeout)
             .field("paper_usdt", &self.paper_usdt)
             .field("ws", &self.ws)
+            .field("serve_http", &self.serve_http)
             .field("mainnet_confirmed", &self.mainnet_confirmed)
             .finish()
     }
@@ -481,6 +509,15 @@ const KEYS: &[Key] = &[
         "a whole number of milliseconds from 100 to 120000",
     ),
     key("PAPER_USDT", "a decimal number of USDT above 0"),
+    key(
+        "SERVE_HEADER_TIMEOUT_MS",
+        "a whole number of milliseconds from 100 to 600000",
+    ),
+    key(
+        "SERVE_BODY_TIMEOUT_MS",
+        "a whole number of milliseconds from 100 to 600000",
+    ),
+    key("SERVE_MAX_CONNECTIONS", "a whole number from 4 to 4096"),
 ];
 
 fn spec(name: &str) -> Option<&'static Key> {
@@ -628,6 +665,20 @@ impl Raw {
         let v = self.parse::<u64>(name)?.unwrap_or(default);
         if range.contains(&v) {
             Ok(Duration::from_millis(v))
+        } else {
+            Err(self.invalid(name))
+        }
+    }
+
+    fn count(
+        &self,
+        name: &'static str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Result<usize, ConfigError> {
+        let v = self.parse::<usize>(name)?.unwrap_or(default);
+        if range.contains(&v) {
+            Ok(v)
         } else {
             Err(self.invalid(name))
         }
@@ -928,6 +979,11 @@ impl Settings {
             http_timeout: raw.millis("BYBIT_HTTP_TIMEOUT_MS", 5000, 100..=120_000)?,
             paper_usdt: raw.decimal("PAPER_USDT", dec!(10000), |v| v > Decimal::ZERO)?,
             ws: WsTuning::bybit(),
+            serve_http: ServeHttp {
+                header_timeout: raw.millis("SERVE_HEADER_TIMEOUT_MS", 10_000, 100..=600_000)?,
+                body_timeout: raw.millis("SERVE_BODY_TIMEOUT_MS", 10_000, 100..=600_000)?,
+                max_connections: raw.count("SERVE_MAX_CONNECTIONS", 256, 4..=4096)?,
+            },
             mainnet_confirmed,
         };
         settings.check_hosts()?;
@@ -985,6 +1041,7 @@ impl Settings {
             http_timeout: Duration::from_millis(5000),
             paper_usdt: dec!(10000),
             ws: WsTuning::local(),
+            serve_http: ServeHttp::default(),
             mainnet_confirmed: false,
         })
     }

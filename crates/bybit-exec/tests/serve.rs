@@ -37,7 +37,7 @@ fn plan(tag: &str) -> Value {
     })
 }
 
-async fn paper_server(emu: &Emulator) -> Server {
+pub(crate) async fn paper_server(emu: &Emulator) -> Server {
     let mut s = settings(emu);
     s.routing = Routing::Paper;
     s.credentials = None;
@@ -369,7 +369,7 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
 }
 
 /// `bybit-exec ARGS` with live routing against `emu` on the journal `journal`.
-fn command(emu: &Emulator, journal: &Path, args: &[&str]) -> Command {
+pub(crate) fn command(emu: &Emulator, journal: &Path, args: &[&str]) -> Command {
     let host = emu.http_url().trim_start_matches("http://").to_owned();
     let mut command = Command::new(env!("CARGO_BIN_EXE_bybit-exec"));
     command

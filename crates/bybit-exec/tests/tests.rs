@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod demo;
 mod docs;
+mod edge;
 mod ops;
 mod runtime;
 mod serve;

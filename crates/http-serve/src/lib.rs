@@ -15,9 +15,10 @@
 //!   connection that has been idle longest (no request in flight: a half-sent head or an idle
 //!   keep-alive), so a flood of half-open sockets cannot keep a health check out; only when
 //!   every connection is busy is the new one closed at once;
-//! - a bounded stop ([`Limits::shutdown_grace`]): idle connections close at once, requests in
-//!   flight (a long-lived response such as Server-Sent Events included) get the grace, then
-//!   whatever is left is cut. No client can hold the stop.
+//! - a bounded stop ([`Limits::shutdown_grace`]): idle connections close at once, an event
+//!   stream (a `text/event-stream` response, Server-Sent Events) ends at once, other requests
+//!   in flight get the grace, then whatever is left is cut ([`Served::cut_at_stop`] counts
+//!   the cut connections that had a request in flight). No client can hold the stop.
 //!
 //! Every request carries `ConnectInfo<SocketAddr>` (the peer) as `axum::serve` gives it.
 //! Upgraded connections (WebSocket) leave the loop's care at the upgrade.
@@ -70,7 +71,8 @@ pub struct Served {
     pub evicted: u64,
     /// New connections closed at once because every held one was busy.
     pub refused: u64,
-    /// Connections still busy when the shutdown grace ran out, cut.
+    /// Connections with a request in flight when the shutdown grace ran out, cut (idle or
+    /// half-sent connections cut with them are not counted: they had nothing to lose).
     pub cut_at_stop: usize,
 }
 
@@ -115,10 +117,12 @@ impl Drop for Busy {
     }
 }
 
-/// A response body that keeps its connection counted busy until it is finished or dropped.
+/// A response body that keeps its connection counted busy until it is finished or dropped;
+/// an event stream's ends when the stop is asked for.
 struct Tracked {
     inner: Body,
     _busy: Busy,
+    ends_at: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl HttpBody for Tracked {
@@ -129,7 +133,13 @@ impl HttpBody for Tracked {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        if let Some(stop) = this.ends_at.as_mut() {
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        Pin::new(&mut this.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -191,17 +201,41 @@ fn body_timed_out() -> Response<Body> {
     response
 }
 
-/// Calls `router` for one request of a connection: the peer as `ConnectInfo`, the body under
-/// its deadline, the connection counted busy until the response body is done.
-fn call(
-    router: &Router,
+/// What every request of one connection shares.
+#[derive(Debug, Clone)]
+struct Conn {
+    router: Router,
     peer: SocketAddr,
-    slot: &Arc<Slot>,
+    slot: Arc<Slot>,
     epoch: Instant,
     body_read: Duration,
+    stop: watch::Receiver<bool>,
+}
+
+/// Whether `response` is an event stream (ended at the stop rather than waited for).
+fn is_event_stream(response: &Response<Body>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"))
+}
+
+/// Calls the router for one request of a connection: the peer as `ConnectInfo`, the body
+/// under its deadline, the connection counted busy until the response body is done.
+fn call(
+    conn: &Conn,
     request: Request<Incoming>,
 ) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send + 'static {
-    let busy = Busy::enter(slot.clone(), epoch);
+    let Conn {
+        router,
+        peer,
+        slot,
+        epoch,
+        body_read,
+        stop,
+    } = conn.clone();
+    let busy = Busy::enter(slot, epoch);
     let expired = Arc::new(AtomicBool::new(false));
     let has_body = request.headers().contains_key(header::CONTENT_LENGTH)
         || request.headers().contains_key(header::TRANSFER_ENCODING);
@@ -218,7 +252,7 @@ fn call(
         request.map(Body::new)
     };
     request.extensions_mut().insert(ConnectInfo(peer));
-    let answer = TowerToHyperService::new(router.clone()).call(request);
+    let answer = TowerToHyperService::new(router).call(request);
     async move {
         let response = match answer.await {
             Ok(response) => response,
@@ -229,7 +263,18 @@ fn call(
         } else {
             response
         };
-        Ok(response.map(|inner| Body::new(Tracked { inner, _busy: busy })))
+        let ends_at = is_event_stream(&response).then(|| {
+            let mut stop = stop;
+            Box::pin(async move { stopped(&mut stop).await })
+                as Pin<Box<dyn Future<Output = ()> + Send>>
+        });
+        Ok(response.map(|inner| {
+            Body::new(Tracked {
+                inner,
+                _busy: busy,
+                ends_at,
+            })
+        }))
     }
 }
 
@@ -291,12 +336,15 @@ where
                     busy: AtomicUsize::new(0),
                     idle_since: AtomicU64::new(ms_since(epoch)),
                 });
-                let service = {
-                    let (router, slot, body_read) = (router.clone(), slot.clone(), limits.body_read);
-                    hyper::service::service_fn(move |request| {
-                        call(&router, peer, &slot, epoch, body_read, request)
-                    })
+                let conn = Conn {
+                    router: router.clone(),
+                    peer,
+                    slot: slot.clone(),
+                    epoch,
+                    body_read: limits.body_read,
+                    stop: stop.clone(),
                 };
+                let service = hyper::service::service_fn(move |request| call(&conn, request));
                 let connection = builder
                     .serve_connection(TokioIo::new(wrap(stream)), service)
                     .with_upgrades();
@@ -330,7 +378,10 @@ where
         .await
         .is_err()
     {
-        served.cut_at_stop = connections.len();
+        served.cut_at_stop = held
+            .values()
+            .filter(|(slot, handle)| !handle.is_finished() && slot.busy.load(Ordering::SeqCst) > 0)
+            .count();
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     }
