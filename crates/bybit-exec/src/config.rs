@@ -432,17 +432,58 @@ pub enum ConfigError {
     },
 }
 
-/// A key this module reads: its name, expected form, and whether its value is secret.
+/// A key this module reads: its name, expected form, the TOML type its value must have in
+/// the file, and whether its value is secret.
 struct Key {
     name: &'static str,
     expected: &'static str,
+    toml: TomlForm,
     secret: bool,
+}
+
+/// The TOML type a key's value must have in the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TomlForm {
+    /// A string.
+    Text,
+    /// A boolean.
+    Bool,
+    /// An integer.
+    Int,
+    /// A decimal: a string (so no float rounds it) or an integer.
+    Decimal,
+    /// A string, or an array of strings (joined with commas).
+    List,
+}
+
+impl TomlForm {
+    fn describe(self) -> &'static str {
+        match self {
+            TomlForm::Text => "a TOML string",
+            TomlForm::Bool => "a TOML boolean (true or false, unquoted)",
+            TomlForm::Int => "a TOML integer (unquoted)",
+            TomlForm::Decimal => {
+                "a TOML string such as \"0.5\" (or an integer), so no float rounds it"
+            }
+            TomlForm::List => "a TOML string or an array of strings",
+        }
+    }
 }
 
 const fn key(name: &'static str, expected: &'static str) -> Key {
     Key {
         name,
         expected,
+        toml: TomlForm::Text,
+        secret: false,
+    }
+}
+
+const fn typed(name: &'static str, expected: &'static str, toml: TomlForm) -> Key {
+    Key {
+        name,
+        expected,
+        toml,
         secret: false,
     }
 }
@@ -452,15 +493,17 @@ const KEYS: &[Key] = &[
     Key {
         name: "BYBIT_API_KEY",
         expected: "the API key: printable ASCII, no spaces",
+        toml: TomlForm::Text,
         secret: true,
     },
     Key {
         name: "BYBIT_API_SECRET",
         expected: "the API secret (non-empty)",
+        toml: TomlForm::Text,
         secret: true,
     },
     key("BYBIT_MAINNET_CONFIRM", "yes (to allow mainnet)"),
-    key("EXECUTION_DRY_RUN", "true or false"),
+    typed("EXECUTION_DRY_RUN", "true or false", TomlForm::Bool),
     key("EXECUTION_ROUTING", "one of live, dry-run, paper"),
     key("BYBIT_REST_URL", "an http:// or https:// URL"),
     key("BYBIT_PUBLIC_REST_URL", "an http:// or https:// URL"),
@@ -474,50 +517,72 @@ const KEYS: &[Key] = &[
         "EXECUTION_ERROR_LOG",
         "a file path for the error log, or none",
     ),
-    key(
+    typed(
         "EXECUTION_SYMBOLS",
         "comma-separated symbols such as BTCUSDT,ETHUSDT",
+        TomlForm::List,
     ),
-    key("EXECUTION_LEVERAGE", "a decimal number from 1 to 200"),
-    key(
+    typed(
+        "EXECUTION_LEVERAGE",
+        "a decimal number from 1 to 200",
+        TomlForm::Decimal,
+    ),
+    typed(
         "EXECUTION_MIN_AVAILABLE_USDT",
         "a decimal number of USDT, 0 or more",
+        TomlForm::Decimal,
     ),
-    key(
+    typed(
         "EXECUTION_MAX_NOTIONAL_USDT",
         "a decimal number of USDT above 0",
+        TomlForm::Decimal,
     ),
     key("EXECUTION_ON_TP_FAILURE", "keep or close"),
-    key(
+    typed(
         "EXECUTION_POLL_INTERVAL_MS",
         "a whole number of milliseconds from 100 to 60000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "EXECUTION_SILENCE_MS",
         "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "EXECUTION_RECONCILE_MS",
         "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "BYBIT_RECV_WINDOW_MS",
         "a whole number of milliseconds from 1 to 60000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "BYBIT_HTTP_TIMEOUT_MS",
         "a whole number of milliseconds from 100 to 120000",
+        TomlForm::Int,
     ),
-    key("PAPER_USDT", "a decimal number of USDT above 0"),
-    key(
+    typed(
+        "PAPER_USDT",
+        "a decimal number of USDT above 0",
+        TomlForm::Decimal,
+    ),
+    typed(
         "SERVE_HEADER_TIMEOUT_MS",
         "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "SERVE_BODY_TIMEOUT_MS",
         "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
     ),
-    key("SERVE_MAX_CONNECTIONS", "a whole number from 4 to 4096"),
+    typed(
+        "SERVE_MAX_CONNECTIONS",
+        "a whole number from 4 to 4096",
+        TomlForm::Int,
+    ),
 ];
 
 fn spec(name: &str) -> Option<&'static Key> {
@@ -707,9 +772,11 @@ impl Raw {
     }
 }
 
-/// Reads a TOML file into raw values: the same keys as the environment, any case, strings,
-/// integers or booleans (a decimal must be a string, so no float rounds it), or an array of
-/// strings (joined with commas).
+/// Reads a TOML file into raw values: the same keys as the environment, any case, each value
+/// of the TOML type its key expects ([`TomlForm`]: a string for text, URLs and secrets, a
+/// boolean, an integer, a decimal as a string so no float rounds it, a list as an array of
+/// strings). A value of another type is refused naming the file, the key and the expected
+/// type, never the value (it may be a secret).
 fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
     let file_error = |reason: String| ConfigError::File {
         path: path.to_owned(),
@@ -728,32 +795,35 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
                 KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
             )));
         };
-        let text = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            toml::Value::Array(items) => {
+        let wrong = |found: &str| {
+            file_error(format!(
+                "{}: a TOML {found} is not accepted; expected {} ({})",
+                k.name,
+                k.toml.describe(),
+                k.expected
+            ))
+        };
+        let text = match (k.toml, value) {
+            (TomlForm::Text | TomlForm::Decimal | TomlForm::List, toml::Value::String(s)) => s,
+            (TomlForm::Bool, toml::Value::Boolean(b)) => b.to_string(),
+            (TomlForm::Int | TomlForm::Decimal, toml::Value::Integer(i)) => i.to_string(),
+            (TomlForm::List, toml::Value::Array(items)) => {
                 let mut parts = Vec::new();
                 for item in items {
                     match item {
                         toml::Value::String(s) => parts.push(s),
-                        _ => {
-                            return Err(file_error(format!(
-                                "{}: expected {}",
-                                k.name, k.expected
-                            )))
-                        }
+                        other => return Err(wrong(&format!("array of {}s", other.type_str()))),
                     }
                 }
                 parts.join(",")
             }
-            toml::Value::Float(_) => {
+            (TomlForm::Decimal, toml::Value::Float(_)) => {
                 return Err(file_error(format!(
                     "{}: write decimal numbers as strings (e.g. \"0.5\") so no float rounds them; expected {}",
                     k.name, k.expected
                 )))
             }
-            _ => return Err(file_error(format!("{}: expected {}", k.name, k.expected))),
+            (_, other) => return Err(wrong(other.type_str())),
         };
         out.push((k.name, text));
     }
@@ -1308,6 +1378,93 @@ mod tests {
         );
         let m = with_file(&file("not toml ="), &[]).unwrap_err().to_string();
         assert!(m.starts_with("config file"), "{m}");
+    }
+
+    // Issue 17: every key's value in the file must be the TOML type it expects; the refusal
+    // names the file, the key and the type, and never echoes the value (a secret).
+    #[test]
+    fn a_value_of_the_wrong_toml_type_is_refused_naming_file_and_key() {
+        let cases = [
+            (
+                "BYBIT_API_KEY = \"k\"\nBYBIT_API_SECRET = [\"s3cr3t-a\", \"s3cr3t-b\"]\n",
+                "BYBIT_API_SECRET",
+                "a TOML string",
+            ),
+            (
+                "BYBIT_API_KEY = 123456789\nBYBIT_API_SECRET = \"s\"\n",
+                "BYBIT_API_KEY",
+                "a TOML string",
+            ),
+            ("BYBIT_REST_URL = 8080\n", "BYBIT_REST_URL", "a TOML string"),
+            (
+                "BYBIT_WS_PUBLIC_URL = { host = \"x\" }\n",
+                "BYBIT_WS_PUBLIC_URL",
+                "a TOML string",
+            ),
+            ("BYBIT_ENV = true\n", "BYBIT_ENV", "a TOML string"),
+            (
+                "EXECUTION_DRY_RUN = \"true\"\n",
+                "EXECUTION_DRY_RUN",
+                "a TOML boolean",
+            ),
+            (
+                "EXECUTION_DRY_RUN = 1\n",
+                "EXECUTION_DRY_RUN",
+                "a TOML boolean",
+            ),
+            (
+                "EXECUTION_POLL_INTERVAL_MS = \"3000\"\n",
+                "EXECUTION_POLL_INTERVAL_MS",
+                "a TOML integer",
+            ),
+            (
+                "BYBIT_HTTP_TIMEOUT_MS = 5000.0\n",
+                "BYBIT_HTTP_TIMEOUT_MS",
+                "a TOML integer",
+            ),
+            (
+                "SERVE_MAX_CONNECTIONS = [256]\n",
+                "SERVE_MAX_CONNECTIONS",
+                "a TOML integer",
+            ),
+            (
+                "EXECUTION_LEVERAGE = true\n",
+                "EXECUTION_LEVERAGE",
+                "a TOML string",
+            ),
+            (
+                "EXECUTION_SYMBOLS = [\"BTCUSDT\", 5]\n",
+                "EXECUTION_SYMBOLS",
+                "array of strings",
+            ),
+            (
+                "EXECUTION_SYMBOLS = 5\n",
+                "EXECUTION_SYMBOLS",
+                "array of strings",
+            ),
+        ];
+        for (text, key, form) in cases {
+            let f = file(text);
+            let m = with_file(&f, &[]).unwrap_err().to_string();
+            assert!(
+                m.contains(key) && m.contains(form) && m.contains(&f.path().display().to_string()),
+                "{text:?}: {m}"
+            );
+            assert!(!m.contains("s3cr3t") && !m.contains("123456789"), "{m}");
+        }
+        // The forms each key does take.
+        let f = file(
+            "BYBIT_API_KEY = \"k\"\nBYBIT_API_SECRET = \"s\"\nEXECUTION_DRY_RUN = false\n\
+             EXECUTION_POLL_INTERVAL_MS = 2500\nEXECUTION_LEVERAGE = 10\nPAPER_USDT = \"250.5\"\n\
+             EXECUTION_SYMBOLS = \"BTCUSDT,ETHUSDT\"\nSERVE_MAX_CONNECTIONS = 64\n",
+        );
+        let s = with_file(&f, &[]).unwrap();
+        assert!(s.credentials.is_some() && !s.dry_run);
+        assert_eq!(s.poll_interval, Duration::from_millis(2500));
+        assert_eq!(s.leverage, dec!(10));
+        assert_eq!(s.paper_usdt, dec!(250.5));
+        assert_eq!(s.symbols.len(), 2);
+        assert_eq!(s.serve_http.max_connections, 64);
     }
 
     #[test]
