@@ -43,12 +43,15 @@ pub enum BybitEnv {
     Mainnet,
     /// Demo trading (`api-demo.bybit.com`): mainnet prices, test money, fewer features.
     Demo,
-    /// The embedded emulator on loopback ([`Settings::for_emulator`]; not a `BYBIT_ENV` value).
+    /// A local emulator: the trading REST URL is on loopback (`BYBIT_REST_URL=http://127.0.0.1:…`,
+    /// or [`Settings::for_emulator`]), whatever `BYBIT_ENV` says; not a `BYBIT_ENV` value.
+    /// Shown as "local emulator", with its own default journal.
     Emulator,
 }
 
 impl BybitEnv {
-    /// The `BYBIT_ENV` word.
+    /// The `BYBIT_ENV` word (`emulator` for a local emulator): the name in file names, the
+    /// journal's owner record and JSON. [`Display`](fmt::Display) is the name for people.
     pub fn as_str(self) -> &'static str {
         match self {
             BybitEnv::Testnet => "testnet",
@@ -125,7 +128,10 @@ impl BybitEnv {
 
 impl fmt::Display for BybitEnv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            BybitEnv::Emulator => f.write_str("local emulator"),
+            other => f.write_str(other.as_str()),
+        }
     }
 }
 
@@ -830,11 +836,43 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
     Ok(out)
 }
 
+/// The `export` lines that point the CLI and `serve` at a local emulator at `http_url`
+/// (`http://127.0.0.1:PORT`) with API key `key` and, when it may be printed (the emulator's
+/// published default), `secret`; otherwise a comment says to export the secret given to it.
+/// `bybit-exec emulator` prints them; the README's recipe is the same lines.
+pub fn emulator_exports(http_url: &str, key: &str, secret: Option<&str>) -> String {
+    let host = http_url.trim_start_matches("http://").trim_end_matches('/');
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    let mut out = format!(
+        "# point bybit-exec (the CLI and serve) at this emulator, in another shell:\n\
+         export BYBIT_REST_URL={http_url}\n\
+         export BYBIT_PUBLIC_REST_URL={http_url}\n\
+         export BYBIT_WS_PUBLIC_URL=ws://{host}/v5/public/linear\n\
+         export BYBIT_WS_PRIVATE_URL=ws://{host}/v5/private\n\
+         export BYBIT_API_KEY={}\n",
+        quote(key)
+    );
+    match secret {
+        Some(secret) => out.push_str(&format!("export BYBIT_API_SECRET={}\n", quote(secret))),
+        None => out.push_str(
+            "# export BYBIT_API_SECRET=... (the secret given with --api-secret / \
+             BYBIT_EMULATOR_API_SECRET; not printed)\n",
+        ),
+    }
+    out
+}
+
 /// The journal a process uses unless `EXECUTION_JOURNAL` says otherwise:
-/// `data/journal-<env>-<routing>.sqlite`. Each environment and routing has its own, so a paper
-/// or dry-run process (whose exchange is empty) can never take the live trades for closed.
+/// `data/journal-<env>-<routing>.sqlite` (`data/journal-emulator-live.sqlite` for a local
+/// emulator). Each environment and routing has its own, so a paper or dry-run process (whose
+/// exchange is empty) can never take the live trades for closed, and an emulator's trades
+/// never mix with testnet's.
 pub fn default_journal_path(env: BybitEnv, routing: Routing) -> PathBuf {
-    PathBuf::from(format!("data/journal-{env}-{routing}.sqlite"))
+    PathBuf::from(format!(
+        "data/journal-{}-{}.sqlite",
+        env.as_str(),
+        routing.as_str()
+    ))
 }
 
 impl Settings {
@@ -983,6 +1021,13 @@ impl Settings {
         let public_rest_url = raw.url("BYBIT_PUBLIC_REST_URL", &public_default, &http)?;
         let ws_public_url = raw.url("BYBIT_WS_PUBLIC_URL", env.ws_public_url(), &ws)?;
         let ws_private_url = raw.url("BYBIT_WS_PRIVATE_URL", env.ws_private_url(), &ws)?;
+        // Orders that go to this machine go to a local emulator, not to Bybit: named so in
+        // every message, page and journal file, whatever BYBIT_ENV says.
+        let env = if is_loopback_host(&host_of(&rest_url)) {
+            BybitEnv::Emulator
+        } else {
+            env
+        };
 
         let journal = match raw.get("EXECUTION_JOURNAL").map(str::trim) {
             None => JournalLocation::Sqlite(default_journal_path(env, routing)),
@@ -1330,6 +1375,53 @@ mod tests {
             s.journal,
             JournalLocation::Sqlite(PathBuf::from("x.sqlite"))
         );
+    }
+
+    // Issue 17 item 4: pointed at loopback, the environment is a local emulator in every
+    // message, with its own journal and no thin-testnet note.
+    #[test]
+    fn loopback_urls_are_a_local_emulator_with_its_own_journal() {
+        let local = [
+            ("BYBIT_REST_URL", "http://127.0.0.1:9100"),
+            (
+                "BYBIT_WS_PUBLIC_URL",
+                "ws://127.0.0.1:9100/v5/public/linear",
+            ),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:9100/v5/private"),
+        ];
+        for extra in [
+            None,
+            Some(("BYBIT_ENV", "testnet")),
+            Some(("BYBIT_ENV", "demo")),
+        ] {
+            let mut pairs = local.to_vec();
+            pairs.extend(extra);
+            let s = load(&pairs).unwrap();
+            assert_eq!(s.env, BybitEnv::Emulator, "{pairs:?}");
+            assert_eq!(s.env.to_string(), "local emulator");
+            assert_eq!(
+                s.journal,
+                JournalLocation::Sqlite(PathBuf::from("data/journal-emulator-live.sqlite"))
+            );
+            let notes = s.notices().join("\n");
+            assert!(
+                !notes.contains("testnet") && !notes.contains("thin"),
+                "{notes}"
+            );
+        }
+        let mut s = load(&local).unwrap();
+        s.set_routing(Routing::Paper);
+        assert_eq!(
+            s.journal,
+            JournalLocation::Sqlite(PathBuf::from("data/journal-emulator-paper.sqlite"))
+        );
+        // Testnet itself keeps its name and its note.
+        let t = load(&[]).unwrap();
+        assert_eq!(t.env.to_string(), "testnet");
+        assert!(t
+            .notices()
+            .join(" ")
+            .contains("testnet: the market is thin"));
     }
 
     #[test]

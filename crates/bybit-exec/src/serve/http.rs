@@ -416,7 +416,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     }
     Json(StatusView {
         routing: rt.settings.routing.as_str().to_owned(),
-        env: rt.settings.env.as_str().to_owned(),
+        env: rt.settings.env.to_string(),
         healthy: rt.is_healthy(&health),
         health,
         halted: rt.gateway.halted(),

@@ -377,12 +377,12 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     // EXECUTION_DRY_RUN=true refuses --routing live / paper here, before anything starts.
     settings.validate()?;
     let routing = settings.routing;
-    // Where it really talks to: the environment's name, and the REST host when a URL was
-    // overridden (e.g. a local emulator), so "testnet" is never printed for something else.
+    // Where it really talks to: the environment's name ("local emulator" for loopback URLs),
+    // and the REST URL when it is not the environment's own.
     let venue = if settings.rest_url == settings.env.rest_url() {
-        settings.env.as_str().to_owned()
+        settings.env.to_string()
     } else {
-        format!("{} (REST {})", settings.env.as_str(), settings.rest_url)
+        format!("{} (REST {})", settings.env, settings.rest_url)
     };
     // Installed before the start, so a SIGTERM during a slow start (REST retries, recover())
     // stops the process cleanly instead of killing it mid-write.
