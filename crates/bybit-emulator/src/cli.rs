@@ -91,9 +91,13 @@ pub async fn run_with(
     let url = emulator.http_url();
     let published = (args.api_secret == DEFAULT_API_SECRET).then_some(DEFAULT_API_SECRET);
     let more = after(&url, &args.api_key, published);
-    // One write, so a reader that takes the first line and goes finds the rest sent already.
-    print!("listening on {url}\n{more}");
-    std::io::Write::flush(&mut std::io::stdout()).context("writing to stdout")?;
+    // One write, so a reader that takes the first line and goes finds the rest sent already;
+    // a reader gone (a closed pipe) does not stop the emulator.
+    let text = format!("listening on {url}\n{more}");
+    let mut stdout = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut stdout, text.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut stdout));
+    drop(stdout);
     let signal = signals.wait().await?;
     // A graceful stop waits for clients; one that never finishes its request must not keep
     // the process alive (issue 6.16), so the wait is bounded and the process exits after it.
