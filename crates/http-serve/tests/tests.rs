@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::header;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use http_serve::{Limits, Served};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,6 +32,7 @@ fn limits(max_connections: usize) -> Limits {
 fn router(release: Arc<Notify>, entered: Arc<Notify>) -> Router {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
+        .route("/echo", post(|body: String| async move { body }))
         .route(
             "/held",
             get(move || {
@@ -160,4 +161,49 @@ async fn the_stop_ends_event_streams_and_cuts_a_stuck_request_within_the_grace()
     assert_eq!(served.cut_at_stop, 1, "{served:?}");
     assert!(closed(&mut events).await, "the event stream still open");
     assert!(closed(&mut stuck).await, "the stuck request still open");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_and_a_half_sent_head_are_closed_after_the_header_timeout() {
+    let mut l = limits(16);
+    l.header_read = Duration::from_millis(300);
+    let (addr, _release, _entered, stop, server) = start(l).await;
+    // Answered, kept alive, then silent.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(ask(&mut kept, "/ok").await, "HTTP/1.1 200");
+    let mut half = half_open(addr).await;
+    assert!(
+        closed(&mut kept).await,
+        "the idle keep-alive connection was kept"
+    );
+    assert!(closed(&mut half).await, "the half-sent head was kept");
+    let _ = stop.send(true);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_gets_408_and_the_connection_closed() {
+    let mut l = limits(16);
+    l.body_read = Duration::from_millis(300);
+    let (addr, _release, _entered, stop, server) = start(l).await;
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\nabc")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), slow.read_exact(&mut buf))
+        .await
+        .expect("no answer within 5 s")
+        .unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 408");
+    assert!(closed(&mut slow).await, "the slow connection was kept");
+    // A whole body is echoed.
+    let mut fine = TcpStream::connect(addr).await.unwrap();
+    fine.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\nabc")
+        .await
+        .unwrap();
+    fine.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200");
+    let _ = stop.send(true);
+    server.await.unwrap();
 }
