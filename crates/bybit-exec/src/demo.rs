@@ -54,11 +54,34 @@ pub struct DemoArgs {
     /// Print only the reconciliation table.
     #[arg(long)]
     pub quiet: bool,
-    /// Before reconciling, place an order with this layer's prefix straight on the exchange,
-    /// bypassing the layer: the table must then disagree (a negative control for tests).
-    #[arg(long, hide = true)]
-    pub inject_stray_order: bool,
+    /// Before reconciling, make one row of the table wrong on purpose (a negative control
+    /// for tests; repeatable): the table must then disagree and the demo fail.
+    #[arg(long, hide = true, value_enum)]
+    pub inject: Vec<Inject>,
+    /// Wait after announcing this step until Ctrl-C (at most a minute): lets a test
+    /// interrupt the demo at a known point.
+    #[arg(long, hide = true, value_name = "STEP")]
+    pub hold_at_step: Option<u8>,
 }
+
+/// A fault the demo can put in its own reconciliation, one per row kind it must catch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Inject {
+    /// An order with this layer's prefix placed on the exchange behind the layer's back.
+    StrayOrder,
+    /// The trade's last fill published a second time on the layer's bus.
+    DoubledFill,
+    /// A position update the exchange never made, published on the layer's bus.
+    ChangedPosition,
+    /// TP1 reported cancelled on the layer's bus although the exchange filled it.
+    LegStatus,
+}
+
+/// The demo was stopped by Ctrl-C: it closed what it had opened and printed the table;
+/// `bybit-exec` exits with 130 (128 + SIGINT).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by Ctrl-C; the demo closed what it had opened (the table above)")]
+pub struct Interrupted;
 
 impl Default for DemoArgs {
     fn default() -> Self {
@@ -67,7 +90,8 @@ impl Default for DemoArgs {
             journal: None,
             tag: "DEMO".to_owned(),
             quiet: false,
-            inject_stray_order: false,
+            inject: Vec::new(),
+            hold_at_step: None,
         }
     }
 }
@@ -104,6 +128,8 @@ pub struct DemoReport {
     pub phases: Vec<Phase>,
     /// Wall time of the whole demo.
     pub elapsed: Duration,
+    /// Stopped by Ctrl-C (the trade was closed early).
+    pub interrupted: bool,
 }
 
 impl DemoReport {
@@ -113,10 +139,26 @@ impl DemoReport {
     }
 }
 
-/// Runs the demo, printing to stdout; an error unless the reconciliation agrees.
+/// Runs the demo, printing to stdout; an error unless the reconciliation agrees, and
+/// [`Interrupted`] after a Ctrl-C (a second Ctrl-C exits at once, with 130).
 pub async fn run(args: DemoArgs) -> Result<()> {
     let sink: Sink = Arc::new(|line: &str| crate::print_line(line));
-    let report = run_with(&args, sink).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            crate::print_line("Ctrl-C: closing what the demo opened (Ctrl-C again to quit now)");
+            let _ = stop.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let report = run_until(&args, sink, stopped).await;
+    signals.abort();
+    let report = report?;
+    if report.interrupted {
+        return Err(Interrupted.into());
+    }
     if report.agrees() {
         crate::print_line(&format!(
             "the layer and the exchange agree ({} fills, {:.1} s)",
@@ -183,12 +225,12 @@ fn lock(view: &Mutex<View>) -> std::sync::MutexGuard<'_, View> {
 /// The timeline: prints every event as it arrives and keeps the layer's view.
 struct Timeline {
     view: Arc<Mutex<View>>,
-    /// The journal, once the runtime has opened it: an order's kind (market, limit) is its
-    /// intent's (Bybit shows a market order's protection price as its price).
-    journal: std::sync::OnceLock<Arc<dyn exec_gateway::Journal>>,
     started: Instant,
     sink: Sink,
     quiet: bool,
+    /// Turns true on Ctrl-C: the trade stops at its next step or wait.
+    stop: tokio::sync::watch::Receiver<bool>,
+    hold_at_step: Option<u8>,
 }
 
 impl Timeline {
@@ -199,21 +241,34 @@ impl Timeline {
         }
     }
 
+    fn interrupted(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Announces step `n`; stops the trade here after a Ctrl-C.
+    async fn step(&self, n: u8, text: &str) -> Result<()> {
+        if self.interrupted() {
+            return Err(Interrupted.into());
+        }
+        self.say(&format!("step {n:<3} {text}"));
+        if self.hold_at_step == Some(n) {
+            self.say("holding here until Ctrl-C");
+            let mut stop = self.stop.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(60), stop.wait_for(|s| *s)).await;
+        }
+        if self.interrupted() {
+            return Err(Interrupted.into());
+        }
+        Ok(())
+    }
+
     fn spawn(self: &Arc<Self>, bus: &EventBus) -> tokio::task::JoinHandle<()> {
         let mut sub = bus.subscribe();
         let me = self.clone();
         tokio::spawn(async move {
-            // An order's kind by orderLinkId, read from the journal once, off the async thread.
-            let mut market: BTreeMap<String, bool> = BTreeMap::new();
             loop {
                 match sub.recv().await {
-                    Received::Event(env) => {
-                        let is_market = match &*env.event {
-                            Event::Order(o) => me.is_market(&mut market, &o.order_link_id).await,
-                            _ => false,
-                        };
-                        me.event(&env.event, is_market);
-                    }
+                    Received::Event(env) => me.event(&env.event),
                     Received::Lagged { missed } => {
                         lock(&me.view)
                             .problems
@@ -225,49 +280,39 @@ impl Timeline {
         })
     }
 
-    /// Whether the journal holds `link` as a market order (cached once found).
-    async fn is_market(&self, cache: &mut BTreeMap<String, bool>, link: &str) -> bool {
-        if let Some(known) = cache.get(link) {
-            return *known;
-        }
-        let Some(journal) = self.journal.get() else {
-            return false;
-        };
-        let owned = link.to_owned();
-        match journal_call(journal, move |j| j.intent(&owned)).await {
-            Ok(Some(row)) => {
-                let market = row.intent.kind == "market";
-                cache.insert(link.to_owned(), market);
-                market
-            }
-            _ => false,
-        }
-    }
-
-    fn event(&self, event: &Event, market: bool) {
+    fn event(&self, event: &Event) {
         match event {
             Event::Order(o) => {
+                // A market order carries no limit price (the protection price Bybit shows is
+                // neither asked for nor paid): what it filled at is its average.
                 let what = match (o.price, o.trigger_price) {
-                    _ if market => "market".to_owned(),
                     (Some(p), _) => format!("limit {p}"),
                     (None, Some(t)) => format!("trigger {t}"),
                     (None, None) => "market".to_owned(),
                 };
-                let link = if o.order_link_id.is_empty() {
-                    "(position stop)"
+                // A position stop (no orderLinkId, quantity 0 on the wire) closes the whole
+                // position: its real quantity is the position's.
+                let (link, qty) = if o.order_link_id.is_empty() && o.qty.is_zero() {
+                    let size = lock(&self.view)
+                        .positions
+                        .get(&o.symbol)
+                        .copied()
+                        .unwrap_or_default();
+                    ("(position stop)", format!("{size} (the whole position)"))
+                } else if o.order_link_id.is_empty() {
+                    ("(no orderLinkId)", o.qty.to_string())
                 } else {
-                    o.order_link_id.as_str()
+                    (o.order_link_id.as_str(), o.qty.to_string())
                 };
                 self.say(&format!(
-                    "order    {:<16} {link:<18} {} {} {what}{}{}",
+                    "order    {:<16} {link:<18} {} {qty} {what}{}{}",
                     format!("{:?}", o.kind),
                     o.side,
-                    o.qty,
                     if o.reduce_only { " reduce-only" } else { "" },
-                    if o.filled_qty.is_zero() {
-                        String::new()
-                    } else {
-                        format!(", filled {}", o.filled_qty)
+                    match (o.filled_qty.is_zero(), o.avg_price) {
+                        (true, _) => String::new(),
+                        (false, Some(avg)) => format!(", filled {} at {avg}", o.filled_qty),
+                        (false, None) => format!(", filled {}", o.filled_qty),
                     }
                 ));
                 if !o.order_link_id.is_empty() {
@@ -298,16 +343,16 @@ impl Timeline {
                 if before == Some(p.size) {
                     return;
                 }
-                self.say(&format!(
-                    "position {:<16} {} {}{}",
-                    p.symbol,
-                    p.side.map_or("flat", |s| s.as_str()),
-                    p.size,
-                    p.entry_price
-                        .filter(|_| !p.size.is_zero())
-                        .map(|e| format!(" at {e}"))
-                        .unwrap_or_default()
-                ));
+                let text = match (p.side, p.entry_price) {
+                    _ if p.size.is_zero() => "flat".to_owned(),
+                    (side, Some(entry)) => format!(
+                        "{} {} at {entry} (average entry)",
+                        side.map_or("?", |s| s.as_str()),
+                        p.size
+                    ),
+                    (side, None) => format!("{} {}", side.map_or("?", |s| s.as_str()), p.size),
+                };
+                self.say(&format!("position {:<16} {text}", p.symbol));
                 lock(&self.view).positions.insert(p.symbol.clone(), p.size);
             }
             Event::ExecutionError(e) => {
@@ -327,10 +372,13 @@ impl Timeline {
         }
     }
 
-    /// Waits until the layer's view satisfies `check`.
+    /// Waits until the layer's view satisfies `check` (or Ctrl-C).
     async fn until(&self, what: &str, check: impl Fn(&View) -> bool) -> Result<()> {
         let deadline = Instant::now() + STEP_WAIT;
         while !check(&lock(&self.view)) {
+            if self.interrupted() {
+                return Err(Interrupted.into());
+            }
             if Instant::now() > deadline {
                 bail!("timed out after {STEP_WAIT:?} waiting for {what}");
             }
@@ -365,6 +413,17 @@ impl Timeline {
 /// Runs the demo, sending its lines to `sink`, and returns the report (whether or not the
 /// views agree; an error only if the trade itself could not be run).
 pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
+    let (_never, running) = tokio::sync::watch::channel(false);
+    run_until(args, sink, running).await
+}
+
+/// [`run_with`], stopping the trade early (closing what it opened, then reconciling) once
+/// `stop` turns true.
+pub async fn run_until(
+    args: &DemoArgs,
+    sink: Sink,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<DemoReport> {
     let started = Instant::now();
     // A journal file outlives the run: a tag names one trade for ever, and the journal
     // remembers fills by execId, so a run on a file takes a fresh tag and fresh exchange ids.
@@ -387,10 +446,11 @@ pub async fn run_with(args: &DemoArgs, sink: Sink) -> Result<DemoReport> {
         .context("starting the embedded emulator")?;
     let timeline = Arc::new(Timeline {
         view: Arc::new(Mutex::new(View::default())),
-        journal: std::sync::OnceLock::new(),
         started,
         sink: sink.clone(),
         quiet: args.quiet,
+        stop,
+        hold_at_step: args.hold_at_step,
     });
     timeline.say(&format!(
         "emulator listening on {} (BTCUSDT still at 50000, 10000 USDT)",
@@ -432,8 +492,12 @@ async fn run_on(
         settings.journal = JournalLocation::Sqlite(path.clone());
     }
     let rt = Runtime::start_on_bus(settings, bus).await?;
-    let _ = timeline.journal.set(rt.journal.clone());
     timeline.say("runtime started: live routing over REST + private and public streams");
+    timeline.say(&format!(
+        "orderLinkIds read {DEFAULT_LINK_PREFIX}<LEG>_<TAG>: the prefix marks this layer's \
+         orders, the leg and the tag name the order, so a restart finds it instead of \
+         placing it twice"
+    ));
     let outcome = trade_and_reconcile(args, &rt, emu, timeline, started).await;
     rt.shutdown().await;
     outcome
@@ -446,18 +510,13 @@ async fn trade_and_reconcile(
     timeline: &Timeline,
     started: Instant,
 ) -> Result<DemoReport> {
-    let phases = trade(rt, emu, timeline, &args.tag).await?;
-    if args.inject_stray_order {
-        let link = format!("{DEFAULT_LINK_PREFIX}STRAY_{}", args.tag);
-        timeline.say(&format!(
-            "inject   {link} placed on the exchange behind the layer's back"
-        ));
-        let order =
-            sim_engine::NewOrder::limit(SYMBOL, bybit_types::Side::Buy, dec!(0.001), dec!(45000))
-                .link_id(&link);
-        emu.state()
-            .execute(|e, now| e.create_order(now, &order))
-            .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
+    let (phases, interrupted) = match trade(rt, emu, timeline, &args.tag).await {
+        Ok(phases) => (phases, false),
+        Err(e) if e.is::<Interrupted>() => (wind_down(rt, timeline, &args.tag).await?, true),
+        Err(e) => return Err(e),
+    };
+    for fault in &args.inject {
+        inject(*fault, rt, emu, timeline, &args.tag)?;
     }
     let rows = reconcile(rt, emu, timeline, &args.tag).await?;
     let fills = lock(&timeline.view).fills.len();
@@ -466,7 +525,87 @@ async fn trade_and_reconcile(
         fills,
         phases,
         elapsed: started.elapsed(),
+        interrupted,
     })
+}
+
+/// After a Ctrl-C: closes the trade if it was opened (its orders cancelled, the position
+/// closed at market: `close_all`, the same operation as step 8); returns the phases.
+async fn wind_down(rt: &Runtime, timeline: &Timeline, tag: &str) -> Result<Vec<Phase>> {
+    timeline.say("stopped  Ctrl-C: closing what the demo opened");
+    if let Some(state) = rt.gateway.trade(tag).filter(|s| s.phase != Phase::Closed) {
+        let state = rt
+            .gateway
+            .close_all(&state, "demo interrupted (Ctrl-C)")
+            .await?;
+        phase_line(timeline, &state);
+    }
+    let owned = tag.to_owned();
+    Ok(journal_call(&rt.journal, move |j| j.states(&owned))
+        .await?
+        .iter()
+        .map(|s| s.phase)
+        .collect())
+}
+
+/// Makes one row of the table wrong on purpose ([`Inject`]).
+fn inject(
+    fault: Inject,
+    rt: &Runtime,
+    emu: &Emulator,
+    timeline: &Timeline,
+    tag: &str,
+) -> Result<()> {
+    let link = |leg: &str| format!("{DEFAULT_LINK_PREFIX}{leg}_{tag}");
+    match fault {
+        Inject::StrayOrder => {
+            let stray = link("STRAY");
+            timeline.say(&format!(
+                "inject   {stray} placed on the exchange behind the layer's back"
+            ));
+            let order = sim_engine::NewOrder::limit(
+                SYMBOL,
+                bybit_types::Side::Buy,
+                dec!(0.001),
+                dec!(45000),
+            )
+            .link_id(&stray);
+            emu.state()
+                .execute(|e, now| e.create_order(now, &order))
+                .map_err(|e| anyhow!("injecting the stray order: {e:?}"))?;
+        }
+        Inject::DoubledFill => {
+            let last = lock(&timeline.view).fills.last().cloned();
+            let fill = last.ok_or_else(|| anyhow!("no fill to publish twice"))?;
+            timeline.say(&format!(
+                "inject   fill {} published a second time",
+                fill.exec_id
+            ));
+            rt.bus.publish(Event::Fill(fill));
+        }
+        Inject::ChangedPosition => {
+            timeline.say("inject   a position of 0.005 the exchange never had, on the bus");
+            rt.bus.publish(Event::Position(exec_events::PositionUpdate {
+                symbol: SYMBOL.to_owned(),
+                side: Some(Side::Buy),
+                size: dec!(0.005),
+                entry_price: Some(dec!(50000)),
+                leverage: Some(dec!(10)),
+                unrealised_pnl: None,
+            }));
+        }
+        Inject::LegStatus => {
+            let tp1 = lock(&timeline.view).orders.get(&link("TP1")).cloned();
+            let mut order = tp1.ok_or_else(|| anyhow!("TP1 was never seen"))?;
+            timeline.say(&format!(
+                "inject   {} reported cancelled on the bus",
+                order.order_link_id
+            ));
+            order.kind = OrderEventKind::Cancelled;
+            rt.bus.publish(Event::Order(order));
+        }
+    }
+    Ok(())
 }
 
 fn set_price(emu: &Emulator, timeline: &Timeline, price: Decimal) -> Result<()> {
@@ -500,7 +639,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    timeline.say("step 1   execute_entry: 100 USDT × 10 at market");
+    timeline
+        .step(1, "execute_entry: 100 USDT × 10 at market")
+        .await?;
     let entry = gw.execute_entry(&plan).await?;
     timeline.say(&format!(
         "entry    filled {} at {}",
@@ -511,7 +652,12 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
         phase_line(timeline, &s);
     }
 
-    timeline.say("step 2   setup_tps (3 reduce-only limits) and setup_dcas (2 limits)");
+    timeline
+        .step(
+            2,
+            "setup_tps (3 reduce-only limits) and setup_dcas (2 limits)",
+        )
+        .await?;
     let position = rt.ports.positions.get_position(&symbol).await?;
     gw.setup_tps(&plan, &position).await?;
     gw.setup_dcas(&plan, &position).await?;
@@ -519,7 +665,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     gw.setup_tps(&plan, &position).await?;
     gw.setup_dcas(&plan, &position).await?;
 
-    timeline.say("step 3   the price dips through DCA1 at 49000");
+    timeline
+        .step(3, "the price dips through DCA1 at 49000")
+        .await?;
     set_price(emu, timeline, dec!(48990))?;
     let dca1_link = link("DCA1");
     let dca1 = journal_call(&rt.journal, move |j| j.intent(&dca1_link))
@@ -527,23 +675,37 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
         .map(|r| r.intent.qty)
         .ok_or_else(|| anyhow!("DCA1 was not journaled"))?;
     timeline.fill_of(&link("DCA1"), dca1).await?;
-    timeline.say("step 4   setup_tps again: the take-profits grow with the position");
+    timeline
+        .step(
+            4,
+            "setup_tps again: the take-profits grow with the position",
+        )
+        .await?;
     let position = rt.ports.positions.get_position(&symbol).await?;
     gw.setup_tps(&plan, &position).await?;
 
-    timeline.say("step 5   the price rises through TP1 at 51000");
+    timeline
+        .step(5, "the price rises through TP1 at 51000")
+        .await?;
     set_price(emu, timeline, dec!(51010))?;
     let tp1 = order_qty(rt, &link("TP1")).await?;
     timeline.fill_of(&link("TP1"), tp1).await?;
 
-    timeline.say("step 6   move_to_breakeven: DCA2 cancelled, stop at the average entry");
+    timeline
+        .step(
+            6,
+            "move_to_breakeven: DCA2 cancelled, stop at the average entry",
+        )
+        .await?;
     let state = gw
         .trade(tag)
         .ok_or_else(|| anyhow!("the gateway lost trade {tag}"))?;
     let state = gw.move_to_breakeven(&state).await?;
     phase_line(timeline, &state);
 
-    timeline.say("step 7   the price rises through TP2 (52000) and TP3 (53000)");
+    timeline
+        .step(7, "the price rises through TP2 (52000) and TP3 (53000)")
+        .await?;
     set_price(emu, timeline, dec!(52010))?;
     set_price(emu, timeline, dec!(53010))?;
     let tp2 = order_qty(rt, &link("TP2")).await?;
@@ -558,7 +720,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    timeline.say("step 8   close_all: flat, nothing left open");
+    timeline
+        .step(8, "close_all: flat, nothing left open")
+        .await?;
     let state = gw.close_all(&state, "all targets hit").await?;
     phase_line(timeline, &state);
     let owned = tag.to_owned();

@@ -39,7 +39,12 @@ async fn main() -> ExitCode {
         Err(e) => {
             // The message and its causes, without a backtrace: this is for the operator.
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.is::<demo::Interrupted>() {
+                // 128 + SIGINT, as a shell reports a process Ctrl-C stopped.
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -662,3 +662,44 @@ async fn conflicts_are_409_and_refused_plans_422_with_nothing_sent() {
     assert_eq!(creates().await, before, "an order reached the exchange");
     assert!(server.stop().await);
 }
+
+/// Every answer shows each leg as the exchange last reported it (issue 17 item 6): the
+/// opening answer has the take-profits and the DCA open and the entry filled (not "sent"), a
+/// take-profit the market filled shows filled, the close answer the legs cancelled and the
+/// close order filled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_show_each_legs_status_as_the_exchange_last_reported_it() {
+    let emu = emulator().await;
+    // The background reconciler's lookups would also refresh the statuses, every 3 s: put
+    // off, so the stream is what is tested.
+    let mut s = settings(&emu);
+    s.reconcile_every = Duration::from_secs(600);
+    let server = Server::start(s, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let (code, answer) = post(addr, "/api/trades", &plan("API_FRESH")).await;
+    assert_eq!(code, 200, "{answer}");
+    let trade = &answer["trade"];
+    assert_eq!(leg(trade, "ENTRY")["status"], "Filled", "{trade}");
+    for l in ["TP1", "TP2", "TP3", "DCA1"] {
+        assert_eq!(leg(trade, l)["status"], "Open", "{l}: {trade}");
+    }
+    // TP1 fills on the exchange with no call of this layer: the trade learns it from the
+    // stream.
+    set_price(&emu, "51010").await;
+    eventually("TP1 shown filled", || async {
+        let (_, trade) = get(addr, "/api/trades/API_FRESH").await;
+        leg(&trade, "TP1")["status"] == "Filled"
+    })
+    .await;
+    let (code, answer) = post(addr, "/api/trades/API_FRESH/close", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    let trade = &answer["trade"];
+    assert_eq!(leg(trade, "TP1")["status"], "Filled", "{trade}");
+    for l in ["TP2", "TP3", "DCA1"] {
+        assert_eq!(leg(trade, l)["status"], "Cancelled", "{l}: {trade}");
+    }
+    assert_eq!(leg(trade, "CLOSE1")["status"], "Filled", "{trade}");
+    assert!(server.stop().await);
+}

@@ -369,7 +369,9 @@ impl Gateway {
         self.ports
             .journal
             .record_outcome(link, outcome, self.now())
-            .map_err(|e| self.journal_failed(tag, e))
+            .map_err(|e| self.journal_failed(tag, e))?;
+        self.note_outcome(link, outcome);
+        Ok(())
     }
 
     fn rejected(

@@ -346,10 +346,27 @@ async fn close_all_cancels_ours_splits_above_max_market_qty_and_confirms_flat() 
                 order_link_id: req.order_link_id.as_str().into(),
             })
         });
+    // Once flat, each close order is read back for its final status.
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Sell,
+            dec!(0.01),
+            OrderStatus::Filled,
+        )))
+    });
     let (gw, _) = m.build_mem();
     let state = exec_gateway::TradeState::new(&plan("T1"));
     let done = gw.close_all(&state, "stop hit").await.unwrap();
     assert_eq!(done.phase, Phase::Closed);
+    assert!(
+        done.orders
+            .iter()
+            .filter(|(leg, _)| leg.starts_with("CLOSE"))
+            .all(|(_, (_, s))| *s == Some(OrderStatus::Filled)),
+        "{:?}",
+        done.orders
+    );
     let again = gw.close_all(&state, "stop hit").await.unwrap();
     assert_eq!(again.phase, Phase::Closed);
     assert_eq!(
@@ -460,4 +477,63 @@ async fn a_short_plan_mirrors_sides_and_trigger_directions() {
     assert_eq!(sent[1].side, Side::Buy);
     assert!(sent[1].reduce_only);
     assert_eq!(sent[1].qty, dec!(0.020));
+}
+
+/// A leg's status is the last the exchange reported, and never goes back (issue 17 item 6):
+/// a late "accepted" after "filled" (the stream may reorder) leaves it filled, an order of
+/// another trade or without this layer's prefix changes nothing.
+#[tokio::test]
+async fn a_legs_status_follows_order_events_and_never_goes_back() {
+    use exec_events::{OrderEvent, OrderEventKind};
+    let mut m = Mocks::new();
+    let log = recorder();
+    m.router
+        .expect_place_market_entry()
+        .times(1)
+        .returning(acked(&log));
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Filled,
+        )))
+    });
+    let (gw, _) = m.build_mem();
+    gw.execute_entry(&plan("T1")).await.unwrap();
+    let status = |gw: &exec_gateway::Gateway, leg: &str| {
+        gw.trade("T1")
+            .and_then(|t| t.orders.get(leg).cloned())
+            .and_then(|(_, s)| s)
+    };
+    assert_eq!(status(&gw, "ENTRY"), Some(OrderStatus::Filled));
+    let event = |link: &str, kind| OrderEvent {
+        kind,
+        symbol: "BTCUSDT".into(),
+        side: Side::Sell,
+        order_id: "1".into(),
+        order_link_id: link.into(),
+        qty: dec!(0.01),
+        price: Some(dec!(51000)),
+        trigger_price: None,
+        filled_qty: Decimal::ZERO,
+        avg_price: None,
+        reduce_only: true,
+        reason: None,
+        simulated: false,
+    };
+    gw.observe_order(&event("andre_ENTRY_T1", OrderEventKind::Accepted));
+    assert_eq!(status(&gw, "ENTRY"), Some(OrderStatus::Filled));
+    gw.observe_order(&event("andre_TP1_T1", OrderEventKind::Accepted));
+    assert_eq!(status(&gw, "TP1"), Some(OrderStatus::Open));
+    gw.observe_order(&event("andre_TP1_T1", OrderEventKind::PartiallyFilled));
+    gw.observe_order(&event("andre_TP1_T1", OrderEventKind::Updated));
+    assert_eq!(status(&gw, "TP1"), Some(OrderStatus::PartiallyFilled));
+    gw.observe_order(&event("andre_TP1_T1", OrderEventKind::Filled));
+    gw.observe_order(&event("andre_TP1_T1", OrderEventKind::Cancelled));
+    assert_eq!(status(&gw, "TP1"), Some(OrderStatus::Filled));
+    gw.observe_order(&event("andre_TP2_T2", OrderEventKind::Filled));
+    gw.observe_order(&event("other_TP2_T1", OrderEventKind::Filled));
+    assert_eq!(status(&gw, "TP2"), None);
+    assert!(gw.trade("T2").is_none());
 }

@@ -168,6 +168,20 @@ async fn close_lookup_strictly_before_the_resend() {
             flat.store(true, Ordering::SeqCst);
             ack(o)
         });
+    // Once flat, the close order is read back for its final status.
+    m.router
+        .expect_get_order()
+        .withf(|_, l| l.as_str() == "andre_CLOSE1_Q1")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, l| {
+            Ok(Some(snapshot(
+                l.as_str(),
+                Side::Sell,
+                dec!(0.02),
+                OrderStatus::Filled,
+            )))
+        });
     let (gw, _) = m.build_mem();
     let mut state = TradeState::new(&plan("Q1"));
     state.symbol = symbol();

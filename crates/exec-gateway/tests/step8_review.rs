@@ -690,3 +690,74 @@ async fn a_trade_level_tp_problem_ends_when_every_tp_stands() {
     assert!(state.problems.iter().all(|x| x.leg != "TP"), "{state:?}");
     assert!(!state.unprotected, "{state:?}");
 }
+
+/// R-SAFE-2, R-GW-5: a take-profit that filled long ago (aged out of the exchange's lookups,
+/// its fill journaled) still counts against what the trade owns. `owned_qty` took an order no
+/// lookup finds as filled 0, so with 0.005 of someone else's beside the trade's 0.010 left,
+/// `close_all` closed all 0.015 (the cap at the position hid the error until then).
+#[tokio::test]
+async fn a_tp_fill_only_the_journal_remembers_is_not_owned_again_by_close_all() {
+    let mut m = Mocks::new();
+    let entered = Arc::new(AtomicBool::new(false));
+    let tp1_filled = Arc::new(AtomicBool::new(false));
+    let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let e = entered.clone();
+    m.router.expect_place_market_entry().returning(move |o| {
+        e.store(true, Ordering::SeqCst);
+        ack(o)
+    });
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(l.as_str()
+            .starts_with("andre_ENTRY")
+            .then(|| snapshot(l.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_place_tp_order().returning(ack);
+    m.router.expect_place_dca_order().returning(ack);
+    let c = closed.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    m.router
+        .expect_close_position_market()
+        .returning(move |o, _| {
+            c.lock().unwrap().push(o.qty);
+            d.store(true, Ordering::SeqCst);
+            ack(o)
+        });
+    let f = tp1_filled.clone();
+    m.positions.expect_get_position().returning(move |s| {
+        Ok(if done.load(Ordering::SeqCst) {
+            long(dec!(0.005), dec!(50000))
+        } else if f.load(Ordering::SeqCst) {
+            // The trade's 0.010 left after TP1, and 0.005 that is not the trade's.
+            long(dec!(0.015), dec!(50000))
+        } else if entered.load(Ordering::SeqCst) {
+            long(dec!(0.02), dec!(50000))
+        } else {
+            PositionState::flat(s.clone())
+        })
+    });
+    let (gw, journal) = m.build_mem();
+    gw.open_trade(&plan("H1")).await.unwrap();
+    journal
+        .record_fill(&exec_events::Fill {
+            exec_id: "e-tp1".into(),
+            symbol: "BTCUSDT".into(),
+            side: Side::Sell,
+            order_id: "id-andre_TP1_H1".into(),
+            order_link_id: "andre_TP1_H1".into(),
+            price: dec!(51000),
+            qty: dec!(0.01),
+            fee: dec!(0.01),
+            fee_currency: "USDT".into(),
+            is_maker: true,
+            exec_kind: exec_events::ExecKind::Trade,
+            time_ms: 1,
+            simulated: false,
+        })
+        .unwrap();
+    tp1_filled.store(true, Ordering::SeqCst);
+    let state = gw.trade("H1").unwrap();
+    gw.close_all(&state, "test").await.unwrap();
+    assert_eq!(*closed.lock().unwrap(), [dec!(0.01)]);
+}

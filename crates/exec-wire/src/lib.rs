@@ -53,6 +53,13 @@ pub fn status(status: &WireStatus) -> OrderStatus {
     }
 }
 
+/// An order's limit price: none for a market order, whose `price` Bybit reports as the
+/// protection price it capped the order at (docs/v5/order/create-order.mdx: `price` is a limit
+/// order's), which is neither what was asked nor what filled.
+fn limit_price(o: &Order) -> Option<Decimal> {
+    positive(o.price).filter(|_| o.order_type != Some(bybit_types::OrderType::Market))
+}
+
 /// An order as the router ports report it.
 pub fn snapshot(o: &Order) -> OrderSnapshot {
     OrderSnapshot {
@@ -61,7 +68,7 @@ pub fn snapshot(o: &Order) -> OrderSnapshot {
         order_id: o.order_id.clone(),
         order_link_id: o.order_link_id.clone(),
         qty: o.qty,
-        price: positive(o.price),
+        price: limit_price(o),
         trigger_price: positive(o.trigger_price),
         filled_qty: o.cum_exec_qty.unwrap_or(Decimal::ZERO),
         avg_price: positive(o.avg_price),
@@ -139,7 +146,7 @@ pub fn position(p: &Position) -> Result<PositionState, PortError> {
         symbol,
         side,
         size: p.size,
-        entry_price: positive(p.avg_price),
+        entry_price: positive(p.entry_price()),
         leverage: positive(p.leverage),
         unrealised_pnl: p.unrealised_pnl,
         created_ms: p.created_time,
@@ -152,7 +159,8 @@ pub fn position_event(p: &Position) -> PositionUpdate {
         symbol: p.symbol.clone(),
         side: p.side.map(side).filter(|_| p.size > Decimal::ZERO),
         size: p.size,
-        entry_price: positive(p.avg_price),
+        // A push names it `entryPrice`, REST `avgPrice`: read whichever the record has.
+        entry_price: positive(p.entry_price()),
         leverage: positive(p.leverage),
         unrealised_pnl: p.unrealised_pnl,
     }

@@ -6,7 +6,7 @@
 
 use bybit_types::envelope::RawEnvelope;
 use bybit_types::rest::order::OrderList;
-use bybit_types::ws::private::{ExecutionMessage, PositionMessage};
+use bybit_types::ws::private::{ExecutionMessage, OrderMessage, PositionMessage};
 use bybit_types::{ExecType, OrderStatus as WireStatus};
 use exec_events::{ExecKind, OrderEventKind, Side};
 use exec_gateway::OrderStatus;
@@ -93,4 +93,32 @@ fn a_flat_position_has_no_side_and_no_entry() {
     assert!(p.is_flat());
     assert_eq!((p.side, p.entry_price), (None, None));
     assert_eq!(p.leverage, Some(dec!(10)));
+}
+
+/// A market order's `price` is the protection price Bybit capped it at (here 72.5 beside an
+/// average fill of 75): the event carries no limit price, only what filled
+/// (docs/v5/order/create-order.mdx: a market order ignores `price`).
+#[test]
+fn a_market_order_has_no_limit_price_only_its_average_fill() {
+    let Some(message) = ws::<OrderMessage>("ws_private_order.json") else {
+        return;
+    };
+    let o = &message.data[0];
+    assert_eq!(o.price, Some(dec!(72.5)), "the fixture's protection price");
+    let event = exec_wire::order_event(o, false);
+    assert_eq!(event.kind, OrderEventKind::Filled);
+    assert_eq!((event.price, event.avg_price), (None, Some(dec!(75))));
+    assert_eq!(exec_wire::snapshot(o).price, None);
+}
+
+/// The stream names the average entry `entryPrice` (REST: `avgPrice`); the event carries it
+/// (docs/v5/websocket/private/position.mdx).
+#[test]
+fn a_pushed_position_event_carries_its_entry_price() {
+    let Some(message) = ws::<PositionMessage>("ws_private_position_linear_nt.json") else {
+        return;
+    };
+    let event = exec_wire::position_event(&message.data[0]);
+    assert_eq!(event.entry_price, Some(dec!(3641.075)));
+    assert_eq!(event.size, dec!(0.01));
 }

@@ -567,6 +567,8 @@ impl Runtime {
                 return Err(e.into());
             }
         };
+        // Each leg's status as the exchange last reported it (answers, pages, the manager).
+        tasks.0.push(gateway.follow_orders());
         Ok(Runtime {
             settings,
             bus,

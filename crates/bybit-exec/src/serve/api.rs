@@ -348,7 +348,8 @@ pub(crate) async fn start_trade(
     );
     answer(
         StatusCode::BAD_GATEWAY,
-        json!({"error": summary, "entry": entry_json, "trade": trade, "managed": request.manage}),
+        json!({"error": summary, "entry": entry_json, "trade": trade, "managed": request.manage,
+               "warning": manage_error}),
     )
 }
 

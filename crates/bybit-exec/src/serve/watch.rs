@@ -182,15 +182,24 @@ fn observe(links: &LinkIds, sent: &mut Sent, seq: u64, event: &Event) -> EventLi
                 metrics::counter!(ORDERS_SENT_TOTAL, "kind" => leg, "result" => result)
                     .increment(1);
             }
+            // A market order has no price of its own: what it filled at is its average.
+            let price = match (o.price, o.trigger_price) {
+                (Some(p), _) => format!("limit {}", p.normalize()),
+                (None, Some(t)) => format!("trigger {}", t.normalize()),
+                (None, None) => "market".to_owned(),
+            };
             let text = format!(
-                "{:?} {} {} {} qty {} price {} filled {}{}",
+                "{:?} {} {} {} qty {} {price} filled {}{}{}",
                 o.kind,
                 o.order_link_id,
                 o.side,
                 o.symbol,
                 o.qty.normalize(),
-                opt(o.price.or(o.trigger_price)),
                 o.filled_qty.normalize(),
+                o.avg_price
+                    .filter(|_| !o.filled_qty.is_zero())
+                    .map(|p| format!(" at {}", p.normalize()))
+                    .unwrap_or_default(),
                 o.reason
                     .as_deref()
                     .map(|r| format!(" ({r})"))
@@ -353,6 +362,37 @@ mod tests {
         assert_eq!(events.len(), RING);
         assert_eq!(events[0].text, "line 5");
         assert_eq!(events[RING - 1].text, format!("line {}", RING + 4));
+    }
+
+    /// An event line shows a market order as "market" and what it filled at, never a price
+    /// it did not pay (issue 17 item 6).
+    #[test]
+    fn a_filled_market_order_shows_its_fill_price() {
+        let order = exec_events::OrderEvent {
+            kind: OrderEventKind::Filled,
+            symbol: "BTCUSDT".into(),
+            side: exec_events::Side::Buy,
+            order_id: "1".into(),
+            order_link_id: "andre_ENTRY_T".into(),
+            qty: rust_decimal::Decimal::new(20, 3),
+            price: None,
+            trigger_price: None,
+            filled_qty: rust_decimal::Decimal::new(20, 3),
+            avg_price: Some(rust_decimal::Decimal::new(500_001, 1)),
+            reduce_only: false,
+            reason: None,
+            simulated: false,
+        };
+        let line = observe(
+            &LinkIds::new(exec_gateway::DEFAULT_LINK_PREFIX).unwrap(),
+            &mut Sent::default(),
+            1,
+            &Event::Order(order),
+        );
+        assert_eq!(
+            line.text,
+            "Filled andre_ENTRY_T Buy BTCUSDT qty 0.02 market filled 0.02 at 50000.1"
+        );
     }
 
     #[test]

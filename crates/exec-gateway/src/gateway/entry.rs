@@ -213,11 +213,7 @@ impl Gateway {
             link_id: req.order_link_id.as_str().to_owned(),
             detail: "filled without an average price".to_owned(),
         })?;
-        self.update_trade(tag, |t| {
-            if let Some(o) = t.orders.get_mut("ENTRY") {
-                o.1 = Some(filled.status);
-            }
-        });
+        self.set_leg_status(req.order_link_id.as_str(), filled.status, false);
         Ok(EntryResult {
             entry_price,
             filled_qty: filled.filled_qty,

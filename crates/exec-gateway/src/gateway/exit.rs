@@ -110,6 +110,7 @@ impl Gateway {
             self.owned_qty(tag, &state.symbol, position.size).await?
         };
         let rest = position.size - owned;
+        let mut sent = Vec::new();
         if let (false, Some(side)) = (owned.is_zero(), position.side) {
             let rules = self.rules(tag, &state.symbol).await?;
             let price = self.last_price(&state.symbol).await?;
@@ -140,9 +141,22 @@ impl Gateway {
                 let why = format!("close_all: {reason}");
                 self.place_leg(tag, leg, &req, Route::Close(&why), &why)
                     .await?;
+                sent.push(req);
             }
         }
         self.await_size(state, rest).await?;
+        // A market close never rests: read what became of each order now, so the trade's
+        // legs say "filled" here rather than whenever the stream's report is taken in.
+        for req in &sent {
+            if let Ok(Some(o)) = self
+                .ports
+                .router
+                .get_order(&req.symbol, &req.order_link_id)
+                .await
+            {
+                self.set_leg_status(req.order_link_id.as_str(), o.status, false);
+            }
+        }
         self.update_trade(tag, |t| {
             t.unprotected = false;
         });

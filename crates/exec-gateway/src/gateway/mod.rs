@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use bybit_meta::InstrumentRules;
 use bybit_types::Symbol;
-use exec_events::{ErrorKind, ErrorLog, Event, EventBus, ExecutionError};
+use exec_events::{
+    ErrorKind, ErrorLog, Event, EventBus, ExecutionError, OrderEvent, OrderEventKind, Received,
+};
 use rust_decimal::Decimal;
 
 use crate::clock::Clock;
@@ -23,7 +25,7 @@ use crate::error::{GatewayError, PortError};
 use crate::journal::{Journal, JournalError, Outcome, WriteKind, WriteRecord, WriteStage};
 use crate::link_id::{Leg, LinkIds};
 use crate::ports::{AccountService, OrderRouter, PositionService, PriceService, SymbolMetaService};
-use crate::types::{Phase, PositionState, TradePlan, TradeState};
+use crate::types::{OrderStatus, Phase, PositionState, TradePlan, TradeState};
 
 pub use entry::EntryResult;
 pub use orders::OpenedTrade;
@@ -275,6 +277,88 @@ impl Gateway {
         if let Some(t) = lock(&self.trades).get_mut(tag) {
             f(t);
         }
+    }
+
+    /// Follows the gateway's bus: every order event of one of its trades sets that leg's last
+    /// status seen ([`Gateway::observe_order`]), so answers and pages show what the exchange
+    /// last said, not what was last sent. Holds the gateway weakly: ends when the gateway or
+    /// the bus is gone. Missed events (a lagging subscriber) are caught up by the next event
+    /// of the same order, or the reconciler.
+    pub fn follow_orders(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let mut sub = self.bus.subscribe();
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                match sub.recv().await {
+                    Received::Event(env) => {
+                        if let Event::Order(o) = &*env.event {
+                            let Some(gateway) = me.upgrade() else { break };
+                            gateway.observe_order(o);
+                        }
+                    }
+                    Received::Lagged { .. } => {}
+                    Received::Closed => break,
+                }
+            }
+        })
+    }
+
+    /// Takes an order event's status as its leg's last status seen (ignored for an order that
+    /// is not one of this gateway's trades' legs).
+    pub fn observe_order(&self, o: &OrderEvent) {
+        let status = match o.kind {
+            OrderEventKind::Accepted | OrderEventKind::Updated if o.trigger_price.is_some() => {
+                OrderStatus::Untriggered
+            }
+            OrderEventKind::Accepted | OrderEventKind::Updated => OrderStatus::Open,
+            OrderEventKind::PartiallyFilled => OrderStatus::PartiallyFilled,
+            OrderEventKind::Filled => OrderStatus::Filled,
+            OrderEventKind::Cancelled => OrderStatus::Cancelled,
+            OrderEventKind::Rejected => OrderStatus::Rejected,
+        };
+        self.set_leg_status(&o.order_link_id, status, true);
+    }
+
+    /// The one place a leg's last status seen changes. A status never goes back: a finished
+    /// order (filled, cancelled, rejected) stays finished when an older event arrives late
+    /// (the stream may reorder), and a partly filled one does not read as merely open again.
+    /// `same_rank` lets a status replace another unfinished one of its rank (the stream's
+    /// untriggered → triggered); this layer's own "accepted" only fills in a leg with no status
+    /// yet. The first finished status stays.
+    pub(crate) fn set_leg_status(&self, link: &str, status: OrderStatus, same_rank: bool) {
+        fn rank(status: Option<OrderStatus>) -> u8 {
+            match status {
+                None => 0,
+                Some(OrderStatus::Open | OrderStatus::Untriggered) => 1,
+                Some(OrderStatus::PartiallyFilled) => 2,
+                Some(OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected) => 3,
+            }
+        }
+        let Some((leg, tag)) = self.links.parse(link) else {
+            return;
+        };
+        self.update_trade(tag, |t| {
+            let (known, last) = t
+                .orders
+                .entry(leg.code())
+                .or_insert_with(|| (link.to_owned(), None));
+            let (new, old) = (rank(Some(status)), rank(*last));
+            let raises = new > old || (same_rank && new == old && old < 3);
+            if known.as_str() == link && raises {
+                *last = Some(status);
+            }
+        });
+    }
+
+    /// The status an outcome this layer journaled tells about its order.
+    pub(crate) fn note_outcome(&self, link: &str, outcome: &Outcome) {
+        let status = match outcome {
+            Outcome::Acked { .. } => OrderStatus::Open,
+            Outcome::Rejected { .. } => OrderStatus::Rejected,
+            Outcome::Cancelled => OrderStatus::Cancelled,
+            _ => return,
+        };
+        self.set_leg_status(link, status, false);
     }
 
     pub(crate) fn note_leg(&self, tag: &str, leg: Leg, link: &str) {
@@ -688,6 +772,7 @@ impl Gateway {
             journal
                 .record_outcome(link, outcome, self.now())
                 .map_err(|e| self.journal_failed(tag, e))?;
+            self.note_outcome(link, outcome);
         }
         Ok(())
     }

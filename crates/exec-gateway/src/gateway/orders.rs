@@ -317,13 +317,25 @@ impl Gateway {
 
     /// Whether the journal holds fills of this order.
     fn has_fills(&self, tag: &str, link: &bybit_types::OrderLinkId) -> Result<bool, GatewayError> {
+        Ok(self.journaled_fills(tag, link)? > Decimal::ZERO)
+    }
+
+    /// The quantity the journal holds as filled for one order (its trade fills; `fills` takes
+    /// a prefix, so other orders whose id starts with this one are left out).
+    fn journaled_fills(
+        &self,
+        tag: &str,
+        link: &bybit_types::OrderLinkId,
+    ) -> Result<Decimal, GatewayError> {
         Ok(self
             .ports
             .journal
             .fills(link.as_str())
             .map_err(|e| self.journal_failed(tag, e))?
             .iter()
-            .any(|f| f.order_link_id == link.as_str() && f.qty > Decimal::ZERO))
+            .filter(|f| f.order_link_id == link.as_str())
+            .map(|f| f.qty)
+            .sum())
     }
 
     /// The quantity a trade owns (R-SAFE-2): its entry's fill (and an adopted position),
@@ -388,10 +400,15 @@ impl Gateway {
                     else {
                         continue;
                     };
-                    self.retry(|| self.ports.router.get_order(symbol, &link))
+                    match self
+                        .retry(|| self.ports.router.get_order(symbol, &link))
                         .await
                         .map_err(|e| self.port_failed("get_order", e))?
-                        .map_or(Decimal::ZERO, |o| o.filled_qty)
+                    {
+                        Some(o) => o.filled_qty,
+                        // Aged out of the exchange's lookups: what the journal holds of it.
+                        None => self.journaled_fills(tag, &link)?,
+                    }
                 }
             };
             if code.starts_with("DCA") {
