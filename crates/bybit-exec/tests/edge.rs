@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::serve::{command, paper_server};
+use crate::serve::{command, paper_server, plan};
 use crate::support::{emulator, eventually};
 
 /// How many half-open connections the flood opens: more than the serve process's 1024 file
@@ -233,6 +233,16 @@ async fn a_flood_of_half_open_connections_leaves_health_answering_and_the_stop_c
         asked.elapsed()
     );
     assert!(peak < 1024, "peak {peak} descriptors");
+    // The control API answers too (a trade on the emulator).
+    let opened = reqwest::Client::new()
+        .post(format!("http://{addr}/api/trades"))
+        .header("X-Bybit-Exec", "1")
+        .json(&plan("EDGE_FLOOD"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert_eq!(opened.ok(), Some(200), "POST /api/trades under the flood");
 
     // The half-open ones are closed by the header timeout, although the clients keep theirs.
     let deadline = Instant::now() + HEADER_TIMEOUT + Duration::from_secs(5);

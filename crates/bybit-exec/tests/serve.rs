@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::support::{emulator, eventually, settings, KEY, SECRET};
 
-fn plan(tag: &str) -> Value {
+pub(crate) fn plan(tag: &str) -> Value {
     // The emulator's BTCUSDT stands still at 50 000 (support.rs).
     json!({
         "symbol": "BTCUSDT",
