@@ -122,6 +122,8 @@ fn fds(pid: u32) -> usize {
 struct Limited {
     child: Child,
     addr: SocketAddr,
+    /// What it printed up to the line naming its address.
+    printed: Vec<String>,
     /// Kept, so serve's stdout stays open while it runs.
     _lines: mpsc::Receiver<String>,
 }
@@ -156,10 +158,12 @@ impl Limited {
                 }
             }
         });
+        let mut printed = Vec::new();
         let addr = loop {
             let line = lines
                 .recv_timeout(Duration::from_secs(20))
                 .expect("serve did not start");
+            printed.push(line.clone());
             if let Some(rest) = line.split("status page http://").nth(1) {
                 break rest.split('/').next().unwrap().parse().unwrap();
             }
@@ -167,6 +171,7 @@ impl Limited {
         Limited {
             child,
             addr,
+            printed,
             _lines: lines,
         }
     }
@@ -189,6 +194,12 @@ async fn a_flood_of_half_open_connections_leaves_health_answering_and_the_stop_c
     let dir = tempfile::tempdir().unwrap();
     let mut serve = Limited::spawn(&emu, &dir.path().join("journal.sqlite"));
     let (addr, pid) = (serve.addr, serve.child.id());
+    // Issue 17 item 4: pointed at the emulator, serve says so, not "testnet".
+    let said = serve.printed.join("\n");
+    assert!(
+        said.contains("live routing on local emulator") && !said.contains("testnet"),
+        "{said}"
+    );
     let health = || async move {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
