@@ -825,8 +825,13 @@ async fn compare(
 
     let mut rows = Vec::new();
     let owned = tag.to_owned();
-    let (intents, journal_fills) = journal_call(&rt.journal, move |j| {
-        Ok((j.intents(&owned)?, j.fills(DEFAULT_LINK_PREFIX)?))
+    let links = rt.gateway.links().clone();
+    let (intents, journal_fills, history) = journal_call(&rt.journal, move |j| {
+        Ok((
+            j.intents(&owned)?,
+            j.fills(DEFAULT_LINK_PREFIX)?,
+            exec_gateway::trade_history(j, &links, &owned)?,
+        ))
     })
     .await?;
     for row in &intents {
@@ -953,6 +958,22 @@ async fn compare(
         layer_fills.len() - layer_ids.len(),
         &truth_ids,
     ));
+    // The trade's realised P&L: the journal's (exec_gateway::trade_pnl over its fills) and
+    // the exchange's own executions, Σ execPnl − Σ execFee.
+    let exchange_pnl: Decimal = truth
+        .executions
+        .iter()
+        .filter(|e| ours(&e.order_link_id))
+        .map(|e| e.exec_pnl.unwrap_or_default() - e.exec_fee.unwrap_or_default())
+        .sum();
+    rows.push(ReconRow {
+        item: "realised P&L (USDT)".to_owned(),
+        layer: history.map_or_else(
+            || "no trade in the journal".to_owned(),
+            |h| h.pnl.realised.normalize().to_string(),
+        ),
+        exchange: exchange_pnl.normalize().to_string(),
+    });
     rows.push(ReconRow {
         item: "errors and missed events".to_owned(),
         layer: view.problems.len().to_string(),

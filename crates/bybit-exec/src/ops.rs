@@ -1,6 +1,7 @@
 //! The operator's commands against the configured environment: `status`, `balance`,
-//! `positions`, `orders`, `preflight`, `recover`, `close-all`, `journal`. Each prints a table
-//! by default and JSON with `--json`; [`execute`] returns the text and whether the command
+//! `positions`, `orders`, `preflight`, `recover`, `close-all`, `journal`, `trades`. Each prints
+//! a table by default and JSON with `--json` (`trades` also CSV with `--csv`); times are UTC in
+//! tables and `…TimeMs` milliseconds in JSON and CSV; [`execute`] returns the text and whether the command
 //! succeeded, so tests (and other front ends) can run them without a terminal.
 
 use std::sync::Arc;
@@ -10,8 +11,9 @@ use bybit_rest::BybitRest;
 use comfy_table::Table;
 use exec_events::EventBus;
 use exec_gateway::{
-    AccountService, Journal, MemoryJournal, OrderRouter, OrderSnapshot, Outcome, Phase,
-    PositionService, SqliteJournal, Symbol, DEFAULT_LINK_PREFIX,
+    trade_histories, trade_history, AccountService, Journal, LinkIds, MemoryJournal, OrderRouter,
+    OrderSnapshot, Outcome, Phase, PositionService, SqliteJournal, Symbol, TradeHistory,
+    DEFAULT_LINK_PREFIX,
 };
 use exec_live::{LiveConfig, LiveExchange};
 use rust_decimal::Decimal;
@@ -56,6 +58,16 @@ pub struct JournalArgs {
     pub out: Output,
 }
 
+/// `trades` options.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TradesArgs {
+    #[command(flatten)]
+    pub out: Output,
+    /// Print CSV (one row per trade, a header first) instead of a table.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+}
+
 /// `bybit-exec` operator commands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum OpsCommand {
@@ -75,8 +87,12 @@ pub enum OpsCommand {
     Recover(Output),
     /// Closes the layer's trades on a symbol: cancels their orders and closes the position.
     CloseAll(CloseAllArgs),
-    /// A trade's plan, intents, outcomes, writes, state changes and fills, from the journal.
+    /// A trade's plan, intents, outcomes, writes, state changes and fills, with their
+    /// times, and its realised P&L, from the journal.
     Journal(JournalArgs),
+    /// Every trade in the journal: tag, symbol, side, opened, closed, quantity, average
+    /// entry, realised P&L (the exchange's execPnl − fees + funding), fees, state.
+    Trades(TradesArgs),
 }
 
 /// What a command printed and whether it succeeded.
@@ -113,6 +129,7 @@ fn name(command: &OpsCommand) -> &'static str {
         OpsCommand::Recover(_) => "recover",
         OpsCommand::CloseAll(_) => "close-all",
         OpsCommand::Journal(_) => "journal",
+        OpsCommand::Trades(_) => "trades",
     }
 }
 
@@ -127,13 +144,25 @@ fn opt(v: Option<impl ToString>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
+/// A time in the tables: UTC to the second (`2026-12-04T23:08:41Z`); `-` when unknown.
+pub fn time_text(ms: i64) -> String {
+    u64::try_from(ms)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(|ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+        .map_or_else(
+            || "-".to_owned(),
+            |t| humantime::format_rfc3339_seconds(t).to_string(),
+        )
+}
+
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
 /// Runs `command` with `settings`; returns what it would print.
 ///
-/// - `journal` reads the journal file only;
+/// - `journal` and `trades` read the journal file only;
 /// - `balance`, `positions` and `orders` read the configured environment's account over REST
 ///   whatever the routing (they need the keys), through a [`LiveExchange`] with no streams, no
 ///   tracking and a journal in memory: nothing is written anywhere;
@@ -145,6 +174,10 @@ pub async fn execute(command: &OpsCommand, settings: Settings) -> Result<Done> {
         OpsCommand::Journal(args) => {
             let args = args.clone();
             tokio::task::spawn_blocking(move || journal(&settings, &args)).await?
+        }
+        OpsCommand::Trades(args) => {
+            let args = args.clone();
+            tokio::task::spawn_blocking(move || trades(&settings, &args)).await?
         }
         OpsCommand::Status(out) => status(&settings, *out).await,
         OpsCommand::Balance(out) => balance(read_only(&settings)?.as_ref(), *out).await,
@@ -565,6 +598,7 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
             ok: false,
         });
     }
+    let history = trade_history(j.as_ref(), &links()?, tag)?;
     if args.out.json {
         let v = json!({
             "tag": tag,
@@ -572,12 +606,13 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
                 "symbol": p.symbol.as_str(), "side": p.side.as_str(),
                 "marginUsdt": p.margin_usdt, "leverage": p.leverage,
             })),
+            "trade": history,
             "intents": intents.iter().map(|r| json!({
                 "intent": r.intent, "outcomes": r.outcomes,
             })).collect::<Vec<_>>(),
             "writes": writes,
             "states": states.iter().map(|s| json!({
-                "phase": s.phase, "detail": s.detail, "atMs": s.at_ms,
+                "phase": s.phase, "detail": s.detail, "timeMs": s.at_ms,
             })).collect::<Vec<_>>(),
             "fills": fills,
         });
@@ -597,6 +632,7 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
         ));
     }
     let mut t = table(&[
+        "time (UTC)",
         "leg",
         "orderLinkId",
         "kind",
@@ -608,6 +644,7 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
     for r in &intents {
         let i = &r.intent;
         t.add_row([
+            time_text(i.at_ms),
             i.leg.clone(),
             i.order_link_id.clone(),
             i.kind.clone(),
@@ -623,9 +660,10 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
     }
     out.push_str(&format!("intents\n{t}\n"));
     if !writes.is_empty() {
-        let mut t = table(&["write", "orderLinkId", "value", "stage"]);
+        let mut t = table(&["time (UTC)", "write", "orderLinkId", "value", "stage"]);
         for w in &writes {
             t.add_row([
+                time_text(w.at_ms),
                 w.kind.as_str().to_owned(),
                 opt(w.order_link_id.as_ref()),
                 opt(w.value),
@@ -634,24 +672,179 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
         }
         out.push_str(&format!("writes\n{t}\n"));
     }
-    let mut t = table(&["orderLinkId", "side", "qty", "price", "fee", "execId"]);
+    let mut t = table(&[
+        "time (UTC)",
+        "orderLinkId",
+        "side",
+        "qty",
+        "price",
+        "fee",
+        "P&L",
+        "execId",
+    ]);
     for f in &fills {
         t.add_row([
+            time_text(f.time_ms),
             f.order_link_id.clone(),
             f.side.to_string(),
             f.qty.to_string(),
             f.price.to_string(),
             format!("{} {}", f.fee, f.fee_currency),
+            opt(f.pnl),
             f.exec_id.clone(),
         ]);
     }
     out.push_str(&format!("fills\n{t}\n"));
-    let phases: Vec<String> = states.iter().map(|s| format!("{:?}", s.phase)).collect();
-    out.push_str(&format!("states: {}", phases.join(" → ")));
+    let mut t = table(&["time (UTC)", "state", "detail"]);
+    for s in &states {
+        t.add_row([
+            time_text(s.at_ms),
+            s.phase.as_str().to_owned(),
+            s.detail.clone(),
+        ]);
+    }
+    out.push_str(&format!("states\n{t}"));
+    if let Some(h) = &history {
+        out.push_str(&format!("\n{}", pnl_line(h)));
+    }
     Ok(Done {
         text: out,
         ok: true,
     })
+}
+
+fn links() -> Result<LinkIds> {
+    Ok(LinkIds::new(DEFAULT_LINK_PREFIX)?)
+}
+
+/// The trade's realised P&L in one line, with its parts.
+fn pnl_line(h: &TradeHistory) -> String {
+    let p = &h.pnl;
+    let mut line = format!(
+        "realised P&L {} USDT (closed P&L {} − fees {} + funding {})",
+        p.realised, p.closed_pnl, p.fees, p.funding
+    );
+    if p.unknown_pnl_fills > 0 {
+        line.push_str(&format!(
+            "; {} fills without the exchange's P&L in the journal",
+            p.unknown_pnl_fills
+        ));
+    }
+    line
+}
+
+/// A trade's state word: its last journaled phase, or `-`.
+fn state_text(h: &TradeHistory) -> String {
+    h.phase
+        .map_or_else(|| "-".to_owned(), |p| p.as_str().to_owned())
+}
+
+/// The CSV header and rows of `trades --csv`: every time also as ms, decimals as the
+/// journal holds them.
+const CSV_HEADER: [&str; 16] = [
+    "tag",
+    "symbol",
+    "side",
+    "openedTimeMs",
+    "opened",
+    "closedTimeMs",
+    "closed",
+    "qty",
+    "closedQty",
+    "avgEntry",
+    "avgExit",
+    "closedPnl",
+    "fees",
+    "funding",
+    "realisedPnl",
+    "state",
+];
+
+fn trades_csv(all: &[TradeHistory]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(CSV_HEADER)?;
+    let or_empty = |v: Option<String>| v.unwrap_or_default();
+    for h in all {
+        w.write_record([
+            h.tag.clone(),
+            h.symbol.clone(),
+            h.side.to_string(),
+            h.opened_time_ms.to_string(),
+            time_text(h.opened_time_ms),
+            or_empty(h.closed_time_ms.map(|c| c.to_string())),
+            or_empty(h.closed_time_ms.map(time_text)),
+            h.qty.to_string(),
+            h.closed_qty.to_string(),
+            or_empty(h.avg_entry.map(|p| p.to_string())),
+            or_empty(h.avg_exit.map(|p| p.to_string())),
+            h.pnl.closed_pnl.to_string(),
+            h.pnl.fees.to_string(),
+            h.pnl.funding.to_string(),
+            h.pnl.realised.to_string(),
+            state_text(h),
+        ])?;
+    }
+    let mut text = String::from_utf8(w.into_inner()?)?;
+    // The caller prints a line: its own newline ends the last row.
+    text.truncate(text.trim_end().len());
+    Ok(text)
+}
+
+fn trades(settings: &Settings, args: &TradesArgs) -> Result<Done> {
+    let j = open_journal(settings)?;
+    let all = trade_histories(j.as_ref(), &links()?)?;
+    let text = if args.csv {
+        trades_csv(&all)?
+    } else if args.out.json {
+        pretty(&json!({ "trades": all }))
+    } else if all.is_empty() {
+        "the journal holds no trade".to_owned()
+    } else {
+        let mut t = table(&[
+            "tag",
+            "symbol",
+            "side",
+            "opened (UTC)",
+            "closed (UTC)",
+            "qty",
+            "avg entry",
+            "realised P&L",
+            "fees",
+            "funding",
+            "state",
+        ]);
+        for h in &all {
+            t.add_row([
+                h.tag.clone(),
+                h.symbol.clone(),
+                h.side.to_string(),
+                time_text(h.opened_time_ms),
+                h.closed_time_ms
+                    .map_or_else(|| "open".to_owned(), time_text),
+                h.qty.to_string(),
+                opt(h.avg_entry),
+                h.pnl.realised.to_string(),
+                h.pnl.fees.to_string(),
+                h.pnl.funding.to_string(),
+                state_text(h),
+            ]);
+        }
+        let total: Decimal = all.iter().map(|h| h.pnl.realised).sum();
+        let mut text = format!("{t}\n{} trades, realised P&L {total} USDT", all.len());
+        let unknown: Vec<&str> = all
+            .iter()
+            .filter(|h| h.pnl.unknown_pnl_fills > 0)
+            .map(|h| h.tag.as_str())
+            .collect();
+        if !unknown.is_empty() {
+            text.push_str(&format!(
+                "\nnot counted: the P&L of fills journaled without the exchange's execPnl ({})",
+                unknown.join(", ")
+            ));
+        }
+        text
+    };
+    Ok(Done { text, ok: true })
 }
 
 #[cfg(test)]

@@ -177,10 +177,48 @@ async fn journal_shows_a_demo_trade() {
         "acked",
         "amended to 0.020",
         "cancelled",
-        "states: Entering → InPosition → Breakeven → Closing → Closed",
+        "time (UTC)",
+        "realised P&L ",
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
+    // The states in order, each line with its UTC time (issue 17 item 3).
+    let states: Vec<&str> = text
+        .split("states\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split('┆').nth(1).map(str::trim))
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "state",
+            "ENTERING",
+            "IN_POSITION",
+            "BREAKEVEN",
+            "CLOSING",
+            "CLOSED"
+        ],
+        "{text}"
+    );
+    let year = 2000..2100;
+    let entry_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("andre_ENTRY_DEMOJ"))
+        .collect();
+    assert_eq!(entry_lines.len(), 2, "its intent and its fill:\n{text}");
+    assert!(
+        entry_lines
+            .iter()
+            .all(|l| l.split('┆').next().is_some_and(|t| t.contains('T')
+                && t.trim_start_matches(['│', ' '])
+                    .get(..4)
+                    .and_then(|y| y.parse::<i32>().ok())
+                    .is_some_and(|y| year.contains(&y)))),
+        "every line of the entry starts with its time:\n{text}"
+    );
     let v = json(
         OpsCommand::Journal(JournalArgs {
             trade_tag: "DEMOJ".to_owned(),
@@ -191,6 +229,23 @@ async fn journal_shows_a_demo_trade() {
     .await;
     assert_eq!(v["intents"].as_array().unwrap().len(), 6);
     assert_eq!(v["fills"].as_array().unwrap().len(), 5);
+    // One name for times (issue 17 item 3): `timeMs` on every intent, write, fill and state;
+    // none of the older names anywhere.
+    for list in ["intents", "writes", "fills", "states"] {
+        for row in v[list].as_array().unwrap() {
+            let row = if list == "intents" {
+                &row["intent"]
+            } else {
+                row
+            };
+            assert!(row["timeMs"].as_i64().unwrap() > 0, "{list}: {row}");
+        }
+    }
+    let text = v.to_string();
+    for old in ["time_ms", "at_ms", "atMs"] {
+        assert!(!text.contains(&format!("\"{old}\"")), "{old} in {text}");
+    }
+    assert!(v["trade"]["pnl"]["realised"].is_string(), "{v}");
     let missing = ops::execute(
         &OpsCommand::Journal(JournalArgs {
             trade_tag: "NOPE".to_owned(),

@@ -245,6 +245,7 @@ async fn dry_run_shutdown_journals_every_fill_already_published() {
             fee: dec!(0.03),
             fee_currency: "USDT".to_owned(),
             is_maker: false,
+            pnl: None,
             exec_kind: exec_events::ExecKind::Trade,
             time_ms: 1,
             simulated: true,

@@ -302,13 +302,32 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
         .find(|t| t["tag"] == "SRV_PAGE")
         .unwrap();
     assert_eq!(trade["openOrders"].as_array().unwrap().len(), 4, "{trade}");
+    // Issue 17 item 3: the position's mark price and unrealised P&L, the same on the trade
+    // with its realised P&L so far (the entry's fee), and the wallet.
+    // The market buy printed at 50 000.1, and the still market's mark follows the last price.
+    assert_eq!(status["positions"][0]["markPrice"], "50000.10", "{status}");
+    assert!(
+        status["positions"][0]["unrealisedPnl"].is_string(),
+        "{status}"
+    );
+    assert_eq!(trade["markPrice"], "50000.10", "{trade}");
+    assert_eq!(
+        trade["unrealisedPnl"], status["positions"][0]["unrealisedPnl"],
+        "{trade}"
+    );
+    let realised: rust_decimal::Decimal = trade["realisedPnl"].as_str().unwrap().parse().unwrap();
+    assert!(
+        realised < rust_decimal::Decimal::ZERO,
+        "the entry's fee: {trade}"
+    );
+    assert!(status["wallet"]["available"].is_string(), "{status}");
 
     // The page itself: not a single position cell exists until its script has run.
     let (code, html) = get(addr, "/").await;
     assert_eq!(code, 200);
     assert!(!html.contains("<td class=\"symbol\">"));
-    let screenshot = std::env::var_os("STATUS_PAGE_SCREENSHOT").map(PathBuf::from);
-    if let Some(dom) = chromium(&format!("http://{addr}/"), screenshot.as_deref()) {
+    // The README's screenshot is the history test's (tests/history.rs).
+    if let Some(dom) = chromium(&format!("http://{addr}/"), None) {
         let positions = dom
             .split("id=\"positions\"")
             .nth(1)
@@ -322,6 +341,11 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
         assert!(
             dom.contains("SRV_PAGE"),
             "the trade's tag is not on the page"
+        );
+        assert!(
+            dom.contains(&format!("· realised {realised} · unrealised "))
+                && dom.contains("· mark 50000.10"),
+            "the trade's P&L and mark price are not on the page:\n{dom}"
         );
         assert!(
             !dom.contains("<tr class=\"unresolved-row\">"),
@@ -499,6 +523,25 @@ async fn sigterm_during_a_trade_exits_0_and_the_next_serve_recovers_it() {
     assert_eq!(trade["recovered"], true);
     assert_eq!(trade["phase"], "IN_POSITION");
     assert_eq!(trade["openOrders"].as_array().unwrap().len(), 4, "{trade}");
+    // Issue 17 item 3: the position's mark price and unrealised P&L, the same on the trade
+    // with its realised P&L so far (the entry's fee), and the wallet.
+    // The market buy printed at 50 000.1, and the still market's mark follows the last price.
+    assert_eq!(status["positions"][0]["markPrice"], "50000.10", "{status}");
+    assert!(
+        status["positions"][0]["unrealisedPnl"].is_string(),
+        "{status}"
+    );
+    assert_eq!(trade["markPrice"], "50000.10", "{trade}");
+    assert_eq!(
+        trade["unrealisedPnl"], status["positions"][0]["unrealisedPnl"],
+        "{trade}"
+    );
+    let realised: rust_decimal::Decimal = trade["realisedPnl"].as_str().unwrap().parse().unwrap();
+    assert!(
+        realised < rust_decimal::Decimal::ZERO,
+        "the entry's fee: {trade}"
+    );
+    assert!(status["wallet"]["available"].is_string(), "{status}");
     let exit = second.terminate(Duration::from_secs(5)).unwrap();
     assert!(exit.success());
     while second.lines.try_recv().is_ok() {}

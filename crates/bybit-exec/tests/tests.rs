@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod docs;
 mod edge;
+mod history;
 mod ops;
 mod runtime;
 mod serve;

@@ -116,15 +116,22 @@ pub struct Fill {
     pub price: Decimal,
     /// Fill quantity.
     pub qty: Decimal,
-    /// Fee paid (negative: a rebate).
+    /// Fee paid (negative: a rebate). For a funding execution, the funding paid (negative:
+    /// received).
     pub fee: Decimal,
+    /// The exchange's realised profit or loss of this execution before fees (Bybit's
+    /// `execPnl`: non-zero on fills that reduce a position); `None` where the exchange does not
+    /// say (`execution.fast`, a dry run, fills journaled before it was kept).
+    #[serde(default)]
+    pub pnl: Option<Decimal>,
     /// The coin the fee is in.
     pub fee_currency: String,
     /// The order rested on the book.
     pub is_maker: bool,
     /// Trade, funding, …
     pub exec_kind: ExecKind,
-    /// Exchange time in ms.
+    /// Exchange time in ms (`timeMs` in JSON, the layer's one name for a record's time).
+    #[serde(rename = "timeMs", alias = "time_ms")]
     pub time_ms: i64,
     /// Produced by a dry-run router: nothing was sent.
     pub simulated: bool,
@@ -209,7 +216,8 @@ pub struct ExecutionError {
     pub ret_code: Option<i64>,
     /// What happened, in words. Built from typed errors, which never carry a secret.
     pub message: String,
-    /// When (ms since the epoch, from the gateway's clock).
+    /// When (ms since the epoch, from the gateway's clock; `timeMs` in JSON).
+    #[serde(rename = "timeMs", alias = "time_ms")]
     pub time_ms: i64,
 }
 

@@ -37,7 +37,7 @@ fn the_directory_is_created_and_each_error_is_one_json_line() {
         "order_link_id",
         "ret_code",
         "message",
-        "time_ms",
+        "timeMs",
     ]
     .into_iter()
     .map(String::from)

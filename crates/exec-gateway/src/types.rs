@@ -131,6 +131,11 @@ pub struct PositionState {
     pub unrealised_pnl: Option<Decimal>,
     /// When the position was opened (ms), where known.
     pub created_ms: Option<i64>,
+    /// The exchange's mark price, where known.
+    pub mark_price: Option<Decimal>,
+    /// The exchange's liquidation price, where it gives one (Bybit sends `""` for many
+    /// unified-account positions).
+    pub liq_price: Option<Decimal>,
 }
 
 impl PositionState {
@@ -144,6 +149,8 @@ impl PositionState {
             leverage: None,
             unrealised_pnl: None,
             created_ms: None,
+            mark_price: None,
+            liq_price: None,
         }
     }
 
@@ -264,6 +271,8 @@ pub struct Balance {
     pub wallet: Decimal,
     /// Available for new orders, USDT.
     pub available: Decimal,
+    /// Equity (wallet balance plus unrealised P&L), where the exchange reports it.
+    pub equity: Option<Decimal>,
 }
 
 /// Where a trade is in its life.

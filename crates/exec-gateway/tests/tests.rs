@@ -6,6 +6,7 @@
 mod support;
 
 mod classify;
+mod history;
 mod journal;
 mod link_ids;
 mod operations;

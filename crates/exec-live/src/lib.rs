@@ -780,11 +780,7 @@ impl AccountService for LiveExchange {
             code: 0,
             message: "wallet-balance returned no account".to_owned(),
         })?;
-        let w = wire::wallet_event(account);
-        Ok(Balance {
-            wallet: w.wallet_balance,
-            available: w.available,
-        })
+        Ok(wire::balance(account))
     }
 
     async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()> {

@@ -158,6 +158,7 @@ impl DryRunRouter {
                 fee: Decimal::ZERO,
                 fee_currency: "USDT".to_owned(),
                 is_maker: false,
+                pnl: None,
                 exec_kind: ExecKind::Trade,
                 time_ms: self.clock.now_ms(),
                 simulated: true,

@@ -266,11 +266,7 @@ impl PositionService for PaperRouter {
 #[async_trait]
 impl AccountService for PaperRouter {
     async fn get_balance(&self) -> PortResult<Balance> {
-        let w = wire::wallet_event(&self.with_engine(|e, _| e.wallet()));
-        Ok(Balance {
-            wallet: w.wallet_balance,
-            available: w.available,
-        })
+        Ok(wire::balance(&self.with_engine(|e, _| e.wallet())))
     }
 
     async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()> {

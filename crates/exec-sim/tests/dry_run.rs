@@ -41,6 +41,7 @@ async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
         Balance {
             wallet: dec!(1000),
             available: dec!(1000),
+            equity: Some(dec!(1000)),
         },
     ));
     let ports = Ports {

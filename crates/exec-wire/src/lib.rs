@@ -14,7 +14,7 @@ use bybit_types::rest::position::Position;
 use bybit_types::Symbol;
 use bybit_types::{ExecType, OrderStatus as WireStatus};
 use exec_events::{ExecKind, Fill, OrderEvent, OrderEventKind, PositionUpdate, Side, WalletUpdate};
-use exec_gateway::{OrderSnapshot, OrderStatus, PortError, PositionState};
+use exec_gateway::{Balance, OrderSnapshot, OrderStatus, PortError, PositionState};
 use rust_decimal::Decimal;
 
 /// The gateway's side.
@@ -131,6 +131,7 @@ pub fn fill(e: &Execution) -> Fill {
             e.fee_currency.clone()
         },
         is_maker: e.is_maker,
+        pnl: e.exec_pnl,
         exec_kind,
         time_ms: e.exec_time.unwrap_or(0),
         simulated: false,
@@ -150,6 +151,8 @@ pub fn position(p: &Position) -> Result<PositionState, PortError> {
         leverage: positive(p.leverage),
         unrealised_pnl: p.unrealised_pnl,
         created_ms: p.created_time,
+        mark_price: positive(p.mark_price),
+        liq_price: positive(p.liq_price),
     })
 }
 
@@ -163,6 +166,17 @@ pub fn position_event(p: &Position) -> PositionUpdate {
         entry_price: positive(p.entry_price()),
         leverage: positive(p.leverage),
         unrealised_pnl: p.unrealised_pnl,
+    }
+}
+
+/// The wallet as an event.
+/// The account's balances for the account port: wallet, available and equity.
+pub fn balance(w: &WalletAccount) -> Balance {
+    let event = wallet_event(w);
+    Balance {
+        wallet: event.wallet_balance,
+        available: event.available,
+        equity: w.total_equity,
     }
 }
 

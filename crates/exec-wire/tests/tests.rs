@@ -70,6 +70,8 @@ fn only_trades_are_trades() {
     assert_eq!(fill.exec_kind, ExecKind::Trade);
     assert_eq!((fill.price, fill.qty), (dec!(95900.1), dec!(0.5)));
     assert_eq!(fill.fee, dec!(26.3725275));
+    // The exchange's realised P&L of the execution is kept (issue 17 item 3).
+    assert_eq!(fill.pnl, Some(dec!(0.05)));
     assert_eq!(fill.side, Side::Sell);
     for (exec_type, kind) in [
         (ExecType::Funding, ExecKind::Funding),
@@ -121,4 +123,34 @@ fn a_pushed_position_event_carries_its_entry_price() {
     let event = exec_wire::position_event(&message.data[0]);
     assert_eq!(event.entry_price, Some(dec!(3641.075)));
     assert_eq!(event.size, dec!(0.01));
+}
+
+fn rest<T: serde::de::DeserializeOwned>(name: &'static str) -> Option<T> {
+    let text = testkit::fixture(name)?;
+    Some(
+        RawEnvelope::parse(text.as_bytes())
+            .unwrap()
+            .decode(name)
+            .unwrap(),
+    )
+}
+
+/// The status page's mark and liquidation price and the wallet's equity come from Bybit's
+/// own fields (docs/v5/position; docs/v5/account/wallet-balance); `liqPrice` `""` is unknown.
+#[test]
+fn a_position_keeps_its_mark_price_and_the_wallet_its_equity() {
+    let Some(list) = rest::<bybit_types::rest::position::PositionList>("rest_position_list.json")
+    else {
+        return;
+    };
+    let p = exec_wire::position(&list.list[0]).unwrap();
+    assert_eq!(p.mark_price, Some(dec!(28224.50)));
+    assert_eq!(p.liq_price, None, "liqPrice \"\" is unknown, not 0");
+    let Some(wallet) =
+        rest::<bybit_types::rest::account::WalletBalance>("rest_wallet_balance.json")
+    else {
+        return;
+    };
+    let b = exec_wire::balance(&wallet.list[0]);
+    assert_eq!(b.equity, Some(dec!(3.31216591)));
 }

@@ -506,6 +506,7 @@ impl Runtime {
                 let balance = Balance {
                     wallet: settings.paper_usdt,
                     available: settings.paper_usdt,
+                    equity: Some(settings.paper_usdt),
                 };
                 let dry = Arc::new(DryRunRouter::new(
                     exchange.clone(),

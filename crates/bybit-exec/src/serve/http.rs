@@ -11,7 +11,7 @@ use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use exec_gateway::{Journal, OrderSnapshot, Outcome, PositionState, TradeState};
+use exec_gateway::{Journal, OrderSnapshot, Outcome, PositionState, TradeHistory, TradeState};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -21,7 +21,7 @@ use super::api;
 use super::metrics::{
     flag, FALLBACK_POLLING_ACTIVE, TRADING_HALTED, UNRESOLVED_ORDERS, WS_CONNECTED,
 };
-use super::snapshot::{cached_rest, Cache};
+use super::snapshot::{cached_rest, Cache, EquityPoint};
 use super::watch::{EventLine, Seen};
 use crate::config::Routing;
 use crate::runtime::{BybitStatus, Runtime};
@@ -219,6 +219,8 @@ struct PositionView {
     entry_price: Option<Decimal>,
     leverage: Option<Decimal>,
     unrealised_pnl: Option<Decimal>,
+    mark_price: Option<Decimal>,
+    liq_price: Option<Decimal>,
 }
 
 impl From<&PositionState> for PositionView {
@@ -230,6 +232,8 @@ impl From<&PositionState> for PositionView {
             entry_price: p.entry_price,
             leverage: p.leverage,
             unrealised_pnl: p.unrealised_pnl,
+            mark_price: p.mark_price,
+            liq_price: p.liq_price,
         }
     }
 }
@@ -269,6 +273,13 @@ struct TradeView {
     problems: Vec<String>,
     /// Why the trade's state disagrees with the exchange or the journal, until reconciled.
     flag: Option<String>,
+    /// Realised so far (the journal's fills: execPnl − fees + funding).
+    realised_pnl: Option<Decimal>,
+    /// The open position's unrealised P&L on the trade's symbol, mark and liquidation
+    /// price (while the trade holds it).
+    unrealised_pnl: Option<Decimal>,
+    mark_price: Option<Decimal>,
+    liq_price: Option<Decimal>,
 }
 
 fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeView {
@@ -286,8 +297,24 @@ fn trade_view(tag: &str, state: Option<&TradeState>, recovered: bool) -> TradeVi
         unprotected: false,
         problems: Vec::new(),
         flag: None,
+        realised_pnl: None,
+        unrealised_pnl: None,
+        mark_price: None,
+        liq_price: None,
     }
 }
+
+/// The wallet as the page shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WalletView {
+    wallet_balance: Decimal,
+    available: Decimal,
+    equity: Option<Decimal>,
+}
+
+/// How many finished trades the page lists.
+const HISTORY_ROWS: usize = 50;
 
 /// Everything the status page shows, in one read.
 #[derive(Debug, Serialize)]
@@ -316,6 +343,14 @@ struct StatusView {
     unresolved: Vec<Unresolved>,
     events: Vec<EventLine>,
     errors: Vec<String>,
+    /// The wallet; `null` when it could not be read.
+    wallet: Option<WalletView>,
+    /// The finished trades of the journal, newest first (at most [`HISTORY_ROWS`]).
+    history: Vec<TradeHistory>,
+    /// Realised P&L of every trade in the journal; `null` when it could not be read.
+    realised_pnl_total: Option<Decimal>,
+    /// The session's equity, oldest first (the chart).
+    equity: Vec<EquityPoint>,
 }
 
 /// The page's JSON, from the refresher's last read: no request to the exchange of its own.
@@ -396,8 +431,37 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     }
     // A finished trade with nothing left open is history (the journal keeps it).
     trades.retain(|_, t| !(t.phase.as_deref() == Some("CLOSED") && t.open_orders.is_empty()));
+    let no_history = Vec::new();
+    let journal_trades = match snapshot.as_deref().map(|s| &s.history) {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            errors.push(e.clone());
+            &no_history
+        }
+        None => &no_history,
+    };
+    let open_positions = match snapshot.as_deref().map(|s| &s.positions) {
+        Some(Ok(p)) => p.as_slice(),
+        _ => &[],
+    };
     for trade in trades.values_mut() {
         trade.flag = flagged.get(&trade.tag).cloned();
+        trade.realised_pnl = journal_trades
+            .iter()
+            .find(|h| h.tag == trade.tag)
+            .map(|h| h.pnl.realised);
+        let holds = matches!(
+            trade.phase.as_deref(),
+            Some("IN_POSITION" | "BREAKEVEN" | "CLOSING")
+        );
+        if let Some(p) = open_positions
+            .iter()
+            .find(|p| holds && !p.is_flat() && Some(p.symbol.as_str()) == trade.symbol.as_deref())
+        {
+            trade.unrealised_pnl = p.unrealised_pnl;
+            trade.mark_price = p.mark_price;
+            trade.liq_price = p.liq_price;
+        }
         if let Some(state) = rt.gateway.trade(&trade.tag) {
             let plan = api::plan_of(&app, &trade.tag).await;
             trade.missing_legs = api::missing_legs(&state, plan.as_ref());
@@ -414,6 +478,29 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
                 .then(a.order_link_id.cmp(&b.order_link_id))
         });
     }
+    let wallet = match snapshot.as_deref().map(|s| &s.wallet) {
+        Some(Ok(b)) => Some(WalletView {
+            wallet_balance: b.wallet,
+            available: b.available,
+            equity: b.equity,
+        }),
+        Some(Err(e)) => {
+            errors.push(format!("wallet unknown: {e}"));
+            None
+        }
+        None => None,
+    };
+    let realised_pnl_total = snapshot
+        .as_deref()
+        .and_then(|s| s.history.as_ref().ok())
+        .map(|h| h.iter().map(|t| t.pnl.realised).sum());
+    let mut history: Vec<TradeHistory> = journal_trades
+        .iter()
+        .filter(|h| h.is_finished())
+        .cloned()
+        .collect();
+    history.sort_by_key(|h| std::cmp::Reverse(h.closed_time_ms));
+    history.truncate(HISTORY_ROWS);
     Json(StatusView {
         routing: rt.settings.routing.as_str().to_owned(),
         env: rt.settings.env.to_string(),
@@ -432,6 +519,10 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         unresolved: unresolved_off_thread(&app).await,
         events: app.seen.events(),
         errors,
+        wallet,
+        history,
+        realised_pnl_total,
+        equity: app.snapshot.series(),
     })
 }
 

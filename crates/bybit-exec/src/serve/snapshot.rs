@@ -1,6 +1,9 @@
 //! The one reader of the exchange behind `/health` and `/api/status`: a background task
-//! that every [`REFRESH_EVERY`] measures REST (`/v5/market/time`) and reads the positions and
-//! open orders, each bounded by [`READ_TIMEOUT`]. Handlers serve the cached copy and never
+//! that every [`REFRESH_EVERY`] measures REST (`/v5/market/time`) and reads the positions,
+//! open orders and wallet, each bounded by [`READ_TIMEOUT`], and the journal's trade history
+//! (`exec_gateway::trade_histories`, off the async threads). The wallet's equity of each pass
+//! is kept as the session's equity series (at most [`SERIES_POINTS`], thinned evenly), the
+//! status page's chart. Handlers serve the cached copy and never
 //! wait on the network, so a refreshing tab or a probe loop costs the exchange's per-IP
 //! budget nothing, and `/health` answers at once while Bybit is slow.
 //!
@@ -8,11 +11,13 @@
 //! tag whose trade is finished (closed, errored or unknown to the gateway) with no open
 //! order and no unresolved intent.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use exec_gateway::{OrderSnapshot, Phase, PositionState, Symbol};
+use exec_gateway::{Balance, OrderSnapshot, Phase, PositionState, Symbol, TradeHistory};
+use rust_decimal::Decimal;
+use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use super::http::{unresolved_off_thread, App};
@@ -24,6 +29,19 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
 pub const READ_TIMEOUT: Duration = Duration::from_millis(1500);
 /// A REST check older than this counts as failed (the refresher itself is stuck).
 pub const STALE_AFTER: Duration = Duration::from_secs(6);
+/// The most equity points kept for the chart; when full, every other point is dropped, so
+/// the chart always spans the whole session.
+pub const SERIES_POINTS: usize = 720;
+
+/// One point of the session's equity chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EquityPoint {
+    /// When it was read (local clock, ms since 1970).
+    pub time_ms: i64,
+    /// The wallet's equity then (its balance where the exchange gives no equity).
+    pub equity: Decimal,
+}
 
 /// One pass's reads.
 #[derive(Debug)]
@@ -32,6 +50,10 @@ pub(crate) struct Snapshot {
     pub(crate) rest: RestStatus,
     pub(crate) positions: Result<Vec<PositionState>, String>,
     pub(crate) orders: Vec<(Symbol, Result<Vec<OrderSnapshot>, String>)>,
+    /// The wallet.
+    pub(crate) wallet: Result<Balance, String>,
+    /// Every trade of the journal with its realised P&L.
+    pub(crate) history: Result<Vec<TradeHistory>, String>,
     /// Trades whose state disagrees with the exchange or the journal, seen in two passes in a
     /// row (so a fill in flight between two reads is not flagged): tag → why.
     pub(crate) flags: BTreeMap<String, String>,
@@ -54,6 +76,8 @@ pub(crate) struct Cache {
     latest: Mutex<Option<Arc<Snapshot>>>,
     /// The disagreements of the last pass, confirmed (flagged) when the next pass sees them.
     candidates: Mutex<BTreeMap<String, String>>,
+    /// The session's equity, oldest first.
+    series: Mutex<VecDeque<EquityPoint>>,
 }
 
 impl Cache {
@@ -62,6 +86,28 @@ impl Cache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The session's equity points, oldest first.
+    pub(crate) fn series(&self) -> Vec<EquityPoint> {
+        self.series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    fn add_point(&self, point: EquityPoint) {
+        let mut series = self
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if series.len() >= SERIES_POINTS {
+            let thinned: VecDeque<EquityPoint> = series.iter().copied().step_by(2).collect();
+            *series = thinned;
+        }
+        series.push_back(point);
     }
 
     fn set(&self, snapshot: Snapshot) {
@@ -146,12 +192,24 @@ async fn take(app: &App) -> Snapshot {
         }
         all
     };
-    let (rest, positions, orders) = tokio::join!(rest, positions, orders);
+    let wallet = bounded("wallet", rt.ports.account.get_wallet_summary());
+    let links = rt.gateway.links().clone();
+    let history = async {
+        crate::runtime::journal_call(&rt.journal, move |j| {
+            exec_gateway::trade_histories(j, &links)
+        })
+        .await
+        .map_err(|e| format!("trade history: {e:#}"))
+    };
+    let (rest, positions, orders, wallet, history) =
+        tokio::join!(rest, positions, orders, wallet, history);
     Snapshot {
         taken: Instant::now(),
         rest,
         positions,
         orders,
+        wallet,
+        history,
         flags: BTreeMap::new(),
     }
 }
@@ -261,6 +319,12 @@ pub(crate) async fn refresh(app: &App) {
         }
     }
     snapshot.flags = flags;
+    if let Ok(wallet) = &snapshot.wallet {
+        app.snapshot.add_point(EquityPoint {
+            time_ms: now_ms(),
+            equity: wallet.equity.unwrap_or(wallet.wallet),
+        });
+    }
     app.snapshot.set(snapshot);
 }
 
@@ -273,4 +337,39 @@ pub(crate) fn spawn(app: Arc<App>) -> JoinHandle<()> {
             refresh(&app).await;
         }
     })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn the_equity_series_is_bounded_and_keeps_the_whole_session() {
+        let cache = Cache::default();
+        for n in 0..(SERIES_POINTS as i64 * 3) {
+            cache.add_point(EquityPoint {
+                time_ms: n,
+                equity: Decimal::from(n),
+            });
+        }
+        let series = cache.series();
+        assert!(series.len() <= SERIES_POINTS, "{}", series.len());
+        assert_eq!(series[0].time_ms, 0, "the session's start is kept");
+        assert_eq!(
+            series.last().unwrap().time_ms,
+            SERIES_POINTS as i64 * 3 - 1,
+            "and its latest point"
+        );
+        assert!(series.windows(2).all(|w| w[0].time_ms < w[1].time_ms));
+    }
 }

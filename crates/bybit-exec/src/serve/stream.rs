@@ -268,6 +268,7 @@ mod tests {
                 fee: rust_decimal::Decimal::ZERO,
                 fee_currency: "USDT".to_owned(),
                 is_maker: false,
+                pnl: None,
                 exec_kind: exec_events::ExecKind::Trade,
                 time_ms: 1,
                 simulated: false,

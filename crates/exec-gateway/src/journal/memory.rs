@@ -4,12 +4,12 @@ use std::sync::Mutex;
 
 use exec_events::Fill;
 
-use super::{Intent, IntentRow, Journal, JournalError, Outcome, StateRow, WriteRecord};
+use super::{Intent, IntentRow, Journal, JournalError, Outcome, PlanRow, StateRow, WriteRecord};
 use crate::types::{Phase, TradePlan};
 
 #[derive(Debug, Default)]
 struct Inner {
-    plans: Vec<TradePlan>,
+    plans: Vec<PlanRow>,
     intents: Vec<IntentRow>,
     fills: Vec<Fill>,
     writes: Vec<WriteRecord>,
@@ -37,10 +37,13 @@ impl MemoryJournal {
 }
 
 impl Journal for MemoryJournal {
-    fn record_plan(&self, plan: &TradePlan, _at_ms: i64) -> Result<(), JournalError> {
+    fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError> {
         self.with(|i| {
-            if !i.plans.iter().any(|p| p.client_tag == plan.client_tag) {
-                i.plans.push(plan.clone());
+            if !i.plans.iter().any(|p| p.plan.client_tag == plan.client_tag) {
+                i.plans.push(PlanRow {
+                    plan: plan.clone(),
+                    at_ms,
+                });
             }
         });
         Ok(())
@@ -122,7 +125,16 @@ impl Journal for MemoryJournal {
     }
 
     fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError> {
-        Ok(self.with(|i| i.plans.iter().find(|p| p.client_tag == trade_tag).cloned()))
+        Ok(self.with(|i| {
+            i.plans
+                .iter()
+                .find(|p| p.plan.client_tag == trade_tag)
+                .map(|p| p.plan.clone())
+        }))
+    }
+
+    fn plans(&self) -> Result<Vec<PlanRow>, JournalError> {
+        Ok(self.with(|i| i.plans.clone()))
     }
 
     fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError> {
@@ -169,10 +181,10 @@ impl Journal for MemoryJournal {
             i.plans
                 .iter()
                 .filter(|p| {
-                    let last = i.states.iter().rev().find(|(t, _)| *t == p.client_tag);
+                    let last = i.states.iter().rev().find(|(t, _)| *t == p.plan.client_tag);
                     !last.is_some_and(|(_, s)| matches!(s.phase, Phase::Closed | Phase::Error))
                 })
-                .map(|p| p.client_tag.clone())
+                .map(|p| p.plan.client_tag.clone())
                 .collect()
         }))
     }

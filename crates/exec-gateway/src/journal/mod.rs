@@ -4,9 +4,11 @@
 //! did we send for trade X and why?") and the other half of restart recovery. A journal that
 //! cannot be written stops new orders: the gateway sends nothing it could not journal.
 
+mod history;
 mod memory;
 mod sqlite;
 
+pub use history::{trade_histories, trade_history, trade_pnl, TradeHistory, TradePnl};
 pub use memory::MemoryJournal;
 pub use sqlite::SqliteJournal;
 
@@ -60,7 +62,8 @@ pub struct Intent {
     pub kind: String,
     /// Why (the operation and, for a close, its reason).
     pub reason: String,
-    /// When (ms).
+    /// When (ms; `timeMs` in JSON, read from the older `at_ms` too).
+    #[serde(rename = "timeMs", alias = "at_ms")]
     pub at_ms: i64,
 }
 
@@ -252,7 +255,8 @@ pub struct WriteRecord {
     pub value: Option<Decimal>,
     /// Before the send, or what became of it.
     pub stage: WriteStage,
-    /// When (ms).
+    /// When (ms; `timeMs` in JSON, read from the older `at_ms` too).
+    #[serde(rename = "timeMs", alias = "at_ms")]
     pub at_ms: i64,
 }
 
@@ -324,6 +328,15 @@ pub struct StateRow {
     pub at_ms: i64,
 }
 
+/// A trade's plan and when it was recorded (the trade's opening time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRow {
+    /// The plan.
+    pub plan: TradePlan,
+    /// When it was recorded (ms).
+    pub at_ms: i64,
+}
+
 /// The journal's operations. Writes must be durable when they return `Ok`.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait Journal: Send + Sync {
@@ -352,6 +365,8 @@ pub trait Journal: Send + Sync {
     ) -> Result<(), JournalError>;
     /// A trade's plan.
     fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError>;
+    /// Every trade's plan, in the order they were recorded (the trade history's rows).
+    fn plans(&self) -> Result<Vec<PlanRow>, JournalError>;
     /// One intent by orderLinkId.
     fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError>;
     /// A trade's intents, in the order they were written.

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use exec_events::Fill;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Intent, IntentRow, Journal, JournalError, Outcome, StateRow, WriteRecord};
+use super::{Intent, IntentRow, Journal, JournalError, Outcome, PlanRow, StateRow, WriteRecord};
 use crate::types::{Phase, TradePlan};
 
 const SCHEMA: &str = "
@@ -42,6 +42,22 @@ CREATE TABLE IF NOT EXISTS writes (
     at_ms INTEGER NOT NULL, write_json TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS writes_by_trade ON writes (trade_tag);
 ";
+
+/// Migration: the exchange's realised P&L of each fill (`execPnl`) in a column of its own, so
+/// the `sqlite3` shell can sum a trade's P&L (`fill_json` holds it too, which is what the
+/// journal reads back). A file written before it gets the column, `NULL` on its older rows.
+/// Run on every open; it alters the table only when the column is missing.
+fn add_fill_pnl(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('fills') WHERE name = 'exec_pnl'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE fills ADD COLUMN exec_pnl TEXT")?;
+    }
+    Ok(())
+}
 
 /// A [`Journal`] in a SQLite file.
 #[derive(Debug)]
@@ -78,6 +94,7 @@ impl SqliteJournal {
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|()| conn.pragma_update(None, "synchronous", "FULL"))
             .and_then(|()| conn.execute_batch(SCHEMA))
+            .and_then(|()| add_fill_pnl(&conn))
             .map_err(|e| open_err(e.to_string()))?;
         Ok(SqliteJournal {
             path,
@@ -205,7 +222,8 @@ impl Journal for SqliteJournal {
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO fills (exec_id, order_link_id, symbol, side, price, qty,
-                 fee, time_ms, fill_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 fee, time_ms, fill_json, exec_pnl)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     f.exec_id,
                     f.order_link_id,
@@ -215,7 +233,8 @@ impl Journal for SqliteJournal {
                     f.qty.to_string(),
                     f.fee.to_string(),
                     f.time_ms,
-                    json
+                    json,
+                    f.pnl.map(|p| p.to_string())
                 ],
             )
         })
@@ -248,6 +267,22 @@ impl Journal for SqliteJournal {
             .optional()
         })?;
         text.map(|t| from_json(&t)).transpose()
+    }
+
+    fn plans(&self) -> Result<Vec<PlanRow>, JournalError> {
+        let rows = self.with(|c| {
+            let mut stmt = c.prepare("SELECT plan_json, at_ms FROM plans ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(json, at_ms)| {
+                Ok(PlanRow {
+                    plan: from_json(&json)?,
+                    at_ms,
+                })
+            })
+            .collect()
     }
 
     fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError> {
