@@ -72,6 +72,20 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         ],
         "the wire mapping needs the wire types only, no client or engine",
     ),
+    (
+        "http-serve",
+        &[
+            "bybit-types",
+            "bybit-rest",
+            "bybit-ws",
+            "bybit-emulator",
+            "exec-gateway",
+            "exec-events",
+            "sim-engine",
+            "bybit-exec",
+        ],
+        "the shared accept loop knows neither server's routes nor rules",
+    ),
 ];
 
 fn main() -> ExitCode {

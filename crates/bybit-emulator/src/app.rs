@@ -1,17 +1,11 @@
 //! Shared state and the router: which path goes where.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use bybit_sign::Credentials;
-use futures_util::StreamExt;
 use sim_engine::{Engine, EngineEvent};
 use tokio::sync::{broadcast, watch};
 
@@ -166,63 +160,5 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             faults::inject,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            body_deadline,
-        ))
         .with_state(state)
-}
-
-/// A request body must arrive within `transport.http_body` of the headers: a client that
-/// sends half a body and stalls gets HTTP 408 and its connection closed, instead of holding a
-/// task and a socket for ever. Requests without a body pass untouched.
-async fn body_deadline(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let has_body = request.headers().contains_key(header::CONTENT_LENGTH)
-        || request.headers().contains_key(header::TRANSFER_ENCODING);
-    if !has_body {
-        return next.run(request).await;
-    }
-    let deadline = tokio::time::Instant::now() + state.transport.http_body;
-    let expired = Arc::new(AtomicBool::new(false));
-    let (parts, body) = request.into_parts();
-    let flag = expired.clone();
-    let frames = futures_util::stream::unfold(
-        (body.into_data_stream(), false),
-        move |(mut frames, done)| {
-            let flag = flag.clone();
-            async move {
-                if done {
-                    return None;
-                }
-                match tokio::time::timeout_at(deadline, frames.next()).await {
-                    Ok(Some(frame)) => Some((frame, (frames, false))),
-                    Ok(None) => None,
-                    Err(_) => {
-                        flag.store(true, Ordering::Relaxed);
-                        let error = axum::Error::new("request body timed out");
-                        Some((Err(error), (frames, true)))
-                    }
-                }
-            }
-        },
-    );
-    let response = next
-        .run(Request::from_parts(parts, Body::from_stream(frames)))
-        .await;
-    if expired.load(Ordering::Relaxed) {
-        let mut response = (
-            StatusCode::REQUEST_TIMEOUT,
-            "request body not received in time",
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
-    }
-    response
 }

@@ -1,9 +1,11 @@
 //! The emulator's command line, shared by the `bybit-emulator` binary and `bybit-exec
 //! emulator`: runs the local Bybit V5 exchange until SIGINT / SIGTERM.
 //!
-//! Prints exactly one line, `listening on http://127.0.0.1:<port>`, once it accepts
-//! connections, so scripts can wait for it and read the port. Refuses to start on a
-//! non-loopback address with the default (published) API secret.
+//! Prints `listening on http://127.0.0.1:<port>` as its first line once it accepts
+//! connections, so scripts can wait for it and read the port (`bybit-emulator` prints nothing
+//! else; `bybit-exec emulator` adds, in the same write, the `export` lines that point its CLI
+//! and `serve` at it: [`run_with`]). Listens on [`DEFAULT_LISTEN`] unless told otherwise.
+//! Refuses to start on a non-loopback address with the default (published) API secret.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,11 +16,15 @@ use bybit_types::rest::market::InstrumentsInfo;
 use bybit_types::RawEnvelope;
 use rust_decimal::Decimal;
 
+/// Where the emulator listens unless `--listen` says otherwise: a fixed port, so a recipe can
+/// name it (the README's).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:18088";
+
 /// The emulator's flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: String,
     /// The API key the emulator accepts.
     #[arg(long, env = "BYBIT_EMULATOR_API_KEY", default_value = DEFAULT_API_KEY)]
@@ -51,6 +57,16 @@ pub struct Args {
 
 /// Runs the emulator with `args` until SIGINT or SIGTERM (a bounded stop follows).
 pub async fn run(args: Args) -> Result<()> {
+    run_with(args, |_, _, _| String::new()).await
+}
+
+/// [`run`], printing after the `listening on` line, in the same write, what `after` makes of
+/// the REST base URL, the API key and the API secret — the secret only when it is the
+/// published default (a secret of the caller's own is never printed: `None`).
+pub async fn run_with(
+    args: Args,
+    after: impl FnOnce(&str, &str, Option<&str>) -> String,
+) -> Result<()> {
     // Before anything binds: the default secret is published, so it stays on loopback.
     check_exposure(&args.listen, &args.api_secret)?;
     let mut config =
@@ -72,7 +88,16 @@ pub async fn run(args: Args) -> Result<()> {
     }
     let signals = StopSignals::install()?;
     let emulator = Emulator::start(&args.listen, config).await?;
-    println!("listening on {}", emulator.http_url());
+    let url = emulator.http_url();
+    let published = (args.api_secret == DEFAULT_API_SECRET).then_some(DEFAULT_API_SECRET);
+    let more = after(&url, &args.api_key, published);
+    // One write, so a reader that takes the first line and goes finds the rest sent already;
+    // a reader gone (a closed pipe) does not stop the emulator.
+    let text = format!("listening on {url}\n{more}");
+    let mut stdout = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut stdout, text.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut stdout));
+    drop(stdout);
     let signal = signals.wait().await?;
     // A graceful stop waits for clients; one that never finishes its request must not keep
     // the process alive (issue 6.16), so the wait is bounded and the process exits after it.

@@ -12,20 +12,17 @@
 //! through untouched. The envelope's `time` is wall-clock: these answers come before any
 //! handler, so the clock-skew fault does not reach them.
 //!
-//! [`EnvelopeIo::new`] wraps any accepted stream, so whatever accept loop serves the router
-//! wraps each connection in it before handing it to hyper; [`listener`] does that for
-//! `axum::serve`.
+//! [`EnvelopeIo::new`] wraps any accepted stream; the accept loop (`server.rs`) wraps each
+//! connection in it before handing it to hyper.
 
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::serve::{Listener, ListenerExt, TapIo};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// The statuses hyper sends by itself, with the retMsg each gets.
 const AUTOMATIC: [(&[u8], u16, &str, &str); 3] = [
@@ -48,37 +45,6 @@ const AUTOMATIC: [(&[u8], u16, &str, &str); 3] = [
         "params error: request headers too large",
     ),
 ];
-
-/// A TCP listener whose connections answer hyper's refusals with the envelope. Wrapped in
-/// axum's `TapIo` (a no-op tap), which is what gives it `ConnectInfo<SocketAddr>`.
-pub(crate) type EdgeListener = TapIo<EnvelopeListener, fn(&mut EnvelopeIo)>;
-
-/// Wraps `listener` for `axum::serve`.
-pub(crate) fn listener(listener: TcpListener) -> EdgeListener {
-    let tap: fn(&mut EnvelopeIo) = |_| {};
-    EnvelopeListener { inner: listener }.tap_io(tap)
-}
-
-/// See [`listener`].
-#[derive(Debug)]
-pub(crate) struct EnvelopeListener {
-    inner: TcpListener,
-}
-
-impl Listener for EnvelopeListener {
-    type Io = EnvelopeIo;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // axum's own accept loop for TcpListener, which backs off on errors such as EMFILE.
-        let (stream, addr) = Listener::accept(&mut self.inner).await;
-        (EnvelopeIo::new(stream), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
 
 /// One connection; see the module doc.
 #[derive(Debug)]

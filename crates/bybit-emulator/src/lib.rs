@@ -80,6 +80,9 @@ pub struct TransportConfig {
     pub http_header: Duration,
     /// A request body must have arrived within this time of its headers (HTTP 408 otherwise).
     pub http_body: Duration,
+    /// The most HTTP connections held at once; beyond it the longest-idle one is closed
+    /// (`http_serve::Limits::max_connections`).
+    pub http_max_connections: usize,
     /// How long [`Emulator::stop`] lets requests in flight finish before cutting them.
     pub shutdown_grace: Duration,
 }
@@ -91,6 +94,7 @@ impl Default for TransportConfig {
             ws_write: Duration::from_secs(10),
             http_header: Duration::from_secs(30),
             http_body: Duration::from_secs(30),
+            http_max_connections: 512,
             shutdown_grace: Duration::from_secs(2),
         }
     }

@@ -1,19 +1,10 @@
-//! The accept loop: one hyper HTTP/1 connection per socket with a header-read timeout (which
-//! also bounds how long an idle keep-alive connection is kept), and a shutdown that does not
-//! wait on clients for longer than its grace.
-//!
-//! `axum::serve` has neither: it sets no timer, so a half-sent request or an idle socket is kept
-//! for ever, and its graceful shutdown waits for every connection to finish. Connections come
-//! from [`edge::listener`], so hyper's own refusals still get Bybit's envelope.
+//! The accept loop: the workspace's shared one ([`http_serve::serve`]: header-read, body and
+//! idle timeouts, a connection cap, a bounded stop), each connection wrapped in
+//! [`edge::EnvelopeIo`] so hyper's own refusals still get Bybit's envelope.
 
-use axum::serve::Listener;
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use crate::{edge, TransportConfig};
 
@@ -24,52 +15,16 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     transport: &TransportConfig,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(transport.http_header)
-        .keep_alive(true);
-    let mut connections = JoinSet::new();
-    // axum's accept backs off on errors such as running out of file descriptors.
-    let mut listener = edge::listener(listener);
-    loop {
-        tokio::select! {
-            (stream, _) = listener.accept() => {
-                let service = TowerToHyperService::new(router.clone());
-                let connection = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                let mut stop = stop.clone();
-                connections.spawn(async move {
-                    let mut connection = std::pin::pin!(connection);
-                    tokio::select! {
-                        _ = connection.as_mut() => {}
-                        () = stopped(&mut stop) => {
-                            // Ends an idle connection now and a busy one after its reply.
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                        }
-                    }
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = stopped(&mut stop) => break,
-        }
-    }
-    drop(listener);
-    let drained = async { while connections.join_next().await.is_some() {} };
-    if tokio::time::timeout(transport.shutdown_grace, drained)
-        .await
-        .is_err()
-    {
-        connections.abort_all();
-        while connections.join_next().await.is_some() {}
-    }
+    let limits = http_serve::Limits {
+        header_read: transport.http_header,
+        body_read: transport.http_body,
+        max_connections: transport.http_max_connections,
+        shutdown_grace: transport.shutdown_grace,
+    };
+    http_serve::serve(listener, router, &limits, stop, edge::EnvelopeIo::new).await;
 }
 
 /// Resolves once `stop` is true (or its sender is gone, which also means stopping).
-pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopped| *stopped).await;
-}
+pub(crate) use http_serve::stopped;

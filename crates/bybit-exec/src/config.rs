@@ -43,12 +43,15 @@ pub enum BybitEnv {
     Mainnet,
     /// Demo trading (`api-demo.bybit.com`): mainnet prices, test money, fewer features.
     Demo,
-    /// The embedded emulator on loopback ([`Settings::for_emulator`]; not a `BYBIT_ENV` value).
+    /// A local emulator: the trading REST URL is on loopback (`BYBIT_REST_URL=http://127.0.0.1:…`,
+    /// or [`Settings::for_emulator`]), whatever `BYBIT_ENV` says; not a `BYBIT_ENV` value.
+    /// Shown as "local emulator", with its own default journal.
     Emulator,
 }
 
 impl BybitEnv {
-    /// The `BYBIT_ENV` word.
+    /// The `BYBIT_ENV` word (`emulator` for a local emulator): the name in file names, the
+    /// journal's owner record and JSON. [`Display`](fmt::Display) is the name for people.
     pub fn as_str(self) -> &'static str {
         match self {
             BybitEnv::Testnet => "testnet",
@@ -125,7 +128,10 @@ impl BybitEnv {
 
 impl fmt::Display for BybitEnv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            BybitEnv::Emulator => f.write_str("local emulator"),
+            other => f.write_str(other.as_str()),
+        }
     }
 }
 
@@ -259,6 +265,27 @@ impl WsTuning {
     }
 }
 
+/// `serve`'s HTTP server limits (see [`Settings::serve_http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeHttp {
+    /// A request head must arrive within this; also the idle keep-alive limit.
+    pub header_timeout: Duration,
+    /// A request body must arrive within this of its head.
+    pub body_timeout: Duration,
+    /// The most connections held at once.
+    pub max_connections: usize,
+}
+
+impl Default for ServeHttp {
+    fn default() -> Self {
+        ServeHttp {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 256,
+        }
+    }
+}
+
 /// Everything one process of the layer is configured with. Build it with [`Settings::load`]
 /// (environment and file) or [`Settings::for_emulator`]; every field is public so a caller
 /// can adjust one (e.g. the routing) after loading.
@@ -312,6 +339,12 @@ pub struct Settings {
     pub paper_usdt: Decimal,
     /// Stream timings (Bybit's; short ones for the emulator).
     pub ws: WsTuning,
+    /// `serve`'s HTTP server: `SERVE_HEADER_TIMEOUT_MS` (a request head, and an idle
+    /// keep-alive connection's next one, must arrive within it; 10000),
+    /// `SERVE_BODY_TIMEOUT_MS` (a request body within this of its head; 10000) and
+    /// `SERVE_MAX_CONNECTIONS` (256; beyond it the longest-idle connection is closed: keep it
+    /// well under the process's file-descriptor limit).
+    pub serve_http: ServeHttp,
     /// Whether mainnet was confirmed (`BYBIT_MAINNET_CONFIRM=yes` / `--confirm-mainnet`).
     pub mainnet_confirmed: bool,
 }
@@ -345,6 +378,7 @@ impl fmt::Debug for Settings {
             .field("http_timeout", &self.http_timeout)
             .field("paper_usdt", &self.paper_usdt)
             .field("ws", &self.ws)
+            .field("serve_http", &self.serve_http)
             .field("mainnet_confirmed", &self.mainnet_confirmed)
             .finish()
     }
@@ -404,17 +438,58 @@ pub enum ConfigError {
     },
 }
 
-/// A key this module reads: its name, expected form, and whether its value is secret.
+/// A key this module reads: its name, expected form, the TOML type its value must have in
+/// the file, and whether its value is secret.
 struct Key {
     name: &'static str,
     expected: &'static str,
+    toml: TomlForm,
     secret: bool,
+}
+
+/// The TOML type a key's value must have in the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TomlForm {
+    /// A string.
+    Text,
+    /// A boolean.
+    Bool,
+    /// An integer.
+    Int,
+    /// A decimal: a string (so no float rounds it) or an integer.
+    Decimal,
+    /// A string, or an array of strings (joined with commas).
+    List,
+}
+
+impl TomlForm {
+    fn describe(self) -> &'static str {
+        match self {
+            TomlForm::Text => "a TOML string",
+            TomlForm::Bool => "a TOML boolean (true or false, unquoted)",
+            TomlForm::Int => "a TOML integer (unquoted)",
+            TomlForm::Decimal => {
+                "a TOML string such as \"0.5\" (or an integer), so no float rounds it"
+            }
+            TomlForm::List => "a TOML string or an array of strings",
+        }
+    }
 }
 
 const fn key(name: &'static str, expected: &'static str) -> Key {
     Key {
         name,
         expected,
+        toml: TomlForm::Text,
+        secret: false,
+    }
+}
+
+const fn typed(name: &'static str, expected: &'static str, toml: TomlForm) -> Key {
+    Key {
+        name,
+        expected,
+        toml,
         secret: false,
     }
 }
@@ -424,15 +499,17 @@ const KEYS: &[Key] = &[
     Key {
         name: "BYBIT_API_KEY",
         expected: "the API key: printable ASCII, no spaces",
+        toml: TomlForm::Text,
         secret: true,
     },
     Key {
         name: "BYBIT_API_SECRET",
         expected: "the API secret (non-empty)",
+        toml: TomlForm::Text,
         secret: true,
     },
     key("BYBIT_MAINNET_CONFIRM", "yes (to allow mainnet)"),
-    key("EXECUTION_DRY_RUN", "true or false"),
+    typed("EXECUTION_DRY_RUN", "true or false", TomlForm::Bool),
     key("EXECUTION_ROUTING", "one of live, dry-run, paper"),
     key("BYBIT_REST_URL", "an http:// or https:// URL"),
     key("BYBIT_PUBLIC_REST_URL", "an http:// or https:// URL"),
@@ -446,41 +523,72 @@ const KEYS: &[Key] = &[
         "EXECUTION_ERROR_LOG",
         "a file path for the error log, or none",
     ),
-    key(
+    typed(
         "EXECUTION_SYMBOLS",
         "comma-separated symbols such as BTCUSDT,ETHUSDT",
+        TomlForm::List,
     ),
-    key("EXECUTION_LEVERAGE", "a decimal number from 1 to 200"),
-    key(
+    typed(
+        "EXECUTION_LEVERAGE",
+        "a decimal number from 1 to 200",
+        TomlForm::Decimal,
+    ),
+    typed(
         "EXECUTION_MIN_AVAILABLE_USDT",
         "a decimal number of USDT, 0 or more",
+        TomlForm::Decimal,
     ),
-    key(
+    typed(
         "EXECUTION_MAX_NOTIONAL_USDT",
         "a decimal number of USDT above 0",
+        TomlForm::Decimal,
     ),
     key("EXECUTION_ON_TP_FAILURE", "keep or close"),
-    key(
+    typed(
         "EXECUTION_POLL_INTERVAL_MS",
         "a whole number of milliseconds from 100 to 60000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "EXECUTION_SILENCE_MS",
         "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "EXECUTION_RECONCILE_MS",
         "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "BYBIT_RECV_WINDOW_MS",
         "a whole number of milliseconds from 1 to 60000",
+        TomlForm::Int,
     ),
-    key(
+    typed(
         "BYBIT_HTTP_TIMEOUT_MS",
         "a whole number of milliseconds from 100 to 120000",
+        TomlForm::Int,
     ),
-    key("PAPER_USDT", "a decimal number of USDT above 0"),
+    typed(
+        "PAPER_USDT",
+        "a decimal number of USDT above 0",
+        TomlForm::Decimal,
+    ),
+    typed(
+        "SERVE_HEADER_TIMEOUT_MS",
+        "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
+    ),
+    typed(
+        "SERVE_BODY_TIMEOUT_MS",
+        "a whole number of milliseconds from 100 to 600000",
+        TomlForm::Int,
+    ),
+    typed(
+        "SERVE_MAX_CONNECTIONS",
+        "a whole number from 4 to 4096",
+        TomlForm::Int,
+    ),
 ];
 
 fn spec(name: &str) -> Option<&'static Key> {
@@ -633,6 +741,20 @@ impl Raw {
         }
     }
 
+    fn count(
+        &self,
+        name: &'static str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Result<usize, ConfigError> {
+        let v = self.parse::<usize>(name)?.unwrap_or(default);
+        if range.contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.invalid(name))
+        }
+    }
+
     fn url(
         &self,
         name: &'static str,
@@ -656,9 +778,11 @@ impl Raw {
     }
 }
 
-/// Reads a TOML file into raw values: the same keys as the environment, any case, strings,
-/// integers or booleans (a decimal must be a string, so no float rounds it), or an array of
-/// strings (joined with commas).
+/// Reads a TOML file into raw values: the same keys as the environment, any case, each value
+/// of the TOML type its key expects ([`TomlForm`]: a string for text, URLs and secrets, a
+/// boolean, an integer, a decimal as a string so no float rounds it, a list as an array of
+/// strings). A value of another type is refused naming the file, the key and the expected
+/// type, never the value (it may be a secret).
 fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
     let file_error = |reason: String| ConfigError::File {
         path: path.to_owned(),
@@ -677,43 +801,78 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
                 KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
             )));
         };
-        let text = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            toml::Value::Array(items) => {
+        let wrong = |found: &str| {
+            file_error(format!(
+                "{}: a TOML {found} is not accepted; expected {} ({})",
+                k.name,
+                k.toml.describe(),
+                k.expected
+            ))
+        };
+        let text = match (k.toml, value) {
+            (TomlForm::Text | TomlForm::Decimal | TomlForm::List, toml::Value::String(s)) => s,
+            (TomlForm::Bool, toml::Value::Boolean(b)) => b.to_string(),
+            (TomlForm::Int | TomlForm::Decimal, toml::Value::Integer(i)) => i.to_string(),
+            (TomlForm::List, toml::Value::Array(items)) => {
                 let mut parts = Vec::new();
                 for item in items {
                     match item {
                         toml::Value::String(s) => parts.push(s),
-                        _ => {
-                            return Err(file_error(format!(
-                                "{}: expected {}",
-                                k.name, k.expected
-                            )))
-                        }
+                        other => return Err(wrong(&format!("array of {}s", other.type_str()))),
                     }
                 }
                 parts.join(",")
             }
-            toml::Value::Float(_) => {
+            (TomlForm::Decimal, toml::Value::Float(_)) => {
                 return Err(file_error(format!(
                     "{}: write decimal numbers as strings (e.g. \"0.5\") so no float rounds them; expected {}",
                     k.name, k.expected
                 )))
             }
-            _ => return Err(file_error(format!("{}: expected {}", k.name, k.expected))),
+            (_, other) => return Err(wrong(other.type_str())),
         };
         out.push((k.name, text));
     }
     Ok(out)
 }
 
+/// The `export` lines that point the CLI and `serve` at a local emulator at `http_url`
+/// (`http://127.0.0.1:PORT`) with API key `key` and, when it may be printed (the emulator's
+/// published default), `secret`; otherwise a comment says to export the secret given to it.
+/// `bybit-exec emulator` prints them; the README's recipe is the same lines.
+pub fn emulator_exports(http_url: &str, key: &str, secret: Option<&str>) -> String {
+    let host = http_url.trim_start_matches("http://").trim_end_matches('/');
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
+    let mut out = format!(
+        "# point bybit-exec (the CLI and serve) at this emulator, in another shell:\n\
+         export BYBIT_REST_URL={http_url}\n\
+         export BYBIT_PUBLIC_REST_URL={http_url}\n\
+         export BYBIT_WS_PUBLIC_URL=ws://{host}/v5/public/linear\n\
+         export BYBIT_WS_PRIVATE_URL=ws://{host}/v5/private\n\
+         export BYBIT_API_KEY={}\n",
+        quote(key)
+    );
+    match secret {
+        Some(secret) => out.push_str(&format!("export BYBIT_API_SECRET={}\n", quote(secret))),
+        None => out.push_str(
+            "# export BYBIT_API_SECRET=... (the secret given with --api-secret / \
+             BYBIT_EMULATOR_API_SECRET; not printed)\n",
+        ),
+    }
+    out
+}
+
 /// The journal a process uses unless `EXECUTION_JOURNAL` says otherwise:
-/// `data/journal-<env>-<routing>.sqlite`. Each environment and routing has its own, so a paper
-/// or dry-run process (whose exchange is empty) can never take the live trades for closed.
+/// `data/journal-<env>-<routing>.sqlite` (`data/journal-emulator-live.sqlite` for a local
+/// emulator). Each environment and routing has its own, so a paper or dry-run process (whose
+/// exchange is empty) can never take the live trades for closed, and an emulator's trades
+/// never mix with testnet's.
 pub fn default_journal_path(env: BybitEnv, routing: Routing) -> PathBuf {
-    PathBuf::from(format!("data/journal-{env}-{routing}.sqlite"))
+    PathBuf::from(format!(
+        "data/journal-{}-{}.sqlite",
+        env.as_str(),
+        routing.as_str()
+    ))
 }
 
 impl Settings {
@@ -862,6 +1021,13 @@ impl Settings {
         let public_rest_url = raw.url("BYBIT_PUBLIC_REST_URL", &public_default, &http)?;
         let ws_public_url = raw.url("BYBIT_WS_PUBLIC_URL", env.ws_public_url(), &ws)?;
         let ws_private_url = raw.url("BYBIT_WS_PRIVATE_URL", env.ws_private_url(), &ws)?;
+        // Orders that go to this machine go to a local emulator, not to Bybit: named so in
+        // every message, page and journal file, whatever BYBIT_ENV says.
+        let env = if is_loopback_host(&host_of(&rest_url)) {
+            BybitEnv::Emulator
+        } else {
+            env
+        };
 
         let journal = match raw.get("EXECUTION_JOURNAL").map(str::trim) {
             None => JournalLocation::Sqlite(default_journal_path(env, routing)),
@@ -928,6 +1094,11 @@ impl Settings {
             http_timeout: raw.millis("BYBIT_HTTP_TIMEOUT_MS", 5000, 100..=120_000)?,
             paper_usdt: raw.decimal("PAPER_USDT", dec!(10000), |v| v > Decimal::ZERO)?,
             ws: WsTuning::bybit(),
+            serve_http: ServeHttp {
+                header_timeout: raw.millis("SERVE_HEADER_TIMEOUT_MS", 10_000, 100..=600_000)?,
+                body_timeout: raw.millis("SERVE_BODY_TIMEOUT_MS", 10_000, 100..=600_000)?,
+                max_connections: raw.count("SERVE_MAX_CONNECTIONS", 256, 4..=4096)?,
+            },
             mainnet_confirmed,
         };
         settings.check_hosts()?;
@@ -985,6 +1156,7 @@ impl Settings {
             http_timeout: Duration::from_millis(5000),
             paper_usdt: dec!(10000),
             ws: WsTuning::local(),
+            serve_http: ServeHttp::default(),
             mainnet_confirmed: false,
         })
     }
@@ -1205,6 +1377,53 @@ mod tests {
         );
     }
 
+    // Issue 17 item 4: pointed at loopback, the environment is a local emulator in every
+    // message, with its own journal and no thin-testnet note.
+    #[test]
+    fn loopback_urls_are_a_local_emulator_with_its_own_journal() {
+        let local = [
+            ("BYBIT_REST_URL", "http://127.0.0.1:9100"),
+            (
+                "BYBIT_WS_PUBLIC_URL",
+                "ws://127.0.0.1:9100/v5/public/linear",
+            ),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:9100/v5/private"),
+        ];
+        for extra in [
+            None,
+            Some(("BYBIT_ENV", "testnet")),
+            Some(("BYBIT_ENV", "demo")),
+        ] {
+            let mut pairs = local.to_vec();
+            pairs.extend(extra);
+            let s = load(&pairs).unwrap();
+            assert_eq!(s.env, BybitEnv::Emulator, "{pairs:?}");
+            assert_eq!(s.env.to_string(), "local emulator");
+            assert_eq!(
+                s.journal,
+                JournalLocation::Sqlite(PathBuf::from("data/journal-emulator-live.sqlite"))
+            );
+            let notes = s.notices().join("\n");
+            assert!(
+                !notes.contains("testnet") && !notes.contains("thin"),
+                "{notes}"
+            );
+        }
+        let mut s = load(&local).unwrap();
+        s.set_routing(Routing::Paper);
+        assert_eq!(
+            s.journal,
+            JournalLocation::Sqlite(PathBuf::from("data/journal-emulator-paper.sqlite"))
+        );
+        // Testnet itself keeps its name and its note.
+        let t = load(&[]).unwrap();
+        assert_eq!(t.env.to_string(), "testnet");
+        assert!(t
+            .notices()
+            .join(" ")
+            .contains("testnet: the market is thin"));
+    }
+
     #[test]
     fn demo_takes_public_data_from_mainnet() {
         // REFERENCE.md §1 (docs/v5/demo.mdx): demo REST and private stream, mainnet public.
@@ -1251,6 +1470,93 @@ mod tests {
         );
         let m = with_file(&file("not toml ="), &[]).unwrap_err().to_string();
         assert!(m.starts_with("config file"), "{m}");
+    }
+
+    // Issue 17: every key's value in the file must be the TOML type it expects; the refusal
+    // names the file, the key and the type, and never echoes the value (a secret).
+    #[test]
+    fn a_value_of_the_wrong_toml_type_is_refused_naming_file_and_key() {
+        let cases = [
+            (
+                "BYBIT_API_KEY = \"k\"\nBYBIT_API_SECRET = [\"s3cr3t-a\", \"s3cr3t-b\"]\n",
+                "BYBIT_API_SECRET",
+                "a TOML string",
+            ),
+            (
+                "BYBIT_API_KEY = 123456789\nBYBIT_API_SECRET = \"s\"\n",
+                "BYBIT_API_KEY",
+                "a TOML string",
+            ),
+            ("BYBIT_REST_URL = 8080\n", "BYBIT_REST_URL", "a TOML string"),
+            (
+                "BYBIT_WS_PUBLIC_URL = { host = \"x\" }\n",
+                "BYBIT_WS_PUBLIC_URL",
+                "a TOML string",
+            ),
+            ("BYBIT_ENV = true\n", "BYBIT_ENV", "a TOML string"),
+            (
+                "EXECUTION_DRY_RUN = \"true\"\n",
+                "EXECUTION_DRY_RUN",
+                "a TOML boolean",
+            ),
+            (
+                "EXECUTION_DRY_RUN = 1\n",
+                "EXECUTION_DRY_RUN",
+                "a TOML boolean",
+            ),
+            (
+                "EXECUTION_POLL_INTERVAL_MS = \"3000\"\n",
+                "EXECUTION_POLL_INTERVAL_MS",
+                "a TOML integer",
+            ),
+            (
+                "BYBIT_HTTP_TIMEOUT_MS = 5000.0\n",
+                "BYBIT_HTTP_TIMEOUT_MS",
+                "a TOML integer",
+            ),
+            (
+                "SERVE_MAX_CONNECTIONS = [256]\n",
+                "SERVE_MAX_CONNECTIONS",
+                "a TOML integer",
+            ),
+            (
+                "EXECUTION_LEVERAGE = true\n",
+                "EXECUTION_LEVERAGE",
+                "a TOML string",
+            ),
+            (
+                "EXECUTION_SYMBOLS = [\"BTCUSDT\", 5]\n",
+                "EXECUTION_SYMBOLS",
+                "array of strings",
+            ),
+            (
+                "EXECUTION_SYMBOLS = 5\n",
+                "EXECUTION_SYMBOLS",
+                "array of strings",
+            ),
+        ];
+        for (text, key, form) in cases {
+            let f = file(text);
+            let m = with_file(&f, &[]).unwrap_err().to_string();
+            assert!(
+                m.contains(key) && m.contains(form) && m.contains(&f.path().display().to_string()),
+                "{text:?}: {m}"
+            );
+            assert!(!m.contains("s3cr3t") && !m.contains("123456789"), "{m}");
+        }
+        // The forms each key does take.
+        let f = file(
+            "BYBIT_API_KEY = \"k\"\nBYBIT_API_SECRET = \"s\"\nEXECUTION_DRY_RUN = false\n\
+             EXECUTION_POLL_INTERVAL_MS = 2500\nEXECUTION_LEVERAGE = 10\nPAPER_USDT = \"250.5\"\n\
+             EXECUTION_SYMBOLS = \"BTCUSDT,ETHUSDT\"\nSERVE_MAX_CONNECTIONS = 64\n",
+        );
+        let s = with_file(&f, &[]).unwrap();
+        assert!(s.credentials.is_some() && !s.dry_run);
+        assert_eq!(s.poll_interval, Duration::from_millis(2500));
+        assert_eq!(s.leverage, dec!(10));
+        assert_eq!(s.paper_usdt, dec!(250.5));
+        assert_eq!(s.symbols.len(), 2);
+        assert_eq!(s.serve_http.max_connections, 64);
     }
 
     #[test]

@@ -25,7 +25,7 @@ enum Command {
     #[command(flatten)]
     Ops(ops::OpsCommand),
     /// Runs the local Bybit V5 emulator until SIGINT / SIGTERM (the same flags as
-    /// `bybit-emulator`).
+    /// `bybit-emulator`) and prints the `export` lines that point this CLI and `serve` at it.
     Emulator(bybit_emulator::cli::Args),
     /// The long-running gateway with /health, /metrics and a status page.
     Serve(serve::ServeArgs),
@@ -105,7 +105,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
         Command::Ops(command) => ops::run(command, &cli.config).await,
-        Command::Emulator(args) => bybit_emulator::cli::run(args).await,
+        Command::Emulator(args) => {
+            bybit_emulator::cli::run_with(args, config::emulator_exports).await
+        }
         Command::Serve(args) => serve::run(args, &cli.config).await,
         Command::Suite(args) => suite::run(args, &cli.config).await,
     }

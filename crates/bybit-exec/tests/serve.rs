@@ -37,7 +37,7 @@ pub(crate) fn plan(tag: &str) -> Value {
     })
 }
 
-async fn paper_server(emu: &Emulator) -> Server {
+pub(crate) async fn paper_server(emu: &Emulator) -> Server {
     let mut s = settings(emu);
     s.routing = Routing::Paper;
     s.credentials = None;

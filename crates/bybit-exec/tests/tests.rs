@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod demo;
 mod docs;
+mod edge;
 mod history;
 mod logs;
 mod messages;

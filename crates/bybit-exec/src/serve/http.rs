@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -49,10 +49,6 @@ pub(crate) struct App {
     pub(crate) snapshot: Cache,
 }
 
-/// The header every control-API call carries. A plain HTML form cannot set it, and a script
-/// on another site that sets it must pass a CORS preflight, which this server never answers.
-pub(crate) const CONTROL_HEADER: &str = "x-bybit-exec";
-
 /// The largest request body read (a `TradePlan` is well under 1 KiB).
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 
@@ -72,120 +68,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/trades/{tag}/close", post(api::close))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // Runs before any extractor, so a refused caller's body is never parsed.
-        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            super::guard::guard,
+        ))
         .with_state(app)
-}
-
-fn refused(code: StatusCode, why: &str) -> Response {
-    (code, Json(json!({ "error": why }))).into_response()
-}
-
-/// Guards every state-changing call (`POST /api/*`) against callers that are not this
-/// machine's operator: a remote peer, a browser page of another site (a cross-site form or
-/// `fetch`), and DNS rebinding (an attacker's host name pointed at 127.0.0.1).
-async fn guard(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.uri().path().starts_with("/api/") {
-        let refusal = if request.method() == Method::POST {
-            refuse_control(app.addr, peer, request.headers())
-        } else {
-            refuse_read(app.addr, request.headers())
-        };
-        if let Some(refusal) = refusal {
-            return refusal;
-        }
-    }
-    next.run(request).await
-}
-
-/// Guards the reads of `/api/*` (status, trades, the event stream), which change nothing but
-/// show the account: no page of another site may read them (a foreign `Origin`), and while
-/// the server listens on loopback, no host name but its own (DNS rebinding). They need neither
-/// the control header nor a JSON content type (`EventSource` cannot set headers), and with
-/// `--allow-remote` they answer remote callers as the status page does.
-fn refuse_read(addr: SocketAddr, headers: &HeaderMap) -> Option<Response> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if addr.ip().is_loopback() && !text(header::HOST.as_str()).is_some_and(|h| own_host(addr, h)) {
-        return Some(refused(
-            StatusCode::FORBIDDEN,
-            "this server answers requests addressed to it only (Host)",
-        ));
-    }
-    if let Some(origin) = text(header::ORIGIN.as_str()) {
-        let same = origin
-            .strip_prefix("http://")
-            .is_some_and(|host| own_host(addr, host) || text(header::HOST.as_str()) == Some(host));
-        if !same {
-            return Some(refused(
-                StatusCode::FORBIDDEN,
-                "the API refuses reads from other sites (Origin)",
-            ));
-        }
-    }
-    None
-}
-
-/// The `Host` values that name this server: its bound address, and the loopback names.
-fn own_host(addr: SocketAddr, host: &str) -> bool {
-    let port = addr.port();
-    host == addr.to_string()
-        || host == format!("localhost:{port}")
-        || host == format!("127.0.0.1:{port}")
-        || host == format!("[::1]:{port}")
-}
-
-/// Why a control call is refused, if it is: the peer is not loopback, the `Host` is not
-/// this server, the `Origin` is another site, the body is not JSON, or [`CONTROL_HEADER`] is
-/// missing.
-fn refuse_control(addr: SocketAddr, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
-    if let Some(r) = refuse_remote(peer) {
-        return Some(r);
-    }
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match text(header::HOST.as_str()) {
-        Some(host) if own_host(addr, host) => {}
-        _ => {
-            return Some(refused(
-                StatusCode::FORBIDDEN,
-                "the control API answers requests addressed to this server only (Host)",
-            ))
-        }
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let same = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.strip_prefix("http://"))
-            .is_some_and(|host| own_host(addr, host));
-        if !same {
-            return Some(refused(
-                StatusCode::FORBIDDEN,
-                "the control API refuses calls from other sites (Origin)",
-            ));
-        }
-    }
-    let json = text(header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
-        ct.split(';')
-            .next()
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if !json {
-        return Some(refused(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the control API takes Content-Type: application/json",
-        ));
-    }
-    if text(CONTROL_HEADER) != Some("1") {
-        return Some(refused(
-            StatusCode::FORBIDDEN,
-            "the control API needs the header X-Bybit-Exec: 1",
-        ));
-    }
-    None
 }
 
 async fn page() -> Html<&'static str> {
@@ -619,7 +506,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     history.truncate(HISTORY_ROWS);
     Json(StatusView {
         routing: rt.settings.routing.as_str().to_owned(),
-        env: rt.settings.env.as_str().to_owned(),
+        env: rt.settings.env.to_string(),
         healthy: rt.is_healthy(&health),
         health,
         halted: rt.gateway.halted(),
@@ -646,16 +533,6 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     })
 }
 
-/// The control API answers only callers on this machine, whatever `--listen` allowed.
-fn refuse_remote(peer: SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback()).then(|| {
-        refused(
-            StatusCode::FORBIDDEN,
-            "the control API answers loopback callers only",
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use exec_gateway::{Intent, MemoryJournal};
@@ -677,71 +554,6 @@ mod tests {
             reason: "setup_tps".to_owned(),
             at_ms: 1,
         }
-    }
-
-    #[test]
-    fn the_control_api_refuses_callers_from_elsewhere() {
-        let refused = |peer: &str| refuse_remote(peer.parse().unwrap()).map(|r| r.status());
-        assert_eq!(refused("127.0.0.1:5000"), None);
-        assert_eq!(refused("[::1]:5000"), None);
-        assert_eq!(refused("192.168.1.7:5000"), Some(StatusCode::FORBIDDEN));
-    }
-
-    #[test]
-    fn a_control_call_must_name_this_server_come_from_no_other_site_and_be_json() {
-        let addr: SocketAddr = "127.0.0.1:8088".parse().unwrap();
-        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let call = |pairs: &[(&'static str, &str)]| {
-            let mut h = HeaderMap::new();
-            for (k, v) in pairs {
-                h.insert(*k, v.parse().unwrap());
-            }
-            refuse_control(addr, peer, &h).map(|r| r.status())
-        };
-        let good = [
-            ("host", "127.0.0.1:8088"),
-            ("content-type", "application/json"),
-            ("x-bybit-exec", "1"),
-        ];
-        assert_eq!(call(&good), None);
-        let with = |k: &'static str, v: &'static str| {
-            let mut h: Vec<(&'static str, &str)> =
-                good.iter().filter(|p| p.0 != k).copied().collect();
-            h.push((k, v));
-            call(&h)
-        };
-        assert_eq!(with("host", "localhost:8088"), None);
-        assert_eq!(with("origin", "http://localhost:8088"), None);
-        assert_eq!(
-            with("host", "evil.example:8088"),
-            Some(StatusCode::FORBIDDEN)
-        );
-        assert_eq!(with("host", "127.0.0.1:9999"), Some(StatusCode::FORBIDDEN));
-        assert_eq!(
-            with("origin", "http://evil.example"),
-            Some(StatusCode::FORBIDDEN)
-        );
-        assert_eq!(with("origin", "null"), Some(StatusCode::FORBIDDEN));
-        assert_eq!(
-            with("content-type", "application/x-www-form-urlencoded"),
-            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-        );
-        assert_eq!(with("x-bybit-exec", "0"), Some(StatusCode::FORBIDDEN));
-        let no_header: Vec<_> = good
-            .iter()
-            .filter(|p| p.0 != "x-bybit-exec")
-            .copied()
-            .collect();
-        assert_eq!(call(&no_header), Some(StatusCode::FORBIDDEN));
-        let remote: SocketAddr = "192.168.1.7:5000".parse().unwrap();
-        let mut h = HeaderMap::new();
-        for (k, v) in good {
-            h.insert(k, v.parse().unwrap());
-        }
-        assert_eq!(
-            refuse_control(addr, remote, &h).map(|r| r.status()),
-            Some(StatusCode::FORBIDDEN)
-        );
     }
 
     // The outcome policy (STYLE.md): an order is settled by an answer or by a lookup, not by

@@ -15,12 +15,18 @@
 //! A background task (`reconciler.rs`) calls the gateway's `reconcile()` every few seconds,
 //! with backoff while passes fail, so interrupted work is finished without a repeated call.
 //!
-//! Files: `http.rs` (routes, the guard), `api.rs` (the control API), `stream.rs` (the event
+//! The HTTP server is the workspace's shared accept loop (`http_serve`: header, body and idle
+//! timeouts, a connection cap that evicts idle connections, a bounded stop), configured by
+//! `SERVE_HEADER_TIMEOUT_MS`, `SERVE_BODY_TIMEOUT_MS` and `SERVE_MAX_CONNECTIONS`. Every request
+//! first passes `guard.rs` (Host, Origin, request-target form; the control API's rules).
+//!
+//! Files: `http.rs` (routes), `guard.rs` (the guard), `api.rs` (the control API), `stream.rs` (the event
 //! stream), `reconciler.rs`, `watch.rs` (the bus watcher: counters, last events, trade tags),
 //! `snapshot.rs` (the one reader of the exchange for the page), `metrics.rs` (the recorder and
 //! sampled gauges), `page.html`; the trade manager is `crate::manager`.
 
 pub mod api;
+mod guard;
 mod http;
 pub mod metrics;
 pub mod reconciler;
@@ -34,7 +40,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use exec_events::EventBus;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigArgs, Routing, Settings};
@@ -48,8 +53,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
 /// (requests, then handles released) plus [`crate::runtime::SHUTDOWN_GRACE`], is below it.
 pub const STOP_WITHIN: Duration = Duration::from_millis(4500);
 
-/// How long requests in flight get to finish once a stop is asked for.
+/// How long the stop waits for the HTTP server, and then for the handles it released.
 const HTTP_DRAIN: Duration = Duration::from_millis(500);
+
+/// How long requests in flight (an event stream included) get to finish once a stop is asked
+/// for, before the accept loop cuts them: inside [`HTTP_DRAIN`], so no client can make the
+/// stop late.
+const HTTP_GRACE: Duration = Duration::from_millis(300);
 
 /// `--routing`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,8 +114,8 @@ pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<()> {
 pub struct Server {
     addr: SocketAddr,
     app: Arc<http::App>,
-    stop: oneshot::Sender<()>,
-    http: JoinHandle<std::io::Result<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    http: JoinHandle<http_serve::Served>,
     watcher: JoinHandle<()>,
     refresher: JoinHandle<()>,
     reconciler: JoinHandle<()>,
@@ -196,14 +206,16 @@ impl Server {
         snapshot::refresh(&app).await;
         let refresher = snapshot::spawn(app.clone());
         let reconciler = reconciler::spawn(app.clone(), app.runtime.settings.reconcile_every);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let service = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let limits = http_serve::Limits {
+            header_read: app.runtime.settings.serve_http.header_timeout,
+            body_read: app.runtime.settings.serve_http.body_timeout,
+            max_connections: app.runtime.settings.serve_http.max_connections,
+            shutdown_grace: HTTP_GRACE,
+        };
+        let router = http::router(app.clone());
         let http = tokio::spawn(async move {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
+            http_serve::serve(listener, router, &limits, stopped, std::convert::identity).await
         });
         Ok(Server {
             addr,
@@ -251,13 +263,30 @@ impl Server {
             reconciler,
             ..
         } = self;
-        let _ = stop.send(());
+        let _ = stop.send(true);
         let mut clean = true;
-        if tokio::time::timeout(HTTP_DRAIN, &mut http).await.is_err() {
-            tracing::warn!("HTTP requests still running after {HTTP_DRAIN:?}; cut");
-            http.abort();
-            let _ = http.await;
-            clean = false;
+        match tokio::time::timeout(HTTP_DRAIN, &mut http).await {
+            // Idle and half-sent connections and event streams close at the stop; a request
+            // still running after the grace (e.g. a trade waiting on the exchange) was cut,
+            // and the stop says so.
+            Ok(Ok(served)) if served.cut_at_stop > 0 => {
+                tracing::warn!(
+                    "{} HTTP request(s) still running after {HTTP_GRACE:?}; cut",
+                    served.cut_at_stop
+                );
+                clean = false;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!("the HTTP server failed: {e}");
+                clean = false;
+            }
+            Err(_) => {
+                tracing::warn!("the HTTP server still running after {HTTP_DRAIN:?}; cut");
+                http.abort();
+                let _ = http.await;
+                clean = false;
+            }
         }
         watcher.abort();
         let _ = watcher.await;
@@ -353,12 +382,12 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     // EXECUTION_DRY_RUN=true refuses --routing live / paper here, before anything starts.
     settings.validate()?;
     let routing = settings.routing;
-    // Where it really talks to: the environment's name, and the REST host when a URL was
-    // overridden (e.g. a local emulator), so "testnet" is never printed for something else.
+    // Where it really talks to: the environment's name ("local emulator" for loopback URLs),
+    // and the REST URL when it is not the environment's own.
     let venue = if settings.rest_url == settings.env.rest_url() {
-        settings.env.as_str().to_owned()
+        settings.env.to_string()
     } else {
-        format!("{} (REST {})", settings.env.as_str(), settings.rest_url)
+        format!("{} (REST {})", settings.env, settings.rest_url)
     };
     // Installed before the start, so a SIGTERM during a slow start (REST retries, recover())
     // stops the process cleanly instead of killing it mid-write.

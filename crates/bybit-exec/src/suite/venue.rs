@@ -472,6 +472,15 @@ mod tests {
             ("EXECUTION_DRY_RUN", "true"),
         ]));
         assert!(dry.contains("EXECUTION_DRY_RUN=false"), "{dry}");
+        // Loopback URLs are a local emulator, whatever BYBIT_ENV says (issue 17 item 4).
+        let local = refusal(&with(&[
+            ("BYBIT_ENV", "testnet"),
+            ("BYBIT_REST_URL", "http://127.0.0.1:8080"),
+        ]));
+        assert!(
+            local.contains("testnet only") && local.contains("emulator"),
+            "{local}"
+        );
         let no_keys = refusal(&[("BYBIT_ENV", "testnet")]);
         assert!(
             no_keys.contains("BYBIT_API_KEY and BYBIT_API_SECRET"),
@@ -485,8 +494,8 @@ mod tests {
             ("BYBIT_ENV", "testnet"),
             ("BYBIT_API_KEY", "k"),
             ("BYBIT_API_SECRET", "s"),
-            ("BYBIT_REST_URL", "http://127.0.0.1:8080"),
-            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:8080/v5/private"),
+            ("BYBIT_REST_URL", "https://proxy.example.com"),
+            ("BYBIT_WS_PRIVATE_URL", "wss://proxy.example.com/v5/private"),
         ]))
         .unwrap();
         let dir = std::path::Path::new("/tmp/run");
