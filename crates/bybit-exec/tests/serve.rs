@@ -1386,3 +1386,50 @@ async fn an_entry_intent_never_sent_is_settled_after_the_landing_window() {
     }
     server.stop().await;
 }
+
+/// A supervisor whose pipe is gone (its reader exited) must not turn SIGTERM into a panic:
+/// serve's own lines go through `print_line`, which ignores a closed stdout, and it exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stdout_closed_still_exits_0() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(
+        &emu,
+        &dir.path().join("j.sqlite"),
+        &["serve", "--listen", "127.0.0.1:0"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let started = Instant::now();
+    let mut line = String::new();
+    while !line.contains("status page") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve ended before serving"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "serve did not start"
+        );
+    }
+    drop(stdout);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not exit within 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}

@@ -395,23 +395,24 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     let server = tokio::select! {
         server = Server::start(settings, args.listen) => server?,
         signal = signals.recv() => {
-            println!("{signal} while starting: stopped before serving");
+            crate::print_line(&format!("{signal} while starting: stopped before serving"));
             return Ok(());
         }
     };
     for tag in server.recovered() {
-        println!("recovered trade {tag}");
+        crate::print_line(&format!("recovered trade {tag}"));
     }
-    println!(
+    // print_line: a closed stdout (the supervisor's pipe gone) must not panic the stop.
+    crate::print_line(&format!(
         "bybit-exec serve: {routing} routing on {venue}; status page http://{addr}/ , health \
          http://{addr}/health , metrics http://{addr}/metrics",
         addr = server.addr()
-    );
+    ));
     let signal = signals.recv().await;
-    println!("{signal}: stopping");
+    crate::print_line(&format!("{signal}: stopping"));
     match tokio::time::timeout(STOP_WITHIN, server.stop()).await {
         Ok(true) => {
-            println!("stopped");
+            crate::print_line("stopped");
             Ok(())
         }
         Ok(false) => bail!("the stop was cut short (see the warnings above); exiting"),
