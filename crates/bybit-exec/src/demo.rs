@@ -130,6 +130,8 @@ pub struct DemoReport {
     pub elapsed: Duration,
     /// Stopped by Ctrl-C (the trade was closed early).
     pub interrupted: bool,
+    /// The trade as the journal tells it at the end (times, quantities, realised P&L).
+    pub history: Option<exec_gateway::TradeHistory>,
 }
 
 impl DemoReport {
@@ -157,6 +159,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     signals.abort();
     let report = report?;
     if report.interrupted {
+        print_pnl(&report);
         return Err(Interrupted.into());
     }
     if report.agrees() {
@@ -165,10 +168,37 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             report.fills,
             report.elapsed.as_secs_f64()
         ));
+        print_pnl(&report);
         Ok(())
     } else {
+        print_pnl(&report);
         bail!("the layer's view and the exchange's disagree (rows marked ✗ above)")
     }
+}
+
+/// The demo's last line: what the trade made.
+fn print_pnl(report: &DemoReport) {
+    if let Some(h) = &report.history {
+        crate::print_line(&pnl_line(h));
+    }
+}
+
+/// The trade's result in a line: its realised P&L and what it is made of.
+pub fn pnl_line(h: &exec_gateway::TradeHistory) -> String {
+    let p = &h.pnl;
+    format!(
+        "trade {}: realised P&L {:+} USDT ({:+} closed − {} fees{}), {} fills",
+        h.tag,
+        p.realised.normalize(),
+        p.closed_pnl.normalize(),
+        p.fees.normalize(),
+        if p.funding.is_zero() {
+            String::new()
+        } else {
+            format!(" {:+} funding", p.funding.normalize())
+        },
+        h.fills
+    )
 }
 
 /// The plan: 100 USDT × 10 on BTCUSDT, DCAs at 49 000 and 48 000 (100 USDT each), TPs at
@@ -520,12 +550,18 @@ async fn trade_and_reconcile(
     }
     let rows = reconcile(rt, emu, timeline, &args.tag).await?;
     let fills = lock(&timeline.view).fills.len();
+    let (tag, links) = (args.tag.clone(), rt.gateway.links().clone());
+    let history = journal_call(&rt.journal, move |j| {
+        exec_gateway::trade_history(j, &links, &tag)
+    })
+    .await?;
     Ok(DemoReport {
         rows,
         fills,
         phases,
         elapsed: started.elapsed(),
         interrupted,
+        history,
     })
 }
 

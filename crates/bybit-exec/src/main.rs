@@ -41,7 +41,8 @@ struct LogArgs {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Which log lines to write: a level (`error`, `warn`, `info`, `debug`, `trace`) or
-    /// `RUST_LOG` directives (`info,bybit_rest=debug`). Wins over `RUST_LOG`; info by default.
+    /// `RUST_LOG` directives (`info,bybit_rest=debug`). Wins over `RUST_LOG`; info by default
+    /// (warn for `demo`, whose timeline on stdout already tells each order, fill and step).
     #[arg(long, global = true, value_name = "FILTER")]
     log_level: Option<String>,
 }
@@ -53,15 +54,15 @@ enum LogFormat {
 }
 
 /// Installs the process's one `tracing` subscriber (the libraries only use the facade): stderr,
-/// filtered by `--log-level`, else `RUST_LOG`, else `info`.
-fn install_logging(args: &LogArgs) -> Result<()> {
+/// filtered by `--log-level`, else `RUST_LOG`, else `default`.
+fn install_logging(args: &LogArgs, default: &str) -> Result<()> {
     let filter = match &args.log_level {
         Some(directives) => EnvFilter::try_new(directives)
             .map_err(|e| anyhow::anyhow!("--log-level {directives:?}: {e}"))?,
         None => match std::env::var("RUST_LOG") {
             Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
                 .map_err(|e| anyhow::anyhow!("RUST_LOG {directives:?}: {e}"))?,
-            _ => EnvFilter::new("info"),
+            _ => EnvFilter::new(default),
         },
     };
     let builder = tracing_subscriber::fmt()
@@ -82,7 +83,12 @@ fn install_logging(args: &LogArgs) -> Result<()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = install_logging(&cli.log) {
+    let default = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    if let Err(e) = install_logging(&cli.log, default) {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }

@@ -112,6 +112,15 @@ fn the_demo_binary_exits_zero_with_an_agreeing_table() {
         "{text}"
     );
     assert!(!text.contains('✗'), "{text}");
+    // It ends with what the trade made: the journal's figure, which the table's P&L row has
+    // just compared with the exchange's Σ execPnl − execFee.
+    assert!(
+        text.trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("trade DEMO: realised P&L +86.8383989 USDT")),
+        "{text}"
+    );
     // The negative controls (one per row, each exiting 1) are in demo.rs.
 }
 
