@@ -9,6 +9,8 @@
 //! (R-SAFE-2) makes those the trade's; a fill without orderLinkId on the trade's own side (an
 //! order placed by hand that adds to the position) is not the trade's.
 
+use std::collections::HashMap;
+
 use exec_events::{ExecKind, Fill, Side};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -99,32 +101,60 @@ fn average(fills: &[&Fill]) -> (Decimal, Option<Decimal>) {
     (qty, avg)
 }
 
-fn history_of(row: &PlanRow, states: &[StateRow], all: &[Fill], links: &LinkIds) -> TradeHistory {
+/// The journal's fills sorted once for many trades: those whose orderLinkId names a trade, by
+/// its tag, and those without one (a position stop, funding, a liquidation), by symbol. A
+/// listing of every trade then reads each fill once, not once per trade.
+struct FillIndex<'a> {
+    by_tag: HashMap<&'a str, Vec<&'a Fill>>,
+    unlinked: HashMap<&'a str, Vec<&'a Fill>>,
+}
+
+impl<'a> FillIndex<'a> {
+    fn new(all: &'a [Fill], links: &LinkIds) -> Self {
+        let mut index = FillIndex {
+            by_tag: HashMap::new(),
+            unlinked: HashMap::new(),
+        };
+        for f in all {
+            if f.order_link_id.is_empty() {
+                index.unlinked.entry(f.symbol.as_str()).or_default().push(f);
+            } else if let Some((_, tag)) = links.parse(&f.order_link_id) {
+                index.by_tag.entry(tag).or_default().push(f);
+            }
+        }
+        index
+    }
+}
+
+fn history_of(row: &PlanRow, states: &[StateRow], index: &FillIndex<'_>) -> TradeHistory {
     let plan = &row.plan;
     let last = states.last();
     let closed_time_ms = last
         .filter(|s| matches!(s.phase, Phase::Closed | Phase::Error))
         .map(|s| s.at_ms);
     let symbol = plan.symbol.as_str();
-    let fills: Vec<Fill> = all
-        .iter()
+    let own = index.by_tag.get(plan.client_tag.as_str());
+    // A fill without an orderLinkId is the trade's when it acts on its position during its
+    // life: funding, a liquidation, or one that closes its side (a trading-stop stop).
+    let unlinked = index
+        .unlinked
+        .get(symbol)
+        .into_iter()
+        .flatten()
         .filter(|f| {
-            if f.order_link_id.is_empty() {
-                let position_level = match f.exec_kind {
-                    ExecKind::Funding | ExecKind::Liquidation => true,
-                    _ => f.side != plan.side,
-                };
-                position_level
-                    && f.symbol == symbol
-                    && f.time_ms >= row.at_ms
-                    && closed_time_ms.is_none_or(|c| f.time_ms <= c)
-            } else {
-                links
-                    .parse(&f.order_link_id)
-                    .is_some_and(|(_, tag)| tag == plan.client_tag)
-            }
-        })
-        .cloned()
+            let position_level = match f.exec_kind {
+                ExecKind::Funding | ExecKind::Liquidation => true,
+                _ => f.side != plan.side,
+            };
+            position_level
+                && f.time_ms >= row.at_ms
+                && closed_time_ms.is_none_or(|c| f.time_ms <= c)
+        });
+    let fills: Vec<Fill> = own
+        .into_iter()
+        .flatten()
+        .chain(unlinked)
+        .map(|f| (*f).clone())
         .collect();
     let trades: Vec<&Fill> = fills
         .iter()
@@ -165,12 +195,13 @@ pub fn trade_histories(
     links: &LinkIds,
 ) -> Result<Vec<TradeHistory>, JournalError> {
     let fills = journal.fills("")?;
+    let index = FillIndex::new(&fills, links);
     journal
         .plans()?
         .iter()
         .map(|row| {
             let states = journal.states(&row.plan.client_tag)?;
-            Ok(history_of(row, &states, &fills, links))
+            Ok(history_of(row, &states, &index))
         })
         .collect()
 }
@@ -191,7 +222,11 @@ pub fn trade_history(
     };
     let states = journal.states(tag)?;
     let fills = journal.fills("")?;
-    Ok(Some(history_of(&row, &states, &fills, links)))
+    Ok(Some(history_of(
+        &row,
+        &states,
+        &FillIndex::new(&fills, links),
+    )))
 }
 
 #[cfg(test)]
