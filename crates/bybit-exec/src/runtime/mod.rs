@@ -938,6 +938,12 @@ async fn drain(mut events: EventReceiver, paper: Option<Arc<PaperRouter>>) {
 
 /// The paper exchange: the environment's instruments for the traded symbols, opening at their
 /// current last price, a still market that moves only with the public ticker.
+/// The executions the paper engine keeps. Its account is saved whole in the journal with every
+/// change (about 0.5 KB an execution), and the journal's `fills` table already holds every
+/// fill for good; the engine's own list only answers recent lookups. Bybit's default (100 000)
+/// would make each save of a weeks-long paper session tens of megabytes.
+pub const PAPER_EXECUTIONS_KEPT: usize = 1_000;
+
 async fn paper_engine(settings: &Settings, public: &RestClient) -> Result<sim_engine::Engine> {
     let url = &settings.public_rest_url;
     let all = public
@@ -958,6 +964,7 @@ async fn paper_engine(settings: &Settings, public: &RestClient) -> Result<sim_en
     }
     let mut config = sim_engine::EngineConfig::new(wanted, settings.paper_usdt, 1);
     config.static_prices = true;
+    config.limits.executions_kept = PAPER_EXECUTIONS_KEPT;
     for s in &settings.symbols {
         let tickers = public
             .tickers(Category::Linear, Some(s.clone()))
