@@ -314,3 +314,41 @@ fn a_journal_file_from_before_the_pnl_column_opens_and_reads_back() {
     assert_eq!(old.pnl.closed_pnl, dec!(20));
     assert_eq!(old.pnl.realised, dec!(18.889));
 }
+
+/// A client tag may carry the orderLinkId prefix (`andre_T9`: its ids are `andre_ENTRY_T9`,
+/// the prefix is not repeated). Its fills are still the trade's: its P&L is not 0.
+#[test]
+fn a_client_tag_carrying_the_prefix_keeps_its_fills_and_pnl() {
+    let j = MemoryJournal::new();
+    j.record_plan(&plan("andre_T9"), 100).unwrap();
+    for f in [
+        fill(
+            "e1",
+            "andre_ENTRY_T9",
+            Side::Buy,
+            dec!(50000),
+            dec!(0.02),
+            dec!(0.55),
+            Some(dec!(0)),
+            110,
+        ),
+        fill(
+            "e2",
+            "andre_TP1_T9",
+            Side::Sell,
+            dec!(51000),
+            dec!(0.02),
+            dec!(0.561),
+            Some(dec!(20)),
+            120,
+        ),
+    ] {
+        j.record_fill(&f).unwrap();
+    }
+    j.record_state("andre_T9", Phase::Closed, "flat", 130).unwrap();
+    let h = trade_history(&j, &links(), "andre_T9").unwrap().unwrap();
+    assert_eq!(h.fills, 2, "{h:?}");
+    assert_eq!((h.qty, h.closed_qty), (dec!(0.02), dec!(0.02)));
+    assert_eq!(h.pnl.realised, dec!(18.889));
+    assert_eq!(trade_histories(&j, &links()).unwrap(), vec![h]);
+}

@@ -105,13 +105,16 @@ fn average(fills: &[&Fill]) -> (Decimal, Option<Decimal>) {
 /// its tag, and those without one (a position stop, funding, a liquidation), by symbol. A
 /// listing of every trade then reads each fill once, not once per trade.
 struct FillIndex<'a> {
+    links: &'a LinkIds,
+    /// By the tag as the orderLinkIds carry it ([`LinkIds::tag_of`] the client tag).
     by_tag: HashMap<&'a str, Vec<&'a Fill>>,
     unlinked: HashMap<&'a str, Vec<&'a Fill>>,
 }
 
 impl<'a> FillIndex<'a> {
-    fn new(all: &'a [Fill], links: &LinkIds) -> Self {
+    fn new(all: &'a [Fill], links: &'a LinkIds) -> Self {
         let mut index = FillIndex {
+            links,
             by_tag: HashMap::new(),
             unlinked: HashMap::new(),
         };
@@ -133,7 +136,8 @@ fn history_of(row: &PlanRow, states: &[StateRow], index: &FillIndex<'_>) -> Trad
         .filter(|s| matches!(s.phase, Phase::Closed | Phase::Error))
         .map(|s| s.at_ms);
     let symbol = plan.symbol.as_str();
-    let own = index.by_tag.get(plan.client_tag.as_str());
+    // A client tag may carry the prefix (`andre_T1`); its ids do not repeat it.
+    let own = index.by_tag.get(index.links.tag_of(&plan.client_tag));
     // A fill without an orderLinkId is the trade's when it acts on its position during its
     // life: funding, a liquidation, or one that closes its side (a trading-stop stop).
     let unlinked = index
