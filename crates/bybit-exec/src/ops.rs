@@ -11,7 +11,7 @@ use bybit_rest::BybitRest;
 use comfy_table::Table;
 use exec_events::EventBus;
 use exec_gateway::{
-    trade_histories, trade_history, AccountService, Journal, LinkIds, MemoryJournal, OrderRouter,
+    trade_fills, trade_histories, trade_history, AccountService, Journal, LinkIds, MemoryJournal, OrderRouter,
     OrderSnapshot, Outcome, Phase, PositionService, SqliteJournal, Symbol, TradeHistory,
     DEFAULT_LINK_PREFIX,
 };
@@ -588,12 +588,8 @@ fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
     let intents = j.intents(tag)?;
     let writes = j.writes(tag)?;
     let states = j.states(tag)?;
-    let suffix = format!("_{tag}");
-    let fills: Vec<_> = j
-        .fills(DEFAULT_LINK_PREFIX)?
-        .into_iter()
-        .filter(|f| f.order_link_id.ends_with(&suffix))
-        .collect();
+    // The fills its P&L line counts: its orders' and a position stop's or funding's.
+    let fills = trade_fills(j.as_ref(), &links()?, tag)?;
     if plan.is_none() && intents.is_empty() && states.is_empty() {
         return Ok(Done {
             text: format!("the journal has no trade {tag:?}"),

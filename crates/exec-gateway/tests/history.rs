@@ -352,3 +352,60 @@ fn a_client_tag_carrying_the_prefix_keeps_its_fills_and_pnl() {
     assert_eq!(h.pnl.realised, dec!(18.889));
     assert_eq!(trade_histories(&j, &links()).unwrap(), vec![h]);
 }
+
+/// `journal TAG` lists the fills its P&L line counts: a position stop's fill (no
+/// orderLinkId) too, and a prefixed client tag's own fills; not a fill of another trade
+/// whose tag ends the same way (`X_T3`).
+#[test]
+fn trade_fills_are_the_fills_the_pnl_counts() {
+    let j = MemoryJournal::new();
+    j.record_plan(&plan("andre_T3"), 100).unwrap();
+    j.record_plan(&plan("X_T3"), 100).unwrap();
+    for f in [
+        fill(
+            "e1",
+            "andre_ENTRY_T3",
+            Side::Buy,
+            dec!(50000),
+            dec!(0.02),
+            dec!(0.55),
+            Some(dec!(0)),
+            110,
+        ),
+        fill(
+            "other",
+            "andre_ENTRY_X_T3",
+            Side::Buy,
+            dec!(50000),
+            dec!(0.01),
+            dec!(0.2),
+            Some(dec!(0)),
+            115,
+        ),
+        fill(
+            "stop",
+            "",
+            Side::Sell,
+            dec!(49900),
+            dec!(0.02),
+            dec!(0.5),
+            Some(dec!(-2)),
+            130,
+        ),
+    ] {
+        j.record_fill(&f).unwrap();
+    }
+    j.record_state("andre_T3", Phase::Closed, "stopped", 140)
+        .unwrap();
+    let ids: Vec<String> = exec_gateway::trade_fills(&j, &links(), "andre_T3")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.exec_id)
+        .collect();
+    assert_eq!(ids, ["e1", "stop"]);
+    let h = trade_history(&j, &links(), "andre_T3").unwrap().unwrap();
+    assert_eq!(h.fills, ids.len());
+    assert!(exec_gateway::trade_fills(&j, &links(), "NOPE")
+        .unwrap()
+        .is_empty());
+}

@@ -129,20 +129,17 @@ impl<'a> FillIndex<'a> {
     }
 }
 
-fn history_of(row: &PlanRow, states: &[StateRow], index: &FillIndex<'_>) -> TradeHistory {
+/// The trade's fills: its own (by orderLinkId) and the position-level ones without an
+/// orderLinkId on its symbol during its life (see the module's text).
+fn fills_of(row: &PlanRow, closed_time_ms: Option<i64>, index: &FillIndex<'_>) -> Vec<Fill> {
     let plan = &row.plan;
-    let last = states.last();
-    let closed_time_ms = last
-        .filter(|s| matches!(s.phase, Phase::Closed | Phase::Error))
-        .map(|s| s.at_ms);
-    let symbol = plan.symbol.as_str();
     // A client tag may carry the prefix (`andre_T1`); its ids do not repeat it.
     let own = index.by_tag.get(index.links.tag_of(&plan.client_tag));
     // A fill without an orderLinkId is the trade's when it acts on its position during its
     // life: funding, a liquidation, or one that closes its side (a trading-stop stop).
     let unlinked = index
         .unlinked
-        .get(symbol)
+        .get(plan.symbol.as_str())
         .into_iter()
         .flatten()
         .filter(|f| {
@@ -154,12 +151,27 @@ fn history_of(row: &PlanRow, states: &[StateRow], index: &FillIndex<'_>) -> Trad
                 && f.time_ms >= row.at_ms
                 && closed_time_ms.is_none_or(|c| f.time_ms <= c)
         });
-    let fills: Vec<Fill> = own
-        .into_iter()
+    own.into_iter()
         .flatten()
         .chain(unlinked)
         .map(|f| (*f).clone())
-        .collect();
+        .collect()
+}
+
+/// When the trade reached CLOSED or ERROR (its last state), if it did.
+fn closed_time(states: &[StateRow]) -> Option<i64> {
+    states
+        .last()
+        .filter(|s| matches!(s.phase, Phase::Closed | Phase::Error))
+        .map(|s| s.at_ms)
+}
+
+fn history_of(row: &PlanRow, states: &[StateRow], index: &FillIndex<'_>) -> TradeHistory {
+    let plan = &row.plan;
+    let last = states.last();
+    let closed_time_ms = closed_time(states);
+    let symbol = plan.symbol.as_str();
+    let fills = fills_of(row, closed_time_ms, index);
     let trades: Vec<&Fill> = fills
         .iter()
         .filter(|f| !matches!(f.exec_kind, ExecKind::Funding))
@@ -208,6 +220,33 @@ pub fn trade_histories(
             Ok(history_of(row, &states, &index))
         })
         .collect()
+}
+
+/// The fills [`trade_history`] counts for the trade `tag` (its P&L is theirs), oldest
+/// first as journaled; empty when the journal holds no plan for `tag`.
+pub fn trade_fills(
+    journal: &dyn Journal,
+    links: &LinkIds,
+    tag: &str,
+) -> Result<Vec<Fill>, JournalError> {
+    let Some(row) = journal
+        .plans()?
+        .into_iter()
+        .find(|r| r.plan.client_tag == tag)
+    else {
+        return Ok(Vec::new());
+    };
+    let states = journal.states(tag)?;
+    let all = journal.fills("")?;
+    let mut fills = fills_of(&row, closed_time(&states), &FillIndex::new(&all, links));
+    // Own and position-level fills together, in the journal's order.
+    let order: HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(n, f)| (f.exec_id.as_str(), n))
+        .collect();
+    fills.sort_by_key(|f| order.get(f.exec_id.as_str()).copied());
+    Ok(fills)
 }
 
 /// One trade, `None` when the journal holds no plan for `tag`.

@@ -8,7 +8,7 @@ mod history;
 mod memory;
 mod sqlite;
 
-pub use history::{trade_histories, trade_history, trade_pnl, TradeHistory, TradePnl};
+pub use history::{trade_fills, trade_histories, trade_history, trade_pnl, TradeHistory, TradePnl};
 pub use memory::MemoryJournal;
 pub use sqlite::SqliteJournal;
 
