@@ -388,3 +388,57 @@ async fn a_paper_serve_killed_or_stopped_continues_its_account_and_trade_on_the_
     );
     assert!(fourth.terminate().success());
 }
+
+/// A journal that holds paper fills but no saved account (written by a binary from before
+/// the account was kept, or whose account row was lost): the new account starts afresh, and
+/// its fills must still reach the journal. A fresh engine's ids always came from the same
+/// seed, so its first fills carried the execIds of the journal's first paper fills and were
+/// dropped as already journaled (`INSERT OR IGNORE` on the execId): the trade showed no fill
+/// and no P&L.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_paper_account_on_a_journal_with_older_fills_journals_its_own_fills() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal-paper.sqlite");
+    let entry_fills = |tag: &str| {
+        let link = format!("andre_ENTRY_{tag}");
+        SqliteJournal::open(&journal)
+            .unwrap()
+            .fills(&link)
+            .unwrap()
+            .len()
+    };
+    let post = |serve: &PaperServe, tag: &'static str| {
+        let url = format!("http://{}/api/trades", serve.addr);
+        async move {
+            let mut plan = plan(tag);
+            plan["manage"] = json!(false);
+            let answer: Value = reqwest::Client::new()
+                .post(url)
+                .header("X-Bybit-Exec", "1")
+                .json(&plan)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(answer["trade"]["phase"], "IN_POSITION", "{answer}");
+        }
+    };
+    let first = PaperServe::spawn(&emu, &journal);
+    post(&first, "OLD1").await;
+    assert!(first.terminate().success());
+    assert_eq!(entry_fills("OLD1"), 1);
+    // The account row goes, the fills stay: the journal of an older binary.
+    rusqlite::Connection::open(&journal)
+        .unwrap()
+        .execute("DELETE FROM paper_account", [])
+        .unwrap();
+
+    let second = PaperServe::spawn(&emu, &journal);
+    post(&second, "NEW1").await;
+    assert!(second.terminate().success());
+    assert_eq!(entry_fills("OLD1"), 1);
+    assert_eq!(entry_fills("NEW1"), 1, "the new account's entry fill is journaled");
+}

@@ -962,7 +962,15 @@ async fn paper_engine(settings: &Settings, public: &RestClient) -> Result<sim_en
             ));
         }
     }
-    let mut config = sim_engine::EngineConfig::new(wanted, settings.paper_usdt, 1);
+    // The seed makes the engine's order ids and execIds. A fresh account's must not repeat
+    // those of fills already in the journal (an earlier account whose row is gone, a journal
+    // of a binary that did not keep the account): the journal keeps a fill once per execId,
+    // so a repeated one would be dropped. A restored account continues its saved generator.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().rotate_left(32) ^ u64::from(d.subsec_nanos()))
+        ^ u64::from(std::process::id()).rotate_left(48);
+    let mut config = sim_engine::EngineConfig::new(wanted, settings.paper_usdt, seed);
     config.static_prices = true;
     config.limits.executions_kept = PAPER_EXECUTIONS_KEPT;
     for s in &settings.symbols {
