@@ -537,3 +537,53 @@ async fn a_legs_status_follows_order_events_and_never_goes_back() {
     assert_eq!(status(&gw, "TP2"), None);
     assert!(gw.trade("T2").is_none());
 }
+
+/// A client tag may carry the prefix (`andre_T7`; its ids are `andre_TP1_T7`): its legs'
+/// statuses follow the exchange's reports all the same (they stayed unknown: the id's tag,
+/// `T7`, named no trade).
+#[tokio::test]
+async fn a_prefixed_client_tags_legs_follow_order_events() {
+    use exec_events::{OrderEvent, OrderEventKind};
+    let mut m = Mocks::new();
+    let log = recorder();
+    m.router
+        .expect_place_market_entry()
+        .times(1)
+        .returning(acked(&log));
+    m.router.expect_get_order().returning(|_, l| {
+        Ok(Some(snapshot(
+            l.as_str(),
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Filled,
+        )))
+    });
+    let (gw, _) = m.build_mem();
+    gw.execute_entry(&plan("andre_T7")).await.unwrap();
+    let status = |gw: &exec_gateway::Gateway, leg: &str| {
+        gw.trade("andre_T7")
+            .and_then(|t| t.orders.get(leg).cloned())
+            .and_then(|(_, s)| s)
+    };
+    assert_eq!(status(&gw, "ENTRY"), Some(OrderStatus::Filled));
+    let event = |link: &str, kind| OrderEvent {
+        kind,
+        symbol: "BTCUSDT".into(),
+        side: Side::Sell,
+        order_id: "1".into(),
+        order_link_id: link.into(),
+        qty: dec!(0.01),
+        price: Some(dec!(51000)),
+        trigger_price: None,
+        filled_qty: Decimal::ZERO,
+        avg_price: None,
+        reduce_only: true,
+        reason: None,
+        simulated: false,
+    };
+    gw.observe_order(&event("andre_TP1_T7", OrderEventKind::Accepted));
+    assert_eq!(status(&gw, "TP1"), Some(OrderStatus::Open));
+    gw.observe_order(&event("andre_TP1_T7", OrderEventKind::Filled));
+    assert_eq!(status(&gw, "TP1"), Some(OrderStatus::Filled));
+    assert!(gw.trade("T7").is_none());
+}

@@ -337,7 +337,16 @@ impl Gateway {
         let Some((leg, tag)) = self.links.parse(link) else {
             return;
         };
-        self.update_trade(tag, |t| {
+        // The id carries the tag without the prefix; the trade's client tag may have it
+        // (`andre_T1`: ids `andre_ENTRY_T1`). Only one of the two can be a trade
+        // (`check_ids_unclaimed`).
+        let prefixed = format!("{}{tag}", self.links.prefix());
+        let key = if lock(&self.trades).contains_key(tag) {
+            tag
+        } else {
+            prefixed.as_str()
+        };
+        self.update_trade(key, |t| {
             let (known, last) = t
                 .orders
                 .entry(leg.code())
