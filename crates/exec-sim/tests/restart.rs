@@ -255,3 +255,82 @@ async fn a_crash_between_the_engine_and_the_save_places_each_order_once_after_th
     let open = account(&second.router).open.len();
     assert_eq!(open, 5, "every TP and DCA rests once");
 }
+
+/// The SPEC's client tags carry the prefix (`andre_RAD_…`, ids `andre_ENTRY_RAD_…`). After a
+/// restart, recover() finds the trade once, under its own tag: the tag its orders on the
+/// exchange carry (`RX1`, without the prefix) is the same trade, not a second one "with
+/// orders on the exchange but no plan in the journal" reported on every pass.
+#[tokio::test]
+async fn recover_finds_a_prefixed_client_tags_trade_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let first = paper(
+        dec!(10000),
+        Arc::new(SqliteJournal::open(&path).unwrap()),
+        None,
+    );
+    let plan = plan("andre_RX1");
+    open_trade(&first, &plan).await;
+    drop(first);
+
+    let second = paper(
+        dec!(10000),
+        Arc::new(SqliteJournal::open(&path).unwrap()),
+        None,
+    );
+    let mut errors = second.bus.subscribe();
+    let recovered = second.gateway.recover().await.unwrap();
+    let tags: Vec<&str> = recovered.iter().map(|r| r.state.tag.as_str()).collect();
+    assert_eq!(tags, ["andre_RX1"], "{recovered:?}");
+    assert!(recovered[0].disagreements.is_empty(), "{recovered:?}");
+    while let Some(received) = errors.try_recv() {
+        if let exec_events::Received::Event(env) = received {
+            if let exec_events::Event::ExecutionError(e) = env.event.as_ref() {
+                panic!("recover() reported {e:?}");
+            }
+        }
+    }
+}
+
+/// A prefixed client tag's trade whose position was closed by hand while its DCAs still
+/// rest: recover() sees those orders as the trade's (open), so it does not close the trade
+/// and leave them resting untracked (a DCA filling later would open a position nobody
+/// manages).
+#[tokio::test]
+async fn recover_sees_a_prefixed_client_tags_resting_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let first = paper(
+        dec!(10000),
+        Arc::new(SqliteJournal::open(&path).unwrap()),
+        None,
+    );
+    let plan = plan("andre_RX2");
+    open_trade(&first, &plan).await;
+    let size = first.router.get_position(&btc()).await.unwrap().size;
+    first.router.with_engine(|e, now| {
+        let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::Side::Sell, size)
+            .reduce_only();
+        e.create_order(now, &close).unwrap();
+    });
+    assert!(first.router.get_position(&btc()).await.unwrap().is_flat());
+    drop(first);
+
+    let second = paper(
+        dec!(10000),
+        Arc::new(SqliteJournal::open(&path).unwrap()),
+        None,
+    );
+    let recovered = second.gateway.recover().await.unwrap();
+    let trade = &recovered
+        .iter()
+        .find(|r| r.state.tag == "andre_RX2")
+        .expect("recovered")
+        .state;
+    assert_ne!(trade.phase, Phase::Closed, "{trade:?}");
+    assert_eq!(
+        trade.orders.get("DCA1").and_then(|(_, s)| *s),
+        Some(exec_gateway::OrderStatus::Open),
+        "{trade:?}"
+    );
+}

@@ -157,6 +157,23 @@ impl Gateway {
         lock(&self.trades).get(tag).cloned()
     }
 
+    /// The client tag of the trade an orderLinkId's tag (`LinkIds::parse`) belongs to: the
+    /// ids carry the tag without the prefix, and a client tag may have it (`andre_T1`, the
+    /// SPEC's form; ids `andre_ENTRY_T1`). The tracked trade's tag when this gateway has one
+    /// (only one of the two forms can be: `check_ids_unclaimed`), else `id_tag` itself.
+    pub fn client_tag_of(&self, id_tag: &str) -> String {
+        let trades = lock(&self.trades);
+        if trades.contains_key(id_tag) {
+            return id_tag.to_owned();
+        }
+        let prefixed = format!("{}{id_tag}", self.links.prefix());
+        if trades.contains_key(&prefixed) {
+            prefixed
+        } else {
+            id_tag.to_owned()
+        }
+    }
+
     /// Every trade this gateway tracks (opened, or found again by `recover()`), by tag.
     pub fn trades(&self) -> Vec<TradeState> {
         let mut all: Vec<TradeState> = lock(&self.trades).values().cloned().collect();
@@ -337,16 +354,7 @@ impl Gateway {
         let Some((leg, tag)) = self.links.parse(link) else {
             return;
         };
-        // The id carries the tag without the prefix; the trade's client tag may have it
-        // (`andre_T1`: ids `andre_ENTRY_T1`). Only one of the two can be a trade
-        // (`check_ids_unclaimed`).
-        let prefixed = format!("{}{tag}", self.links.prefix());
-        let key = if lock(&self.trades).contains_key(tag) {
-            tag
-        } else {
-            prefixed.as_str()
-        };
-        self.update_trade(key, |t| {
+        self.update_trade(&self.client_tag_of(tag), |t| {
             let (known, last) = t
                 .orders
                 .entry(leg.code())

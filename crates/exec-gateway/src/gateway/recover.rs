@@ -126,6 +126,8 @@ impl Gateway {
             .map_err(|e| self.journal_failed("recover", e))?
             .into_iter()
             .collect();
+        // The tags the exchange's orders carry (`LinkIds::parse`).
+        let mut id_tags = BTreeSet::new();
         for position in &positions {
             let orders = self
                 .retry(|| self.ports.router.sync_open_orders(&position.symbol))
@@ -133,7 +135,7 @@ impl Gateway {
                 .map_err(port)?;
             for o in orders {
                 if let Some((_, tag)) = self.links.parse(&o.order_link_id) {
-                    tags.insert(tag.to_owned());
+                    id_tags.insert(tag.to_owned());
                 }
             }
         }
@@ -144,7 +146,23 @@ impl Gateway {
             .map_err(port)?;
         for o in history {
             if let Some((_, tag)) = self.links.parse(&o.order_link_id) {
-                tags.insert(tag.to_owned());
+                id_tags.insert(tag.to_owned());
+            }
+        }
+        // The ids carry the tag without the prefix; the journaled client tag may have it
+        // (`andre_T1`, the SPEC's form): the same trade, not one without a plan.
+        for id_tag in id_tags {
+            let prefixed = format!("{}{id_tag}", self.links.prefix());
+            let journal = &self.ports.journal;
+            let plan_of = |tag: &str| {
+                journal
+                    .plan(tag)
+                    .map_err(|e| self.journal_failed("recover", e))
+            };
+            if plan_of(&id_tag)?.is_none() && plan_of(&prefixed)?.is_some() {
+                tags.insert(prefixed);
+            } else {
+                tags.insert(id_tag);
             }
         }
         let mut out = Vec::new();
@@ -247,7 +265,7 @@ impl Gateway {
                     && self
                         .links
                         .parse(&o.order_link_id)
-                        .is_some_and(|(_, t)| t == tag)
+                        .is_some_and(|(_, t)| t == self.links.tag_of(tag))
             })
             .map(|o| o.order_link_id)
             .collect())
