@@ -116,10 +116,12 @@ impl Manager {
                             else {
                                 continue;
                             };
-                            let plan = lock(&held).get(tag).cloned();
+                            // The id's tag lacks the prefix a client tag may carry.
+                            let tag = gateway.client_tag_of(tag);
+                            let plan = lock(&held).get(&tag).cloned();
                             if let Some(plan) = plan {
                                 if step(&gateway, positions.as_ref(), &plan, Some(leg)).await {
-                                    finished(&held, &store, tag).await;
+                                    finished(&held, &store, &tag).await;
                                 }
                             }
                         }

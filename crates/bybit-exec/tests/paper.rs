@@ -442,3 +442,58 @@ async fn a_fresh_paper_account_on_a_journal_with_older_fills_journals_its_own_fi
     assert_eq!(entry_fills("OLD1"), 1);
     assert_eq!(entry_fills("NEW1"), 1, "the new account's entry fill is journaled");
 }
+
+/// A managed trade whose client tag carries the prefix (the SPEC's `andre_RAD_…` form; its
+/// ids are `andre_TP1_PXM`): TP1's fill moves it to breakeven (the manager found no plan
+/// under the id's tag `PXM` and did nothing), and the page lists its resting orders under
+/// its own tag, not under a second trade `PXM`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_trade_with_a_prefixed_client_tag_is_managed_and_shown_once() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal-paper.sqlite");
+    const TAG: &str = "andre_PXM";
+    let serve = PaperServe::spawn(&emu, &journal);
+    let answer: Value = reqwest::Client::new()
+        .post(format!("http://{}/api/trades", serve.addr))
+        .header("X-Bybit-Exec", "1")
+        .json(&plan(TAG))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["trade"]["phase"], "IN_POSITION", "{answer}");
+    let legs = [
+        "andre_DCA1_PXM".to_owned(),
+        "andre_TP1_PXM".to_owned(),
+        "andre_TP2_PXM".to_owned(),
+    ];
+    eventually("the TPs and the DCA rest, shown under the trade's tag", || async {
+        resting(&serve, TAG).await == legs
+    })
+    .await;
+    let tags: Vec<Value> = read_status(&serve).await["trades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].clone())
+        .collect();
+    assert_eq!(tags, [json!(TAG)], "one trade on the page");
+    set_price(&emu, "51500").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while serve.trade(TAG).await["phase"] != "BREAKEVEN" {
+        assert!(
+            Instant::now() < deadline,
+            "TP1 filled but the trade is not at breakeven: {}",
+            serve.trade(TAG).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eventually("the DCA is cancelled, TP2 rests", || async {
+        resting(&serve, TAG).await == legs[2..]
+    })
+    .await;
+    assert!(serve.terminate().success());
+}

@@ -390,9 +390,13 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         .tags()
         .iter()
         .map(|tag| {
-            let state = rt.gateway.trade(tag);
-            let recovered = app.recovered.iter().any(|t| t == tag);
-            (tag.clone(), trade_view(tag, state.as_ref(), recovered))
+            // An id's tag (from an order or event) lacks the prefix a client tag may carry:
+            // one trade, one row.
+            let tag = rt.gateway.client_tag_of(tag);
+            let state = rt.gateway.trade(&tag);
+            let recovered = app.recovered.iter().any(|t| *t == tag);
+            let view = trade_view(&tag, state.as_ref(), recovered);
+            (tag, view)
         })
         .collect();
     let mut other_orders = Vec::new();
@@ -422,9 +426,12 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
             };
             match parsed {
                 Some((_, tag)) => {
+                    let tag = rt.gateway.client_tag_of(tag);
                     trades
-                        .entry(tag.to_owned())
-                        .or_insert_with(|| trade_view(tag, rt.gateway.trade(tag).as_ref(), false))
+                        .entry(tag.clone())
+                        .or_insert_with(|| {
+                            trade_view(&tag, rt.gateway.trade(&tag).as_ref(), false)
+                        })
                         .open_orders
                         .push(view);
                 }

@@ -287,8 +287,10 @@ async fn prune(app: &App, snapshot: &Snapshot) {
     for (_, orders) in &snapshot.orders {
         for o in orders.iter().flatten() {
             if let Some((_, tag)) = links.parse(&o.order_link_id) {
-                app.seen.add_tag(tag);
-                open.insert(tag.to_owned());
+                // The trade's own tag (a client tag may carry the prefix the id's lacks).
+                let tag = app.runtime.gateway.client_tag_of(tag);
+                app.seen.add_tag(&tag);
+                open.insert(tag);
             }
         }
     }
