@@ -458,6 +458,11 @@ pub async fn run_until(
     // A journal file outlives the run: a tag names one trade for ever, and the journal
     // remembers fills by execId, so a run on a file takes a fresh tag and fresh exchange ids.
     let mut fresh = args.clone();
+    // The orderLinkIds carry the tag without the prefix (`andre_DX` and `DX` name the same
+    // ids), and the demo names its orders by them: the trade takes the bare tag.
+    if let Some(bare) = args.tag.strip_prefix(DEFAULT_LINK_PREFIX) {
+        fresh.tag = bare.to_owned();
+    }
     if args.journal.is_some() {
         let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -241,3 +241,20 @@ async fn the_demo_runs_twice_on_one_journal_file() {
         assert!(report.agrees(), "run {run}");
     }
 }
+
+/// `--tag` in the SPEC's form, with the orderLinkId prefix (`andre_DX`): the demo runs its
+/// trade to flat and agrees (it waited for `andre_ENTRY_andre_DX`, an id the layer never
+/// makes, and failed after 10 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_tag_carrying_the_prefix_runs_and_agrees() {
+    let args = DemoArgs {
+        quiet: true,
+        tag: "andre_DX".to_owned(),
+        ..DemoArgs::default()
+    };
+    let report = demo::run_with(&args, Arc::new(|_: &str| {})).await.unwrap();
+    assert!(report.agrees(), "{:?}", report.rows);
+    assert_eq!(report.fills, 5);
+    let history = report.history.expect("the trade is in the journal");
+    assert_eq!(history.fills, 5, "{history:?}");
+}
