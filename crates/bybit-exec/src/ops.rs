@@ -11,9 +11,9 @@ use bybit_rest::BybitRest;
 use comfy_table::Table;
 use exec_events::EventBus;
 use exec_gateway::{
-    trade_fills, trade_histories, trade_history, AccountService, Journal, LinkIds, MemoryJournal, OrderRouter,
-    OrderSnapshot, Outcome, Phase, PositionService, SqliteJournal, Symbol, TradeHistory,
-    DEFAULT_LINK_PREFIX,
+    trade_fills, trade_histories, trade_history, AccountService, Journal, LinkIds, MemoryJournal,
+    OrderRouter, OrderSnapshot, Outcome, Phase, PositionService, SqliteJournal, Symbol,
+    TradeHistory, DEFAULT_LINK_PREFIX,
 };
 use exec_live::{LiveConfig, LiveExchange};
 use rust_decimal::Decimal;

@@ -440,7 +440,11 @@ async fn a_fresh_paper_account_on_a_journal_with_older_fills_journals_its_own_fi
     post(&second, "NEW1").await;
     assert!(second.terminate().success());
     assert_eq!(entry_fills("OLD1"), 1);
-    assert_eq!(entry_fills("NEW1"), 1, "the new account's entry fill is journaled");
+    assert_eq!(
+        entry_fills("NEW1"),
+        1,
+        "the new account's entry fill is journaled"
+    );
 }
 
 /// A managed trade whose client tag carries the prefix (the SPEC's `andre_RAD_…` form; its
@@ -470,9 +474,10 @@ async fn a_managed_trade_with_a_prefixed_client_tag_is_managed_and_shown_once() 
         "andre_TP1_PXM".to_owned(),
         "andre_TP2_PXM".to_owned(),
     ];
-    eventually("the TPs and the DCA rest, shown under the trade's tag", || async {
-        resting(&serve, TAG).await == legs
-    })
+    eventually(
+        "the TPs and the DCA rest, shown under the trade's tag",
+        || async { resting(&serve, TAG).await == legs },
+    )
     .await;
     let tags: Vec<Value> = read_status(&serve).await["trades"]
         .as_array()

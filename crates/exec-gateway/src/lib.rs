@@ -38,9 +38,9 @@ pub use config::{DcaMode, GatewayConfig, TpFailurePolicy, DEFAULT_LINK_PREFIX};
 pub use error::{GatewayError, PortError, PortResult};
 pub use gateway::{EntryResult, Gateway, OpenedTrade, Ports, ReconcileReport, Recovered};
 pub use journal::{
-    trade_fills, trade_histories, trade_history, trade_pnl, Intended, Intent, IntentRow, Journal, JournalError,
-    MemoryJournal, Outcome, PlanRow, SqliteJournal, StateRow, TradeHistory, TradePnl, WriteKind,
-    WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
+    trade_fills, trade_histories, trade_history, trade_pnl, Intended, Intent, IntentRow, Journal,
+    JournalError, MemoryJournal, Outcome, PlanRow, SqliteJournal, StateRow, TradeHistory, TradePnl,
+    WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
 };
 pub use link_id::{CancelScope, Leg, LegFilter, LinkIds};
 pub use ports::{

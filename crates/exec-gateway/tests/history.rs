@@ -345,7 +345,8 @@ fn a_client_tag_carrying_the_prefix_keeps_its_fills_and_pnl() {
     ] {
         j.record_fill(&f).unwrap();
     }
-    j.record_state("andre_T9", Phase::Closed, "flat", 130).unwrap();
+    j.record_state("andre_T9", Phase::Closed, "flat", 130)
+        .unwrap();
     let h = trade_history(&j, &links(), "andre_T9").unwrap().unwrap();
     assert_eq!(h.fills, 2, "{h:?}");
     assert_eq!((h.qty, h.closed_qty), (dec!(0.02), dec!(0.02)));

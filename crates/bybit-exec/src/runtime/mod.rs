@@ -968,7 +968,9 @@ async fn paper_engine(settings: &Settings, public: &RestClient) -> Result<sim_en
     // so a repeated one would be dropped. A restored account continues its saved generator.
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs().rotate_left(32) ^ u64::from(d.subsec_nanos()))
+        .map_or(0, |d| {
+            d.as_secs().rotate_left(32) ^ u64::from(d.subsec_nanos())
+        })
         ^ u64::from(std::process::id()).rotate_left(48);
     let mut config = sim_engine::EngineConfig::new(wanted, settings.paper_usdt, seed);
     config.static_prices = true;

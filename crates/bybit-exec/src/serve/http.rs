@@ -394,7 +394,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
             // one trade, one row.
             let tag = rt.gateway.client_tag_of(tag);
             let state = rt.gateway.trade(&tag);
-            let recovered = app.recovered.iter().any(|t| *t == tag);
+            let recovered = app.recovered.contains(&tag);
             let view = trade_view(&tag, state.as_ref(), recovered);
             (tag, view)
         })
@@ -429,9 +429,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
                     let tag = rt.gateway.client_tag_of(tag);
                     trades
                         .entry(tag.clone())
-                        .or_insert_with(|| {
-                            trade_view(&tag, rt.gateway.trade(&tag).as_ref(), false)
-                        })
+                        .or_insert_with(|| trade_view(&tag, rt.gateway.trade(&tag).as_ref(), false))
                         .open_orders
                         .push(view);
                 }
