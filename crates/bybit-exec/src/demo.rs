@@ -75,6 +75,8 @@ pub enum Inject {
     ChangedPosition,
     /// TP1 reported cancelled on the layer's bus although the exchange filled it.
     LegStatus,
+    /// A funding payment the exchange never booked, in the layer's journal during the trade.
+    BookedPnl,
 }
 
 /// The demo was stopped by Ctrl-C: it closed what it had opened and printed the table;
@@ -644,6 +646,26 @@ fn inject(
             ));
             order.kind = OrderEventKind::Cancelled;
             rt.bus.publish(Event::Order(order));
+        }
+        Inject::BookedPnl => {
+            let first = lock(&timeline.view).fills.first().cloned();
+            let first = first.ok_or_else(|| anyhow!("no fill to date the funding by"))?;
+            timeline
+                .say("inject   a funding payment of 1 USDT the exchange never booked, journaled");
+            // No orderLinkId: a position-level execution, the trade's by its time.
+            let funding = Fill {
+                exec_id: "injected-funding".to_owned(),
+                order_id: String::new(),
+                order_link_id: String::new(),
+                qty: first.qty,
+                fee: dec!(1),
+                pnl: Some(Decimal::ZERO),
+                exec_kind: ExecKind::Funding,
+                ..first
+            };
+            rt.journal
+                .record_fill(&funding)
+                .map_err(|e| anyhow!("journaling the injected funding: {e}"))?;
         }
     }
     Ok(())

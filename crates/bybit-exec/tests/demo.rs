@@ -114,6 +114,7 @@ fn the_demo_command_exits_non_zero_when_a_row_disagrees() {
         ("doubled-fill", "fills (each once, by execId)"),
         ("changed-position", "position BTCUSDT"),
         ("leg-status", "TP1 andre_TP1_DEMO"),
+        ("booked-pnl", "realised P&L (USDT)"),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_bybit-exec"))
             .args(["demo", "--quiet", "--inject", fault])
@@ -257,4 +258,17 @@ async fn a_demo_tag_carrying_the_prefix_runs_and_agrees() {
     assert_eq!(report.fills, 5);
     let history = report.history.expect("the trade is in the journal");
     assert_eq!(history.fills, 5, "{history:?}");
+}
+
+/// The realised P&L row compares the journal's P&L with the exchange's: a funding payment
+/// only the journal holds makes exactly that row disagree, by that payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pnl_the_exchange_never_booked_makes_the_pnl_row_disagree() {
+    let bad = disagreeing(Inject::BookedPnl).await;
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    let (item, layer, exchange) = &bad[0];
+    assert_eq!(item, "realised P&L (USDT)");
+    let layer: rust_decimal::Decimal = layer.parse().unwrap();
+    let exchange: rust_decimal::Decimal = exchange.parse().unwrap();
+    assert_eq!(exchange - layer, rust_decimal_macros::dec!(1), "{bad:?}");
 }
