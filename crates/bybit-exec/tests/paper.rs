@@ -502,3 +502,29 @@ async fn a_managed_trade_with_a_prefixed_client_tag_is_managed_and_shown_once() 
     .await;
     assert!(serve.terminate().success());
 }
+
+/// More finished trades than the page lists: the status says how many there are, so the
+/// page can say the rows it shows are the newest of them (beside a realised total that
+/// counts every one); it listed 50 with nothing saying others were left off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_says_how_many_finished_trades_the_history_leaves_off() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal-paper.sqlite");
+    {
+        let j = SqliteJournal::open(&journal).unwrap();
+        for n in 0..55 {
+            let tag = format!("OLD{n}");
+            j.record_plan(&bybit_exec::demo::plan(&tag).unwrap(), 1_000 + n)
+                .unwrap();
+            j.record_state(&tag, exec_gateway::Phase::Closed, "done", 2_000 + n)
+                .unwrap();
+        }
+    }
+    let serve = PaperServe::spawn(&emu, &journal);
+    let status = read_status(&serve).await;
+    assert_eq!(status["history"].as_array().unwrap().len(), 50, "{status}");
+    assert_eq!(status["historyTotal"], 55, "{status}");
+    assert_eq!(status["history"][0]["tag"], "OLD54", "newest first");
+    assert!(serve.terminate().success());
+}

@@ -347,6 +347,9 @@ struct StatusView {
     wallet: Option<WalletView>,
     /// The finished trades of the journal, newest first (at most [`HISTORY_ROWS`]).
     history: Vec<TradeHistory>,
+    /// How many finished trades the journal holds (`history` lists the newest of them), so
+    /// the page says when rows are left off beside a total that counts them all.
+    history_total: usize,
     /// Realised P&L of every trade in the journal; `null` when it could not be read.
     realised_pnl_total: Option<Decimal>,
     /// The session's equity, oldest first (the chart).
@@ -508,6 +511,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         .cloned()
         .collect();
     history.sort_by_key(|h| std::cmp::Reverse(h.closed_time_ms));
+    let history_total = history.len();
     history.truncate(HISTORY_ROWS);
     Json(StatusView {
         routing: rt.settings.routing.as_str().to_owned(),
@@ -529,6 +533,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         errors,
         wallet,
         history,
+        history_total,
         realised_pnl_total,
         equity: app.snapshot.series(),
         paper_balance: rt.paper.as_ref().map(|p| {
