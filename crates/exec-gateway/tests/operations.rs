@@ -587,3 +587,49 @@ async fn a_prefixed_client_tags_legs_follow_order_events() {
     assert_eq!(status(&gw, "TP1"), Some(OrderStatus::Filled));
     assert!(gw.trade("T7").is_none());
 }
+
+/// A take-profit refused once and placed by a later setup_tps under the same orderLinkId
+/// (the policy's rule 2: a refused order was never on the exchange, so it is sent again):
+/// its leg reads open, not the refusal, and it is not listed as missing. The refusal's
+/// "rejected" is final for an order, not for an orderLinkId sent again.
+#[tokio::test]
+async fn a_leg_refused_then_placed_again_reads_open() {
+    let mut m = Mocks::new();
+    let log = recorder();
+    let refused_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ack = acked(&log);
+    m.router.expect_place_tp_order().returning(move |req| {
+        if req.order_link_id.as_str() == "andre_TP1_T1"
+            && !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(PortError::Rejected {
+                code: 110094,
+                message: "price out of the band".into(),
+            });
+        }
+        ack(req)
+    });
+    m.router.expect_get_order().returning(|_, _| Ok(None));
+    let l = log.clone();
+    m.router
+        .expect_sync_open_orders()
+        .returning(move |_| Ok(resting(&l)));
+    let (gw, _) = m.build_mem();
+    let position = long(dec!(0.023), dec!(50000));
+    let status = |gw: &exec_gateway::Gateway| {
+        gw.trade("T1")
+            .and_then(|t| t.orders.get("TP1").cloned())
+            .and_then(|(_, s)| s)
+    };
+    assert!(gw.setup_tps(&plan("T1"), &position).await.is_err());
+    assert_eq!(status(&gw), Some(OrderStatus::Rejected));
+    gw.setup_tps(&plan("T1"), &position).await.unwrap();
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.order_link_id.as_str() == "andre_TP1_T1"),
+        "TP1 was sent again"
+    );
+    assert_eq!(status(&gw), Some(OrderStatus::Open));
+}

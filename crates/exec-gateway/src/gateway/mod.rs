@@ -373,9 +373,31 @@ impl Gateway {
             Outcome::Acked { .. } => OrderStatus::Open,
             Outcome::Rejected { .. } => OrderStatus::Rejected,
             Outcome::Cancelled => OrderStatus::Cancelled,
+            Outcome::Resolved { found: false, .. } => {
+                // No order under this id: a refusal noted for it was of a send that made
+                // none, and the id may be sent again (the outcome policy's rule 2). The
+                // refusal is final for that send, not for the leg: the next answer counts.
+                self.clear_refused(link);
+                return;
+            }
             _ => return,
         };
         self.set_leg_status(link, status, false);
+    }
+
+    /// Forgets a leg's "rejected" status (see [`Gateway::note_outcome`]); any other status
+    /// stays (a finished order's is final).
+    fn clear_refused(&self, link: &str) {
+        let Some((leg, tag)) = self.links.parse(link) else {
+            return;
+        };
+        self.update_trade(&self.client_tag_of(tag), |t| {
+            if let Some((known, last)) = t.orders.get_mut(&leg.code()) {
+                if known.as_str() == link && *last == Some(OrderStatus::Rejected) {
+                    *last = None;
+                }
+            }
+        });
     }
 
     pub(crate) fn note_leg(&self, tag: &str, leg: Leg, link: &str) {
