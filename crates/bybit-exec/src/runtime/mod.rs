@@ -921,18 +921,52 @@ async fn subscribe_tickers(public: &WsStream, symbols: &[String]) {
 /// Reads the public stream's events; with a paper router, every ticker's last price is
 /// printed on its engine (its resting orders fill as the real market moves).
 async fn drain(mut events: EventReceiver, paper: Option<Arc<PaperRouter>>) {
+    // A ticker comes several times a second: a failure that lasts (the paper account could
+    // not be saved, which refuses every later call) is logged once, not with every tick.
+    let mut failing = Repeats::default();
     while let Some(event) = events.recv().await {
         match event {
             WsEvent::Ticker(t) => {
                 if let (Some(paper), Some(price)) = (&paper, t.last_price) {
-                    if let Err(e) = paper.set_price(&t.symbol, price) {
-                        tracing::warn!(symbol = %t.symbol, error = %e, "paper price not applied");
+                    match paper.set_price(&t.symbol, price) {
+                        Err(e) => {
+                            if failing.failed(&e.to_string()) {
+                                tracing::warn!(symbol = %t.symbol, error = %e, "paper price not applied (said once while it lasts)");
+                            }
+                        }
+                        Ok(()) => {
+                            if failing.ok() {
+                                tracing::info!(symbol = %t.symbol, "paper prices applied again");
+                            }
+                        }
                     }
                 }
             }
             WsEvent::Closed { .. } => break,
             _ => {}
         }
+    }
+}
+
+/// The last failure of a repeated call, so a lasting one is told once.
+#[derive(Debug, Default)]
+struct Repeats {
+    last: Option<String>,
+}
+
+impl Repeats {
+    /// A failure: whether it is new (the first, or another than the last).
+    fn failed(&mut self, why: &str) -> bool {
+        let new = self.last.as_deref() != Some(why);
+        if new {
+            self.last = Some(why.to_owned());
+        }
+        new
+    }
+
+    /// A success: whether it ends a run of failures.
+    fn ok(&mut self) -> bool {
+        self.last.take().is_some()
     }
 }
 
@@ -1024,6 +1058,17 @@ mod tests {
             during >= 5,
             "the thread was blocked: {during} ticks in 300 ms"
         );
+    }
+
+    #[test]
+    fn a_lasting_failure_is_told_once() {
+        let mut r = Repeats::default();
+        assert!(r.failed("unsaved"));
+        assert!(!r.failed("unsaved"), "the same failure again: not told");
+        assert!(r.failed("unknown symbol"), "another failure: told");
+        assert!(r.ok(), "the run of failures ended");
+        assert!(!r.ok());
+        assert!(r.failed("unsaved"), "a new run: told again");
     }
 
     #[test]
