@@ -107,8 +107,13 @@ pub struct Done {
 /// Runs an operator command with the settings from the environment and file.
 pub async fn run(command: OpsCommand, config: &ConfigArgs) -> Result<()> {
     let settings = Settings::load(config)?;
-    for notice in settings.notices() {
-        eprintln!("note: {notice}");
+    // The environment's notes (a thin testnet market, …) concern trading on it; a command
+    // that only reads the journal never reaches the exchange.
+    let reads_journal_only = matches!(command, OpsCommand::Journal(_) | OpsCommand::Trades(_));
+    if !reads_journal_only {
+        for notice in settings.notices() {
+            eprintln!("note: {notice}");
+        }
     }
     // A slow exchange is never silent: "still waiting for …" every few seconds (issue 17).
     let what = format!("the answers `{}` needs", name(&command));

@@ -167,3 +167,28 @@ async fn the_emulator_subcommand_serves_and_stops_on_sigterm() {
     };
     assert!(status.success());
 }
+
+/// The commands that only read the journal print no note about trading on the environment
+/// (the thin testnet market): they never reach it.
+#[test]
+fn journal_readers_print_no_environment_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let out = bin()
+        .args(["demo", "--quiet", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = bin()
+        .arg("trades")
+        .env("EXECUTION_JOURNAL", &journal)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("note:"), "{stderr}");
+    // A command that talks to the exchange still says it.
+    let out = bin().arg("balance").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("note: testnet"));
+}
