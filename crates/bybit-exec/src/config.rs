@@ -1186,7 +1186,8 @@ impl Settings {
 
     /// The URLs' hosts (R-CFG-5): orders and the private stream may go to a Bybit mainnet
     /// host only with `BYBIT_ENV=mainnet` confirmed (public data may: demo takes it from
-    /// mainnet), and every URL is https / wss unless its host is loopback (an emulator).
+    /// mainnet), every URL is https / wss unless its host is loopback (an emulator), and
+    /// the four are all on loopback (a local emulator) or none is.
     fn check_hosts(&self) -> Result<(), ConfigError> {
         let mainnet_ok = self.env == BybitEnv::Mainnet && self.mainnet_confirmed;
         let urls = [
@@ -1225,6 +1226,33 @@ impl Settings {
                     ),
                 });
             }
+        }
+        // One exchange: a local emulator serves all four, so either every URL is on this
+        // machine or none is. A mix would place orders on one exchange and read fills or
+        // prices from another, under a name that fits only half of it.
+        let rest_local = is_loopback_host(&host_of(&self.rest_url));
+        if let Some((key, url, ..)) = urls
+            .iter()
+            .find(|(_, url, ..)| is_loopback_host(&host_of(url)) != rest_local)
+        {
+            let (here, there) = if rest_local {
+                ("on this machine", "elsewhere")
+            } else {
+                ("elsewhere", "on this machine")
+            };
+            return Err(ConfigError::Invalid {
+                key,
+                origin: String::new(),
+                shown: format!("{url:?} ({there})"),
+                expected: format!(
+                    "a URL {here}, as BYBIT_REST_URL {:?} is: a local emulator is all four URLs \
+                     (BYBIT_REST_URL, BYBIT_PUBLIC_REST_URL, BYBIT_WS_PUBLIC_URL, \
+                     BYBIT_WS_PRIVATE_URL) on loopback, a Bybit environment none of them, so \
+                     orders, fills and prices come from one exchange (`bybit-exec emulator` \
+                     prints the four export lines)",
+                    self.rest_url
+                ),
+            });
         }
         Ok(())
     }
@@ -1422,6 +1450,63 @@ mod tests {
             .notices()
             .join(" ")
             .contains("testnet: the market is thin"));
+    }
+
+    // Issue 17 item 4: a local emulator is all four URLs on this machine. Only some of them
+    // on loopback is not an emulator named honestly but two exchanges at once (orders on one,
+    // fills or prices from the other), so it is refused naming the odd URL. Before, setting
+    // only BYBIT_REST_URL=http://127.0.0.1:… was taken as "local emulator" while the streams
+    // stayed on testnet, and a loopback private stream beside testnet REST was "testnet".
+    #[test]
+    fn some_urls_on_loopback_and_some_not_is_refused_naming_the_odd_one() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[("BYBIT_REST_URL", "http://127.0.0.1:18088")],
+                "BYBIT_WS_PUBLIC_URL",
+            ),
+            (
+                &[
+                    ("BYBIT_REST_URL", "http://localhost:18088"),
+                    ("BYBIT_WS_PUBLIC_URL", "ws://[::1]:18088/v5/public/linear"),
+                ],
+                "BYBIT_WS_PRIVATE_URL",
+            ),
+            (
+                &[("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:18088/v5/private")],
+                "BYBIT_WS_PRIVATE_URL",
+            ),
+            (
+                &[("BYBIT_PUBLIC_REST_URL", "http://127.0.0.1:18088")],
+                "BYBIT_PUBLIC_REST_URL",
+            ),
+            (
+                &[
+                    ("BYBIT_REST_URL", "http://127.0.0.1:18088"),
+                    ("BYBIT_PUBLIC_REST_URL", "https://api-testnet.bybit.com"),
+                    (
+                        "BYBIT_WS_PUBLIC_URL",
+                        "ws://127.0.0.1:18088/v5/public/linear",
+                    ),
+                    ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:18088/v5/private"),
+                ],
+                "BYBIT_PUBLIC_REST_URL",
+            ),
+        ];
+        for (pairs, odd) in cases {
+            let m = load(pairs).map(|s| s.env).unwrap_err().to_string();
+            assert!(
+                m.starts_with(odd) && m.contains("bybit-exec emulator"),
+                "{pairs:?}: {m}"
+            );
+        }
+        // All four on loopback, spelt any loopback way: the local emulator.
+        let s = load(&[
+            ("BYBIT_REST_URL", "http://localhost:18088"),
+            ("BYBIT_WS_PUBLIC_URL", "ws://[::1]:18088/v5/public/linear"),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:18088/v5/private"),
+        ])
+        .unwrap();
+        assert_eq!(s.env, BybitEnv::Emulator);
     }
 
     #[test]
@@ -1726,8 +1811,14 @@ mod tests {
             m.contains("BYBIT_WS_PUBLIC_URL") && m.contains("wss://"),
             "{m}"
         );
-        assert!(load(&[("BYBIT_REST_URL", "http://localhost:9")]).is_ok());
-        assert!(load(&[("BYBIT_REST_URL", "http://[::1]:9")]).is_ok());
+        for rest in ["http://localhost:9", "http://[::1]:9"] {
+            assert!(load(&[
+                ("BYBIT_REST_URL", rest),
+                ("BYBIT_WS_PUBLIC_URL", "ws://localhost:9/v5/public/linear"),
+                ("BYBIT_WS_PRIVATE_URL", "ws://[::1]:9/v5/private"),
+            ])
+            .is_ok());
+        }
         // Hand-built settings are held to the same rules.
         let mut s = Settings::for_emulator("http://127.0.0.1:1", "k", "s").unwrap();
         s.rest_url = "https://api.bybit.com".to_owned();
@@ -1807,6 +1898,8 @@ mod tests {
         let s = load(&[
             ("BYBIT_ENV", "demo"),
             ("BYBIT_REST_URL", "http://127.0.0.1:9/"),
+            ("BYBIT_WS_PUBLIC_URL", "ws://127.0.0.1:9/v5/public/linear"),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:9/v5/private"),
         ])
         .unwrap();
         assert_eq!(s.rest_url, "http://127.0.0.1:9");
