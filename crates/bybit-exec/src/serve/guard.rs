@@ -9,7 +9,9 @@
 //! - while the server listens on loopback, a `Host` that is not this server → 403 (DNS
 //!   rebinding: an attacker's name pointed at 127.0.0.1 would let a page read the account).
 //!   `/health` is not exempt: it lists flagged trades, and every health checker sends the
-//!   `Host` of the URL it was given;
+//!   `Host` of the URL it was given. With `--allow-remote` (another address), a `Host` that
+//!   is not an IP address with this server's port (or a loopback name) → 403 too: a name
+//!   could be an attacker's pointed at this machine;
 //! - an `Origin` of another site → 403 (no page elsewhere reads or drives this server).
 //!
 //! State-changing calls (`POST /api/*`) also need a loopback peer (whatever `--listen`
@@ -95,6 +97,14 @@ fn refuse_any(addr: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Option<Respon
             "this server answers requests addressed to it only (Host)",
         ));
     }
+    if !addr.ip().is_loopback() && !own_host(addr, host) && !ip_address_host(addr, host) {
+        return Some(refused(
+            StatusCode::FORBIDDEN,
+            "with --allow-remote this server answers requests addressed to an IP address of \
+             this machine with its port (Host), never a name: a name could be anyone's \
+             pointed at this machine (DNS rebinding)",
+        ));
+    }
     if let Some(origin) = origin {
         let same = origin
             .strip_prefix("http://")
@@ -116,6 +126,14 @@ fn own_host(addr: SocketAddr, host: &str) -> bool {
         || host == format!("localhost:{port}")
         || host == format!("127.0.0.1:{port}")
         || host == format!("[::1]:{port}")
+}
+
+/// Whether `host` is an IP address with this server's port (`192.168.1.7:8088`,
+/// `[fe80::1]:8088`): a browser sends one only for a URL that names the address itself, so
+/// no other site's name can stand behind it (DNS rebinding needs a name).
+fn ip_address_host(addr: SocketAddr, host: &str) -> bool {
+    host.parse::<SocketAddr>()
+        .is_ok_and(|named| named.port() == addr.port())
 }
 
 /// The control API answers only callers on this machine, whatever `--listen` allowed.
@@ -251,12 +269,20 @@ mod tests {
             any(&absolute, &[("host", "127.0.0.1:8088")]),
             Some(StatusCode::BAD_REQUEST)
         );
-        // --allow-remote on a non-loopback address: the host name is the operator's affair.
+        // --allow-remote on a non-loopback address: reached by an IP address (whichever of
+        // the machine's) or localhost, with its port. A name is refused: DNS rebinding points
+        // an attacker's name at this machine's address, so any page the operator (or anyone
+        // who can reach the port) opens would read the account through their browser.
         let wide: SocketAddr = "0.0.0.0:8088".parse().unwrap();
-        assert_eq!(
-            refuse_any(wide, &path, &headers(&[("host", "box.lan:8088")])).map(|r| r.status()),
-            None
-        );
+        let remote =
+            |host: &str| refuse_any(wide, &path, &headers(&[("host", host)])).map(|r| r.status());
+        assert_eq!(remote("192.168.1.7:8088"), None);
+        assert_eq!(remote("[fe80::1]:8088"), None);
+        assert_eq!(remote("localhost:8088"), None);
+        assert_eq!(remote("box.lan:8088"), Some(StatusCode::FORBIDDEN));
+        assert_eq!(remote("evil.example:8088"), Some(StatusCode::FORBIDDEN));
+        assert_eq!(remote("evil.example"), Some(StatusCode::FORBIDDEN));
+        assert_eq!(remote("192.168.1.7:9999"), Some(StatusCode::FORBIDDEN));
     }
 
     #[test]
