@@ -801,6 +801,14 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
                 KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
             )));
         };
+        // TOML keys are case-sensitive, these are not: the same key in two cases would leave
+        // which value counts to the table's order.
+        if out.iter().any(|(seen, _)| *seen == k.name) {
+            return Err(file_error(format!(
+                "{} is given more than once (in different cases); keep one",
+                k.name
+            )));
+        }
         let wrong = |found: &str| {
             file_error(format!(
                 "{}: a TOML {found} is not accepted; expected {} ({})",
@@ -1531,6 +1539,33 @@ mod tests {
         assert_eq!(s.max_notional_usdt, dec!(1234.5));
         let symbols: Vec<_> = s.symbols.iter().map(|s| s.as_str().to_owned()).collect();
         assert_eq!(symbols, ["ETHUSDT", "SOLUSDT"]);
+    }
+
+    // A key given twice in the file, spelt in two cases, is refused: which one counts would be
+    // a guess. Before, the later in the table's order won silently, so `EXECUTION_DRY_RUN =
+    // true` beside `execution_dry_run = false` routed live.
+    #[test]
+    fn a_key_given_twice_in_the_file_in_two_cases_is_refused() {
+        let f = file("EXECUTION_DRY_RUN = true\nexecution_dry_run = false\n");
+        let m = with_file(&f, &[])
+            .map(|s| s.routing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("EXECUTION_DRY_RUN")
+                && m.contains("more than once")
+                && m.contains(&f.path().display().to_string()),
+            "{m}"
+        );
+        let f = file("BYBIT_API_KEY = \"k\"\nBYBIT_API_SECRET = \"s3cr3t-a\"\nbybit_api_secret = \"s3cr3t-b\"\n");
+        let m = with_file(&f, &[])
+            .map(|s| s.routing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_API_SECRET") && !m.contains("s3cr3t"),
+            "{m}"
+        );
     }
 
     #[test]
