@@ -847,9 +847,26 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
 /// The `export` lines that point the CLI and `serve` at a local emulator at `http_url`
 /// (`http://127.0.0.1:PORT`) with API key `key` and, when it may be printed (the emulator's
 /// published default), `secret`; otherwise a comment says to export the secret given to it.
-/// `bybit-exec emulator` prints them; the README's recipe is the same lines.
+/// `bybit-exec emulator` prints them; the README's recipe is the same lines. An emulator
+/// listening on a wildcard address (`0.0.0.0`, `[::]`) is reached here at the loopback
+/// address of its family, the one these settings take as a local emulator.
 pub fn emulator_exports(http_url: &str, key: &str, secret: Option<&str>) -> String {
     let host = http_url.trim_start_matches("http://").trim_end_matches('/');
+    let host = match host.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_unspecified() => {
+            let loopback = match addr {
+                std::net::SocketAddr::V4(_) => {
+                    std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST)
+                }
+                std::net::SocketAddr::V6(_) => {
+                    std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+                }
+            };
+            std::net::SocketAddr::new(loopback, addr.port()).to_string()
+        }
+        _ => host.to_owned(),
+    };
+    let http_url = format!("http://{host}");
     let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
     let mut out = format!(
         "# point bybit-exec (the CLI and serve) at this emulator, in another shell:\n\
@@ -1515,6 +1532,33 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.env, BybitEnv::Emulator);
+    }
+
+    // `bybit-exec emulator --listen 0.0.0.0:PORT --api-secret …` (allowed with a secret of
+    // one's own) printed `export BYBIT_REST_URL=http://0.0.0.0:PORT`, which these settings
+    // refuse (plain http to a host that is not loopback): the printed lines must work as
+    // printed, so a wildcard address is named by the loopback address of its family.
+    #[test]
+    fn the_emulator_export_lines_load_as_the_local_emulator_whatever_the_listen_address() {
+        for (url, rest) in [
+            ("http://127.0.0.1:18088", "http://127.0.0.1:18088"),
+            ("http://0.0.0.0:18088", "http://127.0.0.1:18088"),
+            ("http://[::]:18088", "http://[::1]:18088"),
+            ("http://[::1]:18088", "http://[::1]:18088"),
+        ] {
+            let text = emulator_exports(url, "k", Some("s"));
+            let pairs: Vec<(String, String)> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("export "))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+                .collect();
+            assert_eq!(pairs.len(), 6, "{text}");
+            let s = Settings::from_sources(pairs, &ConfigArgs::default())
+                .unwrap_or_else(|e| panic!("{url}: {e}\n{text}"));
+            assert_eq!(s.env, BybitEnv::Emulator, "{url}");
+            assert_eq!(s.rest_url, rest, "{url}");
+        }
     }
 
     #[test]
