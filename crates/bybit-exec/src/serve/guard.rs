@@ -119,20 +119,35 @@ fn refuse_any(addr: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Option<Respon
     None
 }
 
-/// The `Host` values that name this server: its bound address, and the loopback names.
+/// The `Host` values that name this server: its bound address, and the loopback names, in
+/// any case (RFC 9110 §4.2.3), without the port when it is 80 (§7.2: a URL on the default
+/// port sends none).
 fn own_host(addr: SocketAddr, host: &str) -> bool {
     let port = addr.port();
+    let host = normalized(addr, host);
     host == addr.to_string()
         || host == format!("localhost:{port}")
         || host == format!("127.0.0.1:{port}")
         || host == format!("[::1]:{port}")
 }
 
+/// `host` in lower case, with `:80` added when it has no port and this server is on 80.
+fn normalized(addr: SocketAddr, host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let portless = host.ends_with(']') || !host.contains(':');
+    if portless && addr.port() == 80 {
+        format!("{host}:80")
+    } else {
+        host
+    }
+}
+
 /// Whether `host` is an IP address with this server's port (`192.168.1.7:8088`,
 /// `[fe80::1]:8088`): a browser sends one only for a URL that names the address itself, so
 /// no other site's name can stand behind it (DNS rebinding needs a name).
 fn ip_address_host(addr: SocketAddr, host: &str) -> bool {
-    host.parse::<SocketAddr>()
+    normalized(addr, host)
+        .parse::<SocketAddr>()
         .is_ok_and(|named| named.port() == addr.port())
 }
 
@@ -217,6 +232,26 @@ mod tests {
         };
         assert_eq!(any(&path, &[("host", "127.0.0.1:8088")]), None);
         assert_eq!(any(&path, &[("host", "localhost:8088")]), None);
+        // A host name is case-insensitive (RFC 9110 §4.2.3), and a URL on port 80 sends no
+        // port (§7.2): both still name this server.
+        assert_eq!(any(&path, &[("host", "LocalHost:8088")]), None);
+        let port80: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        for host in ["127.0.0.1", "localhost", "127.0.0.1:80"] {
+            assert_eq!(
+                refuse_any(port80, &path, &headers(&[("host", host)])).map(|r| r.status()),
+                None,
+                "{host}"
+            );
+        }
+        assert_eq!(
+            any(&path, &[("host", "127.0.0.1")]),
+            Some(StatusCode::FORBIDDEN),
+            "no port is port 80, not this one"
+        );
+        assert_eq!(
+            any(&path, &[("host", "localhost.:8088")]),
+            Some(StatusCode::FORBIDDEN)
+        );
         assert_eq!(
             any(&path, &[("host", "evil.example")]),
             Some(StatusCode::FORBIDDEN)
@@ -283,6 +318,11 @@ mod tests {
         assert_eq!(remote("evil.example:8088"), Some(StatusCode::FORBIDDEN));
         assert_eq!(remote("evil.example"), Some(StatusCode::FORBIDDEN));
         assert_eq!(remote("192.168.1.7:9999"), Some(StatusCode::FORBIDDEN));
+        let wide80: SocketAddr = "0.0.0.0:80".parse().unwrap();
+        assert_eq!(
+            refuse_any(wide80, &path, &headers(&[("host", "192.168.1.7")])).map(|r| r.status()),
+            None
+        );
     }
 
     #[test]
