@@ -153,7 +153,8 @@ fn ip_address_host(addr: SocketAddr, host: &str) -> bool {
 
 /// The control API answers only callers on this machine, whatever `--listen` allowed.
 fn refuse_remote(peer: SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback()).then(|| {
+    // `to_canonical`: an IPv4 caller of a dual-stack socket is seen as `::ffff:a.b.c.d`.
+    (!peer.ip().to_canonical().is_loopback()).then(|| {
         refused(
             StatusCode::FORBIDDEN,
             "the control API answers loopback callers only",
@@ -331,6 +332,13 @@ mod tests {
         assert_eq!(refused("127.0.0.1:5000"), None);
         assert_eq!(refused("[::1]:5000"), None);
         assert_eq!(refused("192.168.1.7:5000"), Some(StatusCode::FORBIDDEN));
+        // On a dual-stack `--listen [::]:PORT`, an IPv4 caller on this machine arrives as
+        // an IPv4-mapped address; it is still loopback, a mapped remote one still is not.
+        assert_eq!(refused("[::ffff:127.0.0.1]:5000"), None);
+        assert_eq!(
+            refused("[::ffff:192.168.1.7]:5000"),
+            Some(StatusCode::FORBIDDEN)
+        );
     }
 
     #[test]
