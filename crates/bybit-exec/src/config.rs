@@ -801,6 +801,14 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
                 KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
             )));
         };
+        // TOML keys are case-sensitive, these are not: the same key in two cases would leave
+        // which value counts to the table's order.
+        if out.iter().any(|(seen, _)| *seen == k.name) {
+            return Err(file_error(format!(
+                "{} is given more than once (in different cases); keep one",
+                k.name
+            )));
+        }
         let wrong = |found: &str| {
             file_error(format!(
                 "{}: a TOML {found} is not accepted; expected {} ({})",
@@ -839,9 +847,26 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
 /// The `export` lines that point the CLI and `serve` at a local emulator at `http_url`
 /// (`http://127.0.0.1:PORT`) with API key `key` and, when it may be printed (the emulator's
 /// published default), `secret`; otherwise a comment says to export the secret given to it.
-/// `bybit-exec emulator` prints them; the README's recipe is the same lines.
+/// `bybit-exec emulator` prints them; the README's recipe is the same lines. An emulator
+/// listening on a wildcard address (`0.0.0.0`, `[::]`) is reached here at the loopback
+/// address of its family, the one these settings take as a local emulator.
 pub fn emulator_exports(http_url: &str, key: &str, secret: Option<&str>) -> String {
     let host = http_url.trim_start_matches("http://").trim_end_matches('/');
+    let host = match host.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_unspecified() => {
+            let loopback = match addr {
+                std::net::SocketAddr::V4(_) => {
+                    std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST)
+                }
+                std::net::SocketAddr::V6(_) => {
+                    std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+                }
+            };
+            std::net::SocketAddr::new(loopback, addr.port()).to_string()
+        }
+        _ => host.to_owned(),
+    };
+    let http_url = format!("http://{host}");
     let quote = |v: &str| format!("'{}'", v.replace('\'', "'\\''"));
     let mut out = format!(
         "# point bybit-exec (the CLI and serve) at this emulator, in another shell:\n\
@@ -1186,7 +1211,8 @@ impl Settings {
 
     /// The URLs' hosts (R-CFG-5): orders and the private stream may go to a Bybit mainnet
     /// host only with `BYBIT_ENV=mainnet` confirmed (public data may: demo takes it from
-    /// mainnet), and every URL is https / wss unless its host is loopback (an emulator).
+    /// mainnet), every URL is https / wss unless its host is loopback (an emulator), and
+    /// the four are all on loopback (a local emulator) or none is.
     fn check_hosts(&self) -> Result<(), ConfigError> {
         let mainnet_ok = self.env == BybitEnv::Mainnet && self.mainnet_confirmed;
         let urls = [
@@ -1225,6 +1251,33 @@ impl Settings {
                     ),
                 });
             }
+        }
+        // One exchange: a local emulator serves all four, so either every URL is on this
+        // machine or none is. A mix would place orders on one exchange and read fills or
+        // prices from another, under a name that fits only half of it.
+        let rest_local = is_loopback_host(&host_of(&self.rest_url));
+        if let Some((key, url, ..)) = urls
+            .iter()
+            .find(|(_, url, ..)| is_loopback_host(&host_of(url)) != rest_local)
+        {
+            let (here, there) = if rest_local {
+                ("on this machine", "elsewhere")
+            } else {
+                ("elsewhere", "on this machine")
+            };
+            return Err(ConfigError::Invalid {
+                key,
+                origin: String::new(),
+                shown: format!("{url:?} ({there})"),
+                expected: format!(
+                    "a URL {here}, as BYBIT_REST_URL {:?} is: a local emulator is all four URLs \
+                     (BYBIT_REST_URL, BYBIT_PUBLIC_REST_URL, BYBIT_WS_PUBLIC_URL, \
+                     BYBIT_WS_PRIVATE_URL) on loopback, a Bybit environment none of them, so \
+                     orders, fills and prices come from one exchange (`bybit-exec emulator` \
+                     prints the four export lines)",
+                    self.rest_url
+                ),
+            });
         }
         Ok(())
     }
@@ -1424,6 +1477,90 @@ mod tests {
             .contains("testnet: the market is thin"));
     }
 
+    // Issue 17 item 4: a local emulator is all four URLs on this machine. Only some of them
+    // on loopback is not an emulator named honestly but two exchanges at once (orders on one,
+    // fills or prices from the other), so it is refused naming the odd URL. Before, setting
+    // only BYBIT_REST_URL=http://127.0.0.1:… was taken as "local emulator" while the streams
+    // stayed on testnet, and a loopback private stream beside testnet REST was "testnet".
+    #[test]
+    fn some_urls_on_loopback_and_some_not_is_refused_naming_the_odd_one() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[("BYBIT_REST_URL", "http://127.0.0.1:18088")],
+                "BYBIT_WS_PUBLIC_URL",
+            ),
+            (
+                &[
+                    ("BYBIT_REST_URL", "http://localhost:18088"),
+                    ("BYBIT_WS_PUBLIC_URL", "ws://[::1]:18088/v5/public/linear"),
+                ],
+                "BYBIT_WS_PRIVATE_URL",
+            ),
+            (
+                &[("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:18088/v5/private")],
+                "BYBIT_WS_PRIVATE_URL",
+            ),
+            (
+                &[("BYBIT_PUBLIC_REST_URL", "http://127.0.0.1:18088")],
+                "BYBIT_PUBLIC_REST_URL",
+            ),
+            (
+                &[
+                    ("BYBIT_REST_URL", "http://127.0.0.1:18088"),
+                    ("BYBIT_PUBLIC_REST_URL", "https://api-testnet.bybit.com"),
+                    (
+                        "BYBIT_WS_PUBLIC_URL",
+                        "ws://127.0.0.1:18088/v5/public/linear",
+                    ),
+                    ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:18088/v5/private"),
+                ],
+                "BYBIT_PUBLIC_REST_URL",
+            ),
+        ];
+        for (pairs, odd) in cases {
+            let m = load(pairs).map(|s| s.env).unwrap_err().to_string();
+            assert!(
+                m.starts_with(odd) && m.contains("bybit-exec emulator"),
+                "{pairs:?}: {m}"
+            );
+        }
+        // All four on loopback, spelt any loopback way: the local emulator.
+        let s = load(&[
+            ("BYBIT_REST_URL", "http://localhost:18088"),
+            ("BYBIT_WS_PUBLIC_URL", "ws://[::1]:18088/v5/public/linear"),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:18088/v5/private"),
+        ])
+        .unwrap();
+        assert_eq!(s.env, BybitEnv::Emulator);
+    }
+
+    // `bybit-exec emulator --listen 0.0.0.0:PORT --api-secret …` (allowed with a secret of
+    // one's own) printed `export BYBIT_REST_URL=http://0.0.0.0:PORT`, which these settings
+    // refuse (plain http to a host that is not loopback): the printed lines must work as
+    // printed, so a wildcard address is named by the loopback address of its family.
+    #[test]
+    fn the_emulator_export_lines_load_as_the_local_emulator_whatever_the_listen_address() {
+        for (url, rest) in [
+            ("http://127.0.0.1:18088", "http://127.0.0.1:18088"),
+            ("http://0.0.0.0:18088", "http://127.0.0.1:18088"),
+            ("http://[::]:18088", "http://[::1]:18088"),
+            ("http://[::1]:18088", "http://[::1]:18088"),
+        ] {
+            let text = emulator_exports(url, "k", Some("s"));
+            let pairs: Vec<(String, String)> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("export "))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+                .collect();
+            assert_eq!(pairs.len(), 6, "{text}");
+            let s = Settings::from_sources(pairs, &ConfigArgs::default())
+                .unwrap_or_else(|e| panic!("{url}: {e}\n{text}"));
+            assert_eq!(s.env, BybitEnv::Emulator, "{url}");
+            assert_eq!(s.rest_url, rest, "{url}");
+        }
+    }
+
     #[test]
     fn demo_takes_public_data_from_mainnet() {
         // REFERENCE.md §1 (docs/v5/demo.mdx): demo REST and private stream, mainnet public.
@@ -1446,6 +1583,33 @@ mod tests {
         assert_eq!(s.max_notional_usdt, dec!(1234.5));
         let symbols: Vec<_> = s.symbols.iter().map(|s| s.as_str().to_owned()).collect();
         assert_eq!(symbols, ["ETHUSDT", "SOLUSDT"]);
+    }
+
+    // A key given twice in the file, spelt in two cases, is refused: which one counts would be
+    // a guess. Before, the later in the table's order won silently, so `EXECUTION_DRY_RUN =
+    // true` beside `execution_dry_run = false` routed live.
+    #[test]
+    fn a_key_given_twice_in_the_file_in_two_cases_is_refused() {
+        let f = file("EXECUTION_DRY_RUN = true\nexecution_dry_run = false\n");
+        let m = with_file(&f, &[])
+            .map(|s| s.routing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("EXECUTION_DRY_RUN")
+                && m.contains("more than once")
+                && m.contains(&f.path().display().to_string()),
+            "{m}"
+        );
+        let f = file("BYBIT_API_KEY = \"k\"\nBYBIT_API_SECRET = \"s3cr3t-a\"\nbybit_api_secret = \"s3cr3t-b\"\n");
+        let m = with_file(&f, &[])
+            .map(|s| s.routing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("BYBIT_API_SECRET") && !m.contains("s3cr3t"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -1726,8 +1890,14 @@ mod tests {
             m.contains("BYBIT_WS_PUBLIC_URL") && m.contains("wss://"),
             "{m}"
         );
-        assert!(load(&[("BYBIT_REST_URL", "http://localhost:9")]).is_ok());
-        assert!(load(&[("BYBIT_REST_URL", "http://[::1]:9")]).is_ok());
+        for rest in ["http://localhost:9", "http://[::1]:9"] {
+            assert!(load(&[
+                ("BYBIT_REST_URL", rest),
+                ("BYBIT_WS_PUBLIC_URL", "ws://localhost:9/v5/public/linear"),
+                ("BYBIT_WS_PRIVATE_URL", "ws://[::1]:9/v5/private"),
+            ])
+            .is_ok());
+        }
         // Hand-built settings are held to the same rules.
         let mut s = Settings::for_emulator("http://127.0.0.1:1", "k", "s").unwrap();
         s.rest_url = "https://api.bybit.com".to_owned();
@@ -1807,6 +1977,8 @@ mod tests {
         let s = load(&[
             ("BYBIT_ENV", "demo"),
             ("BYBIT_REST_URL", "http://127.0.0.1:9/"),
+            ("BYBIT_WS_PUBLIC_URL", "ws://127.0.0.1:9/v5/public/linear"),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:9/v5/private"),
         ])
         .unwrap();
         assert_eq!(s.rest_url, "http://127.0.0.1:9");

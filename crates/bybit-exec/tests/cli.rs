@@ -60,6 +60,8 @@ fn serve_routing_live_cannot_override_dry_run() {
         .env("BYBIT_API_KEY", "k")
         .env("BYBIT_API_SECRET", "s")
         .env("BYBIT_REST_URL", "http://127.0.0.1:9")
+        .env("BYBIT_WS_PUBLIC_URL", "ws://127.0.0.1:9/v5/public/linear")
+        .env("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:9/v5/private")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -287,6 +287,24 @@ async fn a_flood_of_half_open_connections_leaves_health_answering_and_the_stop_c
     let mut head = [0u8; 12];
     events.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
+    // And a control call whose body never finishes, once serve is reading it (hyper answers
+    // `Expect: 100-continue` when the body is first read): it waits on its client, so cutting
+    // it is no stop cut short (exit 1 before).
+    let mut slow_body = TcpStream::connect(addr).await.unwrap();
+    slow_body
+        .write_all(
+            format!(
+                "POST /api/trades HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 X-Bybit-Exec: 1\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut cont = [0u8; 12];
+    slow_body.read_exact(&mut cont).await.unwrap();
+    assert_eq!(&cont, b"HTTP/1.1 100", "the body is not being read");
+    slow_body.write_all(b"{").await.unwrap();
 
     let sent = Instant::now();
     assert!(Command::new("kill")
@@ -311,4 +329,5 @@ async fn a_flood_of_half_open_connections_leaves_health_answering_and_the_stop_c
     let read = tokio::time::timeout(Duration::from_secs(5), events.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the event stream still open after the exit");
     drop(more);
+    drop(slow_body);
 }

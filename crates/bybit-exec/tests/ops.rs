@@ -288,7 +288,9 @@ async fn paper_and_dry_run_never_touch_the_live_journal() {
     paper.credentials = None;
     let err = Runtime::start(paper).await.unwrap_err().to_string();
     assert!(
-        err.contains("belongs to BYBIT_ENV=emulator with live routing"),
+        // Named as the operator knows it: BYBIT_ENV=emulator is no value BYBIT_ENV takes.
+        err.contains("belongs to the local emulator (loopback URLs) with live routing")
+            && !err.contains("BYBIT_ENV=emulator"),
         "{err}"
     );
     // Reading commands show the real account whatever the routing.

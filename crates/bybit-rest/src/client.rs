@@ -354,13 +354,14 @@ impl RestClient {
             .await;
         telemetry::limiter_waited(call.ep, waiting.elapsed());
         if let Err(TooLong(wait)) = acquired {
-            if let Some((retry_after, until)) = inner.limiter.ip_ban() {
+            if let Some((retry_after, until, country_blocked)) = inner.limiter.ip_ban() {
                 return Err(RestError::IpBanned {
                     ctx: ctx(),
                     until,
                     retry_window: inner.limiter.ip_ban_backoff(),
                     retry_after,
                     sent: false,
+                    country_blocked,
                 });
             }
             return Err(RestError::RateLimited {
@@ -409,13 +410,15 @@ impl RestClient {
         );
         self.observe_limits(call, limits);
         if status == 403 {
-            let (retry_after, until) = inner.limiter.block_ip();
+            let country_blocked = crate::error::says_country_blocked(&body);
+            let (retry_after, until) = inner.limiter.block_ip(country_blocked);
             let error = RestError::IpBanned {
                 ctx: ctx(),
                 until,
                 retry_window: retry_after,
                 retry_after,
                 sent: true,
+                country_blocked,
             };
             tracing::error!(%error, "every request to Bybit stops until the ban ends");
             return Err(error);

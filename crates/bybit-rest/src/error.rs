@@ -180,7 +180,11 @@ pub enum RestError {
     /// lifted automatically). The reply says nothing of when the ban ends, so `until` is the
     /// documented ban length after the 403: the earliest time worth trying again. Every
     /// request is refused locally until then (`sent` false), so the ban is not extended.
-    #[error("{ctx}: IP banned by Bybit (HTTP 403) until {} UTC (the earliest retry: Bybit bans an IP for at least {} minutes and does not say until when){}", clock_utc(*until), retry_window.as_secs() / 60, if *sent { "" } else { "; not sent" })]
+    ///
+    /// A 403 whose reply says the IP's country is blocked (Bybit refuses IPs in the US and
+    /// mainland China, docs/v5/guide.mdx; its CDN answers "…configured to block access from
+    /// your country") is said so instead: no wait lifts it (`country_blocked`).
+    #[error("{ctx}: {}{}", ip_ban_text(*until, *retry_window, *country_blocked), if *sent { "" } else { "; not sent" })]
     IpBanned {
         /// What was being done.
         ctx: ErrorContext,
@@ -192,6 +196,8 @@ pub enum RestError {
         retry_after: Duration,
         /// Whether this request reached Bybit (the 403 itself) or was refused here.
         sent: bool,
+        /// The 403's reply said this IP's country is blocked, not that it sent too much.
+        country_blocked: bool,
     },
     /// The reply was not what Bybit sends. Says what arrived: the HTTP status and the first bytes.
     #[error("{ctx}: cannot decode the reply ({stage:?}, HTTP {status}, {len} bytes): {reason}; it starts {first_bytes:?}")]
@@ -220,6 +226,33 @@ pub enum RestError {
 }
 
 /// `HH:MM:SS` of a wall-clock time, in UTC.
+/// The text of [`RestError::IpBanned`] after its context.
+fn ip_ban_text(until: SystemTime, window: Duration, country_blocked: bool) -> String {
+    if country_blocked {
+        format!(
+            "IP refused by Bybit (HTTP 403): the reply says this IP's country is blocked (Bybit \
+             refuses IPs in the US and mainland China); waiting does not lift it, run from \
+             another country. Requests stay stopped here until {} UTC, then are tried again",
+            clock_utc(until)
+        )
+    } else {
+        format!(
+            "IP banned by Bybit (HTTP 403) until {} UTC (the earliest retry: Bybit bans an IP for \
+             at least {} minutes and does not say until when)",
+            clock_utc(until),
+            window.as_secs() / 60
+        )
+    }
+}
+
+/// Whether a 403 reply is Bybit's CDN refusing the IP's country (docs/v5/guide.mdx: US and
+/// mainland China IPs get 403), rather than the IP-limit ban's "access too frequent".
+pub(crate) fn says_country_blocked(body: &[u8]) -> bool {
+    String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("block access from your country")
+}
+
 fn clock_utc(at: SystemTime) -> String {
     let secs = at
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -585,6 +618,7 @@ mod tests {
             retry_window: Duration::from_secs(600),
             retry_after: Duration::from_secs(600),
             sent,
+            country_blocked: false,
         };
         check(banned(true), [F, F, T, F]);
         check(banned(false), [F, T, F, F]);

@@ -234,8 +234,9 @@ pub(crate) struct Limiter {
     clock: TokioClock,
     buckets: Mutex<HashMap<&'static str, std::sync::Arc<Bucket>>>,
     ip_blocked_until: Mutex<Option<Instant>>,
-    /// The same end on the wall clock, for the error's "until HH:MM:SS".
-    ip_banned_until: Mutex<Option<std::time::SystemTime>>,
+    /// The same end on the wall clock, for the error's "until HH:MM:SS", and whether the 403
+    /// said the IP's country is blocked.
+    ip_banned_until: Mutex<Option<(std::time::SystemTime, bool)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -379,20 +380,23 @@ impl Limiter {
         }
     }
 
-    /// Blocks every request after an HTTP 403 (the IP ban). Returns the back-off and when it
-    /// ends on the wall clock.
-    pub(crate) fn block_ip(&self) -> (Duration, std::time::SystemTime) {
+    /// Blocks every request after an HTTP 403 (the IP ban; `country_blocked` when its reply
+    /// said the IP's country is refused). Returns the back-off and when it ends on the wall
+    /// clock.
+    pub(crate) fn block_ip(&self, country_blocked: bool) -> (Duration, std::time::SystemTime) {
         let wait = self.config.ip_ban_backoff;
         let until = std::time::SystemTime::now() + wait;
         *lock(&self.ip_blocked_until) = Some(Instant::now() + wait);
-        *lock(&self.ip_banned_until) = Some(until);
+        *lock(&self.ip_banned_until) = Some((until, country_blocked));
         (wait, until)
     }
 
-    /// While an IP ban blocks requests: the time left and when it ends (wall clock).
-    pub(crate) fn ip_ban(&self) -> Option<(Duration, std::time::SystemTime)> {
+    /// While an IP ban blocks requests: the time left, when it ends (wall clock) and whether
+    /// the 403 said the IP's country is blocked.
+    pub(crate) fn ip_ban(&self) -> Option<(Duration, std::time::SystemTime, bool)> {
         let left = (*lock(&self.ip_blocked_until))?.checked_duration_since(Instant::now())?;
-        Some((left, (*lock(&self.ip_banned_until))?))
+        let (until, country_blocked) = (*lock(&self.ip_banned_until))?;
+        Some((left, until, country_blocked))
     }
 
     /// The ban length assumed after a 403.
@@ -531,7 +535,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(700));
-        let (ban, _) = limiter.block_ip();
+        let (ban, _) = limiter.block_ip(false);
         assert_eq!(ban, Duration::from_secs(600));
         let refused = limiter
             .acquire(

@@ -142,6 +142,40 @@ async fn http_403_stops_every_request_locally_until_the_ban_ends() {
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
+// REFERENCE.md §1 (docs/v5/guide.mdx): IPs in the US or mainland China get HTTP 403 too, from
+// Bybit's CDN, whose page says the country is blocked. That is no 10-minute ban: the message
+// says what the reply said, not "until HH:MM:SS" as if waiting would lift it.
+#[tokio::test]
+async fn http_403_for_a_blocked_country_says_so_not_a_ban_that_ends() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "GET",
+        "/v5/account/info",
+        ResponseTemplate::new(403).set_body_string(
+            "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\">\n<HTML><HEAD>\
+             <TITLE>ERROR: The request could not be satisfied</TITLE></HEAD><BODY>\n\
+             <H1>403 ERROR</H1>\nThe Amazon CloudFront distribution is configured to block \
+             access from your country.\n</BODY></HTML>",
+        ),
+    )
+    .await;
+    let client = fast_retries(&server);
+    for err in [
+        client.account_info().await.unwrap_err(),
+        client.server_time().await.unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(
+            text.contains("HTTP 403")
+                && text.contains("country")
+                && !text.contains("Bybit bans an IP for at least"),
+            "{text}"
+        );
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn http_429_backs_off_until_the_reset_header_then_succeeds() {
     let server = MockServer::start().await;

@@ -763,3 +763,41 @@ async fn a_tp_fill_only_the_journal_remembers_is_not_owned_again_by_close_all() 
     gw.close_all(&state, "test").await.unwrap();
     assert_eq!(*closed.lock().unwrap(), [dec!(0.01)]);
 }
+
+/// Issue 17 item 1 (no line floods): a trade the exchange's order history knows by our
+/// orderLinkId prefix but the journal has no plan for (a journal started afresh, another
+/// process on the account) is reported once, not at ERROR with an `execution.error` on
+/// every reconcile pass (every few seconds, for as long as Bybit keeps the order history).
+#[tokio::test]
+async fn a_trade_without_a_plan_in_the_journal_is_reported_once_not_every_pass() {
+    let mut m = Mocks::new();
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_recent_orders().returning(|| {
+        Ok(vec![snapshot(
+            "andre_ENTRY_GONE1",
+            Side::Buy,
+            dec!(0.02),
+            OrderStatus::Filled,
+        )])
+    });
+    m.positions
+        .expect_get_all_positions()
+        .returning(|| Ok(vec![]));
+    let (gw, _journal) = m.build_mem();
+    let mut sub = gw.bus().subscribe();
+    for _ in 0..3 {
+        gw.reconcile().await.unwrap();
+    }
+    let reported: Vec<_> = crate::support::drain(&mut sub)
+        .into_iter()
+        .filter_map(|e| match e {
+            exec_events::Event::ExecutionError(x) => Some(x.message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert!(
+        reported[0].contains("no plan in the journal"),
+        "{reported:?}"
+    );
+}

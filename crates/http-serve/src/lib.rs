@@ -12,13 +12,15 @@
 //! - a body timeout ([`Limits::body_read`]): a request body must have arrived within it of
 //!   the head; otherwise the answer is HTTP 408 and the connection is closed;
 //! - a connection cap ([`Limits::max_connections`]): at the cap, a new connection evicts the
-//!   connection that has been idle longest (no request in flight: a half-sent head or an idle
-//!   keep-alive), so a flood of half-open sockets cannot keep a health check out; only when
-//!   every connection is busy is the new one closed at once;
+//!   connection that has been idle longest (no request in flight: a half-sent head, a request
+//!   whose body has not all arrived, or an idle keep-alive), so a flood of half-open sockets
+//!   cannot keep a health check out; only when every connection is busy is the new one closed
+//!   at once;
 //! - a bounded stop ([`Limits::shutdown_grace`]): idle connections close at once, an event
 //!   stream (a `text/event-stream` response, Server-Sent Events) ends at once, other requests
 //!   in flight get the grace, then whatever is left is cut ([`Served::cut_at_stop`] counts
-//!   the cut connections that had a request in flight). No client can hold the stop.
+//!   the cut connections that had a request in flight with its whole body). No client can
+//!   hold the stop, or make it look cut short.
 //!
 //! Every request carries `ConnectInfo<SocketAddr>` (the peer) as `axum::serve` gives it.
 //! Upgraded connections (WebSocket) leave the loop's care at the upgrade.
@@ -72,7 +74,8 @@ pub struct Served {
     /// New connections closed at once because every held one was busy.
     pub refused: u64,
     /// Connections with a request in flight when the shutdown grace ran out, cut (idle or
-    /// half-sent connections cut with them are not counted: they had nothing to lose).
+    /// half-sent connections cut with them are not counted, nor requests still waiting for
+    /// their body: they had nothing to lose).
     pub cut_at_stop: usize,
 }
 
@@ -81,12 +84,47 @@ pub async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// One held connection: how many requests it has in flight, and since when it is idle.
+/// One held connection: how many requests it has in flight, how many of those still wait
+/// for their body from the client, and since when it is idle.
 #[derive(Debug)]
 struct Slot {
     busy: AtomicUsize,
+    /// Requests in flight whose body has not all arrived: they wait on the client, as a
+    /// half-sent head does, so they neither keep the connection from eviction nor count as
+    /// cut at the stop (nothing can have been done for a request without its body).
+    awaiting_body: AtomicUsize,
     /// Milliseconds since the loop started.
     idle_since: AtomicU64,
+}
+
+impl Slot {
+    /// Whether the connection only waits on its client: no request in flight, or only
+    /// requests whose body has not all arrived. (`busy` is read first: a request counted
+    /// busy whose body count is not raised yet reads as working, never the other way.)
+    fn waits_on_client(&self) -> bool {
+        let busy = self.busy.load(Ordering::SeqCst);
+        busy <= self.awaiting_body.load(Ordering::SeqCst)
+    }
+}
+
+/// A request body not yet all received, counted on its [`Slot`] until it ends, fails or is
+/// dropped.
+#[derive(Debug)]
+struct Awaiting {
+    slot: Arc<Slot>,
+}
+
+impl Awaiting {
+    fn enter(slot: Arc<Slot>) -> Awaiting {
+        slot.awaiting_body.fetch_add(1, Ordering::SeqCst);
+        Awaiting { slot }
+    }
+}
+
+impl Drop for Awaiting {
+    fn drop(&mut self) {
+        self.slot.awaiting_body.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Milliseconds since `epoch`.
@@ -151,11 +189,13 @@ impl HttpBody for Tracked {
     }
 }
 
-/// A request body that fails once its deadline passes before it has all arrived.
+/// A request body that fails once its deadline passes before it has all arrived; its
+/// connection waits on the client ([`Awaiting`]) until it has.
 struct Deadline {
     inner: Body,
     sleep: Pin<Box<Sleep>>,
     expired: Arc<AtomicBool>,
+    awaiting: Option<Awaiting>,
 }
 
 impl HttpBody for Deadline {
@@ -168,13 +208,18 @@ impl HttpBody for Deadline {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = self.get_mut();
         if this.expired.load(Ordering::SeqCst) {
+            this.awaiting = None;
             return Poll::Ready(None);
         }
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if !matches!(frame, Some(Ok(_))) || this.inner.is_end_stream() {
+                this.awaiting = None;
+            }
             return Poll::Ready(frame);
         }
         if this.sleep.as_mut().poll(cx).is_ready() {
             this.expired.store(true, Ordering::SeqCst);
+            this.awaiting = None;
             return Poll::Ready(Some(Err(axum::Error::new(
                 "request body not received in time",
             ))));
@@ -235,17 +280,19 @@ fn call(
         body_read,
         stop,
     } = conn.clone();
-    let busy = Busy::enter(slot, epoch);
+    let busy = Busy::enter(slot.clone(), epoch);
     let expired = Arc::new(AtomicBool::new(false));
     let has_body = request.headers().contains_key(header::CONTENT_LENGTH)
         || request.headers().contains_key(header::TRANSFER_ENCODING);
     let mut request = if has_body {
         let flag = expired.clone();
         request.map(move |body| {
+            let awaiting = (!body.is_end_stream()).then(|| Awaiting::enter(slot));
             Body::new(Deadline {
                 inner: Body::new(body),
                 sleep: Box::pin(tokio::time::sleep(body_read)),
                 expired: flag,
+                awaiting,
             })
         })
     } else {
@@ -278,10 +325,11 @@ fn call(
     }
 }
 
-/// The held connection idle longest (no request in flight), if any.
+/// The held connection idle longest (no request in flight, or only requests still waiting
+/// for their body), if any.
 fn longest_idle(held: &HashMap<Id, (Arc<Slot>, AbortHandle)>) -> Option<Id> {
     held.iter()
-        .filter(|(_, (slot, _))| slot.busy.load(Ordering::SeqCst) == 0)
+        .filter(|(_, (slot, _))| slot.waits_on_client())
         .min_by_key(|(_, (slot, _))| slot.idle_since.load(Ordering::SeqCst))
         .map(|(id, _)| *id)
 }
@@ -334,6 +382,7 @@ where
                 }
                 let slot = Arc::new(Slot {
                     busy: AtomicUsize::new(0),
+                    awaiting_body: AtomicUsize::new(0),
                     idle_since: AtomicU64::new(ms_since(epoch)),
                 });
                 let conn = Conn {
@@ -380,7 +429,7 @@ where
     {
         served.cut_at_stop = held
             .values()
-            .filter(|(slot, handle)| !handle.is_finished() && slot.busy.load(Ordering::SeqCst) > 0)
+            .filter(|(slot, handle)| !handle.is_finished() && !slot.waits_on_client())
             .count();
         connections.abort_all();
         while connections.join_next().await.is_some() {}

@@ -27,12 +27,40 @@ fn limits(max_connections: usize) -> Limits {
     }
 }
 
-/// `/ok` answers at once, `/held` notifies `entered` and answers once `release` is notified,
+/// `/ok` answers at once, `/held` notifies `entered` and answers once `release` is notified
+/// (`POST /held-after-body` the same once it has read its body; `POST /upload` notifies before
+/// reading its body),
 /// `/events` is an endless event stream.
 fn router(release: Arc<Notify>, entered: Arc<Notify>) -> Router {
     Router::new()
         .route("/ok", get(|| async { "ok" }))
         .route("/echo", post(|body: String| async move { body }))
+        .route(
+            "/held-after-body",
+            post({
+                let (release, entered) = (release.clone(), entered.clone());
+                move |body: Body| async move {
+                    let read = axum::body::to_bytes(body, usize::MAX).await.is_ok();
+                    entered.notify_one();
+                    release.notified().await;
+                    read.to_string()
+                }
+            }),
+        )
+        .route(
+            "/upload",
+            post({
+                let entered = entered.clone();
+                move |body: Body| async move {
+                    // Says the request reached the router before waiting for its body.
+                    entered.notify_one();
+                    axum::body::to_bytes(body, usize::MAX)
+                        .await
+                        .map(|b| b.len().to_string())
+                        .unwrap_or_default()
+                }
+            }),
+        )
         .route(
             "/held",
             get(move || {
@@ -206,4 +234,76 @@ async fn a_body_that_does_not_arrive_in_time_gets_408_and_the_connection_closed(
     assert_eq!(&buf, b"HTTP/1.1 200");
     let _ = stop.send(true);
     server.await.unwrap();
+}
+
+/// A connection that sent a head with `content-length: 100` and only part of the body to
+/// `/upload`, once the router has the request (`entered` notified).
+async fn half_sent_body(addr: SocketAddr, entered: &Notify) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\nabc")
+        .await
+        .unwrap();
+    entered.notified().await;
+    s
+}
+
+// Issue 17 item 2: a request whose body the client has not finished sending waits on the
+// client, as a half-sent head does: at the cap it makes room for a new connection (else a
+// few slow-body POSTs keep /health out until the body timeout, again and again).
+#[tokio::test]
+async fn at_the_cap_a_request_still_waiting_for_its_body_makes_room() {
+    let (addr, release, entered, stop, server) = start(limits(2)).await;
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    busy.write_all(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    entered.notified().await;
+    let mut slow = half_sent_body(addr, &entered).await;
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(ask(&mut third, "/ok").await, "HTTP/1.1 200");
+    assert!(closed(&mut slow).await, "the slow-body connection was kept");
+    release.notify_one();
+    let mut buf = [0u8; 12];
+    busy.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200");
+    let _ = stop.send(true);
+    let served = server.await.unwrap();
+    assert_eq!(served.evicted, 1, "{served:?}");
+}
+
+// Issue 17 must-show: no client can make the stop fail. A request still waiting for its
+// body has had nothing done for it; cutting it at the stop is not a request cut short.
+#[tokio::test]
+async fn the_stop_does_not_count_a_request_still_waiting_for_its_body_as_cut() {
+    let (addr, _release, entered, stop, server) = start(limits(16)).await;
+    let mut slow = half_sent_body(addr, &entered).await;
+    let _ = stop.send(true);
+    let served = tokio::time::timeout(Duration::from_secs(2), server)
+        .await
+        .expect("the stop waited on a client")
+        .unwrap();
+    assert_eq!(served.cut_at_stop, 0, "{served:?}");
+    assert!(
+        closed(&mut slow).await,
+        "the slow-body connection still open"
+    );
+}
+
+// The other side of the rule above: once its whole body has arrived, a request is in flight
+// (the router may be acting on it): at the stop it is cut and counted.
+#[tokio::test]
+async fn a_request_held_after_its_whole_body_arrived_counts_as_cut_at_the_stop() {
+    let (addr, _release, entered, stop, server) = start(limits(16)).await;
+    let mut stuck = TcpStream::connect(addr).await.unwrap();
+    stuck
+        .write_all(b"POST /held-after-body HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\nabc")
+        .await
+        .unwrap();
+    entered.notified().await;
+    let _ = stop.send(true);
+    let served = tokio::time::timeout(Duration::from_secs(2), server)
+        .await
+        .expect("the stop waited on a client")
+        .unwrap();
+    assert_eq!(served.cut_at_stop, 1, "{served:?}");
 }

@@ -385,12 +385,24 @@ pub fn claim_journal(path: &Path, env: BybitEnv, routing: Routing) -> Result<()>
         .with_context(|| format!("reading the journal {shown}'s owner"))?;
     if found_env != env.as_str() || found_routing != routing.as_str() {
         bail!(
-            "the journal {shown} belongs to BYBIT_ENV={found_env} with {found_routing} routing, \
-             not {env} with {routing} routing; each has its own journal (EXECUTION_JOURNAL, \
-             default data/journal-<env>-<routing>.sqlite) so that one never rewrites another's trades"
+            "the journal {shown} belongs to {} with {found_routing} routing, not {} with \
+             {routing} routing; each has its own journal (EXECUTION_JOURNAL, default \
+             data/journal-<env>-<routing>.sqlite) so that one never rewrites another's trades",
+            env_named(&found_env),
+            env_named(env.as_str()),
         );
     }
     Ok(())
+}
+
+/// How a journal's owner environment is named to the operator: a Bybit environment by its
+/// `BYBIT_ENV` value, the local emulator as such (it is no `BYBIT_ENV` value, but loopback URLs).
+fn env_named(word: &str) -> String {
+    if word == BybitEnv::Emulator.as_str() {
+        "the local emulator (loopback URLs)".to_owned()
+    } else {
+        format!("BYBIT_ENV={word}")
+    }
 }
 
 /// What this process is, for the journal's lock file: the subcommand it runs.

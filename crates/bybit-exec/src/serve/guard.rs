@@ -9,7 +9,9 @@
 //! - while the server listens on loopback, a `Host` that is not this server → 403 (DNS
 //!   rebinding: an attacker's name pointed at 127.0.0.1 would let a page read the account).
 //!   `/health` is not exempt: it lists flagged trades, and every health checker sends the
-//!   `Host` of the URL it was given;
+//!   `Host` of the URL it was given. With `--allow-remote` (another address), a `Host` that
+//!   is not an IP address with this server's port (or a loopback name) → 403 too: a name
+//!   could be an attacker's pointed at this machine;
 //! - an `Origin` of another site → 403 (no page elsewhere reads or drives this server).
 //!
 //! State-changing calls (`POST /api/*`) also need a loopback peer (whatever `--listen`
@@ -95,6 +97,14 @@ fn refuse_any(addr: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Option<Respon
             "this server answers requests addressed to it only (Host)",
         ));
     }
+    if !addr.ip().is_loopback() && !own_host(addr, host) && !ip_address_host(addr, host) {
+        return Some(refused(
+            StatusCode::FORBIDDEN,
+            "with --allow-remote this server answers requests addressed to an IP address of \
+             this machine with its port (Host), never a name: a name could be anyone's \
+             pointed at this machine (DNS rebinding)",
+        ));
+    }
     if let Some(origin) = origin {
         let same = origin
             .strip_prefix("http://")
@@ -109,18 +119,42 @@ fn refuse_any(addr: SocketAddr, uri: &Uri, headers: &HeaderMap) -> Option<Respon
     None
 }
 
-/// The `Host` values that name this server: its bound address, and the loopback names.
+/// The `Host` values that name this server: its bound address, and the loopback names, in
+/// any case (RFC 9110 §4.2.3), without the port when it is 80 (§7.2: a URL on the default
+/// port sends none).
 fn own_host(addr: SocketAddr, host: &str) -> bool {
     let port = addr.port();
+    let host = normalized(addr, host);
     host == addr.to_string()
         || host == format!("localhost:{port}")
         || host == format!("127.0.0.1:{port}")
         || host == format!("[::1]:{port}")
 }
 
+/// `host` in lower case, with `:80` added when it has no port and this server is on 80.
+fn normalized(addr: SocketAddr, host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let portless = host.ends_with(']') || !host.contains(':');
+    if portless && addr.port() == 80 {
+        format!("{host}:80")
+    } else {
+        host
+    }
+}
+
+/// Whether `host` is an IP address with this server's port (`192.168.1.7:8088`,
+/// `[fe80::1]:8088`): a browser sends one only for a URL that names the address itself, so
+/// no other site's name can stand behind it (DNS rebinding needs a name).
+fn ip_address_host(addr: SocketAddr, host: &str) -> bool {
+    normalized(addr, host)
+        .parse::<SocketAddr>()
+        .is_ok_and(|named| named.port() == addr.port())
+}
+
 /// The control API answers only callers on this machine, whatever `--listen` allowed.
 fn refuse_remote(peer: SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback()).then(|| {
+    // `to_canonical`: an IPv4 caller of a dual-stack socket is seen as `::ffff:a.b.c.d`.
+    (!peer.ip().to_canonical().is_loopback()).then(|| {
         refused(
             StatusCode::FORBIDDEN,
             "the control API answers loopback callers only",
@@ -199,6 +233,26 @@ mod tests {
         };
         assert_eq!(any(&path, &[("host", "127.0.0.1:8088")]), None);
         assert_eq!(any(&path, &[("host", "localhost:8088")]), None);
+        // A host name is case-insensitive (RFC 9110 §4.2.3), and a URL on port 80 sends no
+        // port (§7.2): both still name this server.
+        assert_eq!(any(&path, &[("host", "LocalHost:8088")]), None);
+        let port80: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        for host in ["127.0.0.1", "localhost", "127.0.0.1:80"] {
+            assert_eq!(
+                refuse_any(port80, &path, &headers(&[("host", host)])).map(|r| r.status()),
+                None,
+                "{host}"
+            );
+        }
+        assert_eq!(
+            any(&path, &[("host", "127.0.0.1")]),
+            Some(StatusCode::FORBIDDEN),
+            "no port is port 80, not this one"
+        );
+        assert_eq!(
+            any(&path, &[("host", "localhost.:8088")]),
+            Some(StatusCode::FORBIDDEN)
+        );
         assert_eq!(
             any(&path, &[("host", "evil.example")]),
             Some(StatusCode::FORBIDDEN)
@@ -251,10 +305,23 @@ mod tests {
             any(&absolute, &[("host", "127.0.0.1:8088")]),
             Some(StatusCode::BAD_REQUEST)
         );
-        // --allow-remote on a non-loopback address: the host name is the operator's affair.
+        // --allow-remote on a non-loopback address: reached by an IP address (whichever of
+        // the machine's) or localhost, with its port. A name is refused: DNS rebinding points
+        // an attacker's name at this machine's address, so any page the operator (or anyone
+        // who can reach the port) opens would read the account through their browser.
         let wide: SocketAddr = "0.0.0.0:8088".parse().unwrap();
+        let remote =
+            |host: &str| refuse_any(wide, &path, &headers(&[("host", host)])).map(|r| r.status());
+        assert_eq!(remote("192.168.1.7:8088"), None);
+        assert_eq!(remote("[fe80::1]:8088"), None);
+        assert_eq!(remote("localhost:8088"), None);
+        assert_eq!(remote("box.lan:8088"), Some(StatusCode::FORBIDDEN));
+        assert_eq!(remote("evil.example:8088"), Some(StatusCode::FORBIDDEN));
+        assert_eq!(remote("evil.example"), Some(StatusCode::FORBIDDEN));
+        assert_eq!(remote("192.168.1.7:9999"), Some(StatusCode::FORBIDDEN));
+        let wide80: SocketAddr = "0.0.0.0:80".parse().unwrap();
         assert_eq!(
-            refuse_any(wide, &path, &headers(&[("host", "box.lan:8088")])).map(|r| r.status()),
+            refuse_any(wide80, &path, &headers(&[("host", "192.168.1.7")])).map(|r| r.status()),
             None
         );
     }
@@ -265,6 +332,13 @@ mod tests {
         assert_eq!(refused("127.0.0.1:5000"), None);
         assert_eq!(refused("[::1]:5000"), None);
         assert_eq!(refused("192.168.1.7:5000"), Some(StatusCode::FORBIDDEN));
+        // On a dual-stack `--listen [::]:PORT`, an IPv4 caller on this machine arrives as
+        // an IPv4-mapped address; it is still loopback, a mapped remote one still is not.
+        assert_eq!(refused("[::ffff:127.0.0.1]:5000"), None);
+        assert_eq!(
+            refused("[::ffff:192.168.1.7]:5000"),
+            Some(StatusCode::FORBIDDEN)
+        );
     }
 
     #[test]

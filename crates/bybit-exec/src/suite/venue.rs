@@ -476,6 +476,11 @@ mod tests {
         let local = refusal(&with(&[
             ("BYBIT_ENV", "testnet"),
             ("BYBIT_REST_URL", "http://127.0.0.1:8080"),
+            (
+                "BYBIT_WS_PUBLIC_URL",
+                "ws://127.0.0.1:8080/v5/public/linear",
+            ),
+            ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:8080/v5/private"),
         ]));
         assert!(
             local.contains("testnet only") && local.contains("emulator"),

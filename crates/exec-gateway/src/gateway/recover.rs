@@ -278,7 +278,9 @@ impl Gateway {
         let mut unresolved = Vec::new();
         let Some(plan) = journal.plan(tag).map_err(|e| self.journal_failed(tag, e))? else {
             let text = format!("trade {tag}: orders on the exchange but no plan in the journal");
-            self.report(ErrorKind::Other, Some(tag), None, None, None, text.clone());
+            // A standing problem: every pass finds it again (Bybit keeps the order history
+            // for days), so it is reported once, not at every pass.
+            self.report_standing(ErrorKind::Other, tag, None, None, None, text);
             return Ok(None);
         };
         let _guard = self.lock_trade(tag).await;
