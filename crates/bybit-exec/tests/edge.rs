@@ -2,7 +2,6 @@
 //! a flood of half-open connections, and the guard refuses foreign `Host`s on every route,
 //! duplicate `Host` / `Origin` headers and absolute-form request targets.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -149,25 +148,9 @@ impl Limited {
         )
         .env("SERVE_MAX_CONNECTIONS", "256");
         let mut child = sh.stdout(Stdio::piped()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut printed = Vec::new();
-        let addr = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(20))
-                .expect("serve did not start");
-            printed.push(line.clone());
-            if let Some(rest) = line.split("status page http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
+        let lines = crate::support::stdout_lines(&mut child);
+        let (addr, printed) =
+            crate::support::serving_addr(&lines, Duration::from_secs(20), |p| format!("{p:?}"));
         Limited {
             child,
             addr,

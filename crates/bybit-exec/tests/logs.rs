@@ -41,15 +41,9 @@ impl Starting {
 
     /// Waits (30 s at most) for serve's "status page" line.
     pub(crate) fn serving(mut self) -> Logged {
-        let addr = loop {
-            let line = self
-                .stdout
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("serve did not start; stderr {:?}", self.lines()));
-            if let Some(rest) = line.split("status page http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
+        let (addr, _) = crate::support::serving_addr(&self.stdout, Duration::from_secs(30), |_| {
+            format!("stderr {:?}", self.lines())
+        });
         Logged {
             child: self.child.take().unwrap(),
             addr,
@@ -87,14 +81,7 @@ impl Logged {
                 lines.lock().unwrap().push(line);
             }
         });
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // Read to the end: a closed pipe would fail serve's own prints.
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let rx = crate::support::stdout_lines(&mut child);
         Starting {
             child: Some(child),
             stdout: rx,

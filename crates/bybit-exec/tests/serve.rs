@@ -428,25 +428,10 @@ impl Process {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
+        let lines = crate::support::stdout_lines(&mut child);
+        let (addr, printed) = crate::support::serving_addr(&lines, Duration::from_secs(20), |p| {
+            format!("printed {p:?}")
         });
-        let mut printed = Vec::new();
-        let addr = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("serve did not start; printed {printed:?}"));
-            printed.push(line.clone());
-            if let Some(rest) = line.split("status page http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
         Process {
             child,
             lines,

@@ -32,3 +32,37 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A child's stdout, line by line, read on a thread to its end (a pipe closed early would
+/// fail the process's next print).
+pub(crate) fn stdout_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    lines
+}
+
+/// Waits (at most `within`) for `serve`'s "status page http://ADDR/" line; the address and
+/// the lines read on the way. `why` says what to show if it never comes.
+pub(crate) fn serving_addr(
+    lines: &std::sync::mpsc::Receiver<String>,
+    within: Duration,
+    why: impl Fn(&[String]) -> String,
+) -> (std::net::SocketAddr, Vec<String>) {
+    let mut printed = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(within)
+            .unwrap_or_else(|_| panic!("serve did not start: {}", why(&printed)));
+        printed.push(line.clone());
+        if let Some(rest) = line.split("status page http://").nth(1) {
+            let addr = rest.split('/').next().unwrap().parse().unwrap();
+            return (addr, printed);
+        }
+    }
+}
