@@ -134,6 +134,9 @@ pub struct DemoReport {
     pub interrupted: bool,
     /// The trade as the journal tells it at the end (times, quantities, realised P&L).
     pub history: Option<exec_gateway::TradeHistory>,
+    /// The REST requests the exchange received during the trade (the emulator's own count,
+    /// read before the reconciliation adds its reads).
+    pub rest_requests: Option<u64>,
 }
 
 impl DemoReport {
@@ -166,8 +169,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     if report.agrees() {
         crate::print_line(&format!(
-            "the layer and the exchange agree ({} fills, {:.1} s)",
+            "the layer and the exchange agree ({} fills, {} REST requests, {:.1} s)",
             report.fills,
+            report
+                .rest_requests
+                .map_or_else(|| "?".to_owned(), |n| n.to_string()),
             report.elapsed.as_secs_f64()
         ));
         print_pnl(&report);
@@ -552,6 +558,7 @@ async fn trade_and_reconcile(
         Err(e) if e.is::<Interrupted>() => (wind_down(rt, timeline, &args.tag).await?, true),
         Err(e) => return Err(e),
     };
+    let rest_requests = rest_requests(emu).await;
     for fault in &args.inject {
         inject(*fault, rt, emu, timeline, &args.tag)?;
     }
@@ -569,7 +576,20 @@ async fn trade_and_reconcile(
         elapsed: started.elapsed(),
         interrupted,
         history,
+        rest_requests,
     })
+}
+
+/// How many REST requests the emulator has answered (`requests.total` of `/emulator/state`);
+/// `None` if it cannot be read, which the demo does not treat as a failure.
+async fn rest_requests(emu: &Emulator) -> Option<u64> {
+    let state: serde_json::Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    state["requests"]["total"].as_u64()
 }
 
 /// After a Ctrl-C: closes the trade if it was opened (its orders cancelled, the position

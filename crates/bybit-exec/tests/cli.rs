@@ -114,6 +114,14 @@ fn the_demo_binary_exits_zero_with_an_agreeing_table() {
         "{text}"
     );
     assert!(!text.contains('✗'), "{text}");
+    // The exchange's own count of the REST requests the trade cost (a figure, not a bound).
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("the layer and the exchange agree (5 fills, ")
+                && l.contains(" REST requests, ")
+        ),
+        "{text}"
+    );
     // It ends with what the trade made: the journal's figure, which the table's P&L row has
     // just compared with the exchange's Σ execPnl − execFee.
     assert!(
