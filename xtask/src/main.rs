@@ -3,7 +3,8 @@
 //! - `deps`: the dependency invariants of ARCHITECTURE.md. The pure crates (`bybit-sign`,
 //!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
 //!   dependency tree; the gateway depends on no implementation of its ports (`exec-gateway`
-//!   has no `exec-sim`, `bybit-rest`, `bybit-ws` or `sim-engine`) and its events know no
+//!   has no `exec-sim`, `bybit-rest`, `bybit-ws`, `sim-engine` or `exec-journal`, and no
+//!   `rusqlite`, `reqwest` or `tungstenite`) and its events know no
 //!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
 //! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
@@ -40,8 +41,14 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
             "bybit-rest",
             "bybit-ws",
             "bybit-emulator",
+            "exec-journal",
+            "rusqlite",
+            "reqwest",
+            "tungstenite",
+            "tokio-tungstenite",
         ],
-        "the gateway never depends on an implementation of its ports",
+        "the gateway never depends on an implementation of its ports (no SQLite, HTTP or \
+         WebSocket client)",
     ),
     (
         "exec-events",
@@ -423,6 +430,28 @@ mod tests {
             forbidden_in(krate, tree, forbidden),
             Ok(vec!["exec-sim".to_owned()])
         );
+        // Positive controls: an adapter's machinery anywhere under the gateway is caught.
+        for (adapter, tree) in [
+            ("rusqlite", "exec-gateway v0.1.0 (/w)\nrusqlite v0.37.0\n"),
+            (
+                "reqwest",
+                "exec-gateway v0.1.0 (/w)\nfoo v1\nreqwest v0.12.0\n",
+            ),
+            (
+                "tungstenite",
+                "exec-gateway v0.1.0 (/w)\ntungstenite v0.29.0\n",
+            ),
+            (
+                "tokio-tungstenite",
+                "exec-gateway v0.1.0 (/w)\ntokio-tungstenite v0.29.0\n",
+            ),
+        ] {
+            assert_eq!(
+                forbidden_in(krate, tree, forbidden),
+                Ok(vec![adapter.to_owned()]),
+                "{adapter}"
+            );
+        }
         let (krate, forbidden, _) = LAYERS[1];
         let tree = "exec-events v0.1.0 (/w)\nbybit-types v0.1.0 (/w)\n";
         assert_eq!(

@@ -114,7 +114,7 @@ async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
     })
     .await;
     assert_eq!(
-        rt.journal.fills("andre_TP1_P1").unwrap().len(),
+        rt.journal.fills("andre_TP1_P1").await.unwrap().len(),
         1,
         "the paper fill is journaled"
     );
@@ -252,7 +252,7 @@ async fn dry_run_shutdown_journals_every_fill_already_published() {
         }));
     }
     assert!(rt.shutdown().await, "a clean stop");
-    assert_eq!(journal.fills("andre_").unwrap().len(), n);
+    assert_eq!(journal.fills("andre_").await.unwrap().len(), n);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -83,6 +83,7 @@ impl Gateway {
         let journal = &self.ports.journal;
         let earlier = journal
             .intent(link)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         if let Some(other) = earlier
             .as_ref()
@@ -104,9 +105,9 @@ impl Gateway {
                 .lookup(tag, leg, &req.symbol, &req.order_link_id)
                 .await?
             {
-                return self.found(tag, leg, link, found);
+                return self.found(tag, leg, link, found).await;
             }
-            self.outcome(tag, link, &resolved(None))?;
+            self.outcome(tag, link, &resolved(None)).await?;
             let was_there = earlier
                 .as_ref()
                 .is_some_and(crate::journal::IntentRow::exchange_had_it);
@@ -138,6 +139,7 @@ impl Gateway {
             // Rule 1.
             journal
                 .record_intent(&intent)
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?;
         }
 
@@ -180,7 +182,8 @@ impl Gateway {
                         &Outcome::Acked {
                             order_id: ack.order_id,
                         },
-                    )?;
+                    )
+                    .await?;
                     return Ok(Placed { snapshot: None });
                 }
                 Err(e) => e,
@@ -198,7 +201,7 @@ impl Gateway {
                     .lookup(tag, leg, &req.symbol, &req.order_link_id)
                     .await?
                 {
-                    return self.found(tag, leg, link, found);
+                    return self.found(tag, leg, link, found).await;
                 }
             }
             match error {
@@ -208,7 +211,7 @@ impl Gateway {
                         .lookup(tag, leg, &req.symbol, &req.order_link_id)
                         .await?
                     {
-                        Some(found) => return self.found(tag, leg, link, found),
+                        Some(found) => return self.found(tag, leg, link, found).await,
                         None => {
                             return Err(self.unresolved(
                                 tag,
@@ -222,7 +225,7 @@ impl Gateway {
                 PortError::Rejected { code, message } => {
                     // Rule 3.
                     tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, ret_code = code, reason = %message, "order refused");
-                    self.rejected(tag, link, Some(code), &message)?;
+                    self.rejected(tag, link, Some(code), &message).await?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
                         code: Some(code),
@@ -231,7 +234,7 @@ impl Gateway {
                 }
                 PortError::InvalidInput(message) => {
                     tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, reason = %message, "order refused");
-                    self.rejected(tag, link, None, &message)?;
+                    self.rejected(tag, link, None, &message).await?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
                         code: None,
@@ -240,9 +243,9 @@ impl Gateway {
                 }
                 PortError::InsufficientBalance { code, message } => {
                     // Rule 4.
-                    self.rejected(tag, link, Some(code), &message)?;
+                    self.rejected(tag, link, Some(code), &message).await?;
                     let detail = format!("insufficient balance (retCode {code}): {message}");
-                    self.abort_trade(tag, &detail);
+                    self.abort_trade(tag, &detail).await;
                     self.report(
                         ErrorKind::InsufficientBalance,
                         Some(tag),
@@ -259,9 +262,9 @@ impl Gateway {
                 }
                 PortError::Auth { code, message } => {
                     // Rule 5.
-                    self.rejected(tag, link, Some(code), &message)?;
+                    self.rejected(tag, link, Some(code), &message).await?;
                     let err = self.auth_failed(Some(tag), Some(leg), Some(link), code, &message);
-                    self.abort_trade(tag, &err.to_string());
+                    self.abort_trade(tag, &err.to_string()).await;
                     return Err(err);
                 }
                 unknown @ (PortError::UnknownOutcome { .. } | PortError::RateLimited { .. }) => {
@@ -273,7 +276,8 @@ impl Gateway {
                         &Outcome::Unknown {
                             reason: unknown.to_string(),
                         },
-                    )?;
+                    )
+                    .await?;
                     if let PortError::RateLimited { retry_after } = unknown {
                         tracing::info!(
                             tag,
@@ -288,9 +292,9 @@ impl Gateway {
                         .lookup(tag, leg, &req.symbol, &req.order_link_id)
                         .await?;
                     if let Some(found) = found {
-                        return self.found(tag, leg, link, found);
+                        return self.found(tag, leg, link, found).await;
                     }
-                    self.outcome(tag, link, &resolved(None))?;
+                    self.outcome(tag, link, &resolved(None)).await?;
                     if sends >= self.config.max_send_attempts {
                         return Err(self.unresolved(
                             tag,
@@ -381,7 +385,7 @@ impl Gateway {
     /// `execution.error` (the exchange's order stands: sending again would duplicate it).
     ///
     /// [`IntentRow::intended`]: crate::journal::IntentRow::intended
-    fn found(
+    async fn found(
         &self,
         tag: &str,
         leg: Leg,
@@ -396,11 +400,12 @@ impl Gateway {
             status = ?found.status,
             "order found by orderLinkId"
         );
-        self.outcome(tag, link, &resolved(Some(&found)))?;
+        self.outcome(tag, link, &resolved(Some(&found))).await?;
         let row = self
             .ports
             .journal
             .intent(link)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         if let Some(diff) = row.and_then(|row| row.differs_from(&found)) {
             self.report(
@@ -417,16 +422,17 @@ impl Gateway {
         })
     }
 
-    fn outcome(&self, tag: &str, link: &str, outcome: &Outcome) -> Result<(), GatewayError> {
+    async fn outcome(&self, tag: &str, link: &str, outcome: &Outcome) -> Result<(), GatewayError> {
         self.ports
             .journal
             .record_outcome(link, outcome, self.now())
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         self.note_outcome(link, outcome);
         Ok(())
     }
 
-    fn rejected(
+    async fn rejected(
         &self,
         tag: &str,
         link: &str,
@@ -441,6 +447,7 @@ impl Gateway {
                 message: message.to_owned(),
             },
         )
+        .await
     }
 
     fn unresolved(&self, tag: &str, leg: Leg, link: &str, reason: String) -> GatewayError {

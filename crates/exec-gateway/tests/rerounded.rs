@@ -4,6 +4,7 @@
 //! unknown outcome and `recover()` (issue 10). Rule refusals: docs/v5/error.mdx (10001 qty
 //! not on the step).
 
+use futures_util::FutureExt;
 use std::sync::Arc;
 
 use exec_events::{ErrorKind, Event, ExecutionError};
@@ -58,6 +59,8 @@ async fn tp1_found_after_a_reround(found_qty: Decimal) -> (Vec<ExecutionError>, 
                 },
                 1,
             )
+            .now_or_never()
+            .unwrap()
             .unwrap();
             return Err(PortError::from_ret_code(10016, "System error"));
         }
@@ -76,6 +79,7 @@ async fn tp1_found_after_a_reround(found_qty: Decimal) -> (Vec<ExecutionError>, 
         .unwrap();
     let outcomes = journal
         .intent(TP1)
+        .await
         .unwrap()
         .unwrap()
         .outcomes
@@ -111,9 +115,10 @@ async fn a_tp_found_at_the_pre_reround_qty_is_reported() {
 async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
     let journal = Arc::new(MemoryJournal::new());
     let p = plan("T1");
-    journal.record_plan(&p, 1).unwrap();
+    journal.record_plan(&p, 1).await.unwrap();
     journal
         .record_state("T1", Phase::InPosition, "", 1)
+        .await
         .unwrap();
     let intent = |leg: &str, side: &str, qty, price, kind: &str| Intent {
         trade_tag: "T1".into(),
@@ -133,8 +138,12 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
     };
     journal
         .record_intent(&intent("ENTRY", "Buy", dec!(0.025), None, "market"))
+        .await
         .unwrap();
-    journal.record_outcome("andre_ENTRY_T1", &acked, 1).unwrap();
+    journal
+        .record_outcome("andre_ENTRY_T1", &acked, 1)
+        .await
+        .unwrap();
     journal
         .record_intent(&intent(
             "TP1",
@@ -143,6 +152,7 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
             Some(dec!(51000)),
             "limit",
         ))
+        .await
         .unwrap();
     let reround = Outcome::Rerounded {
         qty: dec!(0.01),
@@ -150,8 +160,8 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
         trigger_price: None,
         reason: "retCode 10001".into(),
     };
-    journal.record_outcome(TP1, &reround, 1).unwrap();
-    journal.record_outcome(TP1, &acked, 1).unwrap();
+    journal.record_outcome(TP1, &reround, 1).await.unwrap();
+    journal.record_outcome(TP1, &acked, 1).await.unwrap();
 
     let mut m = Mocks::new();
     m.positions

@@ -43,7 +43,7 @@ fn tp(qty: Decimal) -> OrderRequest {
 }
 
 /// A journal holding `req`'s intent, as the gateway records it before the first send.
-fn journaled(req: &OrderRequest) -> Arc<dyn Journal> {
+async fn journaled(req: &OrderRequest) -> Arc<dyn Journal> {
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
     journal
         .record_intent(&Intent {
@@ -59,6 +59,7 @@ fn journaled(req: &OrderRequest) -> Arc<dyn Journal> {
             reason: "place_tp_order".into(),
             at_ms: 1,
         })
+        .await
         .unwrap();
     journal
 }
@@ -87,7 +88,11 @@ fn client(code: i64, journal: Arc<dyn Journal>) -> (MockBybitRest, Arc<Mutex<Vec
         if sent.len() == 1 {
             return Err(refused(code));
         }
-        let row = journal.intent("andre_TP1_T1").unwrap().unwrap();
+        // The in-memory journal answers at once.
+        let row = futures_util::FutureExt::now_or_never(journal.intent("andre_TP1_T1"))
+            .unwrap()
+            .unwrap()
+            .unwrap();
         let journaled = row
             .outcomes
             .iter()
@@ -103,7 +108,7 @@ fn client(code: i64, journal: Arc<dyn Journal>) -> (MockBybitRest, Arc<Mutex<Vec
 
 #[tokio::test]
 async fn a_qty_rule_refusal_reloads_the_rules_and_resends_rerounded_once() {
-    let journal = journaled(&tp(dec!(0.015)));
+    let journal = journaled(&tp(dec!(0.015))).await;
     let (mock, sent) = client(10001, journal.clone());
     let live = LiveExchange::new(
         Arc::new(mock),
@@ -123,7 +128,7 @@ async fn a_qty_rule_refusal_reloads_the_rules_and_resends_rerounded_once() {
 
 #[tokio::test]
 async fn a_refusal_the_new_rules_do_not_explain_is_returned_unchanged() {
-    let journal = journaled(&tp(dec!(0.02)));
+    let journal = journaled(&tp(dec!(0.02))).await;
     let (mock, sent) = client(110003, journal.clone());
     let live = LiveExchange::new(
         Arc::new(mock),
@@ -150,7 +155,7 @@ async fn a_refusal_the_new_rules_do_not_explain_is_returned_unchanged() {
 #[tokio::test]
 async fn a_rerounded_resend_is_journaled_before_it_is_sent() {
     let req = tp(dec!(0.015));
-    let journal = journaled(&req);
+    let journal = journaled(&req).await;
     let (mock, sent) = client(10001, journal.clone());
     let live = LiveExchange::new(
         Arc::new(mock),
@@ -165,7 +170,7 @@ async fn a_rerounded_resend_is_journaled_before_it_is_sent() {
         .unwrap();
     live.place_tp_order(&req).await.unwrap();
     assert_eq!(*sent.lock().unwrap(), [dec!(0.015), dec!(0.01)]);
-    let row = journal.intent("andre_TP1_T1").unwrap().unwrap();
+    let row = journal.intent("andre_TP1_T1").await.unwrap().unwrap();
     assert_eq!(
         row.outcomes,
         [Outcome::Rerounded {
@@ -241,7 +246,11 @@ async fn a_lot_size_change_mid_trade_rerounds_the_tp_once_on_the_emulator() {
     assert_eq!(tp_orders("TP2"), [dec!(0.006)]);
     assert_eq!(tp_orders("TP3"), [dec!(0.003)]);
     for (leg, qty) in [("TP1", dec!(0.009)), ("TP3", dec!(0.003))] {
-        let row = journal.intent(&format!("andre_{leg}_T1")).unwrap().unwrap();
+        let row = journal
+            .intent(&format!("andre_{leg}_T1"))
+            .await
+            .unwrap()
+            .unwrap();
         let names: Vec<_> = row.outcomes.iter().map(Outcome::name).collect();
         assert_eq!(names, ["rerounded", "acked"], "{leg}");
         assert!(
@@ -259,7 +268,7 @@ async fn a_lot_size_change_mid_trade_rerounds_the_tp_once_on_the_emulator() {
             ))
             .is_none());
     }
-    let tp2 = journal.intent("andre_TP2_T1").unwrap().unwrap();
+    let tp2 = journal.intent("andre_TP2_T1").await.unwrap().unwrap();
     assert_eq!(tp2.outcomes.len(), 1, "TP2 was on the new step: sent once");
 
     l.gateway.setup_tps(&plan, &position).await.unwrap();

@@ -22,7 +22,11 @@ pub(crate) struct Paper {
 }
 
 /// A still market (static prices) so every fill is exact.
-pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<ErrorLog>>) -> Paper {
+pub(crate) async fn paper(
+    usdt: Decimal,
+    journal: Arc<dyn Journal>,
+    log: Option<Arc<ErrorLog>>,
+) -> Paper {
     let mut config =
         EngineConfig::new(defaults::instruments(), usdt, 7).with_price("BTCUSDT", dec!(50000));
     config.static_prices = true;
@@ -35,6 +39,7 @@ pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<Er
             clock.clone(),
             journal.clone(),
         )
+        .await
         .unwrap(),
     );
     let ports = Ports {
