@@ -8,7 +8,8 @@
 //!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
 //! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
-//! - `bench`: the benchmarks with targets (today: emulator order creates per second).
+//! - `bench`: the benchmarks: emulator order creates per second (a target), then the
+//!   journal's figures (intents/s, `execute_entry` latency next to its floor).
 //! - `testnet [--local]`: the SPEC §9 suite (`bybit-exec suite`) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
@@ -173,7 +174,12 @@ fn bench() -> Result<()> {
         "5",
         "32",
     ]);
-    run(order_rate)
+    run(order_rate)?;
+    // Figures, no target: journal intents/s (1 and 32 writers) and execute_entry -> filled
+    // p50/p99 on the emulator next to its floor (one journal write + one create round trip).
+    let mut journal = cargo();
+    journal.args(["bench", "-p", "exec-journal", "--bench", "journal"]);
+    run(journal)
 }
 
 /// What `cargo xtask testnet` does, decided from its arguments and the key variables.

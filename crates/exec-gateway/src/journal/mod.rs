@@ -3,6 +3,11 @@
 //! outcome), fills by execId, and each state change of a trade. It is the audit trail ("what
 //! did we send for trade X and why?") and the other half of restart recovery. A journal that
 //! cannot be written stops new orders: the gateway sends nothing it could not journal.
+//!
+//! This module is the port: the [`Journal`] trait (async: a write returns once it is
+//! durable), its record types, [`MemoryJournal`] (tests and dry runs without a file) and the
+//! trade history computed over the port. The SQLite file is an adapter in the `exec-journal`
+//! crate (one thread owns the connection); this crate depends on no database.
 
 mod history;
 mod memory;
@@ -398,9 +403,10 @@ pub trait Journal: Send + Sync {
 
 /// Journals a fill and writes its one log line: only when the journal did not hold its
 /// execId yet (or could not be written), with the trade tag and leg the journal holds for its
-/// orderLinkId. The one place a fill is logged: whoever sees a fill first (exec-live's
-/// `Tracker`, exec-sim's `PaperRouter`, the fill recorders) journals it through here, so a
-/// fill seen twice, or by two components, is one line.
+/// orderLinkId. The one place a fill is journaled and logged: the router that sees a fill
+/// (exec-live's `Tracker`, exec-sim's `DryRunRouter`; the `PaperRouter` saves its fills with
+/// its account and logs them through [`log_fill`]) journals it here before publishing it, so
+/// a fill seen twice is one row and one line. No bus subscriber journals fills.
 pub async fn record_fill_logged(journal: &dyn Journal, fill: &Fill) -> Result<bool, JournalError> {
     let recorded = journal.record_fill(fill).await;
     if !matches!(recorded, Ok(false)) {
