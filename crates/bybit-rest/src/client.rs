@@ -21,24 +21,8 @@ use crate::config::RestConfig;
 use crate::error::{codes, first_bytes, DecodeStage, ErrorContext, RateLimitSignal, RestError};
 use crate::limiter::{Limiter, Priority, TooLong};
 use crate::retry::{retry, RetryConfig, RetryPolicy};
+use crate::routes::{Endpoint, Method, SERVER_TIME};
 use crate::telemetry;
-
-/// HTTP method of an endpoint. V5 uses GET for reads and POST for writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Method {
-    Get,
-    Post,
-}
-
-/// One Bybit endpoint.
-#[derive(Debug)]
-pub(crate) struct Endpoint {
-    pub(crate) method: Method,
-    pub(crate) path: &'static str,
-    /// `GET /v5/...`: how errors and spans name it.
-    pub(crate) label: &'static str,
-    pub(crate) private: bool,
-}
 
 /// A request ready to go: the payload is encoded once; each attempt stamps and signs it.
 #[derive(Debug)]
@@ -122,9 +106,10 @@ pub(crate) struct Reply<T> {
     pub(crate) ext: RetExtInfo,
 }
 
-/// The end of a call and how many times it was sent.
+/// A call's result and how many times it was sent to get it (a create refused as a
+/// duplicate on its second send was refused because of its first).
 #[derive(Debug)]
-pub(crate) struct Outcome<T> {
+pub(crate) struct SentCall<T> {
     pub(crate) result: Result<Reply<T>, RestError>,
     pub(crate) sends: u32,
 }
@@ -225,7 +210,7 @@ impl RestClient {
     /// Measures the server-clock offset now from `/v5/market/time`, at the midpoint of the
     /// round trip, and applies it to every later request (SPEC R-REST-4).
     pub async fn sync_clock(&self) -> Result<ClockStatus, RestError> {
-        let call = Call::get(&crate::endpoints::SERVER_TIME, &[]);
+        let call = Call::get(&SERVER_TIME, &[]);
         let sent = local_ms();
         let span = tracing::info_span!("bybit_clock_sync", offset_ms = Empty);
         let reply = self.send_once::<ServerTime>(&call, 1, &span).await?;
@@ -242,7 +227,7 @@ impl RestClient {
 
     /// Runs a call under the retry schedule. Reports how many times it was sent, so callers
     /// can tell "refused on a retry" (a duplicate of our own earlier attempt) from "refused".
-    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: &Call) -> Outcome<T> {
+    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: &Call) -> SentCall<T> {
         let span = tracing::info_span!(
             "bybit_rest",
             endpoint = call.ep.label,
@@ -258,7 +243,7 @@ impl RestClient {
         })
         .instrument(span.clone())
         .await;
-        Outcome {
+        SentCall {
             result,
             sends: sends.load(Ordering::SeqCst),
         }
@@ -640,7 +625,7 @@ mod tests {
         let signed = creds.sign_get(1, 5000, &borrowed).unwrap();
         assert_eq!(
             signed.query(),
-            Call::get(&crate::endpoints::ORDER_HISTORY, &params).payload
+            Call::get(&crate::routes::ORDER_HISTORY, &params).payload
         );
     }
 }

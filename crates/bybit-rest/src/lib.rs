@@ -57,6 +57,7 @@ mod endpoints;
 mod error;
 mod limiter;
 mod retry;
+pub mod routes;
 pub mod telemetry;
 
 pub use api::BybitRest;

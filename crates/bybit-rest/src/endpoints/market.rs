@@ -8,8 +8,8 @@ use bybit_types::rest::market::{
 use bybit_types::{Category, Symbol};
 
 use crate::client::{Call, RestClient};
-use crate::endpoints::{INSTRUMENTS, PRICE_LIMIT, SERVER_TIME, TICKERS};
 use crate::error::{ErrorContext, RestError};
+use crate::routes::{INSTRUMENTS, PRICE_LIMIT, SERVER_TIME, TICKERS};
 
 /// The most instruments-info pages followed before giving up (a cursor that never ends).
 const MAX_PAGES: usize = 100;
