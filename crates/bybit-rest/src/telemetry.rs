@@ -30,7 +30,7 @@ pub const ENDPOINTS: &[&str] = LABELS;
 /// Every value of the `outcome` label.
 pub const OUTCOMES: [&str; 2] = ["ok", "error"];
 /// Every value of the `kind` label of [`ERRORS_TOTAL`] ([`RestError::kind`]).
-pub const ERROR_KINDS: [&str; 15] = RestError::KINDS;
+pub const ERROR_KINDS: [&str; 16] = RestError::KINDS;
 
 /// Every metric this crate records, for documentation and exporters that describe them.
 pub const ALL: [&str; 7] = [
