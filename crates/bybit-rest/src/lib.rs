@@ -11,7 +11,7 @@
 //! Failures are one [`RestError`] with predicates (`is_retryable`, `is_definitive_reject`,
 //! `is_outcome_unknown`, `is_auth_fatal`, `is_rate_limited`, `is_insufficient_balance`,
 //! `is_timestamp`). [`BybitRest`] is the same API as a trait, mockable (`MockBybitRest` with
-//! the `mock` feature). [`RestInstrumentSource`] feeds `bybit-meta`'s instrument cache.
+//! the `mock` feature).
 //!
 //! What it is not: it knows no strategy, no gateway ports and no event bus; it does not
 //! decide what to do with an unknown outcome beyond the one safe case it resolves itself
@@ -67,7 +67,6 @@ pub use client::RestClient;
 pub use clock::ClockStatus;
 pub use config::{Environment, RestConfig, DEFAULT_MAX_BODY_BYTES};
 pub use endpoints::account::{FeeRate, FeeRates};
-pub use endpoints::market::RestInstrumentSource;
 pub use endpoints::order::{
     AmendOrder, BatchItem, CancelAll, CancelOrder, CancelOutcome, Executions, NewOrder, OpenOrders,
     OrderHistory, OrderTarget, TriggerDirection, MAX_BATCH,
