@@ -204,16 +204,31 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
         .await
         .unwrap();
     assert!(!wallet.list.is_empty(), "trading calls reach the demo host");
+    let fee_rates_seen = || async {
+        reqwest::get(format!("{}/emulator/state", trading.http_url()))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["requests"]["byPath"]["/v5/account/fee-rate"]
+            .as_u64()
+            .unwrap_or(0)
+    };
     let refused = rt
         .rest
         .fee_rates(Category::Linear, Some(btc()))
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    assert!(
+        matches!(refused, bybit_rest::RestError::NotOffered { .. }),
+        "{refused:?}"
+    );
+    let refused = refused.to_string();
     assert!(
         refused.contains("BYBIT_ENV=demo") && refused.contains("fee-rate"),
         "{refused}"
     );
+    assert_eq!(fee_rates_seen().await, 0, "nothing was sent");
     rt.shutdown().await;
 
     // An environment that offers it (the emulator, like testnet): the call goes through.
@@ -223,6 +238,7 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
         .fee_rates(Category::Linear, Some(btc()))
         .await
         .is_ok());
+    assert_eq!(fee_rates_seen().await, 1, "sent where it is offered");
     rt.shutdown().await;
 }
 
