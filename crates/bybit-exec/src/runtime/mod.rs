@@ -3,7 +3,7 @@
 //!
 //! [`Runtime::start`] wires what [`Settings::routing`] asks for:
 //! - **Live**: [`LiveExchange`] over one [`RestClient`] routed for the environment
-//!   ([`trading_client`]: trading calls on its host, market data where it takes it from,
+//!   (`trading_client`: trading calls on its host, market data where it takes it from,
 //!   endpoints it lacks refused unsent) and both streams; the journal's fills are
 //!   remembered before tracking starts (a restart publishes none again), the fill recorder
 //!   runs, then the start catch-up and the private topics.
@@ -135,7 +135,7 @@ impl BybitStatus {
 ///
 /// Today none: the live adapters place orders over REST (not the `/v5/trade` WebSocket),
 /// subscribe `order`, `execution`, `position` and `wallet` (not `execution.fast`), and do not
-/// read the fee rate ([`trading_client`] refuses it unsent on demo should a caller ask); paper and
+/// read the fee rate (`trading_client` refuses it unsent on demo should a caller ask); paper and
 /// dry-run use public data only. So every routing starts on every environment, demo included.
 /// A feature added to the adapters must be listed here.
 pub fn features_used(routing: Routing) -> &'static [Feature] {
@@ -275,7 +275,7 @@ pub struct Runtime {
     pub gateway: Arc<Gateway>,
     /// The ports the gateway was built with.
     pub ports: Ports,
-    /// The REST client the live adapters use ([`trading_client`]): trading calls on
+    /// The REST client the live adapters use (`trading_client`): trading calls on
     /// [`Settings::rest_url`] with the keys, if any; market data from
     /// [`Settings::public_rest_url`]; endpoints the environment lacks refused unsent.
     pub rest: Arc<RestClient>,
