@@ -7,14 +7,19 @@
 //!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
 //! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
+//! - `cycles`: no import cycle between the files of any crate (how: `cycles.rs`); run by
+//!   `deps` too, and with `--self-test` only its positive control.
 //! - `bench`: the benchmarks with targets (today: emulator order creates per second).
 //! - `testnet [--local]`: the SPEC §9 suite (`bybit-exec suite`) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
 
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
+
+mod cycles;
 
 /// Crates that must stay pure: no I/O runtime, no network client.
 const PURE_CRATES: &[&str] = &["bybit-sign", "bybit-types", "bybit-meta"];
@@ -102,12 +107,23 @@ fn dispatch() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "deps" => check_deps(),
+        "cycles" if std::env::args().nth(2).as_deref() == Some("--self-test") => {
+            cycles::self_test()
+        }
+        "cycles" => cycles::self_test().and_then(|()| cycles::check(workspace())),
         "ci" => ci(),
         "bench" => bench(),
         "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
-            eprintln!("usage: cargo xtask <deps|ci|bench|testnet [--local] [--symbol SYMBOL]>");
-            eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md)");
+            eprintln!(
+                "usage: cargo xtask <deps|cycles|ci|bench|testnet [--local] [--symbol SYMBOL]>"
+            );
+            eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md),");
+            eprintln!("        then `cycles`");
+            eprintln!(
+                "  cycles  no import cycle between the files of any crate (xtask/src/cycles.rs);"
+            );
+            eprintln!("          --self-test: only the positive control");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, deps");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
@@ -116,6 +132,13 @@ fn dispatch() -> Result<()> {
             bail!("unknown task {task:?}")
         }
     }
+}
+
+/// The workspace's directory (xtask's parent).
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
 }
 
 fn cargo() -> Command {
