@@ -32,7 +32,7 @@ mod primitives;
 pub mod enums;
 pub mod envelope;
 pub mod rest;
-pub mod wire;
+pub mod serde_helpers;
 pub mod ws;
 
 pub use enums::*;

@@ -227,7 +227,7 @@ macro_rules! positive_decimal {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let value = crate::wire::decimal::deserialize(deserializer)?;
+                let value = crate::serde_helpers::decimal::deserialize(deserializer)?;
                 $name::new(value).map_err(serde::de::Error::custom)
             }
         }
@@ -313,5 +313,28 @@ impl<'de> Deserialize<'de> for Side {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional side: `""` (a flat position) and the older `"None"` are `None`.
+pub mod opt_side {
+    use serde::de;
+    use serde::Deserializer;
+    use serde::Serializer;
+
+    use super::Side;
+
+    /// Deserializes `"Buy"`, `"Sell"`, `""` or `"None"`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Side>, D::Error> {
+        let text: Option<std::borrow::Cow<'de, str>> = serde::Deserialize::deserialize(d)?;
+        match text.as_deref() {
+            None | Some("") | Some("None") => Ok(None),
+            Some(other) => other.parse().map(Some).map_err(de::Error::custom),
+        }
+    }
+
+    /// Serializes `None` as `""`.
+    pub fn serialize<S: Serializer>(v: &Option<Side>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.map_or("", Side::as_str))
     }
 }

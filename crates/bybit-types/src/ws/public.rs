@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::{TickDirection, UpdateType};
 use crate::rest::market::Ticker;
-use crate::wire;
+use crate::serde_helpers;
 use crate::Side;
 
 /// A public topic message: `{topic, type, ts, data, cs?, cts?}`.
@@ -81,14 +81,14 @@ mod levels {
     use serde::{Deserialize, Deserializer, Serializer};
 
     use super::Level;
-    use crate::wire;
+    use crate::serde_helpers;
 
     /// A decimal that must be present, read with the crate's decimal rules.
     struct Required(Decimal);
 
     impl<'de> Deserialize<'de> for Required {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            wire::decimal::deserialize(d).map(Required)
+            serde_helpers::decimal::deserialize(d).map(Required)
         }
     }
 
@@ -122,16 +122,16 @@ pub struct PublicTrade {
     #[serde(rename = "S")]
     pub side: Side,
     /// Size.
-    #[serde(rename = "v", with = "wire::decimal")]
+    #[serde(rename = "v", with = "serde_helpers::decimal")]
     pub size: Decimal,
     /// Price.
-    #[serde(rename = "p", with = "wire::decimal")]
+    #[serde(rename = "p", with = "serde_helpers::decimal")]
     pub price: Decimal,
     /// Tick direction (derivatives).
     #[serde(
         rename = "L",
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tick_direction: Option<TickDirection>,
