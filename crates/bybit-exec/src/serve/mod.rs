@@ -26,12 +26,17 @@
 //! sampled gauges), `page.html`; the trade manager is `crate::manager`.
 
 pub mod api;
+mod app;
+mod cache;
 mod guard;
 mod http;
+mod hub;
 pub mod metrics;
 pub mod reconciler;
+mod routes;
 pub mod snapshot;
 pub mod stream;
+mod unresolved;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -113,7 +118,7 @@ pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<()> {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
-    app: Arc<http::App>,
+    app: Arc<app::App>,
     stop: tokio::sync::watch::Sender<bool>,
     http: JoinHandle<http_serve::Served>,
     watcher: JoinHandle<()>,
@@ -135,7 +140,7 @@ impl Server {
         let prefix = exec_gateway::LinkIds::new(exec_gateway::DEFAULT_LINK_PREFIX)
             .context("the orderLinkId prefix")?;
         // Subscribed before the runtime starts, so the start's own events are counted.
-        let hub = Arc::new(stream::Hub::default());
+        let hub = Arc::new(hub::Hub::default());
         let watcher = watch::spawn(&bus, prefix, seen.clone(), hub.clone());
         let runtime = Runtime::start_on_bus(settings, bus).await?;
         let recovered = match crate::runtime::waiting_for(
@@ -191,8 +196,8 @@ impl Server {
             }
             Err(e) => seen.note(None, format!("managed trades not resumed: {e:#}")),
         }
-        let app = Arc::new(http::App {
-            reconciled: reconciler::Reconciled::default(),
+        let app = Arc::new(app::App {
+            reconciled: app::Reconciled::default(),
             manager,
             hub,
             runtime,
@@ -200,7 +205,7 @@ impl Server {
             metrics,
             recovered: tags,
             addr,
-            snapshot: snapshot::Cache::default(),
+            snapshot: cache::Cache::default(),
         });
         // The first read before serving, so the first page shows the exchange.
         snapshot::refresh(&app).await;
@@ -213,7 +218,7 @@ impl Server {
             max_connections: app.runtime.settings.serve_http.max_connections,
             shutdown_grace: HTTP_GRACE,
         };
-        let router = http::router(app.clone());
+        let router = routes::router(app.clone());
         let http = tokio::spawn(async move {
             http_serve::serve(listener, router, &limits, stopped, std::convert::identity).await
         });

@@ -367,7 +367,7 @@ pub fn spawn(
     bus: &EventBus,
     links: LinkIds,
     seen: Arc<Seen>,
-    hub: Arc<super::stream::Hub>,
+    hub: Arc<super::hub::Hub>,
 ) -> JoinHandle<()> {
     let mut sub = bus.subscribe();
     tokio::spawn(async move {
