@@ -709,8 +709,7 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     let link = |leg: &str| format!("{DEFAULT_LINK_PREFIX}{leg}_{tag}");
     let symbol = plan.symbol.clone();
     let live = rt
-        .live
-        .as_ref()
+        .live()
         .ok_or_else(|| anyhow!("the demo needs live routing"))?;
 
     // The gateway sizes the entry from the public ticker.

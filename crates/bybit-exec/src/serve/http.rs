@@ -85,19 +85,19 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
 
 fn sample(app: &App, unresolved: usize) {
     let rt = &app.runtime;
-    let polling = rt.settings.routing == Routing::Live
-        && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet());
+    let polling =
+        rt.settings.routing == Routing::Live && rt.live().is_some_and(|l| l.private_stream_quiet());
     flag(FALLBACK_POLLING_ACTIVE, polling);
     flag(TRADING_HALTED, rt.gateway.halted().is_some());
     #[allow(clippy::cast_precision_loss, reason = "a count of orders")]
     metrics::gauge!(UNRESOLVED_ORDERS).set(unresolved as f64);
-    let public = rt.public.health();
+    let public = rt.public().health();
     metrics::gauge!(WS_CONNECTED, "stream" => "public").set(if public.connected {
         1.0
     } else {
         0.0
     });
-    if let Some(private) = &rt.private {
+    if let Some(private) = rt.private() {
         let h = private.health();
         metrics::gauge!(WS_CONNECTED, "stream" => "private").set(
             if h.connected && h.authenticated {
@@ -419,7 +419,7 @@ pub(super) async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         health,
         halted: rt.gateway.halted(),
         fallback_polling: rt.settings.routing == Routing::Live
-            && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet()),
+            && rt.live().is_some_and(|l| l.private_stream_quiet()),
         snapshot_age_ms: age,
         positions,
         orders_known,
@@ -435,7 +435,7 @@ pub(super) async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         history_total,
         realised_pnl_total,
         equity: app.snapshot.series(),
-        paper_balance: rt.paper.as_ref().map(|p| {
+        paper_balance: rt.paper().map(|p| {
             let b = p.balance();
             json!({"wallet": b.wallet, "available": b.available})
         }),

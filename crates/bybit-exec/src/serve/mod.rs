@@ -48,7 +48,7 @@ use exec_events::EventBus;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigArgs, Routing, Settings};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Tasks};
 
 /// The address `serve` listens on unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
@@ -121,9 +121,9 @@ pub struct Server {
     app: Arc<app::App>,
     stop: tokio::sync::watch::Sender<bool>,
     http: JoinHandle<http_serve::Served>,
-    watcher: JoinHandle<()>,
-    refresher: JoinHandle<()>,
-    reconciler: JoinHandle<()>,
+    /// The bus watcher, the refresher and the reconciler: a child of the runtime's tasks,
+    /// stopped before the runtime.
+    tasks: Tasks,
 }
 
 impl Server {
@@ -141,8 +141,10 @@ impl Server {
             .context("the orderLinkId prefix")?;
         // Subscribed before the runtime starts, so the start's own events are counted.
         let hub = Arc::new(hub::Hub::default());
-        let watcher = watch::spawn(&bus, prefix, seen.clone(), hub.clone());
-        let runtime = Runtime::start_on_bus(settings, bus).await?;
+        let root = Tasks::new();
+        let tasks = root.child();
+        watch::spawn(&bus, prefix, seen.clone(), hub.clone(), &tasks);
+        let runtime = Runtime::start_with(settings, bus, root).await?;
         let recovered = match crate::runtime::waiting_for(
             "recovery (the journal's open trades against the exchange)",
             runtime.gateway.recover(),
@@ -186,6 +188,7 @@ impl Server {
             runtime.gateway.clone(),
             runtime.ports.positions.clone(),
             crate::manager::Store::new(store),
+            &tasks,
         );
         // Managed trades are managed again, caught up with what filled while down.
         match manager.resume(runtime.journal.clone()).await {
@@ -209,8 +212,8 @@ impl Server {
         });
         // The first read before serving, so the first page shows the exchange.
         snapshot::refresh(&app).await;
-        let refresher = snapshot::spawn(app.clone());
-        let reconciler = reconciler::spawn(app.clone(), app.runtime.settings.reconcile_every);
+        snapshot::spawn(app.clone(), &tasks);
+        reconciler::spawn(app.clone(), app.runtime.settings.reconcile_every, &tasks);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let limits = http_serve::Limits {
             header_read: app.runtime.settings.serve_http.header_timeout,
@@ -227,9 +230,7 @@ impl Server {
             app,
             stop,
             http,
-            watcher,
-            refresher,
-            reconciler,
+            tasks,
         })
     }
 
@@ -263,9 +264,7 @@ impl Server {
             app,
             stop,
             mut http,
-            watcher,
-            refresher,
-            reconciler,
+            tasks,
             ..
         } = self;
         let _ = stop.send(true);
@@ -293,13 +292,12 @@ impl Server {
                 clean = false;
             }
         }
-        watcher.abort();
-        let _ = watcher.await;
+        // The watcher, refresher and reconciler: cancelled, each ends at its next `.await`.
+        if !tasks.shutdown(HTTP_DRAIN).await {
+            tracing::warn!("serve's background tasks still running after {HTTP_DRAIN:?}");
+            clean = false;
+        }
         app.manager.stop();
-        refresher.abort();
-        let _ = refresher.await;
-        reconciler.abort();
-        let _ = reconciler.await;
         // Connections' tasks drop their handle on the state as they end.
         let deadline = tokio::time::Instant::now() + HTTP_DRAIN;
         let mut app = app;

@@ -10,9 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
 use super::app::App;
+use crate::runtime::Tasks;
 
 /// The default pace while passes succeed.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(3);
@@ -44,9 +43,10 @@ pub fn describe() {
     );
 }
 
-/// Runs passes until aborted, the first one `every` after the start's `recover()`.
-pub(crate) fn spawn(app: Arc<App>, every: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// Runs passes until `tasks` are stopped, the first one `every` after the start's
+/// `recover()`.
+pub(crate) fn spawn(app: Arc<App>, every: Duration, tasks: &Tasks) {
+    tasks.spawn(async move {
         let mut wait = every;
         loop {
             tokio::time::sleep(wait).await;

@@ -16,12 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use exec_gateway::Phase;
-use tokio::task::JoinHandle;
 
 use super::app::App;
 use super::cache::Snapshot;
 use super::unresolved::unresolved_off_thread;
-use crate::runtime::RestStatus;
+use crate::runtime::{RestStatus, Tasks};
 
 /// How often the exchange is read.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
@@ -204,10 +203,10 @@ pub(crate) async fn refresh(app: &App) {
     app.snapshot.set(snapshot);
 }
 
-/// Refreshes `app.snapshot` every [`REFRESH_EVERY`] until aborted (the first pass is the
-/// caller's, before it serves).
-pub(crate) fn spawn(app: Arc<App>) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// Refreshes `app.snapshot` every [`REFRESH_EVERY`] until `tasks` are stopped (the first
+/// pass is the caller's, before it serves).
+pub(crate) fn spawn(app: Arc<App>, tasks: &Tasks) {
+    tasks.spawn(async move {
         loop {
             tokio::time::sleep(REFRESH_EVERY).await;
             refresh(&app).await;
