@@ -36,7 +36,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use crate::app::{Batch, Mute};
+use crate::app::Batch;
+use crate::faults::Mute;
 use crate::server::stopped;
 use crate::AppState;
 

@@ -135,21 +135,25 @@ mod tests {
     #[tokio::test]
     async fn shutdown_cancels_every_task_and_waits_for_them() {
         let tasks = Tasks::new();
-        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<&str>();
-        // One that never ends by itself, one that notices its token, one adopted.
-        tasks.spawn(std::future::pending());
-        let token = tasks.child_token();
-        let tx = done_tx.clone();
-        tasks.spawn(async move {
-            token.cancelled().await;
-            let _ = tx.send("noticed");
-        });
-        tasks.adopt(tokio::spawn(std::future::pending()));
+        let (held, mut dropped) = tokio::sync::mpsc::channel::<()>(1);
+        // Two that never end by themselves (each holds a sender until it is dropped), one
+        // adopted from a plain spawn.
+        for _ in 0..2 {
+            let held = held.clone();
+            tasks.spawn(async move {
+                let _held = held;
+                std::future::pending::<()>().await;
+            });
+        }
+        drop(held);
+        let adopted = tokio::spawn(std::future::pending::<()>());
+        let abort = adopted.abort_handle();
+        tasks.adopt(adopted);
         assert_eq!(tasks.len(), 3);
         assert!(tasks.shutdown(Duration::from_secs(5)).await);
         assert!(tasks.is_empty() && tasks.is_cancelled());
-        drop(done_tx);
-        assert_eq!(done_rx.recv().await, Some("noticed"));
+        assert_eq!(dropped.recv().await, None, "both tasks were dropped");
+        assert!(abort.is_finished(), "the adopted task was aborted");
     }
 
     #[tokio::test]
