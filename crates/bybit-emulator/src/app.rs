@@ -136,3 +136,17 @@ impl AppState {
         format!("emu{n:08x}-{:04x}", n.wrapping_mul(2654435761) & 0xffff)
     }
 }
+
+impl crate::ws::feeds::Market for AppState {
+    fn read_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
+        self.read(f)
+    }
+
+    fn book_gaps(&self, symbol: &str) -> u64 {
+        self.faults.book_gaps(symbol)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
