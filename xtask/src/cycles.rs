@@ -14,26 +14,47 @@
 //!   `child::f()`), the 2018-edition relative form;
 //! - `super::` and `self::` resolve from the module the path is written in, inline modules
 //!   (`mod tests { use super::*; }`) included, so a file's own test module is no edge;
-//! - a path goes to the file of the longest prefix that is a file's module: `super::sibling::X`
-//!   is an edge to `sibling.rs`, while `super::X` and `use super::*` are edges to the parent's
-//!   file (a child referencing its parent's items counts).
+//! - a path goes to the file that defines what it names: the longest prefix that is a module
+//!   (a file's, or an inline one's, whose file it is), then, when the next segment is not an
+//!   item defined there but a name imported there (`use`, `pub use`, globs followed), on to
+//!   where that import leads. So `super::sibling::X` is an edge to `sibling.rs`, `crate::X`
+//!   re-exported by `lib.rs` from `foo.rs` is an edge to `foo.rs`, and `super::X` or
+//!   `use super::*` where `X` is defined in the parent is an edge to the parent's file (a child
+//!   referencing its parent's items counts).
 //!
 //! The rule for a `mod.rs` (or `lib.rs`, or a `foo.rs` with a `foo/` directory) and its
-//! children: the `mod child;` declaration is the tree, not an edge; the parent's `use child::…`
-//! (re-exports included) is an edge to the child, and a child's `super::Item` is an edge to the
-//! parent. So a parent that re-exports or calls its children must not be named by them: a child
-//! names its siblings (`super::sibling::Item`) and the parent keeps to declarations and
-//! re-exports. Edges from a file to itself are ignored.
+//! children: the `mod child;` declaration is the tree, not an edge; a re-export
+//! (`pub use child::X`, `pub(crate) use …`) is the parent's interface, not a dependency, so it
+//! is no edge (paths through it go on to the child); the parent's own `use child::…` and calls
+//! (`child::f()`) are edges to the child, and a child naming an item the parent defines is an
+//! edge to the parent. So a parent that uses its children keeps its own items out of their
+//! reach: shared types live in a sibling file the children name. A child file's inline test
+//! module counts with its file; a test in its own file (`foo/tests.rs`) is that file's edges.
+//! Edges from a file to itself are ignored.
 //!
 //! A cycle is a strongly connected component of more than one file (Tarjan); each is printed
-//! as a path `a.rs -> b.rs -> a.rs` with the line of each edge's first reference, and the
-//! check fails. `cargo xtask cycles --self-test` runs it on a fixture graph with a cycle (and
-//! one without) and fails unless exactly the cycle is found (the positive control).
+//! as a path `a.rs:LINE -> b.rs:LINE -> a.rs` (the line of each edge's first reference) with
+//! the component's other files, and the check fails (except in a crate listed in [`KNOWN`],
+//! printed only). `cargo xtask deps` runs it after the dependency rules. `cargo xtask cycles`
+//! runs the positive control first: a fixture crate whose files form a cycle must be reported
+//! with exactly that cycle (and a re-export, a comment, a string and a test module's
+//! `use super::*` must add no edge), and the same crate with the cycle broken must pass;
+//! `--self-test` runs the control alone.
+//!
+//! Limits: paths inside strings (`#[serde(with = "…")]`) and macro bodies' `$crate` are not
+//! seen; a name used bare after a glob import (`use super::*; Foo`) is covered by the glob's
+//! own edge to the module it names; a name a parent re-exports and also uses itself counts as
+//! the re-export only (no edge).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+/// Crates whose file cycle a change on another branch removes (bybit-rest's client /
+/// endpoints / telemetry, with its REST surface): their cycles are printed, not failed. Keep
+/// this empty once that change is merged.
+const KNOWN: &[&str] = &["crates/bybit-rest/"];
 
 /// One lexed token: an identifier, `::`, or a single punctuation character.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -745,7 +766,11 @@ pub(crate) fn check(workspace: &Path) -> Result<()> {
                     .collect();
                 line.push_str(&format!(" (tangled with {})", names.join(", ")));
             }
-            failures.push(line);
+            if KNOWN.iter().any(|k| line.starts_with(k)) {
+                eprintln!("cycles: known, being removed elsewhere: {line}");
+            } else {
+                failures.push(line);
+            }
         }
     }
     if failures.is_empty() {

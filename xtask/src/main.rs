@@ -10,7 +10,7 @@
 //! - `cycles`: no import cycle between the files of any crate (how: `cycles.rs`); run by
 //!   `deps` too, and with `--self-test` only its positive control.
 //! - `bench`: the benchmarks with targets (today: emulator order creates per second).
-//! - `testnet [--local]`: the SPEC §9 suite (`bybit-exec suite`) on Bybit testnet when
+//! - `testnet [--local]`: the SPEC §9 suite (the `exec-suite` binary) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
 
@@ -78,6 +78,11 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         "the wire mapping needs the wire types only, no client or engine",
     ),
     (
+        "bybit-exec",
+        &["exec-suite"],
+        "the suite drives the application; the application never knows the suite",
+    ),
+    (
         "http-serve",
         &[
             "bybit-types",
@@ -106,7 +111,7 @@ fn main() -> ExitCode {
 fn dispatch() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
-        "deps" => check_deps(),
+        "deps" => check_deps().and_then(|()| cycles::check(workspace())),
         "cycles" if std::env::args().nth(2).as_deref() == Some("--self-test") => {
             cycles::self_test()
         }
@@ -197,7 +202,7 @@ fn bench() -> Result<()> {
 enum Suite {
     /// Print this and exit 0.
     Skip(&'static str),
-    /// `cargo run -p bybit-exec -- suite` with these arguments and environment.
+    /// `cargo run -p exec-suite --` with these arguments and environment.
     Run {
         args: Vec<String>,
         env: Vec<(&'static str, &'static str)>,
@@ -210,7 +215,7 @@ const SKIPPED: &str = "testnet suite SKIPPED: BYBIT_API_KEY and BYBIT_API_SECRET
 fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Result<Suite> {
     let usage = "usage: cargo xtask testnet [--local] [--symbol SYMBOL]";
     let mut local = false;
-    let mut suite = vec!["suite".to_owned()];
+    let mut suite: Vec<String> = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -225,7 +230,7 @@ fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Res
         }
     }
     if local {
-        suite.insert(1, "--local".to_owned());
+        suite.insert(0, "--local".to_owned());
         return Ok(Suite::Run {
             args: suite,
             env: vec![],
@@ -263,7 +268,7 @@ fn testnet(args: Vec<String>, handoff: Handoff) -> Result<()> {
         }
         Suite::Run { args, env } => {
             let mut cmd = cargo();
-            cmd.args(["run", "--quiet", "--package", "bybit-exec", "--"]);
+            cmd.args(["run", "--quiet", "--package", "exec-suite", "--"]);
             cmd.args(args);
             cmd.envs(env);
             #[cfg(unix)]
@@ -378,7 +383,7 @@ mod tests {
         assert_eq!(
             decide_suite(&[], Some("k"), Some("s")).unwrap(),
             Suite::Run {
-                args: args(&["suite"]),
+                args: args(&[]),
                 env: vec![("BYBIT_ENV", "testnet"), ("EXECUTION_DRY_RUN", "false")],
             }
         );
@@ -387,7 +392,7 @@ mod tests {
     #[test]
     fn local_runs_on_the_emulator_with_or_without_keys() {
         let local = Suite::Run {
-            args: args(&["suite", "--local"]),
+            args: args(&["--local"]),
             env: vec![],
         };
         assert_eq!(
@@ -402,7 +407,7 @@ mod tests {
         assert_eq!(
             decide_suite(&args(&["--symbol", "ETHUSDT", "--local"]), None, None).unwrap(),
             Suite::Run {
-                args: args(&["suite", "--local", "--symbol", "ETHUSDT"]),
+                args: args(&["--local", "--symbol", "ETHUSDT"]),
                 env: vec![],
             }
         );

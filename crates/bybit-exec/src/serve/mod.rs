@@ -324,7 +324,7 @@ impl Server {
 /// SIGHUP (the terminal closed). Installed up front with [`StopSignals::install`], so a signal
 /// that arrives while the run is still starting is not lost nor fatal.
 #[derive(Debug)]
-pub(crate) struct StopSignals {
+pub struct StopSignals {
     #[cfg(unix)]
     streams: [(tokio::signal::unix::Signal, &'static str); 3],
 }
@@ -332,7 +332,7 @@ pub(crate) struct StopSignals {
 impl StopSignals {
     /// Installs the handlers (within a tokio runtime). From here on these signals no longer
     /// kill the process; [`StopSignals::recv`] reports them.
-    pub(crate) fn install() -> Result<StopSignals> {
+    pub fn install() -> Result<StopSignals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -354,7 +354,7 @@ impl StopSignals {
     }
 
     /// Waits for the next stop signal; answers its name.
-    pub(crate) async fn recv(&mut self) -> &'static str {
+    pub async fn recv(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             let [(int, a), (term, b), (hup, c)] = &mut self.streams;

@@ -12,8 +12,8 @@ use exec_events::EventBus;
 use exec_gateway::{Gateway, Journal, PriceService, Symbol};
 use exec_live::LiveExchange;
 
-use crate::config::{Routing, Settings};
-use crate::runtime::Runtime;
+use bybit_exec::config::{Routing, Settings};
+use bybit_exec::runtime::Runtime;
 
 /// One running process of the layer, with handles to the parts the cases use.
 pub(crate) struct Process {

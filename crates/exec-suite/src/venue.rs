@@ -25,7 +25,7 @@ use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 use sim_engine::OrderQuery;
 
-use crate::config::{BybitEnv, JournalLocation, Routing, Settings};
+use bybit_exec::config::{BybitEnv, JournalLocation, Routing, Settings};
 
 /// The run's journal and error log, in the run's directory.
 pub(crate) const JOURNAL_FILE: &str = "journal.sqlite";
@@ -438,7 +438,7 @@ impl Testnet {
 #[cfg(test)]
 mod tests {
     use super::{belongs, Venue};
-    use crate::config::{ConfigArgs, Settings};
+    use bybit_exec::config::{ConfigArgs, Settings};
 
     fn settings(vars: &[(&str, &str)]) -> Settings {
         let env = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));

@@ -5,7 +5,7 @@
 //! so the code a testnet run takes is exercised without keys or network.
 
 use bybit_exec::config::ConfigArgs;
-use bybit_exec::suite::{run_suite, Report, SuiteArgs, CASES};
+use exec_suite::{run_suite, Report, SuiteArgs, CASES};
 
 async fn run(testnet_paths: bool) -> Report {
     let args = SuiteArgs {
