@@ -628,7 +628,7 @@ fn inject(
             ));
             let order = sim_engine::NewOrder::limit(
                 SYMBOL,
-                bybit_types::Side::Buy,
+                bybit_types::WireSide::Buy,
                 dec!(0.001),
                 dec!(45000),
             )

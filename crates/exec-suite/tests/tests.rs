@@ -4,6 +4,8 @@
 //! client-side, a marketable TP1, a plan above the balance, a market that moves by itself),
 //! so the code a testnet run takes is exercised without keys or network.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use bybit_exec::config::ConfigArgs;
 use exec_suite::{run_suite, Report, SuiteArgs, CASES};
 

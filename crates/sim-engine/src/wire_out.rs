@@ -171,7 +171,7 @@ impl Engine {
         w.position_mm_by_mp = Some(money(mm));
         w.open_time = Some(if p.side.is_some() { p.created } else { 0 });
         w.break_even_price = p.side.map(|side| {
-            let qty = if side == bybit_types::Side::Buy {
+            let qty = if side == bybit_types::WireSide::Buy {
                 p.size
             } else {
                 -p.size

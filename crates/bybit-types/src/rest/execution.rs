@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::enums::{Category, CreateType, ExecType, OrderType, StopOrderType};
 use crate::rest::Page;
 use crate::serde_helpers;
-use crate::Side;
+use crate::WireSide;
 
 /// `GET /v5/execution/list` result.
 pub type ExecutionList = Page<Execution>;
@@ -36,7 +36,7 @@ pub struct Execution {
     #[serde(default)]
     pub order_link_id: String,
     /// Side of the order.
-    pub side: Side,
+    pub side: WireSide,
     /// Order price.
     #[serde(default, with = "serde_helpers::opt_decimal")]
     pub order_price: Option<Decimal>,
@@ -206,7 +206,7 @@ pub struct FastExecution {
     #[serde(default)]
     pub order_link_id: String,
     /// Side of the order.
-    pub side: Side,
+    pub side: WireSide,
     /// Fill time, ms.
     #[serde(default, with = "serde_helpers::opt_int_str")]
     pub exec_time: Option<i64>,

@@ -14,7 +14,7 @@ use crate::envelope::{ItemResult, RetExtInfo};
 use crate::rest::execution::ExtraFees;
 use crate::rest::Page;
 use crate::serde_helpers;
-use crate::Side;
+use crate::WireSide;
 
 /// `POST /v5/order/create`, `/amend` and `/cancel` result: the ids of the order acted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +147,7 @@ pub struct Order {
     #[serde(with = "serde_helpers::decimal")]
     pub qty: Decimal,
     /// Side.
-    pub side: Side,
+    pub side: WireSide,
     /// 0 one-way, 1 hedge buy side, 2 hedge sell side.
     #[serde(default)]
     pub position_idx: i64,
@@ -319,7 +319,7 @@ impl Order {
     pub fn new(
         order_id: impl Into<String>,
         symbol: impl Into<String>,
-        side: Side,
+        side: WireSide,
         qty: Decimal,
         order_status: OrderStatus,
     ) -> Self {
@@ -404,7 +404,7 @@ pub struct CreateOrderRequest {
     /// Symbol.
     pub symbol: String,
     /// Side.
-    pub side: Side,
+    pub side: WireSide,
     /// Order type.
     pub order_type: OrderType,
     /// Quantity.
@@ -544,7 +544,7 @@ impl CreateOrderRequest {
     pub fn new(
         category: Category,
         symbol: impl Into<String>,
-        side: Side,
+        side: WireSide,
         order_type: OrderType,
         qty: Decimal,
     ) -> Self {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::enums::{Category, OrderType, PositionStatus, TpslMode, TriggerBy};
 use crate::rest::Page;
 use crate::serde_helpers;
-use crate::Side;
+use crate::WireSide;
 
 /// `GET /v5/position/list` result.
 pub type PositionList = Page<Position>;
@@ -31,7 +31,7 @@ pub struct Position {
     pub symbol: String,
     /// `Buy` long, `Sell` short, `None` flat (`""` on the wire).
     #[serde(default, with = "serde_helpers::opt_side")]
-    pub side: Option<Side>,
+    pub side: Option<WireSide>,
     /// Position size; `"0"` when flat.
     #[serde(with = "serde_helpers::decimal")]
     pub size: Decimal,
@@ -221,7 +221,7 @@ pub struct Position {
 
 impl Position {
     /// A position record for `symbol` with the given side and size and everything else empty.
-    pub fn new(symbol: impl Into<String>, side: Option<Side>, size: Decimal) -> Self {
+    pub fn new(symbol: impl Into<String>, side: Option<WireSide>, size: Decimal) -> Self {
         Position {
             category: None,
             symbol: symbol.into(),
@@ -282,8 +282,8 @@ impl Position {
     /// Size with a sign: positive long, negative short, zero flat.
     pub fn signed_size(&self) -> Decimal {
         match self.side {
-            Some(Side::Buy) => self.size,
-            Some(Side::Sell) => -self.size,
+            Some(WireSide::Buy) => self.size,
+            Some(WireSide::Sell) => -self.size,
             None => Decimal::ZERO,
         }
     }

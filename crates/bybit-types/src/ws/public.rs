@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::enums::{TickDirection, UpdateType};
 use crate::rest::market::Ticker;
 use crate::serde_helpers;
-use crate::Side;
+use crate::WireSide;
 
 /// A public topic message: `{topic, type, ts, data, cs?, cts?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,7 +120,7 @@ pub struct PublicTrade {
     pub symbol: String,
     /// Taker side.
     #[serde(rename = "S")]
-    pub side: Side,
+    pub side: WireSide,
     /// Size.
     #[serde(rename = "v", with = "serde_helpers::decimal")]
     pub size: Decimal,
