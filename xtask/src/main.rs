@@ -4,7 +4,9 @@
 //!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
 //!   dependency tree; the gateway depends on no implementation of its ports (`exec-gateway`
 //!   has no `exec-sim`, `bybit-rest`, `bybit-ws` or `sim-engine`) and its events know no
-//!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
+//!   wire format (`exec-events` has no `bybit-types` and no gateway or router); the
+//!   application never depends on its acceptance suite (`bybit-exec` has no `exec-suite`).
+//!   Then `cycles`.
 //! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
 //! - `cycles`: no import cycle between the files of any crate (how: `cycles.rs`); run by

@@ -13,7 +13,10 @@
 //! `GET /emulator/state`, the engine's truth.
 //!
 //! Main types: [`Emulator`], [`EmulatorConfig`], [`TransportConfig`]. The control API is documented in
-//! `faults.rs` and in the crate README section of ARCHITECTURE.md.
+//! `control.rs` (the faults in force are `faults.rs`) and in the crate README section of
+//! ARCHITECTURE.md. The shared state is `app.rs`; what takes the whole state (handlers, the
+//! routes, the ticker) lives in files the state does not name, so the files form no import
+//! cycle (`cargo xtask cycles`).
 
 mod app;
 mod auth;

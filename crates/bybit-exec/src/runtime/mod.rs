@@ -14,9 +14,16 @@
 //!   account (balance, positions, orders, fills) is kept in the journal file and continued
 //!   by the next start on it (`EXECUTION_PAPER_USDT` only sets a new journal's balance).
 //!
-//! [`Runtime::status`] is SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`;
-//! [`Runtime::shutdown`] stops tracking, closes the streams and drops the journal (every
-//! journal write is durable when it returns) within [`SHUTDOWN_GRACE`].
+//! [`Runtime::status`] is SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`.
+//!
+//! The routing's parts are one [`Router`] (live, dry-run or paper), never three optional ones.
+//! Its long-running tasks (the order follower, the public stream's drain, and a caller's own,
+//! e.g. `serve`'s) run under one root cancellation token with a task tracker ([`Tasks`],
+//! `tasks.rs`).
+//!
+//! [`Runtime::shutdown`] stops tracking, cancels the tasks' root and waits for them (bounded),
+//! closes the streams and drops the journal (every journal write is durable when it returns)
+//! within [`SHUTDOWN_GRACE`].
 
 mod env_rest;
 pub mod lock;
@@ -329,8 +336,10 @@ async fn wait_for(
     }
 }
 
-/// One running process of the layer. Fields are public so the application's modes (serve,
-/// ops, the demo, the suite) can reach every part; [`Runtime::shutdown`] ends it.
+/// One running process of the layer. What the application's modes (serve, ops, the demo, an
+/// embedding program) call directly is public (settings, bus, journal, gateway, ports, REST
+/// clients); the router of its routing ([`Router`]), the public stream and its tasks are reached
+/// through methods; [`Runtime::shutdown`] ends it.
 pub struct Runtime {
     /// What it was built from.
     pub settings: Settings,

@@ -20,10 +20,16 @@
 //! `SERVE_HEADER_TIMEOUT_MS`, `SERVE_BODY_TIMEOUT_MS` and `SERVE_MAX_CONNECTIONS`. Every request
 //! first passes `guard.rs` (Host, Origin, request-target form; the control API's rules).
 //!
-//! Files: `http.rs` (routes), `guard.rs` (the guard), `api.rs` (the control API), `stream.rs` (the event
-//! stream), `reconciler.rs`, `watch.rs` (the bus watcher: counters, last events, trade tags),
-//! `snapshot.rs` (the one reader of the exchange for the page), `metrics.rs` (the recorder and
-//! sampled gauges), `page.html`; the trade manager is `crate::manager`.
+//! Files: `app.rs` (what every handler and task shares, and the reconciler's last pass),
+//! `routes.rs` (which path goes where), `http.rs` (`/health`, `/metrics`, the page and its
+//! JSON), `guard.rs` (the guard), `api.rs` (the control API), `stream.rs` and `hub.rs` (the
+//! event stream and the events it keeps), `reconciler.rs`, `watch.rs` (the bus watcher:
+//! counters, last events, trade tags), `snapshot.rs` and `cache.rs` (the one reader of the
+//! exchange for the page, and what it last read), `unresolved.rs` (intents without an
+//! outcome), `metrics.rs` (the recorder and sampled gauges), `page.html`; the trade manager is
+//! `crate::manager`. State files name no handler or task, so the files form no import cycle
+//! (`cargo xtask cycles`). The watcher, refresher, reconciler and manager run as a child of
+//! the runtime's tasks and are stopped before the runtime.
 
 pub mod api;
 mod app;
