@@ -45,7 +45,7 @@ pub const CASES: [&str; 10] = [
     cases::LAYER_EQUALS_EXCHANGE,
 ];
 
-/// `bybit-exec suite` options.
+/// `exec-suite` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SuiteArgs {
     /// Run on the embedded emulator on loopback instead of Bybit testnet.
