@@ -24,7 +24,7 @@ fn btc() -> Symbol {
 /// What a restart must keep of the account.
 #[derive(Debug, PartialEq)]
 struct Account {
-    position: (Option<bybit_types::Side>, Decimal, Option<Decimal>),
+    position: (Option<bybit_types::WireSide>, Decimal, Option<Decimal>),
     wallet: Option<Decimal>,
     /// (orderLinkId, orderId) of every open order.
     open: Vec<(String, String)>,
@@ -309,8 +309,8 @@ async fn recover_sees_a_prefixed_client_tags_resting_orders() {
     open_trade(&first, &plan).await;
     let size = first.router.get_position(&btc()).await.unwrap().size;
     first.router.with_engine(|e, now| {
-        let close =
-            sim_engine::NewOrder::market("BTCUSDT", bybit_types::Side::Sell, size).reduce_only();
+        let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::WireSide::Sell, size)
+            .reduce_only();
         e.create_order(now, &close).unwrap();
     });
     assert!(first.router.get_position(&btc()).await.unwrap().is_flat());

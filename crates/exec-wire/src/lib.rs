@@ -18,18 +18,18 @@ use exec_gateway::{Balance, OrderSnapshot, OrderStatus, PortError, PositionState
 use rust_decimal::Decimal;
 
 /// The gateway's side.
-pub fn side(side: bybit_types::Side) -> Side {
+pub fn side(side: bybit_types::WireSide) -> Side {
     match side {
-        bybit_types::Side::Buy => Side::Buy,
-        bybit_types::Side::Sell => Side::Sell,
+        bybit_types::WireSide::Buy => Side::Buy,
+        bybit_types::WireSide::Sell => Side::Sell,
     }
 }
 
 /// Bybit's side.
-pub fn wire_side(side: Side) -> bybit_types::Side {
+pub fn wire_side(side: Side) -> bybit_types::WireSide {
     match side {
-        Side::Buy => bybit_types::Side::Buy,
-        Side::Sell => bybit_types::Side::Sell,
+        Side::Buy => bybit_types::WireSide::Buy,
+        Side::Sell => bybit_types::WireSide::Sell,
     }
 }
 
