@@ -66,6 +66,18 @@ pub enum PortError {
     /// The request was invalid before it reached the exchange.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// An order refused for one of the instrument's price or quantity rules (a qty off the
+    /// step, a price off the tick or out of range, below the minimum value): nothing was
+    /// created, and the rules may have changed since they were loaded. The outcome policy
+    /// reloads them, re-rounds and sends again (`policy.rs`); a router reports it only for an
+    /// order create.
+    #[error("refused for an instrument rule: retCode {code}: {message}")]
+    RuleRefused {
+        /// The exchange's code.
+        code: i64,
+        /// The exchange's text.
+        message: String,
+    },
 }
 
 /// A port call's result.
@@ -103,6 +115,7 @@ impl PortError {
         matches!(
             self,
             PortError::Rejected { .. }
+                | PortError::RuleRefused { .. }
                 | PortError::InsufficientBalance { .. }
                 | PortError::Auth { .. }
                 | PortError::InvalidInput(_)
@@ -131,6 +144,7 @@ impl PortError {
     pub fn ret_code(&self) -> Option<i64> {
         match self {
             PortError::Rejected { code, .. }
+            | PortError::RuleRefused { code, .. }
             | PortError::InsufficientBalance { code, .. }
             | PortError::Auth { code, .. } => Some(*code),
             PortError::DuplicateLinkId { .. } => Some(110072),

@@ -335,7 +335,9 @@ pub(crate) fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Re
             config = config.credentials(c.clone());
         }
     }
-    RestClient::new(config).with_context(|| format!("REST client for {url}"))
+    // The gateway's outcome policy owns every create's re-send.
+    RestClient::new(exec_live::gateway_rest_config(config))
+        .with_context(|| format!("REST client for {url}"))
 }
 
 /// Runs a journal call on tokio's blocking pool: the SQLite journal does file I/O and must not
