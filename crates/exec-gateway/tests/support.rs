@@ -100,7 +100,7 @@ impl Mocks {
         let mut account = MockAccountService::new();
         account.expect_set_leverage().returning(|_, _| Ok(()));
         let mut config = GatewayConfig::new(dec!(5000));
-        config.poll_interval = std::time::Duration::from_millis(1);
+        config.stream_silence = std::time::Duration::from_millis(1);
         Mocks {
             router: MockOrderRouter::new(),
             positions: MockPositionService::new(),

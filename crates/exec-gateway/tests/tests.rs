@@ -16,6 +16,7 @@ mod review;
 mod safety;
 mod sequence;
 mod step8_review;
+mod stream;
 
 /// Waits (polling under a deadline) until `check` holds.
 pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {

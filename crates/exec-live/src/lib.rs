@@ -535,7 +535,9 @@ async fn track(
     interval: Duration,
     meta_refresh: Duration,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    // The first poll one interval after the start: the start catch-up has just read the
+    // same, and the private stream's subscription is usually acknowledged by then.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let meta_refresh = meta_refresh.max(Duration::from_secs(1));
     let mut meta =

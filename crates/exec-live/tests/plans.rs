@@ -24,7 +24,6 @@ async fn process(emu: &bybit_emulator::Emulator, journal: Arc<MemoryJournal>) ->
         ..LiveConfig::default()
     };
     let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(20);
     config.symbols = Some(BTreeSet::from([btc()]));
     connect_with(emu, journal, None, live, config).await
 }

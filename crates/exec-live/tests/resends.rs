@@ -29,8 +29,7 @@ async fn a_leg_whose_create_replies_are_all_lost_costs_at_most_max_send_attempts
         silence_threshold: Duration::from_secs(2),
         ..LiveConfig::default()
     };
-    let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(20);
+    let config = GatewayConfig::new(dec!(5000));
     let max = config.max_send_attempts;
     let p = connect_with_rest(&emu, journal.clone(), None, live, config, |mut rest| {
         rest.timeout = Duration::from_millis(300);

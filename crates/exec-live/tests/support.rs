@@ -83,8 +83,7 @@ pub(crate) async fn connect(
         silence_threshold: Duration::from_secs(2),
         ..LiveConfig::default()
     };
-    let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(20);
+    let config = GatewayConfig::new(dec!(5000));
     connect_with(emu, journal, log, live, config).await
 }
 

@@ -47,7 +47,7 @@ pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<Er
         clock: clock.clone(),
     };
     let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(1);
+    config.stream_silence = Duration::from_millis(1);
     let gateway = Arc::new(Gateway::new(ports, config, bus.clone(), log).unwrap());
     Paper {
         router,

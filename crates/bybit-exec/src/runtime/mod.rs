@@ -622,7 +622,6 @@ impl Runtime {
         };
 
         let mut config = GatewayConfig::new(settings.max_notional_usdt);
-        config.poll_interval = Duration::from_millis(20);
         // A plan on another symbol is refused before anything is sent (R-SAFE-1).
         config.symbols = Some(settings.symbols.iter().cloned().collect());
         config.on_tp_failure = settings.on_tp_failure;
