@@ -55,15 +55,6 @@ use crate::journal::{Intent, Outcome};
 use crate::link_id::Leg;
 use crate::types::{OrderRequest, OrderSnapshot};
 
-/// Which router operation sends a leg.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route<'a> {
-    Entry,
-    Dca,
-    Tp,
-    Close(&'a str),
-}
-
 /// A leg that is on the exchange (accepted now, or found by a lookup).
 #[derive(Debug, Clone)]
 pub(crate) struct Placed {
@@ -78,17 +69,15 @@ impl Gateway {
         tag: &str,
         leg: Leg,
         req: &OrderRequest,
-        route: Route<'_>,
         reason: &str,
     ) -> Result<Placed, GatewayError> {
-        match route {
+        if matches!(leg, Leg::Close(_)) {
             // A close is how an aborted trade is cleaned up: only a halt stops it.
-            Route::Close(_) => {
-                if let Some(reason) = self.halted() {
-                    return Err(GatewayError::Halted { reason });
-                }
+            if let Some(reason) = self.halted() {
+                return Err(GatewayError::Halted { reason });
             }
-            _ => self.ensure_trading(tag)?,
+        } else {
+            self.ensure_trading(tag)?;
         }
         let link = req.order_link_id.as_str();
         self.note_leg(tag, leg, link);
@@ -174,12 +163,7 @@ impl Gateway {
                 send = sends,
                 "order sent"
             );
-            let answer = match route {
-                Route::Entry => self.ports.router.place_market_entry(req).await,
-                Route::Dca => self.ports.router.place_dca_order(req).await,
-                Route::Tp => self.ports.router.place_tp_order(req).await,
-                Route::Close(why) => self.ports.router.close_position_market(req, why).await,
-            };
+            let answer = self.ports.router.place(req).await;
             let error = match answer {
                 Ok(ack) => {
                     tracing::info!(

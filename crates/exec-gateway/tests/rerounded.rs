@@ -45,27 +45,32 @@ async fn tp1_found_after_a_reround(found_qty: Decimal) -> (Vec<ExecutionError>, 
     let journal = Arc::new(MemoryJournal::new());
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     let j = journal.clone();
-    m.router.expect_place_tp_order().returning(move |req| {
-        if req.order_link_id.as_str() == TP1 {
-            assert_eq!(req.qty, dec!(0.012));
-            j.record_outcome(
-                TP1,
-                &Outcome::Rerounded {
-                    qty: dec!(0.01),
-                    price: Some(dec!(51000)),
-                    trigger_price: None,
-                    reason: "retCode 10001: qty not on the step".into(),
-                },
-                1,
-            )
-            .unwrap();
-            return Err(PortError::from_ret_code(10016, "System error"));
-        }
-        Ok(OrderAck {
-            order_id: "id".into(),
-            order_link_id: req.order_link_id.as_str().into(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            if req.order_link_id.as_str() == TP1 {
+                assert_eq!(req.qty, dec!(0.012));
+                j.record_outcome(
+                    TP1,
+                    &Outcome::Rerounded {
+                        qty: dec!(0.01),
+                        price: Some(dec!(51000)),
+                        trigger_price: None,
+                        reason: "retCode 10001: qty not on the step".into(),
+                    },
+                    1,
+                )
+                .unwrap();
+                return Err(PortError::UnknownOutcome {
+                    reason: "retCode 10016: System error".into(),
+                });
+            }
+            Ok(OrderAck {
+                order_id: "id".into(),
+                order_link_id: req.order_link_id.as_str().into(),
+            })
+        });
     m.router
         .expect_get_order()
         .returning(move |_, link| Ok((link.as_str() == TP1).then(|| tp1(found_qty))));
@@ -168,18 +173,24 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
     m.router
         .expect_amend_order_qty()
         .returning(|_, _, _| Ok(()));
-    m.router.expect_place_tp_order().returning(|o| {
-        Ok(exec_gateway::OrderAck {
-            order_id: "id".into(),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
-    m.router.expect_place_dca_order().returning(|o| {
-        Ok(exec_gateway::OrderAck {
-            order_id: "id".into(),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(|o| {
+            Ok(exec_gateway::OrderAck {
+                order_id: "id".into(),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(|o| {
+            Ok(exec_gateway::OrderAck {
+                order_id: "id".into(),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
     m.router.expect_get_order().returning(move |_, link| {
         Ok(match link.as_str() {
             TP1 => Some(tp1(exchange_qty)),
@@ -331,34 +342,37 @@ async fn tp1_refused_for_a_rule(
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     let sent = Arc::new(Mutex::new(Vec::new()));
     let (j, s) = (journal.clone(), sent.clone());
-    m.router.expect_place_tp_order().returning(move |req| {
-        if req.order_link_id.as_str() == TP1 {
-            let mut sent = s.lock().unwrap();
-            sent.push(req.qty);
-            if sent.len() > 1 {
-                // Nothing is sent that was not journaled (SPEC R-GW-6): the re-send's
-                // values are in the journal first.
-                let row = j.intent(TP1).unwrap().unwrap();
-                assert!(
-                    row.outcomes
-                        .iter()
-                        .any(|o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == req.qty)),
-                    "re-sent before the re-rounded qty was journaled: {:?}",
-                    row.outcomes
-                );
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            if req.order_link_id.as_str() == TP1 {
+                let mut sent = s.lock().unwrap();
+                sent.push(req.qty);
+                if sent.len() > 1 {
+                    // Nothing is sent that was not journaled (SPEC R-GW-6): the re-send's
+                    // values are in the journal first.
+                    let row = j.intent(TP1).unwrap().unwrap();
+                    assert!(
+                        row.outcomes.iter().any(
+                            |o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == req.qty)
+                        ),
+                        "re-sent before the re-rounded qty was journaled: {:?}",
+                        row.outcomes
+                    );
+                }
+                if sent.len() <= accept_after {
+                    return Err(PortError::RuleRefused {
+                        code,
+                        message: "qty not on the step".into(),
+                    });
+                }
             }
-            if sent.len() <= accept_after {
-                return Err(PortError::RuleRefused {
-                    code,
-                    message: "qty not on the step".into(),
-                });
-            }
-        }
-        Ok(OrderAck {
-            order_id: "id".into(),
-            order_link_id: req.order_link_id.as_str().into(),
-        })
-    });
+            Ok(OrderAck {
+                order_id: "id".into(),
+                order_link_id: req.order_link_id.as_str().into(),
+            })
+        });
     let gw = m.build(journal.clone(), None);
     let result = gw
         .setup_tps(&plan("T1"), &long(dec!(0.025), dec!(50000)))

@@ -52,7 +52,8 @@ async fn an_entry_filled_on_the_stream_is_not_looked_up_over_rest() {
     let (mut m, bus) = patient();
     let b = bus.clone();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(move |req| {
             // The fill reaches the bus before the create's answer (as it may on Bybit).
@@ -84,9 +85,10 @@ async fn a_close_confirmed_flat_on_the_stream_reads_no_position_or_order_over_re
     });
     let (b, c) = (bus.clone(), closing.clone());
     m.router
-        .expect_close_position_market()
+        .expect_place()
+        .withf(crate::support::is_close)
         .times(1)
-        .returning(move |req, _| {
+        .returning(move |req| {
             c.store(true, Ordering::SeqCst);
             let bus = b.get().unwrap();
             bus.publish(filled(req));

@@ -5,7 +5,6 @@
 
 mod support;
 
-mod classify;
 mod history;
 mod journal;
 mod link_ids;

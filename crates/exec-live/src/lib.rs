@@ -34,9 +34,9 @@ use bybit_types::{AccountType, Category, OrderLinkId, Price, Qty, TimeInForce, T
 use bybit_ws::{EventReceiver, PrivateTopic, WsEvent, WsStream};
 use exec_events::EventBus;
 use exec_gateway::{
-    cancel_matching, AccountService, Balance, BybitStatus, CancelScope, HealthCheck, OrderAck,
-    OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
-    PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
+    AccountService, Balance, BybitStatus, HealthCheck, OrderAck, OrderRequest, OrderRouter,
+    OrderSnapshot, PortError, PortResult, PositionService, PositionState, PriceService, RestHealth,
+    Symbol, SymbolMetaService, TriggerDirection, WsHealth,
 };
 use exec_wire as wire;
 use rust_decimal::Decimal;
@@ -446,7 +446,7 @@ impl LiveExchange {
     /// client is built with its create re-sends off, [`gateway_rest_config`]). A refusal for
     /// a price or quantity rule comes back as [`PortError::RuleRefused`], so the policy can
     /// reload the rules and re-round.
-    async fn place(&self, req: &OrderRequest, tif: TimeInForce) -> PortResult<OrderAck> {
+    async fn create(&self, req: &OrderRequest) -> PortResult<OrderAck> {
         // Every order report of it is compared with the limit price sent (Bybit's
         // price-limit action may move it).
         if let Some(p) = req.price {
@@ -454,7 +454,7 @@ impl LiveExchange {
         }
         let ack = self
             .rest
-            .create_order(new_order(req, tif)?)
+            .create_order(new_order(req)?)
             .await
             .map_err(create_error)?;
         Ok(OrderAck {
@@ -498,7 +498,11 @@ pub fn gateway_rest_config(mut config: bybit_rest::RestConfig) -> bybit_rest::Re
     config
 }
 
-fn new_order(req: &OrderRequest, tif: TimeInForce) -> PortResult<NewOrder> {
+fn new_order(req: &OrderRequest) -> PortResult<NewOrder> {
+    let tif = match req.time_in_force {
+        exec_gateway::TimeInForce::Gtc => TimeInForce::Gtc,
+        exec_gateway::TimeInForce::Ioc => TimeInForce::Ioc,
+    };
     let symbol = req.symbol.clone();
     let side = wire::wire_side(req.side);
     let qty = qty(req.qty)?;
@@ -609,33 +613,8 @@ fn link(order_link_id: &OrderLinkId) -> OrderTarget {
 
 #[async_trait]
 impl OrderRouter for LiveExchange {
-    async fn place_market_entry(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order, TimeInForce::Ioc).await
-    }
-
-    async fn place_dca_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order, TimeInForce::Gtc).await
-    }
-
-    async fn place_tp_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order, TimeInForce::Gtc).await
-    }
-
-    async fn close_position_market(
-        &self,
-        order: &OrderRequest,
-        _reason: &str,
-    ) -> PortResult<OrderAck> {
-        // Logged by the gateway's "order sent" line (with the reason), not here too.
-        self.place(order, TimeInForce::Ioc).await
-    }
-
-    async fn cancel_all_tp_dca(
-        &self,
-        symbol: &Symbol,
-        scope: &CancelScope,
-    ) -> PortResult<Vec<String>> {
-        cancel_matching(self, symbol, scope).await
+    async fn place(&self, order: &OrderRequest) -> PortResult<OrderAck> {
+        self.create(order).await
     }
 
     async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {

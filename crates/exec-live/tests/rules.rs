@@ -36,6 +36,7 @@ fn tp(qty: Decimal) -> OrderRequest {
         trigger_price: None,
         trigger_direction: None,
         reduce_only: true,
+        time_in_force: exec_gateway::TimeInForce::Gtc,
         order_link_id: exec_gateway::OrderLinkId::new("andre_TP1_T1").unwrap(),
     }
 }
@@ -74,7 +75,7 @@ async fn a_rule_refusal_is_sent_once_and_handed_to_the_policy_as_rule_refused() 
             None,
             None,
         );
-        let err = live.place_tp_order(&tp(dec!(0.015))).await.unwrap_err();
+        let err = live.place(&tp(dec!(0.015))).await.unwrap_err();
         if rule {
             assert!(
                 matches!(err, PortError::RuleRefused { code: c, .. } if c == code),

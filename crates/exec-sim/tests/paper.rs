@@ -233,9 +233,10 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
             trigger_price: None,
             trigger_direction: None,
             reduce_only,
+            time_in_force: exec_gateway::TimeInForce::Ioc,
             order_link_id: bybit_types::OrderLinkId::new(link).unwrap(),
         };
-        router.place_market_entry(&req).await.unwrap();
+        router.place(&req).await.unwrap();
     }
     // Let the lagging recorder catch up with what is left on the bus.
     for _ in 0..50 {

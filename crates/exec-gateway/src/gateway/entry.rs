@@ -12,8 +12,7 @@ use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
 use crate::journal::{WriteKind, WriteStage};
 use crate::link_id::Leg;
-use crate::policy::Route;
-use crate::types::{OrderRequest, OrderSnapshot, OrderStatus, Phase, TradePlan};
+use crate::types::{OrderRequest, OrderSnapshot, OrderStatus, Phase, TimeInForce, TradePlan};
 
 /// What an entry came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,12 +203,13 @@ impl Gateway {
             trigger_price: None,
             trigger_direction: None,
             reduce_only: false,
+            time_in_force: TimeInForce::Ioc,
             order_link_id: self.links.id(tag, Leg::Entry)?,
         };
         // Taken before the order is sent: its fill cannot pass unseen (R-WS-4).
         let mut sub = self.bus.subscribe();
         let placed = self
-            .place_leg(tag, Leg::Entry, &req, Route::Entry, "execute_entry")
+            .place_leg(tag, Leg::Entry, &req, "execute_entry")
             .await?;
         let filled = match placed.snapshot.filter(|s| s.status == OrderStatus::Filled) {
             Some(done) => done,

@@ -12,8 +12,7 @@ use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
 use crate::journal::{WriteKind, WriteStage};
 use crate::link_id::{Leg, LegFilter};
-use crate::policy::Route;
-use crate::types::{OrderRequest, OrderStatus, Phase, TradeState};
+use crate::types::{OrderRequest, OrderStatus, Phase, TimeInForce, TradeState};
 
 impl Gateway {
     /// Cancels the trade's remaining DCA orders, keeps its take-profits and (when
@@ -144,11 +143,11 @@ impl Gateway {
                     trigger_price: None,
                     trigger_direction: None,
                     reduce_only: true,
+                    time_in_force: TimeInForce::Ioc,
                     order_link_id: self.links.id(tag, leg)?,
                 };
                 let why = format!("close_all: {reason}");
-                self.place_leg(tag, leg, &req, Route::Close(&why), &why)
-                    .await?;
+                self.place_leg(tag, leg, &req, &why).await?;
                 sent.push(req);
             }
         }
