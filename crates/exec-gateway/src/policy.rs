@@ -29,9 +29,9 @@
 //!    and it is sent again with the same orderLinkId, within the same `max_send_attempts`.
 //!    Unchanged by re-rounding, or out of sends, the refusal is final (rule 3).
 //! 10. A refusal (rules 3, 4 and 9) of a **re-send** — after rule 2 or rule 6 — is final only
-//!    once a lookup confirms the order is not there: the earlier send may have landed after
-//!    the lookup that preceded the re-send, and be the very reason for the refusal (110007:
-//!    its margin is in use). Found, it counts as placed.
+//!     once a lookup confirms the order is not there: the earlier send may have landed after
+//!     the lookup that preceded the re-send, and be the very reason for the refusal (110007:
+//!     its margin is in use). Found, it counts as placed.
 //!
 //! An order a lookup finds is compared with what the journal says was sent (the intent, or the
 //! values it was last re-rounded or amended to: `IntentRow::intended`); a difference is
