@@ -4,7 +4,8 @@
 //!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
 //!   dependency tree; the gateway depends on no implementation of its ports (`exec-gateway`
 //!   has no `exec-sim`, `bybit-rest`, `bybit-ws` or `sim-engine`) and its events know no
-//!   wire format (`exec-events` has no `bybit-types` and no gateway or router).
+//!   wire format (`exec-events` has no `bybit-types` and no gateway or router); the REST
+//!   client knows no instrument cache (`bybit-rest` has no `bybit-meta`).
 //! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
 //! - `bench`: the benchmarks with targets (today: emulator order creates per second).
@@ -85,6 +86,11 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
             "bybit-exec",
         ],
         "the shared accept loop knows neither server's routes nor rules",
+    ),
+    (
+        "bybit-rest",
+        &["bybit-meta", "bybit-ws", "exec-gateway", "exec-live"],
+        "the REST client knows no instrument cache, stream or adapter (its users join them)",
     ),
 ];
 
@@ -429,5 +435,21 @@ mod tests {
             forbidden_in(krate, tree, forbidden),
             Ok(vec!["bybit-types".to_owned()])
         );
+    }
+
+    #[test]
+    fn the_rest_client_may_not_depend_on_the_instrument_cache() {
+        let (krate, forbidden, _) = LAYERS
+            .iter()
+            .find(|(k, _, _)| *k == "bybit-rest")
+            .copied()
+            .unwrap();
+        let tree = "bybit-rest v0.1.0 (/w)\nbybit-sign v0.1.0 (/w)\nbybit-meta v0.1.0 (/w)\n";
+        assert_eq!(
+            forbidden_in(krate, tree, forbidden),
+            Ok(vec!["bybit-meta".to_owned()])
+        );
+        let tree = "bybit-rest v0.1.0 (/w)\nbybit-sign v0.1.0 (/w)\nbybit-types v0.1.0 (/w)\n";
+        assert_eq!(forbidden_in(krate, tree, forbidden), Ok(vec![]));
     }
 }

@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::config::{ConfigArgs, JournalLocation, Routing, Settings};
-use crate::runtime::{probe, rest_client, EnvRest, Runtime};
+use crate::runtime::{probe, trading_client, Runtime};
 
 /// `--json`: machine-readable output.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
@@ -216,11 +216,8 @@ pub async fn execute(command: &OpsCommand, settings: Settings) -> Result<Done> {
 /// tracking, a journal in memory.
 fn read_only(settings: &Settings) -> Result<Arc<LiveExchange>> {
     settings.require_credentials("reading the account (balance, positions, orders)")?;
-    let rest = Arc::new(rest_client(settings, &settings.rest_url, true)?);
-    let public_rest = Arc::new(rest_client(settings, &settings.public_rest_url, false)?);
-    let api = Arc::new(EnvRest::new(rest, public_rest, settings.env));
     Ok(Arc::new(LiveExchange::new(
-        api as Arc<dyn BybitRest>,
+        Arc::new(trading_client(settings)?) as Arc<dyn BybitRest>,
         EventBus::new(64),
         Arc::new(MemoryJournal::new()),
         LiveConfig::default(),

@@ -163,7 +163,6 @@ async fn dry_run_sends_nothing_to_the_exchange() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee_rate() {
-    use bybit_rest::BybitRest;
     use bybit_types::Category;
     // REFERENCE.md §1 (docs/v5/demo.mdx): demo trades on its own host, takes public data from
     // mainnet, and has no fee-rate endpoint. Two emulators stand in for the two hosts.
@@ -184,7 +183,11 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
     s.public_rest_url = mainnet.http_url();
     s.ws_public_url = mainnet.public_ws_url();
     let rt = Runtime::start(s).await.unwrap();
-    let tickers = rt.api.tickers(Category::Linear, Some(btc())).await.unwrap();
+    let tickers = rt
+        .rest
+        .tickers(Category::Linear, Some(btc()))
+        .await
+        .unwrap();
     assert_eq!(
         tickers.list[0].last_price,
         Some(dec!(60000)),
@@ -196,30 +199,46 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
     })
     .await;
     let wallet = rt
-        .api
+        .rest
         .wallet_balance(bybit_types::AccountType::Unified, None)
         .await
         .unwrap();
     assert!(!wallet.list.is_empty(), "trading calls reach the demo host");
+    let fee_rates_seen = || async {
+        reqwest::get(format!("{}/emulator/state", trading.http_url()))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["requests"]["byPath"]["/v5/account/fee-rate"]
+            .as_u64()
+            .unwrap_or(0)
+    };
     let refused = rt
-        .api
+        .rest
         .fee_rates(Category::Linear, Some(btc()))
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    assert!(
+        matches!(refused, bybit_rest::RestError::NotOffered { .. }),
+        "{refused:?}"
+    );
+    let refused = refused.to_string();
     assert!(
         refused.contains("BYBIT_ENV=demo") && refused.contains("fee-rate"),
         "{refused}"
     );
+    assert_eq!(fee_rates_seen().await, 0, "nothing was sent");
     rt.shutdown().await;
 
     // An environment that offers it (the emulator, like testnet): the call goes through.
     let rt = Runtime::start(settings(&trading)).await.unwrap();
     assert!(rt
-        .api
+        .rest
         .fee_rates(Category::Linear, Some(btc()))
         .await
         .is_ok());
+    assert_eq!(fee_rates_seen().await, 1, "sent where it is offered");
     rt.shutdown().await;
 }
 

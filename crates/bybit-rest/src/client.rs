@@ -21,24 +21,8 @@ use crate::config::RestConfig;
 use crate::error::{codes, first_bytes, DecodeStage, ErrorContext, RateLimitSignal, RestError};
 use crate::limiter::{Limiter, Priority, TooLong};
 use crate::retry::{retry, RetryConfig, RetryPolicy};
+use crate::routes::{Endpoint, Method, Served, SERVER_TIME};
 use crate::telemetry;
-
-/// HTTP method of an endpoint. V5 uses GET for reads and POST for writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Method {
-    Get,
-    Post,
-}
-
-/// One Bybit endpoint.
-#[derive(Debug)]
-pub(crate) struct Endpoint {
-    pub(crate) method: Method,
-    pub(crate) path: &'static str,
-    /// `GET /v5/...`: how errors and spans name it.
-    pub(crate) label: &'static str,
-    pub(crate) private: bool,
-}
 
 /// A request ready to go: the payload is encoded once; each attempt stamps and signs it.
 #[derive(Debug)]
@@ -122,9 +106,10 @@ pub(crate) struct Reply<T> {
     pub(crate) ext: RetExtInfo,
 }
 
-/// The end of a call and how many times it was sent.
+/// A call's result and how many times it was sent to get it (a create refused as a
+/// duplicate on its second send was refused because of its first).
 #[derive(Debug)]
-pub(crate) struct Outcome<T> {
+pub(crate) struct SentCall<T> {
     pub(crate) result: Result<Reply<T>, RestError>,
     pub(crate) sends: u32,
 }
@@ -148,13 +133,26 @@ pub struct RestClient {
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
-    base_url: String,
+    /// The trading host: every endpoint not served elsewhere.
+    trading: Host,
+    /// The public-data host, when it is not the trading host.
+    public_data: Option<Host>,
+    /// Refused unsent ([`RestError::NotOffered`]).
+    not_offered: Vec<&'static Endpoint>,
+    environment: String,
     credentials: Option<Credentials>,
     recv_window_ms: u64,
     timeout: Duration,
     max_body_bytes: usize,
     retry: RetryConfig,
     clock: ClockSync,
+}
+
+/// One host the client sends to, with its own rate limiter: Bybit counts the IP budget and
+/// bans per host, as two clients would.
+#[derive(Debug)]
+struct Host {
+    base_url: String,
     limiter: Limiter,
 }
 
@@ -186,11 +184,13 @@ impl RestClient {
     /// Builds a client: one connection pool with keep-alive, rustls for TLS.
     pub fn new(config: RestConfig) -> Result<Self, RestError> {
         let ctx = ErrorContext::new("client", false);
-        if !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://")) {
-            return Err(RestError::InvalidRequest {
-                ctx,
-                reason: format!("base URL {:?} must start with http(s)://", config.base_url),
-            });
+        for url in std::iter::once(&config.base_url).chain(&config.public_data_url) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(RestError::InvalidRequest {
+                    ctx,
+                    reason: format!("base URL {url:?} must start with http(s)://"),
+                });
+            }
         }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -205,14 +205,22 @@ impl RestClient {
         Ok(RestClient {
             inner: Arc::new(Inner {
                 http,
-                base_url: config.base_url,
+                trading: Host {
+                    base_url: config.base_url,
+                    limiter: Limiter::new(config.limits.clone()),
+                },
+                public_data: config.public_data_url.map(|base_url| Host {
+                    base_url,
+                    limiter: Limiter::new(config.limits.clone()),
+                }),
+                not_offered: config.not_offered,
+                environment: config.environment,
                 credentials: config.credentials,
                 recv_window_ms,
                 timeout: config.timeout,
                 max_body_bytes: config.max_body_bytes,
                 retry: config.retry,
                 clock: ClockSync::new(),
-                limiter: Limiter::new(config.limits),
             }),
         })
     }
@@ -225,7 +233,10 @@ impl RestClient {
     /// Measures the server-clock offset now from `/v5/market/time`, at the midpoint of the
     /// round trip, and applies it to every later request (SPEC R-REST-4).
     pub async fn sync_clock(&self) -> Result<ClockStatus, RestError> {
-        let call = Call::get(&crate::endpoints::SERVER_TIME, &[]);
+        let call = Call::get(&SERVER_TIME, &[]);
+        if let Some(refused) = self.refused(&call) {
+            return Err(refused);
+        }
         let sent = local_ms();
         let span = tracing::info_span!("bybit_clock_sync", offset_ms = Empty);
         let reply = self.send_once::<ServerTime>(&call, 1, &span).await?;
@@ -242,7 +253,13 @@ impl RestClient {
 
     /// Runs a call under the retry schedule. Reports how many times it was sent, so callers
     /// can tell "refused on a retry" (a duplicate of our own earlier attempt) from "refused".
-    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: &Call) -> Outcome<T> {
+    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: &Call) -> SentCall<T> {
+        if let Some(refused) = self.refused(call) {
+            return SentCall {
+                result: Err(refused),
+                sends: 0,
+            };
+        }
         let span = tracing::info_span!(
             "bybit_rest",
             endpoint = call.ep.label,
@@ -259,10 +276,31 @@ impl RestClient {
         })
         .instrument(span.clone())
         .await;
-        Outcome {
+        SentCall {
             result,
             sends: sends.load(Ordering::SeqCst),
         }
+    }
+
+    /// Where `ep` is sent: the public-data host for public data when there is one, else the
+    /// trading host (`routes.rs` says which endpoint is which).
+    fn host(&self, ep: &Endpoint) -> &Host {
+        match (ep.served, &self.inner.public_data) {
+            (Served::PublicData, Some(host)) => host,
+            _ => &self.inner.trading,
+        }
+    }
+
+    /// The error for a call the environment does not offer: nothing is sent, nothing counted.
+    fn refused(&self, call: &Call) -> Option<RestError> {
+        self.inner
+            .not_offered
+            .iter()
+            .any(|ep| **ep == *call.ep)
+            .then(|| RestError::NotOffered {
+                ctx: call.ctx.clone(),
+                environment: self.inner.environment.clone(),
+            })
     }
 
     /// One attempt of the schedule. Inside it, a 10002 resyncs the clock and re-sends once,
@@ -343,10 +381,10 @@ impl RestClient {
         latency: &mut Option<Duration>,
     ) -> Result<Reply<T>, RestError> {
         let inner = &*self.inner;
+        let limiter = &self.host(call.ep).limiter;
         let ctx = || call.ctx.clone();
         let waiting = Instant::now();
-        let acquired = inner
-            .limiter
+        let acquired = limiter
             .acquire(
                 call.ep.path,
                 call.cost,
@@ -356,11 +394,11 @@ impl RestClient {
             .await;
         telemetry::limiter_waited(call.ep, waiting.elapsed());
         if let Err(TooLong(wait)) = acquired {
-            if let Some((retry_after, until, country_blocked)) = inner.limiter.ip_ban() {
+            if let Some((retry_after, until, country_blocked)) = limiter.ip_ban() {
                 return Err(RestError::IpBanned {
                     ctx: ctx(),
                     until,
-                    retry_window: inner.limiter.ip_ban_backoff(),
+                    retry_window: limiter.ip_ban_backoff(),
                     retry_after,
                     sent: false,
                     country_blocked,
@@ -413,7 +451,7 @@ impl RestClient {
         self.observe_limits(call, limits);
         if status == 403 {
             let country_blocked = crate::error::says_country_blocked(&body);
-            let (retry_after, until) = inner.limiter.block_ip(country_blocked);
+            let (retry_after, until) = limiter.block_ip(country_blocked);
             let error = RestError::IpBanned {
                 ctx: ctx(),
                 until,
@@ -427,7 +465,7 @@ impl RestClient {
         }
         if status == 429 {
             let wait = self.reset_wait(limits).unwrap_or(Duration::from_secs(1));
-            inner.limiter.block(call.ep.path, wait);
+            limiter.block(call.ep.path, wait);
             return Err(RestError::RateLimited {
                 ctx: ctx(),
                 signal: RateLimitSignal::Http429,
@@ -449,7 +487,7 @@ impl RestClient {
             0 => {}
             codes::RATE_LIMIT => {
                 let wait = self.reset_wait(limits).unwrap_or(Duration::from_secs(1));
-                inner.limiter.block(call.ep.path, wait);
+                limiter.block(call.ep.path, wait);
                 return Err(RestError::RateLimited {
                     ctx: ctx(),
                     signal: RateLimitSignal::RetCode10006,
@@ -476,7 +514,7 @@ impl RestClient {
     /// Stamps and signs the payload and builds the HTTP request from exactly the signed text.
     fn build(&self, call: &Call) -> Result<reqwest::RequestBuilder, RestError> {
         let inner = &*self.inner;
-        let url = format!("{}{}", inner.base_url, call.ep.path);
+        let url = format!("{}{}", self.host(call.ep).base_url, call.ep.path);
         let credentials = match (&inner.credentials, call.ep.private) {
             (Some(c), true) => Some(c),
             (None, true) => {
@@ -597,7 +635,7 @@ impl RestClient {
             wait_ms = wait.as_millis(),
             "rate-limit budget spent"
         );
-        self.inner.limiter.block(call.ep.path, wait);
+        self.host(call.ep).limiter.block(call.ep.path, wait);
     }
 }
 
@@ -642,7 +680,7 @@ mod tests {
         let signed = creds.sign_get(1, 5000, &borrowed).unwrap();
         assert_eq!(
             signed.query(),
-            Call::get(&crate::endpoints::ORDER_HISTORY, &params).payload
+            Call::get(&crate::routes::ORDER_HISTORY, &params).payload
         );
     }
 }

@@ -1,5 +1,11 @@
 //! The client's configuration: a plain struct passed explicitly. There is no `Default`: the
 //! caller must choose testnet, mainnet or demo (SPEC R-CFG-2, R-CFG-5).
+//!
+//! The environment's routing is part of it: the trading host (`base_url`), the host public
+//! market data is read from when that is another one (`public_data_url`; which endpoints are
+//! public data is `routes.rs`), and the endpoints the environment does not offer
+//! (`not_offered`), refused with [`RestError::NotOffered`](crate::RestError::NotOffered)
+//! before anything is sent. So one client serves an environment whatever its hosts.
 
 use std::time::Duration;
 
@@ -7,6 +13,7 @@ use bybit_sign::Credentials;
 
 use crate::limiter::LimitConfig;
 use crate::retry::RetryConfig;
+use crate::routes::Endpoint;
 
 /// The default bound on a reply body: 16 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -37,8 +44,20 @@ impl Environment {
 /// [`RestConfig::with_base_url`] (an emulator, a regional host), then adjust fields.
 #[derive(Debug, Clone)]
 pub struct RestConfig {
-    /// Scheme and host, no trailing slash, e.g. `https://api-testnet.bybit.com`.
+    /// The trading host: scheme and host, no trailing slash, e.g.
+    /// `https://api-testnet.bybit.com`. Every endpoint goes here unless said otherwise below.
     pub base_url: String,
+    /// The host public market data (instruments, tickers, price limits:
+    /// [`Served::PublicData`](crate::routes::Served::PublicData)) is read from, when it is not
+    /// `base_url`: demo trading reads mainnet's (REFERENCE.md §1). It gets its own rate
+    /// limiter (Bybit limits each host's IP budget apart); no request to it is signed.
+    pub public_data_url: Option<String>,
+    /// Endpoints the environment does not offer (demo trading: the fee rate). A call to one
+    /// answers [`RestError::NotOffered`](crate::RestError::NotOffered) and sends nothing.
+    pub not_offered: Vec<&'static Endpoint>,
+    /// How a [`RestError::NotOffered`](crate::RestError::NotOffered) names the environment
+    /// (`BYBIT_ENV=demo`); the base URL unless set.
+    pub environment: String,
     /// `X-BAPI-RECV-WINDOW`. Bybit's default, 5000 ms. A 10002 is fixed by resyncing the
     /// clock, never by widening this.
     pub recv_window: Duration,
@@ -64,12 +83,12 @@ impl RestConfig {
 
     /// A configuration for any base URL (a local emulator in tests, a regional host).
     pub fn with_base_url(base_url: impl Into<String>) -> Self {
-        let mut base_url = base_url.into();
-        while base_url.ends_with('/') {
-            base_url.pop();
-        }
+        let base_url = trim_slashes(base_url.into());
         RestConfig {
+            environment: base_url.clone(),
             base_url,
+            public_data_url: None,
+            not_offered: Vec::new(),
             recv_window: Duration::from_millis(bybit_sign::DEFAULT_RECV_WINDOW_MS),
             timeout: Duration::from_millis(5000),
             credentials: None,
@@ -79,9 +98,34 @@ impl RestConfig {
         }
     }
 
+    /// Reads public market data from `url` instead of the trading host.
+    pub fn public_data_url(mut self, url: impl Into<String>) -> Self {
+        self.public_data_url = Some(trim_slashes(url.into()));
+        self
+    }
+
+    /// Refuses `endpoint` unsent: calls to it answer [`RestError::NotOffered`](crate::RestError::NotOffered).
+    pub fn not_offered(mut self, endpoint: &'static Endpoint) -> Self {
+        self.not_offered.push(endpoint);
+        self
+    }
+
+    /// Names the environment in errors (`BYBIT_ENV=demo`).
+    pub fn environment(mut self, name: impl Into<String>) -> Self {
+        self.environment = name.into();
+        self
+    }
+
     /// Sets the API key pair.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
         self
     }
+}
+
+fn trim_slashes(mut url: String) -> String {
+    while url.ends_with('/') {
+        url.pop();
+    }
+    url
 }

@@ -123,6 +123,17 @@ pub enum RestError {
         /// What is wrong.
         reason: String,
     },
+    /// The environment does not offer this endpoint (demo trading has no fee rate,
+    /// REFERENCE.md §1): refused before anything was sent
+    /// ([`RestConfig::not_offered`](crate::RestConfig::not_offered)).
+    #[error("{ctx}: {environment} does not offer this endpoint; nothing was sent")]
+    NotOffered {
+        /// What was being done.
+        ctx: ErrorContext,
+        /// The environment, as the configuration names it
+        /// ([`RestConfig::environment`](crate::RestConfig::environment)).
+        environment: String,
+    },
     /// A private endpoint was called on a client built without credentials.
     #[error("{ctx}: this endpoint needs API credentials and the client has none")]
     MissingCredentials {
@@ -274,6 +285,7 @@ impl RestError {
     pub fn context(&self) -> &ErrorContext {
         match self {
             RestError::InvalidRequest { ctx, .. }
+            | RestError::NotOffered { ctx, .. }
             | RestError::MissingCredentials { ctx }
             | RestError::Sign { ctx, .. }
             | RestError::Network { ctx, .. }
@@ -341,6 +353,7 @@ impl RestError {
     pub fn is_definitive_reject(&self) -> bool {
         match self {
             RestError::InvalidRequest { .. }
+            | RestError::NotOffered { .. }
             | RestError::MissingCredentials { .. }
             | RestError::Sign { .. }
             | RestError::Runtime { .. } => true,
@@ -468,8 +481,9 @@ impl RestError {
     }
 
     /// Every value [`kind`](Self::kind) returns (a metric label: a bounded set).
-    pub const KINDS: [&'static str; 15] = [
+    pub const KINDS: [&'static str; 16] = [
         "invalid_request",
+        "not_offered",
         "missing_credentials",
         "sign",
         "network",
@@ -487,7 +501,7 @@ impl RestError {
     ];
 
     /// A short, stable name for the kind of failure, for metrics and logs: `invalid_request`,
-    /// `missing_credentials`, `sign`, `network`, `timeout`, `rate_limited`, `ip_banned`,
+    /// `not_offered`, `missing_credentials`, `sign`, `network`, `timeout`, `rate_limited`, `ip_banned`,
     /// `decode`, `runtime`, or for an exchange answer its retCode class: `auth` (the key cannot
     /// work), `timestamp` (10002), `server` (10000/10016/429/110079: outcome unknown),
     /// `insufficient_balance`, `duplicate_link_id` (110072) or `reject` (any other definitive
@@ -495,6 +509,7 @@ impl RestError {
     pub fn kind(&self) -> &'static str {
         match self {
             RestError::InvalidRequest { .. } => "invalid_request",
+            RestError::NotOffered { .. } => "not_offered",
             RestError::MissingCredentials { .. } => "missing_credentials",
             RestError::Sign { .. } => "sign",
             RestError::Network { .. } => "network",

@@ -4,22 +4,27 @@
 //! header-aware rate limiting with priority for risk-reducing requests.
 //!
 //! What it is: [`RestClient`], built from an explicit [`RestConfig`] (testnet, mainnet, demo or
-//! any base URL). Every request goes through one path (limiter → timestamp → sign → send →
-//! classify) where the bytes signed by `bybit-sign` are the bytes sent. Requests take
+//! any base URL), which also holds the environment's routing: the host public market data is
+//! read from when it is not the trading host, and the endpoints the environment does not
+//! offer ([`RestError::NotOffered`], nothing sent). Every request goes through one path
+//! (limiter → timestamp → sign → send → classify) where the bytes signed by `bybit-sign` are
+//! the bytes sent. Requests take
 //! validated newtypes ([`Symbol`](bybit_types::Symbol), [`OrderLinkId`](bybit_types::OrderLinkId),
 //! [`Qty`](bybit_types::Qty), [`Price`](bybit_types::Price)); replies are `bybit-types` models.
 //! Failures are one [`RestError`] with predicates (`is_retryable`, `is_definitive_reject`,
 //! `is_outcome_unknown`, `is_auth_fatal`, `is_rate_limited`, `is_insufficient_balance`,
-//! `is_timestamp`). [`BybitRest`] is the same API as a trait, mockable (`MockBybitRest` with
-//! the `mock` feature). [`RestInstrumentSource`] feeds `bybit-meta`'s instrument cache.
+//! `is_timestamp`). [`BybitRest`] is the same API as a trait, implemented once (by the
+//! client) and mockable (`MockBybitRest` with the `mock` feature).
 //!
 //! What it is not: it knows no strategy, no gateway ports and no event bus; it does not
 //! decide what to do with an unknown outcome beyond the one safe case it resolves itself
-//! (a re-sent create answered "duplicate orderLinkId" is looked up). WebSockets are `bybit-ws`.
+//! (a re-sent create answered "duplicate orderLinkId" is looked up). WebSockets are `bybit-ws`;
+//! the instrument cache is `bybit-meta` (exec-live feeds it from this client).
 //!
 //! Where things are: `config.rs` (environments, [`RestConfig`]), `client.rs` (the request
 //! path), `error.rs`, `retry.rs` (100/300/1000 ms + jitter via `backon`), `clock.rs`
-//! (server-time offset), `limiter.rs` (`governor` buckets), `endpoints/` (one module per area),
+//! (server-time offset), `limiter.rs` (`governor` buckets), `routes.rs` (the endpoint table:
+//! path, signing, which host), `endpoints/` (the typed calls, one module per area),
 //! `api.rs` (the trait), `telemetry.rs` (the `bybit_rest_*` metrics: no-ops unless the
 //! application installs a `metrics` recorder).
 //!
@@ -57,6 +62,7 @@ mod endpoints;
 mod error;
 mod limiter;
 mod retry;
+pub mod routes;
 pub mod telemetry;
 
 pub use api::BybitRest;
@@ -66,7 +72,6 @@ pub use client::RestClient;
 pub use clock::ClockStatus;
 pub use config::{Environment, RestConfig, DEFAULT_MAX_BODY_BYTES};
 pub use endpoints::account::{FeeRate, FeeRates};
-pub use endpoints::market::RestInstrumentSource;
 pub use endpoints::order::{
     AmendOrder, BatchItem, CancelAll, CancelOrder, CancelOutcome, Executions, NewOrder, OpenOrders,
     OrderHistory, OrderTarget, TriggerDirection, MAX_BATCH,

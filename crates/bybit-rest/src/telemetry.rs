@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::client::Endpoint;
 use crate::error::RestError;
+use crate::routes::{Endpoint, LABELS};
 
 /// Histogram: one send's latency, from the request leaving to the whole body read; label
 /// `endpoint` (`GET /v5/market/time`).
@@ -26,11 +26,11 @@ pub const RATE_LIMIT_REMAINING: &str = "bybit_rest_rate_limit_remaining";
 pub const CLOCK_OFFSET_SECONDS: &str = "bybit_rest_clock_offset_seconds";
 
 /// Every value of the `endpoint` label: the client's fixed endpoint table.
-pub const ENDPOINTS: &[&str] = crate::endpoints::LABELS;
+pub const ENDPOINTS: &[&str] = LABELS;
 /// Every value of the `outcome` label.
 pub const OUTCOMES: [&str; 2] = ["ok", "error"];
 /// Every value of the `kind` label of [`ERRORS_TOTAL`] ([`RestError::kind`]).
-pub const ERROR_KINDS: [&str; 15] = RestError::KINDS;
+pub const ERROR_KINDS: [&str; 16] = RestError::KINDS;
 
 /// Every metric this crate records, for documentation and exporters that describe them.
 pub const ALL: [&str; 7] = [

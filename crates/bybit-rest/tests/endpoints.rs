@@ -2,11 +2,9 @@
 //! return (docs/v5/market/*.mdx, docs/v5/order/*.mdx, docs/v5/position/*.mdx,
 //! docs/v5/account/*.mdx).
 
-use bybit_meta::InstrumentCache;
 use bybit_rest::{
     AmendOrder, CancelAll, CancelOrder, CancelOutcome, Change, Executions, NewOrder, OpenOrders,
-    OrderHistory, OrderTarget, Positions, RestClient, RestConfig, RestInstrumentSource,
-    TradingStop,
+    OrderHistory, OrderTarget, Positions, RestClient, RestConfig, TradingStop,
 };
 use bybit_types::{AccountType, Category, OrderStatus, Side};
 use rust_decimal_macros::dec;
@@ -166,34 +164,6 @@ async fn wallet_account_info_and_fee_rates() {
         .unwrap();
     assert_eq!(fees.list.len(), 1);
     assert!(fees.list[0].taker_fee_rate > fees.list[0].maker_fee_rate);
-}
-
-// docs/v5/market/instrument.mdx: bybit-meta's cache loads through the REST source.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_instrument_cache_refreshes_through_the_rest_source() {
-    let emu = emulator().await;
-    let client = client(&emu);
-    let mut source =
-        RestInstrumentSource::new(client, Category::Linear, tokio::runtime::Handle::current());
-    let mut cache = InstrumentCache::new();
-    let summary = cache.refresh_from(&mut source).unwrap();
-    assert!(summary.loaded >= 5, "{summary:?}");
-    assert!(cache.get(&btc()).is_ok());
-}
-
-#[tokio::test]
-async fn the_instrument_source_refuses_to_block_a_current_thread_runtime() {
-    let emu = emulator().await;
-    let mut source = RestInstrumentSource::new(
-        client(&emu),
-        Category::Linear,
-        tokio::runtime::Handle::current(),
-    );
-    let err = bybit_meta::InstrumentSource::fetch_all(&mut source).unwrap_err();
-    assert!(
-        matches!(err, bybit_rest::RestError::Runtime { .. }),
-        "{err}"
-    );
 }
 
 #[tokio::test]

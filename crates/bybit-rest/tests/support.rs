@@ -65,7 +65,9 @@ pub(crate) async fn emulator_with(adjust: impl FnOnce(&mut EmulatorConfig)) -> T
     }
 }
 
-async fn start(adjust: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
+/// An emulator without a turn of its own: a second one for a test that holds a turn already
+/// (two hosts), so the test does not queue behind itself.
+pub(crate) async fn start(adjust: impl FnOnce(&mut EmulatorConfig)) -> Emulator {
     let mut config = EmulatorConfig::with_defaults(KEY, SECRET, dec!(10000), 7);
     adjust(&mut config);
     Emulator::start("127.0.0.1:0", config).await.unwrap()

@@ -14,4 +14,5 @@ mod malformed;
 mod metrics;
 mod outcomes;
 mod review;
+mod routing;
 mod spans;

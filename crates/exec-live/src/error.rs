@@ -21,7 +21,8 @@ use exec_gateway::PortError;
 /// 5. outcome unknown (a write's timeout, reset after sending, 5xx, 10000/10016) or a
 ///    transient read failure → [`PortError::UnknownOutcome`];
 /// 6. any other retCode → [`exec_wire::ret_code_error`] (definitive reject);
-/// 7. refused before sending (invalid request, local rate limit, connect failure) →
+/// 7. refused before sending (invalid request, an endpoint the environment does not offer,
+///    local rate limit, connect failure) →
 ///    [`PortError::InvalidInput`] or a reject without a code.
 ///
 /// Messages are the client's own (`RestError`'s Display carries no secret or signature).
@@ -72,7 +73,9 @@ pub fn port_error(e: RestError) -> PortError {
         RestError::Exchange { code, message, .. } => {
             exec_wire::ret_code_error(*code, message.clone())
         }
-        RestError::InvalidRequest { .. } => PortError::InvalidInput(message),
+        RestError::InvalidRequest { .. } | RestError::NotOffered { .. } => {
+            PortError::InvalidInput(message)
+        }
         _ => PortError::Rejected { code: 0, message },
     }
 }

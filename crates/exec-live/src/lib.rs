@@ -16,6 +16,7 @@
 //! own (`exec-wire`, shared with the paper router).
 
 mod error;
+mod instruments;
 mod preflight;
 pub mod tracker;
 
@@ -44,6 +45,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use error::port_error;
+pub use instruments::RestInstrumentSource;
 pub use preflight::{Preflight, PreflightCheck, PreflightError};
 pub use tracker::Tracker;
 
@@ -786,7 +788,7 @@ impl AccountService for LiveExchange {
 #[async_trait]
 impl SymbolMetaService for LiveExchange {
     /// Reloads instruments-info (linear) into the `bybit-meta` cache. The async client is
-    /// called directly rather than through `RestInstrumentSource`, whose synchronous
+    /// called directly rather than through [`RestInstrumentSource`], whose synchronous
     /// `fetch_all` would block a runtime thread (its own docs recommend this form in async
     /// code).
     async fn refresh_symbol_meta(&self) -> PortResult<usize> {

@@ -107,3 +107,18 @@ fn new_refusals_are_classified() {
         );
     }
 }
+
+/// An endpoint the environment does not offer (demo: the fee rate) was refused unsent: the
+/// caller's request cannot be served here, as an invalid one cannot (REFERENCE.md §1).
+#[test]
+fn an_endpoint_not_offered_is_invalid_input_not_an_unknown_outcome() {
+    let e = port_error(RestError::NotOffered {
+        ctx: ctx(false),
+        environment: "BYBIT_ENV=demo".into(),
+    });
+    assert!(
+        matches!(&e, PortError::InvalidInput(m) if m.contains("BYBIT_ENV=demo")),
+        "{e:?}"
+    );
+    assert!(!e.is_outcome_unknown());
+}

@@ -6,6 +6,7 @@
 mod downtime;
 mod emulator;
 mod faults;
+mod instruments;
 mod mapping;
 mod plans;
 mod preflight;

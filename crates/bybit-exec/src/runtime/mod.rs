@@ -2,8 +2,9 @@
 //! and gateway.
 //!
 //! [`Runtime::start`] wires what [`Settings::routing`] asks for:
-//! - **Live**: [`LiveExchange`] over [`EnvRest`] (trading calls on the environment's host,
-//!   market data where it takes it from, features it lacks refused unsent) and both streams; the journal's fills are
+//! - **Live**: [`LiveExchange`] over one [`RestClient`] routed for the environment
+//!   (`trading_client`: trading calls on its host, market data where it takes it from,
+//!   endpoints it lacks refused unsent) and both streams; the journal's fills are
 //!   remembered before tracking starts (a restart publishes none again), the fill recorder
 //!   runs, then the start catch-up and the private topics.
 //! - **DryRun**: [`DryRunRouter`] with instrument rules and prices from the environment's
@@ -18,7 +19,6 @@
 //! [`Runtime::shutdown`] stops tracking, closes the streams and drops the journal (every
 //! journal write is durable when it returns) within [`SHUTDOWN_GRACE`].
 
-mod env_rest;
 pub mod lock;
 
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use bybit_rest::{BybitRest, RestClient, RestConfig};
+use bybit_rest::{routes, BybitRest, RestClient, RestConfig};
 use bybit_types::Category;
 use bybit_ws::{BackoffConfig, EventReceiver, PrivateAuth, WsConfig, WsEvent, WsStream};
 use exec_events::{ErrorLog, Event, EventBus, Received};
@@ -41,8 +41,6 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::config::{BybitEnv, Feature, JournalLocation, Routing, Settings, WsTuning};
-
-pub use env_rest::EnvRest;
 
 /// How long [`Runtime::shutdown`] may take before it gives up waiting (the streams are
 /// cancelled either way). 3 s, so `serve`'s whole stop (HTTP drained first) fits SPEC's 5 s.
@@ -137,7 +135,7 @@ impl BybitStatus {
 ///
 /// Today none: the live adapters place orders over REST (not the `/v5/trade` WebSocket),
 /// subscribe `order`, `execution`, `position` and `wallet` (not `execution.fast`), and do not
-/// read the fee rate ([`EnvRest`] refuses it unsent on demo should a caller ask); paper and
+/// read the fee rate (`trading_client` refuses it unsent on demo should a caller ask); paper and
 /// dry-run use public data only. So every routing starts on every environment, demo included.
 /// A feature added to the adapters must be listed here.
 pub fn features_used(routing: Routing) -> &'static [Feature] {
@@ -277,13 +275,12 @@ pub struct Runtime {
     pub gateway: Arc<Gateway>,
     /// The ports the gateway was built with.
     pub ports: Ports,
-    /// The REST client on [`Settings::rest_url`] (with the keys, if any).
+    /// The REST client the live adapters use (`trading_client`): trading calls on
+    /// [`Settings::rest_url`] with the keys, if any; market data from
+    /// [`Settings::public_rest_url`]; endpoints the environment lacks refused unsent.
     pub rest: Arc<RestClient>,
     /// The REST client for public data ([`Settings::public_rest_url`], no keys).
     pub public_rest: Arc<RestClient>,
-    /// Both clients as the live adapters use them: trading on the environment's host, market
-    /// data where the environment takes it from, features it lacks refused unsent.
-    pub api: Arc<EnvRest>,
     /// The public stream (tickers of [`Settings::symbols`]).
     pub public: Arc<WsStream>,
     /// The private stream (live routing only).
@@ -326,7 +323,27 @@ fn ws_config(url: &str, tuning: &WsTuning) -> WsConfig {
     config
 }
 
+/// The REST client of an environment: trading calls on [`Settings::rest_url`] with the keys,
+/// public market data from [`Settings::public_rest_url`] (demo trading: mainnet's), and the
+/// endpoints the environment lacks (demo: the fee rate) refused before anything is sent,
+/// naming `BYBIT_ENV` (REFERENCE.md §1).
+pub(crate) fn trading_client(settings: &Settings) -> Result<RestClient> {
+    let mut config = rest_config(settings, &settings.rest_url, true)
+        .public_data_url(settings.public_rest_url.as_str())
+        .environment(format!("BYBIT_ENV={}", settings.env));
+    if !settings.capabilities().has(Feature::FeeRate) {
+        config = config.not_offered(&routes::FEE_RATE);
+    }
+    RestClient::new(config).with_context(|| format!("REST client for {}", settings.rest_url))
+}
+
+/// A REST client for `url` alone: every endpoint there, the keys if `with_keys`.
 pub(crate) fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Result<RestClient> {
+    RestClient::new(rest_config(settings, url, with_keys))
+        .with_context(|| format!("REST client for {url}"))
+}
+
+fn rest_config(settings: &Settings, url: &str, with_keys: bool) -> RestConfig {
     let mut config = RestConfig::with_base_url(url);
     config.recv_window = settings.recv_window;
     config.timeout = settings.http_timeout;
@@ -336,8 +353,7 @@ pub(crate) fn rest_client(settings: &Settings, url: &str, with_keys: bool) -> Re
         }
     }
     // The gateway's outcome policy owns every create's re-send.
-    RestClient::new(exec_live::gateway_rest_config(config))
-        .with_context(|| format!("REST client for {url}"))
+    exec_live::gateway_rest_config(config)
 }
 
 /// Runs a journal call on tokio's blocking pool: the SQLite journal does file I/O and must not
@@ -468,13 +484,8 @@ impl Runtime {
             )),
             None => None,
         };
-        let rest = Arc::new(rest_client(&settings, &settings.rest_url, true)?);
+        let rest = Arc::new(trading_client(&settings)?);
         let public_rest = Arc::new(rest_client(&settings, &settings.public_rest_url, false)?);
-        let api = Arc::new(EnvRest::new(
-            rest.clone(),
-            public_rest.clone(),
-            settings.env,
-        ));
 
         let (public, public_events) =
             WsStream::public(ws_config(&settings.ws_public_url, &settings.ws))?;
@@ -512,7 +523,7 @@ impl Runtime {
                     ..LiveConfig::default()
                 };
                 let exchange = Arc::new(LiveExchange::new(
-                    api.clone() as Arc<dyn BybitRest>,
+                    rest.clone() as Arc<dyn BybitRest>,
                     bus.clone(),
                     journal.clone(),
                     config,
@@ -645,7 +656,6 @@ impl Runtime {
             ports,
             rest,
             public_rest,
-            api,
             public,
             private,
             live,

@@ -11,10 +11,10 @@ use bybit_types::{AccountType, Category, Symbol};
 
 use crate::client::{Call, RestClient};
 use crate::endpoints::order::push;
-use crate::endpoints::{
+use crate::error::RestError;
+use crate::routes::{
     ACCOUNT_INFO, FEE_RATE, SET_LIMIT_PX_ACTION, USER_SETTING_CONFIG, WALLET_BALANCE,
 };
-use crate::error::RestError;
 
 /// `GET /v5/account/fee-rate` result (docs/v5/account/fee-rate.mdx).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

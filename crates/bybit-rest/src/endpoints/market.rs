@@ -1,15 +1,13 @@
-//! Public market data: server time, instruments info (every page), tickers; and the
-//! `bybit-meta` [`InstrumentSource`] over instruments-info.
+//! Public market data: server time, instruments info (every page), tickers, price limit.
 
-use bybit_meta::InstrumentSource;
 use bybit_types::rest::market::{
     InstrumentInfo, InstrumentsInfo, PriceLimit, ServerTime, TickerList,
 };
 use bybit_types::{Category, Symbol};
 
 use crate::client::{Call, RestClient};
-use crate::endpoints::{INSTRUMENTS, PRICE_LIMIT, SERVER_TIME, TICKERS};
 use crate::error::{ErrorContext, RestError};
+use crate::routes::{INSTRUMENTS, PRICE_LIMIT, SERVER_TIME, TICKERS};
 
 /// The most instruments-info pages followed before giving up (a cursor that never ends).
 const MAX_PAGES: usize = 100;
@@ -87,50 +85,5 @@ impl RestClient {
         }
         let call = Call::get(&TICKERS, &params).symbol(symbol.as_ref().map(Symbol::as_str));
         self.execute(&call).await.result.map(|r| r.result)
-    }
-}
-
-/// [`bybit_meta::InstrumentSource`] over instruments-info: every page of one category.
-///
-/// The trait is synchronous, so `fetch_all` blocks on the async client: from a thread outside
-/// tokio, or from a multi-thread runtime (through `block_in_place`). Called on a
-/// current-thread runtime it returns [`RestError::Runtime`] instead of deadlocking. In async
-/// code, prefer `cache.replace_all(&client.instruments(category).await?)`.
-#[derive(Debug, Clone)]
-pub struct RestInstrumentSource {
-    client: RestClient,
-    category: Category,
-    handle: tokio::runtime::Handle,
-}
-
-impl RestInstrumentSource {
-    /// A source for `category`, running requests on `handle`'s runtime.
-    pub fn new(client: RestClient, category: Category, handle: tokio::runtime::Handle) -> Self {
-        RestInstrumentSource {
-            client,
-            category,
-            handle,
-        }
-    }
-}
-
-impl InstrumentSource for RestInstrumentSource {
-    type Error = RestError;
-
-    fn fetch_all(&mut self) -> Result<Vec<InstrumentInfo>, RestError> {
-        let fetch = self.client.instruments(self.category.clone());
-        match tokio::runtime::Handle::try_current() {
-            Err(_) => self.handle.block_on(fetch),
-            Ok(current) => match current.runtime_flavor() {
-                tokio::runtime::RuntimeFlavor::MultiThread => {
-                    tokio::task::block_in_place(|| current.block_on(fetch))
-                }
-                _ => Err(RestError::Runtime {
-                    ctx: ErrorContext::new(INSTRUMENTS.label, false),
-                    reason: "InstrumentSource::fetch_all cannot block on a current-thread \
-                             runtime; await RestClient::instruments instead",
-                }),
-            },
-        }
     }
 }

@@ -18,13 +18,13 @@ use bybit_types::{
 };
 
 use crate::client::{Call, Reply, RestClient};
-use crate::endpoints::{
-    EXECUTIONS, ORDER_AMEND, ORDER_AMEND_BATCH, ORDER_CANCEL, ORDER_CANCEL_ALL, ORDER_CANCEL_BATCH,
-    ORDER_CREATE, ORDER_CREATE_BATCH, ORDER_HISTORY, ORDER_REALTIME,
-};
 use crate::error::{codes, DecodeStage, ErrorContext, RestError};
 use crate::limiter::Priority;
 use crate::retry::RetryPolicy;
+use crate::routes::{
+    EXECUTIONS, ORDER_AMEND, ORDER_AMEND_BATCH, ORDER_CANCEL, ORDER_CANCEL_ALL, ORDER_CANCEL_BATCH,
+    ORDER_CREATE, ORDER_CREATE_BATCH, ORDER_HISTORY, ORDER_REALTIME,
+};
 
 /// The most orders one batch may carry (linear, docs/v5/order/batch-place.mdx).
 pub const MAX_BATCH: usize = 20;
@@ -682,8 +682,8 @@ impl RestClient {
     /// for a different order stays an error ([`RestError::is_duplicate_order_link_id`]).
     pub async fn create_order(&self, order: NewOrder) -> Result<OrderAck, RestError> {
         let call = create_call(&order)?;
-        let outcome = self.execute::<OrderAck>(&call).await;
-        match outcome.result {
+        let sent = self.execute::<OrderAck>(&call).await;
+        match sent.result {
             Ok(reply) => Ok(reply.result),
             Err(error) if error.is_duplicate_order_link_id() => {
                 let found = self
@@ -693,7 +693,7 @@ impl RestClient {
                     Ok(Some(found)) if order.is_same_as(&found) => {
                         tracing::info!(
                             order_id = %found.order_id,
-                            resent = outcome.sends > 1,
+                            resent = sent.sends > 1,
                             "duplicate orderLinkId resolved to the existing order"
                         );
                         Ok(OrderAck {
@@ -766,10 +766,10 @@ impl RestClient {
         let call = Call::post(&ORDER_AMEND, amend.as_wire())?
             .symbol(Some(amend.symbol.as_str()))
             .link(amend.target.link());
-        let outcome = self.execute::<OrderAck>(&call).await;
-        match outcome.result {
+        let sent = self.execute::<OrderAck>(&call).await;
+        match sent.result {
             Ok(reply) => Ok(reply.result),
-            Err(error) if outcome.sends > 1 && error.ret_code() == Some(codes::PARAMS) => {
+            Err(error) if sent.sends > 1 && error.ret_code() == Some(codes::PARAMS) => {
                 let found = self
                     .find_order(&amend.wire.category, &amend.symbol, &amend.target)
                     .await;
@@ -811,10 +811,10 @@ impl RestClient {
             .symbol(Some(cancel.symbol.as_str()))
             .link(cancel.target.link())
             .priority(Priority::High);
-        let outcome = self.execute::<OrderAck>(&call).await;
-        match outcome.result {
+        let sent = self.execute::<OrderAck>(&call).await;
+        match sent.result {
             Ok(reply) => Ok(CancelOutcome::Cancelled(reply.result)),
-            Err(error) if outcome.sends > 1 && error.ret_code() == Some(codes::ORDER_NOT_FOUND) => {
+            Err(error) if sent.sends > 1 && error.ret_code() == Some(codes::ORDER_NOT_FOUND) => {
                 Ok(CancelOutcome::AlreadyGone)
             }
             Err(error) => Err(error),
@@ -853,11 +853,11 @@ impl RestClient {
             })
             .priority(priority)
             .cost(batch_cost(orders.len()));
-        let outcome = self
+        let sent = self
             .execute::<bybit_types::rest::order::BatchResult>(&call)
             .await;
-        let resent = outcome.sends > 1;
-        let reply = outcome.result?;
+        let resent = sent.sends > 1;
+        let reply = sent.result?;
         let targets: Vec<(Option<&str>, Option<&str>)> = orders
             .iter()
             .map(|o| {
@@ -990,7 +990,7 @@ fn batch_cost(len: usize) -> u32 {
 
 /// The category shared by every item; refuses an empty, oversized or mixed batch.
 fn batch_category<'a>(
-    ep: &'static crate::client::Endpoint,
+    ep: &'static crate::routes::Endpoint,
     mut categories: impl ExactSizeIterator<Item = &'a Category>,
 ) -> Result<Category, RestError> {
     let len = categories.len();
@@ -1014,7 +1014,7 @@ fn batch_category<'a>(
 
 /// Pairs each requested item with its `retExtInfo.list` entry (same index) and its ack.
 fn split_batch(
-    ep: &'static crate::client::Endpoint,
+    ep: &'static crate::routes::Endpoint,
     targets: &[(Option<&str>, Option<&str>)],
     reply: Reply<bybit_types::rest::order::BatchResult>,
 ) -> Vec<BatchItem> {

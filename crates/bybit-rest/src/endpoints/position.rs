@@ -9,9 +9,10 @@ use bybit_types::{Category, Empty, Price, Symbol, TpslMode, TriggerBy};
 
 use crate::client::{Call, RestClient};
 use crate::endpoints::order::push;
-use crate::endpoints::{Change, POSITIONS, SET_LEVERAGE, SWITCH_ISOLATED, TRADING_STOP};
+use crate::endpoints::Change;
 use crate::error::{codes, ErrorContext, RestError};
 use crate::limiter::Priority;
+use crate::routes::{POSITIONS, SET_LEVERAGE, SWITCH_ISOLATED, TRADING_STOP};
 
 /// `GET /v5/position/list` (docs/v5/position/position.mdx): one symbol (a row even when flat)
 /// or every non-zero position of a settle coin.
