@@ -11,6 +11,7 @@
 //! | `POST /emulator/fail {"count","status"}` | HTTP `status` (5xx) with a plain body; **not executed** |
 //! | `POST /emulator/fail {"count","retCode"}` | HTTP 200 with that retCode (e.g. 10016 "System error"); **not executed** |
 //! | `POST /emulator/lose-response {"count"}` | **executed**, then the connection drops before the body: the client cannot know the outcome |
+//! | `POST /emulator/create-hold {"count","ms"}` | order creates only: held for `ms` (default 30 s), then HTTP 504; **not executed**: a create whose reply never comes, so the client times out and only a lookup can say it is not there |
 //! | `POST /emulator/create-unknown {"count"}` | order creates only: the next one is **executed** and its reply lost, the `count` (default 3) after it answer HTTP 503 **not executed**: a create that landed while every retry failed |
 //!
 //! WebSocket faults:
@@ -218,6 +219,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/hold", post(hold))
         .route("/lose-response", post(lose))
         .route("/create-unknown", post(create_unknown))
+        .route("/create-hold", post(create_hold))
         .route("/clock", post(clock))
         .route("/time/pass", post(pass_time))
         .route("/exchange-restart", post(exchange_restart))
@@ -340,6 +342,7 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
         let plan = *state.faults.plan();
         json!({
             "hold": plan.hold, "fail": plan.fail, "loseResponse": plan.lose,
+            "createHold": plan.create_hold,
             "clockSkewMs": state.clock.skew(),
             "timePassedMs": state.clock.passed(),
             "wsRefused": state.faults.ws_refused(state.clock.now_ms()),
@@ -519,6 +522,20 @@ async fn hold(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
         let mut plan = state.faults.plan();
         plan.hold = n;
         plan.hold_ms = u64::try_from(ms).map_err(|_| "ms out of range")?;
+        ok()
+    })())
+}
+
+/// `{"count","ms"}`: the next `count` order creates are held `ms`, then answered HTTP 504,
+/// unexecuted: every reply is lost to a client that times out first.
+async fn create_hold(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let n = count(&v)?;
+        let ms = int_in(&v, "ms", 30_000, 0..=MAX_FAULT_SECONDS * 1000)?;
+        let mut plan = state.faults.plan();
+        plan.create_hold = n;
+        plan.create_hold_ms = u64::try_from(ms).map_err(|_| "ms out of range")?;
         ok()
     })())
 }

@@ -25,6 +25,10 @@ pub(crate) struct Plan {
     pub(crate) create_lose: u32,
     /// ...then this many creates answer HTTP 503 unexecuted.
     pub(crate) create_fail: u32,
+    /// `/emulator/create-hold`: this many creates are held, unexecuted...
+    pub(crate) create_hold: u32,
+    /// ...for this long each.
+    pub(crate) create_hold_ms: u64,
 }
 
 /// The faults in force.
@@ -77,6 +81,10 @@ impl Faults {
     pub(crate) fn take(&self, path: &str) -> Option<Action> {
         let mut plan = self.plan();
         if path == "/v5/order/create" {
+            if plan.create_hold > 0 {
+                plan.create_hold -= 1;
+                return Some(Action::Hold(plan.create_hold_ms));
+            }
             if plan.create_lose > 0 {
                 plan.create_lose -= 1;
                 return Some(Action::Lose);

@@ -5,7 +5,6 @@
 
 mod support;
 
-mod classify;
 mod history;
 mod journal;
 mod link_ids;
@@ -16,6 +15,7 @@ mod review;
 mod safety;
 mod sequence;
 mod step8_review;
+mod stream;
 
 /// Waits (polling under a deadline) until `check` holds.
 pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {

@@ -422,7 +422,8 @@ fn rest_config(settings: &Settings, url: &str, with_keys: bool) -> RestConfig {
             config = config.credentials(c.clone());
         }
     }
-    config
+    // The gateway's outcome policy owns every create's re-send.
+    exec_live::gateway_rest_config(config)
 }
 
 /// Runs a journal call on tokio's blocking pool: the SQLite journal does file I/O and must not
@@ -711,7 +712,6 @@ impl Runtime {
         };
 
         let mut config = GatewayConfig::new(settings.max_notional_usdt);
-        config.poll_interval = Duration::from_millis(20);
         // A plan on another symbol is refused before anything is sent (R-SAFE-1).
         config.symbols = Some(settings.symbols.iter().cloned().collect());
         config.on_tp_failure = settings.on_tp_failure;
