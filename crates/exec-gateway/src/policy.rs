@@ -1,5 +1,5 @@
-//! The outcome policy: what an answer to an order means, in one place (ARCHITECTURE.md
-//! "Outcome policy"). Every order the gateway sends goes through [`Gateway::place_leg`].
+//! The outcome policy: what an answer to an order means, in one place: this page is its one
+//! statement. Every order the gateway sends goes through [`Gateway::place_leg`].
 //!
 //! 1. The intent is written to the journal **before** the request is sent; a journal that
 //!    cannot be written stops the leg (nothing is sent that was not journaled).

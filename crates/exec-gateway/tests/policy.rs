@@ -1,4 +1,4 @@
-//! Every branch of the outcome policy (ARCHITECTURE.md "Outcome policy"), on execute_entry.
+//! Every branch of the outcome policy (`exec_gateway::policy`), on execute_entry.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

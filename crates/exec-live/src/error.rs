@@ -1,5 +1,5 @@
 //! `bybit-rest`'s errors as the gateway's [`PortError`]: the one place the live adapters
-//! classify a failure for the outcome policy (ARCHITECTURE.md "Outcome policy").
+//! classify a failure for the outcome policy (`exec_gateway::policy`).
 
 use bybit_rest::RestError;
 use exec_gateway::PortError;

@@ -1,4 +1,4 @@
-//! Live Bybit adapters (Step 6): `exec-gateway`'s ports over `bybit-rest`, `bybit-ws` and
+//! Live Bybit adapters: `exec-gateway`'s ports over `bybit-rest`, `bybit-ws` and
 //! `bybit-meta`, so the gateway itself stays free of HTTP and sockets.
 //!
 //! - [`LiveExchange`] implements every port ([`OrderRouter`], [`PositionService`],
@@ -14,6 +14,17 @@
 //!
 //! What it is not: no strategy and no outcome policy (the gateway's); no wire mapping of its
 //! own (`exec-wire`, shared with the paper router).
+//!
+//! # Why Bybit's disconnect-cancel-all (DCP) is not enabled
+//!
+//! DCP (Bybit docs v5/order/dcp, REFERENCE.md §7.5) cancels *all* open orders once every
+//! `dcp`-subscribed private connection has been dead for `timeWindow` (3–300 s). The orders this
+//! layer leaves resting are an open position's take-profit ladder and its DCAs: a network blip
+//! would cancel the take-profits while the position stays open, which is worse than leaving
+//! them working. A lost connection is covered instead by REST polling and the catch-up above,
+//! and `close_all` and the breakeven stop are explicit. (DCP is also offered to institutional
+//! accounts only.) Revisit only if the layer ever rests risk-*adding* orders whose unattended
+//! fill would be worse than a cancelled take-profit.
 
 mod error;
 mod instruments;
