@@ -5,7 +5,7 @@
 use bybit_meta::{InstrumentRules, OrderDraft, RoundingMode};
 use bybit_sign::Credentials;
 use bybit_types::rest::order::CreateOrderRequest;
-use bybit_types::{Category, OrderType, Side};
+use bybit_types::{Category, OrderType, WireSide};
 use rust_decimal_macros::dec;
 use sim_engine::{defaults, Engine, EngineConfig, NewOrder, OrderKey, OrderQuery};
 
@@ -21,7 +21,7 @@ fn a_rounded_signed_order_is_accepted_as_signed() {
     let order = rules
         .prepare_order(
             &OrderDraft::limit(dec!(12345.67), dec!(0.00123456789)),
-            RoundingMode::passive(Side::Buy),
+            RoundingMode::passive(WireSide::Buy),
         )
         .unwrap();
     assert_eq!(order.qty().get().to_string(), "12300");
@@ -30,7 +30,7 @@ fn a_rounded_signed_order_is_accepted_as_signed() {
     let mut request = CreateOrderRequest::new(
         Category::Linear,
         "1000000BABYDOGEUSDT",
-        Side::Buy,
+        WireSide::Buy,
         OrderType::Limit,
         order.qty().get(),
     );
@@ -58,7 +58,7 @@ fn a_rounded_signed_order_is_accepted_as_signed() {
             1,
             &NewOrder::limit(
                 "1000000BABYDOGEUSDT",
-                Side::Buy,
+                WireSide::Buy,
                 sent["qty"].as_str().unwrap().parse().unwrap(),
                 sent["price"].as_str().unwrap().parse().unwrap(),
             )

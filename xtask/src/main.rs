@@ -4,20 +4,26 @@
 //!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
 //!   dependency tree; the gateway depends on no implementation of its ports (`exec-gateway`
 //!   has no `exec-sim`, `bybit-rest`, `bybit-ws`, `sim-engine` or `exec-journal`, and no
-//!   `rusqlite`, `reqwest` or `tungstenite`) and its events know no wire format
-//!   (`exec-events` has no `bybit-types` and no gateway or router); the REST client knows no
-//!   instrument cache (`bybit-rest` has no `bybit-meta`).
+//!   `rusqlite`, `reqwest` or `tungstenite`) and its events know no
+//!   wire format (`exec-events` has no `bybit-types` and no gateway or router); the REST
+//!   client knows no instrument cache (`bybit-rest` has no `bybit-meta`); the application
+//!   never depends on its acceptance suite (`bybit-exec` has no `exec-suite`). Then `cycles`.
 //! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
+//! - `cycles`: no import cycle between the files of any crate (how: `cycles.rs`); run by
+//!   `deps` too, and with `--self-test` only its positive control.
 //! - `bench`: the benchmarks: emulator order creates per second (a target), then the
 //!   journal's figures (intents/s, `execute_entry` latency next to its floor).
-//! - `testnet [--local]`: the SPEC §9 suite (`bybit-exec suite`) on Bybit testnet when
+//! - `testnet [--local]`: the SPEC §9 suite (the `exec-suite` binary) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
 
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
+
+mod cycles;
 
 /// Crates that must stay pure: no I/O runtime, no network client.
 const PURE_CRATES: &[&str] = &["bybit-sign", "bybit-types", "bybit-meta"];
@@ -82,6 +88,11 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
         "the wire mapping needs the wire types only, no client or engine",
     ),
     (
+        "bybit-exec",
+        &["exec-suite"],
+        "the suite drives the application; the application never knows the suite",
+    ),
+    (
         "http-serve",
         &[
             "bybit-types",
@@ -115,13 +126,24 @@ fn main() -> ExitCode {
 fn dispatch() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
-        "deps" => check_deps(),
+        "deps" => check_deps().and_then(|()| cycles::check(workspace())),
+        "cycles" if std::env::args().nth(2).as_deref() == Some("--self-test") => {
+            cycles::self_test()
+        }
+        "cycles" => cycles::self_test().and_then(|()| cycles::check(workspace())),
         "ci" => ci(),
         "bench" => bench(),
         "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
-            eprintln!("usage: cargo xtask <deps|ci|bench|testnet [--local] [--symbol SYMBOL]>");
-            eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md)");
+            eprintln!(
+                "usage: cargo xtask <deps|cycles|ci|bench|testnet [--local] [--symbol SYMBOL]>"
+            );
+            eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md),");
+            eprintln!("        then `cycles`");
+            eprintln!(
+                "  cycles  no import cycle between the files of any crate (xtask/src/cycles.rs);"
+            );
+            eprintln!("          --self-test: only the positive control");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, deps");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
@@ -130,6 +152,13 @@ fn dispatch() -> Result<()> {
             bail!("unknown task {task:?}")
         }
     }
+}
+
+/// The workspace's directory (xtask's parent).
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
 }
 
 fn cargo() -> Command {
@@ -193,7 +222,7 @@ fn bench() -> Result<()> {
 enum Suite {
     /// Print this and exit 0.
     Skip(&'static str),
-    /// `cargo run -p bybit-exec -- suite` with these arguments and environment.
+    /// `cargo run -p exec-suite --` with these arguments and environment.
     Run {
         args: Vec<String>,
         env: Vec<(&'static str, &'static str)>,
@@ -206,7 +235,7 @@ const SKIPPED: &str = "testnet suite SKIPPED: BYBIT_API_KEY and BYBIT_API_SECRET
 fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Result<Suite> {
     let usage = "usage: cargo xtask testnet [--local] [--symbol SYMBOL]";
     let mut local = false;
-    let mut suite = vec!["suite".to_owned()];
+    let mut suite: Vec<String> = Vec::new();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -221,7 +250,7 @@ fn decide_suite(args: &[String], key: Option<&str>, secret: Option<&str>) -> Res
         }
     }
     if local {
-        suite.insert(1, "--local".to_owned());
+        suite.insert(0, "--local".to_owned());
         return Ok(Suite::Run {
             args: suite,
             env: vec![],
@@ -259,7 +288,7 @@ fn testnet(args: Vec<String>, handoff: Handoff) -> Result<()> {
         }
         Suite::Run { args, env } => {
             let mut cmd = cargo();
-            cmd.args(["run", "--quiet", "--package", "bybit-exec", "--"]);
+            cmd.args(["run", "--quiet", "--package", "exec-suite", "--"]);
             cmd.args(args);
             cmd.envs(env);
             #[cfg(unix)]
@@ -374,7 +403,7 @@ mod tests {
         assert_eq!(
             decide_suite(&[], Some("k"), Some("s")).unwrap(),
             Suite::Run {
-                args: args(&["suite"]),
+                args: args(&[]),
                 env: vec![("BYBIT_ENV", "testnet"), ("EXECUTION_DRY_RUN", "false")],
             }
         );
@@ -383,7 +412,7 @@ mod tests {
     #[test]
     fn local_runs_on_the_emulator_with_or_without_keys() {
         let local = Suite::Run {
-            args: args(&["suite", "--local"]),
+            args: args(&["--local"]),
             env: vec![],
         };
         assert_eq!(
@@ -398,7 +427,7 @@ mod tests {
         assert_eq!(
             decide_suite(&args(&["--symbol", "ETHUSDT", "--local"]), None, None).unwrap(),
             Suite::Run {
-                args: args(&["suite", "--local", "--symbol", "ETHUSDT"]),
+                args: args(&["--local", "--symbol", "ETHUSDT"]),
                 env: vec![],
             }
         );

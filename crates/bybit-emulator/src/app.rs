@@ -1,36 +1,24 @@
-//! Shared state and the router: which path goes where.
+//! Shared state: what every handler and task of the emulator reads.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::routing::{any, get};
-use axum::Router;
 use bybit_sign::Credentials;
 use sim_engine::{Engine, EngineEvent};
 use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
-use crate::faults::Faults;
+use crate::config::{EmulatorConfig, StartError, TransportConfig};
+use crate::faults::{Faults, Mute};
 use crate::limits::RateLimits;
 use crate::requests::RequestLog;
 use crate::ws::feeds::BookFeeds;
-use crate::{faults, rest, ws, EmulatorConfig, StartError, TransportConfig};
 
 /// Capacity of each event fan-out to WebSocket sessions, in engine steps (one `execute`'s
 /// events travel as one batch, however many there are, so a burst never overflows it). A
 /// session that falls this many steps behind is disconnected (as Bybit drops slow consumers)
 /// rather than slowing the engine.
 const EVENT_BUFFER: usize = 4_096;
-
-/// Which WebSocket streams the mute fault silences.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Mute {
-    pub(crate) public: bool,
-    pub(crate) private: bool,
-    /// Connected but silent (`"pongs": true`): pings are still answered, no data is sent.
-    pub(crate) public_data: bool,
-    pub(crate) private_data: bool,
-}
 
 /// The events of one engine step, oldest first.
 pub(crate) type Batch = Arc<[EngineEvent]>;
@@ -149,16 +137,16 @@ impl AppState {
     }
 }
 
-pub(crate) fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .merge(rest::routes())
-        .route("/v5/public/linear", get(ws::public))
-        .route("/v5/private", get(ws::private))
-        .nest("/emulator", faults::routes())
-        .fallback(any(rest::not_found))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            faults::inject,
-        ))
-        .with_state(state)
+impl crate::ws::feeds::Market for AppState {
+    fn read_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
+        self.read(f)
+    }
+
+    fn book_gaps(&self, symbol: &str) -> u64 {
+        self.faults.book_gaps(symbol)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
 }

@@ -12,10 +12,7 @@
 use serde_json::{json, Value};
 use sim_engine::Reject;
 
-use crate::params::Params;
-
-/// Bybit's product types besides `linear` (docs v5/enum, `category`).
-pub(crate) const UNTRADED: [&str; 3] = ["inverse", "spot", "option"];
+use crate::params::{Params, UNTRADED};
 
 /// The reply of a read endpoint for an untraded category, or `None` when the request is not
 /// such a read (a linear request, a write, a missing or invalid category: the endpoint's own

@@ -13,7 +13,9 @@
 //! `GET /emulator/state`, the engine's truth.
 //!
 //! Main types: [`Emulator`], [`EmulatorConfig`], [`TransportConfig`]. The control API is documented in
-//! `faults.rs`.
+//! `control.rs` (the faults in force are `faults.rs`). The shared state is `app.rs`; what takes
+//! the whole state (handlers, the routes, the ticker) lives in files the state does not name,
+//! so the files form no import cycle (`cargo xtask cycles`).
 //!
 //! # Bybit facts the emulator pins
 //!
@@ -61,6 +63,8 @@ mod auth;
 mod categories;
 pub mod cli;
 mod clock;
+mod config;
+mod control;
 mod edge;
 mod exposure;
 mod faults;
@@ -68,115 +72,20 @@ mod limits;
 mod params;
 mod requests;
 mod rest;
+mod routes;
 mod server;
 mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use rust_decimal::Decimal;
-use sim_engine::{ConfigError, EngineConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use app::AppState;
+pub use config::{EmulatorConfig, StartError, TransportConfig};
 pub use exposure::{check_exposure, ExposureError, DEFAULT_API_KEY, DEFAULT_API_SECRET};
-
-/// How the emulator starts.
-#[derive(Debug, Clone)]
-pub struct EmulatorConfig {
-    /// The engine: instruments, prices, balance, fees, seed.
-    pub engine: EngineConfig,
-    /// The one API key the emulator accepts.
-    pub api_key: String,
-    /// Its secret.
-    pub api_secret: String,
-    /// Bybit's per-UID, per-endpoint rate limits apply (off for benchmarks).
-    pub rate_limits: bool,
-    /// How often the price sources advance, in ms.
-    pub tick_ms: u64,
-    /// A still market (`--static-prices`): prices move only when set, replayed or traded
-    /// through. Off by default: every symbol walks at random with trade prints (see
-    /// `sim_engine::EngineConfig::static_prices`, which this turns on).
-    pub static_prices: bool,
-    /// Connection timeouts (idle WebSockets, stalled writes, slow requests, shutdown).
-    pub transport: TransportConfig,
-}
-
-/// How long the emulator waits on its connections. The defaults follow Bybit where it
-/// documents a figure (the 10-minute WebSocket idle cut, docs v5/ws/connect); tests shorten
-/// them.
-#[derive(Debug, Clone)]
-pub struct TransportConfig {
-    /// A WebSocket that sends no ping and is sent no data for this long is closed. A private
-    /// connection's `?max_active_time=` replaces it for that connection.
-    pub ws_idle: Duration,
-    /// A WebSocket write that cannot finish in this time (the client stopped reading) ends
-    /// the connection.
-    pub ws_write: Duration,
-    /// An HTTP connection must deliver a request's headers within this time, and an idle
-    /// keep-alive connection its next request; otherwise it is closed.
-    pub http_header: Duration,
-    /// A request body must have arrived within this time of its headers (HTTP 408 otherwise).
-    pub http_body: Duration,
-    /// The most HTTP connections held at once; beyond it the longest-idle one is closed
-    /// (`http_serve::Limits::max_connections`).
-    pub http_max_connections: usize,
-    /// How long [`Emulator::stop`] lets requests in flight finish before cutting them.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for TransportConfig {
-    fn default() -> Self {
-        TransportConfig {
-            ws_idle: Duration::from_secs(600),
-            ws_write: Duration::from_secs(10),
-            http_header: Duration::from_secs(30),
-            http_body: Duration::from_secs(30),
-            http_max_connections: 512,
-            shutdown_grace: Duration::from_secs(2),
-        }
-    }
-}
-
-impl EmulatorConfig {
-    /// The default instruments at their default prices, with `usdt` in the wallet.
-    pub fn with_defaults(api_key: &str, api_secret: &str, usdt: Decimal, seed: u64) -> Self {
-        let mut engine = EngineConfig::new(sim_engine::defaults::instruments(), usdt, seed);
-        engine.initial_prices = sim_engine::defaults::start_prices();
-        EmulatorConfig {
-            engine,
-            api_key: api_key.to_owned(),
-            api_secret: api_secret.to_owned(),
-            rate_limits: true,
-            tick_ms: 100,
-            static_prices: false,
-            transport: TransportConfig::default(),
-        }
-    }
-}
-
-/// Why the emulator could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// The engine refused its configuration.
-    #[error("engine configuration: {0}")]
-    Engine(#[from] ConfigError),
-    /// The API key pair is unusable.
-    #[error("credentials: {0}")]
-    Credentials(#[from] bybit_sign::SignError),
-    /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address asked for.
-        addr: String,
-        /// Why.
-        source: std::io::Error,
-    },
-}
 
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
@@ -204,8 +113,8 @@ impl Emulator {
         let (shutdown, stop) = watch::channel(false);
         let transport = config.transport.clone();
         let state = Arc::new(AppState::new(config, stop.clone())?);
-        let router = app::router(state.clone());
-        let ticker = clock::spawn_ticker(state.clone(), stop.clone());
+        let router = routes::router(state.clone());
+        let ticker = routes::spawn_ticker(state.clone(), stop.clone());
         let server = tokio::spawn(async move {
             server::serve(listener, router, &transport, stop).await;
             ticker.abort();

@@ -9,6 +9,10 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use sim_engine::Reject;
 
+/// Bybit's product types besides `linear` (docs v5/enum, `category`): a read there answers
+/// empty (`categories`), a write is refused ([`Params::linear`]).
+pub(crate) const UNTRADED: [&str; 3] = ["inverse", "spot", "option"];
+
 /// Parameters from either source, as text.
 #[derive(Debug, Default)]
 pub(crate) struct Params {
@@ -130,7 +134,7 @@ impl Params {
     pub(crate) fn linear(&self) -> Result<(), Reject> {
         match self.required("category")?.as_str() {
             "linear" => Ok(()),
-            other if crate::categories::UNTRADED.contains(&other) => Err(Reject::params(format!(
+            other if UNTRADED.contains(&other) => Err(Reject::params(format!(
                 "params error: category {other} is not traded here; the emulator trades linear USDT perpetuals only"
             ))),
             other => Err(Reject::params(format!(

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use bybit_types::{OrderType, Side, TimeInForce};
+use bybit_types::{OrderType, TimeInForce, WireSide};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sim_engine::{
@@ -440,7 +440,7 @@ fn set_limit_px_action(state: &AppState, p: &Params, _: &Ctx) -> Result<Reply, R
 
 // ---------------------------------------------------------------- orders
 
-fn side(p: &Params) -> Result<Side, Reject> {
+fn side(p: &Params) -> Result<WireSide, Reject> {
     p.required("side")?
         .parse()
         .map_err(|_| Reject::params("params error: side invalid"))

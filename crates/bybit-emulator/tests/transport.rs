@@ -380,7 +380,7 @@ async fn a_data_muted_websocket_answers_pings_but_sends_no_data() {
     let last = emu.state().read(|e| e.price("BTCUSDT")).unwrap();
     let order = NewOrder::limit(
         "BTCUSDT",
-        bybit_types::Side::Buy,
+        bybit_types::WireSide::Buy,
         dec!(0.001),
         last - dec!(1000),
     );
@@ -430,7 +430,7 @@ async fn a_burst_of_market_events_drops_nobody() {
     });
     let order = NewOrder::limit(
         "BTCUSDT",
-        bybit_types::Side::Buy,
+        bybit_types::WireSide::Buy,
         dec!(0.001),
         last - dec!(1000),
     );

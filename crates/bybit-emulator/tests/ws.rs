@@ -8,7 +8,7 @@ use bybit_emulator::Emulator;
 use bybit_sign::Credentials;
 use bybit_types::rest::market::Ticker;
 use bybit_types::ws::WsMessage;
-use bybit_types::Side;
+use bybit_types::WireSide;
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -567,9 +567,9 @@ async fn private_topics_follow_a_market_order() {
     .await;
     assert_eq!(ack["success"], true, "{ack}");
 
-    let ack = emu
-        .state()
-        .execute(|e, now| e.create_order(now, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01))));
+    let ack = emu.state().execute(|e, now| {
+        e.create_order(now, &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01)))
+    });
     let order_id = ack.unwrap().order_id;
 
     let (order, _) = recv_json_until(&mut ws, is_topic("order"), WAIT).await;
@@ -679,7 +679,7 @@ async fn categorised_private_topics_carry_their_own_name() {
         .execute(|e, now| {
             e.create_order(
                 now,
-                &NewOrder::market("BTCUSDT", Side::Sell, dec!(0.01)).link_id("cat-1"),
+                &NewOrder::market("BTCUSDT", WireSide::Sell, dec!(0.01)).link_id("cat-1"),
             )
         })
         .unwrap();

@@ -627,7 +627,7 @@ async fn inject(
             ));
             let order = sim_engine::NewOrder::limit(
                 SYMBOL,
-                bybit_types::Side::Buy,
+                bybit_types::WireSide::Buy,
                 dec!(0.001),
                 dec!(45000),
             )
@@ -709,8 +709,7 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     let link = |leg: &str| format!("{DEFAULT_LINK_PREFIX}{leg}_{tag}");
     let symbol = plan.symbol.clone();
     let live = rt
-        .live
-        .as_ref()
+        .live()
         .ok_or_else(|| anyhow!("the demo needs live routing"))?;
 
     // The gateway sizes the entry from the public ticker.

@@ -9,7 +9,6 @@
 //! - [`serve`]: the long-running mode with `/health`, `/metrics`, a status page, the
 //!   control API and the event stream.
 //! - [`manager`]: a reference trade manager over the gateway's public operations.
-//! - [`suite`]: the SPEC §9 test plan, run by `cargo xtask testnet [--local]`.
 //!
 //! What it is not: no trading logic (levels and sizes come in the caller's
 //! [`exec_gateway::TradePlan`]; the outcome policy is the gateway's) and no wire format of
@@ -77,7 +76,6 @@ pub mod manager;
 pub mod ops;
 pub mod runtime;
 pub mod serve;
-pub mod suite;
 
 /// Writes a line to stdout; a closed pipe (`bybit-exec demo | head`) is not an error worth a
 /// panic, so write failures are ignored.

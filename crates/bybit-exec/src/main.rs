@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use bybit_exec::{config, demo, ops, serve, suite};
+use bybit_exec::{config, demo, ops, serve};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -29,9 +29,6 @@ enum Command {
     Emulator(bybit_emulator::cli::Args),
     /// The long-running gateway with /health, /metrics and a status page.
     Serve(serve::ServeArgs),
-    /// The SPEC §9 suite (run it with `cargo xtask testnet [--local]`).
-    #[command(hide = true)]
-    Suite(suite::SuiteArgs),
 }
 
 /// Where the log lines go (always stderr: stdout is the command's own answer).
@@ -115,6 +112,5 @@ async fn dispatch(cli: Cli) -> Result<()> {
             bybit_emulator::cli::run_with(args, config::emulator_exports).await
         }
         Command::Serve(args) => serve::run(args, &cli.config).await,
-        Command::Suite(args) => suite::run(args, &cli.config).await,
     }
 }

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use exec_events::{Event, EventBus, Received};
 use exec_gateway::{Gateway, Journal, Leg, Phase, PositionService, TradePlan};
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::runtime::Tasks;
 
 /// The application's table of managed trades in the journal file.
 const MANAGED_TABLE: &str = "CREATE TABLE IF NOT EXISTS bybit_exec_managed (tag TEXT PRIMARY KEY)";
@@ -74,7 +76,8 @@ async fn blocking<T: Send + 'static>(
 /// The managed trades and the task that runs them.
 pub struct Manager {
     plans: Arc<Mutex<HashMap<String, TradePlan>>>,
-    task: JoinHandle<()>,
+    /// Stops the task (a child of the process's root).
+    stop: CancellationToken,
     store: Store,
     gateway: Arc<Gateway>,
     positions: Arc<dyn PositionService>,
@@ -94,19 +97,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Manager {
-    /// Subscribes to `bus` now and manages the trades later handed to [`Manager::manage`].
+    /// Subscribes to `bus` now and manages the trades later handed to [`Manager::manage`],
+    /// on `tasks` (stopped with them, or alone by [`Manager::stop`]).
     pub fn spawn(
         bus: &EventBus,
         gateway: Arc<Gateway>,
         positions: Arc<dyn PositionService>,
         store: Store,
+        tasks: &Tasks,
     ) -> Manager {
         let plans: Arc<Mutex<HashMap<String, TradePlan>>> = Arc::default();
         let mut sub = bus.subscribe();
         let held = plans.clone();
         let (task_gateway, task_positions, task_store) =
             (gateway.clone(), positions.clone(), store.clone());
-        let task = tokio::spawn(async move {
+        let stop = tasks.child_token();
+        tasks.spawn_until(stop.clone(), async move {
             let (gateway, positions, store) = (task_gateway, task_positions, task_store);
             loop {
                 match sub.recv().await {
@@ -134,7 +140,7 @@ impl Manager {
         });
         Manager {
             plans,
-            task,
+            stop,
             store,
             gateway,
             positions,
@@ -187,9 +193,9 @@ impl Manager {
         lock(&self.plans).keys().cloned().collect()
     }
 
-    /// Stops the task.
+    /// Stops the task (at its next `.await`).
     pub fn stop(&self) {
-        self.task.abort();
+        self.stop.cancel();
     }
 }
 

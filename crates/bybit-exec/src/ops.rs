@@ -277,8 +277,7 @@ async fn with_runtime(command: &OpsCommand, rt: &Runtime) -> Result<Done> {
     match command {
         OpsCommand::Preflight(out) => {
             let live = rt
-                .live
-                .as_ref()
+                .live()
                 .filter(|_| rt.settings.routing == Routing::Live)
                 .ok_or_else(|| anyhow!("preflight checks a live account: set EXECUTION_ROUTING=live (and the API keys)"))?;
             let plan = rt.preflight_plan();

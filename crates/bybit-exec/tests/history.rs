@@ -191,9 +191,9 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
         get(addr, &format!("/api/trades/{TAG}")).await["phase"] == "CLOSED"
     })
     .await;
-    // The fault bit: the entry's create landed with its answer lost, so it was sent again
-    // (more than one create for its orderLinkId reached the exchange), and still only one
-    // order carries it.
+    // The fault bit: the entry's create landed with its answer lost; the gateway's outcome
+    // policy (the one owner of re-sends, R-ERR-1) looked it up by orderLinkId and found it,
+    // so it was sent once, and one order carries it.
     let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
         .await
         .unwrap()
@@ -204,9 +204,22 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
     let creates = state["requests"]["createsByOrderLinkId"][&entry_link]
         .as_u64()
         .unwrap();
-    assert!(
-        creates >= 2,
-        "the entry's create was not faulted: {creates}"
+    assert_eq!(creates, 1, "the entry's create was sent again: {creates}");
+    let outcomes: Vec<&str> = server
+        .runtime()
+        .journal
+        .intent(&entry_link)
+        .await
+        .unwrap()
+        .unwrap()
+        .outcomes
+        .iter()
+        .map(exec_gateway::Outcome::name)
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["unknown", "resolved"],
+        "the entry's create was not faulted, or not resolved by a lookup"
     );
     let orders = state["closedOrders"]
         .as_array()

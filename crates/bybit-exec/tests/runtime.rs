@@ -17,7 +17,7 @@ fn btc() -> Symbol {
 async fn live_runtime_is_healthy_trades_and_shuts_down_quickly() {
     let emu = emulator().await;
     let rt = Runtime::start(settings(&emu)).await.unwrap();
-    assert!(rt.live.is_some() && rt.private.is_some() && rt.paper.is_none());
+    assert!(rt.live().is_some() && rt.private().is_some() && rt.paper().is_none());
     eventually("both streams up", || async {
         let s = rt.status().await;
         rt.is_healthy(&s)
@@ -67,8 +67,8 @@ async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
     s.routing = Routing::Paper;
     s.credentials = None;
     let rt = Runtime::start(s).await.unwrap();
-    let paper = rt.paper.clone().unwrap();
-    assert!(rt.private.is_none() && rt.live.is_none());
+    let paper = rt.paper().cloned().unwrap();
+    assert!(rt.private().is_none() && rt.live().is_none());
     assert_eq!(paper.last_price(&btc()).await.unwrap(), dec!(50000));
     // The real (here: emulated) market moves; the paper exchange follows its ticker.
     emu.state()
@@ -193,7 +193,7 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
         Some(dec!(60000)),
         "from mainnet"
     );
-    let live = rt.live.clone().unwrap();
+    let live = rt.live().cloned().unwrap();
     eventually("the public stream's price", || async {
         live.cached_last_price(&btc()) == Some(dec!(60000))
     })
@@ -263,9 +263,10 @@ async fn dry_run_fills_are_journaled_by_the_router_before_they_are_published() {
             trigger_price: None,
             trigger_direction: None,
             reduce_only: false,
+            time_in_force: exec_gateway::TimeInForce::Ioc,
             order_link_id: exec_gateway::OrderLinkId::new(format!("andre_ENTRY_DRY{i}")).unwrap(),
         };
-        exec_gateway::OrderRouter::place_market_entry(rt.ports.router.as_ref(), &req)
+        exec_gateway::OrderRouter::place(rt.ports.router.as_ref(), &req)
             .await
             .unwrap();
     }

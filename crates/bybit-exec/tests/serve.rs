@@ -902,7 +902,8 @@ async fn the_view_flags_a_disagreeing_trade_and_says_unknown_when_the_exchange_i
     assert_eq!(health().await["positions"], "known");
 
     // Closed on the exchange, not through the layer: the journal still says IN_POSITION.
-    let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::Side::Sell, qty).reduce_only();
+    let close =
+        sim_engine::NewOrder::market("BTCUSDT", bybit_types::WireSide::Sell, qty).reduce_only();
     emu.state()
         .execute(|e, now| e.create_order(now, &close))
         .unwrap();

@@ -15,5 +15,4 @@ mod ops;
 mod paper;
 mod runtime;
 mod serve;
-mod suite;
 mod support;

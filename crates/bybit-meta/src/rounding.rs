@@ -1,6 +1,6 @@
 //! Rounding a decimal onto a grid of increments (a tick, a step), exactly and without panics.
 
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal::Decimal;
 
 /// Which way [`round_to_increment`] (and the rules' `round_price`) moves a value that is not
@@ -28,20 +28,20 @@ impl RoundingMode {
     ///
     /// ```
     /// use bybit_meta::RoundingMode;
-    /// use bybit_types::Side;
-    /// assert_eq!(RoundingMode::passive(Side::Buy), RoundingMode::Down);
-    /// assert_eq!(RoundingMode::passive(Side::Sell), RoundingMode::Up);
+    /// use bybit_types::WireSide;
+    /// assert_eq!(RoundingMode::passive(WireSide::Buy), RoundingMode::Down);
+    /// assert_eq!(RoundingMode::passive(WireSide::Sell), RoundingMode::Up);
     /// ```
-    pub const fn passive(side: Side) -> RoundingMode {
+    pub const fn passive(side: WireSide) -> RoundingMode {
         match side {
-            Side::Buy => RoundingMode::Down,
-            Side::Sell => RoundingMode::Up,
+            WireSide::Buy => RoundingMode::Down,
+            WireSide::Sell => RoundingMode::Up,
         }
     }
 
     /// The mode that never makes a limit price less likely to fill: a buy rounds up, a sell
     /// rounds down. The order is then at most one tick more aggressive than asked.
-    pub const fn aggressive(side: Side) -> RoundingMode {
+    pub const fn aggressive(side: WireSide) -> RoundingMode {
         RoundingMode::passive(side.opposite())
     }
 }

@@ -1,7 +1,7 @@
 //! Rounding onto the tick and step: SPEC R-META-1's example, directions, ties, scale.
 
 use bybit_meta::{is_multiple_of, round_to_increment, MetaError, RoundingMode};
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal::Decimal;
 
 use crate::support::{d, sym, Spec};
@@ -171,8 +171,8 @@ fn huge_values_give_an_error_not_a_panic() {
 
 #[test]
 fn passive_and_aggressive_modes_by_side() {
-    assert_eq!(RoundingMode::passive(Side::Buy), Down);
-    assert_eq!(RoundingMode::passive(Side::Sell), Up);
-    assert_eq!(RoundingMode::aggressive(Side::Buy), Up);
-    assert_eq!(RoundingMode::aggressive(Side::Sell), Down);
+    assert_eq!(RoundingMode::passive(WireSide::Buy), Down);
+    assert_eq!(RoundingMode::passive(WireSide::Sell), Up);
+    assert_eq!(RoundingMode::aggressive(WireSide::Buy), Up);
+    assert_eq!(RoundingMode::aggressive(WireSide::Sell), Down);
 }

@@ -31,7 +31,7 @@ use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_meta::{InstrumentRules, RoundingMode};
 use bybit_rest::{LimitConfig, NewOrder, RestClient, RestConfig};
 use bybit_sign::Credentials;
-use bybit_types::{Category, OrderType, Price, Qty, Side, Symbol, TimeInForce};
+use bybit_types::{Category, OrderType, Price, Qty, Symbol, TimeInForce, WireSide};
 use hmac::{Hmac, Mac};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -81,7 +81,7 @@ fn prepare(
     let qty = rules.round_qty(raw_qty).expect("qty");
     let order = NewOrder::limit(
         symbol.clone(),
-        Side::Buy,
+        WireSide::Buy,
         Qty::new(qty).expect("qty"),
         Price::new(price).expect("price"),
     )
@@ -130,7 +130,7 @@ fn bench_prepare(rules: &InstrumentRules) {
     // Where the time goes, each stage alone (fastest of the same alternating rounds).
     let order = NewOrder::limit(
         symbol.clone(),
-        Side::Buy,
+        WireSide::Buy,
         Qty::new(dec!(0.001)).expect("qty"),
         Price::new(dec!(90000.1)).expect("price"),
     );
@@ -146,7 +146,7 @@ fn bench_prepare(rules: &InstrumentRules) {
                 black_box(
                     NewOrder::limit(
                         symbol.clone(),
-                        Side::Buy,
+                        WireSide::Buy,
                         Qty::new(black_box(dec!(0.001))).expect("qty"),
                         Price::new(black_box(dec!(90000.1))).expect("price"),
                     )
@@ -207,7 +207,7 @@ async fn bench_round_trip(emulator: &Emulator, count: usize) {
     let order = || {
         NewOrder::limit(
             Symbol::new("BTCUSDT").expect("symbol"),
-            Side::Buy,
+            WireSide::Buy,
             Qty::new(dec!(0.001)).expect("qty"),
             Price::new(dec!(50000)).expect("price"),
         )

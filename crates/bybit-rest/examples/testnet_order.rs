@@ -11,7 +11,7 @@ use bybit_rest::{
     CancelOrder, CancelOutcome, Environment, NewOrder, OrderTarget, RestClient, RestConfig,
 };
 use bybit_sign::Credentials;
-use bybit_types::{OrderLinkId, Price, Qty, Side, Symbol, TimeInForce};
+use bybit_types::{OrderLinkId, Price, Qty, Symbol, TimeInForce, WireSide};
 use rust_decimal_macros::dec;
 
 #[tokio::main]
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let link = OrderLinkId::new(format!("newcomer-{}", std::process::id()))?;
     let order = NewOrder::limit(
         symbol.clone(),
-        Side::Buy,
+        WireSide::Buy,
         Qty::new(dec!(0.001))?,
         Price::new(dec!(10000))?, // far below the market: it rests, it does not fill
     )

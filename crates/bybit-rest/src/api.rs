@@ -116,7 +116,7 @@ mod tests {
         });
         let order = NewOrder::market(
             Symbol::new("BTCUSDT").unwrap(),
-            bybit_types::Side::Buy,
+            bybit_types::WireSide::Buy,
             bybit_types::Qty::new(Decimal::ONE).unwrap(),
         );
         assert_eq!(place(&mock, order).await, "look it up");

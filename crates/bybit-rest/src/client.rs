@@ -270,8 +270,9 @@ impl RestClient {
             ret_code = Empty,
         );
         let sends = AtomicU32::new(0);
-        let result = retry(&self.inner.retry, call.policy, || {
-            self.attempt::<T>(call, &sends, &span)
+        let policy = call.policy.under(&self.inner.retry);
+        let result = retry(&self.inner.retry, policy, || {
+            self.attempt::<T>(call, policy, &sends, &span)
         })
         .instrument(span.clone())
         .await;
@@ -308,12 +309,13 @@ impl RestClient {
     async fn attempt<T: DeserializeOwned>(
         &self,
         call: &Call,
+        policy: RetryPolicy,
         sends: &AtomicU32,
         span: &tracing::Span,
     ) -> Result<Reply<T>, RestError> {
         let mut resynced = false;
         let mut rate_waits = 0;
-        let may_resend = call.policy != RetryPolicy::Create { has_link_id: false };
+        let may_resend = policy.may_resend();
         loop {
             let n = sends.fetch_add(1, Ordering::SeqCst) + 1;
             let error = match self.send_once::<T>(call, n, span).await {

@@ -30,7 +30,7 @@
 //!
 //! ```no_run
 //! use bybit_rest::{Environment, NewOrder, RestClient, RestConfig};
-//! use bybit_types::{OrderLinkId, Price, Qty, Side, Symbol};
+//! use bybit_types::{OrderLinkId, Price, Qty, WireSide, Symbol};
 //! use rust_decimal_macros::dec;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,7 +41,7 @@
 //! let client = RestClient::new(RestConfig::new(Environment::Testnet).credentials(creds))?;
 //! let order = NewOrder::limit(
 //!     Symbol::new("BTCUSDT")?,
-//!     Side::Buy,
+//!     WireSide::Buy,
 //!     Qty::new(dec!(0.001))?,
 //!     Price::new(dec!(20000))?,
 //! )

@@ -22,6 +22,13 @@ pub struct RetryConfig {
     /// The longest the client waits for a rate limit to reset before giving up with
     /// [`RestError::RateLimited`] instead of sending what it knows will be refused.
     pub max_rate_limit_wait: Duration,
+    /// Whether an order create (single or batch) is ever sent again by this client: after a
+    /// failure the schedule retries, after a 10002 clock resync, or after a rate-limit reset.
+    /// On (the default) for `bybit-rest` used alone: a create carrying an orderLinkId is
+    /// re-sent, and a duplicate is refused (110072) rather than placed twice. Off where a
+    /// caller owns the re-sends of its writes (the execution layer's outcome policy, SPEC
+    /// R-ERR-1): each create is then sent exactly once and its failure handed back as is.
+    pub resend_creates: bool,
 }
 
 impl Default for RetryConfig {
@@ -35,6 +42,7 @@ impl Default for RetryConfig {
             jitter_per_mille: 200,
             rate_limit_retries: 5,
             max_rate_limit_wait: Duration::from_secs(5),
+            resend_creates: true,
         }
     }
 }
@@ -101,6 +109,21 @@ pub(crate) enum RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The policy `config` allows: a create is sent once when `resend_creates` is off.
+    pub(crate) fn under(self, config: &RetryConfig) -> RetryPolicy {
+        match self {
+            RetryPolicy::Create { .. } if !config.resend_creates => {
+                RetryPolicy::Create { has_link_id: false }
+            }
+            policy => policy,
+        }
+    }
+
+    /// Whether a request under this policy may be sent more than once at all.
+    pub(crate) fn may_resend(self) -> bool {
+        self != RetryPolicy::Create { has_link_id: false }
+    }
+
     /// Whether a request that failed with `error` may be sent again.
     pub(crate) fn allows(self, error: &RestError) -> bool {
         // A local refusal means the wait is longer than allowed; the schedule is shorter.
@@ -187,6 +210,23 @@ mod tests {
         let (gaps, result) = run(1, RetryPolicy::Create { has_link_id: true }).await;
         assert_eq!(result.unwrap(), 1);
         assert_eq!(gaps.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_create_resends_off_a_create_is_sent_once_and_reads_still_retry() {
+        let config = RetryConfig {
+            resend_creates: false,
+            ..RetryConfig::default()
+        };
+        let create = RetryPolicy::Create { has_link_id: true }.under(&config);
+        assert!(!create.may_resend());
+        assert!(!create.allows(&server_error()));
+        let read = RetryPolicy::Retryable.under(&config);
+        assert!(read.may_resend());
+        assert!(read.allows(&server_error()));
+        // On (the default): a linked create is re-sent.
+        let create = RetryPolicy::Create { has_link_id: true }.under(&RetryConfig::default());
+        assert!(create.may_resend() && create.allows(&server_error()));
     }
 
     #[test]

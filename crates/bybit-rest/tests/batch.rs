@@ -3,7 +3,7 @@
 //! each item's `{code, msg}` by index).
 
 use bybit_rest::{AmendOrder, CancelOrder, NewOrder, OrderTarget};
-use bybit_types::{OrderId, Side, Symbol};
+use bybit_types::{OrderId, Symbol, WireSide};
 use rust_decimal_macros::dec;
 
 use crate::support::{btc, client, emulator, link, orders_with_link, price, qty, resting_buy};
@@ -14,7 +14,7 @@ async fn a_batch_with_one_bad_item_returns_its_error_and_the_others_acks() {
     let client = client(&emu);
     let bad = NewOrder::limit(
         Symbol::new("NOPEUSDT").unwrap(),
-        Side::Buy,
+        WireSide::Buy,
         qty(dec!(1)),
         price(dec!(1)),
     )

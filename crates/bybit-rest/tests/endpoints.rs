@@ -6,7 +6,7 @@ use bybit_rest::{
     AmendOrder, CancelAll, CancelOrder, CancelOutcome, Change, Executions, NewOrder, OpenOrders,
     OrderHistory, OrderTarget, Positions, RestClient, RestConfig, TradingStop,
 };
-use bybit_types::{AccountType, Category, OrderStatus, Side};
+use bybit_types::{AccountType, Category, OrderStatus, WireSide};
 use rust_decimal_macros::dec;
 
 use crate::support::{btc, client, emulator, link, price, qty, resting_buy, state, KEY, SECRET};
@@ -117,7 +117,7 @@ async fn positions_fills_leverage_stops_and_cancel_all() {
 
     let filled = client
         .create_order(
-            NewOrder::market(btc(), Side::Buy, qty(dec!(0.01))).order_link_id(link("mkt-1")),
+            NewOrder::market(btc(), WireSide::Buy, qty(dec!(0.01))).order_link_id(link("mkt-1")),
         )
         .await
         .unwrap();
@@ -206,7 +206,7 @@ async fn the_price_limit_and_the_account_price_limit_action() {
     let beyond = |link_id: &str| {
         NewOrder::limit(
             btc(),
-            Side::Sell,
+            WireSide::Sell,
             qty(dec!(0.001)),
             price(sell_min - dec!(500)),
         )
@@ -234,7 +234,7 @@ async fn the_price_limit_and_the_account_price_limit_action() {
         .create_order(
             NewOrder::limit(
                 btc(),
-                Side::Sell,
+                WireSide::Sell,
                 qty(dec!(0.001)),
                 price(sell_min - dec!(500)),
             )

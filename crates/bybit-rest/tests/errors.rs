@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bybit_rest::{RateLimitSignal, RestClient, RestError};
 use bybit_sign::Credentials;
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal_macros::dec;
 use serde_json::json;
 
@@ -46,7 +46,7 @@ async fn a_wrong_key_or_secret_is_auth_fatal_and_not_retried() {
 async fn an_order_the_wallet_cannot_cover_is_insufficient_balance_and_definitive() {
     let emu = emulator().await;
     let client = client(&emu);
-    let huge = bybit_rest::NewOrder::market(btc(), Side::Buy, qty(dec!(100)))
+    let huge = bybit_rest::NewOrder::market(btc(), WireSide::Buy, qty(dec!(100)))
         .order_link_id(crate::support::link("big-1"));
     let err = client.create_order(huge).await.unwrap_err();
     assert!(err.is_insufficient_balance(), "{err}");

@@ -66,7 +66,7 @@ async fn a_link_id_reused_for_a_different_order_stays_a_duplicate_error() {
         .unwrap();
     let other = bybit_rest::NewOrder::limit(
         crate::support::btc(),
-        bybit_types::Side::Sell,
+        bybit_types::WireSide::Sell,
         crate::support::qty(dec!(0.002)),
         price(dec!(150000)),
     )

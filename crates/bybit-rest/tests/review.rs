@@ -88,7 +88,7 @@ async fn a_resent_batch_does_not_adopt_a_different_order_that_holds_the_link_id(
         .unwrap();
     let different = bybit_rest::NewOrder::limit(
         btc(),
-        bybit_types::Side::Sell,
+        bybit_types::WireSide::Sell,
         qty(dec!(0.002)),
         price(dec!(150000)),
     )

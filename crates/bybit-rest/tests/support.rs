@@ -139,7 +139,7 @@ pub(crate) fn price(v: Decimal) -> Price {
 pub(crate) fn resting_buy(link_id: Option<&str>) -> bybit_rest::NewOrder {
     let order = bybit_rest::NewOrder::limit(
         btc(),
-        bybit_types::Side::Buy,
+        bybit_types::WireSide::Buy,
         qty(dec!(0.001)),
         price(dec!(90000)),
     );

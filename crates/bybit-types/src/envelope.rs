@@ -23,7 +23,7 @@ pub struct Envelope<T> {
     /// The payload.
     pub result: T,
     /// Per-item results of batch endpoints; `{}` elsewhere. Some replies omit it.
-    #[serde(default, deserialize_with = "crate::wire::null_as_default")]
+    #[serde(default, deserialize_with = "crate::serde_helpers::null_as_default")]
     pub ret_ext_info: RetExtInfo,
     /// Server time in ms. Some documented replies omit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,7 @@
 //! Bybit V5 wire models, shared by the REST client, the WebSocket streams and the emulator.
 //!
 //! What it is: serde types for Bybit's REST envelope and payloads and its WebSocket messages,
-//! plus the newtypes that carry an invariant ([`Symbol`], [`OrderLinkId`], [`Side`],
+//! plus the newtypes that carry an invariant ([`Symbol`], [`OrderLinkId`], [`WireSide`],
 //! [`Price`], [`Qty`]). Prices and quantities are [`rust_decimal::Decimal`] parsed from the
 //! strings Bybit sends; `""` where Bybit means "none" is `None`; an unknown enum value is kept
 //! as `Unknown(text)`; unknown fields are ignored and most fields are optional, because Bybit
@@ -32,7 +32,7 @@ mod primitives;
 pub mod enums;
 pub mod envelope;
 pub mod rest;
-pub mod wire;
+pub mod serde_helpers;
 pub mod ws;
 
 pub use enums::*;
@@ -40,6 +40,6 @@ pub use envelope::{Empty, Envelope, ItemResult, RawEnvelope, RetExtInfo};
 pub use error::Error;
 pub use number::{parse_decimal, parse_exchange_decimal, DecimalError, MAX_FRACTION_DIGITS};
 pub use primitives::{
-    OrderId, OrderLinkId, Price, Qty, Side, Symbol, TimestampMs, ORDER_LINK_ID_MAX_LEN,
+    OrderId, OrderLinkId, Price, Qty, Symbol, TimestampMs, WireSide, ORDER_LINK_ID_MAX_LEN,
     SYMBOL_MAX_LEN,
 };

@@ -8,9 +8,9 @@
 //! linear in the input's length.
 //!
 //! Where it is used: the `FromStr` of [`Price`](crate::Price) and [`Qty`](crate::Qty), the
-//! decimals of request bodies ([`wire::caller_decimal`](crate::wire::caller_decimal)), the
+//! decimals of request bodies ([`serde_helpers::caller_decimal`](crate::serde_helpers::caller_decimal)), the
 //! emulator's request parameters, and (through [`parse_exchange_decimal`]) every decimal the
-//! [`wire`](crate::wire) helpers read from an exchange payload. The exchange path adds exactly
+//! [`serde_helpers`](crate::serde_helpers) helpers read from an exchange payload. The exchange path adds exactly
 //! one form to the grammar, an exponent (`"1E-8"`), because a reader of the exchange's replies
 //! must not fail on a number the exchange might legitimately write; it still refuses the
 //! `rust_decimal` quirks above, since a payload carrying them is malformed, not merely unusual.

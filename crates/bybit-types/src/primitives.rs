@@ -119,45 +119,47 @@ impl OrderId {
     }
 }
 
-/// The side of an order or a position.
+/// The side of an order or a position as Bybit writes it (`"Buy"`, `"Sell"`). Named apart
+/// from the gateway's own `exec_events::Side` (which knows no wire format); `exec-wire` maps
+/// one to the other.
 ///
 /// Unlike the other wire enums this one has no `Unknown` variant: a book has two sides, and a
 /// third would force every caller to handle a case that cannot be traded. On the wire a flat
-/// position's side is `""` (older payloads: `"None"`); those fields are `Option<Side>`.
+/// position's side is `""` (older payloads: `"None"`); those fields are `Option<WireSide>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Side {
+pub enum WireSide {
     /// `Buy`: long, or closing a short.
     Buy,
     /// `Sell`: short, or closing a long.
     Sell,
 }
 
-impl Side {
+impl WireSide {
     /// The wire spelling.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Side::Buy => "Buy",
-            Side::Sell => "Sell",
+            WireSide::Buy => "Buy",
+            WireSide::Sell => "Sell",
         }
     }
 
     /// The other side: the side that closes a position of this side.
     #[must_use]
-    pub const fn opposite(self) -> Side {
+    pub const fn opposite(self) -> WireSide {
         match self {
-            Side::Buy => Side::Sell,
-            Side::Sell => Side::Buy,
+            WireSide::Buy => WireSide::Sell,
+            WireSide::Sell => WireSide::Buy,
         }
     }
 }
 
-impl FromStr for Side {
+impl FromStr for WireSide {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
         match s {
-            "Buy" => Ok(Side::Buy),
-            "Sell" => Ok(Side::Sell),
+            "Buy" => Ok(WireSide::Buy),
+            "Sell" => Ok(WireSide::Sell),
             other => Err(Error::InvalidSide(other.to_owned())),
         }
     }
@@ -227,7 +229,7 @@ macro_rules! positive_decimal {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let value = crate::wire::decimal::deserialize(deserializer)?;
+                let value = crate::serde_helpers::decimal::deserialize(deserializer)?;
                 $name::new(value).map_err(serde::de::Error::custom)
             }
         }
@@ -297,21 +299,44 @@ macro_rules! string_newtype_impls {
 
 string_newtype_impls!(Symbol, OrderLinkId, OrderId);
 
-impl fmt::Display for Side {
+impl fmt::Display for WireSide {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl Serialize for Side {
+impl Serialize for WireSide {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
 
-impl<'de> Deserialize<'de> for Side {
+impl<'de> Deserialize<'de> for WireSide {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional side: `""` (a flat position) and the older `"None"` are `None`.
+pub mod opt_side {
+    use serde::de;
+    use serde::Deserializer;
+    use serde::Serializer;
+
+    use super::WireSide;
+
+    /// Deserializes `"Buy"`, `"Sell"`, `""` or `"None"`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WireSide>, D::Error> {
+        let text: Option<std::borrow::Cow<'de, str>> = serde::Deserialize::deserialize(d)?;
+        match text.as_deref() {
+            None | Some("") | Some("None") => Ok(None),
+            Some(other) => other.parse().map(Some).map_err(de::Error::custom),
+        }
+    }
+
+    /// Serializes `None` as `""`.
+    pub fn serialize<S: Serializer>(v: &Option<WireSide>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.map_or("", WireSide::as_str))
     }
 }

@@ -100,7 +100,7 @@ fn price_and_qty_from_text_use_the_strict_grammar() {
 
 #[derive(Debug, Deserialize)]
 struct Payload {
-    #[serde(with = "bybit_types::wire::decimal")]
+    #[serde(with = "bybit_types::serde_helpers::decimal")]
     value: Decimal,
 }
 

@@ -3,7 +3,8 @@
 use std::str::FromStr;
 
 use bybit_types::{
-    Error, OrderId, OrderLinkId, Price, Qty, Side, Symbol, ORDER_LINK_ID_MAX_LEN, SYMBOL_MAX_LEN,
+    Error, OrderId, OrderLinkId, Price, Qty, Symbol, WireSide, ORDER_LINK_ID_MAX_LEN,
+    SYMBOL_MAX_LEN,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -90,10 +91,16 @@ fn price_and_qty_refuse_zero_and_negative() {
 
 #[test]
 fn side_parses_only_buy_and_sell() {
-    assert_eq!(Side::from_str("Buy").unwrap(), Side::Buy);
-    assert_eq!(Side::from_str("Sell").unwrap().opposite(), Side::Buy);
-    assert!(matches!(Side::from_str("buy"), Err(Error::InvalidSide(_))));
-    assert!(Side::from_str("").is_err());
+    assert_eq!(WireSide::from_str("Buy").unwrap(), WireSide::Buy);
+    assert_eq!(
+        WireSide::from_str("Sell").unwrap().opposite(),
+        WireSide::Buy
+    );
+    assert!(matches!(
+        WireSide::from_str("buy"),
+        Err(Error::InvalidSide(_))
+    ));
+    assert!(WireSide::from_str("").is_err());
 }
 
 proptest! {

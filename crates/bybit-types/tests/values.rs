@@ -12,8 +12,8 @@ use bybit_types::rest::position::{Position, PositionList};
 use bybit_types::ws::private::{ExecutionMessage, PositionMessage, WalletMessage};
 use bybit_types::ws::public::{TickerMessage, TradeMessage};
 use bybit_types::{
-    CancelType, Category, Error, MarginMode, OrderStatus, OrderType, Side, SmpType, StopOrderType,
-    TickDirection, TimeInForce, TriggerBy,
+    CancelType, Category, Error, MarginMode, OrderStatus, OrderType, SmpType, StopOrderType,
+    TickDirection, TimeInForce, TriggerBy, WireSide,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -84,7 +84,7 @@ fn flat_position_has_no_side() {
 fn open_positions_read_side_and_entry_price_from_either_name() {
     if let Some(message) = ws_fixture::<PositionMessage>("ws_private_position_linear_nt.json") {
         let short = &message.data[0];
-        assert_eq!(short.side, Some(Side::Sell));
+        assert_eq!(short.side, Some(WireSide::Sell));
         assert_eq!(short.signed_size(), dec!(-0.01));
         assert_eq!(short.entry_price(), Some(dec!(3641.075)));
         assert_eq!(short.session_avg_price, None);
@@ -109,7 +109,7 @@ fn open_positions_read_side_and_entry_price_from_either_name() {
     assert_eq!(position.break_even_price, None);
     assert_eq!(position.seq, None);
     assert_eq!(position.take_profit, None);
-    assert_eq!(position.side, Some(Side::Buy));
+    assert_eq!(position.side, Some(WireSide::Buy));
     assert!(old.has_next_page());
 }
 
@@ -261,7 +261,13 @@ fn missing_optional_fields_are_fine() {
     let order: Order = parse(MINIMAL_ORDER);
     assert_eq!(
         order,
-        Order::new("o-1", "BTCUSDT", Side::Buy, dec!(0.010), OrderStatus::New)
+        Order::new(
+            "o-1",
+            "BTCUSDT",
+            WireSide::Buy,
+            dec!(0.010),
+            OrderStatus::New
+        )
     );
     assert_eq!(order.avg_price, None);
     assert_eq!(order.category, None);
@@ -379,7 +385,7 @@ fn public_trades_read_their_short_names() {
     };
     let trade = &message.data[0];
     assert_eq!(trade.time, 1_672_304_486_865);
-    assert_eq!(trade.side, Side::Buy);
+    assert_eq!(trade.side, WireSide::Buy);
     assert_eq!(trade.size, dec!(0.001));
     assert_eq!(trade.price, dec!(16578.50));
     assert_eq!(trade.tick_direction, Some(TickDirection::PlusTick));
@@ -393,7 +399,7 @@ fn requests_write_decimals_as_strings_and_leave_out_none() {
     let mut request = CreateOrderRequest::new(
         Category::Linear,
         "BTCUSDT",
-        Side::Buy,
+        WireSide::Buy,
         OrderType::Limit,
         dec!(0.010),
     );

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 /// A field of each helper, the way payload structs use them.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Wire {
-    #[serde(with = "bybit_types::wire::decimal")]
+    #[serde(with = "bybit_types::serde_helpers::decimal")]
     required: Decimal,
-    #[serde(default, with = "bybit_types::wire::opt_decimal")]
+    #[serde(default, with = "bybit_types::serde_helpers::opt_decimal")]
     optional: Option<Decimal>,
-    #[serde(default, with = "bybit_types::wire::decimal_map")]
+    #[serde(default, with = "bybit_types::serde_helpers::decimal_map")]
     map: BTreeMap<String, Decimal>,
 }
 

@@ -229,6 +229,10 @@ fn tls_connector() -> Result<Connector, WsError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
     use super::*;
 
     #[test]
@@ -244,5 +248,46 @@ mod tests {
             topics("tickers", &["BTCUSDT"]).unwrap(),
             ["tickers.BTCUSDT"]
         );
+    }
+
+    // Paused clock: against a port nobody listens on, attempts are spaced by the capped
+    // exponential schedule (measured on tokio's virtual clock).
+    #[tokio::test(start_paused = true)]
+    async fn reconnect_attempts_follow_the_backoff_schedule() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let mut config = WsConfig::new(format!("ws://127.0.0.1:{port}/v5/public/linear"));
+        config.backoff = crate::BackoffConfig {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+            stable_after: Duration::from_secs(60),
+        };
+        let (stream, mut events) = WsStream::public(config).unwrap();
+        let mut last = Instant::now();
+        let mut attempts = Vec::new();
+        while attempts.len() < 6 {
+            match events.recv().await.unwrap() {
+                WsEvent::Reconnecting { attempt, delay } => attempts.push((attempt, delay)),
+                WsEvent::ConnectFailed { .. } => {
+                    if let Some((_, delay)) = attempts.last() {
+                        // The failure came no sooner than the delay announced before it.
+                        assert!(last.elapsed() >= *delay);
+                    }
+                    last = Instant::now();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        for (i, (attempt, delay)) in attempts.iter().enumerate() {
+            assert_eq!(*attempt as usize, i + 1);
+            let base = Duration::from_secs(1 << i.min(3));
+            assert!(
+                *delay >= base / 2 && *delay <= base,
+                "attempt {attempt}: {delay:?}"
+            );
+        }
+        assert!(stream.health().connect_failures >= 5);
+        stream.close().await;
     }
 }

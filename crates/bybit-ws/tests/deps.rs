@@ -1,4 +1,4 @@
-//! ARCHITECTURE.md invariant: bybit-ws does not know the REST client, the gateway or the
+//! Layering: bybit-ws does not know the REST client, the gateway or the
 //! event bus. Checked on the manifest, with a positive control (a crate it must use).
 
 #[test]

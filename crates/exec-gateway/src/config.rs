@@ -45,8 +45,11 @@ pub struct GatewayConfig {
     pub breakeven_stop: bool,
     /// How long to wait for a market order to fill, or a position to be flat after a close.
     pub fill_timeout: Duration,
-    /// How often to look again while waiting.
-    pub poll_interval: Duration,
+    /// How long a wait for an order to finish or a position to shrink (`execute_entry`,
+    /// `close_all`) listens to the bus without news of it before it looks it up over REST
+    /// (and between such lookups while the stream stays silent). The stream usually answers
+    /// first; a router without a stream answers lookups at once.
+    pub stream_silence: Duration,
     /// How many times one leg is sent (the first send and resends after an unknown outcome
     /// that a lookup showed never arrived).
     pub max_send_attempts: u32,
@@ -81,7 +84,7 @@ impl GatewayConfig {
             dca_mode: DcaMode::Limit,
             breakeven_stop: true,
             fill_timeout: Duration::from_secs(10),
-            poll_interval: Duration::from_millis(50),
+            stream_silence: Duration::from_millis(500),
             max_send_attempts: 3,
             retry_backoff: vec![
                 Duration::from_millis(100),

@@ -11,7 +11,7 @@ use crate::journal::JournalError;
 /// What a port call can fail with, classified by what the outcome policy must do.
 ///
 /// Adapters map their transport's errors into this; Bybit's retCodes go through
-/// [`PortError::from_ret_code`] so the mapping lives in one place. Messages never carry a
+/// `exec_wire::ret_code_error` (outside the gateway) so the mapping lives in one place. Messages never carry a
 /// secret (adapters pass Bybit's `retMsg` or their own words, never a request's headers).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {
@@ -66,43 +66,30 @@ pub enum PortError {
     /// The request was invalid before it reached the exchange.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// An order refused for one of the instrument's price or quantity rules (a qty off the
+    /// step, a price off the tick or out of range, below the minimum value): nothing was
+    /// created, and the rules may have changed since they were loaded. The outcome policy
+    /// reloads them, re-rounds and sends again (`policy.rs`); a router reports it only for an
+    /// order create.
+    #[error("refused for an instrument rule: retCode {code}: {message}")]
+    RuleRefused {
+        /// The exchange's code.
+        code: i64,
+        /// The exchange's text.
+        message: String,
+    },
 }
 
 /// A port call's result.
 pub type PortResult<T> = Result<T, PortError>;
 
 impl PortError {
-    /// Classifies a Bybit retCode and retMsg (REFERENCE.md §12, docs/v5/error.mdx).
-    pub fn from_ret_code(code: i64, message: impl Into<String>) -> PortError {
-        let message = message.into();
-        // The duplicate text has been seen under retCode 20094 too (REFERENCE.md §9).
-        if message
-            .to_ascii_lowercase()
-            .contains("orderlinkedid is duplicate")
-        {
-            return PortError::DuplicateLinkId { message };
-        }
-        match code {
-            10000 | 10016 | 110079 => PortError::UnknownOutcome {
-                reason: format!("retCode {code}: {message}"),
-            },
-            110072 => PortError::DuplicateLinkId { message },
-            110004 | 110007 | 110012 | 110044 | 110045 => {
-                PortError::InsufficientBalance { code, message }
-            }
-            10003 | 10004 | 10005 | 10007 | 10010 | 33004 => PortError::Auth { code, message },
-            10006 | 10018 | 429 => PortError::RateLimited {
-                retry_after: Duration::from_secs(1),
-            },
-            _ => PortError::Rejected { code, message },
-        }
-    }
-
     /// The exchange said no and nothing was done.
     pub fn is_definitive_reject(&self) -> bool {
         matches!(
             self,
             PortError::Rejected { .. }
+                | PortError::RuleRefused { .. }
                 | PortError::InsufficientBalance { .. }
                 | PortError::Auth { .. }
                 | PortError::InvalidInput(_)
@@ -131,6 +118,7 @@ impl PortError {
     pub fn ret_code(&self) -> Option<i64> {
         match self {
             PortError::Rejected { code, .. }
+            | PortError::RuleRefused { code, .. }
             | PortError::InsufficientBalance { code, .. }
             | PortError::Auth { code, .. } => Some(*code),
             PortError::DuplicateLinkId { .. } => Some(110072),

@@ -9,8 +9,8 @@
 //! `bybit-meta`, names every order with a deterministic orderLinkId ([`LinkIds`]), writes every
 //! intent to the journal before it is sent, and applies the outcome policy ([`policy`]) to
 //! every answer. The ports' error type ([`PortError`]) carries exactly the classification the
-//! policy needs; adapters map their own errors into it (Bybit's retCodes:
-//! [`PortError::from_ret_code`]).
+//! policy needs; adapters map their own errors into it (Bybit's retCodes: `exec-wire`'s
+//! `ret_code_error`, outside the gateway).
 //!
 //! What it is not: it depends on no implementation of its ports (no `bybit-rest`, `bybit-ws`
 //! or `exec-sim`, no `rusqlite`, `reqwest` or `tungstenite`; `cargo xtask deps` checks it), holds no strategy (levels and sizes come in
@@ -50,7 +50,7 @@ pub use ports::{
 };
 pub use types::{
     Balance, DcaLevel, LegProblem, OrderAck, OrderRequest, OrderSnapshot, OrderStatus, Phase,
-    PositionState, TpLevel, TradePlan, TradeState, TriggerDirection,
+    PositionState, TimeInForce, TpLevel, TradePlan, TradeState, TriggerDirection,
 };
 
 #[cfg(any(test, feature = "mocks"))]

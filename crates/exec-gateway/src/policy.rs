@@ -1,5 +1,5 @@
-//! The outcome policy: what an answer to an order means, in one place (ARCHITECTURE.md
-//! "Outcome policy"). Every order the gateway sends goes through [`Gateway::place_leg`].
+//! The outcome policy: what an answer to an order means, in one place: this page is its one
+//! statement. Every order the gateway sends goes through [`Gateway::place_leg`].
 //!
 //! 1. The intent is written to the journal **before** the request is sent; a journal that
 //!    cannot be written stops the leg (nothing is sent that was not journaled).
@@ -21,19 +21,31 @@
 //!    outcome is unknown and rule 6 follows.
 //! 8. A **duplicate orderLinkId** (110072) means the order exists: it is looked up and counts
 //!    as placed (R-ORD-5).
-//! 9. A refusal (rules 3 and 4) of a **re-send** — after rule 2 or rule 6 — is final only
-//!    once a lookup confirms the order is not there: the earlier send may have landed after
-//!    the lookup that preceded the re-send, and be the very reason for the refusal (110007:
-//!    its margin is in use). Found, it counts as placed.
+//! 9. A refusal for an **instrument rule** ([`PortError::RuleRefused`]: a quantity off the
+//!    step, a price off the tick or out of range, below the minimum value) means the rules may
+//!    have changed since they were loaded: they are reloaded through the meta port, the order
+//!    is re-rounded to them (quantity down to the step, prices to the nearest tick) and, if
+//!    that changed it, the new values are journaled (`Outcome::Rerounded`, before the send)
+//!    and it is sent again with the same orderLinkId, within the same `max_send_attempts`.
+//!    Unchanged by re-rounding, or out of sends, the refusal is final (rule 3).
+//! 10. A refusal (rules 3, 4 and 9) of a **re-send** — after rule 2 or rule 6 — is final only
+//!     once a lookup confirms the order is not there: the earlier send may have landed after
+//!     the lookup that preceded the re-send, and be the very reason for the refusal (110007:
+//!     its margin is in use). Found, it counts as placed.
 //!
 //! An order a lookup finds is compared with what the journal says was sent (the intent, or the
 //! values it was last re-rounded or amended to: `IntentRow::intended`); a difference is
 //! published as `execution.error`, and the order still counts as placed.
 //!
+//! This is the only place a write is sent again: the REST client under the live router is
+//! built with its own create re-sends off (`exec_live::gateway_rest_config`), and routers
+//! send each request they are given once.
+//!
 //! A lookup that itself fails is retried like every read ([`Gateway::read`]: after 100, 300
 //! and 1000 ms, or a rate limit's `retry_after`); if it never succeeds the leg stays unknown, `execution.error` is
 //! published and nothing more is sent for it. Calling the operation again resumes at rule 2.
 
+use bybit_meta::RoundingMode;
 use bybit_types::OrderLinkId;
 use exec_events::ErrorKind;
 
@@ -42,15 +54,6 @@ use crate::gateway::Gateway;
 use crate::journal::{Intent, Outcome};
 use crate::link_id::Leg;
 use crate::types::{OrderRequest, OrderSnapshot};
-
-/// Which router operation sends a leg.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Route<'a> {
-    Entry,
-    Dca,
-    Tp,
-    Close(&'a str),
-}
 
 /// A leg that is on the exchange (accepted now, or found by a lookup).
 #[derive(Debug, Clone)]
@@ -66,17 +69,15 @@ impl Gateway {
         tag: &str,
         leg: Leg,
         req: &OrderRequest,
-        route: Route<'_>,
         reason: &str,
     ) -> Result<Placed, GatewayError> {
-        match route {
+        if matches!(leg, Leg::Close(_)) {
             // A close is how an aborted trade is cleaned up: only a halt stops it.
-            Route::Close(_) => {
-                if let Some(reason) = self.halted() {
-                    return Err(GatewayError::Halted { reason });
-                }
+            if let Some(reason) = self.halted() {
+                return Err(GatewayError::Halted { reason });
             }
-            _ => self.ensure_trading(tag)?,
+        } else {
+            self.ensure_trading(tag)?;
         }
         let link = req.order_link_id.as_str();
         self.note_leg(tag, leg, link);
@@ -145,6 +146,9 @@ impl Gateway {
 
         let leg_code = leg.code();
         let mut sends = 0;
+        // What is sent: the request, or its re-rounding after a rule refusal (rule 9).
+        let mut current = req.clone();
+        let req = &mut current;
         loop {
             sends += 1;
             tracing::info!(
@@ -161,12 +165,7 @@ impl Gateway {
                 send = sends,
                 "order sent"
             );
-            let answer = match route {
-                Route::Entry => self.ports.router.place_market_entry(req).await,
-                Route::Dca => self.ports.router.place_dca_order(req).await,
-                Route::Tp => self.ports.router.place_tp_order(req).await,
-                Route::Close(why) => self.ports.router.close_position_market(req, why).await,
-            };
+            let answer = self.ports.router.place(req).await;
             let error = match answer {
                 Ok(ack) => {
                     tracing::info!(
@@ -191,10 +190,12 @@ impl Gateway {
             if maybe_sent
                 && matches!(
                     error,
-                    PortError::Rejected { .. } | PortError::InsufficientBalance { .. }
+                    PortError::Rejected { .. }
+                        | PortError::RuleRefused { .. }
+                        | PortError::InsufficientBalance { .. }
                 )
             {
-                // Rule 9: a re-send can be refused because the earlier send landed after all
+                // Rule 10: a re-send can be refused because the earlier send landed after all
                 // (its margin is now in use), though the lookup before it came too early to
                 // see it. The refusal is final only once a lookup confirms nothing is there.
                 if let Some(found) = self
@@ -231,6 +232,47 @@ impl Gateway {
                         code: Some(code),
                         message,
                     });
+                }
+                PortError::RuleRefused { code, message } => {
+                    // Rule 9.
+                    let refusal = format!("retCode {code}: {message}");
+                    let fixed = if sends < self.config.max_send_attempts {
+                        self.rerounded(tag, req).await?
+                    } else {
+                        None
+                    };
+                    let Some(fixed) = fixed else {
+                        tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, ret_code = code, reason = %message, "order refused for an instrument rule");
+                        self.rejected(tag, link, Some(code), &message).await?;
+                        return Err(GatewayError::Rejected {
+                            link_id: link.to_owned(),
+                            code: Some(code),
+                            message,
+                        });
+                    };
+                    tracing::warn!(
+                        tag,
+                        leg = leg_code.as_str(),
+                        order_link_id = link,
+                        reason = %refusal,
+                        qty = %fixed.qty,
+                        price = fixed.price.map(tracing::field::display),
+                        trigger_price = fixed.trigger_price.map(tracing::field::display),
+                        "re-rounded to reloaded instrument rules after a rule refusal"
+                    );
+                    // Rule 1 for the re-send: its values are journaled before it is sent.
+                    self.outcome(
+                        tag,
+                        link,
+                        &Outcome::Rerounded {
+                            qty: fixed.qty,
+                            price: fixed.price,
+                            trigger_price: fixed.trigger_price,
+                            reason: refusal,
+                        },
+                    )
+                    .await?;
+                    *req = fixed;
                 }
                 PortError::InvalidInput(message) => {
                     tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, reason = %message, "order refused");
@@ -312,6 +354,40 @@ impl Gateway {
                     );
                     maybe_sent = true;
                 }
+            }
+        }
+    }
+
+    /// Rule 9: the instrument's rules reloaded through the meta port and `req` re-rounded to
+    /// them (quantity down to the step, prices to the nearest tick); `None` when that changes
+    /// nothing (the refusal stands) or the rules cannot be had.
+    async fn rerounded(
+        &self,
+        tag: &str,
+        req: &OrderRequest,
+    ) -> Result<Option<OrderRequest>, GatewayError> {
+        if let Err(e) = self.retry(|| self.ports.meta.refresh_symbol_meta()).await {
+            tracing::warn!(tag, error = %e, "instrument rules not reloaded after a rule refusal");
+            return Ok(None);
+        }
+        let rules = self.rules(tag, &req.symbol).await?;
+        let round = || -> Result<OrderRequest, bybit_meta::MetaError> {
+            let mut fixed = req.clone();
+            fixed.qty = rules.round_qty(req.qty)?;
+            if let Some(p) = req.price {
+                fixed.price = Some(rules.round_price(p, RoundingMode::Nearest)?);
+            }
+            if let Some(p) = req.trigger_price {
+                fixed.trigger_price = Some(rules.round_price(p, RoundingMode::Nearest)?);
+            }
+            Ok(fixed)
+        };
+        match round() {
+            Ok(fixed) if fixed != *req => Ok(Some(fixed)),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                tracing::warn!(tag, order_link_id = req.order_link_id.as_str(), error = %e, "cannot re-round after a rule refusal");
+                Ok(None)
             }
         }
     }

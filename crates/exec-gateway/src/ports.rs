@@ -1,5 +1,7 @@
-//! The ports: what the gateway needs from the world, as traits. The live Bybit adapters
-//! (Step 6) and `exec-sim`'s routers implement them; the gateway depends on none of those.
+//! The ports: what the gateway needs from the world, as traits, each as narrow as the calls
+//! the gateway makes. The live Bybit adapters (`exec-live`) and `exec-sim`'s routers
+//! implement them; the gateway depends on none of those, and knows no Bybit retCode:
+//! routers classify their venue's answers into [`PortError`] (`exec-wire` maps Bybit's).
 
 use std::sync::Arc;
 
@@ -21,26 +23,13 @@ use crate::types::{Balance, OrderAck, OrderRequest, OrderSnapshot, PositionState
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait OrderRouter: Send + Sync {
-    /// R-ORD-2: `Market`, `IOC`, not reduce-only, `positionIdx 0`.
-    async fn place_market_entry(&self, order: &OrderRequest) -> PortResult<OrderAck>;
-    /// R-ORD-4: on the entry side, a resting limit or a conditional order at the level.
-    async fn place_dca_order(&self, order: &OrderRequest) -> PortResult<OrderAck>;
-    /// R-ORD-3: `Limit`, `GTC`, reduce-only, opposite side of the position.
-    async fn place_tp_order(&self, order: &OrderRequest) -> PortResult<OrderAck>;
-    /// A reduce-only market order closing (part of) the position; `reason` is for the record.
-    async fn close_position_market(
-        &self,
-        order: &OrderRequest,
-        reason: &str,
-    ) -> PortResult<OrderAck>;
-    /// Cancels the open orders in `scope` (one trade's TPs and/or DCAs, by orderLinkId) and
-    /// returns their orderLinkIds. Implementations call [`cancel_matching`], so only orders
-    /// in scope are ever touched.
-    async fn cancel_all_tp_dca(
-        &self,
-        symbol: &Symbol,
-        scope: &CancelScope,
-    ) -> PortResult<Vec<String>>;
+    /// Sends one order, once, as `order` says: market, limit or conditional
+    /// ([`OrderRequest::kind`]), its time in force and reduce-only; `positionIdx 0`
+    /// (one-way mode). The gateway's requests: the entry a market IOC (R-ORD-2), a DCA a
+    /// resting limit or conditional GTC on the entry side (R-ORD-4), a take-profit a
+    /// reduce-only GTC limit on the opposite side (R-ORD-3), a close a reduce-only market
+    /// IOC. A re-send is the outcome policy's decision, never the router's.
+    async fn place(&self, order: &OrderRequest) -> PortResult<OrderAck>;
     /// Every open order of the symbol, as the exchange has them now.
     async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>>;
     /// One order by its orderLinkId, open or recently closed; `None` if the exchange has never
@@ -70,11 +59,12 @@ pub trait OrderRouter: Send + Sync {
     }
 }
 
-/// Cancels the open orders of `symbol` whose orderLinkId is in `scope`, one by one, and
-/// returns their ids. An order that is already gone (110001) counts as cancelled, unless a
-/// lookup shows it filled (the cancel lost the race with a fill). This is the
-/// one place the "only this trade's orders" rule is applied; every router's
-/// [`OrderRouter::cancel_all_tp_dca`] and the gateway use it.
+/// Cancels the open orders of `symbol` whose orderLinkId is in `scope` (one trade's TPs
+/// and/or DCAs), one by one, over the router's [`OrderRouter::sync_open_orders`] and
+/// [`OrderRouter::cancel_order`], and returns their ids. An order that is already gone
+/// (110001) counts as cancelled, unless a lookup shows it filled (the cancel lost the race
+/// with a fill). This is the one place the "only this trade's orders" rule is applied; no
+/// router implements it.
 pub async fn cancel_matching(
     router: &(impl OrderRouter + ?Sized),
     symbol: &Symbol,

@@ -169,7 +169,19 @@ pub enum TriggerDirection {
     Fall,
 }
 
-/// An order ready to send: rounded, validated, named.
+/// How long an order stays on the book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeInForce {
+    /// Good till cancelled: a resting limit (TP, DCA) or a conditional order.
+    Gtc,
+    /// Immediate or cancel: a market order (entry, close); what does not fill at once is
+    /// cancelled.
+    Ioc,
+}
+
+/// An order ready to send: rounded, validated, named. Everything a router needs is here:
+/// the kind (market, limit or conditional, [`OrderRequest::kind`]), the time in force and
+/// reduce-only; why it is sent belongs to the journal and the log, not the router.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {
     /// Symbol.
@@ -186,6 +198,8 @@ pub struct OrderRequest {
     pub trigger_direction: Option<TriggerDirection>,
     /// Reduce-only.
     pub reduce_only: bool,
+    /// Time in force.
+    pub time_in_force: TimeInForce,
     /// The deterministic orderLinkId.
     pub order_link_id: OrderLinkId,
 }

@@ -114,7 +114,10 @@ async fn after_a_kill_the_reopened_journal_makes_the_gateway_look_up_before_send
     j.record_intent(&intent("andre_ENTRY_T1")).await.unwrap();
     std::mem::forget(j);
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .times(0);
     m.router.expect_get_order().returning(|_, l| {
         Ok(Some(snapshot(
             l.as_str(),
@@ -155,7 +158,10 @@ async fn a_journal_that_cannot_be_written_stops_new_orders() {
         .returning(|_| Err(JournalError::Io("disk I/O error".into())));
     journal.expect_record_write().returning(|_| Ok(()));
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .times(0);
     let gw = m.build(Arc::new(journal), None);
     let mut sub = gw.bus().subscribe();
     let err = gw.execute_entry(&plan("T1")).await.unwrap_err();
@@ -258,7 +264,10 @@ async fn with_a_broken_journal_close_all_sends_no_cancel_and_no_close() {
             .expect_sync_open_orders()
             .returning(|_| Ok(dca_and_tp_open()));
         m.router.expect_cancel_order().times(0);
-        m.router.expect_close_position_market().times(0);
+        m.router
+            .expect_place()
+            .withf(crate::support::is_close)
+            .times(0);
         m.positions
             .expect_get_position()
             .returning(|_| Ok(long(dec!(0.04), dec!(50000))));
@@ -274,7 +283,10 @@ async fn with_a_broken_journal_the_leverage_is_not_set() {
     let mut m = Mocks::new();
     m.account = MockAccountService::new();
     m.account.expect_set_leverage().times(0);
-    m.router.expect_place_market_entry().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .times(0);
     let mut journal = MockJournal::new();
     journal.expect_intent().returning(|_| Ok(None));
     journal.expect_intents().returning(|_| Ok(Vec::new()));
@@ -389,9 +401,15 @@ async fn the_leverage_is_journaled_before_it_is_sent_and_a_refusal_after() {
                 last_write(&j),
                 Some((WriteKind::Leverage, None, WriteStage::Requested))
             );
-            Err(PortError::from_ret_code(10001, "leverage invalid"))
+            Err(PortError::Rejected {
+                code: 10001,
+                message: "leverage invalid".into(),
+            })
         });
-    m.router.expect_place_market_entry().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .times(0);
     let gw = m.build(journal.clone(), None);
     gw.execute_entry(&plan("T1")).await.unwrap_err();
     let stages: Vec<_> = journal
@@ -519,11 +537,17 @@ async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() 
                 Some(qty)
             );
             if link.as_str() == "andre_TP2_T1" {
-                return Err(PortError::from_ret_code(110001, "order not exists"));
+                return Err(PortError::Rejected {
+                    code: 110001,
+                    message: "order not exists".into(),
+                });
             }
             Ok(())
         });
-    m.router.expect_place_tp_order().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .times(0);
     let gw = m.build(journal.clone(), None);
     let err = gw
         .setup_tps(&plan("T1"), &long(dec!(0.040), dec!(49500)))
@@ -566,7 +590,7 @@ async fn with_a_broken_journal_no_amend_is_sent() {
         .expect_sync_open_orders()
         .returning(move |_| Ok(open.clone()));
     m.router.expect_amend_order_qty().never();
-    m.router.expect_place_tp_order().never();
+    m.router.expect_place().withf(crate::support::is_tp).never();
     let gw = m.build(Arc::new(failing_journal(false)), None);
     let err = gw
         .setup_tps(&plan("T1"), &long(dec!(0.040), dec!(49500)))

@@ -50,7 +50,10 @@ fn an_id_over_36_characters_or_with_bad_characters_is_a_clear_error() {
 #[tokio::test]
 async fn an_entry_whose_ids_would_be_too_long_sends_nothing() {
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .times(0);
     let gw = m.build(Arc::new(MemoryJournal::new()), None);
     let err = gw
         .execute_entry(&plan("RAD_20251122_130601_TOO_LONG"))

@@ -47,7 +47,8 @@ async fn ten_concurrent_entries_place_one_order_and_agree() {
     let mut m = Mocks::new();
     let log = recorder();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(acked(&log));
     m.router.expect_get_order().returning(|_, l| {
@@ -80,7 +81,8 @@ async fn an_entry_after_a_restart_is_found_by_its_link_id_not_sent_again() {
     // First process: sent, then died before seeing the answer.
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(|_| {
             Err(PortError::UnknownOutcome {
@@ -97,7 +99,10 @@ async fn an_entry_after_a_restart_is_found_by_its_link_id_not_sent_again() {
     assert!(first.execute_entry(&plan("T1")).await.is_err());
     // Second process, same journal: looks up first and never sends.
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .times(0);
     m.router.expect_get_order().returning(|_, l| {
         Ok(Some(snapshot(
             l.as_str(),
@@ -114,7 +119,10 @@ async fn an_entry_after_a_restart_is_found_by_its_link_id_not_sent_again() {
 #[tokio::test]
 async fn the_max_notional_guard_refuses_before_sending() {
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .times(0);
     let (gw, journal) = m.build_mem();
     let mut big = plan("T1");
     big.margin_usdt = dec!(1000); // × 10 = 10 000 USDT > 5 000
@@ -132,7 +140,8 @@ async fn setup_tps_splits_the_position_without_exceeding_it_and_is_idempotent() 
     let mut m = Mocks::new();
     let log = recorder();
     m.router
-        .expect_place_tp_order()
+        .expect_place()
+        .withf(crate::support::is_tp)
         .times(3)
         .returning(acked(&log));
     let l = log.clone();
@@ -177,7 +186,10 @@ async fn setup_tps_after_the_position_grew_amends_the_open_tps() {
             a.lock().unwrap().push((l.as_str().to_owned(), q));
             Ok(())
         });
-    m.router.expect_place_tp_order().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .times(0);
     let (gw, _) = m.build_mem();
     gw.setup_tps(&plan("T1"), &long(dec!(0.040), dec!(49500)))
         .await
@@ -193,7 +205,8 @@ async fn setup_dcas_places_one_limit_per_level_on_the_entry_side_once() {
     let mut m = Mocks::new();
     let log = recorder();
     m.router
-        .expect_place_dca_order()
+        .expect_place()
+        .withf(crate::support::is_dca)
         .times(2)
         .returning(acked(&log));
     let l = log.clone();
@@ -220,7 +233,8 @@ async fn conditional_dcas_trigger_at_the_level_in_the_adverse_direction() {
     m.config.dca_mode = DcaMode::Conditional;
     let log = recorder();
     m.router
-        .expect_place_dca_order()
+        .expect_place()
+        .withf(crate::support::is_dca)
         .times(2)
         .returning(acked(&log));
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
@@ -238,7 +252,10 @@ async fn conditional_dcas_trigger_at_the_level_in_the_adverse_direction() {
 async fn a_dca_not_worse_than_the_entry_is_refused() {
     let mut m = Mocks::new();
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
-    m.router.expect_place_dca_order().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .times(0);
     let (gw, _) = m.build_mem();
     let err = gw
         .setup_dcas(&plan("T1"), &long(dec!(0.02), dec!(47000)))
@@ -291,7 +308,10 @@ async fn breakeven_cancels_only_this_trades_dcas_keeps_tps_and_sets_the_stop() {
         if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             Ok(())
         } else {
-            Err(PortError::from_ret_code(34040, "not modified"))
+            Err(PortError::Rejected {
+                code: 34040,
+                message: "not modified".into(),
+            })
         }
     });
     let (gw, journal) = m.build_mem();
@@ -335,10 +355,10 @@ async fn close_all_cancels_ours_splits_above_max_market_qty_and_confirms_flat() 
     let closes = recorder();
     let (cl, p) = (closes.clone(), position.clone());
     m.router
-        .expect_close_position_market()
+        .expect_place()
+        .withf(crate::support::is_close)
         .times(2)
-        .returning(move |req, reason| {
-            assert!(reason.contains("stop hit"));
+        .returning(move |req| {
             cl.lock().unwrap().push(req.clone());
             let mut pos = p.lock().unwrap();
             pos.size -= req.qty;
@@ -359,10 +379,15 @@ async fn close_all_cancels_ours_splits_above_max_market_qty_and_confirms_flat() 
             OrderStatus::Filled,
         )))
     });
-    let (gw, _) = m.build_mem();
+    let (gw, journal) = m.build_mem();
     let state = exec_gateway::TradeState::new(&plan("T1"));
     let done = gw.close_all(&state, "stop hit").await.unwrap();
     assert_eq!(done.phase, Phase::Closed);
+    // Why it closed is the journal's (and the log's), not the router's.
+    for close in ["andre_CLOSE1_T1", "andre_CLOSE2_T1"] {
+        let row = journal.intent(close).await.unwrap().unwrap();
+        assert!(row.intent.reason.contains("stop hit"), "{close}: {row:?}");
+    }
     assert!(
         done.orders
             .iter()
@@ -417,16 +442,19 @@ async fn a_second_close_after_a_partial_one_uses_fresh_ids() {
         .expect_get_position()
         .returning(|_| Ok(long(dec!(1), dec!(50000))));
     let closes = recorder();
-    m.router.expect_close_position_market().returning({
-        let c = closes.clone();
-        move |req, _| {
-            c.lock().unwrap().push(req.clone());
-            Ok(OrderAck {
-                order_id: "x".into(),
-                order_link_id: req.order_link_id.as_str().into(),
-            })
-        }
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_close)
+        .returning({
+            let c = closes.clone();
+            move |req| {
+                c.lock().unwrap().push(req.clone());
+                Ok(OrderAck {
+                    order_id: "x".into(),
+                    order_link_id: req.order_link_id.as_str().into(),
+                })
+            }
+        });
     m.config.fill_timeout = std::time::Duration::from_millis(20);
     let gw = m.build(journal.clone(), None);
     let state = exec_gateway::TradeState::new(&plan("T1"));
@@ -450,11 +478,13 @@ async fn a_short_plan_mirrors_sides_and_trigger_directions() {
     m.config.dca_mode = DcaMode::Conditional;
     let log = recorder();
     m.router
-        .expect_place_dca_order()
+        .expect_place()
+        .withf(crate::support::is_dca)
         .times(1)
         .returning(acked(&log));
     m.router
-        .expect_place_tp_order()
+        .expect_place()
+        .withf(crate::support::is_tp)
         .times(1)
         .returning(acked(&log));
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
@@ -492,7 +522,8 @@ async fn a_legs_status_follows_order_events_and_never_goes_back() {
     let mut m = Mocks::new();
     let log = recorder();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(acked(&log));
     m.router.expect_get_order().returning(|_, l| {
@@ -551,7 +582,8 @@ async fn a_prefixed_client_tags_legs_follow_order_events() {
     let mut m = Mocks::new();
     let log = recorder();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(acked(&log));
     m.router.expect_get_order().returning(|_, l| {
@@ -602,17 +634,20 @@ async fn a_leg_refused_then_placed_again_reads_open() {
     let log = recorder();
     let refused_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ack = acked(&log);
-    m.router.expect_place_tp_order().returning(move |req| {
-        if req.order_link_id.as_str() == "andre_TP1_T1"
-            && !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
-            return Err(PortError::Rejected {
-                code: 110094,
-                message: "price out of the band".into(),
-            });
-        }
-        ack(req)
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            if req.order_link_id.as_str() == "andre_TP1_T1"
+                && !refused_once.swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(PortError::Rejected {
+                    code: 110094,
+                    message: "price out of the band".into(),
+                });
+            }
+            ack(req)
+        });
     m.router.expect_get_order().returning(|_, _| Ok(None));
     let l = log.clone();
     m.router

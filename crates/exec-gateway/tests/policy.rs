@@ -1,4 +1,4 @@
-//! Every branch of the outcome policy (ARCHITECTURE.md "Outcome policy"), on execute_entry.
+//! Every branch of the outcome policy (`exec_gateway::policy`), on execute_entry.
 
 use futures_util::FutureExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,7 +45,8 @@ async fn accepted_entry_is_journaled_before_it_is_sent_and_filled() {
     let seen_at_send = Arc::new(Mutex::new(None));
     let (j, s) = (journal.clone(), seen_at_send.clone());
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(move |req| {
             // The intent is in the journal when the request goes out.
@@ -85,9 +86,15 @@ async fn accepted_entry_is_journaled_before_it_is_sent_and_filled() {
 async fn a_definitive_reject_is_not_retried_and_not_looked_up() {
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
-        .returning(|_| Err(PortError::from_ret_code(110094, "below minimum value")));
+        .returning(|_| {
+            Err(PortError::Rejected {
+                code: 110094,
+                message: "below minimum value".into(),
+            })
+        });
     m.router.expect_get_order().times(0);
     let (gw, journal) = m.build_mem();
     let err = gw.execute_entry(&plan("T1")).await.unwrap_err();
@@ -107,9 +114,14 @@ async fn a_definitive_reject_is_not_retried_and_not_looked_up() {
 async fn unknown_outcome_then_found_by_link_id_is_not_sent_again() {
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
-        .returning(|_| Err(PortError::from_ret_code(10016, "System error")));
+        .returning(|_| {
+            Err(PortError::UnknownOutcome {
+                reason: "retCode 10016: System error".into(),
+            })
+        });
     m.router.expect_get_order().times(1).returning(|_, link| {
         assert_eq!(link.as_str(), ENTRY);
         Ok(filled())
@@ -127,7 +139,8 @@ async fn unknown_outcome_not_found_is_resent_with_the_same_link_id() {
     let s = sent.clone();
     let sends = AtomicUsize::new(0);
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(2)
         .returning(move |req| {
             s.lock()
@@ -163,9 +176,14 @@ async fn unknown_outcome_that_never_resolves_stops_after_the_configured_sends() 
     let mut m = Mocks::new();
     m.config.max_send_attempts = 2;
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(2)
-        .returning(|_| Err(PortError::from_ret_code(10000, "server timeout")));
+        .returning(|_| {
+            Err(PortError::UnknownOutcome {
+                reason: "retCode 10000: server timeout".into(),
+            })
+        });
     m.router
         .expect_get_order()
         .times(2)
@@ -190,13 +208,13 @@ async fn unknown_outcome_that_never_resolves_stops_after_the_configured_sends() 
 async fn a_duplicate_link_id_counts_as_placed() {
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(|_| {
-            Err(PortError::from_ret_code(
-                110072,
-                "OrderLinkedID is duplicate",
-            ))
+            Err(PortError::DuplicateLinkId {
+                message: "OrderLinkedID is duplicate".into(),
+            })
         });
     m.router
         .expect_get_order()
@@ -216,16 +234,20 @@ async fn insufficient_balance_aborts_with_one_error_event_and_one_log_line() {
     let log = Arc::new(ErrorLog::open(&log_path).unwrap());
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(|_| {
-            Err(PortError::from_ret_code(
-                110007,
-                "ab not enough for new order",
-            ))
+            Err(PortError::InsufficientBalance {
+                code: 110007,
+                message: "ab not enough for new order".into(),
+            })
         });
     m.router.expect_get_order().times(0);
-    m.router.expect_place_tp_order().times(0);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .times(0);
     m.router.expect_sync_open_orders().times(0);
     let journal = Arc::new(MemoryJournal::new());
     let gw = m.build(journal.clone(), Some(log));
@@ -268,9 +290,15 @@ async fn an_auth_error_is_fatal_and_stops_all_trading() {
     let log = Arc::new(ErrorLog::open(&log_path).unwrap());
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
-        .returning(|_| Err(PortError::from_ret_code(10004, "error sign!")));
+        .returning(|_| {
+            Err(PortError::Auth {
+                code: 10004,
+                message: "error sign!".into(),
+            })
+        });
     m.router.expect_get_order().times(0);
     let gw = m.build(Arc::new(MemoryJournal::new()), Some(log));
     let mut sub = gw.bus().subscribe();
@@ -287,7 +315,7 @@ async fn an_auth_error_is_fatal_and_stops_all_trading() {
         std::fs::read_to_string(&log_path).unwrap().lines().count(),
         1
     );
-    // Another trade is refused before anything is sent (place_market_entry: times(1)).
+    // Another trade is refused before anything is sent (the entry is placed once).
     let err = gw.execute_entry(&plan("T2")).await.unwrap_err();
     assert!(matches!(err, GatewayError::Halted { .. }), "{err}");
 }
@@ -297,7 +325,8 @@ async fn a_rate_limit_waits_then_looks_up_before_resending() {
     let mut m = Mocks::new();
     let sends = AtomicUsize::new(0);
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(2)
         .returning(move |_| {
             if sends.fetch_add(1, Ordering::SeqCst) == 0 {
@@ -327,7 +356,8 @@ async fn a_lookup_that_keeps_failing_leaves_the_leg_unknown_and_sends_nothing_mo
     let mut m = Mocks::new();
     m.config.retry_backoff = vec![Duration::from_millis(100), Duration::from_millis(300)];
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(|_| {
             Err(PortError::UnknownOutcome {
@@ -349,9 +379,14 @@ async fn a_lookup_after_a_timeout_backs_off_100_300_1000_ms() {
     // R-ERR-1: network / 5xx → retry with backoff 100, 300, 1000 ms.
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
-        .returning(|_| Err(PortError::from_ret_code(10016, "System error")));
+        .returning(|_| {
+            Err(PortError::UnknownOutcome {
+                reason: "retCode 10016: System error".into(),
+            })
+        });
     let calls = AtomicUsize::new(0);
     m.router.expect_get_order().times(4).returning(move |_, _| {
         if calls.fetch_add(1, Ordering::SeqCst) < 3 {

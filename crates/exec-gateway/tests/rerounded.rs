@@ -46,29 +46,34 @@ async fn tp1_found_after_a_reround(found_qty: Decimal) -> (Vec<ExecutionError>, 
     let journal = Arc::new(MemoryJournal::new());
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     let j = journal.clone();
-    m.router.expect_place_tp_order().returning(move |req| {
-        if req.order_link_id.as_str() == TP1 {
-            assert_eq!(req.qty, dec!(0.012));
-            j.record_outcome(
-                TP1,
-                &Outcome::Rerounded {
-                    qty: dec!(0.01),
-                    price: Some(dec!(51000)),
-                    trigger_price: None,
-                    reason: "retCode 10001: qty not on the step".into(),
-                },
-                1,
-            )
-            .now_or_never()
-            .unwrap()
-            .unwrap();
-            return Err(PortError::from_ret_code(10016, "System error"));
-        }
-        Ok(OrderAck {
-            order_id: "id".into(),
-            order_link_id: req.order_link_id.as_str().into(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            if req.order_link_id.as_str() == TP1 {
+                assert_eq!(req.qty, dec!(0.012));
+                j.record_outcome(
+                    TP1,
+                    &Outcome::Rerounded {
+                        qty: dec!(0.01),
+                        price: Some(dec!(51000)),
+                        trigger_price: None,
+                        reason: "retCode 10001: qty not on the step".into(),
+                    },
+                    1,
+                )
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+                return Err(PortError::UnknownOutcome {
+                    reason: "retCode 10016: System error".into(),
+                });
+            }
+            Ok(OrderAck {
+                order_id: "id".into(),
+                order_link_id: req.order_link_id.as_str().into(),
+            })
+        });
     m.router
         .expect_get_order()
         .returning(move |_, link| Ok((link.as_str() == TP1).then(|| tp1(found_qty))));
@@ -178,18 +183,24 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
     m.router
         .expect_amend_order_qty()
         .returning(|_, _, _| Ok(()));
-    m.router.expect_place_tp_order().returning(|o| {
-        Ok(exec_gateway::OrderAck {
-            order_id: "id".into(),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
-    m.router.expect_place_dca_order().returning(|o| {
-        Ok(exec_gateway::OrderAck {
-            order_id: "id".into(),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(|o| {
+            Ok(exec_gateway::OrderAck {
+                order_id: "id".into(),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(|o| {
+            Ok(exec_gateway::OrderAck {
+                order_id: "id".into(),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
     m.router.expect_get_order().returning(move |_, link| {
         Ok(match link.as_str() {
             TP1 => Some(tp1(exchange_qty)),
@@ -270,4 +281,169 @@ fn intended_follows_rerounds_and_amends() {
         row.differs_from(&at(dec!(0.01), dec!(51000.1))).unwrap(),
         "andre_TP1_T1: qty 0.01 on the exchange, 0.02 in the journal"
     );
+}
+
+/// BTCUSDT with the quantity step (and minimum) raised to 0.01, as Bybit may change it.
+fn rules_step_001() -> bybit_meta::InstrumentRules {
+    use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
+    bybit_meta::InstrumentRules::from_parts(
+        crate::support::symbol(),
+        bybit_types::InstrumentStatus::Trading,
+        &PriceFilter {
+            min_price: dec!(0.10),
+            max_price: dec!(1999999.80),
+            tick_size: dec!(0.10),
+        },
+        &LotSizeFilter {
+            max_order_qty: dec!(1500.00),
+            min_order_qty: dec!(0.01),
+            qty_step: dec!(0.01),
+            post_only_max_order_qty: None,
+            max_mkt_order_qty: Some(dec!(150.00)),
+            min_notional_value: Some(dec!(5)),
+        },
+        &LeverageFilter {
+            min_leverage: dec!(1),
+            max_leverage: dec!(100),
+            leverage_step: dec!(0.01),
+        },
+        Some(2),
+    )
+    .unwrap()
+}
+
+/// setup_tps on a 0.025 position (TP1 0.012) where every TP1 create is refused with `code`
+/// until `accept_after` refusals; the rules reloaded through the meta port have the step
+/// `changed` to 0.01 (or stay as they were). Returns the TP1 quantities sent, the journal's
+/// outcome names for TP1, the result, and the journal.
+async fn tp1_refused_for_a_rule(
+    code: i64,
+    accept_after: usize,
+    changed: bool,
+    max_send_attempts: u32,
+) -> (
+    Vec<Decimal>,
+    Vec<String>,
+    Result<exec_gateway::TradeState, exec_gateway::GatewayError>,
+    Arc<MemoryJournal>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    let mut m = Mocks::new();
+    m.config.max_send_attempts = max_send_attempts;
+    let reloaded = Arc::new(AtomicBool::new(false));
+    let mut meta = exec_gateway::MockSymbolMetaService::new();
+    let r = reloaded.clone();
+    meta.expect_refresh_symbol_meta().returning(move || {
+        r.store(true, Ordering::SeqCst);
+        Ok(1)
+    });
+    let r = reloaded.clone();
+    meta.expect_get_symbol_meta().returning(move |_| {
+        Ok(Arc::new(if changed && r.load(Ordering::SeqCst) {
+            rules_step_001()
+        } else {
+            crate::support::rules()
+        }))
+    });
+    m.meta = meta;
+    let journal = Arc::new(MemoryJournal::new());
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let (j, s) = (journal.clone(), sent.clone());
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            if req.order_link_id.as_str() == TP1 {
+                let mut sent = s.lock().unwrap();
+                sent.push(req.qty);
+                if sent.len() > 1 {
+                    // Nothing is sent that was not journaled (SPEC R-GW-6): the re-send's
+                    // values are in the journal first.
+                    let row = j.intent(TP1).now_or_never().unwrap().unwrap().unwrap();
+                    assert!(
+                        row.outcomes.iter().any(
+                            |o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == req.qty)
+                        ),
+                        "re-sent before the re-rounded qty was journaled: {:?}",
+                        row.outcomes
+                    );
+                }
+                if sent.len() <= accept_after {
+                    return Err(PortError::RuleRefused {
+                        code,
+                        message: "qty not on the step".into(),
+                    });
+                }
+            }
+            Ok(OrderAck {
+                order_id: "id".into(),
+                order_link_id: req.order_link_id.as_str().into(),
+            })
+        });
+    let gw = m.build(journal.clone(), None);
+    let result = gw
+        .setup_tps(&plan("T1"), &long(dec!(0.025), dec!(50000)))
+        .await;
+    let outcomes = journal
+        .intent(TP1)
+        .await
+        .unwrap()
+        .unwrap()
+        .outcomes
+        .iter()
+        .map(|o| o.name().to_owned())
+        .collect();
+    let sent = sent.lock().unwrap().clone();
+    (sent, outcomes, result, journal)
+}
+
+/// Rule 9 of the outcome policy: a rule refusal reloads the rules through the meta port,
+/// re-rounds, journals `Rerounded` through the gateway's clock, and sends once more with the
+/// same orderLinkId (docs/v5/error.mdx 10001).
+#[tokio::test]
+async fn a_rule_refusal_reloads_the_rules_and_resends_rerounded_after_journaling_it() {
+    let (sent, outcomes, result, journal) = tp1_refused_for_a_rule(10001, 1, true, 3).await;
+    result.unwrap();
+    assert_eq!(sent, [dec!(0.012), dec!(0.01)]);
+    assert_eq!(outcomes, ["rerounded", "acked"]);
+    let row = journal.intent(TP1).await.unwrap().unwrap();
+    assert!(matches!(
+        &row.outcomes[0],
+        Outcome::Rerounded { qty, price, reason, .. }
+            if *qty == dec!(0.01) && *price == Some(dec!(51000)) && reason.contains("10001")
+    ));
+}
+
+/// Reloaded rules that do not change the order: the refusal stands, sent once.
+#[tokio::test]
+async fn a_rule_refusal_the_reloaded_rules_do_not_explain_is_final() {
+    let (sent, outcomes, result, _) = tp1_refused_for_a_rule(110003, 1, false, 3).await;
+    assert!(
+        matches!(
+            result,
+            Err(exec_gateway::GatewayError::Rejected {
+                code: Some(110003),
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_eq!(sent, [dec!(0.012)]);
+    assert_eq!(outcomes, ["rejected"]);
+}
+
+/// Re-sends after rule refusals count within `max_send_attempts`, like every other re-send.
+#[tokio::test]
+async fn rule_refusals_resend_within_max_send_attempts() {
+    let (sent, outcomes, result, _) = tp1_refused_for_a_rule(10001, usize::MAX, true, 2).await;
+    assert!(result.is_err());
+    assert_eq!(
+        sent,
+        [dec!(0.012), dec!(0.01)],
+        "two sends, the policy's limit"
+    );
+    assert_eq!(outcomes, ["rerounded", "rejected"]);
 }

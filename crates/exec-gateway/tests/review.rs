@@ -15,7 +15,8 @@ use crate::support::{plan, snapshot, symbol, Mocks};
 async fn a_trade_whose_ids_collide_with_another_trades_is_refused() {
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(|req| {
             Ok(OrderAck {
@@ -42,7 +43,10 @@ async fn a_trade_whose_ids_collide_with_another_trades_is_refused() {
 
     // After a restart the in-memory trades are gone; the journal still knows whose id it is.
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .never();
     m.router.expect_get_order().returning(|_, l| {
         Ok(Some(snapshot(
             l.as_str(),
@@ -80,10 +84,10 @@ async fn a_cancel_that_lost_the_race_with_a_fill_is_not_reported_cancelled() {
     });
     router.expect_cancel_order().returning(|_, l| {
         if l.as_str() == "andre_DCA1_T1" {
-            Err(PortError::from_ret_code(
-                110001,
-                "order not exists or too late to cancel",
-            ))
+            Err(PortError::Rejected {
+                code: 110001,
+                message: "order not exists or too late to cancel".into(),
+            })
         } else {
             Ok(())
         }
@@ -106,7 +110,10 @@ async fn a_cancel_that_lost_the_race_with_a_fill_is_not_reported_cancelled() {
 async fn an_absurd_dca_margin_is_an_error_not_a_panic() {
     let mut m = Mocks::new();
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
-    m.router.expect_place_dca_order().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .never();
     let (gw, _) = m.build_mem();
     let mut absurd = plan("T1");
     absurd.dca_levels[0].margin_usdt = rust_decimal::Decimal::MAX;
@@ -134,18 +141,21 @@ async fn a_resend_refused_because_the_first_send_landed_resolves_to_that_order()
     let mut m = Mocks::new();
     let sends = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let s = sends.clone();
-    m.router.expect_place_market_entry().returning(move |_| {
-        if s.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            Err(PortError::UnknownOutcome {
-                reason: "timeout".into(),
-            })
-        } else {
-            Err(PortError::from_ret_code(
-                110007,
-                "ab not enough for new order",
-            ))
-        }
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(move |_| {
+            if s.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                Err(PortError::UnknownOutcome {
+                    reason: "timeout".into(),
+                })
+            } else {
+                Err(PortError::InsufficientBalance {
+                    code: 110007,
+                    message: "ab not enough for new order".into(),
+                })
+            }
+        });
     let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let l = lookups.clone();
     m.router.expect_get_order().returning(move |_, link| {
@@ -180,15 +190,18 @@ async fn a_tp_leg_that_rounds_to_nothing_is_skipped_not_fatal() {
     let mut m = Mocks::new();
     let placed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let p = placed.clone();
-    m.router.expect_place_tp_order().returning(move |req| {
-        p.lock()
-            .unwrap()
-            .push((req.order_link_id.as_str().to_owned(), req.qty));
-        Ok(OrderAck {
-            order_id: "id".into(),
-            order_link_id: req.order_link_id.as_str().to_owned(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            p.lock()
+                .unwrap()
+                .push((req.order_link_id.as_str().to_owned(), req.qty));
+            Ok(OrderAck {
+                order_id: "id".into(),
+                order_link_id: req.order_link_id.as_str().to_owned(),
+            })
+        });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     let (gw, _) = m.build_mem();
     let result = gw
@@ -210,7 +223,10 @@ async fn a_tp_leg_that_rounds_to_nothing_is_skipped_not_fatal() {
 async fn a_dca_plan_refused_on_its_second_level_sends_nothing() {
     let mut m = Mocks::new();
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
-    m.router.expect_place_dca_order().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .never();
     let (gw, journal) = m.build_mem();
     let mut too_big = plan("T1");
     too_big.dca_levels[1].margin_usdt = dec!(1000); // × 10 = 10 000 USDT > 5 000
@@ -236,7 +252,8 @@ async fn an_acknowledged_intent_is_never_resent_when_the_lookup_comes_back_empty
     let journal = std::sync::Arc::new(exec_gateway::MemoryJournal::new());
     let mut m = Mocks::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(|req| {
             Ok(OrderAck {
@@ -259,16 +276,11 @@ async fn an_acknowledged_intent_is_never_resent_when_the_lookup_comes_back_empty
 
     // Days later, a new process: the exchange's lookup no longer returns the order.
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .never();
     m.router.expect_get_order().returning(|_, _| Ok(None));
     let result = m.build(journal, None).execute_entry(&plan("T1")).await;
     assert!(result.is_err(), "{result:?}");
-}
-
-/// REFERENCE.md §9: the duplicate-orderLinkId text has been seen under retCode 20094; the
-/// gateway's classification matches the text as well as 110072.
-#[test]
-fn the_duplicate_text_under_another_code_is_classified_a_duplicate() {
-    let e = PortError::from_ret_code(20094, "OrderLinkedID is duplicate");
-    assert!(matches!(e, PortError::DuplicateLinkId { .. }), "{e:?}");
 }

@@ -25,13 +25,16 @@ fn exchange(policy: TpFailurePolicy) -> Mocks {
     let entered = Arc::new(AtomicBool::new(false));
     let closed = Arc::new(AtomicBool::new(false));
     let e = entered.clone();
-    m.router.expect_place_market_entry().returning(move |o| {
-        e.store(true, Ordering::SeqCst);
-        Ok(OrderAck {
-            order_id: "id-entry".into(),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(move |o| {
+            e.store(true, Ordering::SeqCst);
+            Ok(OrderAck {
+                order_id: "id-entry".into(),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
     m.router.expect_get_order().returning(|_, link| {
         Ok(link
             .as_str()
@@ -39,25 +42,35 @@ fn exchange(policy: TpFailurePolicy) -> Mocks {
             .then(|| snapshot(link.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
-    m.router.expect_place_tp_order().returning(|o| {
-        if o.order_link_id.as_str() == TP2 {
-            return Err(PortError::from_ret_code(30209, "below the min sell price"));
-        }
-        Ok(OrderAck {
-            order_id: format!("id-{}", o.order_link_id.as_str()),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
-    m.router.expect_place_dca_order().returning(|o| {
-        Ok(OrderAck {
-            order_id: format!("id-{}", o.order_link_id.as_str()),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(|o| {
+            if o.order_link_id.as_str() == TP2 {
+                return Err(PortError::Rejected {
+                    code: 30209,
+                    message: "below the min sell price".into(),
+                });
+            }
+            Ok(OrderAck {
+                order_id: format!("id-{}", o.order_link_id.as_str()),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(|o| {
+            Ok(OrderAck {
+                order_id: format!("id-{}", o.order_link_id.as_str()),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
     let c = closed.clone();
     m.router
-        .expect_close_position_market()
-        .returning(move |o, _| {
+        .expect_place()
+        .withf(crate::support::is_close)
+        .returning(move |o| {
             c.store(true, Ordering::SeqCst);
             Ok(OrderAck {
                 order_id: "id-close".into(),
@@ -151,7 +164,10 @@ async fn with_the_close_policy_a_trade_whose_tps_fail_is_closed() {
 async fn a_dca_far_below_the_market_is_valued_at_the_current_price() {
     let mut m = Mocks::new();
     m.config.default_price_band = dec!(1);
-    m.router.expect_place_market_entry().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .never();
     let (gw, _) = m.build_mem();
     let mut bad = plan("S2");
     bad.dca_levels[1].price = dec!(1);
@@ -198,7 +214,10 @@ async fn a_leg_beyond_the_exchanges_price_limit_refuses_the_plan_before_the_entr
             .expect_price_limit()
             .returning(move |_| Ok(Some(limit)));
         m.prices = prices;
-        m.router.expect_place_market_entry().never();
+        m.router
+            .expect_place()
+            .withf(crate::support::is_entry)
+            .never();
         let (gw, _) = m.build_mem();
         let err = gw.execute_entry(&plan("PL1")).await.unwrap_err();
         match &err {

@@ -41,7 +41,8 @@ async fn entry_lookup_strictly_before_the_resend() {
     let mut m = Mocks::new();
     let mut seq = Sequence::new();
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Err(unknown()));
@@ -52,7 +53,8 @@ async fn entry_lookup_strictly_before_the_resend() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(None));
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .withf(|o| o.order_link_id.as_str() == "andre_ENTRY_Q1")
         .times(1)
         .in_sequence(&mut seq)
@@ -79,7 +81,8 @@ async fn tp_lookup_strictly_before_the_resend() {
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     let mut seq = Sequence::new();
     m.router
-        .expect_place_tp_order()
+        .expect_place()
+        .withf(crate::support::is_tp)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Err(unknown()));
@@ -90,7 +93,8 @@ async fn tp_lookup_strictly_before_the_resend() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(None));
     m.router
-        .expect_place_tp_order()
+        .expect_place()
+        .withf(crate::support::is_tp)
         .withf(|o| o.order_link_id.as_str() == "andre_TP1_Q1")
         .times(1)
         .in_sequence(&mut seq)
@@ -110,7 +114,8 @@ async fn dca_lookup_strictly_before_the_resend() {
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     let mut seq = Sequence::new();
     m.router
-        .expect_place_dca_order()
+        .expect_place()
+        .withf(crate::support::is_dca)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Err(unknown()));
@@ -121,7 +126,8 @@ async fn dca_lookup_strictly_before_the_resend() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(None));
     m.router
-        .expect_place_dca_order()
+        .expect_place()
+        .withf(crate::support::is_dca)
         .withf(|o| o.order_link_id.as_str() == "andre_DCA1_Q1")
         .times(1)
         .in_sequence(&mut seq)
@@ -149,10 +155,11 @@ async fn close_lookup_strictly_before_the_resend() {
     });
     let mut seq = Sequence::new();
     m.router
-        .expect_close_position_market()
+        .expect_place()
+        .withf(crate::support::is_close)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Err(unknown()));
+        .returning(|_| Err(unknown()));
     m.router
         .expect_get_order()
         .withf(not_found("andre_CLOSE1_Q1"))
@@ -160,11 +167,11 @@ async fn close_lookup_strictly_before_the_resend() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(None));
     m.router
-        .expect_close_position_market()
-        .withf(|o, _| o.order_link_id.as_str() == "andre_CLOSE1_Q1")
+        .expect_place()
+        .withf(|o| crate::support::is_close(o) && o.order_link_id.as_str() == "andre_CLOSE1_Q1")
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |o, _| {
+        .returning(move |o| {
             flat.store(true, Ordering::SeqCst);
             ack(o)
         });

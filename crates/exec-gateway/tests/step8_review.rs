@@ -38,7 +38,8 @@ async fn reconcile_keeps_an_entering_trade_whose_entry_can_still_land() {
     let mut m = Mocks::new();
     m.config.retry_backoff = vec![];
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .returning(|_| Err(unknown()));
     m.router.expect_get_order().returning(|_, _| Ok(None));
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
@@ -67,12 +68,15 @@ async fn reconcile_keeps_an_entering_trade_whose_entry_can_still_land() {
 #[tokio::test]
 async fn close_all_of_a_trade_that_filled_nothing_leaves_the_symbols_position_alone() {
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().returning(|o| {
-        Ok(OrderAck {
-            order_id: "id-entry".into(),
-            order_link_id: o.order_link_id.as_str().into(),
-        })
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(|o| {
+            Ok(OrderAck {
+                order_id: "id-entry".into(),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
     m.router.expect_get_order().returning(|_, l| {
         Ok(Some(snapshot(
             l.as_str(),
@@ -82,7 +86,10 @@ async fn close_all_of_a_trade_that_filled_nothing_leaves_the_symbols_position_al
         )))
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
-    m.router.expect_close_position_market().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_close)
+        .never();
     // Flat when the entry is checked; then another trade's 0.05 is open on the symbol.
     m.positions
         .expect_get_position()
@@ -111,10 +118,13 @@ async fn the_close_policy_does_not_close_a_trade_on_a_failed_read() {
     let down = Arc::new(AtomicBool::new(false));
     let entered = Arc::new(AtomicBool::new(false));
     let e = entered.clone();
-    m.router.expect_place_market_entry().returning(move |o| {
-        e.store(true, Ordering::SeqCst);
-        ack(o)
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(move |o| {
+            e.store(true, Ordering::SeqCst);
+            ack(o)
+        });
     m.router.expect_get_order().returning(|_, l| {
         Ok(l.as_str()
             .starts_with("andre_ENTRY")
@@ -128,9 +138,18 @@ async fn the_close_policy_does_not_close_a_trade_on_a_failed_read() {
             Ok(vec![])
         }
     });
-    m.router.expect_place_tp_order().returning(ack);
-    m.router.expect_place_dca_order().returning(ack);
-    m.router.expect_close_position_market().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_close)
+        .never();
     m.positions.expect_get_position().returning(move |s| {
         Ok(if entered.load(Ordering::SeqCst) {
             long(dec!(0.02), dec!(50000))
@@ -172,7 +191,10 @@ async fn a_tp_leg_below_the_minimum_quantity_refuses_the_plan() {
     meta.expect_get_symbol_meta()
         .returning(|_| Ok(Arc::new(rules_with_min_qty(dec!(0.005)))));
     m.meta = meta;
-    m.router.expect_place_market_entry().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .never();
     let (gw, _) = m.build_mem();
     let err = gw.check_plan(&plan("M1")).await.unwrap_err();
     assert!(
@@ -239,7 +261,8 @@ async fn repeating_an_entry_after_an_unknown_outcome_answers_its_fill_after_the_
     });
     m.prices = prices;
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(3)
         .returning(|_| Err(unknown()));
     let l = landed.clone();
@@ -276,7 +299,10 @@ async fn recover_protects_a_trade_whose_entry_filled_in_part() {
     let journal = Arc::new(MemoryJournal::new());
     // Before the restart: the entry fills 0.01 of 0.02 and the process dies.
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(ack);
     m.router
         .expect_get_order()
         .returning(|_, l| Ok(Some(partly_filled_entry(l.as_str()))));
@@ -295,8 +321,15 @@ async fn recover_protects_a_trade_whose_entry_filled_in_part() {
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     m.router.expect_recent_orders().returning(|| Ok(vec![]));
-    m.router.expect_place_tp_order().times(3).returning(ack);
-    m.router.expect_place_dca_order().returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .times(3)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(ack);
     m.positions
         .expect_get_all_positions()
         .returning(|| Ok(vec![long(dec!(0.01), dec!(50000))]));
@@ -326,10 +359,13 @@ async fn a_filled_tp_aged_out_of_lookups_is_done_not_missing() {
     let entered = Arc::new(AtomicBool::new(false));
     let tp1_filled = Arc::new(AtomicBool::new(false));
     let e = entered.clone();
-    m.router.expect_place_market_entry().returning(move |o| {
-        e.store(true, Ordering::SeqCst);
-        ack(o)
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(move |o| {
+            e.store(true, Ordering::SeqCst);
+            ack(o)
+        });
     m.router.expect_get_order().returning(|_, l| {
         Ok(l.as_str()
             .starts_with("andre_ENTRY")
@@ -346,8 +382,15 @@ async fn a_filled_tp_aged_out_of_lookups_is_done_not_missing() {
             vec![]
         })
     });
-    m.router.expect_place_tp_order().times(3).returning(ack);
-    m.router.expect_place_dca_order().returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .times(3)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(ack);
     m.router.expect_amend_order_qty().never();
     let f = tp1_filled.clone();
     m.positions.expect_get_position().returning(move |s| {
@@ -405,10 +448,13 @@ async fn filled_dcas_are_not_judged_again_against_the_moved_average() {
     let entered = Arc::new(AtomicBool::new(false));
     let dcas_filled = Arc::new(AtomicBool::new(false));
     let e = entered.clone();
-    m.router.expect_place_market_entry().returning(move |o| {
-        e.store(true, Ordering::SeqCst);
-        ack(o)
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(move |o| {
+            e.store(true, Ordering::SeqCst);
+            ack(o)
+        });
     let f = dcas_filled.clone();
     m.router.expect_get_order().returning(move |_, l| {
         let link = l.as_str();
@@ -421,8 +467,15 @@ async fn filled_dcas_are_not_judged_again_against_the_moved_average() {
         })
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
-    m.router.expect_place_tp_order().returning(ack);
-    m.router.expect_place_dca_order().times(2).returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .times(2)
+        .returning(ack);
     m.positions.expect_get_position().returning(move |s| {
         Ok(if entered.load(Ordering::SeqCst) {
             long(dec!(0.02), dec!(50000))
@@ -456,7 +509,10 @@ async fn filled_dcas_are_not_judged_again_against_the_moved_average() {
 async fn recover_does_not_adopt_a_position_an_unfilled_entry_did_not_open() {
     let mut m = Mocks::new();
     let manual = Arc::new(AtomicBool::new(false));
-    m.router.expect_place_market_entry().returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(ack);
     // Not seen while execute_entry waits (so the trade stays ENTERING, its outcome unknown);
     // seen Cancelled with nothing filled by the later pass.
     let seen = manual.clone();
@@ -467,7 +523,7 @@ async fn recover_does_not_adopt_a_position_an_unfilled_entry_did_not_open() {
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     m.router.expect_recent_orders().returning(|| Ok(vec![]));
-    m.router.expect_place_tp_order().never();
+    m.router.expect_place().withf(crate::support::is_tp).never();
     let on = manual.clone();
     m.positions.expect_get_all_positions().returning(move || {
         Ok(if on.load(Ordering::SeqCst) {
@@ -523,10 +579,13 @@ async fn a_closed_trade_gets_no_dca_or_stop_from_a_stale_pass() {
     let entered = Arc::new(AtomicBool::new(false));
     let closed = Arc::new(AtomicBool::new(false));
     let e = entered.clone();
-    m.router.expect_place_market_entry().returning(move |o| {
-        e.store(true, Ordering::SeqCst);
-        ack(o)
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(move |o| {
+            e.store(true, Ordering::SeqCst);
+            ack(o)
+        });
     m.router.expect_get_order().returning(|_, l| {
         Ok(l.as_str()
             .starts_with("andre_ENTRY")
@@ -535,13 +594,17 @@ async fn a_closed_trade_gets_no_dca_or_stop_from_a_stale_pass() {
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
     let c = closed.clone();
     m.router
-        .expect_close_position_market()
-        .returning(move |o, _| {
+        .expect_place()
+        .withf(crate::support::is_close)
+        .returning(move |o| {
             c.store(true, Ordering::SeqCst);
             ack(o)
         });
-    m.router.expect_place_dca_order().never();
-    m.router.expect_place_tp_order().never();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .never();
+    m.router.expect_place().withf(crate::support::is_tp).never();
     m.router.expect_set_stop_loss().never();
     m.positions.expect_get_position().returning(move |s| {
         Ok(
@@ -573,7 +636,10 @@ async fn a_closed_trade_gets_no_dca_or_stop_from_a_stale_pass() {
 #[tokio::test]
 async fn an_entry_that_filled_nothing_aborts_the_trade_and_frees_the_symbol() {
     let mut m = Mocks::new();
-    m.router.expect_place_market_entry().returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(ack);
     m.router.expect_get_order().returning(|_, l| {
         let status = if l.as_str().ends_with("_U1") {
             OrderStatus::Cancelled
@@ -624,7 +690,8 @@ async fn a_repeated_entry_keeps_what_the_first_call_adopted() {
     m.config.max_send_attempts = 1;
     let landed = Arc::new(AtomicBool::new(false));
     m.router
-        .expect_place_market_entry()
+        .expect_place()
+        .withf(crate::support::is_entry)
         .times(1)
         .returning(|_| Err(unknown()));
     let l = landed.clone();
@@ -663,9 +730,18 @@ async fn a_repeated_entry_keeps_what_the_first_call_adopted() {
 async fn a_trade_level_tp_problem_ends_when_every_tp_stands() {
     let mut m = Mocks::new();
     m.config.retry_backoff = vec![];
-    m.router.expect_place_market_entry().returning(ack);
-    m.router.expect_place_tp_order().returning(ack);
-    m.router.expect_place_dca_order().returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(ack);
     m.router.expect_get_order().returning(|_, l| {
         Ok(l.as_str()
             .contains("ENTRY")
@@ -707,24 +783,34 @@ async fn a_tp_fill_only_the_journal_remembers_is_not_owned_again_by_close_all() 
     let tp1_filled = Arc::new(AtomicBool::new(false));
     let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
     let e = entered.clone();
-    m.router.expect_place_market_entry().returning(move |o| {
-        e.store(true, Ordering::SeqCst);
-        ack(o)
-    });
+    m.router
+        .expect_place()
+        .withf(crate::support::is_entry)
+        .returning(move |o| {
+            e.store(true, Ordering::SeqCst);
+            ack(o)
+        });
     m.router.expect_get_order().returning(|_, l| {
         Ok(l.as_str()
             .starts_with("andre_ENTRY")
             .then(|| snapshot(l.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
-    m.router.expect_place_tp_order().returning(ack);
-    m.router.expect_place_dca_order().returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(ack);
+    m.router
+        .expect_place()
+        .withf(crate::support::is_dca)
+        .returning(ack);
     let c = closed.clone();
     let done = Arc::new(AtomicBool::new(false));
     let d = done.clone();
     m.router
-        .expect_close_position_market()
-        .returning(move |o, _| {
+        .expect_place()
+        .withf(crate::support::is_close)
+        .returning(move |o| {
             c.lock().unwrap().push(o.qty);
             d.store(true, Ordering::SeqCst);
             ack(o)

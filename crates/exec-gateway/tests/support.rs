@@ -100,7 +100,7 @@ impl Mocks {
         let mut account = MockAccountService::new();
         account.expect_set_leverage().returning(|_, _| Ok(()));
         let mut config = GatewayConfig::new(dec!(5000));
-        config.poll_interval = std::time::Duration::from_millis(1);
+        config.stream_silence = std::time::Duration::from_millis(1);
         Mocks {
             router: MockOrderRouter::new(),
             positions: MockPositionService::new(),
@@ -152,4 +152,24 @@ pub(crate) fn drain(sub: &mut Subscription) -> Vec<Event> {
         events.push((*env.event).clone());
     }
     events
+}
+
+/// The entry: a market IOC, not reduce-only (R-ORD-2). For `expect_place().withf(..)`.
+pub(crate) fn is_entry(r: &exec_gateway::OrderRequest) -> bool {
+    !r.reduce_only && r.price.is_none() && r.trigger_price.is_none()
+}
+
+/// A DCA: a limit or conditional on the entry side, not reduce-only (R-ORD-4).
+pub(crate) fn is_dca(r: &exec_gateway::OrderRequest) -> bool {
+    !r.reduce_only && (r.price.is_some() || r.trigger_price.is_some())
+}
+
+/// A take-profit: a reduce-only limit (R-ORD-3).
+pub(crate) fn is_tp(r: &exec_gateway::OrderRequest) -> bool {
+    r.reduce_only && r.price.is_some()
+}
+
+/// A close: a reduce-only market order.
+pub(crate) fn is_close(r: &exec_gateway::OrderRequest) -> bool {
+    r.reduce_only && r.price.is_none() && r.trigger_price.is_none()
 }

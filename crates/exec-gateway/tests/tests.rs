@@ -5,7 +5,6 @@
 
 mod support;
 
-mod classify;
 mod history;
 mod journal;
 mod link_ids;
@@ -16,3 +15,4 @@ mod review;
 mod safety;
 mod sequence;
 mod step8_review;
+mod stream;

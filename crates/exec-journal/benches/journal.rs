@@ -5,7 +5,7 @@
 //! - `execute_entry` → filled, p50 / p99, through the live adapters against the emulator on
 //!   127.0.0.1 (real HTTP and WebSocket, as exec-live's tests start it), next to its floor
 //!   measured the same way: one journal write (`record_intent`) then one create round trip
-//!   (`place_market_entry` on the same adapter).
+//!   (`place` on the same adapter).
 //!
 //! Run: `cargo bench -p exec-journal --bench journal` (or `cargo xtask bench`); optional
 //! arguments: `-- <entries> <intents per writer>` (defaults 40 and 100). It prints figures and
@@ -114,7 +114,8 @@ async fn stack() -> Stack {
     let mut rest_config = RestConfig::with_base_url(emu.http_url()).credentials(creds.clone());
     // The client's own limits (10 creates/s) would measure the limiter, not the journal.
     rest_config.limits.enabled = false;
-    let rest = RestClient::new(rest_config).unwrap();
+    // As the execution layer wires it (the gateway's policy owns re-sends).
+    let rest = RestClient::new(exec_live::gateway_rest_config(rest_config)).unwrap();
     let (private, private_events) =
         WsStream::private(ws(emu.private_ws_url()), PrivateAuth::new(creds)).unwrap();
     let (public, _public_events) = WsStream::public(ws(emu.public_ws_url())).unwrap();
@@ -138,8 +139,7 @@ async fn stack() -> Stack {
         journal: journal.clone(),
         clock: Arc::new(SystemClock),
     };
-    let mut gateway_config = GatewayConfig::new(dec!(5000));
-    gateway_config.poll_interval = Duration::from_millis(20);
+    let gateway_config = GatewayConfig::new(dec!(5000));
     let gateway = Gateway::new(ports, gateway_config, bus, None).unwrap();
     Stack {
         _emu: emu,
@@ -159,6 +159,7 @@ fn market(link: &str, side: Side, qty: Decimal, reduce_only: bool) -> OrderReque
         trigger_price: None,
         trigger_direction: None,
         reduce_only,
+        time_in_force: exec_gateway::TimeInForce::Ioc,
         order_link_id: OrderLinkId::new(link).unwrap(),
     }
 }
@@ -188,10 +189,10 @@ async fn floor_latencies(s: &Stack, runs: usize) -> Vec<Duration> {
         let req = market(&link, Side::Buy, dec!(0.001), false);
         let started = Instant::now();
         s.journal.record_intent(&intent(0, n)).await.unwrap();
-        s.exchange.place_market_entry(&req).await.unwrap();
+        s.exchange.place(&req).await.unwrap();
         out.push(started.elapsed());
         let close = market(&format!("floorx_{n}"), Side::Sell, dec!(0.001), true);
-        s.exchange.place_market_entry(&close).await.unwrap();
+        s.exchange.place(&close).await.unwrap();
     }
     out.sort();
     out

@@ -1,5 +1,5 @@
 //! `bybit-rest`'s errors as the gateway's [`PortError`]: the one place the live adapters
-//! classify a failure for the outcome policy (ARCHITECTURE.md "Outcome policy").
+//! classify a failure for the outcome policy (`exec_gateway::policy`).
 
 use bybit_rest::RestError;
 use exec_gateway::PortError;
@@ -20,7 +20,7 @@ use exec_gateway::PortError;
 ///    is then unknown: the policy looks it up);
 /// 5. outcome unknown (a write's timeout, reset after sending, 5xx, 10000/10016) or a
 ///    transient read failure → [`PortError::UnknownOutcome`];
-/// 6. any other retCode → [`PortError::from_ret_code`] (definitive reject);
+/// 6. any other retCode → [`exec_wire::ret_code_error`] (definitive reject);
 /// 7. refused before sending (invalid request, an endpoint the environment does not offer,
 ///    local rate limit, connect failure) →
 ///    [`PortError::InvalidInput`] or a reject without a code.
@@ -71,7 +71,7 @@ pub fn port_error(e: RestError) -> PortError {
     }
     match &e {
         RestError::Exchange { code, message, .. } => {
-            PortError::from_ret_code(*code, message.clone())
+            exec_wire::ret_code_error(*code, message.clone())
         }
         RestError::InvalidRequest { .. } | RestError::NotOffered { .. } => {
             PortError::InvalidInput(message)

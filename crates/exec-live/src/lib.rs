@@ -1,4 +1,4 @@
-//! Live Bybit adapters (Step 6): `exec-gateway`'s ports over `bybit-rest`, `bybit-ws` and
+//! Live Bybit adapters: `exec-gateway`'s ports over `bybit-rest`, `bybit-ws` and
 //! `bybit-meta`, so the gateway itself stays free of HTTP and sockets.
 //!
 //! - [`LiveExchange`] implements every port ([`OrderRouter`], [`PositionService`],
@@ -14,6 +14,17 @@
 //!
 //! What it is not: no strategy and no outcome policy (the gateway's); no wire mapping of its
 //! own (`exec-wire`, shared with the paper router).
+//!
+//! # Why Bybit's disconnect-cancel-all (DCP) is not enabled
+//!
+//! DCP (Bybit docs v5/order/dcp, REFERENCE.md §7.5) cancels *all* open orders once every
+//! `dcp`-subscribed private connection has been dead for `timeWindow` (3–300 s). The orders this
+//! layer leaves resting are an open position's take-profit ladder and its DCAs: a network blip
+//! would cancel the take-profits while the position stays open, which is worse than leaving
+//! them working. A lost connection is covered instead by REST polling and the catch-up above,
+//! and `close_all` and the breakeven stop are explicit. (DCP is also offered to institutional
+//! accounts only.) Revisit only if the layer ever rests risk-*adding* orders whose unattended
+//! fill would be worse than a cancelled take-profit.
 
 mod error;
 mod instruments;
@@ -35,9 +46,9 @@ use bybit_types::{AccountType, Category, OrderLinkId, Price, Qty, TimeInForce, T
 use bybit_ws::{EventReceiver, PrivateTopic, WsEvent, WsStream};
 use exec_events::EventBus;
 use exec_gateway::{
-    cancel_matching, AccountService, Balance, BybitStatus, CancelScope, HealthCheck, OrderAck,
-    OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
-    PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
+    AccountService, Balance, BybitStatus, HealthCheck, OrderAck, OrderRequest, OrderRouter,
+    OrderSnapshot, PortError, PortResult, PositionService, PositionState, PriceService, RestHealth,
+    Symbol, SymbolMetaService, TriggerDirection, WsHealth,
 };
 use exec_wire as wire;
 use rust_decimal::Decimal;
@@ -444,59 +455,21 @@ impl LiveExchange {
         false
     }
 
-    async fn place(&self, req: &OrderRequest, tif: TimeInForce) -> PortResult<OrderAck> {
-        // Every order report of it is compared with the limit price sent (issue 16: Bybit's
+    /// Sends one create, once: every re-send is the gateway's outcome policy's (the REST
+    /// client is built with its create re-sends off, [`gateway_rest_config`]). A refusal for
+    /// a price or quantity rule comes back as [`PortError::RuleRefused`], so the policy can
+    /// reload the rules and re-round.
+    async fn create(&self, req: &OrderRequest) -> PortResult<OrderAck> {
+        // Every order report of it is compared with the limit price sent (Bybit's
         // price-limit action may move it).
-        let expect = |r: &OrderRequest| {
-            if let Some(p) = r.price {
-                self.tracker.expect_price(r.order_link_id.as_str(), p);
-            }
-        };
-        expect(req);
-        let ack = match self.rest.create_order(new_order(req, tif.clone())?).await {
-            Ok(ack) => ack,
-            Err(e) if e.ret_code().is_some_and(|c| RULE_REFUSALS.contains(&c)) => {
-                // Refused for a price or quantity rule: the rules may have changed. Reload
-                // them, re-round, and send once more (same orderLinkId: nothing was created).
-                let refusal = port_error(e);
-                self.refresh_symbol_meta().await?;
-                let rules = self.get_symbol_meta(&req.symbol).await?;
-                let fixed = rerounded(req, &rules)?;
-                if fixed == *req {
-                    return Err(refusal);
-                }
-                tracing::warn!(
-                    order_link_id = %req.order_link_id.as_str(),
-                    %refusal,
-                    "re-rounded after a rule refusal"
-                );
-                // Nothing is sent that was not journaled: the re-rounded values first.
-                let outcome = exec_gateway::Outcome::Rerounded {
-                    qty: fixed.qty,
-                    price: fixed.price,
-                    trigger_price: fixed.trigger_price,
-                    reason: refusal.to_string(),
-                };
-                if let Err(e) = self
-                    .journal
-                    .record_outcome(req.order_link_id.as_str(), &outcome, now_ms())
-                    .await
-                {
-                    tracing::error!(
-                        order_link_id = %req.order_link_id.as_str(),
-                        error = %e,
-                        "re-rounded order not journaled; not sent again"
-                    );
-                    return Err(refusal);
-                }
-                expect(&fixed);
-                self.rest
-                    .create_order(new_order(&fixed, tif)?)
-                    .await
-                    .map_err(port_error)?
-            }
-            Err(e) => return Err(port_error(e)),
-        };
+        if let Some(p) = req.price {
+            self.tracker.expect_price(req.order_link_id.as_str(), p);
+        }
+        let ack = self
+            .rest
+            .create_order(new_order(req)?)
+            .await
+            .map_err(create_error)?;
         Ok(OrderAck {
             order_id: ack.order_id,
             order_link_id: ack.order_link_id,
@@ -510,34 +483,39 @@ impl LiveExchange {
     }
 }
 
-/// Wall-clock ms, for journal rows this crate writes itself.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// retCodes that refuse an order for a price or quantity rule (docs/v5/error.mdx): 10001
 /// (parameter error, e.g. qty not on the step), 110094 (below the minimum notional), 110003
 /// (price out of range).
 pub const RULE_REFUSALS: [i64; 3] = [10001, 110094, 110003];
 
-/// `req` rounded to `rules`: quantity down to the step, prices to the nearest tick.
-fn rerounded(req: &OrderRequest, rules: &InstrumentRules) -> PortResult<OrderRequest> {
-    let bad = |e: bybit_meta::MetaError| PortError::InvalidInput(e.to_string());
-    let mut fixed = req.clone();
-    fixed.qty = rules.round_qty(req.qty).map_err(bad)?;
-    let nearest = bybit_meta::RoundingMode::Nearest;
-    if let Some(p) = req.price {
-        fixed.price = Some(rules.round_price(p, nearest).map_err(bad)?);
+/// A create's failure as the outcome policy reads it: a refusal for a price or quantity
+/// rule ([`RULE_REFUSALS`]) is [`PortError::RuleRefused`]; anything else as [`port_error`].
+fn create_error(e: bybit_rest::RestError) -> PortError {
+    match &e {
+        bybit_rest::RestError::Exchange { code, message, .. } if RULE_REFUSALS.contains(code) => {
+            PortError::RuleRefused {
+                code: *code,
+                message: message.clone(),
+            }
+        }
+        _ => port_error(e),
     }
-    if let Some(p) = req.trigger_price {
-        fixed.trigger_price = Some(rules.round_price(p, nearest).map_err(bad)?);
-    }
-    Ok(fixed)
 }
 
-fn new_order(req: &OrderRequest, tif: TimeInForce) -> PortResult<NewOrder> {
+/// The REST configuration the execution layer's client is built with: `config` with the
+/// client's own create re-sends off, so the gateway's outcome policy is the one owner of
+/// every write's re-send (at most `max_send_attempts` create requests per leg, SPEC R-ERR-1).
+/// Reads and idempotent writes (amend, cancel, leverage) keep the client's retries.
+pub fn gateway_rest_config(mut config: bybit_rest::RestConfig) -> bybit_rest::RestConfig {
+    config.retry.resend_creates = false;
+    config
+}
+
+fn new_order(req: &OrderRequest) -> PortResult<NewOrder> {
+    let tif = match req.time_in_force {
+        exec_gateway::TimeInForce::Gtc => TimeInForce::Gtc,
+        exec_gateway::TimeInForce::Ioc => TimeInForce::Ioc,
+    };
     let symbol = req.symbol.clone();
     let side = wire::wire_side(req.side);
     let qty = qty(req.qty)?;
@@ -574,7 +552,9 @@ async fn track(
     interval: Duration,
     meta_refresh: Duration,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    // The first poll one interval after the start: the start catch-up has just read the
+    // same, and the private stream's subscription is usually acknowledged by then.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let meta_refresh = meta_refresh.max(Duration::from_secs(1));
     let mut meta =
@@ -646,33 +626,8 @@ fn link(order_link_id: &OrderLinkId) -> OrderTarget {
 
 #[async_trait]
 impl OrderRouter for LiveExchange {
-    async fn place_market_entry(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order, TimeInForce::Ioc).await
-    }
-
-    async fn place_dca_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order, TimeInForce::Gtc).await
-    }
-
-    async fn place_tp_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order, TimeInForce::Gtc).await
-    }
-
-    async fn close_position_market(
-        &self,
-        order: &OrderRequest,
-        _reason: &str,
-    ) -> PortResult<OrderAck> {
-        // Logged by the gateway's "order sent" line (with the reason), not here too.
-        self.place(order, TimeInForce::Ioc).await
-    }
-
-    async fn cancel_all_tp_dca(
-        &self,
-        symbol: &Symbol,
-        scope: &CancelScope,
-    ) -> PortResult<Vec<String>> {
-        cancel_matching(self, symbol, scope).await
+    async fn place(&self, order: &OrderRequest) -> PortResult<OrderAck> {
+        self.create(order).await
     }
 
     async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {

@@ -2,7 +2,7 @@
 //! fills, published once each on the exec-events bus whichever path saw it first.
 //!
 //! - [`Dedupe`]: execIds already published, bounded (oldest forgotten first).
-//! - [`OrderBook`]: each order's furthest state; a report that would move it backwards (a late
+//! - [`OrderStates`]: each order's furthest state; a report that would move it backwards (a late
 //!   `New` after `Filled`, a smaller filled quantity) or repeats it is dropped.
 //! - [`SentPrices`]: the limit price this process sent for each orderLinkId, bounded; every
 //!   order report and REST snapshot of such an order is compared with it
@@ -90,9 +90,10 @@ struct Seen {
     updated_ms: i64,
 }
 
-/// Each order's furthest state, bounded like [`Dedupe`].
+/// Our orders' furthest states, by order id (a table of this layer's orders, not market
+/// depth: that is `bybit_ws::OrderBook`), bounded like [`Dedupe`].
 #[derive(Debug)]
-pub struct OrderBook {
+pub struct OrderStates {
     orders: HashMap<String, Seen>,
     order: VecDeque<String>,
     cap: usize,
@@ -109,10 +110,10 @@ pub enum OrderVerdict {
     Stale,
 }
 
-impl OrderBook {
+impl OrderStates {
     /// Remembers at most `cap` orders.
     pub fn new(cap: usize) -> Self {
-        OrderBook {
+        OrderStates {
             orders: HashMap::new(),
             order: VecDeque::new(),
             cap: cap.max(1),
@@ -258,7 +259,7 @@ impl Parents {
 #[derive(Debug)]
 struct State {
     fills: Dedupe,
-    orders: OrderBook,
+    orders: OrderStates,
     sent: SentPrices,
     parents: Parents,
     /// Newest execTime published, ms: REST catch-up asks from a little before it.
@@ -290,7 +291,7 @@ impl Tracker {
         Tracker {
             state: Mutex::new(State {
                 fills: Dedupe::new(cap),
-                orders: OrderBook::new(cap),
+                orders: OrderStates::new(cap),
                 sent: SentPrices::new(cap),
                 parents: Parents::new(cap),
                 last_exec_ms: None,

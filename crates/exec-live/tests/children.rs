@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use bybit_types::Side;
+use bybit_types::WireSide;
 use exec_gateway::{Journal, MemoryJournal, Side as GwSide};
 use rust_decimal_macros::dec;
 use sim_engine::NewOrder;
@@ -24,7 +24,7 @@ async fn a_tp_child_fill_is_published_under_its_parent_order_link_id() {
 
     // An entry with an attached take-profit (placed straight on the exchange: the layer
     // itself sets its stop-loss with trading-stop, but an order may carry its own TP/SL).
-    let mut entry = NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01)).link_id(PARENT);
+    let mut entry = NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01)).link_id(PARENT);
     entry.take_profit = Some(dec!(51000));
     let ack = emu
         .state()

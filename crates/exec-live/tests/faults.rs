@@ -54,8 +54,10 @@ struct World {
     duplicate_faults: u32,
 }
 
-/// The most create requests one leg may cost: the gateway's `max_send_attempts` (3), each
-/// a REST call that `bybit-rest` may send 4 times (R-REST-2: 100/300/1000 ms re-sends).
+/// The most create requests one leg may cost over a run: the gateway's `max_send_attempts`
+/// (3) per call (the REST client under it never re-sends a create, R-ERR-1; resends.rs
+/// proves the per-call bound), for the first call and up to three resumptions (`again`, a
+/// restart). Beyond one per leg, every extra create must be paid for by a fault (below).
 const POLICY_CREATES_PER_LEG: u64 = 3 * 4;
 
 /// A fill as judged: (execId, orderLinkId, qty, price).

@@ -24,7 +24,6 @@ async fn process(emu: &bybit_emulator::Emulator, journal: Arc<MemoryJournal>) ->
         ..LiveConfig::default()
     };
     let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(20);
     config.symbols = Some(BTreeSet::from([btc()]));
     connect_with(emu, journal, None, live, config).await
 }
@@ -285,9 +284,10 @@ async fn conflicts_are_refused_before_anything_is_sent() {
         trigger_price: None,
         trigger_direction: None,
         reduce_only: false,
+        time_in_force: exec_gateway::TimeInForce::Ioc,
         order_link_id: bybit_types::OrderLinkId::new("manual-1").unwrap(),
     };
-    p.exchange.place_market_entry(&foreign).await.unwrap();
+    p.exchange.place(&foreign).await.unwrap();
     let before = settled(&live).await;
     let err = p.gateway.execute_entry(&plan("OWN3")).await.unwrap_err();
     assert!(err.is_conflict(), "{err}");

@@ -37,6 +37,7 @@ fn limit(side: Side, link: &str, price: Decimal) -> OrderRequest {
         trigger_price: None,
         trigger_direction: None,
         reduce_only: false,
+        time_in_force: exec_gateway::TimeInForce::Gtc,
         order_link_id: OrderLinkId::new(link).unwrap(),
     }
 }
@@ -71,11 +72,11 @@ fn on_exchange(emu: &bybit_emulator::Emulator, link: &str) -> usize {
 async fn beyond_the_band_is_refused(emu: &bybit_emulator::Emulator, p: &Process) {
     let b = band(emu);
     let buy = limit(Side::Buy, "andre_DCA1_PL1", b.buy_max + dec!(1000));
-    let err = p.exchange.place_dca_order(&buy).await.unwrap_err();
+    let err = p.exchange.place(&buy).await.unwrap_err();
     assert_eq!(err.ret_code(), Some(30208), "{err}");
     assert!(err.is_definitive_reject(), "{err}");
     let sell = limit(Side::Sell, "andre_DCA2_PL1", b.sell_min - dec!(1000));
-    let err = p.exchange.place_dca_order(&sell).await.unwrap_err();
+    let err = p.exchange.place(&sell).await.unwrap_err();
     assert_eq!(err.ret_code(), Some(30209), "{err}");
     for link in ["andre_DCA1_PL1", "andre_DCA2_PL1"] {
         assert_eq!(on_exchange(emu, link), 0, "{link} was placed");
@@ -152,7 +153,7 @@ async fn an_order_moved_by_the_exchange_is_a_loud_error_and_flagged() {
     let sent = b.sell_min - dec!(1000);
     let link = "andre_DCA1_PL2";
     p.exchange
-        .place_dca_order(&limit(Side::Sell, link, sent))
+        .place(&limit(Side::Sell, link, sent))
         .await
         .unwrap();
     let error = mismatch(&mut p.sub).await;

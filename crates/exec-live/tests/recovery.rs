@@ -117,7 +117,7 @@ fn unrelated_orders(emu: &bybit_emulator::Emulator, n: usize) {
         emu.state().execute(|e, now| {
             let order = sim_engine::NewOrder::limit(
                 "BTCUSDT",
-                bybit_types::Side::Buy,
+                bybit_types::WireSide::Buy,
                 dec!(0.001),
                 dec!(40000),
             )

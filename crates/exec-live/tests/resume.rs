@@ -122,9 +122,10 @@ async fn an_entry_sent_but_not_journaled_is_journaled_found_and_the_trade_finish
         trigger_price: None,
         trigger_direction: None,
         reduce_only: false,
+        time_in_force: exec_gateway::TimeInForce::Ioc,
         order_link_id: bybit_types::OrderLinkId::new("andre_ENTRY_X1").unwrap(),
     };
-    p.exchange.place_market_entry(&sent).await.unwrap();
+    p.exchange.place(&sent).await.unwrap();
 
     let (p, found) = restart(&emu, p, &journal).await;
     assert_eq!(found.len(), 1, "{found:?}");

@@ -1,15 +1,13 @@
-//! A create refused for a quantity rule reloads the instrument rules, re-rounds and sends
-//! once more (issue 10.5; docs/v5/error.mdx 10001, docs/v5/market/instrument.mdx lotSizeFilter).
+//! A create refused for a quantity rule: the router hands it to the outcome policy, which
+//! reloads the instrument rules, re-rounds and sends once more (docs/v5/error.mdx 10001,
+//! docs/v5/market/instrument.mdx lotSizeFilter).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bybit_rest::{ErrorContext, MockBybitRest, RestError};
-use bybit_types::rest::order::OrderAck;
 use exec_events::EventBus;
-use exec_gateway::{
-    Intent, Journal, MemoryJournal, OrderRequest, OrderRouter, Outcome, PortError, Side,
-};
+use exec_gateway::{Journal, MemoryJournal, OrderRequest, OrderRouter, Outcome, PortError, Side};
 use exec_live::{LiveConfig, LiveExchange};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -38,180 +36,66 @@ fn tp(qty: Decimal) -> OrderRequest {
         trigger_price: None,
         trigger_direction: None,
         reduce_only: true,
+        time_in_force: exec_gateway::TimeInForce::Gtc,
         order_link_id: exec_gateway::OrderLinkId::new("andre_TP1_T1").unwrap(),
     }
 }
 
-/// A journal holding `req`'s intent, as the gateway records it before the first send.
-async fn journaled(req: &OrderRequest) -> Arc<dyn Journal> {
-    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    journal
-        .record_intent(&Intent {
-            trade_tag: "T1".into(),
-            leg: "TP1".into(),
-            order_link_id: req.order_link_id.as_str().to_owned(),
-            symbol: "BTCUSDT".into(),
-            side: "Sell".into(),
-            qty: req.qty,
-            price: req.price,
-            trigger_price: None,
-            kind: req.kind().into(),
-            reason: "place_tp_order".into(),
-            at_ms: 1,
-        })
-        .await
-        .unwrap();
-    journal
-}
-
-/// A client whose BTCUSDT qty step becomes 0.01 after the first instruments call, and whose
-/// first create is refused with `code`. A re-send of `andre_TP1_T1` panics unless `journal`
-/// already holds its re-rounded quantity (nothing sent that was not journaled).
-fn client(code: i64, journal: Arc<dyn Journal>) -> (MockBybitRest, Arc<Mutex<Vec<Decimal>>>) {
+/// A client whose every create is refused with `code`; counts the creates.
+fn client(code: i64) -> (MockBybitRest, Arc<AtomicUsize>) {
     let mut mock = MockBybitRest::new();
-    let loads = Arc::new(AtomicUsize::new(0));
-    mock.expect_instruments().returning(move |_| {
-        let mut infos = sim_engine::defaults::instruments();
-        if loads.fetch_add(1, Ordering::SeqCst) > 0 {
-            for i in infos.iter_mut().filter(|i| i.symbol == "BTCUSDT") {
-                i.lot_size_filter.qty_step = dec!(0.01);
-                i.lot_size_filter.min_order_qty = dec!(0.01);
-            }
-        }
-        Ok(infos)
-    });
-    let sent = Arc::new(Mutex::new(Vec::new()));
+    mock.expect_instruments()
+        .returning(|_| Ok(sim_engine::defaults::instruments()));
+    let sent = Arc::new(AtomicUsize::new(0));
     let seen = sent.clone();
-    mock.expect_create_order().returning(move |order| {
-        let mut sent = seen.lock().unwrap();
-        sent.push(order.as_wire().qty);
-        if sent.len() == 1 {
-            return Err(refused(code));
-        }
-        // The in-memory journal answers at once.
-        let row = futures_util::FutureExt::now_or_never(journal.intent("andre_TP1_T1"))
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let journaled = row
-            .outcomes
-            .iter()
-            .any(|o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == order.as_wire().qty));
-        assert!(journaled, "re-sent before the re-rounded qty was journaled");
-        Ok(OrderAck {
-            order_id: "o-2".into(),
-            order_link_id: "andre_TP1_T1".into(),
-        })
+    mock.expect_create_order().returning(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        Err(refused(code))
     });
     (mock, sent)
 }
 
+/// The router sends a create once and hands a price or quantity rule refusal to the
+/// outcome policy as `RuleRefused` (which reloads, re-rounds and re-sends: one owner of
+/// re-sends, SPEC R-ERR-1); any other refusal stays a plain reject.
 #[tokio::test]
-async fn a_qty_rule_refusal_reloads_the_rules_and_resends_rerounded_once() {
-    let journal = journaled(&tp(dec!(0.015))).await;
-    let (mock, sent) = client(10001, journal.clone());
-    let live = LiveExchange::new(
-        Arc::new(mock),
-        EventBus::new(16),
-        journal,
-        LiveConfig::default(),
-        None,
-        None,
-    );
-    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
-        .await
-        .unwrap();
-    let ack = live.place_tp_order(&tp(dec!(0.015))).await.unwrap();
-    assert_eq!(ack.order_id, "o-2");
-    assert_eq!(*sent.lock().unwrap(), [dec!(0.015), dec!(0.01)]);
-}
-
-#[tokio::test]
-async fn a_refusal_the_new_rules_do_not_explain_is_returned_unchanged() {
-    let journal = journaled(&tp(dec!(0.02))).await;
-    let (mock, sent) = client(110003, journal.clone());
-    let live = LiveExchange::new(
-        Arc::new(mock),
-        EventBus::new(16),
-        journal,
-        LiveConfig::default(),
-        None,
-        None,
-    );
-    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
-        .await
-        .unwrap();
-    // Already on the new step: nothing to re-round, so the refusal stands, sent once.
-    let err = live.place_tp_order(&tp(dec!(0.02))).await.unwrap_err();
-    assert!(
-        matches!(err, PortError::Rejected { code: 110003, .. }),
-        "{err}"
-    );
-    assert_eq!(sent.lock().unwrap().len(), 1);
-}
-
-/// The re-rounded values are journaled (an outcome of the intent) before the re-send, so
-/// nothing is sent that the journal does not hold (SPEC R-GW-6; docs/v5/error.mdx 10001).
-#[tokio::test]
-async fn a_rerounded_resend_is_journaled_before_it_is_sent() {
-    let req = tp(dec!(0.015));
-    let journal = journaled(&req).await;
-    let (mock, sent) = client(10001, journal.clone());
-    let live = LiveExchange::new(
-        Arc::new(mock),
-        EventBus::new(16),
-        journal.clone(),
-        LiveConfig::default(),
-        None,
-        None,
-    );
-    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
-        .await
-        .unwrap();
-    live.place_tp_order(&req).await.unwrap();
-    assert_eq!(*sent.lock().unwrap(), [dec!(0.015), dec!(0.01)]);
-    let row = journal.intent("andre_TP1_T1").await.unwrap().unwrap();
-    assert_eq!(
-        row.outcomes,
-        [Outcome::Rerounded {
-            qty: dec!(0.01),
-            price: Some(dec!(51000)),
-            trigger_price: None,
-            reason: "rejected: retCode 10001: params error".into(),
-        }]
-    );
-}
-
-/// An order whose intent the journal does not hold is not re-sent after a rule refusal:
-/// the re-rounded values would have nowhere to be recorded (SPEC R-GW-6).
-#[tokio::test]
-async fn an_unjournaled_order_is_not_resent_rerounded() {
-    let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let (mock, sent) = client(10001, journal.clone());
-    let live = LiveExchange::new(
-        Arc::new(mock),
-        EventBus::new(16),
-        journal,
-        LiveConfig::default(),
-        None,
-        None,
-    );
-    exec_gateway::SymbolMetaService::refresh_symbol_meta(&live)
-        .await
-        .unwrap();
-    let err = live.place_tp_order(&tp(dec!(0.015))).await.unwrap_err();
-    assert!(
-        matches!(err, PortError::Rejected { code: 10001, .. }),
-        "{err}"
-    );
-    assert_eq!(*sent.lock().unwrap(), [dec!(0.015)]);
+async fn a_rule_refusal_is_sent_once_and_handed_to_the_policy_as_rule_refused() {
+    for (code, rule) in [
+        (10001, true),
+        (110094, true),
+        (110003, true),
+        (110017, false),
+    ] {
+        let (mock, sent) = client(code);
+        let live = LiveExchange::new(
+            Arc::new(mock),
+            EventBus::new(16),
+            Arc::new(MemoryJournal::new()),
+            LiveConfig::default(),
+            None,
+            None,
+        );
+        let err = live.place(&tp(dec!(0.015))).await.unwrap_err();
+        if rule {
+            assert!(
+                matches!(err, PortError::RuleRefused { code: c, .. } if c == code),
+                "{code}: {err}"
+            );
+        } else {
+            assert!(
+                matches!(err, PortError::Rejected { code: c, .. } if c == code),
+                "{code}: {err}"
+            );
+        }
+        assert_eq!(sent.load(Ordering::SeqCst), 1, "{code}: sent once");
+    }
 }
 
 /// End to end against the emulator (issue 10 item 3): the gateway sized the trade with
 /// BTCUSDT's old lot size (step 0.001); the exchange then changes it to 0.003
 /// (`/emulator/instrument`, docs/v5/market/instrument.mdx lotSizeFilter). TP1 (0.010) and
 /// TP3 (0.004) are refused with 10001 (docs/v5/error.mdx: params error, qty not on the step);
-/// the adapters reload the rules, re-round down (0.009, 0.003), journal `Rerounded` and send
+/// the outcome policy reloads the rules, re-rounds down (0.009, 0.003), journal `Rerounded` and send
 /// once more with the same orderLinkId. Each TP is then on the exchange once, at the new qty,
 /// and a second `setup_tps` (now sized with the new rules) sends nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

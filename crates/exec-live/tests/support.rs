@@ -82,8 +82,7 @@ pub(crate) async fn connect(
         silence_threshold: Duration::from_secs(2),
         ..LiveConfig::default()
     };
-    let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(20);
+    let config = GatewayConfig::new(dec!(5000));
     connect_with(emu, journal, log, live, config).await
 }
 
@@ -95,10 +94,24 @@ pub(crate) async fn connect_with(
     live: LiveConfig,
     gateway_config: GatewayConfig,
 ) -> Process {
+    connect_with_rest(emu, journal, log, live, gateway_config, |c| c).await
+}
+
+/// [`connect_with`], the REST client's configuration adjusted by `rest` before the
+/// execution layer's wiring ([`exec_live::gateway_rest_config`]) applies.
+pub(crate) async fn connect_with_rest(
+    emu: &Emulator,
+    journal: Arc<dyn Journal>,
+    log: Option<Arc<ErrorLog>>,
+    live: LiveConfig,
+    gateway_config: GatewayConfig,
+    rest: impl FnOnce(RestConfig) -> RestConfig,
+) -> Process {
     let creds = Credentials::new(KEY, SECRET).unwrap();
-    let rest =
-        RestClient::new(RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()))
-            .unwrap();
+    let rest = RestClient::new(exec_live::gateway_rest_config(rest(
+        RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()),
+    )))
+    .unwrap();
     let (private, private_events) =
         WsStream::private(fast(emu.private_ws_url()), PrivateAuth::new(creds)).unwrap();
     let (public, _public_events) = WsStream::public(fast(emu.public_ws_url())).unwrap();

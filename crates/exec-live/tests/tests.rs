@@ -12,6 +12,7 @@ mod plans;
 mod preflight;
 mod price_limit;
 mod recovery;
+mod resends;
 mod resume;
 mod rules;
 mod support;

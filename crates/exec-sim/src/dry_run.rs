@@ -8,9 +8,9 @@ use bybit_meta::{OrderDraft, RoundingMode};
 use bybit_types::OrderLinkId;
 use exec_events::{Event, EventBus, ExecKind, Fill, OrderEvent, OrderEventKind, Side, WouldSend};
 use exec_gateway::{
-    cancel_matching, AccountService, Balance, CancelScope, Clock, Journal, OrderAck, OrderRequest,
-    OrderRouter, OrderSnapshot, OrderStatus, PortError, PortResult, PositionService, PositionState,
-    PriceService, Symbol, SymbolMetaService,
+    AccountService, Balance, Clock, Journal, OrderAck, OrderRequest, OrderRouter, OrderSnapshot,
+    OrderStatus, PortError, PortResult, PositionService, PositionState, PriceService, Symbol,
+    SymbolMetaService,
 };
 use rust_decimal::Decimal;
 
@@ -98,7 +98,7 @@ impl DryRunRouter {
         }));
     }
 
-    async fn place(&self, operation: &str, req: &OrderRequest) -> PortResult<OrderAck> {
+    async fn create(&self, operation: &str, req: &OrderRequest) -> PortResult<OrderAck> {
         let rules = self.meta.get_symbol_meta(&req.symbol).await?;
         let price = self.prices.last_price(&req.symbol).await?;
         let draft = match req.price.or(req.trigger_price) {
@@ -239,32 +239,8 @@ fn fill_position(book: &mut Book, req: &OrderRequest, qty: Decimal, price: Decim
 
 #[async_trait]
 impl OrderRouter for DryRunRouter {
-    async fn place_market_entry(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place("place_market_entry", order).await
-    }
-
-    async fn place_dca_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place("place_dca_order", order).await
-    }
-
-    async fn place_tp_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place("place_tp_order", order).await
-    }
-
-    async fn close_position_market(
-        &self,
-        order: &OrderRequest,
-        _reason: &str,
-    ) -> PortResult<OrderAck> {
-        self.place("close_position_market", order).await
-    }
-
-    async fn cancel_all_tp_dca(
-        &self,
-        symbol: &Symbol,
-        scope: &CancelScope,
-    ) -> PortResult<Vec<String>> {
-        cancel_matching(self, symbol, scope).await
+    async fn place(&self, order: &OrderRequest) -> PortResult<OrderAck> {
+        self.create(operation(order), order).await
     }
 
     async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {
@@ -384,5 +360,20 @@ impl AccountService for DryRunRouter {
 
     async fn get_wallet_summary(&self) -> PortResult<Balance> {
         Ok(self.balance)
+    }
+}
+
+/// The name a "would send" event gives an order (the operation labels monitoring counts):
+/// `place_market_entry`, `place_dca_order`, `place_tp_order` or `close_position_market`,
+/// read from the request itself.
+fn operation(req: &OrderRequest) -> &'static str {
+    match (
+        req.reduce_only,
+        req.price.is_some() || req.trigger_price.is_some(),
+    ) {
+        (false, false) => "place_market_entry",
+        (false, true) => "place_dca_order",
+        (true, true) => "place_tp_order",
+        (true, false) => "close_position_market",
     }
 }

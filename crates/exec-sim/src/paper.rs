@@ -10,10 +10,9 @@ use bybit_meta::InstrumentRules;
 use bybit_types::OrderLinkId;
 use exec_events::{Event, EventBus};
 use exec_gateway::{
-    cancel_matching, AccountService, Balance, BybitStatus, CancelScope, Clock, HealthCheck,
-    Journal, JournalError, OrderAck, OrderRequest, OrderRouter, OrderSnapshot, PortError,
-    PortResult, PositionService, PositionState, PriceService, RestHealth, Symbol,
-    SymbolMetaService, TriggerDirection, WsHealth,
+    AccountService, Balance, BybitStatus, Clock, HealthCheck, Journal, JournalError, OrderAck,
+    OrderRequest, OrderRouter, OrderSnapshot, PortError, PortResult, PositionService,
+    PositionState, PriceService, RestHealth, Symbol, SymbolMetaService, TriggerDirection, WsHealth,
 };
 use rust_decimal::Decimal;
 use sim_engine::{
@@ -224,7 +223,7 @@ impl PaperRouter {
         let _ = self.run(|e, now| e.advance(now)).await;
     }
 
-    async fn place(&self, req: &OrderRequest) -> PortResult<OrderAck> {
+    async fn create(&self, req: &OrderRequest) -> PortResult<OrderAck> {
         let side = wire::wire_side(req.side);
         let symbol = req.symbol.as_str();
         let mut order = match req.price {
@@ -264,32 +263,8 @@ impl PaperRouter {
 
 #[async_trait]
 impl OrderRouter for PaperRouter {
-    async fn place_market_entry(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order).await
-    }
-
-    async fn place_dca_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order).await
-    }
-
-    async fn place_tp_order(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.place(order).await
-    }
-
-    async fn close_position_market(
-        &self,
-        order: &OrderRequest,
-        _reason: &str,
-    ) -> PortResult<OrderAck> {
-        self.place(order).await
-    }
-
-    async fn cancel_all_tp_dca(
-        &self,
-        symbol: &Symbol,
-        scope: &CancelScope,
-    ) -> PortResult<Vec<String>> {
-        cancel_matching(self, symbol, scope).await
+    async fn place(&self, order: &OrderRequest) -> PortResult<OrderAck> {
+        self.create(order).await
     }
 
     async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {

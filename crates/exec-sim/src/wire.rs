@@ -7,5 +7,5 @@ pub use exec_wire::*;
 
 /// A refusal as the outcome policy classifies it.
 pub fn reject(r: sim_engine::Reject) -> PortError {
-    PortError::from_ret_code(r.ret_code, r.ret_msg)
+    exec_wire::ret_code_error(r.ret_code, r.ret_msg)
 }

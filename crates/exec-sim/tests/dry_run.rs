@@ -56,7 +56,7 @@ async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
         clock,
     };
     let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = std::time::Duration::from_millis(1);
+    config.stream_silence = std::time::Duration::from_millis(1);
     let gw = Gateway::new(ports, config, bus.clone(), None).unwrap();
     let mut sub = bus.subscribe();
 

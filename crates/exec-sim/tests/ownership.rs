@@ -24,6 +24,7 @@ fn foreign(qty: Decimal) -> OrderRequest {
         trigger_price: None,
         trigger_direction: None,
         reduce_only: false,
+        time_in_force: exec_gateway::TimeInForce::Ioc,
         order_link_id: bybit_types::OrderLinkId::new("manual-1").unwrap(),
     }
 }
@@ -53,10 +54,7 @@ async fn tps_and_close_all_size_from_the_trades_own_quantity() {
     // Filled with no take-profit yet: unprotected until setup_tps places them (R-SAFE-3).
     assert!(p.gateway.trade("P1").unwrap().unprotected);
     // 0.010 more arrives on the symbol from outside the layer.
-    p.router
-        .place_market_entry(&foreign(dec!(0.010)))
-        .await
-        .unwrap();
+    p.router.place(&foreign(dec!(0.010))).await.unwrap();
     let position = p.router.get_position(&btc()).await.unwrap();
     assert_eq!(position.size, dec!(0.030));
 

@@ -240,9 +240,10 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
             trigger_price: None,
             trigger_direction: None,
             reduce_only,
+            time_in_force: exec_gateway::TimeInForce::Ioc,
             order_link_id: bybit_types::OrderLinkId::new(link).unwrap(),
         };
-        router.place_market_entry(&req).await.unwrap();
+        router.place(&req).await.unwrap();
     }
     assert!(
         matches!(deaf.recv().await, Received::Lagged { .. }),
@@ -264,4 +265,35 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
             "{link}: journaled fills must add up to the order"
         );
     }
+}
+
+/// A router without a private stream still feeds the gateway's waits (R-WS-4): the paper
+/// router publishes its order, fill and position events on the gateway's bus as it acts, so
+/// an entry and a close finish on those events alone. With lookups held off for an hour
+/// (`stream_silence`, `fill_timeout`), only the events can end the waits within the bound.
+#[tokio::test]
+async fn paper_events_on_the_bus_end_the_entry_and_close_waits() {
+    let mut config = exec_gateway::GatewayConfig::new(dec!(5000));
+    config.stream_silence = std::time::Duration::from_secs(3600);
+    config.fill_timeout = std::time::Duration::from_secs(3600);
+    let p = crate::support::paper_with(
+        dec!(10000),
+        Arc::new(exec_gateway::MemoryJournal::new()),
+        None,
+        config,
+    )
+    .await;
+    let plan = crate::support::plan("B1");
+    let bound = std::time::Duration::from_secs(30);
+    let entry = tokio::time::timeout(bound, p.gateway.execute_entry(&plan))
+        .await
+        .expect("the entry's fill event never reached the gateway")
+        .unwrap();
+    assert_eq!(entry.filled_qty, dec!(0.020));
+    let state = p.gateway.trade("B1").unwrap();
+    let closed = tokio::time::timeout(bound, p.gateway.close_all(&state, "test"))
+        .await
+        .expect("the close's position event never reached the gateway")
+        .unwrap();
+    assert_eq!(closed.phase, exec_gateway::Phase::Closed);
 }

@@ -25,7 +25,7 @@ fn btc() -> Symbol {
 /// What a restart must keep of the account.
 #[derive(Debug, PartialEq)]
 struct Account {
-    position: (Option<bybit_types::Side>, Decimal, Option<Decimal>),
+    position: (Option<bybit_types::WireSide>, Decimal, Option<Decimal>),
     wallet: Option<Decimal>,
     /// (orderLinkId, orderId) of every open order.
     open: Vec<(String, String)>,
@@ -342,7 +342,7 @@ async fn recover_sees_a_prefixed_client_tags_resting_orders() {
     first
         .router
         .with_engine(|e, now| {
-            let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::Side::Sell, size)
+            let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::WireSide::Sell, size)
                 .reduce_only();
             e.create_order(now, &close).unwrap();
         })

@@ -27,6 +27,18 @@ pub(crate) async fn paper(
     journal: Arc<dyn Journal>,
     log: Option<Arc<ErrorLog>>,
 ) -> Paper {
+    let mut config = GatewayConfig::new(dec!(5000));
+    config.stream_silence = Duration::from_millis(1);
+    paper_with(usdt, journal, log, config).await
+}
+
+/// [`paper`] with the gateway's configuration given.
+pub(crate) async fn paper_with(
+    usdt: Decimal,
+    journal: Arc<dyn Journal>,
+    log: Option<Arc<ErrorLog>>,
+    gateway_config: GatewayConfig,
+) -> Paper {
     let mut config =
         EngineConfig::new(defaults::instruments(), usdt, 7).with_price("BTCUSDT", dec!(50000));
     config.static_prices = true;
@@ -51,9 +63,7 @@ pub(crate) async fn paper(
         journal,
         clock: clock.clone(),
     };
-    let mut config = GatewayConfig::new(dec!(5000));
-    config.poll_interval = Duration::from_millis(1);
-    let gateway = Arc::new(Gateway::new(ports, config, bus.clone(), log).unwrap());
+    let gateway = Arc::new(Gateway::new(ports, gateway_config, bus.clone(), log).unwrap());
     Paper {
         router,
         gateway,

@@ -17,19 +17,48 @@ use exec_events::{ExecKind, Fill, OrderEvent, OrderEventKind, PositionUpdate, Si
 use exec_gateway::{Balance, OrderSnapshot, OrderStatus, PortError, PositionState};
 use rust_decimal::Decimal;
 
+/// A Bybit retCode and retMsg as the outcome policy's [`PortError`] (REFERENCE.md §12,
+/// docs/v5/error.mdx): the one table of Bybit's codes for every router (the live adapters
+/// for the exchange's answers, the paper router for its engine's refusals); the gateway
+/// knows no retCode.
+pub fn ret_code_error(code: i64, message: impl Into<String>) -> PortError {
+    let message = message.into();
+    // The duplicate text has been seen under retCode 20094 too (REFERENCE.md §9).
+    if message
+        .to_ascii_lowercase()
+        .contains("orderlinkedid is duplicate")
+    {
+        return PortError::DuplicateLinkId { message };
+    }
+    match code {
+        10000 | 10016 | 110079 => PortError::UnknownOutcome {
+            reason: format!("retCode {code}: {message}"),
+        },
+        110072 => PortError::DuplicateLinkId { message },
+        110004 | 110007 | 110012 | 110044 | 110045 => {
+            PortError::InsufficientBalance { code, message }
+        }
+        10003 | 10004 | 10005 | 10007 | 10010 | 33004 => PortError::Auth { code, message },
+        10006 | 10018 | 429 => PortError::RateLimited {
+            retry_after: std::time::Duration::from_secs(1),
+        },
+        _ => PortError::Rejected { code, message },
+    }
+}
+
 /// The gateway's side.
-pub fn side(side: bybit_types::Side) -> Side {
+pub fn side(side: bybit_types::WireSide) -> Side {
     match side {
-        bybit_types::Side::Buy => Side::Buy,
-        bybit_types::Side::Sell => Side::Sell,
+        bybit_types::WireSide::Buy => Side::Buy,
+        bybit_types::WireSide::Sell => Side::Sell,
     }
 }
 
 /// Bybit's side.
-pub fn wire_side(side: Side) -> bybit_types::Side {
+pub fn wire_side(side: Side) -> bybit_types::WireSide {
     match side {
-        Side::Buy => bybit_types::Side::Buy,
-        Side::Sell => bybit_types::Side::Sell,
+        Side::Buy => bybit_types::WireSide::Buy,
+        Side::Sell => bybit_types::WireSide::Sell,
     }
 }
 

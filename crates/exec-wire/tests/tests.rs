@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod ret_codes;
+
 use bybit_types::envelope::RawEnvelope;
 use bybit_types::rest::order::OrderList;
 use bybit_types::ws::private::{ExecutionMessage, OrderMessage, PositionMessage};

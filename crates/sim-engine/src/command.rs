@@ -2,7 +2,7 @@
 //! These are Bybit's request parameters after the emulator has parsed them; the engine checks
 //! the trading rules and answers with Bybit's retCodes.
 
-use bybit_types::{OrderType, Side, TimeInForce};
+use bybit_types::{OrderType, TimeInForce, WireSide};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +41,7 @@ pub struct NewOrder {
     /// Symbol.
     pub symbol: String,
     /// Side.
-    pub side: Side,
+    pub side: WireSide,
     /// `Market` or `Limit`.
     pub order_type: OrderType,
     /// Quantity; `0` only with `reduce_only` and `close_on_trigger` (close the whole position).
@@ -68,7 +68,7 @@ pub struct NewOrder {
 
 impl NewOrder {
     /// A market order.
-    pub fn market(symbol: &str, side: Side, qty: Decimal) -> Self {
+    pub fn market(symbol: &str, side: WireSide, qty: Decimal) -> Self {
         NewOrder {
             symbol: symbol.to_owned(),
             side,
@@ -87,7 +87,7 @@ impl NewOrder {
     }
 
     /// A GTC limit order.
-    pub fn limit(symbol: &str, side: Side, qty: Decimal, price: Decimal) -> Self {
+    pub fn limit(symbol: &str, side: WireSide, qty: Decimal, price: Decimal) -> Self {
         NewOrder {
             order_type: OrderType::Limit,
             price: Some(price),

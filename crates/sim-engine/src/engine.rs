@@ -16,7 +16,6 @@ use crate::config::{EngineConfig, FeeRates, Limits};
 use crate::market::{Market, PriceSource, PublicTrade};
 use crate::reject::Reject;
 use crate::state::{ExecRecord, OrderState, PositionState};
-use crate::wire_out::Wire;
 use crate::{ConfigError, EngineEvent};
 
 mod account;
@@ -365,7 +364,7 @@ impl Engine {
     /// Queues order `seq` as it is now: a state it passes through within this command.
     fn mark_order_passing(&mut self, seq: u64) {
         if let Some(o) = self.orders.get(&seq) {
-            let wire = Box::new(self.order_wire(o, Wire::Stream));
+            let wire = Box::new(self.order_on_stream(o));
             self.outbox
                 .orders
                 .retain(|m| !(m.seq() == seq && matches!(m, OrderMark::Live(_))));
@@ -389,9 +388,8 @@ impl Engine {
             match mark {
                 OrderMark::Live(seq) => {
                     if let Some(o) = self.orders.get(&seq) {
-                        self.events.push(EngineEvent::Order(Box::new(
-                            self.order_wire(o, Wire::Stream),
-                        )));
+                        self.events
+                            .push(EngineEvent::Order(Box::new(self.order_on_stream(o))));
                     }
                 }
                 OrderMark::Passed(_, wire) => self.events.push(EngineEvent::Order(wire)),

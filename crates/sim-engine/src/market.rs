@@ -106,7 +106,7 @@ pub struct PublicTrade {
     /// Time, ms.
     pub time_ms: i64,
     /// Taker side.
-    pub taker_side: bybit_types::Side,
+    pub taker_side: bybit_types::WireSide,
     /// Price.
     pub price: Decimal,
     /// Size.
@@ -138,7 +138,7 @@ pub(crate) struct Market {
     /// The last print the engine has reacted to: a print triggers orders once.
     pub(crate) settled_seq: u64,
     /// Which side took liquidity in the last print.
-    pub(crate) last_taker: bybit_types::Side,
+    pub(crate) last_taker: bybit_types::WireSide,
     /// A living market: book sizes shaped and varied like a real book, random print sizes.
     pub(crate) living: bool,
     /// Seed of the living book's size noise.
@@ -164,7 +164,7 @@ impl Market {
             book_update_id: 1,
             cross_seq: 1,
             settled_seq: 1,
-            last_taker: bybit_types::Side::Buy,
+            last_taker: bybit_types::WireSide::Buy,
             living: false,
             book_seed: seed.rotate_left(17),
             next_funding: i64::MIN,

@@ -2,7 +2,7 @@
 //! only at the edge (`wire_out`), so the matching code works with plain decimals.
 
 use bybit_types::{
-    CancelType, CreateType, ExecType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
+    CancelType, CreateType, ExecType, OrderStatus, OrderType, StopOrderType, TimeInForce, WireSide,
 };
 use std::borrow::Cow;
 
@@ -18,7 +18,7 @@ pub(crate) struct OrderState {
     pub(crate) order_id: String,
     pub(crate) link_id: String,
     pub(crate) symbol: String,
-    pub(crate) side: Side,
+    pub(crate) side: WireSide,
     pub(crate) order_type: OrderType,
     /// Limit price, or the protection price of a market order once it is live.
     pub(crate) price: Decimal,
@@ -78,7 +78,7 @@ impl OrderState {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PositionState {
-    pub(crate) side: Option<Side>,
+    pub(crate) side: Option<WireSide>,
     pub(crate) size: Decimal,
     pub(crate) avg: Decimal,
     pub(crate) leverage: Decimal,
@@ -120,8 +120,8 @@ impl PositionState {
     /// +size for a long, -size for a short.
     pub(crate) fn signed_size(&self) -> Decimal {
         match self.side {
-            Some(Side::Buy) => self.size,
-            Some(Side::Sell) => -self.size,
+            Some(WireSide::Buy) => self.size,
+            Some(WireSide::Sell) => -self.size,
             None => Decimal::ZERO,
         }
     }
@@ -134,7 +134,7 @@ impl PositionState {
     /// realised PnL (before fees).
     pub(crate) fn apply_fill(
         &mut self,
-        side: Side,
+        side: WireSide,
         qty: Decimal,
         price: Decimal,
         now: i64,
@@ -157,7 +157,7 @@ impl PositionState {
             }
             Some(held) => {
                 let closed = qty.min(self.size);
-                let direction = if held == Side::Buy {
+                let direction = if held == WireSide::Buy {
                     Decimal::ONE
                 } else {
                     Decimal::NEGATIVE_ONE
@@ -194,7 +194,7 @@ pub(crate) struct ExecRecord {
     pub(crate) order_id: String,
     pub(crate) link_id: String,
     pub(crate) symbol: String,
-    pub(crate) side: Side,
+    pub(crate) side: WireSide,
     pub(crate) order_type: OrderType,
     pub(crate) stop_order_type: Option<StopOrderType>,
     pub(crate) create_type: CreateType,

@@ -18,12 +18,12 @@ fn money(v: Decimal) -> Decimal {
     v.round_dp(8).normalize()
 }
 
-/// Where an order record goes. REST and the private stream print "nothing" differently: the
+/// Which channel an order record goes out on. REST and the private stream print "nothing" differently: the
 /// open-order REST capture (v5/order/open-order) has `avgPrice "0"`, `triggerPrice "0.00"`,
 /// `stopOrderType "UNKNOWN"`; the `order` stream capture (v5/websocket/private/order) has `""`
 /// for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Wire {
+enum Channel {
     /// `GET /v5/order/realtime`, `/v5/order/history`.
     Rest,
     /// The `order` topic.
@@ -31,10 +31,20 @@ pub(crate) enum Wire {
 }
 
 impl Engine {
-    pub(crate) fn order_wire(&self, o: &OrderState, wire: Wire) -> Order {
-        let none = match wire {
-            Wire::Rest => Some(Decimal::ZERO),
-            Wire::Stream => None,
+    /// An order as `GET /v5/order/realtime` and `/v5/order/history` list it.
+    pub(crate) fn order_on_rest(&self, o: &OrderState) -> Order {
+        self.order_wire(o, Channel::Rest)
+    }
+
+    /// An order as the `order` topic pushes it.
+    pub(crate) fn order_on_stream(&self, o: &OrderState) -> Order {
+        self.order_wire(o, Channel::Stream)
+    }
+
+    fn order_wire(&self, o: &OrderState, channel: Channel) -> Order {
+        let none = match channel {
+            Channel::Rest => Some(Decimal::ZERO),
+            Channel::Stream => None,
         };
         let mut w = Order::new(&o.order_id, &o.symbol, o.side, o.qty, o.status.clone());
         w.category = Some(Category::Linear);
@@ -57,13 +67,13 @@ impl Engine {
         w.closed_pnl = Some(money(o.closed_pnl));
         w.time_in_force = Some(o.tif.clone());
         w.order_type = Some(o.order_type.clone());
-        w.stop_order_type = match wire {
-            Wire::Rest => Some(
+        w.stop_order_type = match channel {
+            Channel::Rest => Some(
                 o.stop_order_type
                     .clone()
                     .unwrap_or(StopOrderType::Unspecified),
             ),
-            Wire::Stream => o.stop_order_type.clone(),
+            Channel::Stream => o.stop_order_type.clone(),
         };
         w.trigger_price = o.trigger_price.or(none);
         w.trigger_direction = o.trigger_direction.map_or(0, |d| d.as_int());
@@ -161,7 +171,7 @@ impl Engine {
         w.position_mm_by_mp = Some(money(mm));
         w.open_time = Some(if p.side.is_some() { p.created } else { 0 });
         w.break_even_price = p.side.map(|side| {
-            let qty = if side == bybit_types::Side::Buy {
+            let qty = if side == bybit_types::WireSide::Buy {
                 p.size
             } else {
                 -p.size

@@ -2,7 +2,7 @@
 //! it stopped: the same balance, position, resting orders and fills, no order id or
 //! orderLinkId handed out twice, and the same fills afterwards as an engine never stopped.
 
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal_macros::dec;
 use sim_engine::{codes, defaults, Engine, EngineConfig, NewOrder, RestoreError};
 
@@ -15,19 +15,19 @@ fn trading() -> Engine {
     e.set_leverage(T0, "ETHUSDT", dec!(20), dec!(20)).unwrap();
     e.create_order(
         T0 + 1,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(2)).link_id("entry"),
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(2)).link_id("entry"),
     )
     .unwrap();
     e.create_order(
         T0 + 2,
-        &NewOrder::limit("ETHUSDT", Side::Sell, dec!(1), dec!(3600))
+        &NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(1), dec!(3600))
             .link_id("tp1")
             .reduce_only(),
     )
     .unwrap();
     e.create_order(
         T0 + 3,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(1), dec!(3400)).link_id("dca1"),
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(1), dec!(3400)).link_id("dca1"),
     )
     .unwrap();
     e.take_events();
@@ -64,14 +64,14 @@ fn a_restored_account_is_the_saved_one_and_trades_on_identically() {
         assert_rejected(
             e.create_order(
                 T0 + 4,
-                &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)).link_id("entry"),
+                &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)).link_id("entry"),
             ),
             codes::DUPLICATE_ORDER_LINK_ID,
         );
     }
     // The id generator goes on: the next order gets the id the never-stopped engine gives,
     // which no earlier order has.
-    let next = NewOrder::limit("ETHUSDT", Side::Buy, dec!(1), dec!(3300)).link_id("dca2");
+    let next = NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(1), dec!(3300)).link_id("dca2");
     let a = before.create_order(T0 + 5, &next).unwrap();
     let b = after.create_order(T0 + 5, &next).unwrap();
     assert_eq!(a, b);

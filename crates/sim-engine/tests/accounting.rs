@@ -1,6 +1,6 @@
 //! Positions, PnL, fees and the wallet.
 
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal_macros::dec;
 use sim_engine::NewOrder;
 
@@ -11,7 +11,7 @@ fn a_round_trip_realises_pnl_minus_fees_into_the_wallet() {
     let mut e = engine_with(dec!(10000));
     // One deep level a tick away, so the fills are exactly one tick from the last price.
     set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     // Bought 1 at 3500.01; fee 3500.01 × 0.00055 = 1.9250055 → 1.92500550.
     let p = e.position_of("ETHUSDT").unwrap();
@@ -31,8 +31,11 @@ fn a_round_trip_realises_pnl_minus_fees_into_the_wallet() {
     assert_eq!(w.total_perp_upl, Some(dec!(99.99)));
     assert_eq!(w.total_equity, Some(dec!(10098.0649945)));
     // Sell 1 at 3599.99: pnl 99.98, fee 3599.99 × 0.00055 = 1.9799945.
-    e.create_order(T0 + 2, &NewOrder::market("ETHUSDT", Side::Sell, dec!(1)))
-        .unwrap();
+    e.create_order(
+        T0 + 2,
+        &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(1)),
+    )
+    .unwrap();
     let p = e.position_of("ETHUSDT").unwrap();
     assert_eq!((p.side, p.size), (None, dec!(0)));
     let w = e.wallet();
@@ -45,7 +48,7 @@ fn a_round_trip_realises_pnl_minus_fees_into_the_wallet() {
 fn a_short_profits_when_the_price_falls_and_a_flip_opens_the_other_side() {
     let mut e = engine_with(dec!(10000));
     set_book(&mut e, "XRPUSDT", 5, dec!(1000000));
-    e.create_order(T0, &NewOrder::market("XRPUSDT", Side::Sell, dec!(100)))
+    e.create_order(T0, &NewOrder::market("XRPUSDT", WireSide::Sell, dec!(100)))
         .unwrap();
     // Sold at 2.0999.
     e.set_price(T0 + 1, "XRPUSDT", dec!(2.0)).unwrap();
@@ -54,12 +57,15 @@ fn a_short_profits_when_the_price_falls_and_a_flip_opens_the_other_side() {
         Some(dec!(9.99))
     );
     // Buy 150 at 2.0001: closes 100 (pnl 9.98) and opens 50 long at 2.0001.
-    e.create_order(T0 + 2, &NewOrder::market("XRPUSDT", Side::Buy, dec!(150)))
-        .unwrap();
+    e.create_order(
+        T0 + 2,
+        &NewOrder::market("XRPUSDT", WireSide::Buy, dec!(150)),
+    )
+    .unwrap();
     let p = e.position_of("XRPUSDT").unwrap();
     assert_eq!(
         (p.side, p.size, p.avg_price),
-        (Some(Side::Buy), dec!(50), Some(dec!(2.0001)))
+        (Some(WireSide::Buy), dec!(50), Some(dec!(2.0001)))
     );
 }
 
@@ -67,11 +73,14 @@ fn a_short_profits_when_the_price_falls_and_a_flip_opens_the_other_side() {
 fn averaging_in_moves_the_entry_price() {
     let mut e = engine_with(dec!(100000));
     set_book(&mut e, "SOLUSDT", 5, dec!(10000000));
-    e.create_order(T0, &NewOrder::market("SOLUSDT", Side::Buy, dec!(10)))
+    e.create_order(T0, &NewOrder::market("SOLUSDT", WireSide::Buy, dec!(10)))
         .unwrap();
     e.set_price(T0 + 1, "SOLUSDT", dec!(170)).unwrap();
-    e.create_order(T0 + 2, &NewOrder::market("SOLUSDT", Side::Buy, dec!(10)))
-        .unwrap();
+    e.create_order(
+        T0 + 2,
+        &NewOrder::market("SOLUSDT", WireSide::Buy, dec!(10)),
+    )
+    .unwrap();
     // (10 × 180.01 + 10 × 170.01) / 20 = 175.01
     let p = e.position_of("SOLUSDT").unwrap();
     assert_eq!((p.size, p.avg_price), (dec!(20), Some(dec!(175.01))));
@@ -82,7 +91,7 @@ fn leverage_changes_the_margin_a_position_holds() {
     let mut e = engine_with(dec!(10000));
     e.set_leverage(T0, "ETHUSDT", dec!(25), dec!(25)).unwrap();
     set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     assert_eq!(
         e.position_of("ETHUSDT").unwrap().position_im,

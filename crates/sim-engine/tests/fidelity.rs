@@ -2,7 +2,7 @@
 //! names the Bybit V5 doc page it follows.
 
 use bybit_types::rest::order::Order;
-use bybit_types::{CancelType, CreateType, OrderStatus, Side, StopOrderType, TimeInForce};
+use bybit_types::{CancelType, CreateType, OrderStatus, StopOrderType, TimeInForce, WireSide};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sim_engine::{
@@ -60,7 +60,7 @@ fn a_conditional_passes_through_triggered_before_it_goes_on() {
     let mut e = engine();
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.5))
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.5))
             .trigger(dec!(3600), TriggerDirection::Rise)
             .link_id("c1"),
     )
@@ -81,7 +81,7 @@ fn a_conditional_passes_through_triggered_before_it_goes_on() {
     // A conditional limit that rests after triggering: Triggered, then New.
     e.create_order(
         T0 + 2,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.5), dec!(3000))
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.5), dec!(3000))
             .trigger(dec!(3500), TriggerDirection::Fall)
             .link_id("c2"),
     )
@@ -102,7 +102,7 @@ fn a_conditional_cancelled_before_it_triggers_ends_deactivated() {
     for link in ["d1", "d2"] {
         e.create_order(
             T0,
-            &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.5))
+            &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.5))
                 .trigger(dec!(3600), TriggerDirection::Rise)
                 .link_id(link),
         )
@@ -110,7 +110,7 @@ fn a_conditional_cancelled_before_it_triggers_ends_deactivated() {
     }
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.5), dec!(3000)).link_id("plain"),
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.5), dec!(3000)).link_id("plain"),
     )
     .unwrap();
     e.take_events();
@@ -139,7 +139,7 @@ fn a_conditional_cancelled_before_it_triggers_ends_deactivated() {
 #[test]
 fn position_tp_and_sl_are_untriggered_orders_cleared_with_the_position() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.take_events();
     e.set_trading_stop(T0, &stop("ETHUSDT", Some(dec!(3700)), Some(dec!(3300))))
@@ -153,11 +153,11 @@ fn position_tp_and_sl_are_untriggered_orders_cleared_with_the_position() {
     assert_eq!(sl[0].create_type, Some(CreateType::CreateByStopLoss));
     assert_eq!(
         (tp[0].side, tp[0].trigger_price, tp[0].trigger_direction),
-        (Side::Sell, Some(dec!(3700)), 1)
+        (WireSide::Sell, Some(dec!(3700)), 1)
     );
     assert_eq!(
         (sl[0].side, sl[0].trigger_price, sl[0].trigger_direction),
-        (Side::Sell, Some(dec!(3300)), 2)
+        (WireSide::Sell, Some(dec!(3300)), 2)
     );
     assert!(tp[0].reduce_only && tp[0].close_on_trigger);
     // /v5/order/realtime lists both.
@@ -184,7 +184,7 @@ fn position_tp_and_sl_are_untriggered_orders_cleared_with_the_position() {
     // Closing the position by hand clears the TP: Deactivated, CancelByTpSlTsClear.
     e.create_order(
         T0 + 2,
-        &NewOrder::market("ETHUSDT", Side::Sell, dec!(1)).reduce_only(),
+        &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(1)).reduce_only(),
     )
     .unwrap();
     let events = e.take_events();
@@ -199,7 +199,7 @@ fn position_tp_and_sl_are_untriggered_orders_cleared_with_the_position() {
 #[test]
 fn a_firing_take_profit_closes_the_position_and_clears_the_stop_loss() {
     let mut e = engine();
-    let mut order = NewOrder::market("ETHUSDT", Side::Buy, dec!(1));
+    let mut order = NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1));
     order.take_profit = Some(dec!(3700));
     order.stop_loss = Some(dec!(3300));
     e.create_order(T0, &order).unwrap();
@@ -226,7 +226,7 @@ fn a_firing_take_profit_closes_the_position_and_clears_the_stop_loss() {
 #[test]
 fn cancelling_the_stop_loss_order_removes_it_from_the_position() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.set_trading_stop(T0, &stop("ETHUSDT", None, Some(dec!(3300))))
         .unwrap();
@@ -246,7 +246,7 @@ fn the_stream_sends_empty_strings_where_rest_sends_zero() {
     let mut e = engine();
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.5), dec!(3000)).link_id("l1"),
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.5), dec!(3000)).link_id("l1"),
     )
     .unwrap();
     let pushed = order_pushes(&e.take_events(), "l1").pop().unwrap();
@@ -277,7 +277,7 @@ fn opening_fills_have_no_closed_pnl_and_system_cancels_are_not_the_users() {
     let mut e = engine();
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)).link_id("open"),
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)).link_id("open"),
     )
     .unwrap();
     let opened = order_pushes(&e.take_events(), "open").pop().unwrap();
@@ -285,7 +285,7 @@ fn opening_fills_have_no_closed_pnl_and_system_cancels_are_not_the_users() {
     assert_eq!(opened.closed_pnl, Some(dec!(0)));
     e.create_order(
         T0 + 1,
-        &NewOrder::market("ETHUSDT", Side::Sell, dec!(1)).link_id("close"),
+        &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(1)).link_id("close"),
     )
     .unwrap();
     let closed = order_pushes(&e.take_events(), "close").pop().unwrap();
@@ -294,7 +294,7 @@ fn opening_fills_have_no_closed_pnl_and_system_cancels_are_not_the_users() {
     let last = e.price("ETHUSDT").unwrap();
     e.create_order(
         T0 + 2,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), last + dec!(10))
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), last + dec!(10))
             .tif(TimeInForce::PostOnly)
             .link_id("po"),
     )
@@ -307,7 +307,7 @@ fn opening_fills_have_no_closed_pnl_and_system_cancels_are_not_the_users() {
     set_book(&mut e, "ETHUSDT", 2, dec!(1000));
     e.create_order(
         T0 + 3,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(5)).link_id("ioc"),
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(5)).link_id("ioc"),
     )
     .unwrap();
     let ioc = order_pushes(&e.take_events(), "ioc").pop().unwrap();
@@ -323,7 +323,7 @@ fn one_seq_per_match_shared_by_its_fills_and_the_position() {
     let mut e = engine();
     assert_eq!(e.position_of("ETHUSDT").unwrap().seq, Some(-1));
     set_book(&mut e, "ETHUSDT", 50, dec!(2000));
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(3)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(3)))
         .unwrap();
     let events = e.take_events();
     let seqs: Vec<i64> = events
@@ -340,7 +340,7 @@ fn one_seq_per_match_shared_by_its_fills_and_the_position() {
         _ => None,
     });
     assert_eq!(position_seq, Some(seqs[0]));
-    e.create_order(T0 + 1, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0 + 1, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     let next = e.executions(&ExecutionQuery::default())[0].seq.unwrap();
     assert!(next > seqs[0]);
@@ -353,7 +353,7 @@ fn one_seq_per_match_shared_by_its_fills_and_the_position() {
 #[test]
 fn prices_alone_push_no_position() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.take_events();
     e.set_price(T0 + 1, "ETHUSDT", dec!(3550)).unwrap();
@@ -377,7 +377,11 @@ fn the_wallet_is_the_start_plus_reported_pnl_minus_fees_exactly() {
     let mut now = T0;
     for i in 0..1500u32 {
         now += 1;
-        let side = if i % 3 == 0 { Side::Sell } else { Side::Buy };
+        let side = if i % 3 == 0 {
+            WireSide::Sell
+        } else {
+            WireSide::Buy
+        };
         let qty = Decimal::from(1 + i % 7) * dec!(0.01);
         let _ = e.create_order(now, &NewOrder::market("ETHUSDT", side, qty));
         let ticks = Decimal::from(i % 13) - dec!(6);
@@ -402,8 +406,8 @@ fn limit_prices_outside_the_band_are_refused() {
     let mut e = engine();
     e.set_limit_px_action(sim_engine::LimitPxCategory::Futures, false);
     let last = e.price("BTCUSDT").unwrap();
-    let buy = |price| NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), price);
-    let sell = |price| NewOrder::limit("BTCUSDT", Side::Sell, dec!(0.001), price);
+    let buy = |price| NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), price);
+    let sell = |price| NewOrder::limit("BTCUSDT", WireSide::Sell, dec!(0.001), price);
     crate::support::assert_rejected(e.create_order(T0, &buy(last * dec!(1.03))), 30208);
     crate::support::assert_rejected(e.create_order(T0, &sell(last * dec!(0.97))), 30209);
     // Inside the band, or passive however far: accepted.
@@ -411,13 +415,13 @@ fn limit_prices_outside_the_band_are_refused() {
     e.create_order(T0, &buy(last * dec!(0.5))).unwrap();
     e.create_order(T0, &sell(last * dec!(1.5))).unwrap();
     // A conditional limit is banded around its trigger price.
-    let far = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(1.2))
+    let far = NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), last * dec!(1.2))
         .trigger(last * dec!(1.19), TriggerDirection::Rise);
     e.create_order(T0, &far).unwrap();
     // Amending a resting buy through the band is refused too.
     e.create_order(
         T0,
-        &NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(0.9)).link_id("am"),
+        &NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), last * dec!(0.9)).link_id("am"),
     )
     .unwrap();
     let amend = sim_engine::Amend {
@@ -444,7 +448,7 @@ fn the_market_protection_price_is_five_percent_and_configurable() {
         let mut e = Engine::new(config).unwrap();
         e.create_order(
             T0,
-            &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01)).link_id("m"),
+            &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01)).link_id("m"),
         )
         .unwrap();
         let pushed = order_pushes(&e.take_events(), "m").pop().unwrap();
@@ -472,10 +476,13 @@ fn positions_pay_and_receive_funding_every_interval() {
     let mut e = Engine::new(config).unwrap();
     let period = 8 * 3_600_000;
     let start = (T0 / period + 1) * period - 1_000; // a second before a funding time
-    e.create_order(start, &NewOrder::market("ETHUSDT", Side::Buy, dec!(2)))
+    e.create_order(start, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(2)))
         .unwrap();
-    e.create_order(start, &NewOrder::market("BTCUSDT", Side::Sell, dec!(0.01)))
-        .unwrap();
+    e.create_order(
+        start,
+        &NewOrder::market("BTCUSDT", WireSide::Sell, dec!(0.01)),
+    )
+    .unwrap();
     assert_eq!(
         e.ticker("ETHUSDT").unwrap().funding_rate,
         Some(dec!(0.0003))
@@ -535,7 +542,7 @@ fn positions_pay_and_receive_funding_every_interval() {
 #[test]
 fn amending_the_take_profit_order_moves_the_positions_level() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.set_trading_stop(T0, &stop("ETHUSDT", Some(dec!(3700)), None))
         .unwrap();
@@ -554,7 +561,7 @@ fn amending_the_take_profit_order_moves_the_positions_level() {
         Some(dec!(3800))
     );
     // A later fill keeps the amended level (no re-sync back to the old one).
-    e.create_order(T0 + 1, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0 + 1, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     let open = open_of(&e, "ETHUSDT");
     assert_eq!(open.len(), 1);
@@ -568,13 +575,13 @@ fn amending_the_take_profit_order_moves_the_positions_level() {
 #[test]
 fn cancel_all_of_plain_stops_leaves_the_positions_tp() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.set_trading_stop(T0, &stop("ETHUSDT", Some(dec!(3700)), None))
         .unwrap();
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.5))
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.5))
             .trigger(dec!(3650), TriggerDirection::Rise)
             .link_id("stop"),
     )
@@ -623,7 +630,8 @@ fn by_default_a_limit_price_beyond_the_band_is_moved_to_the_bound() {
     let band = e.price_limit("BTCUSDT").unwrap().unwrap();
     assert!(band.buy_max > last && band.sell_min < last, "{band:?}");
     e.take_events();
-    let buy = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(1.03)).link_id("b");
+    let buy =
+        NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), last * dec!(1.03)).link_id("b");
     e.create_order(T0, &buy).unwrap();
     assert_eq!(order_by_link(&e, "b").price, Some(band.buy_max));
     let pushed: Vec<_> = e
@@ -637,11 +645,13 @@ fn by_default_a_limit_price_beyond_the_band_is_moved_to_the_bound() {
     assert_eq!(pushed, vec![Some(band.buy_max)]);
     // (A buy at the bound takes liquidity and moves the last price: the band follows it.)
     let band = e.price_limit("BTCUSDT").unwrap().unwrap();
-    let sell = NewOrder::limit("BTCUSDT", Side::Sell, dec!(0.001), last * dec!(0.97)).link_id("s");
+    let sell =
+        NewOrder::limit("BTCUSDT", WireSide::Sell, dec!(0.001), last * dec!(0.97)).link_id("s");
     e.create_order(T0, &sell).unwrap();
     assert_eq!(order_by_link(&e, "s").price, Some(band.sell_min));
     // Inside the band: unchanged.
-    let inside = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(0.99)).link_id("i");
+    let inside =
+        NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), last * dec!(0.99)).link_id("i");
     e.create_order(T0, &inside).unwrap();
     assert_eq!(order_by_link(&e, "i").price, Some(last * dec!(0.99)));
     // An amend through the band is moved as well.
@@ -658,7 +668,8 @@ fn by_default_a_limit_price_beyond_the_band_is_moved_to_the_bound() {
     // Switched off, the same order is refused (docs: modifyEnable=false "reject your order
     // request"); switched back on, moved again.
     e.set_limit_px_action(sim_engine::LimitPxCategory::Futures, false);
-    let again = NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(1.03)).link_id("b2");
+    let again =
+        NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), last * dec!(1.03)).link_id("b2");
     crate::support::assert_rejected(e.create_order(T0, &again), 30208);
     // Spot's setting is its own and does not touch futures.
     e.set_limit_px_action(sim_engine::LimitPxCategory::Spot, true);

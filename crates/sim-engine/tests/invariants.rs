@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use bybit_types::{OrderStatus, Side, TimeInForce};
+use bybit_types::{OrderStatus, TimeInForce, WireSide};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -134,7 +134,7 @@ fn price_at(e: &Engine, symbol: &str, ticks: i32) -> Decimal {
 }
 
 fn apply(e: &mut Engine, now: i64, cmd: &Cmd, ids: &[String]) {
-    let side = |buy: bool| if buy { Side::Buy } else { Side::Sell };
+    let side = |buy: bool| if buy { WireSide::Buy } else { WireSide::Sell };
     // Refusals are expected; only a panic or a broken invariant fails the test.
     match *cmd {
         Cmd::Market {
@@ -263,7 +263,7 @@ fn check_invariants(e: &Engine, start: Decimal) {
         .iter()
         .filter(|f| f.exec_type == Some(bybit_types::ExecType::Trade));
     for f in trades {
-        let signed = if f.side == Side::Buy {
+        let signed = if f.side == WireSide::Buy {
             f.exec_qty
         } else {
             -f.exec_qty
@@ -273,8 +273,8 @@ fn check_invariants(e: &Engine, start: Decimal) {
     for symbol in SYMBOLS {
         let p = e.position_of(symbol).unwrap();
         let signed = match p.side {
-            Some(Side::Buy) => p.size,
-            Some(Side::Sell) => -p.size,
+            Some(WireSide::Buy) => p.size,
+            Some(WireSide::Sell) => -p.size,
             None => Decimal::ZERO,
         };
         assert_eq!(

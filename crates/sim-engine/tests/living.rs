@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sim_engine::{defaults, BookShape, Engine, EngineConfig, EngineEvent, NewOrder};
@@ -138,7 +138,7 @@ fn resting_orders_show_in_the_public_book_and_the_ticker() {
     // Inside the spread: the new best bid.
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.7), last - dec!(0.02)),
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.7), last - dec!(0.02)),
     )
     .unwrap();
     let ticker = e.ticker("ETHUSDT").unwrap();
@@ -149,7 +149,7 @@ fn resting_orders_show_in_the_public_book_and_the_ticker() {
     // Joining a synthetic level adds to its size.
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Sell, dec!(0.3), last + dec!(0.05)),
+        &NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(0.3), last + dec!(0.05)),
     )
     .unwrap();
     let book = e.book("ETHUSDT", 5).unwrap();
@@ -170,12 +170,12 @@ fn resting_orders_show_in_the_public_book_and_the_ticker() {
 fn an_hour_of_random_walk_keeps_memory_flat() {
     let mut e = living(11);
     // Some account activity, so orders and executions exist too.
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1)))
         .unwrap();
     let last = e.price("BTCUSDT").unwrap();
     e.create_order(
         T0,
-        &NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), last * dec!(0.5)),
+        &NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), last * dec!(0.5)),
     )
     .unwrap();
     let mut prints = 0usize;

@@ -1,7 +1,7 @@
 //! Fills: market orders walk the book, limit orders rest and fill on crosses, conditional
 //! orders trigger, position TP/SL fire, events are pushed.
 
-use bybit_types::{CancelType, CreateType, OrderStatus, Side, StopOrderType};
+use bybit_types::{CancelType, CreateType, OrderStatus, StopOrderType, WireSide};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sim_engine::{
@@ -28,7 +28,7 @@ fn a_market_order_walks_a_thin_book_and_pays_slippage() {
     set_book(&mut e, "ETHUSDT", 50, dec!(3500.05));
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(2.5)).link_id("m1"),
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(2.5)).link_id("m1"),
     )
     .unwrap();
     let fills = e.executions(&ExecutionQuery {
@@ -57,7 +57,7 @@ fn a_market_order_walks_a_thin_book_and_pays_slippage() {
     let p = e.position_of("ETHUSDT").unwrap();
     assert_eq!(
         (p.side, p.size, p.avg_price),
-        (Some(Side::Buy), dec!(2.5), Some(dec!(3500.018)))
+        (Some(WireSide::Buy), dec!(2.5), Some(dec!(3500.018)))
     );
 }
 
@@ -67,7 +67,7 @@ fn a_market_order_beyond_the_depth_fills_in_part_and_the_rest_is_cancelled() {
     set_book(&mut e, "ETHUSDT", 3, dec!(3500));
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Sell, dec!(5)).link_id("m2"),
+        &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(5)).link_id("m2"),
     )
     .unwrap();
     let order = by_link(&e, "m2");
@@ -84,7 +84,7 @@ fn a_resting_limit_fills_when_the_price_trades_through_and_in_part_at_the_touch(
     set_book(&mut e, "XRPUSDT", 50, dec!(20));
     e.create_order(
         T0,
-        &NewOrder::limit("XRPUSDT", Side::Buy, dec!(30), dec!(2.0)).link_id("l1"),
+        &NewOrder::limit("XRPUSDT", WireSide::Buy, dec!(30), dec!(2.0)).link_id("l1"),
     )
     .unwrap();
     assert_eq!(by_link(&e, "l1").order_status, OrderStatus::New);
@@ -121,7 +121,7 @@ fn a_marketable_limit_takes_then_rests() {
     set_book(&mut e, "ETHUSDT", 50, dec!(3500.05));
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(5), dec!(3500.02)).link_id("l2"),
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(5), dec!(3500.02)).link_id("l2"),
     )
     .unwrap();
     let o = by_link(&e, "l2");
@@ -136,7 +136,7 @@ fn a_conditional_order_waits_untriggered_then_fills_when_the_price_rises_to_it()
     let mut e = engine();
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.5))
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.5))
             .trigger(dec!(3600), TriggerDirection::Rise)
             .link_id("c1"),
     )
@@ -161,11 +161,11 @@ fn a_conditional_order_waits_untriggered_then_fills_when_the_price_rises_to_it()
 #[test]
 fn a_dca_level_as_a_falling_conditional_limit_order() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("SOLUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("SOLUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.create_order(
         T0,
-        &NewOrder::limit("SOLUSDT", Side::Buy, dec!(2), dec!(171))
+        &NewOrder::limit("SOLUSDT", WireSide::Buy, dec!(2), dec!(171))
             .trigger(dec!(171), TriggerDirection::Fall)
             .link_id("dca1"),
     )
@@ -179,7 +179,7 @@ fn a_dca_level_as_a_falling_conditional_limit_order() {
 #[test]
 fn take_profit_on_the_position_closes_it_at_market() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.set_trading_stop(
         T0,
@@ -205,7 +205,7 @@ fn take_profit_on_the_position_closes_it_at_market() {
         (tp.create_type.clone(), tp.side, tp.order_status.clone()),
         (
             Some(CreateType::CreateByTakeProfit),
-            Side::Sell,
+            WireSide::Sell,
             OrderStatus::Filled
         )
     );
@@ -218,16 +218,16 @@ fn take_profit_on_the_position_closes_it_at_market() {
 #[test]
 fn reduce_only_orders_are_cancelled_when_the_position_closes() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Sell, dec!(0.5), dec!(3800))
+        &NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(0.5), dec!(3800))
             .reduce_only()
             .link_id("tp1"),
     )
     .unwrap();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Sell, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(1)))
         .unwrap();
     let tp = e.order_history(&OrderQuery {
         key: Some(OrderKey::LinkId("tp1".into())),
@@ -243,13 +243,14 @@ fn cancel_all_lists_what_it_cancelled() {
     for i in 0..3 {
         e.create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000)).link_id(&format!("x{i}")),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3000))
+                .link_id(&format!("x{i}")),
         )
         .unwrap();
     }
     e.create_order(
         T0,
-        &NewOrder::limit("XRPUSDT", Side::Buy, dec!(10), dec!(2)),
+        &NewOrder::limit("XRPUSDT", WireSide::Buy, dec!(10), dec!(2)),
     )
     .unwrap();
     let acks = e
@@ -274,7 +275,7 @@ fn a_market_order_pushes_order_execution_position_and_wallet() {
     e.take_events();
     e.create_order(
         T0,
-        &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01)).link_id("ev"),
+        &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01)).link_id("ev"),
     )
     .unwrap();
     let events = e.take_events();
@@ -316,7 +317,7 @@ fn a_fok_market_order_fills_entirely_or_not_at_all() {
     set_book(&mut e, "ETHUSDT", 3, dec!(3500.05));
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(4))
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(4))
             .tif(bybit_types::TimeInForce::Fok)
             .link_id("fok1"),
     )
@@ -331,7 +332,7 @@ fn a_fok_market_order_fills_entirely_or_not_at_all() {
     );
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(3))
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(3))
             .tif(bybit_types::TimeInForce::Fok)
             .link_id("fok2"),
     )

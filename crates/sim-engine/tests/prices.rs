@@ -1,6 +1,6 @@
 //! Price sources and determinism.
 
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal_macros::dec;
 use sim_engine::{defaults, Engine, EngineConfig, NewOrder, PriceSource};
 
@@ -50,7 +50,7 @@ fn a_random_walk_moves_on_ticks_and_the_same_seed_gives_the_same_run() {
             },
         )
         .unwrap();
-        e.create_order(T0, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01)))
+        e.create_order(T0, &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01)))
             .unwrap();
         let mut path = Vec::new();
         for i in 0..50 {

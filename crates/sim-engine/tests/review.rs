@@ -1,7 +1,7 @@
 //! Regressions from the review of the engine: hostile sizes, margin that could be dodged,
 //! a taker filled by its own print, unchecked TP/SL, time stepping back.
 
-use bybit_types::{OrderStatus, Side};
+use bybit_types::{OrderStatus, WireSide};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sim_engine::{
@@ -14,11 +14,11 @@ use crate::support::{assert_rejected, engine, engine_with, set_book, T0};
 #[test]
 fn an_absurd_conditional_reduce_only_qty_is_refused_and_nothing_breaks() {
     let mut e = engine();
-    e.create_order(T0, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01)))
+    e.create_order(T0, &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01)))
         .unwrap();
     let huge = NewOrder::limit(
         "BTCUSDT",
-        Side::Sell,
+        WireSide::Sell,
         dec!(79228162514264337593543950),
         dec!(100000),
     )
@@ -29,7 +29,7 @@ fn an_absurd_conditional_reduce_only_qty_is_refused_and_nothing_breaks() {
     let ack = e
         .create_order(
             T0,
-            &NewOrder::limit("BTCUSDT", Side::Sell, dec!(5000), dec!(100000)).reduce_only(),
+            &NewOrder::limit("BTCUSDT", WireSide::Sell, dec!(5000), dec!(100000)).reduce_only(),
         )
         .unwrap();
     let o = e.open_orders(&OrderQuery {
@@ -60,7 +60,7 @@ fn control_inputs_out_of_range_are_refused() {
     );
     e.set_book_shape("BTCUSDT", shape(10_000, dec!(1000)))
         .unwrap();
-    e.create_order(T0, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01)))
+    e.create_order(T0, &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01)))
         .unwrap();
     // Absurd replayed sizes saturate the statistics instead of overflowing.
     let trades = [
@@ -80,7 +80,7 @@ fn the_rest_of_a_limit_that_walked_the_book_rests_instead_of_filling_on_its_own_
     set_book(&mut e, "BTCUSDT", 3, dec!(5000));
     e.create_order(
         T0,
-        &NewOrder::limit("BTCUSDT", Side::Buy, dec!(1), dec!(95001.0)).link_id("walker"),
+        &NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(1), dec!(95001.0)).link_id("walker"),
     )
     .unwrap();
     let o = e.open_orders(&OrderQuery {
@@ -98,7 +98,7 @@ fn amending_up_needs_margin_for_the_difference() {
     let ack = e
         .create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.5), dec!(3000)),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.5), dec!(3000)),
         )
         .unwrap();
     let amend = Amend {
@@ -116,10 +116,10 @@ fn amending_up_needs_margin_for_the_difference() {
 fn opposite_orders_beyond_the_position_hold_margin() {
     let mut e = engine_with(dec!(2000));
     set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.5)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.5)))
         .unwrap();
     // The first sell closes the long and costs nothing; the next ones open a short.
-    let sell = || NewOrder::limit("ETHUSDT", Side::Sell, dec!(0.5), dec!(3600));
+    let sell = || NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(0.5), dec!(3600));
     e.create_order(T0, &sell()).unwrap();
     for _ in 0..3 {
         e.create_order(T0, &sell()).unwrap();
@@ -131,7 +131,7 @@ fn opposite_orders_beyond_the_position_hold_margin() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Sell, dec!(4), dec!(3600)),
+            &NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(4), dec!(3600)),
         ),
         codes::AVAILABLE_INSUFFICIENT,
     );
@@ -140,7 +140,7 @@ fn opposite_orders_beyond_the_position_hold_margin() {
 #[test]
 fn take_profit_and_stop_loss_on_create_are_checked() {
     let mut e = engine();
-    let mut buy = NewOrder::market("BTCUSDT", Side::Buy, dec!(0.01));
+    let mut buy = NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.01));
     buy.take_profit = Some(dec!(50000));
     assert_rejected(e.create_order(T0, &buy), codes::PARAMS);
     buy.take_profit = Some(dec!(100000.05));
@@ -158,20 +158,20 @@ fn take_profit_and_stop_loss_on_create_are_checked() {
     assert!(e
         .order_history(&OrderQuery::default())
         .iter()
-        .all(|o| o.side == Side::Buy));
+        .all(|o| o.side == WireSide::Buy));
 }
 
 #[test]
 fn after_a_flip_the_new_position_realised_pnl_is_only_its_own() {
     let mut e = engine_with(dec!(100000));
     set_book(&mut e, "ETHUSDT", 5, dec!(1000000));
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     e.set_price(T0, "ETHUSDT", dec!(3600)).unwrap();
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Sell, dec!(2)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(2)))
         .unwrap();
     let p = e.position_of("ETHUSDT").unwrap();
-    assert_eq!(p.side, Some(Side::Sell));
+    assert_eq!(p.side, Some(WireSide::Sell));
     // Half of the fee on 2 ETH at 3599.99 belongs to the new short.
     assert_eq!(p.cur_realised_pnl, Some(dec!(-1.9799945)));
 }

@@ -1,6 +1,6 @@
 //! Bybit's validation, one retCode per rule (REFERENCE.md §9, §12).
 
-use bybit_types::{InstrumentStatus, Side, TimeInForce};
+use bybit_types::{InstrumentStatus, TimeInForce, WireSide};
 use rust_decimal_macros::dec;
 use sim_engine::{
     codes, defaults, Amend, Engine, EngineConfig, Limits, NewOrder, OrderKey, TradingStop,
@@ -15,7 +15,7 @@ fn price_off_tick_and_qty_off_step_are_10001() {
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.001), dec!(90000.05)),
+            &NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), dec!(90000.05)),
         ),
         codes::PARAMS,
     );
@@ -23,7 +23,7 @@ fn price_off_tick_and_qty_off_step_are_10001() {
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.0015), dec!(90000.0)),
+            &NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.0015), dec!(90000.0)),
         ),
         codes::PARAMS,
     );
@@ -34,7 +34,7 @@ fn price_off_tick_and_qty_off_step_are_10001() {
             T0,
             &NewOrder::limit(
                 "1000000BABYDOGEUSDT",
-                Side::Buy,
+                WireSide::Buy,
                 dec!(10000),
                 dec!(0.00140005),
             ),
@@ -49,7 +49,7 @@ fn quantity_bounds_are_10001_with_bybits_texts() {
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0), dec!(3000)),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0), dec!(3000)),
         ),
         codes::PARAMS,
     );
@@ -60,14 +60,14 @@ fn quantity_bounds_are_10001_with_bybits_texts() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("XRPUSDT", Side::Buy, dec!(-1), dec!(2)),
+            &NewOrder::limit("XRPUSDT", WireSide::Buy, dec!(-1), dec!(2)),
         ),
         codes::PARAMS,
     );
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(7240.01), dec!(3000)),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(7240.01), dec!(3000)),
         ),
         codes::PARAMS,
     );
@@ -77,12 +77,15 @@ fn quantity_bounds_are_10001_with_bybits_texts() {
     );
     // Market orders are capped lower: maxMktOrderQty 724 for ETHUSDT.
     assert_rejected(
-        e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(724.01))),
+        e.create_order(
+            T0,
+            &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(724.01)),
+        ),
         codes::PARAMS,
     );
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(724.01), dec!(3000)),
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(724.01), dec!(3000)),
     )
     .unwrap();
 }
@@ -93,14 +96,14 @@ fn price_outside_the_filter_is_110003() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("DOGEUSDT", Side::Buy, dec!(100), dec!(200)),
+            &NewOrder::limit("DOGEUSDT", WireSide::Buy, dec!(100), dec!(200)),
         ),
         codes::PRICE_OUT_OF_RANGE,
     );
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("DOGEUSDT", Side::Buy, dec!(100), dec!(0)),
+            &NewOrder::limit("DOGEUSDT", WireSide::Buy, dec!(100), dec!(0)),
         ),
         codes::PARAMS,
     );
@@ -111,12 +114,12 @@ fn order_value_below_min_notional_is_110094() {
     let mut e = engine();
     // 2 XRP at 2.1 = 4.2 USDT < 5.
     let r = assert_rejected(
-        e.create_order(T0, &NewOrder::market("XRPUSDT", Side::Buy, dec!(2))),
+        e.create_order(T0, &NewOrder::market("XRPUSDT", WireSide::Buy, dec!(2))),
         codes::BELOW_MIN_NOTIONAL,
     );
     assert_eq!(r.ret_msg, "Order does not meet minimum order value 5USDT");
     // 3 XRP = 6.3 USDT is fine.
-    e.create_order(T0, &NewOrder::market("XRPUSDT", Side::Buy, dec!(3)))
+    e.create_order(T0, &NewOrder::market("XRPUSDT", WireSide::Buy, dec!(3)))
         .unwrap();
 }
 
@@ -125,14 +128,14 @@ fn insufficient_balance_is_110007_and_an_empty_wallet_110004() {
     let mut e = engine_with(dec!(100));
     // 0.1 BTC at 95,000 at 10x needs 950 USDT of margin.
     let r = assert_rejected(
-        e.create_order(T0, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.1))),
+        e.create_order(T0, &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.1))),
         codes::AVAILABLE_INSUFFICIENT,
     );
     assert_eq!(r.ret_msg, "ab not enough for new order");
     assert!(e.snapshot().open_orders.is_empty());
     e.set_balance(T0, dec!(0)).unwrap();
     assert_rejected(
-        e.create_order(T0, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.001))),
+        e.create_order(T0, &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.001))),
         codes::WALLET_INSUFFICIENT,
     );
 }
@@ -143,13 +146,13 @@ fn resting_orders_use_up_available_balance() {
     // 0.1 BTC at 90,000 / 10x = 900 margin: fits once, not twice.
     e.create_order(
         T0,
-        &NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(90000)),
+        &NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.1), dec!(90000)),
     )
     .unwrap();
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("BTCUSDT", Side::Buy, dec!(0.1), dec!(90000)),
+            &NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.1), dec!(90000)),
         ),
         codes::AVAILABLE_INSUFFICIENT,
     );
@@ -161,24 +164,24 @@ fn reduce_only_without_a_position_or_on_its_side_is_110017() {
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Sell, dec!(0.1), dec!(3600)).reduce_only(),
+            &NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(0.1), dec!(3600)).reduce_only(),
         ),
         codes::REDUCE_ONLY,
     );
     assert!(r.ret_msg.contains("position is zero"), "{r}");
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1)))
         .unwrap();
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3400)).reduce_only(),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3400)).reduce_only(),
         ),
         codes::REDUCE_ONLY,
     );
     // On the closing side it is accepted, and a larger qty is cut to the position size.
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Sell, dec!(0.5), dec!(3600))
+        &NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(0.5), dec!(3600))
             .reduce_only()
             .link_id("tp"),
     )
@@ -193,13 +196,13 @@ fn duplicate_order_link_id_is_110072_while_open_and_after_it_closed() {
     let mut e = engine();
     e.create_order(
         T0,
-        &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000)).link_id("andre_TP1"),
+        &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3000)).link_id("andre_TP1"),
     )
     .unwrap();
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000)).link_id("andre_TP1"),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3000)).link_id("andre_TP1"),
         ),
         codes::DUPLICATE_ORDER_LINK_ID,
     );
@@ -209,20 +212,20 @@ fn duplicate_order_link_id_is_110072_while_open_and_after_it_closed() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)).link_id("andre_TP1"),
+            &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1)).link_id("andre_TP1"),
         ),
         codes::DUPLICATE_ORDER_LINK_ID,
     );
     // A filled market order's id is taken too.
     e.create_order(
         T0,
-        &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)).link_id("andre_ENTRY"),
+        &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1)).link_id("andre_ENTRY"),
     )
     .unwrap();
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)).link_id("andre_ENTRY"),
+            &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1)).link_id("andre_ENTRY"),
         ),
         codes::DUPLICATE_ORDER_LINK_ID,
     );
@@ -230,7 +233,7 @@ fn duplicate_order_link_id_is_110072_while_open_and_after_it_closed() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)).link_id(&"x".repeat(37)),
+            &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1)).link_id(&"x".repeat(37)),
         ),
         codes::PARAMS,
     );
@@ -245,7 +248,7 @@ fn cancel_of_unknown_or_finished_orders_is_110001() {
     );
     assert_eq!(r.ret_msg, "order not exists or too late to cancel");
     let ack = e
-        .create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1)))
+        .create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1)))
         .unwrap();
     assert_rejected(
         e.cancel_order(T0, "ETHUSDT", &OrderKey::Id(ack.order_id.clone())),
@@ -255,7 +258,7 @@ fn cancel_of_unknown_or_finished_orders_is_110001() {
     let ack = e
         .create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000)),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3000)),
         )
         .unwrap();
     assert_rejected(
@@ -301,7 +304,7 @@ fn trigger_on_the_wrong_side_is_110092_or_110093() {
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("ETHUSDT", Side::Buy, dec!(0.1))
+            &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(0.1))
                 .trigger(dec!(3400), TriggerDirection::Rise),
         ),
         codes::TRIGGER_EXPECT_RISING,
@@ -314,7 +317,7 @@ fn trigger_on_the_wrong_side_is_110092_or_110093() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("ETHUSDT", Side::Sell, dec!(0.1))
+            &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(0.1))
                 .trigger(dec!(3600), TriggerDirection::Fall),
         ),
         codes::TRIGGER_EXPECT_FALLING,
@@ -322,7 +325,7 @@ fn trigger_on_the_wrong_side_is_110092_or_110093() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("ETHUSDT", Side::Sell, dec!(0.1))
+            &NewOrder::market("ETHUSDT", WireSide::Sell, dec!(0.1))
                 .trigger(dec!(3500), TriggerDirection::Fall),
         ),
         codes::TRIGGER_EXPECT_FALLING,
@@ -342,14 +345,14 @@ fn order_count_limits_are_110020_and_110009() {
     for _ in 0..3 {
         e.create_order(
             T0,
-            &NewOrder::limit("XRPUSDT", Side::Buy, dec!(10), dec!(2)),
+            &NewOrder::limit("XRPUSDT", WireSide::Buy, dec!(10), dec!(2)),
         )
         .unwrap();
     }
     let r = assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::limit("XRPUSDT", Side::Buy, dec!(10), dec!(2)),
+            &NewOrder::limit("XRPUSDT", WireSide::Buy, dec!(10), dec!(2)),
         ),
         codes::TOO_MANY_ACTIVE_ORDERS,
     );
@@ -360,13 +363,13 @@ fn order_count_limits_are_110020_and_110009() {
     // Another symbol has its own count.
     e.create_order(
         T0,
-        &NewOrder::limit("DOGEUSDT", Side::Buy, dec!(100), dec!(0.17)),
+        &NewOrder::limit("DOGEUSDT", WireSide::Buy, dec!(100), dec!(0.17)),
     )
     .unwrap();
     for _ in 0..2 {
         e.create_order(
             T0,
-            &NewOrder::market("XRPUSDT", Side::Buy, dec!(10))
+            &NewOrder::market("XRPUSDT", WireSide::Buy, dec!(10))
                 .trigger(dec!(2.5), TriggerDirection::Rise),
         )
         .unwrap();
@@ -374,7 +377,7 @@ fn order_count_limits_are_110020_and_110009() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("XRPUSDT", Side::Buy, dec!(10))
+            &NewOrder::market("XRPUSDT", WireSide::Buy, dec!(10))
                 .trigger(dec!(2.5), TriggerDirection::Rise),
         ),
         codes::TOO_MANY_STOP_ORDERS,
@@ -389,11 +392,11 @@ fn an_instrument_that_is_not_trading_is_110074_and_an_unknown_symbol_10001() {
     config.initial_prices = defaults::start_prices();
     let mut e = Engine::new(config).unwrap();
     assert_rejected(
-        e.create_order(T0, &NewOrder::market("BTCUSDT", Side::Buy, dec!(0.001))),
+        e.create_order(T0, &NewOrder::market("BTCUSDT", WireSide::Buy, dec!(0.001))),
         codes::NOT_LIVE,
     );
     assert_rejected(
-        e.create_order(T0, &NewOrder::market("NOPEUSDT", Side::Buy, dec!(1))),
+        e.create_order(T0, &NewOrder::market("NOPEUSDT", WireSide::Buy, dec!(1))),
         codes::PARAMS,
     );
 }
@@ -414,7 +417,7 @@ fn amend_rules() {
     let ack = e
         .create_order(
             T0,
-            &NewOrder::limit("XRPUSDT", Side::Buy, dec!(100), dec!(2.0)).link_id("a1"),
+            &NewOrder::limit("XRPUSDT", WireSide::Buy, dec!(100), dec!(2.0)).link_id("a1"),
         )
         .unwrap();
     e.set_price(T0, "XRPUSDT", dec!(2.0)).unwrap();
@@ -466,7 +469,7 @@ fn trading_stop_rules() {
         codes::PARAMS,
     );
     assert!(r.ret_msg.contains("zero position"));
-    e.create_order(T0, &NewOrder::market("ETHUSDT", Side::Buy, dec!(1)))
+    e.create_order(T0, &NewOrder::market("ETHUSDT", WireSide::Buy, dec!(1)))
         .unwrap();
     // A long's take-profit must be above the price, its stop below.
     assert_rejected(
@@ -496,7 +499,7 @@ fn post_only_that_would_take_is_cancelled_and_fok_without_depth_too() {
     let ack = e
         .create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3600))
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3600))
                 .tif(TimeInForce::PostOnly),
         )
         .unwrap();
@@ -519,7 +522,7 @@ fn post_only_that_would_take_is_cancelled_and_fok_without_depth_too() {
     let ack = e
         .create_order(
             T0,
-            &NewOrder::limit("ETHUSDT", Side::Buy, dec!(1), dec!(3600)).tif(TimeInForce::Fok),
+            &NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(1), dec!(3600)).tif(TimeInForce::Fok),
         )
         .unwrap();
     let o = &e.order_history(&sim_engine::OrderQuery {
@@ -537,9 +540,9 @@ fn batch_items_succeed_or_fail_on_their_own() {
     let results = e.create_batch(
         T0,
         &[
-            NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000)).link_id("b1"),
-            NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000.001)).link_id("b2"),
-            NewOrder::limit("ETHUSDT", Side::Buy, dec!(0.1), dec!(3000)).link_id("b1"),
+            NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3000)).link_id("b1"),
+            NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3000.001)).link_id("b2"),
+            NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(0.1), dec!(3000)).link_id("b1"),
         ],
     );
     assert!(results[0].is_ok());
@@ -565,7 +568,10 @@ fn an_order_link_id_stays_taken_after_its_order_ages_out() {
         ..Limits::default()
     };
     let mut e = Engine::new(config).unwrap();
-    for (i, side) in [Side::Buy, Side::Sell, Side::Buy].into_iter().enumerate() {
+    for (i, side) in [WireSide::Buy, WireSide::Sell, WireSide::Buy]
+        .into_iter()
+        .enumerate()
+    {
         e.create_order(
             T0,
             &NewOrder::market("XRPUSDT", side, dec!(10)).link_id(&format!("life-{i}")),
@@ -576,7 +582,7 @@ fn an_order_link_id_stays_taken_after_its_order_ages_out() {
     assert_rejected(
         e.create_order(
             T0,
-            &NewOrder::market("XRPUSDT", Side::Sell, dec!(10)).link_id("life-0"),
+            &NewOrder::market("XRPUSDT", WireSide::Sell, dec!(10)).link_id("life-0"),
         ),
         110072,
     );

@@ -29,8 +29,6 @@ use rust_decimal::Decimal;
 use sim_engine::{Engine, Reject};
 use tokio::time::Instant;
 
-use crate::AppState;
-
 /// The deepest book a linear feed serves, and the one REST's `u` follows.
 pub(crate) const DEEPEST: usize = 1000;
 
@@ -152,6 +150,17 @@ struct Inner {
     seqs: HashMap<String, CrossSeq>,
 }
 
+/// What a feed reads of the emulator (its shared state implements it): the engine, the
+/// book-gap fault and the exchange's clock.
+pub(crate) trait Market {
+    /// Runs `f` on the engine without changing it.
+    fn read_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T;
+    /// How many `u` gaps the book-gap fault has asked for on `symbol` so far.
+    fn book_gaps(&self, symbol: &str) -> u64;
+    /// The exchange's time, ms.
+    fn now_ms(&self) -> i64;
+}
+
 /// Every order-book feed of the emulator. The lock is taken before the engine's, never the
 /// other way round, and never across an `.await`.
 #[derive(Debug, Default)]
@@ -169,14 +178,14 @@ impl BookFeeds {
     /// advancing it first if a change is due. `Err` for an unknown symbol.
     pub(super) fn open(
         &self,
-        state: &AppState,
+        state: &impl Market,
         symbol: &str,
         depth: usize,
         now: Instant,
     ) -> Result<Snapshot, Reject> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        state.read(|engine| {
+        state.read_engine(|engine| {
             if feed(inner, state, engine, symbol, depth, now)?.next_at <= now {
                 advance(inner, state, engine, symbol, depth);
             }
@@ -188,7 +197,7 @@ impl BookFeeds {
     /// `advance` is set and its cadence allows.
     pub(super) fn poll(
         &self,
-        state: &AppState,
+        state: &impl Market,
         symbol: &str,
         depth: usize,
         u: i64,
@@ -197,7 +206,7 @@ impl BookFeeds {
     ) -> Option<Poll> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let checked = state.read(|engine| {
+        let checked = state.read_engine(|engine| {
             let due =
                 advance && feed(inner, state, engine, symbol, depth, now).ok()?.next_at <= now;
             if due {
@@ -234,14 +243,14 @@ impl BookFeeds {
     /// stream can compare it with this answer at the same `u`.
     pub(crate) fn rest(
         &self,
-        state: &AppState,
+        state: &impl Market,
         symbol: &str,
         limit: usize,
     ) -> Result<Snapshot, Reject> {
         let now = Instant::now();
         let mut inner = self.lock();
         let inner = &mut *inner;
-        state.read(|engine| {
+        state.read_engine(|engine| {
             let due = feed(inner, state, engine, symbol, DEEPEST, now)?.next_at <= now;
             if due {
                 advance(inner, state, engine, symbol, DEEPEST);
@@ -293,7 +302,7 @@ fn cross_seq(inner: &mut Inner, engine: &Engine, symbol: &str) -> i64 {
 /// The feed of `symbol` and `depth`, created from the engine's book if it does not exist yet.
 fn feed<'a>(
     inner: &'a mut Inner,
-    state: &AppState,
+    state: &impl Market,
     engine: &Engine,
     symbol: &str,
     depth: usize,
@@ -314,7 +323,7 @@ fn feed<'a>(
             // The snapshot counts as a message: the next change keeps the cadence.
             next_at: now + book_interval(depth),
             // Gaps asked for before the feed existed are not its to show.
-            gaps_seen: state.faults.book_gaps(symbol),
+            gaps_seen: state.book_gaps(symbol),
             log: VecDeque::new(),
         };
         inner.feeds.insert(key.clone(), feed);
@@ -326,7 +335,7 @@ fn feed<'a>(
 }
 
 /// Compares a due feed with the engine's book and logs a message if they differ.
-fn advance(inner: &mut Inner, state: &AppState, engine: &Engine, symbol: &str, depth: usize) {
+fn advance(inner: &mut Inner, state: &impl Market, engine: &Engine, symbol: &str, depth: usize) {
     let Ok(book) = engine.book(symbol, depth) else {
         return;
     };
@@ -343,8 +352,8 @@ fn advance(inner: &mut Inner, state: &AppState, engine: &Engine, symbol: &str, d
         return;
     }
     let seq = cross_seq(inner, engine, symbol);
-    let gaps = state.faults.book_gaps(symbol);
-    let ts = state.clock.now_ms();
+    let gaps = state.book_gaps(symbol);
+    let ts = state.now_ms();
     let cts = engine.now();
     let Some(feed) = inner.feeds.get_mut(&key) else {
         return;
@@ -443,68 +452,4 @@ fn book_message(
 }
 
 #[cfg(test)]
-mod tests {
-    use rust_decimal_macros::dec;
-    use tokio::sync::watch;
-
-    use super::*;
-    use crate::EmulatorConfig;
-
-    fn still_market() -> AppState {
-        let mut config = EmulatorConfig::with_defaults("key", "secret", dec!(10000), 7);
-        config.static_prices = true;
-        let (_stop, stopped) = watch::channel(false);
-        AppState::new(config, stopped).unwrap()
-    }
-
-    fn move_price(state: &AppState, by: Decimal) {
-        let last = state.read(|e| e.price("BTCUSDT")).unwrap();
-        state
-            .execute(|e, now| e.set_price(now, "BTCUSDT", last + by))
-            .unwrap();
-    }
-
-    // docs v5/websocket/public/orderbook: a feed's `u` rises by one per message; a subscriber
-    // one message behind gets that message, one that fell behind what the feed keeps gets a
-    // snapshot at the feed's `u` ("a snapshot will be re-sent ... guaranteed to contain the
-    // latest data").
-    #[test]
-    fn a_subscriber_behind_the_log_gets_a_snapshot_at_the_feeds_u() {
-        let state = still_market();
-        let books = &state.books;
-        let start = Instant::now();
-        let first = books.open(&state, "BTCUSDT", 50, start).unwrap();
-        let mut u = first.u;
-        // Each poll a second later than the last, so the cadence always allows a message.
-        let changes = log_len(50) + 3;
-        for step in 1..=changes {
-            move_price(&state, dec!(0.5));
-            let at = start + Duration::from_secs(u64::try_from(step).unwrap());
-            let poll = books.poll(&state, "BTCUSDT", 50, u, at, true).unwrap();
-            assert!(poll.checked && poll.snapshot.is_none());
-            assert_eq!(poll.updates.len(), 1);
-            assert_eq!(poll.u, u + 1);
-            u = poll.u;
-        }
-        let later = start + Duration::from_secs(3_600);
-        let one_behind = books
-            .poll(&state, "BTCUSDT", 50, u - 1, later, false)
-            .unwrap();
-        assert_eq!((one_behind.updates.len(), one_behind.u), (1, u));
-        let lagging = books
-            .poll(&state, "BTCUSDT", 50, first.u, later, false)
-            .unwrap();
-        assert!(lagging.updates.is_empty());
-        let snapshot = lagging
-            .snapshot
-            .expect("a snapshot for a subscriber past the log");
-        assert_eq!(snapshot.u, u);
-        let engine = state.read(|e| e.book("BTCUSDT", 50)).unwrap();
-        let engine_bids: Vec<Level> = engine.bids.iter().map(|l| (l.price, l.qty)).collect();
-        assert_eq!(snapshot.bids, engine_bids);
-        // Nothing changed since: a prompt subscriber is sent nothing, and `u` stays.
-        let still = books.poll(&state, "BTCUSDT", 50, u, later, true).unwrap();
-        assert!(still.checked && still.updates.is_empty() && still.snapshot.is_none());
-        assert_eq!(still.u, u);
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@
 //! public book's push cadence), the mute and drop-every-connection faults, the idle deadline
 //! and the shutdown signal; nothing else touches the socket. What a stream does with a request
 //! or a batch of events is plain synchronous code in [`public`] and [`private`] that fills an
-//! [`Outbox`]; this module only moves frames.
+//! [`Outbox`](session::Outbox); this module only moves frames.
 //!
 //! Transport rules (issue 6 points 9, 14, 15): a session that falls a whole fan-out buffer of
 //! engine steps behind is closed (1013), as Bybit drops slow consumers; the client must
@@ -18,6 +18,7 @@
 pub(crate) mod feeds;
 mod private;
 mod public;
+mod session;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,15 +29,14 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bybit_types::ws::op::StreamReply;
 use futures_util::SinkExt;
-use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use crate::app::{Batch, Mute};
+use self::session::{Outbox, Request, Session};
+use crate::app::Batch;
+use crate::faults::Mute;
 use crate::server::stopped;
 use crate::AppState;
 
@@ -121,104 +121,6 @@ fn max_active_time(query: Option<&str>) -> Result<Option<Duration>, String> {
     let number: u64 = number.parse().unwrap_or(u64::MAX);
     let time = Duration::from_secs(number.saturating_mul(seconds_per_unit));
     Ok(Some(time.clamp(MIN_ACTIVE_TIME, MAX_ACTIVE_TIME)))
-}
-
-/// What one stream does; the socket loop in [`run`] drives it.
-trait Session: Send + 'static {
-    /// A reply to an operation in this stream's shape (the public stream always echoes
-    /// `req_id`, `""` when none was given; the private stream only when one was).
-    fn reply(
-        &self,
-        op: Option<&str>,
-        req_id: Option<&str>,
-        success: bool,
-        ret_msg: &str,
-    ) -> StreamReply;
-
-    /// Handles one well-formed request.
-    fn on_request(&mut self, state: &AppState, request: Request, out: &mut Outbox);
-
-    /// Handles the events of engine steps that arrived together, oldest first.
-    fn on_events(&mut self, state: &AppState, steps: &[Batch], out: &mut Outbox);
-
-    /// When the session next has something to send of its own accord (a throttled book
-    /// update, a periodic re-send), if ever.
-    fn due(&self) -> Option<Instant> {
-        None
-    }
-
-    /// Sends what is due at `now`.
-    fn on_due(&mut self, _state: &AppState, _now: Instant, _out: &mut Outbox) {}
-}
-
-/// Bybit's refusal of topics a connection already has (issue 16 item 4).
-fn already_subscribed(names: &[String]) -> String {
-    format!("error:already subscribed,topic:{}", names.join(","))
-}
-
-/// A client request: `{req_id?, op, args?}`.
-#[derive(Debug)]
-
-struct Request {
-    op: String,
-    req_id: Option<String>,
-    args: Vec<Value>,
-}
-
-/// Why a frame is not a request, and what of it could still be read for the reply.
-#[derive(Debug)]
-struct BadRequest {
-    op: Option<String>,
-    req_id: Option<String>,
-    reason: String,
-}
-
-impl Request {
-    fn parse(text: &str) -> Result<Request, BadRequest> {
-        let bad = |op: Option<String>, req_id: Option<String>, reason: &str| BadRequest {
-            op,
-            req_id,
-            reason: reason.to_owned(),
-        };
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-            return Err(bad(None, None, "error:request must be a JSON object"));
-        };
-        // Clients send req_id as text, but a number is echoed back rather than refused.
-        let req_id = match map.get("req_id") {
-            Some(Value::String(id)) => Some(id.clone()),
-            Some(Value::Number(id)) => Some(id.to_string()),
-            _ => None,
-        };
-        let Some(op) = map.get("op").and_then(Value::as_str).map(str::to_owned) else {
-            return Err(bad(None, req_id, "error:op is missing"));
-        };
-        let args = match map.get("args") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(args)) => args.clone(),
-            Some(_) => return Err(bad(Some(op), req_id, "error:args must be an array")),
-        };
-        Ok(Request { op, req_id, args })
-    }
-}
-
-/// The frames a session wants sent, already serialised.
-#[derive(Debug, Default)]
-struct Outbox(Vec<String>);
-
-impl Outbox {
-    fn push<T: Serialize>(&mut self, message: &T) {
-        // These wire types hold only strings, numbers, booleans and string-keyed maps, which
-        // serde_json always serialises; a failure would be a bug in a wire type, and sending
-        // nothing is the only answer that cannot confuse the client further.
-        if let Ok(text) = serde_json::to_string(message) {
-            self.0.push(text);
-        }
-    }
-
-    /// A message serialised once for every subscriber (a shared book feed's).
-    fn push_text(&mut self, text: &str) {
-        self.0.push(text.to_owned());
-    }
 }
 
 /// The session's subscriptions to the emulator's shared signals, taken before the upgrade
@@ -463,11 +365,6 @@ async fn send_all(socket: &mut WebSocket, out: Outbox) -> Result<(), axum::Error
         socket.feed(Message::text(text)).await?;
     }
     socket.flush().await
-}
-
-/// Whether a request argument list holds only strings; topics are always text.
-fn topic_args(args: &[Value]) -> Option<Vec<&str>> {
-    args.iter().map(Value::as_str).collect()
 }
 
 #[cfg(test)]

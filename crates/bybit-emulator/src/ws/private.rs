@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sim_engine::EngineEvent;
 
-use super::{already_subscribed, topic_args, Outbox, Request, Session};
+use super::session::{already_subscribed, topic_args, Outbox, Request, Session};
 use crate::app::Batch;
 use crate::AppState;
 

@@ -30,7 +30,7 @@ use sim_engine::{Engine, EngineEvent, PriceLimit};
 use tokio::time::Instant;
 
 use super::feeds::{Poll, Snapshot};
-use super::{already_subscribed, topic_args, Outbox, Request, Session};
+use super::session::{already_subscribed, topic_args, Outbox, Request, Session};
 use crate::app::Batch;
 use crate::AppState;
 

@@ -15,17 +15,26 @@
 //!   account (balance, positions, orders, fills) is kept in the journal file and continued
 //!   by the next start on it (`EXECUTION_PAPER_USDT` only sets a new journal's balance).
 //!
-//! [`Runtime::status`] is SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`;
-//! [`Runtime::shutdown`] stops tracking, closes the streams and drops the journal (every
-//! journal write is durable when it returns) within [`SHUTDOWN_GRACE`].
+//! [`Runtime::status`] is SPEC R-HEALTH-1's `{rest, wsPublic, wsPrivate}`.
+//!
+//! The routing's parts are one [`Router`] (live, dry-run or paper), never three optional ones.
+//! Its long-running tasks (the order follower, the public stream's drain, and a caller's own,
+//! e.g. `serve`'s) run under one root cancellation token with a task tracker ([`Tasks`],
+//! `tasks.rs`).
+//!
+//! [`Runtime::shutdown`] stops tracking, cancels the tasks' root and waits for them (bounded),
+//! closes the streams and drops the journal (every journal write is durable when it returns)
+//! within [`SHUTDOWN_GRACE`].
 
 pub mod lock;
+mod tasks;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::path::Path;
 
+use crate::config::{BybitEnv, Feature, JournalLocation, Routing, Settings, WsTuning};
 use anyhow::{anyhow, bail, Context, Result};
 use bybit_rest::{routes, BybitRest, RestClient, RestConfig};
 use bybit_types::Category;
@@ -39,9 +48,74 @@ use exec_journal::SqliteJournal;
 use exec_live::{LiveConfig, LiveExchange, Preflight};
 use exec_sim::{DryRunRouter, PaperRouter};
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
 
-use crate::config::{BybitEnv, Feature, JournalLocation, Routing, Settings, WsTuning};
+pub use tasks::Tasks;
+
+/// The router a runtime trades through: one per [`Routing`], holding what that routing
+/// built and nothing else.
+#[derive(Clone)]
+pub enum Router {
+    /// Live: the live adapters, tracking the private stream.
+    Live {
+        /// The live adapters.
+        exchange: Arc<LiveExchange>,
+        /// The private stream they track.
+        private: Arc<WsStream>,
+    },
+    /// Dry-run: nothing is sent; the live adapters serve instrument rules and prices only.
+    DryRun {
+        /// The dry-run router.
+        router: Arc<DryRunRouter>,
+        /// The live adapters it reads rules and prices from (no private stream, no tracking).
+        exchange: Arc<LiveExchange>,
+    },
+    /// Paper: the in-process exchange.
+    Paper(Arc<PaperRouter>),
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Router::Live { .. } => "Router::Live",
+            Router::DryRun { .. } => "Router::DryRun",
+            Router::Paper(_) => "Router::Paper",
+        })
+    }
+}
+
+impl Router {
+    /// The live adapters (live routing; in dry-run they serve rules and prices only).
+    pub fn live(&self) -> Option<&Arc<LiveExchange>> {
+        match self {
+            Router::Live { exchange, .. } | Router::DryRun { exchange, .. } => Some(exchange),
+            Router::Paper(_) => None,
+        }
+    }
+
+    /// The private stream (live routing only).
+    pub fn private(&self) -> Option<&Arc<WsStream>> {
+        match self {
+            Router::Live { private, .. } => Some(private),
+            Router::DryRun { .. } | Router::Paper(_) => None,
+        }
+    }
+
+    /// The paper router (paper routing).
+    pub fn paper(&self) -> Option<&Arc<PaperRouter>> {
+        match self {
+            Router::Paper(paper) => Some(paper),
+            Router::Live { .. } | Router::DryRun { .. } => None,
+        }
+    }
+
+    /// The dry-run router (dry-run routing).
+    pub fn dry_run(&self) -> Option<&Arc<DryRunRouter>> {
+        match self {
+            Router::DryRun { router, .. } => Some(router),
+            Router::Live { .. } | Router::Paper(_) => None,
+        }
+    }
+}
 
 /// How long [`Runtime::shutdown`] may take before it gives up waiting (the streams are
 /// cancelled either way). 3 s, so `serve`'s whole stop (HTTP drained first) fits SPEC's 5 s.
@@ -261,8 +335,10 @@ async fn wait_for(
     }
 }
 
-/// One running process of the layer. Fields are public so the application's modes (serve,
-/// ops, the demo, the suite) can reach every part; [`Runtime::shutdown`] ends it.
+/// One running process of the layer. What the application's modes (serve, ops, the demo, an
+/// embedding program) call directly is public (settings, bus, journal, gateway, ports, REST
+/// clients); the router of its routing ([`Router`]), the public stream and its tasks are reached
+/// through methods; [`Runtime::shutdown`] ends it.
 pub struct Runtime {
     /// What it was built from.
     pub settings: Settings,
@@ -270,8 +346,6 @@ pub struct Runtime {
     pub bus: EventBus,
     /// The intent journal.
     pub journal: Arc<dyn Journal>,
-    /// The error log, if configured.
-    pub error_log: Option<Arc<ErrorLog>>,
     /// The gateway (SPEC §7).
     pub gateway: Arc<Gateway>,
     /// The ports the gateway was built with.
@@ -283,16 +357,11 @@ pub struct Runtime {
     /// The REST client for public data ([`Settings::public_rest_url`], no keys).
     pub public_rest: Arc<RestClient>,
     /// The public stream (tickers of [`Settings::symbols`]).
-    pub public: Arc<WsStream>,
-    /// The private stream (live routing only).
-    pub private: Option<Arc<WsStream>>,
-    /// The live adapters (live routing; in dry-run they serve rules and prices only).
-    pub live: Option<Arc<LiveExchange>>,
-    /// The paper router (paper routing).
-    pub paper: Option<Arc<PaperRouter>>,
-    /// The dry-run router (dry-run routing).
-    pub dry_run: Option<Arc<DryRunRouter>>,
-    tasks: Mutex<Tasks>,
+    public: Arc<WsStream>,
+    /// The router of [`Settings::routing`].
+    router: Router,
+    /// The long-running tasks, stopped by [`shutdown`](Self::shutdown).
+    tasks: Tasks,
     /// The journal file's lock (one process per journal), released when the runtime is
     /// dropped or the process ends.
     journal_lock: Option<lock::JournalLock>,
@@ -351,7 +420,8 @@ fn rest_config(settings: &Settings, url: &str, with_keys: bool) -> RestConfig {
             config = config.credentials(c.clone());
         }
     }
-    config
+    // The gateway's outcome policy owns every create's re-send.
+    exec_live::gateway_rest_config(config)
 }
 
 /// The table where a journal file records which environment and routing it belongs to.
@@ -455,6 +525,12 @@ impl Runtime {
     /// [`start`](Self::start) publishing on `bus`: subscribe to it first to see every event
     /// of the start (the catch-up's order and position updates).
     pub async fn start_on_bus(settings: Settings, bus: EventBus) -> Result<Runtime> {
+        Self::start_with(settings, bus, Tasks::new()).await
+    }
+
+    /// [`start_on_bus`](Self::start_on_bus) with its long-running tasks under `tasks` (the
+    /// caller's own tasks, e.g. `serve`'s, share the root and are stopped with the runtime's).
+    pub async fn start_with(settings: Settings, bus: EventBus, tasks: Tasks) -> Result<Runtime> {
         settings.validate()?;
         for feature in features_used(settings.routing) {
             settings.require(*feature)?;
@@ -480,12 +556,11 @@ impl Runtime {
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
-        // Dropped on an early return: the tasks are aborted, so a failed start leaves nothing
-        // running.
-        let mut tasks = Tasks::default();
+        // On an early return the tasks are cancelled (the root's drop guard, once the caller's
+        // handle goes too), so a failed start leaves nothing running.
 
         let clock = Arc::new(SystemClock);
-        let (ports, live, paper, dry_run, private) = match settings.routing {
+        let (ports, router) = match settings.routing {
             Routing::Live => {
                 let creds = settings.require_credentials("live routing")?.clone();
                 // A skewed clock fails every signed request (10002): measure it first.
@@ -526,7 +601,7 @@ impl Runtime {
                     .map_err(|e| {
                         anyhow!("starting order tracking on {}: {e}", settings.rest_url)
                     })?;
-                tasks.0.push(tokio::spawn(drain(public_events, None)));
+                tasks.spawn(drain(public_events, None));
                 let ports = Ports {
                     router: exchange.clone(),
                     positions: exchange.clone(),
@@ -536,7 +611,7 @@ impl Runtime {
                     journal: journal.clone(),
                     clock: clock.clone(),
                 };
-                (ports, Some(exchange), None, None, Some(private))
+                (ports, Router::Live { exchange, private })
             }
             Routing::DryRun => {
                 subscribe_tickers(&public, &symbols).await;
@@ -570,7 +645,7 @@ impl Runtime {
                     journal.clone(),
                     balance,
                 ));
-                tasks.0.push(tokio::spawn(drain(public_events, None)));
+                tasks.spawn(drain(public_events, None));
                 let ports = Ports {
                     router: dry.clone(),
                     positions: dry.clone(),
@@ -580,7 +655,13 @@ impl Runtime {
                     journal: journal.clone(),
                     clock: clock.clone(),
                 };
-                (ports, Some(exchange), None, Some(dry), None)
+                (
+                    ports,
+                    Router::DryRun {
+                        router: dry,
+                        exchange,
+                    },
+                )
             }
             Routing::Paper => {
                 let engine = waiting_for(
@@ -593,9 +674,7 @@ impl Runtime {
                     .await
                     .context("opening the paper account")?;
                 let paper = Arc::new(paper);
-                tasks
-                    .0
-                    .push(tokio::spawn(drain(public_events, Some(paper.clone()))));
+                tasks.spawn(drain(public_events, Some(paper.clone())));
                 subscribe_tickers(&public, &symbols).await;
                 let ports = Ports {
                     router: paper.clone(),
@@ -606,41 +685,36 @@ impl Runtime {
                     journal: journal.clone(),
                     clock: clock.clone(),
                 };
-                (ports, None, Some(paper), None, None)
+                (ports, Router::Paper(paper))
             }
         };
 
         let mut config = GatewayConfig::new(settings.max_notional_usdt);
-        config.poll_interval = Duration::from_millis(20);
         // A plan on another symbol is refused before anything is sent (R-SAFE-1).
         config.symbols = Some(settings.symbols.iter().cloned().collect());
         config.on_tp_failure = settings.on_tp_failure;
         let gateway = match Gateway::new(ports.clone(), config, bus.clone(), error_log.clone()) {
             Ok(gateway) => Arc::new(gateway),
             Err(e) => {
-                if let Some(live) = &live {
+                if let Some(live) = router.live() {
                     live.shutdown().await;
                 }
                 return Err(e.into());
             }
         };
         // Each leg's status as the exchange last reported it (answers, pages, the manager).
-        tasks.0.push(gateway.follow_orders());
+        tasks.adopt(gateway.follow_orders());
         Ok(Runtime {
             settings,
             bus,
             journal,
-            error_log,
             gateway,
             ports,
             rest,
             public_rest,
             public,
-            private,
-            live,
-            paper,
-            dry_run,
-            tasks: Mutex::new(tasks),
+            router,
+            tasks,
             journal_lock,
         })
     }
@@ -648,6 +722,36 @@ impl Runtime {
     /// The settings it was built from.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The router of [`Settings::routing`].
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The live adapters (live routing; in dry-run they serve rules and prices only).
+    pub fn live(&self) -> Option<&Arc<LiveExchange>> {
+        self.router.live()
+    }
+
+    /// The private stream (live routing only).
+    pub fn private(&self) -> Option<&Arc<WsStream>> {
+        self.router.private()
+    }
+
+    /// The paper router (paper routing).
+    pub fn paper(&self) -> Option<&Arc<PaperRouter>> {
+        self.router.paper()
+    }
+
+    /// The public stream (tickers of [`Settings::symbols`]).
+    pub fn public(&self) -> &Arc<WsStream> {
+        &self.public
+    }
+
+    /// The long-running tasks (a caller's own tasks join them to be stopped with the runtime).
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
     }
 
     /// The pre-flight of [`Settings`]' symbols, leverage and minimum margin (SPEC R-ACC-2);
@@ -691,7 +795,7 @@ impl Runtime {
             ok: h.connected,
             last_msg_ago_sec: h.since_last_message.map(|d| d.as_secs()),
         };
-        let ws_private = match &self.private {
+        let ws_private = match self.router.private() {
             None => WsPrivateStatus {
                 ok: false,
                 last_msg_ago_sec: None,
@@ -743,15 +847,13 @@ impl Runtime {
                 gateway,
                 ports,
                 public,
-                private,
-                live,
-                paper,
-                dry_run,
+                router,
                 journal,
                 journal_lock,
                 ..
             } = self;
-            drop((gateway, ports, live, paper, dry_run, journal));
+            let private = router.private().cloned();
+            drop((gateway, ports, router, journal));
             // Released once the journal is closed (the gateway's handle went with it).
             drop(journal_lock);
             // The streams close when their last handle goes; close them here when this is it.
@@ -782,35 +884,13 @@ impl Runtime {
     }
 
     async fn stop_work(&self) -> bool {
-        if let Some(live) = &self.live {
+        if let Some(live) = self.router.live() {
             live.shutdown().await;
         }
-        let tasks = std::mem::take(
-            &mut self
-                .tasks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0,
-        );
-        for task in &tasks {
-            task.abort();
-        }
-        for task in tasks {
-            let _ = task.await;
-        }
-        true
-    }
-}
-
-/// Background tasks, aborted when dropped (a failed start, a runtime dropped unstopped).
-#[derive(Default)]
-struct Tasks(Vec<JoinHandle<()>>);
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
+        // The root's cancellation ends every task (the order follower, the drains, a caller's
+        // own); each ends at its next `.await`, so this wait is short. Every router journals a
+        // fill before it publishes it: nothing is left to drain.
+        self.tasks.shutdown(SHUTDOWN_GRACE).await
     }
 }
 

@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
-use super::http::App;
+use super::app::App;
 
 /// Money on the control API: a decimal string in the one strict grammar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

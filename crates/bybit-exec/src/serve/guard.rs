@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::http::App;
+use super::app::App;
 
 /// The header every control-API call carries. A plain HTML form cannot set it, and a script
 /// on another site that sets it must pass a CORS preflight, which this server never answers.

@@ -2,80 +2,32 @@
 //! control API that starts and closes paper trades.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use exec_gateway::{Journal, OrderSnapshot, Outcome, PositionState, TradeHistory, TradeState};
-use metrics_exporter_prometheus::PrometheusHandle;
+use axum::Json;
+use exec_gateway::{OrderSnapshot, PositionState, TradeHistory, TradeState};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 
 use super::api;
+use super::app::App;
+use super::cache::{cached_rest, EquityPoint};
 use super::metrics::{
     flag, FALLBACK_POLLING_ACTIVE, TRADING_HALTED, UNRESOLVED_ORDERS, WS_CONNECTED,
 };
-use super::snapshot::{cached_rest, Cache, EquityPoint};
-use super::watch::{EventLine, Seen};
+use super::unresolved::{unresolved_off_thread, Unresolved};
+use super::watch::EventLine;
 use crate::config::Routing;
-use crate::runtime::{BybitStatus, Runtime};
+use crate::runtime::BybitStatus;
 
 /// The status page: one file, inline CSS and JS, no build step.
 const PAGE: &str = include_str!("page.html");
 
-/// What every handler shares.
-#[derive(Debug)]
-pub(crate) struct App {
-    pub(crate) runtime: Runtime,
-    /// The events kept for `GET /api/events`.
-    pub(crate) hub: Arc<super::stream::Hub>,
-    /// The background reconciler's last pass.
-    pub(crate) reconciled: super::reconciler::Reconciled,
-    /// The reference trade manager (plans with `"manage": true`).
-    pub(crate) manager: crate::manager::Manager,
-    pub(crate) seen: Arc<Seen>,
-    pub(crate) metrics: PrometheusHandle,
-    /// Tags `recover()` found at start.
-    pub(crate) recovered: Vec<String>,
-    /// The address the server is bound to (the `Host` a control call must name).
-    pub(crate) addr: SocketAddr,
-    /// The exchange as last read by the refresher (`snapshot.rs`).
-    pub(crate) snapshot: Cache,
-}
-
-/// The largest request body read (a `TradePlan` is well under 1 KiB).
-pub(crate) const MAX_BODY: usize = 64 * 1024;
-
-/// The routes.
-pub(crate) fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/", get(page))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .route("/api/status", get(status))
-        .route("/api/events", get(super::stream::events))
-        .route("/api/trades", post(api::start_trade).get(api::trades))
-        .route("/api/trades/{tag}", get(api::trade))
-        .route("/api/trades/{tag}/tps", post(api::tps))
-        .route("/api/trades/{tag}/dcas", post(api::dcas))
-        .route("/api/trades/{tag}/breakeven", post(api::breakeven))
-        .route("/api/trades/{tag}/close", post(api::close))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        // Runs before any extractor, so a refused caller's body is never parsed.
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            super::guard::guard,
-        ))
-        .with_state(app)
-}
-
-async fn page() -> Html<&'static str> {
+pub(super) async fn page() -> Html<&'static str> {
     Html(PAGE)
 }
 
@@ -84,7 +36,7 @@ const AGE_HEADER: &str = "x-status-age-ms";
 
 /// SPEC R-HEALTH-1's JSON; HTTP 503 when REST or a stream this routing needs is down. REST
 /// is the refresher's last check (never a request of its own), the streams are read now.
-async fn health(State(app): State<Arc<App>>) -> Response {
+pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
     let (rest, age) = cached_rest(app.snapshot.get().as_deref());
     let status = app.runtime.status_with(rest);
     let code = if app.runtime.is_healthy(&status) {
@@ -117,7 +69,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Prometheus text: samples the gauges, then renders every metric recorded so far.
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
     let unresolved = unresolved_off_thread(&app).await.len();
     sample(&app, unresolved);
     app.metrics.run_upkeep();
@@ -133,19 +85,19 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 
 fn sample(app: &App, unresolved: usize) {
     let rt = &app.runtime;
-    let polling = rt.settings.routing == Routing::Live
-        && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet());
+    let polling =
+        rt.settings.routing == Routing::Live && rt.live().is_some_and(|l| l.private_stream_quiet());
     flag(FALLBACK_POLLING_ACTIVE, polling);
     flag(TRADING_HALTED, rt.gateway.halted().is_some());
     #[allow(clippy::cast_precision_loss, reason = "a count of orders")]
     metrics::gauge!(UNRESOLVED_ORDERS).set(unresolved as f64);
-    let public = rt.public.health();
+    let public = rt.public().health();
     metrics::gauge!(WS_CONNECTED, "stream" => "public").set(if public.connected {
         1.0
     } else {
         0.0
     });
-    if let Some(private) = &rt.private {
+    if let Some(private) = rt.private() {
         let h = private.health();
         metrics::gauge!(WS_CONNECTED, "stream" => "private").set(
             if h.connected && h.authenticated {
@@ -155,56 +107,6 @@ fn sample(app: &App, unresolved: usize) {
             },
         );
     }
-}
-
-/// An order of a known trade whose outcome the journal does not hold.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Unresolved {
-    pub(crate) tag: String,
-    leg: String,
-    order_link_id: String,
-    symbol: String,
-    side: String,
-    qty: Decimal,
-    kind: String,
-    /// `none` (sent, no answer journaled) or `unknown` (answered ambiguously, not looked up yet).
-    last_outcome: &'static str,
-}
-
-/// [`unresolved`] of the trades seen (the journal's owner thread does the reading).
-pub(crate) async fn unresolved_off_thread(app: &App) -> Vec<Unresolved> {
-    let tags = app.seen.tags();
-    unresolved(app.runtime.journal.as_ref(), &tags).await
-}
-
-/// The intents of `tags` whose last journaled outcome is none or `unknown`.
-async fn unresolved(journal: &dyn Journal, tags: &[String]) -> Vec<Unresolved> {
-    let mut out = Vec::new();
-    for tag in tags {
-        let Ok(rows) = journal.intents(tag).await else {
-            continue;
-        };
-        for row in rows {
-            let last = match row.outcomes.last() {
-                None => "none",
-                Some(Outcome::Unknown { .. }) => "unknown",
-                Some(_) => continue,
-            };
-            let i = row.intent;
-            out.push(Unresolved {
-                tag: tag.clone(),
-                leg: i.leg,
-                order_link_id: i.order_link_id,
-                symbol: i.symbol,
-                side: i.side,
-                qty: i.qty,
-                kind: i.kind,
-                last_outcome: last,
-            });
-        }
-    }
-    out
 }
 
 #[derive(Debug, Serialize)]
@@ -316,7 +218,7 @@ const HISTORY_ROWS: usize = 50;
 /// Everything the status page shows, in one read.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct StatusView {
+pub(super) struct StatusView {
     routing: String,
     env: String,
     healthy: bool,
@@ -334,7 +236,7 @@ struct StatusView {
     /// Trades whose state disagrees with the exchange or the journal: tag → why.
     flagged: BTreeMap<String, String>,
     /// The background reconciler's last pass.
-    reconciler: super::reconciler::LastPass,
+    reconciler: super::app::LastPass,
     /// Open orders that carry no trade tag of this layer.
     other_orders: Vec<OrderView>,
     unresolved: Vec<Unresolved>,
@@ -357,7 +259,7 @@ struct StatusView {
 }
 
 /// The page's JSON, from the refresher's last read: no request to the exchange of its own.
-async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
+pub(super) async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     let rt = &app.runtime;
     let snapshot = app.snapshot.get();
     let (rest, age) = cached_rest(snapshot.as_deref());
@@ -517,7 +419,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         health,
         halted: rt.gateway.halted(),
         fallback_polling: rt.settings.routing == Routing::Live
-            && rt.live.as_ref().is_some_and(|l| l.private_stream_quiet()),
+            && rt.live().is_some_and(|l| l.private_stream_quiet()),
         snapshot_age_ms: age,
         positions,
         orders_known,
@@ -533,7 +435,7 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         history_total,
         realised_pnl_total,
         equity: app.snapshot.series(),
-        paper_balance: match rt.paper.as_ref() {
+        paper_balance: match rt.paper() {
             Some(p) => {
                 let b = p.balance().await;
                 Some(json!({"wallet": b.wallet, "available": b.available}))
@@ -541,73 +443,4 @@ async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
             None => None,
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use exec_gateway::{Intent, MemoryJournal};
-    use rust_decimal_macros::dec;
-
-    use super::*;
-
-    fn intent(leg: &str) -> Intent {
-        Intent {
-            trade_tag: "T1".to_owned(),
-            leg: leg.to_owned(),
-            order_link_id: format!("andre_{leg}_T1"),
-            symbol: "BTCUSDT".to_owned(),
-            side: "Sell".to_owned(),
-            qty: dec!(0.01),
-            price: Some(dec!(51000)),
-            trigger_price: None,
-            kind: "limit".to_owned(),
-            reason: "setup_tps".to_owned(),
-            at_ms: 1,
-        }
-    }
-
-    // The outcome policy (STYLE.md): an order is settled by an answer or by a lookup, not by
-    // the passage of time.
-    #[tokio::test]
-    async fn an_order_is_unresolved_until_an_answer_or_a_lookup_is_journaled() {
-        let journal = MemoryJournal::new();
-        let unknown = Outcome::Unknown {
-            reason: "timeout".to_owned(),
-        };
-        for leg in ["TP1", "TP2", "TP3", "DCA1"] {
-            journal.record_intent(&intent(leg)).await.unwrap();
-        }
-        let link = |leg: &str| format!("andre_{leg}_T1");
-        // TP1: no answer at all. TP2: answered "unknown". TP3: unknown, then found by lookup.
-        journal
-            .record_outcome(&link("TP2"), &unknown, 2)
-            .await
-            .unwrap();
-        journal
-            .record_outcome(&link("TP3"), &unknown, 2)
-            .await
-            .unwrap();
-        let found = Outcome::Resolved {
-            found: true,
-            order_id: Some("1".to_owned()),
-        };
-        journal
-            .record_outcome(&link("TP3"), &found, 3)
-            .await
-            .unwrap();
-        let acked = Outcome::Acked {
-            order_id: "2".to_owned(),
-        };
-        journal
-            .record_outcome(&link("DCA1"), &acked, 2)
-            .await
-            .unwrap();
-
-        let open = unresolved(&journal, &["T1".to_owned(), "other".to_owned()]).await;
-        let got: Vec<(&str, &str)> = open
-            .iter()
-            .map(|u| (u.leg.as_str(), u.last_outcome))
-            .collect();
-        assert_eq!(got, [("TP1", "none"), ("TP2", "unknown")]);
-    }
 }

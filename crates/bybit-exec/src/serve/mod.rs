@@ -20,18 +20,29 @@
 //! `SERVE_HEADER_TIMEOUT_MS`, `SERVE_BODY_TIMEOUT_MS` and `SERVE_MAX_CONNECTIONS`. Every request
 //! first passes `guard.rs` (Host, Origin, request-target form; the control API's rules).
 //!
-//! Files: `http.rs` (routes), `guard.rs` (the guard), `api.rs` (the control API), `stream.rs` (the event
-//! stream), `reconciler.rs`, `watch.rs` (the bus watcher: counters, last events, trade tags),
-//! `snapshot.rs` (the one reader of the exchange for the page), `metrics.rs` (the recorder and
-//! sampled gauges), `page.html`; the trade manager is `crate::manager`.
+//! Files: `app.rs` (what every handler and task shares, and the reconciler's last pass),
+//! `routes.rs` (which path goes where), `http.rs` (`/health`, `/metrics`, the page and its
+//! JSON), `guard.rs` (the guard), `api.rs` (the control API), `stream.rs` and `hub.rs` (the
+//! event stream and the events it keeps), `reconciler.rs`, `watch.rs` (the bus watcher:
+//! counters, last events, trade tags), `snapshot.rs` and `cache.rs` (the one reader of the
+//! exchange for the page, and what it last read), `unresolved.rs` (intents without an
+//! outcome), `metrics.rs` (the recorder and sampled gauges), `page.html`; the trade manager is
+//! `crate::manager`. State files name no handler or task, so the files form no import cycle
+//! (`cargo xtask cycles`). The watcher, refresher, reconciler and manager run as a child of
+//! the runtime's tasks and are stopped before the runtime.
 
 pub mod api;
+mod app;
+mod cache;
 mod guard;
 mod http;
+mod hub;
 pub mod metrics;
 pub mod reconciler;
+mod routes;
 pub mod snapshot;
 pub mod stream;
+mod unresolved;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -43,7 +54,7 @@ use exec_events::EventBus;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigArgs, Routing, Settings};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Tasks};
 
 /// The address `serve` listens on unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
@@ -113,12 +124,12 @@ pub fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<()> {
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
-    app: Arc<http::App>,
+    app: Arc<app::App>,
     stop: tokio::sync::watch::Sender<bool>,
     http: JoinHandle<http_serve::Served>,
-    watcher: JoinHandle<()>,
-    refresher: JoinHandle<()>,
-    reconciler: JoinHandle<()>,
+    /// The bus watcher, the refresher and the reconciler: a child of the runtime's tasks,
+    /// stopped before the runtime.
+    tasks: Tasks,
 }
 
 impl Server {
@@ -135,9 +146,11 @@ impl Server {
         let prefix = exec_gateway::LinkIds::new(exec_gateway::DEFAULT_LINK_PREFIX)
             .context("the orderLinkId prefix")?;
         // Subscribed before the runtime starts, so the start's own events are counted.
-        let hub = Arc::new(stream::Hub::default());
-        let watcher = watch::spawn(&bus, prefix, seen.clone(), hub.clone());
-        let runtime = Runtime::start_on_bus(settings, bus).await?;
+        let hub = Arc::new(hub::Hub::default());
+        let root = Tasks::new();
+        let tasks = root.child();
+        watch::spawn(&bus, prefix, seen.clone(), hub.clone(), &tasks);
+        let runtime = Runtime::start_with(settings, bus, root).await?;
         let recovered = match crate::runtime::waiting_for(
             "recovery (the journal's open trades against the exchange)",
             runtime.gateway.recover(),
@@ -181,6 +194,7 @@ impl Server {
             runtime.gateway.clone(),
             runtime.ports.positions.clone(),
             crate::manager::Store::new(store),
+            &tasks,
         );
         // Managed trades are managed again, caught up with what filled while down.
         match manager.resume(runtime.journal.clone()).await {
@@ -191,8 +205,8 @@ impl Server {
             }
             Err(e) => seen.note(None, format!("managed trades not resumed: {e:#}")),
         }
-        let app = Arc::new(http::App {
-            reconciled: reconciler::Reconciled::default(),
+        let app = Arc::new(app::App {
+            reconciled: app::Reconciled::default(),
             manager,
             hub,
             runtime,
@@ -200,12 +214,12 @@ impl Server {
             metrics,
             recovered: tags,
             addr,
-            snapshot: snapshot::Cache::default(),
+            snapshot: cache::Cache::default(),
         });
         // The first read before serving, so the first page shows the exchange.
         snapshot::refresh(&app).await;
-        let refresher = snapshot::spawn(app.clone());
-        let reconciler = reconciler::spawn(app.clone(), app.runtime.settings.reconcile_every);
+        snapshot::spawn(app.clone(), &tasks);
+        reconciler::spawn(app.clone(), app.runtime.settings.reconcile_every, &tasks);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let limits = http_serve::Limits {
             header_read: app.runtime.settings.serve_http.header_timeout,
@@ -213,7 +227,7 @@ impl Server {
             max_connections: app.runtime.settings.serve_http.max_connections,
             shutdown_grace: HTTP_GRACE,
         };
-        let router = http::router(app.clone());
+        let router = routes::router(app.clone());
         let http = tokio::spawn(async move {
             http_serve::serve(listener, router, &limits, stopped, std::convert::identity).await
         });
@@ -222,9 +236,7 @@ impl Server {
             app,
             stop,
             http,
-            watcher,
-            refresher,
-            reconciler,
+            tasks,
         })
     }
 
@@ -258,9 +270,7 @@ impl Server {
             app,
             stop,
             mut http,
-            watcher,
-            refresher,
-            reconciler,
+            tasks,
             ..
         } = self;
         let _ = stop.send(true);
@@ -288,13 +298,12 @@ impl Server {
                 clean = false;
             }
         }
-        watcher.abort();
-        let _ = watcher.await;
+        // The watcher, refresher and reconciler: cancelled, each ends at its next `.await`.
+        if !tasks.shutdown(HTTP_DRAIN).await {
+            tracing::warn!("serve's background tasks still running after {HTTP_DRAIN:?}");
+            clean = false;
+        }
         app.manager.stop();
-        refresher.abort();
-        let _ = refresher.await;
-        reconciler.abort();
-        let _ = reconciler.await;
         // Connections' tasks drop their handle on the state as they end.
         let deadline = tokio::time::Instant::now() + HTTP_DRAIN;
         let mut app = app;
@@ -321,7 +330,7 @@ impl Server {
 /// SIGHUP (the terminal closed). Installed up front with [`StopSignals::install`], so a signal
 /// that arrives while the run is still starting is not lost nor fatal.
 #[derive(Debug)]
-pub(crate) struct StopSignals {
+pub struct StopSignals {
     #[cfg(unix)]
     streams: [(tokio::signal::unix::Signal, &'static str); 3],
 }
@@ -329,7 +338,7 @@ pub(crate) struct StopSignals {
 impl StopSignals {
     /// Installs the handlers (within a tokio runtime). From here on these signals no longer
     /// kill the process; [`StopSignals::recv`] reports them.
-    pub(crate) fn install() -> Result<StopSignals> {
+    pub fn install() -> Result<StopSignals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -351,7 +360,7 @@ impl StopSignals {
     }
 
     /// Waits for the next stop signal; answers its name.
-    pub(crate) async fn recv(&mut self) -> &'static str {
+    pub async fn recv(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             let [(int, a), (term, b), (hup, c)] = &mut self.streams;

@@ -7,13 +7,11 @@
 //! back to the normal pace. The decisions are the
 //! gateway's; this task only paces them and reports the last pass.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde::Serialize;
-use tokio::task::JoinHandle;
-
-use super::http::App;
+use super::app::App;
+use crate::runtime::Tasks;
 
 /// The default pace while passes succeed.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(3);
@@ -26,53 +24,6 @@ pub const RECONCILE_TIMEOUT: Duration = Duration::from_secs(20);
 pub const RECONCILE_TOTAL: &str = "bybit_exec_reconcile_passes_total";
 /// Every value of its `result` label.
 pub const RESULTS: [&str; 3] = ["settled", "unsettled", "failed"];
-
-/// What the last pass found, for `/api/status` and `/health`.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LastPass {
-    /// Passes run since the start.
-    pub passes: u64,
-    /// How long ago the last pass ended, ms (`null` before the first).
-    pub ago_ms: Option<u64>,
-    /// The last pass succeeded and left nothing unresolved, no trade unprotected.
-    pub settled: bool,
-    /// Intents still unresolved after the last successful pass.
-    pub unresolved: usize,
-    /// Why the last pass failed, if it did.
-    pub error: Option<String>,
-    #[serde(skip)]
-    ended: Option<Instant>,
-}
-
-/// The last pass, shared with the handlers.
-#[derive(Debug, Default)]
-pub struct Reconciled(Mutex<LastPass>);
-
-impl Reconciled {
-    /// A copy of the last pass, its age filled in.
-    pub fn last(&self) -> LastPass {
-        let mut last = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        last.ago_ms = last
-            .ended
-            .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
-        last
-    }
-
-    fn set(&self, f: impl FnOnce(&mut LastPass)) {
-        let mut last = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut last);
-        last.passes += 1;
-        last.ended = Some(Instant::now());
-    }
-}
 
 /// The wait after a pass: the pace `every` after a success, doubled after a failure (at
 /// most [`BACKOFF_CAP`] × `every`).
@@ -92,9 +43,10 @@ pub fn describe() {
     );
 }
 
-/// Runs passes until aborted, the first one `every` after the start's `recover()`.
-pub(crate) fn spawn(app: Arc<App>, every: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// Runs passes until `tasks` are stopped, the first one `every` after the start's
+/// `recover()`.
+pub(crate) fn spawn(app: Arc<App>, every: Duration, tasks: &Tasks) {
+    tasks.spawn(async move {
         let mut wait = every;
         loop {
             tokio::time::sleep(wait).await;

@@ -3,7 +3,7 @@
 //! Each event is sent with `id: <epoch>-<seq>` (`epoch`: when this server started, ms;
 //! `seq`: the bus's sequence number) and `event: <type>` (`order`, `fill`, `position`,
 //! `wallet`, `health`, `execution.error`, `would_send`), its data the event's JSON. A client
-//! that reconnects with `Last-Event-ID` gets what followed that id: the last [`REPLAY`] events
+//! that reconnects with `Last-Event-ID` gets what followed that id: the last [`REPLAY`](super::hub::REPLAY) events
 //! from memory, and **every fill** of this server's life after it — a fill older than the
 //! memory is re-read from the journal by its execId — so a reconnecting client misses no fill
 //! and gets none twice. An id of an earlier server (another epoch) resumes from this server's
@@ -11,136 +11,18 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use exec_events::{Envelope, Event};
+use exec_events::Event;
 use exec_gateway::DEFAULT_LINK_PREFIX;
 
-use super::http::App;
-
-/// How many events are kept for a reconnecting client.
-pub const REPLAY: usize = 2048;
-
-/// One event, ready to send.
-#[derive(Debug, Clone)]
-struct Item {
-    seq: u64,
-    name: &'static str,
-    data: String,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    ring: VecDeque<Arc<Item>>,
-    /// The execId of every fill of this server's life, by sequence number.
-    fills: BTreeMap<u64, String>,
-}
-
-/// The events kept for the stream; fed by the bus watcher.
-#[derive(Debug)]
-pub struct Hub {
-    epoch: u64,
-    inner: Mutex<Inner>,
-    latest: tokio::sync::watch::Sender<u64>,
-}
-
-fn name_of(event: &Event) -> &'static str {
-    match event {
-        Event::Order(_) => "order",
-        Event::Fill(_) => "fill",
-        Event::Position(_) => "position",
-        Event::Wallet(_) => "wallet",
-        Event::Health(_) => "health",
-        Event::ExecutionError(_) => "execution.error",
-        Event::WouldSend(_) => "would_send",
-    }
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .and_then(|d| u64::try_from(d.as_millis()).ok())
-            .unwrap_or(0);
-        Hub {
-            epoch,
-            inner: Mutex::default(),
-            latest: tokio::sync::watch::channel(0).0,
-        }
-    }
-}
-
-impl Hub {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Keeps one event of the bus.
-    pub fn push(&self, envelope: &Envelope) {
-        let data = serde_json::to_string(envelope.event.as_ref()).unwrap_or_default();
-        let item = Arc::new(Item {
-            seq: envelope.seq,
-            name: name_of(&envelope.event),
-            data,
-        });
-        {
-            let mut inner = self.lock();
-            if let Some(fill) = envelope.event.as_fill() {
-                inner.fills.insert(envelope.seq, fill.exec_id.clone());
-            }
-            if inner.ring.len() == REPLAY {
-                inner.ring.pop_front();
-            }
-            inner.ring.push_back(item);
-        }
-        self.latest.send_replace(envelope.seq);
-    }
-
-    /// The events after `after` kept in memory, the execIds of the fills after `after` that
-    /// memory no longer holds (with their sequence numbers), and whether other events were
-    /// lost in between.
-    fn after(&self, after: u64) -> (Vec<Arc<Item>>, Vec<(u64, String)>, bool) {
-        let inner = self.lock();
-        let oldest = inner.ring.front().map_or(u64::MAX, |i| i.seq);
-        let kept: Vec<Arc<Item>> = inner
-            .ring
-            .iter()
-            .filter(|i| i.seq > after)
-            .cloned()
-            .collect();
-        let from = after.saturating_add(1);
-        let older: Vec<(u64, String)> = if oldest > from {
-            inner
-                .fills
-                .range(from..oldest)
-                .map(|(s, id)| (*s, id.clone()))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let gap = oldest != u64::MAX && oldest > after.saturating_add(1);
-        (kept, older, gap)
-    }
-
-    /// The sequence number a `Last-Event-ID` stands for in this server (0: from the start).
-    fn resume_point(&self, last: Option<&str>) -> u64 {
-        let Some((epoch, seq)) = last.and_then(|l| l.trim().split_once('-')) else {
-            return 0;
-        };
-        match (epoch.parse::<u64>(), seq.parse::<u64>()) {
-            (Ok(e), Ok(s)) if e == self.epoch => s,
-            _ => 0,
-        }
-    }
-}
+use super::app::App;
+use super::hub::Item;
 
 fn sse_event(epoch: u64, item: &Item) -> SseEvent {
     SseEvent::default()
@@ -232,6 +114,9 @@ pub(crate) async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> R
 
 #[cfg(test)]
 mod tests {
+    use exec_events::Envelope;
+
+    use super::super::hub::{Hub, REPLAY};
     use super::*;
 
     #[test]

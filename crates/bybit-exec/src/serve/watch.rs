@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use exec_events::{ErrorKind, Event, EventBus, OrderEventKind, Received};
 use exec_gateway::{Leg, LinkIds};
 use serde::Serialize;
-use tokio::task::JoinHandle;
+
+use crate::runtime::Tasks;
 
 /// How many events the status page shows.
 pub const RING: usize = 50;
@@ -362,15 +363,16 @@ pub fn describe() {
 }
 
 /// Subscribes to `bus` now (so nothing published after this call is missed) and watches it
-/// until every publisher is gone or the task is aborted.
+/// until every publisher is gone or `tasks` are stopped.
 pub fn spawn(
     bus: &EventBus,
     links: LinkIds,
     seen: Arc<Seen>,
-    hub: Arc<super::stream::Hub>,
-) -> JoinHandle<()> {
+    hub: Arc<super::hub::Hub>,
+    tasks: &Tasks,
+) {
     let mut sub = bus.subscribe();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut sent = Sent::default();
         loop {
             match sub.recv().await {

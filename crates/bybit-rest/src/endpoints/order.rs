@@ -14,7 +14,7 @@ use bybit_types::rest::order::{
 };
 use bybit_types::{
     Category, ExecType, OrderFilter, OrderId, OrderLinkId, OrderStatus, OrderType, Price, Qty,
-    RetExtInfo, Side, SmpType, Symbol, TimeInForce, TimestampMs, TpslMode, TriggerBy,
+    RetExtInfo, SmpType, Symbol, TimeInForce, TimestampMs, TpslMode, TriggerBy, WireSide,
 };
 
 use crate::client::{Call, Reply, RestClient};
@@ -86,7 +86,7 @@ impl NewOrder {
                 .is_none_or(|t| *t == self.wire.order_type)
     }
 
-    fn new(symbol: Symbol, side: Side, order_type: OrderType, qty: Qty) -> Self {
+    fn new(symbol: Symbol, side: WireSide, order_type: OrderType, qty: Qty) -> Self {
         NewOrder {
             wire: CreateOrderRequest::new(
                 Category::Linear,
@@ -101,14 +101,14 @@ impl NewOrder {
     }
 
     /// A limit order (GTC unless [`time_in_force`](Self::time_in_force) says otherwise).
-    pub fn limit(symbol: Symbol, side: Side, qty: Qty, price: Price) -> Self {
+    pub fn limit(symbol: Symbol, side: WireSide, qty: Qty, price: Price) -> Self {
         let mut order = Self::new(symbol, side, OrderType::Limit, qty);
         order.wire.price = Some(price.get());
         order
     }
 
     /// A market order.
-    pub fn market(symbol: Symbol, side: Side, qty: Qty) -> Self {
+    pub fn market(symbol: Symbol, side: WireSide, qty: Qty) -> Self {
         Self::new(symbol, side, OrderType::Market, qty)
     }
 

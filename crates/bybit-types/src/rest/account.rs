@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::enums::{AccountType, MarginMode};
-use crate::wire;
+use crate::serde_helpers;
 
 /// `GET /v5/account/wallet-balance` result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,62 +23,62 @@ pub struct WalletBalance {
 #[serde(rename_all = "camelCase")]
 pub struct WalletAccount {
     /// Account type.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub account_type: Option<AccountType>,
     /// Initial margin rate.
-    #[serde(rename = "accountIMRate", default, with = "wire::opt_decimal")]
+    #[serde(rename = "accountIMRate", default, with = "serde_helpers::opt_decimal")]
     pub account_im_rate: Option<Decimal>,
     /// Initial margin rate at mark price.
     #[serde(
         rename = "accountIMRateByMp",
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub account_im_rate_by_mp: Option<Decimal>,
     /// Maintenance margin rate.
-    #[serde(rename = "accountMMRate", default, with = "wire::opt_decimal")]
+    #[serde(rename = "accountMMRate", default, with = "serde_helpers::opt_decimal")]
     pub account_mm_rate: Option<Decimal>,
     /// Maintenance margin rate at mark price.
     #[serde(
         rename = "accountMMRateByMp",
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub account_mm_rate_by_mp: Option<Decimal>,
     /// Total equity.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub total_equity: Option<Decimal>,
     /// Total wallet balance.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub total_wallet_balance: Option<Decimal>,
     /// Total margin balance.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub total_margin_balance: Option<Decimal>,
     /// Available balance for cross and portfolio margin.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub total_available_balance: Option<Decimal>,
     /// Unrealised profit and loss of perpetuals and futures.
-    #[serde(rename = "totalPerpUPL", default, with = "wire::opt_decimal")]
+    #[serde(rename = "totalPerpUPL", default, with = "serde_helpers::opt_decimal")]
     pub total_perp_upl: Option<Decimal>,
     /// Total initial margin.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub total_initial_margin: Option<Decimal>,
     /// Total initial margin at mark price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub total_initial_margin_by_mp: Option<Decimal>,
     /// Total maintenance margin.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub total_maintenance_margin: Option<Decimal>,
     /// Total maintenance margin at mark price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub total_maintenance_margin_by_mp: Option<Decimal>,
@@ -86,7 +86,7 @@ pub struct WalletAccount {
     #[serde(
         rename = "accountLTV",
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub account_ltv: Option<Decimal>,
@@ -109,56 +109,64 @@ pub struct WalletCoin {
     /// Coin name, e.g. `USDT`.
     pub coin: String,
     /// Equity in this coin.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub equity: Option<Decimal>,
     /// Equity in USD.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub usd_value: Option<Decimal>,
     /// Wallet balance.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub wallet_balance: Option<Decimal>,
     /// Deprecated free balance (classic spot).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub free: Option<Decimal>,
     /// Locked by spot orders.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub locked: Option<Decimal>,
     /// Spot hedging quantity.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub spot_hedging_qty: Option<Decimal>,
     /// Borrowed amount.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub borrow_amount: Option<Decimal>,
     /// Deprecated: still available to borrow.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub available_to_borrow: Option<Decimal>,
     /// Deprecated for unified accounts since 2025-01 and then sent as `""`, which is `None`.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub available_to_withdraw: Option<Decimal>,
     /// Accrued interest.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub accrued_interest: Option<Decimal>,
     /// Initial margin of open orders.
-    #[serde(rename = "totalOrderIM", default, with = "wire::opt_decimal")]
+    #[serde(rename = "totalOrderIM", default, with = "serde_helpers::opt_decimal")]
     pub total_order_im: Option<Decimal>,
     /// Initial margin of positions.
-    #[serde(rename = "totalPositionIM", default, with = "wire::opt_decimal")]
+    #[serde(
+        rename = "totalPositionIM",
+        default,
+        with = "serde_helpers::opt_decimal"
+    )]
     pub total_position_im: Option<Decimal>,
     /// Maintenance margin of positions.
-    #[serde(rename = "totalPositionMM", default, with = "wire::opt_decimal")]
+    #[serde(
+        rename = "totalPositionMM",
+        default,
+        with = "serde_helpers::opt_decimal"
+    )]
     pub total_position_mm: Option<Decimal>,
     /// Unrealised profit and loss.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub unrealised_pnl: Option<Decimal>,
     /// Cumulative realised profit and loss.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub cum_realised_pnl: Option<Decimal>,
     /// Bonus.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub bonus: Option<Decimal>,
     /// Whether the coin can serve as collateral.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,7 +177,7 @@ pub struct WalletCoin {
     /// Spot borrow amount.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub spot_borrow: Option<Decimal>,
@@ -180,10 +188,10 @@ pub struct WalletCoin {
 #[serde(rename_all = "camelCase")]
 pub struct AccountInfo {
     /// Account-wide margin mode.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub margin_mode: Option<MarginMode>,
     /// Last update time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub updated_time: Option<i64>,
     /// 1 classic, 3 UTA 1.0, 4 UTA 1.0 pro, 5 UTA 2.0, 6 UTA 2.0 pro.
     #[serde(default, skip_serializing_if = "Option::is_none")]

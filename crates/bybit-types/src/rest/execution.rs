@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::{Category, CreateType, ExecType, OrderType, StopOrderType};
 use crate::rest::Page;
-use crate::wire;
-use crate::Side;
+use crate::serde_helpers;
+use crate::WireSide;
 
 /// `GET /v5/execution/list` result.
 pub type ExecutionList = Page<Execution>;
@@ -21,7 +21,7 @@ pub struct Execution {
     /// Category (WebSocket only; REST has it once per page).
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub category: Option<Category>,
@@ -36,89 +36,89 @@ pub struct Execution {
     #[serde(default)]
     pub order_link_id: String,
     /// Side of the order.
-    pub side: Side,
+    pub side: WireSide,
     /// Order price.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub order_price: Option<Decimal>,
     /// Order quantity.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub order_qty: Option<Decimal>,
     /// Quantity of the order still open after this fill.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub leaves_qty: Option<Decimal>,
     /// Who created the order (WebSocket; newer REST).
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub create_type: Option<CreateType>,
     /// Order type.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub order_type: Option<OrderType>,
     /// Stop order type; `UNKNOWN` for plain orders.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub stop_order_type: Option<StopOrderType>,
     /// Fee of this fill (negative for a maker rebate).
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub exec_fee: Option<Decimal>,
     /// Fee of this fill in the newer REST spelling, where present.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub exec_fee_v2: Option<Decimal>,
     /// Execution id: unique per fill.
     pub exec_id: String,
     /// Fill price.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub exec_price: Decimal,
     /// Fill quantity.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub exec_qty: Decimal,
     /// Profit and loss of this fill (WebSocket; newer REST).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub exec_pnl: Option<Decimal>,
     /// Execution type.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub exec_type: Option<ExecType>,
     /// Fill value.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub exec_value: Option<Decimal>,
     /// Fill time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub exec_time: Option<i64>,
     /// Whether this side was the maker.
     #[serde(default)]
     pub is_maker: bool,
     /// Fee rate applied.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub fee_rate: Option<Decimal>,
     /// Implied volatility of the trade (options).
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub trade_iv: Option<Decimal>,
     /// Implied volatility of the mark price (options).
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub mark_iv: Option<Decimal>,
     /// Mark price at the fill.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub mark_price: Option<Decimal>,
     /// Index price at the fill (options).
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub index_price: Option<Decimal>,
     /// Underlying price at the fill (options).
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub underlying_price: Option<Decimal>,
     /// Block trade id; `""` for normal fills.
     #[serde(default)]
     pub block_trade_id: String,
     /// Position quantity this fill closed.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub closed_size: Option<Decimal>,
     /// Extra fees: an array on the stream, `""` in REST.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,10 +171,10 @@ pub struct ExtraFee {
     #[serde(default)]
     pub sub_fee_type: String,
     /// Fee rate.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub fee_rate: Option<Decimal>,
     /// Fee amount.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub fee: Option<Decimal>,
 }
 
@@ -185,17 +185,17 @@ pub struct ExtraFee {
 #[serde(rename_all = "camelCase")]
 pub struct FastExecution {
     /// Category.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub category: Option<Category>,
     /// Symbol name.
     pub symbol: String,
     /// Execution id.
     pub exec_id: String,
     /// Fill price.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub exec_price: Decimal,
     /// Fill quantity.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub exec_qty: Decimal,
     /// Bybit's order id.
     pub order_id: String,
@@ -206,9 +206,9 @@ pub struct FastExecution {
     #[serde(default)]
     pub order_link_id: String,
     /// Side of the order.
-    pub side: Side,
+    pub side: WireSide,
     /// Fill time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub exec_time: Option<i64>,
     /// Cross sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,14 +4,14 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::enums::{Category, ContractType, InstrumentStatus, TickDirection};
-use crate::wire;
+use crate::serde_helpers;
 
 /// `GET /v5/market/time` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerTime {
     /// Server time in seconds.
-    #[serde(with = "wire::int_str")]
+    #[serde(with = "serde_helpers::int_str")]
     pub time_second: i64,
     /// Server time in nanoseconds. Kept as text: it overflows nothing but is rarely needed.
     #[serde(default)]
@@ -55,7 +55,7 @@ pub struct InstrumentInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbol_id: Option<i64>,
     /// Contract type.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub contract_type: Option<ContractType>,
     /// Trading status.
     pub status: InstrumentStatus,
@@ -69,16 +69,16 @@ pub struct InstrumentInfo {
     #[serde(default)]
     pub settle_coin: String,
     /// Launch time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub launch_time: Option<i64>,
     /// Delivery time, ms; `0` for perpetuals.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub delivery_time: Option<i64>,
     /// Delivery fee rate; `""` for perpetuals.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub delivery_fee_rate: Option<Decimal>,
     /// Decimal places prices are printed with (may exceed the tick's, e.g. SOLUSDT).
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub price_scale: Option<i64>,
     /// Leverage bounds.
     pub leverage_filter: LeverageFilter,
@@ -96,10 +96,10 @@ pub struct InstrumentInfo {
     #[serde(default)]
     pub copy_trading: String,
     /// Upper funding rate.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub upper_funding_rate: Option<Decimal>,
     /// Lower funding rate.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub lower_funding_rate: Option<Decimal>,
     /// Whether it is a pre-market contract.
     #[serde(default)]
@@ -123,13 +123,13 @@ pub struct InstrumentInfo {
 #[serde(rename_all = "camelCase")]
 pub struct LeverageFilter {
     /// Minimum leverage.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub min_leverage: Decimal,
     /// Maximum leverage.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub max_leverage: Decimal,
     /// Leverage increment.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub leverage_step: Decimal,
 }
 
@@ -138,13 +138,13 @@ pub struct LeverageFilter {
 #[serde(rename_all = "camelCase")]
 pub struct PriceFilter {
     /// Minimum order price.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub min_price: Decimal,
     /// Maximum order price.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub max_price: Decimal,
     /// Price increment.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub tick_size: Decimal,
 }
 
@@ -153,22 +153,22 @@ pub struct PriceFilter {
 #[serde(rename_all = "camelCase")]
 pub struct LotSizeFilter {
     /// Maximum quantity of a limit or post-only order.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub max_order_qty: Decimal,
     /// Minimum quantity.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub min_order_qty: Decimal,
     /// Quantity increment.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub qty_step: Decimal,
     /// Deprecated; equal to `maxOrderQty` since 2024.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub post_only_max_order_qty: Option<Decimal>,
     /// Maximum quantity of a market order; older payloads lack it.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub max_mkt_order_qty: Option<Decimal>,
     /// Minimum order value in the quote coin; older payloads lack it.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub min_notional_value: Option<Decimal>,
 }
 
@@ -177,10 +177,10 @@ pub struct LotSizeFilter {
 #[serde(rename_all = "camelCase")]
 pub struct RiskParameters {
     /// Price-limit ratio X.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub price_limit_ratio_x: Option<Decimal>,
     /// Price-limit ratio Y.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub price_limit_ratio_y: Option<Decimal>,
 }
 
@@ -188,7 +188,7 @@ pub struct RiskParameters {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TickerList {
     /// The category asked for.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub category: Option<Category>,
     /// One ticker per symbol.
     #[serde(default)]
@@ -210,147 +210,147 @@ pub struct Ticker {
     /// Direction of the last price change.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tick_direction: Option<TickDirection>,
     /// Change over 24 h, as a fraction.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub price24h_pcnt: Option<Decimal>,
     /// Last traded price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub last_price: Option<Decimal>,
     /// Price 24 h ago.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub prev_price24h: Option<Decimal>,
     /// 24 h high.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub high_price24h: Option<Decimal>,
     /// 24 h low.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub low_price24h: Option<Decimal>,
     /// Price 1 h ago.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub prev_price1h: Option<Decimal>,
     /// Mark price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub mark_price: Option<Decimal>,
     /// Index price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub index_price: Option<Decimal>,
     /// Open interest, in contracts.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub open_interest: Option<Decimal>,
     /// Open interest value.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub open_interest_value: Option<Decimal>,
     /// 24 h turnover.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub turnover24h: Option<Decimal>,
     /// 24 h volume.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub volume24h: Option<Decimal>,
     /// Next funding time, ms; `""` for dated futures.
     #[serde(
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub next_funding_time: Option<i64>,
     /// Current funding rate; `""` for dated futures.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub funding_rate: Option<Decimal>,
     /// Funding interval in hours.
     #[serde(
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub funding_interval_hour: Option<i64>,
     /// Funding rate cap.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub funding_cap: Option<Decimal>,
     /// Best bid price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub bid1_price: Option<Decimal>,
     /// Best bid size.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub bid1_size: Option<Decimal>,
     /// Best ask price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub ask1_price: Option<Decimal>,
     /// Best ask size.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub ask1_size: Option<Decimal>,
@@ -360,49 +360,49 @@ pub struct Ticker {
     /// Basis rate (futures).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub basis_rate: Option<Decimal>,
     /// Basis (futures).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub basis: Option<Decimal>,
     /// Annualised basis rate (futures).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub basis_rate_year: Option<Decimal>,
     /// Delivery fee rate (futures).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub delivery_fee_rate: Option<Decimal>,
     /// Predicted delivery price (futures).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub predicted_delivery_price: Option<Decimal>,
     /// Estimated pre-market opening price.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub pre_open_price: Option<Decimal>,
     /// Estimated pre-market opening quantity.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub pre_qty: Option<Decimal>,
@@ -478,12 +478,12 @@ pub struct PriceLimit {
     /// Symbol.
     pub symbol: String,
     /// Highest price a buy may carry.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub buy_lmt: Option<Decimal>,
     /// Lowest price a sell may carry.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub sell_lmt: Option<Decimal>,
     /// When Bybit computed it, ms (a string on REST).
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub ts: Option<i64>,
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::enums::Category;
-use crate::wire;
+use crate::serde_helpers;
 
 pub mod account;
 pub mod execution;
@@ -17,7 +17,7 @@ pub mod position;
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     /// The category asked for.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub category: Option<Category>,
     /// The items on this page.
     #[serde(default = "Vec::new")]

@@ -13,8 +13,8 @@ use crate::enums::{
 use crate::envelope::{ItemResult, RetExtInfo};
 use crate::rest::execution::ExtraFees;
 use crate::rest::Page;
-use crate::wire;
-use crate::Side;
+use crate::serde_helpers;
+use crate::WireSide;
 
 /// `POST /v5/order/create`, `/amend` and `/cancel` result: the ids of the order acted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ impl CancelAllResult {
 #[serde(rename_all = "camelCase")]
 pub struct BatchOrderAck {
     /// Category of the order.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub category: Option<Category>,
     /// Symbol of the order.
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct BatchOrderAck {
     /// Creation time in ms (batch create only); `""` when the item failed.
     #[serde(
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub create_at: Option<i64>,
@@ -113,7 +113,7 @@ pub struct Order {
     /// Category (WebSocket only; REST has it once per page).
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub category: Option<Category>,
@@ -134,20 +134,20 @@ pub struct Order {
     /// Symbol name.
     pub symbol: String,
     /// Limit price; `"0"` or `""` for market orders.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub price: Option<Decimal>,
     /// Broker price (broker orders only).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub broker_order_price: Option<Decimal>,
     /// Order quantity.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub qty: Decimal,
     /// Side.
-    pub side: Side,
+    pub side: WireSide,
     /// 0 one-way, 1 hedge buy side, 2 hedge sell side.
     #[serde(default)]
     pub position_idx: i64,
@@ -156,39 +156,39 @@ pub struct Order {
     /// Who created the order (WebSocket; newer REST).
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub create_type: Option<CreateType>,
     /// Why it was cancelled; `UNKNOWN` when it was not.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub cancel_type: Option<CancelType>,
     /// Reject reason such as `EC_NoError` or `EC_PostOnlyWillTakeLiquidity`. Kept as text:
     /// the list is long, open-ended and only ever logged or matched on a few values.
     #[serde(default)]
     pub reject_reason: String,
     /// Average fill price; `""` or `"0"` when nothing filled.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub avg_price: Option<Decimal>,
     /// Quantity still open.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub leaves_qty: Option<Decimal>,
     /// Value still open.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub leaves_value: Option<Decimal>,
     /// Filled quantity.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub cum_exec_qty: Option<Decimal>,
     /// Filled value.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub cum_exec_value: Option<Decimal>,
     /// Fees paid (deprecated for linear and spot; see `cum_fee_detail`).
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub cum_exec_fee: Option<Decimal>,
     /// Closed profit and loss of this order (WebSocket).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub closed_pnl: Option<Decimal>,
@@ -196,19 +196,19 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee_currency: Option<String>,
     /// Time in force.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub time_in_force: Option<TimeInForce>,
     /// Order type.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub order_type: Option<OrderType>,
     /// Stop order type; `UNKNOWN` or `""` for plain orders.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub stop_order_type: Option<StopOrderType>,
     /// Trigger type of a spot OCO order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oco_trigger_by: Option<String>,
     /// Implied volatility (options).
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub order_iv: Option<Decimal>,
     /// Unit of a spot market order's qty (`baseCoin` / `quoteCoin`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,54 +216,54 @@ pub struct Order {
     /// Slippage tolerance type of a market order.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub slippage_tolerance_type: Option<SlippageToleranceType>,
     /// Slippage tolerance value.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub slippage_tolerance: Option<Decimal>,
     /// Trigger price of a conditional order; `"0"`/`""` when none.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub trigger_price: Option<Decimal>,
     /// Take-profit price; `"0"`/`""` when none.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub take_profit: Option<Decimal>,
     /// Stop-loss price; `"0"`/`""` when none.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub stop_loss: Option<Decimal>,
     /// TP/SL mode; `""` when the order has no TP/SL.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub tpsl_mode: Option<TpslMode>,
     /// Limit price of a partial take-profit.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub tp_limit_price: Option<Decimal>,
     /// Limit price of a partial stop-loss.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub sl_limit_price: Option<Decimal>,
     /// Price that triggers the take-profit.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub tp_trigger_by: Option<TriggerBy>,
     /// Price that triggers the stop-loss.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub sl_trigger_by: Option<TriggerBy>,
     /// 1 triggers on a rise, 2 on a fall, 0 not conditional.
     #[serde(default)]
     pub trigger_direction: i64,
     /// Price that triggers a conditional order.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub trigger_by: Option<TriggerBy>,
     /// Last price when the order was created.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub last_price_on_created: Option<Decimal>,
     /// Market price at placement (spot REST).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub base_price: Option<Decimal>,
@@ -277,7 +277,7 @@ pub struct Order {
     #[serde(default)]
     pub place_type: String,
     /// Self-match prevention type.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub smp_type: Option<SmpType>,
     /// Self-match prevention group; 0 when none.
     #[serde(default)]
@@ -286,10 +286,10 @@ pub struct Order {
     #[serde(default)]
     pub smp_order_id: String,
     /// Creation time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub created_time: Option<i64>,
     /// Last update time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub updated_time: Option<i64>,
     /// Extra fees (order history); `""` when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,7 +297,7 @@ pub struct Order {
     /// Fees paid so far, by coin.
     #[serde(
         default,
-        with = "wire::decimal_map",
+        with = "serde_helpers::decimal_map",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub cum_fee_detail: BTreeMap<String, Decimal>,
@@ -307,7 +307,7 @@ pub struct Order {
     /// Quantity matched against RPI orders.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub rpi_matched_qty: Option<Decimal>,
@@ -319,7 +319,7 @@ impl Order {
     pub fn new(
         order_id: impl Into<String>,
         symbol: impl Into<String>,
-        side: Side,
+        side: WireSide,
         qty: Decimal,
         order_status: OrderStatus,
     ) -> Self {
@@ -404,23 +404,23 @@ pub struct CreateOrderRequest {
     /// Symbol.
     pub symbol: String,
     /// Side.
-    pub side: Side,
+    pub side: WireSide,
     /// Order type.
     pub order_type: OrderType,
     /// Quantity.
-    #[serde(with = "wire::caller_decimal")]
+    #[serde(with = "serde_helpers::caller_decimal")]
     pub qty: Decimal,
     /// Limit price (ignored for market orders).
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub price: Option<Decimal>,
     /// Time in force; Bybit's default is GTC (IOC for market orders).
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub time_in_force: Option<TimeInForce>,
@@ -439,7 +439,7 @@ pub struct CreateOrderRequest {
     /// Trigger price, which makes the order conditional.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub trigger_price: Option<Decimal>,
@@ -449,91 +449,91 @@ pub struct CreateOrderRequest {
     /// Price that triggers a conditional order.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub trigger_by: Option<TriggerBy>,
     /// Take-profit price.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub take_profit: Option<Decimal>,
     /// Stop-loss price.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_loss: Option<Decimal>,
     /// Price that triggers the take-profit.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_trigger_by: Option<TriggerBy>,
     /// Price that triggers the stop-loss.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_trigger_by: Option<TriggerBy>,
     /// TP/SL mode.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tpsl_mode: Option<TpslMode>,
     /// Limit price of a partial take-profit.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_limit_price: Option<Decimal>,
     /// Limit price of a partial stop-loss.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_limit_price: Option<Decimal>,
     /// Order type of the take-profit.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_order_type: Option<OrderType>,
     /// Order type of the stop-loss.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_order_type: Option<OrderType>,
     /// Self-match prevention type.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub smp_type: Option<SmpType>,
     /// Slippage tolerance type of a market order.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub slippage_tolerance_type: Option<SlippageToleranceType>,
     /// Slippage tolerance value.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub slippage_tolerance: Option<Decimal>,
@@ -544,7 +544,7 @@ impl CreateOrderRequest {
     pub fn new(
         category: Category,
         symbol: impl Into<String>,
-        side: Side,
+        side: WireSide,
         order_type: OrderType,
         qty: Decimal,
     ) -> Self {
@@ -596,77 +596,77 @@ pub struct AmendOrderRequest {
     /// New quantity.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub qty: Option<Decimal>,
     /// New price.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub price: Option<Decimal>,
     /// New trigger price.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub trigger_price: Option<Decimal>,
     /// New take-profit; `0` removes it.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub take_profit: Option<Decimal>,
     /// New stop-loss; `0` removes it.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_loss: Option<Decimal>,
     /// Price that triggers the take-profit.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_trigger_by: Option<TriggerBy>,
     /// Price that triggers the stop-loss.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_trigger_by: Option<TriggerBy>,
     /// Price that triggers a conditional order.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub trigger_by: Option<TriggerBy>,
     /// TP/SL mode.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tpsl_mode: Option<TpslMode>,
     /// Limit price of a partial take-profit.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_limit_price: Option<Decimal>,
     /// Limit price of a partial stop-loss.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_limit_price: Option<Decimal>,
@@ -731,7 +731,7 @@ pub struct CancelOrderRequest {
     /// Spot only: which kind of order.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub order_filter: Option<OrderFilter>,
@@ -769,14 +769,14 @@ pub struct CancelAllOrdersRequest {
     /// Which kinds of order; Bybit's default is all of them, conditional and TP/SL included.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub order_filter: Option<OrderFilter>,
     /// `Stop` to cancel only conditional orders.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_order_type: Option<StopOrderType>,

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::{Category, OrderType, PositionStatus, TpslMode, TriggerBy};
 use crate::rest::Page;
-use crate::wire;
-use crate::Side;
+use crate::serde_helpers;
+use crate::WireSide;
 
 /// `GET /v5/position/list` result.
 pub type PositionList = Page<Position>;
@@ -23,17 +23,17 @@ pub struct Position {
     /// Category (WebSocket only; REST has it once per page).
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub category: Option<Category>,
     /// Symbol name.
     pub symbol: String,
     /// `Buy` long, `Sell` short, `None` flat (`""` on the wire).
-    #[serde(default, with = "wire::opt_side")]
-    pub side: Option<Side>,
+    #[serde(default, with = "serde_helpers::opt_side")]
+    pub side: Option<WireSide>,
     /// Position size; `"0"` when flat.
-    #[serde(with = "wire::decimal")]
+    #[serde(with = "serde_helpers::decimal")]
     pub size: Decimal,
     /// 0 one-way, 1 hedge buy side, 2 hedge sell side.
     #[serde(default)]
@@ -45,12 +45,12 @@ pub struct Position {
     #[serde(default)]
     pub risk_id: i64,
     /// Risk limit value.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub risk_limit_value: Option<Decimal>,
     /// Average entry price (REST spelling).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub avg_price: Option<Decimal>,
@@ -58,30 +58,30 @@ pub struct Position {
     #[serde(
         rename = "entryPrice",
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub ws_entry_price: Option<Decimal>,
     /// Mark price.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub mark_price: Option<Decimal>,
     /// Leverage; `""` under portfolio margin.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub leverage: Option<Decimal>,
     /// Break-even price (newer payloads).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub break_even_price: Option<Decimal>,
     /// Position value.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub position_value: Option<Decimal>,
     /// Deprecated position margin.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub position_balance: Option<Decimal>,
@@ -89,97 +89,97 @@ pub struct Position {
     #[serde(default)]
     pub auto_add_margin: i64,
     /// Position status.
-    #[serde(default, with = "wire::opt_enum")]
+    #[serde(default, with = "serde_helpers::opt_enum")]
     pub position_status: Option<PositionStatus>,
     /// Initial margin.
-    #[serde(rename = "positionIM", default, with = "wire::opt_decimal")]
+    #[serde(rename = "positionIM", default, with = "serde_helpers::opt_decimal")]
     pub position_im: Option<Decimal>,
     /// Initial margin at mark price (newer payloads).
     #[serde(
         rename = "positionIMByMp",
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub position_im_by_mp: Option<Decimal>,
     /// Maintenance margin.
-    #[serde(rename = "positionMM", default, with = "wire::opt_decimal")]
+    #[serde(rename = "positionMM", default, with = "serde_helpers::opt_decimal")]
     pub position_mm: Option<Decimal>,
     /// Maintenance margin at mark price (newer payloads).
     #[serde(
         rename = "positionMMByMp",
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub position_mm_by_mp: Option<Decimal>,
     /// Liquidation price; `""` when out of range or under portfolio margin.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub liq_price: Option<Decimal>,
     /// Deprecated bankruptcy price, usually `""`.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub bust_price: Option<Decimal>,
     /// Take-profit price; `"0"` or `""` when none.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub take_profit: Option<Decimal>,
     /// Stop-loss price; `"0"` or `""` when none.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub stop_loss: Option<Decimal>,
     /// Trailing-stop distance; `"0"` when none.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub trailing_stop: Option<Decimal>,
     /// Deprecated TP/SL mode, always `Full`.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tpsl_mode: Option<TpslMode>,
     /// Unrealised profit and loss.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub unrealised_pnl: Option<Decimal>,
     /// Realised profit and loss of the current holding.
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub cur_realised_pnl: Option<Decimal>,
     /// Cumulative realised profit and loss.
-    #[serde(default, with = "wire::opt_decimal")]
+    #[serde(default, with = "serde_helpers::opt_decimal")]
     pub cum_realised_pnl: Option<Decimal>,
     /// Settlement price of the session (USDC contracts).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub session_avg_price: Option<Decimal>,
     /// Delta (options only).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub delta: Option<Decimal>,
     /// Gamma (options only).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub gamma: Option<Decimal>,
     /// Vega (options only).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub vega: Option<Decimal>,
     /// Theta (options only).
     #[serde(
         default,
-        with = "wire::opt_decimal",
+        with = "serde_helpers::opt_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub theta: Option<Decimal>,
@@ -190,10 +190,10 @@ pub struct Position {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_reduce_only: Option<bool>,
     /// Creation time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub created_time: Option<i64>,
     /// Last update time, ms.
-    #[serde(default, with = "wire::opt_int_str")]
+    #[serde(default, with = "serde_helpers::opt_int_str")]
     pub updated_time: Option<i64>,
     /// When the position was opened, ms; 0 when flat (newer payloads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,14 +206,14 @@ pub struct Position {
     #[serde(
         default,
         alias = "mmrSysUpdateTime",
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub mmr_sys_updated_time: Option<i64>,
     /// When the system last lowered the leverage, ms.
     #[serde(
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub leverage_sys_updated_time: Option<i64>,
@@ -221,7 +221,7 @@ pub struct Position {
 
 impl Position {
     /// A position record for `symbol` with the given side and size and everything else empty.
-    pub fn new(symbol: impl Into<String>, side: Option<Side>, size: Decimal) -> Self {
+    pub fn new(symbol: impl Into<String>, side: Option<WireSide>, size: Decimal) -> Self {
         Position {
             category: None,
             symbol: symbol.into(),
@@ -282,8 +282,8 @@ impl Position {
     /// Size with a sign: positive long, negative short, zero flat.
     pub fn signed_size(&self) -> Decimal {
         match self.side {
-            Some(Side::Buy) => self.size,
-            Some(Side::Sell) => -self.size,
+            Some(WireSide::Buy) => self.size,
+            Some(WireSide::Sell) => -self.size,
             None => Decimal::ZERO,
         }
     }
@@ -298,10 +298,10 @@ pub struct SetLeverageRequest {
     /// Symbol.
     pub symbol: String,
     /// Leverage of the buy side.
-    #[serde(with = "wire::caller_decimal")]
+    #[serde(with = "serde_helpers::caller_decimal")]
     pub buy_leverage: Decimal,
     /// Leverage of the sell side; must equal `buy_leverage` in one-way or cross mode.
-    #[serde(with = "wire::caller_decimal")]
+    #[serde(with = "serde_helpers::caller_decimal")]
     pub sell_leverage: Decimal,
 }
 
@@ -336,84 +336,84 @@ pub struct TradingStopRequest {
     /// Take-profit price.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub take_profit: Option<Decimal>,
     /// Stop-loss price.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_loss: Option<Decimal>,
     /// Trailing-stop distance.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub trailing_stop: Option<Decimal>,
     /// Price that triggers the take-profit.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_trigger_by: Option<TriggerBy>,
     /// Price that triggers the stop-loss.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_trigger_by: Option<TriggerBy>,
     /// Price at which the trailing stop activates.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub active_price: Option<Decimal>,
     /// Take-profit size (`Partial` mode).
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_size: Option<Decimal>,
     /// Stop-loss size (`Partial` mode).
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_size: Option<Decimal>,
     /// Limit price of the take-profit.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_limit_price: Option<Decimal>,
     /// Limit price of the stop-loss.
     #[serde(
         default,
-        with = "wire::opt_caller_decimal",
+        with = "serde_helpers::opt_caller_decimal",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_limit_price: Option<Decimal>,
     /// Order type of the take-profit.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tp_order_type: Option<OrderType>,
     /// Order type of the stop-loss.
     #[serde(
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub sl_order_type: Option<OrderType>,

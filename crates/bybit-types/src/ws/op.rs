@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::envelope::RetExtInfo;
-use crate::{wire, Error};
+use crate::{serde_helpers, Error};
 
 /// A reply on the public or private stream (snake case): auth, subscribe, ping.
 ///
@@ -101,7 +101,7 @@ pub struct TradeHeader {
     #[serde(
         rename = "X-Bapi-Limit",
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub limit: Option<i64>,
@@ -109,7 +109,7 @@ pub struct TradeHeader {
     #[serde(
         rename = "X-Bapi-Limit-Status",
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub limit_status: Option<i64>,
@@ -117,7 +117,7 @@ pub struct TradeHeader {
     #[serde(
         rename = "X-Bapi-Limit-Reset-Timestamp",
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub limit_reset_timestamp: Option<i64>,
@@ -128,7 +128,7 @@ pub struct TradeHeader {
     #[serde(
         rename = "Timenow",
         default,
-        with = "wire::opt_int_str",
+        with = "serde_helpers::opt_int_str",
         skip_serializing_if = "Option::is_none"
     )]
     pub time_now: Option<i64>,

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::{TickDirection, UpdateType};
 use crate::rest::market::Ticker;
-use crate::wire;
-use crate::Side;
+use crate::serde_helpers;
+use crate::WireSide;
 
 /// A public topic message: `{topic, type, ts, data, cs?, cts?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,14 +81,14 @@ mod levels {
     use serde::{Deserialize, Deserializer, Serializer};
 
     use super::Level;
-    use crate::wire;
+    use crate::serde_helpers;
 
     /// A decimal that must be present, read with the crate's decimal rules.
     struct Required(Decimal);
 
     impl<'de> Deserialize<'de> for Required {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            wire::decimal::deserialize(d).map(Required)
+            serde_helpers::decimal::deserialize(d).map(Required)
         }
     }
 
@@ -120,18 +120,18 @@ pub struct PublicTrade {
     pub symbol: String,
     /// Taker side.
     #[serde(rename = "S")]
-    pub side: Side,
+    pub side: WireSide,
     /// Size.
-    #[serde(rename = "v", with = "wire::decimal")]
+    #[serde(rename = "v", with = "serde_helpers::decimal")]
     pub size: Decimal,
     /// Price.
-    #[serde(rename = "p", with = "wire::decimal")]
+    #[serde(rename = "p", with = "serde_helpers::decimal")]
     pub price: Decimal,
     /// Tick direction (derivatives).
     #[serde(
         rename = "L",
         default,
-        with = "wire::opt_enum",
+        with = "serde_helpers::opt_enum",
         skip_serializing_if = "Option::is_none"
     )]
     pub tick_direction: Option<TickDirection>,

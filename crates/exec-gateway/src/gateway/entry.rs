@@ -4,12 +4,15 @@ use bybit_meta::{OrderDraft, RoundingMode};
 use exec_events::ErrorKind;
 use rust_decimal::Decimal;
 
+use exec_events::{Event, Subscription};
+use tokio::time::Instant;
+
+use super::wait::{event_snapshot, listen, Heard};
 use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
 use crate::journal::{WriteKind, WriteStage};
 use crate::link_id::Leg;
-use crate::policy::Route;
-use crate::types::{OrderRequest, OrderSnapshot, OrderStatus, Phase, TradePlan};
+use crate::types::{OrderRequest, OrderSnapshot, OrderStatus, Phase, TimeInForce, TradePlan};
 
 /// What an entry came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,14 +212,17 @@ impl Gateway {
             trigger_price: None,
             trigger_direction: None,
             reduce_only: false,
+            time_in_force: TimeInForce::Ioc,
             order_link_id: self.links.id(tag, Leg::Entry)?,
         };
+        // Taken before the order is sent: its fill cannot pass unseen (R-WS-4).
+        let mut sub = self.bus.subscribe();
         let placed = self
-            .place_leg(tag, Leg::Entry, &req, Route::Entry, "execute_entry")
+            .place_leg(tag, Leg::Entry, &req, "execute_entry")
             .await?;
         let filled = match placed.snapshot.filter(|s| s.status == OrderStatus::Filled) {
             Some(done) => done,
-            None => self.await_fill(&req).await?,
+            None => self.await_fill(&req, &mut sub).await?,
         };
         let entry_price = filled.avg_price.ok_or_else(|| GatewayError::NotFilled {
             link_id: req.order_link_id.as_str().to_owned(),
@@ -231,20 +237,47 @@ impl Gateway {
     }
 
     /// Waits for a market order to finish: filled, or (IOC) cancelled after a partial fill.
+    /// Listens to `sub` (taken before the order was sent) for the order's events; looks it up
+    /// by orderLinkId only after [`stream_silence`](crate::GatewayConfig::stream_silence)
+    /// without news of it, and once more when `fill_timeout` has passed (`wait.rs`).
     pub(crate) async fn await_fill(
         &self,
         req: &OrderRequest,
+        sub: &mut Subscription,
     ) -> Result<OrderSnapshot, GatewayError> {
         let link = req.order_link_id.as_str();
-        let deadline = tokio::time::Instant::now() + self.config.fill_timeout;
+        let deadline = Instant::now() + self.config.fill_timeout;
         let mut last = "not seen".to_owned();
         loop {
-            match self
-                .ports
-                .router
-                .get_order(&req.symbol, &req.order_link_id)
+            // Past the deadline: one lookup confirms before the wait gives up.
+            let heard = if Instant::now() >= deadline {
+                Heard::Quiet
+            } else {
+                let until = (Instant::now() + self.config.stream_silence).min(deadline);
+                listen(sub, until, |event| match event {
+                    Event::Order(o) if o.order_link_id == link => Some(event_snapshot(o)),
+                    _ => None,
+                })
                 .await
-            {
+            };
+            let asked = matches!(heard, Heard::Quiet);
+            let seen = match heard {
+                Heard::News(o) => Ok(Some(o)),
+                Heard::Quiet => {
+                    self.ports
+                        .router
+                        .get_order(&req.symbol, &req.order_link_id)
+                        .await
+                }
+            };
+            match seen {
+                // A fill reported without its average price: the lookup gives it.
+                Ok(Some(o)) if o.avg_price.is_none() && o.filled_qty > Decimal::ZERO => {
+                    last = format!(
+                        "{:?}, {} filled, no average price yet",
+                        o.status, o.filled_qty
+                    );
+                }
                 Ok(Some(o)) if o.status == OrderStatus::Filled => return Ok(o),
                 Ok(Some(o)) if !o.status.is_open() => {
                     if o.filled_qty > Decimal::ZERO {
@@ -262,13 +295,12 @@ impl Gateway {
                 }
                 Err(e) => last = e.to_string(),
             }
-            if tokio::time::Instant::now() >= deadline {
+            if asked && Instant::now() >= deadline {
                 return Err(GatewayError::NotFilled {
                     link_id: link.to_owned(),
                     detail: last,
                 });
             }
-            tokio::time::sleep(self.config.poll_interval).await;
         }
     }
 }

@@ -1,14 +1,18 @@
 //! `move_to_breakeven` and `close_all` (SPEC R-GW-4, R-GW-5).
 
-use bybit_meta::RoundingMode;
-use rust_decimal::Decimal;
+use std::collections::HashMap;
 
+use bybit_meta::RoundingMode;
+use exec_events::{Event, Subscription};
+use rust_decimal::Decimal;
+use tokio::time::Instant;
+
+use super::wait::{event_status, listen, Heard};
 use super::{meta_error, Gateway};
 use crate::error::{GatewayError, PortError};
 use crate::journal::{WriteKind, WriteStage};
 use crate::link_id::{Leg, LegFilter};
-use crate::policy::Route;
-use crate::types::{OrderRequest, Phase, TradeState};
+use crate::types::{OrderRequest, OrderStatus, Phase, TimeInForce, TradeState};
 
 impl Gateway {
     /// Cancels the trade's remaining DCA orders, keeps its take-profits and (when
@@ -113,6 +117,9 @@ impl Gateway {
         };
         let rest = position.size - owned;
         let mut sent = Vec::new();
+        // Taken before a close is sent: its fills and the position's change cannot pass
+        // unseen (R-WS-4).
+        let mut sub = self.bus.subscribe();
         if let (false, Some(side)) = (owned.is_zero(), position.side) {
             let rules = self.rules(tag, &state.symbol).await?;
             let price = self.last_price(&state.symbol).await?;
@@ -139,25 +146,31 @@ impl Gateway {
                     trigger_price: None,
                     trigger_direction: None,
                     reduce_only: true,
+                    time_in_force: TimeInForce::Ioc,
                     order_link_id: self.links.id(tag, leg)?,
                 };
                 let why = format!("close_all: {reason}");
-                self.place_leg(tag, leg, &req, Route::Close(&why), &why)
-                    .await?;
+                self.place_leg(tag, leg, &req, &why).await?;
                 sent.push(req);
             }
         }
-        self.await_size(state, rest).await?;
-        // A market close never rests: read what became of each order now, so the trade's
-        // legs say "filled" here rather than whenever the stream's report is taken in.
-        for req in &sent {
-            if let Ok(Some(o)) = self
-                .ports
-                .router
-                .get_order(&req.symbol, &req.order_link_id)
-                .await
-            {
-                self.set_leg_status(req.order_link_id.as_str(), o.status, false);
+        if !sent.is_empty() {
+            let closes: Vec<&str> = sent.iter().map(|r| r.order_link_id.as_str()).collect();
+            let finished = self.await_size(state, rest, &mut sub, &closes).await?;
+            // A market close never rests: the trade's legs say what became of each order
+            // now, as the stream reported it, else as a lookup finds it.
+            for req in &sent {
+                let link = req.order_link_id.as_str();
+                if let Some(status) = finished.get(link) {
+                    self.set_leg_status(link, *status, false);
+                } else if let Ok(Some(o)) = self
+                    .ports
+                    .router
+                    .get_order(&req.symbol, &req.order_link_id)
+                    .await
+                {
+                    self.set_leg_status(link, o.status, false);
+                }
             }
         }
         self.update_trade(tag, |t| {
@@ -170,21 +183,60 @@ impl Gateway {
     }
 
     /// Waits until the position is down to `rest` (what the trade does not own; flat when
-    /// it owned it all).
-    async fn await_size(&self, state: &TradeState, rest: Decimal) -> Result<(), GatewayError> {
-        let deadline = tokio::time::Instant::now() + self.config.fill_timeout;
+    /// it owned it all), listening to `sub` (taken before the closes were sent) for the
+    /// symbol's position events; reads the position over REST only after
+    /// [`stream_silence`](crate::GatewayConfig::stream_silence) without one, and once more
+    /// when `fill_timeout` has passed (`wait.rs`). Returns the finished status of each of
+    /// `closes` the stream reported meanwhile.
+    async fn await_size(
+        &self,
+        state: &TradeState,
+        rest: Decimal,
+        sub: &mut Subscription,
+        closes: &[&str],
+    ) -> Result<HashMap<String, OrderStatus>, GatewayError> {
+        let deadline = Instant::now() + self.config.fill_timeout;
+        let symbol = state.symbol.as_str();
+        let mut finished = HashMap::new();
         loop {
-            let position = self.position(&state.symbol).await?;
-            if position.is_flat() || position.size <= rest {
-                return Ok(());
+            let heard = if Instant::now() >= deadline {
+                Heard::Quiet
+            } else {
+                let until = (Instant::now() + self.config.stream_silence).min(deadline);
+                listen(sub, until, |event| match event {
+                    Event::Position(p) if p.symbol == symbol => Some(p.size),
+                    Event::Order(o) if closes.contains(&o.order_link_id.as_str()) => {
+                        let status = event_status(o);
+                        if !status.is_open() {
+                            finished.insert(o.order_link_id.clone(), status);
+                        }
+                        None
+                    }
+                    _ => None,
+                })
+                .await
+            };
+            let (size, asked) = match heard {
+                Heard::News(size) => (size, false),
+                Heard::Quiet => {
+                    let position = self.position(&state.symbol).await?;
+                    let size = if position.is_flat() {
+                        Decimal::ZERO
+                    } else {
+                        position.size
+                    };
+                    (size, true)
+                }
+            };
+            if size <= rest {
+                return Ok(finished);
             }
-            if tokio::time::Instant::now() >= deadline {
+            if asked && Instant::now() >= deadline {
                 return Err(GatewayError::NotFlat {
-                    symbol: state.symbol.as_str().to_owned(),
-                    size: position.size,
+                    symbol: symbol.to_owned(),
+                    size,
                 });
             }
-            tokio::time::sleep(self.config.poll_interval).await;
         }
     }
 }

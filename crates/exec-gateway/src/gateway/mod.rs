@@ -8,15 +8,14 @@ mod entry;
 mod exit;
 mod orders;
 mod recover;
+mod wait;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bybit_meta::InstrumentRules;
 use bybit_types::Symbol;
-use exec_events::{
-    ErrorKind, ErrorLog, Event, EventBus, ExecutionError, OrderEvent, OrderEventKind, Received,
-};
+use exec_events::{ErrorKind, ErrorLog, Event, EventBus, ExecutionError, OrderEvent, Received};
 use rust_decimal::Decimal;
 
 use crate::clock::Clock;
@@ -323,16 +322,7 @@ impl Gateway {
     /// Takes an order event's status as its leg's last status seen (ignored for an order that
     /// is not one of this gateway's trades' legs).
     pub fn observe_order(&self, o: &OrderEvent) {
-        let status = match o.kind {
-            OrderEventKind::Accepted | OrderEventKind::Updated if o.trigger_price.is_some() => {
-                OrderStatus::Untriggered
-            }
-            OrderEventKind::Accepted | OrderEventKind::Updated => OrderStatus::Open,
-            OrderEventKind::PartiallyFilled => OrderStatus::PartiallyFilled,
-            OrderEventKind::Filled => OrderStatus::Filled,
-            OrderEventKind::Cancelled => OrderStatus::Cancelled,
-            OrderEventKind::Rejected => OrderStatus::Rejected,
-        };
+        let status = wait::event_status(o);
         self.set_leg_status(&o.order_link_id, status, true);
     }
 

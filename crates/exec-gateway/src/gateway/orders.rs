@@ -10,9 +10,9 @@ use super::{lock, meta_error, EntryResult, Gateway};
 use crate::config::{DcaMode, TpFailurePolicy};
 use crate::error::GatewayError;
 use crate::link_id::{Leg, LegFilter};
-use crate::policy::Route;
 use crate::types::{
-    OrderRequest, OrderSnapshot, Phase, PositionState, TradePlan, TradeState, TriggerDirection,
+    OrderRequest, OrderSnapshot, Phase, PositionState, TimeInForce, TradePlan, TradeState,
+    TriggerDirection,
 };
 
 /// What [`Gateway::open_trade`] did: the entry's fill and the trade as it now stands (legs
@@ -236,12 +236,10 @@ impl Gateway {
                         trigger_price: None,
                         trigger_direction: None,
                         reduce_only: true,
+                        time_in_force: TimeInForce::Gtc,
                         order_link_id: link.clone(),
                     };
-                    if let Err(e) = self
-                        .place_leg(tag, *leg, &req, Route::Tp, "setup_tps")
-                        .await
-                    {
+                    if let Err(e) = self.place_leg(tag, *leg, &req, "setup_tps").await {
                         if e.is_fatal() || e.aborts_trade() {
                             return Err(e);
                         }
@@ -491,10 +489,7 @@ impl Gateway {
         // never leaves the earlier ones resting.
         let mut first_error = None;
         for (leg, req) in to_send {
-            match self
-                .place_leg(tag, leg, &req, Route::Dca, "setup_dcas")
-                .await
-            {
+            match self.place_leg(tag, leg, &req, "setup_dcas").await {
                 Ok(_) => self.leg_fixed(tag, leg),
                 Err(e) if e.is_fatal() || e.aborts_trade() => return Err(e),
                 Err(e) => {
@@ -577,6 +572,7 @@ impl Gateway {
                 trigger_price: trigger,
                 trigger_direction: direction,
                 reduce_only: false,
+                time_in_force: TimeInForce::Gtc,
                 order_link_id: link,
             })
         }

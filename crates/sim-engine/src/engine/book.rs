@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use bybit_meta::RoundingMode;
-use bybit_types::{OrderStatus, OrderType, Side};
+use bybit_types::{OrderStatus, OrderType, WireSide};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
@@ -62,10 +62,10 @@ impl Engine {
             // An order that would cross the synthetic book is not shown (it cannot rest there
             // for long); everything else joins or makes its level.
             match o.side {
-                Side::Buy if best_ask.is_none_or(|a| o.price < a) => {
+                WireSide::Buy if best_ask.is_none_or(|a| o.price < a) => {
                     *bids.entry(o.price).or_default() += o.leaves;
                 }
-                Side::Sell if best_bid.is_none_or(|b| o.price > b) => {
+                WireSide::Sell if best_bid.is_none_or(|b| o.price > b) => {
                     *asks.entry(o.price).or_default() += o.leaves;
                 }
                 _ => {}
@@ -90,8 +90,8 @@ impl Engine {
     ) -> Result<BookSnapshot, Reject> {
         self.instrument(symbol)?;
         Ok(BookSnapshot {
-            bids: self.synthetic_side(symbol, Side::Buy, depth, |_| true),
-            asks: self.synthetic_side(symbol, Side::Sell, depth, |_| true),
+            bids: self.synthetic_side(symbol, WireSide::Buy, depth, |_| true),
+            asks: self.synthetic_side(symbol, WireSide::Sell, depth, |_| true),
         })
     }
 
@@ -100,7 +100,7 @@ impl Engine {
     fn synthetic_side(
         &self,
         symbol: &str,
-        side: Side,
+        side: WireSide,
         depth: usize,
         mut keep: impl FnMut(&Level) -> bool,
     ) -> Vec<Level> {
@@ -120,8 +120,8 @@ impl Engine {
             let offset = step * Decimal::from(i);
             let offset_ticks = u64::from(spacing) * u64::try_from(i).unwrap_or(u64::MAX);
             let (price, ticks) = match side {
-                Side::Buy => (last - offset, last_ticks.saturating_sub(offset_ticks)),
-                Side::Sell => (last + offset, last_ticks.saturating_add(offset_ticks)),
+                WireSide::Buy => (last - offset, last_ticks.saturating_sub(offset_ticks)),
+                WireSide::Sell => (last + offset, last_ticks.saturating_add(offset_ticks)),
             };
             // Past the end of the price filter nothing more can be quoted.
             if price <= Decimal::ZERO || price < rules.min_price() || price > rules.max_price() {
@@ -288,7 +288,7 @@ impl Engine {
         symbol: &str,
         price: Decimal,
         qty: Decimal,
-        taker: Option<Side>,
+        taker: Option<WireSide>,
     ) {
         let now = self.now;
         let trade_id = self.uuid();
@@ -296,9 +296,9 @@ impl Engine {
             return;
         };
         let side = taker.unwrap_or(if price >= m.last {
-            Side::Buy
+            WireSide::Buy
         } else {
-            Side::Sell
+            WireSide::Sell
         });
         m.print(price, qty);
         m.last_taker = side;
@@ -318,7 +318,7 @@ impl Engine {
         self.outbox.markets.insert(symbol.to_owned());
     }
 
-    pub(super) fn best_opposite(&self, symbol: &str, side: Side) -> Decimal {
+    pub(super) fn best_opposite(&self, symbol: &str, side: WireSide) -> Decimal {
         let Ok(inst) = self.instrument(symbol) else {
             return Decimal::ZERO;
         };
@@ -326,16 +326,16 @@ impl Engine {
             inst.rules.tick_size() * Decimal::from(self.book_shape(symbol).spacing_ticks.max(1));
         let last = self.last_price(symbol);
         match side {
-            Side::Buy => last + spacing,
-            Side::Sell => last - spacing,
+            WireSide::Buy => last + spacing,
+            WireSide::Sell => last - spacing,
         }
     }
 
-    pub(super) fn is_marketable(&self, symbol: &str, side: Side, price: Decimal) -> bool {
+    pub(super) fn is_marketable(&self, symbol: &str, side: WireSide, price: Decimal) -> bool {
         let best = self.best_opposite(symbol, side);
         match side {
-            Side::Buy => price >= best,
-            Side::Sell => price <= best,
+            WireSide::Buy => price >= best,
+            WireSide::Sell => price <= best,
         }
     }
 
@@ -344,15 +344,15 @@ impl Engine {
     pub(super) fn reachable(
         &self,
         symbol: &str,
-        side: Side,
+        side: WireSide,
         limit: Decimal,
         needed: Decimal,
     ) -> Vec<Level> {
         let mut covered = Decimal::ZERO;
         self.synthetic_side(symbol, side.opposite(), usize::MAX, |l| {
             let within = match side {
-                Side::Buy => l.price <= limit,
-                Side::Sell => l.price >= limit,
+                WireSide::Buy => l.price <= limit,
+                WireSide::Sell => l.price >= limit,
             };
             let take = within && covered < needed;
             covered += l.qty;

@@ -1,7 +1,7 @@
 //! Funding: every funding interval linear positions pay or receive funding, reported as
 //! `execType` `Funding` executions (v5/enum execType; v5/websocket/private/execution).
 
-use bybit_types::{CreateType, ExecType, OrderType, Side};
+use bybit_types::{CreateType, ExecType, OrderType, WireSide};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::Engine;
@@ -45,7 +45,7 @@ impl Engine {
         let mark = self.last_price(symbol);
         let rate = self.funding_rate;
         let value = pos.size * mark;
-        let direction = if side == Side::Buy {
+        let direction = if side == WireSide::Buy {
             Decimal::ONE
         } else {
             Decimal::NEGATIVE_ONE

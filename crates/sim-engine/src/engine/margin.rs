@@ -1,6 +1,6 @@
 //! Margin and cost: the initial margin positions and open orders hold, what an order needs.
 
-use bybit_types::{OrderStatus, Side};
+use bybit_types::{OrderStatus, WireSide};
 use rust_decimal::Decimal;
 
 use super::{Engine, MAINTENANCE_RATE};
@@ -29,7 +29,7 @@ impl Engine {
     pub(super) fn order_im_with(
         &self,
         symbol: &str,
-        extra: Option<(Side, Decimal, Decimal)>,
+        extra: Option<(WireSide, Decimal, Decimal)>,
         without: Option<u64>,
     ) -> Decimal {
         let pos = self.position_view(symbol);
@@ -46,7 +46,7 @@ impl Engine {
             })
             .map(|o| (o.side, o.leaves, o.price));
         for (side, qty, price) in resting.chain(extra) {
-            let book = if side == Side::Buy {
+            let book = if side == WireSide::Buy {
                 &mut buy
             } else {
                 &mut sell
@@ -62,8 +62,8 @@ impl Engine {
             }
         };
         let (buy_covered, sell_covered) = match pos.side {
-            Some(Side::Buy) => (Decimal::ZERO, pos.size),
-            Some(Side::Sell) => (pos.size, Decimal::ZERO),
+            Some(WireSide::Buy) => (Decimal::ZERO, pos.size),
+            Some(WireSide::Sell) => (pos.size, Decimal::ZERO),
             None => (Decimal::ZERO, Decimal::ZERO),
         };
         (excess(buy, buy_covered) + excess(sell, sell_covered)) / leverage
@@ -102,7 +102,7 @@ impl Engine {
     pub(super) fn order_cost(
         &self,
         symbol: &str,
-        side: Side,
+        side: WireSide,
         qty: Decimal,
         price: Decimal,
     ) -> Decimal {
@@ -112,7 +112,7 @@ impl Engine {
     pub(super) fn order_cost_replacing(
         &self,
         symbol: &str,
-        side: Side,
+        side: WireSide,
         qty: Decimal,
         price: Decimal,
         replacing: Option<u64>,

@@ -2,7 +2,7 @@
 
 use bybit_meta::RoundingMode;
 use bybit_types::{
-    CancelType, CreateType, ExecType, OrderStatus, OrderType, Side, StopOrderType, TimeInForce,
+    CancelType, CreateType, ExecType, OrderStatus, OrderType, StopOrderType, TimeInForce, WireSide,
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::borrow::Cow;
@@ -181,12 +181,12 @@ impl Engine {
         &mut self,
         symbol: &str,
         kind: StopOrderType,
-        side: Side,
+        side: WireSide,
         price: Decimal,
     ) {
         let is_tp = kind == StopOrderType::TakeProfit;
         // A long's take-profit waits for a rise, its stop-loss for a fall; a short's the reverse.
-        let direction = if (side == Side::Sell) == is_tp {
+        let direction = if (side == WireSide::Sell) == is_tp {
             TriggerDirection::Rise
         } else {
             TriggerDirection::Fall
@@ -252,8 +252,11 @@ impl Engine {
     /// level (partial fills).
     pub(super) fn fill_resting(&mut self, symbol: &str) {
         let last = self.last_price(symbol);
-        let taker = self.markets.get(symbol).map_or(Side::Buy, |m| m.last_taker);
-        let resting: Vec<(u64, Side, Decimal)> = self
+        let taker = self
+            .markets
+            .get(symbol)
+            .map_or(WireSide::Buy, |m| m.last_taker);
+        let resting: Vec<(u64, WireSide, Decimal)> = self
             .open_iter()
             .filter(|o| {
                 o.symbol == symbol
@@ -270,8 +273,8 @@ impl Engine {
                 continue;
             }
             let through = match side {
-                Side::Buy => last < price,
-                Side::Sell => last > price,
+                WireSide::Buy => last < price,
+                WireSide::Sell => last > price,
             };
             let touch = last == price;
             if !through && !touch {
@@ -311,12 +314,12 @@ impl Engine {
         let last = self.last_price(&symbol);
         let limit = if is_market {
             let cap = match side {
-                Side::Buy => round_price(
+                WireSide::Buy => round_price(
                     &rules,
                     last * (Decimal::ONE + protection),
                     RoundingMode::Down,
                 ),
-                Side::Sell => {
+                WireSide::Sell => {
                     round_price(&rules, last * (Decimal::ONE - protection), RoundingMode::Up)
                 }
             };

@@ -2,8 +2,8 @@
 
 use bybit_meta::InstrumentRules;
 use bybit_types::{
-    CancelType, CreateType, InstrumentStatus, OrderStatus, OrderType, Side, StopOrderType,
-    TimeInForce,
+    CancelType, CreateType, InstrumentStatus, OrderStatus, OrderType, StopOrderType, TimeInForce,
+    WireSide,
 };
 use rust_decimal::Decimal;
 use std::borrow::Cow;
@@ -285,12 +285,12 @@ impl Engine {
 
     /// A long's take-profit above `base` and stop-loss below it; a short's the other way.
     pub(super) fn check_stop_side(
-        side: Side,
+        side: WireSide,
         value: Decimal,
         base: Decimal,
         is_tp: bool,
     ) -> Result<(), Reject> {
-        let above = (side == Side::Buy) == is_tp;
+        let above = (side == WireSide::Buy) == is_tp;
         let name = if is_tp { "TakeProfit" } else { "StopLoss" };
         if above && value <= base {
             return Err(Reject::params(format!(

@@ -17,7 +17,7 @@
 //! its outer term. A client never recomputes it: it reads the band from the endpoint.
 
 use bybit_meta::RoundingMode;
-use bybit_types::Side;
+use bybit_types::WireSide;
 use rust_decimal::Decimal;
 
 use super::Engine;
@@ -110,7 +110,7 @@ impl Engine {
     pub(super) fn apply_band(
         &self,
         symbol: &str,
-        side: Side,
+        side: WireSide,
         price: Decimal,
         reference: Decimal,
     ) -> Result<Decimal, Reject> {
@@ -119,11 +119,11 @@ impl Engine {
         };
         let adjust = self.limit_px.futures;
         match side {
-            Side::Buy if price > band.buy_max => match adjust {
+            WireSide::Buy if price > band.buy_max => match adjust {
                 true => Ok(band.buy_max),
                 false => Err(Reject::above_max_buy_price()),
             },
-            Side::Sell if price < band.sell_min => match adjust {
+            WireSide::Sell if price < band.sell_min => match adjust {
                 true => Ok(band.sell_min),
                 false => Err(Reject::below_min_sell_price()),
             },

@@ -9,7 +9,6 @@ use crate::command::{ExecutionQuery, OrderKey, OrderQuery};
 use crate::config::FeeRates;
 use crate::reject::Reject;
 use crate::state::OrderState;
-use crate::wire_out::Wire;
 
 impl Engine {
     pub(crate) fn find(&self, key: &OrderKey, symbol: &str) -> Option<u64> {
@@ -66,7 +65,7 @@ impl Engine {
                 )
             })
             .filter(|o| keep(o))
-            .map(|o| self.order_wire(o, Wire::Rest))
+            .map(|o| self.order_on_rest(o))
             .collect()
     }
 

@@ -1,4 +1,5 @@
-//! Serde helpers for Bybit's number conventions, and the macro behind every wire enum.
+//! Serde helpers for Bybit's number conventions, and the macro behind every wire enum (a
+//! string enum as Bybit writes it: "wire" in this workspace always means Bybit's format).
 //!
 //! Bybit sends prices, quantities and most timestamps as JSON strings, and uses `""` where it
 //! means "no value" (REFERENCE.md §13). Fields use these modules through
@@ -12,6 +13,8 @@ use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
 use crate::number::{parse_decimal, parse_exchange_decimal};
+
+pub use crate::primitives::opt_side;
 
 /// A decimal written as a string (`"0.10"`) or, leniently, as a JSON number. Text goes through
 /// [`parse_exchange_decimal`] (the plain grammar or an exponent form) or, for what a caller
@@ -238,26 +241,6 @@ pub mod int_str {
     }
 }
 
-/// An optional side: `""` (a flat position) and the older `"None"` are `None`.
-pub mod opt_side {
-    use super::*;
-    use crate::Side;
-
-    /// Deserializes `"Buy"`, `"Sell"`, `""` or `"None"`.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Side>, D::Error> {
-        let text: Option<std::borrow::Cow<'de, str>> = serde::Deserialize::deserialize(d)?;
-        match text.as_deref() {
-            None | Some("") | Some("None") => Ok(None),
-            Some(other) => other.parse().map(Some).map_err(de::Error::custom),
-        }
-    }
-
-    /// Serializes `None` as `""`.
-    pub fn serialize<S: Serializer>(v: &Option<Side>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(v.map_or("", Side::as_str))
-    }
-}
-
 /// A Bybit string enum: known values are variants, anything else is kept as `Unknown(text)`
 /// so that a value Bybit adds tomorrow does not break parsing today.
 pub trait WireEnum: Sized {
@@ -327,7 +310,7 @@ macro_rules! wire_enum {
             }
         }
 
-        impl $crate::wire::WireEnum for $name {
+        impl $crate::serde_helpers::WireEnum for $name {
             fn from_wire(text: &str) -> Self {
                 match text {
                     $( $wire => $name::$variant, )+
@@ -344,7 +327,7 @@ macro_rules! wire_enum {
             type Err = ::std::convert::Infallible;
 
             fn from_str(text: &str) -> Result<Self, Self::Err> {
-                Ok(<$name as $crate::wire::WireEnum>::from_wire(text))
+                Ok(<$name as $crate::serde_helpers::WireEnum>::from_wire(text))
             }
         }
 
@@ -363,7 +346,7 @@ macro_rules! wire_enum {
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let text = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
-                Ok(<$name as $crate::wire::WireEnum>::from_wire(&text))
+                Ok(<$name as $crate::serde_helpers::WireEnum>::from_wire(&text))
             }
         }
     };

@@ -12,8 +12,8 @@ use exec_events::EventBus;
 use exec_gateway::{Gateway, Journal, PriceService, Symbol};
 use exec_live::LiveExchange;
 
-use crate::config::{Routing, Settings};
-use crate::runtime::Runtime;
+use bybit_exec::config::{Routing, Settings};
+use bybit_exec::runtime::Runtime;
 
 /// One running process of the layer, with handles to the parts the cases use.
 pub(crate) struct Process {
@@ -42,7 +42,7 @@ impl Process {
             settings.routing
         );
         let runtime = Runtime::start(settings).await?;
-        let Some(exchange) = runtime.live.clone() else {
+        let Some(exchange) = runtime.live().cloned() else {
             runtime.shutdown().await;
             anyhow::bail!("a live runtime without live adapters");
         };
@@ -79,8 +79,8 @@ impl Process {
     pub(crate) async fn silence_private_stream(&self) -> Result<()> {
         let private = self
             .runtime
-            .private
-            .clone()
+            .private()
+            .cloned()
             .context("this runtime has no private stream")?;
         // Wait for the start's own subscription first, or it could land after ours.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

@@ -342,8 +342,8 @@ async fn same_view(ctx: &Ctx, p: &Process, tag: &str, when: &str) -> Result<Stri
     let layer = p.exchange.get_position(&ctx.symbol).await?;
     let truth = ctx.venue.truth_position(&ctx.symbol).await?;
     let layer_side = layer.side.map(|side| match side {
-        Side::Buy => bybit_types::Side::Buy,
-        Side::Sell => bybit_types::Side::Sell,
+        Side::Buy => bybit_types::WireSide::Buy,
+        Side::Sell => bybit_types::WireSide::Sell,
     });
     let truth_side = truth.side.filter(|_| !truth.size.is_zero());
     ensure!(

@@ -18,14 +18,14 @@ use bybit_rest::{
 use bybit_sign::Credentials;
 use bybit_types::rest::order::Order;
 use bybit_types::rest::position::Position;
-use bybit_types::{AccountType, OrderLinkId, Price, Qty, Side};
+use bybit_types::{AccountType, OrderLinkId, Price, Qty, WireSide};
 use exec_gateway::Symbol;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 use sim_engine::OrderQuery;
 
-use crate::config::{BybitEnv, JournalLocation, Routing, Settings};
+use bybit_exec::config::{BybitEnv, JournalLocation, Routing, Settings};
 
 /// The run's journal and error log, in the run's directory.
 pub(crate) const JOURNAL_FILE: &str = "journal.sqlite";
@@ -315,8 +315,8 @@ impl Venue {
         let position = self.truth_position(symbol).await?;
         if let (Some(side), true) = (position.side, position.size > Decimal::ZERO) {
             let close = match side {
-                Side::Buy => Side::Sell,
-                Side::Sell => Side::Buy,
+                WireSide::Buy => WireSide::Sell,
+                WireSide::Sell => WireSide::Buy,
             };
             let order = NewOrder::market(symbol.clone(), close, Qty::new(position.size)?)
                 .reduce_only(true)
@@ -371,7 +371,7 @@ impl Venue {
     ) -> Result<()> {
         let order = NewOrder::limit(
             symbol.clone(),
-            Side::Buy,
+            WireSide::Buy,
             Qty::new(qty)?,
             Price::new(price)?,
         )
@@ -438,7 +438,7 @@ impl Testnet {
 #[cfg(test)]
 mod tests {
     use super::{belongs, Venue};
-    use crate::config::{ConfigArgs, Settings};
+    use bybit_exec::config::{ConfigArgs, Settings};
 
     fn settings(vars: &[(&str, &str)]) -> Settings {
         let env = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));

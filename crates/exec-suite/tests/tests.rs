@@ -4,8 +4,10 @@
 //! client-side, a marketable TP1, a plan above the balance, a market that moves by itself),
 //! so the code a testnet run takes is exercised without keys or network.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use bybit_exec::config::ConfigArgs;
-use bybit_exec::suite::{run_suite, Report, SuiteArgs, CASES};
+use exec_suite::{run_suite, Report, SuiteArgs, CASES};
 
 async fn run(testnet_paths: bool) -> Report {
     let args = SuiteArgs {

@@ -1,5 +1,5 @@
-//! The cases, one file per requirement (`r_test_1.rs`, `r_test_2.rs`, `r_test_3.rs`), and
-//! what they share: the run's context, the verdicts, cleanup and waiting helpers. Each
+//! The cases, one file per requirement (`r_test_1.rs`, `r_test_2.rs`, `r_test_3.rs`), run in
+//! order by `run.rs`, and what they share: the run's context, the verdicts, cleanup and waiting helpers. Each
 //! scenario opens one trade on a process of the layer, records the verdict of each case it
 //! covers, and cleans up (everything cancelled and closed) whatever happened.
 
@@ -21,14 +21,11 @@ use rust_decimal_macros::dec;
 mod r_test_1;
 mod r_test_2;
 mod r_test_3;
-
-use r_test_1::lifecycle;
-use r_test_2::{double_click, small_balance, ws_killed};
-use r_test_3::{every_order_visible, layer_equals_exchange, restart};
+pub(crate) mod run;
 
 use super::process::Process;
 use super::venue::{belongs, Venue, ERROR_LOG_FILE, JOURNAL_FILE};
-use super::CaseResult;
+use crate::verdict::CaseResult;
 
 pub(crate) const ENTRY: &str = "R-TEST-1 entry opens a position";
 pub(crate) const TPS: &str = "R-TEST-1 setup_tps places three reduce-only orders";
@@ -108,26 +105,6 @@ impl Outcomes {
             }
         }
     }
-}
-
-/// Runs every scenario in order and returns the verdicts, one per case of [`super::CASES`].
-pub(crate) async fn run_all(ctx: &Ctx) -> Vec<CaseResult> {
-    let mut out = Outcomes::default();
-    let r = lifecycle(ctx, &mut out).await;
-    out.close(&[ENTRY, TPS, DCAS, BREAKEVEN], r);
-    let r = ws_killed(ctx, &mut out).await;
-    out.close(&[WS_KILLED], r);
-    let r = small_balance(ctx, &mut out).await;
-    out.close(&[SMALL_BALANCE], r);
-    let r = double_click(ctx, &mut out).await;
-    out.close(&[DOUBLE_CLICK], r);
-    let r = restart(ctx, &mut out).await;
-    out.close(&[RESTART], r);
-    let r = every_order_visible(ctx, &mut out).await;
-    out.close(&[VISIBLE], r);
-    let r = layer_equals_exchange(ctx, &mut out).await;
-    out.close(&[LAYER_EQUALS_EXCHANGE], r);
-    out.results
 }
 
 impl Ctx {

@@ -1,9 +1,10 @@
-//! Bybit's retCodes as the outcome policy sees them (REFERENCE.md §12, docs v5/error).
+//! Bybit's retCodes as the outcome policy sees them (REFERENCE.md §12, docs v5/error): the
+//! one table, `exec_wire::ret_code_error`, for every router.
 
 use exec_gateway::PortError;
 
 fn check(code: i64, definitive: bool, unknown: bool, fatal: bool) {
-    let e = PortError::from_ret_code(code, "msg");
+    let e = exec_wire::ret_code_error(code, "msg");
     assert_eq!(e.is_definitive_reject(), definitive, "{code}: {e:?}");
     assert_eq!(e.is_outcome_unknown(), unknown, "{code}: {e:?}");
     assert_eq!(e.is_fatal(), fatal, "{code}: {e:?}");
@@ -24,7 +25,7 @@ fn ret_codes_are_classified_for_the_policy() {
     for code in [110004, 110007, 110012] {
         check(code, true, false, false);
         assert!(matches!(
-            PortError::from_ret_code(code, ""),
+            exec_wire::ret_code_error(code, ""),
             PortError::InsufficientBalance { .. }
         ));
     }
@@ -33,4 +34,12 @@ fn ret_codes_are_classified_for_the_policy() {
     check(110094, true, false, false);
     // Duplicate orderLinkId: neither; it means "already there".
     check(110072, false, false, false);
+}
+
+/// REFERENCE.md §9: the duplicate-orderLinkId text has been seen under retCode 20094; the
+/// classification matches the text as well as 110072.
+#[test]
+fn the_duplicate_text_under_another_code_is_classified_a_duplicate() {
+    let e = exec_wire::ret_code_error(20094, "OrderLinkedID is duplicate");
+    assert!(matches!(e, PortError::DuplicateLinkId { .. }), "{e:?}");
 }

@@ -1,4 +1,7 @@
-//! The SPEC §9 test plan as named cases, run by `cargo xtask testnet [--local]`.
+//! The SPEC §9 test plan as named cases, run by `cargo xtask testnet [--local]` (the
+//! `exec-suite` binary). Its own crate: it drives `bybit-exec`'s runtime as an embedding
+//! application would, and `bybit-exec` knows nothing of it (`cargo xtask deps` checks the
+//! direction). One entry point: [`run_suite`] (and [`run`], which fails on a failed case).
 //!
 //! Every case drives the layer the way the application does (a process of live adapters,
 //! journal and gateway) and checks the result against the exchange's truth, read past the
@@ -16,16 +19,17 @@
 mod cases;
 mod process;
 mod venue;
+mod verdict;
 
-use std::fmt;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use exec_gateway::Symbol;
 
-use crate::config::{ConfigArgs, Settings};
+use bybit_exec::config::{ConfigArgs, Settings};
 
 pub(crate) use venue::Venue;
+pub use verdict::CaseResult;
 
 /// Every SPEC §9 case, by name, in the order the suite runs them.
 pub const CASES: [&str; 10] = [
@@ -41,7 +45,7 @@ pub const CASES: [&str; 10] = [
     cases::LAYER_EQUALS_EXCHANGE,
 ];
 
-/// `bybit-exec suite` options.
+/// `exec-suite` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SuiteArgs {
     /// Run on the embedded emulator on loopback instead of Bybit testnet.
@@ -59,24 +63,6 @@ pub struct SuiteArgs {
     /// The USDT perpetual to trade (it must be flat on the account).
     #[arg(long, default_value = "BTCUSDT")]
     pub symbol: String,
-}
-
-/// One case's verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseResult {
-    /// The case's name, as in [`CASES`].
-    pub name: &'static str,
-    /// Whether it passed.
-    pub passed: bool,
-    /// What was seen (a pass) or what went wrong (a failure).
-    pub reason: String,
-}
-
-impl fmt::Display for CaseResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.passed { "PASS" } else { "FAIL" };
-        write!(f, "{verdict}  {}\n      {}", self.name, self.reason)
-    }
 }
 
 /// A whole run.
@@ -105,7 +91,8 @@ impl Report {
     }
 }
 
-/// Runs the suite (the hidden `bybit-exec suite [--local]`); fails if any case failed.
+/// Runs the suite (`exec-suite [--local]`, what `cargo xtask testnet` runs); fails if any
+/// case failed.
 pub async fn run(args: SuiteArgs, config: &ConfigArgs) -> Result<()> {
     let report = run_suite(&args, config).await?;
     if report.failed() > 0 {
@@ -144,13 +131,13 @@ pub async fn run_suite(args: &SuiteArgs, config: &ConfigArgs) -> Result<Report> 
         ctx.run_id()
     );
     // Installed before anything is placed, so no signal can kill the run mid-trade.
-    let mut signals = crate::serve::StopSignals::install()?;
+    let mut signals = bybit_exec::serve::StopSignals::install()?;
     ctx.ensure_flat_at_start().await?;
     ctx.preflight().await?;
     // Interrupted (Ctrl-C, SIGTERM, SIGHUP), the run still leaves nothing behind on the
     // exchange.
     let cases = tokio::select! {
-        cases = cases::run_all(&ctx) => cases,
+        cases = cases::run::run_all(&ctx) => cases,
         signal = signals.recv() => {
             println!("{signal}: cancelling and closing what this run opened");
             ctx.abandon().await;

@@ -41,7 +41,7 @@ async fn entry_opens_a_position(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Res
     let want = entry.filled_qty;
     eventually("the exchange shows the position", || async {
         let pos = ctx.venue.truth_position(&ctx.symbol).await?;
-        Ok(pos.size == want && pos.side == Some(bybit_types::Side::Buy))
+        Ok(pos.size == want && pos.side == Some(bybit_types::WireSide::Buy))
     })
     .await?;
     let phase = phase_of(p, tag)?;
@@ -67,7 +67,7 @@ async fn three_tps(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<String> {
     for o in &tps {
         ensure!(o.reduce_only, "{} is not reduce-only", o.order_link_id);
         ensure!(
-            o.side == bybit_types::Side::Sell,
+            o.side == bybit_types::WireSide::Sell,
             "{} is a {:?}",
             o.order_link_id,
             o.side
@@ -100,7 +100,7 @@ async fn dcas(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<String> {
     );
     for (o, level) in dcas.iter().zip(&plan.dca_levels) {
         ensure!(
-            o.side == bybit_types::Side::Buy && !o.reduce_only,
+            o.side == bybit_types::WireSide::Buy && !o.reduce_only,
             "{} is not an entry-side order",
             o.order_link_id
         );

@@ -1,0 +1,112 @@
+//! What a stream session is to the socket loop (`mod.rs`): the [`Session`] a stream
+//! implements (`public.rs`, `private.rs`), the requests it reads and the [`Outbox`] it fills.
+
+use bybit_types::ws::op::StreamReply;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::app::{AppState, Batch};
+
+/// What one stream does; the socket loop in [`run`] drives it.
+pub(super) trait Session: Send + 'static {
+    /// A reply to an operation in this stream's shape (the public stream always echoes
+    /// `req_id`, `""` when none was given; the private stream only when one was).
+    fn reply(
+        &self,
+        op: Option<&str>,
+        req_id: Option<&str>,
+        success: bool,
+        ret_msg: &str,
+    ) -> StreamReply;
+
+    /// Handles one well-formed request.
+    fn on_request(&mut self, state: &AppState, request: Request, out: &mut Outbox);
+
+    /// Handles the events of engine steps that arrived together, oldest first.
+    fn on_events(&mut self, state: &AppState, steps: &[Batch], out: &mut Outbox);
+
+    /// When the session next has something to send of its own accord (a throttled book
+    /// update, a periodic re-send), if ever.
+    fn due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Sends what is due at `now`.
+    fn on_due(&mut self, _state: &AppState, _now: Instant, _out: &mut Outbox) {}
+}
+
+/// Bybit's refusal of topics a connection already has (issue 16 item 4).
+pub(super) fn already_subscribed(names: &[String]) -> String {
+    format!("error:already subscribed,topic:{}", names.join(","))
+}
+
+/// A client request: `{req_id?, op, args?}`.
+#[derive(Debug)]
+
+pub(super) struct Request {
+    pub(super) op: String,
+    pub(super) req_id: Option<String>,
+    pub(super) args: Vec<Value>,
+}
+
+/// Why a frame is not a request, and what of it could still be read for the reply.
+#[derive(Debug)]
+pub(super) struct BadRequest {
+    pub(super) op: Option<String>,
+    pub(super) req_id: Option<String>,
+    pub(super) reason: String,
+}
+
+impl Request {
+    pub(super) fn parse(text: &str) -> Result<Request, BadRequest> {
+        let bad = |op: Option<String>, req_id: Option<String>, reason: &str| BadRequest {
+            op,
+            req_id,
+            reason: reason.to_owned(),
+        };
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+            return Err(bad(None, None, "error:request must be a JSON object"));
+        };
+        // Clients send req_id as text, but a number is echoed back rather than refused.
+        let req_id = match map.get("req_id") {
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(Value::Number(id)) => Some(id.to_string()),
+            _ => None,
+        };
+        let Some(op) = map.get("op").and_then(Value::as_str).map(str::to_owned) else {
+            return Err(bad(None, req_id, "error:op is missing"));
+        };
+        let args = match map.get("args") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(args)) => args.clone(),
+            Some(_) => return Err(bad(Some(op), req_id, "error:args must be an array")),
+        };
+        Ok(Request { op, req_id, args })
+    }
+}
+
+/// The frames a session wants sent, already serialised.
+#[derive(Debug, Default)]
+pub(super) struct Outbox(pub(super) Vec<String>);
+
+impl Outbox {
+    pub(super) fn push<T: Serialize>(&mut self, message: &T) {
+        // These wire types hold only strings, numbers, booleans and string-keyed maps, which
+        // serde_json always serialises; a failure would be a bug in a wire type, and sending
+        // nothing is the only answer that cannot confuse the client further.
+        if let Ok(text) = serde_json::to_string(message) {
+            self.0.push(text);
+        }
+    }
+
+    /// A message serialised once for every subscriber (a shared book feed's).
+    pub(super) fn push_text(&mut self, text: &str) {
+        self.0.push(text.to_owned());
+    }
+}
+
+/// Whether a request argument list holds only strings; topics are always text.
+pub(super) fn topic_args(args: &[Value]) -> Option<Vec<&str>> {
+    args.iter().map(Value::as_str).collect()
+}
