@@ -1,5 +1,5 @@
 //! The emulator's built-in instrument table carries the real filter values of the captured
-//! instruments-info in `shared/bybit-v5/fixtures` (issue 3: "real filter values").
+//! instruments-info in `shared/bybit-v5/fixtures`.
 
 use bybit_types::rest::market::InstrumentsInfo;
 use bybit_types::RawEnvelope;

@@ -2,7 +2,7 @@
 //! signature verification, the load generator sharing the machine's cores with the server.
 //!
 //! Run: `cargo bench -p bybit-emulator --bench order_rate` (optionally `-- <seconds> <clients>`).
-//! Target (issue 3): at least 5,000 creates per second on 2 cores.
+//! Target: at least 5,000 creates per second on 2 cores.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -100,7 +100,7 @@ pub async fn run_with(
     drop(stdout);
     let signal = signals.wait().await?;
     // A graceful stop waits for clients; one that never finishes its request must not keep
-    // the process alive (issue 6.16), so the wait is bounded and the process exits after it.
+    // the process alive, so the wait is bounded and the process exits after it.
     if tokio::time::timeout(STOP_GRACE, emulator.stop())
         .await
         .is_err()

@@ -25,7 +25,7 @@
 //! | `POST /emulator/ws/double-filled {"count"}` | each of the next `count` (default 1) `Filled` order pushes is followed by a second `Filled` push of the same order with `cancelType` `CancelByUser` and `rejectReason` `EC_OrigClOrdIDDoesNotExist`: the documented race of a cancel during a fill (v5/websocket/private/order, tip) |
 //! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
 //!
-//! Time (issue 16, `sim-engine`'s `engine/time.rs`):
+//! Time (`sim-engine`'s `engine/time.rs`):
 //!
 //! | control | effect |
 //! |---|---|

@@ -153,7 +153,7 @@ async fn batches_hold_one_to_twenty_items_and_each_costs_one_unit() {
 }
 
 // docs v5/order/batch-cancel lists inverse too; the emulator trades linear only, and writes
-// for other categories stay refused (issue 6.12b).
+// for other categories stay refused.
 #[tokio::test]
 async fn batches_for_other_categories_are_refused() {
     let emu = start().await;

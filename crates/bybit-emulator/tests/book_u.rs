@@ -1,4 +1,4 @@
-//! One order-book feed per symbol and depth (issue 6 follow-up, issue 8): `u` belongs to the
+//! One order-book feed per symbol and depth: `u` belongs to the
 //! feed, not to the connection, and REST's `u` is the level-1000 feed's.
 //!
 //! docs v5/websocket/public/orderbook: `u` is the update id, "a sequence" (a `u` of 1 means a

@@ -1,4 +1,4 @@
-//! Issue 16 items 5 and 6 (the rest): `closeOnTrigger` can only reduce, and TP/SL children
+//! `closeOnTrigger` can only reduce, and TP/SL children
 //! name their parent.
 
 use rust_decimal::Decimal;

@@ -1,4 +1,4 @@
-//! Issue 17 item 6: the control API reads decimals with the REST API's strict grammar
+//! The control API reads decimals with the REST API's strict grammar
 //! (`params::json_decimal`): `"1_0"` is not 10, and a refused value changes nothing.
 
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Issue 6: what a Bybit client sees over the wire, each test naming the doc page it follows.
+//! What a Bybit client sees over the wire, each test naming the doc page it follows.
 
 use serde_json::{json, Value};
 
@@ -102,7 +102,7 @@ async fn ticker(url: &str, symbol: &str) -> Value {
     body["result"]["list"][0].clone()
 }
 
-// Issue 6.11: a default emulator's market moves on its own; `--static-prices` keeps it still.
+// A default emulator's market moves on its own; `--static-prices` keeps it still.
 #[tokio::test]
 async fn the_default_market_moves_and_static_prices_keep_it_still() {
     let (_living, living) = crate::binary::spawn(&[]);

@@ -1,4 +1,4 @@
-//! Hardening found by hostile clients (issue 6): strict decimals, HTTP 401 for a bad key,
+//! Hardening found by hostile clients: strict decimals, HTTP 401 for a bad key,
 //! empty reads for categories the emulator does not trade, and the exposure checks.
 
 use std::time::Duration;
@@ -465,7 +465,7 @@ fn wait_for_exit(child: &mut std::process::Child, within: Duration) -> std::proc
 }
 
 /// A client that sends half a request and then nothing must not keep the binary alive after
-/// SIGINT or SIGTERM: the stop is bounded (issue 6.16).
+/// SIGINT or SIGTERM: the stop is bounded.
 #[tokio::test]
 async fn the_binary_stops_on_sigint_and_sigterm_even_with_a_half_sent_request() {
     for signal in ["-INT", "-TERM"] {

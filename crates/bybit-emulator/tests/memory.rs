@@ -1,4 +1,4 @@
-//! Issue 6 must-show: the emulator's resident memory stays flat over hours of living market.
+//! The emulator's resident memory stays flat over hours of living market.
 //! The binary runs in its own process (so its RSS is its own, not this test binary's, where
 //! other tests run in parallel); the server clock is stepped forward ten minutes at a time
 //! (`/emulator/clock {"skewMs"}`), each step making every symbol's random walk catch up 3,000

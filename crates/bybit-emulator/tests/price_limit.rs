@@ -1,4 +1,4 @@
-//! Issue 16 item 6: the order price limit and the account's price-limit action, over REST.
+//! The order price limit and the account's price-limit action, over REST.
 //!
 //! - docs/v5/market/order-price-limit.mdx (`GET /v5/market/price-limit`: `buyLmt`, `sellLmt`)
 //! - docs/v5/account/set-price-limit.mdx (`POST /v5/account/set-limit-px-action`: `category`,

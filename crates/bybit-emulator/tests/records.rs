@@ -1,4 +1,4 @@
-//! Issue 16 item 5 (last bullet): position records with the fields
+//! Position records with the fields
 //! docs/v5/position/position.mdx lists.
 
 use rust_decimal::Decimal;
@@ -48,7 +48,7 @@ async fn a_position_carries_break_even_price_margins_by_mark_and_open_time() {
     assert_eq!(r.body["result"]["list"][0]["openTime"], 0);
 }
 
-/// Issue 16 item 5: parameters as the docs define them, refused where Bybit refuses.
+/// Parameters as the docs define them, refused where Bybit refuses.
 #[tokio::test]
 async fn parameters_are_checked_as_the_docs_define_them() {
     let emu = start().await;

@@ -1,4 +1,4 @@
-//! Issue 16 item 4: subscription replies as Bybit sends them
+//! Subscription replies as Bybit sends them
 //! (docs/v5/websocket/wss-authentication.mdx, "Understanding the Subscription Response").
 
 use serde_json::json;
@@ -57,7 +57,7 @@ async fn public_already_subscribed_is_refused_by_name() {
     );
 }
 
-/// Issue 16 item 3: Bybit promises no order between the private topics of one fill
+/// Bybit promises no order between the private topics of one fill
 /// (v5/websocket/private/order, execution, position, wallet); `/emulator/ws/shuffle` sends
 /// them in reverse, and `/emulator/ws/double-filled` adds the documented cancel-during-fill
 /// duplicate (v5/websocket/private/order, tip: a second `Filled` with `cancelType`

@@ -13,28 +13,29 @@ mod support;
 mod transport;
 mod ws;
 
-// Issue 6 hardening, kept apart so parallel additions above merge cleanly.
+// Hardening found by hostile clients: strict decimals, bad keys, exposure checks.
 mod hardening;
 
-// Issue 6 follow-up: one `u` sequence per book feed, shared by every connection and REST.
+// One `u` sequence per book feed, shared by every connection and REST.
 mod book_u;
 
-// Issue 6 must-show: flat RSS over hours of living market (the binary, stepped clock).
+// Flat RSS over hours of living market (the binary, stepped clock).
 mod memory;
 
-// Issue 10: position mode (switch-mode, hedge-mode position list).
+// Position mode (switch-mode, hedge-mode position list).
 mod position_mode;
 
-// Issue 16 (Step 9): query windows, retention, time that passes, exchange restarts.
+// Position records and their parameters; subscription replies as Bybit sends them; query
+// windows, retention, time that passes, exchange restarts.
 mod records;
 mod subscriptions;
 mod time_windows;
 
-// Issue 16 item 6: the order price limit and the account's price-limit action.
+// The order price limit and the account's price-limit action.
 mod price_limit;
 
-// Issue 16 items 5 and 6 (the rest): closeOnTrigger only reduces; TP/SL children's parent.
+// closeOnTrigger only reduces; TP/SL children name their parent.
 mod closing;
 
-// Issue 17 item 6: the control API's decimals in the REST API's strict grammar.
+// The control API's decimals in the REST API's strict grammar.
 mod control_decimals;

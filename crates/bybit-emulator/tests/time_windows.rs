@@ -1,4 +1,4 @@
-//! Issue 16 items 1–2: Bybit's query windows and retention, and the controls that let days
+//! Bybit's query windows and retention, and the controls that let days
 //! pass and restart the exchange. Each rule cites the page of `bybit-exchange/docs` it follows.
 
 use serde_json::{json, Value};

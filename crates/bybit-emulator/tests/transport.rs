@@ -1,4 +1,4 @@
-//! The emulator's transport (issue 6 points 8, 9, 11, 13-17): rate-limit windows, idle and
+//! The emulator's transport: rate-limit windows, idle and
 //! stalled WebSockets, bursts, push cadence, the new fault controls, connection timeouts,
 //! shutdown and control-API range checks.
 

@@ -205,7 +205,7 @@ async fn public_subscribe_acks_and_refuses_bad_topics() {
     assert_eq!(ack["req_id"], "sub-1");
     assert_eq!(ack["op"], "subscribe");
 
-    // Subscribing again is refused by name (issue 16 item 4; `subscriptions.rs`).
+    // Subscribing again is refused by name (`subscriptions.rs`).
     assert_eq!(
         subscribe(&mut ws, &["publicTrade.BTCUSDT"]).await["ret_msg"],
         "error:already subscribed,topic:publicTrade.BTCUSDT"

@@ -1,4 +1,4 @@
-//! `bybit-exec`: the application that wires the execution layer together (ROADMAP Step 7),
+//! `bybit-exec`: the application that wires the execution layer together,
 //! and the library a trading system embeds to run the layer in its own process.
 //!
 //! - [`config`]: settings from the environment and an optional TOML file (SPEC §2).

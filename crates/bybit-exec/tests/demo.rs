@@ -227,7 +227,7 @@ async fn a_demo_that_cannot_start_stops_its_emulator() {
     );
 }
 
-/// A tag names one trade for ever (issue 15 item 2), so `demo --journal FILE` uses a fresh
+/// A tag names one trade for ever, so `demo --journal FILE` uses a fresh
 /// tag on each run and works twice on one file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_twice_on_one_journal_file() {

@@ -39,7 +39,7 @@ fn the_readme_documents_every_key_and_opens_with_the_two_commands() {
     assert!(first.contains("cargo test --workspace"), "{first}");
 }
 
-// Issue 17 item 4: the README's emulator recipe is what `bybit-exec emulator` prints, and its
+// The README's emulator recipe is what `bybit-exec emulator` prints, and its
 // export lines make `bybit-exec status` healthy on a local emulator.
 #[test]
 fn the_readme_emulator_recipe_makes_status_healthy() {

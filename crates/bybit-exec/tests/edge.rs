@@ -1,4 +1,4 @@
-//! `serve`'s HTTP edge (issue 17 item 2): the shared accept loop (`http-serve`) holds against
+//! `serve`'s HTTP edge: the shared accept loop (`http-serve`) holds against
 //! a flood of half-open connections, and the guard refuses foreign `Host`s on every route,
 //! duplicate `Host` / `Origin` headers and absolute-form request targets.
 
@@ -167,7 +167,7 @@ impl Drop for Limited {
     }
 }
 
-// Issue 17 item 2: 1,100 half-open connections neither starve /health nor leak descriptors,
+// 1,100 half-open connections neither starve /health nor leak descriptors,
 // and none of them holds the stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_half_open_connections_leaves_health_answering_and_the_stop_clean() {
@@ -177,7 +177,7 @@ async fn a_flood_of_half_open_connections_leaves_health_answering_and_the_stop_c
     let dir = tempfile::tempdir().unwrap();
     let mut serve = Limited::spawn(&emu, &dir.path().join("journal.sqlite"));
     let (addr, pid) = (serve.addr, serve.child.id());
-    // Issue 17 item 4: pointed at the emulator, serve says so, not "testnet".
+    // Pointed at the emulator, serve says so, not "testnet".
     let said = serve.printed.join("\n");
     assert!(
         said.contains("live routing on local emulator") && !said.contains("testnet"),

@@ -1,4 +1,4 @@
-//! The log lines of `bybit-exec serve` (issue 17 item 1): the real binary against the embedded
+//! The log lines of `bybit-exec serve`: the real binary against the embedded
 //! emulator with faults, its stderr captured whole. One line per order sent and acked, per
 //! fill (each execId once) and per WebSocket reconnect, each naming the trade tag, leg and
 //! orderLinkId; `--log-format json` lines are JSON objects; at TRACE nothing carries the API
@@ -239,7 +239,7 @@ fn count(lines: &[String], needles: &[&str]) -> usize {
         .count()
 }
 
-/// Must show (issue 17): with `RUST_LOG=info`, a faulted trade on `serve` writes one line
+/// With `RUST_LOG=info`, a faulted trade on `serve` writes one line
 /// per order sent and acked (tag, leg, orderLinkId), one per fill (each execId once, with the
 /// trade and leg) and one per stream reconnect. Stdout stays the CLI's own answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +250,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
     let tag = "LOG_INFO";
     let fills = faulted_trade(&emu, process.addr, tag).await;
     let exchange = state(&emu).await;
-    // Issue 17: after a live lifecycle every metric label is from its documented set.
+    // After a live lifecycle every metric label is from its documented set.
     let metrics = reqwest::get(format!("http://{}/metrics", process.addr))
         .await
         .unwrap()
@@ -367,7 +367,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
 /// message among its fields; and the whole faulted lifecycle at TRACE (a dropped private
 /// stream, a 10006 rate limit, a create whose reply is lost and whose re-send times out)
 /// writes neither the API secret, nor its hex, nor any signature (64 hex digits: every
-/// HMAC-SHA256 the client sends, REST and WebSocket auth) on any line (issue 17).
+/// HMAC-SHA256 the client sends, REST and WebSocket auth) on any line (R-CFG-4).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_parse_and_a_trace_level_faulted_lifecycle_never_logs_the_secret() {
     let emu = emulator().await;

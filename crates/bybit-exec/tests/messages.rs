@@ -1,4 +1,4 @@
-//! What the operator is told (issue 17): an HTTP 403 is an IP ban with the time it ends, in
+//! What the operator is told: an HTTP 403 is an IP ban with the time it ends, in
 //! the ops commands and serve's status; a slow start says what it is waiting for.
 
 use std::time::{Duration, SystemTime};
@@ -181,7 +181,7 @@ fn samples(text: &str) -> Vec<(String, Vec<(String, String)>)> {
 }
 
 /// Every label of every sample in `text` is one `label_values` documents, with a value from
-/// its set (issue 17: metric labels are bounded sets).
+/// its set (metric labels are bounded sets).
 pub(crate) fn assert_bounded_labels(text: &str) {
     use bybit_exec::serve::metrics::label_values;
     let all = samples(text);

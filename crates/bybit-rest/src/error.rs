@@ -640,7 +640,7 @@ mod tests {
         assert!(banned(true).is_ip_banned() && banned(true).is_rate_limited());
         assert_eq!(banned(true).http_status(), Some(403));
         assert_eq!(banned(true).kind(), "ip_banned");
-        // Issue 17: a ban says so and until when, never "rate limited".
+        // A ban says so and until when, never "rate limited".
         let text = banned(true).to_string();
         assert!(
             text.contains("IP banned by Bybit (HTTP 403) until 23:45:07 UTC"),

@@ -187,7 +187,7 @@ async fn debug_output_and_errors_never_show_the_secret() {
 }
 
 // docs/v5/market/order-price-limit.mdx, docs/v5/account/get-user-setting-config.mdx,
-// docs/v5/account/set-price-limit.mdx (issue 16 item 6). `lpaPerp` true = refuse by the
+// docs/v5/account/set-price-limit.mdx. `lpaPerp` true = refuse by the
 // page's parameter table (its info box and set-price-limit's word the default differently):
 // `futures_price_adjusted` is `!lpaPerp`.
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! The `bybit_rest_*` metrics (issue 11), read back through a Prometheus recorder installed
+//! The `bybit_rest_*` metrics, read back through a Prometheus recorder installed
 //! for this test's thread only: latency per endpoint, sends and errors by kind, the budget
 //! left per `X-Bapi-Limit-Status`, and the clock offset.
 

@@ -1,4 +1,4 @@
-//! Issue 16 item 6: the price-limit models read the docs' examples.
+//! The price-limit models read the docs' examples.
 
 use bybit_types::rest::account::{SetLimitPxActionRequest, UserSettingConfig};
 use bybit_types::rest::market::PriceLimit;

@@ -1,4 +1,4 @@
-//! Benchmarks of bybit-ws, printed side by side in one run (issue 8):
+//! Benchmarks of bybit-ws, printed side by side in one run:
 //!
 //! 1. Parse + apply of the captured XRPUSDT order-book frames (1 snapshot of 2 × 500 levels,
 //!    49 deltas) into an [`OrderBook`], versus parse only of the same frames, alternated so

@@ -1,4 +1,4 @@
-//! Bybit V5 public and private WebSocket streams that never die silently (SPEC §4, issue 8).
+//! Bybit V5 public and private WebSocket streams that never die silently (SPEC §4).
 //!
 //! One task owns each socket ([`WsStream`]): commands (subscribe, unsubscribe) go in over a
 //! channel, typed [`WsEvent`]s come out over another, and the stream is closed by a

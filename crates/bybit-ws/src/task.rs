@@ -801,7 +801,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
-        // Bad frames are counted and skipped, never a panic (issue 8.5).
+        // Bad frames are counted and skipped, never a panic.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let text = String::from_utf8_lossy(&bytes);
@@ -878,7 +878,7 @@ mod tests {
         );
     }
 
-    /// Issue 16 item 4, docs/v5/websocket/wss-authentication.mdx ("Understanding the
+    /// docs/v5/websocket/wss-authentication.mdx ("Understanding the
     /// Subscription Response", private tab): the private reply carries no `req_id`. It answers
     /// the one subscribe in flight; with two in flight it is not guessed.
     #[test]
@@ -903,7 +903,7 @@ mod tests {
         assert_eq!(conn.pending.len(), 2);
     }
 
-    /// Issue 16 item 4: Bybit refuses a topic the connection already has with
+    /// Bybit refuses a topic the connection already has with
     /// `success:false` and `error:already subscribed,topic:…`; that topic is subscribed, so
     /// it is acknowledged and never dropped from what the stream wants.
     #[test]

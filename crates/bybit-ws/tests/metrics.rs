@@ -1,4 +1,4 @@
-//! The `bybit_ws_*` metrics (issue 11), read back through a Prometheus recorder installed for
+//! The `bybit_ws_*` metrics, read back through a Prometheus recorder installed for
 //! this test's thread only.
 
 use bybit_ws::{telemetry, WsEvent, WsStream};

@@ -1,4 +1,7 @@
-//! The public stream against the emulator and its fault injection (issue 8 "Must show").
+//! The public stream against the emulator and its fault injection: a dropped or silent socket
+//! is replaced and resubscribed (two hundred topics included), a refusing server is retried
+//! with backoff, a refused topic is reported and not retried, a gap in `u` brings a fresh
+//! snapshot, and a book kept a minute on a moving market equals REST's.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -340,7 +343,7 @@ async fn two_hundred_topics_all_come_back_after_a_reconnect() {
     stream.close().await;
 }
 
-/// How long the moving-market test keeps its book: a minute, as issue 8 asks, unless
+/// How long the moving-market test keeps its book: a minute, unless
 /// `BYBIT_WS_BOOK_SECS` says otherwise.
 fn book_run() -> Duration {
     let secs = std::env::var("BYBIT_WS_BOOK_SECS")

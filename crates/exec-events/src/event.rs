@@ -188,14 +188,14 @@ pub enum ErrorKind {
     Rejected,
     /// An order's outcome could not be resolved.
     UnknownOutcome,
-    /// The intent journal could not be written: no new orders (Step 5, issue 9.5).
+    /// The intent journal could not be written: no new orders.
     Journal,
     /// The plan or an input was invalid.
     InvalidInput,
     /// A subscriber lagged behind the bus and must re-read state.
     EventsLagged,
     /// An order stands on the exchange at a limit price the layer did not send (Bybit's
-    /// price-limit action moved it to the band, issue 16): flagged, never accepted silently.
+    /// price-limit action moved it to the band): flagged, never accepted silently.
     PriceMismatch,
     /// Anything else.
     Other,

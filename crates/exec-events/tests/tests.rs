@@ -27,7 +27,7 @@ pub(crate) fn fill(n: u32) -> Fill {
     }
 }
 
-/// One name for a record's time in JSON, `timeMs` (issue 17 item 3); a fill journaled with
+/// One name for a record's time in JSON, `timeMs`; a fill journaled with
 /// the older `time_ms` and no `pnl` still reads back.
 #[test]
 fn a_fill_writes_time_ms_as_timems_and_reads_the_old_name() {

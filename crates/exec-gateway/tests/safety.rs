@@ -1,4 +1,4 @@
-//! Issue 15 item 3 (R-SAFE-3): a take-profit refused after the entry filled is loud (one
+//! R-SAFE-3: a take-profit refused after the entry filled is loud (one
 //! `execution.error` naming kind, tag, leg and retCode; one error-log line), listed on the
 //! trade, which is marked unprotected; `open_trade` answers what happened; with the close
 //! policy the position ends flat.
@@ -157,9 +157,9 @@ async fn with_the_close_policy_a_trade_whose_tps_fail_is_closed() {
 }
 
 /// R-SAFE-1: a DCA far below the market is valued at the current price, not its own: at
-/// price 1, 100 USDT × 10 buys 1 000 BTC, worth 50 M USDT now (issue 15: "a DCA at price 1
-/// became a 500 BTC limit buy"). The price band is opened wide so the notional rule is the
-/// one that must refuse it.
+/// price 1, 100 USDT × 10 buys 1 000 BTC, worth 50 M USDT now (the failure it guards
+/// against: "a DCA at price 1 became a 500 BTC limit buy"). The price band is opened wide so
+/// the notional rule is the one that must refuse it.
 #[tokio::test]
 async fn a_dca_far_below_the_market_is_valued_at_the_current_price() {
     let mut m = Mocks::new();
@@ -183,7 +183,7 @@ async fn a_dca_far_below_the_market_is_valued_at_the_current_price() {
     gw.check_plan(&plan("S2")).await.unwrap();
 }
 
-/// R-SAFE-1 (issue 15 item 1, issue 16 item 6): the plan is checked against the exchange's own
+/// R-SAFE-1: the plan is checked against the exchange's own
 /// order price limit (the price service's `price_limit`, Bybit's price-limit endpoint), so a
 /// leg the exchange would refuse, or move on an account set to adjust, is refused before the
 /// entry is sent, naming the leg. The limits here are narrower than Bybit's would be around

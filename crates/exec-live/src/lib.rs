@@ -8,7 +8,7 @@
 //! - Order and fill tracking (SPEC R-WS-4, [`tracker`]): the private stream first; REST
 //!   polling every [`LiveConfig::poll_interval`] while that stream is down or silent longer
 //!   than [`LiveConfig::silence_threshold`]; a REST catch-up (executions, open and recent
-//!   orders, positions, wallet) at start and on every (re)authentication. Every fill is
+//!   orders, positions, wallet) at start and on every subscription acknowledgement. Every fill is
 //!   published on the bus once (by execId, bounded memory), order states only move forward,
 //!   and non-trade executions keep their type ([`exec_events::ExecKind`]).
 //!
@@ -446,10 +446,11 @@ impl LiveExchange {
             }
             WsEvent::Position(m) => self.tracker.positions(&m.data),
             WsEvent::Wallet(m) => self.tracker.wallets(&m.data),
-            // A fresh session (start or reconnect) or lost events: catch up from REST.
-            WsEvent::Authenticated | WsEvent::Subscribed { .. } | WsEvent::Lagged { .. } => {
-                return true
-            }
+            // Topics acknowledged (on a fresh session, start or reconnect, the stream
+            // resubscribes after authenticating, and data flows only from the acknowledgement)
+            // or lost events: catch up from REST. Authentication alone is not a trigger: the
+            // acknowledgement that follows it is, so a reconnect costs one catch-up, not two.
+            WsEvent::Subscribed { .. } | WsEvent::Lagged { .. } => return true,
             _ => {}
         }
         false
@@ -543,7 +544,7 @@ fn new_order(req: &OrderRequest) -> PortResult<NewOrder> {
 }
 
 /// The tracking loop: private stream events as they come; REST every `interval` while the
-/// stream is quiet; a catch-up after every (re)authentication or lag; the instrument rules
+/// stream is quiet; a catch-up after every subscription acknowledgement or lag; the instrument rules
 /// every `meta_refresh`.
 async fn track(
     me: std::sync::Weak<LiveExchange>,
@@ -577,7 +578,7 @@ async fn track(
                     None => events = None,
                     Some(event) => {
                         if live.handle(event).await {
-                            tracing::debug!("REST catch-up after a (re)authentication, subscription or lag");
+                            tracing::debug!("REST catch-up after a subscription acknowledgement or lag");
                             if let Err(e) = live.catch_up().await {
                                 tracing::warn!(error = %e, "REST catch-up failed; polling continues");
                             }

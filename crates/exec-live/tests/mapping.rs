@@ -86,7 +86,7 @@ fn each_class_maps_to_its_policy() {
     assert!(port_error(page).is_outcome_unknown());
 }
 
-/// Issue 16 item 6 (docs/changelog/v5.mdx, docs/v5/error.mdx): 110123 / 110125 (trading terms
+/// docs/changelog/v5.mdx, docs/v5/error.mdx: 110123 / 110125 (trading terms
 /// not agreed) halt like an auth failure, with a message that says what to do; 110120 / 110121
 /// (price limit) and 110090 (position limit) are definitive refusals; HTTP 429 is a rate limit.
 #[test]

@@ -101,7 +101,7 @@ async fn a_hedge_mode_account_fails_the_one_way_check_with_what_to_do() {
     l.exchange.preflight(&preflight(vec![btc()])).await.unwrap();
 }
 
-/// Issue 16 item 6. docs/v5/account/set-price-limit.mdx: futures accounts default to
+/// docs/v5/account/set-price-limit.mdx: futures accounts default to
 /// `modifyEnable=true` (a limit price beyond the price limit is moved to the bound). The
 /// pre-flight sets the action to refuse and reads it back
 /// (docs/v5/account/get-user-setting-config.mdx, `lpaPerp` true = refuse by its table).

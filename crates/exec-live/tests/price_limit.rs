@@ -1,4 +1,4 @@
-//! Issue 16 item 6, must-show: an order whose limit price the exchange would move to the band
+//! An order whose limit price the exchange would move to the band
 //! is never placed at a price the layer did not send.
 //!
 //! - docs/v5/account/set-price-limit.mdx: futures accounts default to `modifyEnable = true`,

@@ -18,5 +18,5 @@ mod rules;
 mod support;
 mod tracking;
 
-// Issue 16 item 6: TP/SL children tied to their parent's trade.
+// TP/SL children tied to their parent's trade.
 mod children;

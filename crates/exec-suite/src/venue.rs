@@ -472,7 +472,7 @@ mod tests {
             ("EXECUTION_DRY_RUN", "true"),
         ]));
         assert!(dry.contains("EXECUTION_DRY_RUN=false"), "{dry}");
-        // Loopback URLs are a local emulator, whatever BYBIT_ENV says (issue 17 item 4).
+        // Loopback URLs are a local emulator, whatever BYBIT_ENV says.
         let local = refusal(&with(&[
             ("BYBIT_ENV", "testnet"),
             ("BYBIT_REST_URL", "http://127.0.0.1:8080"),

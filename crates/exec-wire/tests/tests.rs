@@ -72,7 +72,7 @@ fn only_trades_are_trades() {
     assert_eq!(fill.exec_kind, ExecKind::Trade);
     assert_eq!((fill.price, fill.qty), (dec!(95900.1), dec!(0.5)));
     assert_eq!(fill.fee, dec!(26.3725275));
-    // The exchange's realised P&L of the execution is kept (issue 17 item 3).
+    // The exchange's realised P&L of the execution is kept.
     assert_eq!(fill.pnl, Some(dec!(0.05)));
     assert_eq!(fill.side, Side::Sell);
     for (exec_type, kind) in [

@@ -247,7 +247,7 @@ async fn half_sent_body(addr: SocketAddr, entered: &Notify) -> TcpStream {
     s
 }
 
-// Issue 17 item 2: a request whose body the client has not finished sending waits on the
+// A request whose body the client has not finished sending waits on the
 // client, as a half-sent head does: at the cap it makes room for a new connection (else a
 // few slow-body POSTs keep /health out until the body timeout, again and again).
 #[tokio::test]
@@ -271,7 +271,7 @@ async fn at_the_cap_a_request_still_waiting_for_its_body_makes_room() {
     assert_eq!(served.evicted, 1, "{served:?}");
 }
 
-// Issue 17 must-show: no client can make the stop fail. A request still waiting for its
+// No client can make the stop fail. A request still waiting for its
 // body has had nothing done for it; cutting it at the stop is not a request cut short.
 #[tokio::test]
 async fn the_stop_does_not_count_a_request_still_waiting_for_its_body_as_cut() {

@@ -108,7 +108,7 @@ pub struct Engine {
     pub(crate) by_link: HashMap<String, u64>,
     /// Every orderLinkId the account has used, oldest first, up to [`LINK_IDS_KEPT`]: an
     /// orderLinkId is unique for the life of the account, not only among the orders still
-    /// kept (issue 16 item 5).
+    /// kept.
     pub(crate) used_links: HashSet<String>,
     pub(crate) used_links_order: VecDeque<String>,
     pub(crate) closed: VecDeque<u64>,

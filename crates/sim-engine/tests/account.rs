@@ -1,4 +1,4 @@
-//! Issue 17 item 5: the account saved as text and restored into a fresh engine continues where
+//! The account saved as text and restored into a fresh engine continues where
 //! it stopped: the same balance, position, resting orders and fills, no order id or
 //! orderLinkId handed out twice, and the same fills afterwards as an engine never stopped.
 

@@ -1,4 +1,4 @@
-//! Issue 6: the statuses, fields and sequence numbers a Bybit client really sees. Each test
+//! The statuses, fields and sequence numbers a Bybit client really sees. Each test
 //! names the Bybit V5 doc page it follows.
 
 use bybit_types::rest::order::Order;

@@ -294,7 +294,7 @@ fn check_invariants(e: &Engine, start: Decimal) {
         .iter()
         .map(|f| f.exec_pnl.unwrap_or_default() - f.exec_fee.unwrap_or_default())
         .sum();
-    // Exactly (issue 6.18): each execution's execPnl and execFee are what the wallet moved by.
+    // Exactly: each execution's execPnl and execFee are what the wallet moved by.
     let wallet = e.wallet().total_wallet_balance.unwrap();
     assert_eq!(
         wallet,

@@ -1,4 +1,4 @@
-//! Issue 6.11: a market that moves by default (seeded random walk, trade prints, a book whose
+//! A market that moves by default (seeded random walk, trade prints, a book whose
 //! sizes vary like a real one), the account's resting orders in the public book, a still
 //! market on request, and memory that stays flat however long the market runs.
 

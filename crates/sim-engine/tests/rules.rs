@@ -554,7 +554,7 @@ fn batch_items_succeed_or_fail_on_their_own() {
     assert_eq!(e.snapshot().open_orders.len(), 1);
 }
 
-/// Issue 16 item 5: an orderLinkId is unique for the life of the account
+/// An orderLinkId is unique for the life of the account
 /// (docs/v5/order/create-order.mdx: "orderLinkId ... unique"), not only among the recent
 /// closed orders the engine still keeps (v5/order/open-order: 500): a link id whose order has
 /// aged out is still refused with 110072.

@@ -8,7 +8,7 @@
 //! or a batch of events is plain synchronous code in [`public`] and [`private`] that fills an
 //! [`Outbox`](session::Outbox); this module only moves frames.
 //!
-//! Transport rules (issue 6 points 9, 14, 15): a session that falls a whole fan-out buffer of
+//! Transport rules: a session that falls a whole fan-out buffer of
 //! engine steps behind is closed (1013), as Bybit drops slow consumers; the client must
 //! reconnect and resubscribe, which gives it fresh snapshots. Writes have a deadline, and a
 //! drop, a refusal or a shutdown ends a session at once even while a write is stuck. A

@@ -36,7 +36,7 @@ pub(super) trait Session: Send + 'static {
     fn on_due(&mut self, _state: &AppState, _now: Instant, _out: &mut Outbox) {}
 }
 
-/// Bybit's refusal of topics a connection already has (issue 16 item 4).
+/// Bybit's refusal of topics a connection already has.
 pub(super) fn already_subscribed(names: &[String]) -> String {
     format!("error:already subscribed,topic:{}", names.join(","))
 }

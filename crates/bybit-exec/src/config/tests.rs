@@ -97,7 +97,7 @@ fn each_environment_and_routing_has_its_own_default_journal() {
     );
 }
 
-// Issue 17 item 4: pointed at loopback, the environment is a local emulator in every
+// Pointed at loopback, the environment is a local emulator in every
 // message, with its own journal and no thin-testnet note.
 #[test]
 fn loopback_urls_are_a_local_emulator_with_its_own_journal() {
@@ -144,7 +144,7 @@ fn loopback_urls_are_a_local_emulator_with_its_own_journal() {
         .contains("testnet: the market is thin"));
 }
 
-// Issue 17 item 4: a local emulator is all four URLs on this machine. Only some of them
+// A local emulator is all four URLs on this machine. Only some of them
 // on loopback is not an emulator named honestly but two exchanges at once (orders on one,
 // fills or prices from the other), so it is refused naming the odd URL. Before, setting
 // only BYBIT_REST_URL=http://127.0.0.1:… was taken as "local emulator" while the streams
@@ -305,7 +305,7 @@ fn file_errors_name_the_file_and_the_key() {
     assert!(m.starts_with("config file"), "{m}");
 }
 
-// Issue 17: every key's value in the file must be the TOML type it expects; the refusal
+// Every key's value in the file must be the TOML type it expects; the refusal
 // names the file, the key and the type, and never echoes the value (a secret).
 #[test]
 fn a_value_of_the_wrong_toml_type_is_refused_naming_file_and_key() {

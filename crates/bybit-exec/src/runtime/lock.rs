@@ -1,4 +1,4 @@
-//! One process per journal (issue 15 item 7): a process that writes a journal file holds an
+//! One process per journal (R-SAFE-6): a process that writes a journal file holds an
 //! exclusive OS lock on `<journal>.lock` for as long as it runs. The kernel releases the lock
 //! on any exit, `kill -9` included, so a crashed process never leaves the journal locked; the
 //! file itself stays (it only names the last holder).

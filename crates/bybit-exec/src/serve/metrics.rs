@@ -18,8 +18,8 @@ pub const WS_CONNECTED: &str = "bybit_exec_ws_connected";
 /// Gauge: 1 once the gateway has halted trading after a fatal error.
 pub const TRADING_HALTED: &str = "bybit_exec_trading_halted";
 
-/// The documented values of every label `/metrics` shows, by metric and label (issue 17:
-/// labels are bounded sets; a value such as a leverage goes to a log line, never a label).
+/// The documented values of every label `/metrics` shows, by metric and label
+/// (labels are bounded sets; a value such as a leverage goes to a log line, never a label).
 /// `None` for a label the metric does not have. The histograms' `le` / `quantile` are the
 /// exporter's own.
 pub fn label_values(metric: &str, label: &str) -> Option<&'static [&'static str]> {

@@ -1,4 +1,4 @@
-//! The background reconciler (issue 15 item 4, R-SAFE-4): while `serve` runs, one task calls
+//! The background reconciler (R-SAFE-4): while `serve` runs, one task calls
 //! [`exec_gateway::Gateway::reconcile`] every [`RECONCILE_EVERY`]: every unresolved intent is
 //! looked up and journaled, every open trade compared with the exchange and its interrupted
 //! work finished (missing TPs and DCAs placed, a CLOSING trade closed). A pass that fails

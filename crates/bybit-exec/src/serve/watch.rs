@@ -133,7 +133,7 @@ fn operation_label(operation: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// Every value of the `operation` label (issue 17: metric labels are bounded sets).
+/// Every value of the `operation` label (metric labels are bounded sets).
 pub const WOULD_SEND_OPERATIONS: [&str; 9] = [
     "place_market_entry",
     "place_dca_order",
@@ -417,7 +417,7 @@ mod tests {
     }
 
     /// An event line shows a market order as "market" and what it filled at, never a price
-    /// it did not pay (issue 17 item 6).
+    /// it did not pay.
     #[test]
     fn a_filled_market_order_shows_its_fill_price() {
         let order = exec_events::OrderEvent {

@@ -1,4 +1,4 @@
-//! Time as Bybit's lists see it (issue 16, Step 9): the 7-day query windows of
+//! Time as Bybit's lists see it: the 7-day query windows of
 //! `/v5/execution/list` and `/v5/order/history`, what order history still keeps, the
 //! realtime closed-order cache an exchange restart empties, and days that pass.
 //!
