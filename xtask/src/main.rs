@@ -3,7 +3,8 @@
 //! - `deps`: the dependency invariants of ARCHITECTURE.md. The pure crates (`bybit-sign`,
 //!   `bybit-types`, `bybit-meta`) must have no async runtime or network crate in their normal
 //!   dependency tree; the gateway depends on no implementation of its ports (`exec-gateway`
-//!   has no `exec-sim`, `bybit-rest`, `bybit-ws` or `sim-engine`) and its events know no
+//!   has no `exec-sim`, `bybit-rest`, `bybit-ws`, `sim-engine` or `exec-journal`, and no
+//!   `rusqlite`, `reqwest` or `tungstenite`) and its events know no
 //!   wire format (`exec-events` has no `bybit-types` and no gateway or router); the REST
 //!   client knows no instrument cache (`bybit-rest` has no `bybit-meta`); the application
 //!   never depends on its acceptance suite (`bybit-exec` has no `exec-suite`). Then `cycles`.
@@ -11,7 +12,8 @@
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
 //! - `cycles`: no import cycle between the files of any crate (how: `cycles.rs`); run by
 //!   `deps` too, and with `--self-test` only its positive control.
-//! - `bench`: the benchmarks with targets (today: emulator order creates per second).
+//! - `bench`: the benchmarks: emulator order creates per second (a target), then the
+//!   journal's figures (intents/s, `execute_entry` latency next to its floor).
 //! - `testnet [--local]`: the SPEC §9 suite (the `exec-suite` binary) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
@@ -47,8 +49,14 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
             "bybit-rest",
             "bybit-ws",
             "bybit-emulator",
+            "exec-journal",
+            "rusqlite",
+            "reqwest",
+            "tungstenite",
+            "tokio-tungstenite",
         ],
-        "the gateway never depends on an implementation of its ports",
+        "the gateway never depends on an implementation of its ports (no SQLite, HTTP or \
+         WebSocket client)",
     ),
     (
         "exec-events",
@@ -201,7 +209,12 @@ fn bench() -> Result<()> {
         "5",
         "32",
     ]);
-    run(order_rate)
+    run(order_rate)?;
+    // Figures, no target: journal intents/s (1 and 32 writers) and execute_entry -> filled
+    // p50/p99 on the emulator next to its floor (one journal write + one create round trip).
+    let mut journal = cargo();
+    journal.args(["bench", "-p", "exec-journal", "--bench", "journal"]);
+    run(journal)
 }
 
 /// What `cargo xtask testnet` does, decided from its arguments and the key variables.
@@ -458,6 +471,28 @@ mod tests {
             forbidden_in(krate, tree, forbidden),
             Ok(vec!["exec-sim".to_owned()])
         );
+        // Positive controls: an adapter's machinery anywhere under the gateway is caught.
+        for (adapter, tree) in [
+            ("rusqlite", "exec-gateway v0.1.0 (/w)\nrusqlite v0.37.0\n"),
+            (
+                "reqwest",
+                "exec-gateway v0.1.0 (/w)\nfoo v1\nreqwest v0.12.0\n",
+            ),
+            (
+                "tungstenite",
+                "exec-gateway v0.1.0 (/w)\ntungstenite v0.29.0\n",
+            ),
+            (
+                "tokio-tungstenite",
+                "exec-gateway v0.1.0 (/w)\ntokio-tungstenite v0.29.0\n",
+            ),
+        ] {
+            assert_eq!(
+                forbidden_in(krate, tree, forbidden),
+                Ok(vec![adapter.to_owned()]),
+                "{adapter}"
+            );
+        }
         let (krate, forbidden, _) = LAYERS[1];
         let tree = "exec-events v0.1.0 (/w)\nbybit-types v0.1.0 (/w)\n";
         assert_eq!(

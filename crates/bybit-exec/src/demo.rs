@@ -28,7 +28,7 @@ use rust_decimal_macros::dec;
 use sim_engine::EngineSnapshot;
 
 use crate::config::{JournalLocation, Settings};
-use crate::runtime::{journal_call, Runtime};
+use crate::runtime::Runtime;
 
 const KEY: &str = "demo-key";
 const SECRET: &str = "demo-secret";
@@ -560,15 +560,12 @@ async fn trade_and_reconcile(
     };
     let rest_requests = rest_requests(emu).await;
     for fault in &args.inject {
-        inject(*fault, rt, emu, timeline, &args.tag)?;
+        inject(*fault, rt, emu, timeline, &args.tag).await?;
     }
     let rows = reconcile(rt, emu, timeline, &args.tag).await?;
     let fills = lock(&timeline.view).fills.len();
     let (tag, links) = (args.tag.clone(), rt.gateway.links().clone());
-    let history = journal_call(&rt.journal, move |j| {
-        exec_gateway::trade_history(j, &links, &tag)
-    })
-    .await?;
+    let history = exec_gateway::trade_history(rt.journal.as_ref(), &links, &tag).await?;
     Ok(DemoReport {
         rows,
         fills,
@@ -604,7 +601,9 @@ async fn wind_down(rt: &Runtime, timeline: &Timeline, tag: &str) -> Result<Vec<P
         phase_line(timeline, &state);
     }
     let owned = tag.to_owned();
-    Ok(journal_call(&rt.journal, move |j| j.states(&owned))
+    Ok(rt
+        .journal
+        .states(&owned)
         .await?
         .iter()
         .map(|s| s.phase)
@@ -612,7 +611,7 @@ async fn wind_down(rt: &Runtime, timeline: &Timeline, tag: &str) -> Result<Vec<P
 }
 
 /// Makes one row of the table wrong on purpose ([`Inject`]).
-fn inject(
+async fn inject(
     fault: Inject,
     rt: &Runtime,
     emu: &Emulator,
@@ -685,6 +684,7 @@ fn inject(
             };
             rt.journal
                 .record_fill(&funding)
+                .await
                 .map_err(|e| anyhow!("journaling the injected funding: {e}"))?;
         }
     }
@@ -752,7 +752,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
         .await?;
     set_price(emu, timeline, dec!(48990))?;
     let dca1_link = link("DCA1");
-    let dca1 = journal_call(&rt.journal, move |j| j.intent(&dca1_link))
+    let dca1 = rt
+        .journal
+        .intent(&dca1_link)
         .await?
         .map(|r| r.intent.qty)
         .ok_or_else(|| anyhow!("DCA1 was not journaled"))?;
@@ -808,7 +810,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
     let state = gw.close_all(&state, "all targets hit").await?;
     phase_line(timeline, &state);
     let owned = tag.to_owned();
-    let phases = journal_call(&rt.journal, move |j| j.states(&owned))
+    let phases = rt
+        .journal
+        .states(&owned)
         .await?
         .iter()
         .map(|s| s.phase)
@@ -819,7 +823,9 @@ async fn trade(rt: &Runtime, emu: &Emulator, timeline: &Timeline, tag: &str) -> 
 /// The quantity an order was last journaled with (placed, amended or re-rounded).
 async fn order_qty(rt: &Runtime, link: &str) -> Result<Decimal> {
     let owned = link.to_owned();
-    let row = journal_call(&rt.journal, move |j| j.intent(&owned))
+    let row = rt
+        .journal
+        .intent(&owned)
         .await?
         .ok_or_else(|| anyhow!("{link} was not journaled"))?;
     let mut qty = row.intent.qty;
@@ -908,14 +914,12 @@ async fn compare(
     let mut rows = Vec::new();
     let owned = tag.to_owned();
     let links = rt.gateway.links().clone();
-    let (intents, journal_fills, history) = journal_call(&rt.journal, move |j| {
-        Ok((
-            j.intents(&owned)?,
-            j.fills(DEFAULT_LINK_PREFIX)?,
-            exec_gateway::trade_history(j, &links, &owned)?,
-        ))
-    })
-    .await?;
+    let j = rt.journal.as_ref();
+    let (intents, journal_fills, history) = (
+        j.intents(&owned).await?,
+        j.fills(DEFAULT_LINK_PREFIX).await?,
+        exec_gateway::trade_history(j, &links, &owned).await?,
+    );
     for row in &intents {
         let link = &row.intent.order_link_id;
         let layer_state = lock(&timeline.view)

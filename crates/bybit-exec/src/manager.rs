@@ -162,8 +162,7 @@ impl Manager {
         let tags = blocking(move || store.tags()).await?;
         let mut resumed = Vec::new();
         for tag in tags {
-            let (j, t) = (journal.clone(), tag.clone());
-            let plan = blocking(move || Ok(j.plan(&t)?)).await?;
+            let plan = journal.plan(&tag).await?;
             let open = self
                 .gateway
                 .trade(&tag)
@@ -171,13 +170,12 @@ impl Manager {
             match plan {
                 Some(plan) if open => {
                     lock(&self.plans).insert(tag.clone(), plan.clone());
-                    let (j, link) = (journal.clone(), self.gateway.links().id(&tag, Leg::Tp(1))?);
-                    let tp1_filled = blocking(move || {
-                        Ok(j.fills(exec_gateway::DEFAULT_LINK_PREFIX)?
-                            .iter()
-                            .any(|f| f.order_link_id == link.as_str()))
-                    })
-                    .await?;
+                    let link = self.gateway.links().id(&tag, Leg::Tp(1))?;
+                    let tp1_filled = journal
+                        .fills(exec_gateway::DEFAULT_LINK_PREFIX)
+                        .await?
+                        .iter()
+                        .any(|f| f.order_link_id == link.as_str());
                     let leg = tp1_filled.then_some(Leg::Tp(1));
                     if step(&self.gateway, self.positions.as_ref(), &plan, leg).await {
                         finished(&self.plans, &self.store, &tag).await;

@@ -12,9 +12,10 @@ use comfy_table::Table;
 use exec_events::EventBus;
 use exec_gateway::{
     trade_fills, trade_histories, trade_history, AccountService, Journal, LinkIds, MemoryJournal,
-    OrderRouter, OrderSnapshot, Outcome, Phase, PositionService, SqliteJournal, Symbol,
-    TradeHistory, DEFAULT_LINK_PREFIX,
+    OrderRouter, OrderSnapshot, Outcome, Phase, PositionService, Symbol, TradeHistory,
+    DEFAULT_LINK_PREFIX,
 };
+use exec_journal::SqliteJournal;
 use exec_live::{LiveConfig, LiveExchange};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -178,14 +179,9 @@ fn pretty(v: &Value) -> String {
 ///   `recover()` would take every open trade of the journal for closed.
 pub async fn execute(command: &OpsCommand, settings: Settings) -> Result<Done> {
     match command {
-        OpsCommand::Journal(args) => {
-            let args = args.clone();
-            tokio::task::spawn_blocking(move || journal(&settings, &args)).await?
-        }
-        OpsCommand::Trades(args) => {
-            let args = args.clone();
-            tokio::task::spawn_blocking(move || trades(&settings, &args)).await?
-        }
+        // The journal's own thread does the file I/O.
+        OpsCommand::Journal(args) => journal(&settings, args).await,
+        OpsCommand::Trades(args) => trades(&settings, args).await,
         OpsCommand::Status(out) => status(&settings, *out).await,
         OpsCommand::Balance(out) => balance(read_only(&settings)?.as_ref(), *out).await,
         OpsCommand::Positions(out) => positions(read_only(&settings)?.as_ref(), *out).await,
@@ -582,22 +578,22 @@ fn outcome_text(o: &Outcome) -> String {
     }
 }
 
-fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
+async fn journal(settings: &Settings, args: &JournalArgs) -> Result<Done> {
     let j = open_journal(settings)?;
     let tag = &args.trade_tag;
-    let plan = j.plan(tag)?;
-    let intents = j.intents(tag)?;
-    let writes = j.writes(tag)?;
-    let states = j.states(tag)?;
+    let plan = j.plan(tag).await?;
+    let intents = j.intents(tag).await?;
+    let writes = j.writes(tag).await?;
+    let states = j.states(tag).await?;
     // The fills its P&L line counts: its orders' and a position stop's or funding's.
-    let fills = trade_fills(j.as_ref(), &links()?, tag)?;
+    let fills = trade_fills(j.as_ref(), &links()?, tag).await?;
     if plan.is_none() && intents.is_empty() && states.is_empty() {
         return Ok(Done {
             text: format!("the journal has no trade {tag:?}"),
             ok: false,
         });
     }
-    let history = trade_history(j.as_ref(), &links()?, tag)?;
+    let history = trade_history(j.as_ref(), &links()?, tag).await?;
     if args.out.json {
         let v = json!({
             "tag": tag,
@@ -789,9 +785,9 @@ fn trades_csv(all: &[TradeHistory]) -> Result<String> {
     Ok(text)
 }
 
-fn trades(settings: &Settings, args: &TradesArgs) -> Result<Done> {
+async fn trades(settings: &Settings, args: &TradesArgs) -> Result<Done> {
     let j = open_journal(settings)?;
-    let all = trade_histories(j.as_ref(), &links()?)?;
+    let all = trade_histories(j.as_ref(), &links()?).await?;
     let text = if args.csv {
         trades_csv(&all)?
     } else if args.out.json {

@@ -147,17 +147,18 @@ async fn every_operation_on_a_trade_is_in_the_control_api() {
             .any(|t| t["tag"] == "API_OPS"),
         "{list}"
     );
-    let tp3_qty = |server: &Server| {
+    let tp3_qty = async |server: &Server| {
         server
             .runtime()
             .journal
             .intent("andre_TP3_API_OPS")
+            .await
             .unwrap()
             .unwrap()
             .intent
             .qty
     };
-    let before = tp3_qty(&server);
+    let before = tp3_qty(&server).await;
     assert!(before > rust_decimal::Decimal::ZERO);
     // DCA1 fills at 48 000; /tps resizes the take-profits to the grown position.
     set_price(&emu, "47990").await;
@@ -166,6 +167,7 @@ async fn every_operation_on_a_trade_is_in_the_control_api() {
             .runtime()
             .journal
             .fills("andre_")
+            .await
             .unwrap()
             .iter()
             .any(|f| f.order_link_id == "andre_DCA1_API_OPS")
@@ -174,7 +176,7 @@ async fn every_operation_on_a_trade_is_in_the_control_api() {
     let (code, answer) = post(addr, "/api/trades/API_OPS/tps", &json!({})).await;
     assert_eq!(code, 200, "{answer}");
     // The journal keeps the amended quantity as the intent's last write.
-    let writes = server.runtime().journal.writes("API_OPS").unwrap();
+    let writes = server.runtime().journal.writes("API_OPS").await.unwrap();
     assert!(
         writes
             .iter()
@@ -291,6 +293,7 @@ async fn an_event_client_reconnecting_with_last_event_id_gets_every_fill_once() 
             .runtime()
             .journal
             .fills("andre_")
+            .await
             .unwrap()
             .iter()
             .any(|f| f.order_link_id == "andre_DCA1_API_SSE")
@@ -303,12 +306,13 @@ async fn an_event_client_reconnecting_with_last_event_id_gets_every_fill_once() 
             .runtime()
             .journal
             .fills("andre_")
+            .await
             .unwrap()
             .iter()
             .any(|f| f.order_link_id.starts_with("andre_CLOSE"))
     })
     .await;
-    let journaled = server.runtime().journal.fills("andre_").unwrap();
+    let journaled = server.runtime().journal.fills("andre_").await.unwrap();
     let after_entry: Vec<&str> = journaled
         .iter()
         .filter(|f| f.order_link_id != "andre_ENTRY_API_SSE")
@@ -382,6 +386,7 @@ async fn a_managed_trade_runs_to_closed_without_another_call() {
     eventually("TPs resized after DCA1 filled", || async {
         journal
             .writes("API_MGD")
+            .await
             .unwrap()
             .iter()
             .any(|w| format!("{w:?}").contains("andre_TP3_API_MGD"))

@@ -179,6 +179,7 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
             .runtime()
             .journal
             .fills("andre_TP1_")
+            .await
             .unwrap()
             .iter()
             .any(|f| f.order_link_id.ends_with(TAG))
@@ -208,6 +209,7 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
         .runtime()
         .journal
         .intent(&entry_link)
+        .await
         .unwrap()
         .unwrap()
         .outcomes

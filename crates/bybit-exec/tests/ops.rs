@@ -297,9 +297,9 @@ async fn paper_and_dry_run_never_touch_the_live_journal() {
     let positions = json(OpsCommand::Positions(JSON), dry()).await;
     assert_eq!(positions[0]["size"], "0.020", "{positions}");
     // The live trade is still open in the live journal and on the exchange.
-    let journal = exec_gateway::SqliteJournal::open(&path).unwrap();
+    let journal = exec_journal::SqliteJournal::open(&path).unwrap();
     assert_eq!(
-        exec_gateway::Journal::open_trades(&journal).unwrap(),
+        exec_gateway::Journal::open_trades(&journal).await.unwrap(),
         ["LIVE1"]
     );
     assert!(!emu

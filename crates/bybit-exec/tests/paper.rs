@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bybit_emulator::Emulator;
-use exec_gateway::{Journal, SqliteJournal};
+use exec_gateway::Journal;
+use exec_journal::SqliteJournal;
 use serde_json::{json, Value};
 
 use crate::support::{emulator, eventually};
@@ -179,10 +180,11 @@ async fn resting(serve: &PaperServe, tag: &str) -> Vec<String> {
 
 /// The orders the paper engine holds (open and closed), as saved in the journal: orderLinkId
 /// → how many orders carry it. Read with no serve running.
-fn paper_orders(journal: &Path) -> BTreeMap<String, usize> {
+async fn paper_orders(journal: &Path) -> BTreeMap<String, usize> {
     let journal = SqliteJournal::open(journal).unwrap();
     let saved = journal
         .paper_account()
+        .await
         .unwrap()
         .expect("the journal holds the paper account");
     let account: Value = serde_json::from_str(&saved).unwrap();
@@ -195,6 +197,7 @@ fn paper_orders(journal: &Path) -> BTreeMap<String, usize> {
         .collect();
     let mut fills: Vec<String> = journal
         .fills("")
+        .await
         .unwrap()
         .into_iter()
         .map(|f| f.exec_id)
@@ -352,7 +355,7 @@ async fn a_paper_serve_killed_or_stopped_continues_its_account_and_trade_on_the_
 
     // No order was placed twice: the paper engine holds each of the trade's orderLinkIds once
     // (the entry, the DCA, both TPs), and nothing else.
-    let orders = paper_orders(&journal);
+    let orders = paper_orders(&journal).await;
     let expected: BTreeMap<String, usize> = [
         format!("andre_ENTRY_{TAG}"),
         format!("andre_DCA1_{TAG}"),
@@ -384,11 +387,12 @@ async fn a_fresh_paper_account_on_a_journal_with_older_fills_journals_its_own_fi
     let emu = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal-paper.sqlite");
-    let entry_fills = |tag: &str| {
+    let entry_fills = async |tag: &str| {
         let link = format!("andre_ENTRY_{tag}");
         SqliteJournal::open(&journal)
             .unwrap()
             .fills(&link)
+            .await
             .unwrap()
             .len()
     };
@@ -413,7 +417,7 @@ async fn a_fresh_paper_account_on_a_journal_with_older_fills_journals_its_own_fi
     let first = PaperServe::spawn(&emu, &journal);
     post(&first, "OLD1").await;
     assert!(first.terminate().success());
-    assert_eq!(entry_fills("OLD1"), 1);
+    assert_eq!(entry_fills("OLD1").await, 1);
     // The account row goes, the fills stay: the journal of an older binary.
     rusqlite::Connection::open(&journal)
         .unwrap()
@@ -423,9 +427,9 @@ async fn a_fresh_paper_account_on_a_journal_with_older_fills_journals_its_own_fi
     let second = PaperServe::spawn(&emu, &journal);
     post(&second, "NEW1").await;
     assert!(second.terminate().success());
-    assert_eq!(entry_fills("OLD1"), 1);
+    assert_eq!(entry_fills("OLD1").await, 1);
     assert_eq!(
-        entry_fills("NEW1"),
+        entry_fills("NEW1").await,
         1,
         "the new account's entry fill is journaled"
     );
@@ -500,8 +504,10 @@ async fn the_status_says_how_many_finished_trades_the_history_leaves_off() {
         for n in 0..55 {
             let tag = format!("OLD{n}");
             j.record_plan(&bybit_exec::demo::plan(&tag).unwrap(), 1_000 + n)
+                .await
                 .unwrap();
             j.record_state(&tag, exec_gateway::Phase::Closed, "done", 2_000 + n)
+                .await
                 .unwrap();
         }
     }

@@ -114,7 +114,7 @@ async fn paper_runtime_needs_no_keys_and_follows_the_public_ticker() {
     })
     .await;
     assert_eq!(
-        rt.journal.fills("andre_TP1_P1").unwrap().len(),
+        rt.journal.fills("andre_TP1_P1").await.unwrap().len(),
         1,
         "the paper fill is journaled"
     );
@@ -243,35 +243,44 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_shutdown_journals_every_fill_already_published() {
-    // The dry-run router publishes fills without journaling them; the recorder does, and a
-    // stop must drain it rather than cut it.
+async fn dry_run_fills_are_journaled_by_the_router_before_they_are_published() {
+    // One fill recorder: the dry-run router journals each fill itself (as the paper router and
+    // the live tracker do), so a fill is in the journal when it is published, whatever a
+    // subscriber does, and a stop has nothing left to drain.
     let emu = emulator().await;
     let mut s = settings(&emu);
     s.routing = Routing::DryRun;
     let rt = Runtime::start(s).await.unwrap();
     let journal = rt.journal.clone();
-    let n = 2000;
+    let mut sub = rt.bus.subscribe();
+    let n = 20;
     for i in 0..n {
-        rt.bus.publish(exec_events::Event::Fill(exec_events::Fill {
-            exec_id: format!("dry-{i}"),
-            symbol: "BTCUSDT".to_owned(),
-            side: exec_events::Side::Buy,
-            order_id: format!("o{i}"),
-            order_link_id: format!("andre_ENTRY_DRY{i}"),
-            price: dec!(50000),
+        let req = exec_gateway::OrderRequest {
+            symbol: btc(),
+            side: exec_gateway::Side::Buy,
             qty: dec!(0.001),
-            fee: dec!(0.03),
-            fee_currency: "USDT".to_owned(),
-            is_maker: false,
-            pnl: None,
-            exec_kind: exec_events::ExecKind::Trade,
-            time_ms: 1,
-            simulated: true,
-        }));
+            price: None,
+            trigger_price: None,
+            trigger_direction: None,
+            reduce_only: false,
+            time_in_force: exec_gateway::TimeInForce::Ioc,
+            order_link_id: exec_gateway::OrderLinkId::new(format!("andre_ENTRY_DRY{i}")).unwrap(),
+        };
+        exec_gateway::OrderRouter::place(rt.ports.router.as_ref(), &req)
+            .await
+            .unwrap();
     }
+    let mut published = Vec::new();
+    while let Some(exec_events::Received::Event(env)) = sub.try_recv() {
+        if let exec_events::Event::Fill(f) = &*env.event {
+            published.push(f.clone());
+        }
+    }
+    assert_eq!(published.len(), n, "one fill per market order");
+    // Already journaled when published: no recorder, no wait.
+    assert_eq!(journal.fills("andre_").await.unwrap(), published);
     assert!(rt.shutdown().await, "a clean stop");
-    assert_eq!(journal.fills("andre_").unwrap().len(), n);
+    assert_eq!(journal.fills("andre_").await.unwrap().len(), n);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

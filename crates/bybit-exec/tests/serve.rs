@@ -368,7 +368,12 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
         reason: "close_all".to_owned(),
         at_ms: 1,
     };
-    server.runtime().journal.record_intent(&stuck).unwrap();
+    server
+        .runtime()
+        .journal
+        .record_intent(&stuck)
+        .await
+        .unwrap();
     let (_, body) = get(addr, "/api/status").await;
     let status: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -1088,9 +1093,10 @@ async fn a_managed_trade_completes_across_kill_9_restarts_with_no_call_repeated(
         .map(|e| e["execId"].as_str().unwrap().to_owned())
         .collect();
     assert!(exchange.len() >= 5, "entry, DCA1, TP1-3: {exchange:?}");
-    let journaled: Vec<String> = exec_gateway::SqliteJournal::open(&journal)
+    let journaled: Vec<String> = exec_journal::SqliteJournal::open(&journal)
         .unwrap()
         .fills("andre_")
+        .await
         .unwrap()
         .into_iter()
         .map(|f| f.exec_id)
@@ -1140,9 +1146,10 @@ async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
     // Mid-close: CLOSING is journaled, the cancels and the close are held by the exchange.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let states = exec_gateway::SqliteJournal::open(&journal)
+        let states = exec_journal::SqliteJournal::open(&journal)
             .unwrap()
             .states("SRV_MID")
+            .await
             .unwrap();
         if states.iter().any(|s| s.phase.as_str() == "CLOSING") {
             break;
@@ -1245,9 +1252,10 @@ async fn kill_9_after_intent_then_restart(tag: &'static str, leg: &str) {
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let intent = exec_gateway::SqliteJournal::open(&journal)
-            .ok()
-            .and_then(|j| j.intent(&link).ok().flatten());
+        let intent = match exec_journal::SqliteJournal::open(&journal) {
+            Ok(j) => j.intent(&link).await.ok().flatten(),
+            Err(_) => None,
+        };
         if intent.is_some() {
             break;
         }
@@ -1333,9 +1341,10 @@ async fn an_entry_intent_never_sent_is_settled_after_the_landing_window() {
         s.journal = bybit_exec::config::JournalLocation::Sqlite(path.clone());
         let rt = bybit_exec::runtime::Runtime::start(s).await.unwrap();
         let body: exec_gateway::TradePlan = serde_json::from_value(plan("SRV_UNSENT")).unwrap();
-        rt.journal.record_plan(&body, now).unwrap();
+        rt.journal.record_plan(&body, now).await.unwrap();
         rt.journal
             .record_state("SRV_UNSENT", exec_gateway::Phase::Entering, "test", now)
+            .await
             .unwrap();
         rt.journal
             .record_intent(&exec_gateway::Intent {
@@ -1351,6 +1360,7 @@ async fn an_entry_intent_never_sent_is_settled_after_the_landing_window() {
                 reason: "execute_entry".to_owned(),
                 at_ms: now,
             })
+            .await
             .unwrap();
         rt.shutdown().await;
     }

@@ -13,13 +13,13 @@
 //! `ret_code_error`, outside the gateway).
 //!
 //! What it is not: it depends on no implementation of its ports (no `bybit-rest`, `bybit-ws`
-//! or `exec-sim`; `cargo xtask deps` checks it), holds no strategy (levels and sizes come in
+//! or `exec-sim`, no `rusqlite`, `reqwest` or `tungstenite`; `cargo xtask deps` checks it), holds no strategy (levels and sizes come in
 //! the [`TradePlan`]), reads no clock but the [`Clock`] it is given, and never sees Bybit's
 //! wire format.
 //!
 //! Main types: [`Gateway`], [`GatewayConfig`], [`TradePlan`], [`TradeState`], [`Phase`],
-//! [`PositionState`], [`OrderRequest`], [`GatewayError`], [`PortError`], [`SqliteJournal`],
-//! [`MemoryJournal`].
+//! [`PositionState`], [`OrderRequest`], [`GatewayError`], [`PortError`],
+//! [`MemoryJournal`] (the SQLite journal is the `exec-journal` crate).
 
 mod clock;
 mod config;
@@ -39,14 +39,14 @@ pub use error::{GatewayError, PortError, PortResult};
 pub use gateway::{EntryResult, Gateway, OpenedTrade, Ports, ReconcileReport, Recovered};
 pub use journal::{
     trade_fills, trade_histories, trade_history, trade_pnl, Intended, Intent, IntentRow, Journal,
-    JournalError, MemoryJournal, Outcome, PlanRow, SqliteJournal, StateRow, TradeHistory, TradePnl,
-    WriteKind, WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
+    JournalError, MemoryJournal, Outcome, PlanRow, StateRow, TradeHistory, TradePnl, WriteKind,
+    WriteRecord, WriteStage, DEFAULT_JOURNAL_PATH,
 };
 pub use link_id::{CancelScope, Leg, LegFilter, LinkIds};
 pub use ports::{
     cancel_matching, cancel_matching_with, AccountService, BybitStatus, CancelStep, HealthCheck,
-    OrderRouter, PositionService, PriceLimit, PriceService, RestHealth, SymbolMetaService,
-    WsHealth,
+    OrderRouter, PositionService, PriceLimit, PriceService, RestHealth, StepFuture,
+    SymbolMetaService, WsHealth,
 };
 pub use types::{
     Balance, DcaLevel, LegProblem, OrderAck, OrderRequest, OrderSnapshot, OrderStatus, Phase,

@@ -84,6 +84,7 @@ impl Gateway {
         let journal = &self.ports.journal;
         let earlier = journal
             .intent(link)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         if let Some(other) = earlier
             .as_ref()
@@ -105,9 +106,9 @@ impl Gateway {
                 .lookup(tag, leg, &req.symbol, &req.order_link_id)
                 .await?
             {
-                return self.found(tag, leg, link, found);
+                return self.found(tag, leg, link, found).await;
             }
-            self.outcome(tag, link, &resolved(None))?;
+            self.outcome(tag, link, &resolved(None)).await?;
             let was_there = earlier
                 .as_ref()
                 .is_some_and(crate::journal::IntentRow::exchange_had_it);
@@ -139,6 +140,7 @@ impl Gateway {
             // Rule 1.
             journal
                 .record_intent(&intent)
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?;
         }
 
@@ -179,7 +181,8 @@ impl Gateway {
                         &Outcome::Acked {
                             order_id: ack.order_id,
                         },
-                    )?;
+                    )
+                    .await?;
                     return Ok(Placed { snapshot: None });
                 }
                 Err(e) => e,
@@ -199,7 +202,7 @@ impl Gateway {
                     .lookup(tag, leg, &req.symbol, &req.order_link_id)
                     .await?
                 {
-                    return self.found(tag, leg, link, found);
+                    return self.found(tag, leg, link, found).await;
                 }
             }
             match error {
@@ -209,7 +212,7 @@ impl Gateway {
                         .lookup(tag, leg, &req.symbol, &req.order_link_id)
                         .await?
                     {
-                        Some(found) => return self.found(tag, leg, link, found),
+                        Some(found) => return self.found(tag, leg, link, found).await,
                         None => {
                             return Err(self.unresolved(
                                 tag,
@@ -223,7 +226,7 @@ impl Gateway {
                 PortError::Rejected { code, message } => {
                     // Rule 3.
                     tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, ret_code = code, reason = %message, "order refused");
-                    self.rejected(tag, link, Some(code), &message)?;
+                    self.rejected(tag, link, Some(code), &message).await?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
                         code: Some(code),
@@ -240,7 +243,7 @@ impl Gateway {
                     };
                     let Some(fixed) = fixed else {
                         tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, ret_code = code, reason = %message, "order refused for an instrument rule");
-                        self.rejected(tag, link, Some(code), &message)?;
+                        self.rejected(tag, link, Some(code), &message).await?;
                         return Err(GatewayError::Rejected {
                             link_id: link.to_owned(),
                             code: Some(code),
@@ -267,12 +270,13 @@ impl Gateway {
                             trigger_price: fixed.trigger_price,
                             reason: refusal,
                         },
-                    )?;
+                    )
+                    .await?;
                     *req = fixed;
                 }
                 PortError::InvalidInput(message) => {
                     tracing::warn!(tag, leg = leg_code.as_str(), order_link_id = link, reason = %message, "order refused");
-                    self.rejected(tag, link, None, &message)?;
+                    self.rejected(tag, link, None, &message).await?;
                     return Err(GatewayError::Rejected {
                         link_id: link.to_owned(),
                         code: None,
@@ -281,9 +285,9 @@ impl Gateway {
                 }
                 PortError::InsufficientBalance { code, message } => {
                     // Rule 4.
-                    self.rejected(tag, link, Some(code), &message)?;
+                    self.rejected(tag, link, Some(code), &message).await?;
                     let detail = format!("insufficient balance (retCode {code}): {message}");
-                    self.abort_trade(tag, &detail);
+                    self.abort_trade(tag, &detail).await;
                     self.report(
                         ErrorKind::InsufficientBalance,
                         Some(tag),
@@ -300,9 +304,9 @@ impl Gateway {
                 }
                 PortError::Auth { code, message } => {
                     // Rule 5.
-                    self.rejected(tag, link, Some(code), &message)?;
+                    self.rejected(tag, link, Some(code), &message).await?;
                     let err = self.auth_failed(Some(tag), Some(leg), Some(link), code, &message);
-                    self.abort_trade(tag, &err.to_string());
+                    self.abort_trade(tag, &err.to_string()).await;
                     return Err(err);
                 }
                 unknown @ (PortError::UnknownOutcome { .. } | PortError::RateLimited { .. }) => {
@@ -314,7 +318,8 @@ impl Gateway {
                         &Outcome::Unknown {
                             reason: unknown.to_string(),
                         },
-                    )?;
+                    )
+                    .await?;
                     if let PortError::RateLimited { retry_after } = unknown {
                         tracing::info!(
                             tag,
@@ -329,9 +334,9 @@ impl Gateway {
                         .lookup(tag, leg, &req.symbol, &req.order_link_id)
                         .await?;
                     if let Some(found) = found {
-                        return self.found(tag, leg, link, found);
+                        return self.found(tag, leg, link, found).await;
                     }
-                    self.outcome(tag, link, &resolved(None))?;
+                    self.outcome(tag, link, &resolved(None)).await?;
                     if sends >= self.config.max_send_attempts {
                         return Err(self.unresolved(
                             tag,
@@ -456,7 +461,7 @@ impl Gateway {
     /// `execution.error` (the exchange's order stands: sending again would duplicate it).
     ///
     /// [`IntentRow::intended`]: crate::journal::IntentRow::intended
-    fn found(
+    async fn found(
         &self,
         tag: &str,
         leg: Leg,
@@ -471,11 +476,12 @@ impl Gateway {
             status = ?found.status,
             "order found by orderLinkId"
         );
-        self.outcome(tag, link, &resolved(Some(&found)))?;
+        self.outcome(tag, link, &resolved(Some(&found))).await?;
         let row = self
             .ports
             .journal
             .intent(link)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         if let Some(diff) = row.and_then(|row| row.differs_from(&found)) {
             self.report(
@@ -492,16 +498,17 @@ impl Gateway {
         })
     }
 
-    fn outcome(&self, tag: &str, link: &str, outcome: &Outcome) -> Result<(), GatewayError> {
+    async fn outcome(&self, tag: &str, link: &str, outcome: &Outcome) -> Result<(), GatewayError> {
         self.ports
             .journal
             .record_outcome(link, outcome, self.now())
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         self.note_outcome(link, outcome);
         Ok(())
     }
 
-    fn rejected(
+    async fn rejected(
         &self,
         tag: &str,
         link: &str,
@@ -516,6 +523,7 @@ impl Gateway {
                 message: message.to_owned(),
             },
         )
+        .await
     }
 
     fn unresolved(&self, tag: &str, leg: Leg, link: &str, reason: String) -> GatewayError {

@@ -70,29 +70,37 @@ pub async fn cancel_matching(
     symbol: &Symbol,
     scope: &CancelScope,
 ) -> PortResult<Vec<String>> {
-    cancel_matching_with(router, symbol, scope, |_| Ok::<(), PortError>(())).await
+    cancel_matching_with(router, symbol, scope, |_| -> StepFuture<'_, PortError> {
+        Box::pin(async { Ok(()) })
+    })
+    .await
 }
 
 /// One step of [`cancel_matching_with`], for the caller to record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelStep<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelStep {
     /// This order's cancel is about to be sent.
-    Sending(&'a str),
+    Sending(String),
     /// It is cancelled (or already gone without a fill).
-    Cancelled(&'a str),
+    Cancelled(String),
     /// It was not cancelled, and why.
-    NotCancelled(&'a str, &'a str),
+    NotCancelled(String, String),
 }
+
+/// What [`cancel_matching_with`]'s `step` returns: the recording of one step (a journal
+/// write), boxed so it may borrow what the caller holds.
+pub type StepFuture<'c, E> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), E>> + Send + 'c>>;
 
 /// [`cancel_matching`], calling `step` before each cancel is sent and with what became of it
 /// (the gateway journals the cancel there). An error from `step` stops at once: with
 /// [`CancelStep::Sending`], that cancel and the ones after it are not sent. After a failed
 /// cancel the router's error is returned whatever `step` answers.
-pub async fn cancel_matching_with<E: From<PortError>>(
+pub async fn cancel_matching_with<'c, E: From<PortError>>(
     router: &(impl OrderRouter + ?Sized),
     symbol: &Symbol,
     scope: &CancelScope,
-    mut step: impl FnMut(CancelStep<'_>) -> Result<(), E>,
+    mut step: impl FnMut(CancelStep) -> StepFuture<'c, E>,
 ) -> Result<Vec<String>, E> {
     let mut cancelled = Vec::new();
     for order in router.sync_open_orders(symbol).await? {
@@ -101,10 +109,10 @@ pub async fn cancel_matching_with<E: From<PortError>>(
         }
         let link = OrderLinkId::new(order.order_link_id.clone())
             .map_err(|e| PortError::InvalidInput(e.to_string()))?;
-        step(CancelStep::Sending(&order.order_link_id))?;
+        step(CancelStep::Sending(order.order_link_id.clone())).await?;
         match router.cancel_order(symbol, &link).await {
             Ok(()) => {
-                step(CancelStep::Cancelled(&order.order_link_id))?;
+                step(CancelStep::Cancelled(order.order_link_id.clone())).await?;
                 cancelled.push(order.order_link_id);
             }
             Err(PortError::Rejected { code: 110001, .. }) => {
@@ -116,20 +124,22 @@ pub async fn cancel_matching_with<E: From<PortError>>(
                 );
                 if filled {
                     step(CancelStep::NotCancelled(
-                        &order.order_link_id,
-                        "filled before the cancel",
-                    ))?;
+                        order.order_link_id.clone(),
+                        "filled before the cancel".to_owned(),
+                    ))
+                    .await?;
                 } else {
-                    step(CancelStep::Cancelled(&order.order_link_id))?;
+                    step(CancelStep::Cancelled(order.order_link_id.clone())).await?;
                     cancelled.push(order.order_link_id);
                 }
             }
             Err(e) => {
                 // The router's error wins: it may be one that halts trading (auth).
                 let _ = step(CancelStep::NotCancelled(
-                    &order.order_link_id,
-                    &e.to_string(),
-                ));
+                    order.order_link_id.clone(),
+                    e.to_string(),
+                ))
+                .await;
                 return Err(e.into());
             }
         }

@@ -18,10 +18,9 @@ use exec_events::{Event, EventBus, Fill, Received, Subscription};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use crate::journal::spawn_fill_recorder;
 use crate::{
     DcaLevel, Gateway, Journal, OrderRouter, Outcome, Phase, PositionService, Side, Symbol,
-    SystemClock, TpLevel, TradePlan,
+    TpLevel, TradePlan,
 };
 
 /// One backend the lifecycle runs on: a gateway on BTCUSDT at 50 000 (a still market, so every
@@ -103,8 +102,13 @@ fn map(items: &[(&str, Decimal)]) -> BTreeMap<String, Decimal> {
     items.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
 
-fn phases(j: &dyn Journal) -> Vec<Phase> {
-    j.states("T1").unwrap().iter().map(|s| s.phase).collect()
+async fn phases(j: &dyn Journal) -> Vec<Phase> {
+    j.states("T1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.phase)
+        .collect()
 }
 
 /// The fills published since the last call (without waiting).
@@ -151,7 +155,6 @@ async fn exactly_fills(sub: &mut Subscription, want: usize) -> Vec<Fill> {
 pub async fn run_lifecycle(b: &dyn LifecycleBackend) {
     let journal = b.journal();
     let gateway = b.gateway();
-    let recorder = spawn_fill_recorder(b.bus(), journal.clone(), Arc::new(SystemClock));
     let mut sub = b.bus().subscribe();
     let mut all_fills = Vec::new();
     let plan = lifecycle_plan("T1");
@@ -165,7 +168,7 @@ pub async fn run_lifecycle(b: &dyn LifecycleBackend) {
     all_fills.extend(f);
     assert_eq!(gateway.trade("T1").unwrap().phase, Phase::InPosition);
     assert_eq!(
-        phases(journal.as_ref()),
+        phases(journal.as_ref()).await,
         [Phase::Entering, Phase::InPosition]
     );
 
@@ -188,7 +191,7 @@ pub async fn run_lifecycle(b: &dyn LifecycleBackend) {
     gateway.setup_tps(&plan, &position).await.unwrap();
     gateway.setup_dcas(&plan, &position).await.unwrap();
     assert_eq!(open(b).await.len(), 5);
-    let intents = journal.intents("T1").unwrap();
+    let intents = journal.intents("T1").await.unwrap();
     let legs: Vec<_> = intents.iter().map(|r| r.intent.leg.as_str()).collect();
     assert_eq!(legs, ["ENTRY", "TP1", "TP2", "TP3", "DCA1", "DCA2"]);
     assert!(intents
@@ -217,6 +220,7 @@ pub async fn run_lifecycle(b: &dyn LifecycleBackend) {
     );
     let names: Vec<_> = journal
         .intent("andre_TP1_T1")
+        .await
         .unwrap()
         .unwrap()
         .outcomes
@@ -258,7 +262,7 @@ pub async fn run_lifecycle(b: &dyn LifecycleBackend) {
     assert_eq!(state.phase, Phase::Closed);
     assert!(open(b).await.is_empty());
     assert_eq!(
-        phases(journal.as_ref()),
+        phases(journal.as_ref()).await,
         [
             Phase::Entering,
             Phase::InPosition,
@@ -268,7 +272,7 @@ pub async fn run_lifecycle(b: &dyn LifecycleBackend) {
         ]
     );
     assert_eq!(
-        journal.intents("T1").unwrap().len(),
+        journal.intents("T1").await.unwrap().len(),
         6,
         "no close was needed"
     );
@@ -282,13 +286,12 @@ pub async fn run_lifecycle(b: &dyn LifecycleBackend) {
     ids.dedup();
     assert_eq!(ids.len(), 5);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while journal.fills("andre_").unwrap().len() < 5 {
+    while journal.fills("andre_").await.unwrap().len() < 5 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "timed out: the journal has every fill"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(journal.fills("andre_").unwrap(), all_fills);
-    recorder.abort();
+    assert_eq!(journal.fills("andre_").await.unwrap(), all_fills);
 }

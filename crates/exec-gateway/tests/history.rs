@@ -3,9 +3,9 @@
 
 use exec_events::{ExecKind, Fill, Side};
 use exec_gateway::{
-    trade_histories, trade_history, Journal, LinkIds, MemoryJournal, Phase, SqliteJournal,
-    DEFAULT_LINK_PREFIX,
+    trade_histories, trade_history, Journal, LinkIds, MemoryJournal, Phase, DEFAULT_LINK_PREFIX,
 };
+use exec_journal::SqliteJournal;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -46,9 +46,11 @@ fn links() -> LinkIds {
 
 /// Two trades on one symbol, one after the other; a funding execution (no orderLinkId) in
 /// the first one's life, a fill of someone else's order, and one of the second trade.
-fn journal_two_trades(j: &dyn Journal) {
-    j.record_plan(&plan("T1"), 100).unwrap();
-    j.record_state("T1", Phase::Entering, "entry", 101).unwrap();
+async fn journal_two_trades(j: &dyn Journal) {
+    j.record_plan(&plan("T1"), 100).await.unwrap();
+    j.record_state("T1", Phase::Entering, "entry", 101)
+        .await
+        .unwrap();
     let buy = Side::Buy;
     let sell = Side::Sell;
     for f in [
@@ -103,7 +105,7 @@ fn journal_two_trades(j: &dyn Journal) {
             135,
         ),
     ] {
-        j.record_fill(&f).unwrap();
+        j.record_fill(&f).await.unwrap();
     }
     let mut funding = fill(
         "f1",
@@ -116,14 +118,16 @@ fn journal_two_trades(j: &dyn Journal) {
         125,
     );
     funding.exec_kind = ExecKind::Funding;
-    j.record_fill(&funding).unwrap();
-    j.record_state("T1", Phase::Closed, "flat", 150).unwrap();
+    j.record_fill(&funding).await.unwrap();
+    j.record_state("T1", Phase::Closed, "flat", 150)
+        .await
+        .unwrap();
     // After T1 closed: its window is over, this funding is not T1's.
     let mut late = funding.clone();
     late.exec_id = "f2".into();
     late.time_ms = 160;
-    j.record_fill(&late).unwrap();
-    j.record_plan(&plan("T2"), 200).unwrap();
+    j.record_fill(&late).await.unwrap();
+    j.record_plan(&plan("T2"), 200).await.unwrap();
     j.record_fill(&fill(
         "e5",
         "andre_ENTRY_T2",
@@ -134,11 +138,12 @@ fn journal_two_trades(j: &dyn Journal) {
         Some(dec!(0)),
         210,
     ))
+    .await
     .unwrap();
 }
 
-fn check_two_trades(j: &dyn Journal) {
-    let all = trade_histories(j, &links()).unwrap();
+async fn check_two_trades(j: &dyn Journal) {
+    let all = trade_histories(j, &links()).await.unwrap();
     assert_eq!(all.len(), 2);
     let t1 = &all[0];
     assert_eq!(t1.tag, "T1");
@@ -161,16 +166,19 @@ fn check_two_trades(j: &dyn Journal) {
     assert_eq!(t2.closed_time_ms, None, "open");
     assert_eq!(t2.fills, 1, "the funding at 160 is before T2 opened");
     assert_eq!(t2.pnl.realised, dec!(-0.275));
-    assert_eq!(trade_history(j, &links(), "T1").unwrap().as_ref(), Some(t1));
-    assert_eq!(trade_history(j, &links(), "NOPE").unwrap(), None);
+    assert_eq!(
+        trade_history(j, &links(), "T1").await.unwrap().as_ref(),
+        Some(t1)
+    );
+    assert_eq!(trade_history(j, &links(), "NOPE").await.unwrap(), None);
 }
 
 /// Fills without an orderLinkId in the trade's life: a position stop's (closing) fill is the
 /// trade's, a fill on the trade's own side (an order placed by hand) is not.
-#[test]
-fn a_fill_without_order_link_id_counts_only_when_it_closes() {
+#[tokio::test]
+async fn a_fill_without_order_link_id_counts_only_when_it_closes() {
     let j = MemoryJournal::new();
-    j.record_plan(&plan("T3"), 100).unwrap();
+    j.record_plan(&plan("T3"), 100).await.unwrap();
     let buy = Side::Buy;
     for f in [
         fill(
@@ -204,28 +212,30 @@ fn a_fill_without_order_link_id_counts_only_when_it_closes() {
             130,
         ),
     ] {
-        j.record_fill(&f).unwrap();
+        j.record_fill(&f).await.unwrap();
     }
-    j.record_state("T3", Phase::Closed, "stopped", 140).unwrap();
-    let t3 = trade_history(&j, &links(), "T3").unwrap().unwrap();
+    j.record_state("T3", Phase::Closed, "stopped", 140)
+        .await
+        .unwrap();
+    let t3 = trade_history(&j, &links(), "T3").await.unwrap().unwrap();
     assert_eq!(t3.fills, 2, "{t3:?}");
     assert_eq!((t3.qty, t3.closed_qty), (dec!(0.02), dec!(0.02)));
     assert_eq!(t3.pnl.realised, dec!(-3.05));
 }
 
-#[test]
-fn a_trades_history_and_realised_pnl_come_from_its_fills_in_memory() {
+#[tokio::test]
+async fn a_trades_history_and_realised_pnl_come_from_its_fills_in_memory() {
     let j = MemoryJournal::new();
-    journal_two_trades(&j);
-    check_two_trades(&j);
+    journal_two_trades(&j).await;
+    check_two_trades(&j).await;
 }
 
-#[test]
-fn a_trades_history_and_realised_pnl_come_from_its_fills_in_sqlite() {
+#[tokio::test]
+async fn a_trades_history_and_realised_pnl_come_from_its_fills_in_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
-    journal_two_trades(&SqliteJournal::open(&path).unwrap());
-    check_two_trades(&SqliteJournal::open(&path).unwrap());
+    journal_two_trades(&SqliteJournal::open(&path).unwrap()).await;
+    check_two_trades(&SqliteJournal::open(&path).unwrap()).await;
     // The P&L is in a column of its own for the sqlite3 shell.
     let conn = rusqlite::Connection::open(&path).unwrap();
     let pnl: String = conn
@@ -238,8 +248,8 @@ fn a_trades_history_and_realised_pnl_come_from_its_fills_in_sqlite() {
 
 /// A journal written before fills carried execPnl (no `exec_pnl` column, JSON with the old
 /// time names `time_ms` / `at_ms`) opens, reads back, and takes new fills with their P&L.
-#[test]
-fn a_journal_file_from_before_the_pnl_column_opens_and_reads_back() {
+#[tokio::test]
+async fn a_journal_file_from_before_the_pnl_column_opens_and_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.sqlite");
     {
@@ -288,12 +298,12 @@ fn a_journal_file_from_before_the_pnl_column_opens_and_reads_back() {
         .unwrap();
     }
     let j = SqliteJournal::open(&path).unwrap();
-    let fills = j.fills("").unwrap();
+    let fills = j.fills("").await.unwrap();
     assert_eq!(fills.len(), 1);
     assert_eq!(fills[0].time_ms, 110, "the old time name reads back");
     assert_eq!(fills[0].pnl, None, "an old fill has no execPnl");
-    assert_eq!(j.intents("OLD").unwrap()[0].intent.at_ms, 101);
-    let old = trade_history(&j, &links(), "OLD").unwrap().unwrap();
+    assert_eq!(j.intents("OLD").await.unwrap()[0].intent.at_ms, 101);
+    let old = trade_history(&j, &links(), "OLD").await.unwrap().unwrap();
     assert_eq!(old.pnl.unknown_pnl_fills, 1, "{old:?}");
     assert_eq!(old.pnl.fees, dec!(0.55));
     // New fills keep their P&L; the migration ran once and runs again harmlessly.
@@ -307,20 +317,21 @@ fn a_journal_file_from_before_the_pnl_column_opens_and_reads_back() {
         Some(dec!(20)),
         120,
     ))
+    .await
     .unwrap();
     drop(j);
     let j = SqliteJournal::open(&path).unwrap();
-    let old = trade_history(&j, &links(), "OLD").unwrap().unwrap();
+    let old = trade_history(&j, &links(), "OLD").await.unwrap().unwrap();
     assert_eq!(old.pnl.closed_pnl, dec!(20));
     assert_eq!(old.pnl.realised, dec!(18.889));
 }
 
 /// A client tag may carry the orderLinkId prefix (`andre_T9`: its ids are `andre_ENTRY_T9`,
 /// the prefix is not repeated). Its fills are still the trade's: its P&L is not 0.
-#[test]
-fn a_client_tag_carrying_the_prefix_keeps_its_fills_and_pnl() {
+#[tokio::test]
+async fn a_client_tag_carrying_the_prefix_keeps_its_fills_and_pnl() {
     let j = MemoryJournal::new();
-    j.record_plan(&plan("andre_T9"), 100).unwrap();
+    j.record_plan(&plan("andre_T9"), 100).await.unwrap();
     for f in [
         fill(
             "e1",
@@ -343,25 +354,29 @@ fn a_client_tag_carrying_the_prefix_keeps_its_fills_and_pnl() {
             120,
         ),
     ] {
-        j.record_fill(&f).unwrap();
+        j.record_fill(&f).await.unwrap();
     }
     j.record_state("andre_T9", Phase::Closed, "flat", 130)
+        .await
         .unwrap();
-    let h = trade_history(&j, &links(), "andre_T9").unwrap().unwrap();
+    let h = trade_history(&j, &links(), "andre_T9")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(h.fills, 2, "{h:?}");
     assert_eq!((h.qty, h.closed_qty), (dec!(0.02), dec!(0.02)));
     assert_eq!(h.pnl.realised, dec!(18.889));
-    assert_eq!(trade_histories(&j, &links()).unwrap(), vec![h]);
+    assert_eq!(trade_histories(&j, &links()).await.unwrap(), vec![h]);
 }
 
 /// `journal TAG` lists the fills its P&L line counts: a position stop's fill (no
 /// orderLinkId) too, and a prefixed client tag's own fills; not a fill of another trade
 /// whose tag ends the same way (`X_T3`).
-#[test]
-fn trade_fills_are_the_fills_the_pnl_counts() {
+#[tokio::test]
+async fn trade_fills_are_the_fills_the_pnl_counts() {
     let j = MemoryJournal::new();
-    j.record_plan(&plan("andre_T3"), 100).unwrap();
-    j.record_plan(&plan("X_T3"), 100).unwrap();
+    j.record_plan(&plan("andre_T3"), 100).await.unwrap();
+    j.record_plan(&plan("X_T3"), 100).await.unwrap();
     for f in [
         fill(
             "e1",
@@ -394,19 +409,25 @@ fn trade_fills_are_the_fills_the_pnl_counts() {
             130,
         ),
     ] {
-        j.record_fill(&f).unwrap();
+        j.record_fill(&f).await.unwrap();
     }
     j.record_state("andre_T3", Phase::Closed, "stopped", 140)
+        .await
         .unwrap();
     let ids: Vec<String> = exec_gateway::trade_fills(&j, &links(), "andre_T3")
+        .await
         .unwrap()
         .into_iter()
         .map(|f| f.exec_id)
         .collect();
     assert_eq!(ids, ["e1", "stop"]);
-    let h = trade_history(&j, &links(), "andre_T3").unwrap().unwrap();
+    let h = trade_history(&j, &links(), "andre_T3")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(h.fills, ids.len());
     assert!(exec_gateway::trade_fills(&j, &links(), "NOPE")
+        .await
         .unwrap()
         .is_empty());
 }

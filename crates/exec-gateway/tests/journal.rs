@@ -1,13 +1,14 @@
 //! The SQLite journal: durable before send, readable after a kill, refusing an impossible path.
 
+use futures_util::FutureExt;
 use std::sync::{Arc, Mutex};
 
 use exec_events::{ErrorKind, Event};
 use exec_gateway::{
     GatewayError, Intent, Journal, JournalError, MemoryJournal, MockAccountService, MockJournal,
-    OrderStatus, Outcome, Phase, PortError, Side, SqliteJournal, WriteKind, WriteRecord,
-    WriteStage,
+    OrderStatus, Outcome, Phase, PortError, Side, WriteKind, WriteRecord, WriteStage,
 };
+use exec_journal::SqliteJournal;
 use rust_decimal_macros::dec;
 
 use crate::support::{drain, long, plan, snapshot, Mocks};
@@ -28,14 +29,14 @@ fn intent(link: &str) -> Intent {
     }
 }
 
-#[test]
-fn every_kind_of_row_reads_back() {
+#[tokio::test]
+async fn every_kind_of_row_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let j = SqliteJournal::open(dir.path().join("data/journal.sqlite")).unwrap();
-    j.record_plan(&plan("T1"), 1).unwrap();
-    j.record_plan(&plan("T1"), 2).unwrap();
-    j.record_intent(&intent("andre_ENTRY_T1")).unwrap();
-    j.record_intent(&intent("andre_ENTRY_T1")).unwrap();
+    j.record_plan(&plan("T1"), 1).await.unwrap();
+    j.record_plan(&plan("T1"), 2).await.unwrap();
+    j.record_intent(&intent("andre_ENTRY_T1")).await.unwrap();
+    j.record_intent(&intent("andre_ENTRY_T1")).await.unwrap();
     j.record_outcome(
         "andre_ENTRY_T1",
         &Outcome::Unknown {
@@ -43,6 +44,7 @@ fn every_kind_of_row_reads_back() {
         },
         3,
     )
+    .await
     .unwrap();
     j.record_outcome(
         "andre_ENTRY_T1",
@@ -51,8 +53,10 @@ fn every_kind_of_row_reads_back() {
         },
         4,
     )
+    .await
     .unwrap();
     j.record_state("T1", Phase::Entering, "execute_entry", 5)
+        .await
         .unwrap();
     let fill = exec_events::Fill {
         exec_id: "e1".into(),
@@ -70,31 +74,31 @@ fn every_kind_of_row_reads_back() {
         time_ms: 6,
         simulated: false,
     };
-    assert!(j.record_fill(&fill).unwrap());
+    assert!(j.record_fill(&fill).await.unwrap());
     assert!(
-        !j.record_fill(&fill).unwrap(),
+        !j.record_fill(&fill).await.unwrap(),
         "a fill is recorded once by execId"
     );
-    assert_eq!(j.plan("T1").unwrap().unwrap(), plan("T1"));
-    let rows = j.intents("T1").unwrap();
+    assert_eq!(j.plan("T1").await.unwrap().unwrap(), plan("T1"));
+    let rows = j.intents("T1").await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].intent, intent("andre_ENTRY_T1"));
     let names: Vec<_> = rows[0].outcomes.iter().map(Outcome::name).collect();
     assert_eq!(names, ["unknown", "acked"]);
-    assert_eq!(j.fills("andre_").unwrap(), vec![fill]);
-    assert_eq!(j.states("T1").unwrap()[0].phase, Phase::Entering);
+    assert_eq!(j.fills("andre_").await.unwrap(), vec![fill]);
+    assert_eq!(j.states("T1").await.unwrap()[0].phase, Phase::Entering);
 }
 
-#[test]
-fn an_intent_survives_a_kill_between_writing_and_sending() {
+#[tokio::test]
+async fn an_intent_survives_a_kill_between_writing_and_sending() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
     let j = SqliteJournal::open(&path).unwrap();
-    j.record_intent(&intent("andre_ENTRY_T1")).unwrap();
+    j.record_intent(&intent("andre_ENTRY_T1")).await.unwrap();
     // A kill: the connection is never closed, nothing is flushed on the way out.
     std::mem::forget(j);
     let reopened = SqliteJournal::open(&path).unwrap();
-    let row = reopened.intent("andre_ENTRY_T1").unwrap().unwrap();
+    let row = reopened.intent("andre_ENTRY_T1").await.unwrap().unwrap();
     assert_eq!(row.intent.qty, dec!(0.020));
     assert!(
         row.outcomes.is_empty(),
@@ -107,7 +111,7 @@ async fn after_a_kill_the_reopened_journal_makes_the_gateway_look_up_before_send
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
     let j = SqliteJournal::open(&path).unwrap();
-    j.record_intent(&intent("andre_ENTRY_T1")).unwrap();
+    j.record_intent(&intent("andre_ENTRY_T1")).await.unwrap();
     std::mem::forget(j);
     let mut m = Mocks::new();
     m.router
@@ -169,48 +173,6 @@ async fn a_journal_that_cannot_be_written_stops_new_orders() {
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, [ErrorKind::Journal]);
-}
-
-#[tokio::test]
-async fn the_fill_recorder_records_each_fill_once_and_reports_a_lag() {
-    use exec_events::{EventBus, Received};
-    let bus = EventBus::new(4);
-    let journal = Arc::new(exec_gateway::MemoryJournal::new());
-    let mut watcher = bus.subscribe();
-    let recorder = exec_gateway::journal::spawn_fill_recorder(
-        &bus,
-        journal.clone(),
-        Arc::new(exec_gateway::ManualClock::new(7)),
-    );
-    // Ten fills before the recorder runs (single-threaded test runtime): it lags by six.
-    for n in 0..10 {
-        bus.publish(Event::Fill(fill(n)));
-    }
-    crate::support_wait(|| journal.fills("").unwrap().len() == 4).await;
-    // The same fill again is not recorded twice.
-    bus.publish(Event::Fill(fill(9)));
-    bus.publish(Event::Fill(fill(10)));
-    crate::support_wait(|| journal.fills("").unwrap().len() == 5).await;
-    let ids: Vec<_> = journal
-        .fills("")
-        .unwrap()
-        .into_iter()
-        .map(|f| f.exec_id)
-        .collect();
-    assert_eq!(ids, ["e6", "e7", "e8", "e9", "e10"]);
-    let mut lag = None;
-    while let Some(r) = watcher.try_recv() {
-        if let Received::Event(env) = r {
-            if let Some(e) = env.event.as_error() {
-                lag = Some(e.clone());
-            }
-        }
-    }
-    let lag = lag.expect("the recorder reported its lag");
-    assert_eq!(lag.kind, ErrorKind::EventsLagged);
-    assert_eq!(lag.time_ms, 7);
-    assert!(lag.message.contains("missed 6"), "{}", lag.message);
-    recorder.abort();
 }
 
 fn fill(n: u32) -> exec_events::Fill {
@@ -344,6 +306,8 @@ async fn with_a_broken_journal_the_leverage_is_not_set() {
 fn last_write(journal: &MemoryJournal) -> Option<(WriteKind, Option<String>, WriteStage)> {
     journal
         .writes("T1")
+        .now_or_never()
+        .unwrap()
         .unwrap()
         .pop()
         .map(|w| (w.kind, w.order_link_id, w.stage))
@@ -396,6 +360,7 @@ async fn cancels_and_the_stop_are_journaled_before_they_are_sent_and_after() {
     gw.move_to_breakeven(&state).await.unwrap();
     let writes: Vec<_> = journal
         .writes("T1")
+        .await
         .unwrap()
         .into_iter()
         .map(|w| (w.kind, w.order_link_id, w.value, w.stage))
@@ -449,6 +414,7 @@ async fn the_leverage_is_journaled_before_it_is_sent_and_a_refusal_after() {
     gw.execute_entry(&plan("T1")).await.unwrap_err();
     let stages: Vec<_> = journal
         .writes("T1")
+        .await
         .unwrap()
         .into_iter()
         .map(|w| (w.kind, w.stage.name()))
@@ -462,8 +428,8 @@ async fn the_leverage_is_journaled_before_it_is_sent_and_a_refusal_after() {
     );
 }
 
-#[test]
-fn sqlite_keeps_writes_in_order_and_reads_them_back() {
+#[tokio::test]
+async fn sqlite_keeps_writes_in_order_and_reads_them_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
     let write = |stage| WriteRecord {
@@ -484,46 +450,50 @@ fn sqlite_keeps_writes_in_order_and_reads_them_back() {
     {
         let j = SqliteJournal::open(&path).unwrap();
         for w in &written {
-            j.record_write(w).unwrap();
+            j.record_write(w).await.unwrap();
         }
     }
     let j = SqliteJournal::open(&path).unwrap();
-    assert_eq!(j.writes("T1").unwrap(), written);
-    assert!(j.writes("T2").unwrap().is_empty());
+    assert_eq!(j.writes("T1").await.unwrap(), written);
+    assert!(j.writes("T2").await.unwrap().is_empty());
 }
 
 /// `open_trades` (recover() starts from it) on both journals: a plan whose last state is
 /// neither CLOSED nor ERROR, or that has no state yet, is open; a reopened trade (CLOSED then
 /// ENTERING again) is open; the order is the plans'.
-fn check_open_trades(j: &dyn Journal) {
+async fn check_open_trades(j: &dyn Journal) {
     for tag in ["T1", "T2", "T3", "T4", "T5"] {
-        j.record_plan(&plan(tag), 1).unwrap();
+        j.record_plan(&plan(tag), 1).await.unwrap();
     }
-    j.record_state("T1", Phase::Entering, "", 1).unwrap();
-    j.record_state("T1", Phase::InPosition, "", 2).unwrap();
-    j.record_state("T2", Phase::InPosition, "", 3).unwrap();
-    j.record_state("T2", Phase::Closed, "", 4).unwrap();
-    j.record_state("T3", Phase::Error, "", 5).unwrap();
-    j.record_state("T4", Phase::Closed, "", 6).unwrap();
-    j.record_state("T4", Phase::Entering, "", 7).unwrap();
+    j.record_state("T1", Phase::Entering, "", 1).await.unwrap();
+    j.record_state("T1", Phase::InPosition, "", 2)
+        .await
+        .unwrap();
+    j.record_state("T2", Phase::InPosition, "", 3)
+        .await
+        .unwrap();
+    j.record_state("T2", Phase::Closed, "", 4).await.unwrap();
+    j.record_state("T3", Phase::Error, "", 5).await.unwrap();
+    j.record_state("T4", Phase::Closed, "", 6).await.unwrap();
+    j.record_state("T4", Phase::Entering, "", 7).await.unwrap();
     // T5: a plan and no state yet.
-    assert_eq!(j.open_trades().unwrap(), ["T1", "T4", "T5"]);
-    j.record_state("T1", Phase::Closed, "", 8).unwrap();
-    assert_eq!(j.open_trades().unwrap(), ["T4", "T5"]);
+    assert_eq!(j.open_trades().await.unwrap(), ["T1", "T4", "T5"]);
+    j.record_state("T1", Phase::Closed, "", 8).await.unwrap();
+    assert_eq!(j.open_trades().await.unwrap(), ["T4", "T5"]);
 }
 
-#[test]
-fn open_trades_in_memory() {
-    check_open_trades(&MemoryJournal::new());
+#[tokio::test]
+async fn open_trades_in_memory() {
+    check_open_trades(&MemoryJournal::new()).await;
 }
 
-#[test]
-fn open_trades_in_sqlite_survive_a_reopen() {
+#[tokio::test]
+async fn open_trades_in_sqlite_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
-    check_open_trades(&SqliteJournal::open(&path).unwrap());
+    check_open_trades(&SqliteJournal::open(&path).unwrap()).await;
     let reopened = SqliteJournal::open(&path).unwrap();
-    assert_eq!(reopened.open_trades().unwrap(), ["T4", "T5"]);
+    assert_eq!(reopened.open_trades().await.unwrap(), ["T4", "T5"]);
 }
 
 /// Issue 10 item 4: an amend is journaled before it is sent, as a write record, even for an
@@ -556,7 +526,16 @@ async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() 
                     WriteStage::Requested
                 ))
             );
-            assert_eq!(j.writes("T1").unwrap().last().unwrap().value, Some(qty));
+            assert_eq!(
+                j.writes("T1")
+                    .now_or_never()
+                    .unwrap()
+                    .unwrap()
+                    .last()
+                    .unwrap()
+                    .value,
+                Some(qty)
+            );
             if link.as_str() == "andre_TP2_T1" {
                 return Err(PortError::Rejected {
                     code: 110001,
@@ -577,6 +556,7 @@ async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() 
     assert!(matches!(err, GatewayError::Port { .. }), "{err}");
     let writes: Vec<_> = journal
         .writes("T1")
+        .await
         .unwrap()
         .into_iter()
         .map(|w| (w.order_link_id.unwrap(), w.value, w.stage.name()))
@@ -593,7 +573,7 @@ async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() 
             ("andre_TP3_T1".to_owned(), Some(dec!(0.008)), "done"),
         ]
     );
-    assert!(journal.intent("andre_TP1_T1").unwrap().is_none());
+    assert!(journal.intent("andre_TP1_T1").await.unwrap().is_none());
 }
 
 /// Issue 10 item 4: a journal that cannot be written sends no amend.
@@ -622,28 +602,31 @@ async fn with_a_broken_journal_no_amend_is_sent() {
 // Issue 17 item 5: paper routing keeps its account in the journal file, saved in one
 // transaction with the fills of the change it follows.
 
-#[test]
-fn a_paper_account_is_saved_with_its_fills_in_one_write_and_read_back_after_reopening() {
+#[tokio::test]
+async fn a_paper_account_is_saved_with_its_fills_in_one_write_and_read_back_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
     for journal in [
         Box::new(SqliteJournal::open(&path).unwrap()) as Box<dyn Journal>,
         Box::new(MemoryJournal::new()),
     ] {
-        assert_eq!(journal.paper_account().unwrap(), None);
-        journal.record_fill(&fill(1)).unwrap();
+        assert_eq!(journal.paper_account().await.unwrap(), None);
+        journal.record_fill(&fill(1)).await.unwrap();
         journal
             .save_paper_account("{\"v\":1}", &[fill(1), fill(2)], 10)
+            .await
             .unwrap();
         journal
             .save_paper_account("{\"v\":2}", &[fill(3)], 11)
+            .await
             .unwrap();
         assert_eq!(
-            journal.paper_account().unwrap().as_deref(),
+            journal.paper_account().await.unwrap().as_deref(),
             Some("{\"v\":2}")
         );
         let ids: Vec<_> = journal
             .fills("")
+            .await
             .unwrap()
             .into_iter()
             .map(|f| f.exec_id)
@@ -653,8 +636,8 @@ fn a_paper_account_is_saved_with_its_fills_in_one_write_and_read_back_after_reop
     // The file keeps the last account after it is closed and opened again.
     let reopened = SqliteJournal::open(&path).unwrap();
     assert_eq!(
-        reopened.paper_account().unwrap().as_deref(),
+        reopened.paper_account().await.unwrap().as_deref(),
         Some("{\"v\":2}")
     );
-    assert_eq!(reopened.fills("").unwrap().len(), 3);
+    assert_eq!(reopened.fills("").await.unwrap().len(), 3);
 }

@@ -132,7 +132,7 @@ async fn the_max_notional_guard_refuses_before_sending() {
         matches!(&err, GatewayError::PlanRefused { field, .. } if field == "margin_usdt"),
         "{err}"
     );
-    assert!(journal.intents("T1").unwrap().is_empty());
+    assert!(journal.intents("T1").await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -324,7 +324,11 @@ async fn breakeven_cancels_only_this_trades_dcas_keeps_tps_and_sets_the_stop() {
     );
     assert_eq!(*stops.lock().unwrap(), [dec!(49512.3), dec!(49512.3)]);
     assert_eq!(after.phase, Phase::Breakeven);
-    assert_eq!(journal.states("T1").unwrap().len(), 1, "one state change");
+    assert_eq!(
+        journal.states("T1").await.unwrap().len(),
+        1,
+        "one state change"
+    );
 }
 
 #[tokio::test]
@@ -381,7 +385,7 @@ async fn close_all_cancels_ours_splits_above_max_market_qty_and_confirms_flat() 
     assert_eq!(done.phase, Phase::Closed);
     // Why it closed is the journal's (and the log's), not the router's.
     for close in ["andre_CLOSE1_T1", "andre_CLOSE2_T1"] {
-        let row = journal.intent(close).unwrap().unwrap();
+        let row = journal.intent(close).await.unwrap().unwrap();
         assert!(row.intent.reason.contains("stop hit"), "{close}: {row:?}");
     }
     assert!(
@@ -465,7 +469,7 @@ async fn a_second_close_after_a_partial_one_uses_fresh_ids() {
         .map(|r| r.order_link_id.as_str().to_owned())
         .collect();
     assert_eq!(ids, ["andre_CLOSE1_T1", "andre_CLOSE2_T1"]);
-    assert_eq!(journal.intents("T1").unwrap().len(), 2);
+    assert_eq!(journal.intents("T1").await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Every branch of the outcome policy (`exec_gateway::policy`), on execute_entry.
 
+use futures_util::FutureExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,9 +26,10 @@ fn filled() -> Option<exec_gateway::OrderSnapshot> {
     Some(snapshot(ENTRY, Side::Buy, dec!(0.02), OrderStatus::Filled))
 }
 
-fn outcomes(journal: &MemoryJournal) -> Vec<&'static str> {
+async fn outcomes(journal: &MemoryJournal) -> Vec<&'static str> {
     journal
         .intent(ENTRY)
+        .await
         .unwrap()
         .unwrap()
         .outcomes
@@ -48,7 +50,13 @@ async fn accepted_entry_is_journaled_before_it_is_sent_and_filled() {
         .times(1)
         .returning(move |req| {
             // The intent is in the journal when the request goes out.
-            *s.lock().unwrap() = Some(j.intent(req.order_link_id.as_str()).unwrap().is_some());
+            *s.lock().unwrap() = Some(
+                j.intent(req.order_link_id.as_str())
+                    .now_or_never()
+                    .unwrap()
+                    .unwrap()
+                    .is_some(),
+            );
             assert_eq!(req.qty, dec!(0.020));
             assert!(!req.reduce_only && req.price.is_none());
             ack()
@@ -62,15 +70,16 @@ async fn accepted_entry_is_journaled_before_it_is_sent_and_filled() {
     assert_eq!((r.entry_price, r.filled_qty), (dec!(50000), dec!(0.02)));
     assert_eq!(r.order_link_id, ENTRY);
     assert_eq!(*seen_at_send.lock().unwrap(), Some(true));
-    assert_eq!(outcomes(&journal), ["acked"]);
+    assert_eq!(outcomes(&journal).await, ["acked"]);
     let phases: Vec<_> = journal
         .states("T1")
+        .await
         .unwrap()
         .iter()
         .map(|s| s.phase)
         .collect();
     assert_eq!(phases, [Phase::Entering, Phase::InPosition]);
-    assert!(journal.plan("T1").unwrap().is_some());
+    assert!(journal.plan("T1").await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -97,7 +106,7 @@ async fn a_definitive_reject_is_not_retried_and_not_looked_up() {
             ..
         }
     ));
-    assert_eq!(outcomes(&journal), ["rejected"]);
+    assert_eq!(outcomes(&journal).await, ["rejected"]);
     assert_eq!(gw.trade("T1").unwrap().phase, Phase::Error);
 }
 
@@ -120,7 +129,7 @@ async fn unknown_outcome_then_found_by_link_id_is_not_sent_again() {
     let (gw, journal) = m.build_mem();
     let r = gw.execute_entry(&plan("T1")).await.unwrap();
     assert_eq!(r.filled_qty, dec!(0.02));
-    assert_eq!(outcomes(&journal), ["unknown", "resolved"]);
+    assert_eq!(outcomes(&journal).await, ["unknown", "resolved"]);
 }
 
 #[tokio::test]
@@ -154,9 +163,9 @@ async fn unknown_outcome_not_found_is_resent_with_the_same_link_id() {
     let (gw, journal) = m.build_mem();
     gw.execute_entry(&plan("T1")).await.unwrap();
     assert_eq!(*sent.lock().unwrap(), [ENTRY, ENTRY]);
-    assert_eq!(outcomes(&journal), ["unknown", "resolved", "acked"]);
+    assert_eq!(outcomes(&journal).await, ["unknown", "resolved", "acked"]);
     assert_eq!(
-        journal.intents("T1").unwrap().len(),
+        journal.intents("T1").await.unwrap().len(),
         1,
         "one intent, two sends"
     );
@@ -269,7 +278,7 @@ async fn insufficient_balance_aborts_with_one_error_event_and_one_log_line() {
         "{again}"
     );
     assert_eq!(
-        journal.states("T1").unwrap().last().unwrap().phase,
+        journal.states("T1").await.unwrap().last().unwrap().phase,
         Phase::Error
     );
 }
@@ -339,7 +348,7 @@ async fn a_rate_limit_waits_then_looks_up_before_resending() {
         start.elapsed() >= Duration::from_secs(2),
         "waited the retry-after"
     );
-    assert_eq!(outcomes(&journal), ["unknown", "resolved", "acked"]);
+    assert_eq!(outcomes(&journal).await, ["unknown", "resolved", "acked"]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,6 +4,7 @@
 //! unknown outcome and `recover()` (issue 10). Rule refusals: docs/v5/error.mdx (10001 qty
 //! not on the step).
 
+use futures_util::FutureExt;
 use std::sync::Arc;
 
 use exec_events::{ErrorKind, Event, ExecutionError};
@@ -61,6 +62,8 @@ async fn tp1_found_after_a_reround(found_qty: Decimal) -> (Vec<ExecutionError>, 
                     },
                     1,
                 )
+                .now_or_never()
+                .unwrap()
                 .unwrap();
                 return Err(PortError::UnknownOutcome {
                     reason: "retCode 10016: System error".into(),
@@ -81,6 +84,7 @@ async fn tp1_found_after_a_reround(found_qty: Decimal) -> (Vec<ExecutionError>, 
         .unwrap();
     let outcomes = journal
         .intent(TP1)
+        .await
         .unwrap()
         .unwrap()
         .outcomes
@@ -116,9 +120,10 @@ async fn a_tp_found_at_the_pre_reround_qty_is_reported() {
 async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
     let journal = Arc::new(MemoryJournal::new());
     let p = plan("T1");
-    journal.record_plan(&p, 1).unwrap();
+    journal.record_plan(&p, 1).await.unwrap();
     journal
         .record_state("T1", Phase::InPosition, "", 1)
+        .await
         .unwrap();
     let intent = |leg: &str, side: &str, qty, price, kind: &str| Intent {
         trade_tag: "T1".into(),
@@ -138,8 +143,12 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
     };
     journal
         .record_intent(&intent("ENTRY", "Buy", dec!(0.025), None, "market"))
+        .await
         .unwrap();
-    journal.record_outcome("andre_ENTRY_T1", &acked, 1).unwrap();
+    journal
+        .record_outcome("andre_ENTRY_T1", &acked, 1)
+        .await
+        .unwrap();
     journal
         .record_intent(&intent(
             "TP1",
@@ -148,6 +157,7 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
             Some(dec!(51000)),
             "limit",
         ))
+        .await
         .unwrap();
     let reround = Outcome::Rerounded {
         qty: dec!(0.01),
@@ -155,8 +165,8 @@ async fn recover_with_tp1_at(exchange_qty: Decimal) -> Vec<String> {
         trigger_price: None,
         reason: "retCode 10001".into(),
     };
-    journal.record_outcome(TP1, &reround, 1).unwrap();
-    journal.record_outcome(TP1, &acked, 1).unwrap();
+    journal.record_outcome(TP1, &reround, 1).await.unwrap();
+    journal.record_outcome(TP1, &acked, 1).await.unwrap();
 
     let mut m = Mocks::new();
     m.positions
@@ -352,7 +362,7 @@ async fn tp1_refused_for_a_rule(
                 if sent.len() > 1 {
                     // Nothing is sent that was not journaled (SPEC R-GW-6): the re-send's
                     // values are in the journal first.
-                    let row = j.intent(TP1).unwrap().unwrap();
+                    let row = j.intent(TP1).now_or_never().unwrap().unwrap().unwrap();
                     assert!(
                         row.outcomes.iter().any(
                             |o| matches!(o, Outcome::Rerounded { qty, .. } if *qty == req.qty)
@@ -379,6 +389,7 @@ async fn tp1_refused_for_a_rule(
         .await;
     let outcomes = journal
         .intent(TP1)
+        .await
         .unwrap()
         .unwrap()
         .outcomes
@@ -398,7 +409,7 @@ async fn a_rule_refusal_reloads_the_rules_and_resends_rerounded_after_journaling
     result.unwrap();
     assert_eq!(sent, [dec!(0.012), dec!(0.01)]);
     assert_eq!(outcomes, ["rerounded", "acked"]);
-    let row = journal.intent(TP1).unwrap().unwrap();
+    let row = journal.intent(TP1).await.unwrap().unwrap();
     assert!(matches!(
         &row.outcomes[0],
         Outcome::Rerounded { qty, price, reason, .. }

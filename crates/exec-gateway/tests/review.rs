@@ -238,6 +238,7 @@ async fn a_dca_plan_refused_on_its_second_level_sends_nothing() {
         "{result:?}"
     );
     assert!(exec_gateway::Journal::intents(journal.as_ref(), "T1")
+        .await
         .unwrap()
         .is_empty());
 }

@@ -171,6 +171,7 @@ async fn the_close_policy_does_not_close_a_trade_on_a_failed_read() {
     assert_eq!(gw.trade("C1").unwrap().phase, Phase::InPosition);
     let phases: Vec<Phase> = journal
         .states("C1")
+        .await
         .unwrap()
         .into_iter()
         .map(|s| s.phase)
@@ -424,6 +425,7 @@ async fn a_filled_tp_aged_out_of_lookups_is_done_not_missing() {
             time_ms: 1,
             simulated: false,
         })
+        .await
         .unwrap();
     tp1_filled.store(true, Ordering::SeqCst);
     let state = gw
@@ -547,6 +549,7 @@ async fn recover_does_not_adopt_a_position_an_unfilled_entry_did_not_open() {
     let report = gw.reconcile().await.unwrap();
     let phases: Vec<Phase> = journal
         .states("K1")
+        .await
         .unwrap()
         .into_iter()
         .map(|s| s.phase)
@@ -707,6 +710,7 @@ async fn a_repeated_entry_keeps_what_the_first_call_adopted() {
     assert!(err.is_outcome_unknown(), "{err}");
     let adopted: Vec<_> = journal
         .writes("AD1")
+        .await
         .unwrap()
         .into_iter()
         .filter(|w| w.kind == exec_gateway::WriteKind::Adopt)
@@ -843,6 +847,7 @@ async fn a_tp_fill_only_the_journal_remembers_is_not_owned_again_by_close_all() 
             time_ms: 1,
             simulated: false,
         })
+        .await
         .unwrap();
     tp1_filled.store(true, Ordering::SeqCst);
     let state = gw.trade("H1").unwrap();

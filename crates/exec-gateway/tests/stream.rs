@@ -129,8 +129,8 @@ async fn a_close_confirmed_flat_on_the_stream_reads_no_position_or_order_over_re
         at_ms: 1,
     };
     use exec_gateway::Journal;
-    journal.record_plan(&p, 1).unwrap();
-    journal.record_intent(&entry).unwrap();
+    journal.record_plan(&p, 1).await.unwrap();
+    journal.record_intent(&entry).await.unwrap();
     journal
         .record_fill(&exec_events::Fill {
             exec_id: "e1".into(),
@@ -148,6 +148,7 @@ async fn a_close_confirmed_flat_on_the_stream_reads_no_position_or_order_over_re
             time_ms: 1,
             simulated: false,
         })
+        .await
         .unwrap();
     let state = TradeState::new(&p);
     let done = gw.close_all(&state, "exit").await.unwrap();

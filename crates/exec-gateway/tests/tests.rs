@@ -16,12 +16,3 @@ mod safety;
 mod sequence;
 mod step8_review;
 mod stream;
-
-/// Waits (polling under a deadline) until `check` holds.
-pub(crate) async fn support_wait(mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
-}

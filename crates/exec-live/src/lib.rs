@@ -257,7 +257,7 @@ impl LiveExchange {
         let open = self.open_orders_all().await?;
         // A TP/SL child's parent is learned before its fills are published.
         self.tracker.learn_parents(&open);
-        self.tracker.executions(&execs);
+        self.tracker.executions(&execs).await;
         self.tracker.orders(&open);
         Ok(())
     }
@@ -372,7 +372,7 @@ impl LiveExchange {
         symbol: &Symbol,
         order_link_id: &OrderLinkId,
     ) -> PortResult<Option<OrderSnapshot>> {
-        let newest_fill = match self.journal.fills(order_link_id.as_str()) {
+        let newest_fill = match self.journal.fills(order_link_id.as_str()).await {
             Ok(fills) => fills
                 .iter()
                 .filter(|f| f.order_link_id == order_link_id.as_str())
@@ -436,10 +436,10 @@ impl LiveExchange {
         Ok(out)
     }
 
-    fn handle(&self, event: WsEvent) -> bool {
+    async fn handle(&self, event: WsEvent) -> bool {
         match event {
             WsEvent::Execution(m) => {
-                self.tracker.executions(&m.data);
+                self.tracker.executions(&m.data).await;
             }
             WsEvent::Order(m) => {
                 self.tracker.orders(&m.data);
@@ -577,7 +577,7 @@ async fn track(
                 match event {
                     None => events = None,
                     Some(event) => {
-                        if live.handle(event) {
+                        if live.handle(event).await {
                             tracing::debug!("REST catch-up after a subscription acknowledgement or lag");
                             if let Err(e) = live.catch_up().await {
                                 tracing::warn!(error = %e, "REST catch-up failed; polling continues");

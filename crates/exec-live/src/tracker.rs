@@ -270,6 +270,9 @@ struct State {
 /// before it is published, so a bus subscriber that lags can re-read it there.
 pub struct Tracker {
     state: Mutex<State>,
+    /// Held while fills are journaled and published, so two paths (stream, REST catch-up)
+    /// cannot interleave one fill's journal write and its publication.
+    fills_gate: tokio::sync::Mutex<()>,
     bus: EventBus,
     journal: Arc<dyn Journal>,
 }
@@ -293,6 +296,7 @@ impl Tracker {
                 parents: Parents::new(cap),
                 last_exec_ms: None,
             }),
+            fills_gate: tokio::sync::Mutex::new(()),
             bus,
             journal,
         }
@@ -305,29 +309,37 @@ impl Tracker {
     }
 
     /// Executions, from either path; each execId is published once. Returns how many were new.
-    pub fn executions<'a>(&self, execs: impl IntoIterator<Item = &'a Execution>) -> usize {
-        let mut state = self.lock();
-        let mut published = 0;
-        for e in execs {
-            if !state.fills.first(&e.exec_id) {
-                continue;
-            }
-            if let Some(t) = e.exec_time {
-                state.last_exec_ms = Some(state.last_exec_ms.map_or(t, |l| l.max(t)));
-            }
-            let mut fill = wire::fill(e);
-            // A TP/SL child's fill belongs to the trade whose order it was attached to: it is
-            // published (and journaled) under the parent's orderLinkId, with the child's own
-            // orderId and side, so it is not left as a foreign fill.
-            if fill.order_link_id.is_empty() {
-                if let Some(parent) = state.parents.of(&e.order_id) {
-                    fill.order_link_id = parent.to_owned();
+    pub async fn executions<'a>(&self, execs: impl IntoIterator<Item = &'a Execution>) -> usize {
+        let _gate = self.fills_gate.lock().await;
+        let fills = {
+            let mut state = self.lock();
+            let mut fills = Vec::new();
+            for e in execs {
+                if !state.fills.first(&e.exec_id) {
+                    continue;
                 }
+                if let Some(t) = e.exec_time {
+                    state.last_exec_ms = Some(state.last_exec_ms.map_or(t, |l| l.max(t)));
+                }
+                let mut fill = wire::fill(e);
+                // A TP/SL child's fill belongs to the trade whose order it was attached to: it
+                // is published (and journaled) under the parent's orderLinkId, with the child's
+                // own orderId and side, so it is not left as a foreign fill.
+                if fill.order_link_id.is_empty() {
+                    if let Some(parent) = state.parents.of(&e.order_id) {
+                        fill.order_link_id = parent.to_owned();
+                    }
+                }
+                fills.push(fill);
             }
+            fills
+        };
+        let published = fills.len();
+        for fill in fills {
             // Journaled (and logged, once per execId) before it is published (the journal
             // ignores an execId it holds).
             if let Err(err) =
-                exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill)
+                exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill).await
             {
                 self.bus.publish(Event::Health(exec_events::HealthUpdate {
                     component: "journal".into(),
@@ -335,9 +347,8 @@ impl Tracker {
                     detail: Some(err.to_string()),
                 }));
             }
-            // Published under the lock so two paths cannot interleave one fill's order.
+            // Published under the gate so two paths cannot interleave one fill's order.
             self.bus.publish(Event::Fill(fill));
-            published += 1;
         }
         published
     }

@@ -43,12 +43,11 @@ async fn a_tp_child_fill_is_published_under_its_parent_order_link_id() {
     assert_ne!(tp.order_id, ack.order_id, "the child's own orderId");
     assert_eq!(tp.side, GwSide::Sell);
     assert_eq!(tp.qty, dec!(0.01));
-    eventually("both fills journaled under the parent", || {
-        journal.fills(PARENT).unwrap().len() == 2
+    eventually("both fills journaled under the parent", async || {
+        journal.fills(PARENT).await.unwrap().len() == 2
     })
     .await;
     p.exchange.shutdown().await;
-    p.recorder.abort();
 
     // A new process with an empty journal: its start catch-up (REST only: order history
     // names the child's parent before the executions are published) ties it the same way.

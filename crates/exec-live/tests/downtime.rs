@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use exec_events::ExecKind;
-use exec_gateway::{Journal, OrderStatus, Phase, PositionService, SqliteJournal};
+use exec_gateway::{Journal, OrderStatus, Phase, PositionService};
+use exec_journal::SqliteJournal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
@@ -39,8 +40,8 @@ async fn ten_days_down_the_tp_fill_and_funding_are_published_once_and_journaled(
     l.gateway.execute_entry(&plan).await.unwrap();
     let position = l.exchange.get_position(&btc()).await.unwrap();
     l.gateway.setup_tps(&plan, &position).await.unwrap();
-    eventually("the entry fill is journaled", || {
-        journal.fills("andre_").unwrap().len() == 1
+    eventually("the entry fill is journaled", async || {
+        journal.fills("andre_").await.unwrap().len() == 1
     })
     .await;
 
@@ -144,12 +145,13 @@ async fn ten_days_down_the_tp_fill_and_funding_are_published_once_and_journaled(
         .filter(|x| x.order_link_id.starts_with("andre_"))
         .map(|x| key(&x.exec_id, &x.order_link_id, x.exec_qty, x.exec_price))
         .collect();
-    eventually("the journal holds TP1", || {
-        journal.fills("andre_").unwrap().len() == exchange_side.len()
+    eventually("the journal holds TP1", async || {
+        journal.fills("andre_").await.unwrap().len() == exchange_side.len()
     })
     .await;
     let journal_side: BTreeSet<_> = journal
         .fills("andre_")
+        .await
         .unwrap()
         .iter()
         .map(|f| key(&f.exec_id, &f.order_link_id, f.qty, f.price))
@@ -251,8 +253,8 @@ async fn forgotten_tp1() -> (
     l.gateway.execute_entry(&plan).await.unwrap();
     let position = l.exchange.get_position(&btc()).await.unwrap();
     l.gateway.setup_tps(&plan, &position).await.unwrap();
-    eventually("the entry fill is journaled", || {
-        journal.fills("andre_").unwrap().len() == 1
+    eventually("the entry fill is journaled", async || {
+        journal.fills("andre_").await.unwrap().len() == 1
     })
     .await;
     l.exchange.shutdown().await;
@@ -305,8 +307,8 @@ async fn an_order_the_exchange_forgot_is_never_resent() {
         .filter(|f| f.order_link_id == "andre_TP1_T1")
         .collect();
     assert_eq!(tp_fills.len(), 1);
-    eventually("TP1's fill is journaled", || {
-        journal.fills("andre_TP1_T1").unwrap().len() == 1
+    eventually("TP1's fill is journaled", async || {
+        journal.fills("andre_TP1_T1").await.unwrap().len() == 1
     })
     .await;
     // Nothing sent again, even when the TPs are set up again (what a caller does after a
@@ -414,8 +416,8 @@ async fn an_unfilled_order_the_exchange_forgot_is_resolved_and_never_resent() {
     l.gateway.execute_entry(&plan).await.unwrap();
     let position = l.exchange.get_position(&btc()).await.unwrap();
     l.gateway.setup_tps(&plan, &position).await.unwrap();
-    eventually("the entry fill is journaled", || {
-        journal.fills("andre_").unwrap().len() == 1
+    eventually("the entry fill is journaled", async || {
+        journal.fills("andre_").await.unwrap().len() == 1
     })
     .await;
     l.exchange.shutdown().await;
@@ -459,7 +461,7 @@ async fn an_unfilled_order_the_exchange_forgot_is_resolved_and_never_resent() {
     let recovered = p.gateway.recover().await.unwrap();
     assert_eq!(recovered.len(), 1, "{recovered:?}");
     let state = &recovered[0].state;
-    assert!(journal.fills("andre_TP2_T1").unwrap().is_empty());
+    assert!(journal.fills("andre_TP2_T1").await.unwrap().is_empty());
     assert_eq!(
         state.orders.get("TP1").map(|o| o.1),
         Some(Some(OrderStatus::Open)),

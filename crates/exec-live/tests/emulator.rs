@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use exec_events::{ErrorKind, ErrorLog, Event, Received};
 use exec_gateway::testing::{run_lifecycle, LifecycleBackend};
-use exec_gateway::{
-    GatewayError, Journal, MemoryJournal, OrderRouter, Phase, PositionService, SqliteJournal,
-};
+use exec_gateway::{GatewayError, Journal, MemoryJournal, OrderRouter, Phase, PositionService};
+use exec_journal::SqliteJournal;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::json;
@@ -82,7 +81,7 @@ async fn a_tp_fill_while_the_private_stream_is_down_is_reported_once_through_res
     // Kill the private stream and keep it out for 30 s.
     l.control("/ws/drop", json!({})).await;
     l.control("/ws/refuse", json!({"seconds": 30})).await;
-    eventually("the private stream is quiet", || {
+    eventually("the private stream is quiet", async || {
         l.exchange.private_stream_quiet()
     })
     .await;
@@ -114,7 +113,7 @@ async fn a_tp_fill_while_the_private_stream_is_connected_but_silent_is_reported_
 
     l.control("/ws/mute", json!({"stream": "private", "pongs": true}))
         .await;
-    eventually("the private stream is quiet", || {
+    eventually("the private stream is quiet", async || {
         l.exchange.private_stream_quiet()
     })
     .await;
@@ -131,7 +130,7 @@ async fn a_tp_fill_while_the_private_stream_is_connected_but_silent_is_reported_
     );
     // Unmuted, the stream delivers the held execution too: it is not published again.
     l.control("/ws/unmute", json!({"stream": "private"})).await;
-    eventually("the private stream is live", || {
+    eventually("the private stream is live", async || {
         !l.exchange.private_stream_quiet()
     })
     .await;
@@ -173,7 +172,7 @@ async fn too_small_a_balance_aborts_with_one_event_and_one_log_line() {
         .exchange_orders()
         .iter()
         .all(|o| o.order_status == bybit_types::OrderStatus::Rejected));
-    assert_eq!(journal.intents("T1").unwrap().len(), 1);
+    assert_eq!(journal.intents("T1").await.unwrap().len(), 1);
 }
 
 /// SPEC R-TEST-2 / R-ORD-5: ten concurrent entries, one order on the exchange.
@@ -209,7 +208,7 @@ async fn a_lost_entry_response_leaves_one_order_found_by_link_id() {
         .await
         .unwrap();
     // And the private stream is live, so no REST poll runs in between.
-    eventually("the private stream is live", || {
+    eventually("the private stream is live", async || {
         !l.exchange.private_stream_quiet()
     })
     .await;
@@ -229,7 +228,7 @@ async fn health_reports_rest_and_both_streams() {
     use exec_gateway::HealthCheck;
     let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
     l.ticker_ready().await;
-    eventually("the private stream is live", || {
+    eventually("the private stream is live", async || {
         !l.exchange.private_stream_quiet()
     })
     .await;

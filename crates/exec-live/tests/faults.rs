@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use bybit_emulator::Emulator;
 use exec_events::{Event, Fill, Received};
-use exec_gateway::{GatewayError, Journal, PositionService, SqliteJournal, TradeState};
+use exec_gateway::{GatewayError, Journal, PositionService, TradeState};
+use exec_journal::SqliteJournal;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
@@ -113,9 +114,10 @@ impl World {
         self.drain();
         let want: BTreeSet<_> = self.published.iter().map(|f| f.exec_id.clone()).collect();
         let journal = SqliteJournal::open(&self.path).unwrap();
-        wait("the journal holds every published fill", || {
+        wait("the journal holds every published fill", async || {
             let have: BTreeSet<_> = journal
                 .fills("andre_")
+                .await
                 .unwrap()
                 .into_iter()
                 .map(|f| f.exec_id)
@@ -124,9 +126,7 @@ impl World {
         })
         .await?;
         drop(journal);
-        if let Some(p) = self.proc.take() {
-            p.recorder.abort();
-        }
+        self.proc.take();
         self.start().await;
         self.proc()
             .gateway
@@ -234,9 +234,9 @@ impl World {
     }
 }
 
-async fn wait(what: &str, mut check: impl FnMut() -> bool) -> Result<(), String> {
+async fn wait(what: &str, mut check: impl AsyncFnMut() -> bool) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check() {
+    while !check().await {
         if tokio::time::Instant::now() >= deadline {
             return Err(format!("timed out: {what}"));
         }
@@ -287,7 +287,7 @@ async fn run(seed: u64) -> Result<(), String> {
 async fn steps(w: &mut World) -> Result<(), String> {
     w.start().await;
     let plan = plan("T1");
-    wait("a ticker price", || {
+    wait("a ticker price", async || {
         w.proc
             .as_ref()
             .is_some_and(|p| p.exchange.cached_last_price(&btc()).is_some())
@@ -379,11 +379,18 @@ async fn steps(w: &mut World) -> Result<(), String> {
         .cloned()
         .collect();
     let journal = SqliteJournal::open(&w.path).unwrap();
-    wait("the journal holds every fill of the layer's orders", || {
-        journal.fills("andre_").unwrap().len() >= ours.len()
-    })
+    wait(
+        "the journal holds every fill of the layer's orders",
+        async || journal.fills("andre_").await.unwrap().len() >= ours.len(),
+    )
     .await?;
-    let mut journaled: Vec<FillKey> = journal.fills("andre_").unwrap().iter().map(key).collect();
+    let mut journaled: Vec<FillKey> = journal
+        .fills("andre_")
+        .await
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
     journaled.sort();
     if journaled != ours {
         return Err(format!(

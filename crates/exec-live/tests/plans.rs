@@ -331,7 +331,7 @@ async fn conflicts_are_refused_before_anything_is_sent() {
     );
     // So does a restart: the adoption is journaled (an Adopt write), and the next process's
     // recover() gives the trade what it adopted as well as its entry's fill.
-    let writes = journal.writes("OWN4").unwrap();
+    let writes = journal.writes("OWN4").await.unwrap();
     assert!(
         writes
             .iter()

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use exec_gateway::journal::spawn_fill_recorder;
-use exec_gateway::{Journal, OrderStatus, Phase, PositionService, SqliteJournal};
+use exec_gateway::{Journal, OrderStatus, Phase, PositionService};
+use exec_journal::SqliteJournal;
 use rust_decimal_macros::dec;
 
 use crate::support::{btc, connect, eventually, fills, live, plan, wait_fills};
@@ -17,20 +17,17 @@ async fn a_restart_mid_trade_recovers_it_and_reports_the_tp1_fill_once() {
     let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&path).unwrap());
     let l = live(dec!(10000), journal.clone(), None).await;
     l.ticker_ready().await;
-    let recorder =
-        spawn_fill_recorder(&l.bus, journal.clone(), Arc::new(exec_gateway::SystemClock));
     let plan = plan("T1");
     l.gateway.execute_entry(&plan).await.unwrap();
     let position = l.exchange.get_position(&btc()).await.unwrap();
     l.gateway.setup_tps(&plan, &position).await.unwrap();
     l.gateway.setup_dcas(&plan, &position).await.unwrap();
-    eventually("the entry fill is journaled", || {
-        journal.fills("andre_").unwrap().len() == 1
+    eventually("the entry fill is journaled", async || {
+        journal.fills("andre_").await.unwrap().len() == 1
     })
     .await;
 
     // The process stops.
-    recorder.abort();
     l.exchange.stop();
     let emu = {
         let crate::support::Live {
@@ -205,7 +202,7 @@ async fn recover_reads_past_the_first_history_page_and_closes_a_trade_the_exchan
 
     // The trade's own journal: open there, finished on the exchange.
     let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&path).unwrap());
-    assert_eq!(journal.open_trades().unwrap(), ["T1"]);
+    assert_eq!(journal.open_trades().await.unwrap(), ["T1"]);
     let p = connect(&emu, journal.clone(), None).await;
     let recovered = p.gateway.recover().await.unwrap();
     assert_eq!(recovered.len(), 1);
@@ -218,7 +215,7 @@ async fn recover_reads_past_the_first_history_page_and_closes_a_trade_the_exchan
         recovered[0].state.orders.get("TP3").unwrap().1,
         Some(OrderStatus::Filled)
     );
-    assert!(journal.open_trades().unwrap().is_empty());
+    assert!(journal.open_trades().await.unwrap().is_empty());
     assert!(
         p.gateway.recover().await.unwrap().is_empty(),
         "reported once"

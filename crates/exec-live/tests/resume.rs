@@ -77,7 +77,6 @@ async fn restart(
     journal: &Arc<MemoryJournal>,
 ) -> (Process, Vec<Recovered>) {
     old.exchange.stop();
-    old.recorder.abort();
     drop(old);
     let p = connect(emu, journal.clone(), None).await;
     ready(&p).await;
@@ -85,8 +84,8 @@ async fn restart(
     (p, found)
 }
 
-fn last_state(journal: &MemoryJournal, tag: &str) -> Phase {
-    journal.states(tag).unwrap().last().unwrap().phase
+async fn last_state(journal: &MemoryJournal, tag: &str) -> Phase {
+    journal.states(tag).await.unwrap().last().unwrap().phase
 }
 
 /// Branch "on the exchange but not journaled as placed" and "ENTERING with an open
@@ -99,9 +98,10 @@ async fn an_entry_sent_but_not_journaled_is_journaled_found_and_the_trade_finish
     let p = connect(&emu, journal.clone(), None).await;
     ready(&p).await;
     let plan = plan("X1");
-    journal.record_plan(&plan, now_ms()).unwrap();
+    journal.record_plan(&plan, now_ms()).await.unwrap();
     journal
         .record_state("X1", Phase::Entering, "execute_entry", now_ms())
+        .await
         .unwrap();
     journal
         .record_intent(&intent(
@@ -112,6 +112,7 @@ async fn an_entry_sent_but_not_journaled_is_journaled_found_and_the_trade_finish
             None,
             now_ms(),
         ))
+        .await
         .unwrap();
     let sent = OrderRequest {
         symbol: btc(),
@@ -146,6 +147,7 @@ async fn an_entry_sent_but_not_journaled_is_journaled_found_and_the_trade_finish
         matches!(
             journal
                 .intent("andre_ENTRY_X1")
+                .await
                 .unwrap()
                 .unwrap()
                 .outcomes
@@ -155,7 +157,7 @@ async fn an_entry_sent_but_not_journaled_is_journaled_found_and_the_trade_finish
         "the lookup is journaled"
     );
     assert_eq!(r.state.phase, Phase::InPosition);
-    assert_eq!(last_state(&journal, "X1"), Phase::InPosition);
+    assert_eq!(last_state(&journal, "X1").await, Phase::InPosition);
     assert_eq!(
         r.resumed,
         ["take-profits complete", "DCAs complete"],
@@ -206,6 +208,7 @@ async fn a_tp_journaled_as_placed_but_unknown_is_flagged_and_the_rest_placed() {
             Some(dec!(51000)),
             now_ms(),
         ))
+        .await
         .unwrap();
     journal
         .record_outcome(
@@ -215,6 +218,7 @@ async fn a_tp_journaled_as_placed_but_unknown_is_flagged_and_the_rest_placed() {
             },
             now_ms(),
         )
+        .await
         .unwrap();
 
     let (p, found) = restart(&emu, p, &journal).await;
@@ -261,6 +265,7 @@ async fn a_trade_left_closing_is_closed() {
     assert!(opened.state.problems.is_empty(), "{opened:?}");
     journal
         .record_state("X3", Phase::Closing, "close_all: operator", now_ms())
+        .await
         .unwrap();
     assert_eq!(open_of(&p, "X3").await.len(), 5);
 
@@ -268,7 +273,7 @@ async fn a_trade_left_closing_is_closed() {
     let r = &found[0];
     assert_eq!(r.resumed, ["CLOSING: closed"], "{r:?}");
     assert_eq!(r.state.phase, Phase::Closed);
-    assert_eq!(last_state(&journal, "X3"), Phase::Closed);
+    assert_eq!(last_state(&journal, "X3").await, Phase::Closed);
     assert!(open_of(&p, "X3").await.is_empty());
     assert!(p.exchange.get_position(&btc()).await.unwrap().is_flat());
 }
@@ -295,6 +300,7 @@ async fn an_intent_that_never_landed_is_journaled_not_placed_and_sent_once() {
             Some(dec!(49000)),
             now_ms() - 60_000,
         ))
+        .await
         .unwrap();
     // DCA2's intent is fresh: its order might still land, so the lookup alone does not settle
     // it; the resumed setup_dcas does (looked up, then sent once under the outcome policy).
@@ -307,6 +313,7 @@ async fn an_intent_that_never_landed_is_journaled_not_placed_and_sent_once() {
             Some(dec!(48000)),
             now_ms(),
         ))
+        .await
         .unwrap();
 
     let (p, found) = restart(&emu, p, &journal).await;

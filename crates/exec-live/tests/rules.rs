@@ -130,7 +130,11 @@ async fn a_lot_size_change_mid_trade_rerounds_the_tp_once_on_the_emulator() {
     assert_eq!(tp_orders("TP2"), [dec!(0.006)]);
     assert_eq!(tp_orders("TP3"), [dec!(0.003)]);
     for (leg, qty) in [("TP1", dec!(0.009)), ("TP3", dec!(0.003))] {
-        let row = journal.intent(&format!("andre_{leg}_T1")).unwrap().unwrap();
+        let row = journal
+            .intent(&format!("andre_{leg}_T1"))
+            .await
+            .unwrap()
+            .unwrap();
         let names: Vec<_> = row.outcomes.iter().map(Outcome::name).collect();
         assert_eq!(names, ["rerounded", "acked"], "{leg}");
         assert!(
@@ -148,7 +152,7 @@ async fn a_lot_size_change_mid_trade_rerounds_the_tp_once_on_the_emulator() {
             ))
             .is_none());
     }
-    let tp2 = journal.intent("andre_TP2_T1").unwrap().unwrap();
+    let tp2 = journal.intent("andre_TP2_T1").await.unwrap().unwrap();
     assert_eq!(tp2.outcomes.len(), 1, "TP2 was on the new step: sent once");
 
     l.gateway.setup_tps(&plan, &position).await.unwrap();

@@ -62,13 +62,12 @@ pub(crate) async fn start_emulator(usdt: Decimal) -> Emulator {
 /// again), with the private stream, a public ticker stream and REST polling every 200 ms
 /// while the private stream is quiet.
 /// One process of the layer: adapters, gateway, bus, a subscription taken before the start
-/// catch-up, and the journal's fill recorder (also started before it).
+/// catch-up (the tracker journals each fill before it publishes it).
 pub(crate) struct Process {
     pub(crate) exchange: Arc<LiveExchange>,
     pub(crate) gateway: Arc<Gateway>,
     pub(crate) bus: EventBus,
     pub(crate) sub: Subscription,
-    pub(crate) recorder: tokio::task::JoinHandle<()>,
 }
 
 /// Fills the journal already holds are remembered first (a restart does not publish them
@@ -129,10 +128,8 @@ pub(crate) async fn connect_with_rest(
     ));
     exchange
         .tracker()
-        .remember_fills(&journal.fills("andre_").unwrap());
+        .remember_fills(&journal.fills("andre_").await.unwrap());
     let sub = bus.subscribe();
-    let recorder =
-        exec_gateway::journal::spawn_fill_recorder(&bus, journal.clone(), Arc::new(SystemClock));
     exchange.start_tracking(Some(private_events)).await.unwrap();
     let ports = Ports {
         router: exchange.clone(),
@@ -149,7 +146,6 @@ pub(crate) async fn connect_with_rest(
         gateway,
         bus,
         sub,
-        recorder,
     }
 }
 
@@ -272,9 +268,9 @@ pub(crate) async fn wait_fills(sub: &mut Subscription, want: usize) -> Vec<Fill>
 }
 
 /// Waits (polling under a deadline) until `check` holds.
-pub(crate) async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !check() {
+    while !check().await {
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -35,15 +35,15 @@ fn drain(sub: &mut exec_events::Subscription) -> Vec<Event> {
     out
 }
 
-#[test]
-fn a_fill_seen_by_both_paths_is_published_once() {
+#[tokio::test]
+async fn a_fill_seen_by_both_paths_is_published_once() {
     let bus = EventBus::new(64);
     let mut sub = bus.subscribe();
     let tracker = Tracker::new(bus, journal(), 100);
     let e = exec("x1", "Trade");
-    assert_eq!(tracker.executions([&e]), 1);
+    assert_eq!(tracker.executions([&e]).await, 1);
     // The REST catch-up sees it again, with a new one.
-    assert_eq!(tracker.executions([&e, &exec("x2", "Trade")]), 1);
+    assert_eq!(tracker.executions([&e, &exec("x2", "Trade")]).await, 1);
     let fills: Vec<_> = drain(&mut sub)
         .into_iter()
         .filter_map(|e| match e {
@@ -54,8 +54,8 @@ fn a_fill_seen_by_both_paths_is_published_once() {
     assert_eq!(fills, ["x1", "x2"]);
 }
 
-#[test]
-fn non_trade_executions_keep_their_type() {
+#[tokio::test]
+async fn non_trade_executions_keep_their_type() {
     let bus = EventBus::new(64);
     let mut sub = bus.subscribe();
     let tracker = Tracker::new(bus, journal(), 100);
@@ -75,7 +75,7 @@ fn non_trade_executions_keep_their_type() {
         .enumerate()
         .map(|(i, k)| exec(&format!("n{i}"), k))
         .collect();
-    tracker.executions(&execs);
+    tracker.executions(&execs).await;
     let got: Vec<_> = drain(&mut sub)
         .into_iter()
         .filter_map(|e| match e {
@@ -134,8 +134,8 @@ fn a_late_new_after_filled_is_ignored() {
 /// Every new execId is journaled before it is published: a subscriber that
 /// never reads (the bus overflows) loses nothing from the journal, and a fill seen by both
 /// paths is journaled once.
-#[test]
-fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
+#[tokio::test]
+async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
     use exec_gateway::{Journal, MemoryJournal};
     use std::sync::Arc;
 
@@ -145,14 +145,15 @@ fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
     let tracker = Tracker::new(bus, journal.clone(), 100);
     let execs: Vec<Execution> = (0..10).map(|i| exec(&format!("x{i}"), "Trade")).collect();
     // The private stream sees them all, then a REST catch-up sees them again.
-    assert_eq!(tracker.executions(&execs), 10);
-    assert_eq!(tracker.executions(&execs), 0);
+    assert_eq!(tracker.executions(&execs).await, 10);
+    assert_eq!(tracker.executions(&execs).await, 0);
     assert!(
         matches!(deaf.try_recv(), Some(Received::Lagged { .. })),
         "the bus must have overflowed for this test to mean anything"
     );
     let ids: Vec<String> = journal
         .fills("")
+        .await
         .unwrap()
         .into_iter()
         .map(|f| f.exec_id)
@@ -171,8 +172,8 @@ fn journal() -> std::sync::Arc<dyn exec_gateway::Journal> {
 /// `EC_OrigClOrdIDDoesNotExist` (v5/websocket/private/order, tip). The position may come
 /// before its execution, the execution before its order: the fill is published once and the
 /// order's `Filled` once, never followed by a step back.
-#[test]
-fn pushes_in_any_order_and_the_cancel_race_duplicate_move_nothing_backward() {
+#[tokio::test]
+async fn pushes_in_any_order_and_the_cancel_race_duplicate_move_nothing_backward() {
     let bus = EventBus::new(64);
     let mut sub = bus.subscribe();
     let tracker = Tracker::new(bus, journal(), 100);
@@ -184,14 +185,14 @@ fn pushes_in_any_order_and_the_cancel_race_duplicate_move_nothing_backward() {
     tracker.orders([&order("New", "0", "1")]);
     // Position, then execution, then order, then the race's duplicate, then a late New.
     tracker.positions([&position]);
-    assert_eq!(tracker.executions([&exec("x1", "Trade")]), 1);
+    assert_eq!(tracker.executions([&exec("x1", "Trade")]).await, 1);
     tracker.orders([&order("Filled", "0.02", "3")]);
     let mut raced = order("Filled", "0.02", "4");
     raced.cancel_type = Some(serde_json::from_value(json!("CancelByUser")).unwrap());
     raced.reject_reason = "EC_OrigClOrdIDDoesNotExist".to_owned();
     assert_eq!(tracker.orders([&raced]), 0, "the second Filled is not news");
     assert_eq!(tracker.orders([&order("PartiallyFilled", "0.01", "2")]), 0);
-    assert_eq!(tracker.executions([&exec("x1", "Trade")]), 0);
+    assert_eq!(tracker.executions([&exec("x1", "Trade")]).await, 0);
     let events = drain(&mut sub);
     let fills = events
         .iter()

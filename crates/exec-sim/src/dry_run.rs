@@ -8,7 +8,7 @@ use bybit_meta::{OrderDraft, RoundingMode};
 use bybit_types::OrderLinkId;
 use exec_events::{Event, EventBus, ExecKind, Fill, OrderEvent, OrderEventKind, Side, WouldSend};
 use exec_gateway::{
-    AccountService, Balance, Clock, OrderAck, OrderRequest, OrderRouter, OrderSnapshot,
+    AccountService, Balance, Clock, Journal, OrderAck, OrderRequest, OrderRouter, OrderSnapshot,
     OrderStatus, PortError, PortResult, PositionService, PositionState, PriceService, Symbol,
     SymbolMetaService,
 };
@@ -27,11 +27,14 @@ struct Book {
 /// taken it: a market order fills at once at the current price (no fee, events marked
 /// `simulated`); a limit or conditional order rests in this router's own book and never
 /// fills. Positions follow the simulated fills, so the gateway's operations run end to end.
+/// Each simulated fill is journaled (through `record_fill_logged`, like the paper router's
+/// and the live tracker's) before it is published: no other component journals fills.
 pub struct DryRunRouter {
     meta: Arc<dyn SymbolMetaService>,
     prices: Arc<dyn PriceService>,
     bus: EventBus,
     clock: Arc<dyn Clock>,
+    journal: Arc<dyn Journal>,
     balance: Balance,
     book: Mutex<Book>,
 }
@@ -46,12 +49,14 @@ impl std::fmt::Debug for DryRunRouter {
 
 impl DryRunRouter {
     /// A dry-run router taking rules from `meta` and prices from `prices` (live market data,
-    /// or a simulation), reporting `balance` as the account's.
+    /// or a simulation), reporting `balance` as the account's and journaling its fills in
+    /// `journal`.
     pub fn new(
         meta: Arc<dyn SymbolMetaService>,
         prices: Arc<dyn PriceService>,
         bus: EventBus,
         clock: Arc<dyn Clock>,
+        journal: Arc<dyn Journal>,
         balance: Balance,
     ) -> Self {
         DryRunRouter {
@@ -59,6 +64,7 @@ impl DryRunRouter {
             prices,
             bus,
             clock,
+            journal,
             balance,
             book: Mutex::new(Book::default()),
         }
@@ -103,70 +109,87 @@ impl DryRunRouter {
             .prepare_order(&draft, RoundingMode::Nearest)
             .map_err(|e| PortError::InvalidInput(e.to_string()))?;
         let qty = checked.qty().get();
-        let mut book = self.book();
-        if book
-            .orders
-            .iter()
-            .any(|o| o.order_link_id == req.order_link_id.as_str())
-        {
-            return Err(PortError::DuplicateLinkId {
-                message: "OrderLinkedID is duplicate (dry run)".to_owned(),
+        let (order_id, order, fill) = {
+            let mut book = self.book();
+            if book
+                .orders
+                .iter()
+                .any(|o| o.order_link_id == req.order_link_id.as_str())
+            {
+                return Err(PortError::DuplicateLinkId {
+                    message: "OrderLinkedID is duplicate (dry run)".to_owned(),
+                });
+            }
+            self.would_send(WouldSend {
+                side: Some(req.side),
+                qty: Some(qty),
+                price: req.price,
+                trigger_price: req.trigger_price,
+                order_link_id: Some(req.order_link_id.as_str().to_owned()),
+                ..WouldSend::new(operation, req.symbol.as_str())
             });
-        }
-        self.would_send(WouldSend {
-            side: Some(req.side),
-            qty: Some(qty),
-            price: req.price,
-            trigger_price: req.trigger_price,
-            order_link_id: Some(req.order_link_id.as_str().to_owned()),
-            ..WouldSend::new(operation, req.symbol.as_str())
-        });
-        book.next_id += 1;
-        let order_id = format!("dry-{}", book.next_id);
-        let market = req.price.is_none() && req.trigger_price.is_none();
-        let mut order = OrderSnapshot {
-            symbol: req.symbol.as_str().to_owned(),
-            side: req.side,
-            order_id: order_id.clone(),
-            order_link_id: req.order_link_id.as_str().to_owned(),
-            qty,
-            price: req.price,
-            trigger_price: req.trigger_price,
-            filled_qty: Decimal::ZERO,
-            avg_price: None,
-            status: if req.trigger_price.is_some() {
-                OrderStatus::Untriggered
-            } else {
-                OrderStatus::Open
-            },
-            reduce_only: req.reduce_only,
-        };
-        if market {
-            let filled = fill_position(&mut book, req, qty, price);
-            order.status = OrderStatus::Filled;
-            order.filled_qty = filled;
-            order.avg_price = Some(price);
-            self.publish_order(&order, OrderEventKind::Filled);
-            self.bus.publish(Event::Fill(Fill {
-                exec_id: format!("{order_id}-1"),
-                symbol: order.symbol.clone(),
+            book.next_id += 1;
+            let order_id = format!("dry-{}", book.next_id);
+            let market = req.price.is_none() && req.trigger_price.is_none();
+            let mut order = OrderSnapshot {
+                symbol: req.symbol.as_str().to_owned(),
                 side: req.side,
                 order_id: order_id.clone(),
-                order_link_id: order.order_link_id.clone(),
-                price,
-                qty: filled,
-                fee: Decimal::ZERO,
-                fee_currency: "USDT".to_owned(),
-                is_maker: false,
-                pnl: None,
-                exec_kind: ExecKind::Trade,
-                time_ms: self.clock.now_ms(),
-                simulated: true,
-            }));
-        } else {
-            self.publish_order(&order, OrderEventKind::Accepted);
+                order_link_id: req.order_link_id.as_str().to_owned(),
+                qty,
+                price: req.price,
+                trigger_price: req.trigger_price,
+                filled_qty: Decimal::ZERO,
+                avg_price: None,
+                status: if req.trigger_price.is_some() {
+                    OrderStatus::Untriggered
+                } else {
+                    OrderStatus::Open
+                },
+                reduce_only: req.reduce_only,
+            };
+            let fill = market.then(|| {
+                let filled = fill_position(&mut book, req, qty, price);
+                order.status = OrderStatus::Filled;
+                order.filled_qty = filled;
+                order.avg_price = Some(price);
+                Fill {
+                    exec_id: format!("{order_id}-1"),
+                    symbol: order.symbol.clone(),
+                    side: req.side,
+                    order_id: order_id.clone(),
+                    order_link_id: order.order_link_id.clone(),
+                    price,
+                    qty: filled,
+                    fee: Decimal::ZERO,
+                    fee_currency: "USDT".to_owned(),
+                    is_maker: false,
+                    pnl: None,
+                    exec_kind: ExecKind::Trade,
+                    time_ms: self.clock.now_ms(),
+                    simulated: true,
+                }
+            });
+            book.orders.push(order.clone());
+            (order_id, order, fill)
+        };
+        match fill {
+            Some(fill) => {
+                // Journaled (and logged once) before it is published, as every router does.
+                if let Err(err) =
+                    exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill).await
+                {
+                    self.bus.publish(Event::Health(exec_events::HealthUpdate {
+                        component: "journal".into(),
+                        ok: false,
+                        detail: Some(err.to_string()),
+                    }));
+                }
+                self.publish_order(&order, OrderEventKind::Filled);
+                self.bus.publish(Event::Fill(fill));
+            }
+            None => self.publish_order(&order, OrderEventKind::Accepted),
         }
-        book.orders.push(order);
         Ok(OrderAck {
             order_id,
             order_link_id: req.order_link_id.as_str().to_owned(),

@@ -1,7 +1,9 @@
 //! The paper router: every port on one `sim-engine` in-process.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
 
 use async_trait::async_trait;
 use bybit_meta::InstrumentRules;
@@ -79,15 +81,19 @@ impl PaperRouter {
     /// orders, fills, leverage; the market stays `engine`'s); otherwise `engine`'s fresh
     /// account is saved at once. Every fill is recorded in the journal before it is
     /// published, so a bus subscriber that lags can re-read fills there.
-    pub fn new(
+    pub async fn new(
         mut engine: Engine,
         bus: EventBus,
         clock: Arc<dyn Clock>,
         journal: Arc<dyn Journal>,
     ) -> Result<Self, PaperError> {
-        match journal.paper_account()? {
+        match journal.paper_account().await? {
             Some(saved) => engine.restore_account(&saved)?,
-            None => journal.save_paper_account(&engine.account_json(), &[], clock.now_ms())?,
+            None => {
+                journal
+                    .save_paper_account(&engine.account_json(), &[], clock.now_ms())
+                    .await?
+            }
         }
         engine.take_events();
         let seen = engine
@@ -111,30 +117,29 @@ impl PaperRouter {
     /// Runs `f` on the engine at the clock's time, saves the account if `f` changed it, and
     /// publishes what the engine reports. For reads and tests: a failed save is reported on
     /// the bus (and refuses every later port call) but `f`'s result is returned.
-    pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> T {
-        self.step(|inner, now| f(&mut inner.engine, now)).0
+    pub async fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> T {
+        self.step(|inner, now| f(&mut inner.engine, now)).await.0
     }
 
     /// [`with_engine`](Self::with_engine) for a port call: refused without touching the
     /// engine once a save has failed, and an error when this call's save fails (the outcome
     /// is then unknown to the gateway, and the account is not published as changed).
-    fn run<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> PortResult<T> {
-        let (result, saved) = self.step(|inner, now| match &inner.unsaved {
-            Some(why) => Err(unsaved(why)),
-            None => Ok(f(&mut inner.engine, now)),
-        });
+    async fn run<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> PortResult<T> {
+        let (result, saved) = self
+            .step(|inner, now| match &inner.unsaved {
+                Some(why) => Err(unsaved(why)),
+                None => Ok(f(&mut inner.engine, now)),
+            })
+            .await;
         saved?;
         result
     }
 
     /// Runs `f` under the lock, saves the account when the engine reports a change to it,
     /// then publishes; the second value says whether the save failed.
-    fn step<T>(&self, f: impl FnOnce(&mut Inner, i64) -> T) -> (T, PortResult<()>) {
+    async fn step<T>(&self, f: impl FnOnce(&mut Inner, i64) -> T) -> (T, PortResult<()>) {
         let now = self.clock.now_ms();
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inner = self.inner.lock().await;
         let result = f(&mut inner, now);
         let events = inner.engine.take_events();
         let changed = events.iter().any(|e| {
@@ -155,7 +160,7 @@ impl PaperRouter {
             .collect();
         if changed && inner.unsaved.is_none() {
             let account = inner.engine.account_json();
-            if let Err(err) = self.journal.save_paper_account(&account, &fills, now) {
+            if let Err(err) = self.journal.save_paper_account(&account, &fills, now).await {
                 let why = err.to_string();
                 self.bus.publish(Event::Health(exec_events::HealthUpdate {
                     component: "journal".into(),
@@ -173,11 +178,14 @@ impl PaperRouter {
                     let seen = !inner.seen.insert(o.order_id.clone());
                     Some(Event::Order(wire::order_event(&o, seen)))
                 }
-                EngineEvent::Execution(_) => fills.next().map(|fill| {
-                    // Saved with the account above: its one log line.
-                    exec_gateway::journal::log_fill(self.journal.as_ref(), &fill, true);
-                    Event::Fill(fill)
-                }),
+                EngineEvent::Execution(_) => match fills.next() {
+                    Some(fill) => {
+                        // Saved with the account above: its one log line.
+                        exec_gateway::journal::log_fill(self.journal.as_ref(), &fill, true).await;
+                        Some(Event::Fill(fill))
+                    }
+                    None => None,
+                },
                 EngineEvent::Position(p) => Some(Event::Position(wire::position_event(&p))),
                 EngineEvent::Wallet(w) => Some(Event::Wallet(wire::wallet_event(&w))),
                 EngineEvent::Trade(_) | EngineEvent::Market { .. } => None,
@@ -190,30 +198,32 @@ impl PaperRouter {
     }
 
     /// The paper account's wallet balance and what is available, from memory (no command).
-    pub fn balance(&self) -> Balance {
-        wire::balance(&self.with_engine(|e, _| e.wallet()))
+    pub async fn balance(&self) -> Balance {
+        wire::balance(&self.with_engine(|e, _| e.wallet()).await)
     }
 
     /// Prints a trade at `price` (the price path's next step).
-    pub fn set_price(&self, symbol: &str, price: Decimal) -> PortResult<()> {
-        self.run(|e, now| e.set_price(now, symbol, price))?
+    pub async fn set_price(&self, symbol: &str, price: Decimal) -> PortResult<()> {
+        self.run(|e, now| e.set_price(now, symbol, price))
+            .await?
             .map_err(wire::reject)
     }
 
     /// Replaces a symbol's price source (e.g. [`PriceSource::path`]).
-    pub fn set_price_source(&self, symbol: &str, source: PriceSource) -> PortResult<()> {
-        self.run(|e, _| e.set_price_source(symbol, source))?
+    pub async fn set_price_source(&self, symbol: &str, source: PriceSource) -> PortResult<()> {
+        self.run(|e, _| e.set_price_source(symbol, source))
+            .await?
             .map_err(wire::reject)
     }
 
     /// Moves the engine to the clock's time: price sources print what is due. Nothing
     /// moves once the account could not be saved.
-    pub fn advance(&self) {
+    pub async fn advance(&self) {
         // A failed save was already reported on the bus and refuses every later call.
-        let _ = self.run(|e, now| e.advance(now));
+        let _ = self.run(|e, now| e.advance(now)).await;
     }
 
-    fn create(&self, req: &OrderRequest) -> PortResult<OrderAck> {
+    async fn create(&self, req: &OrderRequest) -> PortResult<OrderAck> {
         let side = wire::wire_side(req.side);
         let symbol = req.symbol.as_str();
         let mut order = match req.price {
@@ -232,7 +242,8 @@ impl PaperRouter {
             order = order.reduce_only();
         }
         let ack = self
-            .run(|e, now| e.create_order(now, &order))?
+            .run(|e, now| e.create_order(now, &order))
+            .await?
             .map_err(wire::reject)?;
         Ok(OrderAck {
             order_id: ack.order_id,
@@ -240,9 +251,10 @@ impl PaperRouter {
         })
     }
 
-    fn orders(&self, query: &OrderQuery) -> PortResult<Vec<OrderSnapshot>> {
+    async fn orders(&self, query: &OrderQuery) -> PortResult<Vec<OrderSnapshot>> {
         Ok(self
-            .run(|e, _| e.open_orders(query))?
+            .run(|e, _| e.open_orders(query))
+            .await?
             .iter()
             .map(wire::snapshot)
             .collect())
@@ -252,7 +264,7 @@ impl PaperRouter {
 #[async_trait]
 impl OrderRouter for PaperRouter {
     async fn place(&self, order: &OrderRequest) -> PortResult<OrderAck> {
-        self.create(order)
+        self.create(order).await
     }
 
     async fn sync_open_orders(&self, symbol: &Symbol) -> PortResult<Vec<OrderSnapshot>> {
@@ -260,6 +272,7 @@ impl OrderRouter for PaperRouter {
             symbol: Some(symbol.as_str().to_owned()),
             ..OrderQuery::default()
         })
+        .await
     }
 
     async fn get_order(
@@ -272,14 +285,16 @@ impl OrderRouter for PaperRouter {
                 symbol: Some(symbol.as_str().to_owned()),
                 key: Some(OrderKey::LinkId(order_link_id.as_str().to_owned())),
                 ..OrderQuery::default()
-            })?
+            })
+            .await?
             .into_iter()
             .next())
     }
 
     async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()> {
         let key = OrderKey::LinkId(order_link_id.as_str().to_owned());
-        self.run(|e, now| e.cancel_order(now, symbol.as_str(), &key))?
+        self.run(|e, now| e.cancel_order(now, symbol.as_str(), &key))
+            .await?
             .map(drop)
             .map_err(wire::reject)
     }
@@ -297,7 +312,8 @@ impl OrderRouter for PaperRouter {
             price: None,
             trigger_price: None,
         };
-        self.run(|e, now| e.amend_order(now, &amend))?
+        self.run(|e, now| e.amend_order(now, &amend))
+            .await?
             .map(drop)
             .map_err(wire::reject)
     }
@@ -308,7 +324,8 @@ impl OrderRouter for PaperRouter {
             take_profit: None,
             stop_loss: Some(price),
         };
-        self.run(|e, now| e.set_trading_stop(now, &stop))?
+        self.run(|e, now| e.set_trading_stop(now, &stop))
+            .await?
             .map_err(wire::reject)
     }
 }
@@ -317,13 +334,15 @@ impl OrderRouter for PaperRouter {
 impl PositionService for PaperRouter {
     async fn get_position(&self, symbol: &Symbol) -> PortResult<PositionState> {
         let p = self
-            .run(|e, _| e.position_of(symbol.as_str()))?
+            .run(|e, _| e.position_of(symbol.as_str()))
+            .await?
             .map_err(wire::reject)?;
         wire::position(&p)
     }
 
     async fn get_all_positions(&self) -> PortResult<Vec<PositionState>> {
-        self.run(|e, _| e.open_positions())?
+        self.run(|e, _| e.open_positions())
+            .await?
             .iter()
             .map(wire::position)
             .collect()
@@ -337,11 +356,14 @@ impl PositionService for PaperRouter {
 #[async_trait]
 impl AccountService for PaperRouter {
     async fn get_balance(&self) -> PortResult<Balance> {
-        Ok(wire::balance(&self.run(|e, _| e.wallet())?))
+        Ok(wire::balance(&self.run(|e, _| e.wallet()).await?))
     }
 
     async fn set_leverage(&self, symbol: &Symbol, leverage: Decimal) -> PortResult<()> {
-        match self.run(|e, now| e.set_leverage(now, symbol.as_str(), leverage, leverage))? {
+        match self
+            .run(|e, now| e.set_leverage(now, symbol.as_str(), leverage, leverage))
+            .await?
+        {
             Ok(()) => Ok(()),
             Err(r) if r.ret_code == sim_engine::codes::LEVERAGE_NOT_MODIFIED => Ok(()),
             Err(r) => Err(wire::reject(r)),
@@ -361,11 +383,12 @@ impl AccountService for PaperRouter {
 #[async_trait]
 impl SymbolMetaService for PaperRouter {
     async fn refresh_symbol_meta(&self) -> PortResult<usize> {
-        Ok(self.with_engine(|e, _| e.instruments().len()))
+        Ok(self.with_engine(|e, _| e.instruments().len()).await)
     }
 
     async fn get_symbol_meta(&self, symbol: &Symbol) -> PortResult<Arc<InstrumentRules>> {
         self.with_engine(|e, _| e.rules(symbol.as_str()).cloned())
+            .await
             .map(Arc::new)
             .map_err(wire::reject)
     }
@@ -375,12 +398,14 @@ impl SymbolMetaService for PaperRouter {
 impl PriceService for PaperRouter {
     async fn last_price(&self, symbol: &Symbol) -> PortResult<Decimal> {
         self.with_engine(|e, _| e.price(symbol.as_str()))
+            .await
             .map_err(wire::reject)
     }
 
     /// The engine's band, the one its orders are judged by.
     async fn price_limit(&self, symbol: &Symbol) -> PortResult<Option<exec_gateway::PriceLimit>> {
         self.with_engine(|e, _| e.price_limit(symbol.as_str()))
+            .await
             .map(|limit| {
                 limit.map(|l| exec_gateway::PriceLimit {
                     buy_max: l.buy_max,

@@ -33,11 +33,13 @@ async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
         exec_sim::CachedSymbolMeta::new(|| Ok(sim_engine::defaults::instruments())).unwrap(),
     );
     let prices = Arc::new(FixedPrice(dec!(50000)));
+    let journal = Arc::new(MemoryJournal::new());
     let router = Arc::new(DryRunRouter::new(
         meta.clone(),
         prices.clone(),
         bus.clone(),
         clock.clone(),
+        journal.clone(),
         Balance {
             wallet: dec!(1000),
             available: dec!(1000),
@@ -50,7 +52,7 @@ async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
         account: router.clone(),
         meta,
         prices,
-        journal: Arc::new(MemoryJournal::new()),
+        journal: journal.clone(),
         clock,
     };
     let mut config = GatewayConfig::new(dec!(5000));
@@ -114,4 +116,10 @@ async fn a_dry_run_trade_goes_end_to_end_and_sends_nothing() {
     assert_eq!(fills.len(), 2, "the entry and the close");
     assert!(fills.iter().all(|f| f.simulated && f.price == dec!(50000)));
     assert_eq!(fills[1].qty, dec!(0.020));
+    // The router journals each fill itself (no bus subscriber does), once: the journal holds
+    // exactly the fills published.
+    let journaled = exec_gateway::Journal::fills(journal.as_ref(), "")
+        .await
+        .unwrap();
+    assert_eq!(journaled, fills);
 }

@@ -31,7 +31,7 @@ fn foreign(qty: Decimal) -> OrderRequest {
 
 #[tokio::test]
 async fn one_trade_per_symbol_and_a_finished_tag_is_never_reused_on_paper() {
-    let p = paper(dec!(100000), Arc::new(MemoryJournal::new()), None);
+    let p = paper(dec!(100000), Arc::new(MemoryJournal::new()), None).await;
     p.gateway.execute_entry(&plan("P1")).await.unwrap();
     let err = p.gateway.execute_entry(&plan("P2")).await.unwrap_err();
     assert!(err.is_conflict(), "{err}");
@@ -47,7 +47,7 @@ async fn one_trade_per_symbol_and_a_finished_tag_is_never_reused_on_paper() {
 
 #[tokio::test]
 async fn tps_and_close_all_size_from_the_trades_own_quantity() {
-    let p = paper(dec!(100000), Arc::new(MemoryJournal::new()), None);
+    let p = paper(dec!(100000), Arc::new(MemoryJournal::new()), None).await;
     let plan = plan("P1");
     let entry = p.gateway.execute_entry(&plan).await.unwrap();
     assert_eq!(entry.filled_qty, dec!(0.020));
@@ -87,7 +87,7 @@ async fn tps_and_close_all_size_from_the_trades_own_quantity() {
 /// An aborted (ERROR) trade is finished too: its tag is a conflict, not a second try.
 #[tokio::test]
 async fn an_aborted_trades_tag_is_a_conflict() {
-    let p = paper(dec!(10), Arc::new(MemoryJournal::new()), None);
+    let p = paper(dec!(10), Arc::new(MemoryJournal::new()), None).await;
     let err = p.gateway.execute_entry(&plan("A1")).await.unwrap_err();
     assert!(err.aborts_trade(), "{err}");
     let again = p.gateway.execute_entry(&plan("A1")).await.unwrap_err();

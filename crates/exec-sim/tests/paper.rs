@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use exec_events::{ErrorKind, ErrorLog, Event, Received};
 use exec_gateway::testing::{run_lifecycle, LifecycleBackend};
-use exec_gateway::{
-    GatewayError, Journal, MemoryJournal, Outcome, Phase, PositionService, SqliteJournal,
-};
+use exec_gateway::{GatewayError, Journal, MemoryJournal, Outcome, Phase, PositionService};
 use exec_gateway::{OrderRouter, Symbol};
+use exec_journal::SqliteJournal;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sim_engine::OrderQuery;
@@ -47,12 +46,13 @@ impl LifecycleBackend for PaperBackend {
     /// publishes the fills it causes before this returns.
     async fn move_price(&self, price: Decimal) {
         self.p.clock.advance(1000);
-        self.p.router.set_price("BTCUSDT", price).unwrap();
+        self.p.router.set_price("BTCUSDT", price).await.unwrap();
     }
     async fn stop_loss(&self) -> Option<Decimal> {
         self.p
             .router
             .with_engine(|e, _| e.position_of("BTCUSDT"))
+            .await
             .unwrap()
             .stop_loss
     }
@@ -63,13 +63,13 @@ async fn the_whole_lifecycle_on_a_price_path() {
     let dir = tempfile::tempdir().unwrap();
     let journal: Arc<dyn Journal> =
         Arc::new(SqliteJournal::open(dir.path().join("data/journal.sqlite")).unwrap());
-    let p = paper(dec!(10000), journal.clone(), None);
+    let p = paper(dec!(10000), journal.clone(), None).await;
     run_lifecycle(&PaperBackend { p, journal }).await;
 }
 
 #[tokio::test]
 async fn ten_concurrent_entries_put_one_order_in_the_engine() {
-    let p = paper(dec!(10000), Arc::new(MemoryJournal::new()), None);
+    let p = paper(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
     let calls: Vec<_> = (0..10)
         .map(|_| {
             let gw = p.gateway.clone();
@@ -86,12 +86,15 @@ async fn ten_concurrent_entries_put_one_order_in_the_engine() {
         p.gateway.execute_entry(&plan("T1")).await.unwrap(),
         results[0]
     );
-    let orders = p.router.with_engine(|e, _| {
-        e.order_history(&OrderQuery {
-            symbol: Some("BTCUSDT".into()),
-            ..OrderQuery::default()
+    let orders = p
+        .router
+        .with_engine(|e, _| {
+            e.order_history(&OrderQuery {
+                symbol: Some("BTCUSDT".into()),
+                ..OrderQuery::default()
+            })
         })
-    });
+        .await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].order_link_id, "andre_ENTRY_T1");
 }
@@ -102,7 +105,7 @@ async fn too_small_a_balance_ends_in_error_with_one_event_and_one_log_line() {
     let log_path = dir.path().join("data/logs/execution-error.log");
     let log = Arc::new(ErrorLog::open(&log_path).unwrap());
     let journal = Arc::new(MemoryJournal::new());
-    let p = paper(dec!(5), journal.clone(), Some(log));
+    let p = paper(dec!(5), journal.clone(), Some(log)).await;
     let mut sub = p.bus.subscribe();
     let err = p.gateway.execute_entry(&plan("T1")).await.unwrap_err();
     assert!(
@@ -134,11 +137,12 @@ async fn too_small_a_balance_ends_in_error_with_one_event_and_one_log_line() {
         })
     });
     assert!(orders
+        .await
         .iter()
         .all(|o| o.order_status == bybit_types::OrderStatus::Rejected));
-    assert_eq!(journal.intents("T1").unwrap().len(), 1);
+    assert_eq!(journal.intents("T1").await.unwrap().len(), 1);
     assert_eq!(
-        journal.states("T1").unwrap().last().unwrap().phase,
+        journal.states("T1").await.unwrap().last().unwrap().phase,
         Phase::Error
     );
 }
@@ -163,15 +167,16 @@ async fn a_kill_between_intent_and_send_is_resolved_by_lookup_then_sent_once() {
             reason: "execute_entry".into(),
             at_ms: 1,
         })
+        .await
         .unwrap();
     std::mem::forget(first);
     // The next process reopens the file: the intent is there, the exchange has no such
     // order, so it is sent, once, with the same orderLinkId.
     let journal = Arc::new(SqliteJournal::open(&path).unwrap());
-    let p = paper(dec!(10000), journal.clone(), None);
+    let p = paper(dec!(10000), journal.clone(), None).await;
     let entry = p.gateway.execute_entry(&plan("T1")).await.unwrap();
     assert_eq!(entry.filled_qty, dec!(0.020));
-    let row = journal.intent("andre_ENTRY_T1").unwrap().unwrap();
+    let row = journal.intent("andre_ENTRY_T1").await.unwrap().unwrap();
     assert_eq!(
         row.outcomes,
         [
@@ -180,25 +185,28 @@ async fn a_kill_between_intent_and_send_is_resolved_by_lookup_then_sent_once() {
                 order_id: None
             },
             Outcome::Acked {
-                order_id: p.router.with_engine(|e, _| {
-                    e.order_history(&OrderQuery::default())[0].order_id.clone()
-                })
+                order_id: p
+                    .router
+                    .with_engine(|e, _| {
+                        e.order_history(&OrderQuery::default())[0].order_id.clone()
+                    })
+                    .await
             }
         ]
     );
     let orders = p
         .router
         .with_engine(|e, _| e.order_history(&OrderQuery::default()));
-    assert_eq!(orders.len(), 1);
+    assert_eq!(orders.await.len(), 1);
 }
 
 /// The router journals each fill before publishing it: a bus subscriber that never reads (so
-/// the bus overflows and the fill recorder lags too) loses nothing from the journal, and the
-/// recorder cannot double a fill (the journal keys fills by execId).
+/// the bus overflows) loses nothing from the journal, and no fill is journaled twice (the
+/// journal keys fills by execId).
 #[tokio::test]
 async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
     use exec_events::{EventBus, Side};
-    use exec_gateway::{ManualClock, OrderRequest, SystemClock};
+    use exec_gateway::{ManualClock, OrderRequest};
     use sim_engine::{defaults, Engine, EngineConfig};
 
     let mut config = EngineConfig::new(defaults::instruments(), dec!(100000), 7)
@@ -207,14 +215,13 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
     let bus = EventBus::new(2);
     let mut deaf = bus.subscribe();
     let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-    let recorder =
-        exec_gateway::journal::spawn_fill_recorder(&bus, journal.clone(), Arc::new(SystemClock));
     let router = exec_sim::PaperRouter::new(
         Engine::new(config).unwrap(),
         bus.clone(),
         Arc::new(ManualClock::new(1_700_000_000_000)),
         journal.clone(),
     )
+    .await
     .unwrap();
 
     // Entry, two adds, then a reduce-only close: every order a market order that fills.
@@ -238,16 +245,11 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
         };
         router.place(&req).await.unwrap();
     }
-    // Let the lagging recorder catch up with what is left on the bus.
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
-
     assert!(
         matches!(deaf.recv().await, Received::Lagged { .. }),
         "the bus must have overflowed for this test to mean anything"
     );
-    let fills = journal.fills("t_").unwrap();
+    let fills = journal.fills("t_").await.unwrap();
     let mut ids: Vec<&str> = fills.iter().map(|f| f.exec_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -263,7 +265,6 @@ async fn every_fill_is_journaled_once_even_when_the_bus_overflows() {
             "{link}: journaled fills must add up to the order"
         );
     }
-    recorder.abort();
 }
 
 /// A router without a private stream still feeds the gateway's waits (R-WS-4): the paper
@@ -280,7 +281,8 @@ async fn paper_events_on_the_bus_end_the_entry_and_close_waits() {
         Arc::new(exec_gateway::MemoryJournal::new()),
         None,
         config,
-    );
+    )
+    .await;
     let plan = crate::support::plan("B1");
     let bound = std::time::Duration::from_secs(30);
     let entry = tokio::time::timeout(bound, p.gateway.execute_entry(&plan))

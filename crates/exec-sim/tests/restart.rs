@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use exec_events::Fill;
 use exec_gateway::{
-    Intent, IntentRow, Journal, JournalError, Outcome, Phase, PositionService, SqliteJournal,
-    StateRow, Symbol, TradePlan, WriteRecord,
+    Intent, IntentRow, Journal, JournalError, Outcome, Phase, PositionService, StateRow, Symbol,
+    TradePlan, WriteRecord,
 };
+use exec_journal::SqliteJournal;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use sim_engine::OrderQuery;
@@ -32,43 +33,47 @@ struct Account {
     fills: Vec<String>,
 }
 
-fn account(router: &exec_sim::PaperRouter) -> Account {
-    router.with_engine(|e, _| {
-        let p = e.position_of("BTCUSDT").unwrap();
-        let mut open: Vec<_> = e
-            .open_orders(&OrderQuery::default())
-            .into_iter()
-            .map(|o| (o.order_link_id, o.order_id))
-            .collect();
-        open.sort();
-        let mut fills: Vec<_> = e
-            .executions(&sim_engine::ExecutionQuery::default())
-            .into_iter()
-            .map(|x| x.exec_id)
-            .collect();
-        fills.sort();
-        Account {
-            position: (p.side, p.size, p.avg_price),
-            wallet: e.wallet().total_wallet_balance,
-            open,
-            fills,
-        }
-    })
+async fn account(router: &exec_sim::PaperRouter) -> Account {
+    router
+        .with_engine(|e, _| {
+            let p = e.position_of("BTCUSDT").unwrap();
+            let mut open: Vec<_> = e
+                .open_orders(&OrderQuery::default())
+                .into_iter()
+                .map(|o| (o.order_link_id, o.order_id))
+                .collect();
+            open.sort();
+            let mut fills: Vec<_> = e
+                .executions(&sim_engine::ExecutionQuery::default())
+                .into_iter()
+                .map(|x| x.exec_id)
+                .collect();
+            fills.sort();
+            Account {
+                position: (p.side, p.size, p.avg_price),
+                wallet: e.wallet().total_wallet_balance,
+                open,
+                fills,
+            }
+        })
+        .await
 }
 
 /// The orderLinkIds the engine holds (open and closed orders), each with how many orders.
-fn link_counts(router: &exec_sim::PaperRouter) -> std::collections::BTreeMap<String, usize> {
-    router.with_engine(|e, _| {
-        let mut count = std::collections::BTreeMap::new();
-        let orders = e
-            .open_orders(&OrderQuery::default())
-            .into_iter()
-            .chain(e.order_history(&OrderQuery::default()));
-        for o in orders.filter(|o| !o.order_link_id.is_empty()) {
-            *count.entry(o.order_link_id).or_insert(0) += 1;
-        }
-        count
-    })
+async fn link_counts(router: &exec_sim::PaperRouter) -> std::collections::BTreeMap<String, usize> {
+    router
+        .with_engine(|e, _| {
+            let mut count = std::collections::BTreeMap::new();
+            let orders = e
+                .open_orders(&OrderQuery::default())
+                .into_iter()
+                .chain(e.order_history(&OrderQuery::default()));
+            for o in orders.filter(|o| !o.order_link_id.is_empty()) {
+                *count.entry(o.order_link_id).or_insert(0) += 1;
+            }
+            count
+        })
+        .await
 }
 
 async fn open_trade(p: &crate::support::Paper, plan: &TradePlan) {
@@ -86,13 +91,18 @@ async fn a_restarted_router_continues_the_account_with_the_last_fill() {
         dec!(10000),
         Arc::new(SqliteJournal::open(&path).unwrap()),
         None,
-    );
+    )
+    .await;
     let plan = plan("R1");
     open_trade(&first, &plan).await;
     // TP1 fills: the last change before the process dies.
     first.clock.advance(1000);
-    first.router.set_price("BTCUSDT", dec!(51000)).unwrap();
-    let before = account(&first.router);
+    first
+        .router
+        .set_price("BTCUSDT", dec!(51000))
+        .await
+        .unwrap();
+    let before = account(&first.router).await;
     assert_eq!(
         before.fills.len(),
         2,
@@ -102,11 +112,12 @@ async fn a_restarted_router_continues_the_account_with_the_last_fill() {
 
     // A new process: a new connection to the file, a fresh engine of the same configuration.
     let journal: Arc<dyn Journal> = Arc::new(SqliteJournal::open(&path).unwrap());
-    let second = paper(dec!(10000), journal.clone(), None);
-    assert_eq!(account(&second.router), before);
+    let second = paper(dec!(10000), journal.clone(), None).await;
+    assert_eq!(account(&second.router).await, before);
     // The journal's fills are the account's: each once, none the account lacks.
     let mut journaled: Vec<_> = journal
         .fills("")
+        .await
         .unwrap()
         .into_iter()
         .map(|f| f.exec_id)
@@ -129,8 +140,12 @@ async fn a_restarted_router_continues_the_account_with_the_last_fill() {
         };
         assert_eq!(*status, Some(want), "{leg}: {trade:?}");
     }
-    assert_eq!(account(&second.router), before, "recover() placed nothing");
-    assert!(link_counts(&second.router).values().all(|n| *n == 1));
+    assert_eq!(
+        account(&second.router).await,
+        before,
+        "recover() placed nothing"
+    );
+    assert!(link_counts(&second.router).await.values().all(|n| *n == 1));
 }
 
 /// The file's journal, whose paper-account saves fail once the account holds `needle`: the
@@ -141,50 +156,62 @@ struct CrashingJournal {
     crashed: AtomicBool,
 }
 
+#[async_trait::async_trait]
 impl Journal for CrashingJournal {
-    fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError> {
-        self.inner.record_plan(plan, at_ms)
+    async fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError> {
+        self.inner.record_plan(plan, at_ms).await
     }
-    fn record_intent(&self, intent: &Intent) -> Result<(), JournalError> {
-        self.inner.record_intent(intent)
+    async fn record_intent(&self, intent: &Intent) -> Result<(), JournalError> {
+        self.inner.record_intent(intent).await
     }
-    fn record_outcome(&self, link: &str, outcome: &Outcome, at: i64) -> Result<(), JournalError> {
-        self.inner.record_outcome(link, outcome, at)
+    async fn record_outcome(
+        &self,
+        link: &str,
+        outcome: &Outcome,
+        at: i64,
+    ) -> Result<(), JournalError> {
+        self.inner.record_outcome(link, outcome, at).await
     }
-    fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError> {
-        self.inner.record_write(write)
+    async fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError> {
+        self.inner.record_write(write).await
     }
-    fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
-        self.inner.record_fill(fill)
+    async fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
+        self.inner.record_fill(fill).await
     }
-    fn record_state(&self, tag: &str, p: Phase, d: &str, at: i64) -> Result<(), JournalError> {
-        self.inner.record_state(tag, p, d, at)
+    async fn record_state(
+        &self,
+        tag: &str,
+        p: Phase,
+        d: &str,
+        at: i64,
+    ) -> Result<(), JournalError> {
+        self.inner.record_state(tag, p, d, at).await
     }
-    fn plan(&self, tag: &str) -> Result<Option<TradePlan>, JournalError> {
-        self.inner.plan(tag)
+    async fn plan(&self, tag: &str) -> Result<Option<TradePlan>, JournalError> {
+        self.inner.plan(tag).await
     }
-    fn plans(&self) -> Result<Vec<exec_gateway::PlanRow>, JournalError> {
-        self.inner.plans()
+    async fn plans(&self) -> Result<Vec<exec_gateway::PlanRow>, JournalError> {
+        self.inner.plans().await
     }
-    fn intent(&self, link: &str) -> Result<Option<IntentRow>, JournalError> {
-        self.inner.intent(link)
+    async fn intent(&self, link: &str) -> Result<Option<IntentRow>, JournalError> {
+        self.inner.intent(link).await
     }
-    fn intents(&self, tag: &str) -> Result<Vec<IntentRow>, JournalError> {
-        self.inner.intents(tag)
+    async fn intents(&self, tag: &str) -> Result<Vec<IntentRow>, JournalError> {
+        self.inner.intents(tag).await
     }
-    fn fills(&self, prefix: &str) -> Result<Vec<Fill>, JournalError> {
-        self.inner.fills(prefix)
+    async fn fills(&self, prefix: &str) -> Result<Vec<Fill>, JournalError> {
+        self.inner.fills(prefix).await
     }
-    fn writes(&self, tag: &str) -> Result<Vec<WriteRecord>, JournalError> {
-        self.inner.writes(tag)
+    async fn writes(&self, tag: &str) -> Result<Vec<WriteRecord>, JournalError> {
+        self.inner.writes(tag).await
     }
-    fn states(&self, tag: &str) -> Result<Vec<StateRow>, JournalError> {
-        self.inner.states(tag)
+    async fn states(&self, tag: &str) -> Result<Vec<StateRow>, JournalError> {
+        self.inner.states(tag).await
     }
-    fn open_trades(&self) -> Result<Vec<String>, JournalError> {
-        self.inner.open_trades()
+    async fn open_trades(&self) -> Result<Vec<String>, JournalError> {
+        self.inner.open_trades().await
     }
-    fn save_paper_account(
+    async fn save_paper_account(
         &self,
         account: &str,
         fills: &[Fill],
@@ -194,10 +221,10 @@ impl Journal for CrashingJournal {
             self.crashed.store(true, Ordering::SeqCst);
             return Err(JournalError::Io("the process died".into()));
         }
-        self.inner.save_paper_account(account, fills, at)
+        self.inner.save_paper_account(account, fills, at).await
     }
-    fn paper_account(&self) -> Result<Option<String>, JournalError> {
-        self.inner.paper_account()
+    async fn paper_account(&self) -> Result<Option<String>, JournalError> {
+        self.inner.paper_account().await
     }
 }
 
@@ -210,7 +237,7 @@ async fn a_crash_between_the_engine_and_the_save_places_each_order_once_after_th
         needle: "andre_TP1_R2".into(),
         crashed: AtomicBool::new(false),
     });
-    let first = paper(dec!(10000), crashing.clone(), None);
+    let first = paper(dec!(10000), crashing.clone(), None).await;
     let plan = plan("R2");
     first.gateway.execute_entry(&plan).await.unwrap();
     let position = first.router.get_position(&btc()).await.unwrap();
@@ -231,15 +258,16 @@ async fn a_crash_between_the_engine_and_the_save_places_each_order_once_after_th
         dec!(10000),
         Arc::new(SqliteJournal::open(&path).unwrap()),
         None,
-    );
-    let counts = link_counts(&second.router);
+    )
+    .await;
+    let counts = link_counts(&second.router).await;
     assert_eq!(counts.get("andre_TP1_R2"), None, "TP1 was never saved");
     let recovered = second.gateway.recover().await.unwrap();
     assert!(recovered.iter().any(|r| r.state.tag == "R2"));
     let position = second.router.get_position(&btc()).await.unwrap();
     second.gateway.setup_tps(&plan, &position).await.unwrap();
     second.gateway.setup_dcas(&plan, &position).await.unwrap();
-    let counts = link_counts(&second.router);
+    let counts = link_counts(&second.router).await;
     let expected: std::collections::BTreeMap<String, usize> = [
         "andre_ENTRY_R2",
         "andre_TP1_R2",
@@ -252,7 +280,7 @@ async fn a_crash_between_the_engine_and_the_save_places_each_order_once_after_th
     .map(|l| (l.to_owned(), 1))
     .collect();
     assert_eq!(counts, expected);
-    let open = account(&second.router).open.len();
+    let open = account(&second.router).await.open.len();
     assert_eq!(open, 5, "every TP and DCA rests once");
 }
 
@@ -268,7 +296,8 @@ async fn recover_finds_a_prefixed_client_tags_trade_once() {
         dec!(10000),
         Arc::new(SqliteJournal::open(&path).unwrap()),
         None,
-    );
+    )
+    .await;
     let plan = plan("andre_RX1");
     open_trade(&first, &plan).await;
     drop(first);
@@ -277,7 +306,8 @@ async fn recover_finds_a_prefixed_client_tags_trade_once() {
         dec!(10000),
         Arc::new(SqliteJournal::open(&path).unwrap()),
         None,
-    );
+    )
+    .await;
     let mut errors = second.bus.subscribe();
     let recovered = second.gateway.recover().await.unwrap();
     let tags: Vec<&str> = recovered.iter().map(|r| r.state.tag.as_str()).collect();
@@ -304,15 +334,19 @@ async fn recover_sees_a_prefixed_client_tags_resting_orders() {
         dec!(10000),
         Arc::new(SqliteJournal::open(&path).unwrap()),
         None,
-    );
+    )
+    .await;
     let plan = plan("andre_RX2");
     open_trade(&first, &plan).await;
     let size = first.router.get_position(&btc()).await.unwrap().size;
-    first.router.with_engine(|e, now| {
-        let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::WireSide::Sell, size)
-            .reduce_only();
-        e.create_order(now, &close).unwrap();
-    });
+    first
+        .router
+        .with_engine(|e, now| {
+            let close = sim_engine::NewOrder::market("BTCUSDT", bybit_types::WireSide::Sell, size)
+                .reduce_only();
+            e.create_order(now, &close).unwrap();
+        })
+        .await;
     assert!(first.router.get_position(&btc()).await.unwrap().is_flat());
     drop(first);
 
@@ -320,7 +354,8 @@ async fn recover_sees_a_prefixed_client_tags_resting_orders() {
         dec!(10000),
         Arc::new(SqliteJournal::open(&path).unwrap()),
         None,
-    );
+    )
+    .await;
     let recovered = second.gateway.recover().await.unwrap();
     let trade = &recovered
         .iter()

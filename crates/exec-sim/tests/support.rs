@@ -22,14 +22,18 @@ pub(crate) struct Paper {
 }
 
 /// A still market (static prices) so every fill is exact.
-pub(crate) fn paper(usdt: Decimal, journal: Arc<dyn Journal>, log: Option<Arc<ErrorLog>>) -> Paper {
+pub(crate) async fn paper(
+    usdt: Decimal,
+    journal: Arc<dyn Journal>,
+    log: Option<Arc<ErrorLog>>,
+) -> Paper {
     let mut config = GatewayConfig::new(dec!(5000));
     config.stream_silence = Duration::from_millis(1);
-    paper_with(usdt, journal, log, config)
+    paper_with(usdt, journal, log, config).await
 }
 
 /// [`paper`] with the gateway's configuration given.
-pub(crate) fn paper_with(
+pub(crate) async fn paper_with(
     usdt: Decimal,
     journal: Arc<dyn Journal>,
     log: Option<Arc<ErrorLog>>,
@@ -47,6 +51,7 @@ pub(crate) fn paper_with(
             clock.clone(),
             journal.clone(),
         )
+        .await
         .unwrap(),
     );
     let ports = Ports {

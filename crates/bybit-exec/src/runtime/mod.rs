@@ -5,8 +5,8 @@
 //! - **Live**: [`LiveExchange`] over one [`RestClient`] routed for the environment
 //!   (`trading_client`: trading calls on its host, market data where it takes it from,
 //!   endpoints it lacks refused unsent) and both streams; the journal's fills are
-//!   remembered before tracking starts (a restart publishes none again), the fill recorder
-//!   runs, then the start catch-up and the private topics.
+//!   remembered before tracking starts (a restart publishes none again), then the start
+//!   catch-up and the private topics.
 //! - **DryRun**: [`DryRunRouter`] with instrument rules and prices from the environment's
 //!   public data (a [`LiveExchange`] without a private stream or tracking; no keys needed).
 //! - **Paper**: [`PaperRouter`] over a [`sim_engine::Engine`] built from the environment's
@@ -29,7 +29,7 @@
 pub mod lock;
 mod tasks;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::path::Path;
@@ -39,15 +39,15 @@ use anyhow::{anyhow, bail, Context, Result};
 use bybit_rest::{routes, BybitRest, RestClient, RestConfig};
 use bybit_types::Category;
 use bybit_ws::{BackoffConfig, EventReceiver, PrivateAuth, WsConfig, WsEvent, WsStream};
-use exec_events::{ErrorLog, Event, EventBus, Received};
+use exec_events::{ErrorLog, EventBus};
 use exec_gateway::{
-    Balance, Gateway, GatewayConfig, Journal, MemoryJournal, Ports, SqliteJournal, SystemClock,
+    Balance, Gateway, GatewayConfig, Journal, MemoryJournal, Ports, SystemClock,
     DEFAULT_LINK_PREFIX,
 };
+use exec_journal::SqliteJournal;
 use exec_live::{LiveConfig, LiveExchange, Preflight};
 use exec_sim::{DryRunRouter, PaperRouter};
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
 
 pub use tasks::Tasks;
 
@@ -362,8 +362,6 @@ pub struct Runtime {
     router: Router,
     /// The long-running tasks, stopped by [`shutdown`](Self::shutdown).
     tasks: Tasks,
-    /// Journals the fills of a router that does not (dry-run); drained at shutdown.
-    recorder: Mutex<Option<FillRecorder>>,
     /// The journal file's lock (one process per journal), released when the runtime is
     /// dropped or the process ends.
     journal_lock: Option<lock::JournalLock>,
@@ -424,19 +422,6 @@ fn rest_config(settings: &Settings, url: &str, with_keys: bool) -> RestConfig {
     }
     // The gateway's outcome policy owns every create's re-send.
     exec_live::gateway_rest_config(config)
-}
-
-/// Runs a journal call on tokio's blocking pool: the SQLite journal does file I/O and must not
-/// hold up an async worker thread.
-pub async fn journal_call<T, F>(journal: &Arc<dyn Journal>, f: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Journal) -> Result<T, exec_gateway::JournalError> + Send + 'static,
-{
-    let journal = journal.clone();
-    Ok(tokio::task::spawn_blocking(move || f(journal.as_ref()))
-        .await
-        .context("journal task")??)
 }
 
 /// The table where a journal file records which environment and routing it belongs to.
@@ -572,8 +557,7 @@ impl Runtime {
             .map(|s| s.as_str().to_owned())
             .collect();
         // On an early return the tasks are cancelled (the root's drop guard, once the caller's
-        // handle goes too) and the recorder ends, so a failed start leaves nothing running.
-        let mut recorder = None;
+        // handle goes too), so a failed start leaves nothing running.
 
         let clock = Arc::new(SystemClock);
         let (ports, router) = match settings.routing {
@@ -606,7 +590,7 @@ impl Runtime {
                     Some(public.clone()),
                 ));
                 // Fills already journaled are not published again after a restart.
-                let known = journal_call(&journal, |j| j.fills(DEFAULT_LINK_PREFIX)).await?;
+                let known = journal.fills(DEFAULT_LINK_PREFIX).await?;
                 exchange.tracker().remember_fills(&known);
                 // No fill recorder: the tracker journals each fill before it publishes it.
                 waiting_for(
@@ -658,10 +642,9 @@ impl Runtime {
                     exchange.clone(),
                     bus.clone(),
                     clock.clone(),
+                    journal.clone(),
                     balance,
                 ));
-                // The dry-run router publishes its fills without journaling them.
-                recorder = Some(FillRecorder::spawn(&bus, journal.clone(), clock.clone()));
                 tasks.spawn(drain(public_events, None));
                 let ports = Ports {
                     router: dry.clone(),
@@ -687,14 +670,9 @@ impl Runtime {
                 )
                 .await?;
                 // The account the journal holds (an earlier paper process) is continued.
-                let paper = {
-                    let (bus, clock, journal) = (bus.clone(), clock.clone(), journal.clone());
-                    tokio::task::spawn_blocking(move || {
-                        PaperRouter::new(engine, bus, clock, journal)
-                    })
+                let paper = PaperRouter::new(engine, bus.clone(), clock.clone(), journal.clone())
                     .await
-                    .context("opening the paper account")??
-                };
+                    .context("opening the paper account")?;
                 let paper = Arc::new(paper);
                 tasks.spawn(drain(public_events, Some(paper.clone())));
                 subscribe_tickers(&public, &symbols).await;
@@ -737,7 +715,6 @@ impl Runtime {
             public,
             router,
             tasks,
-            recorder: Mutex::new(recorder),
             journal_lock,
         })
     }
@@ -859,8 +836,8 @@ impl Runtime {
         status.is_healthy(self.settings.routing == Routing::Live)
     }
 
-    /// Stops tracking (nothing is published after it), journals the fills already published
-    /// (the dry-run recorder is drained, not cut), stops the background tasks, closes the
+    /// Stops tracking (nothing is published after it; every router journals a fill before it
+    /// publishes it), stops the background tasks, closes the
     /// streams and drops the journal, waiting at most [`SHUTDOWN_GRACE`]. Returns whether all
     /// of it finished in time.
     pub async fn shutdown(self) -> bool {
@@ -910,104 +887,10 @@ impl Runtime {
         if let Some(live) = self.router.live() {
             live.shutdown().await;
         }
-        let recorder = self
-            .recorder
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let mut clean = true;
-        if let Some(recorder) = recorder {
-            clean = recorder.stop(RECORDER_DRAIN).await;
-        }
         // The root's cancellation ends every task (the order follower, the drains, a caller's
-        // own); each ends at its next `.await`, so this wait is short.
-        self.tasks.shutdown(SHUTDOWN_GRACE).await && clean
-    }
-}
-
-/// Background tasks, aborted when dropped (a failed start, a runtime dropped unstopped).
-/// How long the fill recorder may take at shutdown to journal the fills already published.
-const RECORDER_DRAIN: Duration = Duration::from_secs(2);
-
-/// Records every fill published on the bus in the journal (by execId, so a fill seen twice is
-/// recorded once) for the dry-run router, which publishes fills without journaling them (the
-/// live tracker and the paper router journal theirs before publishing). Unlike
-/// `exec_gateway::journal::spawn_fill_recorder` it can be stopped with a drain: the fills
-/// published before [`stop`](Self::stop) are all journaled.
-struct FillRecorder {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl FillRecorder {
-    fn spawn(bus: &EventBus, journal: Arc<dyn Journal>, clock: Arc<SystemClock>) -> Self {
-        let mut sub = bus.subscribe();
-        let bus = bus.clone();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let record = |received: Received| match received {
-                Received::Event(env) => {
-                    if let Some(fill) = env.event.as_fill() {
-                        if let Err(e) =
-                            exec_gateway::journal::record_fill_logged(journal.as_ref(), fill)
-                        {
-                            bus.publish(Event::Health(exec_events::HealthUpdate {
-                                component: "journal".into(),
-                                ok: false,
-                                detail: Some(e.to_string()),
-                            }));
-                        }
-                    }
-                    true
-                }
-                Received::Lagged { missed } => {
-                    bus.publish(Event::ExecutionError(exec_events::ExecutionError {
-                        kind: exec_events::ErrorKind::EventsLagged,
-                        trade_tag: None,
-                        leg: None,
-                        order_link_id: None,
-                        ret_code: None,
-                        message: format!("fill recorder missed {missed} events; re-read fills"),
-                        time_ms: exec_gateway::Clock::now_ms(clock.as_ref()),
-                    }));
-                    true
-                }
-                Received::Closed => false,
-            };
-            loop {
-                tokio::select! {
-                    biased;
-                    received = sub.recv() => {
-                        if !record(received) {
-                            return;
-                        }
-                    }
-                    _ = &mut stopped => {
-                        // Everything published before the stop is already in the channel.
-                        while let Some(received) = sub.try_recv() {
-                            if !record(received) {
-                                break;
-                            }
-                        }
-                        return;
-                    }
-                }
-            }
-        });
-        FillRecorder { stop, task }
-    }
-
-    /// Journals what is still queued and ends; false if that took longer than `within`.
-    async fn stop(self, within: Duration) -> bool {
-        let FillRecorder { stop, mut task } = self;
-        let _ = stop.send(());
-        if tokio::time::timeout(within, &mut task).await.is_ok() {
-            true
-        } else {
-            tracing::warn!("fills still being journaled after {within:?}; cut");
-            task.abort();
-            false
-        }
+        // own); each ends at its next `.await`, so this wait is short. Every router journals a
+        // fill before it publishes it: nothing is left to drain.
+        self.tasks.shutdown(SHUTDOWN_GRACE).await
     }
 }
 
@@ -1032,7 +915,7 @@ async fn drain(mut events: EventReceiver, paper: Option<Arc<PaperRouter>>) {
         match event {
             WsEvent::Ticker(t) => {
                 if let (Some(paper), Some(price)) = (&paper, t.last_price) {
-                    match paper.set_price(&t.symbol, price) {
+                    match paper.set_price(&t.symbol, price).await {
                         Err(e) => {
                             if failing.failed(&e.to_string()) {
                                 tracing::warn!(symbol = %t.symbol, error = %e, "paper price not applied (said once while it lasts)");
@@ -1134,35 +1017,6 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn journal_calls_leave_the_async_thread_free() {
-        // A slow journal call (a busy disk) must not stop other tasks on the same thread.
-        let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let counter = ticks.clone();
-        let ticker = tokio::spawn(async move {
-            loop {
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-        tokio::task::yield_now().await;
-        let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-        let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
-        let fills = journal_call(&journal, |j| {
-            std::thread::sleep(Duration::from_millis(300));
-            j.fills("")
-        })
-        .await
-        .unwrap();
-        assert!(fills.is_empty());
-        let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
-        ticker.abort();
-        assert!(
-            during >= 5,
-            "the thread was blocked: {during} ticks in 300 ms"
-        );
-    }
 
     #[test]
     fn a_lasting_failure_is_told_once() {

@@ -233,10 +233,7 @@ pub(crate) fn trade_json(state: &TradeState, plan: Option<&TradePlan>) -> Value 
 
 pub(crate) async fn plan_of(app: &App, tag: &str) -> Option<TradePlan> {
     let owned = tag.to_owned();
-    crate::runtime::journal_call(&app.runtime.journal, move |j| j.plan(&owned))
-        .await
-        .ok()
-        .flatten()
+    app.runtime.journal.plan(&owned).await.ok().flatten()
 }
 
 /// `POST /api/trades`.
@@ -481,7 +478,7 @@ pub(crate) async fn trade(State(app): State<Arc<App>>, Path(tag): Path<String>) 
 pub(crate) async fn trades(State(app): State<Arc<App>>) -> Response {
     let mut tags = app.seen.tags();
     let journal = app.runtime.journal.clone();
-    if let Ok(open) = crate::runtime::journal_call(&journal, |j| j.open_trades()).await {
+    if let Ok(open) = journal.open_trades().await {
         tags.extend(open);
     }
     tags.sort();

@@ -435,9 +435,12 @@ pub(super) async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
         history_total,
         realised_pnl_total,
         equity: app.snapshot.series(),
-        paper_balance: rt.paper().map(|p| {
-            let b = p.balance();
-            json!({"wallet": b.wallet, "available": b.available})
-        }),
+        paper_balance: match rt.paper() {
+            Some(p) => {
+                let b = p.balance().await;
+                Some(json!({"wallet": b.wallet, "available": b.available}))
+            }
+            None => None,
+        },
     })
 }

@@ -68,11 +68,9 @@ async fn take(app: &App) -> Snapshot {
     let wallet = bounded("wallet", rt.ports.account.get_wallet_summary());
     let links = rt.gateway.links().clone();
     let history = async {
-        crate::runtime::journal_call(&rt.journal, move |j| {
-            exec_gateway::trade_histories(j, &links)
-        })
-        .await
-        .map_err(|e| format!("trade history: {e:#}"))
+        exec_gateway::trade_histories(rt.journal.as_ref(), &links)
+            .await
+            .map_err(|e| format!("trade history: {e:#}"))
     };
     let (rest, positions, orders, wallet, history) =
         tokio::join!(rest, positions, orders, wallet, history);
@@ -128,9 +126,7 @@ async fn disagreements(app: &App, snapshot: &Snapshot) -> BTreeMap<String, Strin
     }
     if !entering.is_empty() {
         let prefix = exec_gateway::DEFAULT_LINK_PREFIX;
-        let fills = crate::runtime::journal_call(&app.runtime.journal, move |j| j.fills(prefix))
-            .await
-            .unwrap_or_default();
+        let fills = app.runtime.journal.fills(prefix).await.unwrap_or_default();
         for (tag, link) in entering {
             let filled: rust_decimal::Decimal = fills
                 .iter()

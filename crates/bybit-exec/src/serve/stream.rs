@@ -61,10 +61,7 @@ pub(crate) async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> R
                 if !older.is_empty() {
                     // Fills memory no longer holds: re-read from the journal.
                     let wanted: HashSet<String> = older.iter().map(|(_, id)| id.clone()).collect();
-                    let found =
-                        crate::runtime::journal_call(&journal, |j| j.fills(DEFAULT_LINK_PREFIX))
-                            .await
-                            .unwrap_or_default();
+                    let found = journal.fills(DEFAULT_LINK_PREFIX).await.unwrap_or_default();
                     let by_id: BTreeMap<String, exec_events::Fill> = found
                         .into_iter()
                         .filter(|f| wanted.contains(&f.exec_id))

@@ -22,20 +22,17 @@ pub(crate) struct Unresolved {
     last_outcome: &'static str,
 }
 
-/// [`unresolved`] of the trades seen, read on tokio's blocking pool (the journal is SQLite).
+/// [`unresolved`] of the trades seen (the journal's owner thread does the reading).
 pub(crate) async fn unresolved_off_thread(app: &App) -> Vec<Unresolved> {
-    let journal = app.runtime.journal.clone();
     let tags = app.seen.tags();
-    tokio::task::spawn_blocking(move || unresolved(journal.as_ref(), &tags))
-        .await
-        .unwrap_or_default()
+    unresolved(app.runtime.journal.as_ref(), &tags).await
 }
 
 /// The intents of `tags` whose last journaled outcome is none or `unknown`.
-fn unresolved(journal: &dyn Journal, tags: &[String]) -> Vec<Unresolved> {
+async fn unresolved(journal: &dyn Journal, tags: &[String]) -> Vec<Unresolved> {
     let mut out = Vec::new();
     for tag in tags {
-        let Ok(rows) = journal.intents(tag) else {
+        let Ok(rows) = journal.intents(tag).await else {
             continue;
         };
         for row in rows {
@@ -85,30 +82,42 @@ mod tests {
 
     // The outcome policy (STYLE.md): an order is settled by an answer or by a lookup, not by
     // the passage of time.
-    #[test]
-    fn an_order_is_unresolved_until_an_answer_or_a_lookup_is_journaled() {
+    #[tokio::test]
+    async fn an_order_is_unresolved_until_an_answer_or_a_lookup_is_journaled() {
         let journal = MemoryJournal::new();
         let unknown = Outcome::Unknown {
             reason: "timeout".to_owned(),
         };
         for leg in ["TP1", "TP2", "TP3", "DCA1"] {
-            journal.record_intent(&intent(leg)).unwrap();
+            journal.record_intent(&intent(leg)).await.unwrap();
         }
         let link = |leg: &str| format!("andre_{leg}_T1");
         // TP1: no answer at all. TP2: answered "unknown". TP3: unknown, then found by lookup.
-        journal.record_outcome(&link("TP2"), &unknown, 2).unwrap();
-        journal.record_outcome(&link("TP3"), &unknown, 2).unwrap();
+        journal
+            .record_outcome(&link("TP2"), &unknown, 2)
+            .await
+            .unwrap();
+        journal
+            .record_outcome(&link("TP3"), &unknown, 2)
+            .await
+            .unwrap();
         let found = Outcome::Resolved {
             found: true,
             order_id: Some("1".to_owned()),
         };
-        journal.record_outcome(&link("TP3"), &found, 3).unwrap();
+        journal
+            .record_outcome(&link("TP3"), &found, 3)
+            .await
+            .unwrap();
         let acked = Outcome::Acked {
             order_id: "2".to_owned(),
         };
-        journal.record_outcome(&link("DCA1"), &acked, 2).unwrap();
+        journal
+            .record_outcome(&link("DCA1"), &acked, 2)
+            .await
+            .unwrap();
 
-        let open = unresolved(&journal, &["T1".to_owned(), "other".to_owned()]);
+        let open = unresolved(&journal, &["T1".to_owned(), "other".to_owned()]).await;
         let got: Vec<(&str, &str)> = open
             .iter()
             .map(|u| (u.leg.as_str(), u.last_outcome))

@@ -403,6 +403,7 @@ impl Gateway {
         let mut journal_owner = None;
         for other in journal
             .open_trades()
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
         {
             if other == tag {
@@ -416,6 +417,7 @@ impl Gateway {
             }
             if let Some(p) = journal
                 .plan(&other)
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?
             {
                 if p.symbol == plan.symbol {
@@ -445,12 +447,13 @@ impl Gateway {
         }
         let sent_before = journal
             .intent(self.links.id(tag, Leg::Entry)?.as_str())
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
             .is_some();
         if sent_before {
             // A repeated call: the position may be this trade's own entry, plus what the first
             // call adopted (journaled then).
-            return self.adopted_qty(tag);
+            return self.adopted_qty(tag).await;
         }
         let position = match self.position(&plan.symbol).await {
             Ok(p) => p,
@@ -496,7 +499,7 @@ impl Gateway {
     /// A tag names one trade for ever: a plan whose tag is that of a finished trade (CLOSED or
     /// ERROR, in memory or in the journal of an earlier process) is refused, the same way on
     /// every routing.
-    pub(crate) fn refuse_finished_tag(&self, plan: &TradePlan) -> Result<(), GatewayError> {
+    pub(crate) async fn refuse_finished_tag(&self, plan: &TradePlan) -> Result<(), GatewayError> {
         let tag = plan.client_tag.as_str();
         let phase = match self.trade(tag) {
             Some(t) if matches!(t.phase, Phase::Closed | Phase::Error) => Some(t.phase),
@@ -505,6 +508,7 @@ impl Gateway {
                 .ports
                 .journal
                 .states(tag)
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?
                 .last()
                 .map(|s| s.phase)

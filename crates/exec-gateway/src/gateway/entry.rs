@@ -42,7 +42,7 @@ impl Gateway {
         let tag = plan.client_tag.as_str();
         let _guard = self.lock_trade(tag).await;
         // R-SAFE-2: a tag names one trade for ever.
-        self.refuse_finished_tag(plan)?;
+        self.refuse_finished_tag(plan).await?;
         if let Some(done) = self.entry_done(tag) {
             return Ok(done);
         }
@@ -56,6 +56,7 @@ impl Gateway {
             .ports
             .journal
             .intent(self.links.id(tag, Leg::Entry)?.as_str())
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
             .is_some();
         if !sent_before {
@@ -72,7 +73,7 @@ impl Gateway {
                 return Err(e);
             }
         }
-        if let Err(e) = self.ports.journal.record_plan(plan, self.now()) {
+        if let Err(e) = self.ports.journal.record_plan(plan, self.now()).await {
             self.release_claim(tag);
             return Err(self.journal_failed(tag, e));
         }
@@ -80,14 +81,17 @@ impl Gateway {
         // after the entry was sent, still knows it owns it (the latest record counts; a
         // repeated call before the entry was sent adopts what it finds again).
         if !adopted.is_zero() && !sent_before {
-            if let Err(e) = self.record_write(
-                tag,
-                WriteKind::Adopt,
-                &plan.symbol,
-                None,
-                Some(adopted),
-                WriteStage::Done,
-            ) {
+            if let Err(e) = self
+                .record_write(
+                    tag,
+                    WriteKind::Adopt,
+                    &plan.symbol,
+                    None,
+                    Some(adopted),
+                    WriteStage::Done,
+                )
+                .await
+            {
                 self.release_claim(tag);
                 return Err(e);
             }
@@ -96,11 +100,12 @@ impl Gateway {
             .ports
             .journal
             .states(tag)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
             .last()
             .is_some_and(|s| s.phase == Phase::Entering);
         if !journaled_entering {
-            if let Err(e) = self.set_phase(tag, Phase::Entering, "execute_entry") {
+            if let Err(e) = self.set_phase(tag, Phase::Entering, "execute_entry").await {
                 self.release_claim(tag);
                 return Err(e);
             }
@@ -120,11 +125,12 @@ impl Gateway {
                     tag,
                     Phase::InPosition,
                     &format!("entry filled: {} at {}", done.filled_qty, done.entry_price),
-                )?;
+                )
+                .await?;
             }
             Err(e) if !e.is_outcome_unknown() && !matches!(e, GatewayError::Journal(_)) => {
                 if self.trade(tag).is_some_and(|t| t.phase != Phase::Error) {
-                    self.abort_trade(tag, &e.to_string());
+                    self.abort_trade(tag, &e.to_string()).await;
                     if let GatewayError::EntryUnfilled { link_id, .. } = e {
                         // No port error reported it: the exchange accepted the order, and
                         // only its final state says the trade never opened (R-ERR-5).
@@ -177,7 +183,7 @@ impl Gateway {
                 stage,
             )
         };
-        write(WriteStage::Requested)?;
+        write(WriteStage::Requested).await?;
         match self
             .ports
             .account
@@ -185,13 +191,16 @@ impl Gateway {
             .await
         {
             // 110043: leverage not modified, i.e. already set.
-            Ok(()) | Err(PortError::Rejected { code: 110043, .. }) => write(WriteStage::Done)?,
+            Ok(()) | Err(PortError::Rejected { code: 110043, .. }) => {
+                write(WriteStage::Done).await?
+            }
             Err(e) => {
                 // The port's error wins (it may halt trading); a journal failure
                 // here is still reported by record_write.
                 let _ = write(WriteStage::Failed {
                     reason: e.to_string(),
-                });
+                })
+                .await;
                 return Err(self.port_failed("set_leverage", e));
             }
         }

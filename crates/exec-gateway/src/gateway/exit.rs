@@ -43,18 +43,19 @@ impl Gateway {
                         stage,
                     )
                 };
-                write(WriteStage::Requested)?;
+                write(WriteStage::Requested).await?;
                 match self.ports.router.set_stop_loss(&state.symbol, stop).await {
                     // 34040: not modified, the stop is already there.
                     Ok(()) | Err(PortError::Rejected { code: 34040, .. }) => {
-                        write(WriteStage::Done)?
+                        write(WriteStage::Done).await?
                     }
                     Err(e) => {
                         // The port's error wins (it may halt trading); a journal failure
                         // here is still reported by record_write.
                         let _ = write(WriteStage::Failed {
                             reason: e.to_string(),
-                        });
+                        })
+                        .await;
                         return Err(self.port_failed("set_stop_loss", e));
                     }
                 }
@@ -65,7 +66,8 @@ impl Gateway {
                 tag,
                 Phase::Breakeven,
                 "DCAs cancelled, TPs kept, stop at entry",
-            )?;
+            )
+            .await?;
         }
         Ok(self.trade(tag).unwrap_or_else(|| state.clone()))
     }
@@ -102,7 +104,7 @@ impl Gateway {
         }
         let aborted = self.trade(tag).is_some_and(|t| t.phase == Phase::Error);
         if !aborted {
-            self.set_phase(tag, Phase::Closing, reason)?;
+            self.set_phase(tag, Phase::Closing, reason).await?;
         }
         self.cancel_legs(tag, &state.symbol, LegFilter::TpAndDca)
             .await?;
@@ -128,6 +130,7 @@ impl Gateway {
                 .ports
                 .journal
                 .intents(tag)
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?
                 .iter()
                 .filter(|r| r.intent.leg.starts_with("CLOSE"))
@@ -174,7 +177,7 @@ impl Gateway {
             t.unprotected = false;
         });
         if !aborted {
-            self.set_phase(tag, Phase::Closed, reason)?;
+            self.set_phase(tag, Phase::Closed, reason).await?;
         }
         Ok(self.trade(tag).unwrap_or_else(|| state.clone()))
     }

@@ -527,7 +527,7 @@ impl Gateway {
 
     /// Moves a trade to `phase` and journals it; a journal that cannot be written is an error
     /// (and stops the operation before anything more is sent).
-    pub(crate) fn set_phase(
+    pub(crate) async fn set_phase(
         &self,
         tag: &str,
         phase: Phase,
@@ -537,6 +537,7 @@ impl Gateway {
         self.ports
             .journal
             .record_state(tag, phase, detail, now)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         tracing::info!(tag, phase = phase.as_str(), detail, "trade phase");
         self.update_trade(tag, |t| {
@@ -550,11 +551,12 @@ impl Gateway {
 
     /// Puts the trade in ERROR. The journal write is best effort: the trade is aborted in
     /// memory even if the journal is what failed.
-    pub(crate) fn abort_trade(&self, tag: &str, detail: &str) {
+    pub(crate) async fn abort_trade(&self, tag: &str, detail: &str) {
         let _ = self
             .ports
             .journal
-            .record_state(tag, Phase::Error, detail, self.now());
+            .record_state(tag, Phase::Error, detail, self.now())
+            .await;
         self.update_trade(tag, |t| {
             t.phase = Phase::Error;
             t.error = Some(detail.to_owned());
@@ -568,11 +570,12 @@ impl Gateway {
 
     /// The quantity the trade adopted (`adopt_position`), from its latest journaled
     /// `WriteKind::Adopt` record; zero if none (R-SAFE-2).
-    pub(crate) fn adopted_qty(&self, tag: &str) -> Result<Decimal, GatewayError> {
+    pub(crate) async fn adopted_qty(&self, tag: &str) -> Result<Decimal, GatewayError> {
         Ok(self
             .ports
             .journal
             .writes(tag)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
             .iter()
             .rev()
@@ -713,18 +716,21 @@ impl Gateway {
                 stage,
             )
         };
-        write(WriteStage::Requested)?;
-        self.record_outcome(tag, link.as_str(), &Outcome::AmendRequested { qty })?;
+        write(WriteStage::Requested).await?;
+        self.record_outcome(tag, link.as_str(), &Outcome::AmendRequested { qty })
+            .await?;
         if let Err(e) = self.ports.router.amend_order_qty(symbol, link, qty).await {
             // The router's error wins (it may halt trading); a journal failure here is
             // still reported by record_write.
             let _ = write(WriteStage::Failed {
                 reason: e.to_string(),
-            });
+            })
+            .await;
             return Err(self.port_failed(&format!("amend {}", link.as_str()), e));
         }
-        write(WriteStage::Done)?;
+        write(WriteStage::Done).await?;
         self.record_outcome(tag, link.as_str(), &Outcome::Amended { qty })
+            .await
     }
 
     /// Cancels the trade's open orders of some legs (only ours: [`cancel_matching_with`]),
@@ -740,26 +746,32 @@ impl Gateway {
     ) -> Result<Vec<String>, GatewayError> {
         use crate::ports::CancelStep;
         let scope = self.links.scope(tag, legs);
-        let write = |link: &str, stage| {
-            self.record_write(tag, WriteKind::Cancel, symbol, Some(link), None, stage)
+        let write = |link: String, stage| async move {
+            self.record_write(tag, WriteKind::Cancel, symbol, Some(&link), None, stage)
+                .await
                 .map_err(CancelStop::Journal)
         };
-        crate::ports::cancel_matching_with(self.ports.router.as_ref(), symbol, &scope, |step| {
-            match step {
-                CancelStep::Sending(link) => write(link, WriteStage::Requested),
-                CancelStep::Cancelled(link) => {
-                    write(link, WriteStage::Done)?;
-                    self.record_outcome(tag, link, &Outcome::Cancelled)
-                        .map_err(CancelStop::Journal)
-                }
-                CancelStep::NotCancelled(link, why) => write(
-                    link,
-                    WriteStage::Failed {
-                        reason: why.to_owned(),
-                    },
-                ),
-            }
-        })
+        crate::ports::cancel_matching_with(
+            self.ports.router.as_ref(),
+            symbol,
+            &scope,
+            |step| -> crate::ports::StepFuture<'_, CancelStop> {
+                Box::pin(async move {
+                    match step {
+                        CancelStep::Sending(link) => write(link, WriteStage::Requested).await,
+                        CancelStep::Cancelled(link) => {
+                            write(link.clone(), WriteStage::Done).await?;
+                            self.record_outcome(tag, &link, &Outcome::Cancelled)
+                                .await
+                                .map_err(CancelStop::Journal)
+                        }
+                        CancelStep::NotCancelled(link, reason) => {
+                            write(link, WriteStage::Failed { reason }).await
+                        }
+                    }
+                })
+            },
+        )
         .await
         .map_err(|e| match e {
             CancelStop::Journal(e) => e,
@@ -769,7 +781,7 @@ impl Gateway {
 
     /// Journals a cancel, stop-loss or leverage write; a journal failure is the error that
     /// stops the operation (reported once).
-    pub(crate) fn record_write(
+    pub(crate) async fn record_write(
         &self,
         tag: &str,
         kind: WriteKind,
@@ -790,6 +802,7 @@ impl Gateway {
         self.ports
             .journal
             .record_write(&record)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         // The one line per write that places no order (cancel, amend, stop-loss, leverage).
         let leg = link
@@ -828,7 +841,7 @@ impl Gateway {
 
     /// Records an outcome for one of our orders; an order the journal has no intent for
     /// (placed before the journal existed) is skipped rather than failing the operation.
-    pub(crate) fn record_outcome(
+    pub(crate) async fn record_outcome(
         &self,
         tag: &str,
         link: &str,
@@ -837,11 +850,13 @@ impl Gateway {
         let journal = &self.ports.journal;
         let known = journal
             .intent(link)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
             .is_some();
         if known {
             journal
                 .record_outcome(link, outcome, self.now())
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?;
             self.note_outcome(link, outcome);
         }

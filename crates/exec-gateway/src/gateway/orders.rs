@@ -126,13 +126,15 @@ impl Gateway {
             let link = self.links.id(tag, leg)?;
             let state = match open.get(link.as_str()) {
                 Some(o) => TpLeg::Open(o.clone()),
-                None => match self.ports.journal.intent(link.as_str()) {
+                None => match self.ports.journal.intent(link.as_str()).await {
                     Ok(Some(row)) => match self.lookup(tag, leg, &plan.symbol, &link).await? {
                         Some(_) => TpLeg::Done,
                         // Filled (the journal holds its fills) and aged out of the
                         // exchange's lookups: finished, not missing; the open legs keep the
                         // position's split. Without fills it stays missing (and flagged).
-                        None if row.exchange_had_it() && self.has_fills(tag, &link)? => TpLeg::Done,
+                        None if row.exchange_had_it() && self.has_fills(tag, &link).await? => {
+                            TpLeg::Done
+                        }
                         None => TpLeg::Missing,
                     },
                     Ok(None) => TpLeg::Missing,
@@ -314,13 +316,17 @@ impl Gateway {
     }
 
     /// Whether the journal holds fills of this order.
-    fn has_fills(&self, tag: &str, link: &bybit_types::OrderLinkId) -> Result<bool, GatewayError> {
-        Ok(self.journaled_fills(tag, link)? > Decimal::ZERO)
+    async fn has_fills(
+        &self,
+        tag: &str,
+        link: &bybit_types::OrderLinkId,
+    ) -> Result<bool, GatewayError> {
+        Ok(self.journaled_fills(tag, link).await? > Decimal::ZERO)
     }
 
     /// The quantity the journal holds as filled for one order (its trade fills; `fills` takes
     /// a prefix, so other orders whose id starts with this one are left out).
-    fn journaled_fills(
+    async fn journaled_fills(
         &self,
         tag: &str,
         link: &bybit_types::OrderLinkId,
@@ -329,6 +335,7 @@ impl Gateway {
             .ports
             .journal
             .fills(link.as_str())
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
             .iter()
             .filter(|f| f.order_link_id == link.as_str())
@@ -355,6 +362,7 @@ impl Gateway {
                 .ports
                 .journal
                 .intent(link.as_str())
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?
             else {
                 return Ok(position_size);
@@ -384,6 +392,7 @@ impl Gateway {
             .ports
             .journal
             .intents(tag)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         let mut owned = entry;
         for row in intents {
@@ -405,7 +414,7 @@ impl Gateway {
                     {
                         Some(o) => o.filled_qty,
                         // Aged out of the exchange's lookups: what the journal holds of it.
-                        None => self.journaled_fills(tag, &link)?,
+                        None => self.journaled_fills(tag, &link).await?,
                     }
                 }
             };
@@ -457,10 +466,11 @@ impl Gateway {
                 .ports
                 .journal
                 .intent(link.as_str())
+                .await
                 .map_err(|e| self.journal_failed(tag, e))?;
             if let Some(row) = row {
                 let found = self.lookup(tag, leg, &plan.symbol, &link).await?;
-                if found.is_some() || (row.exchange_had_it() && self.has_fills(tag, &link)?) {
+                if found.is_some() || (row.exchange_had_it() && self.has_fills(tag, &link).await?) {
                     self.leg_fixed(tag, leg);
                     continue;
                 }

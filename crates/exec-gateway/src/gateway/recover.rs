@@ -123,6 +123,7 @@ impl Gateway {
             .ports
             .journal
             .open_trades()
+            .await
             .map_err(|e| self.journal_failed("recover", e))?
             .into_iter()
             .collect();
@@ -154,12 +155,15 @@ impl Gateway {
         for id_tag in id_tags {
             let prefixed = format!("{}{id_tag}", self.links.prefix());
             let journal = &self.ports.journal;
-            let plan_of = |tag: &str| {
+            let plan_of = |tag: String| async move {
                 journal
-                    .plan(tag)
+                    .plan(&tag)
+                    .await
                     .map_err(|e| self.journal_failed("recover", e))
             };
-            if plan_of(&id_tag)?.is_none() && plan_of(&prefixed)?.is_some() {
+            if plan_of(id_tag.clone()).await?.is_none()
+                && plan_of(prefixed.clone()).await?.is_some()
+            {
                 tags.insert(prefixed);
             } else {
                 tags.insert(id_tag);
@@ -196,6 +200,7 @@ impl Gateway {
             .ports
             .journal
             .plan(tag)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
         else {
             return Ok(());
@@ -238,13 +243,19 @@ impl Gateway {
         // is no longer unresolved.
         let journal = &self.ports.journal;
         let (now, window) = (self.now(), self.landing_window_ms());
-        found.unresolved.retain(|link| {
-            journal
-                .intent(link)
+        let mut still = Vec::new();
+        for link in std::mem::take(&mut found.unresolved) {
+            let keep = journal
+                .intent(&link)
+                .await
                 .ok()
                 .flatten()
-                .is_none_or(|row| unsettled(&row) || may_still_land(&row, now, window))
-        });
+                .is_none_or(|row| unsettled(&row) || may_still_land(&row, now, window));
+            if keep {
+                still.push(link);
+            }
+        }
+        found.unresolved = still;
         Ok(())
     }
 
@@ -276,7 +287,11 @@ impl Gateway {
         let mut disagreements = Vec::new();
         let mut resolved = Vec::new();
         let mut unresolved = Vec::new();
-        let Some(plan) = journal.plan(tag).map_err(|e| self.journal_failed(tag, e))? else {
+        let Some(plan) = journal
+            .plan(tag)
+            .await
+            .map_err(|e| self.journal_failed(tag, e))?
+        else {
             let text = format!("trade {tag}: orders on the exchange but no plan in the journal");
             // A standing problem: every pass finds it again (Bybit keeps the order history
             // for days), so it is reported once, not at every pass.
@@ -287,6 +302,7 @@ impl Gateway {
         let mut state = TradeState::new(&plan);
         state.phase = journal
             .states(tag)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?
             .last()
             .map_or(Phase::Idle, |s| s.phase);
@@ -294,6 +310,7 @@ impl Gateway {
         let orders_open = !open_links.is_empty();
         let intents = journal
             .intents(tag)
+            .await
             .map_err(|e| self.journal_failed(tag, e))?;
         if matches!(state.phase, Phase::Closed | Phase::Error)
             && !orders_open
@@ -329,6 +346,7 @@ impl Gateway {
                 && !open_links.contains(&row.intent.order_link_id)
                 && journal
                     .fills(&row.intent.order_link_id)
+                    .await
                     .map_err(|e| self.journal_failed(tag, e))?
                     .iter()
                     .all(|f| f.order_link_id != row.intent.order_link_id);
@@ -343,6 +361,7 @@ impl Gateway {
                 if !matches!(row.outcomes.last(), Some(Outcome::Cancelled)) {
                     journal
                         .record_outcome(&row.intent.order_link_id, &Outcome::Cancelled, self.now())
+                        .await
                         .map_err(|e| self.journal_failed(tag, e))?;
                     resolved.push(format!(
                         "{}: closed with nothing filled, forgotten by the exchange since",
@@ -378,6 +397,7 @@ impl Gateway {
                                 },
                                 self.now(),
                             )
+                            .await
                             .map_err(|e| self.journal_failed(tag, e))?;
                         resolved.push(format!("{}: found", row.intent.order_link_id));
                         tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, order_id = %o.order_id, "recovery: unsettled order found on the exchange (journaled)");
@@ -392,6 +412,7 @@ impl Gateway {
                                 },
                                 self.now(),
                             )
+                            .await
                             .map_err(|e| self.journal_failed(tag, e))?;
                         resolved.push(format!("{}: not placed", row.intent.order_link_id));
                         tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, "recovery: unsettled order not on the exchange after the landing window: not placed (journaled)");
@@ -445,7 +466,7 @@ impl Gateway {
             );
         }
         // A position the trade adopted (journaled as an Adopt write) is its own too (R-SAFE-2).
-        state.filled_qty += self.adopted_qty(tag)?;
+        state.filled_qty += self.adopted_qty(tag).await?;
         let position = self
             .retry(|| self.ports.positions.get_position(&plan.symbol))
             .await
@@ -473,6 +494,7 @@ impl Gateway {
                     let detail = "recover: no position and no open order on the exchange";
                     journal
                         .record_state(tag, Phase::Closed, detail, self.now())
+                        .await
                         .map_err(|e| self.journal_failed(tag, e))?;
                     tracing::info!(
                         tag,
@@ -499,6 +521,7 @@ impl Gateway {
                 // the trade is finished from here (R-SAFE-4).
                 journal
                     .record_state(tag, Phase::InPosition, "recover: entry filled", self.now())
+                    .await
                     .map_err(|e| self.journal_failed(tag, e))?;
                 tracing::info!(tag, phase = "IN_POSITION", size = %position.size, "recovery: the entry filled while nothing was journaling it (journaled)");
                 state.phase = Phase::InPosition;
@@ -522,7 +545,7 @@ impl Gateway {
                         Phase::Closed,
                         "recover: the entry filled nothing; the position on the symbol is not this trade's",
                         self.now(),
-                    )
+                    ).await
                     .map_err(|e| self.journal_failed(tag, e))?;
                 tracing::info!(tag, phase = "CLOSED", "recovery: the entry filled nothing; the position on the symbol is not this trade's (journaled)");
                 state.phase = Phase::Closed;

@@ -206,38 +206,37 @@ fn history_of(row: &PlanRow, states: &[StateRow], index: &FillIndex<'_>) -> Trad
 
 /// Every trade in the journal, in the order their plans were recorded. `links` names the
 /// orderLinkIds (the application's prefix).
-pub fn trade_histories(
+pub async fn trade_histories(
     journal: &dyn Journal,
     links: &LinkIds,
 ) -> Result<Vec<TradeHistory>, JournalError> {
-    let fills = journal.fills("")?;
+    let fills = journal.fills("").await?;
     let index = FillIndex::new(&fills, links);
-    journal
-        .plans()?
-        .iter()
-        .map(|row| {
-            let states = journal.states(&row.plan.client_tag)?;
-            Ok(history_of(row, &states, &index))
-        })
-        .collect()
+    let mut histories = Vec::new();
+    for row in journal.plans().await? {
+        let states = journal.states(&row.plan.client_tag).await?;
+        histories.push(history_of(&row, &states, &index));
+    }
+    Ok(histories)
 }
 
 /// The fills [`trade_history`] counts for the trade `tag` (its P&L is theirs), oldest
 /// first as journaled; empty when the journal holds no plan for `tag`.
-pub fn trade_fills(
+pub async fn trade_fills(
     journal: &dyn Journal,
     links: &LinkIds,
     tag: &str,
 ) -> Result<Vec<Fill>, JournalError> {
     let Some(row) = journal
-        .plans()?
+        .plans()
+        .await?
         .into_iter()
         .find(|r| r.plan.client_tag == tag)
     else {
         return Ok(Vec::new());
     };
-    let states = journal.states(tag)?;
-    let all = journal.fills("")?;
+    let states = journal.states(tag).await?;
+    let all = journal.fills("").await?;
     let mut fills = fills_of(&row, closed_time(&states), &FillIndex::new(&all, links));
     // Own and position-level fills together, in the journal's order.
     let order: HashMap<&str, usize> = all
@@ -250,21 +249,22 @@ pub fn trade_fills(
 }
 
 /// One trade, `None` when the journal holds no plan for `tag`.
-pub fn trade_history(
+pub async fn trade_history(
     journal: &dyn Journal,
     links: &LinkIds,
     tag: &str,
 ) -> Result<Option<TradeHistory>, JournalError> {
     // The plan's own time is kept only in the list of plans.
     let Some(row) = journal
-        .plans()?
+        .plans()
+        .await?
         .into_iter()
         .find(|r| r.plan.client_tag == tag)
     else {
         return Ok(None);
     };
-    let states = journal.states(tag)?;
-    let fills = journal.fills("")?;
+    let states = journal.states(tag).await?;
+    let fills = journal.fills("").await?;
     Ok(Some(history_of(
         &row,
         &states,

@@ -2,6 +2,7 @@
 
 use std::sync::Mutex;
 
+use async_trait::async_trait;
 use exec_events::Fill;
 
 use super::{Intent, IntentRow, Journal, JournalError, Outcome, PlanRow, StateRow, WriteRecord};
@@ -48,8 +49,9 @@ impl MemoryJournal {
     }
 }
 
+#[async_trait]
 impl Journal for MemoryJournal {
-    fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError> {
+    async fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError> {
         self.with(|i| {
             if !i.plans.iter().any(|p| p.plan.client_tag == plan.client_tag) {
                 i.plans.push(PlanRow {
@@ -61,7 +63,7 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
-    fn record_intent(&self, intent: &Intent) -> Result<(), JournalError> {
+    async fn record_intent(&self, intent: &Intent) -> Result<(), JournalError> {
         self.with(|i| {
             if !i
                 .intents
@@ -77,7 +79,7 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
-    fn record_outcome(
+    async fn record_outcome(
         &self,
         order_link_id: &str,
         outcome: &Outcome,
@@ -100,16 +102,16 @@ impl Journal for MemoryJournal {
         })
     }
 
-    fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError> {
+    async fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError> {
         self.with(|i| i.writes.push(write.clone()));
         Ok(())
     }
 
-    fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
+    async fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError> {
         Ok(self.with(|i| i.add_fill(fill)))
     }
 
-    fn record_state(
+    async fn record_state(
         &self,
         trade_tag: &str,
         phase: Phase,
@@ -129,7 +131,7 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
-    fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError> {
+    async fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError> {
         Ok(self.with(|i| {
             i.plans
                 .iter()
@@ -138,11 +140,11 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn plans(&self) -> Result<Vec<PlanRow>, JournalError> {
+    async fn plans(&self) -> Result<Vec<PlanRow>, JournalError> {
         Ok(self.with(|i| i.plans.clone()))
     }
 
-    fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError> {
+    async fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError> {
         Ok(self.with(|i| {
             i.intents
                 .iter()
@@ -151,7 +153,7 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn intents(&self, trade_tag: &str) -> Result<Vec<IntentRow>, JournalError> {
+    async fn intents(&self, trade_tag: &str) -> Result<Vec<IntentRow>, JournalError> {
         Ok(self.with(|i| {
             i.intents
                 .iter()
@@ -161,7 +163,7 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn fills(&self, link_prefix: &str) -> Result<Vec<Fill>, JournalError> {
+    async fn fills(&self, link_prefix: &str) -> Result<Vec<Fill>, JournalError> {
         Ok(self.with(|i| {
             i.fills
                 .iter()
@@ -171,7 +173,7 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError> {
+    async fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError> {
         Ok(self.with(|i| {
             i.writes
                 .iter()
@@ -181,7 +183,7 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn open_trades(&self) -> Result<Vec<String>, JournalError> {
+    async fn open_trades(&self) -> Result<Vec<String>, JournalError> {
         Ok(self.with(|i| {
             i.plans
                 .iter()
@@ -194,7 +196,7 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError> {
+    async fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError> {
         Ok(self.with(|i| {
             i.states
                 .iter()
@@ -204,7 +206,7 @@ impl Journal for MemoryJournal {
         }))
     }
 
-    fn save_paper_account(
+    async fn save_paper_account(
         &self,
         account: &str,
         fills: &[Fill],
@@ -219,7 +221,7 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
-    fn paper_account(&self) -> Result<Option<String>, JournalError> {
+    async fn paper_account(&self) -> Result<Option<String>, JournalError> {
         Ok(self.with(|i| i.paper_account.clone()))
     }
 }

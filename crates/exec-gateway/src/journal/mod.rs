@@ -3,18 +3,22 @@
 //! outcome), fills by execId, and each state change of a trade. It is the audit trail ("what
 //! did we send for trade X and why?") and the other half of restart recovery. A journal that
 //! cannot be written stops new orders: the gateway sends nothing it could not journal.
+//!
+//! This module is the port: the [`Journal`] trait (async: a write returns once it is
+//! durable), its record types, [`MemoryJournal`] (tests and dry runs without a file) and the
+//! trade history computed over the port. The SQLite file is an adapter in the `exec-journal`
+//! crate (one thread owns the connection); this crate depends on no database.
 
 mod history;
 mod memory;
-mod sqlite;
 
 pub use history::{trade_fills, trade_histories, trade_history, trade_pnl, TradeHistory, TradePnl};
 pub use memory::MemoryJournal;
-pub use sqlite::SqliteJournal;
 
 use std::path::PathBuf;
 
-use exec_events::{EventBus, Fill, Received};
+use async_trait::async_trait;
+use exec_events::Fill;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -339,24 +343,25 @@ pub struct PlanRow {
 
 /// The journal's operations. Writes must be durable when they return `Ok`.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
 pub trait Journal: Send + Sync {
     /// Records a trade's plan (again: ignored).
-    fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError>;
+    async fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError>;
     /// Records an intent before it is sent (again, for a resend: ignored).
-    fn record_intent(&self, intent: &Intent) -> Result<(), JournalError>;
+    async fn record_intent(&self, intent: &Intent) -> Result<(), JournalError>;
     /// Records an outcome of an intent.
-    fn record_outcome(
+    async fn record_outcome(
         &self,
         order_link_id: &str,
         outcome: &Outcome,
         at_ms: i64,
     ) -> Result<(), JournalError>;
     /// Records a cancel, stop-loss or leverage write (before it is sent, and its outcome).
-    fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError>;
+    async fn record_write(&self, write: &WriteRecord) -> Result<(), JournalError>;
     /// Records a fill; `false` if its execId was already recorded.
-    fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError>;
+    async fn record_fill(&self, fill: &Fill) -> Result<bool, JournalError>;
     /// Records a state change.
-    fn record_state(
+    async fn record_state(
         &self,
         trade_tag: &str,
         phase: Phase,
@@ -364,47 +369,48 @@ pub trait Journal: Send + Sync {
         at_ms: i64,
     ) -> Result<(), JournalError>;
     /// A trade's plan.
-    fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError>;
+    async fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError>;
     /// Every trade's plan, in the order they were recorded (the trade history's rows).
-    fn plans(&self) -> Result<Vec<PlanRow>, JournalError>;
+    async fn plans(&self) -> Result<Vec<PlanRow>, JournalError>;
     /// One intent by orderLinkId.
-    fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError>;
+    async fn intent(&self, order_link_id: &str) -> Result<Option<IntentRow>, JournalError>;
     /// A trade's intents, in the order they were written.
-    fn intents(&self, trade_tag: &str) -> Result<Vec<IntentRow>, JournalError>;
+    async fn intents(&self, trade_tag: &str) -> Result<Vec<IntentRow>, JournalError>;
     /// Fills, in the order recorded, of orders whose orderLinkId starts with `link_prefix`
     /// (`""`: every fill).
-    fn fills(&self, link_prefix: &str) -> Result<Vec<Fill>, JournalError>;
+    async fn fills(&self, link_prefix: &str) -> Result<Vec<Fill>, JournalError>;
     /// A trade's cancel, stop-loss and leverage writes, in the order they were recorded.
-    fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError>;
+    async fn writes(&self, trade_tag: &str) -> Result<Vec<WriteRecord>, JournalError>;
     /// A trade's state changes, oldest first.
-    fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError>;
+    async fn states(&self, trade_tag: &str) -> Result<Vec<StateRow>, JournalError>;
     /// The tags of the trades the journal holds as open: a plan whose last state is neither
     /// CLOSED nor ERROR (a plan with no state yet counts), in the order the plans were
     /// recorded. `recover()` starts from these.
-    fn open_trades(&self) -> Result<Vec<String>, JournalError>;
+    async fn open_trades(&self) -> Result<Vec<String>, JournalError>;
     /// Paper routing: saves the simulated account (`account`, a text its owner wrote and
     /// reads back) and records `fills`, the fills of the change it follows, in one durable
     /// write, so after a crash the account and the journal's fills never disagree. Fills
     /// already recorded are ignored, as by [`Journal::record_fill`].
-    fn save_paper_account(
+    async fn save_paper_account(
         &self,
         account: &str,
         fills: &[Fill],
         at_ms: i64,
     ) -> Result<(), JournalError>;
     /// Paper routing: the account last saved by [`Journal::save_paper_account`], if any.
-    fn paper_account(&self) -> Result<Option<String>, JournalError>;
+    async fn paper_account(&self) -> Result<Option<String>, JournalError>;
 }
 
 /// Journals a fill and writes its one log line: only when the journal did not hold its
 /// execId yet (or could not be written), with the trade tag and leg the journal holds for its
-/// orderLinkId. The one place a fill is logged: whoever sees a fill first (exec-live's
-/// `Tracker`, exec-sim's `PaperRouter`, the fill recorders) journals it through here, so a
-/// fill seen twice, or by two components, is one line.
-pub fn record_fill_logged(journal: &dyn Journal, fill: &Fill) -> Result<bool, JournalError> {
-    let recorded = journal.record_fill(fill);
+/// orderLinkId. The one place a fill is journaled and logged: the router that sees a fill
+/// (exec-live's `Tracker`, exec-sim's `DryRunRouter`; the `PaperRouter` saves its fills with
+/// its account and logs them through [`log_fill`]) journals it here before publishing it, so
+/// a fill seen twice is one row and one line. No bus subscriber journals fills.
+pub async fn record_fill_logged(journal: &dyn Journal, fill: &Fill) -> Result<bool, JournalError> {
+    let recorded = journal.record_fill(fill).await;
     if !matches!(recorded, Ok(false)) {
-        log_fill(journal, fill, recorded.is_ok());
+        log_fill(journal, fill, recorded.is_ok()).await;
     }
     recorded
 }
@@ -412,8 +418,8 @@ pub fn record_fill_logged(journal: &dyn Journal, fill: &Fill) -> Result<bool, Jo
 /// A fill's one log line, with the trade tag and leg the journal holds for its orderLinkId;
 /// for a component that journals fills its own way (the paper router saves them with its
 /// account) and logs each once it is written.
-pub fn log_fill(journal: &dyn Journal, fill: &Fill, journaled: bool) {
-    let owner = journal.intent(&fill.order_link_id).ok().flatten();
+pub async fn log_fill(journal: &dyn Journal, fill: &Fill, journaled: bool) {
+    let owner = journal.intent(&fill.order_link_id).await.ok().flatten();
     tracing::info!(
         tag = owner.as_ref().map(|r| r.intent.trade_tag.as_str()),
         leg = owner.as_ref().map(|r| r.intent.leg.as_str()),
@@ -429,57 +435,4 @@ pub fn log_fill(journal: &dyn Journal, fill: &Fill, journaled: bool) {
         journaled,
         "fill"
     );
-}
-
-/// Records every fill published on `bus` in `journal` (by execId, so a fill seen twice is
-/// recorded once). Routers that see fills first (exec-live's tracker, the paper router)
-/// journal them themselves before publishing, since this subscriber can lag; it remains for
-/// routers that do not (the dry-run router) and cannot double a fill they journaled. Subscribes before returning, so fills published after this call are not
-/// missed. If the recorder lags behind the bus it publishes an `execution.error` of kind
-/// `events_lagged`: the owner must re-read fills from the exchange.
-pub fn spawn_fill_recorder(
-    bus: &EventBus,
-    journal: std::sync::Arc<dyn Journal>,
-    clock: std::sync::Arc<dyn crate::clock::Clock>,
-) -> tokio::task::JoinHandle<()> {
-    let mut sub = bus.subscribe();
-    let bus = bus.clone();
-    tokio::spawn(async move {
-        // Missed events are reported once the backlog is read: publishing into a full bus
-        // would push out the very fills still to be recorded.
-        let mut missed_total = 0u64;
-        loop {
-            match sub.recv().await {
-                Received::Event(env) => {
-                    if let Some(fill) = env.event.as_fill() {
-                        if let Err(e) = record_fill_logged(journal.as_ref(), fill) {
-                            bus.publish(exec_events::Event::Health(exec_events::HealthUpdate {
-                                component: "journal".into(),
-                                ok: false,
-                                detail: Some(e.to_string()),
-                            }));
-                        }
-                    }
-                }
-                Received::Lagged { missed } => missed_total += missed,
-                Received::Closed => break,
-            }
-            if missed_total > 0 && sub.pending() == 0 {
-                bus.publish(exec_events::Event::ExecutionError(
-                    exec_events::ExecutionError {
-                        kind: exec_events::ErrorKind::EventsLagged,
-                        trade_tag: None,
-                        leg: None,
-                        order_link_id: None,
-                        ret_code: None,
-                        message: format!(
-                            "fill recorder missed {missed_total} events; re-read fills"
-                        ),
-                        time_ms: clock.now_ms(),
-                    },
-                ));
-                missed_total = 0;
-            }
-        }
-    })
 }

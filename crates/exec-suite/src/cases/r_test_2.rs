@@ -81,7 +81,8 @@ async fn tp_fill_through_rest(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Resul
     );
     let journaled = p
         .journal
-        .fills(tp1)?
+        .fills(tp1)
+        .await?
         .into_iter()
         .filter(|f| f.order_link_id == tp1)
         .count();
@@ -163,7 +164,7 @@ async fn graceful_abort(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<Stri
         errors.len() == 1 && errors[0].kind == ErrorKind::InsufficientBalance,
         "execution.error events: {errors:?}"
     );
-    let intents = p.journal.intents(tag)?;
+    let intents = p.journal.intents(tag).await?;
     ensure!(
         intents.len() == 1 && intents[0].intent.leg == "ENTRY",
         "{} intents journaled (nothing may be retried)",
@@ -214,7 +215,7 @@ async fn one_entry(ctx: &Ctx, p: &Process, plan: &TradePlan) -> Result<String> {
         pos.size,
         a.filled_qty
     );
-    let intents = p.journal.intents(tag)?;
+    let intents = p.journal.intents(tag).await?;
     ensure!(intents.len() == 1, "{} intents journaled", intents.len());
     Ok(format!(
         "three clicks (two at once): one order {} on the exchange, position {} = one entry",

@@ -6,7 +6,8 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use bybit_types::rest::order::Order;
 use exec_events::Fill;
 use exec_gateway::journal::Outcome;
-use exec_gateway::{Journal, Phase, PositionService, Side, SqliteJournal, TradePlan};
+use exec_gateway::{Journal, Phase, PositionService, Side, TradePlan};
+use exec_journal::SqliteJournal;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -101,10 +102,10 @@ async fn recovered(
         );
         // The start catch-up journals the fill it missed, once.
         eventually("the missed TP1 fill is journaled", || async {
-            Ok(!p.journal.fills(tp1.as_str())?.is_empty())
+            Ok(!p.journal.fills(tp1.as_str()).await?.is_empty())
         })
         .await?;
-        let n = p.journal.fills(tp1.as_str())?.len();
+        let n = p.journal.fills(tp1.as_str()).await?.len();
         ensure!(n == 1, "TP1 journaled {n} times");
         seen.push("TP1 filled while down, found and journaled once".to_owned());
     }
@@ -219,13 +220,13 @@ async fn place_stray_order(ctx: &Ctx) -> Result<String> {
 async fn sweep(ctx: &Ctx) -> Result<String> {
     let journal = SqliteJournal::open(ctx.dir.join(JOURNAL_FILE))?;
     let truth = ctx.venue.truth_orders(&ctx.symbol).await?;
-    judge_orders(&ctx.tags(), &truth, &journal)
+    judge_orders(&ctx.tags(), &truth, &journal).await
 }
 
 /// The R-TEST-3 verdict on the exchange's orders (`truth`) against the journal, for the
 /// trades `tags`: every acknowledged intent is on the exchange exactly once, the exchange has
 /// no order of these trades the journal lacks, and no trade has more than one entry.
-fn judge_orders(tags: &[String], truth: &[Order], journal: &dyn Journal) -> Result<String> {
+async fn judge_orders(tags: &[String], truth: &[Order], journal: &dyn Journal) -> Result<String> {
     let mut checked = 0;
     let mut problems = Vec::new();
     for tag in tags {
@@ -236,7 +237,7 @@ fn judge_orders(tags: &[String], truth: &[Order], journal: &dyn Journal) -> Resu
             }
             *on_exchange.entry(o.order_link_id.as_str()).or_default() += 1;
         }
-        let intents = journal.intents(tag)?;
+        let intents = journal.intents(tag).await?;
         let sent: BTreeSet<&str> = intents
             .iter()
             .filter(|r| {
@@ -420,7 +421,7 @@ mod tests {
     }
 
     /// A journal holding `legs` of trade `t1`, each acknowledged unless named in `unacked`.
-    fn journal(legs: &[&str], unacked: &[&str]) -> MemoryJournal {
+    async fn journal(legs: &[&str], unacked: &[&str]) -> MemoryJournal {
         let j = MemoryJournal::new();
         for leg in legs {
             let link = format!("andre_{leg}_t1");
@@ -437,6 +438,7 @@ mod tests {
                 reason: "test".to_owned(),
                 at_ms: 1,
             })
+            .await
             .unwrap();
             let outcome = if unacked.contains(leg) {
                 Outcome::Rejected {
@@ -448,44 +450,48 @@ mod tests {
                     order_id: format!("id-{leg}"),
                 }
             };
-            j.record_outcome(&link, &outcome, 2).unwrap();
+            j.record_outcome(&link, &outcome, 2).await.unwrap();
         }
         j
     }
 
-    fn verdict(truth: &[Order], j: &MemoryJournal) -> Result<String, String> {
-        judge_orders(&["t1".to_owned()], truth, j).map_err(|e| e.to_string())
+    async fn verdict(truth: &[Order], j: &MemoryJournal) -> Result<String, String> {
+        judge_orders(&["t1".to_owned()], truth, j)
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    #[test]
-    fn every_acknowledged_order_found_once_passes() {
-        let j = journal(&["ENTRY", "TP1"], &[]);
+    #[tokio::test]
+    async fn every_acknowledged_order_found_once_passes() {
+        let j = journal(&["ENTRY", "TP1"], &[]).await;
         let truth = [
             order("1", "andre_ENTRY_t1"),
             order("2", "andre_TP1_t1"),
             order("3", "andre_TP1_other"),
             order("4", "suite_FLAT_t1"),
         ];
-        let seen = verdict(&truth, &j).unwrap();
+        let seen = verdict(&truth, &j).await.unwrap();
         assert!(
             seen.starts_with("2 acknowledged orders of 1 trades"),
             "{seen}"
         );
     }
 
-    #[test]
-    fn a_refused_intent_need_not_be_on_the_exchange() {
-        let j = journal(&["ENTRY"], &["ENTRY"]);
-        let err = verdict(&[], &j).unwrap_err();
+    #[tokio::test]
+    async fn a_refused_intent_need_not_be_on_the_exchange() {
+        let j = journal(&["ENTRY"], &["ENTRY"]).await;
+        let err = verdict(&[], &j).await.unwrap_err();
         assert!(err.contains("no orders to check"), "{err}");
-        let j = journal(&["ENTRY", "TP1"], &["TP1"]);
-        assert!(verdict(&[order("1", "andre_ENTRY_t1")], &j).is_ok());
+        let j = journal(&["ENTRY", "TP1"], &["TP1"]).await;
+        assert!(verdict(&[order("1", "andre_ENTRY_t1")], &j).await.is_ok());
     }
 
-    #[test]
-    fn a_missing_a_doubled_or_an_unjournaled_order_fails() {
-        let j = journal(&["ENTRY", "TP1"], &[]);
-        let missing = verdict(&[order("1", "andre_ENTRY_t1")], &j).unwrap_err();
+    #[tokio::test]
+    async fn a_missing_a_doubled_or_an_unjournaled_order_fails() {
+        let j = journal(&["ENTRY", "TP1"], &[]).await;
+        let missing = verdict(&[order("1", "andre_ENTRY_t1")], &j)
+            .await
+            .unwrap_err();
         assert!(missing.contains("andre_TP1_t1 was acknowledged but is not on the exchange"));
         let doubled = verdict(
             &[
@@ -495,6 +501,7 @@ mod tests {
             ],
             &j,
         )
+        .await
         .unwrap_err();
         assert!(
             doubled.contains("andre_ENTRY_t1 is on the exchange 2 times"),
@@ -509,6 +516,7 @@ mod tests {
             ],
             &j,
         )
+        .await
         .unwrap_err();
         assert!(
             stranger.contains("andre_DCA1_t1 is on the exchange but not in the journal"),
