@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Conditional orders as Bybit's own client sees them on the private `order` stream (issue 6).
+"""Conditional orders as Bybit's own client sees them on the private `order` stream.
 
 Bybit's order-status enum (docs v5/enum, orderStatus) says a conditional order is created
 `Untriggered`, passes through `Triggered` ("instantaneous state for conditional orders from

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pybit's orderbook_stream on a moving emulator market, for a minute (issue 6 point 11).
+"""pybit's orderbook_stream on a moving emulator market, for a minute.
 
 A client that keeps a book from Bybit's stream needs a steady flow of deltas to find its bugs;
 a still market sends one snapshot and nothing else. This script subscribes pybit's

@@ -178,7 +178,7 @@ BYBIT_EMULATOR_URL="$base_url" \
     BYBIT_EMULATOR_API_KEY="$api_key" \
     BYBIT_EMULATOR_API_SECRET="$api_secret" \
     "${venv_python[@]}" "$here/conformance.py" || status=$?
-# Conditional orders' statuses on the private stream (issue 6); runs after conformance.py,
+# Conditional orders' statuses on the private stream; runs after conformance.py,
 # which needs a fresh emulator, on the same one.
 BYBIT_EMULATOR_URL="$base_url" \
     BYBIT_EMULATOR_API_KEY="$api_key" \

@@ -1,7 +1,7 @@
 //! `bybit-exec demo`: the README's main command, a whole trade through the live adapters.
 //!
 //! It starts the embedded emulator on loopback (a still BTCUSDT market at 50 000, a seed),
-//! builds a [`Runtime`] on it with live routing, and runs the trade of the Step 5 lifecycle
+//! builds a [`Runtime`] on it with live routing, and runs the trade of the reference lifecycle
 //! (`exec_gateway::testing::run_lifecycle`): a market entry, three take-profits and two DCAs;
 //! the price dips through DCA1 (the take-profits are resized to the grown position), rises
 //! through TP1, the trade moves to breakeven (DCA2 cancelled, a stop at the average entry),

@@ -1,4 +1,4 @@
-//! A reference trade manager (issue 15 item 5): runs a trade the way the demo's sequence does,
+//! A reference trade manager: runs a trade the way the demo's sequence does,
 //! using only the gateway's public operations — take-profits resized after each DCA fill
 //! (`setup_tps` with the position now), breakeven after TP1 (`move_to_breakeven`), and
 //! `close_all` once the position is flat (CLOSED). It is an example of the state machine

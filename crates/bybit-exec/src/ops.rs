@@ -116,7 +116,7 @@ pub async fn run(command: OpsCommand, config: &ConfigArgs) -> Result<()> {
             eprintln!("note: {notice}");
         }
     }
-    // A slow exchange is never silent: "still waiting for …" every few seconds (issue 17).
+    // A slow exchange is never silent: "still waiting for …" every few seconds.
     let what = format!("the answers `{}` needs", name(&command));
     let done = crate::runtime::waiting_for(&what, execute(&command, settings)).await?;
     crate::print_line(&done.text);

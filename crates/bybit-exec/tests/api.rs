@@ -1,4 +1,4 @@
-//! `serve`'s control API and event stream (issue 15 item 5), live routing on the emulator.
+//! `serve`'s control API and event stream, live routing on the emulator.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -269,9 +269,9 @@ fn fills(events: &[Sse]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Issue 15 item 5's must-show: a client of `GET /api/events` disconnects mid-trade and
-/// reconnects with `Last-Event-ID`; it receives every fill exactly once (the DCA's and the
-/// close's that happened while it was away, not the entry's again).
+/// The event stream loses and repeats nothing: a client of `GET /api/events` disconnects
+/// mid-trade and reconnects with `Last-Event-ID`; it receives every fill exactly once (the
+/// DCA's and the close's that happened while it was away, not the entry's again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_client_reconnecting_with_last_event_id_gets_every_fill_once() {
     let emu = emulator().await;
@@ -356,7 +356,7 @@ async fn an_event_client_reconnecting_with_last_event_id_gets_every_fill_once() 
 
 /// A plan with `"manage": true` is run by `serve`'s reference manager the way the demo runs
 /// its trade: take-profits resized after the DCA fill, breakeven after TP1, CLOSED once the
-/// last take-profit leaves the position flat — with no further call (issue 15 item 5).
+/// last take-profit leaves the position flat — with no further call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_managed_trade_runs_to_closed_without_another_call() {
     let emu = emulator().await;
@@ -411,9 +411,10 @@ async fn a_managed_trade_runs_to_closed_without_another_call() {
     assert!(server.stop().await);
 }
 
-/// Issue 15 item 3's must-show: the exchange refuses take-profits after the entry filled
-/// (an account allowed one active order per symbol: TP1 rests, TP2 and TP3 are refused — an
-/// exchange surprise, not a foreseeable refusal). The API's answer, an
+/// A leg refused after the entry filled is reported everywhere (R-SAFE-3): the exchange
+/// refuses take-profits after the entry filled (an account allowed one active order per
+/// symbol: TP1 rests, TP2 and TP3 are refused — an exchange surprise, not a foreseeable
+/// refusal). The API's answer, an
 /// `execution.error`, one error-log line, `bybit_exec_errors_total`, the status page's JSON
 /// and `GET /api/trades/{tag}` all say so; with `EXECUTION_ON_TP_FAILURE=close` the position
 /// ends flat.
@@ -543,9 +544,10 @@ async fn control(emu: &Emulator, path: &str, body: Value) {
     assert!(r.status().is_success(), "{path}");
 }
 
-/// Issue 15 item 4's must-show: a 30 s storm of 5xx answers and held requests while a trade
-/// is open and being closed, then calm: within 30 s serve's background reconciler leaves
-/// nothing unresolved and the trade not stuck in CLOSING, with no call repeated (R-SAFE-4).
+/// A fault storm leaves nothing unfinished: a 30 s storm of 5xx answers and held requests
+/// while a trade is open and being closed, then calm: within 30 s serve's background
+/// reconciler leaves nothing unresolved and the trade not stuck in CLOSING, with no call
+/// repeated (R-SAFE-4).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_storm_of_5xx_and_held_requests_the_reconciler_leaves_nothing_stuck() {
     let emu = emulator().await;
@@ -668,7 +670,7 @@ async fn conflicts_are_409_and_refused_plans_422_with_nothing_sent() {
     assert!(server.stop().await);
 }
 
-/// Every answer shows each leg as the exchange last reported it (issue 17 item 6): the
+/// Every answer shows each leg as the exchange last reported it: the
 /// opening answer has the take-profits and the DCA open and the entry filled (not "sent"), a
 /// take-profit the market filled shows filled, the close answer the legs cancelled and the
 /// close order filled.

@@ -1,4 +1,4 @@
-//! History and P&L (issue 17 item 3's must-show): after a demo trade and a faulted `serve`
+//! History and P&L: after a demo trade and a faulted `serve`
 //! trade on one journal file, `bybit-exec trades` lists both with the realised P&L the
 //! exchange booked (Σ execPnl − Σ execFee of the trade's executions, `/emulator/state`), and
 //! the status page shows both in its history, rendered by headless Chromium.

@@ -182,7 +182,7 @@ async fn journal_shows_a_demo_trade() {
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
-    // The states in order, each line with its UTC time (issue 17 item 3).
+    // The states in order, each line with its UTC time.
     let states: Vec<&str> = text
         .split("states\n")
         .nth(1)
@@ -229,7 +229,7 @@ async fn journal_shows_a_demo_trade() {
     .await;
     assert_eq!(v["intents"].as_array().unwrap().len(), 6);
     assert_eq!(v["fills"].as_array().unwrap().len(), 5);
-    // One name for times (issue 17 item 3): `timeMs` on every intent, write, fill and state;
+    // One name for times: `timeMs` on every intent, write, fill and state;
     // none of the older names anywhere.
     for list in ["intents", "writes", "fills", "states"] {
         for row in v[list].as_array().unwrap() {

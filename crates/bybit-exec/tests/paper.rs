@@ -1,4 +1,4 @@
-//! Issue 17 item 5: paper routing keeps its account in the journal file, so a paper `serve`
+//! Paper routing keeps its account in the journal file, so a paper `serve`
 //! killed with SIGKILL (or stopped with SIGTERM) and started again on the same journal
 //! continues where it stopped: the open trade, its position, its resting TP and DCA orders,
 //! its balance; no order placed twice; a TP fill afterwards closes the trade (SPEC R-GW-6).

@@ -317,7 +317,7 @@ fn drain_fills(sub: &mut exec_events::Subscription, into: &mut Vec<String>) {
     }
 }
 
-/// Issue 15's restart through the application's own `Runtime` (not a test harness's
+/// A restart through the application's own `Runtime` (not a test harness's
 /// wiring): a DCA that filled while the process was down is published exactly once by the
 /// next start, and the entry's fill, published before the restart, is not published again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

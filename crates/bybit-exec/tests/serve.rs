@@ -1,4 +1,4 @@
-//! `bybit-exec serve` (issue 11): `/health` (SPEC R-HEALTH-1, 503 when a stream is down),
+//! `bybit-exec serve`: `/health` (SPEC R-HEALTH-1, 503 when a stream is down),
 //! `/metrics` checked by `promtool`, the status page rendered by headless Chromium, and a
 //! SIGTERM during a trade followed by a restart that recovers it (SPEC R-GW-6).
 //!
@@ -302,7 +302,7 @@ async fn the_status_page_shows_the_open_position_of_a_paper_trade() {
         .find(|t| t["tag"] == "SRV_PAGE")
         .unwrap();
     assert_eq!(trade["openOrders"].as_array().unwrap().len(), 4, "{trade}");
-    // Issue 17 item 3: the position's mark price and unrealised P&L, the same on the trade
+    // The position's mark price and unrealised P&L, the same on the trade
     // with its realised P&L so far (the entry's fee), and the wallet.
     // The market buy printed at 50 000.1, and the still market's mark follows the last price.
     assert_eq!(status["positions"][0]["markPrice"], "50000.10", "{status}");
@@ -513,7 +513,7 @@ async fn sigterm_during_a_trade_exits_0_and_the_next_serve_recovers_it() {
     assert_eq!(trade["recovered"], true);
     assert_eq!(trade["phase"], "IN_POSITION");
     assert_eq!(trade["openOrders"].as_array().unwrap().len(), 4, "{trade}");
-    // Issue 17 item 3: the position's mark price and unrealised P&L, the same on the trade
+    // The position's mark price and unrealised P&L, the same on the trade
     // with its realised P&L so far (the entry's fee), and the wallet.
     // The market buy printed at 50 000.1, and the still market's mark follows the last price.
     assert_eq!(status["positions"][0]["markPrice"], "50000.10", "{status}");
@@ -539,7 +539,7 @@ async fn sigterm_during_a_trade_exits_0_and_the_next_serve_recovers_it() {
 
 /// The control API is for this machine's operator, not for any page its browser opens: a
 /// foreign `Host` (DNS rebinding), a foreign `Origin`, a form post, or a call without the
-/// custom header is refused before anything is parsed or sent (issue 11).
+/// custom header is refused before anything is parsed or sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_api_refuses_cross_site_calls_and_answers_bad_json_with_json() {
     let emu = emulator().await;
@@ -689,7 +689,7 @@ async fn health_is_served_from_the_cache_without_a_request_per_call() {
 }
 
 /// A refused plan's tag is not remembered (it may be anything, of any size), and a closed
-/// trade's tag is forgotten once nothing of it is open or unresolved (issue 11).
+/// trade's tag is forgotten once nothing of it is open or unresolved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_finished_trades_leave_no_tag_behind() {
     let emu = emulator().await;
@@ -827,7 +827,7 @@ fn finish(mut command: Command) -> (std::process::ExitStatus, String) {
     (status, stderr)
 }
 
-/// Issue 15 item 7, one process per journal: while a `serve` runs, a second `serve` and the
+/// One process per journal (R-SAFE-6): while a `serve` runs, a second `serve` and the
 /// writing `recover` command on its journal are refused before they touch it, naming the
 /// holder (PID, start time) and what to do; `kill -9` of the holder releases the journal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -865,7 +865,7 @@ async fn a_second_serve_on_one_journal_refuses_to_start_naming_the_first() {
     assert!(exit.success());
 }
 
-/// Issue 15 item 6, the view never lies: a trade IN_POSITION whose position was closed behind
+/// The view never lies (R-SAFE-5): a trade IN_POSITION whose position was closed behind
 /// the layer's back is flagged on the page, in `/api/status` and in `/health`; when the
 /// exchange cannot be read (every REST request answered 503), positions and orders are
 /// *unknown* there, not "none".
@@ -967,7 +967,7 @@ async fn the_view_flags_a_disagreeing_trade_and_says_unknown_when_the_exchange_i
     server.stop().await;
 }
 
-/// Issue 15 item 4's must-show, through the real binary: a managed trade whose `serve` is
+/// Interrupted work is finished, through the real binary: a managed trade whose `serve` is
 /// killed with `kill -9` after each step (after the entry; after DCA1 filled; after TP1
 /// filled), each next step happening on the exchange while nothing runs, and a plain restart
 /// each time with no call repeated: the trade completes as planned (TPs resized after the
@@ -1113,7 +1113,7 @@ async fn a_managed_trade_completes_across_kill_9_restarts_with_no_call_repeated(
 /// `kill -9` of `serve` in the middle of a close (CLOSING journaled, the exchange holding
 /// every request), then a plain restart with no call repeated: the layer finishes the close
 /// itself — CLOSED, flat, nothing resting, nothing unresolved, no order created twice
-/// (issue 15 item 4, R-SAFE-4).
+/// (R-SAFE-4).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
     let emu = emulator().await;
@@ -1200,7 +1200,7 @@ async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
 /// have reached the exchange), then a plain restart with no call repeated: the layer settles
 /// it — either the entry filled and the trade gets its take-profits and DCA, or it never
 /// landed and the intent is journaled as not placed — with nothing unresolved, the exchange
-/// and the layer agreeing, and no order created twice (issue 15 item 4, R-SAFE-4).
+/// and the layer agreeing, and no order created twice (R-SAFE-4).
 ///
 /// When the kill lands before the create was sent (seen under load), `recover()` must keep
 /// the trade open until the landing window lets it journal the intent as not placed, and only
@@ -1210,8 +1210,8 @@ async fn a_kill_9_after_the_entry_intent_is_settled_by_the_next_serve() {
     kill_9_after_intent_then_restart("SRV_K9E", "ENTRY").await;
 }
 
-/// The same after the intent of each take-profit and of the DCA (issue 15 must-show: `kill -9`
-/// after the intent of each TP and each DCA): the entry has filled, so the next serve's
+/// The same after the intent of each take-profit and of the DCA (`kill -9` after the intent
+/// of each TP and each DCA, R-SAFE-4): the entry has filled, so the next serve's
 /// `recover()` resumes the trade from its journaled plan — the lookup first, then the leg sent
 /// once if it never landed — and every leg ends on the exchange exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

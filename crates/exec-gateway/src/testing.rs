@@ -1,6 +1,6 @@
-//! Shared test code (the `testing` feature; never in a production build): the Step 5
+//! Shared test code (the `testing` feature; never in a production build): the reference
 //! lifecycle, written once against [`LifecycleBackend`] and run by exec-sim's paper test and
-//! exec-live's emulator test (issue 10, Step 6: "the same assertions as the paper lifecycle").
+//! exec-live's emulator test (the same assertions as the paper lifecycle).
 //!
 //! Panics are the point here: every check is an assertion of a test.
 
@@ -148,7 +148,7 @@ async fn exactly_fills(sub: &mut Subscription, want: usize) -> Vec<Fill> {
     out
 }
 
-/// The Step 5 lifecycle of trade `T1`: entry, three TPs and two DCAs (idempotent when called
+/// The reference lifecycle of trade `T1`: entry, three TPs and two DCAs (idempotent when called
 /// again), DCA1 fills and the TPs are resized, TP1 fills, breakeven (DCA2 gone, a stop at the
 /// average entry), TP2 and TP3 fill, close; each fill exactly once on the bus and in the
 /// journal, and a catch-up publishes none again. The journal must be empty at the start.

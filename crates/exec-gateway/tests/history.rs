@@ -1,4 +1,4 @@
-//! A trade's history and realised P&L from the journal (issue 17 item 3), and a journal file
+//! A trade's history and realised P&L from the journal, and a journal file
 //! written before fills kept their P&L still opening and reading back.
 
 use exec_events::{ExecKind, Fill, Side};

@@ -194,7 +194,7 @@ fn fill(n: u32) -> exec_events::Fill {
     }
 }
 
-// Issue 9, Step 5, item 5: cancels, the stop-loss and the leverage are journaled before they
+// Cancels, the stop-loss and the leverage are journaled before they
 // are sent and with their outcome after; a journal that cannot be written sends none of them.
 
 /// A journal whose reads answer and whose every write fails.
@@ -496,7 +496,7 @@ async fn open_trades_in_sqlite_survive_a_reopen() {
     assert_eq!(reopened.open_trades().await.unwrap(), ["T4", "T5"]);
 }
 
-/// Issue 10 item 4: an amend is journaled before it is sent, as a write record, even for an
+/// An amend is journaled before it is sent, as a write record, even for an
 /// order whose intent the journal does not hold (placed under another journal): the
 /// position grew, setup_tps resizes the open TPs, and each amend finds its `Requested`
 /// record in the journal when it goes out, then `Done`. A refused amend is journaled
@@ -576,7 +576,7 @@ async fn an_amend_without_an_intent_is_journaled_as_a_write_before_it_is_sent() 
     assert!(journal.intent("andre_TP1_T1").await.unwrap().is_none());
 }
 
-/// Issue 10 item 4: a journal that cannot be written sends no amend.
+/// A journal that cannot be written sends no amend.
 #[tokio::test]
 async fn with_a_broken_journal_no_amend_is_sent() {
     let mut m = Mocks::new();
@@ -599,7 +599,7 @@ async fn with_a_broken_journal_no_amend_is_sent() {
     assert!(matches!(err, GatewayError::Journal(_)), "{err}");
 }
 
-// Issue 17 item 5: paper routing keeps its account in the journal file, saved in one
+// Paper routing keeps its account in the journal file, saved in one
 // transaction with the fills of the change it follows.
 
 #[tokio::test]

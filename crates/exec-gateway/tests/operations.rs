@@ -513,7 +513,7 @@ async fn a_short_plan_mirrors_sides_and_trigger_directions() {
     assert_eq!(sent[1].qty, dec!(0.020));
 }
 
-/// A leg's status is the last the exchange reported, and never goes back (issue 17 item 6):
+/// A leg's status is the last the exchange reported, and never goes back:
 /// a late "accepted" after "filled" (the stream may reorder) leaves it filled, an order of
 /// another trade or without this layer's prefix changes nothing.
 #[tokio::test]

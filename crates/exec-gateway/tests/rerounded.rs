@@ -1,7 +1,7 @@
 //! An order re-rounded after a rule refusal (journal `Outcome::Rerounded`, written by the
 //! router before the re-send) is compared, wherever the gateway finds it by orderLinkId, with
 //! the re-rounded values, not the original intent: the outcome policy's lookup after an
-//! unknown outcome and `recover()` (issue 10). Rule refusals: docs/v5/error.mdx (10001 qty
+//! unknown outcome and `recover()`. Rule refusals: docs/v5/error.mdx (10001 qty
 //! not on the step).
 
 use futures_util::FutureExt;

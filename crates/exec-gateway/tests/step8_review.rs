@@ -1,4 +1,4 @@
-//! Step 8 (issue 15) review findings on the gateway side: each test failed before its fix.
+//! Review findings on the gateway side: each test failed before its fix.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -855,7 +855,7 @@ async fn a_tp_fill_only_the_journal_remembers_is_not_owned_again_by_close_all() 
     assert_eq!(*closed.lock().unwrap(), [dec!(0.01)]);
 }
 
-/// Issue 17 item 1 (no line floods): a trade the exchange's order history knows by our
+/// No line floods: a trade the exchange's order history knows by our
 /// orderLinkId prefix but the journal has no plan for (a journal started afresh, another
 /// process on the account) is reported once, not at ERROR with an `execution.error` on
 /// every reconcile pass (every few seconds, for as long as Bybit keeps the order history).

@@ -7,7 +7,7 @@
 //! - [`SentPrices`]: the limit price this process sent for each orderLinkId, bounded; every
 //!   order report and REST snapshot of such an order is compared with it
 //!   ([`Tracker::check_sent_price`], the one place): a different price on the exchange (Bybit's
-//!   price-limit action moves a price beyond the band to the bound, issue 16) is published as
+//!   price-limit action moves a price beyond the band to the bound) is published as
 //!   `execution.error` `PriceMismatch` once and the order is flagged
 //!   ([`Tracker::price_mismatches`]).
 //! - [`Parents`]: which of our orders a take-profit / stop-loss child came from (its

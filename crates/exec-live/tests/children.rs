@@ -1,4 +1,4 @@
-//! Issue 16 item 6: take-profit / stop-loss child orders carry `parentOrderLinkId`
+//! Take-profit / stop-loss child orders carry `parentOrderLinkId`
 //! (docs/v5/websocket/private/order.mdx, docs/v5/order/open-order.mdx; added in
 //! docs/changelog/v5.mdx) and no orderLinkId of their own. The tracker ties a child to its
 //! parent: the child's fill is published and journaled under the parent's orderLinkId (the

@@ -1,4 +1,4 @@
-//! Issue 16 item 7 (must-show), SPEC R-WS-4 / R-GW-6: the layer is down for 10 days with a
+//! SPEC R-WS-4 / R-GW-6: the layer is down for 10 days with a
 //! trade open; meanwhile TP1 fills (8 days in) and funding is charged every 8 hours. Bybit
 //! answers an execution query for at most 7 days (docs/v5/order/execution.mdx, `startTime`:
 //! "Only startTime is passed, return range between startTime and startTime+7 days"), so the
@@ -160,7 +160,7 @@ async fn ten_days_down_the_tp_fill_and_funding_are_published_once_and_journaled(
     p.exchange.shutdown().await;
 }
 
-/// Issue 16 items 3 and 7 against the emulator: every private push of a fill reversed
+/// Against the emulator: every private push of a fill reversed
 /// (position before execution before order, `/emulator/ws/shuffle`) and each `Filled`
 /// followed by the cancel race's second `Filled` (`/emulator/ws/double-filled`;
 /// docs/v5/websocket/private/order.mdx, tip). The entry and TP1 fills are each published
@@ -231,7 +231,7 @@ async fn shuffled_pushes_and_double_filled_publish_each_fill_and_filled_once() {
     );
 }
 
-/// Issue 16 item 7 bullet 2 (must-show), SPEC R-GW-6: the exchange has forgotten an order
+/// SPEC R-GW-6: the exchange has forgotten an order
 /// the journal knows. TP1 filled while the layer was down, then 10 days passed (order history
 /// answers the last 7 days by default: docs/v5/order/order-list.mdx) and the exchange
 /// restarted (the realtime endpoint forgets closed orders: docs/v5/order/open-order.mdx), so
@@ -362,7 +362,7 @@ async fn an_order_the_exchange_forgot_is_resolved_from_fills_and_the_position() 
     p.exchange.shutdown().await;
 }
 
-/// Issue 16 item 6: `/v5/position/trading-stop` answers 34040 "not modified" when the stop is
+/// `/v5/position/trading-stop` answers 34040 "not modified" when the stop is
 /// already what was asked (docs/v5/error.mdx); `bybit-rest` reads it as `AlreadySet`, so
 /// setting the same stop twice (a re-send, a repeated breakeven) is a success.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,7 +393,7 @@ async fn setting_the_same_stop_twice_is_a_success() {
     l.exchange.set_stop_loss(&btc(), dec!(45000)).await.unwrap();
 }
 
-/// Issue 16 item 7 bullet 2, SPEC R-GW-6, the case with NO fills: TP2 was acknowledged and
+/// SPEC R-GW-6, the case with NO fills: TP2 was acknowledged and
 /// journaled, then cancelled on the exchange while the layer was down (unfilled). Order
 /// history keeps a Cancelled order without fills for 24 hours only
 /// (docs/v5/order/order-list.mdx), realtime forgets closed orders when the exchange restarts

@@ -1,4 +1,4 @@
-//! The gateway through the live adapters against the emulator (SPEC R-TEST-2): the Step 5
+//! The gateway through the live adapters against the emulator (SPEC R-TEST-2): the reference
 //! lifecycle, a TP fill while the private stream is down, too small a balance, ten
 //! concurrent entries, a lost entry response.
 
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::support::{btc, eventually, fills, live, plan, wait_fills, Live};
 
-/// The live backend of the shared Step 5 lifecycle (exec-gateway's `testing` feature, the
+/// The live backend of the shared reference lifecycle (exec-gateway's `testing` feature, the
 /// same driver and assertions as exec-sim's paper test): prices are printed on the emulator and
 /// fills arrive asynchronously on the private stream.
 struct LiveBackend {
@@ -98,7 +98,7 @@ async fn a_tp_fill_while_the_private_stream_is_down_is_reported_once_through_res
     assert!(fills(&mut sub).is_empty());
 }
 
-/// Issue 10, Step 6: the private stream stays connected and keeps answering pings but sends
+/// The private stream stays connected and keeps answering pings but sends
 /// no data (the emulator's `ws/mute` with `"pongs": true`) past the silence threshold; the TP
 /// fill still arrives, once, through REST polling.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

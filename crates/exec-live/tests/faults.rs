@@ -1,7 +1,7 @@
-//! The randomized fault test (issue 10.8): seeded trade lifecycles through the live adapters
+//! The randomized fault test: seeded trade lifecycles through the live adapters
 //! against the emulator, with faults injected before random steps (private and public WS
 //! drops and refusals, 5xx, held requests, lost responses, clock skew, rate-limit pressure, a
-//! gateway restart; issue 16: private pushes shuffled, the cancel-race second `Filled`, an
+//! gateway restart; private pushes shuffled, the cancel-race second `Filled`, an
 //! exchange restart that empties the realtime closed-order cache).
 //! After every run, judged against the emulator: every exchange fill published exactly once
 //! across all processes and journaled, each by (execId, orderLinkId, qty, price); create
@@ -435,7 +435,7 @@ async fn steps(w: &mut World) -> Result<(), String> {
         ));
     }
     // An order sent again after the exchange had it (refused 110072) only where a fault
-    // allows it: never after an outcome the gateway could have looked up (issue 16).
+    // allows it: never after an outcome the gateway could have looked up.
     let duplicates = state["requests"]["duplicates"].as_u64().unwrap_or(u64::MAX);
     if duplicates > u64::from(w.duplicate_faults) {
         return Err(format!(

@@ -1,4 +1,4 @@
-//! Issue 15 item 1-2 (R-SAFE-1, R-SAFE-2): bad plans are refused before anything is sent,
+//! R-SAFE-1, R-SAFE-2: bad plans are refused before anything is sent,
 //! counted at the emulator (`GET /emulator/state`'s `requests`), through the live adapters.
 
 use std::collections::BTreeSet;
@@ -204,7 +204,7 @@ fn cases() -> Vec<(&'static str, Bad)> {
     ]
 }
 
-/// Must-show of issue 15: each bad plan refused, naming its field, with zero requests
+/// Each bad plan refused, naming its field, with zero requests
 /// reaching the emulator (R-SAFE-1).
 #[tokio::test]
 async fn every_bad_plan_is_refused_with_zero_requests_at_the_emulator() {

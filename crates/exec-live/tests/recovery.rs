@@ -129,7 +129,7 @@ fn unrelated_orders(emu: &bybit_emulator::Emulator, n: usize) {
     }
 }
 
-/// Issue 10 item 2 (SPEC R-GW-6): the trade's entry and TPs filled while the process was
+/// SPEC R-GW-6: the trade's entry and TPs filled while the process was
 /// down, then 60 other orders were placed and cancelled, so the trade's orders are behind the
 /// first page (50, docs/v5/order/order-list.mdx) of the order history.
 /// - A process with an empty journal still finds the trade's tag in the history (the cursor

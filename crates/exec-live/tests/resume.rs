@@ -1,4 +1,4 @@
-//! Issue 15 item 4 (R-SAFE-4, R-GW-6): `recover()` journals what its lookups find and
+//! R-SAFE-4, R-GW-6: `recover()` journals what its lookups find and
 //! finishes the work in flight from the journaled plan, one test per branch, through the live
 //! adapters against the emulator. Each "process" is a fresh gateway and adapters on the same
 //! journal and exchange; the previous one is stopped as a kill would leave it (what it had

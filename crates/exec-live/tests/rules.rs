@@ -91,7 +91,7 @@ async fn a_rule_refusal_is_sent_once_and_handed_to_the_policy_as_rule_refused() 
     }
 }
 
-/// End to end against the emulator (issue 10 item 3): the gateway sized the trade with
+/// End to end against the emulator: the gateway sized the trade with
 /// BTCUSDT's old lot size (step 0.001); the exchange then changes it to 0.003
 /// (`/emulator/instrument`, docs/v5/market/instrument.mdx lotSizeFilter). TP1 (0.010) and
 /// TP3 (0.004) are refused with 10001 (docs/v5/error.mdx: params error, qty not on the step);

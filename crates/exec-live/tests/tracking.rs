@@ -166,7 +166,7 @@ fn journal() -> std::sync::Arc<dyn exec_gateway::Journal> {
     std::sync::Arc::new(exec_gateway::MemoryJournal::new())
 }
 
-/// Issue 16 items 3 and 7: Bybit promises no order between the pushes of one fill
+/// Bybit promises no order between the pushes of one fill
 /// (v5/websocket/private/order, execution, position), and a cancel racing a fill brings a
 /// second `Filled` push with `cancelType` `CancelByUser` and `rejectReason`
 /// `EC_OrigClOrdIDDoesNotExist` (v5/websocket/private/order, tip). The position may come

@@ -1,4 +1,4 @@
-//! Issue 15 item 2 on paper (R-SAFE-2): a trade owns its quantity. One open trade per
+//! R-SAFE-2 on paper: a trade owns its quantity. One open trade per
 //! symbol, a finished tag never reused, and TPs and close_all sized from the trade's own
 //! fills, leaving a quantity the trade does not own untouched.
 

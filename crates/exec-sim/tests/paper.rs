@@ -18,7 +18,7 @@ fn btc() -> Symbol {
     Symbol::new("BTCUSDT").unwrap()
 }
 
-/// The paper backend of the shared Step 5 lifecycle (exec-gateway's `testing` feature; the
+/// The paper backend of the shared reference lifecycle (exec-gateway's `testing` feature; the
 /// live adapters run the same driver against the emulator in exec-live's tests).
 struct PaperBackend {
     p: crate::support::Paper,

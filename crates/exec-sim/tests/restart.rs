@@ -1,4 +1,4 @@
-//! Issue 17 item 5: the paper router keeps its account in the journal file. A router started
+//! The paper router keeps its account in the journal file. A router started
 //! again on the same file (a process killed: nothing of the old router runs) continues the
 //! account with every fill, and a crash between the engine's change and its save never makes
 //! `recover()` place an order twice nor lose one (SPEC R-GW-6).

@@ -129,7 +129,7 @@ const SUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(2500);
 
 /// Runs one start step; while it has not finished, logs "still waiting for `what` (Ns)" at
-/// info every [`PROGRESS_EVERY`], so a slow start is never silent (issue 17). The one place
+/// info every [`PROGRESS_EVERY`], so a slow start is never silent. The one place
 /// a start step is awaited with progress: every step of [`Runtime::start`] goes through it.
 pub async fn waiting_for<F: std::future::Future>(what: &str, step: F) -> F::Output {
     let started = Instant::now();

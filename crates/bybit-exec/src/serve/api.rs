@@ -1,4 +1,4 @@
-//! The control API on a trade (issue 15 item 5): every SPEC operation, and the trades with
+//! The control API on a trade: every SPEC operation, and the trades with
 //! the status of each leg.
 //!
 //! - `POST /api/trades` (a [`PlanRequest`]): the entry, then the take-profits, then the DCAs

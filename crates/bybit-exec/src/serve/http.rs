@@ -45,7 +45,7 @@ pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let age = age.map_or_else(|| "none".to_owned(), |a| a.to_string());
-    // Beside R-HEALTH-1's three parts: what the layer knows of the exchange (issue 15 item 6).
+    // Beside R-HEALTH-1's three parts: what the layer knows of the exchange (R-SAFE-5).
     let snapshot = app.snapshot.get();
     let (positions, orders) = snapshot.as_deref().map_or((false, false), |s| s.known());
     let word = |known: bool| if known { "known" } else { "unknown" };

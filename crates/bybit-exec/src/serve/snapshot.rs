@@ -85,8 +85,8 @@ async fn take(app: &App) -> Snapshot {
     }
 }
 
-/// The trades whose state disagrees with what `snapshot` read or the journal holds (issue 15
-/// item 6): a trade in a position phase while the exchange holds no position on its symbol,
+/// The trades whose state disagrees with what `snapshot` read or the journal holds
+/// (R-SAFE-5): a trade in a position phase while the exchange holds no position on its symbol,
 /// and a trade still ENTERING whose entry fill is in the journal. Nothing is judged from a
 /// read that failed.
 async fn disagreements(app: &App, snapshot: &Snapshot) -> BTreeMap<String, String> {

@@ -1,4 +1,4 @@
-//! `GET /api/events`: the bus as Server-Sent Events, resumable (issue 15 item 5).
+//! `GET /api/events`: the bus as Server-Sent Events, resumable.
 //!
 //! Each event is sent with `id: <epoch>-<seq>` (`epoch`: when this server started, ms;
 //! `seq`: the bus's sequence number) and `event: <type>` (`order`, `fill`, `position`,

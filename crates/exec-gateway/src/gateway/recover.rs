@@ -335,7 +335,7 @@ impl Gateway {
                 .retry(|| self.ports.router.get_order(&plan.symbol, &link))
                 .await
                 .map_err(|e| self.port_failed("recover: order lookup", e))?;
-            // Issue 16, R-GW-6: an order the exchange had that no lookup finds any more, that
+            // R-GW-6: an order the exchange had that no lookup finds any more, that
             // is not open (open orders are never forgotten) and of which no fill is journaled
             // (the catch-up walked every execution since the newest fill it knew) closed with
             // nothing filled and was forgotten since: Bybit keeps an unfilled closed order in
