@@ -41,7 +41,7 @@
 //! built with its own create re-sends off (`exec_live::gateway_rest_config`), and routers
 //! send each request they are given once.
 //!
-//! A lookup that itself fails is retried like every read ([`Gateway::read`]: after 100, 300
+//! A lookup that itself fails is retried like every read (`Gateway::retry`: after 100, 300
 //! and 1000 ms, or a rate limit's `retry_after`); if it never succeeds the leg stays unknown, `execution.error` is
 //! published and nothing more is sent for it. Calling the operation again resumes at rule 2.
 

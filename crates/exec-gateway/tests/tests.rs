@@ -14,5 +14,5 @@ mod rerounded;
 mod review;
 mod safety;
 mod sequence;
-mod step8_review;
+mod trade_regressions;
 mod stream;

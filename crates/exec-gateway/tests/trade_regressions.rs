@@ -1,4 +1,5 @@
-//! Review findings on the gateway side: each test failed before its fix.
+//! Regressions in trade handling (recovery, reconcile, ownership, closing) found by review:
+//! each test failed before its fix.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
