@@ -14,5 +14,5 @@ mod rerounded;
 mod review;
 mod safety;
 mod sequence;
-mod trade_regressions;
 mod stream;
+mod trade_regressions;
