@@ -146,8 +146,19 @@ impl Gateway {
 
         let leg_code = leg.code();
         let mut sends = 0;
-        // What is sent: the request, or its re-rounding after a rule refusal (rule 9).
+        // What is sent: the request, or its re-rounding after a rule refusal (rule 9). A
+        // re-send of an earlier intent (rule 2) sends what the journal holds for it (the
+        // intent, or the values it was last re-rounded to), never values computed anew by
+        // this call: nothing goes out that is not journaled.
         let mut current = req.clone();
+        if let Some(row) = &earlier {
+            let intended = row.intended();
+            if let Some(qty) = intended.qty.first() {
+                current.qty = *qty;
+            }
+            current.price = intended.price;
+            current.trigger_price = intended.trigger_price;
+        }
         let req = &mut current;
         loop {
             sends += 1;
@@ -370,7 +381,13 @@ impl Gateway {
             tracing::warn!(tag, error = %e, "instrument rules not reloaded after a rule refusal");
             return Ok(None);
         }
-        let rules = self.rules(tag, &req.symbol).await?;
+        let rules = match self.rules(tag, &req.symbol).await {
+            Ok(rules) => rules,
+            Err(e) => {
+                tracing::warn!(tag, error = %e, "instrument rules not available after a rule refusal");
+                return Ok(None);
+            }
+        };
         let round = || -> Result<OrderRequest, bybit_meta::MetaError> {
             let mut fixed = req.clone();
             fixed.qty = rules.round_qty(req.qty)?;

@@ -447,3 +447,71 @@ async fn rule_refusals_resend_within_max_send_attempts() {
     );
     assert_eq!(outcomes, ["rerounded", "rejected"]);
 }
+
+/// Rule 2 after a re-rounding: TP1 was intended at 0.012, refused, journaled `Rerounded` to
+/// 0.01, and that send's answer was lost. The next `setup_tps` (another call, after a
+/// restart) finds nothing by orderLinkId and sends TP1 again: with the journal's 0.01, not
+/// the 0.012 it computes anew (which the exchange already refused, and which the journal
+/// does not hold as what was sent).
+#[tokio::test]
+async fn a_resend_of_a_rerounded_intent_sends_what_the_journal_holds() {
+    let journal = Arc::new(MemoryJournal::new());
+    journal
+        .record_intent(&Intent {
+            trade_tag: "T1".into(),
+            leg: "TP1".into(),
+            order_link_id: TP1.into(),
+            symbol: "BTCUSDT".into(),
+            side: "Sell".into(),
+            qty: dec!(0.012),
+            price: Some(dec!(51000)),
+            trigger_price: None,
+            kind: "limit".into(),
+            reason: "setup_tps".into(),
+            at_ms: 1,
+        })
+        .await
+        .unwrap();
+    for outcome in [
+        Outcome::Rerounded {
+            qty: dec!(0.01),
+            price: Some(dec!(51000)),
+            trigger_price: None,
+            reason: "retCode 10001: qty not on the step".into(),
+        },
+        Outcome::Unknown {
+            reason: "retCode 10016: System error".into(),
+        },
+    ] {
+        journal.record_outcome(TP1, &outcome, 2).await.unwrap();
+    }
+    let mut m = Mocks::new();
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.router.expect_get_order().returning(|_, _| Ok(None));
+    let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = sent.clone();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            s.lock()
+                .unwrap()
+                .push((req.order_link_id.as_str().to_owned(), req.qty));
+            Ok(OrderAck {
+                order_id: "id".into(),
+                order_link_id: req.order_link_id.as_str().into(),
+            })
+        });
+    let gw = m.build(journal.clone(), None);
+    gw.setup_tps(&plan("T1"), &long(dec!(0.025), dec!(50000)))
+        .await
+        .unwrap();
+    let tp1: Vec<Decimal> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(link, _)| link == TP1)
+        .map(|(_, qty)| *qty)
+        .collect();
+    assert_eq!(tp1, [dec!(0.01)], "TP1 sent again with the journal's values");
+}

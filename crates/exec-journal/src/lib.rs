@@ -149,6 +149,16 @@ impl SqliteJournal {
         &self.path
     }
 
+    /// Commits what is queued, closes the file and ends the owner thread; answers once the
+    /// connection is closed (so a lock held beside the file may be released after it). Every
+    /// handle's later calls get [`JournalError::Io`]. Closing again is a no-op.
+    pub async fn close(&self) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        if self.send(Command::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+
     fn send(&self, command: Command) -> Result<(), JournalError> {
         self.commands.send(command).map_err(|_| closed())
     }

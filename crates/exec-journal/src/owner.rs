@@ -33,6 +33,9 @@ pub(crate) type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 pub(crate) enum Command {
     Write(WriteJob),
     Read(ReadJob),
+    /// Commit what is queued before it, close the connection, then answer: later commands
+    /// find the owner gone.
+    Close(oneshot::Sender<()>),
     /// Test hook: the owner blocks until the sender is dropped or sends.
     #[cfg(feature = "testing")]
     Hold(std::sync::mpsc::Receiver<()>),
@@ -73,6 +76,7 @@ impl Batch {
     }
 
     fn write(&mut self, conn: &Connection, job: WriteJob) {
+        self.check_open(conn);
         if !self.open {
             if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
                 let (_, answer) = job(Err(io(e)));
@@ -98,6 +102,22 @@ impl Batch {
             tracing::error!(error = %e, "journal savepoint could not be ended");
         }
         self.answers.push(answer);
+        self.check_open(conn);
+    }
+
+    /// On some errors (a full disk, an I/O error) SQLite rolls the whole transaction back by
+    /// itself: the writes taken into it are lost, and are answered so now; the next write
+    /// begins a new transaction (rather than running, and committing, outside one while the
+    /// batch is still taken for open).
+    fn check_open(&mut self, conn: &Connection) {
+        if self.open && conn.is_autocommit() {
+            self.open = false;
+            let lost = JournalError::Io("the journal's transaction was rolled back".into());
+            tracing::error!(writes = self.answers.len(), "journal transaction rolled back by SQLite");
+            for answer in self.answers.drain(..) {
+                answer(Err(lost.clone()));
+            }
+        }
     }
 
     /// Commits the open transaction (one fsync), then answers every write in it.
@@ -146,6 +166,12 @@ pub(crate) fn run(conn: Connection, commands: mpsc::Receiver<Command>, counters:
                 Command::Read(job) => {
                     batch.commit(&conn, counters);
                     job(&conn);
+                }
+                Command::Close(done) => {
+                    batch.commit(&conn, counters);
+                    drop(conn);
+                    let _ = done.send(());
+                    return;
                 }
                 #[cfg(feature = "testing")]
                 Command::Hold(release) => {

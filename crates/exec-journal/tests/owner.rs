@@ -187,3 +187,33 @@ fn an_unwritable_path_is_an_open_error() {
     let err = SqliteJournal::open(file.join("journal.sqlite")).unwrap_err();
     assert!(matches!(err, JournalError::Open { .. }), "{err:?}");
 }
+
+/// `close` commits the writes queued before it and closes the file before it answers, so the
+/// application may release the file's lock after it; every handle's later calls are errors.
+#[tokio::test]
+async fn close_commits_what_is_queued_then_answers_and_later_calls_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let j = Arc::new(SqliteJournal::open(&path).unwrap());
+    let other = j.clone();
+    let release = j.hold().unwrap();
+    let mut queued = writes(&j, 5);
+    send_all(&mut queued).await;
+    let closing = {
+        let j = j.clone();
+        tokio::spawn(async move { j.close().await })
+    };
+    drop(release);
+    closing.await.unwrap();
+    for w in queued {
+        w.await.unwrap();
+    }
+    for n in 0..5 {
+        assert!(on_disk(&path, &intent(n).order_link_id), "write {n} committed");
+    }
+    assert!(matches!(
+        other.record_intent(&intent(9)).await,
+        Err(JournalError::Io(_))
+    ));
+    j.close().await;
+}

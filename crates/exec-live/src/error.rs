@@ -19,7 +19,8 @@ use exec_gateway::PortError;
 ///    (10006, HTTP 429) → [`PortError::RateLimited`] with the reset time (a write's outcome
 ///    is then unknown: the policy looks it up);
 /// 5. outcome unknown (a write's timeout, reset after sending, 5xx, 10000/10016) or a
-///    transient read failure → [`PortError::UnknownOutcome`];
+///    transient read failure → [`PortError::UnknownOutcome`]; so is 10002 (a timestamp
+///    outside recv_window: not executed, the clock resynced, for the policy to send again);
 /// 6. any other retCode → [`exec_wire::ret_code_error`] (definitive reject);
 /// 7. refused before sending (invalid request, an endpoint the environment does not offer,
 ///    local rate limit, connect failure) →
@@ -67,6 +68,12 @@ pub fn port_error(e: RestError) -> PortError {
         };
     }
     if e.is_outcome_unknown() || e.is_retryable() {
+        return PortError::UnknownOutcome { reason: message };
+    }
+    if e.is_timestamp() {
+        // 10002: the request's timestamp was outside recv_window, so it was not executed, and
+        // the client has resynced its clock. Not a refusal of the order: the policy looks it
+        // up and sends it again (the client itself does not re-send a create).
         return PortError::UnknownOutcome { reason: message };
     }
     match &e {

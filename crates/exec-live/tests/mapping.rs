@@ -122,3 +122,13 @@ fn an_endpoint_not_offered_is_invalid_input_not_an_unknown_outcome() {
     );
     assert!(!e.is_outcome_unknown());
 }
+
+/// 10002 on a create (a timestamp outside recv_window; the client has resynced its clock and,
+/// under the layer's wiring, does not re-send a create itself): not executed, so not a
+/// refusal of the order; the policy looks it up and sends it again (docs/v5/error.mdx).
+#[test]
+fn a_timestamp_refusal_is_an_unknown_outcome_for_the_policy_not_a_reject() {
+    let e = port_error(exchange(10002));
+    assert!(e.is_outcome_unknown(), "{e:?}");
+    assert!(!e.is_definitive_reject(), "{e:?}");
+}

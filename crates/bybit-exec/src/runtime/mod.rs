@@ -362,9 +362,16 @@ pub struct Runtime {
     router: Router,
     /// The long-running tasks, stopped by [`shutdown`](Self::shutdown).
     tasks: Tasks,
-    /// The journal file's lock (one process per journal), released when the runtime is
-    /// dropped or the process ends.
-    journal_lock: Option<lock::JournalLock>,
+    /// The journal file and its lock (one process per journal): [`shutdown`](Self::shutdown)
+    /// closes the file, then releases the lock; otherwise both go when the runtime is dropped
+    /// or the process ends.
+    journal_lock: Option<JournalFile>,
+}
+
+/// A journal file this runtime holds: its lock, and a handle to close it before the lock goes.
+struct JournalFile {
+    lock: lock::JournalLock,
+    file: SqliteJournal,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -492,11 +499,11 @@ fn process_name() -> String {
 /// pool.
 async fn open_journal(
     settings: &Settings,
-) -> Result<(Arc<dyn Journal>, Option<lock::JournalLock>)> {
+) -> Result<(Arc<dyn Journal>, Option<JournalFile>)> {
     let location = settings.journal.clone();
     let (env, routing) = (settings.env, settings.routing);
     tokio::task::spawn_blocking(
-        move || -> Result<(Arc<dyn Journal>, Option<lock::JournalLock>)> {
+        move || -> Result<(Arc<dyn Journal>, Option<JournalFile>)> {
             Ok(match location {
                 JournalLocation::Memory => (Arc::new(MemoryJournal::new()), None),
                 JournalLocation::Sqlite(path) => {
@@ -505,9 +512,10 @@ async fn open_journal(
                             format!("creating the journal's directory {}", dir.display())
                         })?;
                     }
-                    let held = lock::JournalLock::acquire(&path, &process_name())?;
+                    let lock = lock::JournalLock::acquire(&path, &process_name())?;
                     claim_journal(&path, env, routing)?;
-                    (Arc::new(SqliteJournal::open(&path)?), Some(held))
+                    let file = SqliteJournal::open(&path)?;
+                    (Arc::new(file.clone()), Some(JournalFile { lock, file }))
                 }
             })
         },
@@ -854,8 +862,12 @@ impl Runtime {
             } = self;
             let private = router.private().cloned();
             drop((gateway, ports, router, journal));
-            // Released once the journal is closed (the gateway's handle went with it).
-            drop(journal_lock);
+            // The file closed (what is queued committed, the connection gone: a handle still
+            // held elsewhere gets errors from now on), then its lock released.
+            if let Some(JournalFile { lock, file }) = journal_lock {
+                file.close().await;
+                drop(lock);
+            }
             // The streams close when their last handle goes; close them here when this is it.
             for stream in [Some(public), private].into_iter().flatten() {
                 match Arc::try_unwrap(stream) {
