@@ -513,5 +513,9 @@ async fn a_resend_of_a_rerounded_intent_sends_what_the_journal_holds() {
         .filter(|(link, _)| link == TP1)
         .map(|(_, qty)| *qty)
         .collect();
-    assert_eq!(tp1, [dec!(0.01)], "TP1 sent again with the journal's values");
+    assert_eq!(
+        tp1,
+        [dec!(0.01)],
+        "TP1 sent again with the journal's values"
+    );
 }

@@ -113,7 +113,10 @@ impl Batch {
         if self.open && conn.is_autocommit() {
             self.open = false;
             let lost = JournalError::Io("the journal's transaction was rolled back".into());
-            tracing::error!(writes = self.answers.len(), "journal transaction rolled back by SQLite");
+            tracing::error!(
+                writes = self.answers.len(),
+                "journal transaction rolled back by SQLite"
+            );
             for answer in self.answers.drain(..) {
                 answer(Err(lost.clone()));
             }

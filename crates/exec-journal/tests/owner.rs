@@ -209,7 +209,10 @@ async fn close_commits_what_is_queued_then_answers_and_later_calls_fail() {
         w.await.unwrap();
     }
     for n in 0..5 {
-        assert!(on_disk(&path, &intent(n).order_link_id), "write {n} committed");
+        assert!(
+            on_disk(&path, &intent(n).order_link_id),
+            "write {n} committed"
+        );
     }
     assert!(matches!(
         other.record_intent(&intent(9)).await,

@@ -497,29 +497,25 @@ fn process_name() -> String {
 /// Opens the journal; for a file, first takes its lock ([`lock::JournalLock`]: one process
 /// per journal) and claims it ([`claim_journal`]). Blocking, so it runs on tokio's blocking
 /// pool.
-async fn open_journal(
-    settings: &Settings,
-) -> Result<(Arc<dyn Journal>, Option<JournalFile>)> {
+async fn open_journal(settings: &Settings) -> Result<(Arc<dyn Journal>, Option<JournalFile>)> {
     let location = settings.journal.clone();
     let (env, routing) = (settings.env, settings.routing);
-    tokio::task::spawn_blocking(
-        move || -> Result<(Arc<dyn Journal>, Option<JournalFile>)> {
-            Ok(match location {
-                JournalLocation::Memory => (Arc::new(MemoryJournal::new()), None),
-                JournalLocation::Sqlite(path) => {
-                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir).with_context(|| {
-                            format!("creating the journal's directory {}", dir.display())
-                        })?;
-                    }
-                    let lock = lock::JournalLock::acquire(&path, &process_name())?;
-                    claim_journal(&path, env, routing)?;
-                    let file = SqliteJournal::open(&path)?;
-                    (Arc::new(file.clone()), Some(JournalFile { lock, file }))
+    tokio::task::spawn_blocking(move || -> Result<(Arc<dyn Journal>, Option<JournalFile>)> {
+        Ok(match location {
+            JournalLocation::Memory => (Arc::new(MemoryJournal::new()), None),
+            JournalLocation::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("creating the journal's directory {}", dir.display())
+                    })?;
                 }
-            })
-        },
-    )
+                let lock = lock::JournalLock::acquire(&path, &process_name())?;
+                claim_journal(&path, env, routing)?;
+                let file = SqliteJournal::open(&path)?;
+                (Arc::new(file.clone()), Some(JournalFile { lock, file }))
+            }
+        })
+    })
     .await
     .context("opening the journal")?
 }
