@@ -436,7 +436,7 @@ impl LiveExchange {
         Ok(out)
     }
 
-    async fn handle(&self, event: WsEvent) -> bool {
+    async fn handle(&self, event: WsEvent) -> Session {
         match event {
             WsEvent::Execution(m) => {
                 self.tracker.executions(&m.data).await;
@@ -450,10 +450,13 @@ impl LiveExchange {
             // resubscribes after authenticating, and data flows only from the acknowledgement)
             // or lost events: catch up from REST. Authentication alone is not a trigger: the
             // acknowledgement that follows it is, so a reconnect costs one catch-up, not two.
-            WsEvent::Subscribed { .. } | WsEvent::Lagged { .. } => return true,
+            WsEvent::Subscribed { .. } | WsEvent::Lagged { .. } => return Session::CatchUp,
+            // Unless no acknowledgement is seen (one the stream cannot match to its request):
+            // then the tracking loop catches up one poll interval after the authentication.
+            WsEvent::Authenticated => return Session::Authenticated,
             _ => {}
         }
-        false
+        Session::Data
     }
 
     /// Sends one create, once: every re-send is the gateway's outcome policy's (the REST
@@ -543,6 +546,17 @@ fn new_order(req: &OrderRequest) -> PortResult<NewOrder> {
     Ok(order)
 }
 
+/// What a private stream event asks of the tracking loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    /// Nothing more (data, or nothing to do).
+    Data,
+    /// A fresh session: a catch-up is due once its topics are acknowledged.
+    Authenticated,
+    /// Catch up from REST now.
+    CatchUp,
+}
+
 /// The tracking loop: private stream events as they come; REST every `interval` while the
 /// stream is quiet; a catch-up after every subscription acknowledgement or lag; the instrument rules
 /// every `meta_refresh`.
@@ -562,6 +576,8 @@ async fn track(
         tokio::time::interval_at(tokio::time::Instant::now() + meta_refresh, meta_refresh);
     // Whether the REST fallback is polling: each change is one log line.
     let mut polling = false;
+    // A session authenticated and not yet caught up (its acknowledgement not seen).
+    let mut unacked = false;
     meta.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next = async {
@@ -576,14 +592,20 @@ async fn track(
                 let Some(live) = me.upgrade() else { return };
                 match event {
                     None => events = None,
-                    Some(event) => {
-                        if live.handle(event).await {
+                    Some(event) => match live.handle(event).await {
+                        Session::CatchUp => {
+                            unacked = false;
                             tracing::debug!("REST catch-up after a subscription acknowledgement or lag");
                             if let Err(e) = live.catch_up().await {
                                 tracing::warn!(error = %e, "REST catch-up failed; polling continues");
                             }
                         }
-                    }
+                        Session::Authenticated => {
+                            unacked = true;
+                            ticker.reset();
+                        }
+                        Session::Data => {}
+                    },
                 }
             }
             _ = meta.tick() => {
@@ -594,6 +616,12 @@ async fn track(
             }
             _ = ticker.tick() => {
                 let Some(live) = me.upgrade() else { return };
+                if std::mem::take(&mut unacked) {
+                    tracing::debug!("REST catch-up: no subscription acknowledgement seen since the authentication");
+                    if let Err(e) = live.catch_up().await {
+                        tracing::warn!(error = %e, "REST catch-up failed; polling continues");
+                    }
+                }
                 let quiet = live.private_stream_quiet();
                 if quiet != polling {
                     polling = quiet;
