@@ -338,15 +338,7 @@ impl Tracker {
         for fill in fills {
             // Journaled (and logged, once per execId) before it is published (the journal
             // ignores an execId it holds).
-            if let Err(err) =
-                exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill).await
-            {
-                self.bus.publish(Event::Health(exec_events::HealthUpdate {
-                    component: "journal".into(),
-                    ok: false,
-                    detail: Some(err.to_string()),
-                }));
-            }
+            exec_gateway::journal::journal_seen_fill(self.journal.as_ref(), &self.bus, &fill).await;
             // Published under the gate so two paths cannot interleave one fill's order.
             self.bus.publish(Event::Fill(fill));
         }

@@ -176,15 +176,8 @@ impl DryRunRouter {
         match fill {
             Some(fill) => {
                 // Journaled (and logged once) before it is published, as every router does.
-                if let Err(err) =
-                    exec_gateway::journal::record_fill_logged(self.journal.as_ref(), &fill).await
-                {
-                    self.bus.publish(Event::Health(exec_events::HealthUpdate {
-                        component: "journal".into(),
-                        ok: false,
-                        detail: Some(err.to_string()),
-                    }));
-                }
+                exec_gateway::journal::journal_seen_fill(self.journal.as_ref(), &self.bus, &fill)
+                    .await;
                 self.publish_order(&order, OrderEventKind::Filled);
                 self.bus.publish(Event::Fill(fill));
             }

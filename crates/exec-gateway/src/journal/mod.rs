@@ -415,6 +415,21 @@ pub async fn record_fill_logged(journal: &dyn Journal, fill: &Fill) -> Result<bo
     recorded
 }
 
+/// A fill a router has just seen, journaled (and logged once) through
+/// [`record_fill_logged`] before the router publishes it; a journal that cannot be written is
+/// reported as the `journal` component's health on `bus` (the router still publishes the fill:
+/// the bus must not lose it). The one place a trading router journals a fill it saw:
+/// exec-live's `Tracker` and exec-sim's `DryRunRouter` call it.
+pub async fn journal_seen_fill(journal: &dyn Journal, bus: &exec_events::EventBus, fill: &Fill) {
+    if let Err(err) = record_fill_logged(journal, fill).await {
+        bus.publish(exec_events::Event::Health(exec_events::HealthUpdate {
+            component: "journal".into(),
+            ok: false,
+            detail: Some(err.to_string()),
+        }));
+    }
+}
+
 /// A fill's one log line, with the trade tag and leg the journal holds for its orderLinkId;
 /// for a component that journals fills its own way (the paper router saves them with its
 /// account) and logs each once it is written.
