@@ -577,7 +577,8 @@ async fn trade_and_reconcile(
     })
 }
 
-/// How many REST requests the emulator has answered (`requests.total` of `/emulator/state`);
+/// How many REST requests the emulator has answered (`requests.total` of `/emulator/state`;
+/// logged by path at info);
 /// `None` if it cannot be read, which the demo does not treat as a failure.
 async fn rest_requests(emu: &Emulator) -> Option<u64> {
     let state: serde_json::Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
@@ -586,6 +587,9 @@ async fn rest_requests(emu: &Emulator) -> Option<u64> {
         .json()
         .await
         .ok()?;
+    // The same count by path, for whoever wants to know where the requests went
+    // (`bybit-exec --log-level info demo`).
+    tracing::info!(by_path = %state["requests"]["byPath"], "REST requests the exchange received, by path");
     state["requests"]["total"].as_u64()
 }
 

@@ -25,8 +25,8 @@ use bybit_sign::Credentials;
 use bybit_ws::{PrivateAuth, WsConfig, WsStream};
 use exec_events::EventBus;
 use exec_gateway::{
-    Gateway, GatewayConfig, Intent, Journal, OrderLinkId, OrderRequest, OrderRouter, Ports, Side,
-    Symbol, SystemClock,
+    Gateway, GatewayConfig, Intent, Journal, OrderLinkId, OrderRequest, OrderRouter, Side, Symbol,
+    SystemClock,
 };
 use exec_journal::SqliteJournal;
 use exec_live::{LiveConfig, LiveExchange};
@@ -130,15 +130,7 @@ async fn stack() -> Stack {
         Some(Arc::new(public)),
     ));
     exchange.start_tracking(Some(private_events)).await.unwrap();
-    let ports = Ports {
-        router: exchange.clone(),
-        positions: exchange.clone(),
-        account: exchange.clone(),
-        meta: exchange.clone(),
-        prices: exchange.clone(),
-        journal: journal.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let ports = exchange.ports(journal.clone(), Arc::new(SystemClock));
     let gateway_config = GatewayConfig::new(dec!(5000));
     let gateway = Gateway::new(ports, gateway_config, bus, None).unwrap();
     Stack {

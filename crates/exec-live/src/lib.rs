@@ -166,6 +166,24 @@ impl LiveExchange {
         }
     }
 
+    /// The gateway's ports over this exchange: it is the router, the positions, the account,
+    /// the instrument rules and the prices; the journal and the clock are the caller's.
+    pub fn ports(
+        self: &Arc<Self>,
+        journal: Arc<dyn exec_gateway::Journal>,
+        clock: Arc<dyn exec_gateway::Clock>,
+    ) -> exec_gateway::Ports {
+        exec_gateway::Ports {
+            router: self.clone(),
+            positions: self.clone(),
+            account: self.clone(),
+            meta: self.clone(),
+            prices: self.clone(),
+            journal,
+            clock,
+        }
+    }
+
     /// Loads the instruments, runs the start catch-up, subscribes the private topics and
     /// spawns the tracking task (private stream events, REST polling while it is down).
     pub async fn start_tracking(

@@ -9,7 +9,7 @@ use bybit_rest::{RestClient, RestConfig};
 use bybit_sign::Credentials;
 use bybit_ws::{BackoffConfig, PrivateAuth, WsConfig, WsStream};
 use exec_events::{ErrorLog, Event, EventBus, Fill, Received, Subscription};
-use exec_gateway::{Gateway, GatewayConfig, Journal, Ports, Symbol, SystemClock, TradePlan};
+use exec_gateway::{Gateway, GatewayConfig, Journal, Symbol, SystemClock, TradePlan};
 use exec_live::{LiveConfig, LiveExchange};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -131,15 +131,7 @@ pub(crate) async fn connect_with_rest(
         .remember_fills(&journal.fills("andre_").await.unwrap());
     let sub = bus.subscribe();
     exchange.start_tracking(Some(private_events)).await.unwrap();
-    let ports = Ports {
-        router: exchange.clone(),
-        positions: exchange.clone(),
-        account: exchange.clone(),
-        meta: exchange.clone(),
-        prices: exchange.clone(),
-        journal,
-        clock: Arc::new(SystemClock),
-    };
+    let ports = exchange.ports(journal, Arc::new(SystemClock));
     let gateway = Arc::new(Gateway::new(ports, gateway_config, bus.clone(), log).unwrap());
     Process {
         exchange,

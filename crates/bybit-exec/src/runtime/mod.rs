@@ -606,15 +606,7 @@ impl Runtime {
                         anyhow!("starting order tracking on {}: {e}", settings.rest_url)
                     })?;
                 tasks.spawn(drain(public_events, None));
-                let ports = Ports {
-                    router: exchange.clone(),
-                    positions: exchange.clone(),
-                    account: exchange.clone(),
-                    meta: exchange.clone(),
-                    prices: exchange.clone(),
-                    journal: journal.clone(),
-                    clock: clock.clone(),
-                };
+                let ports = exchange.ports(journal.clone(), clock.clone());
                 (ports, Router::Live { exchange, private })
             }
             Routing::DryRun => {
