@@ -5,9 +5,11 @@
 //!    cannot be written stops the leg (nothing is sent that was not journaled).
 //! 2. If the journal already holds an intent for this orderLinkId (an earlier call, or a
 //!    process that died between writing and sending), the order is first **looked up** by its
-//!    orderLinkId: found, it counts as placed; not found, it is sent with the same id — unless
-//!    the journal shows the exchange had it (acked, found, amended, cancelled): closed orders
-//!    age out of the exchange's lookups, and such an order is never sent again.
+//!    orderLinkId: found, it counts as placed; not found, it is sent with the same id and the
+//!    values the journal holds for it (the intent, or its last re-rounding; never values this
+//!    call computed anew) — unless the journal shows the exchange had it (acked, found,
+//!    amended, cancelled): closed orders age out of the exchange's lookups, and such an order
+//!    is never sent again.
 //! 3. A **definitive** answer (a retCode that means "refused") rejects the leg: no retry.
 //! 4. **Insufficient balance** (110004/110007/110012/110044/110045) aborts the trade: it goes
 //!    to ERROR, `execution.error` is published and a line goes to the error log; no retry
