@@ -133,10 +133,11 @@ fn dispatch() -> Result<()> {
         "cycles" => cycles::self_test().and_then(|()| cycles::check(workspace())),
         "ci" => ci(),
         "bench" => bench(),
+        "chaos" => chaos(std::env::args().skip(2).collect()),
         "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
             eprintln!(
-                "usage: cargo xtask <deps|cycles|ci|bench|testnet [--local] [--symbol SYMBOL]>"
+                "usage: cargo xtask <deps|cycles|ci|bench|chaos|testnet [--local] [--symbol SYMBOL]>"
             );
             eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md),");
             eprintln!("        then `cycles`");
@@ -146,6 +147,8 @@ fn dispatch() -> Result<()> {
             eprintln!("          --self-test: only the positive control");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, deps");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
+            eprintln!("  chaos [--runs N] [--seed S] [--verbose] [--keep]  serve on the emulator");
+            eprintln!("        under random faults and restarts, judged against the exchange");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
             eprintln!("           BYBIT_API_SECRET); --local: on the embedded emulator;");
             eprintln!("           --symbol SYMBOL: another USDT perpetual (default BTCUSDT)");
@@ -215,6 +218,19 @@ fn bench() -> Result<()> {
     let mut journal = cargo();
     journal.args(["bench", "-p", "exec-journal", "--bench", "journal"]);
     run(journal)
+}
+
+/// `cargo xtask chaos`: builds `bybit-exec` (the binary each run starts) and runs the
+/// chaos suite beside it with `args`.
+fn chaos(args: Vec<String>) -> Result<()> {
+    let mut build = cargo();
+    build.args(["build", "-q", "-p", "bybit-exec", "-p", "exec-chaos"]);
+    run(build)?;
+    let mut suite = cargo();
+    suite
+        .args(["run", "-q", "-p", "exec-chaos", "--"])
+        .args(args);
+    run(suite)
 }
 
 /// What `cargo xtask testnet` does, decided from its arguments and the key variables.
