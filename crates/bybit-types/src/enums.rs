@@ -1,6 +1,6 @@
 //! Bybit's string enumerations (REFERENCE.md §8). Each keeps unknown values as `Unknown(text)`.
 
-use crate::wire_enum;
+use crate::serde_helpers::wire_enum;
 
 wire_enum! {
     /// Product category.
