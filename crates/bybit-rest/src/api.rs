@@ -1,14 +1,15 @@
-//! The client as a trait, so its users can unit-test without HTTP: `MockBybitRest` (mockall)
-//! exists under `cfg(test)` here and with the `mock` feature for other crates. One
+//! The client as a trait, so its users can unit-test without HTTP (with a mock of their own,
+//! e.g. `mockall::mock!`; this crate's tests use `MockBybitRest`, generated under `cfg(test)`). One
 //! implementation, [`RestClient`]'s, generated from the list of signatures below; the
 //! environment's routing is the client's configuration, not another implementation.
 #![cfg_attr(
-    any(test, feature = "mock"),
+    test,
     allow(
         unreachable_pub,
         missing_debug_implementations,
+        dead_code,
         reason = "mockall's MockBybitRest is expanded through this module's macro, so the \
-                  workspace lints see its generated items"
+                  workspace lints see its generated items, most of which the one test leaves unused"
     )
 )]
 
@@ -38,8 +39,8 @@ macro_rules! bybit_rest_trait {
     ($(fn $name:ident(&self $(, $arg:ident: $ty:ident $(<$ty_arg:ident>)?)*)
         -> $ret:tt $(<$ret_arg:ident>)?;)*) => {
         /// Every typed endpoint of [`RestClient`], as an object-safe async trait: what the
-        /// live adapters hold, so their tests can put `MockBybitRest` in its place.
-        #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+        /// live adapters hold, so their tests can put a mock in its place.
+        #[cfg_attr(test, mockall::automock)]
         #[async_trait]
         pub trait BybitRest: Send + Sync {
             $(

@@ -20,6 +20,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Which Bybit environment (REFERENCE.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Environment {
     /// `https://api-testnet.bybit.com`.
     Testnet,

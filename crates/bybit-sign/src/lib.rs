@@ -1,18 +1,5 @@
-//! Bybit V5 request signing: REST (GET and POST) and WebSocket authentication.
-//!
-//! What it is: the HMAC-SHA256 signatures Bybit's V5 API checks (REFERENCE.md §2, §5), the
-//! four `X-BAPI-*` header values, and the matching verification the local emulator uses.
-//! The API is built so that the bytes signed are the bytes sent: [`Credentials::sign_post`]
-//! serializes the body itself and hands back that exact text with its signature, and
-//! [`Credentials::sign_get`] builds the query string it signs. Nothing can be changed between
-//! signing and sending without going through a constructor that signs again.
-//!
-//! What it is not: it does no I/O and reads no clock. The timestamp and `recv_window` are
-//! arguments, so callers (and tests) decide time. It knows nothing of endpoints, retries or
-//! payload types beyond "something serde can serialize".
-//!
-//! Main types: [`Credentials`] (the key pair; the secret never appears in `Debug`, errors or
-//! logs), [`SignedGet`], [`SignedPost`], [`AuthHeaders`], [`WsAuth`].
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 mod credentials;
 mod error;

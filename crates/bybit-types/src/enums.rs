@@ -1,9 +1,10 @@
 //! Bybit's string enumerations (REFERENCE.md §8). Each keeps unknown values as `Unknown(text)`.
 
-use crate::wire_enum;
+use crate::serde_helpers::wire_enum;
 
 wire_enum! {
     /// Product category.
+    #[non_exhaustive]
     pub enum Category {
         /// Spot.
         Spot = "spot",
@@ -18,6 +19,7 @@ wire_enum! {
 
 wire_enum! {
     /// Order type.
+    #[non_exhaustive]
     pub enum OrderType {
         /// Market order (executed by Bybit as an IOC limit at a protection price).
         Market = "Market",
@@ -28,6 +30,7 @@ wire_enum! {
 
 wire_enum! {
     /// Time in force.
+    #[non_exhaustive]
     pub enum TimeInForce {
         /// Good till cancelled.
         Gtc = "GTC",
@@ -44,6 +47,7 @@ wire_enum! {
 
 wire_enum! {
     /// Order status. Open: `New`, `PartiallyFilled`, `Untriggered`; the rest are closed.
+    #[non_exhaustive]
     pub enum OrderStatus {
         /// Accepted, resting.
         New = "New",
@@ -78,6 +82,7 @@ impl OrderStatus {
 
 wire_enum! {
     /// Execution type.
+    #[non_exhaustive]
     pub enum ExecType {
         /// A normal fill.
         Trade = "Trade",
@@ -106,6 +111,7 @@ wire_enum! {
 
 wire_enum! {
     /// What a stop (conditional) order is. REST often returns `""` or `UNKNOWN` for plain orders.
+    #[non_exhaustive]
     pub enum StopOrderType {
         /// Take profit.
         TakeProfit = "TakeProfit",
@@ -134,6 +140,7 @@ wire_enum! {
 
 wire_enum! {
     /// Price used to trigger conditional orders and TP/SL.
+    #[non_exhaustive]
     pub enum TriggerBy {
         /// Last traded price.
         LastPrice = "LastPrice",
@@ -158,6 +165,7 @@ wire_enum! {
 
 wire_enum! {
     /// Who created an order.
+    #[non_exhaustive]
     pub enum CreateType {
         /// The user.
         CreateByUser = "CreateByUser",
@@ -184,6 +192,7 @@ wire_enum! {
 
 wire_enum! {
     /// Why an order was cancelled.
+    #[non_exhaustive]
     pub enum CancelType {
         /// The user (or a cancel that lost a race with a fill).
         CancelByUser = "CancelByUser",
@@ -214,6 +223,7 @@ wire_enum! {
 
 wire_enum! {
     /// Position status.
+    #[non_exhaustive]
     pub enum PositionStatus {
         /// Normal.
         Normal = "Normal",
@@ -226,6 +236,7 @@ wire_enum! {
 
 wire_enum! {
     /// Instrument trading status.
+    #[non_exhaustive]
     pub enum InstrumentStatus {
         /// Not yet trading.
         PreLaunch = "PreLaunch",
@@ -240,6 +251,7 @@ wire_enum! {
 
 wire_enum! {
     /// Contract type.
+    #[non_exhaustive]
     pub enum ContractType {
         /// USDT/USDC perpetual.
         LinearPerpetual = "LinearPerpetual",
@@ -254,6 +266,7 @@ wire_enum! {
 
 wire_enum! {
     /// Account type.
+    #[non_exhaustive]
     pub enum AccountType {
         /// Unified trading account.
         Unified = "UNIFIED",
@@ -282,6 +295,7 @@ wire_enum! {
 
 wire_enum! {
     /// Self-match prevention mode.
+    #[non_exhaustive]
     pub enum SmpType {
         /// No self-match prevention (Bybit's default). Named as Bybit spells it, like every
         /// variant here; always written `SmpType::None`, so it is not mistaken for `Option`'s.
@@ -297,6 +311,7 @@ wire_enum! {
 
 wire_enum! {
     /// How `slippageTolerance` is expressed on a market order.
+    #[non_exhaustive]
     pub enum SlippageToleranceType {
         /// A number of ticks.
         TickSize = "TickSize",
@@ -309,6 +324,7 @@ wire_enum! {
 
 wire_enum! {
     /// Account-wide margin mode (unified accounts).
+    #[non_exhaustive]
     pub enum MarginMode {
         /// Isolated margin.
         IsolatedMargin = "ISOLATED_MARGIN",
@@ -321,6 +337,7 @@ wire_enum! {
 
 wire_enum! {
     /// Which kinds of order a query or cancel-all covers.
+    #[non_exhaustive]
     pub enum OrderFilter {
         /// Active plain orders.
         Order = "Order",

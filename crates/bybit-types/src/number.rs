@@ -24,6 +24,7 @@ pub const MAX_FRACTION_DIGITS: usize = 28;
 
 /// Why a text is not a strict decimal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecimalError {
     /// The text is empty.
     Empty,

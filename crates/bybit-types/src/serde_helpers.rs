@@ -278,8 +278,8 @@ pub mod opt_enum {
 }
 
 /// Declares a wire enum with an `Unknown(String)` variant, its [`WireEnum`] impl, `Display`,
-/// `FromStr` (infallible) and serde impls.
-#[macro_export]
+/// `FromStr` (infallible) and serde impls. Crate-private: the enums are the API, not the
+/// macro that declares them.
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
@@ -351,6 +351,7 @@ macro_rules! wire_enum {
         }
     };
 }
+pub(crate) use wire_enum;
 
 /// Deserializes `null` as the type's default (some replies send `null` where they mean `{}`).
 pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>

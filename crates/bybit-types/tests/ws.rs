@@ -189,6 +189,7 @@ fn frames_are_classified_by_topic_and_op() {
         WsMessage::Position(_) => "position",
         WsMessage::Wallet(_) => "wallet",
         WsMessage::Other(_) => "other",
+        _ => "a kind this test does not know",
     };
     let private = |topic: &str| format!(r#"{{"topic":"{topic}","creationTime":1,"data":[]}}"#);
     assert_eq!(kind(&private("order")), "order");

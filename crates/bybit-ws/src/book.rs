@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 /// Why a book stopped being trustworthy; the stream resubscribes the topic for a fresh
 /// snapshot when it sees one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BookError {
     /// A delta arrived before any snapshot (or after the book was invalidated).
     DeltaBeforeSnapshot,

@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Why private authentication failed, as far as Bybit's reply tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthFailure {
     /// The API key is unknown: fix the configuration; retrying will not help.
     BadKey,

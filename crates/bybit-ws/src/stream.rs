@@ -18,6 +18,7 @@ pub const LINEAR_BOOK_DEPTHS: [u32; 4] = [1, 50, 200, 1000];
 
 /// The private topics this crate types (the all-in-one forms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PrivateTopic {
     /// `order`.
     Order,

@@ -5,7 +5,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bybit_rest::{ErrorContext, MockBybitRest, RestError};
+use bybit_rest::{
+    AmendOrder, BatchItem, BybitRest, CancelAll, CancelOrder, CancelOutcome, Change, ErrorContext,
+    Executions, FeeRates, NewOrder, OpenOrders, OrderHistory, Positions, RestError, TradingStop,
+};
+use bybit_types::rest::account::{AccountInfo, UserSettingConfig, WalletBalance};
+use bybit_types::rest::execution::ExecutionList;
+use bybit_types::rest::market::{InstrumentInfo, PriceLimit, ServerTime, TickerList};
+use bybit_types::rest::order::{CancelAllResult, Order, OrderAck, OrderList};
+use bybit_types::rest::position::PositionList;
+use bybit_types::{AccountType, Category, OrderLinkId, Symbol};
 use exec_events::EventBus;
 use exec_gateway::{Journal, MemoryJournal, OrderRequest, OrderRouter, Outcome, PortError, Side};
 use exec_live::{LiveConfig, LiveExchange};
@@ -41,9 +50,44 @@ fn tp(qty: Decimal) -> OrderRequest {
     }
 }
 
+// The client's trait mocked here, in the test that needs it: a mock is not part of
+// bybit-rest's published API. Only `instruments` and `create_order` are expected below; the
+// rest are declared because a mock implements the whole trait.
+mockall::mock! {
+    Rest {}
+
+    #[async_trait::async_trait]
+    impl BybitRest for Rest {
+        async fn server_time(&self) -> Result<ServerTime, RestError>;
+        async fn instruments(&self, category: Category) -> Result<Vec<InstrumentInfo>, RestError>;
+        async fn tickers(&self, category: Category, symbol: Option<Symbol>) -> Result<TickerList, RestError>;
+        async fn create_order(&self, order: NewOrder) -> Result<OrderAck, RestError>;
+        async fn amend_order(&self, amend: AmendOrder) -> Result<OrderAck, RestError>;
+        async fn cancel_order(&self, cancel: CancelOrder) -> Result<CancelOutcome, RestError>;
+        async fn cancel_all(&self, scope: CancelAll) -> Result<CancelAllResult, RestError>;
+        async fn create_batch(&self, orders: Vec<NewOrder>) -> Result<Vec<BatchItem>, RestError>;
+        async fn amend_batch(&self, amends: Vec<AmendOrder>) -> Result<Vec<BatchItem>, RestError>;
+        async fn cancel_batch(&self, cancels: Vec<CancelOrder>) -> Result<Vec<BatchItem>, RestError>;
+        async fn open_orders(&self, query: OpenOrders) -> Result<OrderList, RestError>;
+        async fn order_by_link_id(&self, symbol: Symbol, link: OrderLinkId) -> Result<Option<Order>, RestError>;
+        async fn order_history(&self, query: OrderHistory) -> Result<OrderList, RestError>;
+        async fn executions(&self, query: Executions) -> Result<ExecutionList, RestError>;
+        async fn positions(&self, query: Positions) -> Result<PositionList, RestError>;
+        async fn set_leverage(&self, symbol: Symbol, buy: Decimal, sell: Decimal) -> Result<Change, RestError>;
+        async fn switch_isolated(&self, symbol: Symbol, isolated: bool, buy: Decimal, sell: Decimal) -> Result<(), RestError>;
+        async fn trading_stop(&self, stop: TradingStop) -> Result<Change, RestError>;
+        async fn wallet_balance(&self, account_type: AccountType, coins: Option<String>) -> Result<WalletBalance, RestError>;
+        async fn account_info(&self) -> Result<AccountInfo, RestError>;
+        async fn fee_rates(&self, category: Category, symbol: Option<Symbol>) -> Result<FeeRates, RestError>;
+        async fn price_limit(&self, category: Category, symbol: Symbol) -> Result<PriceLimit, RestError>;
+        async fn user_setting_config(&self) -> Result<UserSettingConfig, RestError>;
+        async fn set_limit_px_action(&self, category: Category, modify_enable: bool) -> Result<(), RestError>;
+    }
+}
+
 /// A client whose every create is refused with `code`; counts the creates.
-fn client(code: i64) -> (MockBybitRest, Arc<AtomicUsize>) {
-    let mut mock = MockBybitRest::new();
+fn client(code: i64) -> (MockRest, Arc<AtomicUsize>) {
+    let mut mock = MockRest::new();
     mock.expect_instruments()
         .returning(|_| Ok(sim_engine::defaults::instruments()));
     let sent = Arc::new(AtomicUsize::new(0));

@@ -587,3 +587,14 @@ fn an_order_link_id_stays_taken_after_its_order_ages_out() {
         110072,
     );
 }
+
+/// An order type the engine does not trade (`Unknown`, or one a later bybit-types adds) is
+/// refused as Bybit refuses a bad parameter, never read as a market or limit order.
+#[test]
+fn an_order_type_the_engine_does_not_trade_is_10001() {
+    let mut e = engine();
+    let mut order = NewOrder::limit("BTCUSDT", WireSide::Buy, dec!(0.001), dec!(90000));
+    order.order_type = bybit_types::OrderType::Unknown("Iceberg".to_owned());
+    let r = assert_rejected(e.create_order(T0, &order), codes::PARAMS);
+    assert_eq!(r.ret_msg, "params error: orderType invalid: Iceberg");
+}

@@ -24,6 +24,7 @@ use public::{OrderbookMessage, TickerMessage, TradeMessage};
 /// kept as [`WsMessage::Other`] so a stream can log it and go on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WsMessage {
     /// A reply to auth, subscribe, ping or an `order.*` operation.
     Op(OpReply),

@@ -43,9 +43,11 @@ impl Engine {
         let is_market = match &req.order_type {
             OrderType::Market => true,
             OrderType::Limit => false,
-            OrderType::Unknown(other) => {
+            // `Unknown` and any type a later bybit-types adds: the emulator trades only these two.
+            other => {
                 return Err(Reject::params(format!(
-                    "params error: orderType invalid: {other}"
+                    "params error: orderType invalid: {}",
+                    other.as_str()
                 )))
             }
         };
