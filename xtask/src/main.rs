@@ -145,7 +145,7 @@ fn dispatch() -> Result<()> {
                 "  cycles  no import cycle between the files of any crate (xtask/src/cycles.rs);"
             );
             eprintln!("          --self-test: only the positive control");
-            eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, deps");
+            eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, chaos, deps");
             eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
             eprintln!("  chaos [--runs N] [--seed S] [--verbose] [--keep]  serve on the emulator");
             eprintln!("        under random faults and restarts, judged against the exchange");
@@ -197,6 +197,7 @@ fn ci() -> Result<()> {
     test.args(["test", "--workspace"]);
     run(test)?;
     testnet(vec!["--local".to_owned()], Handoff::Wait)?;
+    chaos(["--runs", "4", "--seed", "1"].map(str::to_owned).to_vec())?;
     check_deps()
 }
 

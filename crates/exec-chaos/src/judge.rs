@@ -22,7 +22,7 @@ pub(crate) struct Allowances {
     /// Faults that can each fail one request (and so cost one more create).
     pub(crate) request_faults: u64,
     /// Faults after which a create may rightly meet an order the exchange already has
-    /// (110072): a lost response, an exchange restart that forgot closed orders.
+    /// (110072): an exchange restart that forgot closed orders.
     pub(crate) duplicate_faults: u64,
     /// Rate-limit pressure can refuse any number of requests.
     pub(crate) pressure: bool,
