@@ -739,18 +739,20 @@ fn render(r: &Report<'_>) -> String {
         r.load_before
     );
     let _ = writeln!(out, "| load average after | {} |\n", r.load_after);
-    let busy = r
-        .load_before
-        .split_whitespace()
-        .next()
-        .and_then(|l| l.parse::<f64>().ok())
-        .is_some_and(|l| l > 0.5);
+    let one_minute = |load: &str| {
+        load.split_whitespace()
+            .next()
+            .and_then(|l| l.parse::<f64>().ok())
+    };
+    let busy = [r.load_before, r.load_after]
+        .iter()
+        .any(|l| one_minute(l).is_some_and(|l| l > 0.5));
     if busy {
         let _ = writeln!(
             out,
-            "**Measured under load**: the machine was busy before the run (1-minute load \
-             above 0.5), so every figure is noisy; ratios (both sides measured together) hold \
-             better than absolute figures. Re-run on a quiet machine for the record.\n"
+            "**Measured under load**: the machine was busy before or after the run (1-minute \
+             load above 0.5), so every figure is noisy; ratios (both sides measured together) \
+             hold better than absolute figures. Re-run on a quiet machine for the record.\n"
         );
     }
     let _ = writeln!(
