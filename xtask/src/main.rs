@@ -12,8 +12,8 @@
 //!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
 //! - `cycles`: no import cycle between the files of any crate (how: `cycles.rs`); run by
 //!   `deps` too, and with `--self-test` only its positive control.
-//! - `bench`: the benchmarks: emulator order creates per second (a target), then the
-//!   journal's figures (intents/s, `execute_entry` latency next to its floor).
+//! - `bench [--quick]`: every benchmark in one run, each row beside its floor or peer, as a
+//!   Markdown report in `docs/bench/<date>.md` with the machine it ran on (how: `bench.rs`).
 //! - `testnet [--local]`: the SPEC §9 suite (the `exec-suite` binary) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
@@ -23,6 +23,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
 mod cycles;
 
 /// Crates that must stay pure: no I/O runtime, no network client.
@@ -132,7 +133,7 @@ fn dispatch() -> Result<()> {
         }
         "cycles" => cycles::self_test().and_then(|()| cycles::check(workspace())),
         "ci" => ci(),
-        "bench" => bench(),
+        "bench" => bench::bench(&std::env::args().skip(2).collect::<Vec<_>>()),
         "chaos" => chaos(std::env::args().skip(2).collect()),
         "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
@@ -146,7 +147,7 @@ fn dispatch() -> Result<()> {
             );
             eprintln!("          --self-test: only the positive control");
             eprintln!("  ci    fmt check, clippy -D warnings, tests, testnet --local, chaos, deps");
-            eprintln!("  bench benchmarks with targets (emulator: >= 5,000 order creates/s)");
+            eprintln!("  bench [--quick]  every benchmark, one report in docs/bench/<date>.md");
             eprintln!("  chaos [--runs N] [--seed S] [--verbose] [--keep]  serve on the emulator");
             eprintln!("        under random faults and restarts, judged against the exchange");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
@@ -199,26 +200,6 @@ fn ci() -> Result<()> {
     testnet(vec!["--local".to_owned()], Handoff::Wait)?;
     chaos(["--runs", "4", "--seed", "1"].map(str::to_owned).to_vec())?;
     check_deps()
-}
-
-fn bench() -> Result<()> {
-    let mut order_rate = cargo();
-    order_rate.args([
-        "bench",
-        "-p",
-        "bybit-emulator",
-        "--bench",
-        "order_rate",
-        "--",
-        "5",
-        "32",
-    ]);
-    run(order_rate)?;
-    // Figures, no target: journal intents/s (1 and 32 writers) and execute_entry -> filled
-    // p50/p99 on the emulator next to its floor (one journal write + one create round trip).
-    let mut journal = cargo();
-    journal.args(["bench", "-p", "exec-journal", "--bench", "journal"]);
-    run(journal)
 }
 
 /// `cargo xtask chaos`: builds `bybit-exec` (the binary each run starts) and runs the

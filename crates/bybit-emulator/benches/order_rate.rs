@@ -18,6 +18,13 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
 }
 
+/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
+/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
+fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
+    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
+    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
@@ -94,5 +101,12 @@ async fn main() {
     let rate = f64::from(u32::try_from(ok).unwrap_or(u32::MAX)) / elapsed;
     println!("order creates: {ok} ok, {bad} failed in {elapsed:.2} s with {clients} clients");
     println!("sustained rate: {rate:.0} creates/s (target >= 5000)");
+    row(
+        &format!("emulator creates/s ({clients} clients, {seconds} s)"),
+        rate,
+        None,
+        "/s",
+        "ours>=5000",
+    );
     emulator.stop().await;
 }

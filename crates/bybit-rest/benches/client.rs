@@ -9,8 +9,9 @@
 //!    `reqwest` POST of the same bytes (signed, same server, same connection pool settings),
 //!    interleaved so both see the same machine load. Target: at most 1.3x.
 //!
-//! Run: `cargo bench -p bybit-rest` (optionally `-- <round trips>`). Not a test: it asserts
-//! nothing, it prints figures.
+//! Run: `cargo bench -p bybit-rest` (optionally `-- <round trips>`; `BENCH_EMULATOR_URL`
+//! points it at a running emulator with key `bench-key`, secret `bench-secret` and no rate
+//! limits, as `cargo xtask bench` does). Not a test: it asserts nothing, it prints figures.
 //!
 //! Figures (release, 2 shared cores, `cargo bench -p bybit-rest -- 300`, ns per op, each line
 //! one run with ours and the floors side by side):
@@ -180,6 +181,20 @@ fn bench_prepare(rules: &InstrumentRules) {
         ours / floor,
         ours / strict
     );
+    row(
+        "order prepare vs bare HMAC-SHA256 + hex of the same bytes",
+        ours,
+        Some(floor),
+        "ns",
+        "ratio<=2",
+    );
+}
+
+/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
+/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
+fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
+    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
+    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
 }
 
 /// The `per_mille`-th value of a sorted sample (500 = median).
@@ -187,8 +202,8 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
     sorted[(sorted.len() - 1) * per_mille / 1000]
 }
 
-async fn bench_round_trip(emulator: &Emulator, count: usize) {
-    let mut config = RestConfig::with_base_url(emulator.http_url())
+async fn bench_round_trip(base_url: &str, count: usize) {
+    let mut config = RestConfig::with_base_url(base_url)
         .credentials(Credentials::new(KEY, SECRET).expect("credentials"));
     config.limits = LimitConfig {
         enabled: false,
@@ -201,7 +216,7 @@ async fn bench_round_trip(emulator: &Emulator, count: usize) {
         .tcp_nodelay(true)
         .build()
         .expect("http");
-    let url = format!("{}/v5/order/create", emulator.http_url());
+    let url = format!("{base_url}/v5/order/create");
     // An IOC buy far below the market: accepted, never fills, never rests, so the engine's
     // state does not grow during the run.
     let order = || {
@@ -259,6 +274,13 @@ async fn bench_round_trip(emulator: &Emulator, count: usize) {
             b.as_secs_f64() * 1e6,
             a.as_secs_f64() / b.as_secs_f64()
         );
+        row(
+            &format!("create round trip {name} vs bare POST of the same bytes"),
+            a.as_secs_f64() * 1e6,
+            Some(b.as_secs_f64() * 1e6),
+            "µs",
+            "ratio<=1.3",
+        );
     }
     println!("({count} round trips each, interleaved)");
 }
@@ -275,14 +297,29 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut config =
-            EmulatorConfig::with_defaults(KEY, SECRET, Decimal::from(1_000_000_000_i64), 1);
-        config.rate_limits = false;
-        let emulator = Emulator::start("127.0.0.1:0", config)
-            .await
-            .expect("emulator");
-        let public =
-            RestClient::new(RestConfig::with_base_url(emulator.http_url())).expect("client");
+        // `cargo xtask bench` passes the emulator binary it started (with this key and secret,
+        // no rate limits), so pybit's round trips hit the same server; alone, the bench starts
+        // one in-process with the same settings.
+        let external = std::env::var("BENCH_EMULATOR_URL").ok();
+        let emulator = match &external {
+            Some(_) => None,
+            None => {
+                let mut config =
+                    EmulatorConfig::with_defaults(KEY, SECRET, Decimal::from(1_000_000_000_i64), 1);
+                config.rate_limits = false;
+                Some(
+                    Emulator::start("127.0.0.1:0", config)
+                        .await
+                        .expect("emulator"),
+                )
+            }
+        };
+        let base_url = match (&external, &emulator) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, Some(emulator)) => emulator.http_url(),
+            (None, None) => unreachable!("one of the two is set"),
+        };
+        let public = RestClient::new(RestConfig::with_base_url(&base_url)).expect("client");
         let instruments = public
             .instruments(Category::Linear)
             .await
@@ -293,7 +330,9 @@ fn main() {
             .expect("BTCUSDT");
         let rules = InstrumentRules::try_from(btc).expect("rules");
         bench_prepare(&rules);
-        bench_round_trip(&emulator, count).await;
-        emulator.stop().await;
+        bench_round_trip(&base_url, count).await;
+        if let Some(emulator) = emulator {
+            emulator.stop().await;
+        }
     });
 }

@@ -75,6 +75,60 @@ impl std::error::Error for DecimalError {}
 /// assert_eq!(parse_decimal(""), Err(DecimalError::Empty));
 /// ```
 pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
+    // Nearly every price and size on the wire is short: one pass with a u64 reads it; anything
+    // else (an error, or more than 19 digits) takes the checked path, which alone says why.
+    match parse_short(text.as_bytes()) {
+        Some(value) => Ok(value),
+        None => parse_checked(text),
+    }
+}
+
+/// [`parse_decimal`] for text of at most 19 digits (`10^19 − 1 < 2^64`, so a `u64` holds the
+/// mantissa without a check per digit); `None` for anything else, valid or not, which
+/// [`parse_checked`] then reads. Gives the same `Decimal`, scale and sign included, as
+/// [`parse_checked`] for every text it accepts (a property test compares the two).
+fn parse_short(text: &[u8]) -> Option<Decimal> {
+    let (negative, body) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if body.is_empty() || body.len() > 20 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut dot: Option<usize> = None;
+    for (i, &b) in body.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit < 10 {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if b == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let digits = body.len() - usize::from(dot.is_some());
+    let scale = match dot {
+        // A digit on each side of the point.
+        Some(i) if i == 0 || i + 1 == body.len() => return None,
+        Some(i) => body.len() - i - 1,
+        None => 0,
+    };
+    if digits > 19 {
+        return None;
+    }
+    let scale = u32::try_from(scale).ok()?;
+    let lo = u32::try_from(mantissa & 0xFFFF_FFFF).ok()?;
+    let mid = u32::try_from(mantissa >> 32).ok()?;
+    // Like the checked path, the sign is set afterwards, so "-0" stays a negative zero
+    // (`from_parts` would drop the sign of a zero).
+    let mut value = Decimal::from_parts(lo, mid, 0, false, scale);
+    value.set_sign_negative(negative);
+    Some(value)
+}
+
+/// The checked reading behind [`parse_decimal`]: any length, and the reason for a refusal.
+fn parse_checked(text: &str) -> Result<Decimal, DecimalError> {
     if text.is_empty() {
         return Err(DecimalError::Empty);
     }
@@ -113,8 +167,13 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
 /// [`parse_decimal`], plus an exponent form (`"1E-8"`, `"-2.5e3"`) for numbers the exchange
 /// writes. The exponent form is `<strict decimal>[eE][+-]?[0-9]+` and must be held exactly.
 pub fn parse_exchange_decimal(text: &str) -> Result<Decimal, DecimalError> {
+    // The plain form first: it is what the exchange writes, and a text with an exponent is
+    // refused by the fast path (an `e` is not a digit), so this costs one extra pass only there.
+    if let Some(value) = parse_short(text.as_bytes()) {
+        return Ok(value);
+    }
     let Some(e) = text.bytes().position(|b| b == b'e' || b == b'E') else {
-        return parse_decimal(text);
+        return parse_checked(text);
     };
     let mantissa = parse_decimal(&text[..e])?;
     let exponent = &text[e + 1..];
@@ -138,5 +197,86 @@ pub fn parse_exchange_decimal(text: &str) -> Result<Decimal, DecimalError> {
             value = value.checked_mul(10).ok_or(DecimalError::OutOfRange)?;
         }
         Decimal::try_from_i128_with_scale(value, 0).map_err(|_| DecimalError::OutOfRange)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn same(text: &str) -> Result<(), TestCaseError> {
+        if let Some(fast) = parse_short(text.as_bytes()) {
+            let checked = parse_checked(text);
+            prop_assert_eq!(Ok(fast), checked, "{}", text);
+            let checked = checked.unwrap_or_default();
+            // `==` on Decimal ignores scale and the sign of zero; the parts do not.
+            prop_assert_eq!(fast.serialize(), checked.serialize(), "{}", text);
+            prop_assert_eq!(fast.to_string(), checked.to_string(), "{}", text);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_short_path_reads_the_edges_as_the_checked_one() {
+        for text in [
+            "0",
+            "-0",
+            "0.0",
+            "-0.00",
+            "007",
+            "1.50",
+            "9999999999999999999",
+            "18446744073709551615",
+            "1.8446744073709551615",
+            "0.0000000000000000001",
+            "-999999999.9999999999",
+            "12345678901234567890",
+        ] {
+            same(text).unwrap();
+        }
+        assert_eq!(
+            parse_short(b"9999999999999999999").map(|d| d.to_string()),
+            Some("9999999999999999999".to_owned())
+        );
+        // 20 digits: the checked path's.
+        assert_eq!(parse_short(b"12345678901234567890"), None);
+        for refused in [
+            "", "-", ".", "1.", ".5", "1..2", "1.2.3", "+1", "1e3", " 1", "1_0", "--1",
+        ] {
+            assert_eq!(parse_short(refused.as_bytes()), None, "{refused}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_short_path_agrees_with_the_checked_one(
+            text in "-?[0-9]{0,21}(\\.[0-9]{0,21})?",
+        ) {
+            same(&text)?;
+        }
+
+        #[test]
+        fn the_short_path_agrees_on_any_text(text in "[-+.0-9eE_ ]{0,24}") {
+            same(&text)?;
+        }
+
+        #[test]
+        fn plain_text_of_19_digits_takes_the_short_path(
+            negative in any::<bool>(),
+            mantissa in 0u64..=9_999_999_999_999_999_999,
+            scale in 0usize..=18,
+        ) {
+            let digits = format!("{mantissa:019}");
+            let text = format!(
+                "{}{}.{}",
+                if negative { "-" } else { "" },
+                &digits[..19 - scale.max(1)],
+                &digits[19 - scale.max(1)..]
+            );
+            prop_assert!(parse_short(text.as_bytes()).is_some(), "{}", text);
+            same(&text)?;
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! A local order book per symbol from `orderbook.{depth}.{symbol}` snapshots and deltas, with
 //! the continuity checks that decide when it can no longer be trusted (REFERENCE.md §6.2).
 
+use std::cmp::Ordering;
 use std::fmt;
 
 use bybit_types::ws::public::{Level, OrderbookMessage};
@@ -60,8 +61,8 @@ pub enum Applied {
 pub struct OrderBook {
     symbol: String,
     depth: usize,
-    bids: Vec<Level>,
-    asks: Vec<Level>,
+    bids: Side,
+    asks: Side,
     update_id: i64,
     seq: Option<i64>,
     ts: i64,
@@ -74,8 +75,8 @@ impl OrderBook {
         OrderBook {
             symbol: symbol.into(),
             depth: depth.max(1),
-            bids: Vec::with_capacity(depth.min(1000)),
-            asks: Vec::with_capacity(depth.min(1000)),
+            bids: Side::new(true, depth.min(1000)),
+            asks: Side::new(false, depth.min(1000)),
             update_id: 0,
             seq: None,
             ts: 0,
@@ -89,14 +90,8 @@ impl OrderBook {
     pub fn apply(&mut self, message: &OrderbookMessage) -> Result<Applied, BookError> {
         let data = &message.data;
         if message.is_snapshot() || data.update_id == 1 {
-            self.bids.clear();
-            self.asks.clear();
-            for &(price, size) in &data.bids {
-                set_level(&mut self.bids, price, size, true);
-            }
-            for &(price, size) in &data.asks {
-                set_level(&mut self.asks, price, size, false);
-            }
+            self.bids.replace(&data.bids);
+            self.asks.replace(&data.asks);
             self.bids.truncate(self.depth);
             self.asks.truncate(self.depth);
             self.finish(message);
@@ -114,10 +109,10 @@ impl OrderBook {
             });
         }
         for &(price, size) in &data.bids {
-            set_level(&mut self.bids, price, size, true);
+            self.bids.set(price, size);
         }
         for &(price, size) in &data.asks {
-            set_level(&mut self.asks, price, size, false);
+            self.asks.set(price, size);
         }
         self.bids.truncate(self.depth);
         self.asks.truncate(self.depth);
@@ -133,7 +128,9 @@ impl OrderBook {
     }
 
     fn check_crossed(&mut self) -> Result<(), BookError> {
-        if let (Some(&(bid, _)), Some(&(ask, _))) = (self.bids.first(), self.asks.first()) {
+        if let (Some(&(bid, _)), Some(&(ask, _))) =
+            (self.bids.levels.first(), self.asks.levels.first())
+        {
             if bid >= ask {
                 self.invalidate();
                 return Err(BookError::Crossed { bid, ask });
@@ -181,12 +178,12 @@ impl OrderBook {
 
     /// The best bid `(price, size)`.
     pub fn best_bid(&self) -> Option<Level> {
-        self.bids.first().copied()
+        self.bids.levels.first().copied()
     }
 
     /// The best ask `(price, size)`.
     pub fn best_ask(&self) -> Option<Level> {
-        self.asks.first().copied()
+        self.asks.levels.first().copied()
     }
 
     /// The mid price, `(bid + ask) / 2`.
@@ -205,30 +202,179 @@ impl OrderBook {
 
     /// The best `n` bids, high to low (fewer if the book is thinner).
     pub fn bids(&self, n: usize) -> &[Level] {
-        &self.bids[..n.min(self.bids.len())]
+        &self.bids.levels[..n.min(self.bids.levels.len())]
     }
 
     /// The best `n` asks, low to high.
     pub fn asks(&self, n: usize) -> &[Level] {
-        &self.asks[..n.min(self.asks.len())]
+        &self.asks.levels[..n.min(self.asks.levels.len())]
     }
 }
 
-/// Sets one level of a side kept sorted (bids high to low, asks low to high): size zero
-/// removes it (an absent level is not an error), another size inserts or replaces it.
-fn set_level(side: &mut Vec<Level>, price: Decimal, size: Decimal, bids: bool) {
-    let found = side.binary_search_by(|(p, _)| if bids { price.cmp(p) } else { p.cmp(&price) });
-    match (found, size.is_zero()) {
-        (Ok(i), true) => {
-            side.remove(i);
+/// Compares two prices. A book's prices are positive and written with one scale, where the
+/// order is the order of the mantissas: two integer compares instead of `Decimal`'s general
+/// one (which checks for zeros and signs and rescales), which was most of the time an apply
+/// took. Any other pair takes the general comparison.
+#[inline]
+fn cmp_price(a: &Decimal, b: &Decimal) -> Ordering {
+    if a.scale() == b.scale() && a.is_sign_positive() && b.is_sign_positive() {
+        a.mantissa().cmp(&b.mantissa())
+    } else {
+        a.cmp(b)
+    }
+}
+
+/// How a side's searches compare prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// The side is empty since its last clear; the first level inserted decides.
+    Undecided,
+    /// Every price on the side is positive, has this scale and a mantissa below 2^64; `keys`
+    /// holds the mantissas, so a search compares `u64`s.
+    Scale(u32),
+    /// Some price was not like that (another scale, say): searches compare the prices, and
+    /// `keys` stays empty until the side is cleared.
+    Prices,
+}
+
+/// One side of a book: its levels in book order (bids high to low, asks low to high) and,
+/// while every price has one scale, each price's mantissa in a parallel vector. Comparing
+/// `Decimal`s was most of the time an apply took (a profile of the captured XRPUSDT stream);
+/// a book's prices are written with one scale, where the mantissas' order is the prices'.
+#[derive(Debug, Clone)]
+struct Side {
+    bids: bool,
+    levels: Vec<Level>,
+    keys: Vec<u64>,
+    mode: Keys,
+}
+
+/// Two sides are equal when their levels are: the keys are a cache of them.
+impl PartialEq for Side {
+    fn eq(&self, other: &Side) -> bool {
+        self.bids == other.bids && self.levels == other.levels
+    }
+}
+
+impl Eq for Side {}
+
+impl Side {
+    fn new(bids: bool, capacity: usize) -> Side {
+        Side {
+            bids,
+            levels: Vec::with_capacity(capacity),
+            keys: Vec::with_capacity(capacity),
+            mode: Keys::Undecided,
         }
-        (Ok(i), false) => {
-            if let Some(level) = side.get_mut(i) {
-                level.1 = size;
+    }
+
+    fn clear(&mut self) {
+        self.levels.clear();
+        self.keys.clear();
+        self.mode = Keys::Undecided;
+    }
+
+    fn truncate(&mut self, depth: usize) {
+        self.levels.truncate(depth);
+        self.keys.truncate(depth);
+    }
+
+    /// The key of `price` on a side keyed at `scale`, if it can have one.
+    fn key(price: &Decimal, scale: u32) -> Option<u64> {
+        if price.scale() == scale && price.is_sign_positive() {
+            u64::try_from(price.mantissa()).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Where `price` is, or would go.
+    fn find(&self, price: &Decimal) -> Result<usize, usize> {
+        if let Keys::Scale(scale) = self.mode {
+            if let Some(key) = Side::key(price, scale) {
+                return if self.bids {
+                    self.keys.binary_search_by(|k| key.cmp(k))
+                } else {
+                    self.keys.binary_search(&key)
+                };
             }
         }
-        (Err(_), true) => {}
-        (Err(i), false) => side.insert(i, (price, size)),
+        // Less: the level comes before `price` on this side.
+        self.levels.binary_search_by(|(p, _)| {
+            if self.bids {
+                cmp_price(price, p)
+            } else {
+                cmp_price(p, price)
+            }
+        })
+    }
+
+    /// Inserts a level known to be absent at `i`, keeping the keys true.
+    fn insert(&mut self, i: usize, price: Decimal, size: Decimal) {
+        match self.mode {
+            Keys::Undecided => match Side::key(&price, price.scale()) {
+                Some(key) if self.levels.is_empty() => {
+                    self.mode = Keys::Scale(price.scale());
+                    self.keys.push(key);
+                }
+                _ => self.mode = Keys::Prices,
+            },
+            Keys::Scale(scale) => match Side::key(&price, scale) {
+                Some(key) => self.keys.insert(i, key),
+                None => {
+                    self.mode = Keys::Prices;
+                    self.keys.clear();
+                }
+            },
+            Keys::Prices => {}
+        }
+        self.levels.insert(i, (price, size));
+    }
+
+    /// Sets one level: size zero removes it (an absent level is not an error), another size
+    /// inserts or replaces it.
+    fn set(&mut self, price: Decimal, size: Decimal) {
+        match (self.find(&price), size.is_zero()) {
+            (Ok(i), true) => {
+                self.levels.remove(i);
+                if matches!(self.mode, Keys::Scale(_)) {
+                    self.keys.remove(i);
+                }
+            }
+            (Ok(i), false) => {
+                if let Some(level) = self.levels.get_mut(i) {
+                    level.1 = size;
+                }
+            }
+            (Err(_), true) => {}
+            (Err(i), false) => self.insert(i, price, size),
+        }
+    }
+
+    /// Replaces the side with a snapshot's levels. A snapshot comes sorted, so its levels are
+    /// appended as they are, one comparison each to check the order; a level out of order (or
+    /// a repeated price) sends the rest through [`Side::set`].
+    fn replace(&mut self, levels: &[Level]) {
+        self.clear();
+        for (i, &(price, size)) in levels.iter().enumerate() {
+            let in_order = self.levels.last().is_none_or(|(last, _)| {
+                let order = cmp_price(last, &price);
+                if self.bids {
+                    order == Ordering::Greater
+                } else {
+                    order == Ordering::Less
+                }
+            });
+            if !in_order {
+                for &(price, size) in levels.get(i..).unwrap_or_default() {
+                    self.set(price, size);
+                }
+                return;
+            }
+            if !size.is_zero() {
+                self.insert(self.levels.len(), price, size);
+            }
+        }
     }
 }
 
@@ -310,6 +456,94 @@ mod tests {
                 ask: dec!(51)
             })
         );
+    }
+
+    mod props {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+        use rust_decimal::Decimal;
+
+        use super::super::*;
+
+        /// A price from a small grid, written with one of three scales (so equal prices can
+        /// come with different scales, the case the fast comparison hands to `Decimal`'s).
+        fn price() -> impl Strategy<Value = Decimal> {
+            (1i64..40, 0u32..3).prop_map(|(ticks, extra)| {
+                let mut p = Decimal::new(ticks * 5, 1);
+                p.rescale(1 + extra);
+                p
+            })
+        }
+
+        fn level() -> impl Strategy<Value = (Decimal, Decimal)> {
+            (price(), prop_oneof![Just(0i64), 1i64..5]).prop_map(|(p, s)| (p, Decimal::from(s)))
+        }
+
+        fn reference_apply(side: &mut BTreeMap<Decimal, Decimal>, levels: &[(Decimal, Decimal)]) {
+            for &(p, s) in levels {
+                if s.is_zero() {
+                    side.remove(&p);
+                } else {
+                    side.insert(p, s);
+                }
+            }
+        }
+
+        proptest! {
+            // Snapshot (sorted or not, repeated prices, zero sizes) then deltas: each side
+            // holds what a price → size map holds, in order, whatever the scales.
+            #[test]
+            fn sides_match_a_map_of_the_same_levels(
+                snapshot in proptest::collection::vec(level(), 0..30),
+                sort in any::<bool>(),
+                deltas in proptest::collection::vec(proptest::collection::vec(level(), 0..8), 0..20),
+                one_scale in any::<bool>(),
+            ) {
+                let (mut snapshot, mut deltas) = (snapshot, deltas);
+                // Mostly one scale, as on the wire (the keyed search), or mixed (its fallback).
+                if one_scale {
+                    for (p, _) in snapshot.iter_mut().chain(deltas.iter_mut().flatten()) {
+                        p.rescale(1);
+                    }
+                }
+                if sort {
+                    snapshot.sort_by_key(|level| std::cmp::Reverse(level.0));
+                }
+                let mut bids = Side::new(true, 0);
+                bids.replace(&snapshot);
+                let mut asks = Side::new(false, 0);
+                let mut ask_snapshot = snapshot.clone();
+                ask_snapshot.reverse();
+                asks.replace(&ask_snapshot);
+                let mut bid_ref = BTreeMap::new();
+                reference_apply(&mut bid_ref, &snapshot);
+                let mut ask_ref = BTreeMap::new();
+                reference_apply(&mut ask_ref, &ask_snapshot);
+                for delta in &deltas {
+                    for &(p, s) in delta {
+                        bids.set(p, s);
+                        asks.set(p, s);
+                    }
+                    reference_apply(&mut bid_ref, delta);
+                    reference_apply(&mut ask_ref, delta);
+                }
+                // Decimal equality ignores scale, as the map's keys do.
+                let want_bids: Vec<_> = bid_ref.iter().rev().map(|(p, s)| (*p, *s)).collect();
+                let want_asks: Vec<_> = ask_ref.iter().map(|(p, s)| (*p, *s)).collect();
+                for side in [&bids, &asks] {
+                    if let Keys::Scale(scale) = side.mode {
+                        let keys: Vec<_> =
+                            side.levels.iter().map(|(p, _)| Side::key(p, scale)).collect();
+                        prop_assert_eq!(keys, side.keys.iter().map(|k| Some(*k)).collect::<Vec<_>>());
+                    } else {
+                        prop_assert!(side.keys.is_empty());
+                    }
+                }
+                prop_assert_eq!(bids.levels, want_bids);
+                prop_assert_eq!(asks.levels, want_asks);
+            }
+        }
     }
 
     #[test]

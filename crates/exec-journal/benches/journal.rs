@@ -80,6 +80,13 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[i]
 }
 
+/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
+/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
+fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
+    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
+    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -199,6 +206,13 @@ async fn main() {
     for writers in [1, 32] {
         let rate = intents_per_second(writers, each).await;
         println!("journal intents/s, {writers:>2} concurrent writer(s): {rate:>8.0}");
+        row(
+            &format!("journal intents/s, {writers} writer(s)"),
+            rate,
+            None,
+            "/s",
+            "-",
+        );
     }
 
     let s = stack().await;
@@ -216,4 +230,13 @@ async fn main() {
         ms(percentile(&floor, 50)),
         ms(percentile(&floor, 99))
     );
+    for p in [50, 99] {
+        row(
+            &format!("execute_entry → filled p{p} vs one journal write + one create round trip"),
+            percentile(&entry, p).as_secs_f64() * 1e3,
+            Some(percentile(&floor, p).as_secs_f64() * 1e3),
+            "ms",
+            "-",
+        );
+    }
 }

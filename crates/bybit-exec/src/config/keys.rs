@@ -108,6 +108,11 @@ pub(super) const KEYS: &[Key] = &[
     ),
     key("EXECUTION_ON_TP_FAILURE", "keep or close"),
     typed(
+        "EXECUTION_BOOK_DEPTH",
+        "0 (no books) or an order-book depth the linear stream serves: 1, 50, 200 or 1000",
+        TomlForm::Int,
+    ),
+    typed(
         "EXECUTION_POLL_INTERVAL_MS",
         "a whole number of milliseconds from 100 to 60000",
         TomlForm::Int,

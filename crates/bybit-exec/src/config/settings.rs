@@ -150,6 +150,10 @@ pub struct Settings {
     pub error_log: Option<PathBuf>,
     /// `EXECUTION_SYMBOLS`: the traded symbols (comma-separated; default `BTCUSDT`).
     pub symbols: Vec<Symbol>,
+    /// `EXECUTION_BOOK_DEPTH`: the public stream also keeps each symbol's order book at this
+    /// depth (default 0: tickers only). Nothing trades on the books yet; the setting lets a
+    /// benchmark measure what holding them costs.
+    pub book_depth: u32,
     /// `EXECUTION_LEVERAGE` (default 25, R-CFG-3).
     pub leverage: Decimal,
     /// `EXECUTION_MIN_AVAILABLE_USDT`: pre-flight's minimum available margin (default 100).
@@ -202,6 +206,7 @@ impl fmt::Debug for Settings {
             .field("journal", &self.journal)
             .field("error_log", &self.error_log)
             .field("symbols", &self.symbols)
+            .field("book_depth", &self.book_depth)
             .field("leverage", &self.leverage)
             .field("min_available_usdt", &self.min_available_usdt)
             .field("max_notional_usdt", &self.max_notional_usdt)
@@ -426,6 +431,14 @@ impl Settings {
             journal,
             error_log,
             symbols,
+            book_depth: {
+                let depth = u32::try_from(raw.count("EXECUTION_BOOK_DEPTH", 0, 0..=1000)?)
+                    .map_err(|_| raw.invalid("EXECUTION_BOOK_DEPTH"))?;
+                if depth != 0 && !bybit_ws::LINEAR_BOOK_DEPTHS.contains(&depth) {
+                    return Err(raw.invalid("EXECUTION_BOOK_DEPTH"));
+                }
+                depth
+            },
             leverage: raw.decimal("EXECUTION_LEVERAGE", dec!(25), |v| {
                 v >= Decimal::ONE && v <= dec!(200)
             })?,
@@ -502,6 +515,7 @@ impl Settings {
                 shown: "BTCUSDT".to_owned(),
                 expected: "a symbol".to_owned(),
             })?],
+            book_depth: 0,
             leverage: dec!(25),
             min_available_usdt: dec!(100),
             max_notional_usdt: dec!(5000),

@@ -694,3 +694,22 @@ fn emulator_settings_derive_the_stream_urls() {
         "{m}"
     );
 }
+
+#[test]
+fn book_depth_is_off_by_default_and_only_a_depth_the_stream_serves() {
+    assert_eq!(load(&[]).unwrap().book_depth, 0);
+    assert_eq!(
+        load(&[("EXECUTION_BOOK_DEPTH", "50")]).unwrap().book_depth,
+        50
+    );
+    assert_eq!(
+        load(&[("EXECUTION_BOOK_DEPTH", "0")]).unwrap().book_depth,
+        0
+    );
+    for refused in ["49", "500", "1001", "-1", "fifty"] {
+        check_error(
+            &[("EXECUTION_BOOK_DEPTH", refused)],
+            &["EXECUTION_BOOK_DEPTH"],
+        );
+    }
+}

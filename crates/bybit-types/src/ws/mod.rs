@@ -65,6 +65,18 @@ impl WsMessage {
     /// assert!(WsMessage::parse("{oops").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, Error> {
+        // Order-book frames are most of a public stream, and hundreds of levels each: they are
+        // read straight into their type, without the `Value` tree of every other frame (a
+        // string and an allocation per price). Only a frame whose typed reading succeeds with
+        // an order-book topic is taken here; anything else goes the general way below, which
+        // stays the one judge of what a frame is and of its error.
+        if text.contains(r#""topic":"orderbook."#) {
+            if let Ok(message) = serde_json::from_str::<OrderbookMessage>(text) {
+                if message.topic.starts_with("orderbook.") {
+                    return Ok(WsMessage::Orderbook(message));
+                }
+            }
+        }
         let value: Value =
             serde_json::from_str(text).map_err(|e| Error::decode("WebSocket message", &e))?;
         Self::classify(value).map_err(|e| Error::decode("WebSocket message", &e))
