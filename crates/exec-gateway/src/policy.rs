@@ -546,11 +546,22 @@ impl Gateway {
     }
 
     fn unresolved(&self, tag: &str, leg: Leg, link: &str, reason: String) -> GatewayError {
+        self.unresolved_intent(tag, Some(leg), link, reason)
+    }
+
+    /// An intent whose outcome is unknown: reported (once while it stands) and the error.
+    pub(crate) fn unresolved_intent(
+        &self,
+        tag: &str,
+        leg: Option<Leg>,
+        link: &str,
+        reason: String,
+    ) -> GatewayError {
         // Once while it stands: a reconcile pass that meets the same leg again is silent.
         self.report_standing(
             ErrorKind::UnknownOutcome,
             tag,
-            Some(leg),
+            leg,
             Some(link),
             None,
             reason.clone(),

@@ -672,3 +672,69 @@ async fn a_leg_refused_then_placed_again_reads_open() {
     );
     assert_eq!(status(&gw), Some(OrderStatus::Open));
 }
+
+/// R-SAFE-4: `close_all` does not close a trade one of whose sends has no outcome in the
+/// journal (a crash right after it was journaled, the request perhaps still in flight): it
+/// answers outcome unknown and the trade stays CLOSING, for recovery to settle the intent
+/// (once CLOSED, no pass would look at it again and an entry landing late would open a
+/// position no trade owns). Once the journal holds the outcome, the close finishes.
+#[tokio::test]
+async fn close_all_leaves_a_trade_closing_while_a_send_has_no_outcome() {
+    use exec_gateway::{Intent, Outcome};
+    let journal = Arc::new(MemoryJournal::new());
+    let mut m = Mocks::new();
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    m.positions
+        .expect_get_position()
+        .returning(|_| Ok(PositionState::flat(symbol())));
+    m.router.expect_place().never();
+    let gw = m.build(journal.clone(), None);
+    let p = plan("T1");
+    journal.record_plan(&p, 1).await.unwrap();
+    journal
+        .record_intent(&Intent {
+            trade_tag: "T1".into(),
+            leg: "ENTRY".into(),
+            order_link_id: "andre_ENTRY_T1".into(),
+            symbol: "BTCUSDT".into(),
+            side: "Buy".into(),
+            qty: dec!(0.02),
+            price: None,
+            trigger_price: None,
+            kind: "market".into(),
+            reason: "execute_entry".into(),
+            at_ms: 1,
+        })
+        .await
+        .unwrap();
+    let state = exec_gateway::TradeState::new(&p);
+    let err = gw.close_all(&state, "exit").await.unwrap_err();
+    assert!(err.is_outcome_unknown(), "{err}");
+    assert!(err.to_string().contains("andre_ENTRY_T1"), "{err}");
+    let phases: Vec<Phase> = journal
+        .states("T1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.phase)
+        .collect();
+    assert_eq!(
+        phases,
+        [Phase::Closing],
+        "not CLOSED while the entry may land"
+    );
+    // Recovery's lookup settles it: not placed. Now the close finishes.
+    journal
+        .record_outcome(
+            "andre_ENTRY_T1",
+            &Outcome::Resolved {
+                found: false,
+                order_id: None,
+            },
+            2,
+        )
+        .await
+        .unwrap();
+    let done = gw.close_all(&state, "exit").await.unwrap();
+    assert_eq!(done.phase, Phase::Closed);
+}

@@ -176,10 +176,47 @@ impl Gateway {
         self.update_trade(tag, |t| {
             t.unprotected = false;
         });
+        self.ensure_settled(tag).await?;
         if !aborted {
             self.set_phase(tag, Phase::Closed, reason).await?;
         }
         Ok(self.trade(tag).unwrap_or_else(|| state.clone()))
+    }
+
+    /// R-SAFE-4: a trade is not closed while one of its sends has no outcome in the journal
+    /// (a crash right after it was journaled, its request perhaps still held in flight). It
+    /// may still land — an entry would then open a position no trade owns — and once the
+    /// trade is CLOSED no pass would look at it again. The trade stays CLOSING; recovery
+    /// (`recover.rs`, the reconciler's passes) settles the intent by lookup and the landing
+    /// window, and then finishes the close.
+    async fn ensure_settled(&self, tag: &str) -> Result<(), GatewayError> {
+        let rows = self
+            .ports
+            .journal
+            .intents(tag)
+            .await
+            .map_err(|e| self.journal_failed(tag, e))?;
+        for row in rows.iter().filter(|r| super::recover::unsettled(r)) {
+            let link = row.intent.order_link_id.as_str();
+            // A journaled fill of it says the exchange had it.
+            let fills = self
+                .ports
+                .journal
+                .fills(link)
+                .await
+                .map_err(|e| self.journal_failed(tag, e))?;
+            if fills.iter().any(|f| f.order_link_id == link) {
+                continue;
+            }
+            let reason = format!(
+                "{} ({link}) was sent and its outcome is not known yet: the trade stays \
+                 CLOSING until recovery settles it",
+                row.intent.leg
+            );
+            let leg = Leg::parse(&row.intent.leg);
+            return Err(self.unresolved_intent(tag, leg, link, reason));
+        }
+        Ok(())
     }
 
     /// Waits until the position is down to `rest` (what the trade does not own; flat when

@@ -72,7 +72,7 @@ fn last_answer(row: &crate::journal::IntentRow) -> Option<&Outcome> {
 }
 
 /// An intent whose placement no answer or lookup has settled yet.
-fn unsettled(row: &crate::journal::IntentRow) -> bool {
+pub(crate) fn unsettled(row: &crate::journal::IntentRow) -> bool {
     last_answer(row)
         .is_none_or(|o| matches!(o, Outcome::Unknown { .. } | Outcome::Rerounded { .. }))
 }
