@@ -135,6 +135,7 @@ fn dispatch() -> Result<()> {
         "ci" => ci(),
         "bench" => bench::bench(&std::env::args().skip(2).collect::<Vec<_>>()),
         "chaos" => chaos(std::env::args().skip(2).collect()),
+        "mutants" => mutants(std::env::args().skip(2).collect()),
         "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
             eprintln!(
@@ -150,6 +151,10 @@ fn dispatch() -> Result<()> {
             eprintln!("  bench [--quick]  every benchmark, one report in docs/bench/<date>.md");
             eprintln!("  chaos [--runs N] [--seed S] [--verbose] [--keep]  serve on the emulator");
             eprintln!("        under random faults and restarts, judged against the exchange");
+            eprintln!(
+                "  mutants [FILE ...] [-- ARGS]  cargo-mutants (installed if missing) over the"
+            );
+            eprintln!("        files that keep the promises (default: MUTATED_FILES)");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
             eprintln!("           BYBIT_API_SECRET); --local: on the embedded emulator;");
             eprintln!("           --symbol SYMBOL: another USDT perpetual (default BTCUSDT)");
@@ -213,6 +218,52 @@ fn chaos(args: Vec<String>) -> Result<()> {
         .args(["run", "-q", "-p", "exec-chaos", "--"])
         .args(args);
     run(suite)
+}
+
+/// The files that keep the layer's promises, mutated by `cargo xtask mutants`: the outcome
+/// policy, recovery, the whole-plan check, the tracker (each fill once) and the journal.
+const MUTATED_FILES: &[&str] = &[
+    "crates/exec-gateway/src/policy.rs",
+    "crates/exec-gateway/src/gateway/recover.rs",
+    "crates/exec-gateway/src/gateway/check.rs",
+    "crates/exec-live/src/tracker.rs",
+    "crates/exec-journal/src/lib.rs",
+];
+
+/// `cargo xtask mutants [FILE ...] [-- ARGS]`: installs cargo-mutants from crates.io when it
+/// is missing and runs it over `FILE`s (default [`MUTATED_FILES`]), each mutant tested by
+/// its own package's tests; ARGS go to cargo-mutants (`--list`, `--jobs 2`, …). The
+/// outcomes land in `target/mutants/mutants.out` (`missed.txt` lists the survivors).
+fn mutants(args: Vec<String>) -> Result<()> {
+    let installed = cargo()
+        .args(["mutants", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        let mut install = cargo();
+        install.args(["install", "--locked", "cargo-mutants"]);
+        run(install)?;
+    }
+    let (files, extra) = match args.iter().position(|a| a == "--") {
+        Some(i) => (args[..i].to_vec(), args[i + 1..].to_vec()),
+        None => (args, Vec::new()),
+    };
+    let files = if files.is_empty() {
+        MUTATED_FILES.iter().map(|f| (*f).to_owned()).collect()
+    } else {
+        files
+    };
+    let mut run_it = cargo();
+    run_it
+        .current_dir(workspace())
+        .args(["mutants", "--output", "target/mutants"]);
+    for file in &files {
+        run_it.args(["--file", file]);
+    }
+    run_it.args(extra);
+    run(run_it)
 }
 
 /// What `cargo xtask testnet` does, decided from its arguments and the key variables.
