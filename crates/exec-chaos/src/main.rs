@@ -66,7 +66,14 @@ async fn main() -> ExitCode {
     let mut failed = Vec::new();
     for seed in args.seed..args.seed.saturating_add(args.runs) {
         let run_started = Instant::now();
-        let outcome = run::run(seed, &bin, args.keep, args.verbose).await;
+        // Interrupted, the run is dropped: its serve child is killed and its directory removed.
+        let outcome = tokio::select! {
+            outcome = run::run(seed, &bin, args.keep, args.verbose) => outcome,
+            () = interrupted() => {
+                eprintln!("chaos: interrupted during seed {seed}");
+                return ExitCode::from(130);
+            }
+        };
         let secs = run_started.elapsed().as_secs_f64();
         match outcome {
             Ok(report) => {
@@ -100,5 +107,21 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
     }
 }
