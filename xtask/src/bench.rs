@@ -394,16 +394,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     std::fs::create_dir_all(&work)?;
 
     // The client's round trips and pybit's on one emulator process.
-    let (emulator, line) = start(
-        "bybit-emulator",
-        emulator(&emulator_bin, None),
-        "listening on ",
-    )?;
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_default()
-        .to_owned();
+    let (emulator, url) = start_emulator(&emulator_bin, None)?;
     let client = bench_rows(
         "bybit-rest",
         "client",
@@ -490,6 +481,21 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
 
 /// The emulator command: the client bench's key and secret, a large wallet, no rate limits;
 /// `instruments` replaces the built-in table.
+/// The emulator binary started on a free loopback port, and its `http://` URL.
+fn start_emulator(bin: &Path, instruments: Option<&Path>) -> Result<(Proc, String)> {
+    let (proc, line) = start(
+        "bybit-emulator",
+        emulator(bin, instruments),
+        "listening on ",
+    )?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_default()
+        .to_owned();
+    Ok((proc, url))
+}
+
 fn emulator(bin: &Path, instruments: Option<&Path>) -> Command {
     let mut cmd = Command::new(bin);
     cmd.args([
@@ -635,16 +641,7 @@ fn serve_rss(
     wait: Duration,
 ) -> Result<Row> {
     let (instruments, symbols) = instruments_file(fixtures, work)?;
-    let (emulator, line) = start(
-        "bybit-emulator",
-        emulator(emulator_bin, Some(&instruments)),
-        "listening on ",
-    )?;
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_default()
-        .to_owned();
+    let (emulator, url) = start_emulator(emulator_bin, Some(&instruments))?;
     let host = url.strip_prefix("http://").unwrap_or(&url).to_owned();
     let log = work.join("serve.log");
     let mut cmd = Command::new(exec_bin);

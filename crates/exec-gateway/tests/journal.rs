@@ -5,29 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use exec_events::{ErrorKind, Event};
 use exec_gateway::{
-    GatewayError, Intent, Journal, JournalError, MemoryJournal, MockAccountService, MockJournal,
+    GatewayError, Journal, JournalError, MemoryJournal, MockAccountService, MockJournal,
     OrderStatus, Outcome, Phase, PortError, Side, WriteKind, WriteRecord, WriteStage,
 };
 use exec_journal::SqliteJournal;
 use rust_decimal_macros::dec;
 
-use crate::support::{drain, long, plan, snapshot, Mocks};
-
-fn intent(link: &str) -> Intent {
-    Intent {
-        trade_tag: "T1".into(),
-        leg: "ENTRY".into(),
-        order_link_id: link.into(),
-        symbol: "BTCUSDT".into(),
-        side: "Buy".into(),
-        qty: dec!(0.020),
-        price: None,
-        trigger_price: None,
-        kind: "market".into(),
-        reason: "execute_entry".into(),
-        at_ms: 1,
-    }
-}
+use crate::support::{drain, entry_intent as intent, long, plan, snapshot, Mocks};
 
 #[tokio::test]
 async fn every_kind_of_row_reads_back() {

@@ -680,7 +680,7 @@ async fn a_leg_refused_then_placed_again_reads_open() {
 /// position no trade owns). Once the journal holds the outcome, the close finishes.
 #[tokio::test]
 async fn close_all_leaves_a_trade_closing_while_a_send_has_no_outcome() {
-    use exec_gateway::{Intent, Outcome};
+    use exec_gateway::Outcome;
     let journal = Arc::new(MemoryJournal::new());
     let mut m = Mocks::new();
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
@@ -692,19 +692,7 @@ async fn close_all_leaves_a_trade_closing_while_a_send_has_no_outcome() {
     let p = plan("T1");
     journal.record_plan(&p, 1).await.unwrap();
     journal
-        .record_intent(&Intent {
-            trade_tag: "T1".into(),
-            leg: "ENTRY".into(),
-            order_link_id: "andre_ENTRY_T1".into(),
-            symbol: "BTCUSDT".into(),
-            side: "Buy".into(),
-            qty: dec!(0.02),
-            price: None,
-            trigger_price: None,
-            kind: "market".into(),
-            reason: "execute_entry".into(),
-            at_ms: 1,
-        })
+        .record_intent(&crate::support::entry_intent("andre_ENTRY_T1"))
         .await
         .unwrap();
     let state = exec_gateway::TradeState::new(&p);

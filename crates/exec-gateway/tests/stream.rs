@@ -115,19 +115,7 @@ async fn a_close_confirmed_flat_on_the_stream_reads_no_position_or_order_over_re
     bus.set(gw.bus().clone()).unwrap();
     // The trade owns the position: its entry is journaled as filled.
     let p = plan("T1");
-    let entry = exec_gateway::Intent {
-        trade_tag: "T1".into(),
-        leg: "ENTRY".into(),
-        order_link_id: "andre_ENTRY_T1".into(),
-        symbol: "BTCUSDT".into(),
-        side: "Buy".into(),
-        qty: dec!(0.02),
-        price: None,
-        trigger_price: None,
-        kind: "market".into(),
-        reason: "test".into(),
-        at_ms: 1,
-    };
+    let entry = crate::support::entry_intent("andre_ENTRY_T1");
     use exec_gateway::Journal;
     journal.record_plan(&p, 1).await.unwrap();
     journal.record_intent(&entry).await.unwrap();

@@ -52,6 +52,23 @@ pub(crate) fn plan(tag: &str) -> TradePlan {
     exec_gateway::testing::lifecycle_plan(tag)
 }
 
+/// T1's entry intent as `execute_entry` journals it (market Buy 0.020 BTCUSDT), named `link`.
+pub(crate) fn entry_intent(link: &str) -> exec_gateway::Intent {
+    exec_gateway::Intent {
+        trade_tag: "T1".into(),
+        leg: "ENTRY".into(),
+        order_link_id: link.into(),
+        symbol: "BTCUSDT".into(),
+        side: "Buy".into(),
+        qty: dec!(0.020),
+        price: None,
+        trigger_price: None,
+        kind: "market".into(),
+        reason: "execute_entry".into(),
+        at_ms: 1,
+    }
+}
+
 pub(crate) fn long(size: Decimal, entry: Decimal) -> PositionState {
     PositionState {
         side: Some(Side::Buy),
