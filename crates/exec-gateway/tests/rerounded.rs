@@ -285,6 +285,11 @@ fn intended_follows_rerounds_and_amends() {
 
 /// BTCUSDT with the quantity step (and minimum) raised to 0.01, as Bybit may change it.
 fn rules_step_001() -> bybit_meta::InstrumentRules {
+    rules_step(dec!(0.01))
+}
+
+/// BTCUSDT with the quantity step (and minimum) at `step`.
+fn rules_step(step: Decimal) -> bybit_meta::InstrumentRules {
     use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
     bybit_meta::InstrumentRules::from_parts(
         crate::support::symbol(),
@@ -296,8 +301,8 @@ fn rules_step_001() -> bybit_meta::InstrumentRules {
         },
         &LotSizeFilter {
             max_order_qty: dec!(1500.00),
-            min_order_qty: dec!(0.01),
-            qty_step: dec!(0.01),
+            min_order_qty: step,
+            qty_step: step,
             post_only_max_order_qty: None,
             max_mkt_order_qty: Some(dec!(150.00)),
             min_notional_value: Some(dec!(5)),
@@ -517,5 +522,63 @@ async fn a_resend_of_a_rerounded_intent_sends_what_the_journal_holds() {
         tp1,
         [dec!(0.01)],
         "TP1 sent again with the journal's values"
+    );
+}
+
+/// Rule 9's bound holds even when every reload changes the rules again (so every refusal
+/// could be "fixed" by one more re-rounding): at most `max_send_attempts` sends, then the
+/// refusal is final.
+#[tokio::test]
+async fn rules_that_change_at_every_reload_still_cost_at_most_max_send_attempts() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    let mut m = Mocks::new();
+    m.config.max_send_attempts = 2;
+    // Each reload brings another step: 0.001 (the support rules), then 0.01, then 0.004.
+    let reloads = Arc::new(AtomicUsize::new(0));
+    let mut meta = exec_gateway::MockSymbolMetaService::new();
+    let r = reloads.clone();
+    meta.expect_refresh_symbol_meta().returning(move || {
+        r.fetch_add(1, Ordering::SeqCst);
+        Ok(1)
+    });
+    let r = reloads.clone();
+    meta.expect_get_symbol_meta().returning(move |_| {
+        Ok(Arc::new(match r.load(Ordering::SeqCst) {
+            0 => crate::support::rules(),
+            1 => rules_step(dec!(0.01)),
+            _ => rules_step(dec!(0.004)),
+        }))
+    });
+    m.meta = meta;
+    m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s = sent.clone();
+    m.router
+        .expect_place()
+        .withf(crate::support::is_tp)
+        .returning(move |req| {
+            if req.order_link_id.as_str() == TP1 {
+                s.lock().unwrap().push(req.qty);
+                return Err(PortError::RuleRefused {
+                    code: 10001,
+                    message: "qty not on the step".into(),
+                });
+            }
+            Ok(OrderAck {
+                order_id: "id".into(),
+                order_link_id: req.order_link_id.as_str().into(),
+            })
+        });
+    let gw = m.build(Arc::new(MemoryJournal::new()), None);
+    let result = gw
+        .setup_tps(&plan("T1"), &long(dec!(0.025), dec!(50000)))
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(
+        *sent.lock().unwrap(),
+        [dec!(0.012), dec!(0.01)],
+        "two sends, the policy's limit, though a third re-rounding (0.008) was possible"
     );
 }
