@@ -35,6 +35,9 @@ pub(crate) struct Allowances {
 pub(crate) struct Settled {
     pub(crate) finished: Vec<String>,
     pub(crate) flagged: Vec<(String, String)>,
+    /// Open and neither finished nor flagged, allowed because the driver's close call got no
+    /// answer (the layer may never have taken it; a state machine would call again).
+    pub(crate) left_open: Vec<String>,
     /// Tags `serve` does not list (never journaled, or finished before its last start):
     /// the journal says which.
     pub(crate) not_listed: Vec<String>,
@@ -52,6 +55,7 @@ pub(crate) struct Report {
     pub(crate) duplicates_refused: u64,
     pub(crate) finished: usize,
     pub(crate) flagged: usize,
+    pub(crate) left_open: usize,
     pub(crate) never_opened: usize,
     pub(crate) settle_secs: f64,
 }
@@ -62,7 +66,7 @@ impl Report {
         format!(
             "{} steps, {} faults, {} kill -9, {} SIGTERM ({} into a call), {} calls ({} unanswered); \
              {} orders, {} fills (+{} funding), {} creates, {} refused as duplicates; \
-             trades {} finished, {} flagged, {} never opened; settled in {:.1} s",
+             trades {} finished, {} flagged, {} left open (close cut), {} never opened; settled in {:.1} s",
             c.steps,
             c.faults,
             c.kills,
@@ -77,6 +81,7 @@ impl Report {
             self.duplicates_refused,
             self.finished,
             self.flagged,
+            self.left_open,
             self.never_opened,
             self.settle_secs
         )
@@ -96,6 +101,7 @@ pub(crate) struct Totals {
     fills: usize,
     finished: usize,
     flagged: usize,
+    left_open: usize,
 }
 
 impl Totals {
@@ -109,12 +115,13 @@ impl Totals {
         self.fills += r.fills;
         self.finished += r.finished;
         self.flagged += r.flagged;
+        self.left_open += r.left_open;
     }
 
     pub(crate) fn summary(&self) -> String {
         format!(
             "{} passed, {} failed; {} steps, {} faults, {} kill -9, {} SIGTERM; {} orders, \
-             {} fills; trades {} finished, {} flagged; 0 duplicates, 0 lost or doubled \
+             {} fills; trades {} finished, {} flagged, {} left open (close cut); 0 duplicates, 0 lost or doubled \
              fills, 0 position mismatches, 0 unresolved in every passed run",
             self.passed,
             self.failed,
@@ -125,7 +132,8 @@ impl Totals {
             self.orders,
             self.fills,
             self.finished,
-            self.flagged
+            self.flagged,
+            self.left_open
         )
     }
 }
@@ -146,16 +154,17 @@ pub(crate) async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value,
 
 /// Waits (at most `within`) until `serve` is healthy, lists no unresolved intent and every
 /// trade is finished (CLOSED or ERROR) or flagged (a flag, unprotected, or problems it
-/// reports).
+/// reports), or is one of `may_stay_open`.
 pub(crate) async fn settle(
     http: &reqwest::Client,
     base: &str,
     tags: &[String],
+    may_stay_open: &[String],
     within: Duration,
 ) -> Result<Settled, String> {
     let deadline = Instant::now() + within;
     loop {
-        let last = observe(http, base, tags).await;
+        let last = observe(http, base, tags, may_stay_open).await;
         match last {
             Ok(settled) => return Ok(settled),
             Err(why) if Instant::now() >= deadline => {
@@ -166,7 +175,12 @@ pub(crate) async fn settle(
     }
 }
 
-async fn observe(http: &reqwest::Client, base: &str, tags: &[String]) -> Result<Settled, String> {
+async fn observe(
+    http: &reqwest::Client,
+    base: &str,
+    tags: &[String],
+    may_stay_open: &[String],
+) -> Result<Settled, String> {
     let status = get_json(http, &format!("{base}/api/status")).await?;
     // Healthy: REST answering and both streams connected (the private one authenticated),
     // so the fills made while it was down were caught up over REST when it came back.
@@ -202,6 +216,8 @@ async fn observe(http: &reqwest::Client, base: &str, tags: &[String]) -> Result<
             settled
                 .flagged
                 .push((tag.clone(), trade["problems"].to_string()));
+        } else if may_stay_open.contains(tag) {
+            settled.left_open.push(tag.clone());
         } else {
             return Err(format!(
                 "trade {tag} is {phase}, neither finished nor flagged: {trade}"
@@ -230,6 +246,7 @@ pub(crate) async fn judge(
     let mut report = Report {
         finished: settled.finished.len(),
         flagged: settled.flagged.len(),
+        left_open: settled.left_open.len(),
         ..Report::default()
     };
     let mut problems = Vec::new();
@@ -380,8 +397,14 @@ pub(crate) async fn judge(
         ));
     }
 
-    // Every trade the journal holds open is one `serve` flagged.
-    let flagged: BTreeSet<&str> = settled.flagged.iter().map(|(t, _)| t.as_str()).collect();
+    // Every trade the journal holds open is one `serve` flagged, or one whose close call was
+    // cut.
+    let flagged: BTreeSet<&str> = settled
+        .flagged
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .chain(settled.left_open.iter().map(String::as_str))
+        .collect();
     let unfinished: Vec<_> = open_trades
         .iter()
         .filter(|t| !flagged.contains(t.as_str()))

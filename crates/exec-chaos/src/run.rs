@@ -39,6 +39,9 @@ struct Trade {
     step: usize,
     /// The driver has called `/close` (it calls nothing twice).
     close_called: bool,
+    /// That call got no answer (serve was killed or stopped under it): the state machine
+    /// does not know whether the layer took it, so the trade may rightly stay open.
+    close_lost: bool,
     /// The driver has called one of `/tps`, `/dcas`, `/breakeven`.
     op_called: bool,
 }
@@ -162,6 +165,7 @@ impl World {
                 tps: [dec!(51000), dec!(52000), dec!(53000)],
                 step: 0,
                 close_called: false,
+                close_lost: false,
                 op_called: false,
             },
             Trade {
@@ -172,6 +176,7 @@ impl World {
                 tps: [dec!(2950), dec!(2900), dec!(2850)],
                 step: 0,
                 close_called: false,
+                close_lost: false,
                 op_called: false,
             },
         ];
@@ -320,7 +325,7 @@ impl World {
             _ => {
                 self.trades[i].close_called = true;
                 let path = format!("/api/trades/{}/close", trade.tag);
-                self.call(&trade.tag, &path, json!({})).await?;
+                self.trades[i].close_lost = !self.call(&trade.tag, &path, json!({})).await?;
             }
         }
         Ok(())
@@ -337,10 +342,10 @@ impl World {
         .map_err(|e| anyhow!(e))
     }
 
-    /// A control-API call, made once: its answer is noted, a lost one too, and one call in
+    /// A control-API call, made once: its answer is noted, a lost one too (`false`), and one call in
     /// eight is cut by a SIGKILL (or, one time in four, a SIGTERM) of `serve` at a random
     /// moment while it is in flight.
-    async fn call(&mut self, tag: &str, path: &str, body: Value) -> Result<()> {
+    async fn call(&mut self, tag: &str, path: &str, body: Value) -> Result<bool> {
         self.ensure_serving()?;
         self.counts.calls += 1;
         let url = format!(
@@ -389,11 +394,12 @@ impl World {
         } else {
             answer_of(request.await).await
         };
-        if answer.starts_with("no answer") {
+        let answered = !answer.starts_with("no answer");
+        if !answered {
             self.counts.unanswered += 1;
         }
         self.note(format!("POST {path}: {answer}"));
-        Ok(())
+        Ok(answered)
     }
 
     async fn control(&self, path: &str, body: Value) -> Result<(), String> {
@@ -590,19 +596,17 @@ impl World {
         let settle_started = Instant::now();
         // The trades still open and not closed by the driver: closed once now (a state
         // machine ending its session).
-        let tags: Vec<(String, bool)> = self
-            .trades
-            .iter()
-            .map(|t| (t.tag.clone(), t.close_called))
-            .collect();
-        for (tag, closed) in tags {
-            if closed {
+        for i in 0..self.trades.len() {
+            if self.trades[i].close_called {
                 continue;
             }
+            let tag = self.trades[i].tag.clone();
             let trade = judge::get_json(&self.http, &format!("{base}/api/trades/{tag}")).await;
             let open = matches!(&trade, Ok(t) if !matches!(t["phase"].as_str(), Some("CLOSED") | Some("ERROR")));
             if open {
-                self.call(&tag, &format!("/api/trades/{tag}/close"), json!({}))
+                self.trades[i].close_called = true;
+                self.trades[i].close_lost = !self
+                    .call(&tag, &format!("/api/trades/{tag}/close"), json!({}))
                     .await
                     .map_err(|e| format!("{e:#}"))?;
             }
@@ -611,14 +615,20 @@ impl World {
         self.ensure_serving().map_err(|e| format!("{e:#}"))?;
         let base = self.serve.as_ref().map(Serve::url).unwrap_or_default();
         let tags: Vec<String> = self.trades.iter().map(|t| t.tag.clone()).collect();
-        judge::settle(&self.http, &base, &tags, SETTLE_WITHIN).await?;
+        let may_stay_open: Vec<String> = self
+            .trades
+            .iter()
+            .filter(|t| t.close_lost)
+            .map(|t| t.tag.clone())
+            .collect();
+        judge::settle(&self.http, &base, &tags, &may_stay_open, SETTLE_WITHIN).await?;
         // Then one clean restart, as after an operator's deploy: the stop must be clean (exit
         // 0), and the start catches up over REST before it serves, so whatever the stream
         // missed before the stop is in the journal when the run is judged.
         self.stop_cleanly()?;
         self.ensure_serving().map_err(|e| format!("{e:#}"))?;
         let base = self.serve.as_ref().map(Serve::url).unwrap_or_default();
-        let settled = judge::settle(&self.http, &base, &tags, SETTLE_WITHIN).await;
+        let settled = judge::settle(&self.http, &base, &tags, &may_stay_open, SETTLE_WITHIN).await;
         let settle_secs = settle_started.elapsed().as_secs_f64();
         self.stop_cleanly()?;
         let settled = settled?;
