@@ -24,6 +24,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 
 mod cycles;
+mod fuzz;
 
 /// Crates that must stay pure: no I/O runtime, no network client.
 const PURE_CRATES: &[&str] = &["bybit-sign", "bybit-types", "bybit-meta"];
@@ -133,6 +134,7 @@ fn dispatch() -> Result<()> {
         "cycles" => cycles::self_test().and_then(|()| cycles::check(workspace())),
         "ci" => ci(),
         "bench" => bench(),
+        "fuzz" => fuzz::fuzz(std::env::args().skip(2).collect()),
         "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
             eprintln!(
