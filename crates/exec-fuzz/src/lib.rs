@@ -1,5 +1,5 @@
 //! Fuzzing on the stable toolchain: generated inputs, a million a target, against the parsers
-//! that read what the layer does not control (issue 19).
+//! that read what the layer does not control.
 //!
 //! Targets ([`targets`]): `ws` (the WebSocket frame parser, and the order book, ticker merge
 //! and private-push mapping behind it), `rest` (REST reply decoding: envelope, then every

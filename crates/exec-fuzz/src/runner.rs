@@ -255,29 +255,33 @@ pub fn run<T: Target>(mut target: T, plan: Plan) -> anyhow::Result<Summary> {
             .new_tree(&mut runner)
             .map_err(|e| anyhow::anyhow!("cannot generate case {case}: {e}"))?;
         let input = tree.current();
-        if let Ok(mut slot) = progress.started.lock() {
-            *slot = (Instant::now(), Some(input.clone()));
-        }
         progress.case.store(case, Ordering::SeqCst);
         inputs += 1;
-        let Err(reason) = attempt(&mut target, &input) else {
+        let Err(reason) = timed(&progress, &mut target, &input) else {
+            if (case + 1 - plan.from) % 100_000 == 0 {
+                eprintln!(
+                    "{name}: {} cases, {:.0} s",
+                    case + 1 - plan.from,
+                    started.elapsed().as_secs_f64()
+                );
+            }
             continue;
         };
-        // Shrinking runs many attempts; the deadline is one attempt's.
+        // Said before shrinking, so a shrink that hangs or dies loses nothing.
+        eprintln!(
+            "FAIL {name} seed {} case {case}: {reason}\n  reproduce: {}\n  input: {}",
+            plan.seed,
+            reproduce(name, plan.seed, case, fresh_every),
+            shown(describe(&input).as_bytes(), 2000)
+        );
+        let (reason, input) = shrink(&progress, &mut target, &mut tree, reason, input);
         idle(&progress);
-        let (reason, input) = shrink(&mut target, &mut tree, reason, input);
         let failure = Failure {
             case,
             reason,
             input: shown(describe(&input).as_bytes(), 2000),
         };
-        eprintln!(
-            "FAIL {name} seed {} case {case}: {}\n  reproduce: {}\n  input: {}",
-            plan.seed,
-            failure.reason,
-            reproduce(name, plan.seed, case, fresh_every),
-            failure.input
-        );
+        eprintln!("  shrunk: {}\n  to: {}", failure.reason, failure.input);
         failures.push(failure);
         if plan.stop_at_first {
             break;
@@ -297,6 +301,20 @@ pub fn run<T: Target>(mut target: T, plan: Plan) -> anyhow::Result<Summary> {
     })
 }
 
+/// Runs one attempt under the watchdog's eye.
+fn timed<T: Target>(
+    progress: &Progress<T::Input>,
+    target: &mut T,
+    input: &T::Input,
+) -> Result<(), String> {
+    if let Ok(mut slot) = progress.started.lock() {
+        *slot = (Instant::now(), Some(input.clone()));
+    }
+    let outcome = attempt(target, input);
+    idle(progress);
+    outcome
+}
+
 /// Tells the watchdog no case is running.
 fn idle<I>(progress: &Progress<I>) {
     if let Ok(mut slot) = progress.started.lock() {
@@ -307,6 +325,7 @@ fn idle<I>(progress: &Progress<I>) {
 /// The simplest input the tree reaches that still fails, with its reason (bounded work: a
 /// few hundred steps).
 fn shrink<T: Target>(
+    progress: &Progress<T::Input>,
     target: &mut T,
     tree: &mut impl ValueTree<Value = T::Input>,
     mut reason: String,
@@ -318,7 +337,7 @@ fn shrink<T: Target>(
         }
         loop {
             let candidate = tree.current();
-            match attempt(target, &candidate) {
+            match timed(progress, target, &candidate) {
                 Err(why) => {
                     reason = why;
                     input = candidate;

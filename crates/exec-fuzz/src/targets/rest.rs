@@ -22,13 +22,15 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::gen::{self, Body};
-use crate::runner::{Describe, Target};
+use crate::runner::{Describe, Tally, Target};
 use crate::targets::seeds;
 
 /// The target.
 #[derive(Debug)]
 pub struct Rest {
     seeds: Arc<Vec<Value>>,
+    /// Bodies by how far they got.
+    tally: Tally,
 }
 
 impl Rest {
@@ -37,6 +39,7 @@ impl Rest {
         let seeds = seeds("rest_")?.into_iter().map(|(_, v)| v).collect();
         Ok(Rest {
             seeds: Arc::new(seeds),
+            tally: Tally::default(),
         })
     }
 }
@@ -80,34 +83,50 @@ impl Target for Rest {
         let bytes = input.render(&self.seeds);
         let envelope = match RawEnvelope::parse(&bytes) {
             Ok(envelope) => envelope,
-            Err(e) => return refusal("envelope", &e),
+            Err(e) => {
+                self.tally.add("envelope refused");
+                return refusal("envelope", &e);
+            }
         };
         if !envelope.is_success() {
+            self.tally.add("error envelope");
             // The client answers with the code and message; nothing else is read.
             let _ = (&envelope.ret_msg, &envelope.ret_ext_info.list);
             return Ok(());
         }
-        decode::<OrderAck>(&envelope, "order ack")?;
-        decode::<BatchResult>(&envelope, "batch result")?;
-        decode::<CancelAllResult>(&envelope, "cancel-all result")?;
-        decode::<OrderList>(&envelope, "order list")?;
-        decode::<ExecutionList>(&envelope, "execution list")?;
-        decode::<PositionList>(&envelope, "position list")?;
-        decode::<WalletBalance>(&envelope, "wallet balance")?;
-        decode::<AccountInfo>(&envelope, "account info")?;
-        decode::<UserSettingConfig>(&envelope, "user setting config")?;
-        decode::<SetMarginModeResult>(&envelope, "set margin mode")?;
-        decode::<bybit_rest::FeeRates>(&envelope, "fee rates")?;
-        decode::<ServerTime>(&envelope, "server time")?;
-        decode::<TickerList>(&envelope, "ticker list")?;
-        decode::<PriceLimit>(&envelope, "price limit")?;
-        decode::<Empty>(&envelope, "empty")?;
-        if let Some(info) = decode::<InstrumentsInfo>(&envelope, "instruments info")? {
+        // How many payload types took the result: the empty ones take almost anything, the
+        // lists only their own shape.
+        let took = [
+            decode::<OrderAck>(&envelope, "order ack")?.is_some(),
+            decode::<BatchResult>(&envelope, "batch result")?.is_some(),
+            decode::<CancelAllResult>(&envelope, "cancel-all result")?.is_some(),
+            decode::<OrderList>(&envelope, "order list")?.is_some(),
+            decode::<ExecutionList>(&envelope, "execution list")?.is_some(),
+            decode::<PositionList>(&envelope, "position list")?.is_some(),
+            decode::<WalletBalance>(&envelope, "wallet balance")?.is_some(),
+            decode::<AccountInfo>(&envelope, "account info")?.is_some(),
+            decode::<UserSettingConfig>(&envelope, "user setting config")?.is_some(),
+            decode::<SetMarginModeResult>(&envelope, "set margin mode")?.is_some(),
+            decode::<bybit_rest::FeeRates>(&envelope, "fee rates")?.is_some(),
+            decode::<ServerTime>(&envelope, "server time")?.is_some(),
+            decode::<TickerList>(&envelope, "ticker list")?.is_some(),
+            decode::<PriceLimit>(&envelope, "price limit")?.is_some(),
+            decode::<Empty>(&envelope, "empty")?.is_some(),
+        ];
+        let instruments = decode::<InstrumentsInfo>(&envelope, "instruments info")?;
+        let n = took.iter().filter(|t| **t).count() + usize::from(instruments.is_some());
+        self.tally
+            .add(format!("success, {n:>2} of 16 types took it"));
+        if let Some(info) = instruments {
             let (cache, _refused) = InstrumentCache::from_infos(&info.list);
             for (_, rules) in cache.iter() {
                 let _ = rules.split_market_qty(rust_decimal::Decimal::ONE);
             }
         }
         Ok(())
+    }
+
+    fn reached(&self) -> String {
+        format!("(bodies) {}", self.tally.top(20))
     }
 }

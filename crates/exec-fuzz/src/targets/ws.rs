@@ -18,7 +18,7 @@ use proptest::sample::Index;
 use serde_json::Value;
 
 use crate::gen::{self, Body, Edit, Finish};
-use crate::runner::{Describe, Target};
+use crate::runner::{Describe, Tally, Target};
 use crate::targets::seeds;
 
 /// One input: frames in the order a socket would deliver them.
@@ -41,6 +41,8 @@ pub enum WsInput {
 #[derive(Debug)]
 pub struct Ws {
     seeds: Arc<Seeds>,
+    /// Frames by what became of them.
+    tally: Tally,
 }
 
 #[derive(Debug)]
@@ -63,6 +65,7 @@ impl Ws {
         let frames = all.into_iter().map(|(_, v)| v).collect();
         Ok(Ws {
             seeds: Arc::new(Seeds { frames, book }),
+            tally: Tally::default(),
         })
     }
 }
@@ -128,25 +131,31 @@ impl Target for Ws {
         let mut books: HashMap<String, OrderBook> = HashMap::new();
         let mut tickers: HashMap<String, Ticker> = HashMap::new();
         for text in self.seeds.render(input) {
-            frame(&text, &mut books, &mut tickers)?;
+            let outcome = frame(&text, &mut books, &mut tickers)?;
+            self.tally.add(outcome);
         }
         Ok(())
     }
+
+    fn reached(&self) -> String {
+        format!("(frames) {}", self.tally.top(16))
+    }
 }
 
-/// One frame through the parser and whatever takes its result.
+/// One frame through the parser and whatever takes its result; says what became of it.
 fn frame(
     text: &str,
     books: &mut HashMap<String, OrderBook>,
     tickers: &mut HashMap<String, Ticker>,
-) -> Result<(), String> {
+) -> Result<&'static str, String> {
     let message = match WsMessage::parse(text) {
         Ok(message) => message,
         Err(e) if e.to_string().trim().is_empty() => {
             return Err("a refusal without a message".to_owned())
         }
-        Err(_) => return Ok(()),
+        Err(_) => return Ok("refused"),
     };
+    let mut outcome = kind(&message);
     let _ = message.topic();
     // What parsed also writes back (the emulator speaks with these types).
     serde_json::to_string(&message).map_err(|e| format!("a parsed frame does not write: {e}"))?;
@@ -162,8 +171,12 @@ fn frame(
             let book = books
                 .entry(m.topic.clone())
                 .or_insert_with(|| OrderBook::new(m.data.symbol.clone(), depth));
-            if book.apply(m).is_ok() {
-                book_holds(book)?;
+            match book.apply(m) {
+                Ok(_) => {
+                    book_holds(book)?;
+                    outcome = "book applied";
+                }
+                Err(_) => outcome = "book refused (resync)",
             }
         }
         WsMessage::Ticker(m) => {
@@ -203,7 +216,24 @@ fn frame(
         #[allow(unreachable_patterns)]
         _ => {}
     }
-    Ok(())
+    Ok(outcome)
+}
+
+fn kind(message: &WsMessage) -> &'static str {
+    match message {
+        WsMessage::Op(_) => "op reply",
+        WsMessage::Ticker(_) => "ticker",
+        WsMessage::Orderbook(_) => "book",
+        WsMessage::Trade(_) => "trade",
+        WsMessage::Order(_) => "order",
+        WsMessage::Execution(_) => "execution",
+        WsMessage::FastExecution(_) => "execution.fast",
+        WsMessage::Position(_) => "position",
+        WsMessage::Wallet(_) => "wallet",
+        WsMessage::Other(_) => "other",
+        #[allow(unreachable_patterns)]
+        _ => "other",
+    }
 }
 
 /// The promises of a book that accepted a frame.
