@@ -9,11 +9,18 @@
 //!   client knows no instrument cache (`bybit-rest` has no `bybit-meta`); the application
 //!   never depends on its acceptance suite (`bybit-exec` has no `exec-suite`). Then `cycles`.
 //! - `ci`: what `.ci/run` checks, in the same order (fmt, clippy, tests, the local SPEC §9
-//!   suite, deps; the pybit conformance step needs Python and stays in `.ci/run`).
+//!   suite, four chaos seeds, deps; the pybit conformance step needs Python and the package
+//!   step stays in `.ci/run`).
 //! - `cycles`: no import cycle between the files of any crate (how: `cycles.rs`); run by
 //!   `deps` too, and with `--self-test` only its positive control.
 //! - `bench [--quick]`: every benchmark in one run, each row beside its floor or peer, as a
 //!   Markdown report in `docs/bench/<date>.md` with the machine it ran on (how: `bench.rs`).
+//! - `chaos [--runs N] [--seed S]`: `serve` on the emulator under random faults and restarts,
+//!   judged against the exchange (the `exec-chaos` binary).
+//! - `fuzz [--target T] [--cases N] [--seed S]`: generated inputs to the parsers and routers in
+//!   release (the `exec-fuzz` binary; how: `fuzz.rs`).
+//! - `mutants [FILE …] [-- ARGS]`: cargo-mutants (installed when missing) over the files that
+//!   keep the promises.
 //! - `testnet [--local]`: the SPEC §9 suite (the `exec-suite` binary) on Bybit testnet when
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
@@ -25,6 +32,7 @@ use anyhow::{bail, Context, Result};
 
 mod bench;
 mod cycles;
+mod fuzz;
 
 /// Crates that must stay pure: no I/O runtime, no network client.
 const PURE_CRATES: &[&str] = &["bybit-sign", "bybit-types", "bybit-meta"];
@@ -135,11 +143,12 @@ fn dispatch() -> Result<()> {
         "ci" => ci(),
         "bench" => bench::bench(&std::env::args().skip(2).collect::<Vec<_>>()),
         "chaos" => chaos(std::env::args().skip(2).collect()),
+        "fuzz" => fuzz::fuzz(std::env::args().skip(2).collect()),
         "mutants" => mutants(std::env::args().skip(2).collect()),
         "testnet" => testnet(std::env::args().skip(2).collect(), Handoff::Replace),
         _ => {
             eprintln!(
-                "usage: cargo xtask <deps|cycles|ci|bench|chaos|testnet [--local] [--symbol SYMBOL]>"
+                "usage: cargo xtask <deps|cycles|ci|bench|chaos|fuzz|mutants|testnet [--local] [--symbol SYMBOL]>"
             );
             eprintln!("  deps  check the pure crates and the gateway layering (ARCHITECTURE.md),");
             eprintln!("        then `cycles`");

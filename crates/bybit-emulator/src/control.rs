@@ -233,6 +233,17 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/instrument", post(instrument))
         .route("/rate-limit", post(rate_limit))
         .route("/reset", post(reset))
+        .method_not_allowed_fallback(wrong_method)
+}
+
+/// A control path asked with another method: the control API's own refusal, with a reason,
+/// rather than axum's bare 405.
+async fn wrong_method() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({"ok": false, "error": "wrong method for this control path"})),
+    )
+        .into_response()
 }
 
 type ControlResult = Result<Value, String>;

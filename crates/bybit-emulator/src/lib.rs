@@ -127,6 +127,19 @@ impl Emulator {
         })
     }
 
+    /// The emulator's routes with no listener, no price ticker and no stop signal, for a
+    /// driver that calls them in-process (`tower::ServiceExt::oneshot`): the fuzzer, which
+    /// runs a million requests without a socket. WebSocket upgrades need a connection, so they
+    /// are refused here.
+    pub fn router(mut config: EmulatorConfig) -> Result<(axum::Router, Arc<AppState>), StartError> {
+        config.engine.static_prices |= config.static_prices;
+        // The sender is dropped: with no server there is nothing to stop, so a request held
+        // by the `hold` fault is answered (504) at once rather than after its delay.
+        let (_, stop) = watch::channel(false);
+        let state = Arc::new(AppState::new(config, stop)?);
+        Ok((routes::router(state.clone()), state))
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

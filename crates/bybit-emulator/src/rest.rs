@@ -167,7 +167,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     router.method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn method_not_allowed(State(state): State<Arc<AppState>>) -> Response {
+pub(crate) async fn method_not_allowed(State(state): State<Arc<AppState>>) -> Response {
     let now = state.clock.now_ms();
     envelope(
         StatusCode::OK,

@@ -17,6 +17,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(rest::routes())
         .route("/v5/public/linear", get(ws::public))
         .route("/v5/private", get(ws::private))
+        // The stream paths asked with another method answer like the REST paths, not with
+        // axum's bare 405.
+        .method_not_allowed_fallback(rest::method_not_allowed)
         .nest("/emulator", control::routes())
         .fallback(any(rest::not_found))
         .layer(axum::middleware::from_fn_with_state(

@@ -302,3 +302,30 @@ async fn bad_input_gets_an_envelope_never_a_hang() {
     // The server is still fine.
     assert_eq!(c.public("/v5/market/time", "").await.ret_code(), 0);
 }
+
+/// A stream or control path asked with a method it does not take is refused with a body
+/// that says why (the fuzzer found axum's bare 405 here): the stream paths answer like the
+/// REST paths (HTTP 200, 10017), the control API a 405 with its own `{"ok": false, "error"}`.
+#[tokio::test]
+async fn a_wrong_method_on_a_stream_or_control_path_says_why() {
+    let emu = start().await;
+    let http = reqwest::Client::new();
+    let stream = http
+        .post(emu.public_ws_url().replace("ws://", "http://"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let body: Value = stream.json().await.unwrap();
+    assert_eq!(body["retCode"], 10017, "{body}");
+    assert!(!body["retMsg"].as_str().unwrap().is_empty(), "{body}");
+    let control = http
+        .get(format!("{}/emulator/price", emu.http_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(control.status().as_u16(), 405);
+    let body: Value = control.json().await.unwrap();
+    assert_eq!(body["ok"], false, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("method"), "{body}");
+}

@@ -710,3 +710,29 @@ async fn answers_show_each_legs_status_as_the_exchange_last_reported_it() {
     assert_eq!(leg(trade, "CLOSE1")["status"], "Filled", "{trade}");
     assert!(server.stop().await);
 }
+
+/// A path no route takes, or a route asked with a method it does not take, is refused with
+/// a JSON body that says why (the fuzzer found axum's bare 404 and 405 here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_path_or_method_is_refused_with_a_reason() {
+    let emu = emulator().await;
+    let server = server(&emu).await;
+    let addr = server.addr();
+    let (code, answer) = get(addr, "/api/nothing").await;
+    assert_eq!(code, 404, "{answer}");
+    let why = answer["error"].as_str().unwrap();
+    assert!(why.contains("/api/nothing"), "{answer}");
+    let r = reqwest::Client::new()
+        .delete(format!("http://{addr}/api/trades"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let answer: Value = r.json().await.unwrap();
+    let why = answer["error"].as_str().unwrap();
+    assert!(
+        why.contains("DELETE") && why.contains("/api/trades"),
+        "{answer}"
+    );
+    assert!(server.stop().await);
+}

@@ -245,6 +245,13 @@ impl Server {
         self.addr
     }
 
+    /// The HTTP routes behind the guard, for a driver that calls them in-process with
+    /// `tower::ServiceExt::oneshot` (the fuzzer): each request needs the
+    /// `ConnectInfo<SocketAddr>` extension the accept loop would give it.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.app.clone())
+    }
+
     /// The trade tags `recover()` found at start.
     pub fn recovered(&self) -> &[String] {
         &self.app.recovered

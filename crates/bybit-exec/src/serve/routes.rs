@@ -4,12 +4,15 @@
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
 use super::api;
 use super::app::{App, MAX_BODY};
+use super::guard::refused;
 use super::http::{health, metrics, page, status};
 
 /// The routes.
@@ -26,6 +29,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/trades/{tag}/dcas", post(api::dcas))
         .route("/api/trades/{tag}/breakeven", post(api::breakeven))
         .route("/api/trades/{tag}/close", post(api::close))
+        // A refusal says why, also for a path or method no route takes (axum's own are bare).
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // Runs before any extractor, so a refused caller's body is never parsed.
         .layer(middleware::from_fn_with_state(
@@ -33,4 +39,15 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             super::guard::guard,
         ))
         .with_state(app)
+}
+
+async fn no_route(uri: Uri) -> Response {
+    refused(StatusCode::NOT_FOUND, &format!("no route {}", uri.path()))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> Response {
+    refused(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("{} does not take {method}", uri.path()),
+    )
 }
