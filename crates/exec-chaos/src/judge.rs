@@ -310,6 +310,7 @@ pub(crate) async fn judge(
         .map_err(|e| format!("journal open trades: {e}"))?;
     // A trade `serve` no longer lists: never journaled (its opening call was cut before
     // the plan was written), or finished before `serve`'s last start.
+    let mut idle = BTreeSet::new();
     for tag in &settled.not_listed {
         let plan = journal
             .plan(tag)
@@ -319,8 +320,19 @@ pub(crate) async fn judge(
             .states(tag)
             .await
             .map_err(|e| format!("journal states: {e}"))?;
+        let sent = !journal
+            .intents(tag)
+            .await
+            .map_err(|e| format!("journal intents: {e}"))?
+            .is_empty();
         match (plan, states.last().map(|s| s.phase)) {
             (None, _) => report.never_opened += 1,
+            // The plan journaled and nothing more (the call cut right after it): nothing was
+            // sent, recovery leaves it (IDLE), and the caller may call again with it.
+            (Some(_), None) if !sent => {
+                report.never_opened += 1;
+                idle.insert(tag.as_str());
+            }
             (Some(_), Some(Phase::Closed | Phase::Error)) => report.finished += 1,
             (Some(_), phase) => problems.push(format!(
                 "trade {tag} is {phase:?} in the journal but serve does not list it"
@@ -404,6 +416,7 @@ pub(crate) async fn judge(
         .iter()
         .map(|(t, _)| t.as_str())
         .chain(settled.left_open.iter().map(String::as_str))
+        .chain(idle)
         .collect();
     let unfinished: Vec<_> = open_trades
         .iter()
