@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::{cargo, run, workspace};
+use crate::process::{cargo, run, workspace};
 
 /// The key and secret the client bench signs with (its constants), given to the emulator.
 const KEY: &str = "bench-key";

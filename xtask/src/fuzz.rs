@@ -7,7 +7,7 @@ use anyhow::Result;
 
 /// Runs `exec-fuzz` in release with `args`.
 pub(crate) fn fuzz(args: Vec<String>) -> Result<()> {
-    let mut cmd = crate::cargo();
+    let mut cmd = crate::process::cargo();
     cmd.args([
         "run",
         "--quiet",
@@ -17,5 +17,5 @@ pub(crate) fn fuzz(args: Vec<String>) -> Result<()> {
         "--",
     ]);
     cmd.args(args);
-    crate::run(cmd)
+    crate::process::run(cmd)
 }

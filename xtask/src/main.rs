@@ -25,14 +25,16 @@
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
 
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
 mod bench;
 mod cycles;
 mod fuzz;
+mod process;
+
+use process::{cargo, run, workspace};
 
 /// Crates that must stay pure: no I/O runtime, no network client.
 const PURE_CRATES: &[&str] = &["bybit-sign", "bybit-types", "bybit-meta"];
@@ -170,28 +172,6 @@ fn dispatch() -> Result<()> {
             bail!("unknown task {task:?}")
         }
     }
-}
-
-/// The workspace's directory (xtask's parent).
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-}
-
-fn run(mut cmd: Command) -> Result<()> {
-    eprintln!("$ {cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed with {status}");
-    }
-    Ok(())
 }
 
 fn ci() -> Result<()> {

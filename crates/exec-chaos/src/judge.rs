@@ -11,8 +11,6 @@ use exec_journal::SqliteJournal;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::run::Counts;
-
 /// The gateway's `max_send_attempts`: the most creates one call of the layer may cost a leg.
 const SENDS_PER_CALL: u64 = 3;
 
@@ -41,6 +39,18 @@ pub(crate) struct Settled {
     /// Tags `serve` does not list (never journaled, or finished before its last start):
     /// the journal says which.
     pub(crate) not_listed: Vec<String>,
+}
+
+/// What the run did, for its summary and for a failure's story.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) steps: u32,
+    pub(crate) faults: u32,
+    pub(crate) kills: u32,
+    pub(crate) interrupted_calls: u32,
+    pub(crate) stops: u32,
+    pub(crate) calls: u32,
+    pub(crate) unanswered: u32,
 }
 
 /// A passed run's figures.

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
-use crate::judge::{self, Allowances, Report};
+use crate::judge::{self, Allowances, Counts, Report};
 use crate::serve::{Serve, ServeConfig};
 
 const KEY: &str = "chaos-key";
@@ -70,18 +70,6 @@ impl Trade {
     fn done(&self) -> bool {
         self.step >= Self::STEPS
     }
-}
-
-/// What the run did, for its summary and for a failure's story.
-#[derive(Debug, Default)]
-pub(crate) struct Counts {
-    pub(crate) steps: u32,
-    pub(crate) faults: u32,
-    pub(crate) kills: u32,
-    pub(crate) interrupted_calls: u32,
-    pub(crate) stops: u32,
-    pub(crate) calls: u32,
-    pub(crate) unanswered: u32,
 }
 
 /// One run's world.
