@@ -25,6 +25,7 @@
 //!   `BYBIT_API_KEY` and `BYBIT_API_SECRET` are set (it says it skipped otherwise), or with
 //!   `--local` on the embedded emulator on loopback.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -165,7 +166,7 @@ fn dispatch() -> Result<()> {
             eprintln!(
                 "  mutants [FILE ...] [-- ARGS]  cargo-mutants (installed if missing) over the"
             );
-            eprintln!("        files that keep the promises (default: MUTATED_FILES)");
+            eprintln!("        files that keep the promises (default: every file of MUTATED)");
             eprintln!("  testnet  the SPEC §9 suite on Bybit testnet (keys from BYBIT_API_KEY /");
             eprintln!("           BYBIT_API_SECRET); --local: on the embedded emulator;");
             eprintln!("           --symbol SYMBOL: another USDT perpetual (default BTCUSDT)");
@@ -209,20 +210,32 @@ fn chaos(args: Vec<String>) -> Result<()> {
     run(suite)
 }
 
-/// The files that keep the layer's promises, mutated by `cargo xtask mutants`: the outcome
-/// policy, recovery, the whole-plan check, the tracker (each fill once) and the journal.
-const MUTATED_FILES: &[&str] = &[
-    "crates/exec-gateway/src/policy.rs",
-    "crates/exec-gateway/src/gateway/recover.rs",
-    "crates/exec-gateway/src/gateway/check.rs",
-    "crates/exec-live/src/tracker.rs",
-    "crates/exec-journal/src/lib.rs",
+/// The files that keep the layer's promises, mutated by `cargo xtask mutants`, each with the
+/// packages whose tests judge its mutants: the outcome policy, recovery, the whole-plan
+/// check, the tracker (each fill once) and the journal. Recovery and the journal are also
+/// tested from the crates that use them (exec-live's emulator tests, the gateway's journal
+/// tests), which cargo-mutants would not run by default (only the mutated package's).
+const MUTATED: &[(&str, &[&str])] = &[
+    ("crates/exec-gateway/src/policy.rs", &["exec-gateway"]),
+    (
+        "crates/exec-gateway/src/gateway/recover.rs",
+        &["exec-gateway", "exec-live"],
+    ),
+    (
+        "crates/exec-gateway/src/gateway/check.rs",
+        &["exec-gateway"],
+    ),
+    ("crates/exec-live/src/tracker.rs", &["exec-live"]),
+    (
+        "crates/exec-journal/src/lib.rs",
+        &["exec-journal", "exec-gateway"],
+    ),
 ];
 
 /// `cargo xtask mutants [FILE ...] [-- ARGS]`: installs cargo-mutants from crates.io when it
-/// is missing and runs it over `FILE`s (default [`MUTATED_FILES`]), each mutant tested by
-/// its own package's tests; ARGS go to cargo-mutants (`--list`, `--jobs 2`, …). The
-/// outcomes land in `target/mutants/mutants.out` (`missed.txt` lists the survivors).
+/// is missing and runs it over each `FILE` (default: every file of [`MUTATED`]) with its
+/// test packages; ARGS go to cargo-mutants (`--list`, `--jobs 2`, …). Each file's outcomes
+/// land in `target/mutants/<file stem>/mutants.out` (`missed.txt` lists the survivors).
 fn mutants(args: Vec<String>) -> Result<()> {
     let installed = cargo()
         .args(["mutants", "--version"])
@@ -239,20 +252,53 @@ fn mutants(args: Vec<String>) -> Result<()> {
         Some(i) => (args[..i].to_vec(), args[i + 1..].to_vec()),
         None => (args, Vec::new()),
     };
-    let files = if files.is_empty() {
-        MUTATED_FILES.iter().map(|f| (*f).to_owned()).collect()
+    let chosen: Vec<(String, Vec<String>)> = if files.is_empty() {
+        MUTATED
+            .iter()
+            .map(|(f, p)| ((*f).to_owned(), p.iter().map(|p| (*p).to_owned()).collect()))
+            .collect()
     } else {
-        files
+        let mut chosen = Vec::new();
+        for file in files {
+            let Some((_, packages)) = MUTATED.iter().find(|(f, _)| *f == file) else {
+                bail!(
+                    "{file} is not one of the mutated files: {:?}",
+                    MUTATED.iter().map(|(f, _)| *f).collect::<Vec<_>>()
+                );
+            };
+            chosen.push((file, packages.iter().map(|p| (*p).to_owned()).collect()));
+        }
+        chosen
     };
-    let mut run_it = cargo();
-    run_it
-        .current_dir(workspace())
-        .args(["mutants", "--output", "target/mutants"]);
-    for file in &files {
-        run_it.args(["--file", file]);
+    let mut failed = Vec::new();
+    for (file, packages) in chosen {
+        let stem = Path::new(&file)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("mutants")
+            .to_owned();
+        let mut one = cargo();
+        one.current_dir(workspace()).args([
+            "mutants",
+            "--output",
+            &format!("target/mutants/{stem}"),
+            "--file",
+            &file,
+        ]);
+        for package in &packages {
+            one.args(["--test-package", package]);
+        }
+        one.args(&extra);
+        // A survivor makes cargo-mutants exit non-zero: every file is still run.
+        if let Err(e) = run(one) {
+            eprintln!("{e:#}");
+            failed.push(file);
+        }
     }
-    run_it.args(extra);
-    run(run_it)
+    if !failed.is_empty() {
+        bail!("mutants survived (or the run failed) in {failed:?}");
+    }
+    Ok(())
 }
 
 /// What `cargo xtask testnet` does, decided from its arguments and the key variables.
