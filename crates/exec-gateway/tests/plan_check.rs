@@ -9,8 +9,8 @@ use bybit_meta::InstrumentRules;
 use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
 use bybit_types::InstrumentStatus;
 use exec_gateway::{
-    Gateway, GatewayError, Journal, MemoryJournal, MockSymbolMetaService, OrderAck, OrderStatus,
-    PortError, Side, TpLevel, TradePlan,
+    Gateway, GatewayError, Journal, JournalError, MemoryJournal, MockSymbolMetaService, OrderAck,
+    OrderStatus, PortError, Side, TpLevel, TradePlan,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -371,7 +371,7 @@ async fn legs_at_the_exchanges_price_limit_pass_and_a_tick_beyond_is_refused() {
     .await;
 }
 
-/// An exchange where T1's entry fills 0.02 at 50 000 (or, with `lands` false, has no known
+/// An exchange where an entry fills 0.02 at 50 000 (or, with `lands` false, has no known
 /// outcome) and T2's entry must never be sent.
 fn exchange(lands: bool) -> Mocks {
     let mut m = Mocks::new();
@@ -398,7 +398,7 @@ fn exchange(lands: bool) -> Mocks {
             })
         });
     m.router.expect_get_order().returning(move |_, link| {
-        Ok((lands && link.as_str() == "andre_ENTRY_T1")
+        Ok((lands && link.as_str().starts_with("andre_ENTRY_"))
             .then(|| snapshot(link.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
     });
     m.router.expect_sync_open_orders().returning(|_| Ok(vec![]));
@@ -494,4 +494,288 @@ async fn tp_shares_add_up_to_one_unless_there_are_none() {
     let mut none = plan("S2");
     none.tp_levels.clear();
     check(Mocks::new(), &none).await.unwrap();
+}
+
+/// A process that has not run `recover()` yet knows the journal's open trades only there: a
+/// trade the journal holds as open on the symbol keeps a second trade off it; one on another
+/// symbol does not.
+#[tokio::test]
+async fn a_trade_open_only_in_the_journal_keeps_a_second_trade_off_its_symbol() {
+    let journal = Arc::new(MemoryJournal::new());
+    journal.record_plan(&plan("T1"), 1).await.unwrap();
+    journal
+        .record_state("T1", exec_gateway::Phase::InPosition, "entry filled", 2)
+        .await
+        .unwrap();
+    let gw = exchange(true).build(journal, None);
+    let err = gw.execute_entry(&plan("T2")).await.unwrap_err();
+    match &err {
+        GatewayError::Conflict { reason, .. } => {
+            assert!(reason.contains("trade T1 is open on it"), "{err}")
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+
+    let journal = Arc::new(MemoryJournal::new());
+    let mut elsewhere = plan("E1");
+    elsewhere.symbol = bybit_types::Symbol::new("ETHUSDT").unwrap();
+    journal.record_plan(&elsewhere, 1).await.unwrap();
+    let gw = exchange(true).build(journal, None);
+    let done = gw.execute_entry(&plan("T3")).await.unwrap();
+    assert_eq!(done.filled_qty, dec!(0.02));
+}
+
+/// A memory journal that cannot write one phase: a trade's move to it fails (its state in
+/// memory is what the gateway does then), and the journal still holds it as open.
+struct StateNotJournaled(MemoryJournal, exec_gateway::Phase);
+
+#[async_trait::async_trait]
+impl Journal for StateNotJournaled {
+    async fn record_plan(&self, plan: &TradePlan, at_ms: i64) -> Result<(), JournalError> {
+        self.0.record_plan(plan, at_ms).await
+    }
+    async fn record_intent(&self, intent: &exec_gateway::Intent) -> Result<(), JournalError> {
+        self.0.record_intent(intent).await
+    }
+    async fn record_outcome(
+        &self,
+        order_link_id: &str,
+        outcome: &exec_gateway::Outcome,
+        at_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.0.record_outcome(order_link_id, outcome, at_ms).await
+    }
+    async fn record_write(&self, write: &exec_gateway::WriteRecord) -> Result<(), JournalError> {
+        self.0.record_write(write).await
+    }
+    async fn record_fill(&self, fill: &exec_events::Fill) -> Result<bool, JournalError> {
+        self.0.record_fill(fill).await
+    }
+    async fn record_state(
+        &self,
+        trade_tag: &str,
+        phase: exec_gateway::Phase,
+        detail: &str,
+        at_ms: i64,
+    ) -> Result<(), JournalError> {
+        if phase == self.1 {
+            return Err(JournalError::Io("disk I/O error".into()));
+        }
+        self.0.record_state(trade_tag, phase, detail, at_ms).await
+    }
+    async fn plan(&self, trade_tag: &str) -> Result<Option<TradePlan>, JournalError> {
+        self.0.plan(trade_tag).await
+    }
+    async fn plans(&self) -> Result<Vec<exec_gateway::PlanRow>, JournalError> {
+        self.0.plans().await
+    }
+    async fn intent(
+        &self,
+        order_link_id: &str,
+    ) -> Result<Option<exec_gateway::IntentRow>, JournalError> {
+        self.0.intent(order_link_id).await
+    }
+    async fn intents(&self, trade_tag: &str) -> Result<Vec<exec_gateway::IntentRow>, JournalError> {
+        self.0.intents(trade_tag).await
+    }
+    async fn fills(&self, link_prefix: &str) -> Result<Vec<exec_events::Fill>, JournalError> {
+        self.0.fills(link_prefix).await
+    }
+    async fn writes(
+        &self,
+        trade_tag: &str,
+    ) -> Result<Vec<exec_gateway::WriteRecord>, JournalError> {
+        self.0.writes(trade_tag).await
+    }
+    async fn states(&self, trade_tag: &str) -> Result<Vec<exec_gateway::StateRow>, JournalError> {
+        self.0.states(trade_tag).await
+    }
+    async fn open_trades(&self) -> Result<Vec<String>, JournalError> {
+        self.0.open_trades().await
+    }
+    async fn save_paper_account(
+        &self,
+        account: &str,
+        fills: &[exec_events::Fill],
+        at_ms: i64,
+    ) -> Result<(), JournalError> {
+        self.0.save_paper_account(account, fills, at_ms).await
+    }
+    async fn paper_account(&self) -> Result<Option<String>, JournalError> {
+        self.0.paper_account().await
+    }
+}
+
+/// A trade this process aborted (ERROR in memory: `abort_trade` is best effort) owns
+/// nothing, even while the journal, which could not record the abort, still holds it as open: a second trade on the symbol goes
+/// ahead.
+#[tokio::test]
+async fn a_trade_aborted_in_memory_but_open_in_the_journal_does_not_hold_the_symbol() {
+    let mut m = Mocks::new();
+    m.config.retry_backoff = vec![];
+    m.router
+        .expect_place()
+        .withf(|o| o.order_link_id.as_str() == "andre_ENTRY_T1")
+        .returning(|_| {
+            Err(PortError::Rejected {
+                code: 110007,
+                message: "insufficient balance".into(),
+            })
+        });
+    m.router
+        .expect_place()
+        .withf(|o| o.order_link_id.as_str() == "andre_ENTRY_T2")
+        .times(1)
+        .returning(|o| {
+            Ok(OrderAck {
+                order_id: "id-entry".into(),
+                order_link_id: o.order_link_id.as_str().into(),
+            })
+        });
+    m.router.expect_get_order().returning(|_, link| {
+        Ok((link.as_str() == "andre_ENTRY_T2")
+            .then(|| snapshot(link.as_str(), Side::Buy, dec!(0.02), OrderStatus::Filled)))
+    });
+    let journal = Arc::new(StateNotJournaled(
+        MemoryJournal::new(),
+        exec_gateway::Phase::Error,
+    ));
+    let gw = m.build(journal.clone(), None);
+    let err = gw.execute_entry(&plan("T1")).await.unwrap_err();
+    assert!(!err.is_plan_refused() && !err.is_conflict(), "{err}");
+    assert_eq!(gw.trade("T1").unwrap().phase, exec_gateway::Phase::Error);
+    assert_eq!(journal.open_trades().await.unwrap(), ["T1"]);
+
+    let done = gw.execute_entry(&plan("T2")).await.unwrap();
+    assert_eq!(done.filled_qty, dec!(0.02));
+}
+
+/// A trade whose entry stopped before anything was sent because its ENTERING state could
+/// not be journaled is back to IDLE in memory, but the journal holds its plan as open: it
+/// keeps the symbol until it is finished or retried, and a second trade is refused.
+#[tokio::test]
+async fn a_trade_idle_in_memory_but_open_in_the_journal_keeps_a_second_trade_off_its_symbol() {
+    let mut m = Mocks::new();
+    m.router.expect_place().never();
+    let journal = Arc::new(StateNotJournaled(
+        MemoryJournal::new(),
+        exec_gateway::Phase::Entering,
+    ));
+    let gw = m.build(journal.clone(), None);
+    let err = gw.execute_entry(&plan("T1")).await.unwrap_err();
+    assert!(matches!(err, GatewayError::Journal(_)), "{err}");
+    assert_eq!(gw.trade("T1").unwrap().phase, exec_gateway::Phase::Idle);
+    assert_eq!(journal.open_trades().await.unwrap(), ["T1"]);
+
+    let err = gw.execute_entry(&plan("T2")).await.unwrap_err();
+    match &err {
+        GatewayError::Conflict { reason, .. } => {
+            assert!(reason.contains("trade T1 is open on it"), "{err}")
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+}
+
+/// The reason of a conflict; anything else fails the test.
+fn conflict(err: GatewayError) -> String {
+    match err {
+        GatewayError::Conflict { reason, .. } => reason,
+        other => panic!("expected a conflict, got {other}"),
+    }
+}
+
+/// A long position no trade owns is taken over only by a long plan that adopts it. A plan
+/// refused for it gives the symbol back (IDLE), so the next plan is judged on the position
+/// again, not refused because of the first.
+#[tokio::test]
+async fn a_foreign_position_is_adopted_only_on_request_and_on_its_side() {
+    let mut m = Mocks::new();
+    m.router.expect_place().never();
+    m.positions
+        .expect_get_position()
+        .returning(|_| Ok(long(dec!(0.5), dec!(48000))));
+    let (gw, _) = m.build_mem();
+    for tag in ["T1", "T2"] {
+        let reason = conflict(gw.execute_entry(&plan(tag)).await.unwrap_err());
+        assert!(
+            reason.contains("a Buy position of 0.5 (entry 48000) is open that no open trade owns"),
+            "{tag}: {reason}"
+        );
+        assert_eq!(gw.trade(tag).unwrap().phase, exec_gateway::Phase::Idle);
+    }
+    let mut other_side = short("T3");
+    other_side.adopt_position = true;
+    let reason = conflict(gw.execute_entry(&other_side).await.unwrap_err());
+    assert!(
+        reason.contains("on the other side of this Sell plan: it cannot be adopted"),
+        "{reason}"
+    );
+}
+
+/// Prices whose price-limit read waits until the test lets it go: the first entry stops
+/// there, after it claimed the symbol and before it journaled anything.
+struct HeldPriceLimit {
+    reached: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl exec_gateway::PriceService for HeldPriceLimit {
+    async fn last_price(&self, _: &bybit_types::Symbol) -> exec_gateway::PortResult<Decimal> {
+        Ok(dec!(50000))
+    }
+
+    async fn price_limit(
+        &self,
+        _: &bybit_types::Symbol,
+    ) -> exec_gateway::PortResult<Option<exec_gateway::PriceLimit>> {
+        self.reached.notify_one();
+        self.release.notified().await;
+        Ok(None)
+    }
+}
+
+/// The claim is atomic: a trade that claimed the symbol is ENTERING in memory from that
+/// moment, so a second trade arriving while the first still waits on the exchange (nothing
+/// journaled yet) is refused at once.
+#[tokio::test]
+async fn a_claimed_symbol_is_held_before_anything_is_journaled() {
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let mut m = Mocks::new();
+    m.router.expect_place().never();
+    m.positions
+        .expect_get_position()
+        .returning(|s| Ok(exec_gateway::PositionState::flat(s.clone())));
+    let ports = exec_gateway::Ports {
+        router: Arc::new(m.router),
+        positions: Arc::new(m.positions),
+        account: Arc::new(m.account),
+        meta: Arc::new(m.meta),
+        prices: Arc::new(HeldPriceLimit {
+            reached: reached.clone(),
+            release,
+        }),
+        journal: Arc::new(MemoryJournal::new()),
+        clock: Arc::new(exec_gateway::ManualClock::new(1_700_000_000_000)),
+    };
+    let gw =
+        Arc::new(Gateway::new(ports, m.config, exec_events::EventBus::new(1024), None).unwrap());
+    let first = tokio::spawn({
+        let gw = gw.clone();
+        async move { gw.execute_entry(&plan("T1")).await }
+    });
+    let wait = std::time::Duration::from_secs(5);
+    tokio::time::timeout(wait, reached.notified())
+        .await
+        .expect("T1 reached the price limit");
+    let second = tokio::time::timeout(wait, gw.execute_entry(&plan("T2")))
+        .await
+        .expect("T2 answered without waiting on the exchange");
+    let reason = conflict(second.unwrap_err());
+    assert!(
+        reason.contains("trade T1 is open on it (ENTERING)"),
+        "{reason}"
+    );
+    first.abort();
 }
