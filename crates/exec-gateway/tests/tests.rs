@@ -9,6 +9,7 @@ mod history;
 mod journal;
 mod link_ids;
 mod operations;
+mod plan_check;
 mod policy;
 mod rerounded;
 mod review;
