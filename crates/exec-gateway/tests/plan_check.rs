@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bybit_meta::InstrumentRules;
-use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
-use bybit_types::InstrumentStatus;
+use bybit_types::rest::market::PriceFilter;
 use exec_gateway::{
     Gateway, GatewayError, Journal, JournalError, MemoryJournal, MockSymbolMetaService, OrderAck,
     OrderStatus, PortError, Side, TpLevel, TradePlan,
@@ -15,7 +14,7 @@ use exec_gateway::{
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use crate::support::{long, plan, snapshot, symbol, Mocks};
+use crate::support::{long, lot_size, plan, price_filter, rules_from, snapshot, Mocks};
 
 /// The field and the rule of a refusal; anything else fails the test.
 fn refused(err: GatewayError) -> (String, String) {
@@ -41,30 +40,14 @@ async fn assert_refused(m: Mocks, plan: &TradePlan, field: &str, words: &str) {
 /// The test instrument with its price filter narrowed to `min..=max` (tick 0.10), so that
 /// the filter, not the price band, is the rule a price meets first.
 fn rules_with_prices(min: Decimal, max: Decimal) -> InstrumentRules {
-    InstrumentRules::from_parts(
-        symbol(),
-        InstrumentStatus::Trading,
+    rules_from(
         &PriceFilter {
             min_price: min,
             max_price: max,
-            tick_size: dec!(0.10),
+            ..price_filter()
         },
-        &LotSizeFilter {
-            max_order_qty: dec!(1500.000),
-            min_order_qty: dec!(0.001),
-            qty_step: dec!(0.001),
-            post_only_max_order_qty: None,
-            max_mkt_order_qty: Some(dec!(150.000)),
-            min_notional_value: Some(dec!(5)),
-        },
-        &LeverageFilter {
-            min_leverage: dec!(1),
-            max_leverage: dec!(100),
-            leverage_step: dec!(0.01),
-        },
-        Some(2),
+        &lot_size(),
     )
-    .unwrap()
 }
 
 fn narrow_filter() -> Mocks {

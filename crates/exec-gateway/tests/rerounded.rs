@@ -290,31 +290,14 @@ fn rules_step_001() -> bybit_meta::InstrumentRules {
 
 /// BTCUSDT with the quantity step (and minimum) at `step`.
 fn rules_step(step: Decimal) -> bybit_meta::InstrumentRules {
-    use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
-    bybit_meta::InstrumentRules::from_parts(
-        crate::support::symbol(),
-        bybit_types::InstrumentStatus::Trading,
-        &PriceFilter {
-            min_price: dec!(0.10),
-            max_price: dec!(1999999.80),
-            tick_size: dec!(0.10),
-        },
-        &LotSizeFilter {
-            max_order_qty: dec!(1500.00),
+    crate::support::rules_from(
+        &crate::support::price_filter(),
+        &bybit_types::rest::market::LotSizeFilter {
             min_order_qty: step,
             qty_step: step,
-            post_only_max_order_qty: None,
-            max_mkt_order_qty: Some(dec!(150.00)),
-            min_notional_value: Some(dec!(5)),
+            ..crate::support::lot_size()
         },
-        &LeverageFilter {
-            min_leverage: dec!(1),
-            max_leverage: dec!(100),
-            leverage_step: dec!(0.01),
-        },
-        Some(2),
     )
-    .unwrap()
 }
 
 /// setup_tps on a 0.025 position (TP1 0.012) where every TP1 create is refused with `code`

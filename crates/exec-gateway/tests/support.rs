@@ -18,24 +18,35 @@ pub(crate) fn symbol() -> Symbol {
     Symbol::new("BTCUSDT").unwrap()
 }
 
-/// BTCUSDT's filters (docs v5/market/instrument): tick 0.10, step 0.001, market max 150.
-pub(crate) fn rules() -> InstrumentRules {
+/// BTCUSDT's price filter (docs v5/market/instrument): tick 0.10.
+pub(crate) fn price_filter() -> PriceFilter {
+    PriceFilter {
+        min_price: dec!(0.10),
+        max_price: dec!(1999999.80),
+        tick_size: dec!(0.10),
+    }
+}
+
+/// BTCUSDT's lot size filter: step 0.001, market max 150.
+pub(crate) fn lot_size() -> LotSizeFilter {
+    LotSizeFilter {
+        max_order_qty: dec!(1500.000),
+        min_order_qty: dec!(0.001),
+        qty_step: dec!(0.001),
+        post_only_max_order_qty: None,
+        max_mkt_order_qty: Some(dec!(150.000)),
+        min_notional_value: Some(dec!(5)),
+    }
+}
+
+/// The test instrument with these filters (leverage 1..=100), so a test changes one value
+/// with struct update syntax: `rules_from(&PriceFilter { min_price, ..price_filter() }, &lot_size())`.
+pub(crate) fn rules_from(price: &PriceFilter, lot: &LotSizeFilter) -> InstrumentRules {
     InstrumentRules::from_parts(
         symbol(),
         InstrumentStatus::Trading,
-        &PriceFilter {
-            min_price: dec!(0.10),
-            max_price: dec!(1999999.80),
-            tick_size: dec!(0.10),
-        },
-        &LotSizeFilter {
-            max_order_qty: dec!(1500.000),
-            min_order_qty: dec!(0.001),
-            qty_step: dec!(0.001),
-            post_only_max_order_qty: None,
-            max_mkt_order_qty: Some(dec!(150.000)),
-            min_notional_value: Some(dec!(5)),
-        },
+        price,
+        lot,
         &LeverageFilter {
             min_leverage: dec!(1),
             max_leverage: dec!(100),
@@ -44,6 +55,11 @@ pub(crate) fn rules() -> InstrumentRules {
         Some(2),
     )
     .unwrap()
+}
+
+/// BTCUSDT's filters (docs v5/market/instrument): tick 0.10, step 0.001, market max 150.
+pub(crate) fn rules() -> InstrumentRules {
+    rules_from(&price_filter(), &lot_size())
 }
 
 /// Buy 100 USDT margin × 10 at 50 000: 0.02 BTC.

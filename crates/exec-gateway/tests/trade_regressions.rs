@@ -5,15 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bybit_meta::InstrumentRules;
-use bybit_types::rest::market::{LeverageFilter, LotSizeFilter, PriceFilter};
-use bybit_types::InstrumentStatus;
+use bybit_types::rest::market::LotSizeFilter;
 use exec_gateway::{
     GatewayError, Journal, ManualClock, MemoryJournal, MockPriceService, MockSymbolMetaService,
     OrderAck, OrderRequest, OrderStatus, Phase, PortError, PositionState, Side, TpFailurePolicy,
 };
 use rust_decimal_macros::dec;
 
-use crate::support::{long, plan, snapshot, symbol, Mocks};
+use crate::support::{long, plan, snapshot, Mocks};
 
 fn ack(o: &OrderRequest) -> Result<OrderAck, PortError> {
     Ok(OrderAck {
@@ -213,30 +212,13 @@ async fn a_tp_leg_below_the_minimum_quantity_refuses_the_plan() {
 }
 
 fn rules_with_min_qty(min: rust_decimal::Decimal) -> InstrumentRules {
-    InstrumentRules::from_parts(
-        symbol(),
-        InstrumentStatus::Trading,
-        &PriceFilter {
-            min_price: dec!(0.10),
-            max_price: dec!(1999999.80),
-            tick_size: dec!(0.10),
-        },
+    crate::support::rules_from(
+        &crate::support::price_filter(),
         &LotSizeFilter {
-            max_order_qty: dec!(1500.000),
             min_order_qty: min,
-            qty_step: dec!(0.001),
-            post_only_max_order_qty: None,
-            max_mkt_order_qty: Some(dec!(150.000)),
-            min_notional_value: Some(dec!(5)),
+            ..crate::support::lot_size()
         },
-        &LeverageFilter {
-            min_leverage: dec!(1),
-            max_leverage: dec!(100),
-            leverage_step: dec!(0.01),
-        },
-        Some(2),
     )
-    .unwrap()
 }
 
 /// R-SAFE-1, R-GW-1, R-SAFE-3: the whole-plan check judges a plan before its entry is first
