@@ -75,6 +75,22 @@ struct Endpoint {
     params: Value,
 }
 
+fn get(path: &'static str, params: Value) -> Endpoint {
+    Endpoint {
+        method: Method::GET,
+        path,
+        params,
+    }
+}
+
+fn post(path: &'static str, params: Value) -> Endpoint {
+    Endpoint {
+        method: Method::POST,
+        path,
+        params,
+    }
+}
+
 fn endpoints() -> Vec<Endpoint> {
     let create = json!({"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
         "orderType": "Limit", "qty": "0.001", "price": "49000", "timeInForce": "GTC",
@@ -87,16 +103,6 @@ fn endpoints() -> Vec<Endpoint> {
         "qty": "0.002", "price": "48000"});
     let cancel = json!({"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "fz-1"});
     let pair = json!({"category": "linear", "symbol": "BTCUSDT"});
-    let get = |path, params| Endpoint {
-        method: Method::GET,
-        path,
-        params,
-    };
-    let post = |path, params| Endpoint {
-        method: Method::POST,
-        path,
-        params,
-    };
     vec![
         get("/v5/market/time", json!({})),
         get("/v5/market/instruments-info", pair.clone()),
@@ -177,16 +183,6 @@ fn endpoints() -> Vec<Endpoint> {
 /// The control API's calls (each one's effects are reset after it), and the stream
 /// upgrades asked without a connection.
 fn controls() -> Vec<Endpoint> {
-    let get = |path, params| Endpoint {
-        method: Method::GET,
-        path,
-        params,
-    };
-    let post = |path, params| Endpoint {
-        method: Method::POST,
-        path,
-        params,
-    };
     vec![
         get("/emulator/state", json!({})),
         post(
