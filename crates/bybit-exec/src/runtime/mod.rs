@@ -579,7 +579,7 @@ impl Runtime {
                 let (private, private_events) =
                     WsStream::private(ws_config(&settings.ws_private_url, &settings.ws), auth)?;
                 let private = Arc::new(private);
-                subscribe_tickers(&public, &symbols, settings.book_depth).await;
+                subscribe_public(&public, &symbols, settings.book_depth).await;
                 let config = LiveConfig {
                     poll_interval: settings.poll_interval,
                     silence_threshold: settings.silence_threshold,
@@ -610,7 +610,7 @@ impl Runtime {
                 (ports, Router::Live { exchange, private })
             }
             Routing::DryRun => {
-                subscribe_tickers(&public, &symbols, settings.book_depth).await;
+                subscribe_public(&public, &symbols, settings.book_depth).await;
                 // Rules and prices only: no private stream, no tracking, no keys.
                 let exchange = Arc::new(LiveExchange::new(
                     public_rest.clone() as Arc<dyn BybitRest>,
@@ -671,7 +671,7 @@ impl Runtime {
                     .context("opening the paper account")?;
                 let paper = Arc::new(paper);
                 tasks.spawn(drain(public_events, Some(paper.clone())));
-                subscribe_tickers(&public, &symbols, settings.book_depth).await;
+                subscribe_public(&public, &symbols, settings.book_depth).await;
                 let ports = Ports {
                     router: paper.clone(),
                     positions: paper.clone(),
@@ -896,7 +896,7 @@ impl Runtime {
 
 /// Subscribes the ticker topics, and the order books when `book_depth` is not 0, waiting a
 /// bounded time for each acknowledgement.
-async fn subscribe_tickers(public: &WsStream, symbols: &[String], book_depth: u32) {
+async fn subscribe_public(public: &WsStream, symbols: &[String], book_depth: u32) {
     let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
     let acked = tokio::time::timeout(SUBSCRIBE_WAIT, public.subscribe_tickers(&refs));
     match waiting_for("the public stream to acknowledge the ticker topics", acked).await {
