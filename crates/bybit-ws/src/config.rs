@@ -33,6 +33,9 @@ pub struct WsConfig {
     /// Capacity of the event channel; see [`crate::WsEvent::Lagged`] for what happens when it
     /// is full.
     pub event_capacity: usize,
+    /// The trade stream's `X-BAPI-RECV-WINDOW`: how long after its timestamp Bybit still takes
+    /// a request (5 s, as REST; REFERENCE.md §2).
+    pub recv_window: Duration,
 }
 
 impl WsConfig {
@@ -48,6 +51,7 @@ impl WsConfig {
             backoff: BackoffConfig::default(),
             subscribe_batch: 10,
             event_capacity: 4096,
+            recv_window: Duration::from_secs(5),
         }
     }
 }

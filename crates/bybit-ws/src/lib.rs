@@ -12,6 +12,7 @@ mod stream;
 mod task;
 pub mod telemetry;
 mod ticker;
+mod trade;
 
 pub use backoff::BackoffConfig;
 pub use book::{Applied, BookError, OrderBook};
@@ -21,3 +22,4 @@ pub use event::WsEvent;
 pub use health::HealthSnapshot;
 pub use stream::{EventReceiver, PrivateTopic, WsStream, LINEAR_BOOK_DEPTHS};
 pub use ticker::merge_ticker;
+pub use trade::{TradeError, TradeOp, TradeStream};

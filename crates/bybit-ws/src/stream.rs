@@ -217,7 +217,7 @@ fn topics(prefix: &str, symbols: &[&str]) -> Result<Vec<String>, WsError> {
 
 /// rustls on ring with the webpki roots: the same stack reqwest builds, so no second TLS
 /// library or root store is compiled.
-fn tls_connector() -> Result<Connector, WsError> {
+pub(crate) fn tls_connector() -> Result<Connector, WsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let config = rustls::ClientConfig::builder_with_provider(provider)

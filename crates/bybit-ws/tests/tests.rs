@@ -8,3 +8,4 @@ mod private;
 mod public;
 mod replay;
 mod support;
+mod trade;

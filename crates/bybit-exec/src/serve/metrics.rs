@@ -31,6 +31,9 @@ pub fn label_values(metric: &str, label: &str) -> Option<&'static [&'static str]
         (_, "endpoint") if rest_metric && metric != rest::CLOCK_OFFSET_SECONDS => rest::ENDPOINTS,
         (m, "outcome") if m == rest::REQUESTS_TOTAL => &rest::OUTCOMES,
         (m, "kind") if m == rest::ERRORS_TOTAL => &rest::ERROR_KINDS,
+        (m, "op") if m == ws::TRADE_REQUESTS_TOTAL => &ws::TRADE_OPS,
+        (m, "outcome") if m == ws::TRADE_REQUESTS_TOTAL => &ws::TRADE_OUTCOMES,
+        (m, "stream") if m == ws::TRADE_REQUESTS_TOTAL => return None,
         (m, "stream") if ws::ALL.contains(&m) || m == WS_CONNECTED => &ws::STREAMS,
         (m, "reason") if m == ws::BOOK_GAPS_TOTAL => &ws::GAP_REASONS,
         (m, "kind") if m == watch::ORDERS_SENT_TOTAL || m == watch::FILLS_TOTAL => {
