@@ -29,6 +29,7 @@
 mod error;
 mod instruments;
 mod preflight;
+pub mod route;
 pub mod tracker;
 
 use std::sync::{Arc, RwLock};
@@ -43,7 +44,7 @@ use bybit_rest::{
 use bybit_types::rest::execution::Execution;
 use bybit_types::rest::order::Order;
 use bybit_types::{AccountType, Category, OrderLinkId, Price, Qty, TimeInForce, TimestampMs};
-use bybit_ws::{EventReceiver, PrivateTopic, WsEvent, WsStream};
+use bybit_ws::{EventReceiver, PrivateTopic, TradeOp, TradeStream, WsEvent, WsStream};
 use exec_events::EventBus;
 use exec_gateway::{
     AccountService, Balance, BybitStatus, HealthCheck, OrderAck, OrderRequest, OrderRouter,
@@ -58,6 +59,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::port_error;
 pub use instruments::RestInstrumentSource;
 pub use preflight::{Preflight, PreflightCheck, PreflightError};
+pub use route::OrderPath;
 pub use tracker::Tracker;
 
 /// "Leverage not modified" (docs/v5/error.mdx): the leverage is already what was asked.
@@ -89,6 +91,11 @@ pub struct LiveConfig {
     pub settle_coin: String,
     /// How often the instrument rules are reloaded (besides after a rule refusal).
     pub meta_refresh: Duration,
+    /// Which way order creates go ([`OrderPath`]; the trade stream only when one is given,
+    /// [`LiveExchange::with_trade_stream`]).
+    pub order_path: OrderPath,
+    /// How long a trade-stream request waits for its answer before its outcome is unknown.
+    pub trade_deadline: Duration,
 }
 
 impl Default for LiveConfig {
@@ -99,6 +106,8 @@ impl Default for LiveConfig {
             dedupe_capacity: 10_000,
             settle_coin: "USDT".to_owned(),
             meta_refresh: Duration::from_secs(3600),
+            order_path: OrderPath::Auto,
+            trade_deadline: Duration::from_secs(5),
         }
     }
 }
@@ -112,6 +121,8 @@ pub struct LiveExchange {
     config: LiveConfig,
     private: Option<Arc<WsStream>>,
     public: Option<Arc<WsStream>>,
+    /// The order-entry stream, when the environment has one ([`OrderPath`]).
+    trade: Option<Arc<TradeStream>>,
     cancel: CancellationToken,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// Leverage this process has set (or found set) per symbol, so an entry does not repeat
@@ -159,10 +170,28 @@ impl LiveExchange {
             config,
             private,
             public,
+            trade: None,
             cancel: CancellationToken::new(),
             task: std::sync::Mutex::new(None),
             leverage: std::sync::Mutex::new(std::collections::HashMap::new()),
             journal,
+        }
+    }
+
+    /// Sends order creates over `stream` as [`LiveConfig::order_path`] says (`auto`: when it
+    /// is connected and authenticated, else over REST).
+    #[must_use]
+    pub fn with_trade_stream(mut self, stream: Arc<TradeStream>) -> Self {
+        self.trade = Some(stream);
+        self
+    }
+
+    /// The trade stream, when a request sent now goes over it.
+    fn trade_stream(&self) -> Option<&Arc<TradeStream>> {
+        match self.config.order_path {
+            OrderPath::Rest => None,
+            OrderPath::Ws => self.trade.as_ref(),
+            OrderPath::Auto => self.trade.as_ref().filter(|s| s.is_ready()),
         }
     }
 
@@ -487,15 +516,73 @@ impl LiveExchange {
         if let Some(p) = req.price {
             self.tracker.expect_price(req.order_link_id.as_str(), p);
         }
-        let ack = self
-            .rest
-            .create_order(new_order(req)?)
-            .await
-            .map_err(create_error)?;
+        let order = new_order(req)?;
+        if let Some(stream) = self.trade_stream() {
+            if let Some(ack) = self.create_over_stream(stream, req, &order).await? {
+                return Ok(ack);
+            }
+        }
+        route::count("rest", "create");
+        let ack = self.rest.create_order(order).await.map_err(create_error)?;
         Ok(OrderAck {
             order_id: ack.order_id,
             order_link_id: ack.order_link_id,
         })
+    }
+
+    /// Sends one create over the trade stream, once. `None`: the stream did not write it and
+    /// the path allows REST (`auto`), so it goes over REST now; nothing left, nothing can be
+    /// doubled. An answer is read as REST's would be ([`route::refusal`]); no answer is an
+    /// unknown outcome for the policy to resolve by lookup.
+    async fn create_over_stream(
+        &self,
+        stream: &TradeStream,
+        req: &OrderRequest,
+        order: &NewOrder,
+    ) -> PortResult<Option<OrderAck>> {
+        let op = TradeOp::Create;
+        let body = serde_json::to_value(order.as_wire())
+            .map_err(|e| PortError::InvalidInput(format!("{}: {e}", op.name())))?;
+        let reply = match stream.send(op, body, self.config.trade_deadline).await {
+            Ok(reply) => reply,
+            Err(bybit_ws::TradeError::NotSent { reason })
+                if self.config.order_path == OrderPath::Auto =>
+            {
+                tracing::info!(order_link_id = %req.order_link_id.as_str(), %reason, "trade stream not ready: the create goes over REST");
+                return Ok(None);
+            }
+            Err(e) => {
+                if e.may_have_landed() {
+                    route::count("ws", "create");
+                }
+                return Err(route::failure(e));
+            }
+        };
+        route::count("ws", "create");
+        if reply.ret_code != 0 {
+            let ctx = bybit_rest::ErrorContext {
+                endpoint: op.name(),
+                symbol: Some(req.symbol.as_str().into()),
+                order_link_id: Some(req.order_link_id.as_str().into()),
+                write: true,
+            };
+            return Err(route::refusal(op, &reply, ctx, true));
+        }
+        // Accepted: an answer that cannot be read still means the order exists, so it is an
+        // unknown outcome (the lookup finds it), never a failure.
+        let ack: bybit_types::rest::order::OrderAck =
+            reply
+                .decode("order.create")
+                .map_err(|e| PortError::UnknownOutcome {
+                    reason: format!(
+                        "order.create accepted over the trade stream, answer unreadable: {e}"
+                    ),
+                })?;
+        tracing::debug!(order_link_id = %ack.order_link_id, order_id = %ack.order_id, path = "ws", "order created");
+        Ok(Some(OrderAck {
+            order_id: ack.order_id,
+            order_link_id: ack.order_link_id,
+        }))
     }
 
     /// The orderLinkIds of orders this process found standing at a limit price it did not

@@ -32,6 +32,8 @@ pub fn label_values(metric: &str, label: &str) -> Option<&'static [&'static str]
         (m, "outcome") if m == rest::REQUESTS_TOTAL => &rest::OUTCOMES,
         (m, "kind") if m == rest::ERRORS_TOTAL => &rest::ERROR_KINDS,
         (m, "op") if m == ws::TRADE_REQUESTS_TOTAL => &ws::TRADE_OPS,
+        (m, "path") if m == exec_live::route::ORDERS_BY_PATH_TOTAL => &exec_live::route::PATHS,
+        (m, "op") if m == exec_live::route::ORDERS_BY_PATH_TOTAL => &exec_live::route::OPS,
         (m, "outcome") if m == ws::TRADE_REQUESTS_TOTAL => &ws::TRADE_OUTCOMES,
         (m, "stream") if m == ws::TRADE_REQUESTS_TOTAL => return None,
         (m, "stream") if ws::ALL.contains(&m) || m == WS_CONNECTED => &ws::STREAMS,
@@ -99,6 +101,10 @@ fn describe() {
         "1 while the stream is connected (and authenticated, for private)"
     );
     metrics::describe_gauge!(TRADING_HALTED, "1 once trading halted after a fatal error");
+    metrics::describe_counter!(
+        exec_live::route::ORDERS_BY_PATH_TOTAL,
+        "Order requests sent, by path (ws: the trade stream, rest) and operation"
+    );
 }
 
 /// Sets a 0/1 gauge.
