@@ -151,3 +151,98 @@ pub(crate) fn failure(e: TradeError) -> PortError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(code: i64, header: serde_json::Value) -> TradeReply {
+        serde_json::from_value(serde_json::json!({
+            "reqId": "r1", "retCode": code, "retMsg": "m", "op": "order.create",
+            "data": {}, "header": header
+        }))
+        .unwrap()
+    }
+
+    fn classify(code: i64) -> PortError {
+        let ctx = ErrorContext {
+            endpoint: "order.create",
+            symbol: Some("BTCUSDT".into()),
+            order_link_id: Some("andre_E_T1".into()),
+            write: true,
+        };
+        refusal(
+            TradeOp::Create,
+            &reply(code, serde_json::json!({})),
+            ctx,
+            true,
+        )
+    }
+
+    /// Bybit's retCodes mean on the trade stream what they mean on REST
+    /// (docs/v5/websocket/trade/guideline.mdx); the stream's own codes (docs/v5/error.mdx, WS
+    /// OE) are "not taken, send again" — 10003 there is too many sessions, not a bad key.
+    #[test]
+    fn the_streams_codes_are_classified_as_rest_and_its_own_apart() {
+        assert!(matches!(
+            classify(10001),
+            PortError::RuleRefused { code: 10001, .. }
+        ));
+        assert!(matches!(
+            classify(110072),
+            PortError::DuplicateLinkId { .. }
+        ));
+        assert!(matches!(
+            classify(110007),
+            PortError::InsufficientBalance { code: 110007, .. }
+        ));
+        assert!(matches!(classify(10004), PortError::Auth { .. }));
+        assert!(matches!(classify(10016), PortError::UnknownOutcome { .. }));
+        assert!(matches!(classify(10003), PortError::UnknownOutcome { .. }));
+        assert!(matches!(classify(20006), PortError::UnknownOutcome { .. }));
+        assert_eq!(
+            classify(10019),
+            PortError::RateLimited {
+                retry_after: Duration::ZERO
+            }
+        );
+        assert_eq!(
+            classify(10429),
+            PortError::RateLimited {
+                retry_after: Duration::from_secs(1)
+            }
+        );
+        let limited = reply(
+            10403,
+            serde_json::json!({"X-Bapi-Limit-Reset-Timestamp": "1711001595900", "Timenow": "1711001595200"}),
+        );
+        assert_eq!(
+            stream_refusal(TradeOp::Create, &limited),
+            Some(PortError::RateLimited {
+                retry_after: Duration::from_millis(700)
+            })
+        );
+    }
+
+    #[test]
+    fn no_answer_is_an_unknown_outcome_and_nothing_sent_is_a_wait() {
+        let unknown = failure(TradeError::OutcomeUnknown {
+            op: "order.create",
+            reason: "the socket was lost".to_owned(),
+        });
+        assert!(matches!(unknown, PortError::UnknownOutcome { .. }));
+        let not_sent = failure(TradeError::NotSent {
+            reason: "not authenticated".to_owned(),
+        });
+        assert!(matches!(not_sent, PortError::RateLimited { .. }));
+    }
+
+    #[test]
+    fn the_path_is_read_from_its_name() {
+        for path in [OrderPath::Auto, OrderPath::Rest, OrderPath::Ws] {
+            assert_eq!(path.name().parse::<OrderPath>(), Ok(path));
+        }
+        assert_eq!(" WS ".parse::<OrderPath>(), Ok(OrderPath::Ws));
+        assert!("fix".parse::<OrderPath>().is_err());
+    }
+}
