@@ -31,8 +31,14 @@
 //! The order stream also answers 10403 to order requests while `/emulator/ip-ban` lasts, and
 //! shares REST's rate-limit windows and `/emulator/rate-limit` pressure (an order request
 //! over the window gets 10006, as REST does). `ws/drop` and `ws/refuse` end its connections too.
-//! Faults are taken in this order: 10019, 10403, `trade-fail`, `trade-lose`, `trade-hold`; one
-//! per order request, counted only for requests that passed auth and the `reqId` checks.
+//! An order request is checked in this order: auth, `reqId` (too long: 10001; reused on the
+//! connection: 20006), 10019, 10403, the `header` timestamp (10002), one argument (10001), the
+//! category (10404); then one fault is taken, if any is armed: `trade-fail`, else
+//! `trade-lose`, else `trade-hold`. A request refused by a check uses up no fault.
+//! `GET /emulator/state` shows the armed counts under `faults` as `tradeHold`, `tradeLose`,
+//! `tradeFail`, the restarts as `tradeRestarts` and the mute as `wsTradeMuted`; order requests
+//! are counted under `requests.byPath` as `/v5/trade#<op>`, and their creates in
+//! `createsByOrderLinkId` beside REST's.
 //!
 //! | control | effect |
 //! |---|---|

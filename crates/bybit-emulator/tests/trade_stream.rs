@@ -581,6 +581,14 @@ async fn protection_ip_limit_and_restart_refuse_orders_unexecuted() {
 
     let fault = c.control("/ws/trade-fail", json!({})).await;
     assert!(fault.status.is_success(), "{:?}", fault.body);
+    // A request refused by its own checks does not use the fault up.
+    send(
+        &mut ws,
+        json!({"reqId": "p-0", "op": "order.create", "args": [resting("p-0")]}),
+    )
+    .await;
+    assert_eq!(reply_to(&mut ws, "p-0").await["retCode"], 10002);
+    assert_eq!(c.state().await["faults"]["tradeFail"], 1);
     let protected = order_op(&mut ws, "p-1", "order.create", resting("p-1")).await;
     assert_eq!(protected["retCode"], 10429, "{protected}");
     let bad = c.control("/ws/trade-fail", json!({"retCode": 0})).await;

@@ -278,10 +278,6 @@ impl TradeSession {
                 "exceed IP rate limit: 3000 requests per second per IP",
             ));
         }
-        let fault = state.faults.take_trade();
-        if let Some(TradeAction::Fail(code)) = fault {
-            return Err(Reject::new(code, fail_message(code)));
-        }
         let header = request.header.as_ref();
         let text = |name: &str| {
             header.and_then(|h| h.get(name)).and_then(|v| match v {
@@ -304,6 +300,12 @@ impl TradeSession {
         params
             .linear()
             .map_err(|reject| Reject::new(NOT_FOUND, reject.ret_msg))?;
+        // Taken last, so that a request refused above does not use up a fault meant for one
+        // that reaches the engine.
+        let fault = state.faults.take_trade();
+        if let Some(TradeAction::Fail(code)) = fault {
+            return Err(Reject::new(code, fail_message(code)));
+        }
         Ok((params, fault))
     }
 }
