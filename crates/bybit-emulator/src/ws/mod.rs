@@ -3,12 +3,13 @@
 //! pushes built from the engine's events, and order operations over the REST code paths.
 //!
 //! One task owns each socket. It selects over the client's frames, its event fan-out (market
-//! events for public sessions, account events for private ones), the session's own timer (a
-//! public book's push cadence), the mute and drop-every-connection faults, the idle deadline
-//! and the shutdown signal; nothing else touches the socket. What a stream does with a request
-//! or a batch of events is plain synchronous code in [`public`], [`private`] and [`trade`] that
-//! fills an
-//! [`Outbox`](session::Outbox); this module only moves frames.
+//! events for public sessions, account events for private ones, none for order entry), the
+//! session's own timer (a public book's push cadence, an order reply held by a fault), the
+//! mute and drop-every-connection faults, the idle deadline and the shutdown signal; nothing
+//! else touches the socket. What a stream does with a request or a batch of events is plain
+//! synchronous code in [`public`], [`private`] and [`trade`] that fills an
+//! [`Outbox`](session::Outbox) (or asks for the connection to fail, the lost-reply fault);
+//! this module only moves frames.
 //!
 //! Transport rules: a session that falls a whole fan-out buffer of
 //! engine steps behind is closed (1013), as Bybit drops slow consumers; the client must
