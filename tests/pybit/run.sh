@@ -2,8 +2,9 @@
 # pybit conformance: the official Bybit Python SDK (pinned in requirements.txt) against a fresh
 # bybit-emulator. Builds the emulator, keeps a venv in target/pybit-venv (rebuilt only when
 # requirements.txt or the Python version changes), starts the emulator on a free port, runs
-# conformance.py, then conditional.py, then orderbook.py (a minute of pybit's orderbook_stream
-# on a moving market), and always stops the emulator. Exits non-zero when any fails.
+# conformance.py, then conditional.py, then trade.py (order entry over /v5/trade with pybit's
+# WebSocketTrading), then orderbook.py (a minute of pybit's orderbook_stream on a moving
+# market), and always stops the emulator. Exits non-zero when any fails.
 #
 # Network: PyPI only, and only when the venv has to be (re)built.
 # Environment: CARGO_TARGET_DIR is honoured (cargo tells where the binary went);
@@ -184,6 +185,11 @@ BYBIT_EMULATOR_URL="$base_url" \
     BYBIT_EMULATOR_API_KEY="$api_key" \
     BYBIT_EMULATOR_API_SECRET="$api_secret" \
     "${venv_python[@]}" "$here/conditional.py" || status=$?
+# pybit's WebSocketTrading places, amends and cancels over /v5/trade on the same emulator.
+BYBIT_EMULATOR_URL="$base_url" \
+    BYBIT_EMULATOR_API_KEY="$api_key" \
+    BYBIT_EMULATOR_API_SECRET="$api_secret" \
+    "${venv_python[@]}" "$here/trade.py" || status=$?
 # pybit's orderbook_stream on the same emulator for a minute (ORDERBOOK_SECONDS to change).
 BYBIT_EMULATOR_URL="$base_url" \
     BYBIT_EMULATOR_API_KEY="$api_key" \

@@ -42,31 +42,8 @@ pub(crate) fn authenticate(
         return Err(Reject::new(INVALID_KEY, "API key is invalid."));
     }
     let recv_window_text = header(headers, "x-bapi-recv-window");
-    let recv_window = match recv_window_text {
-        None => DEFAULT_RECV_WINDOW_MS,
-        Some(text) => text
-            .parse::<u64>()
-            .map_err(|_| Reject::params("params error: X-BAPI-RECV-WINDOW invalid"))?,
-    };
     let timestamp_text = header(headers, "x-bapi-timestamp").unwrap_or_default();
-    let server = u64::try_from(now).unwrap_or(0);
-    let too_far = |ts: &str| {
-        Reject::new(
-            10002,
-            format!(
-                "invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts}],server_timestamp[{server}],recv_window[{recv_window}]"
-            ),
-        )
-    };
-    let timestamp: u64 = timestamp_text
-        .parse()
-        .map_err(|_| too_far(timestamp_text))?;
-    // After `/emulator/time/pass` a client's own clock is taken to have moved on with the
-    // exchange's, or not (a test process whose clock did not jump): either is in time.
-    let client = u64::try_from(state.clock.client_ms()).unwrap_or(0);
-    check_timestamp(server, timestamp, recv_window)
-        .or_else(|_| check_timestamp(client, timestamp, recv_window))
-        .map_err(|_| too_far(timestamp_text))?;
+    check_time(state, timestamp_text, recv_window_text, now)?;
     let sign = header(headers, "x-bapi-sign").unwrap_or_default();
     // The pre-sign string has recv_window only when the header was sent.
     let window_in_signature = recv_window_text.unwrap_or("");
@@ -84,4 +61,37 @@ pub(crate) fn authenticate(
         ));
     }
     Ok(key.to_owned())
+}
+
+/// Checks a request's `X-BAPI-TIMESTAMP` against `X-BAPI-RECV-WINDOW` (5000 ms when absent):
+/// `server_time - recv_window <= timestamp < server_time + 1000`, else 10002 in Bybit's words.
+/// REST headers and the order-entry stream's `header` object are both judged here.
+pub(crate) fn check_time(
+    state: &AppState,
+    timestamp_text: &str,
+    recv_window_text: Option<&str>,
+    now: i64,
+) -> Result<(), Reject> {
+    let recv_window = match recv_window_text {
+        None => DEFAULT_RECV_WINDOW_MS,
+        Some(text) => text
+            .parse::<u64>()
+            .map_err(|_| Reject::params("params error: X-BAPI-RECV-WINDOW invalid"))?,
+    };
+    let server = u64::try_from(now).unwrap_or(0);
+    let too_far = || {
+        Reject::new(
+            10002,
+            format!(
+                "invalid request, please check your server timestamp or recv_window param. req_timestamp[{timestamp_text}],server_timestamp[{server}],recv_window[{recv_window}]"
+            ),
+        )
+    };
+    let timestamp: u64 = timestamp_text.parse().map_err(|_| too_far())?;
+    // After `/emulator/time/pass` a client's own clock is taken to have moved on with the
+    // exchange's, or not (a test process whose clock did not jump): either is in time.
+    let client = u64::try_from(state.clock.client_ms()).unwrap_or(0);
+    check_timestamp(server, timestamp, recv_window)
+        .or_else(|_| check_timestamp(client, timestamp, recv_window))
+        .map_err(|_| too_far())
 }

@@ -20,9 +20,28 @@
 //! |---|---|
 //! | `POST /emulator/ws/drop` | every WebSocket is closed now, without a close frame |
 //! | `POST /emulator/ws/refuse {"seconds"}` | open WebSockets are dropped and upgrades answer HTTP 503 for `seconds` (default 10) |
-//! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after. With `"pongs": true` the stream stays connected but silent instead: requests (`ping`, `subscribe`) are still read and answered and protocol pings ponged, but no data (topic pushes, book snapshots) is sent until unmuted |
+//! | `POST /emulator/ws/mute {"stream"}` | every WebSocket of `stream` (`public`, `private`, `trade` or `all`, the default), open or new, stays open but the server sends nothing (no data, no pong, not even a protocol pong) and reads nothing until `POST /emulator/ws/unmute {"stream"}` or `/emulator/reset`; events wait and are sent after (on `trade`, order requests wait unread and run when unmuted). With `"pongs": true` the stream stays connected but silent instead: requests (`ping`, `subscribe`) are still read and answered and protocol pings ponged, but no data (topic pushes, book snapshots) is sent until unmuted; `trade` pushes no data, so `pongs` leaves it untouched (and `{"stream": "trade", "pongs": true}` is refused) |
 //! | `POST /emulator/ws/shuffle {"enabled"}` | the private pushes of one engine step go out in reverse: wallet, position, `execution.fast`, execution, then order (Bybit promises no order between the topics of one fill, v5/websocket/private/*); `{"enabled": false}` or `/emulator/reset` restores the natural order |
 //! | `POST /emulator/ws/double-filled {"count"}` | each of the next `count` (default 1) `Filled` order pushes is followed by a second `Filled` push of the same order with `cancelType` `CancelByUser` and `rejectReason` `EC_OrigClOrdIDDoesNotExist`: the documented race of a cancel during a fill (v5/websocket/private/order, tip) |
+//! | `POST /emulator/ws/trade-hold {"count","ms"}` | order stream (`/v5/trade`): each of the next `count` (default 1) order requests is **executed** at once (its pushes go out on the private stream) and its reply held `ms` (default 30000, at most a day); other requests are answered meanwhile, so replies can come out of order |
+//! | `POST /emulator/ws/trade-lose {"count"}` | order stream: each of the next `count` (default 1) order requests is **executed**, then its connection fails (no close frame) without the reply: the client cannot know the outcome but from the private stream or a lookup |
+//! | `POST /emulator/ws/trade-fail {"count","retCode"}` | order stream: each of the next `count` (default 1) order requests is answered with `retCode` (default 10429 "System level frequency protection"; also 10016, 20003, 10403, 10019 …; not 0), **not executed** |
+//! | `POST /emulator/ws/trade-restart` | order stream: every connection open now answers 10019 ("ws trade service is restarting", docs v5/websocket/trade/guideline) to every order request from now on, **not executed**, until the client opens a new connection, which is served normally; `/emulator/reset` does not heal an old connection |
+//!
+//! The order stream also answers 10403 to order requests while `/emulator/ip-ban` lasts, and
+//! shares REST's rate-limit windows and `/emulator/rate-limit` pressure (an order request
+//! over the window gets 10006, as REST does). `ws/drop` and `ws/refuse` end its connections too.
+//! An order request is checked in this order: auth, `reqId` (too long: 10001; reused on the
+//! connection: 20006), 10019, 10403, the `header` timestamp (10002), one argument (10001), the
+//! category (10404); then one fault is taken, if any is armed: `trade-fail`, else
+//! `trade-lose`, else `trade-hold`. A request refused by a check uses up no fault.
+//! `GET /emulator/state` shows the armed counts under `faults` as `tradeHold`, `tradeLose`,
+//! `tradeFail`, the restarts as `tradeRestarts` and the mute as `wsTradeMuted`; order requests
+//! are counted under `requests.byPath` as `/v5/trade#<op>`, and their creates in
+//! `createsByOrderLinkId` beside REST's.
+//!
+//! | control | effect |
+//! |---|---|
 //! | `POST /emulator/book-gap {"symbol"}` | the next `orderbook` delta of `symbol` on every connection skips one `u`, so a client's continuity check must notice and resubscribe |
 //!
 //! Time (`sim-engine`'s `engine/time.rs`):
@@ -106,7 +125,8 @@ pub(crate) async fn inject(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let is_rest = path.starts_with("/v5/") && path != "/v5/public/linear" && path != "/v5/private";
+    let is_rest = path.starts_with("/v5/")
+        && !matches!(path, "/v5/public/linear" | "/v5/private" | "/v5/trade");
     if !is_rest {
         return next.run(request).await;
     }
@@ -213,6 +233,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/ws/unmute", post(ws_unmute))
         .route("/ws/shuffle", post(ws_shuffle))
         .route("/ws/double-filled", post(ws_double_filled))
+        .route("/ws/trade-hold", post(ws_trade_hold))
+        .route("/ws/trade-lose", post(ws_trade_lose))
+        .route("/ws/trade-fail", post(ws_trade_fail))
+        .route("/ws/trade-restart", post(ws_trade_restart))
         .route("/ip-ban", post(ip_ban))
         .route("/book-gap", post(book_gap))
         .route("/fail", post(fail))
@@ -351,6 +375,7 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
     let snapshot = state.read(|e| e.snapshot());
     let faults = {
         let plan = *state.faults.plan();
+        let trade = *state.faults.trade_plan();
         json!({
             "hold": plan.hold, "fail": plan.fail, "loseResponse": plan.lose,
             "createHold": plan.create_hold,
@@ -361,6 +386,9 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
                 "public": state.ws_mute.borrow().public,
                 "private": state.ws_mute.borrow().private,
             },
+            "wsTradeMuted": state.ws_mute.borrow().trade,
+            "tradeHold": trade.hold, "tradeLose": trade.lose, "tradeFail": trade.fail,
+            "tradeRestarts": state.faults.trade_restarts(),
             "wsDataMuted": {
                 "public": state.ws_mute.borrow().public_data,
                 "private": state.ws_mute.borrow().private_data,
@@ -407,6 +435,54 @@ async fn ws_double_filled(State(state): State<Arc<AppState>>, bytes: Bytes) -> R
     })())
 }
 
+/// `{"count","ms"}`: the next `count` order requests on `/v5/trade` run at once and their
+/// replies are held `ms`.
+async fn ws_trade_hold(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let n = count(&v)?;
+        let ms = int_in(&v, "ms", 30_000, 0..=MAX_FAULT_SECONDS * 1000)?;
+        let mut plan = state.faults.trade_plan();
+        plan.hold = n;
+        plan.hold_ms = u64::try_from(ms).map_err(|_| "ms out of range")?;
+        ok()
+    })())
+}
+
+/// `{"count"}`: the next `count` order requests on `/v5/trade` run, then their connection
+/// fails without the reply.
+async fn ws_trade_lose(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let n = count(&v)?;
+        state.faults.trade_plan().lose = n;
+        ok()
+    })())
+}
+
+/// `{"count","retCode"}`: the next `count` order requests on `/v5/trade` are refused with
+/// `retCode` (default 10429), unexecuted.
+async fn ws_trade_fail(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
+    respond((|| {
+        let v = body(&bytes)?;
+        let n = count(&v)?;
+        let code = int(&v, "retCode")?.unwrap_or(10429);
+        if code == 0 {
+            return Err("retCode 0 is success, not a failure".to_owned());
+        }
+        let mut plan = state.faults.trade_plan();
+        plan.fail = n;
+        plan.fail_code = code;
+        ok()
+    })())
+}
+
+/// Every `/v5/trade` connection open now answers 10019 to order requests from now on.
+async fn ws_trade_restart(State(state): State<Arc<AppState>>) -> Response {
+    state.faults.trade_restarts.fetch_add(1, Ordering::Relaxed);
+    respond(ok())
+}
+
 async fn ws_drop(State(state): State<Arc<AppState>>) -> Response {
     state.ws_epoch.send_modify(|epoch| *epoch += 1);
     respond(ok())
@@ -422,13 +498,18 @@ async fn ws_refuse(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response
     })())
 }
 
-/// The streams a mute or unmute request names: `"public"`, `"private"` or `"all"` (the
-/// default), as a [`Mute`] with those switches on.
+/// The streams a mute or unmute request names: `"public"`, `"private"`, `"trade"` or `"all"`
+/// (the default), as a [`Mute`] with those switches on.
 fn streams(v: &Value) -> Result<Mute, String> {
     match field_text(v, "stream").as_deref() {
         None | Some("all") => Ok(Mute {
             public: true,
             private: true,
+            trade: true,
+            ..Mute::default()
+        }),
+        Some("trade") => Ok(Mute {
+            trade: true,
             ..Mute::default()
         }),
         Some("public") => Ok(Mute {
@@ -442,7 +523,7 @@ fn streams(v: &Value) -> Result<Mute, String> {
             ..Mute::default()
         }),
         Some(other) => Err(format!(
-            "stream must be public, private or all, not {other:?}"
+            "stream must be public, private, trade or all, not {other:?}"
         )),
     }
 }
@@ -456,6 +537,9 @@ async fn ws_mute(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
             Some(Value::Bool(b)) => *b,
             Some(other) => return Err(format!("pongs must be true or false, not {other}")),
         };
+        if pongs && named.trade && !named.public && !named.private {
+            return Err("the trade stream pushes no data: mute it without pongs".to_owned());
+        }
         state.ws_mute.send_modify(|mute| {
             if pongs {
                 mute.public_data |= named.public;
@@ -463,6 +547,7 @@ async fn ws_mute(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
             } else {
                 mute.public |= named.public;
                 mute.private |= named.private;
+                mute.trade |= named.trade;
             }
         });
         ok()
@@ -475,6 +560,7 @@ async fn ws_unmute(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response
         state.ws_mute.send_modify(|mute| {
             mute.public &= !named.public;
             mute.private &= !named.private;
+            mute.trade &= !named.trade;
             mute.public_data &= !named.public;
             mute.private_data &= !named.private;
         });

@@ -31,6 +31,27 @@ pub(crate) struct Plan {
     pub(crate) create_hold_ms: u64,
 }
 
+/// What happens to one order request on the order-entry stream (`/v5/trade`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TradeAction {
+    /// Refused with this retCode, not executed.
+    Fail(i64),
+    /// Executed, then the connection drops without the reply.
+    Lose,
+    /// Executed, and the reply held back for this many ms.
+    Hold(u64),
+}
+
+/// The order-entry stream's faults still to happen, one order request each.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct TradePlan {
+    pub(crate) fail: u32,
+    pub(crate) fail_code: i64,
+    pub(crate) lose: u32,
+    pub(crate) hold: u32,
+    pub(crate) hold_ms: u64,
+}
+
 /// The faults in force.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
@@ -47,6 +68,11 @@ pub(crate) struct Faults {
     /// Filled order pushes still to be followed by the cancel-race duplicate
     /// (`/emulator/ws/double-filled`).
     pub(crate) double_filled: std::sync::atomic::AtomicU64,
+    /// The order-entry stream's per-request faults (`/emulator/ws/trade-*`).
+    pub(crate) trade: Mutex<TradePlan>,
+    /// How many times the order-entry service "restarted" (`/emulator/ws/trade-restart`): a
+    /// connection opened before the latest restart answers 10019 to every order request.
+    pub(crate) trade_restarts: std::sync::atomic::AtomicU64,
 }
 
 impl Faults {
@@ -109,6 +135,34 @@ impl Faults {
         None
     }
 
+    pub(crate) fn trade_plan(&self) -> std::sync::MutexGuard<'_, TradePlan> {
+        self.trade.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the fault for the next order request on the order-entry stream, if any: a
+    /// refusal first, then a lost reply, then a held one.
+    pub(crate) fn take_trade(&self) -> Option<TradeAction> {
+        let mut plan = self.trade_plan();
+        if plan.fail > 0 {
+            plan.fail -= 1;
+            return Some(TradeAction::Fail(plan.fail_code));
+        }
+        if plan.lose > 0 {
+            plan.lose -= 1;
+            return Some(TradeAction::Lose);
+        }
+        if plan.hold > 0 {
+            plan.hold -= 1;
+            return Some(TradeAction::Hold(plan.hold_ms));
+        }
+        None
+    }
+
+    /// The order-entry service's restart count now.
+    pub(crate) fn trade_restarts(&self) -> u64 {
+        self.trade_restarts.load(Ordering::Relaxed)
+    }
+
     /// Whether private pushes are sent out of their natural order.
     pub(crate) fn shuffle_pushes(&self) -> bool {
         self.shuffle_pushes.load(Ordering::Relaxed)
@@ -123,12 +177,14 @@ impl Faults {
 
     pub(crate) fn reset(&self) {
         *self.plan() = Plan::default();
+        *self.trade_plan() = TradePlan::default();
         self.shuffle_pushes.store(false, Ordering::Relaxed);
         self.double_filled.store(0, Ordering::Relaxed);
         self.ws_refused_until.store(0, Ordering::Relaxed);
         self.ip_banned_until.store(0, Ordering::Relaxed);
         // Gaps already asked for stay counted: a session compares against the count, and
-        // lowering it would not undo a gap nor should it cause one.
+        // lowering it would not undo a gap nor should it cause one. Likewise the order-entry
+        // restarts: a connection told to reconnect (10019) stays so until it is closed.
     }
 }
 
@@ -140,4 +196,6 @@ pub(crate) struct Mute {
     /// Connected but silent (`"pongs": true`): pings are still answered, no data is sent.
     pub(crate) public_data: bool,
     pub(crate) private_data: bool,
+    /// The order-entry stream (`/v5/trade`); it pushes no data, so it has no "pongs" form.
+    pub(crate) trade: bool,
 }

@@ -160,6 +160,11 @@ impl Emulator {
         format!("ws://{}/v5/private", self.addr)
     }
 
+    /// `ws://127.0.0.1:port/v5/trade`: the order-entry stream.
+    pub fn trade_ws_url(&self) -> String {
+        format!("ws://{}/v5/trade", self.addr)
+    }
+
     /// The shared state, for in-process control (tests, the demo).
     pub fn state(&self) -> &Arc<AppState> {
         &self.state

@@ -3,7 +3,10 @@
 //! sent one order more than its policy allows, independently of whether the engine accepted it.
 //!
 //! Every request to a Bybit REST path is counted on arrival, before any fault is applied, so a
-//! held, failed or lost request counts as much as an answered one. Shown under `requests` in
+//! held, failed or lost request counts as much as an answered one. Order operations on the
+//! order-entry stream are counted the same way, under `/v5/trade#<op>` (`/v5/trade#order.create`
+//! …), and their creates add to the same per-orderLinkId counts: an order sent once by REST and
+//! again over the stream was sent twice. Shown under `requests` in
 //! `GET /emulator/state`; never reset (tests compare before and after).
 
 use std::collections::HashMap;
@@ -11,6 +14,12 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use serde_json::Value;
+
+/// The count key of an order create on the order-entry stream (its body is the op's argument).
+pub(crate) const TRADE_CREATE: &str = "/v5/trade#order.create";
+
+/// The count key of a batch create on the order-entry stream.
+pub(crate) const TRADE_CREATE_BATCH: &str = "/v5/trade#order.create-batch";
 
 /// Most distinct orderLinkIds counted; later ones are added to `createsUntracked` so a long run
 /// cannot grow this without bound.
@@ -48,12 +57,12 @@ impl RequestLog {
     /// orderLinkId of a single create.
     pub(crate) fn record(&self, path: &str, body: &[u8]) -> Option<String> {
         let links = match path {
-            "/v5/order/create" => Some(create_links(body, false)),
-            "/v5/order/create-batch" => Some(create_links(body, true)),
+            "/v5/order/create" | TRADE_CREATE => Some(create_links(body, false)),
+            "/v5/order/create-batch" | TRADE_CREATE_BATCH => Some(create_links(body, true)),
             _ => None,
         };
         let single = match (path, &links) {
-            ("/v5/order/create", Some(l)) => l.first().cloned().flatten(),
+            ("/v5/order/create" | TRADE_CREATE, Some(l)) => l.first().cloned().flatten(),
             _ => None,
         };
         let mut counts = self.counts();

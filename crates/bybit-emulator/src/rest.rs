@@ -39,8 +39,8 @@ pub(crate) struct Ctx {
 
 /// What an endpoint answers on success: `result` and `retExtInfo`.
 pub(crate) struct Reply {
-    result: Value,
-    ext: Value,
+    pub(crate) result: Value,
+    pub(crate) ext: Value,
 }
 
 impl Reply {
@@ -57,7 +57,7 @@ fn to_value(v: impl Serialize) -> Result<Value, Reject> {
 }
 
 /// One REST endpoint.
-struct Endpoint {
+pub(crate) struct Endpoint {
     path: &'static str,
     private: bool,
     run: Run,
@@ -108,6 +108,42 @@ macro_rules! endpoint {
     };
 }
 
+/// Bybit's POST endpoints. The order operations among them are also what the order-entry
+/// stream (`ws/trade.rs`) runs, through [`answer`].
+const POSTS: [&Endpoint; 14] = [
+    endpoint!("/v5/order/create", true, create_order),
+    endpoint!("/v5/order/amend", true, amend_order),
+    endpoint!("/v5/order/cancel", true, cancel_order),
+    endpoint!("/v5/order/cancel-all", true, cancel_all),
+    endpoint!("/v5/order/create-batch", true, create_batch, batch_cost),
+    endpoint!("/v5/order/amend-batch", true, amend_batch, batch_cost),
+    endpoint!("/v5/order/cancel-batch", true, cancel_batch, batch_cost),
+    endpoint!("/v5/position/set-leverage", true, set_leverage),
+    endpoint!("/v5/position/switch-isolated", true, switch_isolated),
+    endpoint!("/v5/position/switch-mode", true, switch_mode),
+    endpoint!("/v5/position/trading-stop", true, trading_stop),
+    endpoint!("/v5/account/set-margin-mode", true, set_margin_mode),
+    endpoint!("/v5/account/fee-rate", true, fee_rate),
+    endpoint!("/v5/account/set-limit-px-action", true, set_limit_px_action),
+];
+
+/// The endpoint at `path` among the order operations the order-entry stream carries
+/// (create, amend, cancel and their batch forms).
+pub(crate) fn order_endpoint(path: &str) -> Option<&'static Endpoint> {
+    const ORDER_PATHS: [&str; 6] = [
+        "/v5/order/create",
+        "/v5/order/amend",
+        "/v5/order/cancel",
+        "/v5/order/create-batch",
+        "/v5/order/amend-batch",
+        "/v5/order/cancel-batch",
+    ];
+    if !ORDER_PATHS.contains(&path) {
+        return None;
+    }
+    POSTS.into_iter().find(|ep| ep.path == path)
+}
+
 fn route(method: Method, ep: &'static Endpoint) -> axum::routing::MethodRouter<Arc<AppState>> {
     let handler =
         move |State(state): State<Arc<AppState>>, request: Request| serve(state, request, ep);
@@ -133,27 +169,11 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         endpoint!("/v5/account/wallet-balance", true, wallet_balance),
         endpoint!("/v5/account/info", true, account_info),
     ];
-    let posts: [&'static Endpoint; 14] = [
-        endpoint!("/v5/order/create", true, create_order),
-        endpoint!("/v5/order/amend", true, amend_order),
-        endpoint!("/v5/order/cancel", true, cancel_order),
-        endpoint!("/v5/order/cancel-all", true, cancel_all),
-        endpoint!("/v5/order/create-batch", true, create_batch, batch_cost),
-        endpoint!("/v5/order/amend-batch", true, amend_batch, batch_cost),
-        endpoint!("/v5/order/cancel-batch", true, cancel_batch, batch_cost),
-        endpoint!("/v5/position/set-leverage", true, set_leverage),
-        endpoint!("/v5/position/switch-isolated", true, switch_isolated),
-        endpoint!("/v5/position/switch-mode", true, switch_mode),
-        endpoint!("/v5/position/trading-stop", true, trading_stop),
-        endpoint!("/v5/account/set-margin-mode", true, set_margin_mode),
-        endpoint!("/v5/account/fee-rate", true, fee_rate),
-        endpoint!("/v5/account/set-limit-px-action", true, set_limit_px_action),
-    ];
     let mut router = Router::new();
     for ep in gets {
         router = router.route(ep.path, route(Method::GET, ep));
     }
-    for ep in posts {
+    for ep in POSTS {
         // Bybit documents fee-rate as a GET; accept both rather than guess.
         if ep.path == "/v5/account/fee-rate" {
             router = router.route(
@@ -217,28 +237,52 @@ async fn serve(state: Arc<AppState>, request: Request, ep: &'static Endpoint) ->
         Ok(p) => p,
         Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
     };
-    let cost = match (ep.cost)(&params) {
+    let answer = answer(&state, ep, key.as_deref(), &params, now);
+    envelope(StatusCode::OK, &answer.outcome, now, answer.verdict)
+}
+
+/// What an authenticated request came to: the endpoint's outcome and the rate-limit verdict
+/// behind the `X-Bapi-Limit*` headers (`None` where no per-UID limit applies).
+pub(crate) struct Answer {
+    pub(crate) outcome: Result<Reply, Reject>,
+    pub(crate) verdict: Option<Verdict>,
+}
+
+/// Runs `ep` for the caller `key` (already authenticated; `None` for a public endpoint): the
+/// size check, the charge to the `(UID, endpoint)` rate-limit window, then the endpoint. REST
+/// and the order-entry stream both come through here, so they share the checks and the
+/// windows (docs v5/websocket/trade/guideline: "The account rate limit is shared between
+/// websocket and http batch orders").
+pub(crate) fn answer(
+    state: &AppState,
+    ep: &Endpoint,
+    key: Option<&str>,
+    params: &Params,
+    now: i64,
+) -> Answer {
+    let cost = match (ep.cost)(params) {
         Ok(cost) => cost,
-        Err(reject) => return envelope(StatusCode::OK, &Err(reject), now, None),
+        Err(reject) => {
+            return Answer {
+                outcome: Err(reject),
+                verdict: None,
+            }
+        }
     };
-    let charged = key
-        .as_deref()
-        .and_then(|k| state.limits.charge_upto(k, ep.path, cost, ep.partial, now));
+    let charged = key.and_then(|k| state.limits.charge_upto(k, ep.path, cost, ep.partial, now));
     let verdict = charged.map(|(verdict, _)| verdict);
     let granted = charged.map_or(cost, |(_, granted)| granted);
     if granted == 0 || (!ep.partial && granted < cost) {
-        return envelope(
-            StatusCode::OK,
-            &Err(Reject::new(10006, "Too many visits!")),
-            now,
+        return Answer {
+            outcome: Err(Reject::new(10006, "Too many visits!")),
             verdict,
-        );
+        };
     }
-    let outcome = match categories::empty_read(ep.path, &params) {
+    let outcome = match categories::empty_read(ep.path, params) {
         Some(read) => read.and_then(Reply::ok),
-        None => (ep.run)(&state, &params, &Ctx { now, granted }),
+        None => (ep.run)(state, params, &Ctx { now, granted }),
     };
-    envelope(StatusCode::OK, &outcome, now, verdict)
+    Answer { outcome, verdict }
 }
 
 /// Bybit's envelope, fields in Bybit's order.

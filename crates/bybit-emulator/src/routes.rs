@@ -1,4 +1,4 @@
-//! Which path goes where (REST, the two streams, the control API behind the fault
+//! Which path goes where (REST, the three streams, the control API behind the fault
 //! injector), and the ticker that advances the engine: the parts that take the whole state.
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(rest::routes())
         .route("/v5/public/linear", get(ws::public))
         .route("/v5/private", get(ws::private))
+        .route("/v5/trade", get(ws::trade))
         // The stream paths asked with another method answer like the REST paths, not with
         // axum's bare 405.
         .method_not_allowed_fallback(rest::method_not_allowed)

@@ -39,3 +39,6 @@ mod closing;
 
 // The control API's decimals in the REST API's strict grammar.
 mod control_decimals;
+
+// The order-entry stream `/v5/trade` over REST's code paths.
+mod trade_stream;

@@ -1,12 +1,15 @@
-//! Public (`/v5/public/linear`) and private (`/v5/private`) WebSocket streams in Bybit's shapes:
-//! heartbeat, auth, subscribe and unsubscribe, and topic pushes built from the engine's events.
+//! Public (`/v5/public/linear`), private (`/v5/private`) and order-entry (`/v5/trade`)
+//! WebSocket streams in Bybit's shapes: heartbeat, auth, subscribe and unsubscribe, topic
+//! pushes built from the engine's events, and order operations over the REST code paths.
 //!
 //! One task owns each socket. It selects over the client's frames, its event fan-out (market
-//! events for public sessions, account events for private ones), the session's own timer (a
-//! public book's push cadence), the mute and drop-every-connection faults, the idle deadline
-//! and the shutdown signal; nothing else touches the socket. What a stream does with a request
-//! or a batch of events is plain synchronous code in [`public`] and [`private`] that fills an
-//! [`Outbox`](session::Outbox); this module only moves frames.
+//! events for public sessions, account events for private ones, none for order entry), the
+//! session's own timer (a public book's push cadence, an order reply held by a fault), the
+//! mute and drop-every-connection faults, the idle deadline and the shutdown signal; nothing
+//! else touches the socket. What a stream does with a request or a batch of events is plain
+//! synchronous code in [`public`], [`private`] and [`trade`] that fills an
+//! [`Outbox`](session::Outbox) (or asks for the connection to fail, the lost-reply fault);
+//! this module only moves frames.
 //!
 //! Transport rules: a session that falls a whole fan-out buffer of
 //! engine steps behind is closed (1013), as Bybit drops slow consumers; the client must
@@ -19,6 +22,7 @@ pub(crate) mod feeds;
 mod private;
 mod public;
 mod session;
+mod trade;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -34,7 +38,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use self::session::{Outbox, Request, Session};
+use self::session::{BadRequest, Outbox, Session};
 use crate::app::Batch;
 use crate::faults::Mute;
 use crate::server::stopped;
@@ -72,7 +76,7 @@ pub(crate) async fn public(
         public::PublicSession::new,
         events,
         idle,
-        false,
+        Stream::Public,
     )
 }
 
@@ -94,8 +98,42 @@ pub(crate) async fn private(
         private::PrivateSession::new,
         events,
         idle,
-        true,
+        Stream::Private,
     )
+}
+
+/// `GET /v5/trade` upgrade (docs v5/websocket/trade/guideline); `?max_active_time=` as on
+/// the private stream (docs v5/ws/connect: "private and trade connections").
+pub(crate) async fn trade(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    upgrade_request: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let idle = match max_active_time(query.as_deref()) {
+        Ok(time) => time.unwrap_or(state.transport.ws_idle),
+        Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
+    };
+    // The order-entry stream pushes nothing of the engine's (its orders' updates go out on
+    // the private stream): its fan-out is a channel whose sender is already gone, which never
+    // wakes the session and can never make it lag.
+    let (_, events) = broadcast::channel(1);
+    let restarts = state.faults.trade_restarts();
+    upgrade(
+        state,
+        upgrade_request,
+        move |conn_id| trade::TradeSession::new(conn_id, restarts),
+        events,
+        idle,
+        Stream::Trade,
+    )
+}
+
+/// Which stream a session serves: which switch of the mute fault applies to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Public,
+    Private,
+    Trade,
 }
 
 /// The `max_active_time` of a private URL's query: `30s`..`600s` or whole minutes (`1m`..
@@ -130,8 +168,7 @@ struct Links {
     events: broadcast::Receiver<Batch>,
     epoch: watch::Receiver<u64>,
     mute: watch::Receiver<Mute>,
-    /// Whether this is a private session (which of the mute fault's switches applies).
-    private: bool,
+    stream: Stream,
     stop: watch::Receiver<bool>,
     /// How long the connection may go without a ping or a message sent.
     idle: Duration,
@@ -140,10 +177,10 @@ struct Links {
 fn upgrade<S: Session>(
     state: Arc<AppState>,
     upgrade_request: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-    make: fn(String) -> S,
+    make: impl FnOnce(String) -> S,
     events: broadcast::Receiver<Batch>,
     idle: Duration,
-    private: bool,
+    stream: Stream,
 ) -> Response {
     // Checked before the upgrade headers, so that a refusal looks the same to every client.
     if state.faults.ws_refused(state.clock.now_ms()) {
@@ -161,7 +198,7 @@ fn upgrade<S: Session>(
         events,
         epoch: state.ws_epoch.subscribe(),
         mute: state.ws_mute.subscribe(),
-        private,
+        stream,
         stop: state.stop.clone(),
         idle,
     };
@@ -199,7 +236,7 @@ async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S
         mut events,
         mut epoch,
         mut mute,
-        private,
+        stream,
         mut stop,
         idle,
     } = links;
@@ -210,10 +247,10 @@ async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S
         let idle_at = last_active + idle;
         let (muted, data_muted) = {
             let mute = *mute.borrow_and_update();
-            if private {
-                (mute.private, mute.private_data)
-            } else {
-                (mute.public, mute.public_data)
+            match stream {
+                Stream::Public => (mute.public, mute.public_data),
+                Stream::Private => (mute.private, mute.private_data),
+                Stream::Trade => (mute.trade, false),
             }
         };
         let wake = if muted {
@@ -260,12 +297,14 @@ async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S
                             last_active = Instant::now();
                         }
                     }
-                    Err(_) => out.push(&session.reply(
-                        None,
-                        None,
-                        false,
-                        "error:request must be UTF-8 JSON",
-                    )),
+                    Err(_) => session.refuse(
+                        BadRequest {
+                            op: None,
+                            req_id: None,
+                            reason: "error:request must be UTF-8 JSON".to_owned(),
+                        },
+                        &mut out,
+                    ),
                 },
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break End::Gone,
                 // Protocol pings are answered by the WebSocket layer itself; they count as
@@ -280,6 +319,11 @@ async fn run<S: Session>(mut socket: WebSocket, state: &AppState, mut session: S
             Wake::Due => session.on_due(state, Instant::now(), &mut out),
             Wake::Again => continue,
             Wake::End(end) => break end,
+        }
+        // A fault of the order-entry stream: the request was executed, and the connection
+        // fails before anything more is sent.
+        if session.dropping() {
+            break End::Dropped;
         }
         if out.0.is_empty() {
             continue;
@@ -346,15 +390,14 @@ fn handle_text<S: Session>(
     text: &str,
     out: &mut Outbox,
 ) -> bool {
-    match Request::parse(text) {
+    match session.parse(text) {
         Ok(request) => {
             let ping = request.op == "ping";
             session.on_request(state, request, out);
             ping
         }
         Err(bad) => {
-            let reply = session.reply(bad.op.as_deref(), bad.req_id.as_deref(), false, &bad.reason);
-            out.push(&reply);
+            session.refuse(bad, out);
             false
         }
     }

@@ -135,7 +135,14 @@ impl PrivateSession {
         if self.authed {
             return Err("Repeat auth".to_owned());
         }
-        check_auth(state, &request.args)?;
+        check_auth(state, &request.args).map_err(|refusal| {
+            match refusal {
+                AuthRefusal::Params => PARAMS_ERROR,
+                AuthRefusal::Key => "Invalid apikey",
+                AuthRefusal::Sign => "Signature verification failed",
+            }
+            .to_owned()
+        })?;
         self.authed = true;
         Ok(())
     }
@@ -238,6 +245,8 @@ impl PrivateSession {
 }
 
 impl Session for PrivateSession {
+    type Reply = StreamReply;
+
     fn reply(
         &self,
         op: Option<&str>,
@@ -358,15 +367,27 @@ impl Session for PrivateSession {
     }
 }
 
-/// Checks `[api_key, expires_ms, signature]`. Bybit answers "Params Error" to malformed
-/// arguments and to an expiry that has passed; the texts for a wrong key or signature are not
-/// documented, and clients rely only on `success: false`.
-fn check_auth(state: &AppState, args: &[Value]) -> Result<(), String> {
+/// Why an auth request is refused; each stream words it in its own shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AuthRefusal {
+    /// Malformed arguments, or an expiry that has passed.
+    Params,
+    /// Not the account's API key.
+    Key,
+    /// The signature does not match.
+    Sign,
+}
+
+/// Checks `[api_key, expires_ms, signature]`, for the private and the order-entry streams
+/// alike. Bybit answers "Params Error" to malformed arguments and to an expiry that has
+/// passed; the texts for a wrong key or signature are not documented, and clients rely only
+/// on `success: false`.
+pub(super) fn check_auth(state: &AppState, args: &[Value]) -> Result<(), AuthRefusal> {
     let [key, expires, signature] = args else {
-        return Err(PARAMS_ERROR.to_owned());
+        return Err(AuthRefusal::Params);
     };
     let (Some(key), Some(signature)) = (key.as_str(), signature.as_str()) else {
-        return Err(PARAMS_ERROR.to_owned());
+        return Err(AuthRefusal::Params);
     };
     // Bybit documents an integer; SDKs in the wild also send it as text.
     let expires = match expires {
@@ -375,18 +396,18 @@ fn check_auth(state: &AppState, args: &[Value]) -> Result<(), String> {
         _ => None,
     };
     let Some(expires) = expires else {
-        return Err(PARAMS_ERROR.to_owned());
+        return Err(AuthRefusal::Params);
     };
     // The client's clock, which `/emulator/time/pass` does not move (see `auth.rs`).
     let now = u64::try_from(state.clock.client_ms()).unwrap_or(0);
     if expires <= now {
-        return Err(PARAMS_ERROR.to_owned());
+        return Err(AuthRefusal::Params);
     }
     if key != state.creds.api_key() {
-        return Err("Invalid apikey".to_owned());
+        return Err(AuthRefusal::Key);
     }
     if !state.creds.verify_ws_auth(expires, signature) {
-        return Err("Signature verification failed".to_owned());
+        return Err(AuthRefusal::Sign);
     }
     Ok(())
 }

@@ -602,6 +602,8 @@ impl PublicSession {
 }
 
 impl Session for PublicSession {
+    type Reply = StreamReply;
+
     fn reply(
         &self,
         op: Option<&str>,

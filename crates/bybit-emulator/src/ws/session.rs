@@ -1,7 +1,7 @@
 //! What a stream session is to the socket loop (`mod.rs`): the [`Session`] a stream
-//! implements (`public.rs`, `private.rs`), the requests it reads and the [`Outbox`] it fills.
+//! implements (`public.rs`, `private.rs`, `trade.rs`), the requests it reads and the
+//! [`Outbox`] it fills.
 
-use bybit_types::ws::op::StreamReply;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -10,6 +10,9 @@ use crate::app::{AppState, Batch};
 
 /// What one stream does; the socket loop in [`run`] drives it.
 pub(super) trait Session: Send + 'static {
+    /// The shape of this stream's operation replies.
+    type Reply: Serialize;
+
     /// A reply to an operation in this stream's shape (the public stream always echoes
     /// `req_id`, `""` when none was given; the private stream only when one was).
     fn reply(
@@ -18,7 +21,23 @@ pub(super) trait Session: Send + 'static {
         req_id: Option<&str>,
         success: bool,
         ret_msg: &str,
-    ) -> StreamReply;
+    ) -> Self::Reply;
+
+    /// Reads one text frame as a request.
+    fn parse(&self, text: &str) -> Result<Request, BadRequest> {
+        Request::parse(text)
+    }
+
+    /// Answers a frame that is not a request.
+    fn refuse(&self, bad: BadRequest, out: &mut Outbox) {
+        out.push(&self.reply(bad.op.as_deref(), bad.req_id.as_deref(), false, &bad.reason));
+    }
+
+    /// Whether the connection must fail now, without a close frame and without sending what
+    /// the last frame produced (the order-entry stream's lost-reply fault).
+    fn dropping(&self) -> bool {
+        false
+    }
 
     /// Handles one well-formed request.
     fn on_request(&mut self, state: &AppState, request: Request, out: &mut Outbox);
@@ -48,6 +67,8 @@ pub(super) struct Request {
     pub(super) op: String,
     pub(super) req_id: Option<String>,
     pub(super) args: Vec<Value>,
+    /// The order-entry stream's `header` object (timestamp, recv window); `None` elsewhere.
+    pub(super) header: Option<serde_json::Map<String, Value>>,
 }
 
 /// Why a frame is not a request, and what of it could still be read for the reply.
@@ -82,7 +103,12 @@ impl Request {
             Some(Value::Array(args)) => args.clone(),
             Some(_) => return Err(bad(Some(op), req_id, "error:args must be an array")),
         };
-        Ok(Request { op, req_id, args })
+        Ok(Request {
+            op,
+            req_id,
+            args,
+            header: None,
+        })
     }
 }
 
