@@ -229,6 +229,14 @@ fn controls() -> Vec<Endpoint> {
         post("/emulator/exchange-restart", json!({})),
         get("/v5/public/linear", json!({})),
         get("/v5/private", json!({})),
+        get("/v5/trade", json!({})),
+        post("/emulator/ws/trade-hold", json!({"count": 1, "ms": 10})),
+        post("/emulator/ws/trade-lose", json!({"count": 1})),
+        post(
+            "/emulator/ws/trade-fail",
+            json!({"count": 1, "retCode": 10429}),
+        ),
+        post("/emulator/ws/trade-restart", json!({})),
     ]
 }
 
@@ -611,7 +619,8 @@ fn judge(built: &Built, status: StatusCode, body: &[u8]) -> Result<(), String> {
     }
     let rest = built.path.starts_with("/v5/")
         && !built.path.starts_with("/v5/public")
-        && !built.path.starts_with("/v5/private");
+        && !built.path.starts_with("/v5/private")
+        && !built.path.starts_with("/v5/trade");
     if rest && built.method != Method::HEAD {
         let envelope: Value = serde_json::from_slice(body)
             .map_err(|e| format!("{status} with a body that is not JSON ({e}): {}", said()))?;
