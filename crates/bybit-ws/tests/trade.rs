@@ -362,3 +362,138 @@ async fn pongs_keep_the_connection() {
     assert_eq!(stream.health().reconnects, 0);
     stream.close().await;
 }
+
+/// Every operation and batch form against the emulator's `/v5/trade`: the answers are Bybit's
+/// (the REST result as `data`, per-item codes in `retExtInfo` for batches), and the orders are
+/// what the exchange then holds.
+#[tokio::test]
+async fn every_op_and_batch_form_on_the_emulator() {
+    let emu = crate::support::start_with(|c| {
+        c.engine = c
+            .engine
+            .clone()
+            .with_price("BTCUSDT", rust_decimal_macros::dec!(50000));
+    })
+    .await;
+    let (stream, mut events) = TradeStream::connect(fast(emu.trade_ws_url()), auth()).unwrap();
+    wait_for(&mut events, "authenticated", |e| {
+        matches!(e, WsEvent::Authenticated)
+    })
+    .await;
+    let order = |link: &str, price: &str| {
+        json!({"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+               "qty": "0.001", "price": price, "timeInForce": "GTC", "orderLinkId": link})
+    };
+    let ok = |reply: &bybit_types::ws::op::TradeReply| {
+        assert_eq!(reply.ret_code, 0, "{reply:?}");
+        assert!(reply.req_id.is_some(), "the reqId is echoed: {reply:?}");
+        assert!(
+            reply.header.as_ref().and_then(|h| h.limit).is_some(),
+            "{reply:?}"
+        );
+    };
+    let created = stream
+        .send(TradeOp::Create, order("ws-one", "49000"), DEADLINE)
+        .await
+        .unwrap();
+    ok(&created);
+    let ack: bybit_types::rest::order::OrderAck = created.decode("order.create").unwrap();
+    assert_eq!(ack.order_link_id, "ws-one");
+    assert!(!ack.order_id.is_empty());
+    let amended = stream
+        .send(
+            TradeOp::Amend,
+            json!({"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-one",
+                   "price": "48900"}),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    ok(&amended);
+    let cancelled = stream
+        .send(
+            TradeOp::Cancel,
+            json!({"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-one"}),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    ok(&cancelled);
+    // Cancelled once: a second cancel is Bybit's refusal (110001), an answer, not a failure.
+    let again = stream
+        .send(
+            TradeOp::Cancel,
+            json!({"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "ws-one"}),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.ret_code, 110_001, "{again:?}");
+
+    let batch = |items: Vec<serde_json::Value>| json!({"category": "linear", "request": items});
+    let created = stream
+        .send(
+            TradeOp::CreateBatch,
+            batch(vec![order("ws-b1", "49000"), order("ws-b2", "48000")]),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    ok(&created);
+    let list = created.data["list"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{created:?}");
+    let codes: Vec<i64> = created
+        .ret_ext_info
+        .as_ref()
+        .unwrap()
+        .list
+        .iter()
+        .map(|i| i.code)
+        .collect();
+    assert_eq!(codes, [0, 0]);
+    let amended = stream
+        .send(
+            TradeOp::AmendBatch,
+            batch(vec![
+                json!({"symbol": "BTCUSDT", "orderLinkId": "ws-b1", "qty": "0.002"}),
+                json!({"symbol": "BTCUSDT", "orderLinkId": "ws-missing", "qty": "0.002"}),
+            ]),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    ok(&amended);
+    let codes: Vec<i64> = amended
+        .ret_ext_info
+        .as_ref()
+        .unwrap()
+        .list
+        .iter()
+        .map(|i| i.code)
+        .collect();
+    assert_eq!(codes[0], 0, "{amended:?}");
+    assert_ne!(
+        codes[1], 0,
+        "an unknown order is refused item by item: {amended:?}"
+    );
+    let cancelled = stream
+        .send(
+            TradeOp::CancelBatch,
+            batch(vec![
+                json!({"symbol": "BTCUSDT", "orderLinkId": "ws-b1"}),
+                json!({"symbol": "BTCUSDT", "orderLinkId": "ws-b2"}),
+            ]),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    ok(&cancelled);
+    let open = emu.state().read(|e| {
+        e.open_orders(&sim_engine::OrderQuery {
+            symbol: Some("BTCUSDT".into()),
+            ..sim_engine::OrderQuery::default()
+        })
+    });
+    assert!(open.is_empty(), "everything placed was cancelled: {open:?}");
+    stream.close().await;
+}

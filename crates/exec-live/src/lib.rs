@@ -112,6 +112,21 @@ impl Default for LiveConfig {
     }
 }
 
+/// Order creates sent per path since the start ([`LiveExchange::order_paths`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderPathCounts {
+    /// Over the trade stream (answered, or written and unanswered).
+    pub ws: u64,
+    /// Over REST.
+    pub rest: u64,
+}
+
+#[derive(Debug, Default)]
+struct OrderPaths {
+    ws: std::sync::atomic::AtomicU64,
+    rest: std::sync::atomic::AtomicU64,
+}
+
 /// The gateway's ports on Bybit. Share it (`Arc`); [`LiveExchange::start_tracking`] starts the
 /// background task that publishes fills and order changes.
 pub struct LiveExchange {
@@ -123,6 +138,8 @@ pub struct LiveExchange {
     public: Option<Arc<WsStream>>,
     /// The order-entry stream, when the environment has one ([`OrderPath`]).
     trade: Option<Arc<TradeStream>>,
+    /// Order creates sent over the trade stream and over REST, for the status page.
+    paths: OrderPaths,
     cancel: CancellationToken,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// Leverage this process has set (or found set) per symbol, so an entry does not repeat
@@ -171,6 +188,7 @@ impl LiveExchange {
             private,
             public,
             trade: None,
+            paths: OrderPaths::default(),
             cancel: CancellationToken::new(),
             task: std::sync::Mutex::new(None),
             leverage: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -186,8 +204,32 @@ impl LiveExchange {
         self
     }
 
+    /// The order-entry stream, if one was given.
+    pub fn trade_stream(&self) -> Option<&Arc<TradeStream>> {
+        self.trade.as_ref()
+    }
+
+    /// How many order creates went over each path so far.
+    pub fn order_paths(&self) -> OrderPathCounts {
+        OrderPathCounts {
+            ws: self.paths.ws.load(std::sync::atomic::Ordering::Relaxed),
+            rest: self.paths.rest.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one create sent over `path`, here and in the metric.
+    fn sent_over(&self, path: &'static str) {
+        let counter = if path == "ws" {
+            &self.paths.ws
+        } else {
+            &self.paths.rest
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        route::count(path, "create");
+    }
+
     /// The trade stream, when a request sent now goes over it.
-    fn trade_stream(&self) -> Option<&Arc<TradeStream>> {
+    fn stream_for_send(&self) -> Option<&Arc<TradeStream>> {
         match self.config.order_path {
             OrderPath::Rest => None,
             OrderPath::Ws => self.trade.as_ref(),
@@ -517,12 +559,12 @@ impl LiveExchange {
             self.tracker.expect_price(req.order_link_id.as_str(), p);
         }
         let order = new_order(req)?;
-        if let Some(stream) = self.trade_stream() {
+        if let Some(stream) = self.stream_for_send() {
             if let Some(ack) = self.create_over_stream(stream, req, &order).await? {
                 return Ok(ack);
             }
         }
-        route::count("rest", "create");
+        self.sent_over("rest");
         let ack = self.rest.create_order(order).await.map_err(create_error)?;
         Ok(OrderAck {
             order_id: ack.order_id,
@@ -553,12 +595,12 @@ impl LiveExchange {
             }
             Err(e) => {
                 if e.may_have_landed() {
-                    route::count("ws", "create");
+                    self.sent_over("ws");
                 }
                 return Err(route::failure(e));
             }
         };
-        route::count("ws", "create");
+        self.sent_over("ws");
         if reply.ret_code != 0 {
             let ctx = bybit_rest::ErrorContext {
                 endpoint: op.name(),

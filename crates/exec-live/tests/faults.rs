@@ -141,14 +141,17 @@ impl World {
         if !self.rng.bool() {
             return Ok(());
         }
-        let pick = self.rng.u8(0..13);
+        let pick = self.rng.u8(0..17);
         let name = match pick {
+            // A stream cut can take a create in flight on the order-entry stream with it.
             0 => {
                 self.control("/ws/drop", json!({})).await;
+                self.request_faults += 1;
                 "ws drop"
             }
             1 => {
                 self.control("/ws/refuse", json!({"seconds": 1})).await;
+                self.request_faults += 1;
                 "ws refuse 1 s"
             }
             2 => {
@@ -207,6 +210,30 @@ impl World {
                 self.control("/create-unknown", json!({"count": 3})).await;
                 self.request_faults += 3;
                 "a create landed with its reply lost and three retries failed"
+            }
+            12 => {
+                // Executed, then the socket dies unanswered: only a lookup can tell, and it
+                // must find the order (no duplicate allowed, no extra create).
+                self.control("/ws/trade-lose", json!({"count": 1})).await;
+                "a create over the order-entry stream landed and its socket died unanswered"
+            }
+            13 => {
+                self.control("/ws/trade-hold", json!({"count": 1, "ms": 300}))
+                    .await;
+                "one order-entry reply held 300 ms (executed at once)"
+            }
+            14 => {
+                // Refused unexecuted: the policy waits, looks up, sends again.
+                self.control("/ws/trade-fail", json!({"count": 1, "retCode": 10429}))
+                    .await;
+                self.request_faults += 1;
+                "one order-entry request refused 10429 (not executed)"
+            }
+            15 => {
+                // Every request on the open connection answers 10019 until a new one.
+                self.control("/ws/trade-restart", json!({})).await;
+                self.request_faults += 1;
+                "order-entry service restarting (10019 on the open connection)"
             }
             _ => {
                 // A restart's recovery may re-send one leg it finds neither open nor closed.

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use exec_events::{ErrorKind, Event, Received};
 use exec_gateway::{GatewayConfig, GatewayError, Journal, MemoryJournal, PositionService};
-use exec_live::LiveConfig;
+use exec_live::{LiveConfig, OrderPath};
 use rust_decimal_macros::dec;
 use serde_json::json;
 
 use crate::support::{btc, connect_with_rest, plan, start_emulator, Live};
 
-/// Every create reply of the entry is lost (the emulator holds each create, unexecuted, far
-/// longer than the client waits): the gateway looks the order up after each send, finds
+/// Every REST create reply of the entry is lost (the emulator holds each create, unexecuted,
+/// far longer than the client waits; creates over REST only): the gateway looks the order up after each send, finds
 /// nothing and sends again, `max_send_attempts` sends in all, then reports the leg unknown.
 /// The emulator counts the create requests on arrival: never more than the policy's limit.
 /// The trade ends clear: nothing on the exchange, no position, `execution.error` published,
@@ -27,6 +27,7 @@ async fn a_leg_whose_create_replies_are_all_lost_costs_at_most_max_send_attempts
     let live = LiveConfig {
         poll_interval: Duration::from_millis(200),
         silence_threshold: Duration::from_secs(2),
+        order_path: OrderPath::Rest,
         ..LiveConfig::default()
     };
     let config = GatewayConfig::new(dec!(5000));

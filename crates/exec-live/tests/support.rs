@@ -7,10 +7,10 @@ use std::time::Duration;
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_rest::{RestClient, RestConfig};
 use bybit_sign::Credentials;
-use bybit_ws::{BackoffConfig, PrivateAuth, WsConfig, WsStream};
+use bybit_ws::{BackoffConfig, PrivateAuth, TradeStream, WsConfig, WsStream};
 use exec_events::{ErrorLog, Event, EventBus, Fill, Received, Subscription};
 use exec_gateway::{Gateway, GatewayConfig, Journal, Symbol, SystemClock, TradePlan};
-use exec_live::{LiveConfig, LiveExchange};
+use exec_live::{LiveConfig, LiveExchange, OrderPath};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
@@ -112,20 +112,32 @@ pub(crate) async fn connect_with_rest(
         RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()),
     )))
     .unwrap();
+    // Order creates go as `live.order_path` says (auto by default: the order-entry stream
+    // while it is up, else REST), as in `serve`.
+    let trade = (live.order_path != OrderPath::Rest).then(|| {
+        let (trade, _events) =
+            TradeStream::connect(fast(emu.trade_ws_url()), PrivateAuth::new(creds.clone()))
+                .unwrap();
+        Arc::new(trade)
+    });
     let (private, private_events) =
         WsStream::private(fast(emu.private_ws_url()), PrivateAuth::new(creds)).unwrap();
     let (public, _public_events) = WsStream::public(fast(emu.public_ws_url())).unwrap();
     public.subscribe_tickers(&["BTCUSDT"]).await.unwrap();
     let bus = EventBus::new(4096);
     let config = live;
-    let exchange = Arc::new(LiveExchange::new(
+    let mut exchange = LiveExchange::new(
         Arc::new(rest),
         bus.clone(),
         journal.clone(),
         config,
         Some(Arc::new(private)),
         Some(Arc::new(public)),
-    ));
+    );
+    if let Some(trade) = trade {
+        exchange = exchange.with_trade_stream(trade);
+    }
+    let exchange = Arc::new(exchange);
     exchange
         .tracker()
         .remember_fills(&journal.fills("andre_").await.unwrap());

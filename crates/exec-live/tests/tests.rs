@@ -8,6 +8,7 @@ mod emulator;
 mod faults;
 mod instruments;
 mod mapping;
+mod order_entry;
 mod plans;
 mod preflight;
 mod price_limit;
