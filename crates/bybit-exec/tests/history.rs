@@ -160,6 +160,9 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
     let emu = emulator().await;
     let mut s = settings(&emu);
     s.journal = JournalLocation::Sqlite(journal.clone());
+    // The REST fault below is aimed at a REST create (the order-entry stream's own faults
+    // are logs.rs's).
+    s.order_path = exec_live::OrderPath::Rest;
     let server = Server::start(s, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

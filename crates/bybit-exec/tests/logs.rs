@@ -158,28 +158,43 @@ async fn api(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// `/health` says the next order create goes over the order-entry stream.
+async fn trade_ready(addr: SocketAddr) -> bool {
+    let Ok(r) = reqwest::get(format!("http://{addr}/health")).await else {
+        return false;
+    };
+    r.json::<Value>()
+        .await
+        .is_ok_and(|h| h["wsTrade"]["ok"] == json!(true))
+}
+
 async fn healthy(addr: SocketAddr) -> bool {
     reqwest::get(format!("http://{addr}/health"))
         .await
         .is_ok_and(|r| r.status().as_u16() == 200)
 }
 
-/// A faulted trade on `serve`: the entry's create lands but its reply is lost and the re-send
-/// fails (`create-unknown`), then every WebSocket is dropped, then TP1 fills, then the trade
-/// is closed. Returns the exchange's executions of the trade (execId, orderLinkId).
+/// A faulted trade on `serve`: the entry's create goes over the order-entry stream (`auto`
+/// routing, once the stream is up) and lands, but the socket dies before the answer
+/// (`ws/trade-lose`), then every WebSocket is dropped, then TP1 fills, then the trade is
+/// closed. Returns the exchange's executions of the trade (execId, orderLinkId).
 async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(String, String)> {
     eventually("serve healthy", || healthy(addr)).await;
-    control(emu, "create-unknown", json!({"count": 1})).await;
+    eventually("the order-entry stream up", || trade_ready(addr)).await;
+    control(emu, "ws/trade-lose", json!({"count": 1})).await;
     let (code, answer) = api(addr, "/api/trades", &plan(tag)).await;
     assert_eq!(code, 200, "{answer}");
     assert_eq!(answer["trade"]["phase"], "IN_POSITION", "{answer}");
+    // The order-entry stream reconnects after the lost answer's cut.
+    eventually("the order-entry stream back", || trade_ready(addr)).await;
     let connections = state(emu).await["faults"]["wsConnections"]
         .as_u64()
         .unwrap();
     control(emu, "ws/drop", json!({})).await;
-    eventually("both streams back", || async {
+    eventually("every stream back", || async {
         state(emu).await["faults"]["wsConnections"].as_u64() == Some(connections)
             && healthy(addr).await
+            && trade_ready(addr).await
     })
     .await;
     control(emu, "price", json!({"symbol": "BTCUSDT", "price": "51000"})).await;

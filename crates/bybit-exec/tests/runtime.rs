@@ -49,12 +49,16 @@ async fn live_runtime_is_healthy_trades_and_shuts_down_quickly() {
     let exchange_size = emu.state().read(|e| e.position_of("BTCUSDT").unwrap().size);
     assert_eq!(exchange_size, dec!(0.020));
 
-    assert_eq!(emu.state().websocket_sessions(), 2, "public and private");
+    assert_eq!(
+        emu.state().websocket_sessions(),
+        3,
+        "public, private and order entry"
+    );
     let started = Instant::now();
     rt.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(5));
-    // Both streams were closed, not left to time out.
-    eventually("the emulator sees both sockets close", || async {
+    // Every stream was closed, not left to time out.
+    eventually("the emulator sees every socket close", || async {
         emu.state().websocket_sessions() == 0
     })
     .await;

@@ -78,6 +78,8 @@ pub(super) const KEYS: &[Key] = &[
     key("BYBIT_PUBLIC_REST_URL", "an http:// or https:// URL"),
     key("BYBIT_WS_PUBLIC_URL", "a ws:// or wss:// URL"),
     key("BYBIT_WS_PRIVATE_URL", "a ws:// or wss:// URL"),
+    key("BYBIT_WS_TRADE_URL", "a ws:// or wss:// URL"),
+    key("EXECUTION_ORDER_PATH", "auto, rest or ws"),
     key(
         "EXECUTION_JOURNAL",
         "a file path for the SQLite journal, or :memory:",

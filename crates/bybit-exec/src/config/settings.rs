@@ -143,6 +143,13 @@ pub struct Settings {
     pub ws_public_url: String,
     /// `BYBIT_WS_PRIVATE_URL`.
     pub ws_private_url: String,
+    /// `BYBIT_WS_TRADE_URL`: the order-entry stream (default: beside the private stream,
+    /// `…/v5/trade`); `None` where the environment has none (demo, REFERENCE.md §1) and it is
+    /// not set.
+    pub ws_trade_url: Option<String>,
+    /// `EXECUTION_ORDER_PATH`: `auto` (default: the order-entry stream when it is connected
+    /// and authenticated, else REST), `rest` or `ws`.
+    pub order_path: exec_live::OrderPath,
     /// `EXECUTION_JOURNAL` (default [`default_journal_path`]: one file per environment and
     /// routing, so a paper or dry-run process never opens the live journal).
     pub journal: JournalLocation,
@@ -203,6 +210,8 @@ impl fmt::Debug for Settings {
             .field("public_rest_url", &self.public_rest_url)
             .field("ws_public_url", &self.ws_public_url)
             .field("ws_private_url", &self.ws_private_url)
+            .field("ws_trade_url", &self.ws_trade_url)
+            .field("order_path", &self.order_path)
             .field("journal", &self.journal)
             .field("error_log", &self.error_log)
             .field("symbols", &self.symbols)
@@ -383,12 +392,31 @@ impl Settings {
         let public_rest_url = raw.url("BYBIT_PUBLIC_REST_URL", &public_default, &http)?;
         let ws_public_url = raw.url("BYBIT_WS_PUBLIC_URL", env.ws_public_url(), &ws)?;
         let ws_private_url = raw.url("BYBIT_WS_PRIVATE_URL", env.ws_private_url(), &ws)?;
+        // The order-entry stream sits beside the private one on every Bybit host (and on the
+        // emulator), so moving the private stream moves it too unless it is set.
+        let trade_default = ws_private_url
+            .strip_suffix("/v5/private")
+            .map(|base| format!("{base}/v5/trade"));
         // Orders that go to this machine go to a local emulator, not to Bybit: named so in
         // every message, page and journal file, whatever BYBIT_ENV says.
         let env = if is_loopback_host(&host_of(&rest_url)) {
             BybitEnv::Emulator
         } else {
             env
+        };
+
+        let ws_trade_url = match trade_default {
+            Some(default) if env.capabilities().ws_order_entry => {
+                Some(raw.url("BYBIT_WS_TRADE_URL", &default, &ws)?)
+            }
+            _ if raw.present("BYBIT_WS_TRADE_URL") => {
+                Some(raw.url("BYBIT_WS_TRADE_URL", "", &ws)?)
+            }
+            _ => None,
+        };
+        let order_path = match raw.get("EXECUTION_ORDER_PATH") {
+            None => exec_live::OrderPath::Auto,
+            Some(v) => v.parse().map_err(|_| raw.invalid("EXECUTION_ORDER_PATH"))?,
         };
 
         let journal = match raw.get("EXECUTION_JOURNAL").map(str::trim) {
@@ -428,6 +456,8 @@ impl Settings {
             public_rest_url,
             ws_public_url,
             ws_private_url,
+            ws_trade_url,
+            order_path,
             journal,
             error_log,
             symbols,
@@ -507,6 +537,8 @@ impl Settings {
             public_rest_url: http_url.to_owned(),
             ws_public_url: format!("ws://{host}/v5/public/linear"),
             ws_private_url: format!("ws://{host}/v5/private"),
+            ws_trade_url: Some(format!("ws://{host}/v5/trade")),
+            order_path: exec_live::OrderPath::Auto,
             journal: JournalLocation::Memory,
             error_log: None,
             symbols: vec![Symbol::new("BTCUSDT").map_err(|_| ConfigError::Invalid {
@@ -552,6 +584,17 @@ impl Settings {
         if self.routing == Routing::Live {
             self.require_credentials("live routing")?;
         }
+        if self.routing == Routing::Live && self.order_path == exec_live::OrderPath::Ws {
+            self.require(Feature::WsOrderEntry)?;
+            if self.ws_trade_url.is_none() {
+                return Err(ConfigError::Missing {
+                    key: "BYBIT_WS_TRADE_URL",
+                    why: "EXECUTION_ORDER_PATH=ws sends every order over the order-entry stream"
+                        .to_owned(),
+                    expected: "the /v5/trade stream's ws:// or wss:// URL",
+                });
+            }
+        }
         Ok(())
     }
 
@@ -571,8 +614,15 @@ impl Settings {
             ),
             ("BYBIT_WS_PUBLIC_URL", &self.ws_public_url, "wss", false),
             ("BYBIT_WS_PRIVATE_URL", &self.ws_private_url, "wss", true),
-        ];
-        for (key, url, secure, trades) in urls {
+        ]
+        .into_iter()
+        .chain(
+            self.ws_trade_url
+                .as_ref()
+                .map(|url| ("BYBIT_WS_TRADE_URL", url, "wss", true)),
+        )
+        .collect::<Vec<_>>();
+        for &(key, url, secure, trades) in &urls {
             let host = host_of(url);
             if trades && is_mainnet_host(&host) && !mainnet_ok {
                 return Err(ConfigError::Invalid {
@@ -598,7 +648,7 @@ impl Settings {
                 });
             }
         }
-        // One exchange: a local emulator serves all four, so either every URL is on this
+        // One exchange: a local emulator serves them all, so either every URL is on this
         // machine or none is. A mix would place orders on one exchange and read fills or
         // prices from another, under a name that fits only half of it.
         let rest_local = is_loopback_host(&host_of(&self.rest_url));
@@ -616,9 +666,10 @@ impl Settings {
                 origin: String::new(),
                 shown: format!("{url:?} ({there})"),
                 expected: format!(
-                    "a URL {here}, as BYBIT_REST_URL {:?} is: a local emulator is all four URLs \
+                    "a URL {here}, as BYBIT_REST_URL {:?} is: a local emulator is all its URLs \
                      (BYBIT_REST_URL, BYBIT_PUBLIC_REST_URL, BYBIT_WS_PUBLIC_URL, \
-                     BYBIT_WS_PRIVATE_URL) on loopback, a Bybit environment none of them, so \
+                     BYBIT_WS_PRIVATE_URL, and BYBIT_WS_TRADE_URL, which follows the private \
+                     one) on loopback, a Bybit environment none of them, so \
                      orders, fills and prices come from one exchange (`bybit-exec emulator` \
                      prints the four export lines)",
                     self.rest_url

@@ -713,3 +713,50 @@ fn book_depth_is_off_by_default_and_only_a_depth_the_stream_serves() {
         );
     }
 }
+
+#[test]
+fn the_order_entry_stream_sits_beside_the_private_one_and_demo_has_none() {
+    // REFERENCE.md §11: `/v5/trade` on the private stream's host; demo has no WS order entry.
+    let testnet = load(&[]).unwrap();
+    assert_eq!(
+        testnet.ws_trade_url.as_deref(),
+        Some("wss://stream-testnet.bybit.com/v5/trade")
+    );
+    assert_eq!(testnet.order_path, exec_live::OrderPath::Auto);
+    let local = load(&[
+        ("BYBIT_REST_URL", "http://127.0.0.1:9"),
+        ("BYBIT_WS_PUBLIC_URL", "ws://127.0.0.1:9/v5/public/linear"),
+        ("BYBIT_WS_PRIVATE_URL", "ws://127.0.0.1:9/v5/private"),
+    ])
+    .unwrap();
+    assert_eq!(
+        local.ws_trade_url.as_deref(),
+        Some("ws://127.0.0.1:9/v5/trade")
+    );
+    let emulator = Settings::for_emulator("http://127.0.0.1:4567/", "k", "s").unwrap();
+    assert_eq!(
+        emulator.ws_trade_url.as_deref(),
+        Some("ws://127.0.0.1:4567/v5/trade")
+    );
+    let demo = load(&[("BYBIT_ENV", "demo")]).unwrap();
+    assert_eq!(demo.ws_trade_url, None);
+    // Orders over the stream only: refused where there is none.
+    let m = load(&[
+        ("BYBIT_ENV", "demo"),
+        ("EXECUTION_ORDER_PATH", "ws"),
+        ("BYBIT_API_KEY", "k"),
+        ("BYBIT_API_SECRET", "s"),
+    ])
+    .and_then(|s| s.validate())
+    .unwrap_err()
+    .to_string();
+    assert!(m.contains("BYBIT_ENV=demo"), "{m}");
+    assert!(load(&[("EXECUTION_ORDER_PATH", "fix")]).is_err());
+    let rest = load(&[("EXECUTION_ORDER_PATH", "REST")]).unwrap();
+    assert_eq!(rest.order_path, exec_live::OrderPath::Rest);
+    // A mainnet order-entry host is real money: refused without the mainnet opt-in.
+    let m = load(&[("BYBIT_WS_TRADE_URL", "wss://stream.bybit.com/v5/trade")])
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("BYBIT_WS_TRADE_URL"), "{m}");
+}

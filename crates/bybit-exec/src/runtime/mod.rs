@@ -38,14 +38,16 @@ use crate::config::{BybitEnv, Feature, JournalLocation, Routing, Settings, WsTun
 use anyhow::{anyhow, bail, Context, Result};
 use bybit_rest::{routes, BybitRest, RestClient, RestConfig};
 use bybit_types::Category;
-use bybit_ws::{BackoffConfig, EventReceiver, PrivateAuth, WsConfig, WsEvent, WsStream};
+use bybit_ws::{
+    BackoffConfig, EventReceiver, PrivateAuth, TradeStream, WsConfig, WsEvent, WsStream,
+};
 use exec_events::{ErrorLog, EventBus};
 use exec_gateway::{
     Balance, Gateway, GatewayConfig, Journal, MemoryJournal, Ports, SystemClock,
     DEFAULT_LINK_PREFIX,
 };
 use exec_journal::SqliteJournal;
-use exec_live::{LiveConfig, LiveExchange, Preflight};
+use exec_live::{LiveConfig, LiveExchange, OrderPath, Preflight};
 use exec_sim::{DryRunRouter, PaperRouter};
 use serde::{Deserialize, Serialize};
 
@@ -184,8 +186,27 @@ pub struct WsPrivateStatus {
     pub error: Option<String>,
 }
 
+/// The order-entry stream (`/v5/trade`) and which way orders went:
+/// `{ok, path, lastMsgAgoSec, error, ordersWs, ordersRest}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WsTradeStatus {
+    /// Connected and authenticated: the next order create goes over it (`auto`, `ws`).
+    pub ok: bool,
+    /// `EXECUTION_ORDER_PATH`: `auto`, `rest` or `ws`.
+    pub path: String,
+    /// Seconds since the last frame (`null` before the first, or without a stream).
+    pub last_msg_ago_sec: Option<u64>,
+    /// Why orders do not go over it now, if they do not.
+    pub error: Option<String>,
+    /// Order creates sent over the stream since the start.
+    pub orders_ws: u64,
+    /// Order creates sent over REST since the start.
+    pub orders_rest: u64,
+}
+
 /// `{rest:{ok,latencyMs}, wsPublic:{ok,lastMsgAgoSec}, wsPrivate:{ok,lastMsgAgoSec,error}}`
-/// (SPEC R-HEALTH-1).
+/// (SPEC R-HEALTH-1), and with live routing `wsTrade` ([`WsTradeStatus`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BybitStatus {
@@ -195,6 +216,10 @@ pub struct BybitStatus {
     pub ws_public: WsPublicStatus,
     /// The private stream.
     pub ws_private: WsPrivateStatus,
+    /// The order-entry stream (live routing only). Not part of health: orders go over REST
+    /// while it is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws_trade: Option<WsTradeStatus>,
 }
 
 impl BybitStatus {
@@ -208,11 +233,12 @@ impl BybitStatus {
 /// The environment-dependent features (REFERENCE.md §1) a routing uses, each checked with
 /// [`Settings::require`] by [`Runtime::start`] so a missing one is refused at start.
 ///
-/// Today none: the live adapters place orders over REST (not the `/v5/trade` WebSocket),
-/// subscribe `order`, `execution`, `position` and `wallet` (not `execution.fast`), and do not
-/// read the fee rate (`trading_client` refuses it unsent on demo should a caller ask); paper and
-/// dry-run use public data only. So every routing starts on every environment, demo included.
-/// A feature added to the adapters must be listed here.
+/// Today none: the live adapters subscribe `order`, `execution`, `position` and `wallet` (not
+/// `execution.fast`), do not read the fee rate (`trading_client` refuses it unsent on demo
+/// should a caller ask), and send orders over the `/v5/trade` stream only where the
+/// environment has one (`EXECUTION_ORDER_PATH=auto`; `ws` is checked apart, by
+/// [`Settings::validate`]); paper and dry-run use public data only. So every routing starts on
+/// every environment, demo included. A feature added to the adapters must be listed here.
 pub fn features_used(routing: Routing) -> &'static [Feature] {
     match routing {
         Routing::Live | Routing::DryRun | Routing::Paper => &[],
@@ -317,6 +343,7 @@ pub async fn probe(settings: &Settings) -> BybitStatus {
         rest,
         ws_public,
         ws_private,
+        ws_trade: None,
     }
 }
 
@@ -576,6 +603,18 @@ impl Runtime {
                 let mut auth = PrivateAuth::new(creds);
                 let clock_rest = rest.clone();
                 auth.clock_offset = Some(Arc::new(move || clock_rest.clock_status().offset_ms));
+                // The order-entry stream, unless orders go over REST only or the environment
+                // has none (auto then uses REST; `ws` without one was refused by validate()).
+                let trade = match (&settings.ws_trade_url, settings.order_path) {
+                    (Some(url), OrderPath::Auto | OrderPath::Ws) => {
+                        let mut config = ws_config(url, &settings.ws);
+                        config.recv_window = settings.recv_window;
+                        let (trade, trade_events) = TradeStream::connect(config, auth.clone())?;
+                        tasks.spawn(drain(trade_events, None));
+                        Some(Arc::new(trade))
+                    }
+                    _ => None,
+                };
                 let (private, private_events) =
                     WsStream::private(ws_config(&settings.ws_private_url, &settings.ws), auth)?;
                 let private = Arc::new(private);
@@ -583,16 +622,21 @@ impl Runtime {
                 let config = LiveConfig {
                     poll_interval: settings.poll_interval,
                     silence_threshold: settings.silence_threshold,
+                    order_path: settings.order_path,
                     ..LiveConfig::default()
                 };
-                let exchange = Arc::new(LiveExchange::new(
+                let mut exchange = LiveExchange::new(
                     rest.clone() as Arc<dyn BybitRest>,
                     bus.clone(),
                     journal.clone(),
                     config,
                     Some(private.clone()),
                     Some(public.clone()),
-                ));
+                );
+                if let Some(trade) = trade {
+                    exchange = exchange.with_trade_stream(trade);
+                }
+                let exchange = Arc::new(exchange);
                 // Fills already journaled are not published again after a restart.
                 let known = journal.fills(DEFAULT_LINK_PREFIX).await?;
                 exchange.tracker().remember_fills(&known);
@@ -824,7 +868,54 @@ impl Runtime {
             rest,
             ws_public,
             ws_private,
+            ws_trade: self.trade_status(),
         }
+    }
+
+    /// The order-entry stream's part of the status (live routing only).
+    fn trade_status(&self) -> Option<WsTradeStatus> {
+        let Router::Live { exchange, .. } = &self.router else {
+            return None;
+        };
+        let counts = exchange.order_paths();
+        let path = self.settings.order_path;
+        let (ok, last, error) = match exchange.trade_stream() {
+            None => (
+                false,
+                None,
+                Some(match self.settings.ws_trade_url {
+                    None => format!("not used: {} has no order-entry stream", self.settings.env),
+                    Some(_) => format!("not used (EXECUTION_ORDER_PATH={})", path.name()),
+                }),
+            ),
+            Some(stream) => {
+                let h = stream.health();
+                let ok = stream.is_ready();
+                let error = (!ok).then(|| {
+                    let why = h.last_error.unwrap_or_else(|| {
+                        if h.connected {
+                            "not authenticated yet".to_owned()
+                        } else {
+                            "not connected".to_owned()
+                        }
+                    });
+                    if path == OrderPath::Auto {
+                        format!("{why}: orders go over REST meanwhile")
+                    } else {
+                        why
+                    }
+                });
+                (ok, h.since_last_message.map(|d| d.as_secs()), error)
+            }
+        };
+        Some(WsTradeStatus {
+            ok,
+            path: path.name().to_owned(),
+            last_msg_ago_sec: last,
+            error,
+            orders_ws: counts.ws,
+            orders_rest: counts.rest,
+        })
     }
 
     /// Whether `status` is healthy for this routing (the private stream counts only live).
