@@ -3,10 +3,11 @@
 //!
 //! Each bench binary prints its figures for people and, per figure, one machine-readable line
 //! `ROW\t<name>\t<ours>\t<floor or peer, or ->\t<unit>\t<target>` (target: `ratio<=X`,
-//! `ours>=X` or `-`), which this task collects. Two rows need more than one process, so they are
-//! made here: pybit driving the same create round trips against the same emulator binary the
-//! Rust client's round trips used (from a venv this task makes, as `tests/pybit/run.sh` does),
-//! and the resident memory of `bybit-exec serve` after a minute on 50 symbols' tickers and
+//! `ours>=X` or `-`), which this task collects. Some rows need more than one process, so they
+//! are made here: pybit driving the same create round trips, over REST and over its
+//! WebSocketTrading, against the same emulator binary the Rust client's round trips used (from
+//! a venv this task makes, as `tests/pybit/run.sh` does); the order-entry stream's create
+//! acknowledgement against REST's create round trip on that emulator; and the resident memory of `bybit-exec serve` after a minute on 50 symbols' tickers and
 //! order books. Beside the table is the machine: CPU model, cores, load average before and
 //! after, because on a shared machine a figure means little without them.
 //!
@@ -30,8 +31,9 @@ const KEY: &str = "bench-key";
 const SECRET: &str = "bench-secret";
 
 /// The bench binaries this task runs, as (package, bench).
-const BENCHES: [(&str, &str); 4] = [
+const BENCHES: [(&str, &str); 5] = [
     ("bybit-rest", "client"),
+    ("bybit-ws", "trade"),
     ("bybit-ws", "ws"),
     ("bybit-emulator", "order_rate"),
     ("exec-journal", "journal"),
@@ -401,28 +403,59 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         &[plan.round_trips.to_string()],
         &[("BENCH_EMULATOR_URL", url.as_str())],
     )?;
-    match pybit_round_trips(&url, plan.round_trips) {
-        Ok(pybit) => {
-            for (name, us) in pybit {
-                let ours = client
-                    .iter()
-                    .find(|r| r.name.starts_with(&format!("create round trip {name} ")));
-                match ours {
-                    Some(ours) => rows.push(Row {
-                        name: format!("create round trip {name}: ours vs pybit, same emulator"),
-                        ours: ours.ours,
-                        peer: Some(us),
-                        unit: "µs".to_owned(),
-                        target: "ratio<=1".to_owned(),
-                    }),
-                    None => missing.push(format!("ours {name} for the pybit row")),
+    // The order-entry stream's create acknowledgement on the same emulator, beside REST's.
+    let trade = bench_rows(
+        "bybit-ws",
+        "trade",
+        &[plan.round_trips.to_string()],
+        &[("BENCH_EMULATOR_URL", url.as_str())],
+    )?;
+    let p50 = |rows: &[Row], prefix: &str| {
+        rows.iter()
+            .find(|r| r.name.starts_with(prefix))
+            .map(|r| r.ours)
+    };
+    match (
+        p50(&trade, "trade-stream create ack p50 "),
+        p50(&client, "create round trip p50 "),
+    ) {
+        (Some(ws), Some(rest)) => rows.push(Row {
+            name: "create p50: trade-stream ack vs REST round trip, same emulator".to_owned(),
+            ours: ws,
+            peer: Some(rest),
+            unit: "µs".to_owned(),
+            target: "ratio<=0.6".to_owned(),
+        }),
+        _ => missing.push("the trade-stream vs REST create row".to_owned()),
+    }
+    for (mode, ours_prefix, label) in [
+        ("rest", "create round trip", "create round trip"),
+        ("ws", "trade-stream create ack", "trade-stream create ack"),
+    ] {
+        let ours_rows = if mode == "ws" { &trade } else { &client };
+        match pybit_round_trips(&url, plan.round_trips, mode) {
+            Ok(pybit) => {
+                for (name, us) in pybit {
+                    let ours = ours_rows
+                        .iter()
+                        .find(|r| r.name.starts_with(&format!("{ours_prefix} {name} ")));
+                    match ours {
+                        Some(ours) => rows.push(Row {
+                            name: format!("{label} {name}: ours vs pybit, same emulator"),
+                            ours: ours.ours,
+                            peer: Some(us),
+                            unit: "µs".to_owned(),
+                            target: "ratio<=1".to_owned(),
+                        }),
+                        None => missing.push(format!("ours {label} {name} for the pybit row")),
+                    }
                 }
             }
+            Err(e) => missing.push(format!("pybit {mode} round trips: {e:#}")),
         }
-        Err(e) => missing.push(format!("pybit round trips: {e:#}")),
     }
     emulator.stop();
-    rows.splice(0..0, client);
+    rows.splice(0..0, client.into_iter().chain(trade));
 
     rows.extend(bench_rows(
         "bybit-ws",
@@ -562,15 +595,17 @@ fn pybit_venv() -> Result<PathBuf> {
     Ok(venv_python)
 }
 
-/// pybit's create round trips against the emulator at `url`: `[(p50|p99, µs)]`.
-fn pybit_round_trips(url: &str, count: usize) -> Result<Vec<(String, f64)>> {
+/// pybit's create round trips against the emulator at `url`, over REST (`mode` `rest`) or its
+/// WebSocketTrading (`ws`): `[(p50|p99, µs)]`.
+fn pybit_round_trips(url: &str, count: usize, mode: &str) -> Result<Vec<(String, f64)>> {
     let python = pybit_venv()?;
     let mut cmd = Command::new(python);
     cmd.arg(workspace().join("tests/pybit/bench.py"))
         .env("BYBIT_EMULATOR_URL", url)
         .env("BYBIT_EMULATOR_API_KEY", KEY)
         .env("BYBIT_EMULATOR_API_SECRET", SECRET)
-        .env("BENCH_COUNT", count.to_string());
+        .env("BENCH_COUNT", count.to_string())
+        .env("BENCH_MODE", mode);
     let figures: Vec<(String, f64)> = run_capturing(cmd)?
         .iter()
         .filter_map(|l| {

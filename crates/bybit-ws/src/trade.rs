@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bybit_types::ws::op::{OpReply, TradeReply};
+use bybit_types::ws::op::TradeReply;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -210,6 +210,7 @@ impl TradeStream {
             )));
         }
         if !self.is_ready() {
+            count_request(op, "not_sent");
             return Err(not_ready());
         }
         let (reply, answer) = oneshot::channel();
@@ -428,20 +429,17 @@ impl TradeTask {
 
     /// The request frame: `reqId`, the `header` with the timestamp and recv window that REST
     /// sends as headers (REFERENCE.md §2, §11), the operation and its arguments.
-    fn frame(&self, req_id: &str, op: TradeOp, args: Vec<Value>) -> String {
+    fn frame(&self, req_id: &str, op: TradeOp, args: &[Value]) -> String {
         let offset = self.auth.clock_offset.as_ref().map_or(0, |f| f());
         let timestamp = unix_ms().saturating_add(offset);
         let recv_window = self.config.recv_window.as_millis();
-        serde_json::json!({
-            "reqId": req_id,
-            "header": {
-                "X-BAPI-TIMESTAMP": timestamp.to_string(),
-                "X-BAPI-RECV-WINDOW": recv_window.to_string(),
-            },
-            "op": op.name(),
-            "args": args,
-        })
-        .to_string()
+        // Written directly rather than through a JSON tree: this is on every order's path,
+        // and the request id, the operation's name and the numbers need no escaping.
+        let args = serde_json::to_string(args).unwrap_or_else(|_| "[]".to_owned());
+        format!(
+            r#"{{"reqId":"{req_id}","header":{{"X-BAPI-TIMESTAMP":"{timestamp}","X-BAPI-RECV-WINDOW":"{recv_window}"}},"op":"{}","args":{args}}}"#,
+            op.name()
+        )
     }
 
     /// Runs one connection until it ends; every request in flight when it ends is answered
@@ -556,7 +554,7 @@ impl TradeTask {
                             continue;
                         }
                         let req_id = self.req_id();
-                        let frame = self.frame(&req_id, request.op, request.args);
+                        let frame = self.frame(&req_id, request.op, &request.args);
                         // In flight before the write: a write that fails may have left part
                         // of the frame, so its request ends with the session as unknown.
                         conn.in_flight.insert(req_id, InFlight {
@@ -609,15 +607,12 @@ impl TradeTask {
     }
 
     fn on_text(&mut self, conn: &mut Conn, text: &str) -> Result<(), End> {
-        let reply = match OpReply::parse(text) {
-            Ok(OpReply::Trade(reply)) => reply,
-            Ok(OpReply::Stream(reply)) => {
-                // The trade stream answers in camel case only; a snake-case frame is not ours.
-                self.bad_frame(&format!("unexpected frame shape: op {:?}", reply.op));
-                return Ok(());
-            }
+        // The trade stream answers in its own (camel-case) shape only, so a frame is read
+        // straight into it: no detour through the either-shape `OpReply`.
+        let reply = match serde_json::from_str::<TradeReply>(text) {
+            Ok(reply) => reply,
             Err(error) => {
-                self.bad_frame(&error.to_string());
+                self.bad_frame(&format!("not a trade-stream reply: {error}"));
                 return Ok(());
             }
         };

@@ -169,6 +169,8 @@ impl World {
             },
         ];
         rng.shuffle(&mut trades);
+        // Two runs in three send creates over the order-entry stream while it is up.
+        let order_path = if rng.u8(0..3) == 0 { "rest" } else { "auto" };
         let config = ServeConfig {
             bin: bin.to_owned(),
             emulator_url: emu.http_url(),
@@ -177,6 +179,7 @@ impl World {
             journal: dir.join("journal.sqlite"),
             log: dir.join("serve.log"),
             symbols: vec!["BTCUSDT", "ETHUSDT"],
+            order_path,
         };
         let http = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
@@ -408,10 +411,35 @@ impl World {
     }
 
     /// A fault on the next order create: it lands and its reply is lost (and the next
-    /// `n` creates fail unexecuted), or it is held past the client's timeout unexecuted.
+    /// `n` creates fail unexecuted), or it is held past the client's timeout unexecuted; with
+    /// creates over the order-entry stream, the same on the stream: it lands and the socket
+    /// dies unanswered, or it is refused unexecuted (10429, or 10019 "open a new connection").
     async fn create_fault(&mut self) -> Result<(), String> {
         self.counts.faults += 1;
-        let what = if self.rng.bool() {
+        let stream = self.config.order_path == "auto" && self.rng.bool();
+        let what = if stream {
+            match self.rng.u8(0..3) {
+                0 => {
+                    // Only a lookup can tell it landed, and it must: no extra create allowed.
+                    self.control("ws/trade-lose", json!({"count": 1})).await?;
+                    "the next create over the order-entry stream lands and its socket dies \
+                     unanswered"
+                        .to_owned()
+                }
+                1 => {
+                    self.control("ws/trade-fail", json!({"count": 1, "retCode": 10429}))
+                        .await?;
+                    self.allow.request_faults += 1;
+                    "the next create over the order-entry stream refused 10429, not executed"
+                        .to_owned()
+                }
+                _ => {
+                    self.control("ws/trade-restart", json!({})).await?;
+                    self.allow.request_faults += 1;
+                    "the order-entry stream's open connection answers 10019 (restarting)".to_owned()
+                }
+            }
+        } else if self.rng.bool() {
             let n = self.rng.u8(0..3);
             self.control("create-unknown", json!({"count": n})).await?;
             self.allow.request_faults += 1 + u64::from(n);
@@ -482,14 +510,18 @@ impl World {
                 self.allow.pressure = true;
                 "rate-limit pressure 2/s for 1 s".to_owned()
             }
+            // A stream cut can take a create in flight on the order-entry stream with it
+            // (before it landed: the lookup finds nothing and the policy sends it again).
             8 => {
                 self.control("ws/drop", json!({})).await?;
+                self.allow.request_faults += 1;
                 "every WebSocket dropped".to_owned()
             }
             9 => {
                 let seconds = self.rng.u8(1..3);
                 self.control("ws/refuse", json!({"seconds": seconds}))
                     .await?;
+                self.allow.request_faults += 1;
                 format!("WebSockets refused {seconds} s")
             }
             10 => {

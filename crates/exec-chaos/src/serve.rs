@@ -30,6 +30,9 @@ pub(crate) struct ServeConfig {
     /// Where each process's stderr (its log) is appended.
     pub(crate) log: PathBuf,
     pub(crate) symbols: Vec<&'static str>,
+    /// `EXECUTION_ORDER_PATH`: `auto` (creates over the order-entry stream while it is up) or
+    /// `rest`, chosen per run so both paths meet the faults.
+    pub(crate) order_path: &'static str,
 }
 
 /// A running `serve`.
@@ -64,6 +67,7 @@ impl Serve {
             .env("EXECUTION_JOURNAL", &config.journal)
             .env("EXECUTION_ERROR_LOG", "none")
             .env("EXECUTION_SYMBOLS", config.symbols.join(","))
+            .env("EXECUTION_ORDER_PATH", config.order_path)
             // Short timings so a run's faults are outlived in seconds: a held request (3 s)
             // outlasts the HTTP timeout. The silence threshold stays Bybit's (30 s): below the
             // 20 s ping interval a quiet account's stream would look silent.

@@ -1,0 +1,182 @@
+//! The order-entry stream's create acknowledgement against its floor, measured side by side.
+//!
+//! A create over [`TradeStream`] (`order.create` on `/v5/trade`: a fresh `reqId`, the header's
+//! timestamp, the task's hop, the answer matched by `reqId`) versus a bare WebSocket
+//! send/receive of the same request on a socket of its own (tokio-tungstenite, authenticated
+//! once, the same frame but for its `reqId`, reading until the answer), interleaved so both see
+//! the same machine load; p50 and p99. Target: at most 1.3x the bare socket. The order is the
+//! REST bench's (`bybit-rest/benches/client.rs`): an IOC buy of 0.001 BTCUSDT at 50000, accepted
+//! and never resting, so `cargo xtask bench` can set this beside REST's create round trip on
+//! the same emulator (target there: the stream at most 0.6x REST).
+//!
+//! Run: `cargo bench -p bybit-ws --bench trade` (optionally `-- <round trips>`;
+//! `BENCH_EMULATOR_URL` points it at a running emulator with key `bench-key`, secret
+//! `bench-secret` and no rate limits, as `cargo xtask bench` does). Not a test: it prints figures.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bybit_emulator::{Emulator, EmulatorConfig};
+use bybit_sign::Credentials;
+use bybit_ws::{PrivateAuth, TradeOp, TradeStream, WsConfig, WsEvent};
+use futures_util::{SinkExt, StreamExt};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const KEY: &str = "bench-key";
+const SECRET: &str = "bench-secret";
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
+/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
+fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
+    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
+    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
+}
+
+/// The `per_mille`-th value of a sorted sample (500 = median).
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    sorted[(sorted.len() - 1) * per_mille / 1000]
+}
+
+/// The REST bench's order, as the create's one argument.
+fn order() -> Value {
+    json!({"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+           "qty": "0.001", "price": "50000", "timeInForce": "IOC"})
+}
+
+async fn bench(trade_url: &str, count: usize) {
+    let credentials = Credentials::new(KEY, SECRET).expect("credentials");
+    let (stream, mut events) = TradeStream::connect(
+        WsConfig::new(trade_url),
+        PrivateAuth::new(credentials.clone()),
+    )
+    .expect("stream");
+    while let Some(event) = events.recv().await {
+        match event {
+            WsEvent::Authenticated => break,
+            WsEvent::AuthFailed(e) => panic!("trade stream auth: {e}"),
+            _ => {}
+        }
+    }
+
+    let (mut bare, _) = tokio_tungstenite::connect_async(trade_url)
+        .await
+        .expect("bare socket");
+    let expires = now_ms() + 10_000;
+    let auth = credentials
+        .ws_auth(expires)
+        .expect("auth")
+        .to_request("auth");
+    bare.send(Message::Text(auth.into())).await.expect("auth");
+    let reply = bare.next().await.expect("auth reply").expect("auth reply");
+    assert!(
+        reply
+            .to_text()
+            .unwrap_or_default()
+            .contains(r#""retCode":0"#),
+        "{reply:?}"
+    );
+    let body = order().to_string();
+    let mut next_id = 0_u64;
+    let mut bare_create = async || {
+        next_id += 1;
+        let frame = format!(
+            r#"{{"reqId":"bare-{next_id}","header":{{"X-BAPI-TIMESTAMP":"{}","X-BAPI-RECV-WINDOW":"5000"}},"op":"order.create","args":[{body}]}}"#,
+            now_ms()
+        );
+        bare.send(Message::Text(frame.into())).await.expect("send");
+        loop {
+            let reply = bare.next().await.expect("reply").expect("reply");
+            let text = reply.to_text().unwrap_or_default();
+            if text.contains(r#""op":"order.create""#) {
+                assert!(text.contains(r#""retCode":0"#), "{text}");
+                break;
+            }
+        }
+    };
+    let ours = async || {
+        let reply = stream
+            .send(TradeOp::Create, order(), Duration::from_secs(5))
+            .await
+            .expect("create");
+        assert_eq!(reply.ret_code, 0, "{reply:?}");
+    };
+    for _ in 0..200 {
+        ours().await;
+        bare_create().await;
+    }
+    let mut ours_t = Vec::with_capacity(count);
+    let mut floor = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = Instant::now();
+        ours().await;
+        ours_t.push(start.elapsed());
+        let start = Instant::now();
+        bare_create().await;
+        floor.push(start.elapsed());
+    }
+    ours_t.sort();
+    floor.sort();
+    for (name, p) in [("p50", 500), ("p99", 990)] {
+        let (a, b) = (percentile(&ours_t, p), percentile(&floor, p));
+        println!(
+            "trade-stream create ack {name}: TradeStream {:7.1} us, bare socket {:7.1} us, ratio {:.2}x (target <= 1.3x)",
+            a.as_secs_f64() * 1e6,
+            b.as_secs_f64() * 1e6,
+            a.as_secs_f64() / b.as_secs_f64()
+        );
+        row(
+            &format!("trade-stream create ack {name} vs a bare WebSocket send/receive of the same request"),
+            a.as_secs_f64() * 1e6,
+            Some(b.as_secs_f64() * 1e6),
+            "µs",
+            "ratio<=1.3",
+        );
+    }
+    println!("({count} creates each, interleaved)");
+    stream.close().await;
+}
+
+fn main() {
+    let count: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let external = std::env::var("BENCH_EMULATOR_URL").ok();
+        let emulator = match &external {
+            Some(_) => None,
+            None => {
+                let mut config =
+                    EmulatorConfig::with_defaults(KEY, SECRET, Decimal::from(1_000_000_000_i64), 1);
+                config.rate_limits = false;
+                Some(
+                    Emulator::start("127.0.0.1:0", config)
+                        .await
+                        .expect("emulator"),
+                )
+            }
+        };
+        let trade_url = match (&external, &emulator) {
+            (Some(url), _) => {
+                let host = url.trim_end_matches('/').trim_start_matches("http://");
+                format!("ws://{host}/v5/trade")
+            }
+            (None, Some(emulator)) => emulator.trade_ws_url(),
+            (None, None) => unreachable!("one of the two is set"),
+        };
+        bench(&trade_url, count).await;
+    });
+}
