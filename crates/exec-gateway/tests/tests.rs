@@ -11,6 +11,7 @@ mod link_ids;
 mod operations;
 mod plan_check;
 mod policy;
+mod recovery;
 mod rerounded;
 mod review;
 mod safety;

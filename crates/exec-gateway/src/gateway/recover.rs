@@ -385,7 +385,6 @@ impl Gateway {
                 // placed" nor a reason to close the trade.
                 unresolved.push(row.intent.order_link_id.clone());
             } else if unsettled(row) {
-                let old = self.now() - row.intent.at_ms >= self.landing_window_ms();
                 match &found {
                     Some(o) => {
                         journal
@@ -402,7 +401,9 @@ impl Gateway {
                         resolved.push(format!("{}: found", row.intent.order_link_id));
                         tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, order_id = %o.order_id, "recovery: unsettled order found on the exchange (journaled)");
                     }
-                    None if old => {
+                    // Not found and not still landing (the branch above takes those): for an
+                    // unsettled intent that means its landing window has passed.
+                    None => {
                         journal
                             .record_outcome(
                                 &row.intent.order_link_id,
@@ -417,7 +418,6 @@ impl Gateway {
                         resolved.push(format!("{}: not placed", row.intent.order_link_id));
                         tracing::info!(tag, leg = row.intent.leg.as_str(), order_link_id = %row.intent.order_link_id, "recovery: unsettled order not on the exchange after the landing window: not placed (journaled)");
                     }
-                    None => unresolved.push(row.intent.order_link_id.clone()),
                 }
             }
             let acked = row.outcomes.iter().any(|o| {
