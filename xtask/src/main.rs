@@ -277,14 +277,14 @@ fn mutants(args: Vec<String>) -> Result<()> {
             .and_then(|s| s.to_str())
             .unwrap_or("mutants")
             .to_owned();
+        // cargo-mutants creates the output directory but not its parents (a fresh clone
+        // has no target/mutants).
+        let output = format!("target/mutants/{stem}");
+        std::fs::create_dir_all(workspace().join(&output))
+            .with_context(|| format!("creating {output}"))?;
         let mut one = cargo();
-        one.current_dir(workspace()).args([
-            "mutants",
-            "--output",
-            &format!("target/mutants/{stem}"),
-            "--file",
-            &file,
-        ]);
+        one.current_dir(workspace())
+            .args(["mutants", "--output", &output, "--file", &file]);
         for package in &packages {
             one.args(["--test-package", package]);
         }
