@@ -601,6 +601,10 @@ impl LiveExchange {
             }
         };
         self.sent_over("ws");
+        if self.config.order_path == OrderPath::Auto && route::reroute_to_rest(&reply) {
+            tracing::info!(order_link_id = %req.order_link_id.as_str(), ret_code = reply.ret_code, ret_msg = %reply.ret_msg, "create not executed over the trade stream: sent over REST");
+            return Ok(None);
+        }
         if reply.ret_code != 0 {
             let ctx = bybit_rest::ErrorContext {
                 endpoint: op.name(),
@@ -625,6 +629,51 @@ impl LiveExchange {
             order_id: ack.order_id,
             order_link_id: ack.order_link_id,
         }))
+    }
+
+    /// Sends one cancel over the trade stream. `None`: no answer (not written, or written and
+    /// unanswered), so it goes over REST now: a cancel is idempotent by orderLinkId (one of an
+    /// order already cancelled is refused 110001, which the gateway reads as gone), unlike a
+    /// create. With `ws` routing, a cancel the stream could not write is a wait-and-retry.
+    async fn cancel_over_stream(
+        &self,
+        stream: &TradeStream,
+        cancel: &CancelOrder,
+        order_link_id: &OrderLinkId,
+    ) -> Option<PortResult<()>> {
+        let op = TradeOp::Cancel;
+        let body = match serde_json::to_value(cancel.as_wire()) {
+            Ok(body) => body,
+            Err(e) => return Some(Err(PortError::InvalidInput(format!("{}: {e}", op.name())))),
+        };
+        let reply = match stream.send(op, body, self.config.trade_deadline).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                if e.may_have_landed() {
+                    route::count("ws", "cancel");
+                }
+                if self.config.order_path == OrderPath::Ws && !e.may_have_landed() {
+                    return Some(Err(route::failure(e)));
+                }
+                tracing::info!(order_link_id = %order_link_id.as_str(), error = %e, "cancel not answered over the trade stream: sent over REST");
+                return None;
+            }
+        };
+        route::count("ws", "cancel");
+        if reply.ret_code == 0 {
+            return Some(Ok(()));
+        }
+        if self.config.order_path == OrderPath::Auto && route::reroute_to_rest(&reply) {
+            tracing::info!(order_link_id = %order_link_id.as_str(), ret_code = reply.ret_code, ret_msg = %reply.ret_msg, "cancel not executed over the trade stream: sent over REST");
+            return None;
+        }
+        let ctx = bybit_rest::ErrorContext {
+            endpoint: op.name(),
+            symbol: Some(cancel.as_wire().symbol.as_str().into()),
+            order_link_id: Some(order_link_id.as_str().into()),
+            write: true,
+        };
+        Some(Err(route::refusal(op, &reply, ctx, false)))
     }
 
     /// The orderLinkIds of orders this process found standing at a limit price it did not
@@ -830,8 +879,18 @@ impl OrderRouter for LiveExchange {
     }
 
     async fn cancel_order(&self, symbol: &Symbol, order_link_id: &OrderLinkId) -> PortResult<()> {
+        let cancel = CancelOrder::new(symbol.clone(), link(order_link_id));
+        if let Some(stream) = self.stream_for_send() {
+            if let Some(answer) = self
+                .cancel_over_stream(stream, &cancel, order_link_id)
+                .await
+            {
+                return answer;
+            }
+        }
+        route::count("rest", "cancel");
         self.rest
-            .cancel_order(CancelOrder::new(symbol.clone(), link(order_link_id)))
+            .cancel_order(cancel)
             .await
             .map(drop)
             .map_err(port_error)

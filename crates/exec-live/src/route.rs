@@ -6,6 +6,9 @@
 //!   REST at once: nothing left, so nothing can be doubled.
 //! - [`OrderPath::Rest`]: always REST. [`OrderPath::Ws`]: always the stream; a request it
 //!   cannot write is a rate-limit-like refusal, for the policy to wait and send again.
+//! - Creates and cancels go this way; amends stay on REST (the REST client's check that a
+//!   re-sent amend was applied is the one owner of that question). A cancel the stream did
+//!   not answer goes over REST at once: cancels are idempotent by orderLinkId.
 //!
 //! An unknown outcome on the stream (the socket died, the deadline passed) is
 //! [`PortError::UnknownOutcome`], exactly as on REST: the gateway's outcome policy looks the
@@ -20,13 +23,13 @@ use bybit_types::ws::op::TradeReply;
 use bybit_ws::{TradeError, TradeOp};
 use exec_gateway::PortError;
 
-/// Counter: order requests sent, labels `path` (`ws` or `rest`) and `op` (`create`; amends
-/// and cancels go over REST): which path each order took.
+/// Counter: order requests sent, labels `path` (`ws` or `rest`) and `op` (`create`,
+/// `cancel`; amends go over REST): which path each order took.
 pub const ORDERS_BY_PATH_TOTAL: &str = "bybit_exec_orders_by_path_total";
 /// Every value of the `path` label of [`ORDERS_BY_PATH_TOTAL`].
 pub const PATHS: [&str; 2] = ["ws", "rest"];
 /// Every value of the `op` label of [`ORDERS_BY_PATH_TOTAL`].
-pub const OPS: [&str; 1] = ["create"];
+pub const OPS: [&str; 2] = ["create", "cancel"];
 
 /// How orders are sent; see the module doc.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,6 +81,17 @@ const STREAM_RATE_LIMITS: [i64; 3] = [10429, 10403, 20003];
 /// The stream's codes that do not mean what REST's do: 20006 a duplicate reqId (this layer
 /// never repeats one), 10003 too many sessions for the UID (on REST: an invalid key).
 const STREAM_OTHER: [i64; 2] = [20006, 10003];
+
+/// Answers that say the request was not executed and that REST can carry at once, with
+/// `auto` routing: 10002 (a timestamp outside the recv window: the REST client resyncs its
+/// clock on it, which the stream's stamps then use) and 10019 (the stream's service is
+/// restarting). Nothing landed, so nothing can be doubled; REST answers 110072 should it have.
+pub(crate) fn reroute_to_rest(reply: &TradeReply) -> bool {
+    matches!(reply.ret_code, TIMESTAMP | SERVICE_RESTARTING)
+}
+
+/// "Request timestamp outside the recv window" (docs/v5/error.mdx): not executed.
+const TIMESTAMP: i64 = 10002;
 
 /// What a stream's answer with a non-zero retCode means to the outcome policy; `create`
 /// chooses the create classification (rule refusals re-rounded) over the generic one.
@@ -222,6 +236,22 @@ mod tests {
                 retry_after: Duration::from_millis(700)
             })
         );
+    }
+
+    #[test]
+    fn a_stale_timestamp_or_a_restarting_service_goes_over_rest() {
+        for code in [10002, 10019] {
+            assert!(
+                reroute_to_rest(&reply(code, serde_json::json!({}))),
+                "{code}"
+            );
+        }
+        for code in [0, 10001, 10016, 10429, 110072] {
+            assert!(
+                !reroute_to_rest(&reply(code, serde_json::json!({}))),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -114,3 +114,42 @@ async fn a_create_lost_with_the_stream_is_found_by_lookup_and_rest_carries_on_un
         assert_eq!(orders_with_link(&l, link), 1, "{link}");
     }
 }
+
+/// Cancels go over the stream too; one whose answer is lost with the socket (the emulator
+/// cancels, then cuts it) goes over REST at once — idempotent by orderLinkId: REST's "too late
+/// to cancel" (110001) is read as gone — and `close_all` still closes the trade flat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_lost_with_the_stream_is_sent_over_rest_and_the_trade_still_closes() {
+    let l = live(dec!(10000), Arc::new(MemoryJournal::new()), None).await;
+    l.ticker_ready().await;
+    stream_ready(&l).await;
+    let plan = plan("T1");
+    l.gateway.execute_entry(&plan).await.unwrap();
+    let position = l.exchange.get_position(&btc()).await.unwrap();
+    l.gateway.setup_tps(&plan, &position).await.unwrap();
+    let state = l.gateway.trade("T1").unwrap();
+
+    l.control("/ws/trade-lose", json!({"count": 1})).await;
+    let closed = l.gateway.close_all(&state, "test").await.unwrap();
+    assert_eq!(closed.phase, exec_gateway::Phase::Closed, "{closed:?}");
+    let open: Vec<_> = l
+        .exchange_orders()
+        .into_iter()
+        .filter(|o| o.order_status.is_open())
+        .collect();
+    assert!(open.is_empty(), "{open:?}");
+    let truth = l.truth().await;
+    let by_path = &truth["requests"]["byPath"];
+    let (ws, rest) = (
+        by_path["/v5/trade#order.cancel"].as_u64().unwrap_or(0),
+        by_path["/v5/order/cancel"].as_u64().unwrap_or(0),
+    );
+    // The first cancel over the stream (lost), again over REST; the other two over REST while
+    // the stream reconnects, or over it once it is back.
+    assert!(ws >= 1 && rest >= 1, "{by_path}");
+    assert_eq!(
+        ws + rest,
+        4,
+        "three take-profits, one of them twice: {by_path}"
+    );
+}

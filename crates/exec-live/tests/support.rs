@@ -108,16 +108,20 @@ pub(crate) async fn connect_with_rest(
     rest: impl FnOnce(RestConfig) -> RestConfig,
 ) -> Process {
     let creds = Credentials::new(KEY, SECRET).unwrap();
-    let rest = RestClient::new(exec_live::gateway_rest_config(rest(
-        RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()),
-    )))
-    .unwrap();
+    let rest = Arc::new(
+        RestClient::new(exec_live::gateway_rest_config(rest(
+            RestConfig::with_base_url(emu.http_url()).credentials(creds.clone()),
+        )))
+        .unwrap(),
+    );
     // Order creates go as `live.order_path` says (auto by default: the order-entry stream
-    // while it is up, else REST), as in `serve`.
+    // while it is up, else REST), as in `serve`: the stream stamps its requests with the
+    // REST client's measured clock offset.
     let trade = (live.order_path != OrderPath::Rest).then(|| {
-        let (trade, _events) =
-            TradeStream::connect(fast(emu.trade_ws_url()), PrivateAuth::new(creds.clone()))
-                .unwrap();
+        let mut auth = PrivateAuth::new(creds.clone());
+        let clock = rest.clone();
+        auth.clock_offset = Some(Arc::new(move || clock.clock_status().offset_ms));
+        let (trade, _events) = TradeStream::connect(fast(emu.trade_ws_url()), auth).unwrap();
         Arc::new(trade)
     });
     let (private, private_events) =
@@ -127,7 +131,7 @@ pub(crate) async fn connect_with_rest(
     let bus = EventBus::new(4096);
     let config = live;
     let mut exchange = LiveExchange::new(
-        Arc::new(rest),
+        rest,
         bus.clone(),
         journal.clone(),
         config,
