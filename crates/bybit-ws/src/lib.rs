@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod event;
 mod health;
+mod link;
 mod shared;
 mod stream;
 mod task;

@@ -9,22 +9,20 @@ use std::time::Duration;
 use bybit_types::ws::op::OpReply;
 use bybit_types::ws::WsMessage;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_tungstenite::tungstenite::{Error as WsTransportError, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::Connector;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::book::{topic_depth, Applied, BookError, OrderBook};
 use crate::health::{unix_ms, Health};
+use crate::link::{self, Events, Socket};
 use crate::shared::Shared;
 use crate::telemetry;
 use crate::ticker::merge_ticker;
 use crate::{PrivateAuth, WsConfig, WsError, WsEvent};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A caller's request to the task.
 #[derive(Debug)]
@@ -100,14 +98,13 @@ pub(crate) struct Task {
     auth: Option<PrivateAuth>,
     connector: Option<Connector>,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<WsEvent>,
+    events: Events,
     shared: Arc<Shared>,
     cancel: CancellationToken,
     /// Every topic the caller wants, in the order first asked.
     desired: Vec<String>,
     waiters: Vec<Waiter>,
     next_req: u64,
-    lagged: u64,
     backoff: Backoff,
     connections: u64,
 }
@@ -123,18 +120,18 @@ impl Task {
         cancel: CancellationToken,
     ) -> Self {
         let backoff = Backoff::new(config.backoff.clone());
+        let kind = if auth.is_some() { "private" } else { "public" };
         Task {
             config,
             auth,
             connector,
             commands,
-            events,
+            events: Events::new(events, kind),
             shared,
             cancel,
             desired: Vec::new(),
             waiters: Vec::new(),
             next_req: 0,
-            lagged: 0,
             backoff,
             connections: 0,
         }
@@ -155,25 +152,7 @@ impl Task {
 
     /// Sends an event without ever waiting (see [`WsEvent`] for the slow-consumer policy).
     fn emit(&mut self, event: WsEvent) {
-        if self.lagged > 0 {
-            match self.events.try_send(WsEvent::Lagged {
-                dropped: self.lagged,
-            }) {
-                Ok(()) => self.lagged = 0,
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.lagged += 1;
-                    Health::count(&self.shared.health.dropped_events);
-                    telemetry::count(telemetry::DROPPED_EVENTS_TOTAL, self.kind());
-                    return;
-                }
-            }
-        }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
-            self.lagged += 1;
-            Health::count(&self.shared.health.dropped_events);
-            telemetry::count(telemetry::DROPPED_EVENTS_TOTAL, self.kind());
-        }
+        self.events.emit(event, &self.shared.health);
     }
 
     pub(crate) async fn run(mut self) {
@@ -286,20 +265,7 @@ impl Task {
     }
 
     async fn connect(&mut self) -> Result<Socket, String> {
-        let attempt = tokio_tungstenite::connect_async_tls_with_config(
-            self.config.url.as_str(),
-            None,
-            true,
-            self.connector.clone(),
-        );
-        tokio::select! {
-            () = self.cancel.cancelled() => Err("closed".to_owned()),
-            result = timeout(self.config.connect_timeout, attempt) => match result {
-                Err(_) => Err(format!("no connection within {:?}", self.config.connect_timeout)),
-                Ok(Err(error)) => Err(error.to_string()),
-                Ok(Ok((socket, _))) => Ok(socket),
-            },
-        }
+        link::connect(&self.config, self.connector.clone(), &self.cancel).await
     }
 
     fn req_id(&mut self) -> String {
@@ -1054,7 +1020,7 @@ mod tests {
     fn a_full_event_channel_drops_counts_and_reports_lag() {
         let (mut task, _events) = task();
         let (events, mut rx) = mpsc::channel(2);
-        task.events = events;
+        task.events = Events::new(events, "public");
         for reconnects in 0..4 {
             task.emit(WsEvent::Connected { reconnects });
         }

@@ -23,16 +23,16 @@ use std::time::Duration;
 use bybit_types::ws::op::TradeReply;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_tungstenite::tungstenite::{Error as WsTransportError, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::Connector;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::health::{unix_ms, Health};
+use crate::link::{self, Events, Socket};
 use crate::telemetry;
 use crate::{AuthFailure, EventReceiver, HealthSnapshot, PrivateAuth, WsConfig, WsError, WsEvent};
 
@@ -161,14 +161,13 @@ impl TradeStream {
             auth,
             connector,
             requests: request_rx,
-            events,
+            events: Events::new(events, KIND),
             ready: ready.clone(),
             health: health.clone(),
             cancel: cancel.clone(),
             prefix: format!("{:08x}", fastrand::u32(..)),
             next_req: 0,
             connections: 0,
-            lagged: 0,
         };
         let task = tokio::spawn(task.run());
         Ok((
@@ -257,8 +256,6 @@ fn not_ready() -> TradeError {
     }
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 /// How a session ended.
 enum End {
     Cancelled,
@@ -302,7 +299,7 @@ struct TradeTask {
     auth: PrivateAuth,
     connector: Option<Connector>,
     requests: mpsc::Receiver<Request>,
-    events: mpsc::Sender<WsEvent>,
+    events: Events,
     ready: Arc<AtomicBool>,
     health: Arc<Health>,
     cancel: CancellationToken,
@@ -311,7 +308,6 @@ struct TradeTask {
     prefix: String,
     next_req: u64,
     connections: u64,
-    lagged: u64,
 }
 
 impl TradeTask {
@@ -368,25 +364,7 @@ impl TradeTask {
 
     /// Sends an event without ever waiting (the slow-consumer policy of [`WsEvent`]).
     fn emit(&mut self, event: WsEvent) {
-        if self.lagged > 0 {
-            match self.events.try_send(WsEvent::Lagged {
-                dropped: self.lagged,
-            }) {
-                Ok(()) => self.lagged = 0,
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.lagged += 1;
-                    Health::count(&self.health.dropped_events);
-                    telemetry::count(telemetry::DROPPED_EVENTS_TOTAL, KIND);
-                    return;
-                }
-            }
-        }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
-            self.lagged += 1;
-            Health::count(&self.health.dropped_events);
-            telemetry::count(telemetry::DROPPED_EVENTS_TOTAL, KIND);
-        }
+        self.events.emit(event, &self.health);
     }
 
     /// Waits out a backoff delay, refusing requests meanwhile (nothing can be sent); false if
@@ -406,20 +384,7 @@ impl TradeTask {
     }
 
     async fn connect(&mut self) -> Result<Socket, String> {
-        let attempt = tokio_tungstenite::connect_async_tls_with_config(
-            self.config.url.as_str(),
-            None,
-            true,
-            self.connector.clone(),
-        );
-        tokio::select! {
-            () = self.cancel.cancelled() => Err("closed".to_owned()),
-            result = timeout(self.config.connect_timeout, attempt) => match result {
-                Err(_) => Err(format!("no connection within {:?}", self.config.connect_timeout)),
-                Ok(Err(error)) => Err(error.to_string()),
-                Ok(Ok((socket, _))) => Ok(socket),
-            },
-        }
+        link::connect(&self.config, self.connector.clone(), &self.cancel).await
     }
 
     fn req_id(&mut self) -> String {
