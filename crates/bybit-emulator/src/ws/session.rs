@@ -80,34 +80,53 @@ pub(super) struct BadRequest {
 }
 
 impl Request {
+    /// A public or private stream's request: `req_id` (snake case), `op`, `args`.
     pub(super) fn parse(text: &str) -> Result<Request, BadRequest> {
+        Request::parse_as(text, "req_id", "error:", false)
+    }
+
+    /// The fields every stream's requests share: the request id under `id_key` (text, or a
+    /// number echoed back rather than refused), `op`, `args`, and with `with_header` the
+    /// order-entry stream's `header` object. Each refusal's reason starts with `prefix`, as
+    /// the stream words its errors.
+    pub(super) fn parse_as(
+        text: &str,
+        id_key: &str,
+        prefix: &str,
+        with_header: bool,
+    ) -> Result<Request, BadRequest> {
         let bad = |op: Option<String>, req_id: Option<String>, reason: &str| BadRequest {
             op,
             req_id,
-            reason: reason.to_owned(),
+            reason: format!("{prefix}{reason}"),
         };
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-            return Err(bad(None, None, "error:request must be a JSON object"));
+            return Err(bad(None, None, "request must be a JSON object"));
         };
-        // Clients send req_id as text, but a number is echoed back rather than refused.
-        let req_id = match map.get("req_id") {
+        let req_id = match map.get(id_key) {
             Some(Value::String(id)) => Some(id.clone()),
             Some(Value::Number(id)) => Some(id.to_string()),
             _ => None,
         };
         let Some(op) = map.get("op").and_then(Value::as_str).map(str::to_owned) else {
-            return Err(bad(None, req_id, "error:op is missing"));
+            return Err(bad(None, req_id, "op is missing"));
         };
         let args = match map.get("args") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(args)) => args.clone(),
-            Some(_) => return Err(bad(Some(op), req_id, "error:args must be an array")),
+            Some(_) => return Err(bad(Some(op), req_id, "args must be an array")),
+        };
+        let header = match map.get("header") {
+            _ if !with_header => None,
+            None | Some(Value::Null) => None,
+            Some(Value::Object(header)) => Some(header.clone()),
+            Some(_) => return Err(bad(Some(op), req_id, "header must be an object")),
         };
         Ok(Request {
             op,
             req_id,
             args,
-            header: None,
+            header,
         })
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bybit_types::envelope::RetExtInfo;
 use bybit_types::ws::op::{TradeHeader, TradeReply};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sim_engine::Reject;
 use tokio::time::Instant;
 
@@ -340,38 +340,7 @@ impl Session for TradeSession {
     /// The page's requests: `reqId` (camel case, unlike the other streams' `req_id`), `op`,
     /// `args` and `header`.
     fn parse(&self, text: &str) -> Result<Request, BadRequest> {
-        let bad = |op: Option<String>, req_id: Option<String>, reason: &str| BadRequest {
-            op,
-            req_id,
-            reason: reason.to_owned(),
-        };
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-            return Err(bad(None, None, "request must be a JSON object"));
-        };
-        let req_id = match map.get("reqId") {
-            Some(Value::String(id)) => Some(id.clone()),
-            Some(Value::Number(id)) => Some(id.to_string()),
-            _ => None,
-        };
-        let Some(op) = map.get("op").and_then(Value::as_str).map(str::to_owned) else {
-            return Err(bad(None, req_id, "op is missing"));
-        };
-        let args = match map.get("args") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(args)) => args.clone(),
-            Some(_) => return Err(bad(Some(op), req_id, "args must be an array")),
-        };
-        let header: Option<Map<String, Value>> = match map.get("header") {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(header)) => Some(header.clone()),
-            Some(_) => return Err(bad(Some(op), req_id, "header must be an object")),
-        };
-        Ok(Request {
-            op,
-            req_id,
-            args,
-            header,
-        })
+        Request::parse_as(text, "reqId", "", true)
     }
 
     fn dropping(&self) -> bool {
