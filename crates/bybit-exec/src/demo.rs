@@ -134,7 +134,8 @@ pub struct DemoReport {
     pub interrupted: bool,
     /// The trade as the journal tells it at the end (times, quantities, realised P&L).
     pub history: Option<exec_gateway::TradeHistory>,
-    /// The REST requests the exchange received during the trade (the emulator's own count,
+    /// The requests the exchange received during the trade, over REST and the order-entry
+    /// stream (the emulator's own count,
     /// read before the reconciliation adds its reads).
     pub rest_requests: Option<u64>,
 }
@@ -169,7 +170,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     if report.agrees() {
         crate::print_line(&format!(
-            "the layer and the exchange agree ({} fills, {} REST requests, {:.1} s)",
+            "the layer and the exchange agree ({} fills, {} requests over REST and the order-entry stream, {:.1} s)",
             report.fills,
             report
                 .rest_requests
@@ -577,8 +578,8 @@ async fn trade_and_reconcile(
     })
 }
 
-/// How many REST requests the emulator has answered (`requests.total` of `/emulator/state`;
-/// logged by path at info);
+/// How many requests the emulator has answered, over REST and the order-entry stream
+/// (`requests.total` of `/emulator/state`; logged by path at info);
 /// `None` if it cannot be read, which the demo does not treat as a failure.
 async fn rest_requests(emu: &Emulator) -> Option<u64> {
     let state: serde_json::Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
@@ -589,7 +590,7 @@ async fn rest_requests(emu: &Emulator) -> Option<u64> {
         .ok()?;
     // The same count by path, for whoever wants to know where the requests went
     // (`bybit-exec --log-level info demo`).
-    tracing::info!(by_path = %state["requests"]["byPath"], "REST requests the exchange received, by path");
+    tracing::info!(by_path = %state["requests"]["byPath"], "requests the exchange received, by path (`/v5/trade#…`: the order-entry stream)");
     state["requests"]["total"].as_u64()
 }
 

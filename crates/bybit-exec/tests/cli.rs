@@ -114,11 +114,11 @@ fn the_demo_binary_exits_zero_with_an_agreeing_table() {
         "{text}"
     );
     assert!(!text.contains('✗'), "{text}");
-    // The exchange's own count of the REST requests the trade cost (a figure, not a bound).
+    // The exchange's own count of the requests the trade cost (a figure, not a bound).
     assert!(
         text.lines().any(
             |l| l.starts_with("the layer and the exchange agree (5 fills, ")
-                && l.contains(" REST requests, ")
+                && l.contains(" requests over REST and the order-entry stream, ")
         ),
         "{text}"
     );
