@@ -86,3 +86,22 @@ pub fn port_error(e: RestError) -> PortError {
         _ => PortError::Rejected { code: 0, message },
     }
 }
+
+/// retCodes that refuse an order for a price or quantity rule (docs/v5/error.mdx): 10001
+/// (parameter error, e.g. qty not on the step), 110094 (below the minimum notional), 110003
+/// (price out of range).
+pub const RULE_REFUSALS: [i64; 3] = [10001, 110094, 110003];
+
+/// A create's failure as the outcome policy reads it: a refusal for a price or quantity
+/// rule ([`RULE_REFUSALS`]) is [`PortError::RuleRefused`]; anything else as [`port_error`].
+pub(crate) fn create_error(e: RestError) -> PortError {
+    match &e {
+        RestError::Exchange { code, message, .. } if RULE_REFUSALS.contains(code) => {
+            PortError::RuleRefused {
+                code: *code,
+                message: message.clone(),
+            }
+        }
+        _ => port_error(e),
+    }
+}

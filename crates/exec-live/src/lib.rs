@@ -56,7 +56,8 @@ use rust_decimal::Decimal;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use error::port_error;
+use error::create_error;
+pub use error::{port_error, RULE_REFUSALS};
 pub use instruments::RestInstrumentSource;
 pub use preflight::{Preflight, PreflightCheck, PreflightError};
 pub use route::OrderPath;
@@ -680,25 +681,6 @@ impl LiveExchange {
     /// send ([`Tracker::price_mismatches`]).
     pub fn price_mismatches(&self) -> Vec<String> {
         self.tracker.price_mismatches()
-    }
-}
-
-/// retCodes that refuse an order for a price or quantity rule (docs/v5/error.mdx): 10001
-/// (parameter error, e.g. qty not on the step), 110094 (below the minimum notional), 110003
-/// (price out of range).
-pub const RULE_REFUSALS: [i64; 3] = [10001, 110094, 110003];
-
-/// A create's failure as the outcome policy reads it: a refusal for a price or quantity
-/// rule ([`RULE_REFUSALS`]) is [`PortError::RuleRefused`]; anything else as [`port_error`].
-fn create_error(e: bybit_rest::RestError) -> PortError {
-    match &e {
-        bybit_rest::RestError::Exchange { code, message, .. } if RULE_REFUSALS.contains(code) => {
-            PortError::RuleRefused {
-                code: *code,
-                message: message.clone(),
-            }
-        }
-        _ => port_error(e),
     }
 }
 

@@ -14,7 +14,8 @@
 //! [`PortError::UnknownOutcome`], exactly as on REST: the gateway's outcome policy looks the
 //! order up by orderLinkId before anything is sent again. Bybit's retCodes mean the same on
 //! both paths (docs/v5/websocket/trade/guideline.mdx), so a refusal is classified by the REST
-//! classification ([`crate::port_error`]), except the stream's own codes ([`stream_refusal`]).
+//! classification ([`crate::error::port_error`]), except the stream's own codes
+//! ([`stream_refusal`]).
 
 use std::time::Duration;
 
@@ -110,9 +111,9 @@ pub(crate) fn refusal(
         message: reply.ret_msg.clone(),
     };
     if create {
-        crate::create_error(e)
+        crate::error::create_error(e)
     } else {
-        crate::port_error(e)
+        crate::error::port_error(e)
     }
 }
 
