@@ -12,6 +12,10 @@
 //! Run: `cargo bench -p bybit-ws --bench trade` (optionally `-- <round trips>`;
 //! `BENCH_EMULATOR_URL` points it at a running emulator with key `bench-key`, secret
 //! `bench-secret` and no rate limits, as `cargo xtask bench` does). Not a test: it prints figures.
+//! `BENCH_WORKERS` sets the runtime's worker threads (default 2, as `serve` has on this
+//! machine). With 1, the request's two hops between the caller and the socket task stay on one
+//! thread: on the 2-core build machine that took the ratio from about 1.2-1.4x to 1.07-1.12x,
+//! so what the stream adds over a bare socket is mostly cross-thread wakeups.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -149,8 +153,12 @@ fn main() {
         .find(|a| !a.starts_with("--"))
         .and_then(|a| a.parse().ok())
         .unwrap_or(3000);
+    let workers = std::env::var("BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(2);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .expect("runtime");

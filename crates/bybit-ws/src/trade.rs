@@ -457,6 +457,17 @@ impl TradeTask {
         }
         conn.auth_deadline = Some(Instant::now() + self.config.reply_timeout);
         let mut next_ping = Instant::now() + self.config.ping_interval;
+        // The timers and the cancellation wait live across iterations and are moved only when
+        // their instant changes: registering them anew on every frame and every request cost
+        // more than the rest of a request's handling here.
+        let cancelled = self.cancel.clone().cancelled_owned();
+        tokio::pin!(cancelled);
+        let dead = sleep_until(next_ping);
+        tokio::pin!(dead);
+        let expiry = sleep_until(next_ping);
+        tokio::pin!(expiry);
+        let ping = sleep_until(next_ping);
+        tokio::pin!(ping);
         loop {
             if let Some(reason) = conn.restart.take() {
                 return End::Lost(reason);
@@ -477,14 +488,23 @@ impl TradeTask {
             .min_by_key(|(t, _)| *t)
             .unwrap_or((idle_at, "idle"));
             let first_deadline = conn.in_flight.values().map(|r| r.deadline).min();
+            if dead.deadline() != dead_at {
+                dead.as_mut().reset(dead_at);
+            }
+            if let Some(first) = first_deadline.filter(|&d| d != expiry.deadline()) {
+                expiry.as_mut().reset(first);
+            }
+            if ping.deadline() != next_ping {
+                ping.as_mut().reset(next_ping);
+            }
             tokio::select! {
                 biased;
-                () = self.cancel.cancelled() => {
+                () = &mut cancelled => {
                     let _ = timeout(Duration::from_secs(1), sink.send(Message::Close(None))).await;
                     return End::Cancelled;
                 }
-                () = sleep_until(dead_at) => return End::Lost(why.to_owned()),
-                () = sleep_until(first_deadline.unwrap_or(dead_at)), if first_deadline.is_some() => {
+                () = &mut dead => return End::Lost(why.to_owned()),
+                () = &mut expiry, if first_deadline.is_some() => {
                     expire(conn, Instant::now());
                 }
                 frame = stream.next() => {
@@ -532,7 +552,7 @@ impl TradeTask {
                         }
                     }
                 },
-                () = sleep_until(next_ping) => {
+                () = &mut ping => {
                     if let Err(reason) = self.write(sink, r#"{"op":"ping"}"#.to_owned()).await {
                         return End::Lost(reason);
                     }
