@@ -2,6 +2,7 @@
 //! report written to `docs/bench/<date>.md` and printed.
 //!
 //! Each bench binary prints its figures for people and, per figure, one machine-readable line
+//! (written by `testkit::bench::row`, the format's one writer)
 //! `ROW\t<name>\t<ours>\t<floor or peer, or ->\t<unit>\t<target>` (target: `ratio<=X`,
 //! `ours>=X` or `-`), which this task collects. Some rows need more than one process, so they
 //! are made here: pybit driving the same create round trips, over REST and over its

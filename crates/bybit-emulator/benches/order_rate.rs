@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use testkit::bench::row;
 
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_sign::Credentials;
@@ -16,13 +17,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
-}
-
-/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
-/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
-fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
-    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
-    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
 }
 
 #[tokio::main]

@@ -27,6 +27,7 @@
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use testkit::bench::{percentile, row};
 
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_meta::{InstrumentRules, RoundingMode};
@@ -188,18 +189,6 @@ fn bench_prepare(rules: &InstrumentRules) {
         "ns",
         "ratio<=2",
     );
-}
-
-/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
-/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
-fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
-    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
-    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
-}
-
-/// The `per_mille`-th value of a sorted sample (500 = median).
-fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
-    sorted[(sorted.len() - 1) * per_mille / 1000]
 }
 
 async fn bench_round_trip(base_url: &str, count: usize) {

@@ -18,6 +18,7 @@
 //! so what the stream adds over a bare socket is mostly cross-thread wakeups.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use testkit::bench::{percentile, row};
 
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_sign::Credentials;
@@ -34,18 +35,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
-}
-
-/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
-/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
-fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
-    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
-    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
-}
-
-/// The `per_mille`-th value of a sorted sample (500 = median).
-fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
-    sorted[(sorted.len() - 1) * per_mille / 1000]
 }
 
 /// The REST bench's order, as the create's one argument.

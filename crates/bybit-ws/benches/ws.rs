@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use testkit::bench::row;
 
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_types::ws::WsMessage;
@@ -39,13 +40,6 @@ fn race(n: u32, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
         best_b = best_b.min(time(&mut b));
     }
     (best_a, best_b)
-}
-
-/// One machine-readable row for `cargo xtask bench`: name, ours, the floor or peer (`-` for
-/// none), unit and target (`ratio<=X`, `ours>=X`, or `-`), tab-separated.
-fn row(name: &str, ours: f64, peer: Option<f64>, unit: &str, target: &str) {
-    let peer = peer.map_or_else(|| "-".to_owned(), |p| format!("{p:.3}"));
-    println!("ROW\t{name}\t{ours:.3}\t{peer}\t{unit}\t{target}");
 }
 
 fn bench_book() {

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod bench;
+
 /// The environment variable that overrides where the Bybit fixtures are read from.
 pub const FIXTURES_ENV: &str = "BYBIT_V5_FIXTURES";
 
