@@ -15,20 +15,17 @@ conformance.py has already used: it needs only some free margin and moves ETHUSD
 with the control API (`POST /emulator/price`).
 """
 
-import logging
 import sys
-import time
 from decimal import ROUND_DOWN, Decimal
 
 from conformance import (
+    run_checks,
     BASE,
     CATEGORY,
     ETH,
     KEY,
     SECRET,
     Inbox,
-    Runner,
-    close_ws,
     connect,
     control,
     link_id,
@@ -172,21 +169,7 @@ CHECKS = [
 
 
 def main():
-    if not (BASE and KEY and SECRET):
-        print("set BYBIT_EMULATOR_URL, BYBIT_EMULATOR_API_KEY and BYBIT_EMULATOR_API_SECRET", file=sys.stderr)
-        return 2
-    # As conformance.py: keeps pybit from adding its own INFO logger to stdout.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    print(f"# conditional orders against {BASE}", flush=True)
-    runner = Runner(CHECKS)
-    started = time.monotonic()
-    try:
-        runner.run()
-    finally:
-        close_ws(runner.ctx.get("private_ws"))
-    print(f"# {time.monotonic() - started:.1f} s", flush=True)
-    print(f"{runner.passed} passed, {runner.failed} failed", flush=True)
-    return 0 if runner.failed == 0 else 1
+    return run_checks(f"conditional orders against {BASE}", CHECKS, ["private_ws"])
 
 
 if __name__ == "__main__":

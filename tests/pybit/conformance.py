@@ -948,24 +948,32 @@ CHECKS = [
 ]
 
 
-def main():
+def run_checks(title, checks, sockets):
+    """Runs `checks` with one `Runner` and prints the script's report: a `# title` line, one
+    `ok`/`FAIL` line per check, the time taken, then `N passed, M failed`. The WebSockets the
+    checks left in the runner's context under `sockets` are closed whatever happened. Returns
+    the exit status: 0 only when nothing failed (2 when the emulator is not named)."""
     if not (BASE and KEY and SECRET):
         print("set BYBIT_EMULATOR_URL, BYBIT_EMULATOR_API_KEY and BYBIT_EMULATOR_API_SECRET", file=sys.stderr)
         return 2
     # A root handler keeps pybit from adding its own INFO logger to stdout; warnings and
     # errors (pybit logs WebSocket trouble) go to stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    print(f"# pybit {version('pybit')} against {BASE}", flush=True)
-    runner = Runner(CHECKS)
+    print(f"# {title}", flush=True)
+    runner = Runner(checks)
     started = time.monotonic()
     try:
         runner.run()
     finally:
-        close_ws(runner.ctx.get("private_ws"))
-        close_ws(runner.ctx.get("public_ws"))
+        for name in sockets:
+            close_ws(runner.ctx.get(name))
     print(f"# {time.monotonic() - started:.1f} s", flush=True)
     print(f"{runner.passed} passed, {runner.failed} failed", flush=True)
     return 0 if runner.failed == 0 else 1
+
+
+def main():
+    return run_checks(f"pybit {version('pybit')} against {BASE}", CHECKS, ["private_ws", "public_ws"])
 
 
 if __name__ == "__main__":
