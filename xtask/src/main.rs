@@ -62,13 +62,29 @@ const LAYERS: &[(&str, &[&str], &str)] = &[
             "bybit-ws",
             "bybit-emulator",
             "exec-journal",
+            "exec-nats",
             "rusqlite",
             "reqwest",
             "tungstenite",
             "tokio-tungstenite",
+            "async-nats",
         ],
-        "the gateway never depends on an implementation of its ports (no SQLite, HTTP or \
-         WebSocket client)",
+        "the gateway never depends on an implementation of its ports (no SQLite, HTTP, \
+         WebSocket or NATS client)",
+    ),
+    (
+        "exec-nats",
+        &[
+            "exec-sim",
+            "exec-live",
+            "exec-journal",
+            "sim-engine",
+            "bybit-rest",
+            "bybit-ws",
+            "bybit-emulator",
+            "rusqlite",
+        ],
+        "the bus adapter depends on the gateway's ports and events, never on another adapter",
     ),
     (
         "exec-events",

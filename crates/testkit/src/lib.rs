@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bench;
+pub mod nats;
 
 /// The environment variable that overrides where the Bybit fixtures are read from.
 pub const FIXTURES_ENV: &str = "BYBIT_V5_FIXTURES";
