@@ -73,6 +73,19 @@ impl BusError {
     }
 }
 
+/// What the replicated journal asks of the lease before a write: the one gate between
+/// "this process holds the account" and an order being sent. [`lease::Held`] implements it.
+pub trait Holding: Send + Sync + std::fmt::Debug {
+    /// `Ok` while this process may send orders: its lease is held and cannot expire before a
+    /// send that follows now has gone out; otherwise why not, in words for the log.
+    fn may_send(&self) -> Result<(), String>;
+    /// The lease's epoch (its revision when taken): higher for every later holder.
+    fn epoch(&self) -> u64;
+    /// Told when the journal stream shows that another holder has written after this one:
+    /// this process has lost the account and must stop trading at once.
+    fn fenced(&self, why: &str);
+}
+
 /// An account's name on the bus: a subject token and part of stream names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Account(String);
