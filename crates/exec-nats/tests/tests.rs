@@ -2,3 +2,4 @@
 //! outside CI).
 
 mod connect;
+mod journal;
