@@ -158,6 +158,29 @@ async fn stream_last_sequence(bus: &Bus) -> u64 {
     stream.cached_info().state.last_sequence
 }
 
+/// The stream's records, oldest first, as `kind` or `kind:detail` (an intent's leg, a fill's
+/// execId), read one by one by sequence.
+async fn stream_records(bus: &Bus) -> Vec<String> {
+    let stream = bus
+        .jetstream()
+        .get_stream(bus.names().journal_stream().as_str())
+        .await
+        .expect("journal stream");
+    let mut kinds = Vec::new();
+    for sequence in 1..=stream.cached_info().state.last_sequence {
+        let message = stream.get_raw_message(sequence).await.expect("record");
+        let record = JournalRecord::from_json(sequence, &message.payload).expect("readable");
+        kinds.push(match record {
+            JournalRecord::Takeover { holder, .. } => format!("takeover:{holder}"),
+            JournalRecord::Plan { .. } => "plan".to_owned(),
+            JournalRecord::Intent { intent } => format!("intent:{}", intent.leg),
+            JournalRecord::Fill { fill } => format!("fill:{}", fill.exec_id),
+            other => format!("{other:?}"),
+        });
+    }
+    kinds
+}
+
 #[test]
 fn an_unknown_or_malformed_record_is_a_typed_error() {
     let record = JournalRecord::State {
@@ -440,6 +463,17 @@ async fn a_takeover_fences_the_older_holder() {
         .map(|f| f.exec_id)
         .collect();
     assert_eq!(fills, ["e-b"]);
+    assert_eq!(
+        stream_records(&bus).await,
+        [
+            "takeover:host-a:1",
+            "plan",
+            "intent:ENTRY",
+            "takeover:host-b:1",
+            "intent:TP1",
+            "fill:e-b"
+        ]
+    );
     cancel.cancel();
 }
 
@@ -532,6 +566,16 @@ async fn while_nats_is_away_sends_are_refused_and_what_happened_waits_in_order()
         (4, 1, 5)
     );
     assert_eq!(copy.fills("").await.unwrap(), vec![f]);
+    assert_eq!(
+        stream_records(&bus).await,
+        [
+            "takeover:host-a:1",
+            "plan",
+            "intent:ENTRY",
+            "fill:e-1",
+            "intent:TP1"
+        ]
+    );
     let legs: Vec<String> = copy
         .intents("t")
         .await
