@@ -586,3 +586,73 @@ async fn while_nats_is_away_sends_are_refused_and_what_happened_waits_in_order()
     assert_eq!(legs, ["ENTRY", "TP1"]);
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn a_record_of_what_happened_finds_the_fence_in_the_background() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let bus = connect(&server, Duration::from_secs(2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = CancellationToken::new();
+    let holding_a = TestHolding::new(1);
+    let start_a = takeover(&bus, "host-a:1", 1, 1_000).await.unwrap();
+    let a = ReplicatedJournal::new(
+        &bus,
+        sqlite(&dir, "a.sqlite"),
+        holding_a.clone(),
+        start_a,
+        &cancel,
+    );
+    takeover(&bus, "host-b:1", 2, 2_000).await.unwrap();
+
+    // The fill is in A's local journal, so the write succeeds; its append is refused later.
+    a.record_fill(&fill("t", "e-late", 2_001))
+        .await
+        .expect("local");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !a.is_fenced() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("fenced by the background append");
+    assert_eq!(holding_a.fences().len(), 1);
+    assert_eq!(a.pending(), 0, "the queue is dropped");
+    assert!(a
+        .record_state("t", Phase::Closed, "x", 2_002)
+        .await
+        .is_err());
+    assert_eq!(
+        stream_records(&bus).await,
+        ["takeover:host-a:1", "takeover:host-b:1"]
+    );
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_malformed_record_in_the_stream_stops_the_replay_with_an_error() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let bus = connect(&server, Duration::from_secs(2)).await;
+    let start = takeover(&bus, "host-a:1", 1, 1_000).await.unwrap();
+    bus.jetstream()
+        .publish(
+            bus.names().journal_subject(),
+            Bytes::from_static(br#"{"record":"teleport"}"#),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    let dir = tempfile::tempdir().unwrap();
+    let into = sqlite(&dir, "copy.sqlite");
+    let err = replay(&bus, into.as_ref(), start + 1)
+        .await
+        .expect_err("unreadable record");
+    assert!(err.to_string().contains("sequence 2"), "{err}");
+    // Up to the takeover alone it is fine.
+    let report = replay(&bus, into.as_ref(), start).await.expect("replay");
+    assert_eq!((report.records, report.takeovers), (0, 1));
+}
