@@ -2,4 +2,5 @@
 //! outside CI).
 
 mod connect;
+mod journal;
 mod lease;
