@@ -200,7 +200,7 @@ impl Run {
                             backoff = self.config.backoff;
                         }
                         Err(reason) => {
-                            self.failed(&reason);
+                            self.failed(&reason, backoff == self.config.backoff);
                             retry_at = Some(tokio::time::Instant::now() + backoff);
                             backoff = (backoff * 2).min(self.config.max_backoff);
                         }
@@ -230,14 +230,14 @@ impl Run {
             if let Some(inflight) = inflight {
                 match inflight.await {
                     Ok(duplicate) => self.acknowledged(duplicate),
-                    Err(reason) => self.failed(&reason),
+                    Err(reason) => self.failed(&reason, false),
                 }
             }
             while let Some(head) = self.queue.front().cloned() {
                 match publish(self.bus.clone(), head).await {
                     Ok(duplicate) => self.acknowledged(duplicate),
                     Err(reason) => {
-                        self.failed(&reason);
+                        self.failed(&reason, false);
                         tokio::time::sleep(self.config.backoff).await;
                     }
                 }
@@ -297,11 +297,12 @@ impl Run {
         self.set_pending();
     }
 
-    fn failed(&self, reason: &str) {
-        let failures = self.counts.failures.fetch_add(1, Ordering::Relaxed) + 1;
+    /// `first`: the first failure since the last success.
+    fn failed(&self, reason: &str, first: bool) {
+        self.counts.failures.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(EVENTS_PUBLISH_FAILURES_TOTAL).increment(1);
         // The first failure of an outage is worth a warning; the retries are not.
-        if failures == 1 || self.queue.len() == 1 {
+        if first {
             tracing::warn!(
                 reason,
                 pending = self.queue.len(),
