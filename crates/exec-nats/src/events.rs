@@ -24,7 +24,7 @@
 //! **Reading.** A consumer that was away opens an [`EventReader`] from the sequence after
 //! the last one it handled: it sees every stored event from there, in order, each once.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,11 +114,24 @@ impl EventPublisher {
         config: PublisherConfig,
         cancel: CancellationToken,
     ) -> Result<EventPublisher, BusError> {
+        Self::spawn_after(bus, events, config, cancel, Vec::new())
+    }
+
+    /// [`spawn`](Self::spawn), publishing `first` before anything of the bus: the fills a new
+    /// lease holder finds in the journal but not in the event stream (its predecessor died
+    /// between journaling them and publishing them; see [`stored_fill_ids`]).
+    pub fn spawn_after(
+        bus: &Bus,
+        events: &EventBus,
+        config: PublisherConfig,
+        cancel: CancellationToken,
+        first: Vec<Event>,
+    ) -> Result<EventPublisher, BusError> {
         let links = LinkIds::new(&config.link_prefix)
             .map_err(|e| BusError::jetstream("the event publisher's orderLinkId prefix", e))?;
         let subscription = events.subscribe();
         let counts = Arc::new(Counts::default());
-        let run = Run {
+        let mut run = Run {
             bus: bus.clone(),
             links,
             config,
@@ -126,6 +139,12 @@ impl EventPublisher {
             queue: VecDeque::new(),
             origin: format!("{}-{}", now_ms(), std::process::id()),
         };
+        // Numbered apart from the bus's own sequence (which starts at 1), so their ids never
+        // meet a bus event's.
+        for (n, event) in first.iter().enumerate() {
+            let seq = u64::MAX - u64::try_from(n).unwrap_or(0);
+            run.enqueue(seq, event);
+        }
         let task = tokio::spawn(run.run(subscription, cancel));
         Ok(EventPublisher { counts, task })
     }
@@ -388,6 +407,56 @@ fn now_ms() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())
+}
+
+/// The execIds of the fills the account's event stream holds now (read from its first kept
+/// event to its last). A new lease holder compares them with its journal's fills: a fill its
+/// predecessor journaled but did not live to publish is published first
+/// ([`EventPublisher::spawn_after`]), so the stream has every fill once.
+pub async fn stored_fill_ids(bus: &Bus) -> Result<HashSet<String>, BusError> {
+    let stream_name = bus.names().event_stream();
+    let mut stream = bus
+        .jetstream()
+        .get_stream(&stream_name)
+        .await
+        .map_err(|e| BusError::jetstream(format!("opening stream {stream_name}"), e))?;
+    let state = stream
+        .info()
+        .await
+        .map_err(|e| BusError::jetstream(format!("reading stream {stream_name}"), e))?
+        .state
+        .clone();
+    let mut ids = HashSet::new();
+    if state.messages == 0 {
+        return Ok(ids);
+    }
+    let last = state.last_sequence;
+    let mut reader = EventReader::open(bus, 0).await?;
+    let wait = bus.config().request_timeout;
+    loop {
+        let sequence = match tokio::time::timeout(wait, reader.next()).await {
+            Ok(Some(Ok(stored))) => {
+                if let Event::Fill(fill) = &stored.event {
+                    ids.insert(fill.exec_id.clone());
+                }
+                stored.sequence
+            }
+            // Not an event: someone else's message on the subject; it holds no fill.
+            Ok(Some(Err(ReadError::NotAnEvent { sequence, .. }))) => sequence,
+            Ok(Some(Err(ReadError::Bus(e)))) => return Err(e),
+            Ok(None) => break,
+            Err(_) => {
+                return Err(BusError::jetstream(
+                    format!("reading stream {stream_name}"),
+                    format!("no event within {wait:?} before sequence {last}"),
+                ))
+            }
+        };
+        if sequence >= last {
+            break;
+        }
+    }
+    Ok(ids)
 }
 
 /// An event read back from the stream.

@@ -399,6 +399,22 @@ impl ReplicatedJournal {
         self.shared.last_sequence.load(Ordering::SeqCst)
     }
 
+    /// Waits until every queued record is in the stream (a clean stop does, before it gives
+    /// the lease up), at most `within`; whether they all are.
+    pub async fn flush(&self, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.pending() == 0 {
+                return true;
+            }
+            if self.is_fenced() || tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            self.shared.wake.notify_one();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Whether another holder has written to the stream after this one.
     pub fn is_fenced(&self) -> bool {
         self.shared.fenced.load(Ordering::SeqCst)

@@ -308,23 +308,17 @@ impl Held {
 
     /// A cheap handle on the same lease for the journal's gate.
     pub fn gate(&self) -> Arc<dyn Holding> {
-        Arc::new(Gate(self.inner.clone()))
+        Arc::new(self.view())
+    }
+
+    /// A cheap handle on the same lease, for a status page.
+    pub fn view(&self) -> LeaseView {
+        LeaseView(self.inner.clone())
     }
 
     /// The lease as its holder sees it (`expires_in` is zero once lapsed or lost).
     pub fn info(&self) -> LeaseInfo {
-        let state = self.inner.state();
-        let left = if state.lost.is_some() {
-            Duration::ZERO
-        } else {
-            state.valid_until.saturating_duration_since(Instant::now())
-        };
-        LeaseInfo {
-            holder: self.inner.holder.clone(),
-            epoch: self.inner.epoch,
-            revision: state.revision,
-            expires_in: left,
-        }
+        self.view().info()
     }
 
     /// Gives the lease up (a clean stop): the key is deleted if this holder still owns it,
@@ -376,11 +370,30 @@ impl Drop for Held {
     }
 }
 
-/// [`Holding`] over the shared state, for the journal.
+/// A handle on a held lease: its state for a status page, and [`Holding`] for the journal.
 #[derive(Debug, Clone)]
-struct Gate(Arc<Inner>);
+pub struct LeaseView(Arc<Inner>);
 
-impl Holding for Gate {
+impl LeaseView {
+    /// The lease as its holder sees it (`expires_in` is zero once lapsed or lost).
+    pub fn info(&self) -> LeaseInfo {
+        let inner = &self.0;
+        let state = inner.state();
+        let left = if state.lost.is_some() {
+            Duration::ZERO
+        } else {
+            state.valid_until.saturating_duration_since(Instant::now())
+        };
+        LeaseInfo {
+            holder: inner.holder.clone(),
+            epoch: inner.epoch,
+            revision: state.revision,
+            expires_in: left,
+        }
+    }
+}
+
+impl Holding for LeaseView {
     fn may_send(&self) -> Result<(), String> {
         self.0.may_send()
     }

@@ -524,6 +524,9 @@ fn process_name() -> String {
 /// Opens the journal; for a file, first takes its lock ([`lock::JournalLock`]: one process
 /// per journal) and claims it ([`claim_journal`]). Blocking, so it runs on tokio's blocking
 /// pool.
+/// What [`Runtime::start_full`] passes the journal through.
+pub type JournalWrap = Box<dyn FnOnce(Arc<dyn Journal>) -> Arc<dyn Journal> + Send>;
+
 async fn open_journal(settings: &Settings) -> Result<(Arc<dyn Journal>, Option<JournalFile>)> {
     let location = settings.journal.clone();
     let (env, routing) = (settings.env, settings.routing);
@@ -562,6 +565,18 @@ impl Runtime {
     /// [`start_on_bus`](Self::start_on_bus) with its long-running tasks under `tasks` (the
     /// caller's own tasks, e.g. `serve`'s, share the root and are stopped with the runtime's).
     pub async fn start_with(settings: Settings, bus: EventBus, tasks: Tasks) -> Result<Runtime> {
+        Self::start_full(settings, bus, tasks, None).await
+    }
+
+    /// [`start_with`](Self::start_with), the journal it opens passed through `wrap` first
+    /// (`serve --nats`: the journal replicated on the bus, behind the account's lease). Every
+    /// component gets the wrapped journal; the file underneath is still flushed at shutdown.
+    pub async fn start_full(
+        settings: Settings,
+        bus: EventBus,
+        tasks: Tasks,
+        wrap: Option<JournalWrap>,
+    ) -> Result<Runtime> {
         settings.validate()?;
         for feature in features_used(settings.routing) {
             settings.require(*feature)?;
@@ -570,6 +585,10 @@ impl Runtime {
             tracing::warn!("{notice}");
         }
         let (journal, journal_lock) = open_journal(&settings).await?;
+        let journal = match wrap {
+            Some(wrap) => wrap(journal),
+            None => journal,
+        };
         let error_log = match settings.error_log.clone() {
             Some(path) => Some(Arc::new(
                 tokio::task::spawn_blocking(move || ErrorLog::open(path)).await??,

@@ -31,6 +31,19 @@ pub(crate) struct App {
     pub(crate) addr: SocketAddr,
     /// The exchange as last read by the refresher (`snapshot.rs`).
     pub(crate) snapshot: Cache,
+    /// What a mode adds to `/health` and `/api/status` under `bus` (`serve --nats`).
+    pub(crate) extra: Option<ExtraStatus>,
+}
+
+/// A mode's own status, read at each `/health` and `/api/status`: a JSON object, and whether
+/// it is healthy (an unhealthy one makes `/health` answer 503).
+#[derive(Clone)]
+pub struct ExtraStatus(pub Arc<dyn Fn() -> (serde_json::Value, bool) + Send + Sync>);
+
+impl std::fmt::Debug for ExtraStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExtraStatus")
+    }
 }
 
 /// The largest request body read (a `TradePlan` is well under 1 KiB).

@@ -39,7 +39,9 @@ const AGE_HEADER: &str = "x-status-age-ms";
 pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
     let (rest, age) = cached_rest(app.snapshot.get().as_deref());
     let status = app.runtime.status_with(rest);
-    let code = if app.runtime.is_healthy(&status) {
+    let extra = app.extra.as_ref().map(|extra| (extra.0)());
+    let extra_ok = extra.as_ref().is_none_or(|(_, ok)| *ok);
+    let code = if app.runtime.is_healthy(&status) && extra_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -64,6 +66,9 @@ pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
                 .map(|s| s.flags.clone())
                 .unwrap_or_default()),
         );
+        if let Some((bus, _)) = extra {
+            map.insert("bus".to_owned(), bus);
+        }
     }
     (code, [(AGE_HEADER, age)], Json(body)).into_response()
 }
@@ -230,6 +235,8 @@ pub(super) struct StatusView {
     snapshot_age_ms: Option<u64>,
     /// The open positions; `null` when the exchange could not be read (unknown, not none).
     positions: Option<Vec<PositionView>>,
+    /// `serve --nats`: the lease and the bus's lag (`null` without a bus).
+    bus: Option<serde_json::Value>,
     /// Whether every symbol's open orders were read (when not, `openOrders` is partial).
     orders_known: bool,
     trades: Vec<TradeView>,
@@ -264,6 +271,7 @@ pub(super) async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     let snapshot = app.snapshot.get();
     let (rest, age) = cached_rest(snapshot.as_deref());
     let health = rt.status_with(rest);
+    let bus = app.extra.as_ref().map(|extra| (extra.0)());
     let mut errors = Vec::new();
     let positions = match snapshot.as_deref().map(|s| &s.positions) {
         Some(Ok(p)) => Some(
@@ -415,13 +423,14 @@ pub(super) async fn status(State(app): State<Arc<App>>) -> Json<StatusView> {
     Json(StatusView {
         routing: rt.settings.routing.as_str().to_owned(),
         env: rt.settings.env.to_string(),
-        healthy: rt.is_healthy(&health),
+        healthy: rt.is_healthy(&health) && bus.as_ref().is_none_or(|(_, ok)| *ok),
         health,
         halted: rt.gateway.halted(),
         fallback_polling: rt.settings.routing == Routing::Live
             && rt.live().is_some_and(|l| l.private_stream_quiet()),
         snapshot_age_ms: age,
         positions,
+        bus: bus.map(|(bus, _)| bus),
         orders_known,
         trades: trades.into_values().collect(),
         flagged,

@@ -32,7 +32,8 @@
 //! the runtime's tasks and are stopped before the runtime.
 
 pub mod api;
-mod app;
+pub mod app;
+pub mod bus;
 mod cache;
 mod guard;
 mod http;
@@ -107,6 +108,9 @@ pub struct ServeArgs {
     /// callers only).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Trading over NATS JetStream (`--nats URL --account NAME`).
+    #[command(flatten)]
+    pub bus: bus::NatsArgs,
 }
 
 /// Refuses a non-loopback address unless `allow_remote`.
@@ -132,10 +136,44 @@ pub struct Server {
     tasks: Tasks,
 }
 
+/// What [`Attach::on_bus`] is.
+pub type OnBus = Box<dyn FnOnce(&EventBus) + Send>;
+
+/// What a mode of `serve` adds to the server it starts (`serve --nats`: the bus).
+#[derive(Default)]
+pub struct Attach {
+    /// The journal the runtime opens, passed through this first.
+    pub journal: Option<crate::runtime::JournalWrap>,
+    /// Called with the event bus before the runtime starts, so a subscriber sees the start's
+    /// own events.
+    pub on_bus: Option<OnBus>,
+    /// What `/health` and `/api/status` show under `bus`.
+    pub status: Option<app::ExtraStatus>,
+}
+
+impl std::fmt::Debug for Attach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attach")
+            .field("journal", &self.journal.is_some())
+            .field("on_bus", &self.on_bus.is_some())
+            .field("status", &self.status.is_some())
+            .finish()
+    }
+}
+
 impl Server {
     /// Starts the runtime from `settings`, recovers the trades the journal and the exchange
     /// know of, and serves HTTP on `listen` (which the caller has checked; port 0 picks one).
     pub async fn start(settings: Settings, listen: SocketAddr) -> Result<Server> {
+        Self::start_attached(settings, listen, Attach::default()).await
+    }
+
+    /// [`start`](Self::start) with what a mode adds ([`Attach`]).
+    pub async fn start_attached(
+        settings: Settings,
+        listen: SocketAddr,
+        attach: Attach,
+    ) -> Result<Server> {
         let metrics = metrics::handle()?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -150,7 +188,10 @@ impl Server {
         let root = Tasks::new();
         let tasks = root.child();
         watch::spawn(&bus, prefix, seen.clone(), hub.clone(), &tasks);
-        let runtime = Runtime::start_with(settings, bus, root).await?;
+        if let Some(on_bus) = attach.on_bus {
+            on_bus(&bus);
+        }
+        let runtime = Runtime::start_full(settings, bus, root, attach.journal).await?;
         let recovered = match crate::runtime::waiting_for(
             "recovery (the journal's open trades against the exchange)",
             runtime.gateway.recover(),
@@ -215,6 +256,7 @@ impl Server {
             recovered: tags,
             addr,
             snapshot: cache::Cache::default(),
+            extra: attach.status,
         });
         // The first read before serving, so the first page shows the exchange.
         snapshot::refresh(&app).await;
@@ -408,6 +450,10 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     // Installed before the start, so a SIGTERM during a slow start (REST retries, recover())
     // stops the process cleanly instead of killing it mid-write.
     let mut signals = StopSignals::install()?;
+    if let Some(config) = args.bus.config()? {
+        crate::print_line(&format!("bybit-exec serve: {routing} routing on {venue}"));
+        return bus::run(settings, args.listen, config, &mut signals).await;
+    }
     let server = tokio::select! {
         server = Server::start(settings, args.listen) => server?,
         signal = signals.recv() => {

@@ -1,0 +1,445 @@
+//! `serve --nats URL --account NAME`: one active gateway per account, with hot standbys.
+//!
+//! The process connects to NATS (`exec-nats`), then **waits as a standby** until it holds the
+//! account's lease. Holding it, it **takes over**: appends a takeover record to the replicated
+//! journal (after which any write of an older holder is refused by the stream), rebuilds its
+//! journal file from the stream (the file it had is kept beside it as
+//! `<journal>.before-epoch-<epoch>`), and starts the usual server on the rebuilt file, its
+//! journal replicated behind the lease. `recover()` at start finishes whatever the last holder
+//! left in flight (same plans, same orderLinkIds: a command both saw cannot place a second
+//! order). Then it consumes the account's commands and publishes its events.
+//!
+//! It stops trading when its lease is lost (taken, expired while NATS was away, or fenced by
+//! the journal stream): the lease's gate already refuses every journal write that precedes a
+//! send, the commands stop, the server stops, and the process exits with an error for its
+//! supervisor to restart it as a standby. A clean stop (SIGTERM) finishes the command in hand,
+//! stops the server, then releases the lease so a standby takes over at once.
+//!
+//! `/health` and `/api/status` show the lease (holder, epoch, time to expiry) and the bus's
+//! lag (journal records and events not yet in their streams) under `bus`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Method, Request};
+use exec_gateway::Journal;
+use exec_journal::SqliteJournal;
+use exec_nats::commands::{
+    Answer, Command, CommandConsumer, CommandHandler, ConsumerConfig, Operation,
+};
+use exec_nats::events::{EventPublisher, PublisherConfig};
+use exec_nats::journal::{replay, takeover, ReplicatedJournal};
+use exec_nats::lease::{Held, Lease};
+use exec_nats::{Account, Bus, BusConfig, Holding};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use super::app::ExtraStatus;
+use super::{Attach, Server, StopSignals, STOP_WITHIN};
+use crate::config::{JournalLocation, Settings};
+
+/// `serve`'s bus options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NatsArgs {
+    /// Trade one account over NATS JetStream at this server (e.g. nats://127.0.0.1:4222):
+    /// commands in, events out, the journal replicated, one active gateway per account.
+    #[arg(long, value_name = "URL", requires = "account")]
+    pub nats: Option<String>,
+    /// The account's name on the bus (1 to 32 of A-Z a-z 0-9 - _); every gateway of one
+    /// Bybit account uses the same.
+    #[arg(long, value_name = "NAME", requires = "nats")]
+    pub account: Option<String>,
+    /// How long the account's lease lives without a renewal: the longest a dead holder keeps
+    /// a standby waiting. Renewed every fifth of it.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Duration,
+}
+
+impl NatsArgs {
+    /// The bus's settings, when `--nats` was given.
+    pub fn config(&self) -> Result<Option<BusConfig>> {
+        let (Some(url), Some(account)) = (&self.nats, &self.account) else {
+            return Ok(None);
+        };
+        let mut config = BusConfig::new(url.clone(), Account::new(account.clone())?);
+        config.lease_ttl = self.lease_ttl;
+        config.renew_every = self.lease_ttl / 5;
+        config.request_timeout = exec_nats::DEFAULT_REQUEST_TIMEOUT.min(self.lease_ttl / 5);
+        config.validate()?;
+        Ok(Some(config))
+    }
+}
+
+/// Runs `serve` on the bus until a stop signal or the lease is lost.
+pub async fn run(
+    settings: Settings,
+    listen: SocketAddr,
+    config: BusConfig,
+    signals: &mut StopSignals,
+) -> Result<()> {
+    let JournalLocation::Sqlite(path) = settings.journal.clone() else {
+        bail!(
+            "serve --nats rebuilds its journal file from the bus: set a journal file, not memory"
+        );
+    };
+    let account = config.account.clone();
+    let url = config.url.clone();
+    let bus = Bus::connect(config).await?;
+    let lease = Lease::open(&bus).await?;
+    crate::print_line(&format!(
+        "bybit-exec serve: standby for account {account} on {url} (holder {}); waiting for the \
+         lease",
+        bus.config().holder
+    ));
+    let standby = CancellationToken::new();
+    let held = tokio::select! {
+        held = lease.acquire(&standby, |_| {}) => held?,
+        signal = signals.recv() => {
+            standby.cancel();
+            crate::print_line(&format!("{signal} while standing by: stopped"));
+            return Ok(());
+        }
+    };
+    let epoch = held.epoch();
+    crate::print_line(&format!(
+        "bybit-exec serve: took the lease of account {account} (epoch {epoch}); rebuilding the \
+         journal from the bus"
+    ));
+    let started = tokio::select! {
+        started = take_over(&bus, &held, settings, listen, &path) => started,
+        signal = signals.recv() => {
+            crate::print_line(&format!("{signal} while taking over: stopped"));
+            held.release().await;
+            return Ok(());
+        }
+    };
+    let (server, journal, publisher) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            held.release().await;
+            return Err(e);
+        }
+    };
+    let consuming = CancellationToken::new();
+    let handler = Arc::new(ApiHandler {
+        router: server.router(),
+        addr: server.addr(),
+    });
+    let consumer =
+        match CommandConsumer::spawn(&bus, handler, ConsumerConfig::default(), consuming.clone())
+            .await
+        {
+            Ok(consumer) => consumer,
+            Err(e) => {
+                let _ = tokio::time::timeout(STOP_WITHIN, server.stop()).await;
+                held.release().await;
+                return Err(e.into());
+            }
+        };
+    crate::print_line(&format!(
+        "bybit-exec serve: holds account {account} (epoch {epoch}); commands on {}, events on \
+         {}; status page http://{addr}/ , health http://{addr}/health",
+        bus.names().command_subject(),
+        bus.names().event_subjects(),
+        addr = server.addr()
+    ));
+    let lost = held.lost();
+    let outcome = tokio::select! {
+        signal = signals.recv() => {
+            crate::print_line(&format!("{signal}: stopping"));
+            Ok(())
+        }
+        () = lost.cancelled() => {
+            let why = held.lost_reason().unwrap_or_default();
+            crate::print_line(&format!(
+                "lost the lease of account {account} ({why}): stopping; no order is sent from now on"
+            ));
+            Err(anyhow!("lost the lease of account {account}: {why}"))
+        }
+    };
+    let _ = tokio::time::timeout(STOP_WITHIN / 3, consumer.shutdown()).await;
+    let stopped = tokio::time::timeout(STOP_WITHIN, server.stop()).await;
+    // The journal's last records reach the stream before the lease is given up, so the next
+    // holder rebuilds them.
+    let flushed = journal.flush(STOP_WITHIN / 3).await;
+    publisher.cancel();
+    held.release().await;
+    outcome?;
+    match (stopped, flushed) {
+        (Ok(true), true) => {
+            crate::print_line("stopped");
+            Ok(())
+        }
+        (Ok(true), _) => bail!("stopped, but journal records were left unreplicated"),
+        (Ok(false), _) => bail!("the stop was cut short (see the warnings above); exiting"),
+        (Err(_), _) => bail!("the stop took longer than {STOP_WITHIN:?}; exiting"),
+    }
+}
+
+/// The takeover: the fence record, the journal rebuilt, the server started behind the lease.
+async fn take_over(
+    bus: &Bus,
+    held: &Held,
+    settings: Settings,
+    listen: SocketAddr,
+    path: &Path,
+) -> Result<(Server, Arc<ReplicatedJournal>, CancellationToken)> {
+    let epoch = held.epoch();
+    let at_ms = now_ms();
+    let fence = takeover(bus, held.holder(), epoch, at_ms)
+        .await
+        .context("appending the takeover record to the journal stream")?;
+    let rebuilt = rebuild(bus, path, epoch, fence).await?;
+    let unpublished = unpublished_fills(bus, &rebuilt).await?;
+    drop(rebuilt);
+    // The bus's background tasks (the journal's flush, the event publisher) stop with it.
+    let publisher = CancellationToken::new();
+    let journal_slot: Arc<std::sync::Mutex<Option<Arc<ReplicatedJournal>>>> = Arc::default();
+    let slot = journal_slot.clone();
+    let gate = held.gate();
+    let journal_bus = bus.clone();
+    let journal_cancel = publisher.clone();
+    let wrap: crate::runtime::JournalWrap = Box::new(move |inner: Arc<dyn Journal>| {
+        let replicated = Arc::new(ReplicatedJournal::new(
+            &journal_bus,
+            inner,
+            gate,
+            fence,
+            &journal_cancel,
+        ));
+        *slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(replicated.clone());
+        replicated as Arc<dyn Journal>
+    });
+    let events_bus = bus.clone();
+    let events_cancel = publisher.clone();
+    let publisher_slot: Arc<std::sync::Mutex<Option<EventPublisher>>> = Arc::default();
+    let publisher_set = publisher_slot.clone();
+    let on_bus =
+        Box::new(move |events: &exec_events::EventBus| {
+            match EventPublisher::spawn_after(
+                &events_bus,
+                events,
+                PublisherConfig::default(),
+                events_cancel,
+                unpublished,
+            ) {
+                Ok(spawned) => {
+                    *publisher_set
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(spawned);
+                }
+                Err(e) => tracing::error!(error = %e, "the event publisher did not start"),
+            }
+        });
+    let status = status_of(held, journal_slot.clone(), publisher_slot, bus.clone());
+    let attach = Attach {
+        journal: Some(wrap),
+        on_bus: Some(on_bus),
+        status: Some(status),
+    };
+    let server = Server::start_attached(settings, listen, attach).await?;
+    let journal = journal_slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .ok_or_else(|| anyhow!("the runtime opened no journal"))?;
+    Ok((server, journal, publisher))
+}
+
+/// Replaces the journal file with the one the stream holds up to `upto` (the takeover record).
+async fn rebuild(bus: &Bus, path: &Path, epoch: u64, upto: u64) -> Result<SqliteJournal> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the journal's directory {}", dir.display()))?;
+    }
+    if path.exists() {
+        let aside = sibling(path, &format!(".before-epoch-{epoch}"));
+        std::fs::rename(path, &aside)
+            .with_context(|| format!("moving the old journal {} aside", path.display()))?;
+        for suffix in ["-wal", "-shm"] {
+            let side = sibling(path, suffix);
+            if side.exists() {
+                let _ = std::fs::rename(&side, sibling(&aside, suffix));
+            }
+        }
+        tracing::info!(old = %aside.display(), "the journal this host had is kept aside");
+    }
+    let file = path.to_path_buf();
+    let journal = tokio::task::spawn_blocking(move || SqliteJournal::open(&file))
+        .await
+        .context("opening the journal file")??;
+    let report = replay(bus, &journal, upto)
+        .await
+        .context("rebuilding the journal from the bus")?;
+    tracing::info!(
+        records = report.records,
+        takeovers = report.takeovers,
+        last_sequence = report.last_sequence,
+        "journal rebuilt from the bus"
+    );
+    crate::print_line(&format!(
+        "journal rebuilt from the bus: {} records ({} takeovers) up to sequence {}",
+        report.records, report.takeovers, report.last_sequence
+    ));
+    Ok(journal)
+}
+
+/// The rebuilt journal's fills that the event stream does not hold, as events, oldest first.
+async fn unpublished_fills(bus: &Bus, journal: &SqliteJournal) -> Result<Vec<exec_events::Event>> {
+    let stored = exec_nats::events::stored_fill_ids(bus)
+        .await
+        .context("reading the fills of the event stream")?;
+    let missing: Vec<exec_events::Event> = journal
+        .fills("")
+        .await?
+        .into_iter()
+        .filter(|fill| !stored.contains(&fill.exec_id))
+        .map(exec_events::Event::Fill)
+        .collect();
+    if !missing.is_empty() {
+        crate::print_line(&format!(
+            "{} fills of the journal are not on the event stream yet: published first",
+            missing.len()
+        ));
+    }
+    Ok(missing)
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `bus` in `/health` and `/api/status`: unhealthy once the lease may not be used.
+fn status_of(
+    held: &Held,
+    journal: Arc<std::sync::Mutex<Option<Arc<ReplicatedJournal>>>>,
+    publisher: Arc<std::sync::Mutex<Option<EventPublisher>>>,
+    bus: Bus,
+) -> ExtraStatus {
+    let view = held.view();
+    ExtraStatus(Arc::new(move || {
+        let lease = view.info();
+        let may_send = view.may_send();
+        let journal_pending = journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|j| j.pending());
+        let events_pending = publisher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(EventPublisher::pending);
+        let ok = may_send.is_ok() && bus.is_connected();
+        let body = json!({
+            "ok": ok,
+            "account": bus.names().account().as_str(),
+            "connected": bus.is_connected(),
+            "role": "leader",
+            "holder": lease.holder,
+            "epoch": lease.epoch,
+            "leaseExpiresInMs": u64::try_from(lease.expires_in.as_millis()).unwrap_or(u64::MAX),
+            "maySend": may_send.err(),
+            "journalPending": journal_pending,
+            "eventsPending": events_pending,
+        });
+        (body, ok)
+    }))
+}
+
+/// The commands from the bus, answered by the control API itself (in-process, no socket):
+/// one owner of what each operation means and of every check on its input.
+#[derive(Debug)]
+struct ApiHandler {
+    router: axum::Router,
+    addr: SocketAddr,
+}
+
+impl ApiHandler {
+    fn request(&self, command: &Command) -> Result<Request<Body>, String> {
+        let tail = match command.op {
+            Operation::ExecuteEntry => None,
+            Operation::SetupTps => Some("tps"),
+            Operation::SetupDcas => Some("dcas"),
+            Operation::MoveToBreakeven => Some("breakeven"),
+            Operation::CloseAll => Some("close"),
+        };
+        let path = match (tail, command.tag.as_deref()) {
+            (None, _) => "/api/trades".to_owned(),
+            (Some(tail), Some(tag)) => {
+                // The tag becomes a path segment: only a tag's own characters may.
+                if !tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(format!("tag {tag:?} is not a trade tag"));
+                }
+                format!("/api/trades/{tag}/{tail}")
+            }
+            (Some(_), None) => return Err("the command names no trade tag".to_owned()),
+        };
+        let body = match command.op {
+            Operation::ExecuteEntry => command.body.clone(),
+            _ => json!({}),
+        };
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, self.addr.to_string())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(super::guard::CONTROL_HEADER, "1")
+            .body(Body::from(body.to_string()))
+            .map_err(|e| e.to_string())?;
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
+        Ok(request)
+    }
+}
+
+#[async_trait]
+impl CommandHandler for ApiHandler {
+    async fn handle(&self, command: Command) -> Answer {
+        let request = match self.request(&command) {
+            Ok(request) => request,
+            Err(why) => {
+                return Answer {
+                    status: 400,
+                    body: json!({ "error": why }),
+                }
+            }
+        };
+        match self.router.clone().oneshot(request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
+                    .unwrap_or_else(|e| json!({ "error": e }));
+                Answer { status, body }
+            }
+            Err(e) => Answer {
+                status: 500,
+                body: json!({ "error": e.to_string() }),
+            },
+        }
+    }
+}
