@@ -341,10 +341,32 @@ impl Bus {
             num_replicas: 1,
             ..Default::default()
         };
-        self.jetstream
-            .create_or_update_stream(config)
-            .await
-            .map_err(|e| BusError::jetstream(format!("creating bucket {bucket}"), e))?;
+        // The TTL is the bucket's, set by whoever made it: a gateway started with another one
+        // is refused rather than changing it under the others (which would then trust a lease
+        // the server expires sooner than they think).
+        match self.jetstream.get_stream(format!("KV_{bucket}")).await {
+            Ok(mut existing) => {
+                let max_age = existing
+                    .info()
+                    .await
+                    .map_err(|e| BusError::jetstream(format!("reading bucket {bucket}"), e))?
+                    .config
+                    .max_age;
+                if max_age != ttl {
+                    return Err(BusError::InvalidLease(format!(
+                        "the account's lease lives {max_age:?} on the bus (bucket {bucket}), this \
+                         process was given {ttl:?}: give every gateway of the account the same \
+                         TTL, or delete the bucket while no gateway runs"
+                    )));
+                }
+            }
+            Err(_) => {
+                self.jetstream
+                    .create_stream(config)
+                    .await
+                    .map_err(|e| BusError::jetstream(format!("creating bucket {bucket}"), e))?;
+            }
+        }
         Ok(())
     }
 

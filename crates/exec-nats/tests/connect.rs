@@ -51,3 +51,24 @@ async fn no_server_is_a_connect_error() {
         Err(BusError::Connect { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_gateway_with_another_lease_ttl_is_refused_rather_than_changing_it() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let config = BusConfig::new(server.url(), Account::new("acct-2").unwrap());
+    Bus::connect(config.clone())
+        .await
+        .expect("the first makes the bucket");
+    let mut other = config.clone();
+    other.lease_ttl = Duration::from_secs(20);
+    other.renew_every = Duration::from_secs(4);
+    let refused = Bus::connect(other).await.expect_err("another TTL");
+    assert!(
+        matches!(&refused, BusError::InvalidLease(why) if why.contains("same TTL")),
+        "{refused}"
+    );
+    // The bucket keeps the first TTL: the first configuration still connects.
+    Bus::connect(config).await.expect("same TTL");
+}

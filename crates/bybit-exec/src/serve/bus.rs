@@ -60,6 +60,10 @@ pub struct NatsArgs {
     /// a standby waiting. Renewed every fifth of it.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub lease_ttl: Duration,
+    /// How long a command may stay unacknowledged (its holder died handling it) before it is
+    /// delivered again, to whoever holds the lease then: longer than the slowest operation.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub command_ack_wait: Duration,
 }
 
 impl NatsArgs {
@@ -75,6 +79,14 @@ impl NatsArgs {
         config.validate()?;
         Ok(Some(config))
     }
+
+    /// How commands are read.
+    pub fn commands(&self) -> ConsumerConfig {
+        ConsumerConfig {
+            ack_wait: self.command_ack_wait,
+            ..ConsumerConfig::default()
+        }
+    }
 }
 
 /// Runs `serve` on the bus until a stop signal or the lease is lost.
@@ -82,6 +94,7 @@ pub async fn run(
     settings: Settings,
     listen: SocketAddr,
     config: BusConfig,
+    commands: ConsumerConfig,
     signals: &mut StopSignals,
 ) -> Result<()> {
     let JournalLocation::Sqlite(path) = settings.journal.clone() else {
@@ -132,17 +145,14 @@ pub async fn run(
         router: server.router(),
         addr: server.addr(),
     });
-    let consumer =
-        match CommandConsumer::spawn(&bus, handler, ConsumerConfig::default(), consuming.clone())
-            .await
-        {
-            Ok(consumer) => consumer,
-            Err(e) => {
-                let _ = tokio::time::timeout(STOP_WITHIN, server.stop()).await;
-                held.release().await;
-                return Err(e.into());
-            }
-        };
+    let consumer = match CommandConsumer::spawn(&bus, handler, commands, consuming.clone()).await {
+        Ok(consumer) => consumer,
+        Err(e) => {
+            let _ = tokio::time::timeout(STOP_WITHIN, server.stop()).await;
+            held.release().await;
+            return Err(e.into());
+        }
+    };
     crate::print_line(&format!(
         "bybit-exec serve: holds account {account} (epoch {epoch}); commands on {}, events on \
          {}; status page http://{addr}/ , health http://{addr}/health",

@@ -452,7 +452,8 @@ pub async fn run(args: ServeArgs, config: &ConfigArgs) -> Result<()> {
     let mut signals = StopSignals::install()?;
     if let Some(config) = args.bus.config()? {
         crate::print_line(&format!("bybit-exec serve: {routing} routing on {venue}"));
-        return bus::run(settings, args.listen, config, &mut signals).await;
+        let commands = args.bus.commands();
+        return bus::run(settings, args.listen, config, commands, &mut signals).await;
     }
     let server = tokio::select! {
         server = Server::start(settings, args.listen) => server?,
