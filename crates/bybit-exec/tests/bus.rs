@@ -443,6 +443,26 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
         "the replicated journal holds each of the exchange's fills"
     );
     assert_eq!(journaled.len(), executions.len(), "each fill once");
+
+    // The new holder's page and metrics show the lease.
+    let bus_health = health(&b).await["bus"].clone();
+    assert_eq!(bus_health["role"], "leader", "{bus_health}");
+    assert!(bus_health["maySend"].is_null(), "{bus_health}");
+    assert!(bus_health["epoch"].as_u64() > Some(1), "{bus_health}");
+    let addr = b.addr();
+    let metrics = reqwest::Client::new()
+        .get(format!("http://{addr}/metrics"))
+        .header("host", &addr)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("bybit_exec_bus_lease_may_send 1"),
+        "the metrics show the lease held"
+    );
 }
 
 async fn health(gateway: &Gateway) -> Value {

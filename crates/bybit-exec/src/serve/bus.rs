@@ -358,6 +358,19 @@ fn status_of(
             .as_ref()
             .map(EventPublisher::pending);
         let ok = may_send.is_ok() && bus.is_connected();
+        let held = if may_send.is_ok() { 1.0 } else { 0.0 };
+        metrics::gauge!("bybit_exec_bus_lease_may_send").set(held);
+        metrics::gauge!("bybit_exec_bus_lease_expires_in_seconds")
+            .set(lease.expires_in.as_secs_f64());
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "a count and an epoch, far below 2^52"
+        )]
+        {
+            metrics::gauge!("bybit_exec_bus_lease_epoch").set(lease.epoch as f64);
+            metrics::gauge!("bybit_exec_bus_journal_pending")
+                .set(journal_pending.unwrap_or(0) as f64);
+        }
         let body = json!({
             "ok": ok,
             "account": bus.names().account().as_str(),

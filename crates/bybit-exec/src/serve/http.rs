@@ -77,6 +77,10 @@ pub(super) async fn health(State(app): State<Arc<App>>) -> Response {
 pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
     let unresolved = unresolved_off_thread(&app).await.len();
     sample(&app, unresolved);
+    // A mode's status sets its own gauges as it is read (`serve --nats`: the lease, the lag).
+    if let Some(extra) = &app.extra {
+        let _ = (extra.0)();
+    }
     app.metrics.run_upkeep();
     (
         [(
