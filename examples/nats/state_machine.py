@@ -21,6 +21,7 @@ import sys
 import time
 
 import nats
+import nats.js.errors
 from nats.js.api import DeliverPolicy
 
 
@@ -105,12 +106,21 @@ async def main():
     js = nc.jetstream()
     trade = Trade()
     # Subscribed before the command goes out, from the first event kept: no fill is missed.
-    await js.subscribe(
-        f"bybit.exec.{args.account}.evt.{args.tag}",
-        cb=trade.on_event,
-        deliver_policy=DeliverPolicy.ALL,
-        ordered_consumer=True,
-    )
+    try:
+        await js.subscribe(
+            f"bybit.exec.{args.account}.evt.{args.tag}",
+            cb=trade.on_event,
+            deliver_policy=DeliverPolicy.ALL,
+            ordered_consumer=True,
+        )
+    except nats.js.errors.NotFoundError:
+        print(
+            f"account {args.account} has no event stream on {args.nats}: start "
+            f"`bybit-exec serve --nats {args.nats} --account {args.account}` first",
+            file=sys.stderr,
+        )
+        await nc.close()
+        return 2
     tps = [{"price": p, "share": s} for p, s in (tp.split(":") for tp in args.tp)]
     plan = {
         "symbol": args.symbol,
