@@ -42,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::app::ExtraStatus;
-use super::{Attach, Server, StopSignals, STOP_WITHIN};
+use super::server::{Attach, Server, StopSignals, STOP_WITHIN};
 use crate::config::{JournalLocation, Settings};
 
 /// `serve`'s bus options.
