@@ -593,11 +593,24 @@ mod tests {
                 "{adapter}"
             );
         }
-        let (krate, forbidden, _) = LAYERS[1];
+        let tree = "exec-gateway v0.1.0 (/w)\nasync-nats v0.52.0\n";
+        assert_eq!(
+            forbidden_in(krate, tree, forbidden),
+            Ok(vec!["async-nats".to_owned()])
+        );
+        let layer = |name: &str| LAYERS.iter().find(|(k, _, _)| *k == name).copied().unwrap();
+        let (krate, forbidden, _) = layer("exec-events");
         let tree = "exec-events v0.1.0 (/w)\nbybit-types v0.1.0 (/w)\n";
         assert_eq!(
             forbidden_in(krate, tree, forbidden),
             Ok(vec!["bybit-types".to_owned()])
+        );
+        // The bus adapter on another adapter (the SQLite journal) is caught.
+        let (krate, forbidden, _) = layer("exec-nats");
+        let tree = "exec-nats v0.1.0 (/w)\nexec-journal v0.1.0 (/w)\nrusqlite v0.37.0\n";
+        assert_eq!(
+            forbidden_in(krate, tree, forbidden),
+            Ok(vec!["exec-journal".to_owned(), "rusqlite".to_owned()])
         );
     }
 
