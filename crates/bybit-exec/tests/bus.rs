@@ -127,6 +127,15 @@ impl Gateway {
         self.child.wait().unwrap();
     }
 
+    /// SIGTERM, as a service manager stops it.
+    fn terminate(&mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
     fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
         loop {
@@ -631,4 +640,23 @@ async fn the_bus_away_shorter_than_the_ttl_keeps_the_holder_and_longer_hands_the
         executions
     );
     assert_eq!(on_stream.len(), executions.len(), "each fill once");
+
+    // A clean stop: the command in hand answered, the journal flushed, the lease released,
+    // within SPEC's 5 s.
+    let asked = Instant::now();
+    b.terminate();
+    let exit = b.wait_exit(Duration::from_secs(6));
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(b.has_printed("stopped"));
+    let lease = exec_nats::lease::Lease::open(&bus).await.unwrap();
+    assert_eq!(
+        lease.current().await.unwrap(),
+        None,
+        "released, not left to expire"
+    );
 }

@@ -88,6 +88,18 @@ fn quick(ack_wait: Duration) -> ConsumerConfig {
     }
 }
 
+/// A consumer on `bus` with `handler`, acknowledging within `ack_wait`, until dropped or shut
+/// down.
+async fn consume(
+    bus: &Bus,
+    handler: Arc<dyn CommandHandler>,
+    ack_wait: Duration,
+) -> CommandConsumer {
+    CommandConsumer::spawn(bus, handler, quick(ack_wait), CancellationToken::new())
+        .await
+        .expect("consumer")
+}
+
 /// The command consumer's acknowledged floor: the last stream sequence done with.
 async fn acked_through(bus: &Bus) -> u64 {
     let stream = bus
@@ -183,14 +195,7 @@ async fn an_entry_passes_its_plan_through_untouched() {
     let bus = connect(&server, "acct-entry").await;
     let mut answers = replies(&bus).await;
     let handler = Arc::new(Recorder::default());
-    let consumer = CommandConsumer::spawn(
-        &bus,
-        handler.clone(),
-        quick(Duration::from_secs(30)),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("consumer");
+    let consumer = consume(&bus, handler.clone(), Duration::from_secs(30)).await;
     let plan = json!({"symbol": "BTCUSDT", "side": "Buy", "margin_usdt": "100",
         "leverage": "10", "tp_levels": [{"price": "51000", "share": "1"}], "client_tag": "E1"});
     let (sequence, _) = publish_command(
@@ -223,14 +228,7 @@ async fn a_bad_body_is_answered_400_and_the_next_command_still_runs() {
     let bus = connect(&server, "acct-bad").await;
     let mut answers = replies(&bus).await;
     let handler = Arc::new(Recorder::default());
-    let consumer = CommandConsumer::spawn(
-        &bus,
-        handler.clone(),
-        quick(Duration::from_secs(30)),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("consumer");
+    let consumer = consume(&bus, handler.clone(), Duration::from_secs(30)).await;
     let bad: [(&str, &str, &str); 5] = [
         ("b:1", "{not json", "is not"),
         ("b:2", r#"{"op":"launch_rocket","tag":"T"}"#, "unknown op"),
@@ -278,14 +276,7 @@ async fn a_command_unfinished_when_its_reader_dies_is_delivered_to_the_next() {
     let mut answers = replies(&bus).await;
     let ack_wait = Duration::from_secs(1);
     let stuck = Arc::new(Recorder::gated());
-    let first = CommandConsumer::spawn(
-        &bus,
-        stuck.clone(),
-        quick(ack_wait),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("consumer");
+    let first = consume(&bus, stuck.clone(), ack_wait).await;
     let (sequence, _) = publish_command(&bus, "D1", Operation::SetupDcas, None, Some(REPLY))
         .await
         .expect("publish");
@@ -302,14 +293,7 @@ async fn a_command_unfinished_when_its_reader_dies_is_delivered_to_the_next() {
 
     // The next lease holder reads the same durable consumer.
     let next = Arc::new(Recorder::default());
-    let second = CommandConsumer::spawn(
-        &bus,
-        next.clone(),
-        quick(ack_wait),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("consumer");
+    let second = consume(&bus, next.clone(), ack_wait).await;
     let answer = next_answer(&mut answers).await;
     assert_eq!(answer["sequence"], sequence);
     assert_eq!(answer["status"], 200);
@@ -339,14 +323,7 @@ async fn shutdown_finishes_the_command_being_handled_and_fetches_no_more() {
     let bus = connect(&server, "acct-stop").await;
     let mut answers = replies(&bus).await;
     let handler = Arc::new(Recorder::gated());
-    let consumer = CommandConsumer::spawn(
-        &bus,
-        handler.clone(),
-        quick(Duration::from_secs(30)),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("consumer");
+    let consumer = consume(&bus, handler.clone(), Duration::from_secs(30)).await;
     let (first, _) = publish_command(&bus, "S1", Operation::CloseAll, None, Some(REPLY))
         .await
         .expect("publish");
@@ -388,14 +365,7 @@ async fn the_consumer_continues_after_the_server_restarts() {
     let bus = connect(&server, "acct-restart").await;
     let mut answers = replies(&bus).await;
     let handler = Arc::new(Recorder::default());
-    let consumer = CommandConsumer::spawn(
-        &bus,
-        handler.clone(),
-        quick(Duration::from_secs(2)),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("consumer");
+    let consumer = consume(&bus, handler.clone(), Duration::from_secs(2)).await;
     let (first, _) = publish_command(&bus, "R1", Operation::SetupTps, None, Some(REPLY))
         .await
         .expect("publish");

@@ -174,13 +174,25 @@ pub async fn run(
             Err(anyhow!("lost the lease of account {account}: {why}"))
         }
     };
-    let _ = tokio::time::timeout(STOP_WITHIN / 3, consumer.shutdown()).await;
-    let stopped = tokio::time::timeout(STOP_WITHIN, server.stop()).await;
+    // One budget for the whole stop (SPEC: exit within 5 s). A command still being handled
+    // gets a moment to be answered; if it is cut, it stays unacknowledged and the next holder
+    // answers it. A holder that lost its lease abandons it at once.
+    let deadline = tokio::time::Instant::now() + STOP_WITHIN;
+    if outcome.is_ok() {
+        let _ = tokio::time::timeout(COMMAND_GRACE, consumer.shutdown()).await;
+    } else {
+        drop(consumer);
+    }
+    let stopped = tokio::time::timeout_at(deadline, server.stop()).await;
     // The journal's last records reach the stream before the lease is given up, so the next
     // holder rebuilds them.
-    let flushed = journal.flush(STOP_WITHIN / 3).await;
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let flushed = journal.flush(left).await;
     publisher.cancel();
-    held.release().await;
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if tokio::time::timeout(left, held.release()).await.is_err() {
+        tracing::warn!("the lease was not released in time; it expires by its TTL");
+    }
     outcome?;
     match (stopped, flushed) {
         (Ok(true), true) => {
@@ -192,6 +204,9 @@ pub async fn run(
         (Err(_), _) => bail!("the stop took longer than {STOP_WITHIN:?}; exiting"),
     }
 }
+
+/// How long a clean stop lets the command being handled finish.
+const COMMAND_GRACE: Duration = Duration::from_secs(1);
 
 /// The takeover: the fence record, the journal rebuilt, the server started behind the lease.
 async fn take_over(
