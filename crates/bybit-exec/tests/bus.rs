@@ -349,8 +349,32 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
     let mut a = Gateway::spawn("a", &emu, &nats.url(), dir.path());
     a.wait_for("holds account", Duration::from_secs(60));
     let mut b = Gateway::spawn("b", &emu, &nats.url(), dir.path());
-    b.wait_for("standby for account", Duration::from_secs(60));
+    let (_, line) = b.wait_for("standby for account", Duration::from_secs(60));
     assert!(!b.has_printed("took the lease"), "two holders");
+    // The standby answers /health: who holds the account.
+    let standby = line
+        .split("health http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the standby's health address")
+        .to_owned();
+    until(
+        "the standby sees the holder",
+        Duration::from_secs(10),
+        || async {
+            let seen: Value = reqwest::Client::new()
+                .get(format!("http://{standby}/health"))
+                .header("host", &standby)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            seen["role"] == "standby" && seen["holder"].is_string() && seen["epoch"] == 1
+        },
+    )
+    .await;
     let bus = client(&nats).await;
 
     // The entry lands and fills at once, but its answer is held: the holder is mid-trade.

@@ -35,7 +35,7 @@ use exec_nats::commands::{
 };
 use exec_nats::events::{EventPublisher, PublisherConfig};
 use exec_nats::journal::{replay, takeover, ReplicatedJournal};
-use exec_nats::lease::{Held, Lease};
+use exec_nats::lease::{Held, Lease, LeaseInfo};
 use exec_nats::{Account, Bus, BusConfig, Holding};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -43,6 +43,7 @@ use tower::ServiceExt;
 
 use super::app::ExtraStatus;
 use super::server::{Attach, Server, StopSignals, STOP_WITHIN};
+use super::standby::{Seen, Standby};
 use crate::config::{JournalLocation, Settings};
 
 /// `serve`'s bus options.
@@ -106,20 +107,39 @@ pub async fn run(
     let url = config.url.clone();
     let bus = Bus::connect(config).await?;
     let lease = Lease::open(&bus).await?;
+    let seen = Arc::new(Seen::default());
+    seen.set(json!({"role": "standby", "account": account.as_str(), "holder": null}));
+    let front = Standby::start(listen, &settings, seen.clone()).await?;
     crate::print_line(&format!(
         "bybit-exec serve: standby for account {account} on {url} (holder {}); waiting for the \
-         lease",
-        bus.config().holder
+         lease; health http://{addr}/health",
+        bus.config().holder,
+        addr = front.addr()
     ));
     let standby = CancellationToken::new();
+    let watching = bus.clone();
+    let view = move |info: Option<&LeaseInfo>| {
+        seen.set(json!({
+            "role": "standby",
+            "account": watching.names().account().as_str(),
+            "connected": watching.is_connected(),
+            "holder": info.map(|i| i.holder.clone()),
+            "epoch": info.map(|i| i.epoch),
+            "leaseExpiresInMs": info.map(|i| u64::try_from(i.expires_in.as_millis()).unwrap_or(u64::MAX)),
+        }));
+    };
     let held = tokio::select! {
-        held = lease.acquire(&standby, |_| {}) => held?,
+        held = lease.acquire(&standby, view) => held,
         signal = signals.recv() => {
             standby.cancel();
+            front.stop().await;
             crate::print_line(&format!("{signal} while standing by: stopped"));
             return Ok(());
         }
     };
+    // The holder's server takes the address over.
+    front.stop().await;
+    let held = held?;
     let epoch = held.epoch();
     crate::print_line(&format!(
         "bybit-exec serve: took the lease of account {account} (epoch {epoch}); rebuilding the \

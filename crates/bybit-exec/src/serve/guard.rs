@@ -55,6 +55,19 @@ pub(crate) async fn guard(
     }
 }
 
+/// The middleware of a server with reads only (a standby's `/health`): the rules of every
+/// route, for a server bound to `addr`.
+pub(crate) async fn guard_reads(
+    State(addr): State<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match refuse_any(addr, request.uri(), request.headers()) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
+}
+
 /// The one value of header `name`: `Ok(None)` when absent, `Err` (the refusal) when sent
 /// more than once.
 fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Box<Response>> {

@@ -24,6 +24,7 @@
 //! holder, or waits as a standby (`bus.rs`).
 //!
 //! Files: `server.rs` (the running server and the stop signals), `bus.rs` (`--nats`),
+//! `standby.rs` (a standby's `/health` and `/metrics`),
 //! `app.rs` (what every handler and task shares, and the reconciler's last pass),
 //! `routes.rs` (which path goes where), `http.rs` (`/health`, `/metrics`, the page and its
 //! JSON), `guard.rs` (the guard), `api.rs` (the control API), `stream.rs` and `hub.rs` (the
@@ -47,6 +48,7 @@ pub mod reconciler;
 mod routes;
 mod server;
 pub mod snapshot;
+mod standby;
 pub mod stream;
 mod unresolved;
 pub mod watch;
