@@ -525,6 +525,12 @@ async fn ask(bus: &Bus, tag: &str, op: Operation, plan: Option<Value>) -> Value 
     serde_json::from_slice(&answer.payload).unwrap()
 }
 
+/// Opens trade `tag` with one take-profit at `tp` over the bus; answered 200.
+async fn enter(bus: &Bus, tag: &str, tp: &str) {
+    let answer = ask(bus, tag, Operation::ExecuteEntry, Some(plan(tag, tp))).await;
+    assert_eq!(answer["status"], 200, "{answer}");
+}
+
 /// The bus's server restarted mid-trade. Away for less than the lease's TTL: the holder keeps
 /// the lease and the trade, and the fill that happened meanwhile reaches the event stream after
 /// the outage, once. Away for longer: the holder stops sending orders before its lease could
@@ -545,14 +551,7 @@ async fn the_bus_away_shorter_than_the_ttl_keeps_the_holder_and_longer_hands_the
     let bus = client(&nats).await;
 
     // Shorter: a trade with a resting take-profit, which fills while the server is away.
-    let answer = ask(
-        &bus,
-        "t2",
-        Operation::ExecuteEntry,
-        Some(plan("t2", "50500")),
-    )
-    .await;
-    assert_eq!(answer["status"], 200, "{answer}");
+    enter(&bus, "t2", "50500").await;
     let epoch = health(&a).await["bus"]["epoch"].clone();
     let away = Instant::now();
     nats.kill();
@@ -595,14 +594,7 @@ async fn the_bus_away_shorter_than_the_ttl_keeps_the_holder_and_longer_hands_the
     assert_eq!(on_stream.len(), executions.len(), "each fill once");
 
     // Longer: a trade with a resting take-profit, and the server away for twice the TTL.
-    let answer = ask(
-        &bus,
-        "t3",
-        Operation::ExecuteEntry,
-        Some(plan("t3", "52000")),
-    )
-    .await;
-    assert_eq!(answer["status"], 200, "{answer}");
+    enter(&bus, "t3", "52000").await;
     let away = Instant::now();
     nats.kill();
     until("the holder stops sending", TTL, || async {

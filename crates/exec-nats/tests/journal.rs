@@ -67,6 +67,21 @@ fn sqlite(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteJournal> {
     Arc::new(SqliteJournal::open(dir.path().join(name)).expect("open journal"))
 }
 
+/// A holder that has just taken over as `host` (its takeover record appended), writing over
+/// `local`: what `serve --nats` builds at a takeover.
+async fn holder(
+    bus: &Bus,
+    local: Arc<dyn Journal>,
+    holding: &Arc<TestHolding>,
+    host: &str,
+    cancel: &CancellationToken,
+) -> ReplicatedJournal {
+    let start = takeover(bus, host, holding.epoch, 1_000)
+        .await
+        .expect("takeover");
+    ReplicatedJournal::new(bus, local, holding.clone(), start, cancel)
+}
+
 fn plan(tag: &str) -> TradePlan {
     TradePlan {
         symbol: Symbol::new("BTCUSDT").expect("symbol"),
@@ -395,14 +410,14 @@ async fn a_takeover_fences_the_older_holder() {
     let dir = tempfile::tempdir().unwrap();
     let cancel = CancellationToken::new();
     let holding_a = TestHolding::new(1);
-    let start_a = takeover(&bus, "host-a:1", 1, 1_000).await.unwrap();
-    let a = ReplicatedJournal::new(
+    let a = holder(
         &bus,
         sqlite(&dir, "a.sqlite"),
-        holding_a.clone(),
-        start_a,
+        &holding_a,
+        "host-a:1",
         &cancel,
-    );
+    )
+    .await;
     a.record_plan(&plan("t"), 1_001).await.unwrap();
     a.record_intent(&intent("t", "ENTRY", 1_002)).await.unwrap();
     assert_eq!(a.last_sequence(), 3);
@@ -486,9 +501,8 @@ async fn a_holder_that_may_not_send_writes_nothing_before_a_send() {
     let dir = tempfile::tempdir().unwrap();
     let local = sqlite(&dir, "local.sqlite");
     let holding = TestHolding::new(1);
-    let start = takeover(&bus, "host-a:1", 1, 1_000).await.unwrap();
     let cancel = CancellationToken::new();
-    let journal = ReplicatedJournal::new(&bus, local.clone(), holding.clone(), start, &cancel);
+    let journal = holder(&bus, local.clone(), &holding, "host-a:1", &cancel).await;
     *holding.refuse.lock().unwrap() = Some("the lease expires in 100 ms".into());
 
     let err = journal
@@ -510,8 +524,10 @@ async fn a_holder_that_may_not_send_writes_nothing_before_a_send() {
     assert!(local.plans().await.unwrap().is_empty());
     assert!(local.writes("t").await.unwrap().is_empty());
     assert_eq!(journal.pending(), 0);
+    // Nothing after the takeover record: the stream's last is still where the holder began.
+    let start = journal.last_sequence();
+    assert_eq!(start, 1, "only the takeover record");
     assert_eq!(stream_last_sequence(&bus).await, start);
-    assert_eq!(journal.last_sequence(), start);
     cancel.cancel();
 }
 
@@ -525,9 +541,8 @@ async fn while_nats_is_away_sends_are_refused_and_what_happened_waits_in_order()
     let dir = tempfile::tempdir().unwrap();
     let local = sqlite(&dir, "local.sqlite");
     let holding = TestHolding::new(1);
-    let start = takeover(&bus, "host-a:1", 1, 1_000).await.unwrap();
     let cancel = CancellationToken::new();
-    let journal = ReplicatedJournal::new(&bus, local.clone(), holding.clone(), start, &cancel);
+    let journal = holder(&bus, local.clone(), &holding, "host-a:1", &cancel).await;
     journal.record_plan(&plan("t"), 1_001).await.unwrap();
 
     server.kill();
@@ -596,14 +611,14 @@ async fn a_record_of_what_happened_finds_the_fence_in_the_background() {
     let dir = tempfile::tempdir().unwrap();
     let cancel = CancellationToken::new();
     let holding_a = TestHolding::new(1);
-    let start_a = takeover(&bus, "host-a:1", 1, 1_000).await.unwrap();
-    let a = ReplicatedJournal::new(
+    let a = holder(
         &bus,
         sqlite(&dir, "a.sqlite"),
-        holding_a.clone(),
-        start_a,
+        &holding_a,
+        "host-a:1",
         &cancel,
-    );
+    )
+    .await;
     takeover(&bus, "host-b:1", 2, 2_000).await.unwrap();
 
     // The fill is in A's local journal, so the write succeeds; its append is refused later.
