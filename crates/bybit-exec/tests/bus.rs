@@ -410,6 +410,20 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
         "the standby took the lease {waited:?} after the kill: more than the TTL ({TTL:?}) \
          and one renewal ({line})"
     );
+    // A hot standby: it followed the dead holder's records while waiting, so the takeover
+    // only had its own takeover record to catch up with.
+    let (_, rebuilt) = b.wait_for("journal rebuilt from the bus", Duration::from_secs(30));
+    let followed: usize = rebuilt
+        .split("bus: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{rebuilt}"));
+    assert!(
+        followed >= 2,
+        "the plan and the entry's intent followed: {rebuilt}"
+    );
+    assert!(rebuilt.contains(", 0 more at the takeover"), "{rebuilt}");
     b.wait_for("holds account", Duration::from_secs(60));
 
     // The standby finishes the trade: the take-profit is placed.

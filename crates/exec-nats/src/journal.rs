@@ -693,9 +693,25 @@ pub struct ReplayReport {
 /// A record that cannot be read or written stops it with an error: a journal rebuilt with a
 /// hole would lie to `recover()`.
 pub async fn replay(bus: &Bus, into: &dyn Journal, upto: u64) -> Result<ReplayReport, BusError> {
-    let mut report = ReplayReport::default();
+    replay_after(bus, into, 0, upto).await
+}
+
+/// [`replay`] of the records after sequence `after` only (those up to it were applied to
+/// `into` already): how a hot standby follows the stream while it waits, and catches up to
+/// the takeover record at its takeover. The report's `last_sequence` is where to go on from
+/// (`after` when there was nothing new).
+pub async fn replay_after(
+    bus: &Bus,
+    into: &dyn Journal,
+    after: u64,
+    upto: u64,
+) -> Result<ReplayReport, BusError> {
+    let mut report = ReplayReport {
+        last_sequence: after,
+        ..ReplayReport::default()
+    };
     let end = last_sequence_now(bus).await?.min(upto);
-    if end == 0 {
+    if end <= after {
         return Ok(report);
     }
     let stream = journal_stream(bus).await?;
@@ -704,7 +720,13 @@ pub async fn replay(bus: &Bus, into: &dyn Journal, upto: u64) -> Result<ReplayRe
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
             filter_subject: bus.names().journal_subject(),
-            deliver_policy: consumer::DeliverPolicy::All,
+            deliver_policy: if after == 0 {
+                consumer::DeliverPolicy::All
+            } else {
+                consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                }
+            },
             ..Default::default()
         })
         .await

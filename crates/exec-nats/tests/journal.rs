@@ -12,7 +12,7 @@ use exec_events::{ExecKind, Fill, Side};
 use exec_gateway::journal::{Intent, Journal, Outcome, WriteKind, WriteRecord, WriteStage};
 use exec_gateway::{DcaLevel, Phase, Symbol, TpLevel, TradePlan};
 use exec_journal::SqliteJournal;
-use exec_nats::journal::{replay, takeover, JournalRecord, ReplicatedJournal};
+use exec_nats::journal::{replay, replay_after, takeover, JournalRecord, ReplicatedJournal};
 use exec_nats::{Account, Bus, BusConfig, Holding};
 use rust_decimal_macros::dec;
 use testkit::nats::NatsServer;
@@ -670,4 +670,64 @@ async fn a_malformed_record_in_the_stream_stops_the_replay_with_an_error() {
     // Up to the takeover alone it is fine.
     let report = replay(&bus, into.as_ref(), start).await.expect("replay");
     assert_eq!((report.records, report.takeovers), (0, 1));
+}
+
+/// A hot standby follows the stream in steps and ends with the journal a full replay gives.
+#[tokio::test]
+async fn a_standby_following_the_stream_in_steps_ends_with_the_whole_journal() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let bus = connect(&server, Duration::from_secs(2)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = CancellationToken::new();
+    let holding = TestHolding::new(1);
+    let journal = holder(
+        &bus,
+        sqlite(&dir, "a.sqlite"),
+        &holding,
+        "host-a:1",
+        &cancel,
+    )
+    .await;
+    journal.record_plan(&plan("t"), 1_001).await.unwrap();
+    journal
+        .record_intent(&intent("t", "ENTRY", 1_002))
+        .await
+        .unwrap();
+
+    let follower = sqlite(&dir, "standby.sqlite");
+    let first = replay_after(&bus, follower.as_ref(), 0, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!((first.records, first.takeovers), (2, 1));
+    let idle = replay_after(&bus, follower.as_ref(), first.last_sequence, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(idle.records, 0, "nothing new, nothing applied twice");
+    assert_eq!(idle.last_sequence, first.last_sequence);
+
+    journal.record_fill(&fill("t", "e-1", 1_003)).await.unwrap();
+    drained(&journal, Duration::from_secs(10)).await;
+    let next = replay_after(&bus, follower.as_ref(), first.last_sequence, u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(next.records, 1, "only the new record");
+
+    let whole = sqlite(&dir, "whole.sqlite");
+    replay(&bus, whole.as_ref(), u64::MAX).await.unwrap();
+    assert_eq!(
+        follower.plans().await.unwrap(),
+        whole.plans().await.unwrap()
+    );
+    assert_eq!(
+        follower.intents("t").await.unwrap(),
+        whole.intents("t").await.unwrap()
+    );
+    assert_eq!(
+        follower.fills("").await.unwrap(),
+        whole.fills("").await.unwrap()
+    );
+    assert_eq!(follower.fills("").await.unwrap().len(), 1);
+    cancel.cancel();
 }

@@ -1,11 +1,13 @@
 //! `serve --nats URL --account NAME`: one active gateway per account, with hot standbys.
 //!
-//! The process connects to NATS (`exec-nats`), then **waits as a standby** until it holds the
-//! account's lease. Holding it, it **takes over**: appends a takeover record to the replicated
-//! journal (after which any write of an older holder is refused by the stream), rebuilds its
-//! journal file from the stream (the file it had is kept beside it as
-//! `<journal>.before-epoch-<epoch>`), and starts the usual server on the rebuilt file, its
-//! journal replicated behind the lease. `recover()` at start finishes whatever the last holder
+//! The process connects to NATS (`exec-nats`), then **waits as a hot standby** until it holds
+//! the account's lease: its journal file is a fresh one (the file it had is kept beside it as
+//! `<journal>.before-<ms>`) that follows the replicated journal every renewal interval, and it
+//! answers `/health` with who holds the account. Holding the lease, it **takes over**: appends
+//! a takeover record to the replicated journal (after which any write of an older holder is
+//! refused by the stream), catches its file up to that record, publishes the fills the event
+//! stream lacks, and starts the usual server on that file, its journal replicated behind the
+//! lease. `recover()` at start finishes whatever the last holder
 //! left in flight (same plans, same orderLinkIds: a command both saw cannot place a second
 //! order). Then it consumes the account's commands and publishes its events.
 //!
@@ -34,7 +36,7 @@ use exec_nats::commands::{
     Answer, Command, CommandConsumer, CommandHandler, ConsumerConfig, Operation,
 };
 use exec_nats::events::{EventPublisher, PublisherConfig};
-use exec_nats::journal::{replay, takeover, ReplicatedJournal};
+use exec_nats::journal::{replay_after, takeover, ReplicatedJournal};
 use exec_nats::lease::{Held, Lease, LeaseInfo};
 use exec_nats::{Account, Bus, BusConfig, Holding};
 use serde_json::{json, Value};
@@ -107,6 +109,12 @@ pub async fn run(
     let url = config.url.clone();
     let bus = Bus::connect(config).await?;
     let lease = Lease::open(&bus).await?;
+    // A hot standby: the journal file follows the stream while the lease is held elsewhere.
+    let follower = Follower::spawn(
+        bus.clone(),
+        fresh_journal(&path).await?,
+        bus.config().renew_every,
+    );
     let seen = Arc::new(Seen::default());
     seen.set(json!({"role": "standby", "account": account.as_str(), "holder": null}));
     let front = Standby::start(listen, &settings, seen.clone()).await?;
@@ -142,11 +150,11 @@ pub async fn run(
     let held = held?;
     let epoch = held.epoch();
     crate::print_line(&format!(
-        "bybit-exec serve: took the lease of account {account} (epoch {epoch}); rebuilding the \
-         journal from the bus"
+        "bybit-exec serve: took the lease of account {account} (epoch {epoch}); catching the \
+         journal up with the bus"
     ));
     let started = tokio::select! {
-        started = take_over(&bus, &held, settings, listen, &path) => started,
+        started = take_over(&bus, &held, settings, listen, follower) => started,
         signal = signals.recv() => {
             crate::print_line(&format!("{signal} while taking over: stopped"));
             held.release().await;
@@ -234,14 +242,14 @@ async fn take_over(
     held: &Held,
     settings: Settings,
     listen: SocketAddr,
-    path: &Path,
+    follower: Follower,
 ) -> Result<(Server, Arc<ReplicatedJournal>, CancellationToken)> {
     let epoch = held.epoch();
     let at_ms = now_ms();
     let fence = takeover(bus, held.holder(), epoch, at_ms)
         .await
         .context("appending the takeover record to the journal stream")?;
-    let rebuilt = rebuild(bus, path, epoch, fence).await?;
+    let rebuilt = catch_up(bus, follower, fence).await?;
     let unpublished = unpublished_fills(bus, &rebuilt).await?;
     drop(rebuilt);
     // The bus's background tasks (the journal's flush, the event publisher) stop with it.
@@ -300,14 +308,16 @@ async fn take_over(
     Ok((server, journal, publisher))
 }
 
-/// Replaces the journal file with the one the stream holds up to `upto` (the takeover record).
-async fn rebuild(bus: &Bus, path: &Path, epoch: u64, upto: u64) -> Result<SqliteJournal> {
+/// A fresh journal file at `path` for the standby to follow the stream into: the file this
+/// host had is kept beside it as `<journal>.before-<ms>` (the stream, not a file that may
+/// have missed records, is what a new holder trusts).
+async fn fresh_journal(path: &Path) -> Result<SqliteJournal> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the journal's directory {}", dir.display()))?;
     }
     if path.exists() {
-        let aside = sibling(path, &format!(".before-epoch-{epoch}"));
+        let aside = sibling(path, &format!(".before-{}", now_ms()));
         std::fs::rename(path, &aside)
             .with_context(|| format!("moving the old journal {} aside", path.display()))?;
         for suffix in ["-wal", "-shm"] {
@@ -319,21 +329,74 @@ async fn rebuild(bus: &Bus, path: &Path, epoch: u64, upto: u64) -> Result<Sqlite
         tracing::info!(old = %aside.display(), "the journal this host had is kept aside");
     }
     let file = path.to_path_buf();
-    let journal = tokio::task::spawn_blocking(move || SqliteJournal::open(&file))
+    tokio::task::spawn_blocking(move || SqliteJournal::open(&file))
         .await
-        .context("opening the journal file")??;
-    let report = replay(bus, &journal, upto)
+        .context("opening the journal file")?
+        .map_err(Into::into)
+}
+
+/// The hot standby's journal: a task that applies the stream's new records to the local file
+/// every renewal interval, so a takeover only catches up on the last few. Each step runs to
+/// its end before a stop is seen: a record is never applied twice.
+struct Follower {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<(SqliteJournal, u64, usize)>,
+}
+
+impl Follower {
+    fn spawn(bus: Bus, journal: SqliteJournal, every: Duration) -> Follower {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let (mut applied, mut records) = (0, 0);
+            let mut failing = false;
+            loop {
+                match replay_after(&bus, &journal, applied, u64::MAX).await {
+                    Ok(step) => {
+                        applied = step.last_sequence;
+                        records += step.records;
+                        failing = false;
+                    }
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "standby: the journal stream cannot be read now");
+                    }
+                    Err(_) => {}
+                }
+                tokio::select! {
+                    () = stopped.cancelled() => return (journal, applied, records),
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+        Follower { stop, task }
+    }
+
+    /// Stops following (after the step in hand): the journal and the last sequence applied.
+    async fn stop(self) -> Result<(SqliteJournal, u64, usize)> {
+        self.stop.cancel();
+        self.task
+            .await
+            .context("the standby's journal follower failed")
+    }
+}
+
+/// Catches the followed journal up to the takeover record `upto`.
+async fn catch_up(bus: &Bus, follower: Follower, upto: u64) -> Result<SqliteJournal> {
+    let (journal, applied, followed) = follower.stop().await?;
+    let report = replay_after(bus, &journal, applied, upto)
         .await
         .context("rebuilding the journal from the bus")?;
     tracing::info!(
+        followed,
         records = report.records,
-        takeovers = report.takeovers,
         last_sequence = report.last_sequence,
         "journal rebuilt from the bus"
     );
     crate::print_line(&format!(
-        "journal rebuilt from the bus: {} records ({} takeovers) up to sequence {}",
-        report.records, report.takeovers, report.last_sequence
+        "journal rebuilt from the bus: {} records followed as a standby, {} more at the \
+         takeover, up to sequence {}",
+        followed, report.records, report.last_sequence
     ));
     Ok(journal)
 }
