@@ -191,11 +191,33 @@ impl Default for ConsumerConfig {
     }
 }
 
+/// How many commands wait to be handled: the server's count of the consumer's pending
+/// messages, read from each command delivered (0 once a fetch finds none). For `/health`.
+#[derive(Debug, Clone, Default)]
+pub struct Backlog(Arc<std::sync::atomic::AtomicU64>);
+
+impl Backlog {
+    /// The count now.
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self, n: u64) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+        #[allow(clippy::cast_precision_loss, reason = "a count of commands")]
+        metrics::gauge!(COMMANDS_BACKLOG).set(n as f64);
+    }
+}
+
+/// Gauge: commands waiting behind the one being handled.
+pub const COMMANDS_BACKLOG: &str = "bybit_exec_bus_commands_backlog";
+
 /// The task that executes the account's commands. Dropping it stops the task at once (a
 /// command being handled is abandoned unacknowledged); [`CommandConsumer::shutdown`] lets it
 /// finish.
 #[derive(Debug)]
 pub struct CommandConsumer {
+    backlog: Backlog,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -210,16 +232,24 @@ impl CommandConsumer {
         cancel: CancellationToken,
     ) -> Result<CommandConsumer, BusError> {
         let consumer = durable(bus, &config).await?;
+        let backlog = Backlog::default();
         let run = Run {
             bus: bus.clone(),
             handler,
             config,
+            backlog: backlog.clone(),
         };
         let task = tokio::spawn(run.run(consumer, cancel.clone()));
         Ok(CommandConsumer {
+            backlog,
             cancel,
             task: Some(task),
         })
+    }
+
+    /// The commands waiting behind the one being handled, as the server last said.
+    pub fn backlog(&self) -> Backlog {
+        self.backlog.clone()
     }
 
     /// Stops fetching and waits for the command being handled, if any, to be answered and
@@ -272,6 +302,7 @@ struct Run {
     bus: Bus,
     handler: Arc<dyn CommandHandler>,
     config: ConsumerConfig,
+    backlog: Backlog,
 }
 
 impl Run {
@@ -285,10 +316,16 @@ impl Run {
             match fetched {
                 Ok(Some(message)) => {
                     failing = false;
+                    if let Ok(info) = message.info() {
+                        self.backlog.set(info.pending);
+                    }
                     // Not raced against the token: a command once taken is finished.
                     self.serve(message).await;
                 }
-                Ok(None) => failing = false,
+                Ok(None) => {
+                    failing = false;
+                    self.backlog.set(0);
+                }
                 Err(reason) => {
                     if !failing {
                         tracing::warn!(reason, "fetching a command failed; retrying");

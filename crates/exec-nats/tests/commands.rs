@@ -404,3 +404,34 @@ async fn the_consumer_continues_after_the_server_restarts() {
         .all(|op| *op == Operation::SetupTps));
     consumer.shutdown().await;
 }
+
+/// `/health`'s command backlog: the commands waiting behind the one being handled, then none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backlog_counts_the_commands_waiting_behind_the_one_handled() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let bus = connect(&server, "acct-backlog").await;
+    let handler = Arc::new(Recorder::gated());
+    // Published before the consumer starts, so all three are there at its first fetch.
+    for tag in ["B1", "B2", "B3"] {
+        publish_command(&bus, tag, Operation::CloseAll, None, None)
+            .await
+            .expect("publish");
+    }
+    let consumer = consume(&bus, handler.clone(), Duration::from_secs(30)).await;
+    let backlog = consumer.backlog();
+    tokio::time::timeout(WITHIN, handler.started.notified())
+        .await
+        .expect("the first command was taken");
+    assert_eq!(backlog.get(), 2, "two wait behind the first");
+    handler.gate.as_ref().expect("a gate").add_permits(3);
+    tokio::time::timeout(WITHIN, async {
+        while handler.seen().len() < 3 || backlog.get() != 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("all handled, none waiting");
+    consumer.shutdown().await;
+}

@@ -33,7 +33,7 @@ use axum::http::{header, Method, Request};
 use exec_gateway::Journal;
 use exec_journal::SqliteJournal;
 use exec_nats::commands::{
-    Answer, Command, CommandConsumer, CommandHandler, ConsumerConfig, Operation,
+    Answer, Backlog, Command, CommandConsumer, CommandHandler, ConsumerConfig, Operation,
 };
 use exec_nats::events::{EventPublisher, PublisherConfig};
 use exec_nats::journal::{replay_after, takeover, ReplicatedJournal};
@@ -153,8 +153,10 @@ pub async fn run(
         "bybit-exec serve: took the lease of account {account} (epoch {epoch}); catching the \
          journal up with the bus"
     ));
+    // The command backlog, for /health once the consumer runs.
+    let backlog: Slot<Backlog> = Arc::default();
     let started = tokio::select! {
-        started = take_over(&bus, &held, settings, listen, follower) => started,
+        started = take_over(&bus, &held, settings, listen, follower, backlog.clone()) => started,
         signal = signals.recv() => {
             crate::print_line(&format!("{signal} while taking over: stopped"));
             held.release().await;
@@ -181,6 +183,9 @@ pub async fn run(
             return Err(e.into());
         }
     };
+    *backlog
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(consumer.backlog());
     crate::print_line(&format!(
         "bybit-exec serve: holds account {account} (epoch {epoch}); commands on {}, events on \
          {}; status page http://{addr}/ , health http://{addr}/health",
@@ -233,6 +238,9 @@ pub async fn run(
     }
 }
 
+/// What is made after the status it feeds (the journal, the publisher, the consumer).
+type Slot<T> = Arc<std::sync::Mutex<Option<T>>>;
+
 /// How long a clean stop lets the command being handled finish.
 const COMMAND_GRACE: Duration = Duration::from_secs(1);
 
@@ -243,6 +251,7 @@ async fn take_over(
     settings: Settings,
     listen: SocketAddr,
     follower: Follower,
+    backlog: Slot<Backlog>,
 ) -> Result<(Server, Arc<ReplicatedJournal>, CancellationToken)> {
     let epoch = held.epoch();
     let at_ms = now_ms();
@@ -254,7 +263,7 @@ async fn take_over(
     drop(rebuilt);
     // The bus's background tasks (the journal's flush, the event publisher) stop with it.
     let publisher = CancellationToken::new();
-    let journal_slot: Arc<std::sync::Mutex<Option<Arc<ReplicatedJournal>>>> = Arc::default();
+    let journal_slot: Slot<Arc<ReplicatedJournal>> = Arc::default();
     let slot = journal_slot.clone();
     let gate = held.gate();
     let journal_bus = bus.clone();
@@ -274,7 +283,7 @@ async fn take_over(
     });
     let events_bus = bus.clone();
     let events_cancel = publisher.clone();
-    let publisher_slot: Arc<std::sync::Mutex<Option<EventPublisher>>> = Arc::default();
+    let publisher_slot: Slot<EventPublisher> = Arc::default();
     let publisher_set = publisher_slot.clone();
     let on_bus =
         Box::new(move |events: &exec_events::EventBus| {
@@ -293,7 +302,13 @@ async fn take_over(
                 Err(e) => tracing::error!(error = %e, "the event publisher did not start"),
             }
         });
-    let status = status_of(held, journal_slot.clone(), publisher_slot, bus.clone());
+    let status = status_of(
+        held,
+        journal_slot.clone(),
+        publisher_slot,
+        backlog,
+        bus.clone(),
+    );
     let attach = Attach {
         journal: Some(wrap),
         on_bus: Some(on_bus),
@@ -437,8 +452,9 @@ fn now_ms() -> i64 {
 /// `bus` in `/health` and `/api/status`: unhealthy once the lease may not be used.
 fn status_of(
     held: &Held,
-    journal: Arc<std::sync::Mutex<Option<Arc<ReplicatedJournal>>>>,
-    publisher: Arc<std::sync::Mutex<Option<EventPublisher>>>,
+    journal: Slot<Arc<ReplicatedJournal>>,
+    publisher: Slot<EventPublisher>,
+    backlog: Slot<Backlog>,
     bus: Bus,
 ) -> ExtraStatus {
     let view = held.view();
@@ -455,6 +471,11 @@ fn status_of(
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
             .map(EventPublisher::pending);
+        let commands_waiting = backlog
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(Backlog::get);
         let ok = may_send.is_ok() && bus.is_connected();
         let held = if may_send.is_ok() { 1.0 } else { 0.0 };
         metrics::gauge!("bybit_exec_bus_lease_may_send").set(held);
@@ -480,6 +501,7 @@ fn status_of(
             "maySend": may_send.err(),
             "journalPending": journal_pending,
             "eventsPending": events_pending,
+            "commandsWaiting": commands_waiting,
         });
         (body, ok)
     }))
