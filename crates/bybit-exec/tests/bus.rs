@@ -234,19 +234,16 @@ async fn fills_on_the_event_stream(bus: &Bus, tag: &str, count: usize) -> Vec<St
     fills
 }
 
+/// The last sequence `stream` holds now.
+async fn last_sequence(bus: &Bus, stream: &str) -> u64 {
+    let mut stream = bus.jetstream().get_stream(stream).await.unwrap();
+    stream.info().await.unwrap().state.last_sequence
+}
+
 /// Every fill of the trade's event subject stored now, in stream order (read to the stream's
 /// last sequence): a fill stored twice shows twice.
 async fn every_fill_on_the_event_stream(bus: &Bus, tag: &str) -> Vec<String> {
-    let last = bus
-        .jetstream()
-        .get_stream(bus.names().event_stream())
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .last_sequence;
+    let last = last_sequence(bus, &bus.names().event_stream()).await;
     let mut reader = EventReader::open(bus, 0).await.unwrap();
     let subject = bus.names().event_subject(Some(tag));
     let mut fills = Vec::new();
@@ -311,16 +308,7 @@ fn creates_and_orders(state: &Value, tag: &str) -> (BTreeMap<String, u64>, BTree
 /// The replicated journal, rebuilt as a new holder would: its fills' execIds, each once.
 async fn replicated_fills(bus: &Bus) -> Vec<String> {
     let stream = bus.names().journal_stream();
-    let last = bus
-        .jetstream()
-        .get_stream(&stream)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .last_sequence;
+    let last = last_sequence(bus, &stream).await;
     let journal = MemoryJournal::new();
     exec_nats::journal::replay(bus, &journal, last)
         .await
