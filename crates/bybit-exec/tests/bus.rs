@@ -166,6 +166,16 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
+/// Gateway `a` holding the account and `b` standing by; `b`'s standby line (it names its
+/// `/health`).
+fn holder_and_standby(emu: &Emulator, nats: &NatsServer, dir: &Path) -> (Gateway, Gateway, String) {
+    let mut a = Gateway::spawn("a", emu, &nats.url(), dir);
+    a.wait_for("holds account", Duration::from_secs(60));
+    let mut b = Gateway::spawn("b", emu, &nats.url(), dir);
+    let (_, line) = b.wait_for("standby for account", Duration::from_secs(60));
+    (a, b, line)
+}
+
 /// The test's own client of the bus, as a state machine would connect.
 async fn client(nats: &NatsServer) -> Bus {
     let mut config = BusConfig::new(nats.url(), Account::new(ACCOUNT).unwrap());
@@ -334,10 +344,7 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
     };
     let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Gateway::spawn("a", &emu, &nats.url(), dir.path());
-    a.wait_for("holds account", Duration::from_secs(60));
-    let mut b = Gateway::spawn("b", &emu, &nats.url(), dir.path());
-    let (_, line) = b.wait_for("standby for account", Duration::from_secs(60));
+    let (mut a, mut b, line) = holder_and_standby(&emu, &nats, dir.path());
     assert!(!b.has_printed("took the lease"), "two holders");
     // The standby answers /health: who holds the account.
     let standby = line
@@ -350,15 +357,7 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
         "the standby sees the holder",
         Duration::from_secs(10),
         || async {
-            let seen: Value = reqwest::Client::new()
-                .get(format!("http://{standby}/health"))
-                .header("host", &standby)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let seen = health_at(&standby).await;
             seen["role"] == "standby" && seen["holder"].is_string() && seen["epoch"] == 1
         },
     )
@@ -501,10 +500,13 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
 }
 
 async fn health(gateway: &Gateway) -> Value {
-    let addr = gateway.addr();
+    health_at(&gateway.addr()).await
+}
+
+async fn health_at(addr: &str) -> Value {
     reqwest::Client::new()
         .get(format!("http://{addr}/health"))
-        .header("host", &addr)
+        .header("host", addr)
         .send()
         .await
         .unwrap()
@@ -546,10 +548,7 @@ async fn the_bus_away_shorter_than_the_ttl_keeps_the_holder_and_longer_hands_the
     };
     let emu = support::emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Gateway::spawn("a", &emu, &nats.url(), dir.path());
-    a.wait_for("holds account", Duration::from_secs(60));
-    let mut b = Gateway::spawn("b", &emu, &nats.url(), dir.path());
-    b.wait_for("standby for account", Duration::from_secs(60));
+    let (mut a, mut b, _) = holder_and_standby(&emu, &nats, dir.path());
     let bus = client(&nats).await;
 
     // Shorter: a trade with a resting take-profit, which fills while the server is away.

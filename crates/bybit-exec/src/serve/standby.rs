@@ -69,7 +69,9 @@ impl Standby {
                 format!(
                     "bybit-exec serve: standby for account {} (the lease is held by {}, epoch \
                      {}); the status page is the holder's\n",
-                    s["account"], s["holder"], s["epoch"]
+                    s["account"].as_str().unwrap_or("?"),
+                    s["holder"].as_str().unwrap_or("nobody yet"),
+                    s["epoch"]
                 )
             }
         };
