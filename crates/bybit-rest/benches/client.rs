@@ -27,7 +27,7 @@
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use testkit::bench::{percentile, row};
+use testkit::bench::{against_floor, row, Side};
 
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_meta::{InstrumentRules, RoundingMode};
@@ -253,24 +253,18 @@ async fn bench_round_trip(base_url: &str, count: usize) {
         bare().await;
         floor.push(start.elapsed());
     }
-    ours.sort();
-    floor.sort();
-    for (name, p) in [("p50", 500), ("p99", 990)] {
-        let (a, b) = (percentile(&ours, p), percentile(&floor, p));
-        println!(
-            "create round trip {name}: client {:7.1} us, bare reqwest {:7.1} us, ratio {:.2}x (target <= 1.3x)",
-            a.as_secs_f64() * 1e6,
-            b.as_secs_f64() * 1e6,
-            a.as_secs_f64() / b.as_secs_f64()
-        );
-        row(
-            &format!("create round trip {name} vs bare POST of the same bytes"),
-            a.as_secs_f64() * 1e6,
-            Some(b.as_secs_f64() * 1e6),
-            "µs",
-            "ratio<=1.3",
-        );
-    }
+    against_floor(
+        "create round trip",
+        "vs bare POST of the same bytes",
+        Side {
+            label: "client",
+            sample: &ours,
+        },
+        Side {
+            label: "bare reqwest",
+            sample: &floor,
+        },
+    );
     println!("({count} round trips each, interleaved)");
 }
 

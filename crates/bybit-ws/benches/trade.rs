@@ -18,7 +18,7 @@
 //! so what the stream adds over a bare socket is mostly cross-thread wakeups.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use testkit::bench::{percentile, row};
+use testkit::bench::{against_floor, Side};
 
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_sign::Credentials;
@@ -114,24 +114,18 @@ async fn bench(trade_url: &str, count: usize) {
         bare_create().await;
         floor.push(start.elapsed());
     }
-    ours_t.sort();
-    floor.sort();
-    for (name, p) in [("p50", 500), ("p99", 990)] {
-        let (a, b) = (percentile(&ours_t, p), percentile(&floor, p));
-        println!(
-            "trade-stream create ack {name}: TradeStream {:7.1} us, bare socket {:7.1} us, ratio {:.2}x (target <= 1.3x)",
-            a.as_secs_f64() * 1e6,
-            b.as_secs_f64() * 1e6,
-            a.as_secs_f64() / b.as_secs_f64()
-        );
-        row(
-            &format!("trade-stream create ack {name} vs a bare WebSocket send/receive of the same request"),
-            a.as_secs_f64() * 1e6,
-            Some(b.as_secs_f64() * 1e6),
-            "µs",
-            "ratio<=1.3",
-        );
-    }
+    against_floor(
+        "trade-stream create ack",
+        "vs a bare WebSocket send/receive of the same request",
+        Side {
+            label: "TradeStream",
+            sample: &ours_t,
+        },
+        Side {
+            label: "bare socket",
+            sample: &floor,
+        },
+    );
     println!("({count} creates each, interleaved)");
     stream.close().await;
 }
