@@ -7,9 +7,9 @@
 //! `ours>=X` or `-`), which this task collects. Some rows need more than one process, so they
 //! are made here: pybit driving the same create round trips, over REST and over its
 //! WebSocketTrading, against the same emulator binary the Rust client's round trips used (from
-//! a venv this task makes, as `tests/pybit/run.sh` does); the order-entry stream's create
-//! acknowledgement against REST's create round trip on that emulator; and the resident memory of `bybit-exec serve` after a minute on 50 symbols' tickers and
-//! order books. Beside the table is the machine: CPU model, cores, load average before and
+//! a venv this task makes, as `tests/pybit/run.sh` does), and the resident memory of
+//! `bybit-exec serve` after a minute on 50 symbols' tickers and order books. (The order-entry
+//! stream against REST is the trade bench's own row: it times both in one run.) Beside the table is the machine: CPU model, cores, load average before and
 //! after, because on a shared machine a figure means little without them.
 //!
 //! `--quick` runs fewer iterations and a shorter memory wait, for iterating on the task; the
@@ -404,31 +404,14 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         &[plan.round_trips.to_string()],
         &[("BENCH_EMULATOR_URL", url.as_str())],
     )?;
-    // The order-entry stream's create acknowledgement on the same emulator, beside REST's.
+    // The order-entry stream's create acknowledgement on the same emulator; the bench times
+    // REST's create round trip in the same run and writes that row itself.
     let trade = bench_rows(
         "bybit-ws",
         "trade",
         &[plan.round_trips.to_string()],
         &[("BENCH_EMULATOR_URL", url.as_str())],
     )?;
-    let p50 = |rows: &[Row], prefix: &str| {
-        rows.iter()
-            .find(|r| r.name.starts_with(prefix))
-            .map(|r| r.ours)
-    };
-    match (
-        p50(&trade, "trade-stream create ack p50 "),
-        p50(&client, "create round trip p50 "),
-    ) {
-        (Some(ws), Some(rest)) => rows.push(Row {
-            name: "create p50: trade-stream ack vs REST round trip, same emulator".to_owned(),
-            ours: ws,
-            peer: Some(rest),
-            unit: "µs".to_owned(),
-            target: "ratio<=0.6".to_owned(),
-        }),
-        _ => missing.push("the trade-stream vs REST create row".to_owned()),
-    }
     for (mode, ours_prefix, label) in [
         ("rest", "create round trip", "create round trip"),
         ("ws", "trade-stream create ack", "trade-stream create ack"),

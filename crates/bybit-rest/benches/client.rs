@@ -313,7 +313,12 @@ fn main() {
             .expect("BTCUSDT");
         let rules = InstrumentRules::try_from(btc).expect("rules");
         bench_prepare(&rules);
-        bench_round_trip(&base_url, count).await;
+        // Timed in a spawned task, as every caller in `serve` is: from `block_on` each wake-up
+        // of the caller would cross threads.
+        let url = base_url.clone();
+        tokio::spawn(async move { bench_round_trip(&url, count).await })
+            .await
+            .expect("bench task");
         if let Some(emulator) = emulator {
             emulator.stop().await;
         }
