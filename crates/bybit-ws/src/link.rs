@@ -5,6 +5,7 @@
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -14,15 +15,32 @@ use crate::{WsConfig, WsEvent};
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// How much a socket asks of the kernel per read. tungstenite zero-fills that much of its read
+/// buffer on every read attempt, including each one that finds nothing, so a large chunk
+/// costs every small frame: the trade stream's answers are a few hundred bytes and pay 4 KiB;
+/// the market streams' snapshots run to hundreds of KiB and keep tungstenite's 128 KiB.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReadChunk {
+    /// tungstenite's default.
+    Large,
+    /// 4 KiB: for a stream of small answers.
+    Small,
+}
+
 /// Opens `config.url`: the error says why in words (it goes to the health and the log).
 pub(crate) async fn connect(
     config: &WsConfig,
     connector: Option<Connector>,
     cancel: &CancellationToken,
+    chunk: ReadChunk,
 ) -> Result<Socket, String> {
+    let socket = match chunk {
+        ReadChunk::Large => None,
+        ReadChunk::Small => Some(WebSocketConfig::default().read_buffer_size(4 * 1024)),
+    };
     let attempt = tokio_tungstenite::connect_async_tls_with_config(
         config.url.as_str(),
-        None,
+        socket,
         true,
         connector,
     );

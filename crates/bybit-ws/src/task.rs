@@ -265,7 +265,13 @@ impl Task {
     }
 
     async fn connect(&mut self) -> Result<Socket, String> {
-        link::connect(&self.config, self.connector.clone(), &self.cancel).await
+        link::connect(
+            &self.config,
+            self.connector.clone(),
+            &self.cancel,
+            link::ReadChunk::Large,
+        )
+        .await
     }
 
     fn req_id(&mut self) -> String {

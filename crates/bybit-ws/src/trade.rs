@@ -384,7 +384,13 @@ impl TradeTask {
     }
 
     async fn connect(&mut self) -> Result<Socket, String> {
-        link::connect(&self.config, self.connector.clone(), &self.cancel).await
+        link::connect(
+            &self.config,
+            self.connector.clone(),
+            &self.cancel,
+            link::ReadChunk::Small,
+        )
+        .await
     }
 
     fn req_id(&mut self) -> String {
