@@ -2,7 +2,7 @@
 //!
 //! The process connects to NATS (`exec-nats`), then **waits as a hot standby** until it holds
 //! the account's lease: its journal file is a fresh one (the file it had is kept beside it as
-//! `<journal>.before-<ms>`) that follows the replicated journal every renewal interval, and it
+//! `<journal>.before-<ms>`, the newest [`KEPT_ASIDE`] of those kept) that follows the replicated journal every renewal interval, and it
 //! answers `/health` with who holds the account. Holding the lease, it **takes over**: appends
 //! a takeover record to the replicated journal (after which any write of an older holder is
 //! refused by the stream), catches its file up to that record, publishes the fills the event
@@ -323,9 +323,15 @@ async fn take_over(
     Ok((server, journal, publisher))
 }
 
+/// How many journal files moved aside (`<journal>.before-<ms>`) a host keeps: each start as a
+/// standby moves one aside, and a supervisor that restarts the process for weeks would
+/// otherwise fill the disk with copies nobody reads (the stream holds the journal).
+const KEPT_ASIDE: usize = 3;
+
 /// A fresh journal file at `path` for the standby to follow the stream into: the file this
 /// host had is kept beside it as `<journal>.before-<ms>` (the stream, not a file that may
-/// have missed records, is what a new holder trusts).
+/// have missed records, is what a new holder trusts), and older copies beyond the newest
+/// [`KEPT_ASIDE`] are removed.
 async fn fresh_journal(path: &Path) -> Result<SqliteJournal> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -342,6 +348,7 @@ async fn fresh_journal(path: &Path) -> Result<SqliteJournal> {
             }
         }
         tracing::info!(old = %aside.display(), "the journal this host had is kept aside");
+        prune_aside(path, KEPT_ASIDE);
     }
     let file = path.to_path_buf();
     tokio::task::spawn_blocking(move || SqliteJournal::open(&file))
@@ -435,6 +442,44 @@ async fn unpublished_fills(bus: &Bus, journal: &SqliteJournal) -> Result<Vec<exe
         ));
     }
     Ok(missing)
+}
+
+/// Removes the journal copies moved aside from `path` (`<name>.before-<ms>` and their `-wal`
+/// and `-shm`) but the newest `keep`, each removal logged. A copy that cannot be removed is
+/// logged and left: it costs disk, never a start.
+fn prune_aside(path: &Path, keep: usize) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.before-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut copies: Vec<(u64, PathBuf)> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let file = entry.file_name();
+            let ms = file.to_str()?.strip_prefix(&prefix)?.parse::<u64>().ok()?;
+            Some((ms, entry.path()))
+        })
+        .collect();
+    copies.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+    for (_, copy) in copies.into_iter().skip(keep) {
+        for file in [copy.clone(), sibling(&copy, "-wal"), sibling(&copy, "-shm")] {
+            match std::fs::remove_file(&file) {
+                Ok(()) => tracing::info!(removed = %file.display(), "an old journal copy removed"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "an old journal copy could not be removed");
+                }
+            }
+        }
+    }
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -584,5 +629,58 @@ impl CommandHandler for ApiHandler {
                 body: json!({ "error": e.to_string() }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_standby_start_keeps_the_newest_journal_copies_and_removes_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.db");
+        for ms in [100, 200, 300, 400] {
+            std::fs::write(sibling(&path, &format!(".before-{ms}")), b"old").expect("copy");
+        }
+        std::fs::write(sibling(&path, ".before-100-wal"), b"wal").expect("wal");
+        // Another journal's copies and other files are never touched.
+        std::fs::write(dir.path().join("other.db.before-1"), b"x").expect("other");
+        std::fs::write(dir.path().join("journal.db.before-notes"), b"x").expect("notes");
+        std::fs::write(&path, b"this host's journal").expect("journal");
+
+        let journal = fresh_journal(&path).await.expect("fresh journal");
+        drop(journal);
+
+        let mut kept: Vec<u64> = names(dir.path())
+            .iter()
+            .filter_map(|n| n.strip_prefix("journal.db.before-")?.parse().ok())
+            .collect();
+        kept.sort_unstable_by_key(|k| std::cmp::Reverse(*k));
+        assert_eq!(kept.len(), KEPT_ASIDE, "{kept:?}");
+        assert!(kept[0] > 400, "the copy just moved aside is kept: {kept:?}");
+        assert_eq!(kept[1..], [400, 300]);
+        let all = names(dir.path());
+        for gone in [
+            "journal.db.before-100",
+            "journal.db.before-100-wal",
+            "journal.db.before-200",
+        ] {
+            assert!(
+                !all.contains(&gone.to_owned()),
+                "{gone} still there: {all:?}"
+            );
+        }
+        assert!(all.contains(&"other.db.before-1".to_owned()));
+        assert!(all.contains(&"journal.db.before-notes".to_owned()));
     }
 }
