@@ -8,7 +8,7 @@ use bybit_emulator::Emulator;
 use bybit_exec::serve::Server;
 use serde_json::{json, Value};
 
-use crate::support::{emulator, eventually, settings};
+use crate::support::{control, emulator, emulator_state, eventually, settings};
 
 fn plan(tag: &str) -> Value {
     // The emulator's BTCUSDT stands still at 50 000 (support.rs).
@@ -58,15 +58,6 @@ async fn set_price(emu: &Emulator, price: &str) {
         .await
         .unwrap();
     assert!(r.status().is_success());
-}
-
-async fn emulator_state(emu: &Emulator) -> Value {
-    reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 fn leg<'a>(trade: &'a Value, leg: &str) -> &'a Value {
@@ -532,16 +523,6 @@ async fn a_take_profit_refused_after_the_entry_is_loud_and_the_close_policy_ends
         }
         assert!(server.stop().await);
     }
-}
-
-async fn control(emu: &Emulator, path: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/emulator/{path}", emu.http_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}");
 }
 
 /// A fault storm leaves nothing unfinished: a 30 s storm of 5xx answers and held requests

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use testkit::nats::NatsServer;
 
-use crate::support::{self, KEY, SECRET};
+use crate::support::{self, control, emulator_state, eventually_within as until, KEY, SECRET};
 
 const ACCOUNT: &str = "acct";
 /// The lease's TTL for these runs: short, so a takeover takes seconds.
@@ -190,41 +190,6 @@ fn plan(tag: &str, tp: &str) -> Value {
         "symbol": "BTCUSDT", "side": "Buy", "margin_usdt": "100", "leverage": "5",
         "tp_levels": [{"price": tp, "share": "1"}], "client_tag": tag,
     })
-}
-
-async fn emulator_state(emu: &Emulator) -> Value {
-    reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn control(emu: &Emulator, path: &str, body: Value) {
-    let answer = reqwest::Client::new()
-        .post(format!("{}/emulator/{path}", emu.http_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success(), "{path}: {}", answer.status());
-}
-
-/// Polls `check` every 100 ms until it holds, at most `within`.
-async fn until<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Every fill of the trade's event subject, in stream order, read until `count` are there.

@@ -13,7 +13,7 @@ use bybit_exec::serve::Server;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::support::{emulator, eventually, settings};
+use crate::support::{control, emulator, eventually, settings};
 
 const TAG: &str = "HIST_SERVE";
 
@@ -32,16 +32,6 @@ fn plan() -> Value {
         ],
         "client_tag": TAG,
     })
-}
-
-async fn control(emu: &Emulator, path: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/emulator/{path}", emu.http_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}");
 }
 
 async fn post(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
@@ -73,12 +63,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> Value {
 /// Σ execPnl − Σ execFee of the executions whose orderLinkId ends in `_{tag}`, as the
 /// exchange holds them.
 async fn exchange_pnl(emu: &Emulator, tag: &str) -> Decimal {
-    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = crate::support::emulator_state(emu).await;
     let dec = |v: &Value| -> Decimal { v.as_str().unwrap_or("0").parse().unwrap() };
     let suffix = format!("_{tag}");
     let execs: Vec<&Value> = state["executions"]
@@ -197,12 +182,7 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
     // The fault bit: the entry's create landed with its answer lost; the gateway's outcome
     // policy (the one owner of re-sends, R-ERR-1) looked it up by orderLinkId and found it,
     // so it was sent once, and one order carries it.
-    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = crate::support::emulator_state(&emu).await;
     let entry_link = format!("andre_ENTRY_{TAG}");
     let creates = state["requests"]["createsByOrderLinkId"][&entry_link]
         .as_u64()

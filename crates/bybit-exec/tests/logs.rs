@@ -16,6 +16,7 @@ use bybit_emulator::Emulator;
 use serde_json::{json, Value};
 
 use crate::serve::{command, plan};
+use crate::support::{control, emulator_state};
 use crate::support::{emulator, eventually, SECRET};
 
 /// A `bybit-exec serve` process whose stderr (the log) is kept line by line.
@@ -128,25 +129,6 @@ impl Drop for Logged {
     }
 }
 
-pub(crate) async fn control(emu: &Emulator, path: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/emulator/{path}", emu.http_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-}
-
-async fn state(emu: &Emulator) -> Value {
-    reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn api(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("http://{addr}{path}"))
@@ -187,12 +169,12 @@ async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(Stri
     assert_eq!(answer["trade"]["phase"], "IN_POSITION", "{answer}");
     // The order-entry stream reconnects after the lost answer's cut.
     eventually("the order-entry stream back", || trade_ready(addr)).await;
-    let connections = state(emu).await["faults"]["wsConnections"]
+    let connections = emulator_state(emu).await["faults"]["wsConnections"]
         .as_u64()
         .unwrap();
     control(emu, "ws/drop", json!({})).await;
     eventually("every stream back", || async {
-        state(emu).await["faults"]["wsConnections"].as_u64() == Some(connections)
+        emulator_state(emu).await["faults"]["wsConnections"].as_u64() == Some(connections)
             && healthy(addr).await
             && trade_ready(addr).await
     })
@@ -200,7 +182,7 @@ async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(Stri
     control(emu, "price", json!({"symbol": "BTCUSDT", "price": "51000"})).await;
     let tp1 = format!("andre_TP1_{tag}");
     eventually("TP1 filled", || async {
-        state(emu).await["executions"]
+        emulator_state(emu).await["executions"]
             .as_array()
             .unwrap()
             .iter()
@@ -210,7 +192,7 @@ async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(Stri
     let (code, answer) = api(addr, &format!("/api/trades/{tag}/close"), &json!({})).await;
     assert_eq!(code, 200, "{answer}");
     let suffix = format!("_{tag}");
-    state(emu).await["executions"]
+    emulator_state(emu).await["executions"]
         .as_array()
         .unwrap()
         .iter()
@@ -264,7 +246,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
     let process = serve(&emu, &dir.path().join("journal.sqlite"), &[], Some("info"));
     let tag = "LOG_INFO";
     let fills = faulted_trade(&emu, process.addr, tag).await;
-    let exchange = state(&emu).await;
+    let exchange = emulator_state(&emu).await;
     // After a live lifecycle every metric label is from its documented set.
     let metrics = reqwest::get(format!("http://{}/metrics", process.addr))
         .await

@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 use bybit_exec::ops::{self, OpsCommand, Output};
 use serde_json::{json, Value};
 
-use crate::logs::{control, serve_command, Logged};
+use crate::logs::{serve_command, Logged};
+use crate::support::control;
 use crate::support::{emulator, eventually, settings};
 
 const JSON: Output = Output { json: true };

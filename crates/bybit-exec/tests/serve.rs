@@ -673,12 +673,7 @@ async fn health_is_served_from_the_cache_without_a_request_per_call() {
         let status: Value = status.json().await.unwrap();
         assert!(status["snapshotAgeMs"].is_u64(), "{status}");
     }
-    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = crate::support::emulator_state(&emu).await;
     let held = 100 - state["faults"]["hold"].as_u64().unwrap();
     assert!(
         held <= 3,
@@ -1066,12 +1061,7 @@ async fn a_managed_trade_completes_across_kill_9_restarts_with_no_call_repeated(
     assert!(exit.success());
 
     // No order created twice: each orderLinkId reached the exchange's create once.
-    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = crate::support::emulator_state(&emu).await;
     let creates = state["requests"]["createsByOrderLinkId"]
         .as_object()
         .unwrap();
@@ -1180,12 +1170,7 @@ async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
     }
     let exit = second.terminate(Duration::from_secs(5)).unwrap();
     assert!(exit.success());
-    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = crate::support::emulator_state(&emu).await;
     assert_eq!(state["positions"], json!([]), "{state}");
     assert_eq!(state["openOrders"], json!([]), "{state}");
     let creates = state["requests"]["createsByOrderLinkId"]
@@ -1295,12 +1280,7 @@ async fn kill_9_after_intent_then_restart(tag: &'static str, leg: &str) {
     println!("{link}: the entry {settled}");
     let exit = second.terminate(Duration::from_secs(5)).unwrap();
     assert!(exit.success());
-    let state: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = crate::support::emulator_state(&emu).await;
     let creates = state["requests"]["createsByOrderLinkId"]
         .as_object()
         .unwrap();

@@ -1,10 +1,12 @@
-//! An emulator on loopback with a still BTCUSDT market at 50 000, and settings pointing at it.
+//! An emulator on loopback with a still BTCUSDT market at 50 000, settings pointing at it, and
+//! the two calls of its control API every test makes: read its state, steer it.
 
 use std::time::Duration;
 
 use bybit_emulator::{Emulator, EmulatorConfig};
 use bybit_exec::config::Settings;
 use rust_decimal_macros::dec;
+use serde_json::Value;
 
 pub(crate) const KEY: &str = "test-key";
 pub(crate) const SECRET: &str = "test-secret";
@@ -20,15 +22,49 @@ pub(crate) fn settings(emu: &Emulator) -> Settings {
     Settings::for_emulator(&emu.http_url(), KEY, SECRET).unwrap()
 }
 
+/// The emulator's whole state (`GET /emulator/state`): orders, executions, request counts.
+pub(crate) async fn emulator_state(emu: &Emulator) -> Value {
+    reqwest::get(format!("{}/emulator/state", emu.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST /emulator/<path>` with `body` (a price move, a fault, a reset); fails the test if the
+/// emulator refuses it.
+pub(crate) async fn control(emu: &Emulator, path: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/emulator/{path}", emu.http_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
 /// Waits (polling under a 10 s deadline) until `check` holds.
-pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    eventually_within(what, Duration::from_secs(10), check).await;
+}
+
+/// Waits (polling, at most `within`) until `check` holds.
+pub(crate) async fn eventually_within<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?}: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
