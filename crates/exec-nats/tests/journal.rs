@@ -67,19 +67,44 @@ fn sqlite(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteJournal> {
     Arc::new(SqliteJournal::open(dir.path().join(name)).expect("open journal"))
 }
 
-/// A holder that has just taken over as `host` (its takeover record appended), writing over
-/// `local`: what `serve --nats` builds at a takeover.
-async fn holder(
-    bus: &Bus,
-    local: Arc<dyn Journal>,
-    holding: &Arc<TestHolding>,
-    host: &str,
-    cancel: &CancellationToken,
-) -> ReplicatedJournal {
-    let start = takeover(bus, host, holding.epoch, 1_000)
-        .await
-        .expect("takeover");
-    ReplicatedJournal::new(bus, local, holding.clone(), start, cancel)
+/// What a test starts from: the bus on a fresh `nats-server -js`, a directory for SQLite files
+/// and the token that stops the journals' tasks. `None` (the test skips) where nats-server
+/// cannot run outside CI. The server is the last field: it outlives the bus.
+struct World {
+    bus: Bus,
+    dir: tempfile::TempDir,
+    cancel: CancellationToken,
+    server: NatsServer,
+}
+
+impl World {
+    async fn start(request_timeout: Duration) -> Option<World> {
+        let server = NatsServer::start()?;
+        Some(World {
+            bus: connect(&server, request_timeout).await,
+            dir: tempfile::tempdir().expect("tempdir"),
+            cancel: CancellationToken::new(),
+            server,
+        })
+    }
+
+    fn sqlite(&self, name: &str) -> Arc<SqliteJournal> {
+        sqlite(&self.dir, name)
+    }
+
+    /// A holder that has just taken over as `host` (its takeover record appended), writing
+    /// over `local`: what `serve --nats` builds at a takeover.
+    async fn holder(
+        &self,
+        local: Arc<dyn Journal>,
+        holding: &Arc<TestHolding>,
+        host: &str,
+    ) -> ReplicatedJournal {
+        let start = takeover(&self.bus, host, holding.epoch, 1_000)
+            .await
+            .expect("takeover");
+        ReplicatedJournal::new(&self.bus, local, holding.clone(), start, &self.cancel)
+    }
 }
 
 fn plan(tag: &str) -> TradePlan {
@@ -403,33 +428,28 @@ async fn every_record_kind_is_replayed_into_a_second_journal() {
 
 #[tokio::test]
 async fn a_takeover_fences_the_older_holder() {
-    let Some(server) = NatsServer::start() else {
+    let Some(world) = World::start(Duration::from_secs(2)).await else {
         return;
     };
-    let bus = connect(&server, Duration::from_secs(2)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cancel = CancellationToken::new();
+    let World {
+        bus, dir, cancel, ..
+    } = &world;
     let holding_a = TestHolding::new(1);
-    let a = holder(
-        &bus,
-        sqlite(&dir, "a.sqlite"),
-        &holding_a,
-        "host-a:1",
-        &cancel,
-    )
-    .await;
+    let a = world
+        .holder(world.sqlite("a.sqlite"), &holding_a, "host-a:1")
+        .await;
     a.record_plan(&plan("t"), 1_001).await.unwrap();
     a.record_intent(&intent("t", "ENTRY", 1_002)).await.unwrap();
     assert_eq!(a.last_sequence(), 3);
 
     // B takes the lease and writes its takeover after A's records.
     let holding_b = TestHolding::new(2);
-    let start_b = takeover(&bus, "host-b:1", 2, 2_000).await.unwrap();
+    let start_b = takeover(bus, "host-b:1", 2, 2_000).await.unwrap();
     assert_eq!(start_b, 4);
-    let rebuilt = sqlite(&dir, "b.sqlite");
-    let report = replay(&bus, rebuilt.as_ref(), start_b).await.unwrap();
+    let rebuilt = sqlite(dir, "b.sqlite");
+    let report = replay(bus, rebuilt.as_ref(), start_b).await.unwrap();
     assert_eq!((report.records, report.takeovers), (2, 2));
-    let b = ReplicatedJournal::new(&bus, rebuilt.clone(), holding_b.clone(), start_b, &cancel);
+    let b = ReplicatedJournal::new(bus, rebuilt.clone(), holding_b.clone(), start_b, cancel);
 
     // A's next write is refused by the stream, and A is told it lost the account.
     let err = a
@@ -452,10 +472,8 @@ async fn a_takeover_fences_the_older_holder() {
     assert_eq!(b.last_sequence(), 6);
     assert!(holding_b.fences().is_empty());
 
-    let seen = sqlite(&dir, "seen.sqlite");
-    let report = replay(&bus, seen.as_ref(), b.last_sequence())
-        .await
-        .unwrap();
+    let seen = sqlite(dir, "seen.sqlite");
+    let report = replay(bus, seen.as_ref(), b.last_sequence()).await.unwrap();
     assert_eq!((report.records, report.takeovers), (4, 2));
     let legs: Vec<String> = seen
         .intents("t")
@@ -479,7 +497,7 @@ async fn a_takeover_fences_the_older_holder() {
         .collect();
     assert_eq!(fills, ["e-b"]);
     assert_eq!(
-        stream_records(&bus).await,
+        stream_records(bus).await,
         [
             "takeover:host-a:1",
             "plan",
@@ -494,15 +512,13 @@ async fn a_takeover_fences_the_older_holder() {
 
 #[tokio::test]
 async fn a_holder_that_may_not_send_writes_nothing_before_a_send() {
-    let Some(server) = NatsServer::start() else {
+    let Some(world) = World::start(Duration::from_secs(2)).await else {
         return;
     };
-    let bus = connect(&server, Duration::from_secs(2)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let local = sqlite(&dir, "local.sqlite");
+    let World { bus, cancel, .. } = &world;
+    let local = world.sqlite("local.sqlite");
     let holding = TestHolding::new(1);
-    let cancel = CancellationToken::new();
-    let journal = holder(&bus, local.clone(), &holding, "host-a:1", &cancel).await;
+    let journal = world.holder(local.clone(), &holding, "host-a:1").await;
     *holding.refuse.lock().unwrap() = Some("the lease expires in 100 ms".into());
 
     let err = journal
@@ -527,22 +543,25 @@ async fn a_holder_that_may_not_send_writes_nothing_before_a_send() {
     // Nothing after the takeover record: the stream's last is still where the holder began.
     let start = journal.last_sequence();
     assert_eq!(start, 1, "only the takeover record");
-    assert_eq!(stream_last_sequence(&bus).await, start);
+    assert_eq!(stream_last_sequence(bus).await, start);
     cancel.cancel();
 }
 
 #[tokio::test]
 async fn while_nats_is_away_sends_are_refused_and_what_happened_waits_in_order() {
-    let Some(mut server) = NatsServer::start() else {
+    let timeout = Duration::from_secs(1);
+    let Some(mut world) = World::start(timeout).await else {
         return;
     };
-    let timeout = Duration::from_secs(1);
-    let bus = connect(&server, timeout).await;
-    let dir = tempfile::tempdir().unwrap();
-    let local = sqlite(&dir, "local.sqlite");
+    let local = world.sqlite("local.sqlite");
     let holding = TestHolding::new(1);
-    let cancel = CancellationToken::new();
-    let journal = holder(&bus, local.clone(), &holding, "host-a:1", &cancel).await;
+    let journal = world.holder(local.clone(), &holding, "host-a:1").await;
+    let World {
+        bus,
+        dir,
+        cancel,
+        server,
+    } = &mut world;
     journal.record_plan(&plan("t"), 1_001).await.unwrap();
 
     server.kill();
@@ -572,8 +591,8 @@ async fn while_nats_is_away_sends_are_refused_and_what_happened_waits_in_order()
         .await
         .expect("replicated again");
 
-    let copy = sqlite(&dir, "copy.sqlite");
-    let report = replay(&bus, copy.as_ref(), journal.last_sequence())
+    let copy = sqlite(dir, "copy.sqlite");
+    let report = replay(bus, copy.as_ref(), journal.last_sequence())
         .await
         .unwrap();
     assert_eq!(
@@ -582,7 +601,7 @@ async fn while_nats_is_away_sends_are_refused_and_what_happened_waits_in_order()
     );
     assert_eq!(copy.fills("").await.unwrap(), vec![f]);
     assert_eq!(
-        stream_records(&bus).await,
+        stream_records(bus).await,
         [
             "takeover:host-a:1",
             "plan",
@@ -604,22 +623,15 @@ async fn while_nats_is_away_sends_are_refused_and_what_happened_waits_in_order()
 
 #[tokio::test]
 async fn a_record_of_what_happened_finds_the_fence_in_the_background() {
-    let Some(server) = NatsServer::start() else {
+    let Some(world) = World::start(Duration::from_secs(2)).await else {
         return;
     };
-    let bus = connect(&server, Duration::from_secs(2)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cancel = CancellationToken::new();
+    let World { bus, cancel, .. } = &world;
     let holding_a = TestHolding::new(1);
-    let a = holder(
-        &bus,
-        sqlite(&dir, "a.sqlite"),
-        &holding_a,
-        "host-a:1",
-        &cancel,
-    )
-    .await;
-    takeover(&bus, "host-b:1", 2, 2_000).await.unwrap();
+    let a = world
+        .holder(world.sqlite("a.sqlite"), &holding_a, "host-a:1")
+        .await;
+    takeover(bus, "host-b:1", 2, 2_000).await.unwrap();
 
     // The fill is in A's local journal, so the write succeeds; its append is refused later.
     a.record_fill(&fill("t", "e-late", 2_001))
@@ -639,7 +651,7 @@ async fn a_record_of_what_happened_finds_the_fence_in_the_background() {
         .await
         .is_err());
     assert_eq!(
-        stream_records(&bus).await,
+        stream_records(bus).await,
         ["takeover:host-a:1", "takeover:host-b:1"]
     );
     cancel.cancel();
@@ -675,33 +687,28 @@ async fn a_malformed_record_in_the_stream_stops_the_replay_with_an_error() {
 /// A hot standby follows the stream in steps and ends with the journal a full replay gives.
 #[tokio::test]
 async fn a_standby_following_the_stream_in_steps_ends_with_the_whole_journal() {
-    let Some(server) = NatsServer::start() else {
+    let Some(world) = World::start(Duration::from_secs(2)).await else {
         return;
     };
-    let bus = connect(&server, Duration::from_secs(2)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cancel = CancellationToken::new();
+    let World {
+        bus, dir, cancel, ..
+    } = &world;
     let holding = TestHolding::new(1);
-    let journal = holder(
-        &bus,
-        sqlite(&dir, "a.sqlite"),
-        &holding,
-        "host-a:1",
-        &cancel,
-    )
-    .await;
+    let journal = world
+        .holder(world.sqlite("a.sqlite"), &holding, "host-a:1")
+        .await;
     journal.record_plan(&plan("t"), 1_001).await.unwrap();
     journal
         .record_intent(&intent("t", "ENTRY", 1_002))
         .await
         .unwrap();
 
-    let follower = sqlite(&dir, "standby.sqlite");
-    let first = replay_after(&bus, follower.as_ref(), 0, u64::MAX)
+    let follower = sqlite(dir, "standby.sqlite");
+    let first = replay_after(bus, follower.as_ref(), 0, u64::MAX)
         .await
         .unwrap();
     assert_eq!((first.records, first.takeovers), (2, 1));
-    let idle = replay_after(&bus, follower.as_ref(), first.last_sequence, u64::MAX)
+    let idle = replay_after(bus, follower.as_ref(), first.last_sequence, u64::MAX)
         .await
         .unwrap();
     assert_eq!(idle.records, 0, "nothing new, nothing applied twice");
@@ -709,13 +716,13 @@ async fn a_standby_following_the_stream_in_steps_ends_with_the_whole_journal() {
 
     journal.record_fill(&fill("t", "e-1", 1_003)).await.unwrap();
     drained(&journal, Duration::from_secs(10)).await;
-    let next = replay_after(&bus, follower.as_ref(), first.last_sequence, u64::MAX)
+    let next = replay_after(bus, follower.as_ref(), first.last_sequence, u64::MAX)
         .await
         .unwrap();
     assert_eq!(next.records, 1, "only the new record");
 
-    let whole = sqlite(&dir, "whole.sqlite");
-    replay(&bus, whole.as_ref(), u64::MAX).await.unwrap();
+    let whole = sqlite(dir, "whole.sqlite");
+    replay(bus, whole.as_ref(), u64::MAX).await.unwrap();
     assert_eq!(
         follower.plans().await.unwrap(),
         whole.plans().await.unwrap()
