@@ -23,11 +23,11 @@
 //! `BENCH_WORKERS` sets the runtime's worker threads (default 2, as `serve` has on this
 //! machine).
 //!
-//! On the 2-vCPU build machine a wake-up that crosses vCPUs costs about 20 us (a C ping-pong
-//! over loopback: 6.6 us p50 on one CPU, 45 us across), and such wake-ups dominate every
-//! figure here; there even the bare socket is 0.57-0.67x REST. The client's own work shows
-//! with the emulator and this bench on one CPU (`taskset -c 0` for both, `BENCH_WORKERS=1`):
-//! bare socket 33 us, stream 42 us, REST 65 us.
+//! On the 2-vCPU build machine, with the emulator and this bench free to use both vCPUs (as
+//! `cargo xtask bench` runs them), wake-ups that cross vCPUs dominate every figure: even the
+//! bare socket is 0.57-0.67x REST. Run both on one CPU (`taskset -c 0` for the emulator and
+//! for this bench, `BENCH_WORKERS=1`) and every figure drops to about a third (bare socket
+//! 33 us, stream 42 us, REST 65 us there): what remains is the client's own work.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use testkit::bench::{against_floor, percentile, row, Side};
