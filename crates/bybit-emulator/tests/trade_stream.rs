@@ -718,3 +718,30 @@ async fn drop_refuse_and_mute_apply_to_the_trade_stream() {
         tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(emu.trade_ws_url())).await;
     assert!(matches!(refused, Ok(Err(_))), "a refused upgrade succeeded");
 }
+
+// The emulator reads client frames in 4 KiB chunks (ws/mod.rs READ_CHUNK); a larger frame
+// must still arrive whole, be answered, and leave the connection working.
+#[tokio::test]
+async fn a_frame_larger_than_one_read_is_answered_whole() {
+    let emu = start().await;
+    let mut ws = trade_authed(&emu.trade_ws_url()).await;
+    let items: Vec<Value> = (0..100)
+        .map(|i| {
+            let mut item = resting(&format!("a-long-order-link-id-for-frame-{i:05}"));
+            item.as_object_mut().unwrap().remove("category");
+            item
+        })
+        .collect();
+    let arg = json!({"category": "linear", "request": items});
+    let frame =
+        json!({"reqId": "big-1", "header": header(), "op": "order.create-batch", "args": [arg]});
+    assert!(
+        frame.to_string().len() > 3 * 4096,
+        "the frame spans several reads"
+    );
+    send(&mut ws, frame).await;
+    let reply = reply_to(&mut ws, "big-1").await;
+    assert_eq!(reply["op"], "order.create-batch", "{reply}");
+    let created = order_op(&mut ws, "small-1", "order.create", resting("after-big")).await;
+    assert_eq!(created["retCode"], 0, "{created}");
+}

@@ -59,6 +59,12 @@ const CLOSE_SHUTDOWN: u16 = 1001;
 /// Close code sent to an idle connection (a normal closure: the server is done with it).
 const CLOSE_IDLE: u16 = 1000;
 
+/// How much a session asks of the kernel per read. tungstenite zero-fills that much of its
+/// read buffer on every read attempt (its default is 128 KiB, some 10 µs a request here); what
+/// clients send (pings, subscriptions, auth, order operations) is a few hundred bytes, and a
+/// larger frame still arrives whole over several reads.
+const READ_CHUNK: usize = 4 * 1024;
+
 /// Bounds of a private URL's `max_active_time` (docs v5/ws/connect: 30 s to 600 s).
 const MIN_ACTIVE_TIME: Duration = Duration::from_secs(30);
 const MAX_ACTIVE_TIME: Duration = Duration::from_secs(600);
@@ -191,7 +197,7 @@ fn upgrade<S: Session>(
             .into_response();
     }
     let upgrade = match upgrade_request {
-        Ok(upgrade) => upgrade,
+        Ok(upgrade) => upgrade.read_buffer_size(READ_CHUNK),
         Err(rejection) => return rejection.into_response(),
     };
     let links = Links {
