@@ -1,10 +1,11 @@
 //! The order-entry stream's create acknowledgement against its floor and against REST,
 //! measured side by side.
 //!
-//! A create over [`TradeStream`] (`order.create` on `/v5/trade`: a fresh `reqId`, the header's
-//! timestamp, the task's hop, the answer matched by `reqId`) versus a bare WebSocket
+//! A create over [`TradeStream`] (`order.create` on `/v5/trade`: the typed request written to
+//! JSON as `exec-live` hands it over, a fresh `reqId`, the header's timestamp, the task's hop,
+//! the answer read into a `TradeReply` and matched by `reqId`) versus a bare WebSocket
 //! send/receive of the same request on a socket of its own (tokio-tungstenite, authenticated
-//! once, the same frame but for its `reqId`, reading until the answer), versus the REST
+//! once, the same bytes but for its `reqId`, reading until the answer), versus the REST
 //! client's create round trip (`bybit_rest::RestClient::create_order`, signed, rate limits
 //! off), all three interleaved so they see the same machine load; p50 and p99. Targets: the
 //! stream at most 1.3x the bare socket, and at most 0.6x REST. The order is the REST bench's
@@ -25,9 +26,10 @@
 //!
 //! On the 2-vCPU build machine, with the emulator and this bench free to use both vCPUs (as
 //! `cargo xtask bench` runs them), wake-ups that cross vCPUs dominate every figure: even the
-//! bare socket is 0.57-0.67x REST. Run both on one CPU (`taskset -c 0` for the emulator and
-//! for this bench, `BENCH_WORKERS=1`) and every figure drops to about a third (bare socket
-//! 33 us, stream 42 us, REST 65 us there): what remains is the client's own work.
+//! bare socket is 0.57-0.75x REST from run to run. Run both on one CPU (`taskset -c 0` for the
+//! emulator and for this bench, `BENCH_WORKERS=1`) and every figure drops to about a third and
+//! holds within a few percent between runs (bare socket 29 us, stream 38 us, REST 60 us
+//! there): what remains is work, and the stream's is the bare socket's plus some 9 us.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use testkit::bench::{against_floor, percentile, row, Side};
@@ -40,7 +42,6 @@ use bybit_ws::{PrivateAuth, TradeOp, TradeStream, WsConfig, WsEvent};
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "bench-key";
@@ -52,13 +53,7 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
 }
 
-/// The REST bench's order, as the create's one argument.
-fn order() -> Value {
-    json!({"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
-           "qty": "0.001", "price": "50000", "timeInForce": "IOC"})
-}
-
-/// The same order for the REST client.
+/// The REST bench's order.
 fn rest_order() -> NewOrder {
     NewOrder::limit(
         Symbol::new("BTCUSDT").expect("symbol"),
@@ -102,7 +97,7 @@ async fn bench(trade_url: String, rest_url: String, count: usize) {
             .contains(r#""retCode":0"#),
         "{reply:?}"
     );
-    let body = order().to_string();
+    let body = serde_json::to_string(rest_order().as_wire()).expect("order JSON");
     let mut next_id = 0_u64;
     let mut bare_create = async || {
         next_id += 1;
@@ -122,7 +117,11 @@ async fn bench(trade_url: String, rest_url: String, count: usize) {
     };
     let ours = async || {
         let reply = stream
-            .send(TradeOp::Create, order(), Duration::from_secs(5))
+            .send(
+                TradeOp::Create,
+                rest_order().as_wire(),
+                Duration::from_secs(5),
+            )
             .await
             .expect("create");
         assert_eq!(reply.ret_code, 0, "{reply:?}");

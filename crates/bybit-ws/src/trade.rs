@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bybit_types::ws::op::TradeReply;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use serde_json::Value;
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -120,7 +120,8 @@ impl TradeError {
 /// A caller's request, handed to the task.
 struct Request {
     op: TradeOp,
-    args: Vec<Value>,
+    /// The one argument, already JSON (an object).
+    arg: String,
     deadline: Instant,
     reply: oneshot::Sender<Result<TradeReply, TradeError>>,
 }
@@ -194,20 +195,30 @@ impl TradeStream {
         self.health.snapshot()
     }
 
-    /// Sends `op` with its one argument (the REST body of the same operation) and waits for
-    /// Bybit's answer for at most `deadline`.
+    /// Sends `op` with its one argument (the REST body of the same operation: its typed
+    /// request, or JSON) and waits for Bybit's answer for at most `deadline`. The argument is
+    /// written to JSON here, once, on the caller's side.
     pub async fn send(
         &self,
         op: TradeOp,
-        arg: Value,
+        arg: impl Serialize,
         deadline: Duration,
     ) -> Result<TradeReply, TradeError> {
-        if !arg.is_object() {
-            return Err(TradeError::InvalidArgument(format!(
-                "{}: the argument must be a JSON object",
-                op.name()
-            )));
-        }
+        let arg = match serde_json::to_string(&arg) {
+            Ok(arg) if arg.starts_with('{') => arg,
+            Ok(_) => {
+                return Err(TradeError::InvalidArgument(format!(
+                    "{}: the argument must be a JSON object",
+                    op.name()
+                )))
+            }
+            Err(e) => {
+                return Err(TradeError::InvalidArgument(format!(
+                    "{}: the argument cannot be written as JSON: {e}",
+                    op.name()
+                )))
+            }
+        };
         if !self.is_ready() {
             count_request(op, "not_sent");
             return Err(not_ready());
@@ -215,7 +226,7 @@ impl TradeStream {
         let (reply, answer) = oneshot::channel();
         let request = Request {
             op,
-            args: vec![arg],
+            arg,
             deadline: Instant::now() + deadline,
             reply,
         };
@@ -399,16 +410,15 @@ impl TradeTask {
     }
 
     /// The request frame: `reqId`, the `header` with the timestamp and recv window that REST
-    /// sends as headers (REFERENCE.md §2, §11), the operation and its arguments.
-    fn frame(&self, req_id: &str, op: TradeOp, args: &[Value]) -> String {
+    /// sends as headers (REFERENCE.md §2, §11), the operation and its one argument (JSON).
+    fn frame(&self, req_id: &str, op: TradeOp, arg: &str) -> String {
         let offset = self.auth.clock_offset.as_ref().map_or(0, |f| f());
         let timestamp = unix_ms().saturating_add(offset);
         let recv_window = self.config.recv_window.as_millis();
         // Written directly rather than through a JSON tree: this is on every order's path,
         // and the request id, the operation's name and the numbers need no escaping.
-        let args = serde_json::to_string(args).unwrap_or_else(|_| "[]".to_owned());
         format!(
-            r#"{{"reqId":"{req_id}","header":{{"X-BAPI-TIMESTAMP":"{timestamp}","X-BAPI-RECV-WINDOW":"{recv_window}"}},"op":"{}","args":{args}}}"#,
+            r#"{{"reqId":"{req_id}","header":{{"X-BAPI-TIMESTAMP":"{timestamp}","X-BAPI-RECV-WINDOW":"{recv_window}"}},"op":"{}","args":[{arg}]}}"#,
             op.name()
         )
     }
@@ -545,7 +555,7 @@ impl TradeTask {
                             continue;
                         }
                         let req_id = self.req_id();
-                        let frame = self.frame(&req_id, request.op, &request.args);
+                        let frame = self.frame(&req_id, request.op, &request.arg);
                         // In flight before the write: a write that fails may have left part
                         // of the frame, so its request ends with the session as unknown.
                         conn.in_flight.insert(req_id, InFlight {

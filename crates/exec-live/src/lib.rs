@@ -584,9 +584,10 @@ impl LiveExchange {
         order: &NewOrder,
     ) -> PortResult<Option<OrderAck>> {
         let op = TradeOp::Create;
-        let body = serde_json::to_value(order.as_wire())
-            .map_err(|e| PortError::InvalidInput(format!("{}: {e}", op.name())))?;
-        let reply = match stream.send(op, body, self.config.trade_deadline).await {
+        let reply = match stream
+            .send(op, order.as_wire(), self.config.trade_deadline)
+            .await
+        {
             Ok(reply) => reply,
             Err(bybit_ws::TradeError::NotSent { reason })
                 if self.config.order_path == OrderPath::Auto =>
@@ -643,11 +644,10 @@ impl LiveExchange {
         order_link_id: &OrderLinkId,
     ) -> Option<PortResult<()>> {
         let op = TradeOp::Cancel;
-        let body = match serde_json::to_value(cancel.as_wire()) {
-            Ok(body) => body,
-            Err(e) => return Some(Err(PortError::InvalidInput(format!("{}: {e}", op.name())))),
-        };
-        let reply = match stream.send(op, body, self.config.trade_deadline).await {
+        let reply = match stream
+            .send(op, cancel.as_wire(), self.config.trade_deadline)
+            .await
+        {
             Ok(reply) => reply,
             Err(e) => {
                 if e.may_have_landed() {
