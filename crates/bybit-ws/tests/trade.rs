@@ -344,6 +344,49 @@ async fn nothing_is_sent_before_auth_and_a_bad_signature_closes_the_stream() {
         .await
         .unwrap_err();
     assert!(matches!(bad, TradeError::InvalidArgument(_)), "{bad:?}");
+    // JSON cannot have non-string keys: refused before anything is sent.
+    let unwritable: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+    let bad = stream
+        .send(TradeOp::Create, &unwritable, DEADLINE)
+        .await
+        .unwrap_err();
+    assert!(matches!(bad, TradeError::InvalidArgument(_)), "{bad:?}");
+}
+
+/// A typed request (as `exec-live` hands over the REST client's wire struct) is written as
+/// the one argument, field for field: the same JSON as the REST body.
+#[tokio::test]
+async fn a_typed_argument_is_sent_as_its_json() {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Create<'a> {
+        category: &'a str,
+        symbol: &'a str,
+        side: &'a str,
+        order_type: &'a str,
+        qty: rust_decimal::Decimal,
+        price: &'a str,
+        order_link_id: &'a str,
+    }
+    let peer = peer(0, |_| Script::Answer).await;
+    let (stream, _events) = ready(&peer).await;
+    let typed = Create {
+        category: "linear",
+        symbol: "BTCUSDT",
+        side: "Buy",
+        order_type: "Limit",
+        qty: rust_decimal::Decimal::new(1, 3),
+        price: "50000",
+        order_link_id: "link-typed",
+    };
+    let reply = stream
+        .send(TradeOp::Create, &typed, DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(reply.data["orderLinkId"], "link-typed");
+    let requests = peer.requests.lock().unwrap().clone();
+    assert_eq!(requests[0]["args"], json!([create("link-typed")]));
+    stream.close().await;
 }
 
 /// Pings are answered in the trade stream's shape (camel case, `op: "pong"`,
