@@ -653,7 +653,9 @@ impl LiveExchange {
                 if e.may_have_landed() {
                     route::count("ws", "cancel");
                 }
-                if self.config.order_path == OrderPath::Ws && !e.may_have_landed() {
+                // A cancel that cannot be written is refused on any path, as REST would refuse it.
+                let invalid = matches!(e, bybit_ws::TradeError::InvalidArgument(_));
+                if invalid || (self.config.order_path == OrderPath::Ws && !e.may_have_landed()) {
                     return Some(Err(route::failure(e)));
                 }
                 tracing::info!(order_link_id = %order_link_id.as_str(), error = %e, "cancel not answered over the trade stream: sent over REST");
