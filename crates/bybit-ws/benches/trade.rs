@@ -26,7 +26,7 @@
 //!
 //! On the 2-vCPU build machine, with the emulator and this bench free to use both vCPUs (as
 //! `cargo xtask bench` runs them), wake-ups that cross vCPUs dominate every figure: even the
-//! bare socket is 0.57-0.75x REST from run to run. Run both on one CPU (`taskset -c 0` for the
+//! bare socket is 0.56-0.65x REST from run to run. Run both on one CPU (`taskset -c 0` for the
 //! emulator and for this bench, `BENCH_WORKERS=1`) and every figure drops to about a third and
 //! holds within a few percent between runs (bare socket 29 us, stream 38 us, REST 60 us
 //! there): what remains is work, and the stream's is the bare socket's plus some 9 us.
