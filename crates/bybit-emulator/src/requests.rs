@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The count key of an order create on the order-entry stream (its body is the op's argument).
@@ -57,17 +57,38 @@ impl RequestLog {
     /// orderLinkId of a single create.
     pub(crate) fn record(&self, path: &str, body: &[u8]) -> Option<String> {
         let links = match path {
-            "/v5/order/create" | TRADE_CREATE => Some(create_links(body, false)),
-            "/v5/order/create-batch" | TRADE_CREATE_BATCH => Some(create_links(body, true)),
+            "/v5/order/create" | TRADE_CREATE => Some(vec![single_link(body)]),
+            "/v5/order/create-batch" | TRADE_CREATE_BATCH => Some(batch_links(body)),
             _ => None,
         };
+        self.count(path, links)
+    }
+
+    /// [`record`](Self::record) for a request whose body is already read as JSON (an
+    /// order-entry stream op's argument; `None` when it has none).
+    pub(crate) fn record_json(&self, path: &str, body: Option<&Value>) -> Option<String> {
+        let links = match (path, body) {
+            (TRADE_CREATE, Some(body)) => Some(vec![link_of(body)]),
+            (TRADE_CREATE_BATCH, Some(body)) => Some(links_of_batch(body)),
+            (TRADE_CREATE | TRADE_CREATE_BATCH, None) => Some(vec![None]),
+            _ => None,
+        };
+        self.count(path, links)
+    }
+
+    fn count(&self, path: &str, links: Option<Vec<Option<String>>>) -> Option<String> {
         let single = match (path, &links) {
             ("/v5/order/create" | TRADE_CREATE, Some(l)) => l.first().cloned().flatten(),
             _ => None,
         };
         let mut counts = self.counts();
         counts.total += 1;
-        *counts.by_path.entry(path.to_owned()).or_insert(0) += 1;
+        match counts.by_path.get_mut(path) {
+            Some(count) => *count += 1,
+            None => {
+                counts.by_path.insert(path.to_owned(), 1);
+            }
+        }
         for link in links.into_iter().flatten() {
             let full = counts.creates_by_order_link_id.len() >= MAX_LINK_IDS;
             match link {
@@ -101,25 +122,46 @@ impl RequestLog {
     }
 }
 
-/// The orderLinkId of each order a create body asks for (`None` for an order without one, or
-/// one create counted as untracked when the body is not the JSON Bybit expects).
-fn create_links(body: &[u8], batch: bool) -> Vec<Option<String>> {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return vec![None];
-    };
-    let link = |v: &Value| {
-        v.get("orderLinkId")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    if !batch {
-        return vec![link(&value)];
+/// The orderLinkId a single create body asks for: `None` for an order without one, or a body
+/// that is not the JSON Bybit expects. Only that field is read: the rest of the body is skipped,
+/// not built into a tree (this runs on every create).
+fn single_link(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Create {
+        #[serde(rename = "orderLinkId", default)]
+        order_link_id: Option<Value>,
     }
-    match value.get("request").and_then(Value::as_array) {
-        Some(items) => items.iter().map(link).collect(),
+    // A derived struct would also read a JSON array, field by position.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let create: Create = serde_json::from_slice(body).ok()?;
+    create.order_link_id.as_ref().and_then(text_link)
+}
+
+/// The orderLinkId of each order a batch create body asks for (one untracked create when the
+/// body is not the JSON Bybit expects).
+fn batch_links(body: &[u8]) -> Vec<Option<String>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => links_of_batch(&value),
+        Err(_) => vec![None],
+    }
+}
+
+fn link_of(create: &Value) -> Option<String> {
+    create.get("orderLinkId").and_then(text_link)
+}
+
+fn links_of_batch(batch: &Value) -> Vec<Option<String>> {
+    match batch.get("request").and_then(Value::as_array) {
+        Some(items) => items.iter().map(link_of).collect(),
         None => vec![None],
     }
+}
+
+/// An orderLinkId as counted: a non-empty string.
+fn text_link(link: &Value) -> Option<String> {
+    link.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -146,5 +188,41 @@ mod tests {
         assert_eq!(c.creates_by_order_link_id["a"], 3);
         assert_eq!(c.creates_by_order_link_id["b"], 1);
         assert_eq!(c.creates_untracked, 2);
+    }
+
+    #[test]
+    fn a_create_body_counts_alike_as_bytes_and_as_json() {
+        let bodies: [&[u8]; 7] = [
+            br#"{"symbol":"BTCUSDT","orderLinkId":"a","qty":"0.001"}"#,
+            br#"{"symbol":"BTCUSDT","orderLinkId":""}"#,
+            br#"{"orderLinkId":7}"#,
+            br#"{"orderLinkId":"esc\u0061ped"}"#,
+            br#"{"symbol":"BTCUSDT"}"#,
+            br#"["a"]"#,
+            br#"{"orderLinkId":"a""#,
+        ];
+        for body in bodies {
+            let bytes = RequestLog::default();
+            let json = RequestLog::default();
+            let from_bytes = bytes.record(TRADE_CREATE, body);
+            let value = serde_json::from_slice::<Value>(body).ok();
+            let from_json = json.record_json(TRADE_CREATE, value.as_ref());
+            let text = String::from_utf8_lossy(body);
+            assert_eq!(from_bytes, from_json, "{text}");
+            let (b, j) = (bytes.snapshot(), json.snapshot());
+            assert_eq!(
+                b.creates_by_order_link_id, j.creates_by_order_link_id,
+                "{text}"
+            );
+            assert_eq!(b.creates_untracked, j.creates_untracked, "{text}");
+        }
+        let log = RequestLog::default();
+        let escaped: &[u8] = br#"{"orderLinkId":"esc\u0061ped"}"#;
+        assert_eq!(
+            log.record("/v5/order/create", escaped),
+            Some("escaped".to_owned())
+        );
+        assert_eq!(log.record("/v5/order/create", br#"["a"]"#), None);
+        assert_eq!(log.snapshot().creates_untracked, 1);
     }
 }

@@ -100,7 +100,8 @@ impl Request {
             req_id,
             reason: format!("{prefix}{reason}"),
         };
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        // The frame's tree is taken apart, not copied: `args` holds a whole order.
+        let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) else {
             return Err(bad(None, None, "request must be a JSON object"));
         };
         let req_id = match map.get(id_key) {
@@ -108,18 +109,18 @@ impl Request {
             Some(Value::Number(id)) => Some(id.to_string()),
             _ => None,
         };
-        let Some(op) = map.get("op").and_then(Value::as_str).map(str::to_owned) else {
+        let Some(Value::String(op)) = map.remove("op") else {
             return Err(bad(None, req_id, "op is missing"));
         };
-        let args = match map.get("args") {
+        let args = match map.remove("args") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(args)) => args.clone(),
+            Some(Value::Array(args)) => args,
             Some(_) => return Err(bad(Some(op), req_id, "args must be an array")),
         };
-        let header = match map.get("header") {
+        let header = match map.remove("header") {
             _ if !with_header => None,
             None | Some(Value::Null) => None,
-            Some(Value::Object(header)) => Some(header.clone()),
+            Some(Value::Object(header)) => Some(header),
             Some(_) => return Err(bad(Some(op), req_id, "header must be an object")),
         };
         Ok(Request {

@@ -27,7 +27,7 @@ use crate::app::Batch;
 use crate::faults::TradeAction;
 use crate::limits::Verdict;
 use crate::params::Params;
-use crate::requests::{TRADE_CREATE, TRADE_CREATE_BATCH};
+use crate::requests::TRADE_CREATE;
 use crate::rest::{self, Reply};
 use crate::AppState;
 
@@ -203,22 +203,16 @@ impl TradeSession {
     fn order(
         &mut self,
         state: &AppState,
-        request: &Request,
+        mut request: Request,
         endpoint: &rest::Endpoint,
         out: &mut Outbox,
     ) {
         let now = state.clock.now_ms();
         // Counted on arrival, before any check or fault, as REST requests are.
         let count_key = format!("/v5/trade#{}", request.op);
-        let body = match (count_key.as_str(), request.args.first()) {
-            (TRADE_CREATE | TRADE_CREATE_BATCH, Some(arg)) => {
-                serde_json::to_vec(arg).unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
-        let link = state.requests.record(&count_key, &body);
-        let reply = match self.admit(state, request, now) {
-            Err(reject) => self.order_reply(request, now, Err(reject), None),
+        let link = state.requests.record_json(&count_key, request.args.first());
+        let reply = match self.admit(state, &mut request, now) {
+            Err(reject) => self.order_reply(&request, now, Err(reject), None),
             Ok((params, fault)) => {
                 let answer =
                     rest::answer(state, endpoint, Some(state.creds.api_key()), &params, now);
@@ -227,7 +221,7 @@ impl TradeSession {
                 {
                     state.requests.duplicate(link.as_deref());
                 }
-                let reply = self.order_reply(request, now, answer.outcome, answer.verdict);
+                let reply = self.order_reply(&request, now, answer.outcome, answer.verdict);
                 match fault {
                     Some(TradeAction::Lose) => {
                         self.drop_now = true;
@@ -250,7 +244,7 @@ impl TradeSession {
     fn admit(
         &mut self,
         state: &AppState,
-        request: &Request,
+        request: &mut Request,
         now: i64,
     ) -> Result<(Params, Option<TradeAction>), Reject> {
         if !self.authed {
@@ -290,12 +284,13 @@ impl TradeSession {
         let recv_window = text("X-BAPI-RECV-WINDOW");
         crate::auth::check_time(state, &timestamp, recv_window.as_deref(), now)?;
         // The page: "Args array, support one item only for now".
-        let [Value::Object(arg)] = request.args.as_slice() else {
+        let args = std::mem::take(&mut request.args);
+        let Ok([Value::Object(arg)]) = <[Value; 1]>::try_from(args) else {
             return Err(Reject::params(
                 "params error: args must hold exactly one request object",
             ));
         };
-        let params = Params::from_map(arg.clone());
+        let params = Params::from_map(arg);
         // REST's own category check decides; this stream words a refusal as 10404.
         params
             .linear()
@@ -360,7 +355,7 @@ impl Session for TradeSession {
                 out.push(&self.bare("auth", request.req_id.as_deref(), code, msg));
             }
             op => match endpoint_of(op) {
-                Some(endpoint) => self.order(state, &request, endpoint, out),
+                Some(endpoint) => self.order(state, request, endpoint, out),
                 None => {
                     let reply = self.order_reply(
                         &request,
