@@ -96,16 +96,17 @@ impl AppState {
     /// caused to the WebSocket sessions.
     pub fn execute<T>(&self, f: impl FnOnce(&mut Engine, i64) -> T) -> T {
         let now = self.clock.now_ms();
+        // With no session listening (a benchmark, a REST-only client) there is nothing to
+        // build: a session that subscribes later starts from snapshots anyway.
+        let listening =
+            self.public_events.receiver_count() + self.private_events.receiver_count() > 0;
         let mut engine = self.lock();
+        engine.set_publishing(listening);
         let result = f(&mut engine, now);
         // Published under the lock, so concurrent commands' events reach every session in the
         // order the engine applied them (`send` never blocks). No subscriber is fine.
         let events = engine.take_events();
-        // With no session listening (a benchmark, a REST-only client) there is nothing to
-        // build: a session that subscribes later starts from snapshots anyway.
-        if events.is_empty()
-            || self.public_events.receiver_count() + self.private_events.receiver_count() == 0
-        {
+        if events.is_empty() || !listening {
             return result;
         }
         let (public, private): (Vec<EngineEvent>, Vec<EngineEvent>) = events

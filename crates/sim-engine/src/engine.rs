@@ -140,6 +140,8 @@ pub struct Engine {
     pub(crate) limit_px: LimitPxAction,
     pub(crate) outbox: Outbox,
     pub(crate) events: Vec<EngineEvent>,
+    /// Whether commands queue events ([`Engine::set_publishing`]).
+    pub(crate) publishing: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -275,6 +277,7 @@ impl Engine {
             history_lag_ms: 0,
             limit_px: LimitPxAction::default(),
             outbox: Outbox::default(),
+            publishing: true,
             events: Vec::new(),
         })
     }
@@ -376,6 +379,14 @@ impl Engine {
         self.outbox.positions.insert(symbol.to_owned());
     }
 
+    /// Whether the commands that follow queue their updates for [`Engine::take_events`] (on
+    /// by default). Off, they change the engine alike and queue nothing: for a caller with
+    /// nobody to hand the updates to, which would otherwise pay for building every wire
+    /// record of every command only to drop it.
+    pub fn set_publishing(&mut self, on: bool) {
+        self.publishing = on;
+    }
+
     /// Drains the updates queued since the last call, in the order they happened.
     pub fn take_events(&mut self) -> Vec<EngineEvent> {
         std::mem::take(&mut self.events)
@@ -384,6 +395,9 @@ impl Engine {
     /// Turns what the last command changed into events.
     fn flush(&mut self) {
         let outbox = std::mem::take(&mut self.outbox);
+        if !self.publishing {
+            return;
+        }
         for mark in outbox.orders {
             match mark {
                 OrderMark::Live(seq) => {

@@ -127,3 +127,41 @@ fn a_saved_account_that_does_not_fit_is_refused_and_changes_nothing() {
     ));
     assert_eq!(e.snapshot(), untouched);
 }
+
+/// An engine that publishes nothing trades exactly as one that does: the same answers, the
+/// same account, the same fills; it only queues no updates, and queues them again once
+/// switched back.
+#[test]
+fn publishing_off_changes_nothing_but_the_queued_updates() {
+    let mut publishing = engine();
+    let mut silent = engine();
+    for e in [&mut publishing, &mut silent] {
+        set_book(e, "ETHUSDT", 5, dec!(1000000));
+        e.take_events();
+    }
+    silent.set_publishing(false);
+    let orders = [
+        NewOrder::market("ETHUSDT", WireSide::Buy, dec!(2)).link_id("entry"),
+        NewOrder::limit("ETHUSDT", WireSide::Sell, dec!(1), dec!(3600))
+            .link_id("tp1")
+            .reduce_only(),
+        NewOrder::limit("ETHUSDT", WireSide::Buy, dec!(1), dec!(3400)).link_id("dca1"),
+    ];
+    for (i, order) in (0..).zip(&orders) {
+        let a = publishing.create_order(T0 + i, order);
+        let b = silent.create_order(T0 + i, order);
+        assert_eq!(a, b);
+    }
+    assert!(!publishing.take_events().is_empty());
+    assert!(silent.take_events().is_empty(), "nothing queued while off");
+    assert_eq!(silent.snapshot(), publishing.snapshot());
+    assert_eq!(silent.account_json(), publishing.account_json());
+
+    silent.set_publishing(true);
+    let next = NewOrder::market("ETHUSDT", WireSide::Sell, dec!(1)).link_id("exit");
+    assert_eq!(
+        silent.create_order(T0 + 10, &next),
+        publishing.create_order(T0 + 10, &next)
+    );
+    assert_eq!(silent.take_events(), publishing.take_events());
+}
