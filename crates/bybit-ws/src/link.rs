@@ -17,13 +17,14 @@ pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How much a socket asks of the kernel per read. tungstenite zero-fills that much of its read
 /// buffer on every read attempt, including each one that finds nothing, so a large chunk
-/// costs every small frame: the trade stream's answers are a few hundred bytes and pay 4 KiB;
-/// the market streams' snapshots run to hundreds of KiB and keep tungstenite's 128 KiB.
+/// costs every small frame: the trade stream's answers are a few hundred bytes (a batch's a few
+/// KiB, read in a few goes) and ask for 1 KiB; the market streams' snapshots run to hundreds
+/// of KiB and keep tungstenite's 128 KiB.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum ReadChunk {
     /// tungstenite's default.
     Large,
-    /// 4 KiB: for a stream of small answers.
+    /// 1 KiB: for a stream of small answers.
     Small,
 }
 
@@ -36,7 +37,7 @@ pub(crate) async fn connect(
 ) -> Result<Socket, String> {
     let socket = match chunk {
         ReadChunk::Large => None,
-        ReadChunk::Small => Some(WebSocketConfig::default().read_buffer_size(4 * 1024)),
+        ReadChunk::Small => Some(WebSocketConfig::default().read_buffer_size(1024)),
     };
     let attempt = tokio_tungstenite::connect_async_tls_with_config(
         config.url.as_str(),

@@ -287,7 +287,8 @@ struct Conn {
     auth_deadline: Option<Instant>,
     ping_sent: Option<Instant>,
     last_frame: Instant,
-    in_flight: HashMap<String, InFlight>,
+    /// By request number.
+    in_flight: HashMap<u64, InFlight>,
     /// Set when Bybit asks for a new connection: the session ends once the frame is handled.
     restart: Option<String>,
 }
@@ -404,23 +405,43 @@ impl TradeTask {
         .await
     }
 
-    fn req_id(&mut self) -> String {
+    /// The next request's number; its `reqId` is `{prefix}-{number}` (see [`Self::frame`]).
+    fn next_req(&mut self) -> u64 {
         self.next_req += 1;
-        format!("{}-{}", self.prefix, self.next_req)
+        self.next_req
+    }
+
+    /// The `reqId` of request `number` (the auth request's; order requests write theirs in
+    /// [`Self::frame`]).
+    fn req_id(&self, number: u64) -> String {
+        format!("{}-{number}", self.prefix)
     }
 
     /// The request frame: `reqId`, the `header` with the timestamp and recv window that REST
     /// sends as headers (REFERENCE.md §2, §11), the operation and its one argument (JSON).
-    fn frame(&self, req_id: &str, op: TradeOp, arg: &str) -> String {
+    fn frame(&self, number: u64, op: TradeOp, arg: &str) -> String {
         let offset = self.auth.clock_offset.as_ref().map_or(0, |f| f());
         let timestamp = unix_ms().saturating_add(offset);
         let recv_window = self.config.recv_window.as_millis();
-        // Written directly rather than through a JSON tree: this is on every order's path,
-        // and the request id, the operation's name and the numbers need no escaping.
-        format!(
-            r#"{{"reqId":"{req_id}","header":{{"X-BAPI-TIMESTAMP":"{timestamp}","X-BAPI-RECV-WINDOW":"{recv_window}"}},"op":"{}","args":[{arg}]}}"#,
-            op.name()
-        )
+        // Written piece by piece rather than through a JSON tree or `format!`: this is on
+        // every order's path, and the request id, the operation's name and the numbers need
+        // no escaping.
+        let mut numbers = itoa::Buffer::new();
+        let mut frame = String::with_capacity(arg.len() + 160);
+        frame.push_str(r#"{"reqId":""#);
+        frame.push_str(&self.prefix);
+        frame.push('-');
+        frame.push_str(numbers.format(number));
+        frame.push_str(r#"","header":{"X-BAPI-TIMESTAMP":""#);
+        frame.push_str(numbers.format(timestamp));
+        frame.push_str(r#"","X-BAPI-RECV-WINDOW":""#);
+        frame.push_str(numbers.format(recv_window));
+        frame.push_str(r#""},"op":""#);
+        frame.push_str(op.name());
+        frame.push_str(r#"","args":["#);
+        frame.push_str(arg);
+        frame.push_str("]}");
+        frame
     }
 
     /// Runs one connection until it ends; every request in flight when it ends is answered
@@ -465,7 +486,10 @@ impl TradeTask {
     {
         let expires = self.auth.expires_ms(unix_ms());
         let auth = match self.auth.credentials.ws_auth(expires) {
-            Ok(signed) => signed.to_request(&self.req_id()),
+            Ok(signed) => {
+                let number = self.next_req();
+                signed.to_request(&self.req_id(number))
+            }
             Err(error) => return End::Fatal(WsError::Setup(error.to_string())),
         };
         if let Err(reason) = self.write(sink, auth).await {
@@ -554,11 +578,11 @@ impl TradeTask {
                             refuse(request);
                             continue;
                         }
-                        let req_id = self.req_id();
-                        let frame = self.frame(&req_id, request.op, &request.arg);
+                        let number = self.next_req();
+                        let frame = self.frame(number, request.op, &request.arg);
                         // In flight before the write: a write that fails may have left part
                         // of the frame, so its request ends with the session as unknown.
-                        conn.in_flight.insert(req_id, InFlight {
+                        conn.in_flight.insert(number, InFlight {
                             op: request.op,
                             deadline: request.deadline,
                             reply: request.reply,
@@ -652,7 +676,8 @@ impl TradeTask {
         let Some(request) = reply
             .req_id
             .as_deref()
-            .and_then(|id| conn.in_flight.remove(id))
+            .and_then(|id| req_number(&self.prefix, id))
+            .and_then(|number| conn.in_flight.remove(&number))
         else {
             // A late answer (its deadline passed: the caller was told the outcome is unknown
             // and looks the order up), or one for a request this process never sent.
@@ -672,6 +697,16 @@ impl TradeTask {
     }
 }
 
+/// The request number a reply's `reqId` names, if it is one written with `prefix` (exactly:
+/// `+7` or `07` is not `7`).
+fn req_number(prefix: &str, req_id: &str) -> Option<u64> {
+    let digits = req_id.strip_prefix(prefix)?.strip_prefix('-')?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !(digits.starts_with('0') && digits.len() > 1);
+    digits.parse().ok().filter(|_| canonical)
+}
+
 /// Answers a request that was not written.
 fn refuse(request: Request) {
     count_request(request.op, "not_sent");
@@ -680,11 +715,11 @@ fn refuse(request: Request) {
 
 /// Answers every request whose deadline has passed with an unknown outcome.
 fn expire(conn: &mut Conn, now: Instant) {
-    let late: Vec<String> = conn
+    let late: Vec<u64> = conn
         .in_flight
         .iter()
         .filter(|(_, r)| r.deadline <= now)
-        .map(|(id, _)| id.clone())
+        .map(|(&number, _)| number)
         .collect();
     for id in late {
         if let Some(request) = conn.in_flight.remove(&id) {
@@ -710,5 +745,31 @@ fn auth_failure(code: i64, message: &str) -> AuthFailure {
         10004 => AuthFailure::BadSignature,
         10001 => AuthFailure::Expired,
         _ => AuthFailure::classify(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_matched_only_by_the_req_id_this_stream_wrote() {
+        assert_eq!(req_number("0a1b2c3d", "0a1b2c3d-7"), Some(7));
+        assert_eq!(
+            req_number("0a1b2c3d", "0a1b2c3d-18446744073709551615"),
+            Some(u64::MAX)
+        );
+        for other in [
+            "0a1b2c3d-+7",
+            "0a1b2c3d-07",
+            "0a1b2c3d-",
+            "0a1b2c3d-7 ",
+            "0a1b2c3d7",
+            "ffffffff-7",
+            "0a1b2c3d-18446744073709551616",
+            "",
+        ] {
+            assert_eq!(req_number("0a1b2c3d", other), None, "{other:?}");
+        }
     }
 }

@@ -540,3 +540,58 @@ async fn every_op_and_batch_form_on_the_emulator() {
     assert!(open.is_empty(), "everything placed was cancelled: {open:?}");
     stream.close().await;
 }
+
+/// An answer longer than the stream asks of the socket per read (a 20-order batch's, several
+/// KiB) arrives whole, and the next answer after it too.
+#[tokio::test]
+async fn an_answer_longer_than_one_read_arrives_whole() {
+    let emu = crate::support::start_with(|c| {
+        c.engine = c
+            .engine
+            .clone()
+            .with_price("BTCUSDT", rust_decimal_macros::dec!(50000));
+    })
+    .await;
+    let (stream, mut events) = TradeStream::connect(fast(emu.trade_ws_url()), auth()).unwrap();
+    wait_for(&mut events, "authenticated", |e| {
+        matches!(e, WsEvent::Authenticated)
+    })
+    .await;
+    // Bybit's batch limit for linear orders (docs v5/order/batch-place: "up to 20 orders").
+    let items: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            json!({"symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.001",
+                   "price": format!("{}", 40000 + i), "timeInForce": "GTC",
+                   "orderLinkId": format!("long-answer-{i:02}")})
+        })
+        .collect();
+    let created = stream
+        .send(
+            TradeOp::CreateBatch,
+            json!({"category": "linear", "request": items}),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.ret_code, 0, "{created:?}");
+    let written = serde_json::to_string(&created).unwrap();
+    assert!(written.len() > 3 * 1024, "{} bytes", written.len());
+    let links: Vec<&str> = created.data["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item["orderLinkId"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("long-answer-{i:02}")).collect();
+    assert_eq!(links, expected);
+    let next = stream
+        .send(
+            TradeOp::Cancel,
+            json!({"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "long-answer-00"}),
+            DEADLINE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.ret_code, 0, "{next:?}");
+    stream.close().await;
+}
