@@ -9,8 +9,13 @@
 //! WebSocketTrading, against the same emulator binary the Rust client's round trips used (from
 //! a venv this task makes, as `tests/pybit/run.sh` does), and the resident memory of
 //! `bybit-exec serve` after a minute on 50 symbols' tickers and order books. (The order-entry
-//! stream against REST is the trade bench's own row: it times both in one run.) Beside the table is the machine: CPU model, cores, load average before and
-//! after, because on a shared machine a figure means little without them.
+//! stream against REST is the trade bench's own row: it times both in one run.) The trade
+//! bench and pybit's WebSocket round trips run twice: with every process free to use every
+//! CPU, and with the emulator, the bench and pybit on one CPU (`taskset`, one worker thread),
+//! where a round trip costs the work at both ends rather than the wake-ups between CPUs; the
+//! rows say which (`(free)`, `(one CPU)`). Beside the table is the machine: CPU model, cores,
+//! load average before and after, because on a shared machine a figure means little without
+//! them.
 //!
 //! `--quick` runs fewer iterations and a shorter memory wait, for iterating on the task; the
 //! report says which kind of run it was.
@@ -277,12 +282,13 @@ fn bench_rows(
     bench: &str,
     args: &[String],
     env: &[(&str, &str)],
+    cpu: Option<usize>,
 ) -> Result<Vec<Row>> {
     let mut cmd = cargo();
     cmd.args(["bench", "-p", package, "--bench", bench, "--"]);
     cmd.args(args);
     cmd.envs(env.iter().copied());
-    let rows: Vec<Row> = run_capturing(cmd)?
+    let rows: Vec<Row> = run_capturing(on_cpu(cmd, cpu))?
         .iter()
         .filter_map(|l| Row::parse(l))
         .collect();
@@ -290,6 +296,120 @@ fn bench_rows(
         bail!("{package}/{bench} printed no ROW line");
     }
     Ok(rows)
+}
+
+/// The label of rows measured with every process free to use every CPU.
+const FREE: &str = "free";
+
+/// The label of rows measured with the emulator, the bench and pybit on one CPU.
+const ONE_CPU: &str = "one CPU";
+
+/// `rows` named for the regime they were measured in.
+fn in_regime(rows: Vec<Row>, regime: &str) -> Vec<Row> {
+    rows.into_iter()
+        .map(|mut row| {
+            row.name = format!("{} ({regime})", row.name);
+            row
+        })
+        .collect()
+}
+
+/// pybit's create round trips over REST (`mode` `rest`) or its WebSocketTrading (`ws`)
+/// against the emulator at `url`, each beside ours from `ours` (the client bench's rows, or
+/// the trade bench's, named for `regime` if they are); what could not be measured goes to
+/// `missing`.
+fn pybit_rows(
+    ours: &[Row],
+    url: &str,
+    count: usize,
+    (mode, regime): (&str, Option<&str>),
+    cpu: Option<usize>,
+    missing: &mut Vec<String>,
+) -> Vec<Row> {
+    let label = match mode {
+        "ws" => "trade-stream create ack",
+        _ => "create round trip",
+    };
+    let pybit = match pybit_round_trips(url, count, mode, cpu) {
+        Ok(pybit) => pybit,
+        Err(e) => {
+            missing.push(format!("pybit {mode} round trips: {e:#}"));
+            return Vec::new();
+        }
+    };
+    let mut rows = Vec::new();
+    for (name, us) in pybit {
+        match ours
+            .iter()
+            .find(|r| r.name.starts_with(&format!("{label} {name} ")))
+        {
+            Some(row) => {
+                rows.push(Row {
+                    name: match regime {
+                        Some(regime) => {
+                            format!("{label} {name}: ours vs pybit, same emulator ({regime})")
+                        }
+                        None => format!("{label} {name}: ours vs pybit, same emulator"),
+                    },
+                    ours: row.ours,
+                    peer: Some(us),
+                    unit: "µs".to_owned(),
+                    target: "ratio<=1".to_owned(),
+                });
+            }
+            None => missing.push(format!("ours {label} {name} for the pybit row")),
+        }
+    }
+    rows
+}
+
+/// The first CPU this process may run on (`Cpus_allowed_list` in `/proc/self/status`), if
+/// `taskset` is there to put a process on it.
+fn one_cpu() -> std::result::Result<usize, String> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
+    let cpu = first_cpu(&status)?;
+    match Command::new("taskset").arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(cpu),
+        _ => Err("taskset (util-linux) is not installed".to_owned()),
+    }
+}
+
+/// The first CPU of the `Cpus_allowed_list` in a `/proc/<pid>/status` text (`0-1`, `2,4-7`).
+fn first_cpu(status: &str) -> std::result::Result<usize, String> {
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .ok_or("no Cpus_allowed_list in /proc/self/status")?
+        .trim();
+    list.split([',', '-'])
+        .next()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("unreadable Cpus_allowed_list {list:?}"))
+}
+
+/// `cmd` as it is, or run by `taskset -c <cpu>`: the same program, arguments, environment
+/// and directory, kept on that CPU with every thread and child it starts.
+fn on_cpu(cmd: Command, cpu: Option<usize>) -> Command {
+    let Some(cpu) = cpu else {
+        return cmd;
+    };
+    let mut pinned = Command::new("taskset");
+    pinned
+        .arg("-c")
+        .arg(cpu.to_string())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => pinned.env(key, value),
+            None => pinned.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        pinned.current_dir(dir);
+    }
+    pinned
 }
 
 /// Where cargo puts build output for this run.
@@ -396,62 +516,90 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let work = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
 
-    // The client's round trips and pybit's on one emulator process.
-    let (emulator, url) = start_emulator(&emulator_bin, None)?;
+    // The client's round trips and pybit's on one emulator process, every process free to
+    // use every CPU.
+    let (emulator, url) = start_emulator(&emulator_bin, None, None)?;
     let client = bench_rows(
         "bybit-rest",
         "client",
         &[plan.round_trips.to_string()],
         &[("BENCH_EMULATOR_URL", url.as_str())],
+        None,
     )?;
+    let pybit_rest = pybit_rows(
+        &client,
+        &url,
+        plan.round_trips,
+        ("rest", None),
+        None,
+        &mut missing,
+    );
     // The order-entry stream's create acknowledgement on the same emulator; the bench times
     // REST's create round trip in the same run and writes that row itself.
-    let trade = bench_rows(
-        "bybit-ws",
-        "trade",
-        &[plan.round_trips.to_string()],
-        &[("BENCH_EMULATOR_URL", url.as_str())],
-    )?;
-    for (mode, ours_prefix, label) in [
-        ("rest", "create round trip", "create round trip"),
-        ("ws", "trade-stream create ack", "trade-stream create ack"),
-    ] {
-        let ours_rows = if mode == "ws" { &trade } else { &client };
-        match pybit_round_trips(&url, plan.round_trips, mode) {
-            Ok(pybit) => {
-                for (name, us) in pybit {
-                    let ours = ours_rows
-                        .iter()
-                        .find(|r| r.name.starts_with(&format!("{ours_prefix} {name} ")));
-                    match ours {
-                        Some(ours) => rows.push(Row {
-                            name: format!("{label} {name}: ours vs pybit, same emulator"),
-                            ours: ours.ours,
-                            peer: Some(us),
-                            unit: "µs".to_owned(),
-                            target: "ratio<=1".to_owned(),
-                        }),
-                        None => missing.push(format!("ours {label} {name} for the pybit row")),
-                    }
-                }
-            }
-            Err(e) => missing.push(format!("pybit {mode} round trips: {e:#}")),
-        }
-    }
+    let trade = in_regime(
+        bench_rows(
+            "bybit-ws",
+            "trade",
+            &[plan.round_trips.to_string()],
+            &[("BENCH_EMULATOR_URL", url.as_str())],
+            None,
+        )?,
+        FREE,
+    );
+    let pybit_ws = pybit_rows(
+        &trade,
+        &url,
+        plan.round_trips,
+        ("ws", Some(FREE)),
+        None,
+        &mut missing,
+    );
     emulator.stop();
-    rows.splice(0..0, client.into_iter().chain(trade));
+    rows.extend(client.into_iter().chain(trade));
+    rows.extend(pybit_rest.into_iter().chain(pybit_ws));
+
+    // The same trade rows again with the emulator, the bench and pybit on one CPU: there a
+    // round trip costs the work of both ends, not the wake-ups between CPUs (`docs/bench`).
+    match one_cpu() {
+        Ok(cpu) => {
+            let (emulator, url) = start_emulator(&emulator_bin, None, Some(cpu))?;
+            let trade = in_regime(
+                bench_rows(
+                    "bybit-ws",
+                    "trade",
+                    &[plan.round_trips.to_string()],
+                    &[("BENCH_EMULATOR_URL", url.as_str()), ("BENCH_WORKERS", "1")],
+                    Some(cpu),
+                )?,
+                ONE_CPU,
+            );
+            let pybit = pybit_rows(
+                &trade,
+                &url,
+                plan.round_trips,
+                ("ws", Some(ONE_CPU)),
+                Some(cpu),
+                &mut missing,
+            );
+            emulator.stop();
+            rows.extend(trade.into_iter().chain(pybit));
+        }
+        Err(why) => missing.push(format!("trade-stream rows on one CPU: {why}")),
+    }
 
     rows.extend(bench_rows(
         "bybit-ws",
         "ws",
         &[plan.drops.to_string()],
         &[("BYBIT_V5_FIXTURES", fixtures_env.as_str())],
+        None,
     )?);
     rows.extend(bench_rows(
         "bybit-emulator",
         "order_rate",
         &[plan.order_rate_seconds.to_string(), "32".to_owned()],
         &[],
+        None,
     )?);
     rows.extend(bench_rows(
         "exec-journal",
@@ -461,6 +609,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
             plan.intents_per_writer.to_string(),
         ],
         &[],
+        None,
     )?);
 
     match serve_rss(&emulator_bin, &exec_bin, &fixtures, &work, plan.rss_wait) {
@@ -499,10 +648,14 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
 /// The emulator command: the client bench's key and secret, a large wallet, no rate limits;
 /// `instruments` replaces the built-in table.
 /// The emulator binary started on a free loopback port, and its `http://` URL.
-fn start_emulator(bin: &Path, instruments: Option<&Path>) -> Result<(Proc, String)> {
+fn start_emulator(
+    bin: &Path,
+    instruments: Option<&Path>,
+    cpu: Option<usize>,
+) -> Result<(Proc, String)> {
     let (proc, line) = start(
         "bybit-emulator",
-        emulator(bin, instruments),
+        on_cpu(emulator(bin, instruments), cpu),
         "listening on ",
     )?;
     let url = line
@@ -581,7 +734,12 @@ fn pybit_venv() -> Result<PathBuf> {
 
 /// pybit's create round trips against the emulator at `url`, over REST (`mode` `rest`) or its
 /// WebSocketTrading (`ws`): `[(p50|p99, µs)]`.
-fn pybit_round_trips(url: &str, count: usize, mode: &str) -> Result<Vec<(String, f64)>> {
+fn pybit_round_trips(
+    url: &str,
+    count: usize,
+    mode: &str,
+    cpu: Option<usize>,
+) -> Result<Vec<(String, f64)>> {
     let python = pybit_venv()?;
     let mut cmd = Command::new(python);
     cmd.arg(workspace().join("tests/pybit/bench.py"))
@@ -590,7 +748,7 @@ fn pybit_round_trips(url: &str, count: usize, mode: &str) -> Result<Vec<(String,
         .env("BYBIT_EMULATOR_API_SECRET", SECRET)
         .env("BENCH_COUNT", count.to_string())
         .env("BENCH_MODE", mode);
-    let figures: Vec<(String, f64)> = run_capturing(cmd)?
+    let figures: Vec<(String, f64)> = run_capturing(on_cpu(cmd, cpu))?
         .iter()
         .filter_map(|l| {
             let mut parts = l.strip_prefix("PYBIT\t")?.split('\t');
@@ -660,7 +818,7 @@ fn serve_rss(
     wait: Duration,
 ) -> Result<Row> {
     let (instruments, symbols) = instruments_file(fixtures, work)?;
-    let (emulator, url) = start_emulator(emulator_bin, Some(&instruments))?;
+    let (emulator, url) = start_emulator(emulator_bin, Some(&instruments), None)?;
     let host = url.strip_prefix("http://").unwrap_or(&url).to_owned();
     let log = work.join("serve.log");
     let mut cmd = Command::new(exec_bin);
@@ -807,7 +965,11 @@ fn render(r: &Report<'_>) -> String {
         "\nRatios are ours ÷ floor/peer (lower is better; for the pybit rows below 1 means \
          faster than pybit). Each bench binary measures its row and its floor in the same \
          process, alternated, so both see the same load; pybit's round trips run right after \
-         the client's, against the same emulator process. Reproduce: `cargo xtask bench`."
+         the client's, against the same emulator process. Rows marked (free) ran with every \
+         process free to use every CPU, (one CPU) with the emulator, the bench and pybit on \
+         one CPU: on a virtual machine a wake-up that crosses CPUs costs tens of µs, more than \
+         the work of a WebSocket round trip, so only the one-CPU figures compare the work of \
+         the two protocols (docs/bench/README.md). Reproduce: `cargo xtask bench`."
     );
     out
 }
@@ -826,5 +988,36 @@ mod tests {
         assert!(Row::parse("ROW\tbroken\tx\t-\t/s\t-").is_none());
         assert_eq!(number(22_201.4), "22,201");
         assert_eq!(number(2.904), "2.90");
+    }
+
+    #[test]
+    fn a_pinned_command_is_the_same_command_under_taskset() {
+        let mut cmd = Command::new("bench-binary");
+        cmd.args(["--bench", "3000"]).env("BENCH_WORKERS", "1");
+        let pinned = on_cpu(cmd, Some(3));
+        assert_eq!(pinned.get_program(), "taskset");
+        let args: Vec<_> = pinned.get_args().collect();
+        assert_eq!(args, ["-c", "3", "bench-binary", "--bench", "3000"]);
+        let envs: Vec<_> = pinned.get_envs().collect();
+        assert_eq!(
+            envs,
+            [(
+                std::ffi::OsStr::new("BENCH_WORKERS"),
+                Some(std::ffi::OsStr::new("1"))
+            )]
+        );
+        let free = on_cpu(Command::new("bench-binary"), None);
+        assert_eq!(free.get_program(), "bench-binary");
+    }
+
+    #[test]
+    fn the_first_allowed_cpu_is_read_from_the_status_text() {
+        let status =
+            |list: &str| format!("Name:\txtask\nCpus_allowed:\t3\nCpus_allowed_list:\t{list}\n");
+        assert_eq!(first_cpu(&status("0-1")), Ok(0));
+        assert_eq!(first_cpu(&status("2,4-7")), Ok(2));
+        assert_eq!(first_cpu(&status("5")), Ok(5));
+        assert!(first_cpu(&status("")).is_err());
+        assert!(first_cpu("Name:\txtask\n").is_err());
     }
 }

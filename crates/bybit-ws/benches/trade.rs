@@ -7,7 +7,8 @@
 //! send/receive of the same request on a socket of its own (tokio-tungstenite, authenticated
 //! once, the same bytes but for its `reqId`, reading until the answer), versus the REST
 //! client's create round trip (`bybit_rest::RestClient::create_order`, signed, rate limits
-//! off), all three interleaved so they see the same machine load; p50 and p99. Targets: the
+//! off), all three interleaved so they see the same machine load, in a fresh (seeded) order
+//! each round so that none always follows the same one; p50 and p99. Targets: the
 //! stream at most 1.3x the bare socket, and at most 0.6x REST. The order is the REST bench's
 //! (`bybit-rest/benches/client.rs`): an IOC buy of 0.001 BTCUSDT at 50000, accepted and never
 //! resting.
@@ -24,12 +25,13 @@
 //! `BENCH_WORKERS` sets the runtime's worker threads (default 2, as `serve` has on this
 //! machine).
 //!
-//! On the 2-vCPU build machine, with the emulator and this bench free to use both vCPUs (as
-//! `cargo xtask bench` runs them), wake-ups that cross vCPUs dominate every figure: even the
-//! bare socket is 0.56-0.65x REST from run to run. Run both on one CPU (`taskset -c 0` for the
-//! emulator and for this bench, `BENCH_WORKERS=1`) and every figure drops to about a third and
-//! holds within a few percent between runs (bare socket 29 us, stream 38 us, REST 60 us
-//! there): what remains is work, and the stream's is the bare socket's plus some 9 us.
+//! On the 2-vCPU build machine, with the emulator and this bench free to use both vCPUs, a
+//! wake-up that crosses vCPUs costs tens of microseconds, more than a WebSocket round trip's
+//! work: even the bare socket is 0.56-0.65x REST from run to run, and the figures measure the
+//! hypervisor. With both on one CPU (`taskset -c 0` for the emulator and for this bench,
+//! `BENCH_WORKERS=1`) every figure drops to about a third and holds within a few percent
+//! between runs: what remains is the work at both ends. `cargo xtask bench` runs it both ways
+//! and names the rows `(free)` and `(one CPU)`.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use testkit::bench::{against_floor, percentile, row, Side};
@@ -143,16 +145,28 @@ async fn bench(trade_url: String, rest_url: String, count: usize) {
     let mut ours_t = Vec::with_capacity(count);
     let mut floor = Vec::with_capacity(count);
     let mut rest_t = Vec::with_capacity(count);
+    // Each round runs the three in a fresh order: whatever a request leaves behind for the
+    // runtime after its answer (the HTTP client's connection task returning the connection to
+    // its pool: a few µs on one CPU) lands in the request that follows it, and a fixed order
+    // would charge it to one of them every time.
+    let mut rng = fastrand::Rng::with_seed(1);
+    let mut order = [0_u8, 1, 2];
     for _ in 0..count {
-        let start = Instant::now();
-        ours().await;
-        ours_t.push(start.elapsed());
-        let start = Instant::now();
-        bare_create().await;
-        floor.push(start.elapsed());
-        let start = Instant::now();
-        rest_create().await;
-        rest_t.push(start.elapsed());
+        rng.shuffle(&mut order);
+        for path in order {
+            let start = Instant::now();
+            match path {
+                0 => ours().await,
+                1 => bare_create().await,
+                _ => rest_create().await,
+            }
+            let took = start.elapsed();
+            match path {
+                0 => ours_t.push(took),
+                1 => floor.push(took),
+                _ => rest_t.push(took),
+            }
+        }
     }
     against_floor(
         "trade-stream create ack",
@@ -167,7 +181,7 @@ async fn bench(trade_url: String, rest_url: String, count: usize) {
         },
     );
     against_rest(&ours_t, &floor, &rest_t);
-    println!("({count} creates each, interleaved)");
+    println!("({count} creates each, interleaved in a shuffled order)");
     stream.close().await;
 }
 
