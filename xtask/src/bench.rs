@@ -314,6 +314,37 @@ fn in_regime(rows: Vec<Row>, regime: &str) -> Vec<Row> {
         .collect()
 }
 
+/// The trade bench's rows and pybit's WebSocket round trips beside them, on an emulator of
+/// their own, named for where they ran: free to use every CPU, or with the emulator, the bench
+/// (one worker thread) and pybit all on `cpu`.
+fn trade_rows(
+    emulator_bin: &Path,
+    round_trips: usize,
+    cpu: Option<usize>,
+    missing: &mut Vec<String>,
+) -> Result<Vec<Row>> {
+    let regime = if cpu.is_some() { ONE_CPU } else { FREE };
+    let (emulator, url) = start_emulator(emulator_bin, None, cpu)?;
+    let mut env = vec![("BENCH_EMULATOR_URL", url.as_str())];
+    if cpu.is_some() {
+        env.push(("BENCH_WORKERS", "1"));
+    }
+    let trade = in_regime(
+        bench_rows("bybit-ws", "trade", &[round_trips.to_string()], &env, cpu)?,
+        regime,
+    );
+    let pybit = pybit_rows(
+        &trade,
+        &url,
+        round_trips,
+        ("ws", Some(regime)),
+        cpu,
+        missing,
+    );
+    emulator.stop();
+    Ok(trade.into_iter().chain(pybit).collect())
+}
+
 /// pybit's create round trips over REST (`mode` `rest`) or its WebSocketTrading (`ws`)
 /// against the emulator at `url`, each beside ours from `ours` (the client bench's rows, or
 /// the trade bench's, named for `regime` if they are); what could not be measured goes to
@@ -516,8 +547,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let work = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
 
-    // The client's round trips and pybit's on one emulator process, every process free to
-    // use every CPU.
+    // The client's round trips and pybit's on one emulator process.
     let (emulator, url) = start_emulator(&emulator_bin, None, None)?;
     let client = bench_rows(
         "bybit-rest",
@@ -534,56 +564,24 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         None,
         &mut missing,
     );
-    // The order-entry stream's create acknowledgement on the same emulator; the bench times
-    // REST's create round trip in the same run and writes that row itself.
-    let trade = in_regime(
-        bench_rows(
-            "bybit-ws",
-            "trade",
-            &[plan.round_trips.to_string()],
-            &[("BENCH_EMULATOR_URL", url.as_str())],
-            None,
-        )?,
-        FREE,
-    );
-    let pybit_ws = pybit_rows(
-        &trade,
-        &url,
+    emulator.stop();
+    rows.extend(client.into_iter().chain(pybit_rest));
+    // The order-entry stream's create acknowledgement (the bench times REST's create round
+    // trip in the same run and writes that row itself), free, then on one CPU: there a round
+    // trip costs the work of both ends, not the wake-ups between CPUs (`docs/bench`).
+    rows.extend(trade_rows(
+        &emulator_bin,
         plan.round_trips,
-        ("ws", Some(FREE)),
         None,
         &mut missing,
-    );
-    emulator.stop();
-    rows.extend(client.into_iter().chain(trade));
-    rows.extend(pybit_rest.into_iter().chain(pybit_ws));
-
-    // The same trade rows again with the emulator, the bench and pybit on one CPU: there a
-    // round trip costs the work of both ends, not the wake-ups between CPUs (`docs/bench`).
+    )?);
     match one_cpu() {
-        Ok(cpu) => {
-            let (emulator, url) = start_emulator(&emulator_bin, None, Some(cpu))?;
-            let trade = in_regime(
-                bench_rows(
-                    "bybit-ws",
-                    "trade",
-                    &[plan.round_trips.to_string()],
-                    &[("BENCH_EMULATOR_URL", url.as_str()), ("BENCH_WORKERS", "1")],
-                    Some(cpu),
-                )?,
-                ONE_CPU,
-            );
-            let pybit = pybit_rows(
-                &trade,
-                &url,
-                plan.round_trips,
-                ("ws", Some(ONE_CPU)),
-                Some(cpu),
-                &mut missing,
-            );
-            emulator.stop();
-            rows.extend(trade.into_iter().chain(pybit));
-        }
+        Ok(cpu) => rows.extend(trade_rows(
+            &emulator_bin,
+            plan.round_trips,
+            Some(cpu),
+            &mut missing,
+        )?),
         Err(why) => missing.push(format!("trade-stream rows on one CPU: {why}")),
     }
 

@@ -406,11 +406,8 @@ async fn pongs_keep_the_connection() {
     stream.close().await;
 }
 
-/// Every operation and batch form against the emulator's `/v5/trade`: the answers are Bybit's
-/// (the REST result as `data`, per-item codes in `retExtInfo` for batches), and the orders are
-/// what the exchange then holds.
-#[tokio::test]
-async fn every_op_and_batch_form_on_the_emulator() {
+/// An emulator with BTCUSDT at 50,000 and a trade stream authenticated on it.
+async fn on_the_emulator() -> (bybit_emulator::Emulator, TradeStream) {
     let emu = crate::support::start_with(|c| {
         c.engine = c
             .engine
@@ -423,6 +420,15 @@ async fn every_op_and_batch_form_on_the_emulator() {
         matches!(e, WsEvent::Authenticated)
     })
     .await;
+    (emu, stream)
+}
+
+/// Every operation and batch form against the emulator's `/v5/trade`: the answers are Bybit's
+/// (the REST result as `data`, per-item codes in `retExtInfo` for batches), and the orders are
+/// what the exchange then holds.
+#[tokio::test]
+async fn every_op_and_batch_form_on_the_emulator() {
+    let (emu, stream) = on_the_emulator().await;
     let order = |link: &str, price: &str| {
         json!({"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
                "qty": "0.001", "price": price, "timeInForce": "GTC", "orderLinkId": link})
@@ -545,18 +551,7 @@ async fn every_op_and_batch_form_on_the_emulator() {
 /// KiB) arrives whole, and the next answer after it too.
 #[tokio::test]
 async fn an_answer_longer_than_one_read_arrives_whole() {
-    let emu = crate::support::start_with(|c| {
-        c.engine = c
-            .engine
-            .clone()
-            .with_price("BTCUSDT", rust_decimal_macros::dec!(50000));
-    })
-    .await;
-    let (stream, mut events) = TradeStream::connect(fast(emu.trade_ws_url()), auth()).unwrap();
-    wait_for(&mut events, "authenticated", |e| {
-        matches!(e, WsEvent::Authenticated)
-    })
-    .await;
+    let (_emu, stream) = on_the_emulator().await;
     // Bybit's batch limit for linear orders (docs v5/order/batch-place: "up to 20 orders").
     let items: Vec<serde_json::Value> = (0..20)
         .map(|i| {
