@@ -372,6 +372,12 @@ fn symbol(v: &Value) -> Result<String, String> {
 }
 
 async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
+    (StatusCode::OK, Json(truth(&state))).into_response()
+}
+
+/// What `GET /emulator/state` answers: the engine's snapshot with the armed faults under
+/// `faults` and the request counts under `requests`.
+pub(crate) fn truth(state: &AppState) -> Value {
     let snapshot = state.read(|e| e.snapshot());
     let faults = {
         let plan = *state.faults.plan();
@@ -403,7 +409,7 @@ async fn state_snapshot(State(state): State<Arc<AppState>>) -> Response {
         map.insert("faults".to_owned(), faults);
         map.insert("requests".to_owned(), requests);
     }
-    (StatusCode::OK, Json(value)).into_response()
+    value
 }
 
 /// `{"enabled"}` (default true): the private pushes of one fill go out in reverse order.

@@ -165,6 +165,12 @@ impl Emulator {
         format!("ws://{}/v5/trade", self.addr)
     }
 
+    /// What `GET /emulator/state` answers (the engine's orders, executions, position and
+    /// wallet, the armed faults, the request counts), read in-process.
+    pub fn truth(&self) -> serde_json::Value {
+        control::truth(&self.state)
+    }
+
     /// The shared state, for in-process control (tests, the demo).
     pub fn state(&self) -> &Arc<AppState> {
         &self.state

@@ -345,7 +345,8 @@ async fn instrument_changes_the_rules_mid_run() {
 
 /// `requests` in `/emulator/state` counts every REST request on arrival, also the ones a fault
 /// answers without executing, and order creates per orderLinkId (single and batch): what a
-/// client test uses to prove it sent nothing, or never more than its policy allows.
+/// client test uses to prove it sent nothing, or never more than its policy allows
+/// (`Emulator::truth` in-process, the same answer).
 #[tokio::test]
 async fn state_counts_requests_on_arrival_also_when_faulted() {
     let emu = start().await;
@@ -376,6 +377,8 @@ async fn state_counts_requests_on_arrival_also_when_faulted() {
     assert_eq!(counts["byPath"]["/v5/order/create-batch"], 1, "{counts}");
     assert_eq!(counts["createsByOrderLinkId"]["n1"], 3, "{counts}");
     assert_eq!(counts["createsByOrderLinkId"]["n2"], 1, "{counts}");
+    // Other crates' tests read the same answer in-process.
+    assert_eq!(emu.truth(), c.state().await);
 }
 
 /// `create-unknown` hits order creates only: the next one is executed and its reply lost, the

@@ -8,7 +8,7 @@ use bybit_emulator::Emulator;
 use bybit_exec::serve::Server;
 use serde_json::{json, Value};
 
-use crate::support::{control, emulator, emulator_state, eventually, settings};
+use crate::support::{control, emulator, eventually, settings};
 
 fn plan(tag: &str) -> Value {
     // The emulator's BTCUSDT stands still at 50 000 (support.rs).
@@ -102,7 +102,7 @@ async fn loose_money_and_unknown_fields_are_refused_naming_the_field() {
             .contains("tp_levels[0].share"),
         "{answer}"
     );
-    let state = emulator_state(&emu).await;
+    let state = emu.truth();
     let creates = &state["requests"]["createsByOrderLinkId"];
     assert!(
         creates.as_object().is_some_and(|c| c.is_empty()),
@@ -588,7 +588,7 @@ async fn after_a_storm_of_5xx_and_held_requests_the_reconciler_leaves_nothing_st
         .unwrap();
     assert!(position.is_flat(), "{position:?}");
     // Nothing of the trade rests on the exchange, and no order was created twice.
-    let state = emulator_state(&emu).await;
+    let state = emu.truth();
     let creates = &state["requests"]["createsByOrderLinkId"];
     println!("creates by orderLinkId: {creates}");
     // The storm's requests were refused unexecuted (503, held), so a create sent again is
@@ -619,7 +619,7 @@ async fn conflicts_are_409_and_refused_plans_422_with_nothing_sent() {
     let (code, answer) = post(addr, "/api/trades", &plan("API_ONE")).await;
     assert_eq!(code, 200, "{answer}");
     let creates = || async {
-        emulator_state(&emu).await["requests"]["createsByOrderLinkId"]
+        emu.truth()["requests"]["createsByOrderLinkId"]
             .as_object()
             .unwrap()
             .len()

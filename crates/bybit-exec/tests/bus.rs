@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use testkit::nats::NatsServer;
 
-use crate::support::{self, control, emulator_state, eventually_within as until, KEY, SECRET};
+use crate::support::{self, control, eventually_within as until, KEY, SECRET};
 
 const ACCOUNT: &str = "acct";
 /// The lease's TTL for these runs: short, so a takeover takes seconds.
@@ -344,7 +344,7 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
     .unwrap();
     assert!(!duplicate);
     let entry_fill = fills_on_the_event_stream(&bus, "t1", 1).await;
-    let state = emulator_state(&emu).await;
+    let state = emu.truth();
     assert!(
         !creates_and_orders(&state, "t1")
             .0
@@ -383,7 +383,7 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
         "the take-profit on the exchange",
         Duration::from_secs(30),
         || async {
-            let state = emulator_state(&emu).await;
+            let state = emu.truth();
             state["openOrders"]
                 .as_array()
                 .into_iter()
@@ -422,7 +422,7 @@ async fn a_holder_killed_mid_trade_is_replaced_by_the_standby_without_a_second_o
         "a command published twice with one id is stored once"
     );
 
-    let state = emulator_state(&emu).await;
+    let state = emu.truth();
     let (creates, orders) = creates_and_orders(&state, "t1");
     assert_eq!(
         creates.get("andre_ENTRY_t1"),
@@ -544,7 +544,7 @@ async fn the_bus_away_shorter_than_the_ttl_keeps_the_holder_and_longer_hands_the
     .await;
     assert_eq!(health(&a).await["bus"]["epoch"], epoch, "the same lease");
     assert!(!b.has_printed("took the lease"), "the standby took over");
-    let state = emulator_state(&emu).await;
+    let state = emu.truth();
     let executions = executions_of(&state, "t2");
     assert_eq!(
         executions.len(),
@@ -608,7 +608,7 @@ async fn the_bus_away_shorter_than_the_ttl_keeps_the_holder_and_longer_hands_the
         "the next holder closes the trade: {answer}"
     );
 
-    let state = emulator_state(&emu).await;
+    let state = emu.truth();
     for tag in ["t2", "t3"] {
         let (creates, orders) = creates_and_orders(&state, tag);
         assert!(creates.values().all(|n| *n == 1), "{tag}: {creates:?}");

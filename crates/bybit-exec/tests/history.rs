@@ -63,7 +63,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> Value {
 /// Σ execPnl − Σ execFee of the executions whose orderLinkId ends in `_{tag}`, as the
 /// exchange holds them.
 async fn exchange_pnl(emu: &Emulator, tag: &str) -> Decimal {
-    let state = crate::support::emulator_state(emu).await;
+    let state = emu.truth();
     let dec = |v: &Value| -> Decimal { v.as_str().unwrap_or("0").parse().unwrap() };
     let suffix = format!("_{tag}");
     let execs: Vec<&Value> = state["executions"]
@@ -182,7 +182,7 @@ async fn trades_and_the_status_page_show_a_demo_and_a_faulted_serve_trade_with_t
     // The fault bit: the entry's create landed with its answer lost; the gateway's outcome
     // policy (the one owner of re-sends, R-ERR-1) looked it up by orderLinkId and found it,
     // so it was sent once, and one order carries it.
-    let state = crate::support::emulator_state(&emu).await;
+    let state = emu.truth();
     let entry_link = format!("andre_ENTRY_{TAG}");
     let creates = state["requests"]["createsByOrderLinkId"][&entry_link]
         .as_u64()

@@ -16,7 +16,7 @@ use bybit_emulator::Emulator;
 use serde_json::{json, Value};
 
 use crate::serve::{command, plan};
-use crate::support::{control, emulator_state};
+use crate::support::control;
 use crate::support::{emulator, eventually, SECRET};
 
 /// A `bybit-exec serve` process whose stderr (the log) is kept line by line.
@@ -169,12 +169,10 @@ async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(Stri
     assert_eq!(answer["trade"]["phase"], "IN_POSITION", "{answer}");
     // The order-entry stream reconnects after the lost answer's cut.
     eventually("the order-entry stream back", || trade_ready(addr)).await;
-    let connections = emulator_state(emu).await["faults"]["wsConnections"]
-        .as_u64()
-        .unwrap();
+    let connections = emu.truth()["faults"]["wsConnections"].as_u64().unwrap();
     control(emu, "ws/drop", json!({})).await;
     eventually("every stream back", || async {
-        emulator_state(emu).await["faults"]["wsConnections"].as_u64() == Some(connections)
+        emu.truth()["faults"]["wsConnections"].as_u64() == Some(connections)
             && healthy(addr).await
             && trade_ready(addr).await
     })
@@ -182,7 +180,7 @@ async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(Stri
     control(emu, "price", json!({"symbol": "BTCUSDT", "price": "51000"})).await;
     let tp1 = format!("andre_TP1_{tag}");
     eventually("TP1 filled", || async {
-        emulator_state(emu).await["executions"]
+        emu.truth()["executions"]
             .as_array()
             .unwrap()
             .iter()
@@ -192,7 +190,7 @@ async fn faulted_trade(emu: &Emulator, addr: SocketAddr, tag: &str) -> Vec<(Stri
     let (code, answer) = api(addr, &format!("/api/trades/{tag}/close"), &json!({})).await;
     assert_eq!(code, 200, "{answer}");
     let suffix = format!("_{tag}");
-    emulator_state(emu).await["executions"]
+    emu.truth()["executions"]
         .as_array()
         .unwrap()
         .iter()
@@ -246,7 +244,7 @@ async fn serve_at_info_logs_each_order_fill_and_reconnect_of_a_faulted_trade() {
     let process = serve(&emu, &dir.path().join("journal.sqlite"), &[], Some("info"));
     let tag = "LOG_INFO";
     let fills = faulted_trade(&emu, process.addr, tag).await;
-    let exchange = emulator_state(&emu).await;
+    let exchange = emu.truth();
     // After a live lifecycle every metric label is from its documented set.
     let metrics = reqwest::get(format!("http://{}/metrics", process.addr))
         .await

@@ -209,12 +209,7 @@ async fn demo_trading_takes_market_data_from_its_public_host_and_refuses_the_fee
         .unwrap();
     assert!(!wallet.list.is_empty(), "trading calls reach the demo host");
     let fee_rates_seen = || async {
-        reqwest::get(format!("{}/emulator/state", trading.http_url()))
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()["requests"]["byPath"]["/v5/account/fee-rate"]
+        trading.truth()["requests"]["byPath"]["/v5/account/fee-rate"]
             .as_u64()
             .unwrap_or(0)
     };

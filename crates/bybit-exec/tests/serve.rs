@@ -673,7 +673,7 @@ async fn health_is_served_from_the_cache_without_a_request_per_call() {
         let status: Value = status.json().await.unwrap();
         assert!(status["snapshotAgeMs"].is_u64(), "{status}");
     }
-    let state = crate::support::emulator_state(&emu).await;
+    let state = emu.truth();
     let held = 100 - state["faults"]["hold"].as_u64().unwrap();
     assert!(
         held <= 3,
@@ -1061,7 +1061,7 @@ async fn a_managed_trade_completes_across_kill_9_restarts_with_no_call_repeated(
     assert!(exit.success());
 
     // No order created twice: each orderLinkId reached the exchange's create once.
-    let state = crate::support::emulator_state(&emu).await;
+    let state = emu.truth();
     let creates = state["requests"]["createsByOrderLinkId"]
         .as_object()
         .unwrap();
@@ -1170,7 +1170,7 @@ async fn a_close_cut_by_kill_9_is_finished_by_the_next_serve() {
     }
     let exit = second.terminate(Duration::from_secs(5)).unwrap();
     assert!(exit.success());
-    let state = crate::support::emulator_state(&emu).await;
+    let state = emu.truth();
     assert_eq!(state["positions"], json!([]), "{state}");
     assert_eq!(state["openOrders"], json!([]), "{state}");
     let creates = state["requests"]["createsByOrderLinkId"]
@@ -1280,7 +1280,7 @@ async fn kill_9_after_intent_then_restart(tag: &'static str, leg: &str) {
     println!("{link}: the entry {settled}");
     let exit = second.terminate(Duration::from_secs(5)).unwrap();
     assert!(exit.success());
-    let state = crate::support::emulator_state(&emu).await;
+    let state = emu.truth();
     let creates = state["requests"]["createsByOrderLinkId"]
         .as_object()
         .unwrap();

@@ -1,5 +1,5 @@
 //! An emulator on loopback with a still BTCUSDT market at 50 000, settings pointing at it, and
-//! the two calls of its control API every test makes: read its state, steer it.
+//! the call of its control API every test makes to steer it (its state is `Emulator::truth`).
 
 use std::time::Duration;
 
@@ -20,16 +20,6 @@ pub(crate) async fn emulator() -> Emulator {
 
 pub(crate) fn settings(emu: &Emulator) -> Settings {
     Settings::for_emulator(&emu.http_url(), KEY, SECRET).unwrap()
-}
-
-/// The emulator's whole state (`GET /emulator/state`): orders, executions, request counts.
-pub(crate) async fn emulator_state(emu: &Emulator) -> Value {
-    reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// `POST /emulator/<path>` with `body` (a price move, a fault, a reset); fails the test if the

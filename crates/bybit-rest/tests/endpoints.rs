@@ -9,7 +9,7 @@ use bybit_rest::{
 use bybit_types::{AccountType, Category, OrderStatus, WireSide};
 use rust_decimal_macros::dec;
 
-use crate::support::{btc, client, emulator, link, price, qty, resting_buy, state, KEY, SECRET};
+use crate::support::{btc, client, emulator, link, price, qty, resting_buy, KEY, SECRET};
 
 // docs/v5/market/time.mdx, instrument.mdx, tickers.mdx
 #[tokio::test]
@@ -72,10 +72,7 @@ async fn an_order_is_placed_found_amended_cancelled_and_in_history() {
         .await
         .unwrap();
     assert_eq!(history.list[0].order_status, OrderStatus::Cancelled);
-    assert!(state(&emu).await["openOrders"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(emu.truth()["openOrders"].as_array().unwrap().is_empty());
 }
 
 // docs/v5/order/cancel-all.mdx, execution.mdx; docs/v5/position/position.mdx, leverage.mdx,

@@ -10,7 +10,7 @@ use rust_decimal_macros::dec;
 use serde_json::json;
 
 use crate::support::{
-    btc, client, client_with, control, emulator, orders_with_link, qty, resting_buy, state, KEY,
+    btc, client, client_with, control, emulator, orders_with_link, qty, resting_buy, KEY,
 };
 
 fn open_orders(state: &serde_json::Value) -> usize {
@@ -70,8 +70,8 @@ async fn a_server_error_is_retried_for_reads_and_unknown_for_an_unlinked_create(
     assert_eq!(err.ret_code(), Some(10016));
     assert!(err.is_outcome_unknown() && err.is_retryable() && !err.is_definitive_reject());
     // Sent once: the next request is not failed, and nothing was created.
-    assert_eq!(state(&emu).await["faults"]["fail"], 0);
-    assert_eq!(open_orders(&state(&emu).await), 0);
+    assert_eq!(emu.truth()["faults"]["fail"], 0);
+    assert_eq!(open_orders(&emu.truth()), 0);
 }
 
 // SPEC R-REST-2: three retries, then the error surfaces.
@@ -82,7 +82,7 @@ async fn a_5xx_is_retried_three_times_then_surfaces_as_a_decode_error_with_the_s
     control(&emu, "/fail", json!({"count": 10, "status": 503})).await;
     let err = client.account_info().await.unwrap_err();
     // One attempt and three retries consumed four of the ten injected failures.
-    assert_eq!(state(&emu).await["faults"]["fail"], 6);
+    assert_eq!(emu.truth()["faults"]["fail"], 6);
     match &err {
         RestError::Decode {
             status,
@@ -126,7 +126,7 @@ async fn a_lost_reply_to_an_unlinked_create_is_an_unknown_outcome() {
         "{err}"
     );
     assert!(err.is_outcome_unknown() && !err.is_definitive_reject());
-    assert_eq!(open_orders(&state(&emu).await), 1, "it did execute");
+    assert_eq!(open_orders(&emu.truth()), 1, "it did execute");
 }
 
 // docs/v5/rate-limit/rate-limit.mdx: 10006 until the window resets.

@@ -10,11 +10,11 @@ use bybit_types::{AccountType, Category};
 use rust_decimal_macros::dec;
 use serde_json::Value;
 
-use crate::support::{btc, config, emulator, start, state};
+use crate::support::{btc, config, emulator, start};
 
 /// How many requests for each path reached `emu`.
-async fn arrivals(emu: &bybit_emulator::Emulator) -> serde_json::Map<String, Value> {
-    state(emu).await["requests"]["byPath"]
+fn arrivals(emu: &bybit_emulator::Emulator) -> serde_json::Map<String, Value> {
+    emu.truth()["requests"]["byPath"]
         .as_object()
         .cloned()
         .unwrap_or_default()
@@ -75,7 +75,7 @@ async fn public_data_goes_to_its_host_and_trading_calls_to_the_trading_host() {
         .await
         .unwrap();
 
-    let (at_trading, at_public) = (arrivals(&trading).await, arrivals(&public).await);
+    let (at_trading, at_public) = (arrivals(&trading), arrivals(&public));
     for path in [
         "/v5/market/instruments-info",
         "/v5/market/tickers",
@@ -114,7 +114,7 @@ async fn without_a_public_data_host_everything_goes_to_the_one_host() {
         .wallet_balance(AccountType::Unified, None)
         .await
         .unwrap();
-    let at = arrivals(&emu).await;
+    let at = arrivals(&emu);
     assert_eq!(count(&at, "/v5/market/tickers"), 1);
     assert_eq!(count(&at, "/v5/account/wallet-balance"), 1);
 }
@@ -128,7 +128,7 @@ async fn an_endpoint_the_environment_lacks_is_refused_with_nothing_sent() {
             .environment("BYBIT_ENV=demo"),
     )
     .unwrap();
-    let before = state(&emu).await["requests"]["total"].as_u64().unwrap();
+    let before = emu.truth()["requests"]["total"].as_u64().unwrap();
     let err = client
         .fee_rates(Category::Linear, Some(btc()))
         .await
@@ -144,17 +144,14 @@ async fn an_endpoint_the_environment_lacks_is_refused_with_nothing_sent() {
         text.contains("GET /v5/account/fee-rate") && text.contains("BYBIT_ENV=demo"),
         "{text}"
     );
-    let after = state(&emu).await["requests"]["total"].as_u64().unwrap();
+    let after = emu.truth()["requests"]["total"].as_u64().unwrap();
     assert_eq!(after, before, "no request reached the exchange");
     // What it does offer still goes through.
     client
         .wallet_balance(AccountType::Unified, None)
         .await
         .unwrap();
-    assert_eq!(
-        count(&arrivals(&emu).await, "/v5/account/wallet-balance"),
-        1
-    );
+    assert_eq!(count(&arrivals(&emu), "/v5/account/wallet-balance"), 1);
 }
 
 #[test]

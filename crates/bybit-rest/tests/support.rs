@@ -99,19 +99,9 @@ pub(crate) async fn control(emu: &Emulator, path: &str, body: Value) {
     assert!(response.status().is_success(), "control {path} refused");
 }
 
-/// The engine's truth.
-pub(crate) async fn state(emu: &Emulator) -> Value {
-    reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Every order (open and closed) in the emulator's truth with this orderLinkId.
 pub(crate) async fn orders_with_link(emu: &Emulator, link: &str) -> Vec<Value> {
-    let state = state(emu).await;
+    let state = emu.truth();
     ["openOrders", "closedOrders"]
         .iter()
         .flat_map(|k| state[*k].as_array().cloned().unwrap_or_default())

@@ -224,7 +224,7 @@ async fn shuffled_pushes_and_double_filled_publish_each_fill_and_filled_once() {
     assert_eq!(published, truth);
     filled.sort();
     assert_eq!(filled, ["andre_ENTRY_T1", "andre_TP1_T1"]);
-    let state = l.truth().await;
+    let state = l.emu.truth();
     assert_eq!(
         state["faults"]["wsConnections"].as_u64().map(|n| n > 0),
         Some(true)
@@ -317,12 +317,7 @@ async fn an_order_the_exchange_forgot_is_never_resent() {
         .gateway
         .setup_tps(&plan("T1"), &p.exchange.get_position(&btc()).await.unwrap())
         .await;
-    let truth: Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let truth = emu.truth();
     for link in ["andre_ENTRY_T1", "andre_TP1_T1"] {
         assert_eq!(
             truth["requests"]["createsByOrderLinkId"][link],
@@ -473,12 +468,7 @@ async fn an_unfilled_order_the_exchange_forgot_is_resolved_and_never_resent() {
         .gateway
         .setup_tps(&plan, &p.exchange.get_position(&btc()).await.unwrap())
         .await;
-    let truth: Value = reqwest::get(format!("{base}/emulator/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let truth = emu.truth();
     assert_eq!(
         truth["requests"]["createsByOrderLinkId"]["andre_TP2_T1"],
         json!(1),

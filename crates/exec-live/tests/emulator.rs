@@ -216,7 +216,7 @@ async fn a_lost_entry_response_leaves_one_order_found_by_link_id() {
     let entry = l.gateway.execute_entry(&plan("T1")).await.unwrap();
     assert_eq!(entry.filled_qty, dec!(0.020));
     // The fault was spent (on the create, the first REST request after arming it).
-    assert_eq!(l.truth().await["faults"]["loseResponse"], json!(0));
+    assert_eq!(l.emu.truth()["faults"]["loseResponse"], json!(0));
     let orders = l.exchange_orders();
     assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0].order_link_id, "andre_ENTRY_T1");

@@ -425,15 +425,7 @@ async fn steps(w: &mut World) -> Result<(), String> {
         ));
     }
     // Create requests per leg, as the emulator counted them on arrival.
-    let state: Value = w
-        .http
-        .get(format!("{}/emulator/state", w.emu.http_url()))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = w.emu.truth();
     let creates = state["requests"]["createsByOrderLinkId"]
         .as_object()
         .ok_or_else(|| {

@@ -45,7 +45,7 @@ async fn creates_go_over_the_trade_stream_while_it_is_up() {
     let paths = l.exchange.order_paths();
     assert_eq!(paths.rest, 0, "{paths:?}");
     assert!(paths.ws >= 4, "the entry and three take-profits: {paths:?}");
-    let truth = l.truth().await;
+    let truth = l.emu.truth();
     assert_eq!(
         truth["requests"]["byPath"]["/v5/order/create"].as_u64(),
         None,
@@ -76,7 +76,7 @@ async fn a_create_lost_with_the_stream_is_found_by_lookup_and_rest_carries_on_un
     l.gateway.execute_entry(&plan).await.unwrap();
     let link = "andre_ENTRY_T1";
     assert_eq!(orders_with_link(&l, link), 1, "exactly one entry order");
-    let truth = l.truth().await;
+    let truth = l.emu.truth();
     assert_eq!(creates_of(&truth, link), 1, "{}", truth["requests"]);
     assert_eq!(
         truth["faults"]["tradeLose"].as_u64(),
@@ -138,7 +138,7 @@ async fn a_cancel_lost_with_the_stream_is_sent_over_rest_and_the_trade_still_clo
         .filter(|o| o.order_status.is_open())
         .collect();
     assert!(open.is_empty(), "{open:?}");
-    let truth = l.truth().await;
+    let truth = l.emu.truth();
     let by_path = &truth["requests"]["byPath"];
     let (ws, rest) = (
         by_path["/v5/trade#order.cancel"].as_u64().unwrap_or(0),

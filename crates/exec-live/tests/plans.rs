@@ -30,7 +30,7 @@ async fn process(emu: &bybit_emulator::Emulator, journal: Arc<MemoryJournal>) ->
 
 /// The emulator's request counts.
 async fn requests(live: &Live) -> Value {
-    live.truth().await["requests"].clone()
+    live.emu.truth()["requests"].clone()
 }
 
 /// The counts once the adapters' own background reads (the tracker's catch-up after the

@@ -48,7 +48,7 @@ async fn a_leg_whose_create_replies_are_all_lost_costs_at_most_max_send_attempts
     assert!(matches!(err, GatewayError::OutcomeUnknown { .. }), "{err}");
 
     let link = "andre_ENTRY_T1";
-    let truth = l.truth().await;
+    let truth = l.emu.truth();
     let creates = truth["requests"]["createsByOrderLinkId"][link]
         .as_u64()
         .unwrap_or(0);

@@ -328,12 +328,7 @@ async fn an_intent_that_never_landed_is_journaled_not_placed_and_sent_once() {
     let open = open_of(&p, "X4").await;
     assert!(open.iter().any(|(l, _)| l == "andre_DCA1_X4"), "{open:?}");
     assert!(open.iter().any(|(l, _)| l == "andre_DCA2_X4"), "{open:?}");
-    let truth: serde_json::Value = reqwest::get(format!("{}/emulator/state", emu.http_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let truth = emu.truth();
     for dca in ["andre_DCA1_X4", "andre_DCA2_X4"] {
         assert_eq!(
             truth["requests"]["createsByOrderLinkId"][dca], 1,

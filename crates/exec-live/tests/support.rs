@@ -205,18 +205,6 @@ impl Live {
         assert_eq!(reply["ok"], json!(true), "{path}: {reply}");
     }
 
-    /// `GET /emulator/state`: the exchange's truth, with the faults still armed.
-    pub(crate) async fn truth(&self) -> Value {
-        self.http
-            .get(format!("{}/emulator/state", self.emu.http_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
     /// Prints a trade at `price` on the emulator.
     pub(crate) fn set_price(&self, price: Decimal) {
         self.emu
