@@ -147,8 +147,8 @@ async fn bench(trade_url: String, rest_url: String, count: usize) {
     let mut rest_t = Vec::with_capacity(count);
     // Each round runs the three in a fresh order: whatever a request leaves behind for the
     // runtime after its answer (the HTTP client's connection task returning the connection to
-    // its pool: a few µs on one CPU) lands in the request that follows it, and a fixed order
-    // would charge it to one of them every time.
+    // its pool) lands in the request that follows it, and a fixed order would charge it to
+    // one of them every time.
     let mut rng = fastrand::Rng::with_seed(1);
     let mut order = [0_u8, 1, 2];
     for _ in 0..count {
